@@ -1,0 +1,85 @@
+//! The project's automation, run as `cargo xtask <task>` (the alias lives in `.cargo/config.toml`).
+//!
+//! Each task is a plain function that runs cargo (or another tool) as a child process and fails loudly
+//! on the first step that fails. `cargo xtask ci` is exactly what `.ci/run` runs, so a green run here
+//! means a green CI.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+const USAGE: &str = "\
+usage: cargo xtask <task>
+
+tasks:
+  ci      what CI runs: format check, clippy (warnings denied), no_std builds, docs, all tests
+  help    this text
+";
+
+fn main() -> ExitCode {
+    let task = std::env::args().nth(1);
+    let result = match task.as_deref() {
+        Some("ci") => ci(),
+        Some("help" | "-h" | "--help") | None => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        Some(other) => Err(format!("unknown task `{other}`\n\n{USAGE}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Everything CI checks, cheapest first so that a formatting slip fails in seconds, not minutes.
+fn ci() -> Result<(), String> {
+    let cargo = cargo();
+    run(Command::new(&cargo).args(["fmt", "--all", "--", "--check"]))?;
+    run(Command::new(&cargo).args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    // The codecs promise to link into firmware: prove they build without `std`, and without `alloc`
+    // where the crate offers that.
+    for codec in ["mqtt-codec", "mqttsn-codec"] {
+        run(Command::new(&cargo).args(["build", "--package", codec, "--no-default-features"]))?;
+    }
+    run(Command::new(&cargo)
+        .args(["doc", "--workspace", "--no-deps"])
+        .env("RUSTDOCFLAGS", "-D warnings"))?;
+    run(Command::new(&cargo).args(["test", "--workspace"]))?;
+    Ok(())
+}
+
+/// Runs one step from the workspace root, echoing it first so a CI log reads as a script.
+fn run(command: &mut Command) -> Result<(), String> {
+    command.current_dir(workspace_root());
+    let shown = format!("{command:?}");
+    eprintln!("$ {shown}");
+    let status = command
+        .status()
+        .map_err(|error| format!("could not start {shown}: {error}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{shown} failed with {status}"))
+    }
+}
+
+/// The cargo that launched us, so that `cargo +toolchain xtask` keeps its toolchain.
+fn cargo() -> PathBuf {
+    std::env::var_os("CARGO").map_or_else(|| "cargo".into(), PathBuf::from)
+}
+
+fn workspace_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap_or_else(|| Path::new("."))
+}
