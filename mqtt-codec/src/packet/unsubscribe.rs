@@ -1,0 +1,115 @@
+//! UNSUBSCRIBE: a client removes subscriptions, named by their exact filters (3.1.1 §3.10).
+//!
+//! ```text
+//! byte 1      0xA2                 type 10, flags 0010 [MQTT-3.10.1-1]
+//! byte 2..    Remaining Length
+//! variable    packet identifier    two bytes, non-zero
+//! payload     topic filters        one or more strings, back to back [MQTT-3.10.3-1]
+//! ```
+
+use crate::list::sealed::Entry;
+use crate::wire::{Reader, Sink};
+use crate::{DecodeError, EncodeError, List, PacketId, ProtocolLevel, TopicFilter};
+
+/// An UNSUBSCRIBE packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unsubscribe<'a> {
+    /// Echoed by the UNSUBACK [MQTT-3.10.4-4].
+    pub packet_id: PacketId,
+    /// At least one filter [MQTT-3.10.3-2], compared character by character with the client's
+    /// subscriptions [MQTT-3.10.4-1].
+    pub filters: List<'a, TopicFilter<'a>>,
+}
+
+impl<'a> Entry<'a> for TopicFilter<'a> {
+    fn read(reader: &mut Reader<'a>, _level: ProtocolLevel) -> Result<Self, DecodeError> {
+        Ok(TopicFilter::new(reader.string()?)?)
+    }
+
+    fn encoded_len(&self) -> usize {
+        2 + self.as_str().len()
+    }
+
+    fn write(&self, sink: &mut impl Sink) {
+        sink.put_prefixed(self.as_str().as_bytes());
+    }
+}
+
+impl<'a> Unsubscribe<'a> {
+    pub(crate) fn decode(body: &'a [u8], level: ProtocolLevel) -> Result<Self, DecodeError> {
+        let mut reader = Reader::new(body);
+        let packet_id = PacketId::from_wire(reader.u16()?)?; // [MQTT-2.3.1-1]
+        let filters = List::decode(reader.rest(), level)?;
+        if filters.is_empty() {
+            return Err(DecodeError::NoTopicFilters); // [MQTT-3.10.3-2]
+        }
+        Ok(Self { packet_id, filters })
+    }
+
+    pub(crate) fn check(&self) -> Result<(), EncodeError> {
+        if self.filters.is_empty() {
+            return Err(EncodeError::EmptyList); // [MQTT-3.10.3-2]
+        }
+        Ok(())
+    }
+
+    pub(crate) fn body_len(&self) -> usize {
+        2 + self.filters.encoded_len()
+    }
+
+    pub(crate) fn write_body(&self, sink: &mut impl Sink) {
+        sink.put_u16(self.packet_id.get());
+        self.filters.write(sink);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Packet;
+    use crate::testing::{assert_malformed, assert_vector};
+    use ProtocolLevel::Mqtt311;
+
+    #[test]
+    fn two_filters() {
+        let filters = [
+            TopicFilter::new("a/b").expect("valid"),
+            TopicFilter::new("c/#").expect("valid"),
+        ];
+        assert_vector(
+            Mqtt311,
+            "a2 0c            UNSUBSCRIBE, flags 0010, remaining length 12
+             00 02            packet identifier 2
+             00 03 61 2f 62   filter 'a/b'
+             00 03 63 2f 23   filter 'c/#'",
+            Packet::Unsubscribe(Unsubscribe {
+                packet_id: PacketId::new(2).expect("non-zero"),
+                filters: List::from_slice(&filters),
+            }),
+        );
+    }
+
+    #[test]
+    fn flags_must_be_0010_mqtt_3_10_1_1() {
+        assert_malformed(
+            Mqtt311,
+            "a0 05 00 01 00 01 23",
+            DecodeError::InvalidHeaderFlags,
+        );
+    }
+
+    #[test]
+    fn no_filter_is_a_protocol_violation_mqtt_3_10_3_2() {
+        assert_malformed(Mqtt311, "a2 02 00 01", DecodeError::NoTopicFilters);
+    }
+
+    #[test]
+    fn filters_must_be_valid_strings_mqtt_3_10_3_1() {
+        assert_malformed(Mqtt311, "a2 05 00 01 00 01 ff", DecodeError::InvalidUtf8);
+        assert_malformed(
+            Mqtt311,
+            "a2 06 00 01 00 02 2b 2b",
+            DecodeError::InvalidTopicFilter,
+        );
+    }
+}
