@@ -30,6 +30,7 @@ pub struct Decoder {
 
 impl Decoder {
     /// A decoder for `level` that accepts packets up to the protocol's largest, 268 435 460 bytes.
+    #[inline]
     pub const fn new(level: ProtocolLevel) -> Self {
         Self {
             level,
@@ -60,6 +61,7 @@ impl Decoder {
 
     /// The first phase alone: the fixed header at the start of `bytes`, checked against the maximum
     /// packet size. Useful to a reader that wants to know how many bytes to wait for.
+    #[inline]
     pub fn decode_header(&self, bytes: &[u8]) -> Result<Status<FixedHeader>, DecodeError> {
         let header = match FixedHeader::parse(bytes)? {
             Status::Complete(header) => header,
@@ -77,6 +79,7 @@ impl Decoder {
     /// before decoding the next one; or [`Status::Partial`] when `bytes` holds only part of a packet.
     /// Never reads beyond the packet, never claims more bytes than `bytes` holds, and never panics,
     /// whatever the input.
+    #[inline]
     pub fn decode<'a>(&self, bytes: &'a [u8]) -> Result<Status<(Packet<'a>, usize)>, DecodeError> {
         let header = match self.decode_header(bytes)? {
             Status::Complete(header) => header,

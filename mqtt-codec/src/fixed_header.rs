@@ -34,6 +34,7 @@ pub enum PacketType {
 
 impl PacketType {
     /// The type in the high nibble of a packet's first byte.
+    #[inline]
     pub const fn from_nibble(nibble: u8) -> Result<Self, DecodeError> {
         Ok(match nibble {
             1 => Self::Connect,
@@ -57,6 +58,7 @@ impl PacketType {
 
     /// The flags Table 2.2 fixes for this type; `None` for PUBLISH, whose flags carry DUP, QoS and
     /// RETAIN [MQTT-2.2.2-1].
+    #[inline]
     pub const fn required_flags(self) -> Option<u8> {
         match self {
             Self::Publish => None,
@@ -86,11 +88,23 @@ impl FixedHeader {
     /// Answers [`Status::Partial`] while the Remaining Length field is incomplete. A reserved packet
     /// type is refused from the first byte, and a Remaining Length longer than four bytes from the
     /// fifth (3.1.1 §2.2.3); neither waits for more input.
+    #[inline]
     pub fn parse(bytes: &[u8]) -> Result<Status<Self>, DecodeError> {
         let Some(&first) = bytes.first() else {
             return Ok(Status::Partial);
         };
         let packet_type = PacketType::from_nibble(first >> 4)?;
+        // Most packets are under 128 bytes: a one-byte length needs no loop.
+        if let Some(&len) = bytes.get(1)
+            && len < 0x80
+        {
+            return Ok(Status::Complete(Self {
+                packet_type,
+                flags: first & 0x0F,
+                remaining_length: usize::from(len),
+                header_len: 2,
+            }));
+        }
         let mut remaining_length = 0usize;
         for (index, &byte) in bytes[1..].iter().take(4).enumerate() {
             remaining_length |= usize::from(byte & 0x7F) << (7 * index);
@@ -111,6 +125,7 @@ impl FixedHeader {
     }
 
     /// The size of the whole packet: fixed header plus Remaining Length.
+    #[inline]
     pub const fn packet_len(&self) -> usize {
         self.header_len + self.remaining_length
     }
@@ -119,6 +134,7 @@ impl FixedHeader {
     /// malformed and closes the connection [MQTT-2.2.2-2]. MQTT 3.1 marks these bits "not used", and
     /// sets DUP on a re-sent PUBREL, SUBSCRIBE or UNSUBSCRIBE, so at that level they are disregarded
     /// ([V31-DIFF-26], [V31-DIFF-27]).
+    #[inline]
     pub(crate) const fn check_flags(&self, level: ProtocolLevel) -> Result<(), DecodeError> {
         match self.packet_type.required_flags() {
             Some(required) if level.is_strict() && self.flags != required => {
@@ -130,6 +146,7 @@ impl FixedHeader {
 }
 
 /// How many bytes the Remaining Length field takes for `len` (Table 2.4).
+#[inline]
 pub(crate) const fn remaining_length_len(len: usize) -> usize {
     match len {
         0..=127 => 1,
@@ -141,7 +158,12 @@ pub(crate) const fn remaining_length_len(len: usize) -> usize {
 
 /// Writes the fixed header of a packet with the given first byte and Remaining Length, which the
 /// caller has checked is at most [`MAX_REMAINING_LENGTH`].
+#[inline]
 pub(crate) fn put_fixed_header(sink: &mut impl crate::wire::Sink, first: u8, mut len: usize) {
+    if len < 128 {
+        sink.put(&[first, len as u8]);
+        return;
+    }
     let mut bytes = [first, 0, 0, 0, 0];
     let mut used = 1;
     loop {

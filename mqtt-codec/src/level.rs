@@ -35,6 +35,7 @@ impl ProtocolLevel {
 
     /// Whether reserved bits must be checked (3.1.1) or may be disregarded (3.1, which calls them "not
     /// used": [V31-DIFF-4], [V31-DIFF-26]).
+    #[inline]
     pub(crate) const fn is_strict(self) -> bool {
         matches!(self, Self::Mqtt311)
     }

@@ -65,6 +65,7 @@ pub enum Packet<'a> {
 
 impl<'a> Packet<'a> {
     /// The control packet type.
+    #[inline]
     pub const fn packet_type(&self) -> PacketType {
         match self {
             Self::Connect(_) => PacketType::Connect,
@@ -85,6 +86,7 @@ impl<'a> Packet<'a> {
     }
 
     /// The exact number of bytes [`encode`](Self::encode) writes, computed without encoding.
+    #[inline]
     pub fn encoded_len(&self) -> usize {
         let body_len = self.body_len();
         1 + remaining_length_len(body_len) + body_len
@@ -95,6 +97,7 @@ impl<'a> Packet<'a> {
     /// `level` matters for CONNACK (3.1 has no Session Present) and SUBACK (3.1 has no failure code);
     /// a CONNECT carries its own level and ignores it. On error `out` is left as it was.
     #[cfg(feature = "alloc")]
+    #[inline]
     pub fn encode(&self, level: ProtocolLevel, out: &mut Vec<u8>) -> Result<usize, EncodeError> {
         let body_len = self.checked_body_len(level)?;
         let len = 1 + remaining_length_len(body_len) + body_len;
@@ -107,6 +110,7 @@ impl<'a> Packet<'a> {
     ///
     /// This needs no allocator. Fails with [`EncodeError::BufferTooSmall`] when `out` is shorter than
     /// [`encoded_len`](Self::encoded_len), before writing anything.
+    #[inline]
     pub fn encode_to_slice(
         &self,
         level: ProtocolLevel,
@@ -127,6 +131,7 @@ impl<'a> Packet<'a> {
 
     /// The second decoding phase: the body of a packet whose fixed header has been read and whose
     /// bytes are all present.
+    #[inline]
     pub(crate) fn decode_body(
         header: &FixedHeader,
         body: &'a [u8],
@@ -162,6 +167,7 @@ impl<'a> Packet<'a> {
     }
 
     /// Refuses values the types allow but the protocol does not, and returns the body length.
+    #[inline]
     fn checked_body_len(&self, level: ProtocolLevel) -> Result<usize, EncodeError> {
         match self {
             Self::Connect(connect) => connect.check()?,
@@ -178,6 +184,7 @@ impl<'a> Packet<'a> {
         Ok(body_len)
     }
 
+    #[inline]
     fn body_len(&self) -> usize {
         match self {
             Self::Connect(connect) => connect.body_len(),
@@ -192,6 +199,7 @@ impl<'a> Packet<'a> {
         }
     }
 
+    #[inline]
     fn first_byte(&self) -> u8 {
         let packet_type = self.packet_type();
         match self {
@@ -201,6 +209,7 @@ impl<'a> Packet<'a> {
         }
     }
 
+    #[inline]
     fn write(&self, level: ProtocolLevel, body_len: usize, sink: &mut impl Sink) {
         put_fixed_header(sink, self.first_byte(), body_len);
         match self {

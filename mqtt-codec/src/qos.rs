@@ -21,6 +21,7 @@ pub enum QoS {
 
 impl QoS {
     /// The QoS for the two-bit value `bits`; 3 is not a QoS level [MQTT-3.3.1-4].
+    #[inline]
     pub const fn from_bits(bits: u8) -> Result<Self, DecodeError> {
         match bits {
             0 => Ok(Self::AtMostOnce),
@@ -31,6 +32,7 @@ impl QoS {
     }
 
     /// The two-bit value on the wire.
+    #[inline]
     pub const fn bits(self) -> u8 {
         self as u8
     }
@@ -49,6 +51,7 @@ pub struct PacketId(NonZeroU16);
 
 impl PacketId {
     /// The packet identifier `value`, or `None` for zero, which is not one [MQTT-2.3.1-1].
+    #[inline]
     pub const fn new(value: u16) -> Option<Self> {
         match NonZeroU16::new(value) {
             Some(id) => Some(Self(id)),
@@ -57,6 +60,7 @@ impl PacketId {
     }
 
     /// Its value.
+    #[inline]
     pub const fn get(self) -> u16 {
         self.0.get()
     }
@@ -70,6 +74,7 @@ impl PacketId {
         }
     }
 
+    #[inline]
     pub(crate) const fn from_wire(value: u16) -> Result<Self, DecodeError> {
         match Self::new(value) {
             Some(id) => Ok(id),

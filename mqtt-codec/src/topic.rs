@@ -8,6 +8,7 @@
 use core::fmt;
 
 use crate::DecodeError;
+use crate::wire::contains_any;
 
 /// Why a string is not a valid topic name or topic filter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -60,16 +61,22 @@ pub struct TopicName<'a>(&'a str);
 
 impl<'a> TopicName<'a> {
     /// Checks `name` against the topic name rules.
+    #[inline]
     pub fn new(name: &'a str) -> Result<Self, TopicError> {
-        check_common(name)?;
-        // [MQTT-4.7.1-1] [MQTT-3.3.2-2]
-        if name.bytes().any(|byte| byte == b'+' || byte == b'#') {
-            return Err(TopicError::WildcardInName);
+        // One pass over the bytes finds the common case, a clean name; only a bad name is looked at
+        // again, to say what is wrong with it.
+        if name.is_empty()
+            || name.len() > usize::from(u16::MAX)
+            || contains_any(name.as_bytes(), [0, b'+', b'#'])
+        {
+            check_common(name)?;
+            return Err(TopicError::WildcardInName); // [MQTT-4.7.1-1] [MQTT-3.3.2-2]
         }
         Ok(Self(name))
     }
 
     /// The name as a string.
+    #[inline]
     pub const fn as_str(self) -> &'a str {
         self.0
     }
@@ -109,16 +116,19 @@ pub enum FilterLevel<'a> {
 
 impl<'a> TopicFilter<'a> {
     /// Checks `filter` against the topic filter rules.
+    #[inline]
     pub fn new(filter: &'a str) -> Result<Self, TopicError> {
         check_common(filter)?;
-        let mut levels = filter.split('/').peekable();
-        while let Some(level) = levels.next() {
-            let is_last = levels.peek().is_none();
-            match level {
-                "+" => {}
-                "#" if is_last => {}
-                // `#` not last [MQTT-4.7.1-2], or either wildcard sharing its level [MQTT-4.7.1-3].
-                _ if level.contains(['+', '#']) => return Err(TopicError::MisplacedWildcard),
+        let bytes = filter.as_bytes();
+        for (index, &byte) in bytes.iter().enumerate() {
+            let starts_level = index == 0 || bytes[index - 1] == b'/';
+            let ends_level = matches!(bytes.get(index + 1), None | Some(b'/'));
+            let is_last = index + 1 == bytes.len();
+            match byte {
+                // `+` fills its whole level [MQTT-4.7.1-3].
+                b'+' if !(starts_level && ends_level) => return Err(TopicError::MisplacedWildcard),
+                // `#` fills the last level [MQTT-4.7.1-2].
+                b'#' if !(starts_level && is_last) => return Err(TopicError::MisplacedWildcard),
                 _ => {}
             }
         }
@@ -126,6 +136,7 @@ impl<'a> TopicFilter<'a> {
     }
 
     /// The filter as a string.
+    #[inline]
     pub const fn as_str(self) -> &'a str {
         self.0
     }
@@ -186,7 +197,7 @@ fn check_common(topic: &str) -> Result<(), TopicError> {
     if topic.len() > usize::from(u16::MAX) {
         return Err(TopicError::TooLong); // [MQTT-4.7.3-3]
     }
-    if topic.contains('\0') {
+    if contains_any(topic.as_bytes(), [0, 0, 0]) {
         return Err(TopicError::NullCharacter); // [MQTT-4.7.3-2]
     }
     Ok(())

@@ -18,6 +18,7 @@ pub struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
+    #[inline]
     pub(crate) const fn new(body: &'a [u8]) -> Self {
         Self { rest: body }
     }
@@ -26,6 +27,7 @@ impl<'a> Reader<'a> {
         self.rest.is_empty()
     }
 
+    #[inline]
     pub(crate) fn u8(&mut self) -> Result<u8, DecodeError> {
         let (&byte, rest) = self
             .rest
@@ -36,12 +38,14 @@ impl<'a> Reader<'a> {
     }
 
     /// A two-byte big-endian integer (3.1.1 §1.5.2).
+    #[inline]
     pub(crate) fn u16(&mut self) -> Result<u16, DecodeError> {
         let bytes = self.take(2)?;
         Ok(u16::from_be_bytes([bytes[0], bytes[1]]))
     }
 
     /// Binary data: a two-byte length, then that many bytes (3.1.1 §3.1.3.3).
+    #[inline]
     pub(crate) fn binary(&mut self) -> Result<&'a [u8], DecodeError> {
         let len = self.u16()?;
         self.take(usize::from(len))
@@ -50,17 +54,28 @@ impl<'a> Reader<'a> {
     /// A UTF-8 encoded string (3.1.1 §1.5.3): well-formed [MQTT-1.5.3-1], without U+0000
     /// [MQTT-1.5.3-2]. Rust's UTF-8 check already refuses encoded surrogates and overlong forms. A BOM
     /// (EF BB BF) is kept as U+FEFF, never stripped [MQTT-1.5.3-3].
+    #[inline]
     pub(crate) fn string(&mut self) -> Result<&'a str, DecodeError> {
         let bytes = self.binary()?;
         utf8(bytes)
     }
 
+    /// A string checked for UTF-8 only: for topics, whose constructors look for U+0000 in the same
+    /// pass as the wildcards, so that the bytes are scanned once.
+    #[inline]
+    pub(crate) fn topic_string(&mut self) -> Result<&'a str, DecodeError> {
+        let bytes = self.binary()?;
+        core::str::from_utf8(bytes).map_err(|_| DecodeError::InvalidUtf8)
+    }
+
     /// Everything left in the body.
+    #[inline]
     pub(crate) fn rest(&mut self) -> &'a [u8] {
         core::mem::take(&mut self.rest)
     }
 
     /// Ends the body: bytes left after the last field make the packet malformed.
+    #[inline]
     pub(crate) const fn finish(self) -> Result<(), DecodeError> {
         if self.rest.is_empty() {
             Ok(())
@@ -69,6 +84,7 @@ impl<'a> Reader<'a> {
         }
     }
 
+    #[inline]
     fn take(&mut self, len: usize) -> Result<&'a [u8], DecodeError> {
         if self.rest.len() < len {
             return Err(DecodeError::UnexpectedEndOfPacket);
@@ -80,12 +96,38 @@ impl<'a> Reader<'a> {
 }
 
 /// Checks the MQTT string rules on raw bytes [MQTT-1.5.3-1] [MQTT-1.5.3-2].
+#[inline]
 pub(crate) fn utf8(bytes: &[u8]) -> Result<&str, DecodeError> {
     let string = core::str::from_utf8(bytes).map_err(|_| DecodeError::InvalidUtf8)?;
-    if bytes.contains(&0) {
+    if contains_any(bytes, [0, 0, 0]) {
         return Err(DecodeError::NullCharacter);
     }
     Ok(string)
+}
+
+/// Whether `bytes` contains any of the three `needles`, eight bytes at a time.
+///
+/// Strings in MQTT are short (a topic is typically 10 to 60 bytes), where `memchr`'s set-up costs more
+/// than the search, and a topic needs three bytes looked for at once (U+0000, `+` and `#`). This is
+/// the classic "has a zero byte" word trick: `x - 0x01…01` borrows into the high bit of each byte
+/// that was zero, and `& !x` discards bytes whose high bit was already set.
+#[inline]
+pub(crate) fn contains_any(bytes: &[u8], needles: [u8; 3]) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    let has_zero_byte = |word: u64| word.wrapping_sub(ONES) & !word & HIGHS != 0;
+    let [a, b, c] = needles.map(|needle| ONES * u64::from(needle));
+    let has_needle =
+        |word: u64| has_zero_byte(word ^ a) | has_zero_byte(word ^ b) | has_zero_byte(word ^ c);
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        if has_needle(u64::from_ne_bytes(word)) {
+            return true;
+        }
+    }
+    chunks.remainder().iter().any(|byte| needles.contains(byte))
 }
 
 /// Where encoded bytes go: a growable `Vec<u8>`, or a caller's fixed slice.
@@ -95,15 +137,18 @@ pub(crate) fn utf8(bytes: &[u8]) -> Result<&str, DecodeError> {
 pub trait Sink {
     fn put(&mut self, bytes: &[u8]);
 
+    #[inline]
     fn put_u8(&mut self, byte: u8) {
         self.put(&[byte]);
     }
 
+    #[inline]
     fn put_u16(&mut self, value: u16) {
         self.put(&value.to_be_bytes());
     }
 
     /// A length-prefixed string or binary field. The caller has checked that it fits in 65 535 bytes.
+    #[inline]
     fn put_prefixed(&mut self, bytes: &[u8]) {
         let len = u16::try_from(bytes.len()).unwrap_or(u16::MAX);
         self.put_u16(len);
@@ -113,6 +158,7 @@ pub trait Sink {
 
 #[cfg(feature = "alloc")]
 impl Sink for alloc::vec::Vec<u8> {
+    #[inline]
     fn put(&mut self, bytes: &[u8]) {
         self.extend_from_slice(bytes);
     }
@@ -135,6 +181,7 @@ impl<'b> SliceSink<'b> {
 }
 
 impl Sink for SliceSink<'_> {
+    #[inline]
     fn put(&mut self, bytes: &[u8]) {
         let end = self.written + bytes.len();
         self.out[self.written..end].copy_from_slice(bytes);
@@ -198,6 +245,29 @@ mod tests {
             Reader::new(&[]).u8(),
             Err(DecodeError::UnexpectedEndOfPacket)
         );
+    }
+
+    #[test]
+    fn contains_any_finds_each_needle_at_every_position() {
+        for len in 0..40 {
+            let clean = alloc::vec![b'a'; len];
+            assert!(!contains_any(&clean, [0, b'+', b'#']), "clean, {len}");
+            for at in 0..len {
+                for needle in [0, b'+', b'#'] {
+                    let mut dirty = clean.clone();
+                    dirty[at] = needle;
+                    assert!(
+                        contains_any(&dirty, [0, b'+', b'#']),
+                        "{needle} at {at} of {len}"
+                    );
+                }
+            }
+        }
+        // Bytes with the high bit set are not mistaken for needles.
+        assert!(!contains_any(
+            &[0x80, 0xFF, 0xAB, 0xA3, 0x81, 0xC0, 0xE0, 0xF0, 0x90],
+            [0, b'+', b'#']
+        ));
     }
 
     #[test]

@@ -24,10 +24,12 @@ macro_rules! identifier_only_packet {
         }
 
         impl $name {
+            #[inline]
             pub(crate) fn decode(body: &[u8]) -> Result<Self, DecodeError> {
                 decode_packet_id(body).map(|packet_id| Self { packet_id })
             }
 
+            #[inline]
             pub(crate) fn write_body(&self, sink: &mut impl Sink) {
                 sink.put_u16(self.packet_id.get());
             }

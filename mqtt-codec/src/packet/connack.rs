@@ -41,6 +41,7 @@ pub enum ConnectReturnCode {
 
 impl ConnectReturnCode {
     /// The code for `byte`; 6 to 255 are reserved (3.1.1 §3.2.2.3).
+    #[inline]
     pub const fn from_byte(byte: u8) -> Result<Self, DecodeError> {
         Ok(match byte {
             0 => Self::Accepted,
@@ -70,6 +71,7 @@ impl fmt::Display for ConnectReturnCode {
 const SESSION_PRESENT: u8 = 0b0000_0001;
 
 impl ConnAck {
+    #[inline]
     pub(crate) fn decode(body: &[u8], level: ProtocolLevel) -> Result<Self, DecodeError> {
         let mut reader = Reader::new(body);
         let flags = reader.u8()?;
@@ -95,6 +97,7 @@ impl ConnAck {
         })
     }
 
+    #[inline]
     pub(crate) fn check(&self) -> Result<(), EncodeError> {
         if self.session_present && self.code != ConnectReturnCode::Accepted {
             return Err(EncodeError::SessionPresentOnRefusal); // [MQTT-3.2.2-4]
@@ -102,6 +105,7 @@ impl ConnAck {
         Ok(())
     }
 
+    #[inline]
     pub(crate) fn write_body(&self, level: ProtocolLevel, sink: &mut impl Sink) {
         let flags = if self.session_present && level.is_strict() {
             SESSION_PRESENT

@@ -17,7 +17,7 @@
 //! to. Whether a server accepts the client identifier is a server decision answered with a CONNACK,
 //! not a decoding error; [`Connect::client_id_rule`] says what the specification allows.
 
-use crate::wire::{Reader, Sink, prefixed_len, utf8};
+use crate::wire::{Reader, Sink, prefixed_len};
 use crate::{DecodeError, EncodeError, ProtocolLevel, QoS, TopicName};
 
 /// A CONNECT packet.
@@ -102,6 +102,7 @@ impl<'a> Connect<'a> {
         }
     }
 
+    #[inline]
     pub(crate) fn decode(flags: u8, body: &'a [u8]) -> Result<Self, DecodeError> {
         let mut reader = Reader::new(body);
         let level = match (reader.binary()?, reader.u8()?) {
@@ -139,8 +140,7 @@ impl<'a> Connect<'a> {
         // [MQTT-3.1.3-3] and always a valid string [MQTT-3.1.3-4].
         let client_id = reader.string()?;
         let will = if has_will {
-            let topic = utf8(reader.binary()?)?; // [MQTT-3.1.3-10]
-            let topic = TopicName::new(topic)?;
+            let topic = TopicName::new(reader.topic_string()?)?; // [MQTT-3.1.3-10]
             let payload = reader.binary()?;
             let qos = QoS::from_bits(will_qos_bits)?; // [MQTT-3.1.2-14]
             Some(Will {
@@ -180,6 +180,7 @@ impl<'a> Connect<'a> {
         })
     }
 
+    #[inline]
     pub(crate) fn check(&self) -> Result<(), EncodeError> {
         if self.password.is_some() && self.user_name.is_none() {
             return Err(EncodeError::PasswordWithoutUserName);
@@ -187,6 +188,7 @@ impl<'a> Connect<'a> {
         self.payload_len().map(|_| ())
     }
 
+    #[inline]
     pub(crate) fn body_len(&self) -> usize {
         let fixed = 2 + self.level.protocol_name().len() + 1 + 1 + 2;
         fixed + self.payload_len().unwrap_or(0)
@@ -206,6 +208,7 @@ impl<'a> Connect<'a> {
         Ok(len)
     }
 
+    #[inline]
     pub(crate) fn write_body(&self, sink: &mut impl Sink) {
         sink.put_prefixed(self.level.protocol_name().as_bytes());
         sink.put_u8(self.level.level_byte());

@@ -52,6 +52,7 @@ pub enum Delivery {
 
 impl Delivery {
     /// The delivery for `qos`, using `packet_id` and `dup` only where the QoS has them.
+    #[inline]
     pub const fn new(qos: QoS, packet_id: PacketId, dup: bool) -> Self {
         match qos {
             QoS::AtMostOnce => Self::AtMostOnce,
@@ -61,6 +62,7 @@ impl Delivery {
     }
 
     /// The QoS level.
+    #[inline]
     pub const fn qos(self) -> QoS {
         match self {
             Self::AtMostOnce => QoS::AtMostOnce,
@@ -70,6 +72,7 @@ impl Delivery {
     }
 
     /// The packet identifier, for QoS 1 and 2.
+    #[inline]
     pub const fn packet_id(self) -> Option<PacketId> {
         match self {
             Self::AtMostOnce => None,
@@ -80,6 +83,7 @@ impl Delivery {
     }
 
     /// Whether this is a re-delivery.
+    #[inline]
     pub const fn dup(self) -> bool {
         match self {
             Self::AtMostOnce => false,
@@ -94,10 +98,12 @@ const RETAIN: u8 = 0b0001;
 
 impl<'a> Publish<'a> {
     /// The QoS level, a shorthand for `self.delivery.qos()`.
+    #[inline]
     pub const fn qos(&self) -> QoS {
         self.delivery.qos()
     }
 
+    #[inline]
     pub(crate) fn decode(
         flags: u8,
         body: &'a [u8],
@@ -106,7 +112,7 @@ impl<'a> Publish<'a> {
         let qos = QoS::from_bits((flags >> QOS_SHIFT) & 0b11)?; // [MQTT-3.3.1-4]
         let dup = flags & DUP != 0;
         let mut reader = Reader::new(body);
-        let topic = TopicName::new(reader.string()?)?; // [MQTT-3.3.2-1] [MQTT-3.3.2-2]
+        let topic = TopicName::new(reader.topic_string()?)?; // [MQTT-3.3.2-1] [MQTT-3.3.2-2]
         let delivery = match qos {
             // [MQTT-3.3.1-2]; at 3.1 DUP only "applies" above QoS 0 and is disregarded ([V31-DIFF-29]).
             QoS::AtMostOnce if dup && level.is_strict() => return Err(DecodeError::DupWithQoS0),
@@ -121,6 +127,7 @@ impl<'a> Publish<'a> {
         })
     }
 
+    #[inline]
     pub(crate) fn first_byte(&self) -> u8 {
         let mut byte = 0x30 | self.qos().bits() << QOS_SHIFT;
         if self.delivery.dup() {
@@ -132,6 +139,7 @@ impl<'a> Publish<'a> {
         byte
     }
 
+    #[inline]
     pub(crate) fn body_len(&self) -> usize {
         let id_len = if self.delivery.packet_id().is_some() {
             2
@@ -141,6 +149,7 @@ impl<'a> Publish<'a> {
         2 + self.topic.as_str().len() + id_len + self.payload.len()
     }
 
+    #[inline]
     pub(crate) fn write_body(&self, sink: &mut impl Sink) {
         sink.put_prefixed(self.topic.as_str().as_bytes());
         if let Some(packet_id) = self.delivery.packet_id() {

@@ -43,10 +43,12 @@ impl Entry<'_> for SubAckReturnCode {
         }
     }
 
+    #[inline]
     fn encoded_len(&self) -> usize {
         1
     }
 
+    #[inline]
     fn write(&self, sink: &mut impl Sink) {
         sink.put_u8(match self {
             Self::Granted(qos) => qos.bits(),
@@ -56,6 +58,7 @@ impl Entry<'_> for SubAckReturnCode {
 }
 
 impl<'a> SubAck<'a> {
+    #[inline]
     pub(crate) fn decode(body: &'a [u8], level: ProtocolLevel) -> Result<Self, DecodeError> {
         let mut reader = Reader::new(body);
         let packet_id = PacketId::from_wire(reader.u16()?)?;
@@ -69,6 +72,7 @@ impl<'a> SubAck<'a> {
         })
     }
 
+    #[inline]
     pub(crate) fn check(&self, level: ProtocolLevel) -> Result<(), EncodeError> {
         if self.return_codes.is_empty() {
             return Err(EncodeError::EmptyList);
@@ -83,10 +87,12 @@ impl<'a> SubAck<'a> {
         Ok(())
     }
 
+    #[inline]
     pub(crate) fn body_len(&self) -> usize {
         2 + self.return_codes.encoded_len()
     }
 
+    #[inline]
     pub(crate) fn write_body(&self, sink: &mut impl Sink) {
         sink.put_u16(self.packet_id.get());
         self.return_codes.write(sink);

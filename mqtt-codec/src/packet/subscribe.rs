@@ -31,7 +31,7 @@ pub struct Subscription<'a> {
 
 impl<'a> Entry<'a> for Subscription<'a> {
     fn read(reader: &mut Reader<'a>, level: ProtocolLevel) -> Result<Self, DecodeError> {
-        let filter = TopicFilter::new(reader.string()?)?;
+        let filter = TopicFilter::new(reader.topic_string()?)?;
         let requested = reader.u8()?;
         // Reserved bits must be zero at 3.1.1 [MQTT-3.8.3-4]; 3.1 only refuses QoS 3 ([V31-DIFF-31]).
         if level.is_strict() && requested & 0b1111_1100 != 0 {
@@ -41,10 +41,12 @@ impl<'a> Entry<'a> for Subscription<'a> {
         Ok(Self { filter, qos })
     }
 
+    #[inline]
     fn encoded_len(&self) -> usize {
         2 + self.filter.as_str().len() + 1
     }
 
+    #[inline]
     fn write(&self, sink: &mut impl Sink) {
         sink.put_prefixed(self.filter.as_str().as_bytes());
         sink.put_u8(self.qos.bits());
@@ -52,6 +54,7 @@ impl<'a> Entry<'a> for Subscription<'a> {
 }
 
 impl<'a> Subscribe<'a> {
+    #[inline]
     pub(crate) fn decode(body: &'a [u8], level: ProtocolLevel) -> Result<Self, DecodeError> {
         let mut reader = Reader::new(body);
         let packet_id = PacketId::from_wire(reader.u16()?)?; // [MQTT-2.3.1-1]
@@ -62,6 +65,7 @@ impl<'a> Subscribe<'a> {
         Ok(Self { packet_id, filters })
     }
 
+    #[inline]
     pub(crate) fn check(&self) -> Result<(), EncodeError> {
         if self.filters.is_empty() {
             return Err(EncodeError::EmptyList); // [MQTT-3.8.3-3]
@@ -69,10 +73,12 @@ impl<'a> Subscribe<'a> {
         Ok(())
     }
 
+    #[inline]
     pub(crate) fn body_len(&self) -> usize {
         2 + self.filters.encoded_len()
     }
 
+    #[inline]
     pub(crate) fn write_body(&self, sink: &mut impl Sink) {
         sink.put_u16(self.packet_id.get());
         self.filters.write(sink);

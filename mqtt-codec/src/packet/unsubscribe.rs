@@ -23,19 +23,22 @@ pub struct Unsubscribe<'a> {
 
 impl<'a> Entry<'a> for TopicFilter<'a> {
     fn read(reader: &mut Reader<'a>, _level: ProtocolLevel) -> Result<Self, DecodeError> {
-        Ok(TopicFilter::new(reader.string()?)?)
+        Ok(TopicFilter::new(reader.topic_string()?)?)
     }
 
+    #[inline]
     fn encoded_len(&self) -> usize {
         2 + self.as_str().len()
     }
 
+    #[inline]
     fn write(&self, sink: &mut impl Sink) {
         sink.put_prefixed(self.as_str().as_bytes());
     }
 }
 
 impl<'a> Unsubscribe<'a> {
+    #[inline]
     pub(crate) fn decode(body: &'a [u8], level: ProtocolLevel) -> Result<Self, DecodeError> {
         let mut reader = Reader::new(body);
         let packet_id = PacketId::from_wire(reader.u16()?)?; // [MQTT-2.3.1-1]
@@ -46,6 +49,7 @@ impl<'a> Unsubscribe<'a> {
         Ok(Self { packet_id, filters })
     }
 
+    #[inline]
     pub(crate) fn check(&self) -> Result<(), EncodeError> {
         if self.filters.is_empty() {
             return Err(EncodeError::EmptyList); // [MQTT-3.10.3-2]
@@ -53,10 +57,12 @@ impl<'a> Unsubscribe<'a> {
         Ok(())
     }
 
+    #[inline]
     pub(crate) fn body_len(&self) -> usize {
         2 + self.filters.encoded_len()
     }
 
+    #[inline]
     pub(crate) fn write_body(&self, sink: &mut impl Sink) {
         sink.put_u16(self.packet_id.get());
         self.filters.write(sink);
