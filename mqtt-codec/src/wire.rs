@@ -150,8 +150,7 @@ pub trait Sink {
     /// A length-prefixed string or binary field. The caller has checked that it fits in 65 535 bytes.
     #[inline]
     fn put_prefixed(&mut self, bytes: &[u8]) {
-        let len = u16::try_from(bytes.len()).unwrap_or(u16::MAX);
-        self.put_u16(len);
+        self.put_u16(bytes.len() as u16);
         self.put(bytes);
     }
 }
@@ -186,15 +185,6 @@ impl Sink for SliceSink<'_> {
         let end = self.written + bytes.len();
         self.out[self.written..end].copy_from_slice(bytes);
         self.written = end;
-    }
-}
-
-/// The encoded size of a length-prefixed field, or `FieldTooLong` past 65 535 bytes.
-pub(crate) fn prefixed_len(bytes: &[u8]) -> Result<usize, crate::EncodeError> {
-    if bytes.len() > usize::from(u16::MAX) {
-        Err(crate::EncodeError::FieldTooLong)
-    } else {
-        Ok(2 + bytes.len())
     }
 }
 

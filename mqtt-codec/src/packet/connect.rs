@@ -17,7 +17,7 @@
 //! to. Whether a server accepts the client identifier is a server decision answered with a CONNACK,
 //! not a decoding error; [`Connect::client_id_rule`] says what the specification allows.
 
-use crate::wire::{Reader, Sink, prefixed_len};
+use crate::wire::{Reader, Sink};
 use crate::{DecodeError, EncodeError, ProtocolLevel, QoS, TopicName};
 
 /// A CONNECT packet.
@@ -185,27 +185,28 @@ impl<'a> Connect<'a> {
         if self.password.is_some() && self.user_name.is_none() {
             return Err(EncodeError::PasswordWithoutUserName);
         }
-        self.payload_len().map(|_| ())
+        // Every field has a two-byte length (3.1.1 §1.5.3); the will topic is a `TopicName`, which
+        // cannot be longer.
+        let too_long = |field: &[u8]| field.len() > usize::from(u16::MAX);
+        if too_long(self.client_id.as_bytes())
+            || self.will.is_some_and(|will| too_long(will.payload))
+            || self.user_name.is_some_and(|name| too_long(name.as_bytes()))
+            || self.password.is_some_and(too_long)
+        {
+            return Err(EncodeError::FieldTooLong);
+        }
+        Ok(())
     }
 
     #[inline]
     pub(crate) fn body_len(&self) -> usize {
-        let fixed = 2 + self.level.protocol_name().len() + 1 + 1 + 2;
-        fixed + self.payload_len().unwrap_or(0)
-    }
-
-    fn payload_len(&self) -> Result<usize, EncodeError> {
-        let mut len = prefixed_len(self.client_id.as_bytes())?;
-        if let Some(will) = &self.will {
-            len += prefixed_len(will.topic.as_str().as_bytes())? + prefixed_len(will.payload)?;
-        }
-        if let Some(user_name) = self.user_name {
-            len += prefixed_len(user_name.as_bytes())?;
-        }
-        if let Some(password) = self.password {
-            len += prefixed_len(password)?;
-        }
-        Ok(len)
+        let variable_header = 2 + self.level.protocol_name().len() + 1 + 1 + 2;
+        let will = self.will.map_or(0, |will| {
+            2 + will.topic.as_str().len() + 2 + will.payload.len()
+        });
+        let user_name = self.user_name.map_or(0, |name| 2 + name.len());
+        let password = self.password.map_or(0, |password| 2 + password.len());
+        variable_header + 2 + self.client_id.len() + will + user_name + password
     }
 
     #[inline]
