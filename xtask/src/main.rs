@@ -7,18 +7,27 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
+mod trace;
+
 const USAGE: &str = "\
 usage: cargo xtask <task>
 
 tasks:
-  ci      what CI runs: format check, clippy (warnings denied), no_std builds, docs, all tests
-  help    this text
+  ci              what CI runs: format check, clippy (warnings denied), no_std builds, docs,
+                  the traceability check, all tests
+  trace [--check] write docs/traceability.md: every spec rule and the code and tests citing it;
+                  fails on an unknown rule id (--check: also when the file is out of date)
+  help            this text
 ";
 
 fn main() -> ExitCode {
     let task = std::env::args().nth(1);
     let result = match task.as_deref() {
         Some("ci") => ci(),
+        Some("trace") => {
+            let check = std::env::args().nth(2).as_deref() == Some("--check");
+            trace::run(workspace_root(), check)
+        }
         Some("help" | "-h" | "--help") | None => {
             print!("{USAGE}");
             Ok(())
@@ -54,6 +63,7 @@ fn ci() -> Result<(), String> {
     run(Command::new(&cargo)
         .args(["doc", "--workspace", "--no-deps"])
         .env("RUSTDOCFLAGS", "-D warnings"))?;
+    trace::run(workspace_root(), true)?;
     run(Command::new(&cargo).args(["test", "--workspace"]))?;
     Ok(())
 }
