@@ -238,6 +238,17 @@ mod tests {
     }
 
     #[test]
+    fn non_minimal_length_is_accepted() {
+        // Zero written in two bytes. 3.1.1 §2.2.3 describes the shortest form but does not require
+        // it of a sender (docs/mqtt-ambiguities.md, "Remaining Length in more bytes than needed").
+        let header = match parse(&[0xC0, 0x80, 0x00]) {
+            Ok(Status::Complete(header)) => header,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!((header.remaining_length, header.header_len), (0, 3));
+    }
+
+    #[test]
     fn incomplete_length_is_partial() {
         assert_eq!(parse(&[]), Ok(Status::Partial));
         assert_eq!(parse(&[0x30]), Ok(Status::Partial));

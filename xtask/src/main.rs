@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
+mod bench_table;
 mod trace;
 
 const USAGE: &str = "\
@@ -17,6 +18,7 @@ tasks:
                   the traceability check, all tests
   trace [--check] write docs/traceability.md: every spec rule and the code and tests citing it;
                   fails on an unknown rule id (--check: also when the file is out of date)
+  bench-table     print the last criterion results as a Markdown table, with ratios to `copy`
   help            this text
 ";
 
@@ -24,6 +26,7 @@ fn main() -> ExitCode {
     let task = std::env::args().nth(1);
     let result = match task.as_deref() {
         Some("ci") => ci(),
+        Some("bench-table") => bench_table::run(workspace_root()),
         Some("trace") => {
             let check = std::env::args().nth(2).as_deref() == Some("--check");
             trace::run(workspace_root(), check)

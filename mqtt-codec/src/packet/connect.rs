@@ -345,6 +345,11 @@ mod tests {
             "10 11 00 06 4d 51 49 73 64 70 04 02 00 3c 00 03 63 69 64   'MQIsdp' level 4",
             error,
         );
+        assert_malformed(
+            Mqtt311,
+            "10 0f 00 04 4d 51 54 54 03 02 00 3c 00 03 63 69 64   'MQTT' level 3",
+            error,
+        );
         assert_eq!(
             error.connack_code(),
             Some(crate::ConnectReturnCode::UnacceptableProtocolVersion)
@@ -414,6 +419,12 @@ mod tests {
             "10 11 00 04 4d 51 54 54 04 42 00 3c 00 01 63 00 02 70 77   password flag only",
             DecodeError::PasswordWithoutUserName,
         );
+        // 3.1 calls it "not valid" too ([V31-DIFF-11]).
+        assert_malformed(
+            Mqtt31,
+            "10 13 00 06 4d 51 49 73 64 70 03 42 00 3c 00 01 63 00 02 70 77",
+            DecodeError::PasswordWithoutUserName,
+        );
         let mut connect = minimal(Mqtt311, "c");
         connect.password = Some(b"pw");
         assert_eq!(
@@ -475,6 +486,16 @@ mod tests {
             Mqtt311,
             "10 0d 00 04 4d 51 54 54 04 02 00 3c 00 01 00   client id U+0000",
             DecodeError::NullCharacter,
+        );
+    }
+
+    #[test]
+    fn modified_utf8_of_java_refused_at_3_1_too() {
+        // C0 80 is how Java's writeUTF() writes U+0000 ([V31-DIFF-45]); it is not UTF-8.
+        assert_malformed(
+            Mqtt31,
+            "10 10 00 06 4d 51 49 73 64 70 03 02 00 3c 00 02 c0 80   client id C0 80",
+            DecodeError::InvalidUtf8,
         );
     }
 
