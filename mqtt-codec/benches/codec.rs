@@ -43,7 +43,10 @@ fn bench_packet<T: Clone>(
     theirs_write: fn(&T, &mut BytesMut) -> usize,
 ) {
     let bytes = encode(ours);
-    assert!(matches!(Decoder::new(LEVEL).decode(&bytes), Ok(Status::Complete(_))));
+    assert!(matches!(
+        Decoder::new(LEVEL).decode(&bytes),
+        Ok(Status::Complete(_))
+    ));
     // Both codecs must agree on the bytes, or the comparison means nothing.
     let mut check = BytesMut::new();
     theirs_write(&theirs_packet, &mut check);
