@@ -1,5 +1,149 @@
-//! A black-box conformance suite for MQTT 3.1 / 3.1.1 brokers and MQTT-SN 1.2 gateways.
+//! A black-box conformance suite for MQTT 3.1 / 3.1.1 brokers.
 //!
-//! Not written yet (issue "The conformance suite"). Each check will name the specification statements it
-//! verifies and talk to the server under test by address only, with bytes written out independently of
-//! this project's own encoder, so that a codec bug cannot make the suite agree with a broken server.
+//! Point it at any broker by address and it runs one check per behaviour, each naming the
+//! specification statements it verifies (`MQTT-3.1.2-3` from the 3.1.1 statement catalogue,
+//! `V31-DIFF-5` from the catalogue of 3.1 differences). The verdicts are:
+//!
+//! - **pass**: the broker did what the statements require;
+//! - **fail**: it did not, and the report says what happened instead;
+//! - **skip**: the check could not run against this broker (a precondition it does not meet);
+//! - **observation**: behaviour the specification leaves to the server (MAY), reported, never failed;
+//! - **deviation**: a failure listed in a known-deviations file, with the reason.
+//!
+//! # Independence
+//!
+//! The suite does not use this project's codec. The bytes it sends and expects are written out in
+//! [`wire`], from the specification's byte layouts, so that a bug in `mqtt-codec` cannot make the
+//! suite agree with a broker built on it.
+//!
+//! # Isolation
+//!
+//! Every check uses its own client identifiers and topics under a run prefix, and deletes the
+//! retained messages it creates, so runs against a shared broker neither see each other nor leave
+//! anything behind. Checks never sleep for a fixed time to prove that something did *not* happen:
+//! they publish a sentinel after it, on a path the specification orders, and look at what arrives
+//! first.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use conformance::{Context, Version, run};
+//!
+//! let context = Context::new("127.0.0.1", 1883, Version::V311, Duration::from_secs(3));
+//! let results = run(&context, &conformance::checks(), &[]);
+//! println!("{}", conformance::report::human(&results));
+//! ```
+
+use std::time::{Duration, Instant};
+
+pub mod check;
+mod checks;
+pub mod client;
+pub mod deviations;
+pub mod report;
+pub mod wire;
+
+pub use check::{Applies, Check, Context, Verdict};
+pub use deviations::KnownDeviation;
+pub use wire::Version;
+
+/// The outcome of one check at one protocol version.
+#[derive(Debug, Clone)]
+pub struct CheckResult {
+    /// The check's name.
+    pub name: &'static str,
+    /// Its section, for grouping.
+    pub section: &'static str,
+    /// The statements it verifies.
+    pub ids: &'static [&'static str],
+    /// The version it ran at.
+    pub version: Version,
+    /// What it concluded.
+    pub verdict: Verdict,
+    /// The reason from the known-deviations file, when a failure is listed there.
+    pub deviation: Option<String>,
+    /// How long it took.
+    pub elapsed: Duration,
+}
+
+impl CheckResult {
+    /// Whether the run may still succeed: anything but an unlisted failure.
+    pub fn is_acceptable(&self) -> bool {
+        !matches!(self.verdict, Verdict::Fail(_)) || self.deviation.is_some()
+    }
+}
+
+/// Every check of the suite, in specification order.
+pub fn checks() -> Vec<&'static Check> {
+    checks::all()
+}
+
+/// Runs `checks` that apply to the context's version, in order, one at a time.
+pub fn run(
+    context: &Context,
+    checks: &[&'static Check],
+    known: &[KnownDeviation],
+) -> Vec<CheckResult> {
+    checks
+        .iter()
+        .filter(|check| check.applies.includes(context.version))
+        .map(|check| {
+            let started = Instant::now();
+            let verdict = match std::panic::catch_unwind(|| (check.run)(context)) {
+                Ok(Ok(verdict)) => verdict,
+                Ok(Err(failure)) => Verdict::Fail(failure),
+                Err(_) => Verdict::Fail("the check panicked (a bug in the suite)".to_owned()),
+            };
+            let deviation = match &verdict {
+                Verdict::Fail(_) => deviations::reason_for(known, check, context.version),
+                _ => None,
+            };
+            CheckResult {
+                name: check.name,
+                section: check.section,
+                ids: check.ids,
+                version: context.version,
+                verdict,
+                deviation,
+                elapsed: started.elapsed(),
+            }
+        })
+        .collect()
+}
+
+/// Whether `check` is selected by `filters`: none given, or one is a substring of its name or equal
+/// to one of its statement ids.
+pub fn selected(check: &Check, filters: &[String]) -> bool {
+    filters.is_empty()
+        || filters.iter().any(|filter| {
+            check.name.contains(filter.as_str()) || check.ids.contains(&filter.as_str())
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn check_names_are_unique_and_every_check_cites_a_statement() {
+        let all = checks();
+        let mut names: Vec<_> = all.iter().map(|check| check.name).collect();
+        names.sort_unstable();
+        let before = names.len();
+        names.dedup();
+        assert_eq!(before, names.len(), "duplicate check names");
+        assert!(all.iter().all(|check| !check.ids.is_empty()));
+    }
+
+    #[test]
+    fn filters_match_names_and_ids() {
+        let all = checks();
+        let connect = all
+            .iter()
+            .find(|check| check.name == "connect-accepted")
+            .expect("exists");
+        assert!(selected(connect, &[]));
+        assert!(selected(connect, &["connect".to_owned()]));
+        assert!(selected(connect, &["MQTT-3.2.0-1".to_owned()]));
+        assert!(!selected(connect, &["MQTT-3.2.0".to_owned()]));
+    }
+}

@@ -1,0 +1,132 @@
+//! What a check is, what it can conclude, and the context it runs in.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use crate::wire::{ConnectSpec, Version};
+
+/// What a check concluded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// The server did what the statements require.
+    Pass,
+    /// It did not; the text says what happened instead.
+    Fail(String),
+    /// The check could not run against this server (a precondition it does not meet).
+    Skip(String),
+    /// A behaviour the specification leaves to the server (MAY): reported, never a failure.
+    Observation(String),
+}
+
+/// Which protocol versions a check applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applies {
+    /// Run at both levels.
+    Both,
+    /// Only over MQTT 3.1.1.
+    V311,
+    /// Only over MQTT 3.1.
+    V31,
+}
+
+impl Applies {
+    /// Whether the check runs at `version`.
+    pub fn includes(self, version: Version) -> bool {
+        match self {
+            Self::Both => true,
+            Self::V311 => version == Version::V311,
+            Self::V31 => version == Version::V31,
+        }
+    }
+}
+
+/// One behaviour checked against the server.
+pub struct Check {
+    /// A stable name, used by `--filter` and in known-deviation files.
+    pub name: &'static str,
+    /// The specification section it belongs to, for grouping reports (e.g. "3.1 CONNECT").
+    pub section: &'static str,
+    /// The statement ids it verifies: `MQTT-x.y.z-n`, or `V31-DIFF-n` for 3.1 behaviours.
+    pub ids: &'static [&'static str],
+    /// What is checked, in a sentence.
+    pub summary: &'static str,
+    /// The versions it applies to.
+    pub applies: Applies,
+    /// The check itself. `Err` is a failure, with what happened instead.
+    pub run: fn(&Context) -> Result<Verdict, String>,
+}
+
+/// Where the server is and how to talk to it, shared by all checks of a run.
+pub struct Context {
+    /// Host name or address.
+    pub host: String,
+    /// TCP port.
+    pub port: u16,
+    /// The version checks connect with.
+    pub version: Version,
+    /// Credentials, if the server needs them.
+    pub user_name: Option<String>,
+    /// Password, with a user name.
+    pub password: Option<String>,
+    /// The longest the suite waits for any one answer.
+    pub timeout: Duration,
+    /// Prefixed to every client id and topic, so runs against a shared server do not interfere.
+    pub prefix: String,
+    counter: AtomicU32,
+}
+
+impl Context {
+    /// A context with a fresh run prefix.
+    pub fn new(host: &str, port: u16, version: Version, timeout: Duration) -> Self {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |elapsed| elapsed.subsec_nanos());
+        Self {
+            host: host.to_owned(),
+            port,
+            version,
+            user_name: None,
+            password: None,
+            timeout,
+            prefix: format!("cf{:x}{:05x}", std::process::id() & 0xFFF, nanos & 0xFFFFF),
+            counter: AtomicU32::new(0),
+        }
+    }
+
+    /// `host:port`.
+    pub fn address(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+
+    /// A client identifier no other check or run uses: alphanumeric and at most 23 characters, so
+    /// that every server must accept it [MQTT-3.1.3-5].
+    pub fn client_id(&self) -> String {
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        format!("{}c{n}", self.prefix)
+    }
+
+    /// A topic no other check or run uses, under the run prefix.
+    pub fn topic(&self, suffix: &str) -> String {
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        format!("{}/t{n}/{suffix}", self.prefix)
+    }
+
+    /// A CONNECT with the run's credentials.
+    pub fn connect_spec<'a>(&'a self, client_id: &'a str, flags: u8) -> ConnectSpec<'a> {
+        let mut flags = flags;
+        if self.user_name.is_some() {
+            flags |= crate::wire::flags::USER_NAME;
+        }
+        if self.password.is_some() {
+            flags |= crate::wire::flags::PASSWORD;
+        }
+        ConnectSpec {
+            flags,
+            keep_alive: 60,
+            client_id,
+            will: None,
+            user_name: self.user_name.as_deref(),
+            password: self.password.as_deref().map(str::as_bytes),
+        }
+    }
+}

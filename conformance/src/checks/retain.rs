@@ -1,0 +1,111 @@
+//! Retained messages (3.1.1 §3.3.1.3). Every check deletes the retained messages it creates.
+
+use crate::check::{Applies, Check, Context, Verdict};
+use crate::checks::publish::{publish, publisher};
+use crate::checks::subscribe::fresh_subscriber;
+
+pub(crate) const CHECKS: &[Check] = &[
+    Check {
+        name: "retained-to-new-subscriber",
+        section: "3.3 PUBLISH",
+        ids: &["MQTT-3.3.1-5", "MQTT-3.3.1-6", "MQTT-3.3.1-8"],
+        summary: "a retained message is sent to a later subscriber with RETAIN set",
+        applies: Applies::Both,
+        run: retained_to_new_subscriber,
+    },
+    Check {
+        name: "retain-cleared-for-live-delivery",
+        section: "3.3 PUBLISH",
+        ids: &["MQTT-3.3.1-9"],
+        summary: "a retained message forwarded to an existing subscription has RETAIN 0",
+        applies: Applies::Both,
+        run: retain_cleared_for_live_delivery,
+    },
+    Check {
+        name: "empty-retained-deletes",
+        section: "3.3 PUBLISH",
+        ids: &["MQTT-3.3.1-10", "MQTT-3.3.1-11"],
+        summary: "a retained PUBLISH with an empty payload removes the retained message",
+        applies: Applies::Both,
+        run: empty_retained_deletes,
+    },
+    Check {
+        name: "non-retained-keeps-retained",
+        section: "3.3 PUBLISH",
+        ids: &["MQTT-3.3.1-12"],
+        summary: "a PUBLISH with RETAIN 0 neither replaces nor removes the retained message",
+        applies: Applies::Both,
+        run: non_retained_keeps_retained,
+    },
+];
+
+fn clear(context: &Context, topic: &str) -> Result<(), String> {
+    let mut client = publisher(context)?;
+    publish(&mut client, topic, 1, true, b"")
+}
+
+/// The payload of the first message a new subscriber to `topic` receives, or `None` when the
+/// sentinel (published after subscribing) comes first, meaning nothing retained was sent.
+fn retained_payload(context: &Context, topic: &str) -> Result<Option<(bool, Vec<u8>)>, String> {
+    let mut sub = fresh_subscriber(context, topic)?;
+    let mut client = publisher(context)?;
+    publish(&mut client, topic, 1, false, b"sentinel")?;
+    let frame = sub.expect_publish()?;
+    let (_, _, payload) = frame.publish_parts().ok_or("malformed PUBLISH")?;
+    if payload == b"sentinel" && !frame.retain() {
+        return Ok(None);
+    }
+    Ok(Some((frame.retain(), payload)))
+}
+
+fn retained_to_new_subscriber(context: &Context) -> Result<Verdict, String> {
+    let topic = context.topic("kept");
+    let mut client = publisher(context)?;
+    publish(&mut client, &topic, 1, true, b"kept")?;
+    let result = retained_payload(context, &topic);
+    clear(context, &topic)?;
+    match result? {
+        Some((true, payload)) if payload == b"kept" => Ok(Verdict::Pass),
+        other => Err(format!("expected 'kept' with RETAIN 1, got {other:?}")),
+    }
+}
+
+fn retain_cleared_for_live_delivery(context: &Context) -> Result<Verdict, String> {
+    let topic = context.topic("live");
+    let mut sub = fresh_subscriber(context, &topic)?;
+    let mut client = publisher(context)?;
+    publish(&mut client, &topic, 1, true, b"live")?;
+    let frame = sub.expect_publish()?;
+    clear(context, &topic)?;
+    if frame.retain() {
+        return Err(format!(
+            "RETAIN set on a live delivery: {}",
+            frame.describe()
+        ));
+    }
+    Ok(Verdict::Pass)
+}
+
+fn empty_retained_deletes(context: &Context) -> Result<Verdict, String> {
+    let topic = context.topic("deleted");
+    let mut client = publisher(context)?;
+    publish(&mut client, &topic, 1, true, b"soon gone")?;
+    publish(&mut client, &topic, 1, true, b"")?;
+    match retained_payload(context, &topic)? {
+        None => Ok(Verdict::Pass),
+        Some(other) => Err(format!("a retained message survived deletion: {other:?}")),
+    }
+}
+
+fn non_retained_keeps_retained(context: &Context) -> Result<Verdict, String> {
+    let topic = context.topic("keep");
+    let mut client = publisher(context)?;
+    publish(&mut client, &topic, 1, true, b"first")?;
+    publish(&mut client, &topic, 1, false, b"second")?;
+    let result = retained_payload(context, &topic);
+    clear(context, &topic)?;
+    match result? {
+        Some((true, payload)) if payload == b"first" => Ok(Verdict::Pass),
+        other => Err(format!("expected the retained 'first', got {other:?}")),
+    }
+}

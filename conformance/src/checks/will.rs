@@ -1,0 +1,156 @@
+//! The Will, and Keep Alive (3.1.1 §3.1.2.5 to §3.1.2.10, §3.14).
+
+use std::time::{Duration, Instant};
+
+use crate::check::{Applies, Check, Context, Verdict};
+use crate::checks::publish::{publish, publisher, subscriber};
+use crate::client::TestClient;
+use crate::wire::{self, ConnectSpec, flags, kind};
+
+pub(crate) const CHECKS: &[Check] = &[
+    Check {
+        name: "will-on-abnormal-close",
+        section: "3.1 CONNECT",
+        ids: &["MQTT-3.1.2-8", "MQTT-3.1.2-16"],
+        summary: "the Will is published, not retained, when the connection ends without DISCONNECT",
+        applies: Applies::Both,
+        run: will_on_abnormal_close,
+    },
+    Check {
+        name: "will-retained",
+        section: "3.1 CONNECT",
+        ids: &["MQTT-3.1.2-17"],
+        summary: "a Will with Will Retain set is published as a retained message",
+        applies: Applies::Both,
+        run: will_retained,
+    },
+    Check {
+        name: "no-will-after-disconnect",
+        section: "3.14 DISCONNECT",
+        ids: &["MQTT-3.14.4-3", "MQTT-3.1.2-10"],
+        summary: "the Will is not published after DISCONNECT",
+        applies: Applies::Both,
+        run: no_will_after_disconnect,
+    },
+    Check {
+        name: "keep-alive-expiry",
+        section: "3.1 CONNECT",
+        ids: &["MQTT-3.1.2-24"],
+        summary: "a client silent for 1.5 times its 1-second Keep Alive is disconnected, and its Will published",
+        applies: Applies::Both,
+        run: keep_alive_expiry,
+    },
+];
+
+fn with_will(
+    context: &Context,
+    topic: &str,
+    extra: u8,
+    keep_alive: u16,
+) -> Result<TestClient, String> {
+    let id = context.client_id();
+    let mut client = TestClient::open(context)?;
+    let mut spec: ConnectSpec<'_> = context.connect_spec(
+        &id,
+        flags::CLEAN_SESSION | flags::WILL | flags::WILL_QOS_1 | extra,
+    );
+    spec.will = Some((topic, b"gone"));
+    spec.keep_alive = keep_alive;
+    client.send_connect(context, &spec)?;
+    let connack = client.expect(kind::CONNACK)?;
+    if connack.body.get(1) != Some(&0) {
+        return Err(format!("refused: {}", connack.describe()));
+    }
+    Ok(client)
+}
+
+fn will_on_abnormal_close(context: &Context) -> Result<Verdict, String> {
+    let topic = context.topic("will");
+    let mut sub = subscriber(context, &topic, 1)?;
+    let client = with_will(context, &topic, 0, 60)?;
+    client.drop_connection();
+    let frame = sub.expect_publish()?;
+    match frame.publish_parts() {
+        Some((_, _, payload)) if payload == b"gone" && !frame.retain() => Ok(Verdict::Pass),
+        _ => Err(format!(
+            "expected the will 'gone' without RETAIN, got {}",
+            frame.describe()
+        )),
+    }
+}
+
+fn will_retained(context: &Context) -> Result<Verdict, String> {
+    let topic = context.topic("willr");
+    let client = with_will(context, &topic, flags::WILL_RETAIN, 60)?;
+    client.drop_connection();
+    // The will is published when the server notices; a new subscriber then gets it as retained.
+    let deadline = Instant::now() + context.timeout;
+    let result = loop {
+        let mut sub = subscriber(context, &topic, 1)?;
+        match sub.next_within(Duration::from_millis(200))? {
+            Some(frame) if frame.kind() == kind::PUBLISH => {
+                sub.acknowledge(&frame)?;
+                break if frame.retain() {
+                    Ok(Verdict::Pass)
+                } else {
+                    Err(format!("not retained: {}", frame.describe()))
+                };
+            }
+            Some(frame) => break Err(format!("unexpected {}", frame.describe())),
+            None if Instant::now() < deadline => {}
+            None => break Err("the will was not retained".to_owned()),
+        }
+    };
+    let mut cleaner = publisher(context)?;
+    publish(&mut cleaner, &topic, 1, true, b"")?;
+    result
+}
+
+fn no_will_after_disconnect(context: &Context) -> Result<Verdict, String> {
+    let topic = context.topic("nowill");
+    let mut sub = subscriber(context, &topic, 1)?;
+    let mut client = with_will(context, &topic, 0, 60)?;
+    client.send(&wire::DISCONNECT)?;
+    client.expect_closed(&[])?;
+    let mut sender = publisher(context)?;
+    publish(&mut sender, &topic, 1, false, b"sentinel")?;
+    let frame = sub.expect_publish()?;
+    match frame.publish_parts() {
+        Some((_, _, payload)) if payload == b"sentinel" => Ok(Verdict::Pass),
+        _ => Err(format!(
+            "the will was published after DISCONNECT: {}",
+            frame.describe()
+        )),
+    }
+}
+
+fn keep_alive_expiry(context: &Context) -> Result<Verdict, String> {
+    let topic = context.topic("ka");
+    let mut sub = subscriber(context, &topic, 1)?;
+    let started = Instant::now();
+    let mut client = with_will(context, &topic, 0, 1)?;
+    // Silent from here. The server may act only after 1.5 s, and its timer has some granularity, so
+    // the run's timeout is allowed on top. Later than that is reported with the time measured; a
+    // connection still open long after is reported as never expired.
+    let allowed = Duration::from_millis(1500) + context.timeout;
+    client.expect_closed_within(allowed + context.timeout * 2, &[])?;
+    let waited = started.elapsed();
+    if waited < Duration::from_millis(1000) {
+        return Err(format!(
+            "disconnected after only {waited:?}, before the Keep Alive elapsed"
+        ));
+    }
+    if waited > allowed {
+        return Err(format!(
+            "disconnected only after {waited:?}, Keep Alive 1 s"
+        ));
+    }
+    let frame = sub.expect_publish()?;
+    match frame.publish_parts() {
+        Some((_, _, payload)) if payload == b"gone" => Ok(Verdict::Pass),
+        _ => Err(format!(
+            "expected the will after expiry, got {}",
+            frame.describe()
+        )),
+    }
+}

@@ -1,0 +1,123 @@
+//! `mqtt-conformance`: run the conformance suite against a broker at an address.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use argh::FromArgs;
+use conformance::{Context, Version, report};
+
+/// Check an MQTT 3.1 / 3.1.1 broker against the specification, statement by statement.
+///
+/// Every check names the statements it verifies. The exit code is 0 when every check passed, was
+/// skipped, or failed in a way the --known-deviations file lists; 1 when any other check failed; 2
+/// for a usage or file error.
+#[derive(FromArgs)]
+struct Args {
+    /// broker host (default 127.0.0.1)
+    #[argh(option, default = "String::from(\"127.0.0.1\")")]
+    host: String,
+    /// broker port (default 1883)
+    #[argh(option, default = "1883")]
+    port: u16,
+    /// user name for every connection the suite makes
+    #[argh(option)]
+    username: Option<String>,
+    /// password, with --username
+    #[argh(option)]
+    password: Option<String>,
+    /// protocol version: 3.1, 3.1.1 or all (default all)
+    #[argh(option, default = "String::from(\"all\")")]
+    version: String,
+    /// run only checks whose name contains this text or that verify this statement id (repeatable)
+    #[argh(option)]
+    filter: Vec<String>,
+    /// list the checks and their statement ids instead of running them
+    #[argh(switch)]
+    list: bool,
+    /// output format: human, json or junit (default human)
+    #[argh(option, default = "String::from(\"human\")")]
+    format: String,
+    /// seconds to wait for any one answer from the broker (default 3)
+    #[argh(option, default = "3.0")]
+    timeout: f64,
+    /// file of failures this broker is known to have (see the crate docs for the format)
+    #[argh(option)]
+    known_deviations: Option<String>,
+}
+
+fn main() -> ExitCode {
+    let args: Args = argh::from_env();
+    match run(args) {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("mqtt-conformance: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(args: Args) -> Result<ExitCode, String> {
+    let versions = match args.version.as_str() {
+        "3.1" => vec![Version::V31],
+        "3.1.1" => vec![Version::V311],
+        "all" => vec![Version::V31, Version::V311],
+        other => return Err(format!("--version takes 3.1, 3.1.1 or all, not `{other}`")),
+    };
+    if !(args.timeout > 0.0 && args.timeout.is_finite()) {
+        return Err("--timeout takes a positive number of seconds".to_owned());
+    }
+    let known = match &args.known_deviations {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|error| format!("{path}: {error}"))?;
+            conformance::deviations::parse(&text).map_err(|error| format!("{path}: {error}"))?
+        }
+        None => Vec::new(),
+    };
+    let checks: Vec<_> = conformance::checks()
+        .into_iter()
+        .filter(|check| conformance::selected(check, &args.filter))
+        .collect();
+    if args.list {
+        for check in &checks {
+            println!(
+                "{:<40} {:<28} {}\n{:<40} {}",
+                check.name,
+                check.section,
+                check.ids.join(" "),
+                "",
+                check.summary
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut results = Vec::new();
+    for version in versions {
+        let mut context = Context::new(
+            &args.host,
+            args.port,
+            version,
+            Duration::from_secs_f64(args.timeout),
+        );
+        context.user_name.clone_from(&args.username);
+        context.password.clone_from(&args.password);
+        results.extend(conformance::run(&context, &checks, &known));
+    }
+    let output = match args.format.as_str() {
+        "human" => report::human(&results),
+        "json" => report::json(&results),
+        "junit" => report::junit(&results),
+        other => {
+            return Err(format!(
+                "--format takes human, json or junit, not `{other}`"
+            ));
+        }
+    };
+    print!("{output}");
+    Ok(
+        if results.iter().all(conformance::CheckResult::is_acceptable) {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        },
+    )
+}

@@ -1,0 +1,95 @@
+//! The suite run against real brokers, to prove it right about them.
+//!
+//! `mosquitto`: a real mosquitto (Debian's package, which `.ci/run` installs) started on a free
+//! loopback port; every check must pass, be skipped, or be a deviation listed with its evidence in
+//! `deviations/mosquitto-2.0.txt`.
+
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use conformance::{CheckResult, Context, Version, report};
+
+/// A mosquitto process on a free loopback port, killed when dropped.
+struct Mosquitto {
+    child: Child,
+    port: u16,
+    dir: PathBuf,
+}
+
+impl Mosquitto {
+    fn start() -> Self {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .map(|address| address.port())
+            .expect("a free port");
+        let dir = std::env::temp_dir().join(format!(
+            "conformance-mosquitto-{}-{port}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let config = dir.join("mosquitto.conf");
+        std::fs::write(
+            &config,
+            format!("listener {port} 127.0.0.1\nallow_anonymous true\n"),
+        )
+        .expect("config written");
+        let child = Command::new("mosquitto")
+            .arg("-c")
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|error| {
+                panic!(
+                    "cannot start mosquitto ({error}): install it with `apt-get install mosquitto`"
+                )
+            });
+        let broker = Self { child, port, dir };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "mosquitto did not start listening on {port}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        broker
+    }
+}
+
+impl Drop for Mosquitto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn run_all(port: u16, deviations: &str) -> Vec<CheckResult> {
+    let known = conformance::deviations::parse(deviations).expect("deviations file parses");
+    let checks = conformance::checks();
+    let mut results = Vec::new();
+    for version in [Version::V31, Version::V311] {
+        let context = Context::new("127.0.0.1", port, version, Duration::from_secs(2));
+        results.extend(conformance::run(&context, &checks, &known));
+    }
+    results
+}
+
+#[test]
+fn mosquitto_passes_everything_but_its_listed_deviations() {
+    let broker = Mosquitto::start();
+    let results = run_all(
+        broker.port,
+        include_str!("../../deviations/mosquitto-2.0.txt"),
+    );
+    let report = report::human(&results);
+    assert!(
+        results.iter().all(CheckResult::is_acceptable),
+        "unexpected failures against mosquitto:\n{report}"
+    );
+    // The suite really ran: every check at each level it applies to.
+    assert!(results.len() > 60, "{report}");
+}
