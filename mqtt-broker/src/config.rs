@@ -1,0 +1,316 @@
+//! [`Config`]: every setting of the broker, with mosquitto's defaults, and the parser for configuration
+//! files in mosquitto's syntax (`mosquitto.conf(5)`).
+//!
+//! The syntax: one directive per line, `name value`; a line whose first character is `#` is a comment;
+//! blank lines are ignored. Only the directives listed in `mqtt-broker.conf` (the annotated example
+//! beside this crate's README) are understood. Anything else, and any value that does not parse, stops
+//! the broker at start-up with the file and line: a typo must never silently fall back to a default.
+//! Directives for features this broker does not have yet (passwords, TLS, persistence) are refused the
+//! same way rather than ignored, so that nobody believes they are protected when they are not.
+//!
+//! This file only reads settings; it does not apply them.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
+use std::path::Path;
+use std::time::Duration;
+
+/// The broker's settings. `Config::default()` is what `mqtt-broker` runs with when given no file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Addresses to listen on (`listener`, or `port` and `bind_address` for the single default
+    /// listener). Port 0 asks the system for a free port; [`BrokerHandle::local_addrs`] tells which.
+    ///
+    /// [`BrokerHandle::local_addrs`]: crate::BrokerHandle::local_addrs
+    pub listeners: Vec<SocketAddr>,
+    /// Outbound QoS 1 and 2 messages in flight per session (`max_inflight_messages`, default 20; 0
+    /// means no limit).
+    pub max_inflight_messages: usize,
+    /// QoS 1 and 2 messages queued per session beyond the in-flight window (`max_queued_messages`,
+    /// default 1000; 0 means no limit).
+    pub max_queued_messages: usize,
+    /// The largest payload accepted, in bytes (`message_size_limit`, default 0: the protocol's limit).
+    pub message_size_limit: usize,
+    /// How often `$SYS` topics are refreshed (`sys_interval`, default 10 s; zero disables them).
+    pub sys_interval: Duration,
+    /// The most clients connected at once (`max_connections`, default `None`, written -1: as many as
+    /// the operating system's limits safely allow; see the README, "Limits").
+    pub max_connections: Option<usize>,
+    /// How long a new connection may take to send CONNECT (`connect_timeout`, default 10 s).
+    pub connect_timeout: Duration,
+    /// Whether a 3.1.1 client with an empty client identifier and a clean session is given one
+    /// (`allow_zero_length_clientid`, default true) [MQTT-3.1.3-6].
+    pub allow_zero_length_clientid: bool,
+    /// The prefix of assigned client identifiers (`auto_id_prefix`, default `auto-`).
+    pub auto_id_prefix: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listeners: vec![SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 1883)],
+            max_inflight_messages: 20,
+            max_queued_messages: 1000,
+            message_size_limit: 0,
+            sys_interval: Duration::from_secs(10),
+            max_connections: None,
+            connect_timeout: Duration::from_secs(10),
+            allow_zero_length_clientid: true,
+            auto_id_prefix: "auto-".into(),
+        }
+    }
+}
+
+/// A configuration file that could not be read or understood.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The file, as given.
+    pub file: String,
+    /// The 1-based line, or 0 when the file could not be read at all.
+    pub line: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}: {}", self.file, self.line, self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// The largest payload MQTT can carry at all (3.1.1 §2.2.3).
+const PROTOCOL_MAX: usize = 268_435_455;
+
+impl Config {
+    /// Reads and parses the configuration file at `path`.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|error| ConfigError {
+            file: file.clone(),
+            line: 0,
+            message: format!("cannot read: {error}"),
+        })?;
+        Self::parse(&text, &file)
+    }
+
+    /// Parses configuration `text`; `file` names it in errors.
+    pub fn parse(text: &str, file: &str) -> Result<Self, ConfigError> {
+        let mut config = Self::default();
+        let mut listeners = Vec::new();
+        let mut default_port = 1883;
+        let mut default_address = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+        for (index, line) in text.lines().enumerate() {
+            let error = |message: String| ConfigError {
+                file: file.into(),
+                line: index + 1,
+                message,
+            };
+            let line = line.trim_end();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let (name, value) = line
+                .split_once(char::is_whitespace)
+                .map_or((line, ""), |(name, value)| (name, value.trim()));
+            if value.is_empty() {
+                return Err(error(format!("`{name}` needs a value")));
+            }
+            match name {
+                "listener" => listeners.push(parse_listener(value).map_err(error)?),
+                "port" => default_port = number(name, value, 0..=65_535).map_err(error)? as u16,
+                "bind_address" => {
+                    default_address = resolve(value, 0).map_err(error)?.ip();
+                }
+                "allow_anonymous" => {
+                    if !boolean(name, value).map_err(error)? {
+                        return Err(error(
+                            "`allow_anonymous false` needs authentication, which this broker does \
+                             not have yet; remove the line"
+                                .into(),
+                        ));
+                    }
+                }
+                "max_inflight_messages" => {
+                    config.max_inflight_messages =
+                        number(name, value, 0..=65_535).map_err(error)?;
+                }
+                "max_queued_messages" => {
+                    config.max_queued_messages =
+                        number(name, value, 0..=usize::MAX).map_err(error)?;
+                }
+                "message_size_limit" => {
+                    config.message_size_limit =
+                        number(name, value, 0..=PROTOCOL_MAX).map_err(error)?;
+                }
+                "sys_interval" => {
+                    config.sys_interval =
+                        Duration::from_secs(number(name, value, 0..=86_400).map_err(error)? as u64);
+                }
+                "connect_timeout" => {
+                    config.connect_timeout =
+                        Duration::from_secs(number(name, value, 1..=3_600).map_err(error)? as u64);
+                }
+                "max_connections" => {
+                    config.max_connections = if value == "-1" {
+                        None
+                    } else {
+                        Some(number(name, value, 1..=usize::MAX).map_err(error)?)
+                    };
+                }
+                "allow_zero_length_clientid" => {
+                    config.allow_zero_length_clientid = boolean(name, value).map_err(error)?;
+                }
+                "auto_id_prefix" => config.auto_id_prefix = value.into(),
+                // Accepted only at the value this broker always has.
+                "persistence" | "set_tcp_nodelay" | "log_dest" => {
+                    let fixed = match name {
+                        "persistence" => "false",
+                        "set_tcp_nodelay" => "true",
+                        _ => "stderr",
+                    };
+                    if value != fixed {
+                        return Err(error(format!(
+                            "`{name}` can only be `{fixed}` in this broker (see the README)"
+                        )));
+                    }
+                }
+                _ => return Err(error(format!("unknown directive `{name}`"))),
+            }
+        }
+        config.listeners = if listeners.is_empty() {
+            vec![SocketAddr::new(default_address, default_port)]
+        } else {
+            listeners
+        };
+        Ok(config)
+    }
+}
+
+/// `listener <port> [<address>]`.
+fn parse_listener(value: &str) -> Result<SocketAddr, String> {
+    let mut words = value.split_whitespace();
+    let port = number("listener", words.next().unwrap_or(""), 0..=65_535)? as u16;
+    let address = words.next();
+    if words.next().is_some() {
+        return Err("`listener` takes a port and an optional address".into());
+    }
+    match address {
+        None => Ok(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port)),
+        Some(host) => resolve(host, port),
+    }
+}
+
+fn resolve(host: &str, port: u16) -> Result<SocketAddr, String> {
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, port));
+    }
+    (host, port)
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut addresses| addresses.next())
+        .ok_or_else(|| format!("cannot resolve address `{host}`"))
+}
+
+fn number(
+    name: &str,
+    value: &str,
+    range: std::ops::RangeInclusive<usize>,
+) -> Result<usize, String> {
+    value
+        .parse::<usize>()
+        .ok()
+        .filter(|number| range.contains(number))
+        .ok_or_else(|| {
+            format!(
+                "`{name}` needs a whole number from {} to {}, not `{value}`",
+                range.start(),
+                range.end()
+            )
+        })
+}
+
+fn boolean(name: &str, value: &str) -> Result<bool, String> {
+    match value {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(format!("`{name}` is `true` or `false`, not `{value}`")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_example_parses_to_the_defaults() {
+        let example = include_str!("../mqtt-broker.conf");
+        assert_eq!(
+            Config::parse(example, "mqtt-broker.conf"),
+            Ok(Config::default())
+        );
+    }
+
+    #[test]
+    fn directives_set_their_fields() {
+        let text = "# comment\n\nlistener 1883\nlistener 0 127.0.0.1\nmax_inflight_messages 5\n\
+                    max_queued_messages 7\nmessage_size_limit 100\nsys_interval 0\n\
+                    max_connections 3\nallow_zero_length_clientid false\nauto_id_prefix x-\n";
+        let config = Config::parse(text, "t.conf");
+        let expected = Config {
+            listeners: vec![
+                "0.0.0.0:1883"
+                    .parse()
+                    .unwrap_or(Config::default().listeners[0]),
+                "127.0.0.1:0"
+                    .parse()
+                    .unwrap_or(Config::default().listeners[0]),
+            ],
+            max_inflight_messages: 5,
+            max_queued_messages: 7,
+            message_size_limit: 100,
+            sys_interval: Duration::ZERO,
+            max_connections: Some(3),
+            connect_timeout: Duration::from_secs(10),
+            allow_zero_length_clientid: false,
+            auto_id_prefix: "x-".into(),
+        };
+        assert_eq!(config, Ok(expected));
+    }
+
+    #[test]
+    fn errors_name_the_file_and_line() {
+        let error = Config::parse("sys_interval 10\nmax_inflight_mesages 5\n", "b.conf");
+        assert_eq!(
+            error.map_err(|error| error.to_string()),
+            Err("b.conf:2: unknown directive `max_inflight_mesages`".into())
+        );
+        for bad in [
+            "sys_interval ten",
+            "listener",
+            "listener 70000",
+            "allow_anonymous false",
+            "persistence true",
+            "max_connections 0",
+            "allow_zero_length_clientid yes",
+        ] {
+            assert!(
+                matches!(
+                    Config::parse(bad, "c.conf"),
+                    Err(ConfigError { line: 1, .. })
+                ),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn port_and_bind_address_make_the_default_listener() {
+        let config = Config::parse("port 1884\nbind_address 127.0.0.1\n", "d.conf");
+        assert_eq!(
+            config.map(|config| config.listeners),
+            Ok(vec![SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 1884)])
+        );
+    }
+}

@@ -1,0 +1,389 @@
+//! The reader thread of one connection: reads the socket, decodes packets, feeds them to the
+//! connection's [`Session`] and carries out the actions it answers.
+//!
+//! One such thread per accepted socket. It owns the read side, the decoder and the session state
+//! machine; it starts the connection's writer thread once CONNECT is accepted. It blocks only on its
+//! own socket (with a read timeout that wakes it for the session's next deadline) and on its own
+//! writer's channel, never while holding a lock. When it ends, for whatever reason, it publishes the
+//! Will if the session handed one over, detaches from the router, and waits for its writer.
+//!
+//! This file holds no protocol rules (`session.rs`) and no shared state (`router.rs`); it is the glue
+//! between a socket and those two.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::ops::ControlFlow;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Sender;
+use log::{debug, info, warn};
+use mqtt_codec::{ConnectReturnCode, Decoder, Packet, ProtocolLevel, Status};
+
+use crate::metrics::Metrics;
+use crate::outbound::{OutPacket, Outbound};
+use crate::router::{Link, Router, SlotRef};
+use crate::session::{Action, Close, CloseReason, OpenRequest, Session, Settings};
+use crate::writer::Writer;
+
+/// What every connection thread shares: the router and the broker-wide settings and limits.
+#[derive(Debug)]
+pub(crate) struct Context {
+    pub(crate) router: Arc<Router>,
+    pub(crate) settings: Settings,
+    /// The most accepted (CONNACK 0) connections at once.
+    pub(crate) max_connections: usize,
+    /// Accepted connections now; compared with `max_connections` at CONNECT.
+    pub(crate) admitted: AtomicUsize,
+    /// The capacity of each writer's channel, in packets.
+    pub(crate) channel_capacity: usize,
+    /// The largest packet the decoder accepts.
+    pub(crate) max_packet_size: usize,
+    /// Set by [`BrokerHandle::shutdown`](crate::BrokerHandle::shutdown): Wills are not published.
+    pub(crate) shutting_down: AtomicBool,
+    /// Stack size of the writer threads.
+    pub(crate) writer_stack: usize,
+}
+
+/// How long a write may block before the client is considered gone.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The bytes of CONNACK 3, server unavailable: the same at both levels (Session Present is 0 on a
+/// refusal [MQTT-3.2.2-4]).
+pub(crate) const CONNACK_SERVER_UNAVAILABLE: [u8; 4] = [0x20, 0x02, 0x00, 0x03];
+
+/// The connection after CONNECT: its slot in the router and its writer.
+struct Attached {
+    slot: SlotRef,
+    tx: Sender<Outbound>,
+    writer: JoinHandle<()>,
+    client_id: Arc<str>,
+}
+
+/// One connection's reader.
+pub(crate) struct Connection {
+    context: Arc<Context>,
+    stream: Arc<TcpStream>,
+    peer: SocketAddr,
+    id: u64,
+    session: Session,
+    attached: Option<Attached>,
+}
+
+impl Connection {
+    /// A connection accepted from `peer`; numbered `id` for the logs and for assigned client ids.
+    pub(crate) fn new(context: Arc<Context>, stream: TcpStream, peer: SocketAddr, id: u64) -> Self {
+        let session = Session::new(context.settings.clone(), id, Instant::now());
+        Self {
+            context,
+            stream: Arc::new(stream),
+            peer,
+            id,
+            session,
+            attached: None,
+        }
+    }
+
+    /// Runs the connection to its end.
+    pub(crate) fn run(mut self) {
+        let _ = self.stream.set_write_timeout(Some(WRITE_TIMEOUT));
+        let mut decoder =
+            Decoder::new(ProtocolLevel::Mqtt311).with_max_packet_size(self.context.max_packet_size);
+        let mut buffer: Vec<u8> = Vec::with_capacity(1024);
+        let mut chunk = [0u8; 4096];
+        loop {
+            let now = Instant::now();
+            let actions = self.session.tick(now);
+            if self.execute(actions).is_break() {
+                break;
+            }
+            let timeout = self.session.deadline().map(|deadline| {
+                deadline
+                    .saturating_duration_since(now)
+                    .max(Duration::from_millis(1))
+            });
+            if self.stream.set_read_timeout(timeout).is_err() {
+                let actions = self.session.connection_lost();
+                let _ = self.execute(actions);
+                break;
+            }
+            let read = (&*self.stream).read(&mut chunk);
+            let actions = match read {
+                Ok(0) => self.session.connection_lost(),
+                Ok(count) => {
+                    Metrics::add(&self.context.router.metrics.bytes_received, count as u64);
+                    buffer.extend_from_slice(&chunk[..count]);
+                    match self.decode_all(&mut decoder, &mut buffer) {
+                        ControlFlow::Continue(()) => continue,
+                        ControlFlow::Break(()) => break,
+                    }
+                }
+                Err(error)
+                    if matches!(
+                        error.kind(),
+                        io::ErrorKind::WouldBlock
+                            | io::ErrorKind::TimedOut
+                            | io::ErrorKind::Interrupted
+                    ) =>
+                {
+                    continue; // the next tick looks at the deadlines
+                }
+                Err(error) => {
+                    debug!("{}: read failed: {error}", self.peer);
+                    self.session.connection_lost()
+                }
+            };
+            if self.execute(actions).is_break() {
+                break;
+            }
+        }
+        self.finish();
+    }
+
+    /// Decodes and handles every complete packet in `buffer`, keeping the incomplete rest.
+    fn decode_all(&mut self, decoder: &mut Decoder, buffer: &mut Vec<u8>) -> ControlFlow<()> {
+        let mut consumed = 0;
+        let flow = loop {
+            let actions = match decoder.decode(&buffer[consumed..]) {
+                Ok(Status::Complete((packet, used))) => {
+                    consumed += used;
+                    let metrics = &self.context.router.metrics;
+                    Metrics::add(&metrics.messages_received, 1);
+                    if matches!(packet, Packet::Publish(_)) {
+                        Metrics::add(&metrics.publish_received, 1);
+                    }
+                    let actions = self.session.packet(packet, Instant::now());
+                    // After CONNECT, the connection speaks the level it named.
+                    decoder.set_level(self.session.level());
+                    actions
+                }
+                Ok(Status::Partial) => break ControlFlow::Continue(()),
+                Err(error) => self.session.malformed(error),
+            };
+            if self.execute(actions).is_break() {
+                break ControlFlow::Break(());
+            }
+        };
+        buffer.drain(..consumed);
+        if buffer.is_empty() && buffer.capacity() > 64 * 1024 {
+            buffer.shrink_to(1024);
+        }
+        flow
+    }
+
+    /// Carries out the session's actions in order; `Break` once the connection is to end.
+    fn execute(&mut self, actions: Vec<Action>) -> ControlFlow<()> {
+        for action in actions {
+            self.execute_one(action)?;
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn execute_one(&mut self, action: Action) -> ControlFlow<()> {
+        let router = Arc::clone(&self.context.router);
+        match action {
+            Action::Send(packet) => self.send(packet),
+            Action::Open(request) => self.open(&request),
+            Action::Publish(message) => {
+                router.publish(&message);
+                ControlFlow::Continue(())
+            }
+            Action::PublishOnce { packet_id, message } => {
+                let attached = self.attached()?;
+                router.publish_once(&attached.slot, self.id, packet_id, message.as_ref());
+                self.send(OutPacket::PubRec(packet_id))
+            }
+            Action::Release(packet_id) => {
+                router.release(&self.attached()?.slot, self.id, packet_id);
+                self.send(OutPacket::PubComp(packet_id))
+            }
+            Action::Acknowledged(ack) => {
+                match router.acknowledged(&self.attached()?.slot, self.id, ack) {
+                    Some(reply) => self.send(reply),
+                    None => ControlFlow::Continue(()),
+                }
+            }
+            Action::Subscribe { packet_id, filters } => {
+                let slot = Arc::clone(&self.attached()?.slot);
+                let codes = router.subscribe(&slot, self.id, &filters);
+                // The SUBACK goes before the retained messages, which a client may find easier to
+                // read, though either order is allowed (3.1.1 §3.8.4).
+                self.send(OutPacket::SubAck { packet_id, codes })?;
+                router.send_retained(&slot, self.id, &filters);
+                ControlFlow::Continue(())
+            }
+            Action::Unsubscribe { packet_id, filters } => {
+                router.unsubscribe(&self.attached()?.slot, self.id, &filters);
+                self.send(OutPacket::UnsubAck(packet_id)) // [MQTT-3.10.4-4] [MQTT-3.10.4-5]
+            }
+            Action::Dropped { topic, size } => {
+                Metrics::add(&router.metrics.publish_dropped, 1);
+                warn!(
+                    "{}: message to {topic:?} not forwarded: {size} bytes is over message_size_limit",
+                    self.describe()
+                );
+                ControlFlow::Continue(())
+            }
+            Action::Close(close) => {
+                self.close(close);
+                ControlFlow::Break(())
+            }
+        }
+    }
+
+    fn attached(&self) -> ControlFlow<(), &Attached> {
+        match &self.attached {
+            Some(attached) => ControlFlow::Continue(attached),
+            None => ControlFlow::Break(()),
+        }
+    }
+
+    /// Sends through the writer once there is one; before that (refusals of CONNECT) directly.
+    fn send(&mut self, packet: OutPacket) -> ControlFlow<()> {
+        match &self.attached {
+            Some(attached) => match attached.tx.send(Outbound::Packet(packet)) {
+                Ok(()) => ControlFlow::Continue(()),
+                Err(_) => ControlFlow::Break(()), // the writer is gone: so is the connection
+            },
+            None => {
+                let mut bytes = Vec::with_capacity(8);
+                if packet.encode(self.session.level(), &mut bytes).is_ok() {
+                    let _ = (&*self.stream).write_all(&bytes);
+                }
+                ControlFlow::Continue(())
+            }
+        }
+    }
+
+    /// A valid CONNECT: check the connection limit, start the writer, open the session.
+    fn open(&mut self, request: &OpenRequest) -> ControlFlow<()> {
+        let context = Arc::clone(&self.context);
+        let admitted = context
+            .admitted
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |now| {
+                (now < context.max_connections).then_some(now + 1)
+            })
+            .is_ok();
+        if !admitted {
+            return self.refuse_unavailable(request, "max_connections reached");
+        }
+        let (tx, rx) = crossbeam_channel::bounded(context.channel_capacity);
+        let starved = Arc::new(AtomicBool::new(false));
+        let link = Link {
+            connection_id: self.id,
+            tx: tx.clone(),
+            stream: Arc::clone(&self.stream),
+            starved: Arc::clone(&starved),
+        };
+        let opened = context.router.open(request, link);
+        let writer = Writer {
+            stream: Arc::clone(&self.stream),
+            rx,
+            level: request.level,
+            router: Arc::clone(&context.router),
+            slot: Arc::clone(&opened.slot),
+            connection_id: self.id,
+            starved,
+        };
+        let writer = match writer.spawn(context.writer_stack) {
+            Ok(writer) => writer,
+            Err(error) => {
+                // The session was opened with a CONNACK 0 queued for a writer that does not exist:
+                // undo, and answer 3 directly instead.
+                context.router.close(&opened.slot, self.id);
+                context.admitted.fetch_sub(1, Ordering::AcqRel);
+                if let Some(old) = opened.taken_over {
+                    old.disconnect();
+                }
+                return self
+                    .refuse_unavailable(request, &format!("cannot start a thread: {error}"));
+            }
+        };
+        if let Some(old) = opened.taken_over {
+            info!(
+                "client {:?} already connected, closing the old connection [MQTT-3.1.4-2]",
+                request.client_id
+            );
+            old.disconnect();
+        }
+        info!(
+            "{}: client {:?}{} connected ({}, clean session {}, keep-alive {}s, session present {})",
+            self.peer,
+            request.client_id,
+            if request.assigned { " (assigned)" } else { "" },
+            request.level,
+            u8::from(request.clean_session),
+            request.keep_alive,
+            u8::from(opened.session_present),
+        );
+        self.attached = Some(Attached {
+            slot: opened.slot,
+            tx,
+            writer,
+            client_id: Arc::clone(&request.client_id),
+        });
+        ControlFlow::Continue(())
+    }
+
+    /// CONNACK 3 and close, with a log line an operator can act on.
+    fn refuse_unavailable(&mut self, request: &OpenRequest, why: &str) -> ControlFlow<()> {
+        let _ = (&*self.stream).write_all(&CONNACK_SERVER_UNAVAILABLE);
+        warn!(
+            "{}: client {:?} refused with CONNACK 3 (server unavailable): {why}",
+            self.peer, request.client_id
+        );
+        self.close(Close {
+            reason: CloseReason::Refused(ConnectReturnCode::ServerUnavailable, "limit reached"),
+            will: None,
+        });
+        ControlFlow::Break(())
+    }
+
+    fn describe(&self) -> String {
+        match &self.attached {
+            Some(attached) => format!("{}: client {:?}", self.peer, attached.client_id),
+            None => format!("{}", self.peer),
+        }
+    }
+
+    /// Logs the end and publishes the Will, if any. The session is detached in `finish`.
+    fn close(&mut self, close: Close) {
+        let shutting_down = self.context.shutting_down.load(Ordering::Relaxed);
+        match (&close.reason, &self.attached) {
+            (CloseReason::Refused(ConnectReturnCode::ServerUnavailable, _), _) => {}
+            (CloseReason::Disconnect, _) => info!("{} disconnected", self.describe()),
+            (CloseReason::ConnectionLost, Some(_)) if shutting_down => {
+                debug!("{} disconnected: broker shutting down", self.describe());
+            }
+            (reason, _) => info!("{} disconnected: {reason}", self.describe()),
+        }
+        if let Some(will) = close.will {
+            if shutting_down {
+                debug!(
+                    "{}: will not published, broker shutting down",
+                    self.describe()
+                );
+            } else {
+                // [MQTT-3.1.2-8], with its QoS and retain flag [MQTT-3.1.2-16] [MQTT-3.1.2-17].
+                self.context.router.publish(&will);
+            }
+        }
+    }
+
+    /// Detaches from the router, stops the writer and waits for it.
+    fn finish(self) {
+        if let Some(attached) = self.attached {
+            self.context.router.close(&attached.slot, self.id);
+            self.context.admitted.fetch_sub(1, Ordering::AcqRel);
+            // Let the writer flush what is queued; if its channel is full, cut the socket instead.
+            if attached.tx.try_send(Outbound::Close).is_err() {
+                let _ = self.stream.shutdown(Shutdown::Both);
+            }
+            drop(attached.tx);
+            let _ = attached.writer.join();
+        }
+        let _ = self.stream.shutdown(Shutdown::Both);
+    }
+}

@@ -1,0 +1,60 @@
+//! `mqtt-broker`: the command-line program. Parses its arguments, loads the configuration, starts the
+//! logger and the broker library, and waits. Everything else is in the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use mqtt_broker::{Broker, Config};
+
+/// An MQTT 3.1 and 3.1.1 broker. With no arguments it listens on port 1883 on all interfaces, keeps
+/// everything in memory, and logs to stderr. SIGINT or SIGTERM stops it.
+#[derive(argh::FromArgs)]
+struct Args {
+    /// configuration file in mosquitto's syntax (see mqtt-broker.conf)
+    #[argh(option, short = 'c')]
+    config: Option<PathBuf>,
+    /// port to listen on, on all interfaces; ignored if the configuration file has listeners
+    #[argh(option, short = 'p')]
+    port: Option<u16>,
+    /// log debug messages too (RUST_LOG overrides)
+    #[argh(switch, short = 'v')]
+    verbose: bool,
+}
+
+fn main() -> ExitCode {
+    let args: Args = argh::from_env();
+    let level = if args.verbose { "debug" } else { "info" };
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level)).init();
+
+    let mut config = match &args.config {
+        Some(path) => match Config::from_file(path) {
+            Ok(config) => config,
+            Err(error) => {
+                log::error!("{error}");
+                return ExitCode::FAILURE;
+            }
+        },
+        None => Config::default(),
+    };
+    if let Some(port) = args.port {
+        let default = Config::default().listeners;
+        if config.listeners == default {
+            for listener in &mut config.listeners {
+                listener.set_port(port);
+            }
+        } else {
+            log::warn!("-p {port} ignored: the configuration file defines listeners");
+        }
+    }
+    match Broker::start(config) {
+        Ok(broker) => {
+            log::info!("mqtt-broker version {} running", env!("CARGO_PKG_VERSION"));
+            broker.wait();
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            log::error!("{error}");
+            ExitCode::FAILURE
+        }
+    }
+}

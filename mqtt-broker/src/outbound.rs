@@ -1,0 +1,152 @@
+//! [`OutPacket`]: a packet the broker sends, owned so that it can wait in a writer's channel, and
+//! [`Outbound`], what travels on that channel.
+//!
+//! Everything the broker sends to a client is one of these. They are turned into the codec's borrowed
+//! [`Packet`] only at the moment of encoding, in the writer thread, under the protocol level of the
+//! connection: that is where CONNACK loses its Session Present bit for MQTT 3.1 ([V31-DIFF-7]).
+//!
+//! This file does not decide what to send (`session.rs`, `store.rs`, `router.rs`) nor write to a socket
+//! (`writer.rs`).
+
+use mqtt_codec::{
+    ConnAck, ConnectReturnCode, Delivery, EncodeError, List, Packet, PacketId, ProtocolLevel,
+    PubAck, PubComp, PubRec, PubRel, Publish, SubAck, SubAckReturnCode, TopicName, UnsubAck,
+};
+
+use crate::message::Message;
+
+/// A packet from the broker to a client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum OutPacket {
+    /// The answer to CONNECT; always the first packet on a connection [MQTT-3.2.0-1].
+    ConnAck {
+        session_present: bool,
+        code: ConnectReturnCode,
+    },
+    /// An application message; `message.qos` and `message.retain` are this delivery's.
+    Publish {
+        message: Message,
+        delivery: Delivery,
+    },
+    /// QoS 1 acknowledgement of an inbound PUBLISH [MQTT-3.3.4-1].
+    PubAck(PacketId),
+    /// QoS 2, first answer to an inbound PUBLISH [MQTT-4.3.3-2].
+    PubRec(PacketId),
+    /// QoS 2, release of an outbound PUBLISH [MQTT-4.3.3-1].
+    PubRel(PacketId),
+    /// QoS 2, last answer to an inbound PUBREL [MQTT-4.3.3-2].
+    PubComp(PacketId),
+    /// The answer to SUBSCRIBE [MQTT-3.8.4-1].
+    SubAck {
+        packet_id: PacketId,
+        codes: Vec<SubAckReturnCode>,
+    },
+    /// The answer to UNSUBSCRIBE [MQTT-3.10.4-4].
+    UnsubAck(PacketId),
+    /// The answer to PINGREQ [MQTT-3.12.4-1].
+    PingResp,
+}
+
+/// What a writer thread receives on its channel.
+#[derive(Debug)]
+pub(crate) enum Outbound {
+    /// Encode and send this packet.
+    Packet(OutPacket),
+    /// Send what is buffered, then close the connection.
+    Close,
+}
+
+impl OutPacket {
+    /// Appends the packet, as spoken at `level`, to `out`.
+    pub(crate) fn encode(
+        &self,
+        level: ProtocolLevel,
+        out: &mut Vec<u8>,
+    ) -> Result<usize, EncodeError> {
+        let packet = match self {
+            Self::ConnAck {
+                session_present,
+                code,
+            } => Packet::ConnAck(ConnAck {
+                session_present: *session_present,
+                code: *code,
+            }),
+            Self::Publish { message, delivery } => {
+                // The topic was validated when the message came in; a failure here would be a bug,
+                // reported as an encoding error rather than a panic.
+                let topic =
+                    TopicName::new(&message.topic).map_err(|_| EncodeError::FieldTooLong)?;
+                Packet::Publish(Publish {
+                    topic,
+                    payload: &message.payload,
+                    delivery: *delivery,
+                    retain: message.retain,
+                })
+            }
+            Self::PubAck(packet_id) => Packet::PubAck(PubAck {
+                packet_id: *packet_id,
+            }),
+            Self::PubRec(packet_id) => Packet::PubRec(PubRec {
+                packet_id: *packet_id,
+            }),
+            Self::PubRel(packet_id) => Packet::PubRel(PubRel {
+                packet_id: *packet_id,
+            }),
+            Self::PubComp(packet_id) => Packet::PubComp(PubComp {
+                packet_id: *packet_id,
+            }),
+            Self::SubAck { packet_id, codes } => Packet::SubAck(SubAck {
+                packet_id: *packet_id,
+                return_codes: List::from_slice(codes),
+            }),
+            Self::UnsubAck(packet_id) => Packet::UnsubAck(UnsubAck {
+                packet_id: *packet_id,
+            }),
+            Self::PingResp => Packet::PingResp,
+        };
+        packet.encode(level, out)
+    }
+
+    /// Whether this is a PUBLISH, for the counters of `$SYS/broker/publish/messages/sent`.
+    pub(crate) fn is_publish(&self) -> bool {
+        matches!(self, Self::Publish { .. })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mqtt_codec::QoS;
+
+    #[test]
+    fn connack_has_no_session_present_at_3_1_v31_diff_7() {
+        let connack = OutPacket::ConnAck {
+            session_present: true,
+            code: ConnectReturnCode::Accepted,
+        };
+        let mut out = Vec::new();
+        assert!(connack.encode(ProtocolLevel::Mqtt311, &mut out).is_ok());
+        assert_eq!(out, [0x20, 0x02, 0x01, 0x00]);
+        out.clear();
+        assert!(connack.encode(ProtocolLevel::Mqtt31, &mut out).is_ok());
+        assert_eq!(out, [0x20, 0x02, 0x00, 0x00]);
+    }
+
+    #[test]
+    fn publish_carries_the_delivery_flags() {
+        let message = Message::new("a", b"x", QoS::AtLeastOnce, true);
+        let Some(packet_id) = PacketId::new(5) else {
+            return;
+        };
+        let publish = OutPacket::Publish {
+            message,
+            delivery: Delivery::AtLeastOnce {
+                packet_id,
+                dup: true,
+            },
+        };
+        let mut out = Vec::new();
+        assert!(publish.encode(ProtocolLevel::Mqtt311, &mut out).is_ok());
+        assert_eq!(out, [0x3B, 0x06, 0x00, 0x01, b'a', 0x00, 0x05, b'x']);
+    }
+}

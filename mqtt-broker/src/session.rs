@@ -1,0 +1,659 @@
+//! [`Session`]: the protocol state machine of one client connection, sans I/O.
+//!
+//! It is fed what happens on the connection (a decoded packet, a decoding error, the connection
+//! dropping, or simply the passing of time) together with the current time, and answers with
+//! [`Action`]s for the connection thread to carry out: send a packet, open a session in the store,
+//! route a message, close. It never touches a socket, a lock or the clock, so every rule below is unit
+//! tested with made-up instants and no sleeping.
+//!
+//! What it enforces (3.1.1 §3.1, §3.12, §3.14, §4.8 and the 3.1 differences):
+//! - CONNECT first, within `connect_timeout` [MQTT-3.1.0-1]; a second CONNECT is a violation
+//!   [MQTT-3.1.0-2];
+//! - the client identifier rules of each level [MQTT-3.1.3-5] [MQTT-3.1.3-6] [MQTT-3.1.3-8]
+//!   [V31-DIFF-5] [V31-DIFF-6], answered with CONNACK 2 [MQTT-3.1.3-9];
+//! - an unsupported protocol level answered with CONNACK 1 [MQTT-3.1.2-2], any other malformed CONNECT
+//!   closed without CONNACK [MQTT-3.1.4-1];
+//! - the keep-alive: silence for one and a half times the interval closes the connection
+//!   [MQTT-3.1.2-24]; PINGREQ gets PINGRESP [MQTT-3.12.4-1];
+//! - the Will: kept from CONNECT [MQTT-3.1.2-8], handed over for publication on every close except
+//!   after DISCONNECT [MQTT-3.14.4-3] [MQTT-3.1.2-10];
+//! - a packet only a server may send, arriving from a client, is a protocol violation [MQTT-4.8.0-1].
+//!
+//! What it does not do: hold session state that outlives the connection (`store.rs`), know other
+//! clients (`router.rs`), or decide whether the broker has room for one more (`lib.rs`).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mqtt_codec::{
+    ClientIdRule, ConnectReturnCode, DecodeError, Packet, PacketId, ProtocolLevel, QoS,
+};
+
+use crate::message::Message;
+use crate::outbound::OutPacket;
+
+/// The settings a session needs from the configuration.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    /// How long CONNECT may take to arrive.
+    pub(crate) connect_timeout: Duration,
+    /// Whether an empty 3.1.1 client identifier with a clean session is given one [MQTT-3.1.3-6].
+    pub(crate) allow_zero_length_clientid: bool,
+    /// The prefix of assigned identifiers.
+    pub(crate) auto_id_prefix: String,
+    /// Payloads over this many bytes are not forwarded; 0 means no limit.
+    pub(crate) message_size_limit: usize,
+}
+
+/// What the connection thread must do, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Action {
+    /// Send a packet to this client.
+    Send(OutPacket),
+    /// Open (or resume) the session for this client in the store; the store queues the CONNACK.
+    Open(OpenRequest),
+    /// Route an application message to its subscribers (QoS 0 and 1).
+    Publish(Message),
+    /// An inbound QoS 2 PUBLISH: route `message` only if `packet_id` is not already awaiting PUBREL,
+    /// then answer PUBREC either way [MQTT-4.3.3-2]. `message` is `None` when it was too large to
+    /// forward.
+    PublishOnce {
+        packet_id: PacketId,
+        message: Option<Message>,
+    },
+    /// An inbound PUBREL: forget `packet_id` and answer PUBCOMP, known or not [MQTT-4.3.3-2].
+    Release(PacketId),
+    /// The client acknowledged an outbound message.
+    Acknowledged(Ack),
+    /// Subscribe to filters (already validated by the codec), answering one SUBACK [MQTT-3.8.4-4].
+    Subscribe {
+        packet_id: PacketId,
+        filters: Vec<(String, QoS)>,
+    },
+    /// Unsubscribe from filters, answering one UNSUBACK [MQTT-3.10.4-6].
+    Unsubscribe {
+        packet_id: PacketId,
+        filters: Vec<String>,
+    },
+    /// A message was not forwarded because its payload is over `message_size_limit`.
+    Dropped { topic: String, size: usize },
+    /// Close the connection, publishing `will` if there is one.
+    Close(Close),
+}
+
+/// An acknowledgement of an outbound message.
+// Named after the packets they come from, so the shared prefix is the point.
+#[allow(clippy::enum_variant_names)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ack {
+    /// QoS 1 delivery complete.
+    PubAck(PacketId),
+    /// QoS 2 delivery received; answer PUBREL.
+    PubRec(PacketId),
+    /// QoS 2 delivery complete.
+    PubComp(PacketId),
+}
+
+/// What a valid CONNECT asks of the session store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct OpenRequest {
+    /// The client identifier, given or assigned.
+    pub(crate) client_id: Arc<str>,
+    /// Whether the identifier was assigned by the broker [MQTT-3.1.3-6].
+    pub(crate) assigned: bool,
+    /// CleanSession [MQTT-3.1.2-4] [MQTT-3.1.2-6].
+    pub(crate) clean_session: bool,
+    /// The level the connection speaks from now on.
+    pub(crate) level: ProtocolLevel,
+    /// The keep-alive, in seconds, for the log line.
+    pub(crate) keep_alive: u16,
+}
+
+/// How and why a connection ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Close {
+    /// Why, for the log line.
+    pub(crate) reason: CloseReason,
+    /// The Will to publish, if the close is abnormal and there is one [MQTT-3.1.2-8].
+    pub(crate) will: Option<Message>,
+}
+
+/// Why a connection ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum CloseReason {
+    /// The client sent DISCONNECT.
+    Disconnect,
+    /// No packet for 1.5 times the keep-alive [MQTT-3.1.2-24].
+    KeepAliveExpired,
+    /// No CONNECT within `connect_timeout` [MQTT-3.1.0-1].
+    ConnectTimeout,
+    /// The socket closed or failed.
+    ConnectionLost,
+    /// Bytes that are not a valid packet [MQTT-4.8.0-1].
+    Malformed(DecodeError),
+    /// A valid packet that breaks a rule, described with its rule id.
+    ProtocolViolation(&'static str),
+    /// CONNECT refused with this CONNACK code, for this reason.
+    Refused(ConnectReturnCode, &'static str),
+}
+
+impl std::fmt::Display for CloseReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Disconnect => f.write_str("DISCONNECT received"),
+            Self::KeepAliveExpired => f.write_str(
+                "keep-alive expired: nothing received for 1.5 x keep-alive [MQTT-3.1.2-24]",
+            ),
+            Self::ConnectTimeout => f.write_str("no CONNECT within connect_timeout [MQTT-3.1.0-1]"),
+            Self::ConnectionLost => f.write_str("connection lost"),
+            Self::Malformed(error) => write!(f, "{error}"),
+            Self::ProtocolViolation(what) => write!(f, "protocol violation: {what}"),
+            Self::Refused(code, why) => write!(f, "refused with CONNACK {}: {why}", *code as u8),
+        }
+    }
+}
+
+/// Where the connection is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Expecting CONNECT, until the deadline.
+    AwaitingConnect { deadline: Instant },
+    /// CONNECT accepted: any packet a client may send.
+    Connected,
+    /// Nothing more is processed [MQTT-3.1.4-5].
+    Closed,
+}
+
+/// The protocol state of one connection.
+#[derive(Debug)]
+pub(crate) struct Session {
+    phase: Phase,
+    level: ProtocolLevel,
+    /// The silence allowed before closing: 1.5 times the keep-alive, or `None` for keep-alive 0.
+    silence_limit: Option<Duration>,
+    last_received: Instant,
+    will: Option<Message>,
+    /// Makes assigned client identifiers unique (the connection's number).
+    connection_id: u64,
+    settings: Settings,
+}
+
+impl Session {
+    /// A session for a connection accepted at `now`.
+    pub(crate) fn new(settings: Settings, connection_id: u64, now: Instant) -> Self {
+        Self {
+            phase: Phase::AwaitingConnect {
+                deadline: now + settings.connect_timeout,
+            },
+            level: ProtocolLevel::Mqtt311,
+            silence_limit: None,
+            last_received: now,
+            will: None,
+            connection_id,
+            settings,
+        }
+    }
+
+    /// The protocol level: 3.1.1 until CONNECT says otherwise.
+    pub(crate) fn level(&self) -> ProtocolLevel {
+        self.level
+    }
+
+    /// When [`tick`](Self::tick) must next be called, if ever.
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        match self.phase {
+            Phase::AwaitingConnect { deadline } => Some(deadline),
+            Phase::Connected => self.silence_limit.map(|limit| self.last_received + limit),
+            Phase::Closed => None,
+        }
+    }
+
+    /// Time has passed: close if a deadline is over.
+    pub(crate) fn tick(&mut self, now: Instant) -> Vec<Action> {
+        match self.phase {
+            Phase::AwaitingConnect { deadline } if now >= deadline => {
+                self.close(CloseReason::ConnectTimeout)
+            }
+            Phase::Connected if self.deadline().is_some_and(|deadline| now >= deadline) => {
+                self.close(CloseReason::KeepAliveExpired)
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// The socket closed or failed.
+    pub(crate) fn connection_lost(&mut self) -> Vec<Action> {
+        self.close(CloseReason::ConnectionLost)
+    }
+
+    /// The bytes received are not a valid packet.
+    pub(crate) fn malformed(&mut self, error: DecodeError) -> Vec<Action> {
+        let mut actions = Vec::new();
+        if let (Phase::AwaitingConnect { .. }, Some(code)) = (self.phase, error.connack_code()) {
+            // An unsupported level is answered before closing [MQTT-3.1.2-2]; nothing else is
+            // [MQTT-3.1.4-1].
+            actions.push(connack(code));
+        }
+        actions.extend(self.close(CloseReason::Malformed(error)));
+        actions
+    }
+
+    /// A packet arrived.
+    pub(crate) fn packet(&mut self, packet: Packet<'_>, now: Instant) -> Vec<Action> {
+        self.last_received = now;
+        match (self.phase, packet) {
+            (Phase::Closed, _) => Vec::new(),
+            (Phase::AwaitingConnect { .. }, Packet::Connect(connect)) => self.connect(&connect),
+            (Phase::AwaitingConnect { .. }, _) => self.close(CloseReason::ProtocolViolation(
+                "first packet is not CONNECT [MQTT-3.1.0-1]",
+            )),
+            (Phase::Connected, Packet::Connect(_)) => self.close(CloseReason::ProtocolViolation(
+                "second CONNECT [MQTT-3.1.0-2]",
+            )),
+            (Phase::Connected, Packet::Publish(publish)) => {
+                let message = Message::from_publish(&publish);
+                let limit = self.settings.message_size_limit;
+                let oversized = limit != 0 && message.payload.len() > limit;
+                let mut actions = Vec::new();
+                if oversized {
+                    actions.push(Action::Dropped {
+                        topic: message.topic.to_string(),
+                        size: message.payload.len(),
+                    });
+                }
+                let routed = (!oversized).then_some(message);
+                // Route, then acknowledge: the broker owns the message once it is in the
+                // subscribers' sessions [MQTT-4.5.0-1] [MQTT-3.3.4-1].
+                match publish.delivery.packet_id() {
+                    None => actions.extend(routed.map(Action::Publish)),
+                    Some(packet_id) if publish.qos() == QoS::AtLeastOnce => {
+                        actions.extend(routed.map(Action::Publish));
+                        actions.push(Action::Send(OutPacket::PubAck(packet_id)));
+                    }
+                    Some(packet_id) => actions.push(Action::PublishOnce {
+                        packet_id,
+                        message: routed,
+                    }),
+                }
+                actions
+            }
+            (Phase::Connected, Packet::PubAck(ack)) => {
+                vec![Action::Acknowledged(Ack::PubAck(ack.packet_id))]
+            }
+            (Phase::Connected, Packet::PubRec(ack)) => {
+                vec![Action::Acknowledged(Ack::PubRec(ack.packet_id))]
+            }
+            (Phase::Connected, Packet::PubComp(ack)) => {
+                vec![Action::Acknowledged(Ack::PubComp(ack.packet_id))]
+            }
+            (Phase::Connected, Packet::PubRel(rel)) => vec![Action::Release(rel.packet_id)],
+            (Phase::Connected, Packet::Subscribe(subscribe)) => vec![Action::Subscribe {
+                packet_id: subscribe.packet_id,
+                filters: subscribe
+                    .filters
+                    .iter()
+                    .map(|entry| (entry.filter.as_str().to_owned(), entry.qos))
+                    .collect(),
+            }],
+            (Phase::Connected, Packet::Unsubscribe(unsubscribe)) => vec![Action::Unsubscribe {
+                packet_id: unsubscribe.packet_id,
+                filters: unsubscribe
+                    .filters
+                    .iter()
+                    .map(|filter| filter.as_str().to_owned())
+                    .collect(),
+            }],
+            (Phase::Connected, Packet::PingReq) => vec![Action::Send(OutPacket::PingResp)],
+            (Phase::Connected, Packet::Disconnect) => {
+                // The Will is discarded, not published [MQTT-3.14.4-3] [MQTT-3.1.2-10].
+                self.will = None;
+                self.close(CloseReason::Disconnect)
+            }
+            (
+                Phase::Connected,
+                Packet::ConnAck(_) | Packet::SubAck(_) | Packet::UnsubAck(_) | Packet::PingResp,
+            ) => self.close(CloseReason::ProtocolViolation(
+                "a packet only a server sends [MQTT-4.8.0-1]",
+            )),
+        }
+    }
+
+    fn connect(&mut self, connect: &mqtt_codec::Connect<'_>) -> Vec<Action> {
+        self.level = connect.level;
+        let (client_id, assigned): (Arc<str>, bool) = match connect.client_id_rule() {
+            ClientIdRule::MustAccept | ClientIdRule::MayAccept => (connect.client_id.into(), false),
+            ClientIdRule::MayAssign if self.settings.allow_zero_length_clientid => {
+                let id = format!(
+                    "{}{:016x}",
+                    self.settings.auto_id_prefix, self.connection_id
+                );
+                (id.into(), true)
+            }
+            ClientIdRule::MayAssign => {
+                return self
+                    .refuse("empty client identifier and allow_zero_length_clientid is false");
+            }
+            ClientIdRule::MustReject => {
+                return self.refuse(match connect.level {
+                    ProtocolLevel::Mqtt311 => {
+                        "empty client identifier with clean session 0 [MQTT-3.1.3-8]"
+                    }
+                    ProtocolLevel::Mqtt31 => {
+                        "client identifier not 1 to 23 characters [V31-DIFF-5] [V31-DIFF-6]"
+                    }
+                });
+            }
+        };
+        self.phase = Phase::Connected;
+        self.silence_limit = (connect.keep_alive != 0)
+            .then(|| Duration::from_millis(u64::from(connect.keep_alive) * 1500));
+        self.will = connect.will.as_ref().map(Message::from_will);
+        vec![Action::Open(OpenRequest {
+            client_id,
+            assigned,
+            clean_session: connect.clean_session,
+            level: connect.level,
+            keep_alive: connect.keep_alive,
+        })]
+    }
+
+    /// CONNACK 2 and close [MQTT-3.1.3-9] [MQTT-3.2.2-5].
+    fn refuse(&mut self, why: &'static str) -> Vec<Action> {
+        let code = ConnectReturnCode::IdentifierRejected;
+        let mut actions = vec![connack(code)];
+        actions.extend(self.close(CloseReason::Refused(code, why)));
+        actions
+    }
+
+    fn close(&mut self, reason: CloseReason) -> Vec<Action> {
+        if self.phase == Phase::Closed {
+            return Vec::new();
+        }
+        self.phase = Phase::Closed;
+        vec![Action::Close(Close {
+            reason,
+            will: self.will.take(),
+        })]
+    }
+}
+
+fn connack(code: ConnectReturnCode) -> Action {
+    Action::Send(OutPacket::ConnAck {
+        session_present: false, // always 0 on a refusal [MQTT-3.2.2-4]
+        code,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mqtt_codec::{Connect, Decoder, Status, TopicName, Will};
+
+    fn settings() -> Settings {
+        Settings {
+            connect_timeout: Duration::from_secs(10),
+            allow_zero_length_clientid: true,
+            auto_id_prefix: "auto-".into(),
+            message_size_limit: 0,
+        }
+    }
+
+    fn connect_packet(client_id: &str, keep_alive: u16, will: bool) -> Connect<'_> {
+        Connect {
+            level: ProtocolLevel::Mqtt311,
+            clean_session: true,
+            keep_alive,
+            client_id,
+            will: will
+                .then(|| TopicName::new("will").ok())
+                .flatten()
+                .map(|topic| Will {
+                    topic,
+                    payload: b"gone",
+                    qos: QoS::AtLeastOnce,
+                    retain: true,
+                }),
+            user_name: None,
+            password: None,
+        }
+    }
+
+    /// A connected session, with the instant it connected at.
+    fn connected(keep_alive: u16, will: bool) -> (Session, Instant) {
+        let start = Instant::now();
+        let mut session = Session::new(settings(), 1, start);
+        let actions = session.packet(
+            Packet::Connect(connect_packet("c", keep_alive, will)),
+            start,
+        );
+        assert!(
+            matches!(actions.as_slice(), [Action::Open(_)]),
+            "{actions:?}"
+        );
+        (session, start)
+    }
+
+    fn closed_with(actions: &[Action]) -> Option<(&CloseReason, bool)> {
+        actions.iter().find_map(|action| match action {
+            Action::Close(close) => Some((&close.reason, close.will.is_some())),
+            _ => None,
+        })
+    }
+
+    #[test]
+    fn keep_alive_expires_at_one_and_a_half_times_mqtt_3_1_2_24() {
+        let (mut session, start) = connected(10, true);
+        assert_eq!(session.deadline(), Some(start + Duration::from_secs(15)));
+        assert!(
+            session
+                .tick(start + Duration::from_millis(14_999))
+                .is_empty()
+        );
+        let actions = session.tick(start + Duration::from_secs(15));
+        assert_eq!(
+            closed_with(&actions),
+            Some((&CloseReason::KeepAliveExpired, true))
+        );
+        // Closed once only.
+        assert!(session.tick(start + Duration::from_secs(99)).is_empty());
+    }
+
+    #[test]
+    fn any_packet_resets_the_keep_alive_mqtt_3_1_2_24() {
+        let (mut session, start) = connected(10, false);
+        let later = start + Duration::from_secs(12);
+        assert_eq!(
+            session.packet(Packet::PingReq, later),
+            [Action::Send(OutPacket::PingResp)]
+        );
+        assert!(session.tick(start + Duration::from_secs(20)).is_empty());
+        assert!(closed_with(&session.tick(later + Duration::from_secs(15))).is_some());
+    }
+
+    #[test]
+    fn keep_alive_zero_means_no_timeout() {
+        let (mut session, start) = connected(0, false);
+        assert_eq!(session.deadline(), None);
+        assert!(
+            session
+                .tick(start + Duration::from_secs(1_000_000))
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn connect_must_arrive_within_the_timeout_mqtt_3_1_0_1() {
+        let start = Instant::now();
+        let mut session = Session::new(settings(), 1, start);
+        assert!(session.tick(start + Duration::from_secs(9)).is_empty());
+        let actions = session.tick(start + Duration::from_secs(10));
+        assert_eq!(
+            closed_with(&actions),
+            Some((&CloseReason::ConnectTimeout, false))
+        );
+    }
+
+    #[test]
+    fn first_packet_must_be_connect_mqtt_3_1_0_1() {
+        let start = Instant::now();
+        let mut session = Session::new(settings(), 1, start);
+        let actions = session.packet(Packet::PingReq, start);
+        assert_eq!(actions.len(), 1, "no CONNACK, just the close: {actions:?}");
+        assert!(matches!(
+            closed_with(&actions),
+            Some((CloseReason::ProtocolViolation(_), false))
+        ));
+    }
+
+    #[test]
+    fn second_connect_closes_and_publishes_the_will_mqtt_3_1_0_2() {
+        let (mut session, start) = connected(0, true);
+        let actions = session.packet(Packet::Connect(connect_packet("c", 0, false)), start);
+        assert!(matches!(
+            closed_with(&actions),
+            Some((CloseReason::ProtocolViolation(_), true))
+        ));
+    }
+
+    #[test]
+    fn disconnect_discards_the_will_mqtt_3_14_4_3() {
+        let (mut session, start) = connected(0, true);
+        let actions = session.packet(Packet::Disconnect, start);
+        assert_eq!(
+            closed_with(&actions),
+            Some((&CloseReason::Disconnect, false))
+        );
+    }
+
+    #[test]
+    fn a_lost_connection_publishes_the_will_with_its_qos_and_retain_mqtt_3_1_2_8() {
+        let (mut session, _) = connected(0, true);
+        let actions = session.connection_lost();
+        let will = actions.iter().find_map(|action| match action {
+            Action::Close(close) => close.will.clone(),
+            _ => None,
+        });
+        assert_eq!(
+            will,
+            Some(Message::new("will", b"gone", QoS::AtLeastOnce, true))
+        );
+    }
+
+    #[test]
+    fn empty_client_id_with_clean_session_is_assigned_one_mqtt_3_1_3_6() {
+        let start = Instant::now();
+        let mut session = Session::new(settings(), 0xAB, start);
+        let actions = session.packet(Packet::Connect(connect_packet("", 0, false)), start);
+        let [Action::Open(request)] = actions.as_slice() else {
+            panic!("expected Open, got {actions:?}");
+        };
+        assert!(request.assigned);
+        assert_eq!(&*request.client_id, "auto-00000000000000ab");
+    }
+
+    #[test]
+    fn empty_client_id_with_persistent_session_gets_connack_2_mqtt_3_1_3_8() {
+        let start = Instant::now();
+        let mut session = Session::new(settings(), 1, start);
+        let mut connect = connect_packet("", 0, false);
+        connect.clean_session = false;
+        let actions = session.packet(Packet::Connect(connect), start);
+        assert_eq!(
+            actions.first(),
+            Some(&Action::Send(OutPacket::ConnAck {
+                session_present: false,
+                code: ConnectReturnCode::IdentifierRejected
+            }))
+        );
+        assert!(closed_with(&actions).is_some());
+    }
+
+    #[test]
+    fn mqtt_3_1_refuses_ids_over_23_characters_v31_diff_5() {
+        let start = Instant::now();
+        let mut session = Session::new(settings(), 1, start);
+        let mut connect = connect_packet("abcdefghijklmnopqrstuvwx", 0, false);
+        connect.level = ProtocolLevel::Mqtt31;
+        let actions = session.packet(Packet::Connect(connect), start);
+        assert!(matches!(
+            closed_with(&actions),
+            Some((
+                CloseReason::Refused(ConnectReturnCode::IdentifierRejected, _),
+                false
+            ))
+        ));
+        // 3.1.1 accepts the same identifier [MQTT-3.1.3-5] allows more.
+        let (mut session, _) = (Session::new(settings(), 1, start), ());
+        let actions = session.packet(
+            Packet::Connect(connect_packet("abcdefghijklmnopqrstuvwx", 0, false)),
+            start,
+        );
+        assert!(matches!(actions.as_slice(), [Action::Open(_)]));
+    }
+
+    #[test]
+    fn unsupported_level_is_answered_with_connack_1_mqtt_3_1_2_2() {
+        let start = Instant::now();
+        let mut session = Session::new(settings(), 1, start);
+        // CONNECT naming MQTT level 5.
+        let bytes = [
+            0x10, 0x0D, 0x00, 0x04, b'M', b'Q', b'T', b'T', 0x05, 0x02, 0x00, 0x00, 0x00, 0x01,
+            b'c',
+        ];
+        let error = match Decoder::new(ProtocolLevel::Mqtt311).decode(&bytes) {
+            Err(error) => error,
+            other => panic!("expected an error, got {other:?}"),
+        };
+        let actions = session.malformed(error);
+        assert_eq!(
+            actions.first(),
+            Some(&Action::Send(OutPacket::ConnAck {
+                session_present: false,
+                code: ConnectReturnCode::UnacceptableProtocolVersion
+            }))
+        );
+        assert!(closed_with(&actions).is_some());
+    }
+
+    #[test]
+    fn qos_1_publish_is_routed_then_acknowledged_mqtt_3_3_4_1() {
+        let (mut session, start) = connected(0, false);
+        let bytes = [0x32, 0x06, 0x00, 0x01, b't', 0x00, 0x07, b'x'];
+        let Ok(Status::Complete((packet, _))) = Decoder::new(ProtocolLevel::Mqtt311).decode(&bytes)
+        else {
+            panic!("test packet decodes");
+        };
+        let actions = session.packet(packet, start);
+        let id = PacketId::new(7);
+        assert_eq!(
+            actions,
+            [
+                Action::Publish(Message::new("t", b"x", QoS::AtLeastOnce, false)),
+                Action::Send(OutPacket::PubAck(id.unwrap_or_else(|| unreachable!())))
+            ]
+        );
+    }
+
+    #[test]
+    fn oversized_payload_is_acknowledged_but_not_routed() {
+        let start = Instant::now();
+        let mut settings = settings();
+        settings.message_size_limit = 0;
+        settings.message_size_limit += 1;
+        let mut session = Session::new(settings, 1, start);
+        session.packet(Packet::Connect(connect_packet("c", 0, false)), start);
+        let bytes = [0x32, 0x07, 0x00, 0x01, b't', 0x00, 0x07, b'x', b'y'];
+        let Ok(Status::Complete((packet, _))) = Decoder::new(ProtocolLevel::Mqtt311).decode(&bytes)
+        else {
+            panic!("test packet decodes");
+        };
+        let actions = session.packet(packet, start);
+        assert!(matches!(
+            actions.as_slice(),
+            [
+                Action::Dropped { size: 2, .. },
+                Action::Send(OutPacket::PubAck(_))
+            ]
+        ));
+    }
+}

@@ -1,0 +1,453 @@
+//! [`SessionState`]: everything MQTT calls "session state" on the server side (3.1.1 §4.1), as plain
+//! data with the rules that change it, and [`Limits`], the two bounds put on it.
+//!
+//! A session outlives its network connection when the client asked for a persistent one (CleanSession
+//! 0) [MQTT-3.1.2-4]: its subscriptions, the QoS 1 and 2 messages waiting for it [MQTT-3.1.2-5], the
+//! outbound messages sent but not yet acknowledged, and the identifiers of inbound QoS 2 messages not
+//! yet released. All of that is here and nothing else: no channel, no socket, no lock, no clock. That is
+//! what makes it the unit a persistent store would save and load (see ARCHITECTURE.md, "Persistence"):
+//! every field is owned, plain data.
+//!
+//! Outbound flow control works in two stages. New QoS 1 and 2 messages enter the *queue*; the *window*
+//! of in-flight messages takes from the front of the queue while it has room (`max_inflight_messages`).
+//! Acknowledgements free window slots. QoS 0 messages never enter either: they are sent at once or not at
+//! all (3.1 §2.2 says they are never stored), so they cannot delay the others.
+//!
+//! This file does not know who is connected (`router.rs`) nor how packets reach a socket (`writer.rs`).
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use mqtt_codec::{Delivery, PacketId, QoS};
+
+use crate::message::Message;
+use crate::outbound::OutPacket;
+
+/// How much one session may hold. Zero means "no limit", as in mosquitto.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Limits {
+    /// Outbound QoS 1 and 2 messages sent and not yet fully acknowledged (`max_inflight_messages`).
+    pub(crate) max_inflight: usize,
+    /// QoS 1 and 2 messages waiting for a window slot or for the client to come back
+    /// (`max_queued_messages`). A message arriving at a full queue is dropped and counted.
+    pub(crate) max_queued: usize,
+}
+
+/// Why a message was not taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct QueueFull;
+
+/// An outbound message in the window. `sent` is false while the packet has not been handed to the
+/// writer on the current connection: the channel had no room, or the session was just resumed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum InFlight {
+    /// PUBLISH assigned an identifier, waiting for PUBACK (QoS 1) or PUBREC (QoS 2). `dup` records
+    /// that it was sent before, so that any later sending is marked as a re-delivery [MQTT-3.3.1-1].
+    Publish {
+        packet_id: PacketId,
+        message: Message,
+        sent: bool,
+        dup: bool,
+    },
+    /// PUBREL sent, waiting for PUBCOMP; the PUBLISH is never sent again [MQTT-4.3.3-1].
+    Released { packet_id: PacketId, sent: bool },
+}
+
+impl InFlight {
+    fn packet_id(&self) -> PacketId {
+        match self {
+            Self::Publish { packet_id, .. } | Self::Released { packet_id, .. } => *packet_id,
+        }
+    }
+
+    fn sent(&mut self) -> &mut bool {
+        match self {
+            Self::Publish { sent, .. } | Self::Released { sent, .. } => sent,
+        }
+    }
+
+    fn packet(&self) -> OutPacket {
+        match self {
+            Self::Publish {
+                packet_id,
+                message,
+                dup,
+                ..
+            } => publish_packet(message, *packet_id, *dup),
+            Self::Released { packet_id, .. } => OutPacket::PubRel(*packet_id),
+        }
+    }
+}
+
+/// The server side of one MQTT session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SessionState {
+    /// Topic filter → granted QoS. The subscription tree indexes these; this map is the truth that
+    /// survives a disconnect [MQTT-3.1.2-4].
+    pub(crate) subscriptions: BTreeMap<String, QoS>,
+    /// QoS 1 and 2 messages not yet in the window, oldest first.
+    queue: VecDeque<Message>,
+    /// The window, in the order the packets were first sent, which is the order they are re-sent in
+    /// [MQTT-4.6.0-1].
+    inflight: VecDeque<InFlight>,
+    /// Identifiers of inbound QoS 2 PUBLISH packets delivered onwards and not yet released by PUBREL.
+    /// A PUBLISH arriving again with one of these is acknowledged but not delivered again
+    /// [MQTT-4.3.3-2].
+    inbound_qos2: BTreeSet<PacketId>,
+    /// The last identifier assigned to an outbound PUBLISH.
+    last_packet_id: PacketId,
+}
+
+impl Default for SessionState {
+    fn default() -> Self {
+        Self {
+            subscriptions: BTreeMap::new(),
+            queue: VecDeque::new(),
+            inflight: VecDeque::new(),
+            inbound_qos2: BTreeSet::new(),
+            // So that the first identifier assigned is 1.
+            last_packet_id: LAST_ID,
+        }
+    }
+}
+
+/// 65 535, the largest packet identifier; checked at compile time.
+const LAST_ID: PacketId = match PacketId::new(u16::MAX) {
+    Some(id) => id,
+    None => panic!("65535 is a packet identifier"),
+};
+
+impl SessionState {
+    /// Takes a QoS 1 or 2 message for later sending: refused when the queue is full. A QoS 0 message
+    /// is not stored (3.1 §2.2 › Clean session flag) and is refused the same way.
+    pub(crate) fn enqueue(&mut self, message: Message, limits: Limits) -> Result<(), QueueFull> {
+        if message.qos == QoS::AtMostOnce
+            || (limits.max_queued != 0 && self.queue.len() >= limits.max_queued)
+        {
+            return Err(QueueFull);
+        }
+        self.queue.push_back(message);
+        Ok(())
+    }
+
+    /// Sends what can be sent: first window entries not yet sent on this connection, in order, then
+    /// queued messages while the window has room. `send` hands one packet to the writer and answers
+    /// false when the writer's channel is full; everything after that waits for the next call.
+    pub(crate) fn pump(&mut self, limits: Limits, mut send: impl FnMut(OutPacket) -> bool) {
+        for entry in &mut self.inflight {
+            if !*entry.sent() {
+                if !send(entry.packet()) {
+                    return;
+                }
+                *entry.sent() = true;
+                if let InFlight::Publish { dup, .. } = entry {
+                    *dup = true;
+                }
+            }
+        }
+        let window = if limits.max_inflight == 0 {
+            usize::from(u16::MAX)
+        } else {
+            limits.max_inflight.min(usize::from(u16::MAX))
+        };
+        while self.inflight.len() < window {
+            let Some(message) = self.queue.pop_front() else {
+                return;
+            };
+            let packet_id = self.fresh_packet_id();
+            let sent = send(publish_packet(&message, packet_id, false));
+            self.inflight.push_back(InFlight::Publish {
+                packet_id,
+                message,
+                sent,
+                dup: sent,
+            });
+            if !sent {
+                return;
+            }
+        }
+    }
+
+    /// A persistent session is resumed on a new connection: every unacknowledged PUBLISH (with DUP
+    /// set if it was sent before [MQTT-3.3.1-1]) and every unanswered PUBREL is to be sent again, with
+    /// its original identifier and in its original order [MQTT-4.4.0-1] [MQTT-4.6.0-1], by the next
+    /// [`pump`](Self::pump).
+    pub(crate) fn resume(&mut self) {
+        for entry in &mut self.inflight {
+            *entry.sent() = false;
+        }
+    }
+
+    /// PUBACK: the QoS 1 delivery `packet_id` is complete [MQTT-4.3.2-1]. False if it was unknown.
+    pub(crate) fn puback(&mut self, packet_id: PacketId) -> bool {
+        self.remove_if(packet_id, |entry| {
+            matches!(entry, InFlight::Publish { message, .. } if message.qos == QoS::AtLeastOnce)
+        })
+    }
+
+    /// PUBREC: the QoS 2 delivery `packet_id` was received; answer PUBREL and never send the PUBLISH
+    /// again [MQTT-4.3.3-1]. A repeated PUBREC gets the PUBREL again. None if the identifier is unknown.
+    pub(crate) fn pubrec(&mut self, packet_id: PacketId) -> Option<OutPacket> {
+        let entry = self
+            .inflight
+            .iter_mut()
+            .find(|entry| entry.packet_id() == packet_id)?;
+        match entry {
+            InFlight::Publish { message, .. } if message.qos == QoS::ExactlyOnce => {
+                // The PUBREL is sent by the caller now, so it counts as sent.
+                *entry = InFlight::Released {
+                    packet_id,
+                    sent: true,
+                };
+                Some(OutPacket::PubRel(packet_id))
+            }
+            InFlight::Released { .. } => Some(OutPacket::PubRel(packet_id)),
+            InFlight::Publish { .. } => None,
+        }
+    }
+
+    /// PUBCOMP: the QoS 2 delivery `packet_id` is complete. False if it was unknown.
+    pub(crate) fn pubcomp(&mut self, packet_id: PacketId) -> bool {
+        self.remove_if(packet_id, |entry| {
+            matches!(entry, InFlight::Released { .. })
+        })
+    }
+
+    /// An inbound QoS 2 PUBLISH: true the first time `packet_id` is seen, when the message is to be
+    /// delivered; false for a duplicate before PUBREL, which must not be [MQTT-4.3.3-2].
+    pub(crate) fn receive_qos2(&mut self, packet_id: PacketId) -> bool {
+        self.inbound_qos2.insert(packet_id)
+    }
+
+    /// An inbound PUBREL: the identifier may be used for a new message from now on [MQTT-4.3.3-2].
+    /// The caller answers PUBCOMP whether or not the identifier was known.
+    pub(crate) fn release_qos2(&mut self, packet_id: PacketId) -> bool {
+        self.inbound_qos2.remove(&packet_id)
+    }
+
+    /// Messages in the queue (not yet in the window).
+    #[cfg(test)]
+    pub(crate) fn queued(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// Messages in the window.
+    #[cfg(test)]
+    pub(crate) fn inflight(&self) -> usize {
+        self.inflight.len()
+    }
+
+    /// An identifier not used by any message in the window [MQTT-2.3.1-4]. The window holds at most
+    /// 65 535 entries (see `pump`), so one is always free when this is called.
+    fn fresh_packet_id(&mut self) -> PacketId {
+        let mut candidate = self.last_packet_id.next();
+        for _ in 0..u16::MAX {
+            if !self
+                .inflight
+                .iter()
+                .any(|entry| entry.packet_id() == candidate)
+            {
+                break;
+            }
+            candidate = candidate.next();
+        }
+        self.last_packet_id = candidate;
+        candidate
+    }
+
+    fn remove_if(&mut self, packet_id: PacketId, wanted: impl Fn(&InFlight) -> bool) -> bool {
+        let position = self
+            .inflight
+            .iter()
+            .position(|entry| entry.packet_id() == packet_id && wanted(entry));
+        position
+            .and_then(|index| self.inflight.remove(index))
+            .is_some()
+    }
+}
+
+fn publish_packet(message: &Message, packet_id: PacketId, dup: bool) -> OutPacket {
+    OutPacket::Publish {
+        message: message.clone(),
+        delivery: Delivery::new(message.qos, packet_id, dup),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMITS: Limits = Limits {
+        max_inflight: 2,
+        max_queued: 3,
+    };
+
+    fn message(payload: &str, qos: QoS) -> Message {
+        Message::new("t", payload.as_bytes(), qos, false)
+    }
+
+    fn id(value: u16) -> PacketId {
+        PacketId::new(value).unwrap_or(LAST_ID)
+    }
+
+    /// Pumps with a writer that always has room, and returns what it was given.
+    fn pump_all(state: &mut SessionState) -> Vec<OutPacket> {
+        let mut sent = Vec::new();
+        state.pump(LIMITS, |packet| {
+            sent.push(packet);
+            true
+        });
+        sent
+    }
+
+    fn publish_ids(packets: &[OutPacket]) -> Vec<(u16, bool)> {
+        packets
+            .iter()
+            .filter_map(|packet| match packet {
+                OutPacket::Publish { delivery, .. } => {
+                    Some((delivery.packet_id()?.get(), delivery.dup()))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn window_holds_at_most_max_inflight_then_acks_free_slots() {
+        let mut state = SessionState::default();
+        for payload in ["a", "b", "c"] {
+            assert_eq!(
+                state.enqueue(message(payload, QoS::AtLeastOnce), LIMITS),
+                Ok(())
+            );
+        }
+        assert_eq!(publish_ids(&pump_all(&mut state)), [(1, false), (2, false)]);
+        assert_eq!((state.inflight(), state.queued()), (2, 1));
+        assert!(state.puback(id(1)));
+        assert_eq!(publish_ids(&pump_all(&mut state)), [(3, false)]);
+    }
+
+    #[test]
+    fn a_full_queue_refuses_the_newest_message() {
+        let mut state = SessionState::default();
+        for payload in ["a", "b", "c"] {
+            assert_eq!(
+                state.enqueue(message(payload, QoS::AtLeastOnce), LIMITS),
+                Ok(())
+            );
+        }
+        assert_eq!(
+            state.enqueue(message("d", QoS::AtLeastOnce), LIMITS),
+            Err(QueueFull)
+        );
+    }
+
+    #[test]
+    fn qos_0_is_never_queued() {
+        let mut state = SessionState::default();
+        assert_eq!(
+            state.enqueue(message("a", QoS::AtMostOnce), LIMITS),
+            Err(QueueFull)
+        );
+    }
+
+    #[test]
+    fn resume_resends_with_dup_in_order_mqtt_4_4_0_1() {
+        let mut state = SessionState::default();
+        for (payload, qos) in [("a", QoS::AtLeastOnce), ("b", QoS::ExactlyOnce)] {
+            assert_eq!(state.enqueue(message(payload, qos), LIMITS), Ok(()));
+        }
+        pump_all(&mut state);
+        assert!(
+            pump_all(&mut state).is_empty(),
+            "nothing is sent twice on one connection"
+        );
+        state.resume();
+        assert_eq!(publish_ids(&pump_all(&mut state)), [(1, true), (2, true)]);
+        // After PUBREC only the PUBREL is re-sent, never the PUBLISH [MQTT-4.3.3-1].
+        assert_eq!(state.pubrec(id(2)), Some(OutPacket::PubRel(id(2))));
+        state.resume();
+        assert_eq!(
+            pump_all(&mut state),
+            [
+                publish_packet(&message("a", QoS::AtLeastOnce), id(1), true),
+                OutPacket::PubRel(id(2))
+            ]
+        );
+        assert!(state.pubcomp(id(2)));
+        assert!(state.puback(id(1)));
+        state.resume();
+        assert!(pump_all(&mut state).is_empty());
+    }
+
+    #[test]
+    fn an_unsent_message_is_sent_later_without_dup() {
+        let mut state = SessionState::default();
+        assert_eq!(
+            state.enqueue(message("a", QoS::AtLeastOnce), LIMITS),
+            Ok(())
+        );
+        state.pump(LIMITS, |_| false);
+        assert_eq!(state.inflight(), 1);
+        assert_eq!(publish_ids(&pump_all(&mut state)), [(1, false)]);
+        assert!(pump_all(&mut state).is_empty());
+    }
+
+    #[test]
+    fn acks_of_the_wrong_kind_or_unknown_ids_change_nothing() {
+        let mut state = SessionState::default();
+        assert_eq!(
+            state.enqueue(message("a", QoS::ExactlyOnce), LIMITS),
+            Ok(())
+        );
+        pump_all(&mut state);
+        assert!(!state.puback(id(1)));
+        assert!(!state.pubcomp(id(1)));
+        assert_eq!(state.pubrec(id(9)), None);
+        assert_eq!(state.inflight(), 1);
+    }
+
+    #[test]
+    fn inbound_qos_2_is_delivered_once_until_released_mqtt_4_3_3_2() {
+        let mut state = SessionState::default();
+        assert!(state.receive_qos2(id(7)));
+        assert!(!state.receive_qos2(id(7)));
+        assert!(state.release_qos2(id(7)));
+        assert!(!state.release_qos2(id(7)));
+        assert!(state.receive_qos2(id(7)));
+    }
+
+    #[test]
+    fn identifiers_in_use_are_skipped_mqtt_2_3_1_4() {
+        let mut state = SessionState {
+            last_packet_id: id(u16::MAX - 1),
+            ..SessionState::default()
+        };
+        let limits = Limits {
+            max_inflight: 3,
+            max_queued: 0,
+        };
+        for payload in ["a", "b"] {
+            assert_eq!(
+                state.enqueue(message(payload, QoS::AtLeastOnce), limits),
+                Ok(())
+            );
+        }
+        let mut sent = Vec::new();
+        state.pump(limits, |packet| {
+            sent.push(packet);
+            true
+        });
+        assert_eq!(publish_ids(&sent), [(u16::MAX, false), (1, false)]);
+        state.last_packet_id = id(u16::MAX - 1);
+        assert_eq!(
+            state.enqueue(message("c", QoS::AtLeastOnce), limits),
+            Ok(())
+        );
+        sent.clear();
+        state.pump(limits, |packet| {
+            sent.push(packet);
+            true
+        });
+        assert_eq!(publish_ids(&sent), [(2, false)]);
+    }
+}

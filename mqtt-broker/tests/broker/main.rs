@@ -1,0 +1,21 @@
+//! Integration tests of the broker: real sockets on 127.0.0.1, raw packets in and out.
+//!
+//! One module per area, one test per behaviour, each named after and citing the rule it checks.
+//! Packets are built and parsed with `mqtt-codec` (with some hand-written bytes where the exact bytes
+//! are the point). No test sleeps to wait for something to happen: a PINGREQ/PINGRESP round trip is
+//! the barrier that proves everything sent earlier on a connection was processed, and read timeouts
+//! are only upper bounds.
+
+#![allow(missing_docs)]
+
+mod client;
+mod connect;
+mod keepalive;
+mod limits;
+mod malformed;
+mod publish;
+mod retain;
+mod session;
+mod subscribe;
+mod sys;
+mod will;
