@@ -1,0 +1,923 @@
+//! What `mqtt-pub` and `mqtt-sub` share: their mosquitto-compatible options, how they become
+//! [`ConnectOptions`], the `-F` output format, exit codes, and the two programs' main loops.
+//!
+//! The options are those of `mosquitto_pub` and `mosquitto_sub` that users rely on, with the same
+//! letters, meanings and defaults, so that scripts written for mosquitto's tools work unchanged. The
+//! exit codes are mosquitto's too: 0 on success, the CONNACK return code when the server refuses the
+//! connection (3.1.1 §3.2.2.3), 27 when `mqtt-sub -W` times out, and 1 for anything else.
+//!
+//! Parsing uses argh. mosquitto's `-h` means host, which clashes with the usual help flag; argh 0.1.19
+//! only treats `--help` and a bare `help` as requests for help, so `-h` is free and the mosquitto flag
+//! set can be expressed as it is. (A bare word `help` on the command line prints the help: mosquitto's
+//! tools take no bare words, so nothing is lost.)
+//!
+//! This module does not implement the protocol; it calls the library like any application would.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::io::{self, BufRead, Write};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use argh::{FromArgValue, FromArgs};
+use mqtt_codec::{TopicFilter, TopicName};
+
+use crate::{
+    Client, ConnectOptions, Error, LastWill, Message, Notification, ProtocolLevel, QoS,
+    SubAckReturnCode, TlsOptions,
+};
+
+/// The exit code of `mqtt-sub` when `-W` expires, as mosquitto's (`MOSQ_ERR_TIMEOUT`).
+pub const EXIT_TIMEOUT: u8 = 27;
+
+/// A QoS given on the command line: `0`, `1` or `2`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QosArg(pub QoS);
+
+impl FromArgValue for QosArg {
+    fn from_arg_value(value: &str) -> Result<Self, String> {
+        match value {
+            "0" => Ok(Self(QoS::AtMostOnce)),
+            "1" => Ok(Self(QoS::AtLeastOnce)),
+            "2" => Ok(Self(QoS::ExactlyOnce)),
+            _ => Err("QoS must be 0, 1 or 2".into()),
+        }
+    }
+}
+
+/// A protocol version given with `-V`: `mqttv31` (or `31`), `mqttv311` (or `311`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VersionArg(pub ProtocolLevel);
+
+impl FromArgValue for VersionArg {
+    fn from_arg_value(value: &str) -> Result<Self, String> {
+        match value {
+            "mqttv31" | "31" => Ok(Self(ProtocolLevel::Mqtt31)),
+            "mqttv311" | "311" => Ok(Self(ProtocolLevel::Mqtt311)),
+            "mqttv5" | "5" => Err("MQTT 5 is not supported; use mqttv311 or mqttv31".into()),
+            _ => Err("the protocol version must be mqttv31 or mqttv311".into()),
+        }
+    }
+}
+
+/// Declares a tool's argument struct with the connection options both tools share, followed by the
+/// tool's own fields, and a `connection` method that gathers the shared ones. argh has no way to
+/// flatten one struct into another, hence the macro.
+macro_rules! with_connection_options {
+    (
+        $(#[$attr:meta])*
+        pub struct $name:ident {
+            $($fields:tt)*
+        }
+    ) => {
+        #[derive(FromArgs, Debug)]
+        $(#[$attr])*
+        pub struct $name {
+            /// the host to connect to (default localhost)
+            #[argh(option, short = 'h', default = "String::from(\"localhost\")")]
+            pub host: String,
+            /// the port to connect to (default 1883, or 8883 with TLS)
+            #[argh(option, short = 'p')]
+            pub port: Option<u16>,
+            /// the client id (default: a random one)
+            #[argh(option, short = 'i')]
+            pub id: Option<String>,
+            /// a client id prefix; the process id is appended to it
+            #[argh(option, short = 'I')]
+            pub id_prefix: Option<String>,
+            /// the keep-alive in seconds (default 60)
+            #[argh(option, short = 'k', default = "60")]
+            pub keepalive: u16,
+            /// keep the session when disconnected: a persistent session (needs -i)
+            #[argh(switch, short = 'c')]
+            pub disable_clean_session: bool,
+            /// the quality of service: 0, 1 or 2 (default 0)
+            #[argh(option, short = 'q', default = "QosArg(QoS::AtMostOnce)")]
+            pub qos: QosArg,
+            /// the user name
+            #[argh(option, short = 'u')]
+            pub username: Option<String>,
+            /// the password (needs -u)
+            #[argh(option, short = 'P')]
+            pub pw: Option<String>,
+            /// print debugging messages to stderr
+            #[argh(switch, short = 'd')]
+            pub debug: bool,
+            /// the protocol version: mqttv31 or mqttv311 (default mqttv311)
+            #[argh(option, short = 'V', default = "VersionArg(ProtocolLevel::Mqtt311)")]
+            pub protocol_version: VersionArg,
+            /// the topic of the will, published if the connection ends without DISCONNECT
+            #[argh(option)]
+            pub will_topic: Option<String>,
+            /// the payload of the will (default empty)
+            #[argh(option)]
+            pub will_payload: Option<String>,
+            /// the QoS of the will (default 0)
+            #[argh(option)]
+            pub will_qos: Option<QosArg>,
+            /// retain the will
+            #[argh(switch)]
+            pub will_retain: bool,
+            /// connect with TLS, trusting the CA certificates in this PEM file
+            #[argh(option)]
+            pub cafile: Option<String>,
+            /// connect with TLS, trusting the operating system's CA certificates
+            #[argh(switch)]
+            pub tls_use_os_certs: bool,
+            /// the client certificate (PEM), for servers that ask for one (needs --key)
+            #[argh(option)]
+            pub cert: Option<String>,
+            /// the private key of --cert (PEM)
+            #[argh(option)]
+            pub key: Option<String>,
+            /// do not check that the server certificate names the host (testing only)
+            #[argh(switch)]
+            pub insecure: bool,
+            $($fields)*
+        }
+
+        impl $name {
+            /// The options both tools share.
+            pub fn connection(&self) -> Connection {
+                Connection {
+                    host: self.host.clone(),
+                    port: self.port,
+                    id: self.id.clone(),
+                    id_prefix: self.id_prefix.clone(),
+                    keepalive: self.keepalive,
+                    disable_clean_session: self.disable_clean_session,
+                    username: self.username.clone(),
+                    pw: self.pw.clone(),
+                    protocol_version: self.protocol_version.0,
+                    will_topic: self.will_topic.clone(),
+                    will_payload: self.will_payload.clone(),
+                    will_qos: self.will_qos.map(|qos| qos.0),
+                    will_retain: self.will_retain,
+                    cafile: self.cafile.clone(),
+                    tls_use_os_certs: self.tls_use_os_certs,
+                    cert: self.cert.clone(),
+                    key: self.key.clone(),
+                    insecure: self.insecure,
+                }
+            }
+        }
+    };
+}
+
+with_connection_options! {
+    /// Publish one message, or one per line of standard input, to an MQTT broker.
+    ///
+    /// mqtt-pub connects to the broker, publishes, waits for the acknowledgement the QoS calls for,
+    /// and disconnects. Exactly one of -m, -f, -l, -n and -s says what to publish. The options are
+    /// those of mosquitto_pub, with the same meanings.
+    #[argh(
+        example = "Publish a temperature reading, retained, at QoS 1:\n  $ {command_name} -h broker.local -t sensors/kitchen/temp -m 21.5 -q 1 -r",
+        example = "Publish each line of a log as its own message:\n  $ tail -f app.log | {command_name} -t logs/app -l",
+        example = "Publish over TLS with a client certificate:\n  $ {command_name} -h broker -p 8883 --cafile ca.pem --cert me.pem --key me.key -t a/b -m hi",
+        note = "Without -i a random client id is used. TLS is on as soon as --cafile or --tls-use-os-certs is given.",
+        error_code(0, "Success: every message was published and acknowledged."),
+        error_code(1, "Failure (bad options, network error, protocol violation by the server), or refused: unacceptable protocol version (CONNACK 1)."),
+        error_code(2, "Refused: identifier rejected (CONNACK 2)."),
+        error_code(3, "Refused: server unavailable (CONNACK 3)."),
+        error_code(4, "Refused: bad user name or password (CONNACK 4)."),
+        error_code(5, "Refused: not authorised (CONNACK 5).")
+    )]
+    pub struct PubArgs {
+        /// the topic to publish to
+        #[argh(option, short = 't')]
+        pub topic: Option<String>,
+        /// the message to publish
+        #[argh(option, short = 'm')]
+        pub message: Option<String>,
+        /// publish the contents of this file as the message
+        #[argh(option, short = 'f')]
+        pub file: Option<String>,
+        /// read standard input and publish each line as a message
+        #[argh(switch, short = 'l')]
+        pub stdin_line: bool,
+        /// publish an empty (zero-length) message
+        #[argh(switch, short = 'n')]
+        pub null_message: bool,
+        /// read all of standard input and publish it as one message
+        #[argh(switch, short = 's')]
+        pub stdin_file: bool,
+        /// ask the broker to retain the message
+        #[argh(switch, short = 'r')]
+        pub retain: bool,
+    }
+}
+
+with_connection_options! {
+    /// Subscribe to topics on an MQTT broker and print the messages that arrive.
+    ///
+    /// mqtt-sub connects, subscribes to every -t filter, and prints each message on its own line:
+    /// the payload, or with -v the topic and the payload, or as -F formats it. It runs until -C
+    /// messages have arrived, until -W seconds have passed, or until interrupted, and
+    /// reconnects by itself if the connection is lost. The options are those of mosquitto_sub, with
+    /// the same meanings.
+    #[argh(
+        example = "Print everything under sensors/, with topics:\n  $ {command_name} -h broker.local -t 'sensors/#' -v",
+        example = "Wait at most 10 s for three messages:\n  $ {command_name} -t jobs/done -C 3 -W 10",
+        example = "Print one JSON object per message:\n  $ {command_name} -t '#' -F %j",
+        note = "Format (-F) specifiers: %t topic, %p payload, %x payload in hex, %l payload length, %q QoS, %r retain flag, %m message id, %I ISO-8601 time (UTC), %U Unix time, %j JSON object, %% a percent sign; escapes \\n \\t \\\\ \\0 \\r \\e \\a \\v.",
+        error_code(0, "Success: -C messages received, or interrupted."),
+        error_code(1, "Failure (bad options, network error, protocol violation by the server), or refused: unacceptable protocol version (CONNACK 1)."),
+        error_code(2, "Refused: identifier rejected (CONNACK 2)."),
+        error_code(3, "Refused: server unavailable (CONNACK 3)."),
+        error_code(4, "Refused: bad user name or password (CONNACK 4)."),
+        error_code(5, "Refused: not authorised (CONNACK 5)."),
+        error_code(27, "-W expired before -C messages arrived.")
+    )]
+    pub struct SubArgs {
+        /// a topic filter to subscribe to; may be repeated
+        #[argh(option, short = 't')]
+        pub topic: Vec<String>,
+        /// print the topic before each payload
+        #[argh(switch, short = 'v')]
+        pub verbose: bool,
+        /// exit after this many messages
+        #[argh(option, short = 'C')]
+        pub count: Option<u64>,
+        /// stop after this many seconds, with exit code 27 unless -C was reached first
+        #[argh(option, short = 'W')]
+        pub timeout: Option<u64>,
+        /// do not print a newline after each message
+        #[argh(switch, short = 'N')]
+        pub no_eol: bool,
+        /// do not print stale (retained) messages
+        #[argh(switch, short = 'R')]
+        pub skip_retained: bool,
+        /// do not print messages on topics matching this filter; may be repeated
+        #[argh(option, short = 'T')]
+        pub filter_out: Vec<String>,
+        /// print each message as this format says (see the notes)
+        #[argh(option, short = 'F')]
+        pub format: Option<String>,
+    }
+}
+
+/// The connection options both tools share, as parsed.
+#[derive(Debug, Clone)]
+pub struct Connection {
+    /// `-h`
+    pub host: String,
+    /// `-p`
+    pub port: Option<u16>,
+    /// `-i`
+    pub id: Option<String>,
+    /// `-I`
+    pub id_prefix: Option<String>,
+    /// `-k`
+    pub keepalive: u16,
+    /// `-c`
+    pub disable_clean_session: bool,
+    /// `-u`
+    pub username: Option<String>,
+    /// `-P`
+    pub pw: Option<String>,
+    /// `-V`
+    pub protocol_version: ProtocolLevel,
+    /// `--will-topic`
+    pub will_topic: Option<String>,
+    /// `--will-payload`
+    pub will_payload: Option<String>,
+    /// `--will-qos`
+    pub will_qos: Option<QoS>,
+    /// `--will-retain`
+    pub will_retain: bool,
+    /// `--cafile`
+    pub cafile: Option<String>,
+    /// `--tls-use-os-certs`
+    pub tls_use_os_certs: bool,
+    /// `--cert`
+    pub cert: Option<String>,
+    /// `--key`
+    pub key: Option<String>,
+    /// `--insecure`
+    pub insecure: bool,
+}
+
+impl Connection {
+    /// The library's options for these command-line options, or the usage error mosquitto would
+    /// print for them.
+    pub fn connect_options(&self) -> Result<crate::ConnectOptionsBuilder, String> {
+        let tls = self.cafile.is_some() || self.tls_use_os_certs;
+        if !tls && (self.cert.is_some() || self.key.is_some() || self.insecure) {
+            return Err("--cert, --key and --insecure need --cafile or --tls-use-os-certs".into());
+        }
+        if self.cert.is_some() != self.key.is_some() {
+            return Err("--cert and --key must be given together".into());
+        }
+        let port = self.port.unwrap_or(if tls { 8883 } else { 1883 });
+        let mut builder = ConnectOptions::builder(self.host.clone(), port)
+            .keep_alive(Duration::from_secs(self.keepalive.into()))
+            .clean_session(!self.disable_clean_session)
+            .level(self.protocol_version);
+        match (&self.id, &self.id_prefix) {
+            (Some(_), Some(_)) => return Err("-i and -I cannot be used together".into()),
+            (Some(id), None) => builder = builder.client_id(id.clone()),
+            (None, Some(prefix)) => {
+                builder = builder.client_id(format!("{prefix}{}", std::process::id()));
+            }
+            (None, None) if self.disable_clean_session => {
+                return Err(
+                    "you must provide a client id (-i) if you are using the -c option".into(),
+                );
+            }
+            (None, None) => {}
+        }
+        match (&self.username, &self.pw) {
+            (Some(user), pw) => {
+                builder = builder.credentials(user.clone(), pw.clone().map(String::into_bytes));
+            }
+            (None, Some(_)) => return Err("a password (-P) needs a user name (-u)".into()),
+            (None, None) => {}
+        }
+        match &self.will_topic {
+            Some(topic) => {
+                builder = builder.will(LastWill {
+                    topic: topic.clone(),
+                    payload: self.will_payload.clone().unwrap_or_default().into_bytes(),
+                    qos: self.will_qos.unwrap_or(QoS::AtMostOnce),
+                    retain: self.will_retain,
+                });
+            }
+            None if self.will_payload.is_some() || self.will_qos.is_some() || self.will_retain => {
+                return Err("will options given, but no --will-topic".into());
+            }
+            None => {}
+        }
+        if tls {
+            let mut options = TlsOptions::system().insecure(self.insecure);
+            if let Some(cafile) = &self.cafile {
+                options = options.ca_file(cafile);
+            }
+            if let (Some(cert), Some(key)) = (&self.cert, &self.key) {
+                options = options.client_auth(cert, key);
+            }
+            builder = builder.tls(options);
+        }
+        Ok(builder)
+    }
+}
+
+/// The exit code for `error`: the CONNACK code of a refusal, as mosquitto's tools, or 1.
+pub fn exit_code(error: &Error) -> u8 {
+    match error {
+        Error::Refused(code) => *code as u8,
+        _ => 1,
+    }
+}
+
+/// Turns on logging to stderr: at debug level with `-d`, else as `RUST_LOG` says (warnings by
+/// default).
+pub fn init_logging(debug: bool) {
+    let default = if debug { "debug" } else { "warn" };
+    let _ = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(default))
+        .format_timestamp(None)
+        .try_init();
+}
+
+/// What went wrong in a tool: a usage error (exit 1, with the message) or a client error.
+#[derive(Debug)]
+pub enum Failure {
+    /// The options do not make sense together.
+    Usage(String),
+    /// The client failed.
+    Client(Error),
+    /// Reading input or writing output failed.
+    Io(io::Error),
+    /// `mqtt-sub -W` expired.
+    Timeout,
+}
+
+impl Failure {
+    /// The process exit code.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Self::Usage(_) | Self::Io(_) => 1,
+            Self::Client(error) => exit_code(error),
+            Self::Timeout => EXIT_TIMEOUT,
+        }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Usage(why) => write!(f, "{why} (see --help)"),
+            Self::Client(error) => error.fmt(f),
+            Self::Io(error) => error.fmt(f),
+            Self::Timeout => f.write_str("timed out waiting for messages"),
+        }
+    }
+}
+
+impl From<Error> for Failure {
+    fn from(error: Error) -> Self {
+        Self::Client(error)
+    }
+}
+
+impl From<io::Error> for Failure {
+    fn from(error: io::Error) -> Self {
+        Self::Io(error)
+    }
+}
+
+/// `mqtt-pub`: connect, publish, wait for the acknowledgements, disconnect.
+pub fn run_pub(args: &PubArgs, stdin: &mut dyn BufRead) -> Result<(), Failure> {
+    let Some(topic) = &args.topic else {
+        return Err(Failure::Usage(
+            "both a topic (-t) and a message must be given".into(),
+        ));
+    };
+    TopicName::new(topic)
+        .map_err(|error| Failure::Usage(format!("invalid topic {topic:?}: {error}")))?;
+    let sources = [
+        args.message.is_some(),
+        args.file.is_some(),
+        args.stdin_line,
+        args.null_message,
+        args.stdin_file,
+    ];
+    match sources.iter().filter(|&&given| given).count() {
+        0 => {
+            return Err(Failure::Usage(
+                "both a topic and a message (-m, -f, -l, -n or -s) must be given".into(),
+            ));
+        }
+        1 => {}
+        _ => {
+            return Err(Failure::Usage(
+                "only one of -m, -f, -l, -n and -s can be used".into(),
+            ));
+        }
+    }
+    let options = args
+        .connection()
+        .connect_options()
+        .map_err(Failure::Usage)?;
+    let client = Client::connect(options.build()?)?;
+    let qos = args.qos.0;
+    let result = (|| {
+        if args.stdin_line {
+            let mut pending = Vec::new();
+            for line in stdin.lines() {
+                let line = line?;
+                pending.push(client.publish(topic, line, qos, args.retain)?);
+            }
+            for token in pending {
+                token.wait()?;
+            }
+            return Ok(());
+        }
+        let payload = if let Some(message) = &args.message {
+            message.clone().into_bytes()
+        } else if let Some(file) = &args.file {
+            fs::read(file)
+                .map_err(|error| Failure::Usage(format!("cannot read {file}: {error}")))?
+        } else if args.stdin_file {
+            let mut payload = Vec::new();
+            stdin.read_to_end(&mut payload)?;
+            payload
+        } else {
+            Vec::new()
+        };
+        client.publish(topic, payload, qos, args.retain)?.wait()?;
+        Ok(())
+    })();
+    client.disconnect();
+    result
+}
+
+/// `mqtt-sub`: connect, subscribe, print messages until `-C` or `-W` says to stop.
+pub fn run_sub(args: &SubArgs, out: &mut dyn Write) -> Result<(), Failure> {
+    if args.topic.is_empty() {
+        return Err(Failure::Usage(
+            "at least one topic filter (-t) must be given".into(),
+        ));
+    }
+    for filter in args.topic.iter().chain(&args.filter_out) {
+        TopicFilter::new(filter)
+            .map_err(|error| Failure::Usage(format!("invalid topic filter {filter:?}: {error}")))?;
+    }
+    if args.count == Some(0) {
+        return Err(Failure::Usage("-C needs a count of at least 1".into()));
+    }
+    let options = args
+        .connection()
+        .connect_options()
+        .map_err(Failure::Usage)?
+        // Like mosquitto_sub, keep going when the connection drops.
+        .reconnect(Duration::from_secs(1), Duration::from_secs(30));
+    let client = Client::connect(options.build()?)?;
+    let result = receive(&client, args, out);
+    client.disconnect();
+    result
+}
+
+fn receive(client: &Client, args: &SubArgs, out: &mut dyn Write) -> Result<(), Failure> {
+    let notifications = client.notifications();
+    let filters: Vec<(&str, QoS)> = args
+        .topic
+        .iter()
+        .map(|filter| (filter.as_str(), args.qos.0))
+        .collect();
+    let codes = client.subscribe(&filters)?.wait()?;
+    for ((filter, _), code) in filters.iter().zip(codes) {
+        if code == SubAckReturnCode::Failure {
+            log::warn!("subscription to {filter} refused by the broker");
+        } else {
+            log::debug!("subscribed to {filter}: {code:?}");
+        }
+    }
+    let deadline = args
+        .timeout
+        .map(|seconds| Instant::now() + Duration::from_secs(seconds));
+    let mut received = 0;
+    loop {
+        let next = match deadline {
+            Some(deadline) => notifications
+                .recv_deadline(deadline)
+                .map_err(|error| error.is_timeout()),
+            None => notifications.recv().map_err(|_| false),
+        };
+        let message = match next {
+            Ok(Notification::Message(message)) => message,
+            Ok(Notification::ConnectionLost(error)) => {
+                log::warn!("{error}");
+                continue;
+            }
+            Ok(Notification::Connected { .. }) => continue,
+            Err(true) => return Err(Failure::Timeout),
+            Err(false) => {
+                return Err(client
+                    .close_reason()
+                    .map_or(Failure::Client(Error::Closed), Failure::Client));
+            }
+        };
+        if args.skip_retained && message.retain {
+            continue;
+        }
+        let filtered = TopicName::new(&message.topic).is_ok_and(|name| {
+            args.filter_out
+                .iter()
+                .filter_map(|filter| TopicFilter::new(filter).ok())
+                .any(|filter| filter.matches(name))
+        });
+        if filtered {
+            continue;
+        }
+        let mut line = match &args.format {
+            Some(format) => format_message(format, &message, SystemTime::now()),
+            None if args.verbose => {
+                let mut line = message.topic.clone().into_bytes();
+                line.push(b' ');
+                line.extend_from_slice(&message.payload);
+                line
+            }
+            None => message.payload.clone(),
+        };
+        if !args.no_eol {
+            line.push(b'\n');
+        }
+        out.write_all(&line)?;
+        out.flush()?;
+        received += 1;
+        if args.count.is_some_and(|count| received >= count) {
+            return Ok(());
+        }
+    }
+}
+
+/// Formats `message` as the `-F` format string says; see `SubArgs` for the specifiers. Unknown
+/// specifiers are printed as they are, as mosquitto does.
+pub fn format_message(format: &str, message: &Message, now: SystemTime) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut chars = format.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '%' => match chars.next() {
+                Some('%') => out.push(b'%'),
+                Some('t') => out.extend_from_slice(message.topic.as_bytes()),
+                Some('p') => out.extend_from_slice(&message.payload),
+                Some('x') => out.extend_from_slice(hex(&message.payload, false).as_bytes()),
+                Some('X') => out.extend_from_slice(hex(&message.payload, true).as_bytes()),
+                Some('l') => out.extend_from_slice(message.payload.len().to_string().as_bytes()),
+                Some('q') => out.extend_from_slice(message.qos.bits().to_string().as_bytes()),
+                Some('r') => out.push(if message.retain { b'1' } else { b'0' }),
+                Some('m') => {
+                    out.extend_from_slice(message.packet_id.unwrap_or(0).to_string().as_bytes())
+                }
+                Some('I') => out.extend_from_slice(iso8601(now, false).as_bytes()),
+                Some('U') => {
+                    let since = now.duration_since(UNIX_EPOCH).unwrap_or_default();
+                    out.extend_from_slice(
+                        format!("{}.{:09}", since.as_secs(), since.subsec_nanos()).as_bytes(),
+                    );
+                }
+                Some('j') => out.extend_from_slice(json(message, now).as_bytes()),
+                Some(other) => {
+                    out.push(b'%');
+                    let mut buffer = [0; 4];
+                    out.extend_from_slice(other.encode_utf8(&mut buffer).as_bytes());
+                }
+                None => out.push(b'%'),
+            },
+            '\\' => match chars.next() {
+                Some('n') => out.push(b'\n'),
+                Some('t') => out.push(b'\t'),
+                Some('r') => out.push(b'\r'),
+                Some('0') => out.push(0),
+                Some('a') => out.push(0x07),
+                Some('e') => out.push(0x1b),
+                Some('v') => out.push(0x0b),
+                Some('\\') => out.push(b'\\'),
+                Some(other) => {
+                    out.push(b'\\');
+                    let mut buffer = [0; 4];
+                    out.extend_from_slice(other.encode_utf8(&mut buffer).as_bytes());
+                }
+                None => out.push(b'\\'),
+            },
+            other => {
+                let mut buffer = [0; 4];
+                out.extend_from_slice(other.encode_utf8(&mut buffer).as_bytes());
+            }
+        }
+    }
+    out
+}
+
+fn hex(bytes: &[u8], upper: bool) -> String {
+    let mut text = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        let _ = if upper {
+            write!(text, "{byte:02X}")
+        } else {
+            write!(text, "{byte:02x}")
+        };
+    }
+    text
+}
+
+/// `%j`: mosquitto's JSON object. A payload that is not UTF-8 is given in hex under `payload_hex`.
+fn json(message: &Message, now: SystemTime) -> String {
+    let payload = match std::str::from_utf8(&message.payload) {
+        Ok(text) => format!("\"payload\":{}", json_string(text)),
+        Err(_) => format!("\"payload_hex\":\"{}\"", hex(&message.payload, false)),
+    };
+    format!(
+        "{{\"tst\":\"{}\",\"topic\":{},\"qos\":{},\"retain\":{},{payload}}}",
+        iso8601(now, true),
+        json_string(&message.topic),
+        message.qos.bits(),
+        u8::from(message.retain),
+    )
+}
+
+fn json_string(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if u32::from(c) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// `now` in ISO 8601, in UTC (this crate has no time zone database): `2016-08-10T09:47:38+0000`,
+/// with microseconds when `micros` is set.
+fn iso8601(now: SystemTime, micros: bool) -> String {
+    let since = now.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let seconds = since.as_secs();
+    let (year, month, day) = civil_from_days(seconds / 86_400);
+    let time = seconds % 86_400;
+    let (hour, minute, second) = (time / 3600, time / 60 % 60, time % 60);
+    let fraction = if micros {
+        format!(".{:06}", since.subsec_micros())
+    } else {
+        String::new()
+    };
+    format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}{fraction}+0000")
+}
+
+/// The Gregorian date of a day counted from 1970-01-01 (Howard Hinnant's algorithm).
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let day_of_era = z - era * 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let mp = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = year_of_era + era * 400 + u64::from(month <= 2);
+    (year, month, day)
+}
+
+/// Reads standard input for `mqtt-pub`.
+pub fn stdin() -> io::StdinLock<'static> {
+    io::stdin().lock()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_pub(args: &[&str]) -> Result<PubArgs, argh::EarlyExit> {
+        PubArgs::from_args(&["mqtt-pub"], args)
+    }
+
+    fn parse_sub(args: &[&str]) -> Result<SubArgs, argh::EarlyExit> {
+        SubArgs::from_args(&["mqtt-sub"], args)
+    }
+
+    fn message() -> Message {
+        Message {
+            topic: "a/b".into(),
+            payload: b"hi \"you\"".to_vec(),
+            qos: QoS::AtLeastOnce,
+            retain: true,
+            dup: false,
+            packet_id: Some(42),
+        }
+    }
+
+    #[test]
+    fn mosquitto_pub_flags_mean_what_they_mean_there() {
+        let args = parse_pub(&[
+            "-h", "broker", "-p", "1884", "-t", "a/b", "-m", "hello", "-q", "2", "-r", "-i", "me",
+            "-k", "30", "-c", "-u", "user", "-P", "secret", "-V", "mqttv31", "-d",
+        ])
+        .expect("valid");
+        assert_eq!(args.topic.as_deref(), Some("a/b"));
+        assert_eq!(args.message.as_deref(), Some("hello"));
+        assert!(args.retain && args.debug);
+        assert_eq!(args.qos, QosArg(QoS::ExactlyOnce));
+        let options = args
+            .connection()
+            .connect_options()
+            .expect("valid")
+            .build()
+            .expect("valid");
+        assert_eq!((options.host(), options.port()), ("broker", 1884));
+        assert_eq!(options.client_id(), "me");
+        assert_eq!(options.keep_alive(), Duration::from_secs(30));
+        assert_eq!(options.level(), ProtocolLevel::Mqtt31);
+    }
+
+    #[test]
+    fn dash_h_is_the_host_not_help() {
+        let args = parse_pub(&["-h", "example.org", "-t", "t", "-n"]).expect("valid");
+        assert_eq!(args.host, "example.org");
+        let help = parse_pub(&["--help"]).expect_err("help");
+        assert!(help.status.is_ok());
+        assert!(help.output.contains("-h, --host"), "{}", help.output);
+        assert!(help.output.contains("Error codes"), "{}", help.output);
+    }
+
+    #[test]
+    fn defaults_are_mosquittos() {
+        let args = parse_sub(&["-t", "#"]).expect("valid");
+        let options = args
+            .connection()
+            .connect_options()
+            .expect("valid")
+            .build()
+            .expect("valid");
+        assert_eq!((options.host(), options.port()), ("localhost", 1883));
+        assert_eq!(options.keep_alive(), Duration::from_secs(60));
+        assert_eq!(options.level(), ProtocolLevel::Mqtt311);
+        assert_eq!(args.qos, QosArg(QoS::AtMostOnce));
+    }
+
+    #[test]
+    fn tls_changes_the_default_port_to_8883() {
+        let args = parse_sub(&["-t", "#", "--cafile", "ca.pem"]).expect("valid");
+        let options = args
+            .connection()
+            .connect_options()
+            .expect("valid")
+            .build()
+            .expect("valid");
+        assert_eq!(options.port(), 8883);
+    }
+
+    #[test]
+    fn sub_takes_repeated_topics_and_its_own_flags() {
+        let args = parse_sub(&[
+            "-t", "a/#", "-t", "b", "-v", "-C", "3", "-W", "5", "-N", "-R", "-T", "a/x", "-F", "%t",
+        ])
+        .expect("valid");
+        assert_eq!(args.topic, ["a/#", "b"]);
+        assert!(args.verbose && args.no_eol && args.skip_retained);
+        assert_eq!((args.count, args.timeout), (Some(3), Some(5)));
+        assert_eq!(args.filter_out, ["a/x"]);
+        assert_eq!(args.format.as_deref(), Some("%t"));
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        assert!(parse_pub(&["-t", "t", "-q", "3"]).is_err());
+        assert!(parse_pub(&["-t", "t", "-V", "mqttv5"]).is_err());
+        assert!(parse_pub(&["-t", "t", "-p", "http"]).is_err());
+    }
+
+    #[test]
+    fn inconsistent_options_are_usage_errors() {
+        let usage = |args: &[&str]| {
+            parse_pub(args)
+                .expect("parses")
+                .connection()
+                .connect_options()
+                .expect_err("usage error")
+        };
+        assert!(usage(&["-c"]).contains("-i"));
+        assert!(usage(&["-P", "pw"]).contains("-u"));
+        assert!(usage(&["--will-payload", "x"]).contains("--will-topic"));
+        assert!(usage(&["--cert", "c.pem", "--key", "k.pem"]).contains("--cafile"));
+        assert!(usage(&["-i", "a", "-I", "b"]).contains("-I"));
+    }
+
+    #[test]
+    fn id_prefix_appends_the_process_id() {
+        let args = parse_pub(&["-I", "job-"]).expect("valid");
+        let options = args
+            .connection()
+            .connect_options()
+            .expect("valid")
+            .build()
+            .expect("valid");
+        assert_eq!(options.client_id(), format!("job-{}", std::process::id()));
+    }
+
+    #[test]
+    fn will_options_make_a_will() {
+        let args = parse_pub(&[
+            "--will-topic",
+            "w",
+            "--will-payload",
+            "bye",
+            "--will-qos",
+            "1",
+            "--will-retain",
+        ])
+        .expect("valid");
+        let connection = args.connection();
+        assert_eq!(connection.will_qos, Some(QoS::AtLeastOnce));
+        assert!(connection.connect_options().is_ok());
+    }
+
+    #[test]
+    fn format_specifiers() {
+        let message = message();
+        let epoch = UNIX_EPOCH + Duration::from_secs(1_470_822_458);
+        let format =
+            |spec: &str| String::from_utf8(format_message(spec, &message, epoch)).expect("utf-8");
+        assert_eq!(format("%t|%p|%q|%r|%m|%l"), "a/b|hi \"you\"|1|1|42|8");
+        assert_eq!(format("%x"), "68692022796f7522");
+        assert_eq!(format("%X"), "68692022796F7522");
+        assert_eq!(format("%I"), "2016-08-10T09:47:38+0000");
+        assert_eq!(format("%U"), "1470822458.000000000");
+        assert_eq!(format("100%% %z"), "100% %z");
+        assert_eq!(format("a\\tb\\n"), "a\tb\n");
+        assert_eq!(
+            format("%j"),
+            "{\"tst\":\"2016-08-10T09:47:38.000000+0000\",\"topic\":\"a/b\",\"qos\":1,\"retain\":1,\"payload\":\"hi \\\"you\\\"\"}"
+        );
+    }
+
+    #[test]
+    fn dates_across_leap_years() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+        assert_eq!(civil_from_days(19_782), (2024, 2, 29));
+    }
+
+    #[test]
+    fn exit_codes_are_mosquittos() {
+        use crate::ConnectReturnCode;
+        assert_eq!(
+            exit_code(&Error::Refused(ConnectReturnCode::NotAuthorized)),
+            5
+        );
+        assert_eq!(
+            exit_code(&Error::Refused(ConnectReturnCode::IdentifierRejected)),
+            2
+        );
+        assert_eq!(exit_code(&Error::NotConnected), 1);
+        assert_eq!(Failure::Timeout.exit_code(), EXIT_TIMEOUT);
+    }
+}
