@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 mod bench_table;
+mod interop;
 mod trace;
 
 const USAGE: &str = "\
@@ -15,9 +16,10 @@ usage: cargo xtask <task>
 
 tasks:
   ci              what CI runs: format check, clippy (warnings denied), no_std builds, docs,
-                  the traceability check, all tests
+                  the traceability check, all tests, interop
   trace [--check] write docs/traceability.md: every spec rule and the code and tests citing it;
                   fails on an unknown rule id (--check: also when the file is out of date)
+  interop         the broker against mosquitto_pub, mosquitto_sub and paho-mqtt (Debian's packages)
   bench-table     print the last criterion results as a Markdown table, with ratios to `copy`
   help            this text
 ";
@@ -27,6 +29,7 @@ fn main() -> ExitCode {
     let result = match task.as_deref() {
         Some("ci") => ci(),
         Some("bench-table") => bench_table::run(workspace_root()),
+        Some("interop") => interop::run(),
         Some("trace") => {
             let check = std::env::args().nth(2).as_deref() == Some("--check");
             trace::run(workspace_root(), check)
@@ -68,6 +71,7 @@ fn ci() -> Result<(), String> {
         .env("RUSTDOCFLAGS", "-D warnings"))?;
     trace::run(workspace_root(), true)?;
     run(Command::new(&cargo).args(["test", "--workspace"]))?;
+    interop::run()?;
     Ok(())
 }
 

@@ -1,5 +1,7 @@
 //! The suite run against real brokers, to prove it right about them.
 //!
+//! `our_broker`: this project's broker, started in-process; every check must pass.
+//!
 //! `mosquitto`: a real mosquitto (Debian's package, which `.ci/run` installs) started on a free
 //! loopback port; every check must pass, be skipped, or be a deviation listed with its evidence in
 //! `deviations/mosquitto-2.0.txt`.
@@ -92,4 +94,22 @@ fn mosquitto_passes_everything_but_its_listed_deviations() {
     );
     // The suite really ran: every check at each level it applies to.
     assert!(results.len() > 60, "{report}");
+}
+
+#[test]
+fn our_broker_passes_everything() {
+    let config = mqtt_broker::Config {
+        listeners: vec!["127.0.0.1:0".parse().expect("an address")],
+        ..mqtt_broker::Config::default()
+    };
+    let broker = mqtt_broker::Broker::start(config).expect("the broker starts");
+    let port = broker.local_addrs()[0].port();
+    let results = run_all(port, "");
+    let report = report::human(&results);
+    assert!(
+        results.iter().all(CheckResult::is_acceptable),
+        "failures against our broker:\n{report}"
+    );
+    assert!(results.len() > 60, "{report}");
+    broker.shutdown();
 }

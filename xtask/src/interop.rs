@@ -1,0 +1,314 @@
+//! `cargo xtask interop`: the broker against real third-party clients.
+//!
+//! Builds `mqtt-broker`, starts it on a free loopback port, and drives it with Debian's
+//! `mosquitto_pub` / `mosquitto_sub` (package `mosquitto-clients`) at both protocol levels and all
+//! three QoS levels, with retained messages and a Will, then with the Python `paho-mqtt` client
+//! (package `python3-paho-mqtt`). Each check names what it proves. A missing tool is an error, not a
+//! skip: CI installs them.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// How long any one client may take.
+const TIMEOUT_SECONDS: &str = "10";
+
+/// Runs every interoperability check; the first failure ends the run with its description.
+pub(crate) fn run() -> Result<(), String> {
+    let root = workspace_root();
+    let cargo = std::env::var_os("CARGO").map_or_else(|| "cargo".into(), PathBuf::from);
+    step(
+        Command::new(&cargo)
+            .args([
+                "build",
+                "--quiet",
+                "--package",
+                "mqtt-broker",
+                "--bin",
+                "mqtt-broker",
+            ])
+            .current_dir(&root),
+    )?;
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+    let binary = target.join("debug").join("mqtt-broker");
+    let port = free_port()?;
+    let broker = Broker::start(&binary, port)?;
+
+    for version in ["mqttv31", "mqttv311"] {
+        for qos in ["0", "1", "2"] {
+            live_message(port, version, qos)?;
+            retained_message(port, version, qos)?;
+        }
+        will(port, version)?;
+    }
+    paho(port)?;
+    drop(broker);
+    eprintln!("interop: all checks passed");
+    Ok(())
+}
+
+/// The broker process, killed when dropped.
+struct Broker(Child);
+
+impl Broker {
+    fn start(binary: &Path, port: u16) -> Result<Self, String> {
+        let child = Command::new(binary)
+            .args(["-p", &port.to_string()])
+            .stdout(Stdio::inherit())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|error| format!("cannot start {}: {error}", binary.display()))?;
+        let broker = Self(child);
+        let address = SocketAddr::from(([127, 0, 0, 1], port));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(address).is_err() {
+            if Instant::now() > deadline {
+                return Err(format!("the broker is not listening on {address}"));
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+        Ok(broker)
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A subscriber receives a message published after it subscribed, at the given level and QoS.
+fn live_message(port: u16, version: &str, qos: &str) -> Result<(), String> {
+    let topic = format!("interop/live/{version}/{qos}");
+    let payload = format!("live {version} qos {qos}");
+    let subscriber = mosquitto_sub(port, version, qos, &topic, &[])?;
+    // The subscriber may not have subscribed yet: publish until it has received one message.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut subscriber = subscriber;
+    loop {
+        step(&mut mosquitto_pub(
+            port,
+            version,
+            qos,
+            &topic,
+            &payload,
+            &[],
+        ))?;
+        if subscriber
+            .try_wait()
+            .map_err(|error| error.to_string())?
+            .is_some()
+        {
+            break;
+        }
+        if Instant::now() > deadline {
+            let _ = subscriber.kill();
+            return Err(format!("{topic}: mosquitto_sub received nothing"));
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+    expect_output(subscriber.wait_with_output(), &topic, &payload)
+}
+
+/// A retained message reaches a subscriber that arrives after it was published.
+fn retained_message(port: u16, version: &str, qos: &str) -> Result<(), String> {
+    let topic = format!("interop/retained/{version}/{qos}");
+    let payload = format!("retained {version} qos {qos}");
+    step(&mut mosquitto_pub(
+        port,
+        version,
+        qos,
+        &topic,
+        &payload,
+        &["-r"],
+    ))?;
+    let subscriber = mosquitto_sub(port, version, qos, &topic, &["--retained-only"])?;
+    expect_output(subscriber.wait_with_output(), &topic, &payload)
+}
+
+/// A client killed without DISCONNECT has its (retained) Will published.
+fn will(port: u16, version: &str) -> Result<(), String> {
+    let topic = format!("interop/will/{version}");
+    let payload = format!("will {version}");
+    // stdbuf: with its output on a pipe, mosquitto_sub would otherwise buffer the lines read below.
+    let mut dying = Command::new("stdbuf")
+        .args(["-oL", "mosquitto_sub"])
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-V",
+            version,
+            "-t",
+            "interop/nothing",
+        ])
+        .args([
+            "--will-topic",
+            &topic,
+            "--will-payload",
+            &payload,
+            "--will-qos",
+            "1",
+            "--will-retain",
+        ])
+        .arg("-d")
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|error| format!("cannot run mosquitto_sub: {error}"))?;
+    // With -d it reports each packet it receives: once its SUBACK arrives it is connected, and the
+    // broker holds its Will. The reading happens on a thread so that the wait has a deadline.
+    let output = dying.stdout.take().ok_or("no output from mosquitto_sub")?;
+    let (subscribed, wait) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        let seen = BufReader::new(output)
+            .lines()
+            .map_while(Result::ok)
+            .any(|line| line.contains("received SUBACK"));
+        let _ = subscribed.send(seen);
+    });
+    if wait.recv_timeout(Duration::from_secs(10)) != Ok(true) {
+        let _ = dying.kill();
+        return Err(format!("{topic}: the dying client never subscribed"));
+    }
+    let _ = dying.kill(); // SIGKILL: the socket closes without DISCONNECT
+    let _ = dying.wait();
+    let watcher = mosquitto_sub(port, version, "1", &topic, &[])?;
+    expect_output(watcher.wait_with_output(), &topic, &payload)
+}
+
+/// The Python paho-mqtt client publishes a retained QoS 1 message and receives it back.
+fn paho(port: u16) -> Result<(), String> {
+    let script = format!(
+        "import paho.mqtt.publish as publish, paho.mqtt.subscribe as subscribe\n\
+         publish.single('interop/paho', b'from paho', qos=1, retain=True, hostname='127.0.0.1', port={port})\n\
+         message = subscribe.simple('interop/paho', qos=1, hostname='127.0.0.1', port={port})\n\
+         assert message.payload == b'from paho', message.payload\n\
+         assert message.retain\n\
+         print('paho ok')\n"
+    );
+    let python = if Path::new("/usr/bin/python3").exists() {
+        "/usr/bin/python3"
+    } else {
+        "python3"
+    };
+    let mut child = Command::new(python)
+        .arg("-")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|error| format!("cannot run {python}: {error}"))?;
+    if let Some(stdin) = child.stdin.as_mut() {
+        stdin
+            .write_all(script.as_bytes())
+            .map_err(|error| format!("cannot feed the paho script: {error}"))?;
+    }
+    drop(child.stdin.take());
+    expect_output(child.wait_with_output(), "paho-mqtt", "paho ok")
+}
+
+fn mosquitto_sub(
+    port: u16,
+    version: &str,
+    qos: &str,
+    topic: &str,
+    extra: &[&str],
+) -> Result<Child, String> {
+    Command::new("mosquitto_sub")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-V",
+            version,
+            "-q",
+            qos,
+            "-t",
+            topic,
+        ])
+        .args(["-C", "1", "-W", TIMEOUT_SECONDS])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|error| {
+            format!("cannot run mosquitto_sub (apt-get install mosquitto-clients): {error}")
+        })
+}
+
+fn mosquitto_pub(
+    port: u16,
+    version: &str,
+    qos: &str,
+    topic: &str,
+    payload: &str,
+    extra: &[&str],
+) -> Command {
+    let mut command = Command::new("mosquitto_pub");
+    command
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-V",
+            version,
+            "-q",
+            qos,
+        ])
+        .args(["-t", topic, "-m", payload])
+        .args(extra);
+    command
+}
+
+fn expect_output(
+    output: std::io::Result<Output>,
+    what: &str,
+    expected: &str,
+) -> Result<(), String> {
+    let output = output.map_err(|error| format!("{what}: {error}"))?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    if output.status.success() && stdout.trim_end() == expected {
+        eprintln!("interop: {what}: ok");
+        Ok(())
+    } else {
+        Err(format!(
+            "{what}: expected {expected:?}, got {:?} ({}; stderr {:?})",
+            stdout.trim_end(),
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        ))
+    }
+}
+
+fn step(command: &mut Command) -> Result<(), String> {
+    let shown = format!("{command:?}");
+    let status = command
+        .status()
+        .map_err(|error| format!("cannot run {shown}: {error}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{shown} failed with {status}"))
+    }
+}
+
+fn free_port() -> Result<u16, String> {
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(|error| error.to_string())?;
+    listener
+        .local_addr()
+        .map(|address| address.port())
+        .map_err(|error| error.to_string())
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
