@@ -7,8 +7,11 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
+mod bench;
 mod bench_table;
+mod crash;
 mod interop;
+mod spec;
 mod trace;
 
 const USAGE: &str = "\
@@ -30,6 +33,9 @@ fn main() -> ExitCode {
         Some("ci") => ci(),
         Some("bench-table") => bench_table::run(workspace_root()),
         Some("interop") => interop::run(),
+        Some("bench") => bench::run(&rest_args()),
+        Some("crash") => crash::run(&rest_args()),
+        Some("spec") => spec::run(&rest_args()),
         Some("trace") => {
             let check = std::env::args().nth(2).as_deref() == Some("--check");
             trace::run(workspace_root(), check)
@@ -47,6 +53,11 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The arguments after the task name.
+fn rest_args() -> Vec<String> {
+    std::env::args().skip(2).collect()
 }
 
 /// Everything CI checks, cheapest first so that a formatting slip fails in seconds, not minutes.
