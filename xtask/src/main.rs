@@ -82,6 +82,10 @@ fn ci() -> Result<(), String> {
         .env("RUSTDOCFLAGS", "-D warnings"))?;
     trace::run(workspace_root(), true)?;
     run(Command::new(&cargo).args(["test", "--workspace"]))?;
+    // The client's integration tests run against mosquitto above; here against our broker.
+    run(Command::new(&cargo)
+        .args(["test", "--package", "mqtt-client", "--test", "integration"])
+        .env("MQTT_CLIENT_TEST_BROKER", "ours"))?;
     interop::run()?;
     Ok(())
 }

@@ -1,9 +1,11 @@
 //! Test support: a real broker on a free loopback port, started per test and killed on drop.
 //!
-//! Today the broker is mosquitto, started as a child process with a minimal configuration file in a
-//! temporary directory. Everything the tests know about the broker goes through [`Broker`], so that
-//! the same tests can later run against our own broker by adding a second way to start one here.
-//! A missing mosquitto fails the test with instructions, rather than skipping it: CI installs it.
+//! By default the broker is mosquitto, started as a child process with a minimal configuration file in
+//! a temporary directory. With `MQTT_CLIENT_TEST_BROKER=ours` in the environment, [`Broker::start`]
+//! starts this project's broker in-process instead (`cargo xtask ci` runs the tests both ways); tests
+//! that need a configuration only mosquitto has here (passwords, TLS, persistence) ask for it with
+//! [`Broker::with_config`] and always get mosquitto. A missing mosquitto fails the test with
+//! instructions, rather than skipping it: CI installs it.
 
 use std::fs;
 use std::io::{Read, Write};
@@ -22,6 +24,9 @@ pub(crate) const PATIENCE: Duration = Duration::from_secs(10);
 /// A running broker.
 pub(crate) struct Broker {
     child: Option<Child>,
+    /// Set when the broker is ours, in-process, rather than a mosquitto child.
+    ours: Option<mqtt_broker::BrokerHandle>,
+    is_ours: bool,
     port: u16,
     /// Holds the configuration and the persistence file; removed when the broker is dropped.
     _dir: TempDir,
@@ -29,8 +34,20 @@ pub(crate) struct Broker {
 }
 
 impl Broker {
-    /// A broker that accepts anonymous clients.
+    /// A broker that accepts anonymous clients: mosquitto, or ours when `MQTT_CLIENT_TEST_BROKER=ours`.
     pub(crate) fn start() -> Self {
+        if std::env::var("MQTT_CLIENT_TEST_BROKER").as_deref() == Ok("ours") {
+            let mut broker = Self {
+                child: None,
+                ours: None,
+                is_ours: true,
+                port: free_port(),
+                _dir: TempDir::new("broker"),
+                config: PathBuf::new(),
+            };
+            broker.spawn();
+            return broker;
+        }
         Self::with_config("allow_anonymous true\n")
     }
 
@@ -46,6 +63,8 @@ impl Broker {
         fs::write(&config, text).expect("writing the broker configuration");
         let mut broker = Self {
             child: None,
+            ours: None,
+            is_ours: false,
             port,
             _dir: dir,
             config,
@@ -66,6 +85,9 @@ impl Broker {
 
     /// Stops the broker cleanly (SIGTERM, so that a persistent broker saves its sessions).
     pub(crate) fn stop(&mut self) {
+        if let Some(ours) = self.ours.take() {
+            ours.shutdown();
+        }
         if let Some(mut child) = self.child.take() {
             let _ = Command::new("kill")
                 .args(["-TERM", &child.id().to_string()])
@@ -89,6 +111,14 @@ impl Broker {
     }
 
     fn spawn(&mut self) {
+        if self.is_ours {
+            let config = mqtt_broker::Config {
+                listeners: vec![([127, 0, 0, 1], self.port).into()],
+                ..mqtt_broker::Config::default()
+            };
+            self.ours = Some(mqtt_broker::Broker::start(config).expect("starting our broker"));
+            return;
+        }
         let binary = mosquitto();
         let child = Command::new(binary)
             .arg("-c")
