@@ -50,6 +50,11 @@ impl fmt::Display for QoS {
 pub struct PacketId(NonZeroU16);
 
 impl PacketId {
+    /// The smallest identifier, 1: where a sender's counter starts.
+    pub const MIN: Self = Self(NonZeroU16::MIN);
+    /// The largest identifier, 65 535.
+    pub const MAX: Self = Self(NonZeroU16::MAX);
+
     /// The packet identifier `value`, or `None` for zero, which is not one [MQTT-2.3.1-1].
     #[inline]
     pub const fn new(value: u16) -> Option<Self> {
@@ -70,7 +75,7 @@ impl PacketId {
     pub const fn next(self) -> Self {
         match NonZeroU16::new(self.0.get().wrapping_add(1)) {
             Some(id) => Self(id),
-            None => Self(NonZeroU16::MIN),
+            None => Self::MIN,
         }
     }
 
