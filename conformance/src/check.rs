@@ -1,5 +1,6 @@
 //! What a check is, what it can conclude, and the context it runs in.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
@@ -72,6 +73,8 @@ pub struct Context {
     pub timeout: Duration,
     /// Prefixed to every client id and topic, so runs against a shared server do not interfere.
     pub prefix: String,
+    /// TLS for every connection, when set (see [`crate::tls`]).
+    pub tls: Option<Arc<rustls::ClientConfig>>,
     counter: AtomicU32,
 }
 
@@ -89,6 +92,7 @@ impl Context {
             password: None,
             timeout,
             prefix: format!("cf{:x}{:05x}", std::process::id() & 0xFFF, nanos & 0xFFFFF),
+            tls: None,
             counter: AtomicU32::new(0),
         }
     }

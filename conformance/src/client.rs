@@ -1,10 +1,14 @@
-//! A raw test client: a TCP connection that sends bytes and reads [`Frame`]s, each wait bounded by the
-//! run's timeout. It holds no protocol state; the checks decide what to send and what to expect.
+//! A raw test client: a TCP (or TLS) connection that sends bytes and reads [`Frame`]s, each wait
+//! bounded by the run's timeout. It holds no protocol state; the checks decide what to send and what
+//! to expect.
 
 use std::collections::VecDeque;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use rustls::{ClientConnection, StreamOwned};
 
 use crate::check::Context;
 use crate::wire::{self, ConnectSpec, Frame, kind};
@@ -12,9 +16,38 @@ use crate::wire::{self, ConnectSpec, Frame, kind};
 /// What a check gets back when something other than the expected packet happens.
 pub type Outcome<T> = Result<T, String>;
 
+/// The byte stream: plain TCP, or rustls over it.
+enum Stream {
+    Tcp(TcpStream),
+    Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
+}
+
+impl Stream {
+    fn socket(&self) -> &TcpStream {
+        match self {
+            Self::Tcp(socket) => socket,
+            Self::Tls(tls) => tls.get_ref(),
+        }
+    }
+
+    fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        match self {
+            Self::Tcp(socket) => socket.write_all(bytes),
+            Self::Tls(tls) => tls.write_all(bytes).and_then(|()| tls.flush()),
+        }
+    }
+
+    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Self::Tcp(socket) => socket.read(buffer),
+            Self::Tls(tls) => tls.read(buffer),
+        }
+    }
+}
+
 /// One connection to the server under test.
 pub struct TestClient {
-    stream: TcpStream,
+    stream: Stream,
     buffer: Vec<u8>,
     /// Packets that arrived while the client waited for another one (a server may send the next
     /// PUBLISH before the PUBREL of the previous one); served before anything new.
@@ -26,11 +59,29 @@ impl TestClient {
     /// Opens a TCP connection to the server under test.
     pub fn open(context: &Context) -> Outcome<Self> {
         let address = context.address();
-        let stream = TcpStream::connect(&address)
+        let socket = TcpStream::connect(&address)
             .map_err(|error| format!("cannot connect to {address}: {error}"))?;
-        stream
+        socket
             .set_nodelay(true)
             .map_err(|error| error.to_string())?;
+        let stream = match &context.tls {
+            None => Stream::Tcp(socket),
+            Some(config) => {
+                let name = crate::tls::server_name(&context.host)?;
+                let mut connection = ClientConnection::new(Arc::clone(config), name)
+                    .map_err(|error| format!("cannot start TLS: {error}"))?;
+                let mut socket = socket;
+                socket
+                    .set_read_timeout(Some(context.timeout))
+                    .map_err(|error| error.to_string())?;
+                while connection.is_handshaking() {
+                    connection
+                        .complete_io(&mut socket)
+                        .map_err(|error| format!("TLS handshake with {address} failed: {error}"))?;
+                }
+                Stream::Tls(Box::new(StreamOwned::new(connection, socket)))
+            }
+        };
         Ok(Self {
             stream,
             buffer: Vec::new(),
@@ -117,8 +168,10 @@ impl TestClient {
         }
     }
 
-    /// Waits for a packet of type `wanted`, setting aside PUBLISH packets that arrive first.
-    fn wait_for(&mut self, wanted: u8) -> Outcome<Frame> {
+    /// Waits for a packet of type `wanted`, setting aside PUBLISH packets that arrive first (a server
+    /// may send a subscription's first messages before its SUBACK, and the next PUBLISH before a
+    /// PUBREL); they are served by the next [`recv`](Self::recv).
+    pub fn wait_for(&mut self, wanted: u8) -> Outcome<Frame> {
         loop {
             let frame = match self.next_event(self.timeout)? {
                 Event::Frame(frame) => frame,
@@ -202,13 +255,13 @@ impl TestClient {
     /// Sends DISCONNECT and closes the socket.
     pub fn disconnect(mut self) -> Outcome<()> {
         self.send(&wire::DISCONNECT)?;
-        let _ = self.stream.shutdown(Shutdown::Both);
+        let _ = self.stream.socket().shutdown(Shutdown::Both);
         Ok(())
     }
 
     /// Closes the socket without DISCONNECT: an abnormal end for the server.
     pub fn drop_connection(self) {
-        let _ = self.stream.shutdown(Shutdown::Both);
+        let _ = self.stream.socket().shutdown(Shutdown::Both);
     }
 
     fn next_event(&mut self, wait: Duration) -> Outcome<Event> {
@@ -222,6 +275,7 @@ impl TestClient {
                 return Ok(Event::Silence);
             }
             self.stream
+                .socket()
                 .set_read_timeout(Some(left))
                 .map_err(|error| error.to_string())?;
             let mut chunk = [0u8; 4096];
@@ -239,6 +293,8 @@ impl TestClient {
                         ErrorKind::ConnectionReset
                             | ErrorKind::ConnectionAborted
                             | ErrorKind::BrokenPipe
+                            // A TLS peer that closes without close_notify.
+                            | ErrorKind::UnexpectedEof
                     ) =>
                 {
                     return Ok(Event::Closed);

@@ -1,5 +1,6 @@
 //! `mqtt-conformance`: run the conformance suite against a broker at an address.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -31,7 +32,7 @@ struct Args {
     /// run only checks whose name contains this text or that verify this statement id (repeatable)
     #[argh(option)]
     filter: Vec<String>,
-    /// list the checks and their statement ids instead of running them
+    /// list the checks and their statement ids instead of running them (with --format json: as JSON)
     #[argh(switch)]
     list: bool,
     /// output format: human, json or junit (default human)
@@ -43,6 +44,22 @@ struct Args {
     /// file of failures this broker is known to have (see the crate docs for the format)
     #[argh(option)]
     known_deviations: Option<String>,
+    /// connect with TLS, trusting the CA certificates in this PEM file
+    #[argh(option)]
+    cafile: Option<PathBuf>,
+    /// connect with TLS, presenting this client certificate chain (PEM; needs --key)
+    #[argh(option)]
+    cert: Option<PathBuf>,
+    /// the private key of --cert (PEM)
+    #[argh(option)]
+    key: Option<PathBuf>,
+    /// connect with TLS and accept a server certificate that does not name --host (the chain is
+    /// still verified); with no --cafile, the system's CA bundle is trusted
+    #[argh(switch)]
+    insecure: bool,
+    /// connect with TLS, trusting the system's CA bundle (implied by the other TLS options)
+    #[argh(switch)]
+    tls: bool,
 }
 
 fn main() -> ExitCode {
@@ -73,11 +90,38 @@ fn run(args: Args) -> Result<ExitCode, String> {
         }
         None => Vec::new(),
     };
+    let client_auth = match (args.cert, args.key) {
+        (Some(cert), Some(key)) => Some((cert, key)),
+        (None, None) => None,
+        _ => return Err("--cert and --key go together".to_owned()),
+    };
+    let tls = if args.tls || args.insecure || args.cafile.is_some() || client_auth.is_some() {
+        let options = conformance::tls::TlsOptions {
+            ca_file: args.cafile,
+            client_auth,
+            insecure: args.insecure,
+        };
+        Some(conformance::tls::client_config(&options)?)
+    } else {
+        None
+    };
     let checks: Vec<_> = conformance::checks()
         .into_iter()
         .filter(|check| conformance::selected(check, &args.filter))
         .collect();
     if args.list {
+        match args.format.as_str() {
+            "human" => {}
+            "json" => {
+                print!("{}", report::list_json(&checks));
+                return Ok(ExitCode::SUCCESS);
+            }
+            other => {
+                return Err(format!(
+                    "--list takes --format human or json, not `{other}`"
+                ));
+            }
+        }
         for check in &checks {
             println!(
                 "{:<40} {:<28} {}\n{:<40} {}",
@@ -100,6 +144,7 @@ fn run(args: Args) -> Result<ExitCode, String> {
         );
         context.user_name.clone_from(&args.username);
         context.password.clone_from(&args.password);
+        context.tls.clone_from(&tls);
         results.extend(conformance::run(&context, &checks, &known));
     }
     let output = match args.format.as_str() {

@@ -3,7 +3,8 @@
 use std::fmt::Write as _;
 
 use crate::CheckResult;
-use crate::check::Verdict;
+use crate::check::{Check, Verdict};
+use crate::wire::Version;
 
 /// Counts for the closing line.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -135,6 +136,32 @@ pub fn json(results: &[CheckResult]) -> String {
     out
 }
 
+/// The checks themselves, for `--list --format json`: one object per check with its name, section,
+/// statement ids, summary and the versions it runs at. `cargo xtask spec` reads this.
+pub fn list_json(checks: &[&Check]) -> String {
+    let mut out = String::from("[");
+    for (index, check) in checks.iter().enumerate() {
+        let ids: Vec<String> = check.ids.iter().map(|id| json_string(id)).collect();
+        let versions: Vec<String> = [Version::V31, Version::V311]
+            .into_iter()
+            .filter(|version| check.applies.includes(*version))
+            .map(|version| json_string(version.label()))
+            .collect();
+        let _ = write!(
+            out,
+            "{}\n{{\"name\":{},\"section\":{},\"ids\":[{}],\"versions\":[{}],\"summary\":{}}}",
+            if index == 0 { "" } else { "," },
+            json_string(check.name),
+            json_string(check.section),
+            ids.join(","),
+            versions.join(","),
+            json_string(check.summary)
+        );
+    }
+    out.push_str("\n]\n");
+    out
+}
+
 fn json_string(text: &str) -> String {
     let mut out = String::from("\"");
     for c in text.chars() {
@@ -199,7 +226,6 @@ fn xml(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Version;
     use std::time::Duration;
 
     fn result(name: &'static str, verdict: Verdict) -> CheckResult {
@@ -225,6 +251,15 @@ mod tests {
         assert!(human(&results).ends_with("2 passed, 1 failed, 1 skipped\n"));
         assert!(json(&results).contains("\\\"quoted\\\""));
         assert!(junit(&results).contains("&quot;quoted&quot; &lt;bad&gt;"));
+    }
+
+    #[test]
+    fn check_list_is_json_with_every_check() {
+        let checks = crate::checks();
+        let list = list_json(&checks);
+        assert!(list.starts_with("[\n{\"name\":"));
+        assert_eq!(list.matches("\"name\":").count(), checks.len());
+        assert!(list.contains("\"versions\":[\"3.1\",\"3.1.1\"]"));
     }
 
     #[test]

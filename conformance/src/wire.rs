@@ -142,10 +142,38 @@ pub fn connect(version: Version, spec: &ConnectSpec<'_>) -> Vec<u8> {
     packet(0x10, &body)
 }
 
+/// A CONNECT whose payload is exactly `fields`, each written as a length-prefixed field, whatever
+/// the flags say: for checks that send payloads the flags do not describe, or strings that are not
+/// well-formed UTF-8.
+pub fn connect_fields(version: Version, flags: u8, fields: &[&[u8]]) -> Vec<u8> {
+    let mut body = match version {
+        Version::V311 => vec![0x00, 0x04, b'M', b'Q', b'T', b'T', 0x04],
+        Version::V31 => vec![0x00, 0x06, b'M', b'Q', b'I', b's', b'd', b'p', 0x03],
+    };
+    body.push(flags);
+    body.extend_from_slice(&60u16.to_be_bytes());
+    for bytes in fields {
+        body.extend(field(bytes));
+    }
+    packet(0x10, &body)
+}
+
 /// PUBLISH: first byte `0011 DUP QoS QoS RETAIN`, topic, packet identifier when QoS > 0, payload.
 pub fn publish(topic: &str, qos: u8, retain: bool, dup: bool, id: u16, payload: &[u8]) -> Vec<u8> {
+    publish_raw(topic.as_bytes(), qos, retain, dup, id, payload)
+}
+
+/// As [`publish`], with a topic given as bytes (which need not be well-formed UTF-8).
+pub fn publish_raw(
+    topic: &[u8],
+    qos: u8,
+    retain: bool,
+    dup: bool,
+    id: u16,
+    payload: &[u8],
+) -> Vec<u8> {
     let first = 0x30 | (u8::from(dup) << 3) | (qos << 1) | u8::from(retain);
-    let mut body = field(topic.as_bytes());
+    let mut body = field(topic);
     if qos > 0 {
         body.extend_from_slice(&id.to_be_bytes());
     }
@@ -160,9 +188,18 @@ pub fn with_id(first: u8, id: u16) -> Vec<u8> {
 
 /// SUBSCRIBE `82`: packet identifier, then (filter, requested QoS) pairs.
 pub fn subscribe(id: u16, filters: &[(&str, u8)]) -> Vec<u8> {
+    let raw: Vec<(&[u8], u8)> = filters
+        .iter()
+        .map(|(filter, qos)| (filter.as_bytes(), *qos))
+        .collect();
+    subscribe_raw(id, &raw)
+}
+
+/// As [`subscribe`], with filters given as bytes (which need not be well-formed UTF-8).
+pub fn subscribe_raw(id: u16, filters: &[(&[u8], u8)]) -> Vec<u8> {
     let mut body = id.to_be_bytes().to_vec();
     for (filter, qos) in filters {
-        body.extend(field(filter.as_bytes()));
+        body.extend(field(filter));
         body.push(*qos);
     }
     packet(0x82, &body)
@@ -170,12 +207,21 @@ pub fn subscribe(id: u16, filters: &[(&str, u8)]) -> Vec<u8> {
 
 /// UNSUBSCRIBE `A2`: packet identifier, then filters.
 pub fn unsubscribe(id: u16, filters: &[&str]) -> Vec<u8> {
+    let raw: Vec<&[u8]> = filters.iter().map(|filter| filter.as_bytes()).collect();
+    unsubscribe_raw(id, &raw)
+}
+
+/// As [`unsubscribe`], with filters given as bytes (which need not be well-formed UTF-8).
+pub fn unsubscribe_raw(id: u16, filters: &[&[u8]]) -> Vec<u8> {
     let mut body = id.to_be_bytes().to_vec();
     for filter in filters {
-        body.extend(field(filter.as_bytes()));
+        body.extend(field(filter));
     }
     packet(0xA2, &body)
 }
+
+/// The encoded form of U+D800, a surrogate, which well-formed UTF-8 never contains [MQTT-1.5.3-1].
+pub const SURROGATE: [u8; 3] = [0xED, 0xA0, 0x80];
 
 /// PINGREQ `C0 00`.
 pub const PINGREQ: [u8; 2] = [0xC0, 0x00];
@@ -226,6 +272,14 @@ impl Frame {
             None
         };
         Some((topic, id, self.body.get(at..)?.to_vec()))
+    }
+
+    /// For a PUBLISH at QoS 1 or 2: its packet identifier.
+    pub fn packet_id_of_publish(&self) -> Option<u16> {
+        if self.kind() != kind::PUBLISH {
+            return None;
+        }
+        self.publish_parts().and_then(|(_, id, _)| id)
     }
 
     /// For a PUBLISH: the QoS bits.

@@ -24,6 +24,7 @@ tasks:
                   fails on an unknown rule id (--check: also when the file is out of date)
   interop         the broker against mosquitto_pub, mosquitto_sub and paho-mqtt (Debian's packages)
   bench-table     print the last criterion results as a Markdown table, with ratios to `copy`
+  spec [--check]  write docs/CONFORMANCE.md: each statement's status, checks, code and tests
   help            this text
 ";
 
@@ -81,6 +82,7 @@ fn ci() -> Result<(), String> {
         .args(["doc", "--workspace", "--no-deps"])
         .env("RUSTDOCFLAGS", "-D warnings"))?;
     trace::run(workspace_root(), true)?;
+    spec::run(&["--check".to_owned()])?;
     run(Command::new(&cargo).args(["test", "--workspace"]))?;
     // The client's integration tests run against mosquitto above; here against our broker.
     run(Command::new(&cargo)

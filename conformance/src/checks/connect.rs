@@ -1,6 +1,7 @@
 //! Connection set-up: CONNECT and CONNACK (3.1.1 §3.1, §3.2; 3.1 §3.1, §3.2).
 
 use crate::check::{Applies, Check, Context, Verdict};
+use crate::checks::publish::{publish, publisher, subscriber};
 use crate::client::TestClient;
 use crate::wire::{self, ConnectSpec, flags, kind};
 
@@ -8,8 +9,14 @@ pub(crate) const CHECKS: &[Check] = &[
     Check {
         name: "connect-accepted",
         section: "3.2 CONNACK",
-        ids: &["MQTT-3.1.4-4", "MQTT-3.2.0-1", "MQTT-3.2.2-1"],
-        summary: "a valid CONNECT with a clean session is answered first by CONNACK 0 with Session Present 0",
+        ids: &[
+            "MQTT-3.1.4-4",
+            "MQTT-3.2.0-1",
+            "MQTT-3.2.2-1",
+            "MQTT-2.2.2-1",
+            "MQTT-7.1.1-1",
+        ],
+        summary: "a valid CONNECT with a clean session is answered first by CONNACK 0 (20 02 00 00) over TCP",
         applies: Applies::Both,
         run: connect_accepted,
     },
@@ -70,6 +77,102 @@ pub(crate) const CHECKS: &[Check] = &[
         run: password_without_user_name,
     },
     Check {
+        name: "will-qos-3",
+        section: "3.1 CONNECT",
+        ids: &["MQTT-3.1.2-14", "MQTT-3.1.4-1"],
+        summary: "a Will QoS of 3 is malformed: closed without a successful CONNACK",
+        applies: Applies::V311,
+        run: will_qos_3,
+    },
+    Check {
+        name: "will-retain-without-will",
+        section: "3.1 CONNECT",
+        ids: &["MQTT-3.1.2-15", "MQTT-3.1.2-11", "MQTT-3.1.4-1"],
+        summary: "Will Retain set while the Will Flag is 0 is malformed: closed without a successful CONNACK",
+        applies: Applies::V311,
+        run: will_retain_without_will,
+    },
+    Check {
+        name: "will-flag-without-will-fields",
+        section: "3.1 CONNECT",
+        ids: &["MQTT-3.1.2-9", "MQTT-3.1.4-1"],
+        summary: "a Will Flag with no Will Topic and Will Message in the payload is closed without a successful CONNACK",
+        applies: Applies::V311,
+        run: will_flag_without_will_fields,
+    },
+    Check {
+        name: "user-name-flag-without-user-name",
+        section: "3.1 CONNECT",
+        ids: &["MQTT-3.1.2-19", "MQTT-3.1.4-1"],
+        summary: "a User Name Flag with no user name in the payload is closed without a successful CONNACK",
+        applies: Applies::V311,
+        run: user_name_flag_without_user_name,
+    },
+    Check {
+        name: "password-flag-without-password",
+        section: "3.1 CONNECT",
+        ids: &["MQTT-3.1.2-21", "MQTT-3.1.4-1"],
+        summary: "a Password Flag with no password in the payload is closed without a successful CONNACK",
+        applies: Applies::V311,
+        run: password_flag_without_password,
+    },
+    Check {
+        name: "user-name-without-flag",
+        section: "3.1 CONNECT",
+        ids: &["MQTT-3.1.2-18", "MQTT-3.1.2-20", "MQTT-3.1.4-1"],
+        summary: "a user name and password in the payload with both flags 0 are closed without a successful CONNACK",
+        applies: Applies::V311,
+        run: user_name_without_flag,
+    },
+    Check {
+        name: "client-id-missing",
+        section: "3.1 CONNECT",
+        ids: &["MQTT-3.1.3-3", "MQTT-3.1.4-1"],
+        summary: "a CONNECT whose payload lacks the client identifier is closed without a successful CONNACK",
+        applies: Applies::V311,
+        run: client_id_missing,
+    },
+    Check {
+        name: "client-id-invalid-utf8",
+        section: "1.5 Data representations",
+        ids: &["MQTT-3.1.3-4", "MQTT-1.5.3-1"],
+        summary: "a client identifier holding an encoded surrogate is closed without a successful CONNACK",
+        applies: Applies::V311,
+        run: client_id_invalid_utf8,
+    },
+    Check {
+        name: "client-id-null-character",
+        section: "1.5 Data representations",
+        ids: &["MQTT-1.5.3-2"],
+        summary: "a client identifier holding U+0000 is closed without a successful CONNACK",
+        applies: Applies::V311,
+        run: client_id_null_character,
+    },
+    Check {
+        name: "will-topic-invalid-utf8",
+        section: "1.5 Data representations",
+        ids: &["MQTT-3.1.3-10", "MQTT-1.5.3-1"],
+        summary: "a Will Topic holding an encoded surrogate is closed without a successful CONNACK",
+        applies: Applies::V311,
+        run: will_topic_invalid_utf8,
+    },
+    Check {
+        name: "user-name-invalid-utf8",
+        section: "1.5 Data representations",
+        ids: &["MQTT-3.1.3-11", "MQTT-1.5.3-1"],
+        summary: "a user name holding an encoded surrogate is closed without a successful CONNACK",
+        applies: Applies::V311,
+        run: user_name_invalid_utf8,
+    },
+    Check {
+        name: "nothing-processed-after-refused-connect",
+        section: "3.1 CONNECT",
+        ids: &["MQTT-3.1.4-5"],
+        summary: "a PUBLISH sent right behind a refused CONNECT does not reach subscribers",
+        applies: Applies::V311,
+        run: nothing_processed_after_refused_connect,
+    },
+    Check {
         name: "client-id-23-alphanumeric",
         section: "3.1 CONNECT",
         ids: &["MQTT-3.1.3-5"],
@@ -101,7 +204,7 @@ pub(crate) const CHECKS: &[Check] = &[
     Check {
         name: "client-id-takeover",
         section: "3.1 CONNECT",
-        ids: &["MQTT-3.1.4-2"],
+        ids: &["MQTT-3.1.4-2", "V31-DIFF-16"],
         summary: "a CONNECT with the client identifier of a connected client disconnects the older one",
         applies: Applies::Both,
         run: client_id_takeover,
@@ -113,6 +216,30 @@ pub(crate) const CHECKS: &[Check] = &[
         summary: "a DISCONNECT with a reserved flag set closes the connection",
         applies: Applies::V311,
         run: disconnect_reserved_flags,
+    },
+    Check {
+        name: "reserved-packet-type",
+        section: "4.8 Handling errors",
+        ids: &["MQTT-4.8.0-1", "V31-DIFF-33"],
+        summary: "a packet of the reserved type 15 closes the connection",
+        applies: Applies::Both,
+        run: reserved_packet_type,
+    },
+    Check {
+        name: "mqtt31-user-name-flag-without-field",
+        section: "3.1 CONNECT",
+        ids: &["V31-DIFF-10"],
+        summary: "an MQTT 3.1 CONNECT with the User Name Flag but no user name is still accepted",
+        applies: Applies::V31,
+        run: mqtt31_user_name_flag_without_field,
+    },
+    Check {
+        name: "mqtt31-will-flags-disregarded",
+        section: "3.1 CONNECT",
+        ids: &["V31-DIFF-13"],
+        summary: "an MQTT 3.1 CONNECT with Will QoS and Will Retain but no Will Flag is accepted",
+        applies: Applies::V31,
+        run: mqtt31_will_flags_disregarded,
     },
     Check {
         name: "mqtt31-accepted",
@@ -349,4 +476,183 @@ fn mqtt31_client_id_too_long(context: &Context) -> Result<Verdict, String> {
 
 fn mqtt31_empty_client_id(context: &Context) -> Result<Verdict, String> {
     refused_with_2(context, "")
+}
+
+/// A CONNECT that is not valid 3.1.1 must be closed, at most after a CONNACK refusing it
+/// [MQTT-3.1.4-1]; `fields` is the whole payload.
+fn refused_fields(context: &Context, flags: u8, fields: &[&[u8]]) -> Result<Verdict, String> {
+    refused(
+        context,
+        &wire::connect_fields(context.version, flags, fields),
+    )
+}
+
+fn will_qos_3(context: &Context) -> Result<Verdict, String> {
+    let id = context.client_id();
+    let topic = context.topic("will");
+    refused_fields(
+        context,
+        flags::CLEAN_SESSION | flags::WILL | flags::WILL_QOS_1 | flags::WILL_QOS_2,
+        &[id.as_bytes(), topic.as_bytes(), b"gone"],
+    )
+}
+
+fn will_retain_without_will(context: &Context) -> Result<Verdict, String> {
+    let id = context.client_id();
+    refused_fields(
+        context,
+        flags::CLEAN_SESSION | flags::WILL_RETAIN,
+        &[id.as_bytes()],
+    )
+}
+
+fn will_flag_without_will_fields(context: &Context) -> Result<Verdict, String> {
+    let id = context.client_id();
+    refused_fields(
+        context,
+        flags::CLEAN_SESSION | flags::WILL,
+        &[id.as_bytes()],
+    )
+}
+
+fn user_name_flag_without_user_name(context: &Context) -> Result<Verdict, String> {
+    let id = context.client_id();
+    refused_fields(
+        context,
+        flags::CLEAN_SESSION | flags::USER_NAME,
+        &[id.as_bytes()],
+    )
+}
+
+fn password_flag_without_password(context: &Context) -> Result<Verdict, String> {
+    let id = context.client_id();
+    refused_fields(
+        context,
+        flags::CLEAN_SESSION | flags::USER_NAME | flags::PASSWORD,
+        &[id.as_bytes(), b"user"],
+    )
+}
+
+fn user_name_without_flag(context: &Context) -> Result<Verdict, String> {
+    let id = context.client_id();
+    refused_fields(
+        context,
+        flags::CLEAN_SESSION,
+        &[id.as_bytes(), b"user", b"secret"],
+    )
+}
+
+fn client_id_missing(context: &Context) -> Result<Verdict, String> {
+    refused_fields(context, flags::CLEAN_SESSION, &[])
+}
+
+fn client_id_invalid_utf8(context: &Context) -> Result<Verdict, String> {
+    let mut id = context.client_id().into_bytes();
+    id.extend_from_slice(&wire::SURROGATE);
+    refused_fields(context, flags::CLEAN_SESSION, &[&id])
+}
+
+fn client_id_null_character(context: &Context) -> Result<Verdict, String> {
+    let mut id = context.client_id().into_bytes();
+    id.push(0);
+    refused_fields(context, flags::CLEAN_SESSION, &[&id])
+}
+
+fn will_topic_invalid_utf8(context: &Context) -> Result<Verdict, String> {
+    let id = context.client_id();
+    let mut topic = context.topic("will").into_bytes();
+    topic.extend_from_slice(&wire::SURROGATE);
+    refused_fields(
+        context,
+        flags::CLEAN_SESSION | flags::WILL,
+        &[id.as_bytes(), &topic, b"gone"],
+    )
+}
+
+fn user_name_invalid_utf8(context: &Context) -> Result<Verdict, String> {
+    let id = context.client_id();
+    let mut user = b"user".to_vec();
+    user.extend_from_slice(&wire::SURROGATE);
+    refused_fields(
+        context,
+        flags::CLEAN_SESSION | flags::USER_NAME,
+        &[id.as_bytes(), &user],
+    )
+}
+
+fn nothing_processed_after_refused_connect(context: &Context) -> Result<Verdict, String> {
+    let topic = context.topic("refused");
+    let mut sub = subscriber(context, &topic, 1)?;
+    // CONNECT with protocol level 9 (refused with CONNACK 0x01), and in the same write a PUBLISH
+    // that a server still reading the connection would route.
+    let id = context.client_id();
+    let mut bytes = wire::connect(context.version, &spec(&id, flags::CLEAN_SESSION));
+    bytes[8] = 9;
+    bytes.extend(wire::publish(&topic, 1, false, false, 1, b"refused"));
+    let mut client = TestClient::open(context)?;
+    client.send(&bytes)?;
+    // Whatever the server answers, the connection ends; then a sentinel on the same topic.
+    let _ = client.expect_closed(&[kind::CONNACK, kind::PUBACK]);
+    let mut sender = publisher(context)?;
+    publish(&mut sender, &topic, 1, false, b"sentinel")?;
+    let frame = sub.expect_publish()?;
+    match frame.publish_parts() {
+        Some((_, _, payload)) if payload == b"sentinel" => Ok(Verdict::Pass),
+        _ => Err(format!(
+            "a PUBLISH sent after the refused CONNECT was routed: {}",
+            frame.describe()
+        )),
+    }
+}
+
+fn reserved_packet_type(context: &Context) -> Result<Verdict, String> {
+    let id = context.client_id();
+    let (mut client, _) = TestClient::connect(context, &id, flags::CLEAN_SESSION)?;
+    client.send(&[0xF0, 0x00])?;
+    client.expect_closed(&[])?;
+    Ok(Verdict::Pass)
+}
+
+/// Sends `bytes` and expects CONNACK 0.
+fn accepted(context: &Context, bytes: &[u8]) -> Result<Verdict, String> {
+    if context.user_name.is_some() {
+        return Ok(Verdict::Skip(
+            "the run uses credentials, which this check must leave out".to_owned(),
+        ));
+    }
+    let mut client = TestClient::open(context)?;
+    client.send(bytes)?;
+    let connack = client.expect(kind::CONNACK)?;
+    if connack.body != [0x00, 0x00] {
+        return Err(format!(
+            "expected CONNACK 00 00, got {}",
+            connack.describe()
+        ));
+    }
+    client.disconnect()?;
+    Ok(Verdict::Pass)
+}
+
+fn mqtt31_user_name_flag_without_field(context: &Context) -> Result<Verdict, String> {
+    let id = context.client_id();
+    accepted(
+        context,
+        &wire::connect_fields(
+            context.version,
+            flags::CLEAN_SESSION | flags::USER_NAME,
+            &[id.as_bytes()],
+        ),
+    )
+}
+
+fn mqtt31_will_flags_disregarded(context: &Context) -> Result<Verdict, String> {
+    let id = context.client_id();
+    accepted(
+        context,
+        &wire::connect_fields(
+            context.version,
+            flags::CLEAN_SESSION | flags::WILL_QOS_1 | flags::WILL_RETAIN,
+            &[id.as_bytes()],
+        ),
+    )
 }

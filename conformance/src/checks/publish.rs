@@ -2,13 +2,18 @@
 
 use crate::check::{Applies, Check, Context, Verdict};
 use crate::client::TestClient;
-use crate::wire::{self, kind};
+use crate::wire::{self, Frame, kind};
 
 pub(crate) const CHECKS: &[Check] = &[
     Check {
         name: "qos0-delivered",
         section: "3.3 PUBLISH",
-        ids: &["MQTT-4.3.1-1", "MQTT-3.3.2-3"],
+        ids: &[
+            "MQTT-4.3.1-1",
+            "MQTT-3.3.2-3",
+            "MQTT-2.3.1-5",
+            "MQTT-3.3.1-2",
+        ],
         summary: "a QoS 0 message reaches a subscriber with QoS 0, DUP 0 and no packet identifier",
         applies: Applies::Both,
         run: qos0_delivered,
@@ -16,7 +21,12 @@ pub(crate) const CHECKS: &[Check] = &[
     Check {
         name: "qos1-puback",
         section: "3.4 PUBACK",
-        ids: &["MQTT-3.3.4-1", "MQTT-2.3.1-6", "MQTT-4.3.2-2"],
+        ids: &[
+            "MQTT-3.3.4-1",
+            "MQTT-2.3.1-6",
+            "MQTT-4.3.2-2",
+            "MQTT-2.2.2-1",
+        ],
         summary: "a QoS 1 PUBLISH is answered by PUBACK with the same packet identifier",
         applies: Applies::Both,
         run: qos1_puback,
@@ -56,7 +66,7 @@ pub(crate) const CHECKS: &[Check] = &[
     Check {
         name: "publish-qos3",
         section: "3.3 PUBLISH",
-        ids: &["MQTT-3.3.1-4"],
+        ids: &["MQTT-3.3.1-4", "V31-DIFF-28"],
         summary: "a PUBLISH with both QoS bits set closes the connection",
         applies: Applies::Both,
         run: publish_qos3,
@@ -102,6 +112,115 @@ pub(crate) const CHECKS: &[Check] = &[
         run: overlapping_subscriptions,
     },
     Check {
+        name: "publish-invalid-utf8-topic",
+        section: "1.5 Data representations",
+        ids: &["MQTT-1.5.3-1", "MQTT-3.3.2-1"],
+        summary: "a PUBLISH whose topic holds an encoded surrogate closes the connection",
+        applies: Applies::V311,
+        run: publish_invalid_utf8_topic,
+    },
+    Check {
+        name: "publish-null-in-topic",
+        section: "4.7 Topic Names and Filters",
+        ids: &["MQTT-1.5.3-2", "MQTT-4.7.3-2"],
+        summary: "a PUBLISH whose topic holds U+0000 closes the connection",
+        applies: Applies::V311,
+        run: publish_null_in_topic,
+    },
+    Check {
+        name: "publish-empty-topic",
+        section: "4.7 Topic Names and Filters",
+        ids: &["MQTT-4.7.3-1"],
+        summary: "a PUBLISH with a zero-length topic closes the connection",
+        applies: Applies::V311,
+        run: publish_empty_topic,
+    },
+    Check {
+        name: "qos1-delivery",
+        section: "4.3 Quality of Service",
+        ids: &["MQTT-4.3.2-1", "MQTT-2.3.1-1", "MQTT-4.1.0-2"],
+        summary: "a QoS 1 message reaches a QoS 1 subscriber as PUBLISH QoS 1, DUP 0, non-zero identifier",
+        applies: Applies::Both,
+        run: qos1_delivery,
+    },
+    Check {
+        name: "qos2-delivery",
+        section: "4.3 Quality of Service",
+        ids: &["MQTT-4.3.3-1", "MQTT-2.3.1-1", "MQTT-2.2.2-1"],
+        summary: "a QoS 2 delivery: PUBLISH QoS 2 DUP 0, then PUBREL (62) with its identifier after PUBREC, nothing after PUBCOMP",
+        applies: Applies::Both,
+        run: qos2_delivery,
+    },
+    Check {
+        name: "every-subscriber-receives",
+        section: "4.5 Message receipt",
+        ids: &["MQTT-4.5.0-1"],
+        summary: "a message is delivered to every client with a matching subscription",
+        applies: Applies::Both,
+        run: every_subscriber_receives,
+    },
+    Check {
+        name: "ordered-delivery",
+        section: "4.6 Message ordering",
+        ids: &["MQTT-4.6.0-6", "MQTT-4.6.0-5"],
+        summary: "QoS 1 messages from one client on one topic reach a subscriber in the order sent",
+        applies: Applies::Both,
+        run: ordered_delivery,
+    },
+    Check {
+        name: "pubacks-in-order",
+        section: "4.6 Message ordering",
+        ids: &["MQTT-4.6.0-2"],
+        summary: "three QoS 1 PUBLISHes sent back to back are acknowledged in the order received",
+        applies: Applies::Both,
+        run: pubacks_in_order,
+    },
+    Check {
+        name: "pubrecs-in-order",
+        section: "4.6 Message ordering",
+        ids: &["MQTT-4.6.0-3"],
+        summary: "three QoS 2 PUBLISHes sent back to back get their PUBRECs in the order received",
+        applies: Applies::Both,
+        run: pubrecs_in_order,
+    },
+    Check {
+        name: "pubrels-in-order",
+        section: "4.6 Message ordering",
+        ids: &["MQTT-4.6.0-4"],
+        summary: "a subscriber's two PUBRECs are answered by PUBRELs in the same order",
+        applies: Applies::Both,
+        run: pubrels_in_order,
+    },
+    Check {
+        name: "redelivery-on-reconnect",
+        section: "4.4 Message delivery retry",
+        ids: &[
+            "MQTT-4.4.0-1",
+            "MQTT-3.3.1-1",
+            "MQTT-2.3.1-4",
+            "MQTT-4.6.0-1",
+        ],
+        summary: "an unacknowledged QoS 1 delivery is re-sent on reconnect with DUP 1 and its identifier, before later ones",
+        applies: Applies::V311,
+        run: redelivery_on_reconnect,
+    },
+    Check {
+        name: "pubrel-resent-on-reconnect",
+        section: "4.4 Message delivery retry",
+        ids: &["MQTT-4.4.0-1", "MQTT-4.3.3-1"],
+        summary: "after PUBREC, a reconnecting subscriber gets the PUBREL again, not the PUBLISH",
+        applies: Applies::V311,
+        run: pubrel_resent_on_reconnect,
+    },
+    Check {
+        name: "pingreq-reserved-flags",
+        section: "2.2 Fixed header",
+        ids: &["MQTT-2.2.2-2"],
+        summary: "a PINGREQ with a reserved flag set closes the connection",
+        applies: Applies::V311,
+        run: pingreq_reserved_flags,
+    },
+    Check {
         name: "ping",
         section: "3.12 PINGREQ",
         ids: &["MQTT-3.12.4-1"],
@@ -116,7 +235,7 @@ pub(crate) fn subscriber(context: &Context, topic: &str, qos: u8) -> Result<Test
     let id = context.client_id();
     let mut client = TestClient::clean(context, &id)?;
     client.send(&wire::subscribe(1, &[(topic, qos)]))?;
-    let suback = client.expect(kind::SUBACK)?;
+    let suback = client.wait_for(kind::SUBACK)?;
     if suback.body.get(2) == Some(&0x80) {
         return Err(format!("subscription to {topic} refused"));
     }
@@ -325,4 +444,284 @@ fn ping(context: &Context) -> Result<Verdict, String> {
         return Err(format!("expected D0 00, got {}", pingresp.describe()));
     }
     Ok(Verdict::Pass)
+}
+
+fn publish_invalid_utf8_topic(context: &Context) -> Result<Verdict, String> {
+    let mut topic = context.topic("bad").into_bytes();
+    topic.extend_from_slice(&wire::SURROGATE);
+    closes_after(
+        context,
+        &wire::publish_raw(&topic, 0, false, false, 0, b"x"),
+    )
+}
+
+fn publish_null_in_topic(context: &Context) -> Result<Verdict, String> {
+    let topic = context.topic("nul\0x");
+    closes_after(context, &wire::publish(&topic, 0, false, false, 0, b"x"))
+}
+
+fn publish_empty_topic(context: &Context) -> Result<Verdict, String> {
+    closes_after(context, &wire::publish("", 0, false, false, 0, b"x"))
+}
+
+fn pingreq_reserved_flags(context: &Context) -> Result<Verdict, String> {
+    closes_after(context, &[0xC1, 0x00])
+}
+
+fn qos1_delivery(context: &Context) -> Result<Verdict, String> {
+    let topic = context.topic("q1d");
+    let mut sub = subscriber(context, &topic, 1)?;
+    let mut client = publisher(context)?;
+    publish(&mut client, &topic, 1, false, b"one")?;
+    let frame = sub.expect(kind::PUBLISH)?;
+    sub.acknowledge(&frame)?;
+    match frame.publish_parts() {
+        Some((name, Some(id), payload))
+            if frame.first == 0x32 && id != 0 && name == topic && payload == b"one" =>
+        {
+            Ok(Verdict::Pass)
+        }
+        _ => Err(format!(
+            "expected 32 with a non-zero identifier and 'one', got {}",
+            frame.describe()
+        )),
+    }
+}
+
+fn qos2_delivery(context: &Context) -> Result<Verdict, String> {
+    let topic = context.topic("q2d");
+    let mut sub = subscriber(context, &topic, 2)?;
+    let mut client = publisher(context)?;
+    publish(&mut client, &topic, 2, false, b"two")?;
+    let frame = sub.expect(kind::PUBLISH)?;
+    let id = match frame.publish_parts() {
+        Some((_, Some(id), payload)) if frame.first == 0x34 && id != 0 && payload == b"two" => id,
+        _ => {
+            return Err(format!(
+                "expected 34 with a non-zero identifier and 'two', got {}",
+                frame.describe()
+            ));
+        }
+    };
+    sub.send(&wire::with_id(0x50, id))?;
+    let pubrel = sub.expect(kind::PUBREL)?;
+    if pubrel.first != 0x62 || pubrel.packet_id() != Some(id) || pubrel.body.len() != 2 {
+        return Err(format!(
+            "expected PUBREL 62 02 for {id:#06x}, got {}",
+            pubrel.describe()
+        ));
+    }
+    sub.send(&wire::with_id(0x70, id))?;
+    // Once PUBREL is sent the PUBLISH must never be sent again.
+    let after = sub.ping()?;
+    if let Some(frame) = after.first() {
+        return Err(format!(
+            "after PUBCOMP the server sent {}",
+            frame.describe()
+        ));
+    }
+    Ok(Verdict::Pass)
+}
+
+fn every_subscriber_receives(context: &Context) -> Result<Verdict, String> {
+    let topic = context.topic("all");
+    let mut first = subscriber(context, &topic, 1)?;
+    // The second subscriber matches through a wildcard, so that the check covers both paths.
+    let parent = topic.rsplit_once('/').map_or("", |(parent, _)| parent);
+    let mut second = subscriber(context, &format!("{parent}/+"), 1)?;
+    let mut client = publisher(context)?;
+    publish(&mut client, &topic, 1, false, b"all")?;
+    for sub in [&mut first, &mut second] {
+        let frame = sub.expect_publish()?;
+        if frame.publish_parts().map(|(_, _, payload)| payload) != Some(b"all".to_vec()) {
+            return Err(format!("expected 'all', got {}", frame.describe()));
+        }
+    }
+    Ok(Verdict::Pass)
+}
+
+fn ordered_delivery(context: &Context) -> Result<Verdict, String> {
+    let topic = context.topic("order");
+    let mut sub = subscriber(context, &topic, 1)?;
+    let mut client = publisher(context)?;
+    let sent: Vec<Vec<u8>> = (1..=5u8).map(|n| vec![b'0' + n]).collect();
+    for (n, payload) in sent.iter().enumerate() {
+        let id = u16::try_from(n + 1).unwrap_or(1);
+        client.send(&wire::publish(&topic, 1, false, false, id, payload))?;
+    }
+    for _ in &sent {
+        client.expect(kind::PUBACK)?;
+    }
+    let mut arrived = Vec::new();
+    for _ in &sent {
+        let frame = sub.expect_publish()?;
+        arrived.push(frame.publish_parts().map(|(_, _, payload)| payload));
+    }
+    let expected: Vec<Option<Vec<u8>>> = sent.into_iter().map(Some).collect();
+    if arrived == expected {
+        Ok(Verdict::Pass)
+    } else {
+        Err(format!("sent {expected:?}, received {arrived:?}"))
+    }
+}
+
+/// Sends three PUBLISHes at `qos` back to back and returns the identifiers of the three answers of
+/// type `answer`, in the order they came.
+fn answers_in_order(context: &Context, qos: u8, answer: u8) -> Result<Vec<Option<u16>>, String> {
+    let topic = context.topic("acks");
+    let mut client = publisher(context)?;
+    let mut bytes = Vec::new();
+    for id in [0x0101, 0x0202, 0x0303] {
+        bytes.extend(wire::publish(&topic, qos, false, false, id, b"x"));
+    }
+    client.send(&bytes)?;
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.push(client.expect(answer)?.packet_id());
+    }
+    if qos == 2 {
+        for id in [0x0101, 0x0202, 0x0303] {
+            client.send(&wire::with_id(0x62, id))?;
+            client.expect(kind::PUBCOMP)?;
+        }
+    }
+    Ok(ids)
+}
+
+fn in_order(ids: &[Option<u16>]) -> Result<Verdict, String> {
+    if ids == [Some(0x0101), Some(0x0202), Some(0x0303)] {
+        Ok(Verdict::Pass)
+    } else {
+        Err(format!(
+            "sent 0x0101, 0x0202, 0x0303; acknowledged {ids:04x?}"
+        ))
+    }
+}
+
+fn pubacks_in_order(context: &Context) -> Result<Verdict, String> {
+    in_order(&answers_in_order(context, 1, kind::PUBACK)?)
+}
+
+fn pubrecs_in_order(context: &Context) -> Result<Verdict, String> {
+    in_order(&answers_in_order(context, 2, kind::PUBREC)?)
+}
+
+fn pubrels_in_order(context: &Context) -> Result<Verdict, String> {
+    let topic = context.topic("rels");
+    let mut sub = subscriber(context, &topic, 2)?;
+    let mut client = publisher(context)?;
+    publish(&mut client, &topic, 2, false, b"a")?;
+    publish(&mut client, &topic, 2, false, b"b")?;
+    let first = sub.expect(kind::PUBLISH)?;
+    // A server may keep one QoS 2 message in flight at a time; then the order of PUBRELs cannot be
+    // observed, which is not a failure.
+    let Some(second) = sub.next_within(context.timeout)? else {
+        return Ok(Verdict::Skip(
+            "the server sends one QoS 2 message at a time".to_owned(),
+        ));
+    };
+    let (Some(a), Some(b)) = (first.packet_id_of_publish(), second.packet_id_of_publish()) else {
+        return Err(format!(
+            "expected two QoS 2 PUBLISHes, got {} and {}",
+            first.describe(),
+            second.describe()
+        ));
+    };
+    sub.send(&wire::with_id(0x50, a))?;
+    sub.send(&wire::with_id(0x50, b))?;
+    let rels = [sub.expect(kind::PUBREL)?, sub.expect(kind::PUBREL)?];
+    sub.send(&wire::with_id(0x70, a))?;
+    sub.send(&wire::with_id(0x70, b))?;
+    let ids: Vec<_> = rels.iter().map(Frame::packet_id).collect();
+    if ids == [Some(a), Some(b)] {
+        Ok(Verdict::Pass)
+    } else {
+        Err(format!(
+            "PUBREC sent for {a:#06x} then {b:#06x}; PUBREL came for {ids:04x?}"
+        ))
+    }
+}
+
+/// Ends a persistent session: reconnects with CleanSession 1 and disconnects.
+pub(crate) fn end_session(context: &Context, id: &str) -> Result<(), String> {
+    TestClient::connect(context, id, crate::wire::flags::CLEAN_SESSION)?
+        .0
+        .disconnect()
+}
+
+fn redelivery_on_reconnect(context: &Context) -> Result<Verdict, String> {
+    let id = context.client_id();
+    let topic = context.topic("redeliver");
+    let (mut sub, _) = TestClient::connect(context, &id, 0)?;
+    sub.send(&wire::subscribe(1, &[(&topic, 1)]))?;
+    sub.expect(kind::SUBACK)?;
+    let mut client = publisher(context)?;
+    publish(&mut client, &topic, 1, false, b"first")?;
+    publish(&mut client, &topic, 1, false, b"second")?;
+    // Receive the first without acknowledging it, and leave.
+    let original = sub.expect(kind::PUBLISH)?;
+    sub.drop_connection();
+    let (mut sub, _) = TestClient::connect(context, &id, 0)?;
+    let again = sub.expect_publish();
+    let next = sub.expect_publish();
+    sub.disconnect()?;
+    end_session(context, &id)?;
+    let (again, next) = (again?, next?);
+    let (Some((_, Some(was), first)), Some((_, Some(now), resent))) =
+        (original.publish_parts(), again.publish_parts())
+    else {
+        return Err(format!(
+            "expected QoS 1 PUBLISHes, got {} and {}",
+            original.describe(),
+            again.describe()
+        ));
+    };
+    if first != b"first" || resent != b"first" || now != was || !again.dup() {
+        return Err(format!(
+            "expected 'first' again with DUP 1 and identifier {was:#06x}, got {}",
+            again.describe()
+        ));
+    }
+    match next.publish_parts() {
+        Some((_, _, payload)) if payload == b"second" => Ok(Verdict::Pass),
+        _ => Err(format!(
+            "expected 'second' after the re-sent message, got {}",
+            next.describe()
+        )),
+    }
+}
+
+fn pubrel_resent_on_reconnect(context: &Context) -> Result<Verdict, String> {
+    let id = context.client_id();
+    let topic = context.topic("rel");
+    let (mut sub, _) = TestClient::connect(context, &id, 0)?;
+    sub.send(&wire::subscribe(1, &[(&topic, 2)]))?;
+    sub.expect(kind::SUBACK)?;
+    let mut client = publisher(context)?;
+    publish(&mut client, &topic, 2, false, b"x")?;
+    let frame = sub.expect(kind::PUBLISH)?;
+    let packet_id = frame
+        .packet_id_of_publish()
+        .ok_or_else(|| format!("expected QoS 2, got {}", frame.describe()))?;
+    sub.send(&wire::with_id(0x50, packet_id))?;
+    sub.expect(kind::PUBREL)?;
+    sub.drop_connection();
+    let (mut sub, _) = TestClient::connect(context, &id, 0)?;
+    let again = sub.recv();
+    if let Ok(frame) = &again
+        && frame.kind() == kind::PUBREL
+    {
+        sub.send(&wire::with_id(0x70, packet_id))?;
+    }
+    sub.disconnect()?;
+    end_session(context, &id)?;
+    let again = again?;
+    if again.first == 0x62 && again.packet_id() == Some(packet_id) {
+        Ok(Verdict::Pass)
+    } else {
+        Err(format!(
+            "expected PUBREL for {packet_id:#06x}, got {}",
+            again.describe()
+        ))
+    }
 }

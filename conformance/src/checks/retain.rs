@@ -3,12 +3,30 @@
 use crate::check::{Applies, Check, Context, Verdict};
 use crate::checks::publish::{publish, publisher};
 use crate::checks::subscribe::fresh_subscriber;
+use crate::wire::Version;
+
+/// MQTT 3.1 only recommends the RETAIN flag rules and only permits deleting a retained message with an
+/// empty one [V31-DIFF-36] [V31-DIFF-37]: at that level a difference is an observation.
+fn at_31_observe(context: &Context, failure: String) -> Result<Verdict, String> {
+    if context.version == Version::V31 {
+        Ok(Verdict::Observation(format!(
+            "{failure} (MQTT 3.1 recommends but does not require this)"
+        )))
+    } else {
+        Err(failure)
+    }
+}
 
 pub(crate) const CHECKS: &[Check] = &[
     Check {
         name: "retained-to-new-subscriber",
         section: "3.3 PUBLISH",
-        ids: &["MQTT-3.3.1-5", "MQTT-3.3.1-6", "MQTT-3.3.1-8"],
+        ids: &[
+            "MQTT-3.3.1-5",
+            "MQTT-3.3.1-6",
+            "MQTT-3.3.1-8",
+            "V31-DIFF-37",
+        ],
         summary: "a retained message is sent to a later subscriber with RETAIN set",
         applies: Applies::Both,
         run: retained_to_new_subscriber,
@@ -16,7 +34,7 @@ pub(crate) const CHECKS: &[Check] = &[
     Check {
         name: "retain-cleared-for-live-delivery",
         section: "3.3 PUBLISH",
-        ids: &["MQTT-3.3.1-9"],
+        ids: &["MQTT-3.3.1-9", "V31-DIFF-37"],
         summary: "a retained message forwarded to an existing subscription has RETAIN 0",
         applies: Applies::Both,
         run: retain_cleared_for_live_delivery,
@@ -24,10 +42,26 @@ pub(crate) const CHECKS: &[Check] = &[
     Check {
         name: "empty-retained-deletes",
         section: "3.3 PUBLISH",
-        ids: &["MQTT-3.3.1-10", "MQTT-3.3.1-11"],
+        ids: &["MQTT-3.3.1-10", "MQTT-3.3.1-11", "V31-DIFF-36"],
         summary: "a retained PUBLISH with an empty payload removes the retained message",
         applies: Applies::Both,
         run: empty_retained_deletes,
+    },
+    Check {
+        name: "retained-survives-session-end",
+        section: "3.3 PUBLISH",
+        ids: &["MQTT-3.1.2-7"],
+        summary: "a retained message outlives the session of the client that published it",
+        applies: Applies::Both,
+        run: retained_survives_session_end,
+    },
+    Check {
+        name: "retained-qos0-replaces",
+        section: "3.3 PUBLISH",
+        ids: &["MQTT-3.3.1-7"],
+        summary: "a retained QoS 0 message replaces the retained message (a server may also discard it)",
+        applies: Applies::Both,
+        run: retained_qos0_replaces,
     },
     Check {
         name: "non-retained-keeps-retained",
@@ -66,6 +100,10 @@ fn retained_to_new_subscriber(context: &Context) -> Result<Verdict, String> {
     clear(context, &topic)?;
     match result? {
         Some((true, payload)) if payload == b"kept" => Ok(Verdict::Pass),
+        Some((false, payload)) if payload == b"kept" => at_31_observe(
+            context,
+            "the retained message arrived with RETAIN 0".to_owned(),
+        ),
         other => Err(format!("expected 'kept' with RETAIN 1, got {other:?}")),
     }
 }
@@ -78,10 +116,10 @@ fn retain_cleared_for_live_delivery(context: &Context) -> Result<Verdict, String
     let frame = sub.expect_publish()?;
     clear(context, &topic)?;
     if frame.retain() {
-        return Err(format!(
-            "RETAIN set on a live delivery: {}",
-            frame.describe()
-        ));
+        return at_31_observe(
+            context,
+            format!("RETAIN set on a live delivery: {}", frame.describe()),
+        );
     }
     Ok(Verdict::Pass)
 }
@@ -93,7 +131,10 @@ fn empty_retained_deletes(context: &Context) -> Result<Verdict, String> {
     publish(&mut client, &topic, 1, true, b"")?;
     match retained_payload(context, &topic)? {
         None => Ok(Verdict::Pass),
-        Some(other) => Err(format!("a retained message survived deletion: {other:?}")),
+        Some(other) => at_31_observe(
+            context,
+            format!("a retained message survived deletion: {other:?}"),
+        ),
     }
 }
 
@@ -107,5 +148,40 @@ fn non_retained_keeps_retained(context: &Context) -> Result<Verdict, String> {
     match result? {
         Some((true, payload)) if payload == b"first" => Ok(Verdict::Pass),
         other => Err(format!("expected the retained 'first', got {other:?}")),
+    }
+}
+
+fn retained_survives_session_end(context: &Context) -> Result<Verdict, String> {
+    let topic = context.topic("outlives");
+    let mut client = publisher(context)?;
+    publish(&mut client, &topic, 1, true, b"outlives")?;
+    client.disconnect()?;
+    let result = retained_payload(context, &topic);
+    clear(context, &topic)?;
+    match result? {
+        Some((_, payload)) if payload == b"outlives" => Ok(Verdict::Pass),
+        other => Err(format!(
+            "expected 'outlives' after its publisher's session ended, got {other:?}"
+        )),
+    }
+}
+
+fn retained_qos0_replaces(context: &Context) -> Result<Verdict, String> {
+    let topic = context.topic("replaced");
+    let mut client = publisher(context)?;
+    publish(&mut client, &topic, 1, true, b"old")?;
+    publish(&mut client, &topic, 0, true, b"new")?;
+    // PINGRESP comes after the server has read the QoS 0 PUBLISH before it.
+    client.ping()?;
+    let result = retained_payload(context, &topic);
+    clear(context, &topic)?;
+    match result? {
+        Some((_, payload)) if payload == b"new" => Ok(Verdict::Pass),
+        None => Ok(Verdict::Observation(
+            "the retained QoS 0 message was discarded (allowed)".to_owned(),
+        )),
+        other => Err(format!(
+            "expected the retained QoS 0 message 'new' to replace 'old', got {other:?}"
+        )),
     }
 }

@@ -9,7 +9,12 @@ pub(crate) const CHECKS: &[Check] = &[
     Check {
         name: "session-present",
         section: "3.2 CONNACK",
-        ids: &["MQTT-3.1.2-4", "MQTT-3.2.2-2", "MQTT-3.2.2-3"],
+        ids: &[
+            "MQTT-3.1.2-4",
+            "MQTT-3.2.2-2",
+            "MQTT-3.2.2-3",
+            "MQTT-3.1.3-2",
+        ],
         summary: "a new persistent session has Session Present 0; resuming it has Session Present 1",
         applies: Applies::V311,
         run: session_present,
@@ -17,7 +22,7 @@ pub(crate) const CHECKS: &[Check] = &[
     Check {
         name: "clean-session-discards",
         section: "3.1 CONNECT",
-        ids: &["MQTT-3.1.2-6"],
+        ids: &["MQTT-3.1.2-6", "MQTT-3.1.4-3"],
         summary: "connecting with CleanSession 1 discards a stored session",
         applies: Applies::V311,
         run: clean_session_discards,
@@ -25,7 +30,7 @@ pub(crate) const CHECKS: &[Check] = &[
     Check {
         name: "offline-messages-queued",
         section: "3.1 CONNECT",
-        ids: &["MQTT-3.1.2-5", "MQTT-4.4.0-1"],
+        ids: &["MQTT-3.1.2-5", "MQTT-4.1.0-1"],
         summary: "QoS 1 messages published while a persistent session is offline arrive on reconnect",
         applies: Applies::Both,
         run: offline_messages_queued,

@@ -30,6 +30,14 @@ pub(crate) const CHECKS: &[Check] = &[
         applies: Applies::Both,
         run: topics_case_sensitive,
     },
+    Check {
+        name: "bom-not-stripped",
+        section: "1.5 Data representations",
+        ids: &["MQTT-1.5.3-3"],
+        summary: "U+FEFF in a topic is kept: a filter holding it matches only names holding it, unchanged",
+        applies: Applies::Both,
+        run: bom_not_stripped,
+    },
 ];
 
 /// Subscribes to `filters`, publishes to each of `names` in order then to a sentinel, and returns the
@@ -104,5 +112,17 @@ fn topics_case_sensitive(context: &Context) -> Result<Verdict, String> {
         Ok(Verdict::Pass)
     } else {
         Err(format!("{lower} matched {arrived:?}"))
+    }
+}
+
+fn bom_not_stripped(context: &Context) -> Result<Verdict, String> {
+    let base = context.topic("bom");
+    let with_bom = format!("{base}/\u{feff}x");
+    let names = [format!("{base}/x"), with_bom.clone()];
+    let arrived = delivered(context, &[&with_bom], &names)?;
+    if arrived == [with_bom.clone()] {
+        Ok(Verdict::Pass)
+    } else {
+        Err(format!("expected only {with_bom:?}, got {arrived:?}"))
     }
 }

@@ -33,6 +33,14 @@ pub(crate) const CHECKS: &[Check] = &[
         run: no_will_after_disconnect,
     },
     Check {
+        name: "no-will-without-will-flag",
+        section: "3.1 CONNECT",
+        ids: &["MQTT-3.1.2-12", "MQTT-3.1.2-10"],
+        summary: "a client that had a Will on an earlier connection, and none now, leaves no Will when it drops",
+        applies: Applies::Both,
+        run: no_will_without_will_flag,
+    },
+    Check {
         name: "keep-alive-expiry",
         section: "3.1 CONNECT",
         ids: &["MQTT-3.1.2-24"],
@@ -70,12 +78,27 @@ fn will_on_abnormal_close(context: &Context) -> Result<Verdict, String> {
     let client = with_will(context, &topic, 0, 60)?;
     client.drop_connection();
     let frame = sub.expect_publish()?;
-    match frame.publish_parts() {
-        Some((_, _, payload)) if payload == b"gone" && !frame.retain() => Ok(Verdict::Pass),
-        _ => Err(format!(
-            "expected the will 'gone' without RETAIN, got {}",
+    if frame.publish_parts().map(|(_, _, payload)| payload) != Some(b"gone".to_vec()) {
+        return Err(format!(
+            "expected the will 'gone', got {}",
             frame.describe()
-        )),
+        ));
+    }
+    // Not retained: a new subscriber gets the sentinel published after it subscribed, not the
+    // Will. (A live subscriber sees RETAIN 0 either way [MQTT-3.3.1-9], so it cannot tell.)
+    let mut later = subscriber(context, &topic, 1)?;
+    let mut sender = publisher(context)?;
+    publish(&mut sender, &topic, 1, false, b"sentinel")?;
+    let first = later.expect_publish()?;
+    match first.publish_parts() {
+        Some((_, _, payload)) if payload == b"sentinel" => Ok(Verdict::Pass),
+        _ => {
+            publish(&mut sender, &topic, 1, true, b"")?;
+            Err(format!(
+                "the Will was retained without Will Retain: {}",
+                first.describe()
+            ))
+        }
     }
 }
 
@@ -152,5 +175,34 @@ fn keep_alive_expiry(context: &Context) -> Result<Verdict, String> {
             "expected the will after expiry, got {}",
             frame.describe()
         )),
+    }
+}
+
+fn no_will_without_will_flag(context: &Context) -> Result<Verdict, String> {
+    let topic = context.topic("nowillflag");
+    let mut sub = subscriber(context, &topic, 1)?;
+    let id = context.client_id();
+    // First connection: a Will, then DISCONNECT, which discards it.
+    let mut client = TestClient::open(context)?;
+    let mut spec =
+        context.connect_spec(&id, flags::CLEAN_SESSION | flags::WILL | flags::WILL_QOS_1);
+    spec.will = Some((&topic, b"gone"));
+    client.send_connect(context, &spec)?;
+    client.expect(kind::CONNACK)?;
+    client.send(&wire::DISCONNECT)?;
+    // Wait for the server to close, so that it has processed the DISCONNECT before the next CONNECT
+    // (which would otherwise take over a connection that still has its Will).
+    client.expect_closed(&[])?;
+    // Second connection, same identifier, no Will: dropping it must publish nothing.
+    let (client, _) = TestClient::connect(context, &id, flags::CLEAN_SESSION)?;
+    client.drop_connection();
+    // The abrupt close is noticed by the server at some point; the sentinel goes through a new
+    // connection with the same identifier, which takes over any connection the server still holds.
+    let (mut sender, _) = TestClient::connect(context, &id, flags::CLEAN_SESSION)?;
+    publish(&mut sender, &topic, 1, false, b"sentinel")?;
+    let frame = sub.expect_publish()?;
+    match frame.publish_parts() {
+        Some((_, _, payload)) if payload == b"sentinel" => Ok(Verdict::Pass),
+        _ => Err(format!("a Will was published: {}", frame.describe())),
     }
 }

@@ -2,6 +2,12 @@
 //!
 //! `our_broker`: this project's broker, started in-process; every check must pass.
 //!
+//! `broken`: deliberately broken test doubles (`double`), one rule broken each, that the checks aimed
+//! at the rule must fail; and the correct double, which must pass everything.
+//!
+//! `tls`: the suite over TLS (`--cafile`, `--cert`, `--key`, `--insecure`) against mosquitto's TLS
+//! listener, with certificates made for the test by the `openssl` command.
+//!
 //! `mosquitto`: a real mosquitto (Debian's package, which `.ci/run` installs) started on a free
 //! loopback port; every check must pass, be skipped, or be a deviation listed with its evidence in
 //! `deviations/mosquitto-2.0.txt`.
@@ -13,6 +19,10 @@ use std::time::{Duration, Instant};
 
 use conformance::{CheckResult, Context, Version, report};
 
+mod broken;
+mod double;
+mod tls;
+
 /// A mosquitto process on a free loopback port, killed when dropped.
 struct Mosquitto {
     child: Child,
@@ -22,6 +32,11 @@ struct Mosquitto {
 
 impl Mosquitto {
     fn start() -> Self {
+        Self::with_config("")
+    }
+
+    /// A mosquitto with `extra` lines after its `listener` line (for TLS).
+    fn with_config(extra: &str) -> Self {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|listener| listener.local_addr())
             .map(|address| address.port())
@@ -34,7 +49,7 @@ impl Mosquitto {
         let config = dir.join("mosquitto.conf");
         std::fs::write(
             &config,
-            format!("listener {port} 127.0.0.1\nallow_anonymous true\n"),
+            format!("listener {port} 127.0.0.1\nallow_anonymous true\n{extra}"),
         )
         .expect("config written");
         let child = Command::new("mosquitto")
