@@ -292,6 +292,13 @@ impl<T> Pending<T> {
     pub fn try_result(&self) -> Option<Result<T, Error>> {
         self.result.try_recv().ok()
     }
+
+    /// The channel the result arrives on, for a program that waits on many requests at once with
+    /// `crossbeam_channel::Select` (the MQTT-SN gateway does). It carries exactly one result; it is
+    /// disconnected without one if the client closes first, which means [`Error::Closed`].
+    pub fn into_receiver(self) -> Receiver<Result<T, Error>> {
+        self.result
+    }
 }
 
 impl Messages {

@@ -334,3 +334,51 @@ fn full_offline_buffer_is_reported() {
         other => panic!("expected a full buffer, got {other:?}"),
     }
 }
+
+#[test]
+fn a_pending_result_can_be_awaited_through_its_receiver() {
+    // `Pending::into_receiver` lets a program select over many requests; the MQTT-SN gateway does.
+    let broker = Broker::start();
+    let client = connect(&broker, ProtocolLevel::Mqtt311);
+    let published = client
+        .publish("receiver/t", "x", QoS::ExactlyOnce, false)
+        .expect("sent")
+        .into_receiver();
+    let subscribed = client
+        .subscribe(&[("receiver/#", QoS::AtLeastOnce)])
+        .expect("sent")
+        .into_receiver();
+    let mut select = crossbeam_channel::Select::new();
+    select.recv(&published);
+    select.recv(&subscribed);
+    let deadline = Instant::now() + PATIENCE;
+    let (mut publish_done, mut subscribe_done) = (false, false);
+    while !(publish_done && subscribe_done) {
+        let operation = select
+            .select_deadline(deadline)
+            .expect("both complete in time");
+        let index = operation.index();
+        match index {
+            0 => {
+                operation
+                    .recv(&published)
+                    .expect("one result")
+                    .expect("acknowledged");
+                publish_done = true;
+            }
+            _ => {
+                let granted = operation.recv(&subscribed).expect("one result");
+                assert_eq!(
+                    granted.expect("subscribed"),
+                    [SubAckReturnCode::Granted(QoS::AtLeastOnce)]
+                );
+                subscribe_done = true;
+            }
+        }
+        // A completed request's channel is then disconnected, which would be ready forever.
+        select.remove(index);
+    }
+    // A completed request's channel then reports disconnection: nothing more will come.
+    client.disconnect();
+    assert!(published.try_recv().is_err());
+}

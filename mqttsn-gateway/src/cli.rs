@@ -1,0 +1,388 @@
+//! The options and main loops of the three programs: `mqttsn-gateway`, and the `mqttsn-pub` /
+//! `mqttsn-sub` tools, whose options follow njh's mqtt-sn-tools (`-h -p -i -k -e -q -r -t -T -m -n
+//! -s -d`, `--fe` and `--wlnid` for the forwarder encapsulation) so that scripts written for those
+//! work with few changes. One difference: the default port is 10000, the gateway's, as in Paho's
+//! `gateway.conf`.
+//!
+//! A topic of exactly two characters given with `-t` is sent as a short topic name (§6.7), as
+//! mqtt-sn-tools does; any other is registered (pub) or subscribed by name (sub). This module calls
+//! the library like any application would; it does not implement the protocol.
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use argh::FromArgs;
+use mqttsn_codec::QoS;
+
+use crate::client::{Client, ClientOptions, Error, Filter, Topic};
+use crate::config::{Config, GatewayKind};
+
+/// The MQTT-SN gateway: translates MQTT-SN 1.2 over UDP to MQTT for any broker.
+#[derive(FromArgs, Debug)]
+pub struct GatewayArgs {
+    /// the configuration file (key=value, see gateway.conf); without one, the defaults
+    #[argh(option, short = 'c')]
+    pub config: Option<PathBuf>,
+    /// the UDP address to listen on, e.g. 0.0.0.0:10000 or [::]:10000 (overrides Listen)
+    #[argh(option, short = 'l')]
+    pub listen: Option<SocketAddr>,
+    /// the broker's host (overrides BrokerName)
+    #[argh(option, short = 'b')]
+    pub broker: Option<String>,
+    /// the broker's port (overrides BrokerPortNo)
+    #[argh(option, short = 'p')]
+    pub port: Option<u16>,
+    /// run an aggregating gateway: one MQTT connection for all clients
+    #[argh(switch, short = 'a')]
+    pub aggregating: bool,
+    /// log debug messages (RUST_LOG also works)
+    #[argh(switch, short = 'd')]
+    pub debug: bool,
+}
+
+impl GatewayArgs {
+    /// The configuration: the file's (if any), then the flags on top.
+    pub fn config(&self) -> Result<Config, String> {
+        let mut config = match &self.config {
+            Some(path) => Config::load(path).map_err(|e| e.to_string())?,
+            None => Config::default(),
+        };
+        if let Some(listen) = self.listen {
+            config.listen = listen;
+        }
+        if let Some(broker) = &self.broker {
+            config.broker_host = broker.clone();
+        }
+        if let Some(port) = self.port {
+            config.broker_port = port;
+        }
+        if self.aggregating {
+            config.kind = GatewayKind::Aggregating;
+        }
+        Ok(config)
+    }
+}
+
+/// Publish one message to an MQTT-SN gateway.
+#[derive(FromArgs, Debug)]
+pub struct PubArgs {
+    /// the gateway's host (default 127.0.0.1)
+    #[argh(option, short = 'h', default = "String::from(\"127.0.0.1\")")]
+    pub host: String,
+    /// the gateway's UDP port (default 10000)
+    #[argh(option, short = 'p', default = "10000")]
+    pub port: u16,
+    /// the client id (default mqttsn-tools- and the process id)
+    #[argh(option, short = 'i')]
+    pub id: Option<String>,
+    /// keep-alive in seconds (default 10)
+    #[argh(option, short = 'k', default = "10")]
+    pub keep_alive: u16,
+    /// sleep for this many seconds after publishing, instead of disconnecting
+    #[argh(option, short = 'e')]
+    pub sleep: Option<u16>,
+    /// the QoS: -1, 0, 1 or 2 (default 0)
+    #[argh(option, short = 'q', default = "0")]
+    pub qos: i8,
+    /// retain the message
+    #[argh(switch, short = 'r')]
+    pub retain: bool,
+    /// the topic name (two characters: a short topic name)
+    #[argh(option, short = 't')]
+    pub topic: Option<String>,
+    /// a predefined topic id instead of a topic name
+    #[argh(option, short = 'T')]
+    pub topic_id: Option<u16>,
+    /// the message
+    #[argh(option, short = 'm')]
+    pub message: Option<String>,
+    /// send an empty message
+    #[argh(switch, short = 'n')]
+    pub null_message: bool,
+    /// read the message from standard input
+    #[argh(switch, short = 's')]
+    pub stdin: bool,
+    /// send through a forwarder encapsulation (with --wlnid)
+    #[argh(switch)]
+    pub fe: bool,
+    /// the wireless node id for --fe, in hex (default: the client id's bytes)
+    #[argh(option)]
+    pub wlnid: Option<String>,
+    /// log debug messages
+    #[argh(switch, short = 'd')]
+    pub debug: bool,
+}
+
+/// Subscribe to topics of an MQTT-SN gateway and print the messages.
+#[derive(FromArgs, Debug)]
+pub struct SubArgs {
+    /// the gateway's host (default 127.0.0.1)
+    #[argh(option, short = 'h', default = "String::from(\"127.0.0.1\")")]
+    pub host: String,
+    /// the gateway's UDP port (default 10000)
+    #[argh(option, short = 'p', default = "10000")]
+    pub port: u16,
+    /// the client id (default mqttsn-tools- and the process id)
+    #[argh(option, short = 'i')]
+    pub id: Option<String>,
+    /// keep-alive in seconds (default 10)
+    #[argh(option, short = 'k', default = "10")]
+    pub keep_alive: u16,
+    /// the QoS: 0, 1 or 2 (default 0)
+    #[argh(option, short = 'q', default = "0")]
+    pub qos: i8,
+    /// a topic filter to subscribe to (two characters: a short topic name); may be repeated
+    #[argh(option, short = 't')]
+    pub topic: Vec<String>,
+    /// a predefined topic id to subscribe to; may be repeated
+    #[argh(option, short = 'T')]
+    pub topic_id: Vec<u16>,
+    /// exit after the first message
+    #[argh(switch, short = '1')]
+    pub one: bool,
+    /// keep the session: connect without clean session
+    #[argh(switch, short = 'c')]
+    pub keep_session: bool,
+    /// print the topic name before each message
+    #[argh(switch, short = 'v')]
+    pub verbose: bool,
+    /// sleep for this many seconds between wake-ups, collecting buffered messages each time
+    #[argh(option, short = 'e')]
+    pub sleep: Option<u16>,
+    /// send through a forwarder encapsulation (with --wlnid)
+    #[argh(switch)]
+    pub fe: bool,
+    /// the wireless node id for --fe, in hex (default: the client id's bytes)
+    #[argh(option)]
+    pub wlnid: Option<String>,
+    /// log debug messages
+    #[argh(switch, short = 'd')]
+    pub debug: bool,
+}
+
+/// Logging to standard error: warnings, or everything with `-d`; `RUST_LOG` overrides.
+pub fn init_logging(debug: bool) {
+    let default = if debug { "debug" } else { "warn" };
+    let _ = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(default))
+        .try_init();
+}
+
+fn qos(value: i8) -> Result<QoS, String> {
+    match value {
+        -1 => Ok(QoS::MinusOne),
+        0 => Ok(QoS::AtMostOnce),
+        1 => Ok(QoS::AtLeastOnce),
+        2 => Ok(QoS::ExactlyOnce),
+        _ => Err(format!("QoS {value}: -1, 0, 1 or 2")),
+    }
+}
+
+fn gateway(host: &str, port: u16) -> Result<SocketAddr, String> {
+    (host, port)
+        .to_socket_addrs()
+        .map_err(|e| format!("{host}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{host}: no address"))
+}
+
+fn options(
+    host: &str,
+    port: u16,
+    id: Option<&String>,
+    keep_alive: u16,
+    fe: bool,
+    wlnid: Option<&String>,
+) -> Result<ClientOptions, String> {
+    let id = id
+        .cloned()
+        .unwrap_or_else(|| format!("mqttsn-tools-{}", std::process::id()));
+    let mut options = ClientOptions::new(gateway(host, port)?, id.clone());
+    options.keep_alive = keep_alive;
+    if fe {
+        options.wireless_node_id = Some(match wlnid {
+            None => id.into_bytes(),
+            Some(hex) => parse_hex(hex)?,
+        });
+    }
+    Ok(options)
+}
+
+fn parse_hex(hex: &str) -> Result<Vec<u8>, String> {
+    if !hex.len().is_multiple_of(2) {
+        return Err(format!("--wlnid {hex}: an even number of hex digits"));
+    }
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| {
+            hex.get(i..i + 2)
+                .and_then(|pair| u8::from_str_radix(pair, 16).ok())
+                .ok_or_else(|| format!("--wlnid {hex}: not hex"))
+        })
+        .collect()
+}
+
+/// `mqttsn-pub`: connect (unless QoS -1), register if needed, publish, then disconnect or sleep.
+pub fn run_pub(args: &PubArgs) -> Result<(), String> {
+    let qos = qos(args.qos)?;
+    let payload = if args.null_message {
+        Vec::new()
+    } else if args.stdin {
+        let mut buffer = Vec::new();
+        io::stdin()
+            .read_to_end(&mut buffer)
+            .map_err(|e| format!("standard input: {e}"))?;
+        buffer
+    } else {
+        args.message
+            .clone()
+            .ok_or("a message is needed: -m, -n or -s")?
+            .into_bytes()
+    };
+    let options = options(
+        &args.host,
+        args.port,
+        args.id.as_ref(),
+        args.keep_alive,
+        args.fe,
+        args.wlnid.as_ref(),
+    )?;
+    let fail = |e: Error| e.to_string();
+    let fixed_topic = match (&args.topic, args.topic_id) {
+        (_, Some(id)) => Some(Topic::Predefined(id)),
+        (Some(topic), None) if topic.len() == 2 => Some(Topic::Short(topic.clone())),
+        (Some(_), None) => None,
+        (None, None) => return Err("a topic is needed: -t or -T".into()),
+    };
+    if qos == QoS::MinusOne {
+        let topic = fixed_topic.ok_or("QoS -1 needs -T or a two-character -t")?;
+        return Client::publish_minus_one(options.gateway, &topic, &payload, args.retain)
+            .map_err(fail);
+    }
+    let mut client = Client::connect(options).map_err(fail)?;
+    let topic = match (fixed_topic, &args.topic) {
+        (Some(topic), _) => topic,
+        (None, Some(name)) => Topic::Id(client.register(name).map_err(fail)?),
+        (None, None) => return Err("a topic is needed".into()),
+    };
+    client
+        .publish(topic, &payload, qos, args.retain)
+        .map_err(fail)?;
+    match args.sleep {
+        Some(seconds) => client.sleep(seconds).map_err(fail),
+        None => client.disconnect().map_err(fail),
+    }
+}
+
+/// `mqttsn-sub`: subscribe and print each message on its own line (with `-v`, the topic first).
+pub fn run_sub(args: &SubArgs, out: &mut dyn Write) -> Result<(), String> {
+    let qos = qos(args.qos)?;
+    if qos == QoS::MinusOne {
+        return Err("QoS -1 is for publishing only".into());
+    }
+    if args.topic.is_empty() && args.topic_id.is_empty() {
+        return Err("a topic is needed: -t or -T".into());
+    }
+    let mut options = options(
+        &args.host,
+        args.port,
+        args.id.as_ref(),
+        args.keep_alive,
+        args.fe,
+        args.wlnid.as_ref(),
+    )?;
+    options.clean_session = !args.keep_session;
+    let fail = |e: Error| e.to_string();
+    let mut client = Client::connect(options).map_err(fail)?;
+    for topic in &args.topic {
+        let filter = if topic.len() == 2 {
+            Filter::Short(topic.clone())
+        } else {
+            Filter::Name(topic.clone())
+        };
+        client.subscribe(filter, qos).map_err(fail)?;
+    }
+    for id in &args.topic_id {
+        client
+            .subscribe(Filter::Predefined(*id), qos)
+            .map_err(fail)?;
+    }
+    let keep_alive = Duration::from_secs(args.keep_alive.max(1).into());
+    let mut last_ping = Instant::now();
+    loop {
+        let messages = match args.sleep {
+            Some(seconds) => {
+                client.sleep(seconds).map_err(fail)?;
+                std::thread::sleep(Duration::from_secs(seconds.into()) / 2);
+                client.wake().map_err(fail)?
+            }
+            None => {
+                if last_ping.elapsed() >= keep_alive / 2 {
+                    client.ping().map_err(fail)?;
+                    last_ping = Instant::now();
+                }
+                client
+                    .recv(keep_alive / 2)
+                    .map_err(fail)?
+                    .into_iter()
+                    .collect()
+            }
+        };
+        for message in messages {
+            let text = String::from_utf8_lossy(&message.payload);
+            let written = if args.verbose {
+                let topic = match (&message.topic_name, message.topic) {
+                    (Some(name), _) => name.clone(),
+                    (None, topic) => format!("{topic:?}"),
+                };
+                writeln!(out, "{topic} {text}")
+            } else {
+                writeln!(out, "{text}")
+            };
+            written
+                .and_then(|()| out.flush())
+                .map_err(|e| e.to_string())?;
+            if args.one {
+                return client.disconnect().map_err(fail);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn qos_minus_one_and_bad_values() {
+        assert_eq!(qos(-1), Ok(QoS::MinusOne));
+        assert_eq!(qos(2), Ok(QoS::ExactlyOnce));
+        assert!(qos(3).is_err());
+    }
+
+    #[test]
+    fn wireless_node_ids_are_hex() {
+        assert_eq!(parse_hex("0a1B"), Ok(vec![0x0a, 0x1b]));
+        assert!(parse_hex("abc").is_err());
+        assert!(parse_hex("zz").is_err());
+    }
+
+    #[test]
+    fn mqtt_sn_tools_flags_parse() {
+        let args = PubArgs::from_args(
+            &["mqttsn-pub"],
+            &[
+                "-h", "::1", "-p", "1883", "-q", "-1", "-T", "5", "-m", "hi", "-r",
+            ],
+        )
+        .expect("valid flags");
+        assert_eq!(args.qos, -1);
+        assert_eq!(args.topic_id, Some(5));
+        assert!(args.retain);
+        let args = SubArgs::from_args(&["mqttsn-sub"], &["-t", "a/#", "-t", "ab", "-1", "-v"])
+            .expect("valid flags");
+        assert_eq!(args.topic, ["a/#", "ab"]);
+        assert!(args.one && args.verbose);
+    }
+}

@@ -1,0 +1,527 @@
+//! [`Gateway::start`]: the threads and sockets around the sans-IO [`Translator`].
+//!
+//! # The threading pattern
+//!
+//! ```text
+//!  UDP socket ──▶ receive thread ──┐
+//!  broker connections (mqtt-client)│ Input channel          ┌──▶ UDP socket (send_to)
+//!    ├─ notification forwarders ───┼──────────▶ translator ─┤
+//!    ├─ connector threads ─────────┤            thread      └──▶ mqtt-client calls (never block)
+//!    └─ acknowledgement collector ─┘   (owns the Translator, sleeps until an input or its deadline)
+//! ```
+//!
+//! - **One thread owns the [`Translator`]**; every other thread only sends it inputs over one
+//!   unbounded channel. There is no lock around protocol state.
+//! - **Nothing the translator thread does blocks on the network**: `send_to` on a UDP socket does not
+//!   wait for a peer, and `mqtt-client`'s `publish`, `subscribe` and `unsubscribe` return a pending
+//!   result at once. Opening an MQTT connection does block (TCP, TLS, CONNACK), so each one is opened
+//!   by a short-lived connector thread that reports back.
+//! - **Acknowledgements** from the broker are awaited by one collector thread that selects over all
+//!   pending results (`Pending::into_receiver`) and hands each to the translator with the
+//!   [`Ack`](crate::action::Ack) it was given.
+//! - **The gateway's own connection** is opened by a thread that retries with backoff until it
+//!   succeeds; `mqtt-client` then reconnects it with backoff by itself. Transparent client
+//!   connections are never reconnected behind the client's back: the client is told instead.
+//!
+//! This file does not interpret MQTT-SN: every decision is the translator's.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Select, Sender};
+use mqtt_client::{
+    Client, ConnectOptions, Error as ClientError, Notification, ReconnectOptions, SubAckReturnCode,
+    TlsOptions, reconnect::Backoff,
+};
+
+use crate::action::{Ack, Action, BrokerEvent, ConnId, ConnectRequest, Outcome};
+use crate::config::Config;
+use crate::translator::{Stats, Translator};
+
+/// The largest datagram the gateway reads: the 3-octet Length allows 65 535 octets.
+const MAX_DATAGRAM: usize = 65_535;
+/// How often the receive thread looks up from its socket to see whether it should stop.
+const RECEIVE_POLL: Duration = Duration::from_millis(100);
+
+/// The entry point: [`Gateway::start`].
+#[derive(Debug)]
+pub struct Gateway;
+
+/// A running gateway. Dropping it stops it, as [`shutdown`](Self::shutdown) does.
+#[derive(Debug)]
+pub struct GatewayHandle {
+    local_addr: SocketAddr,
+    inputs: Sender<Input>,
+    stop: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<()>>,
+    stats: Receiver<Stats>,
+}
+
+/// What the translator thread is told.
+enum Input {
+    Datagram(SocketAddr, Vec<u8>),
+    Broker(BrokerEvent),
+    /// A connector thread's result.
+    Opened(ConnId, Result<Client, ClientError>),
+    /// The handle asks for the counters.
+    Stats,
+    Stop,
+}
+
+impl std::fmt::Debug for Input {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Datagram(from, bytes) => write!(f, "Datagram({from}, {} octets)", bytes.len()),
+            Self::Broker(event) => write!(f, "Broker({event:?})"),
+            Self::Opened(conn, result) => write!(f, "Opened({conn:?}, {})", result.is_ok()),
+            Self::Stats => f.write_str("Stats"),
+            Self::Stop => f.write_str("Stop"),
+        }
+    }
+}
+
+/// A pending broker result waiting in the collector.
+enum Waiting {
+    Publish(Receiver<Result<(), ClientError>>),
+    Subscribe(Receiver<Result<Vec<SubAckReturnCode>, ClientError>>),
+    Unsubscribe(Receiver<Result<(), ClientError>>),
+}
+
+impl Gateway {
+    /// Binds the UDP socket of `config.listen` and starts serving; the gateway's broker connection
+    /// is opened in the background.
+    pub fn start(config: Config) -> io::Result<GatewayHandle> {
+        let socket = UdpSocket::bind(config.listen)?;
+        let local_addr = socket.local_addr()?;
+        socket.set_read_timeout(Some(RECEIVE_POLL))?;
+        if config.advertise_address.is_some_and(|a| a.ip().is_ipv4()) {
+            // ADVERTISE may go to a broadcast address, which needs permission.
+            socket.set_broadcast(true)?;
+        }
+        log::info!(
+            "{} listening on {local_addr} ({:?} gateway, broker {}:{})",
+            config.gateway_name,
+            config.kind,
+            config.broker_host,
+            config.broker_port
+        );
+        let (inputs, input_rx) = crossbeam_channel::unbounded();
+        let (acks, ack_rx) = crossbeam_channel::unbounded();
+        let (stats_tx, stats) = crossbeam_channel::unbounded();
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut threads = Vec::new();
+
+        let receive_socket = socket.try_clone()?;
+        let receive_inputs = inputs.clone();
+        let receive_stop = Arc::clone(&stop);
+        threads.push(spawn("mqttsn-receive", move || {
+            receive(&receive_socket, &receive_inputs, &receive_stop);
+        })?);
+
+        let collector_inputs = inputs.clone();
+        threads.push(spawn("mqttsn-acks", move || {
+            collect(&ack_rx, &collector_inputs);
+        })?);
+
+        let gateway_config = config.clone();
+        let gateway_inputs = inputs.clone();
+        let gateway_stop = Arc::clone(&stop);
+        threads.push(spawn("mqttsn-gateway-conn", move || {
+            open_gateway_connection(&gateway_config, &gateway_inputs, &gateway_stop);
+        })?);
+
+        let core = Core {
+            translator: Translator::new(config),
+            socket,
+            clients: HashMap::new(),
+            inputs: inputs.clone(),
+            acks,
+            stats: stats_tx,
+        };
+        threads.push(spawn("mqttsn-translator", move || core.run(&input_rx))?);
+        Ok(GatewayHandle {
+            local_addr,
+            inputs,
+            stop,
+            threads,
+            stats,
+        })
+    }
+}
+
+impl GatewayHandle {
+    /// The UDP address the gateway listens on (with the port chosen, if 0 was asked for).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The counters of the translator, asked for and waited on (at most a second).
+    pub fn stats(&self) -> Option<Stats> {
+        let _ = self.inputs.send(Input::Stats);
+        self.stats.recv_timeout(Duration::from_secs(1)).ok()
+    }
+
+    /// Runs until the process ends.
+    pub fn wait(mut self) {
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
+
+    /// Stops every thread and closes every broker connection, cleanly.
+    pub fn shutdown(mut self) {
+        self.stop_threads();
+    }
+
+    fn stop_threads(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = self.inputs.send(Input::Stop);
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for GatewayHandle {
+    fn drop(&mut self) {
+        self.stop_threads();
+    }
+}
+
+fn spawn(name: &str, body: impl FnOnce() + Send + 'static) -> io::Result<JoinHandle<()>> {
+    thread::Builder::new().name(name.into()).spawn(body)
+}
+
+/// The receive thread: one datagram, one input.
+fn receive(socket: &UdpSocket, inputs: &Sender<Input>, stop: &AtomicBool) {
+    let mut buffer = vec![0u8; MAX_DATAGRAM];
+    while !stop.load(Ordering::SeqCst) {
+        match socket.recv_from(&mut buffer) {
+            Ok((len, from)) => {
+                let datagram = buffer.get(..len).unwrap_or_default().to_vec();
+                if inputs.send(Input::Datagram(from, datagram)).is_err() {
+                    return;
+                }
+            }
+            Err(error)
+                if matches!(
+                    error.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) => {}
+            // An ICMP "port unreachable" from an earlier send surfaces here on some systems; it
+            // concerns one peer, never the socket.
+            Err(error) => log::debug!("receive: {error}"),
+        }
+    }
+}
+
+/// The collector thread: waits on every pending broker result at once.
+fn collect(registrations: &Receiver<(Waiting, Ack)>, inputs: &Sender<Input>) {
+    let mut waiting: Vec<(Waiting, Ack)> = Vec::new();
+    loop {
+        // The selection borrows every receiver; it ends before the finished one is removed.
+        let (index, outcome) = {
+            let mut select = Select::new();
+            select.recv(registrations);
+            for (pending, _) in &waiting {
+                match pending {
+                    Waiting::Publish(rx) | Waiting::Unsubscribe(rx) => select.recv(rx),
+                    Waiting::Subscribe(rx) => select.recv(rx),
+                };
+            }
+            let operation = select.select();
+            let index = operation.index();
+            let Some((pending, _)) = index.checked_sub(1).and_then(|i| waiting.get(i)) else {
+                match operation.recv(registrations) {
+                    Ok(entry) => waiting.push(entry),
+                    Err(_) => return,
+                }
+                continue;
+            };
+            let outcome = match pending {
+                Waiting::Publish(rx) | Waiting::Unsubscribe(rx) => match operation.recv(rx) {
+                    Ok(Ok(())) => Outcome::Done(None),
+                    _ => Outcome::Failed,
+                },
+                Waiting::Subscribe(rx) => match operation.recv(rx) {
+                    Ok(Ok(codes)) => match codes.first() {
+                        Some(SubAckReturnCode::Granted(qos)) => Outcome::Done(Some(*qos)),
+                        _ => Outcome::Failed,
+                    },
+                    _ => Outcome::Failed,
+                },
+            };
+            (index, outcome)
+        };
+        let (_, ack) = waiting.swap_remove(index - 1);
+        if inputs
+            .send(Input::Broker(BrokerEvent::Done(ack, outcome)))
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
+/// Options for an MQTT connection of this gateway.
+fn options(
+    config: &Config,
+    request: &ConnectRequest,
+    reconnect: bool,
+) -> Result<ConnectOptions, ClientError> {
+    let mut builder = ConnectOptions::builder(config.broker_host.clone(), config.broker_port)
+        .client_id(request.client_id.clone())
+        .clean_session(request.clean_session)
+        .keep_alive(
+            request
+                .keep_alive
+                .min(Duration::from_secs(u64::from(u16::MAX))),
+        )
+        .connect_timeout(Duration::from_secs(10));
+    if let Some(user) = &config.user_name {
+        builder = builder.credentials(
+            user.clone(),
+            config.password.clone().map(String::into_bytes),
+        );
+    }
+    if config.tls {
+        let mut tls = TlsOptions::system();
+        if let Some(ca) = &config.ca_file {
+            tls = tls.ca_file(ca.clone());
+        }
+        builder = builder.tls(tls);
+    }
+    if reconnect {
+        let ReconnectOptions {
+            min_delay,
+            max_delay,
+        } = reconnect_options(config);
+        builder = builder.reconnect(min_delay, max_delay);
+    }
+    builder.build()
+}
+
+fn reconnect_options(config: &Config) -> ReconnectOptions {
+    ReconnectOptions {
+        min_delay: config.reconnect_min_delay,
+        max_delay: config.reconnect_max_delay.max(config.reconnect_min_delay),
+    }
+}
+
+/// The thread that opens the gateway's own connection, retrying with backoff: `mqtt-client` never
+/// retries a first connection, only lost ones.
+fn open_gateway_connection(config: &Config, inputs: &Sender<Input>, stop: &AtomicBool) {
+    let request = ConnectRequest {
+        client_id: format!("{}-{}", config.gateway_name, config.gateway_id),
+        clean_session: true,
+        keep_alive: config.broker_keep_alive,
+    };
+    let mut backoff = Backoff::new(reconnect_options(config));
+    while !stop.load(Ordering::SeqCst) {
+        let result = options(config, &request, true).and_then(Client::connect);
+        match result {
+            Ok(client) => {
+                let _ = inputs.send(Input::Opened(ConnId::GATEWAY, Ok(client)));
+                return;
+            }
+            Err(error) => {
+                let delay = backoff.next_delay();
+                log::warn!("gateway connection to the broker failed: {error}; again in {delay:?}");
+                let until = Instant::now() + delay;
+                while Instant::now() < until && !stop.load(Ordering::SeqCst) {
+                    thread::sleep(
+                        RECEIVE_POLL.min(until.saturating_duration_since(Instant::now())),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// The translator thread's state.
+struct Core {
+    translator: Translator,
+    socket: UdpSocket,
+    /// The open broker connections.
+    clients: HashMap<ConnId, Client>,
+    /// For threads started from here, and for results known at once.
+    inputs: Sender<Input>,
+    acks: Sender<(Waiting, Ack)>,
+    stats: Sender<Stats>,
+}
+
+impl Core {
+    fn run(mut self, inputs: &Receiver<Input>) {
+        loop {
+            let input = match self.translator.next_deadline() {
+                Some(deadline) => inputs.recv_deadline(deadline),
+                None => inputs.recv().map_err(|_| RecvTimeoutError::Disconnected),
+            };
+            let now = Instant::now();
+            let actions = match input {
+                Ok(Input::Datagram(from, bytes)) => self.translator.datagram(now, from, &bytes),
+                Ok(Input::Broker(event)) => self.translator.broker(now, event),
+                Ok(Input::Opened(conn, Ok(client))) => {
+                    self.opened(conn, client);
+                    Vec::new()
+                }
+                Ok(Input::Opened(conn, Err(error))) => {
+                    log::warn!("broker connection {conn:?} failed: {error}");
+                    self.translator.broker(now, BrokerEvent::Lost(conn))
+                }
+                Ok(Input::Stats) => {
+                    let _ = self.stats.send(self.translator.stats());
+                    Vec::new()
+                }
+                Err(RecvTimeoutError::Timeout) => self.translator.tick(now),
+                Ok(Input::Stop) | Err(RecvTimeoutError::Disconnected) => break,
+            };
+            self.execute(actions);
+            // Timers are checked after every input, not only on a timeout, so that a busy gateway
+            // still supervises its clients.
+            if self.translator.next_deadline().is_some_and(|d| d <= now) {
+                let actions = self.translator.tick(now);
+                self.execute(actions);
+            }
+        }
+        for (_, client) in self.clients.drain() {
+            client.disconnect();
+        }
+    }
+
+    /// A connection is open: keep it, and forward its notifications as broker events.
+    fn opened(&mut self, conn: ConnId, client: Client) {
+        if !self.translator.wants(conn) {
+            // The client gave up, or connected again, while this connection was being opened.
+            client.disconnect();
+            return;
+        }
+        let notifications = client.notifications();
+        let inputs = self.inputs.clone();
+        let forwarder = thread::Builder::new()
+            .name(format!("mqtt-notify-{}", conn.0))
+            .spawn(move || {
+                for notification in notifications {
+                    let event = match notification {
+                        Notification::Message(message) => BrokerEvent::Message {
+                            conn,
+                            topic: message.topic,
+                            payload: message.payload,
+                            qos: message.qos,
+                            retain: message.retain,
+                        },
+                        Notification::Connected { .. } => BrokerEvent::Connected(conn),
+                        Notification::ConnectionLost(_) => BrokerEvent::Lost(conn),
+                    };
+                    if inputs.send(Input::Broker(event)).is_err() {
+                        return;
+                    }
+                }
+            });
+        match forwarder {
+            Ok(_) => {
+                self.clients.insert(conn, client);
+            }
+            Err(error) => {
+                log::error!("cannot start a thread: {error}");
+                let _ = self.inputs.send(Input::Broker(BrokerEvent::Lost(conn)));
+            }
+        }
+    }
+
+    fn execute(&mut self, actions: Vec<Action>) {
+        for action in actions {
+            match action {
+                Action::Send { to, datagram } => {
+                    if let Err(error) = self.socket.send_to(&datagram, to) {
+                        log::debug!("send to {to}: {error}");
+                    }
+                }
+                Action::Connect(conn, request) => self.connect(conn, &request),
+                Action::Disconnect(conn) => {
+                    // Dropping the last handle disconnects in the background, with DISCONNECT.
+                    self.clients.remove(&conn);
+                }
+                Action::Publish {
+                    conn,
+                    topic,
+                    payload,
+                    qos,
+                    retain,
+                    ack,
+                } => {
+                    let result = self
+                        .client(conn)
+                        .and_then(|client| client.publish(&topic, payload, qos, retain));
+                    self.await_result(result.map(|p| Waiting::Publish(p.into_receiver())), ack);
+                }
+                Action::Subscribe {
+                    conn,
+                    filter,
+                    qos,
+                    ack,
+                } => {
+                    let result = self
+                        .client(conn)
+                        .and_then(|client| client.subscribe(&[(&filter, qos)]));
+                    self.await_result(result.map(|p| Waiting::Subscribe(p.into_receiver())), ack);
+                }
+                Action::Unsubscribe { conn, filter, ack } => {
+                    let result = self
+                        .client(conn)
+                        .and_then(|client| client.unsubscribe(&[&filter]));
+                    self.await_result(result.map(|p| Waiting::Unsubscribe(p.into_receiver())), ack);
+                }
+            }
+        }
+    }
+
+    fn client(&self, conn: ConnId) -> Result<&Client, ClientError> {
+        self.clients.get(&conn).ok_or(ClientError::NotConnected)
+    }
+
+    fn await_result(&self, result: Result<Waiting, ClientError>, ack: Option<Ack>) {
+        match (result, ack) {
+            (Ok(waiting), Some(ack)) => {
+                let _ = self.acks.send((waiting, ack));
+            }
+            (Ok(_), None) => {}
+            (Err(error), ack) => {
+                log::warn!("broker request failed: {error}");
+                if let Some(ack) = ack {
+                    let _ = self
+                        .inputs
+                        .send(Input::Broker(BrokerEvent::Done(ack, Outcome::Failed)));
+                }
+            }
+        }
+    }
+
+    fn connect(&mut self, conn: ConnId, request: &ConnectRequest) {
+        let options = match options(self.translator.config(), request, false) {
+            Ok(options) => options,
+            Err(error) => {
+                log::warn!("{}: {error}", request.client_id);
+                let _ = self.inputs.send(Input::Opened(conn, Err(error)));
+                return;
+            }
+        };
+        let inputs = self.inputs.clone();
+        let started = thread::Builder::new()
+            .name(format!("mqtt-connect-{}", conn.0))
+            .spawn(move || {
+                let _ = inputs.send(Input::Opened(conn, Client::connect(options)));
+            });
+        if let Err(error) = started {
+            log::error!("cannot start a thread: {error}");
+            let _ = self
+                .inputs
+                .send(Input::Opened(conn, Err(ClientError::NotConnected)));
+        }
+    }
+}
