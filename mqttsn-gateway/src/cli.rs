@@ -25,7 +25,7 @@ pub struct GatewayArgs {
     /// the configuration file (key=value, see gateway.conf); without one, the defaults
     #[argh(option, short = 'c')]
     pub config: Option<PathBuf>,
-    /// the UDP address to listen on, e.g. 0.0.0.0:10000 or [::]:10000 (overrides Listen)
+    /// the UDP address to listen on, e.g. `0.0.0.0:10000` or `[::]:10000` (overrides Listen)
     #[argh(option, short = 'l')]
     pub listen: Option<SocketAddr>,
     /// the broker's host (overrides BrokerName)

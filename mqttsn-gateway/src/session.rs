@@ -1,4 +1,4 @@
-//! [`Session`]: what the gateway keeps for one MQTT-SN client, and the path of messages from the
+//! `Session`: what the gateway keeps for one MQTT-SN client, and the path of messages from the
 //! broker to that client.
 //!
 //! A session holds the client's state of Figure 4 ([`ClientState`], §6.14), its will (§6.3, §6.4),
