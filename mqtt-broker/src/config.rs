@@ -5,15 +5,21 @@
 //! blank lines are ignored. Only the directives listed in `mqtt-broker.conf` (the annotated example
 //! beside this crate's README) are understood. Anything else, and any value that does not parse, stops
 //! the broker at start-up with the file and line: a typo must never silently fall back to a default.
-//! Directives for features this broker does not have yet (passwords, TLS, persistence) are refused the
+//! Directives for features this broker does not have (bridges, websockets, plugins...) are refused the
 //! same way rather than ignored, so that nobody believes they are protected when they are not.
 //!
-//! This file only reads settings; it does not apply them.
+//! As in mosquitto, the TLS directives (`certfile`, `keyfile`, `cafile`, `require_certificate`,
+//! `use_identity_as_username`) belong to the `listener` line above them. A listener with some TLS
+//! directives but no `certfile` and `keyfile` is an error, never a plain listener.
+//!
+//! This file only reads settings; it does not apply them or open the files they name.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+use crate::tls::TlsSettings;
 
 /// The broker's settings. `Config::default()` is what `mqtt-broker` runs with when given no file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +49,35 @@ pub struct Config {
     pub allow_zero_length_clientid: bool,
     /// The prefix of assigned client identifiers (`auto_id_prefix`, default `auto-`).
     pub auto_id_prefix: String,
+    /// TLS listeners (`listener` followed by `certfile` and `keyfile`), after the plain ones in
+    /// [`BrokerHandle::local_addrs`](crate::BrokerHandle::local_addrs).
+    pub tls_listeners: Vec<TlsListener>,
+    /// The mosquitto password file checked at CONNECT (`password_file`, default none).
+    pub password_file: Option<PathBuf>,
+    /// The mosquitto ACL file (`acl_file`, default none: every client may use every topic).
+    pub acl_file: Option<PathBuf>,
+    /// Whether clients that are not authenticated may connect (`allow_anonymous`). `None`, the
+    /// default, means false when there is a password file and true otherwise (see `auth.rs`).
+    pub allow_anonymous: Option<bool>,
+    /// Whether sessions and retained messages survive a restart (`persistence`, default false).
+    pub persistence: bool,
+    /// The directory of the persistence files (`persistence_location`, default the current one).
+    pub persistence_location: PathBuf,
+    /// The most subscriptions one session may hold (`max_subscriptions_per_client`, default 0 = no
+    /// limit; not a mosquitto directive). Further filters are refused with 0x80 (3.1.1).
+    pub max_subscriptions_per_client: usize,
+    /// The most levels a topic name or filter may have (`max_topic_levels`, default 0 = no limit;
+    /// not a mosquitto directive). A longer PUBLISH topic is dropped, a longer filter refused.
+    pub max_topic_levels: usize,
+}
+
+/// A TLS listener: an address and its certificate settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsListener {
+    /// Where to listen; port 0 asks the system for a free port.
+    pub address: SocketAddr,
+    /// Certificate, key and client-certificate settings.
+    pub tls: TlsSettings,
 }
 
 impl Default for Config {
@@ -57,8 +92,29 @@ impl Default for Config {
             connect_timeout: Duration::from_secs(10),
             allow_zero_length_clientid: true,
             auto_id_prefix: "auto-".into(),
+            tls_listeners: Vec::new(),
+            password_file: None,
+            acl_file: None,
+            allow_anonymous: None,
+            persistence: false,
+            persistence_location: PathBuf::from("."),
+            max_subscriptions_per_client: 0,
+            max_topic_levels: 0,
         }
     }
+}
+
+/// A `listener` line and the TLS directives that followed it.
+struct PendingListener {
+    line: usize,
+    address: SocketAddr,
+    certfile: Option<PathBuf>,
+    keyfile: Option<PathBuf>,
+    cafile: Option<PathBuf>,
+    require_certificate: bool,
+    use_identity_as_username: bool,
+    /// Whether any TLS directive was given.
+    any_tls: bool,
 }
 
 /// A configuration file that could not be read or understood.
@@ -98,7 +154,7 @@ impl Config {
     /// Parses configuration `text`; `file` names it in errors.
     pub fn parse(text: &str, file: &str) -> Result<Self, ConfigError> {
         let mut config = Self::default();
-        let mut listeners = Vec::new();
+        let mut listeners: Vec<PendingListener> = Vec::new();
         let mut default_port = 1883;
         let mut default_address = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
         for (index, line) in text.lines().enumerate() {
@@ -118,19 +174,57 @@ impl Config {
                 return Err(error(format!("`{name}` needs a value")));
             }
             match name {
-                "listener" => listeners.push(parse_listener(value).map_err(error)?),
+                "listener" => listeners.push(PendingListener {
+                    line: index + 1,
+                    address: parse_listener(value).map_err(error)?,
+                    certfile: None,
+                    keyfile: None,
+                    cafile: None,
+                    require_certificate: false,
+                    use_identity_as_username: false,
+                    any_tls: false,
+                }),
+                "certfile"
+                | "keyfile"
+                | "cafile"
+                | "require_certificate"
+                | "use_identity_as_username" => {
+                    let Some(listener) = listeners.last_mut() else {
+                        return Err(error(format!(
+                            "`{name}` belongs to a listener: put it after a `listener` line"
+                        )));
+                    };
+                    listener.any_tls = true;
+                    match name {
+                        "certfile" => listener.certfile = Some(value.into()),
+                        "keyfile" => listener.keyfile = Some(value.into()),
+                        "cafile" => listener.cafile = Some(value.into()),
+                        "require_certificate" => {
+                            listener.require_certificate = boolean(name, value).map_err(error)?;
+                        }
+                        _ => {
+                            listener.use_identity_as_username =
+                                boolean(name, value).map_err(error)?;
+                        }
+                    }
+                }
+                "password_file" => config.password_file = Some(value.into()),
+                "acl_file" => config.acl_file = Some(value.into()),
+                "persistence" => config.persistence = boolean(name, value).map_err(error)?,
+                "persistence_location" => config.persistence_location = value.into(),
+                "max_subscriptions_per_client" => {
+                    config.max_subscriptions_per_client =
+                        number(name, value, 0..=usize::MAX).map_err(error)?;
+                }
+                "max_topic_levels" => {
+                    config.max_topic_levels = number(name, value, 0..=65_535).map_err(error)?;
+                }
                 "port" => default_port = number(name, value, 0..=65_535).map_err(error)? as u16,
                 "bind_address" => {
                     default_address = resolve(value, 0).map_err(error)?.ip();
                 }
                 "allow_anonymous" => {
-                    if !boolean(name, value).map_err(error)? {
-                        return Err(error(
-                            "`allow_anonymous false` needs authentication, which this broker does \
-                             not have yet; remove the line"
-                                .into(),
-                        ));
-                    }
+                    config.allow_anonymous = Some(boolean(name, value).map_err(error)?);
                 }
                 "max_inflight_messages" => {
                     config.max_inflight_messages =
@@ -164,9 +258,8 @@ impl Config {
                 }
                 "auto_id_prefix" => config.auto_id_prefix = value.into(),
                 // Accepted only at the value this broker always has.
-                "persistence" | "set_tcp_nodelay" | "log_dest" => {
+                "set_tcp_nodelay" | "log_dest" => {
                     let fixed = match name {
-                        "persistence" => "false",
                         "set_tcp_nodelay" => "true",
                         _ => "stderr",
                     };
@@ -179,11 +272,52 @@ impl Config {
                 _ => return Err(error(format!("unknown directive `{name}`"))),
             }
         }
-        config.listeners = if listeners.is_empty() {
-            vec![SocketAddr::new(default_address, default_port)]
+        if listeners.is_empty() {
+            config.listeners = vec![SocketAddr::new(default_address, default_port)];
         } else {
-            listeners
-        };
+            config.listeners.clear();
+        }
+        for listener in listeners {
+            if !listener.any_tls {
+                config.listeners.push(listener.address);
+                continue;
+            }
+            let (Some(certfile), Some(keyfile)) = (listener.certfile, listener.keyfile) else {
+                return Err(ConfigError {
+                    file: file.into(),
+                    line: listener.line,
+                    message: "this listener has TLS directives but not both `certfile` and \
+                              `keyfile`; it would not be encrypted"
+                        .into(),
+                });
+            };
+            config.tls_listeners.push(TlsListener {
+                address: listener.address,
+                tls: TlsSettings {
+                    certfile,
+                    keyfile,
+                    cafile: listener.cafile,
+                    require_certificate: listener.require_certificate,
+                    use_identity_as_username: listener.use_identity_as_username,
+                },
+            });
+        }
+        let identity_listener = config
+            .tls_listeners
+            .iter()
+            .any(|listener| listener.tls.use_identity_as_username);
+        if config.allow_anonymous == Some(false)
+            && config.password_file.is_none()
+            && !identity_listener
+        {
+            return Err(ConfigError {
+                file: file.into(),
+                line: 0,
+                message: "`allow_anonymous false` with neither a `password_file` nor a \
+                          `use_identity_as_username` listener: no client could ever connect"
+                    .into(),
+            });
+        }
         Ok(config)
     }
 }
@@ -275,6 +409,7 @@ mod tests {
             connect_timeout: Duration::from_secs(10),
             allow_zero_length_clientid: false,
             auto_id_prefix: "x-".into(),
+            ..Config::default()
         };
         assert_eq!(config, Ok(expected));
     }
@@ -290,8 +425,9 @@ mod tests {
             "sys_interval ten",
             "listener",
             "listener 70000",
-            "allow_anonymous false",
-            "persistence true",
+            "persistence yes",
+            "certfile a.pem",
+            "listener 8883\ncafile ca.pem",
             "max_connections 0",
             "allow_zero_length_clientid yes",
         ] {
@@ -303,6 +439,42 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn allow_anonymous_false_needs_a_way_to_authenticate() {
+        assert!(Config::parse("allow_anonymous false\n", "a.conf").is_err());
+        assert!(Config::parse("allow_anonymous false\npassword_file p\n", "a.conf").is_ok());
+    }
+
+    #[test]
+    fn tls_directives_belong_to_the_listener_above_them() {
+        let text = "listener 1883\nlistener 8883 127.0.0.1\ncertfile s.pem\nkeyfile s.key\n\
+                    cafile ca.pem\nrequire_certificate true\nuse_identity_as_username true\n\
+                    password_file pw\nacl_file acl\nallow_anonymous false\npersistence true\n\
+                    persistence_location /var/lib/mqtt\n";
+        let config = Config::parse(text, "t.conf").expect("parses");
+        assert_eq!(config.listeners.len(), 1);
+        assert_eq!(
+            config.tls_listeners,
+            [TlsListener {
+                address: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8883),
+                tls: TlsSettings {
+                    certfile: "s.pem".into(),
+                    keyfile: "s.key".into(),
+                    cafile: Some("ca.pem".into()),
+                    require_certificate: true,
+                    use_identity_as_username: true,
+                },
+            }]
+        );
+        assert_eq!(config.password_file, Some(PathBuf::from("pw")));
+        assert_eq!(config.allow_anonymous, Some(false));
+        assert!(config.persistence);
+        assert_eq!(config.persistence_location, PathBuf::from("/var/lib/mqtt"));
+        // A keyfile without a certfile leaves the listener unencrypted: refused, naming its line.
+        let error = Config::parse("listener 1\nlistener 2\nkeyfile k\n", "u.conf");
+        assert_eq!(error.map_err(|error| error.line), Err(2));
     }
 
     #[test]

@@ -7,11 +7,17 @@
 //! writer's channel, never while holding a lock. When it ends, for whatever reason, it publishes the
 //! Will if the session handed one over, detaches from the router, and waits for its writer.
 //!
+//! On a TLS listener the thread first completes the handshake (`transport.rs`), within
+//! `connect_timeout`. At CONNECT it asks `auth.rs` whether the client may connect, and on every
+//! PUBLISH and SUBSCRIBE whether the ACL lets it: a PUBLISH that may not go through is acknowledged as
+//! usual and dropped [MQTT-3.3.5-2] [V31-DIFF-35]; a refused filter is answered 0x80 (see
+//! `Router::subscribe` for 3.1).
+//!
 //! This file holds no protocol rules (`session.rs`) and no shared state (`router.rs`); it is the glue
 //! between a socket and those two.
 
-use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::io;
+use std::net::SocketAddr;
 use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -22,10 +28,12 @@ use crossbeam_channel::Sender;
 use log::{debug, info, warn};
 use mqtt_codec::{ConnectReturnCode, Decoder, Packet, ProtocolLevel, Status};
 
+use crate::message::Message;
 use crate::metrics::Metrics;
 use crate::outbound::{OutPacket, Outbound};
 use crate::router::{Link, Router, SlotRef};
 use crate::session::{Action, Close, CloseReason, OpenRequest, Session, Settings};
+use crate::transport::Stream;
 use crate::writer::Writer;
 
 /// What every connection thread shares: the router and the broker-wide settings and limits.
@@ -45,6 +53,10 @@ pub(crate) struct Context {
     pub(crate) shutting_down: AtomicBool,
     /// Stack size of the writer threads.
     pub(crate) writer_stack: usize,
+    /// The most subscriptions per session (0: no limit).
+    pub(crate) max_subscriptions: usize,
+    /// The most levels in a topic name or filter (0: no limit).
+    pub(crate) max_topic_levels: usize,
 }
 
 /// How long a write may block before the client is considered gone.
@@ -60,21 +72,34 @@ struct Attached {
     tx: Sender<Outbound>,
     writer: JoinHandle<()>,
     client_id: Arc<str>,
+    /// The user name the client acts under, for the ACL.
+    user: Option<Arc<str>>,
 }
 
 /// One connection's reader.
 pub(crate) struct Connection {
     context: Arc<Context>,
-    stream: Arc<TcpStream>,
+    stream: Arc<Stream>,
     peer: SocketAddr,
     id: u64,
     session: Session,
     attached: Option<Attached>,
+    /// On a `use_identity_as_username` listener, the client certificate's CN once the handshake is
+    /// done (`Some(None)` without a certificate); `None` on other listeners.
+    identity: Option<Option<String>>,
+    use_identity: bool,
 }
 
 impl Connection {
     /// A connection accepted from `peer`; numbered `id` for the logs and for assigned client ids.
-    pub(crate) fn new(context: Arc<Context>, stream: TcpStream, peer: SocketAddr, id: u64) -> Self {
+    /// `use_identity` is the listener's `use_identity_as_username`.
+    pub(crate) fn new(
+        context: Arc<Context>,
+        stream: Stream,
+        peer: SocketAddr,
+        id: u64,
+        use_identity: bool,
+    ) -> Self {
         let session = Session::new(context.settings.clone(), id, Instant::now());
         Self {
             context,
@@ -83,12 +108,33 @@ impl Connection {
             id,
             session,
             attached: None,
+            identity: None,
+            use_identity,
         }
     }
 
     /// Runs the connection to its end.
     pub(crate) fn run(mut self) {
         let _ = self.stream.set_write_timeout(Some(WRITE_TIMEOUT));
+        if self.stream.is_tls() {
+            let deadline = Instant::now() + self.context.settings.connect_timeout;
+            match self.stream.handshake(deadline) {
+                Ok(identity) => {
+                    debug!(
+                        "{}: TLS handshake done (certificate CN {identity:?})",
+                        self.peer
+                    );
+                    if self.use_identity {
+                        self.identity = Some(identity);
+                    }
+                }
+                Err(why) => {
+                    warn!("{}: TLS handshake failed: {why}", self.peer);
+                    self.stream.shutdown();
+                    return;
+                }
+            }
+        }
         let mut decoder =
             Decoder::new(ProtocolLevel::Mqtt311).with_max_packet_size(self.context.max_packet_size);
         let mut buffer: Vec<u8> = Vec::with_capacity(1024);
@@ -109,7 +155,7 @@ impl Connection {
                 let _ = self.execute(actions);
                 break;
             }
-            let read = (&*self.stream).read(&mut chunk);
+            let read = self.stream.read(&mut chunk);
             let actions = match read {
                 Ok(0) => self.session.connection_lost(),
                 Ok(count) => {
@@ -187,10 +233,13 @@ impl Connection {
             Action::Send(packet) => self.send(packet),
             Action::Open(request) => self.open(&request),
             Action::Publish(message) => {
-                router.publish(&message);
+                if self.may_publish(&message) {
+                    router.publish(&message);
+                }
                 ControlFlow::Continue(())
             }
             Action::PublishOnce { packet_id, message } => {
+                let message = message.filter(|message| self.may_publish(message));
                 let attached = self.attached()?;
                 router.publish_once(&attached.slot, self.id, packet_id, message.as_ref());
                 self.send(OutPacket::PubRec(packet_id))
@@ -206,12 +255,42 @@ impl Connection {
                 }
             }
             Action::Subscribe { packet_id, filters } => {
-                let slot = Arc::clone(&self.attached()?.slot);
-                let codes = router.subscribe(&slot, self.id, &filters);
+                let attached = self.attached()?;
+                let slot = Arc::clone(&attached.slot);
+                let security = router.security();
+                let allowed: Vec<bool> = filters
+                    .iter()
+                    .map(|(filter, _)| {
+                        let levels_ok = self.context.max_topic_levels == 0
+                            || filter.split('/').count() <= self.context.max_topic_levels;
+                        let ok = levels_ok
+                            && security.may_subscribe(
+                                &attached.client_id,
+                                attached.user.as_deref(),
+                                filter,
+                            );
+                        if !ok {
+                            info!(
+                                "{}: subscription to {filter:?} refused (acl_file or \
+                                 max_topic_levels)",
+                                self.describe()
+                            );
+                        }
+                        ok
+                    })
+                    .collect();
+                let (codes, subscribed) = router.subscribe(
+                    &slot,
+                    self.id,
+                    &filters,
+                    &allowed,
+                    self.context.max_subscriptions,
+                    self.session.level(),
+                );
                 // The SUBACK goes before the retained messages, which a client may find easier to
                 // read, though either order is allowed (3.1.1 §3.8.4).
                 self.send(OutPacket::SubAck { packet_id, codes })?;
-                router.send_retained(&slot, self.id, &filters);
+                router.send_retained(&slot, self.id, &subscribed);
                 ControlFlow::Continue(())
             }
             Action::Unsubscribe { packet_id, filters } => {
@@ -233,6 +312,31 @@ impl Connection {
         }
     }
 
+    /// Whether the client may publish `message`: the ACL's `write` and `max_topic_levels`. A refusal
+    /// is counted and logged; the caller still acknowledges the PUBLISH, which 3.1.1 allows
+    /// [MQTT-3.3.5-2] and 3.1 requires [V31-DIFF-35], so that the client does not retry it forever.
+    fn may_publish(&self, message: &Message) -> bool {
+        let Some(attached) = &self.attached else {
+            return false;
+        };
+        let levels = self.context.max_topic_levels;
+        let allowed = (levels == 0 || message.topic.split('/').count() <= levels)
+            && self.context.router.security().may_publish(
+                &attached.client_id,
+                attached.user.as_deref(),
+                &message.topic,
+            );
+        if !allowed {
+            Metrics::add(&self.context.router.metrics.publish_denied, 1);
+            info!(
+                "{}: PUBLISH to {:?} denied (acl_file or max_topic_levels); acknowledged and dropped",
+                self.describe(),
+                message.topic
+            );
+        }
+        allowed
+    }
+
     fn attached(&self) -> ControlFlow<(), &Attached> {
         match &self.attached {
             Some(attached) => ControlFlow::Continue(attached),
@@ -243,14 +347,14 @@ impl Connection {
     /// Sends through the writer once there is one; before that (refusals of CONNECT) directly.
     fn send(&mut self, packet: OutPacket) -> ControlFlow<()> {
         match &self.attached {
-            Some(attached) => match attached.tx.send(Outbound::Packet(packet)) {
+            Some(attached) => match attached.tx.send(self.context.router.outbound(packet)) {
                 Ok(()) => ControlFlow::Continue(()),
                 Err(_) => ControlFlow::Break(()), // the writer is gone: so is the connection
             },
             None => {
                 let mut bytes = Vec::with_capacity(8);
                 if packet.encode(self.session.level(), &mut bytes).is_ok() {
-                    let _ = (&*self.stream).write_all(&bytes);
+                    let _ = self.stream.write_all(&bytes);
                 }
                 ControlFlow::Continue(())
             }
@@ -260,6 +364,36 @@ impl Connection {
     /// A valid CONNECT: check the connection limit, start the writer, open the session.
     fn open(&mut self, request: &OpenRequest) -> ControlFlow<()> {
         let context = Arc::clone(&self.context);
+        let identity = self.identity.as_ref().map(Option::as_deref);
+        let user = match context.router.security().authenticate(
+            request.user_name.as_deref(),
+            request
+                .password
+                .as_ref()
+                .map(|password| password.0.as_slice()),
+            identity,
+        ) {
+            Ok(user) => user,
+            Err(refusal) => {
+                // Session Present 0 on a refusal [MQTT-3.2.2-4]; then close [MQTT-3.2.2-5].
+                let bytes = [0x20, 0x02, 0x00, refusal.code as u8];
+                let _ = self.stream.write_all(&bytes);
+                warn!(
+                    "{}: client {:?} (user {:?}) refused with CONNACK {} ({}): {}",
+                    self.peer,
+                    request.client_id,
+                    request.user_name,
+                    refusal.code as u8,
+                    refusal.code,
+                    refusal.why
+                );
+                self.close(Close {
+                    reason: CloseReason::Refused(refusal.code, "not authenticated"),
+                    will: None,
+                });
+                return ControlFlow::Break(());
+            }
+        };
         let admitted = context
             .admitted
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |now| {
@@ -277,7 +411,7 @@ impl Connection {
             stream: Arc::clone(&self.stream),
             starved: Arc::clone(&starved),
         };
-        let opened = context.router.open(request, link);
+        let opened = context.router.open(request, user.clone(), link);
         let writer = Writer {
             stream: Arc::clone(&self.stream),
             rx,
@@ -323,13 +457,14 @@ impl Connection {
             tx,
             writer,
             client_id: Arc::clone(&request.client_id),
+            user,
         });
         ControlFlow::Continue(())
     }
 
     /// CONNACK 3 and close, with a log line an operator can act on.
     fn refuse_unavailable(&mut self, request: &OpenRequest, why: &str) -> ControlFlow<()> {
-        let _ = (&*self.stream).write_all(&CONNACK_SERVER_UNAVAILABLE);
+        let _ = self.stream.write_all(&CONNACK_SERVER_UNAVAILABLE);
         warn!(
             "{}: client {:?} refused with CONNACK 3 (server unavailable): {why}",
             self.peer, request.client_id
@@ -352,7 +487,15 @@ impl Connection {
     fn close(&mut self, close: Close) {
         let shutting_down = self.context.shutting_down.load(Ordering::Relaxed);
         match (&close.reason, &self.attached) {
-            (CloseReason::Refused(ConnectReturnCode::ServerUnavailable, _), _) => {}
+            (
+                CloseReason::Refused(
+                    ConnectReturnCode::ServerUnavailable
+                    | ConnectReturnCode::BadUserNameOrPassword
+                    | ConnectReturnCode::NotAuthorized,
+                    _,
+                ),
+                _,
+            ) => {}
             (CloseReason::Disconnect, _) => info!("{} disconnected", self.describe()),
             (CloseReason::ConnectionLost, Some(_)) if shutting_down => {
                 debug!("{} disconnected: broker shutting down", self.describe());
@@ -365,7 +508,7 @@ impl Connection {
                     "{}: will not published, broker shutting down",
                     self.describe()
                 );
-            } else {
+            } else if self.may_publish(&will) {
                 // [MQTT-3.1.2-8], with its QoS and retain flag [MQTT-3.1.2-16] [MQTT-3.1.2-17].
                 self.context.router.publish(&will);
             }
@@ -379,11 +522,11 @@ impl Connection {
             self.context.admitted.fetch_sub(1, Ordering::AcqRel);
             // Let the writer flush what is queued; if its channel is full, cut the socket instead.
             if attached.tx.try_send(Outbound::Close).is_err() {
-                let _ = self.stream.shutdown(Shutdown::Both);
+                self.stream.shutdown();
             }
             drop(attached.tx);
             let _ = attached.writer.join();
         }
-        let _ = self.stream.shutdown(Shutdown::Both);
+        self.stream.shutdown();
     }
 }

@@ -34,22 +34,36 @@
 //! | `$SYS` figures are published                              | `sys.rs`           |
 //! | the connection limit is derived from the system's         | `limits.rs`        |
 //! | the configuration file is read                            | `config.rs`        |
+//! | a CONNECT is authenticated; the ACL is consulted          | `auth.rs`          |
+//! | mosquitto password files are read and written             | `password_file.rs` |
+//! | mosquitto ACL files are read and matched                  | `acl.rs`           |
+//! | TLS listeners are configured; a certificate's CN is read  | `tls.rs`           |
+//! | one TLS connection is shared by a reader and a writer     | `transport.rs`     |
+//! | state survives a crash: the log, fsync before acking      | `persistence/`     |
+//! | reload on SIGHUP, clean stop on SIGINT/SIGTERM            | `main.rs`          |
 //!
 //! `ARCHITECTURE.md` beside this crate explains the threads, the locks and the memory per connection;
 //! `README.md` is for operators.
 
+mod acl;
+mod auth;
+mod base64;
 mod config;
 mod connection;
 mod limits;
 mod message;
 mod metrics;
 mod outbound;
+mod password_file;
+mod persistence;
 mod retained;
 mod router;
 mod session;
 mod store;
 mod subscriptions;
 mod sys;
+mod tls;
+mod transport;
 mod writer;
 
 use std::fmt;
@@ -63,7 +77,15 @@ use std::time::Duration;
 use log::{info, warn};
 use parking_lot::{Condvar, Mutex};
 
-pub use config::{Config, ConfigError};
+pub use config::{Config, ConfigError, TlsListener};
+pub use password_file::{
+    DEFAULT_ITERATIONS, PasswordFile, PasswordFileError, hash_line, is_hashed_or_blank, line_user,
+};
+pub use tls::TlsSettings;
+
+use auth::{Security, SecurityFiles};
+use persistence::{Persistence, Restored};
+use transport::Stream;
 
 use connection::{CONNACK_SERVER_UNAVAILABLE, Connection, Context};
 use limits::SystemLimits;
@@ -95,6 +117,13 @@ pub enum StartError {
     Thread(io::Error),
     /// The configuration has no listener.
     NoListener,
+    /// The password file or the ACL file is unreadable or has a bad line (the message names both).
+    Security(String),
+    /// A TLS listener's certificate, key or CA file is missing, unreadable or inconsistent.
+    Tls(String),
+    /// The persistence directory cannot be used, or a file in it is damaged (the message names the
+    /// file and the byte offset).
+    Persistence(String),
 }
 
 impl fmt::Display for StartError {
@@ -103,6 +132,9 @@ impl fmt::Display for StartError {
             Self::Bind(address, error) => write!(f, "cannot listen on {address}: {error}"),
             Self::Thread(error) => write!(f, "cannot start a thread: {error}"),
             Self::NoListener => f.write_str("no listener configured"),
+            Self::Security(message) | Self::Tls(message) | Self::Persistence(message) => {
+                f.write_str(message)
+            }
         }
     }
 }
@@ -118,14 +150,43 @@ pub struct BrokerHandle {
     sys: Option<(crossbeam_channel::Sender<()>, JoinHandle<()>)>,
     /// Reader threads still running, and a condition signalled when one ends.
     live: Arc<(Mutex<usize>, Condvar)>,
+    /// Where the security settings were read from, to read them again on reload.
+    security_files: SecurityFiles,
+    /// With persistence: the store, its flusher thread and the compaction thread (with its stop).
+    persistence: Option<PersistenceThreads>,
+}
+
+#[derive(Debug)]
+struct PersistenceThreads {
+    store: Arc<Persistence>,
+    flusher: JoinHandle<()>,
+    compactor: (crossbeam_channel::Sender<()>, JoinHandle<()>),
 }
 
 impl Broker {
     /// Binds every listener of `config` and starts serving.
     pub fn start(config: Config) -> Result<BrokerHandle, StartError> {
-        if config.listeners.is_empty() {
+        if config.listeners.is_empty() && config.tls_listeners.is_empty() {
             return Err(StartError::NoListener);
         }
+        let security_files = SecurityFiles {
+            password_file: config.password_file.clone(),
+            acl_file: config.acl_file.clone(),
+            allow_anonymous: config.allow_anonymous,
+        };
+        let security = Security::load(&security_files).map_err(StartError::Security)?;
+        info!("security: {}", security.describe());
+        let mut tls_configs = Vec::new();
+        for listener in &config.tls_listeners {
+            tls_configs.push(tls::server_config(&listener.tls).map_err(StartError::Tls)?);
+        }
+        let (store, restored) = if config.persistence {
+            let (store, restored) =
+                Persistence::open(&config.persistence_location).map_err(StartError::Persistence)?;
+            (Some(Arc::new(store)), restored)
+        } else {
+            (None, Restored::default())
+        };
         let (system_max, deciding) = SystemLimits::read().max_connections();
         let max_connections = match config.max_connections {
             Some(configured) if configured <= system_max => configured,
@@ -163,7 +224,7 @@ impl Broker {
             config.message_size_limit.saturating_add(5 + 2 + 65_535 + 2)
         };
         let context = Arc::new(Context {
-            router: Arc::new(Router::new(limits)),
+            router: Arc::new(Router::new(limits, security, store.clone(), restored)),
             settings: Settings {
                 connect_timeout: config.connect_timeout,
                 allow_zero_length_clientid: config.allow_zero_length_clientid,
@@ -176,29 +237,50 @@ impl Broker {
             max_packet_size,
             shutting_down: AtomicBool::new(false),
             writer_stack: WRITER_STACK_SIZE,
+            max_subscriptions: config.max_subscriptions_per_client,
+            max_topic_levels: config.max_topic_levels,
         });
+        let persistence = match store {
+            Some(store) => Some(start_persistence(store, &context.router)?),
+            None => None,
+        };
 
         let mut listeners = Vec::new();
-        for address in &config.listeners {
+        let plain = config.listeners.iter().map(|address| (*address, None));
+        let secure = config
+            .tls_listeners
+            .iter()
+            .zip(tls_configs)
+            .map(|(listener, tls)| {
+                let kind = Kind {
+                    tls,
+                    use_identity: listener.tls.use_identity_as_username,
+                };
+                (listener.address, Some(kind))
+            });
+        for (address, kind) in plain.chain(secure) {
             let listener =
-                TcpListener::bind(address).map_err(|error| StartError::Bind(*address, error))?;
+                TcpListener::bind(address).map_err(|error| StartError::Bind(address, error))?;
             let local = listener
                 .local_addr()
-                .map_err(|error| StartError::Bind(*address, error))?;
-            info!("listening on {local}");
-            listeners.push((listener, local));
+                .map_err(|error| StartError::Bind(address, error))?;
+            info!(
+                "listening on {local}{}",
+                if kind.is_some() { " (TLS)" } else { "" }
+            );
+            listeners.push((listener, local, kind));
         }
-        let local_addrs: Vec<SocketAddr> = listeners.iter().map(|(_, local)| *local).collect();
+        let local_addrs: Vec<SocketAddr> = listeners.iter().map(|(_, local, _)| *local).collect();
         let live = Arc::new((Mutex::new(0usize), Condvar::new()));
         let next_id = Arc::new(AtomicU64::new(1));
         let mut acceptors = Vec::new();
-        for (listener, local) in listeners {
+        for (listener, local, kind) in listeners {
             let context = Arc::clone(&context);
             let live = Arc::clone(&live);
             let next_id = Arc::clone(&next_id);
             let acceptor = thread::Builder::new()
                 .name(format!("accept-{local}"))
-                .spawn(move || accept_loop(&listener, &context, &live, &next_id))
+                .spawn(move || accept_loop(&listener, kind.as_ref(), &context, &live, &next_id))
                 .map_err(StartError::Thread)?;
             acceptors.push(acceptor);
         }
@@ -216,8 +298,58 @@ impl Broker {
             acceptors,
             sys,
             live,
+            security_files,
+            persistence,
         })
     }
+}
+
+/// What a TLS listener adds to a plain one.
+struct Kind {
+    tls: Arc<rustls::ServerConfig>,
+    use_identity: bool,
+}
+
+/// Starts the log's flusher and the compaction thread, after a first compaction that folds what was
+/// loaded into a fresh snapshot.
+fn start_persistence(
+    store: Arc<Persistence>,
+    router: &Arc<Router>,
+) -> Result<PersistenceThreads, StartError> {
+    let flusher = {
+        let store = Arc::clone(&store);
+        thread::Builder::new()
+            .name("persistence-flush".into())
+            .spawn(move || store.run_flusher())
+            .map_err(StartError::Thread)?
+    };
+    store
+        .compact(|| router.snapshot())
+        .map_err(StartError::Persistence)?;
+    let (stop, stopped) = crossbeam_channel::bounded::<()>(1);
+    let compactor = {
+        let store = Arc::clone(&store);
+        let router = Arc::clone(router);
+        thread::Builder::new()
+            .name("persistence-compact".into())
+            .spawn(move || {
+                while let Err(crossbeam_channel::RecvTimeoutError::Timeout) =
+                    stopped.recv_timeout(Duration::from_secs(1))
+                {
+                    if store.wants_compaction()
+                        && let Err(error) = store.compact(|| router.snapshot())
+                    {
+                        log::error!("persistence: compaction failed: {error}");
+                    }
+                }
+            })
+            .map_err(StartError::Thread)?
+    };
+    Ok(PersistenceThreads {
+        store,
+        flusher,
+        compactor: (stop, compactor),
+    })
 }
 
 impl BrokerHandle {
@@ -227,12 +359,14 @@ impl BrokerHandle {
         &self.local_addrs
     }
 
-    /// Blocks until the broker stops, which only [`shutdown`](Self::shutdown) from another handle
-    /// holder could cause; the binary calls this and lets signals end the process.
-    pub fn wait(mut self) {
-        for acceptor in self.acceptors.drain(..) {
-            let _ = acceptor.join();
-        }
+    /// Reads the password file and the ACL file again and puts them in force (what `SIGHUP` does).
+    /// Connected clients stay connected; the new rules apply from their next packet. On an error the
+    /// old settings stay and the error (file and line) is returned.
+    pub fn reload(&self) -> Result<(), String> {
+        let security = Security::load(&self.security_files)?;
+        info!("security reloaded: {}", security.describe());
+        self.context.router.set_security(security);
+        Ok(())
     }
 
     /// Stops accepting, disconnects every client without publishing Wills (see README, "Stopping"),
@@ -277,6 +411,17 @@ impl BrokerHandle {
                 break;
             }
         }
+        drop(count);
+        if let Some(persistence) = self.persistence.take() {
+            let _ = persistence.compactor.0.send(());
+            let _ = persistence.compactor.1.join();
+            let router = &self.context.router;
+            if let Err(error) = persistence.store.compact(|| router.snapshot()) {
+                warn!("persistence: final compaction failed: {error}");
+            }
+            persistence.store.stop();
+            let _ = persistence.flusher.join();
+        }
         info!("broker stopped");
     }
 }
@@ -292,6 +437,7 @@ impl Drop for BrokerHandle {
 /// Accepts connections on one listener until shutdown.
 fn accept_loop(
     listener: &TcpListener,
+    kind: Option<&Kind>,
     context: &Arc<Context>,
     live: &Arc<(Mutex<usize>, Condvar)>,
     next_id: &AtomicU64,
@@ -319,6 +465,7 @@ fn accept_loop(
         if readers >= context.max_connections.saturating_add(64) {
             refuse(
                 stream,
+                kind.is_none(),
                 peer,
                 "too many connections waiting for CONNECT or closing",
             );
@@ -327,6 +474,17 @@ fn accept_loop(
         let id = next_id.fetch_add(1, Ordering::Relaxed);
         // Cloned so that, if the thread cannot start, the socket is still here to answer on.
         let spare = stream.try_clone();
+        let use_identity = kind.is_some_and(|kind| kind.use_identity);
+        let stream = match kind {
+            None => Stream::Plain(stream),
+            Some(kind) => match Stream::tls(stream, Arc::clone(&kind.tls)) {
+                Ok(stream) => stream,
+                Err(error) => {
+                    warn!("{peer}: cannot start TLS: {error}");
+                    continue;
+                }
+            },
+        };
         *live.0.lock() += 1;
         let thread_context = Arc::clone(context);
         let thread_live = Arc::clone(live);
@@ -334,7 +492,7 @@ fn accept_loop(
             .name(format!("reader-{id}"))
             .stack_size(READER_STACK_SIZE)
             .spawn(move || {
-                Connection::new(thread_context, stream, peer, id).run();
+                Connection::new(thread_context, stream, peer, id, use_identity).run();
                 let (count, ended) = &*thread_live;
                 *count.lock() -= 1;
                 ended.notify_all();
@@ -342,15 +500,19 @@ fn accept_loop(
         if let Err(error) = spawned {
             *live.0.lock() -= 1;
             if let Ok(spare) = spare {
-                refuse(spare, peer, &format!("cannot start a thread: {error}"));
+                let why = format!("cannot start a thread: {error}");
+                refuse(spare, kind.is_none(), peer, &why);
             }
         }
     }
 }
 
-/// Answers CONNACK 3 on a connection no thread could be given, and closes it.
-fn refuse(mut stream: TcpStream, peer: SocketAddr, why: &str) {
-    let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
-    let _ = stream.write_all(&CONNACK_SERVER_UNAVAILABLE);
+/// Answers CONNACK 3 on a connection no thread could be given (on a plain listener; a TLS one
+/// cannot speak before its handshake, so it only closes), and closes it.
+fn refuse(mut stream: TcpStream, plain: bool, peer: SocketAddr, why: &str) {
+    if plain {
+        let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
+        let _ = stream.write_all(&CONNACK_SERVER_UNAVAILABLE);
+    }
     warn!("{peer}: connection refused with CONNACK 3 (server unavailable): {why}");
 }

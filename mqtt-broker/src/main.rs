@@ -1,13 +1,18 @@
 //! `mqtt-broker`: the command-line program. Parses its arguments, loads the configuration, starts the
-//! logger and the broker library, and waits. Everything else is in the library.
+//! logger and the broker library, then waits for signals: SIGHUP reloads the password and ACL files
+//! (connections stay up), SIGINT and SIGTERM stop the broker cleanly (clients disconnected, the
+//! persistent state compacted and synced). Everything else is in the library.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use mqtt_broker::{Broker, Config};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
 
 /// An MQTT 3.1 and 3.1.1 broker. With no arguments it listens on port 1883 on all interfaces, keeps
-/// everything in memory, and logs to stderr. SIGINT or SIGTERM stops it.
+/// everything in memory, and logs to stderr. SIGHUP reloads the password and ACL files; SIGINT or
+/// SIGTERM stops it cleanly.
 #[derive(argh::FromArgs)]
 struct Args {
     /// configuration file in mosquitto's syntax (see mqtt-broker.conf)
@@ -46,10 +51,35 @@ fn main() -> ExitCode {
             log::warn!("-p {port} ignored: the configuration file defines listeners");
         }
     }
+    // Registered before the broker starts, so that no signal is missed in between.
+    let mut signals = match Signals::new([SIGHUP, SIGINT, SIGTERM]) {
+        Ok(signals) => signals,
+        Err(error) => {
+            log::error!("cannot install signal handlers: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
     match Broker::start(config) {
         Ok(broker) => {
             log::info!("mqtt-broker version {} running", env!("CARGO_PKG_VERSION"));
-            broker.wait();
+            for signal in signals.forever() {
+                if signal == SIGHUP {
+                    if let Err(error) = broker.reload() {
+                        log::error!("reload failed, previous settings kept: {error}");
+                    }
+                } else {
+                    log::info!(
+                        "{} received, stopping",
+                        if signal == SIGINT {
+                            "SIGINT"
+                        } else {
+                            "SIGTERM"
+                        }
+                    );
+                    break;
+                }
+            }
+            broker.shutdown();
             ExitCode::SUCCESS
         }
         Err(error) => {

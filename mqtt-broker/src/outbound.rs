@@ -52,6 +52,9 @@ pub(crate) enum OutPacket {
 pub(crate) enum Outbound {
     /// Encode and send this packet.
     Packet(OutPacket),
+    /// Send this packet only once the persistent log is durable up to this LSN (see
+    /// `persistence/mod.rs`, "The promise").
+    Durable(OutPacket, u64),
     /// Send what is buffered, then close the connection.
     Close,
 }
@@ -105,6 +108,21 @@ impl OutPacket {
             Self::PingResp => Packet::PingResp,
         };
         packet.encode(level, out)
+    }
+
+    /// Whether, with persistence on, this packet promises something that must be durable first:
+    /// acknowledgements, SUBACK/UNSUBACK, and QoS 1/2 PUBLISH (its packet identifier).
+    pub(crate) fn needs_durability(&self) -> bool {
+        match self {
+            Self::Publish { delivery, .. } => delivery.packet_id().is_some(),
+            Self::PubAck(_)
+            | Self::PubRec(_)
+            | Self::PubRel(_)
+            | Self::PubComp(_)
+            | Self::SubAck { .. }
+            | Self::UnsubAck(_) => true,
+            Self::ConnAck { .. } | Self::PingResp => false,
+        }
     }
 
     /// Whether this is a PUBLISH, for the counters of `$SYS/broker/publish/messages/sent`.

@@ -16,26 +16,35 @@
 //! sockets are shut down only after every lock is released. A slow or stuck subscriber therefore
 //! costs a publisher one failed `try_send`, never a wait (see ARCHITECTURE.md).
 //!
+//! With persistence on, every change to a persistent session is appended to the log (`persistence/`)
+//! while that session's slot is locked, and every change to the retained store while it is locked, so
+//! the log holds each one's changes in the order they happened. Appending only encodes into a buffer:
+//! no I/O under a lock here either. The ACL's `read` rule is checked on every delivery.
+//!
 //! This file does not parse packets, run timers or own sockets; it holds no protocol state of a
 //! connection (`session.rs`) and does not decide outbound flow control (`store.rs`).
 
 use std::collections::HashMap;
-use std::net::{Shutdown, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crossbeam_channel::Sender;
 use log::debug;
-use mqtt_codec::{ConnectReturnCode, PacketId, QoS, SubAckReturnCode, TopicFilter, TopicName};
+use mqtt_codec::{
+    ConnectReturnCode, PacketId, ProtocolLevel, QoS, SubAckReturnCode, TopicFilter, TopicName,
+};
 use parking_lot::{Mutex, RwLock};
 
+use crate::auth::Security;
 use crate::message::Message;
 use crate::metrics::Metrics;
 use crate::outbound::{OutPacket, Outbound};
+use crate::persistence::{Persistence, Record, Restored};
 use crate::retained::RetainedStore;
 use crate::session::{Ack, OpenRequest};
 use crate::store::{Limits, SessionState};
 use crate::subscriptions::SubscriptionTree;
+use crate::transport::Stream;
 
 /// A session's slot in the registry, shared by its connection threads and by publishers.
 pub(crate) type SlotRef = Arc<Mutex<Slot>>;
@@ -51,6 +60,10 @@ pub(crate) struct Slot {
     clean: bool,
     /// The live connection, or `None` while a persistent session waits for its client.
     link: Option<Link>,
+    /// The user name the client authenticated as (or claimed), for the ACL.
+    user: Option<Arc<str>>,
+    /// The LSN of this session's last log record: the mark a snapshot records for it.
+    last_lsn: u64,
 }
 
 /// How the router reaches a live connection.
@@ -61,7 +74,7 @@ pub(crate) struct Link {
     /// The writer thread's bounded channel.
     pub(crate) tx: Sender<Outbound>,
     /// The socket, to shut down on take-over or broker shutdown.
-    pub(crate) stream: Arc<TcpStream>,
+    pub(crate) stream: Arc<Stream>,
     /// Set when a `try_send` found the channel full; the writer then calls [`Router::pump`].
     pub(crate) starved: Arc<AtomicBool>,
 }
@@ -71,7 +84,7 @@ impl Link {
     /// reader. Called with no lock held.
     pub(crate) fn disconnect(self) {
         let _ = self.tx.try_send(Outbound::Close);
-        let _ = self.stream.shutdown(Shutdown::Both);
+        self.stream.shutdown();
     }
 }
 
@@ -95,8 +108,13 @@ pub(crate) struct Router {
     /// Every subscription, indexed by filter. Read-locked by publishers, write-locked by
     /// (un)subscribers and session clean-up; a leaf lock.
     subscriptions: RwLock<SubscriptionTree>,
-    /// The retained messages. A leaf lock.
-    retained: Mutex<RetainedStore>,
+    /// The retained messages, and the LSN of the last log record about them. A leaf lock.
+    retained: Mutex<(RetainedStore, u64)>,
+    /// The password file, ACL and anonymous rule in force; replaced whole on reload. A leaf lock,
+    /// held only to clone the `Arc`.
+    security: RwLock<Arc<Security>>,
+    /// The durable store, with `persistence true`.
+    persistence: Option<Arc<Persistence>>,
     /// Clients with a live, accepted connection (`$SYS/broker/clients/connected`).
     connected: AtomicU64,
     /// Counters for `$SYS`.
@@ -104,22 +122,119 @@ pub(crate) struct Router {
 }
 
 impl Router {
-    /// An empty broker state.
-    pub(crate) fn new(limits: Limits) -> Self {
+    /// A broker state with the persistent sessions and retained messages of `restored`.
+    pub(crate) fn new(
+        limits: Limits,
+        security: Security,
+        persistence: Option<Arc<Persistence>>,
+        restored: Restored,
+    ) -> Self {
+        let mut sessions = HashMap::new();
+        let mut tree = SubscriptionTree::default();
+        for (client_id, session) in restored.sessions {
+            for (filter, qos) in &session.state.subscriptions {
+                if let Ok(valid) = TopicFilter::new(filter) {
+                    tree.insert(valid, &client_id, *qos);
+                }
+            }
+            let slot = Slot {
+                client_id: Arc::clone(&client_id),
+                state: session.state,
+                clean: false,
+                link: None,
+                user: session.user,
+                last_lsn: session.last_lsn,
+            };
+            sessions.insert(client_id, Arc::new(Mutex::new(slot)));
+        }
+        let mut retained = RetainedStore::default();
+        for message in restored.retained.values() {
+            retained.update(message);
+        }
         Self {
             limits,
-            sessions: Mutex::new(HashMap::new()),
-            subscriptions: RwLock::new(SubscriptionTree::default()),
-            retained: Mutex::new(RetainedStore::default()),
+            sessions: Mutex::new(sessions),
+            subscriptions: RwLock::new(tree),
+            retained: Mutex::new((retained, restored.retained_lsn)),
+            security: RwLock::new(Arc::new(security)),
+            persistence,
             connected: AtomicU64::new(0),
             metrics: Metrics::default(),
         }
     }
 
+    /// The security settings in force.
+    pub(crate) fn security(&self) -> Arc<Security> {
+        Arc::clone(&self.security.read())
+    }
+
+    /// Replaces the security settings (SIGHUP). Connections stay; the new rules apply to their next
+    /// packet, and `read` to the next delivery.
+    pub(crate) fn set_security(&self, security: Security) {
+        *self.security.write() = Arc::new(security);
+    }
+
+    /// Wraps a packet for a writer: with persistence on, a packet that promises something waits for
+    /// every record appended so far to be durable (see `persistence/mod.rs`).
+    pub(crate) fn outbound(&self, packet: OutPacket) -> Outbound {
+        match &self.persistence {
+            Some(persistence) if packet.needs_durability() => {
+                Outbound::Durable(packet, persistence.appended())
+            }
+            _ => Outbound::Packet(packet),
+        }
+    }
+
+    /// Blocks until the log is durable up to `lsn`; false if it never will be.
+    pub(crate) fn wait_durable(&self, lsn: u64) -> bool {
+        self.persistence
+            .as_ref()
+            .is_none_or(|persistence| persistence.wait_durable(lsn))
+    }
+
+    /// Appends `record` if persistence is on and the slot's session is persistent.
+    fn log(&self, slot: &mut Slot, record: impl FnOnce(&Arc<str>) -> Record) {
+        if let Some(persistence) = &self.persistence
+            && !slot.clean
+        {
+            slot.last_lsn = persistence.append(&record(&slot.client_id));
+        }
+    }
+
+    /// The whole durable state as snapshot records, each session's taken under its lock with its
+    /// mark (see `persistence/mod.rs`).
+    pub(crate) fn snapshot(&self) -> Vec<Record> {
+        let slots: Vec<SlotRef> = self.sessions.lock().values().cloned().collect();
+        let mut records = Vec::new();
+        for slot_ref in slots {
+            let slot = slot_ref.lock();
+            if slot.clean {
+                continue;
+            }
+            records.push(Record::SessionMark {
+                client_id: Arc::clone(&slot.client_id),
+                lsn: slot.last_lsn,
+            });
+            records.push(Record::Session {
+                client_id: Arc::clone(&slot.client_id),
+                user: slot.user.clone(),
+            });
+            slot.state.snapshot(&slot.client_id, &mut records);
+        }
+        let retained = self.retained.lock();
+        records.push(Record::RetainedMark { lsn: retained.1 });
+        if let Ok(all) = TopicFilter::new("#") {
+            // `#` does not match `$` topics; the store does not hold retained `$SYS` messages of
+            // ours in the log either, as the broker publishes them afresh.
+            records.extend(retained.0.matching(all).into_iter().map(Record::Retain));
+        }
+        records
+    }
+
     /// Opens the session of a valid CONNECT and attaches `link` to it. The CONNACK is queued first
     /// [MQTT-3.2.0-1] [MQTT-3.1.4-4], then whatever a resumed session has to re-send [MQTT-4.4.0-1],
     /// all under the slot's lock so that no publisher can slip a packet in before the CONNACK.
-    pub(crate) fn open(&self, request: &OpenRequest, link: Link) -> Opened {
+    pub(crate) fn open(&self, request: &OpenRequest, user: Option<Arc<str>>, link: Link) -> Opened {
         let mut sessions = self.sessions.lock();
         let existed = sessions.contains_key(&request.client_id);
         let slot_ref = Arc::clone(
@@ -131,6 +246,8 @@ impl Router {
                         state: SessionState::default(),
                         clean: true,
                         link: None,
+                        user: None,
+                        last_lsn: 0,
                     }))
                 }),
         );
@@ -140,12 +257,23 @@ impl Router {
         let session_present = if request.clean_session || slot.clean {
             // Discard any previous session [MQTT-3.1.2-6]; a clean one is never resumed.
             self.unsubscribe_all(&slot);
+            if !slot.clean {
+                self.log(&mut slot, |client_id| Record::Forget {
+                    client_id: Arc::clone(client_id),
+                });
+            }
             slot.state = SessionState::default();
             false
         } else {
             existed // [MQTT-3.1.2-4]
         };
         slot.clean = request.clean_session;
+        slot.user = user;
+        let user = slot.user.clone();
+        self.log(&mut slot, |client_id| Record::Session {
+            client_id: Arc::clone(client_id),
+            user,
+        });
         let connack = OutPacket::ConnAck {
             session_present, // [MQTT-3.2.2-1] [MQTT-3.2.2-2] [MQTT-3.2.2-3]
             code: ConnectReturnCode::Accepted,
@@ -212,17 +340,27 @@ impl Router {
     /// that is offline get QoS 1 and 2 messages queued [MQTT-3.1.2-5].
     pub(crate) fn publish(&self, message: &Message) {
         if message.retain {
-            self.retained.lock().update(message);
+            let mut retained = self.retained.lock();
+            retained.0.update(message);
+            if let Some(persistence) = &self.persistence
+                && !message.topic.starts_with('$')
+            {
+                retained.1 = persistence.append(&Record::Retain(message.clone()));
+            }
         }
         let Ok(topic) = TopicName::new(&message.topic) else {
             return;
         };
         let subscribers = self.subscriptions.read().subscribers(topic);
+        let security = self.security();
         for (client_id, granted) in subscribers {
             let Some(slot_ref) = self.sessions.lock().get(&client_id).cloned() else {
                 continue;
             };
             let mut slot = slot_ref.lock();
+            if !security.may_read(&slot.client_id, slot.user.as_deref(), &message.topic) {
+                continue;
+            }
             self.deliver(
                 &mut slot,
                 message.for_delivery(message.qos.min(granted), false),
@@ -241,7 +379,14 @@ impl Router {
     ) {
         let first = {
             let mut slot = slot_ref.lock();
-            owns(&slot, connection_id) && slot.state.receive_qos2(packet_id)
+            let first = owns(&slot, connection_id) && slot.state.receive_qos2(packet_id);
+            if first {
+                self.log(&mut slot, |client_id| Record::Received {
+                    client_id: Arc::clone(client_id),
+                    packet_id,
+                });
+            }
+            first
         };
         if let (true, Some(message)) = (first, message) {
             self.publish(message);
@@ -251,7 +396,15 @@ impl Router {
     /// An inbound PUBREL: `packet_id` is free again. The caller answers PUBCOMP either way.
     pub(crate) fn release(&self, slot_ref: &SlotRef, connection_id: u64, packet_id: PacketId) {
         let mut slot = slot_ref.lock();
-        if owns(&slot, connection_id) && !slot.state.release_qos2(packet_id) {
+        if !owns(&slot, connection_id) {
+            return;
+        }
+        if slot.state.release_qos2(packet_id) {
+            self.log(&mut slot, |client_id| Record::Freed {
+                client_id: Arc::clone(client_id),
+                packet_id,
+            });
+        } else {
             debug!(
                 "{}: PUBREL for unknown packet id {packet_id}",
                 slot.client_id
@@ -279,7 +432,18 @@ impl Router {
             }
             Ack::PubComp(packet_id) => (slot.state.pubcomp(packet_id), None),
         };
-        if !known {
+        if known {
+            self.log(&mut slot, |client_id| match ack {
+                Ack::PubRec(packet_id) => Record::Released {
+                    client_id: Arc::clone(client_id),
+                    packet_id,
+                },
+                Ack::PubAck(packet_id) | Ack::PubComp(packet_id) => Record::Completed {
+                    client_id: Arc::clone(client_id),
+                    packet_id,
+                },
+            });
+        } else {
             debug!("{}: {ack:?} for a packet id not in flight", slot.client_id);
         }
         self.pump_slot(&mut slot);
@@ -287,31 +451,53 @@ impl Router {
     }
 
     /// Adds subscriptions, replacing identical ones [MQTT-3.8.4-3], and answers one return code per
-    /// filter in order [MQTT-3.8.4-5] [MQTT-3.9.3-1]. Every request is granted as asked: the broker
-    /// supports QoS 2 and has no access control yet, so it never sends the failure code (which a 3.1
-    /// client could not be sent anyway: [V31-DIFF-34]).
+    /// filter in order [MQTT-3.8.4-5] [MQTT-3.9.3-1], with the filters actually subscribed.
+    ///
+    /// `allowed[i]` says whether the ACL and `max_topic_levels` let filter `i` through; `max_count`
+    /// caps the subscriptions of one session (0: no cap). A refused filter gets 0x80 at 3.1.1; a 3.1
+    /// client has no failure code and is answered as if granted, with nothing ever delivered
+    /// [V31-DIFF-34].
     pub(crate) fn subscribe(
         &self,
         slot_ref: &SlotRef,
         connection_id: u64,
         filters: &[(String, QoS)],
-    ) -> Vec<SubAckReturnCode> {
+        allowed: &[bool],
+        max_count: usize,
+        level: ProtocolLevel,
+    ) -> (Vec<SubAckReturnCode>, Vec<(String, QoS)>) {
         let mut slot = slot_ref.lock();
         if !owns(&slot, connection_id) {
-            return Vec::new();
+            return (Vec::new(), Vec::new());
         }
         let client_id = Arc::clone(&slot.client_id);
         let mut tree = self.subscriptions.write();
-        filters
+        let mut subscribed = Vec::new();
+        let codes = filters
             .iter()
-            .map(|(filter, qos)| {
-                if let Ok(valid) = TopicFilter::new(filter) {
-                    tree.insert(valid, &client_id, *qos);
-                    slot.state.subscriptions.insert(filter.clone(), *qos);
+            .zip(allowed)
+            .map(|((filter, qos), allowed)| {
+                let room = max_count == 0
+                    || slot.state.subscriptions.len() < max_count
+                    || slot.state.subscriptions.contains_key(filter);
+                match TopicFilter::new(filter) {
+                    Ok(valid) if *allowed && room => {
+                        tree.insert(valid, &client_id, *qos);
+                        slot.state.subscriptions.insert(filter.clone(), *qos);
+                        self.log(&mut slot, |client_id| Record::Subscribe {
+                            client_id: Arc::clone(client_id),
+                            filter: filter.clone(),
+                            qos: *qos,
+                        });
+                        subscribed.push((filter.clone(), *qos));
+                        SubAckReturnCode::Granted(*qos)
+                    }
+                    _ if level == ProtocolLevel::Mqtt31 => SubAckReturnCode::Granted(*qos),
+                    _ => SubAckReturnCode::Failure,
                 }
-                SubAckReturnCode::Granted(*qos)
             })
-            .collect()
+            .collect();
+        (codes, subscribed)
     }
 
     /// Sends the retained messages matching new subscriptions, with the retain flag set
@@ -326,12 +512,16 @@ impl Router {
             let Ok(valid) = TopicFilter::new(filter) else {
                 continue;
             };
-            let messages = self.retained.lock().matching(valid);
+            let messages = self.retained.lock().0.matching(valid);
+            let security = self.security();
             let mut slot = slot_ref.lock();
             if !owns(&slot, connection_id) {
                 return;
             }
             for message in messages {
+                if !security.may_read(&slot.client_id, slot.user.as_deref(), &message.topic) {
+                    continue;
+                }
                 self.deliver(
                     &mut slot,
                     message.for_delivery(message.qos.min(*granted), true),
@@ -353,7 +543,12 @@ impl Router {
             if let Ok(valid) = TopicFilter::new(filter) {
                 tree.remove(valid, &slot.client_id);
             }
-            slot.state.subscriptions.remove(filter);
+            if slot.state.subscriptions.remove(filter).is_some() {
+                self.log(&mut slot, |client_id| Record::Unsubscribe {
+                    client_id: Arc::clone(client_id),
+                    filter: filter.clone(),
+                });
+            }
         }
     }
 
@@ -370,7 +565,7 @@ impl Router {
     pub(crate) fn counts(&self) -> (u64, u64, u64, u64) {
         let total = self.sessions.lock().len() as u64;
         let subscriptions = self.subscriptions.read().len() as u64;
-        let retained = self.retained.lock().len() as u64;
+        let retained = self.retained.lock().0.len() as u64;
         (
             self.connected.load(Ordering::Relaxed),
             total,
@@ -387,12 +582,19 @@ impl Router {
                     message,
                     delivery: mqtt_codec::Delivery::AtMostOnce,
                 };
-                link.tx.try_send(Outbound::Packet(packet)).is_err()
+                link.tx.try_send(self.outbound(packet)).is_err()
             }
             // QoS 0 is not kept for an offline session (3.1 §2.2 › Clean session flag).
             (None, QoS::AtMostOnce) => false,
             _ => {
+                let logged = (self.persistence.is_some() && !slot.clean).then(|| message.clone());
                 let dropped = slot.state.enqueue(message, self.limits).is_err();
+                if let (false, Some(message)) = (dropped, logged) {
+                    self.log(slot, |client_id| Record::Enqueue {
+                        client_id: Arc::clone(client_id),
+                        message,
+                    });
+                }
                 self.pump_slot(slot);
                 dropped
             }
@@ -407,12 +609,28 @@ impl Router {
     }
 
     fn pump_slot(&self, slot: &mut Slot) {
-        let Slot { state, link, .. } = slot;
+        let Slot {
+            state,
+            link,
+            client_id,
+            clean,
+            last_lsn,
+            ..
+        } = slot;
         let Some(link) = link else {
             return;
         };
-        state.pump(self.limits, |packet| {
-            let sent = link.tx.try_send(Outbound::Packet(packet)).is_ok();
+        let persistence = self.persistence.as_ref().filter(|_| !*clean);
+        let assigned = |packet_id| {
+            if let Some(persistence) = persistence {
+                *last_lsn = persistence.append(&Record::Assign {
+                    client_id: Arc::clone(client_id),
+                    packet_id,
+                });
+            }
+        };
+        state.pump_with(self.limits, assigned, |packet| {
+            let sent = link.tx.try_send(self.outbound(packet)).is_ok();
             if !sent {
                 link.starved.store(true, Ordering::Relaxed);
             }

@@ -107,6 +107,20 @@ pub(crate) struct OpenRequest {
     pub(crate) level: ProtocolLevel,
     /// The keep-alive, in seconds, for the log line.
     pub(crate) keep_alive: u16,
+    /// The user name of CONNECT, if any.
+    pub(crate) user_name: Option<Arc<str>>,
+    /// The password of CONNECT, if any: only for `auth.rs`, never logged.
+    pub(crate) password: Option<Password>,
+}
+
+/// A password from CONNECT. Its `Debug` form hides it, so no log line or panic message shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct Password(pub(crate) Vec<u8>);
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password(..)")
+    }
 }
 
 /// How and why a connection ends.
@@ -354,6 +368,8 @@ impl Session {
             clean_session: connect.clean_session,
             level: connect.level,
             keep_alive: connect.keep_alive,
+            user_name: connect.user_name.map(Arc::from),
+            password: connect.password.map(|password| Password(password.to_vec())),
         })]
     }
 

@@ -16,11 +16,13 @@
 //! This file does not know who is connected (`router.rs`) nor how packets reach a socket (`writer.rs`).
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
 
 use mqtt_codec::{Delivery, PacketId, QoS};
 
 use crate::message::Message;
 use crate::outbound::OutPacket;
+use crate::persistence::Record;
 
 /// How much one session may hold. Zero means "no limit", as in mosquitto.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,7 +134,19 @@ impl SessionState {
     /// Sends what can be sent: first window entries not yet sent on this connection, in order, then
     /// queued messages while the window has room. `send` hands one packet to the writer and answers
     /// false when the writer's channel is full; everything after that waits for the next call.
-    pub(crate) fn pump(&mut self, limits: Limits, mut send: impl FnMut(OutPacket) -> bool) {
+    #[cfg(test)]
+    pub(crate) fn pump(&mut self, limits: Limits, send: impl FnMut(OutPacket) -> bool) {
+        self.pump_with(limits, |_| {}, send);
+    }
+
+    /// [`pump`](Self::pump), calling `assigned` when a queued message takes a packet identifier,
+    /// before it is handed to `send`: the persistent store logs the assignment there.
+    pub(crate) fn pump_with(
+        &mut self,
+        limits: Limits,
+        mut assigned: impl FnMut(PacketId),
+        mut send: impl FnMut(OutPacket) -> bool,
+    ) {
         for entry in &mut self.inflight {
             if !*entry.sent() {
                 if !send(entry.packet()) {
@@ -154,6 +168,7 @@ impl SessionState {
                 return;
             };
             let packet_id = self.fresh_packet_id();
+            assigned(packet_id);
             let sent = send(publish_packet(&message, packet_id, false));
             self.inflight.push_back(InFlight::Publish {
                 packet_id,
@@ -222,6 +237,88 @@ impl SessionState {
     /// The caller answers PUBCOMP whether or not the identifier was known.
     pub(crate) fn release_qos2(&mut self, packet_id: PacketId) -> bool {
         self.inbound_qos2.remove(&packet_id)
+    }
+
+    /// Replay: a logged [`enqueue`](Self::enqueue), which was within the limit when it happened.
+    pub(crate) fn restore_enqueue(&mut self, message: Message) {
+        self.queue.push_back(message);
+    }
+
+    /// Replay: the front of the queue took `packet_id`. It may have been sent before the restart, so
+    /// it is re-sent with DUP set [MQTT-3.3.1-1].
+    pub(crate) fn restore_assign(&mut self, packet_id: PacketId) {
+        if let Some(message) = self.queue.pop_front() {
+            self.inflight.push_back(InFlight::Publish {
+                packet_id,
+                message,
+                sent: false,
+                dup: true,
+            });
+        }
+        self.last_packet_id = packet_id;
+    }
+
+    /// Replay: PUBACK or PUBCOMP completed `packet_id`.
+    pub(crate) fn restore_complete(&mut self, packet_id: PacketId) {
+        self.remove_if(packet_id, |_| true);
+    }
+
+    /// Replay of a snapshot: a window entry, a PUBLISH if `message` is given, else a PUBREL.
+    pub(crate) fn restore_inflight(&mut self, packet_id: PacketId, message: Option<Message>) {
+        self.inflight.push_back(match message {
+            Some(message) => InFlight::Publish {
+                packet_id,
+                message,
+                sent: false,
+                dup: true,
+            },
+            None => InFlight::Released {
+                packet_id,
+                sent: false,
+            },
+        });
+    }
+
+    /// Replay of a snapshot: the last identifier assigned.
+    pub(crate) fn restore_last_id(&mut self, packet_id: PacketId) {
+        self.last_packet_id = packet_id;
+    }
+
+    /// The records that rebuild this state from nothing, for a snapshot.
+    pub(crate) fn snapshot(&self, client_id: &Arc<str>, out: &mut Vec<Record>) {
+        for (filter, qos) in &self.subscriptions {
+            out.push(Record::Subscribe {
+                client_id: Arc::clone(client_id),
+                filter: filter.clone(),
+                qos: *qos,
+            });
+        }
+        for entry in &self.inflight {
+            out.push(Record::InFlight {
+                client_id: Arc::clone(client_id),
+                packet_id: entry.packet_id(),
+                message: match entry {
+                    InFlight::Publish { message, .. } => Some(message.clone()),
+                    InFlight::Released { .. } => None,
+                },
+            });
+        }
+        for message in &self.queue {
+            out.push(Record::Enqueue {
+                client_id: Arc::clone(client_id),
+                message: message.clone(),
+            });
+        }
+        for packet_id in &self.inbound_qos2 {
+            out.push(Record::Received {
+                client_id: Arc::clone(client_id),
+                packet_id: *packet_id,
+            });
+        }
+        out.push(Record::LastId {
+            client_id: Arc::clone(client_id),
+            packet_id: self.last_packet_id,
+        });
     }
 
     /// Messages in the queue (not yet in the window).

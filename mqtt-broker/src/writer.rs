@@ -4,12 +4,13 @@
 //! when there is nothing to send, and on the socket when the client reads slowly; neither blocks
 //! anyone else, because every other thread hands it packets with `try_send` or, for the connection's
 //! own reader, with a blocking send that holds no lock. Packets waiting in the channel are batched:
-//! one `write` system call carries as many as are ready, up to 64 KiB.
+//! one `write` system call carries as many as are ready, up to 64 KiB. With persistence on, a batch
+//! holding an acknowledgement or a QoS 1/2 PUBLISH waits until the log is durable up to the LSN it
+//! was tagged with: this is where "fsync before acknowledging" is enforced, one wait per batch.
 //!
 //! This file does not decide what to send, and it never reads.
 
-use std::io::{self, Write};
-use std::net::{Shutdown, TcpStream};
+use std::io;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, JoinHandle};
@@ -21,13 +22,14 @@ use mqtt_codec::ProtocolLevel;
 use crate::metrics::Metrics;
 use crate::outbound::Outbound;
 use crate::router::{Router, SlotRef};
+use crate::transport::Stream;
 
 /// The largest batch written at once.
 const BATCH_BYTES: usize = 64 * 1024;
 
 /// Everything a writer thread needs.
 pub(crate) struct Writer {
-    pub(crate) stream: Arc<TcpStream>,
+    pub(crate) stream: Arc<Stream>,
     pub(crate) rx: Receiver<Outbound>,
     pub(crate) level: ProtocolLevel,
     pub(crate) router: Arc<Router>,
@@ -54,9 +56,19 @@ impl Writer {
             };
             let mut next = Some(first);
             let mut packets = 0;
+            // The highest LSN that must be durable before this batch is written.
+            let mut durable = 0;
             while let Some(outbound) = next.take() {
-                match outbound {
-                    Outbound::Packet(packet) => {
+                let packet = match outbound {
+                    Outbound::Packet(packet) => Some(packet),
+                    Outbound::Durable(packet, lsn) => {
+                        durable = durable.max(lsn);
+                        Some(packet)
+                    }
+                    Outbound::Close => None,
+                };
+                match packet {
+                    Some(packet) => {
                         if let Err(error) = packet.encode(self.level, &mut buffer) {
                             error!(
                                 "connection {}: cannot encode {packet:?}: {error}",
@@ -69,7 +81,7 @@ impl Writer {
                             }
                         }
                     }
-                    Outbound::Close => {
+                    None => {
                         open = false;
                         break;
                     }
@@ -78,8 +90,12 @@ impl Writer {
                     next = self.rx.try_recv().ok();
                 }
             }
+            if durable > 0 && !self.router.wait_durable(durable) {
+                // The log cannot be written: promising anything now would be a lie.
+                break;
+            }
             if !buffer.is_empty() {
-                if let Err(error) = (&*self.stream).write_all(&buffer) {
+                if let Err(error) = self.stream.write_all(&buffer) {
                     debug!("connection {}: write failed: {error}", self.connection_id);
                     break;
                 }
@@ -95,6 +111,6 @@ impl Writer {
             }
         }
         // Ends the reader too: its next read returns end of file.
-        let _ = self.stream.shutdown(Shutdown::Both);
+        self.stream.shutdown();
     }
 }

@@ -274,3 +274,43 @@ pub(crate) fn publish(
         retain,
     }
 }
+
+/// A fresh, empty directory under the system's temporary directory, removed when dropped.
+pub(crate) struct TempDir(pub(crate) std::path::PathBuf);
+
+impl TempDir {
+    pub(crate) fn new(name: &str) -> Self {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!(
+            "mqtt-broker-test-{name}-{}-{n}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        Self(dir)
+    }
+
+    pub(crate) fn file(&self, name: &str, text: &str) -> std::path::PathBuf {
+        let path = self.0.join(name);
+        std::fs::write(&path, text).expect("writing a test file");
+        path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Sends CONNECT and returns the CONNACK code.
+pub(crate) fn connack_code(address: SocketAddr, connect: Connect<'_>) -> (Client, u8) {
+    let mut client = Client::open(address);
+    client.level = connect.level;
+    client.send(Packet::Connect(connect));
+    match client.recv() {
+        Got::ConnAck { code, .. } => (client, code),
+        other => panic!("expected CONNACK, got {other:?}"),
+    }
+}
