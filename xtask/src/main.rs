@@ -22,6 +22,7 @@ tasks:
                   the traceability check, all tests, interop
   trace [--check] write docs/traceability.md: every spec rule and the code and tests citing it;
                   fails on an unknown rule id (--check: also when the file is out of date)
+  crash [--smoke] the broker killed with SIGKILL under QoS 1/2 load and restarted; counts losses
   interop         the broker against mosquitto_pub, mosquitto_sub and paho-mqtt (Debian's packages)
   bench-table     print the last criterion results as a Markdown table, with ratios to `copy`
   spec [--check]  write docs/CONFORMANCE.md: each statement's status, checks, code and tests
@@ -89,6 +90,8 @@ fn ci() -> Result<(), String> {
         .args(["test", "--package", "mqtt-client", "--test", "integration"])
         .env("MQTT_CLIENT_TEST_BROKER", "ours"))?;
     interop::run()?;
+    // SIGKILL the broker under QoS 1 and 2 load, restart it, count: nothing acknowledged is lost.
+    crash::run(&["--smoke".to_owned()])?;
     Ok(())
 }
 
