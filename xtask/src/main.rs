@@ -22,6 +22,8 @@ tasks:
                   the traceability check, all tests, interop
   trace [--check] write docs/traceability.md: every spec rule and the code and tests citing it;
                   fails on an unknown rule id (--check: also when the file is out of date)
+  bench [--smoke] throughput, latency and connection scale: our broker against mosquitto (or any
+                  broker with --against HOST:PORT); --help lists the options
   crash [--smoke] the broker killed with SIGKILL under QoS 1/2 load and restarted; counts losses
   interop         the broker against mosquitto_pub, mosquitto_sub and paho-mqtt (Debian's packages)
   bench-table     print the last criterion results as a Markdown table, with ratios to `copy`
@@ -92,6 +94,8 @@ fn ci() -> Result<(), String> {
     interop::run()?;
     // SIGKILL the broker under QoS 1 and 2 load, restart it, count: nothing acknowledged is lost.
     crash::run(&["--smoke".to_owned()])?;
+    // A few seconds of every benchmark scenario, so that the tool keeps working.
+    bench::run(&["--smoke".to_owned()])?;
     Ok(())
 }
 
