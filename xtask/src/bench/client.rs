@@ -240,7 +240,7 @@ pub(crate) struct Stamp {
     pub(crate) publisher: u32,
     /// 0, 1, 2... per publisher.
     pub(crate) sequence: u64,
-    /// Nanoseconds since [`epoch`] when it was handed to the socket.
+    /// Nanoseconds since the run's time origin (`EPOCH`) when it was handed to the socket.
     pub(crate) sent: u64,
 }
 
