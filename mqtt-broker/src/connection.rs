@@ -62,6 +62,15 @@ pub(crate) struct Context {
 /// How long a write may block before the client is considered gone.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How late the socket's read timeout may fire after the session's deadline before it is set again.
+/// Setting it is a system call; without this slack the reader made one before every read, because
+/// every packet moves the keep-alive deadline a little (see [`needs_rearming`]).
+const TIMEOUT_SLACK: Duration = Duration::from_millis(100);
+
+/// The most packets for the connection's own writer held back before they are handed over (see
+/// [`Connection::send`]).
+const PENDING_MAX: usize = 64;
+
 /// The bytes of CONNACK 3, server unavailable: the same at both levels (Session Present is 0 on a
 /// refusal [MQTT-3.2.2-4]).
 pub(crate) const CONNACK_SERVER_UNAVAILABLE: [u8; 4] = [0x20, 0x02, 0x00, 0x03];
@@ -88,6 +97,11 @@ pub(crate) struct Connection {
     /// done (`Some(None)` without a certificate); `None` on other listeners.
     identity: Option<Option<String>>,
     use_identity: bool,
+    /// Packets for this connection's writer (PUBACK, PUBREC, PUBCOMP, SUBACK...) produced while
+    /// decoding one read, handed over together before the next blocking read. One channel message
+    /// per read instead of one per packet: a publisher's writer is woken once per batch of
+    /// acknowledgements, not once per acknowledgement.
+    pending: Vec<OutPacket>,
 }
 
 impl Connection {
@@ -110,6 +124,7 @@ impl Connection {
             attached: None,
             identity: None,
             use_identity,
+            pending: Vec::new(),
         }
     }
 
@@ -137,30 +152,38 @@ impl Connection {
         }
         let mut decoder =
             Decoder::new(ProtocolLevel::Mqtt311).with_max_packet_size(self.context.max_packet_size);
-        let mut buffer: Vec<u8> = Vec::with_capacity(1024);
-        let mut chunk = [0u8; 4096];
+        let mut buffer = ReadBuffer::default();
+        // The read timeout now set on the socket; `None` until the first is set.
+        let mut armed: Option<Option<Duration>> = None;
         loop {
             let now = Instant::now();
             let actions = self.session.tick(now);
             if self.execute(actions).is_break() {
                 break;
             }
-            let timeout = self.session.deadline().map(|deadline| {
+            // Whatever this read produced for the writer goes now, before blocking on the socket.
+            if self.flush().is_break() {
+                break;
+            }
+            let needed = self.session.deadline().map(|deadline| {
                 deadline
                     .saturating_duration_since(now)
                     .max(Duration::from_millis(1))
             });
-            if self.stream.set_read_timeout(timeout).is_err() {
-                let actions = self.session.connection_lost();
-                let _ = self.execute(actions);
-                break;
+            if needs_rearming(armed, needed) {
+                if self.stream.set_read_timeout(needed).is_err() {
+                    let actions = self.session.connection_lost();
+                    let _ = self.execute(actions);
+                    break;
+                }
+                armed = Some(needed);
             }
-            let read = self.stream.read(&mut chunk);
+            let read = self.stream.read(buffer.spare());
             let actions = match read {
                 Ok(0) => self.session.connection_lost(),
                 Ok(count) => {
                     Metrics::add(&self.context.router.metrics.bytes_received, count as u64);
-                    buffer.extend_from_slice(&chunk[..count]);
+                    buffer.filled(count);
                     match self.decode_all(&mut decoder, &mut buffer) {
                         ControlFlow::Continue(()) => continue,
                         ControlFlow::Break(()) => break,
@@ -189,10 +212,10 @@ impl Connection {
     }
 
     /// Decodes and handles every complete packet in `buffer`, keeping the incomplete rest.
-    fn decode_all(&mut self, decoder: &mut Decoder, buffer: &mut Vec<u8>) -> ControlFlow<()> {
+    fn decode_all(&mut self, decoder: &mut Decoder, buffer: &mut ReadBuffer) -> ControlFlow<()> {
         let mut consumed = 0;
         let flow = loop {
-            let actions = match decoder.decode(&buffer[consumed..]) {
+            let actions = match decoder.decode(&buffer.unread()[consumed..]) {
                 Ok(Status::Complete((packet, used))) => {
                     consumed += used;
                     let metrics = &self.context.router.metrics;
@@ -212,10 +235,7 @@ impl Connection {
                 break ControlFlow::Break(());
             }
         };
-        buffer.drain(..consumed);
-        if buffer.is_empty() && buffer.capacity() > 64 * 1024 {
-            buffer.shrink_to(1024);
-        }
+        buffer.consume(consumed);
         flow
     }
 
@@ -288,8 +308,10 @@ impl Connection {
                     self.session.level(),
                 );
                 // The SUBACK goes before the retained messages, which a client may find easier to
-                // read, though either order is allowed (3.1.1 §3.8.4).
+                // read, though either order is allowed (3.1.1 §3.8.4). The retained messages go
+                // to the writer directly, so what is held back goes first.
                 self.send(OutPacket::SubAck { packet_id, codes })?;
+                self.flush()?;
                 router.send_retained(&slot, self.id, &subscribed);
                 ControlFlow::Continue(())
             }
@@ -344,13 +366,17 @@ impl Connection {
         }
     }
 
-    /// Sends through the writer once there is one; before that (refusals of CONNECT) directly.
+    /// Sends through the writer once there is one, held back in `pending` until the reader is about
+    /// to block (or `PENDING_MAX` packets are waiting); before that (refusals of CONNECT) directly.
     fn send(&mut self, packet: OutPacket) -> ControlFlow<()> {
         match &self.attached {
-            Some(attached) => match attached.tx.send(self.context.router.outbound(packet)) {
-                Ok(()) => ControlFlow::Continue(()),
-                Err(_) => ControlFlow::Break(()), // the writer is gone: so is the connection
-            },
+            Some(_) => {
+                self.pending.push(packet);
+                if self.pending.len() >= PENDING_MAX {
+                    return self.flush();
+                }
+                ControlFlow::Continue(())
+            }
             None => {
                 let mut bytes = Vec::with_capacity(8);
                 if packet.encode(self.session.level(), &mut bytes).is_ok() {
@@ -358,6 +384,26 @@ impl Connection {
                 }
                 ControlFlow::Continue(())
             }
+        }
+    }
+
+    /// Hands the held-back packets to the writer as one channel message. This is the reader's one
+    /// blocking send, made with no lock held: a client that does not read its acknowledgements
+    /// stalls only its own reader.
+    fn flush(&mut self) -> ControlFlow<()> {
+        let Some(attached) = &self.attached else {
+            return ControlFlow::Continue(());
+        };
+        if self.pending.is_empty() {
+            return ControlFlow::Continue(());
+        }
+        let packets = std::mem::take(&mut self.pending);
+        match attached
+            .tx
+            .send(self.context.router.outbound_batch(packets))
+        {
+            Ok(()) => ControlFlow::Continue(()),
+            Err(_) => ControlFlow::Break(()), // the writer is gone: so is the connection
         }
     }
 
@@ -516,7 +562,9 @@ impl Connection {
     }
 
     /// Detaches from the router, stops the writer and waits for it.
-    fn finish(self) {
+    fn finish(mut self) {
+        // Acknowledgements of packets read before the end still go out.
+        let _ = self.flush();
         if let Some(attached) = self.attached {
             self.context.router.close(&attached.slot, self.id);
             self.context.admitted.fetch_sub(1, Ordering::AcqRel);
@@ -528,5 +576,143 @@ impl Connection {
             let _ = attached.writer.join();
         }
         self.stream.shutdown();
+    }
+}
+
+/// Whether the socket's read timeout must be set again: it was never set, it is to be switched on or
+/// off, or the one set would fire more than [`TIMEOUT_SLACK`] after the session's next deadline, or
+/// less than half way to it. A timeout that fires early costs one loop that finds nothing to do; one
+/// that fires a little late delays a keep-alive close by at most the slack.
+fn needs_rearming(armed: Option<Option<Duration>>, needed: Option<Duration>) -> bool {
+    match (armed, needed) {
+        (Some(Some(armed)), Some(needed)) => armed > needed + TIMEOUT_SLACK || armed < needed / 2,
+        (Some(None), None) => false,
+        _ => true,
+    }
+}
+
+/// The bytes read from the socket and not yet decoded: `data[start..end]`.
+///
+/// The socket is read straight into the free end of `data`, and decoded packets are skipped by
+/// moving `start`; the undecoded tail is moved to the front only when the end is reached. Reads
+/// start at 4 KiB and grow, while each read fills all the room it was given, to 64 KiB: a client
+/// that sends little keeps a small buffer, one that sends in bulk is read in few system calls.
+/// Nothing is allocated before the first read.
+#[derive(Debug, Default)]
+struct ReadBuffer {
+    data: Vec<u8>,
+    start: usize,
+    end: usize,
+    /// The last read filled all the room it was given: there is probably more waiting.
+    was_full: bool,
+}
+
+impl ReadBuffer {
+    const INITIAL: usize = 4 * 1024;
+    const BULK: usize = 64 * 1024;
+
+    /// Room for the next read, at the end of the buffer.
+    fn spare(&mut self) -> &mut [u8] {
+        // 4 KiB, doubling up to 64 KiB while reads come back full.
+        let wanted = if self.was_full {
+            (self.data.len() * 2).clamp(Self::INITIAL, Self::BULK)
+        } else {
+            Self::INITIAL
+        };
+        if self.data.len() - self.end < wanted {
+            // Move the undecoded tail (part of a packet) to the front, and grow if that is not
+            // enough. Growing is also how a packet larger than the buffer gets room: the decoder
+            // has already refused one over `max_packet_size` from its header.
+            self.data.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+            if self.data.len() - self.end < wanted {
+                self.data.resize(self.end + wanted, 0);
+            }
+        }
+        &mut self.data[self.end..]
+    }
+
+    /// The read put `count` bytes into [`spare`](Self::spare).
+    fn filled(&mut self, count: usize) {
+        self.was_full = self.end + count == self.data.len();
+        self.end += count;
+    }
+
+    /// The bytes not yet decoded.
+    fn unread(&self) -> &[u8] {
+        &self.data[self.start..self.end]
+    }
+
+    /// `count` bytes at the front were decoded. A buffer grown for one large packet is given back.
+    fn consume(&mut self, count: usize) {
+        self.start += count;
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+            if self.data.len() > 2 * Self::BULK {
+                self.data.truncate(Self::BULK);
+                self.data.shrink_to_fit();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_read_timeout_is_set_again_only_when_it_would_be_wrong() {
+        let second = Duration::from_secs(1);
+        assert!(needs_rearming(None, None), "never set");
+        assert!(needs_rearming(None, Some(second)));
+        assert!(!needs_rearming(
+            Some(Some(90 * second)),
+            Some(90 * second - second / 100)
+        ));
+        assert!(
+            needs_rearming(Some(Some(90 * second)), Some(80 * second)),
+            "too late"
+        );
+        assert!(
+            needs_rearming(Some(Some(10 * second)), Some(90 * second)),
+            "too early"
+        );
+        assert!(needs_rearming(Some(Some(second)), None), "switched off");
+        assert!(!needs_rearming(Some(None), None));
+    }
+
+    #[test]
+    fn the_read_buffer_keeps_an_incomplete_packet_and_grows_for_bulk_reads() {
+        let mut buffer = ReadBuffer::default();
+        assert_eq!(buffer.spare().len(), ReadBuffer::INITIAL);
+        buffer.spare()[..3].copy_from_slice(b"abc");
+        buffer.filled(3);
+        buffer.consume(2);
+        assert_eq!(buffer.unread(), b"c");
+        // A read that fills the buffer asks for a bigger one, keeping what was not decoded.
+        let room = buffer.spare().len();
+        buffer.filled(room);
+        assert_eq!(buffer.unread()[0], b'c');
+        buffer.consume(buffer.unread().len());
+        assert!(buffer.spare().len() > ReadBuffer::INITIAL);
+        // A packet bigger than the buffer makes it grow, since nothing can be decoded before.
+        let mut total = 0;
+        for _ in 0..40 {
+            let room = buffer.spare().len();
+            total += room;
+            buffer.filled(room);
+        }
+        assert_eq!(
+            buffer.unread().len(),
+            total,
+            "nothing was lost while growing"
+        );
+        buffer.consume(total);
+        assert!(
+            buffer.data.len() <= ReadBuffer::BULK,
+            "given back once decoded"
+        );
     }
 }

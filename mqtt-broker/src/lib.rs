@@ -93,7 +93,7 @@ use router::Router;
 use session::Settings;
 use store::Limits;
 
-/// Stack size of reader threads: the decoder, the session and a 4 KiB read chunk need little, and
+/// Stack size of reader threads: the decoder and the session need little (the read buffer is on the heap), and
 /// 128 KiB leaves a wide margin for logging and debug builds (see ARCHITECTURE.md, "Memory").
 pub const READER_STACK_SIZE: usize = 128 * 1024;
 /// Stack size of writer threads, which only encode into a heap buffer.

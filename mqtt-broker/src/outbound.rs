@@ -55,6 +55,9 @@ pub(crate) enum Outbound {
     /// Send this packet only once the persistent log is durable up to this LSN (see
     /// `persistence/mod.rs`, "The promise").
     Durable(OutPacket, u64),
+    /// Send these packets, in order, once the log is durable up to this LSN (0: at once). The
+    /// reader hands over what one read produced this way, waking the writer once.
+    Batch(Vec<OutPacket>, u64),
     /// Send what is buffered, then close the connection.
     Close,
 }

@@ -202,6 +202,18 @@ impl Router {
         }
     }
 
+    /// [`outbound`](Self::outbound) for several packets at once: one channel message, durable up to
+    /// everything appended so far if any of them promises something.
+    pub(crate) fn outbound_batch(&self, packets: Vec<OutPacket>) -> Outbound {
+        let lsn = match &self.persistence {
+            Some(persistence) if packets.iter().any(OutPacket::needs_durability) => {
+                persistence.appended()
+            }
+            _ => 0,
+        };
+        Outbound::Batch(packets, lsn)
+    }
+
     /// Blocks until the log is durable up to `lsn`; false if it never will be.
     pub(crate) fn wait_durable(&self, lsn: u64) -> bool {
         self.persistence

@@ -20,7 +20,7 @@ use log::{debug, error};
 use mqtt_codec::ProtocolLevel;
 
 use crate::metrics::Metrics;
-use crate::outbound::Outbound;
+use crate::outbound::{OutPacket, Outbound};
 use crate::router::{Router, SlotRef};
 use crate::transport::Stream;
 
@@ -59,29 +59,19 @@ impl Writer {
             // The highest LSN that must be durable before this batch is written.
             let mut durable = 0;
             while let Some(outbound) = next.take() {
-                let packet = match outbound {
-                    Outbound::Packet(packet) => Some(packet),
+                match outbound {
+                    Outbound::Packet(packet) => packets += self.encode(&packet, &mut buffer),
                     Outbound::Durable(packet, lsn) => {
                         durable = durable.max(lsn);
-                        Some(packet)
+                        packets += self.encode(&packet, &mut buffer);
                     }
-                    Outbound::Close => None,
-                };
-                match packet {
-                    Some(packet) => {
-                        if let Err(error) = packet.encode(self.level, &mut buffer) {
-                            error!(
-                                "connection {}: cannot encode {packet:?}: {error}",
-                                self.connection_id
-                            );
-                        } else {
-                            packets += 1;
-                            if packet.is_publish() {
-                                Metrics::add(&self.router.metrics.publish_sent, 1);
-                            }
+                    Outbound::Batch(batch, lsn) => {
+                        durable = durable.max(lsn);
+                        for packet in &batch {
+                            packets += self.encode(packet, &mut buffer);
                         }
                     }
-                    None => {
+                    Outbound::Close => {
                         open = false;
                         break;
                     }
@@ -112,5 +102,20 @@ impl Writer {
         }
         // Ends the reader too: its next read returns end of file.
         self.stream.shutdown();
+    }
+
+    /// Appends `packet` to `buffer`; answers 1 if it was encoded, 0 if not (a bug, logged).
+    fn encode(&self, packet: &OutPacket, buffer: &mut Vec<u8>) -> u64 {
+        if let Err(error) = packet.encode(self.level, buffer) {
+            error!(
+                "connection {}: cannot encode {packet:?}: {error}",
+                self.connection_id
+            );
+            return 0;
+        }
+        if packet.is_publish() {
+            Metrics::add(&self.router.metrics.publish_sent, 1);
+        }
+        1
     }
 }
