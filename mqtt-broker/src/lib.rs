@@ -93,13 +93,13 @@ use router::Router;
 use session::Settings;
 use store::Limits;
 
-/// Stack size of reader threads: the decoder and the session need little (the read buffer is on the heap), and
-/// 128 KiB leaves a wide margin for logging and debug builds (see ARCHITECTURE.md, "Memory").
+/// Stack size of reader threads: the decoder and the session need little (the read buffer is on the
+/// heap), and 128 KiB leaves a wide margin for logging and debug builds (see ARCHITECTURE.md, "Memory").
 pub const READER_STACK_SIZE: usize = 128 * 1024;
 /// Stack size of writer threads, which only encode into a heap buffer.
 pub const WRITER_STACK_SIZE: usize = 64 * 1024;
 /// Packets a writer's channel holds beyond the in-flight window: room for acknowledgements and QoS 0
-/// messages. When it is full, QoS 0 messages for that client are dropped and counted.
+/// messages. When it is full, QoS 0 messages for that client wait in its session queue.
 const CHANNEL_HEADROOM: usize = 256;
 /// The largest a writer's channel gets, whatever `max_inflight_messages` says.
 const CHANNEL_MAX: usize = 4096;

@@ -29,7 +29,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use crossbeam_channel::Sender;
+use crossbeam_channel::{Sender, TrySendError};
 use log::debug;
 use mqtt_codec::{
     ConnectReturnCode, PacketId, ProtocolLevel, QoS, SubAckReturnCode, TopicFilter, TopicName,
@@ -338,6 +338,7 @@ impl Router {
             return;
         }
         slot.link = None;
+        slot.state.forget_qos0();
         self.connected.fetch_sub(1, Ordering::Relaxed);
         if slot.clean {
             self.unsubscribe_all(&slot);
@@ -611,34 +612,53 @@ impl Router {
     }
 
     /// One delivery to one session, with the slot locked.
+    ///
+    /// QoS 0 goes straight to the writer's channel when nothing is queued ahead of it. If the
+    /// channel is full, it is queued like QoS 1 and 2 (up to `max_queued_messages`) and the writer
+    /// pumps it once it has drained its channel: a burst is delayed, not dropped, for as long as the
+    /// client is connected. Only a full queue drops a message.
     fn deliver(&self, slot: &mut Slot, message: Message) {
-        let dropped = match (&slot.link, message.qos) {
-            (Some(link), QoS::AtMostOnce) => {
+        let message = match (&slot.link, message.qos) {
+            (Some(link), QoS::AtMostOnce) if slot.state.nothing_queued() => {
                 let packet = OutPacket::Publish {
                     message,
                     delivery: mqtt_codec::Delivery::AtMostOnce,
                 };
-                link.tx.try_send(self.outbound(packet)).is_err()
+                match link.tx.try_send(self.outbound(packet)) {
+                    Ok(()) => return,
+                    Err(TrySendError::Full(Outbound::Packet(OutPacket::Publish {
+                        message,
+                        ..
+                    }))) => {
+                        link.starved.store(true, Ordering::Relaxed);
+                        message
+                    }
+                    Err(_) => return, // the writer is gone, and the connection with it
+                }
             }
             // QoS 0 is not kept for an offline session (3.1 §2.2 › Clean session flag).
-            (None, QoS::AtMostOnce) => false,
-            _ => {
-                let logged = (self.persistence.is_some() && !slot.clean).then(|| message.clone());
-                let dropped = slot.state.enqueue(message, self.limits).is_err();
-                if let (false, Some(message)) = (dropped, logged) {
-                    self.log(slot, |client_id| Record::Enqueue {
-                        client_id: Arc::clone(client_id),
-                        message,
-                    });
-                }
-                self.pump_slot(slot);
-                dropped
-            }
+            (None, QoS::AtMostOnce) => return,
+            _ => message,
         };
+        let qos0 = message.qos == QoS::AtMostOnce;
+        let logged = (self.persistence.is_some() && !slot.clean && !qos0).then(|| message.clone());
+        let dropped = slot.state.enqueue(message, self.limits).is_err();
+        if let (false, Some(message)) = (dropped, logged) {
+            self.log(slot, |client_id| Record::Enqueue {
+                client_id: Arc::clone(client_id),
+                message,
+            });
+        }
+        // A QoS 0 message is queued only behind others, and those are already waiting for a pump:
+        // from the writer (the channel was full, `starved` is set) or from an acknowledgement (the
+        // window was full). Pumping here too would only fail again, once per message.
+        if !qos0 {
+            self.pump_slot(slot);
+        }
         if dropped {
             Metrics::add(&self.metrics.publish_dropped, 1);
             debug!(
-                "{}: outgoing message dropped (queue or channel full)",
+                "{}: outgoing message dropped (max_queued_messages reached)",
                 slot.client_id
             );
         }

@@ -10,8 +10,11 @@
 //!
 //! Outbound flow control works in two stages. New QoS 1 and 2 messages enter the *queue*; the *window*
 //! of in-flight messages takes from the front of the queue while it has room (`max_inflight_messages`).
-//! Acknowledgements free window slots. QoS 0 messages never enter either: they are sent at once or not at
-//! all (3.1 §2.2 says they are never stored), so they cannot delay the others.
+//! Acknowledgements free window slots. A QoS 0 message normally goes straight to the writer; it
+//! enters the queue only while the client is connected and the writer's channel is full (or other
+//! messages already wait), so that a burst is delayed rather than lost, as mosquitto does for online
+//! clients. It leaves the queue without taking a window slot, and is forgotten when the connection
+//! ends: QoS 0 is never kept for an offline session (3.1 §2.2) nor written to the log.
 //!
 //! This file does not know who is connected (`router.rs`) nor how packets reach a socket (`writer.rs`).
 
@@ -86,7 +89,8 @@ pub(crate) struct SessionState {
     /// Topic filter → granted QoS. The subscription tree indexes these; this map is the truth that
     /// survives a disconnect [MQTT-3.1.2-4].
     pub(crate) subscriptions: BTreeMap<String, QoS>,
-    /// QoS 1 and 2 messages not yet in the window, oldest first.
+    /// QoS 1 and 2 messages not yet in the window, and QoS 0 messages waiting for room in the
+    /// writer's channel, oldest first.
     queue: VecDeque<Message>,
     /// The window, in the order the packets were first sent, which is the order they are re-sent in
     /// [MQTT-4.6.0-1].
@@ -119,16 +123,26 @@ const LAST_ID: PacketId = match PacketId::new(u16::MAX) {
 };
 
 impl SessionState {
-    /// Takes a QoS 1 or 2 message for later sending: refused when the queue is full. A QoS 0 message
-    /// is not stored (3.1 §2.2 › Clean session flag) and is refused the same way.
+    /// Takes a message for later sending: refused when the queue is full. The caller queues a QoS 0
+    /// message only for a connected client (see the module doc).
     pub(crate) fn enqueue(&mut self, message: Message, limits: Limits) -> Result<(), QueueFull> {
-        if message.qos == QoS::AtMostOnce
-            || (limits.max_queued != 0 && self.queue.len() >= limits.max_queued)
-        {
+        if limits.max_queued != 0 && self.queue.len() >= limits.max_queued {
             return Err(QueueFull);
         }
         self.queue.push_back(message);
         Ok(())
+    }
+
+    /// Whether no message waits in the queue: a new QoS 0 message may then go straight to the
+    /// writer without overtaking one.
+    pub(crate) fn nothing_queued(&self) -> bool {
+        self.queue.is_empty()
+    }
+
+    /// The connection ended (or was taken over): queued QoS 0 messages are not kept (3.1 §2.2 ›
+    /// Clean session flag).
+    pub(crate) fn forget_qos0(&mut self) {
+        self.queue.retain(|message| message.qos != QoS::AtMostOnce);
     }
 
     /// Sends what can be sent: first window entries not yet sent on this connection, in order, then
@@ -163,7 +177,22 @@ impl SessionState {
         } else {
             limits.max_inflight.min(usize::from(u16::MAX))
         };
-        while self.inflight.len() < window {
+        while let Some(front) = self.queue.front() {
+            if front.qos == QoS::AtMostOnce {
+                // No identifier and no window slot: it is sent, or it stays at the front.
+                let packet = OutPacket::Publish {
+                    message: front.clone(),
+                    delivery: Delivery::AtMostOnce,
+                };
+                if !send(packet) {
+                    return;
+                }
+                self.queue.pop_front();
+                continue;
+            }
+            if self.inflight.len() >= window {
+                return;
+            }
             let Some(message) = self.queue.pop_front() else {
                 return;
             };
@@ -187,6 +216,7 @@ impl SessionState {
     /// its original identifier and in its original order [MQTT-4.4.0-1] [MQTT-4.6.0-1], by the next
     /// [`pump`](Self::pump).
     pub(crate) fn resume(&mut self) {
+        self.forget_qos0();
         for entry in &mut self.inflight {
             *entry.sent() = false;
         }
@@ -303,7 +333,8 @@ impl SessionState {
                 },
             });
         }
-        for message in &self.queue {
+        // Queued QoS 0 messages are not logged (see the module doc), so they are not in the snapshot.
+        for message in self.queue.iter().filter(|m| m.qos != QoS::AtMostOnce) {
             out.push(Record::Enqueue {
                 client_id: Arc::clone(client_id),
                 message: message.clone(),
@@ -439,12 +470,41 @@ mod tests {
     }
 
     #[test]
-    fn qos_0_is_never_queued() {
+    fn queued_qos_0_needs_no_window_slot_keeps_its_place_and_is_not_kept_offline() {
         let mut state = SessionState::default();
-        assert_eq!(
-            state.enqueue(message("a", QoS::AtMostOnce), LIMITS),
-            Err(QueueFull)
+        // pump_all uses LIMITS (a window of 2); the queue here holds 4.
+        let roomy = Limits {
+            max_queued: 4,
+            ..LIMITS
+        };
+        for (payload, qos) in [
+            ("a", QoS::AtLeastOnce),
+            ("b", QoS::AtLeastOnce),
+            ("c", QoS::AtLeastOnce),
+            ("d", QoS::AtMostOnce),
+        ] {
+            assert_eq!(state.enqueue(message(payload, qos), roomy), Ok(()));
+        }
+        // The window (2) fills; "c" waits for a slot, and "d" waits behind it, in order.
+        assert_eq!(pump_all(&mut state).len(), 2);
+        assert_eq!(state.queued(), 2);
+        assert!(state.puback(id(1)));
+        let sent = pump_all(&mut state);
+        assert_eq!(publish_ids(&sent), [(3, false)]);
+        assert!(
+            matches!(&sent[..], [_, OutPacket::Publish { message, delivery: Delivery::AtMostOnce }] if &*message.payload == b"d"),
+            "the QoS 0 message follows without a packet identifier: {sent:?}"
         );
+        // A channel with no room leaves it at the front.
+        assert_eq!(state.enqueue(message("e", QoS::AtMostOnce), roomy), Ok(()));
+        state.pump(LIMITS, |_| false);
+        assert_eq!(state.queued(), 1);
+        // Not kept once the connection is gone, nor in a snapshot.
+        let mut records = Vec::new();
+        state.snapshot(&Arc::from("c"), &mut records);
+        assert!(!records.iter().any(|r| matches!(r, Record::Enqueue { .. })));
+        state.resume();
+        assert_eq!(state.queued(), 0);
     }
 
     #[test]
