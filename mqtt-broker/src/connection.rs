@@ -24,13 +24,12 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::Sender;
 use log::{debug, info, warn};
 use mqtt_codec::{ConnectReturnCode, Decoder, Packet, ProtocolLevel, Status};
 
 use crate::message::Message;
 use crate::metrics::Metrics;
-use crate::outbound::{OutPacket, Outbound};
+use crate::outbound::{OutPacket, Outbound, WriterTx, writer_channel};
 use crate::router::{Link, Router, SlotRef};
 use crate::session::{Action, Close, CloseReason, OpenRequest, Session, Settings};
 use crate::transport::Stream;
@@ -78,7 +77,7 @@ pub(crate) const CONNACK_SERVER_UNAVAILABLE: [u8; 4] = [0x20, 0x02, 0x00, 0x03];
 /// The connection after CONNECT: its slot in the router and its writer.
 struct Attached {
     slot: SlotRef,
-    tx: Sender<Outbound>,
+    tx: WriterTx,
     writer: JoinHandle<()>,
     client_id: Arc<str>,
     /// The user name the client acts under, for the ACL.
@@ -449,7 +448,7 @@ impl Connection {
         if !admitted {
             return self.refuse_unavailable(request, "max_connections reached");
         }
-        let (tx, rx) = crossbeam_channel::bounded(context.channel_capacity);
+        let (tx, rx) = writer_channel(context.channel_capacity);
         let starved = Arc::new(AtomicBool::new(false));
         let link = Link {
             connection_id: self.id,
@@ -597,7 +596,8 @@ fn needs_rearming(armed: Option<Option<Duration>>, needed: Option<Duration>) -> 
 /// moving `start`; the undecoded tail is moved to the front only when the end is reached. Reads
 /// start at 4 KiB and grow, while each read fills all the room it was given, to 64 KiB: a client
 /// that sends little keeps a small buffer, one that sends in bulk is read in few system calls.
-/// Nothing is allocated before the first read.
+/// Nothing is allocated before the first read, and a small read that leaves nothing undecoded
+/// gives the buffer back.
 #[derive(Debug, Default)]
 struct ReadBuffer {
     data: Vec<u8>,
@@ -605,11 +605,15 @@ struct ReadBuffer {
     end: usize,
     /// The last read filled all the room it was given: there is probably more waiting.
     was_full: bool,
+    /// The size of the last read.
+    last_read: usize,
 }
 
 impl ReadBuffer {
     const INITIAL: usize = 4 * 1024;
     const BULK: usize = 64 * 1024;
+    /// A read this small, leaving nothing undecoded, gives the buffer back.
+    const SMALL: usize = 256;
 
     /// Room for the next read, at the end of the buffer.
     fn spare(&mut self) -> &mut [u8] {
@@ -637,6 +641,7 @@ impl ReadBuffer {
     fn filled(&mut self, count: usize) {
         self.was_full = self.end + count == self.data.len();
         self.end += count;
+        self.last_read = count;
     }
 
     /// The bytes not yet decoded.
@@ -650,7 +655,12 @@ impl ReadBuffer {
         if self.start == self.end {
             self.start = 0;
             self.end = 0;
-            if self.data.len() > 2 * Self::BULK {
+            if self.last_read < Self::SMALL {
+                // A client that sends little (CONNECT, PINGREQ, the odd PUBLISH) gets its buffer
+                // back at each read rather than keeping 4 KiB while it is silent: with thousands
+                // of idle connections that is most of their heap (see `BENCHMARKS.md`).
+                self.data = Vec::new();
+            } else if self.data.len() > 2 * Self::BULK {
                 self.data.truncate(Self::BULK);
                 self.data.shrink_to_fit();
             }

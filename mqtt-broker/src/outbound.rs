@@ -1,5 +1,5 @@
-//! [`OutPacket`]: a packet the broker sends, owned so that it can wait in a writer's channel, and
-//! [`Outbound`], what travels on that channel.
+//! [`OutPacket`]: a packet the broker sends, owned so that it can wait in a writer's channel,
+//! [`Outbound`], what travels on that channel, and the channel itself ([`writer_channel`]).
 //!
 //! Everything the broker sends to a client is one of these. They are turned into the codec's borrowed
 //! [`Packet`] only at the moment of encoding, in the writer thread, under the protocol level of the
@@ -8,10 +8,16 @@
 //! This file does not decide what to send (`session.rs`, `store.rs`, `router.rs`) nor write to a socket
 //! (`writer.rs`).
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, RecvError, SendError, Sender, TryRecvError, TrySendError};
 use mqtt_codec::{
     ConnAck, ConnectReturnCode, Delivery, EncodeError, List, Packet, PacketId, ProtocolLevel,
     PubAck, PubComp, PubRec, PubRel, Publish, SubAck, SubAckReturnCode, TopicName, UnsubAck,
 };
+use parking_lot::{Condvar, Mutex};
 
 use crate::message::Message;
 
@@ -60,6 +66,119 @@ pub(crate) enum Outbound {
     Batch(Vec<OutPacket>, u64),
     /// Send what is buffered, then close the connection.
     Close,
+}
+
+/// A writer's channel holding at most `capacity` messages: the sending side is shared by the router
+/// (publishers, with [`WriterTx::try_send`], which never waits) and the connection's reader (with
+/// [`WriterTx::send`], which waits for room).
+///
+/// The bound is kept here rather than by the channel. crossbeam's bounded channel allocates and
+/// writes all its slots when it is created: 17 KiB for the default 276, most of the memory of an
+/// idle connection (see `BENCHMARKS.md`). Its unbounded channel allocates blocks of 31 slots as they
+/// fill and frees them as they drain, so an idle connection holds one block (about 2 KiB). The
+/// price is that the length is checked before sending, so the bound is soft: a reader and a
+/// publisher sending at once may both find the last place free. Publishers deliver to one session
+/// under its slot lock, one at a time, so the overshoot is at most one batch of the reader's.
+pub(crate) fn writer_channel(capacity: usize) -> (WriterTx, WriterRx) {
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let room = Arc::new(Room {
+        capacity,
+        waiting: AtomicBool::new(false),
+        closed: AtomicBool::new(false),
+        lock: Mutex::new(()),
+        drained: Condvar::new(),
+    });
+    (
+        WriterTx {
+            tx,
+            room: Arc::clone(&room),
+        },
+        WriterRx { rx, room },
+    )
+}
+
+/// The sending side of [`writer_channel`].
+#[derive(Debug, Clone)]
+pub(crate) struct WriterTx {
+    tx: Sender<Outbound>,
+    room: Arc<Room>,
+}
+
+/// The receiving side of [`writer_channel`], owned by the writer thread.
+#[derive(Debug)]
+pub(crate) struct WriterRx {
+    rx: Receiver<Outbound>,
+    room: Arc<Room>,
+}
+
+/// The bound of one writer's channel, and how a reader waiting for room is woken.
+#[derive(Debug)]
+struct Room {
+    capacity: usize,
+    /// Set by a reader about to wait; the writer then notifies `drained` after its next write.
+    waiting: AtomicBool,
+    /// Set when the writer ends: nobody will make room any more.
+    closed: AtomicBool,
+    lock: Mutex<()>,
+    drained: Condvar,
+}
+
+impl WriterTx {
+    /// Sends unless the channel holds `capacity` messages already or the writer is gone. Never waits.
+    pub(crate) fn try_send(&self, outbound: Outbound) -> Result<(), TrySendError<Outbound>> {
+        if self.tx.len() >= self.room.capacity {
+            return Err(TrySendError::Full(outbound));
+        }
+        self.tx.try_send(outbound)
+    }
+
+    /// Sends, first waiting while the channel is full: a client that does not read what it is sent
+    /// stops its own reader, and nobody else. Fails only once the writer is gone.
+    pub(crate) fn send(&self, outbound: Outbound) -> Result<(), SendError<Outbound>> {
+        while self.tx.len() >= self.room.capacity {
+            let mut guard = self.room.lock.lock();
+            self.room.waiting.store(true, Ordering::SeqCst);
+            // Checked again under the lock: the writer may have drained just before `waiting` was
+            // set, and would then not notify.
+            if self.tx.len() < self.room.capacity || self.room.closed.load(Ordering::SeqCst) {
+                break;
+            }
+            // The timeout is a safety net; the writer notifies when it takes messages or ends.
+            self.room
+                .drained
+                .wait_for(&mut guard, Duration::from_millis(100));
+        }
+        self.tx.send(outbound)
+    }
+}
+
+impl WriterRx {
+    /// Waits for the next message; fails once every sender is gone.
+    pub(crate) fn recv(&self) -> Result<Outbound, RecvError> {
+        self.rx.recv()
+    }
+
+    /// The next message if there is one, without waiting.
+    pub(crate) fn try_recv(&self) -> Result<Outbound, TryRecvError> {
+        self.rx.try_recv()
+    }
+
+    /// Called by the writer after each write: wakes a reader waiting for room.
+    pub(crate) fn drained(&self) {
+        if self.room.waiting.swap(false, Ordering::SeqCst) {
+            let _guard = self.room.lock.lock();
+            self.room.drained.notify_all();
+        }
+    }
+}
+
+impl Drop for WriterRx {
+    /// The writer is gone: a reader waiting for room must stop waiting (its send then fails).
+    fn drop(&mut self) {
+        self.room.closed.store(true, Ordering::SeqCst);
+        let _guard = self.room.lock.lock();
+        self.room.drained.notify_all();
+    }
 }
 
 impl OutPacket {
@@ -138,6 +257,25 @@ impl OutPacket {
 mod tests {
     use super::*;
     use mqtt_codec::QoS;
+
+    #[test]
+    fn the_writer_channel_refuses_past_its_capacity_and_a_sender_waits_for_room() {
+        let (tx, rx) = writer_channel(2);
+        assert!(tx.try_send(Outbound::Close).is_ok());
+        assert!(tx.try_send(Outbound::Close).is_ok());
+        assert!(matches!(
+            tx.try_send(Outbound::Close),
+            Err(TrySendError::Full(_))
+        ));
+        let waiting = std::thread::spawn(move || tx.send(Outbound::Close).is_ok());
+        // The sender waits until the writer takes one and says so.
+        assert!(rx.recv().is_ok());
+        rx.drained();
+        assert!(waiting.join().unwrap_or(false));
+        assert!(rx.try_recv().is_ok());
+        assert!(rx.try_recv().is_ok());
+        assert!(rx.try_recv().is_err());
+    }
 
     #[test]
     fn connack_has_no_session_present_at_3_1_v31_diff_7() {

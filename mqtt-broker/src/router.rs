@@ -29,7 +29,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use crossbeam_channel::{Sender, TrySendError};
+use crossbeam_channel::TrySendError;
 use log::debug;
 use mqtt_codec::{
     ConnectReturnCode, PacketId, ProtocolLevel, QoS, SubAckReturnCode, TopicFilter, TopicName,
@@ -39,7 +39,7 @@ use parking_lot::{Mutex, RwLock};
 use crate::auth::Security;
 use crate::message::Message;
 use crate::metrics::Metrics;
-use crate::outbound::{OutPacket, Outbound};
+use crate::outbound::{OutPacket, Outbound, WriterTx};
 use crate::persistence::{Persistence, Record, Restored};
 use crate::retained::RetainedStore;
 use crate::session::{Ack, OpenRequest};
@@ -76,7 +76,7 @@ pub(crate) struct Link {
     /// Which connection: a slot ignores requests from a connection that was taken over.
     pub(crate) connection_id: u64,
     /// The writer thread's bounded channel.
-    pub(crate) tx: Sender<Outbound>,
+    pub(crate) tx: WriterTx,
     /// The socket, to shut down on take-over or broker shutdown.
     pub(crate) stream: Arc<Stream>,
     /// Set when a `try_send` found the channel full; the writer then calls [`Router::pump`].

@@ -15,22 +15,24 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, JoinHandle};
 
-use crossbeam_channel::Receiver;
 use log::{debug, error};
 use mqtt_codec::ProtocolLevel;
 
 use crate::metrics::Metrics;
-use crate::outbound::{OutPacket, Outbound};
+use crate::outbound::{OutPacket, Outbound, WriterRx};
 use crate::router::{Router, SlotRef};
 use crate::transport::Stream;
 
 /// The largest batch written at once.
 const BATCH_BYTES: usize = 64 * 1024;
 
+/// A write this small gives the buffer back.
+const SMALL_WRITE: usize = 256;
+
 /// Everything a writer thread needs.
 pub(crate) struct Writer {
     pub(crate) stream: Arc<Stream>,
-    pub(crate) rx: Receiver<Outbound>,
+    pub(crate) rx: WriterRx,
     pub(crate) level: ProtocolLevel,
     pub(crate) router: Arc<Router>,
     pub(crate) slot: SlotRef,
@@ -48,7 +50,8 @@ impl Writer {
     }
 
     fn run(self) {
-        let mut buffer = Vec::with_capacity(1024);
+        // Allocated by the first packet, and given back after a small write (see below).
+        let mut buffer = Vec::new();
         let mut open = true;
         while open {
             let Ok(first) = self.rx.recv() else {
@@ -80,6 +83,8 @@ impl Writer {
                     next = self.rx.try_recv().ok();
                 }
             }
+            // What was taken from the channel is room for a reader that waits for it.
+            self.rx.drained();
             if durable > 0 && !self.router.wait_durable(durable) {
                 // The log cannot be written: promising anything now would be a lie.
                 break;
@@ -91,9 +96,15 @@ impl Writer {
                 }
                 Metrics::add(&self.router.metrics.bytes_sent, buffer.len() as u64);
                 Metrics::add(&self.router.metrics.messages_sent, packets);
-                buffer.clear();
-                if buffer.capacity() > BATCH_BYTES * 4 {
-                    buffer.shrink_to(BATCH_BYTES);
+                if buffer.len() < SMALL_WRITE {
+                    // A connection that is sent little (a CONNACK, a PINGRESP) does not keep a
+                    // buffer while it is idle: with thousands of idle clients that adds up.
+                    buffer = Vec::new();
+                } else {
+                    buffer.clear();
+                    if buffer.capacity() > BATCH_BYTES * 4 {
+                        buffer.shrink_to(BATCH_BYTES);
+                    }
                 }
             }
             if self.starved.swap(false, Ordering::Relaxed) {
