@@ -34,6 +34,9 @@ pub(crate) enum OutPacket {
         message: Message,
         delivery: Delivery,
     },
+    /// A QoS 0 PUBLISH already encoded, shared by the writers of every subscriber of one message
+    /// (see [`OutPacket::encode_qos0`]).
+    Encoded(Arc<[u8]>),
     /// QoS 1 acknowledgement of an inbound PUBLISH [MQTT-3.3.4-1].
     PubAck(PacketId),
     /// QoS 2, first answer to an inbound PUBLISH [MQTT-4.3.3-2].
@@ -182,6 +185,20 @@ impl Drop for WriterRx {
 }
 
 impl OutPacket {
+    /// The QoS 0 PUBLISH of `message` (with its retain flag), encoded once for any number of
+    /// connections: a PUBLISH is the same at 3.1 and 3.1.1, and at QoS 0 it has no packet
+    /// identifier, so the bytes are the same for every subscriber. `None` if it cannot be encoded,
+    /// which would be a bug (the topic was validated on the way in).
+    pub(crate) fn encode_qos0(message: &Message) -> Option<Arc<[u8]>> {
+        let packet = Self::Publish {
+            message: message.clone(),
+            delivery: Delivery::AtMostOnce,
+        };
+        let mut bytes = Vec::with_capacity(message.topic.len() + message.payload.len() + 7);
+        packet.encode(ProtocolLevel::Mqtt311, &mut bytes).ok()?;
+        Some(bytes.into())
+    }
+
     /// Appends the packet, as spoken at `level`, to `out`.
     pub(crate) fn encode(
         &self,
@@ -189,6 +206,10 @@ impl OutPacket {
         out: &mut Vec<u8>,
     ) -> Result<usize, EncodeError> {
         let packet = match self {
+            Self::Encoded(bytes) => {
+                out.extend_from_slice(bytes);
+                return Ok(bytes.len());
+            }
             Self::ConnAck {
                 session_present,
                 code,
@@ -243,13 +264,13 @@ impl OutPacket {
             | Self::PubComp(_)
             | Self::SubAck { .. }
             | Self::UnsubAck(_) => true,
-            Self::ConnAck { .. } | Self::PingResp => false,
+            Self::ConnAck { .. } | Self::PingResp | Self::Encoded(_) => false,
         }
     }
 
     /// Whether this is a PUBLISH, for the counters of `$SYS/broker/publish/messages/sent`.
     pub(crate) fn is_publish(&self) -> bool {
-        matches!(self, Self::Publish { .. })
+        matches!(self, Self::Publish { .. } | Self::Encoded(_))
     }
 }
 
@@ -275,6 +296,30 @@ mod tests {
         assert!(rx.try_recv().is_ok());
         assert!(rx.try_recv().is_ok());
         assert!(rx.try_recv().is_err());
+    }
+
+    #[test]
+    fn a_shared_qos_0_publish_is_the_same_bytes_at_both_levels() {
+        let message = Message::new("a/b", b"xyz", QoS::AtMostOnce, false);
+        let Some(shared) = OutPacket::encode_qos0(&message) else {
+            panic!("encodes");
+        };
+        for level in [ProtocolLevel::Mqtt31, ProtocolLevel::Mqtt311] {
+            let mut direct = Vec::new();
+            let packet = OutPacket::Publish {
+                message: message.clone(),
+                delivery: Delivery::AtMostOnce,
+            };
+            assert!(packet.encode(level, &mut direct).is_ok());
+            assert_eq!(&direct[..], &shared[..]);
+            let mut copied = Vec::new();
+            assert!(
+                OutPacket::Encoded(Arc::clone(&shared))
+                    .encode(level, &mut copied)
+                    .is_ok()
+            );
+            assert_eq!(copied, direct);
+        }
     }
 
     #[test]

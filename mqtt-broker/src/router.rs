@@ -390,6 +390,10 @@ impl Router {
         // slot while it waits for the write lock (see the lock order). So the slots are cloned out
         // of the tree (one reference-count increment each) rather than borrowed from it.
         let security = self.security();
+        // With more than one subscriber, the QoS 0 form of the PUBLISH is encoded once, by the
+        // first delivery that needs it, and its bytes are shared by every writer: encoding is the
+        // writer's largest cost per delivery (see `BENCHMARKS.md`, item 7).
+        let mut shared = (found.len() > 1).then(SharedQos0::default);
         for subscriber in found.drain(..) {
             let mut slot = subscriber.target.lock();
             if !security.may_read(&slot.client_id, slot.user.as_deref(), &message.topic) {
@@ -398,6 +402,7 @@ impl Router {
             self.deliver(
                 &mut slot,
                 message.for_delivery(message.qos.min(subscriber.qos), false),
+                shared.as_mut(),
             );
         }
         if found.capacity() <= FOUND_KEPT {
@@ -562,6 +567,7 @@ impl Router {
                 self.deliver(
                     &mut slot,
                     message.for_delivery(message.qos.min(*granted), true),
+                    None,
                 );
             }
         }
@@ -617,9 +623,30 @@ impl Router {
     /// channel is full, it is queued like QoS 1 and 2 (up to `max_queued_messages`) and the writer
     /// pumps it once it has drained its channel: a burst is delayed, not dropped, for as long as the
     /// client is connected. Only a full queue drops a message.
-    fn deliver(&self, slot: &mut Slot, message: Message) {
-        let message = match (&slot.link, message.qos) {
-            (Some(link), QoS::AtMostOnce) if slot.state.nothing_queued() => {
+    ///
+    /// `shared`, when one message goes to several subscribers, holds its QoS 0 encoding once made.
+    fn deliver(&self, slot: &mut Slot, message: Message, shared: Option<&mut SharedQos0>) {
+        let message = match (&slot.link, message.qos, shared) {
+            (Some(link), QoS::AtMostOnce, Some(shared)) if slot.state.nothing_queued() => {
+                let bytes = shared
+                    .bytes
+                    .get_or_insert_with(|| OutPacket::encode_qos0(&message));
+                match bytes {
+                    Some(bytes) => match link
+                        .tx
+                        .try_send(Outbound::Packet(OutPacket::Encoded(Arc::clone(bytes))))
+                    {
+                        Ok(()) => return,
+                        Err(TrySendError::Full(_)) => {
+                            link.starved.store(true, Ordering::Relaxed);
+                            message // queued below, as a message
+                        }
+                        Err(_) => return, // the writer is gone, and the connection with it
+                    },
+                    None => message, // cannot happen (see `encode_qos0`); queued and encoded later
+                }
+            }
+            (Some(link), QoS::AtMostOnce, _) if slot.state.nothing_queued() => {
                 let packet = OutPacket::Publish {
                     message,
                     delivery: mqtt_codec::Delivery::AtMostOnce,
@@ -637,7 +664,7 @@ impl Router {
                 }
             }
             // QoS 0 is not kept for an offline session (3.1 §2.2 › Clean session flag).
-            (None, QoS::AtMostOnce) => return,
+            (None, QoS::AtMostOnce, _) => return,
             _ => message,
         };
         let qos0 = message.qos == QoS::AtMostOnce;
@@ -706,6 +733,13 @@ impl Router {
             }
         }
     }
+}
+
+/// The QoS 0 PUBLISH of one routed message, encoded by the first delivery that needs it; `None`
+/// inside if encoding failed.
+#[derive(Debug, Default)]
+struct SharedQos0 {
+    bytes: Option<Option<Arc<[u8]>>>,
 }
 
 thread_local! {
