@@ -213,8 +213,10 @@ impl Connection {
     /// Decodes and handles every complete packet in `buffer`, keeping the incomplete rest.
     fn decode_all(&mut self, decoder: &mut Decoder, buffer: &mut ReadBuffer) -> ControlFlow<()> {
         let mut consumed = 0;
-        let flow = loop {
-            let actions = match decoder.decode(&buffer.unread()[consumed..]) {
+        // One vector for the actions of every packet of this read (see `Session::packet_into`).
+        let mut actions = Vec::new();
+        let flow = 'decoding: loop {
+            match decoder.decode(&buffer.unread()[consumed..]) {
                 Ok(Status::Complete((packet, used))) => {
                     consumed += used;
                     let metrics = &self.context.router.metrics;
@@ -222,16 +224,18 @@ impl Connection {
                     if matches!(packet, Packet::Publish(_)) {
                         Metrics::add(&metrics.publish_received, 1);
                     }
-                    let actions = self.session.packet(packet, Instant::now());
+                    self.session
+                        .packet_into(packet, Instant::now(), &mut actions);
                     // After CONNECT, the connection speaks the level it named.
                     decoder.set_level(self.session.level());
-                    actions
                 }
                 Ok(Status::Partial) => break ControlFlow::Continue(()),
-                Err(error) => self.session.malformed(error),
-            };
-            if self.execute(actions).is_break() {
-                break ControlFlow::Break(());
+                Err(error) => actions.extend(self.session.malformed(error)),
+            }
+            for action in actions.drain(..) {
+                if self.execute_one(action).is_break() {
+                    break 'decoding ControlFlow::Break(());
+                }
             }
         };
         buffer.consume(consumed);

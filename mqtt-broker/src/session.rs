@@ -253,10 +253,25 @@ impl Session {
     }
 
     /// A packet arrived.
+    #[cfg(test)]
     pub(crate) fn packet(&mut self, packet: Packet<'_>, now: Instant) -> Vec<Action> {
+        let mut actions = Vec::new();
+        self.packet_into(packet, now, &mut actions);
+        actions
+    }
+
+    /// A packet arrived: its actions are appended to `actions`. The connection passes the same
+    /// vector for every packet of a read, so that the packets of the publish path (PUBLISH, the
+    /// acknowledgements, PINGREQ) cost no allocation here.
+    pub(crate) fn packet_into(
+        &mut self,
+        packet: Packet<'_>,
+        now: Instant,
+        actions: &mut Vec<Action>,
+    ) {
         self.last_received = now;
-        match (self.phase, packet) {
-            (Phase::Closed, _) => Vec::new(),
+        let more = match (self.phase, packet) {
+            (Phase::Closed, _) => return,
             (Phase::AwaitingConnect { .. }, Packet::Connect(connect)) => self.connect(&connect),
             (Phase::AwaitingConnect { .. }, _) => self.close(CloseReason::ProtocolViolation(
                 "first packet is not CONNECT [MQTT-3.1.0-1]",
@@ -268,7 +283,6 @@ impl Session {
                 let message = Message::from_publish(&publish);
                 let limit = self.settings.message_size_limit;
                 let oversized = limit != 0 && message.payload.len() > limit;
-                let mut actions = Vec::new();
                 if oversized {
                     actions.push(Action::Dropped {
                         topic: message.topic.to_string(),
@@ -289,18 +303,20 @@ impl Session {
                         message: routed,
                     }),
                 }
-                actions
+                return;
             }
             (Phase::Connected, Packet::PubAck(ack)) => {
-                vec![Action::Acknowledged(Ack::PubAck(ack.packet_id))]
+                return actions.push(Action::Acknowledged(Ack::PubAck(ack.packet_id)));
             }
             (Phase::Connected, Packet::PubRec(ack)) => {
-                vec![Action::Acknowledged(Ack::PubRec(ack.packet_id))]
+                return actions.push(Action::Acknowledged(Ack::PubRec(ack.packet_id)));
             }
             (Phase::Connected, Packet::PubComp(ack)) => {
-                vec![Action::Acknowledged(Ack::PubComp(ack.packet_id))]
+                return actions.push(Action::Acknowledged(Ack::PubComp(ack.packet_id)));
             }
-            (Phase::Connected, Packet::PubRel(rel)) => vec![Action::Release(rel.packet_id)],
+            (Phase::Connected, Packet::PubRel(rel)) => {
+                return actions.push(Action::Release(rel.packet_id));
+            }
             (Phase::Connected, Packet::Subscribe(subscribe)) => vec![Action::Subscribe {
                 packet_id: subscribe.packet_id,
                 filters: subscribe
@@ -317,7 +333,9 @@ impl Session {
                     .map(|filter| filter.as_str().to_owned())
                     .collect(),
             }],
-            (Phase::Connected, Packet::PingReq) => vec![Action::Send(OutPacket::PingResp)],
+            (Phase::Connected, Packet::PingReq) => {
+                return actions.push(Action::Send(OutPacket::PingResp));
+            }
             (Phase::Connected, Packet::Disconnect) => {
                 // The Will is discarded, not published [MQTT-3.14.4-3] [MQTT-3.1.2-10].
                 self.will = None;
@@ -329,7 +347,9 @@ impl Session {
             ) => self.close(CloseReason::ProtocolViolation(
                 "a packet only a server sends [MQTT-4.8.0-1]",
             )),
-        }
+        };
+        // The rarer packets build their own vector.
+        actions.extend(more);
     }
 
     fn connect(&mut self, connect: &mqtt_codec::Connect<'_>) -> Vec<Action> {
