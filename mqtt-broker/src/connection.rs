@@ -66,6 +66,10 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 /// every packet moves the keep-alive deadline a little (see [`needs_rearming`]).
 const TIMEOUT_SLACK: Duration = Duration::from_millis(100);
 
+/// How long without a read (or, in `writer.rs`, a write) makes a connection quiet: a small read or
+/// write after such a spell gives its buffer back instead of keeping it while idle.
+pub(crate) const QUIET: Duration = Duration::from_secs(1);
+
 /// The most packets for the connection's own writer held back before they are handed over (see
 /// [`Connection::send`]).
 const PENDING_MAX: usize = 64;
@@ -182,7 +186,7 @@ impl Connection {
                 Ok(0) => self.session.connection_lost(),
                 Ok(count) => {
                     Metrics::add(&self.context.router.metrics.bytes_received, count as u64);
-                    buffer.filled(count);
+                    buffer.filled(count, now);
                     match self.decode_all(&mut decoder, &mut buffer) {
                         ControlFlow::Continue(()) => continue,
                         ControlFlow::Break(()) => break,
@@ -600,8 +604,8 @@ fn needs_rearming(armed: Option<Option<Duration>>, needed: Option<Duration>) -> 
 /// moving `start`; the undecoded tail is moved to the front only when the end is reached. Reads
 /// start at 4 KiB and grow, while each read fills all the room it was given, to 64 KiB: a client
 /// that sends little keeps a small buffer, one that sends in bulk is read in few system calls.
-/// Nothing is allocated before the first read, and a small read that leaves nothing undecoded
-/// gives the buffer back.
+/// Nothing is allocated before the first read, and a small read after a quiet spell (the first
+/// read, a PINGREQ) gives the buffer back once it is decoded.
 #[derive(Debug, Default)]
 struct ReadBuffer {
     data: Vec<u8>,
@@ -609,14 +613,17 @@ struct ReadBuffer {
     end: usize,
     /// The last read filled all the room it was given: there is probably more waiting.
     was_full: bool,
-    /// The size of the last read.
-    last_read: usize,
+    /// When the last read returned: with `None`, there was none.
+    last_read_at: Option<Instant>,
+    /// The last read was small and came after a quiet spell: give the buffer back once it is
+    /// decoded.
+    give_back: bool,
 }
 
 impl ReadBuffer {
     const INITIAL: usize = 4 * 1024;
     const BULK: usize = 64 * 1024;
-    /// A read this small, leaving nothing undecoded, gives the buffer back.
+    /// A read this small, after a quiet spell and leaving nothing undecoded, gives the buffer back.
     const SMALL: usize = 256;
 
     /// Room for the next read, at the end of the buffer.
@@ -642,10 +649,14 @@ impl ReadBuffer {
     }
 
     /// The read put `count` bytes into [`spare`](Self::spare).
-    fn filled(&mut self, count: usize) {
+    fn filled(&mut self, count: usize, now: Instant) {
         self.was_full = self.end + count == self.data.len();
         self.end += count;
-        self.last_read = count;
+        let quiet = self
+            .last_read_at
+            .is_none_or(|last| now.saturating_duration_since(last) >= QUIET);
+        self.give_back = quiet && count < Self::SMALL;
+        self.last_read_at = Some(now);
     }
 
     /// The bytes not yet decoded.
@@ -659,10 +670,11 @@ impl ReadBuffer {
         if self.start == self.end {
             self.start = 0;
             self.end = 0;
-            if self.last_read < Self::SMALL {
-                // A client that sends little (CONNECT, PINGREQ, the odd PUBLISH) gets its buffer
-                // back at each read rather than keeping 4 KiB while it is silent: with thousands
-                // of idle connections that is most of their heap (see `BENCHMARKS.md`).
+            if self.give_back {
+                // A client that sends little and seldom (CONNECT, PINGREQ, the odd PUBLISH) does
+                // not keep 4 KiB while it is silent: with thousands of idle connections that was
+                // most of their heap (see `BENCHMARKS.md`). A busy one keeps its buffer, rather
+                // than allocating one per read.
                 self.data = Vec::new();
             } else if self.data.len() > 2 * Self::BULK {
                 self.data.truncate(Self::BULK);
@@ -702,12 +714,12 @@ mod tests {
         let mut buffer = ReadBuffer::default();
         assert_eq!(buffer.spare().len(), ReadBuffer::INITIAL);
         buffer.spare()[..3].copy_from_slice(b"abc");
-        buffer.filled(3);
+        buffer.filled(3, Instant::now());
         buffer.consume(2);
         assert_eq!(buffer.unread(), b"c");
         // A read that fills the buffer asks for a bigger one, keeping what was not decoded.
         let room = buffer.spare().len();
-        buffer.filled(room);
+        buffer.filled(room, Instant::now());
         assert_eq!(buffer.unread()[0], b'c');
         buffer.consume(buffer.unread().len());
         assert!(buffer.spare().len() > ReadBuffer::INITIAL);
@@ -716,7 +728,7 @@ mod tests {
         for _ in 0..40 {
             let room = buffer.spare().len();
             total += room;
-            buffer.filled(room);
+            buffer.filled(room, Instant::now());
         }
         assert_eq!(
             buffer.unread().len(),

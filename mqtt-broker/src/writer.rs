@@ -14,10 +14,12 @@ use std::io;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, JoinHandle};
+use std::time::Instant;
 
 use log::{debug, error};
 use mqtt_codec::ProtocolLevel;
 
+use crate::connection::QUIET;
 use crate::metrics::Metrics;
 use crate::outbound::{OutPacket, Outbound, WriterRx};
 use crate::router::{Router, SlotRef};
@@ -26,7 +28,7 @@ use crate::transport::Stream;
 /// The largest batch written at once.
 const BATCH_BYTES: usize = 64 * 1024;
 
-/// A write this small gives the buffer back.
+/// A write this small, after a quiet spell (`connection::QUIET`), gives the buffer back.
 const SMALL_WRITE: usize = 256;
 
 /// Everything a writer thread needs.
@@ -53,6 +55,7 @@ impl Writer {
         // Allocated by the first packet, and given back after a small write (see below).
         let mut buffer = Vec::new();
         let mut open = true;
+        let mut last_write: Option<Instant> = None;
         while open {
             let Ok(first) = self.rx.recv() else {
                 break; // every sender is gone
@@ -96,9 +99,14 @@ impl Writer {
                 }
                 Metrics::add(&self.router.metrics.bytes_sent, buffer.len() as u64);
                 Metrics::add(&self.router.metrics.messages_sent, packets);
-                if buffer.len() < SMALL_WRITE {
-                    // A connection that is sent little (a CONNACK, a PINGRESP) does not keep a
-                    // buffer while it is idle: with thousands of idle clients that adds up.
+                let now = Instant::now();
+                let quiet =
+                    last_write.is_none_or(|last| now.saturating_duration_since(last) >= QUIET);
+                last_write = Some(now);
+                if quiet && buffer.len() < SMALL_WRITE {
+                    // A connection that is sent little and seldom (a CONNACK, a PINGRESP) does not
+                    // keep a buffer while it is idle: with thousands of idle clients that adds up.
+                    // A busy one keeps it, rather than allocating one per write.
                     buffer = Vec::new();
                 } else {
                     buffer.clear();
