@@ -206,3 +206,97 @@ fn tls_misconfiguration_is_refused_at_start_naming_the_file() {
         assert!(error.to_string().contains(needle), "{error}");
     }
 }
+
+/// A client that completes the TLS handshake, then sends the record carrying its CONNECT one byte
+/// every 100 ms, is closed once `connect_timeout` has passed since it connected, before the record is
+/// complete: decrypting waits for whole records, but that wait must not hide the deadline
+/// [MQTT-3.1.0-1]. Meanwhile a plain listener of the same broker serves other clients.
+#[test]
+fn a_tls_record_sent_a_byte_at_a_time_is_cut_off_by_connect_timeout_mqtt_3_1_0_1() {
+    use std::io::{Read, Write};
+    use std::sync::{Arc, mpsc};
+
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, ServerName};
+
+    let certs = Certificates::generate();
+    let broker = Broker::start(Config {
+        listeners: vec!["127.0.0.1:0".parse().expect("address")],
+        tls_listeners: vec![TlsListener {
+            address: "127.0.0.1:0".parse().expect("address"),
+            tls: certs.settings(false),
+        }],
+        connect_timeout: Duration::from_secs(1),
+        sys_interval: Duration::ZERO,
+        ..Config::default()
+    })
+    .expect("the broker starts");
+    let (plain, secure) = (broker.local_addrs()[0], broker.local_addrs()[1]);
+
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(certs.path("ca.pem")).expect("ca.pem") {
+        roots.add(cert.expect("a CA certificate")).expect("usable");
+    }
+    let config = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = ServerName::try_from("localhost").expect("name");
+    let mut tls = rustls::ClientConnection::new(Arc::new(config), name).expect("client");
+    let mut tcp = std::net::TcpStream::connect(secure).expect("connects");
+    tcp.set_read_timeout(Some(crate::client::WAIT))
+        .expect("timeout");
+    while tls.is_handshaking() {
+        tls.complete_io(&mut tcp).expect("handshake");
+    }
+    let mut connect = Vec::new();
+    mqtt_codec::Packet::Connect(crate::client::connect("tls-dripper", true))
+        .encode(mqtt_codec::ProtocolLevel::Mqtt311, &mut connect)
+        .expect("encodes");
+    tls.writer().write_all(&connect).expect("plaintext");
+    let mut records = Vec::new();
+    while tls.wants_write() {
+        tls.write_tls(&mut records).expect("records");
+    }
+    assert!(records.len() * 100 > 3_000, "the drip outlasts the timeout");
+    let mut writer = tcp.try_clone().expect("clone");
+    let (sent_tx, sent_rx) = mpsc::channel();
+    let drip = std::thread::spawn(move || {
+        let mut sent = 0;
+        for byte in &records {
+            if writer.write_all(&[*byte]).is_err() {
+                break;
+            }
+            sent += 1;
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = sent_tx.send((sent, records.len()));
+    });
+    let (mut other, _) = crate::client::Client::connect(plain, "plain-neighbour", true);
+    other.barrier();
+    // The broker closes without a byte of application data: no CONNACK.
+    let mut raw = [0u8; 4096];
+    loop {
+        match tcp.read(&mut raw) {
+            Ok(0) => break,
+            Ok(count) => {
+                let mut bytes = &raw[..count];
+                while !bytes.is_empty() {
+                    tls.read_tls(&mut bytes).expect("records");
+                }
+                if tls.process_new_packets().is_err() {
+                    break; // an alert: closed all the same
+                }
+                let mut plaintext = Vec::new();
+                let _ = tls.reader().read_to_end(&mut plaintext);
+                assert!(plaintext.is_empty(), "the broker answered {plaintext:?}");
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::ConnectionReset => break,
+            Err(error) => panic!("not closed within {:?}: {error}", crate::client::WAIT),
+        }
+    }
+    let (sent, total) = sent_rx
+        .recv_timeout(crate::client::WAIT * 2)
+        .expect("the drip ends");
+    assert!(sent < total, "the whole record ({total} bytes) got through");
+    drip.join().expect("drip thread");
+}
