@@ -50,6 +50,9 @@ mod auth;
 mod base64;
 mod config;
 mod connection;
+// The fuzz targets' way in (see `fuzz/` at the workspace root); not part of the API.
+#[doc(hidden)]
+pub mod fuzzing;
 mod limits;
 mod message;
 mod metrics;
