@@ -78,7 +78,7 @@ use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use log::{info, warn};
-use parking_lot::{Condvar, Mutex};
+use parking_lot::{Condvar, Mutex, RwLock};
 
 pub use config::{Config, ConfigError, TlsListener};
 pub use password_file::{
@@ -157,6 +157,9 @@ pub struct BrokerHandle {
     security_files: SecurityFiles,
     /// With persistence: the store, its flusher thread and the compaction thread (with its stop).
     persistence: Option<PersistenceThreads>,
+    /// Each TLS listener's settings and the rustls configuration its acceptor hands to new
+    /// connections, to build again from the files on reload.
+    tls_listeners: Vec<(TlsSettings, Arc<RwLock<Arc<rustls::ServerConfig>>>)>,
 }
 
 #[derive(Debug)]
@@ -249,18 +252,22 @@ impl Broker {
         };
 
         let mut listeners = Vec::new();
+        let mut tls_listeners = Vec::new();
         let plain = config.listeners.iter().map(|address| (*address, None));
         let secure = config
             .tls_listeners
             .iter()
             .zip(tls_configs)
             .map(|(listener, tls)| {
+                let tls = Arc::new(RwLock::new(tls));
+                tls_listeners.push((listener.tls.clone(), Arc::clone(&tls)));
                 let kind = Kind {
                     tls,
                     use_identity: listener.tls.use_identity_as_username,
                 };
                 (listener.address, Some(kind))
-            });
+            })
+            .collect::<Vec<_>>();
         for (address, kind) in plain.chain(secure) {
             let listener =
                 TcpListener::bind(address).map_err(|error| StartError::Bind(address, error))?;
@@ -303,13 +310,17 @@ impl Broker {
             live,
             security_files,
             persistence,
+            tls_listeners,
         })
     }
 }
 
 /// What a TLS listener adds to a plain one.
 struct Kind {
-    tls: Arc<rustls::ServerConfig>,
+    /// The configuration new connections get. Replaced whole on reload (a new certificate); each
+    /// connection keeps the `Arc` it started with, so established ones are untouched. A leaf lock,
+    /// held only to clone the `Arc`.
+    tls: Arc<RwLock<Arc<rustls::ServerConfig>>>,
     use_identity: bool,
 }
 
@@ -362,14 +373,40 @@ impl BrokerHandle {
         &self.local_addrs
     }
 
-    /// Reads the password file and the ACL file again and puts them in force (what `SIGHUP` does).
-    /// Connected clients stay connected; the new rules apply from their next packet. On an error the
-    /// old settings stay and the error (file and line) is returned.
+    /// Reads the password file, the ACL file and each TLS listener's `certfile`, `keyfile` and
+    /// `cafile` again and puts them in force (what `SIGHUP` does). Connected clients stay connected:
+    /// the new rules apply from their next packet, the new certificates from the next handshake.
+    ///
+    /// Each part is reloaded on its own: if the security files have an error, or a listener's TLS
+    /// files are missing, unreadable or inconsistent (a key that does not match its certificate),
+    /// that part keeps its previous settings, the others are still reloaded, and the errors (naming
+    /// the files) are returned together.
     pub fn reload(&self) -> Result<(), String> {
-        let security = Security::load(&self.security_files)?;
-        info!("security reloaded: {}", security.describe());
-        self.context.router.set_security(security);
-        Ok(())
+        let mut errors = Vec::new();
+        match Security::load(&self.security_files) {
+            Ok(security) => {
+                info!("security reloaded: {}", security.describe());
+                self.context.router.set_security(security);
+            }
+            Err(error) => errors.push(error),
+        }
+        for (settings, current) in &self.tls_listeners {
+            match tls::server_config(settings) {
+                Ok(config) => {
+                    *current.write() = config;
+                    info!(
+                        "TLS listener with certfile {}: certificates reloaded",
+                        settings.certfile.display()
+                    );
+                }
+                Err(error) => errors.push(format!("{error}; the listener keeps its certificates")),
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors.join("\n"))
+        }
     }
 
     /// Stops accepting, disconnects every client without publishing Wills (see README, "Stopping"),
@@ -480,7 +517,7 @@ fn accept_loop(
         let use_identity = kind.is_some_and(|kind| kind.use_identity);
         let stream = match kind {
             None => Stream::Plain(stream),
-            Some(kind) => match Stream::tls(stream, Arc::clone(&kind.tls)) {
+            Some(kind) => match Stream::tls(stream, Arc::clone(&kind.tls.read())) {
                 Ok(stream) => stream,
                 Err(error) => {
                     warn!("{peer}: cannot start TLS: {error}");
