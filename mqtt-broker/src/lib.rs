@@ -153,12 +153,20 @@ pub struct BrokerHandle {
     sys: Option<(crossbeam_channel::Sender<()>, JoinHandle<()>)>,
     /// Reader threads still running, and a condition signalled when one ends.
     live: Arc<(Mutex<usize>, Condvar)>,
-    /// Where the security settings were read from, to read them again on reload.
-    security_files: SecurityFiles,
+    /// What [`reload`](Self::reload) reads again (boxed: only reload looks at it, and it keeps the
+    /// handle small for those who hold it in an enum).
+    reloadable: Box<Reloadable>,
     /// With persistence: the store, its flusher thread and the compaction thread (with its stop).
     persistence: Option<PersistenceThreads>,
+}
+
+/// The files behind the settings that `SIGHUP` reloads, and where each one is in force.
+#[derive(Debug)]
+struct Reloadable {
+    /// Where the security settings were read from.
+    security_files: SecurityFiles,
     /// Each TLS listener's settings and the rustls configuration its acceptor hands to new
-    /// connections, to build again from the files on reload.
+    /// connections.
     tls_listeners: Vec<(TlsSettings, Arc<RwLock<Arc<rustls::ServerConfig>>>)>,
 }
 
@@ -308,9 +316,11 @@ impl Broker {
             acceptors,
             sys,
             live,
-            security_files,
+            reloadable: Box::new(Reloadable {
+                security_files,
+                tls_listeners,
+            }),
             persistence,
-            tls_listeners,
         })
     }
 }
@@ -383,14 +393,14 @@ impl BrokerHandle {
     /// the files) are returned together.
     pub fn reload(&self) -> Result<(), String> {
         let mut errors = Vec::new();
-        match Security::load(&self.security_files) {
+        match Security::load(&self.reloadable.security_files) {
             Ok(security) => {
                 info!("security reloaded: {}", security.describe());
                 self.context.router.set_security(security);
             }
             Err(error) => errors.push(error),
         }
-        for (settings, current) in &self.tls_listeners {
+        for (settings, current) in &self.reloadable.tls_listeners {
             match tls::server_config(settings) {
                 Ok(config) => {
                     *current.write() = config;
