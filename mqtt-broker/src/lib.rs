@@ -40,7 +40,8 @@
 //! | TLS listeners are configured; a certificate's CN is read  | `tls.rs`           |
 //! | one TLS connection is shared by a reader and a writer     | `transport.rs`     |
 //! | state survives a crash: the log, fsync before acking      | `persistence/`     |
-//! | reload on SIGHUP, clean stop on SIGINT/SIGTERM            | `main.rs`          |
+//! | reload on SIGHUP (files, certificates), clean stop        | `main.rs`, here    |
+//! | the sessions and router are fuzzed, without sockets       | `fuzzing.rs`       |
 //!
 //! `ARCHITECTURE.md` beside this crate explains the threads, the locks and the memory per connection;
 //! `README.md` is for operators.
