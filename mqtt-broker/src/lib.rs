@@ -40,7 +40,8 @@
 //! | TLS listeners are configured; a certificate's CN is read  | `tls.rs`           |
 //! | one TLS connection is shared by a reader and a writer     | `transport.rs`     |
 //! | state survives a crash: the log, fsync before acking      | `persistence/`     |
-//! | reload on SIGHUP, clean stop on SIGINT/SIGTERM            | `main.rs`          |
+//! | reload on SIGHUP (files, certificates), clean stop        | `main.rs`, here    |
+//! | the sessions and router are fuzzed, without sockets       | `fuzzing.rs`       |
 //!
 //! `ARCHITECTURE.md` beside this crate explains the threads, the locks and the memory per connection;
 //! `README.md` is for operators.
@@ -50,6 +51,9 @@ mod auth;
 mod base64;
 mod config;
 mod connection;
+// The fuzz targets' way in (see `fuzz/` at the workspace root); not part of the API.
+#[doc(hidden)]
+pub mod fuzzing;
 mod limits;
 mod message;
 mod metrics;
@@ -75,7 +79,7 @@ use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use log::{info, warn};
-use parking_lot::{Condvar, Mutex};
+use parking_lot::{Condvar, Mutex, RwLock};
 
 pub use config::{Config, ConfigError, TlsListener};
 pub use password_file::{
@@ -150,10 +154,21 @@ pub struct BrokerHandle {
     sys: Option<(crossbeam_channel::Sender<()>, JoinHandle<()>)>,
     /// Reader threads still running, and a condition signalled when one ends.
     live: Arc<(Mutex<usize>, Condvar)>,
-    /// Where the security settings were read from, to read them again on reload.
-    security_files: SecurityFiles,
+    /// What [`reload`](Self::reload) reads again (boxed: only reload looks at it, and it keeps the
+    /// handle small for those who hold it in an enum).
+    reloadable: Box<Reloadable>,
     /// With persistence: the store, its flusher thread and the compaction thread (with its stop).
     persistence: Option<PersistenceThreads>,
+}
+
+/// The files behind the settings that `SIGHUP` reloads, and where each one is in force.
+#[derive(Debug)]
+struct Reloadable {
+    /// Where the security settings were read from.
+    security_files: SecurityFiles,
+    /// Each TLS listener's settings and the rustls configuration its acceptor hands to new
+    /// connections.
+    tls_listeners: Vec<(TlsSettings, Arc<RwLock<Arc<rustls::ServerConfig>>>)>,
 }
 
 #[derive(Debug)]
@@ -246,18 +261,22 @@ impl Broker {
         };
 
         let mut listeners = Vec::new();
+        let mut tls_listeners = Vec::new();
         let plain = config.listeners.iter().map(|address| (*address, None));
         let secure = config
             .tls_listeners
             .iter()
             .zip(tls_configs)
             .map(|(listener, tls)| {
+                let tls = Arc::new(RwLock::new(tls));
+                tls_listeners.push((listener.tls.clone(), Arc::clone(&tls)));
                 let kind = Kind {
                     tls,
                     use_identity: listener.tls.use_identity_as_username,
                 };
                 (listener.address, Some(kind))
-            });
+            })
+            .collect::<Vec<_>>();
         for (address, kind) in plain.chain(secure) {
             let listener =
                 TcpListener::bind(address).map_err(|error| StartError::Bind(address, error))?;
@@ -298,7 +317,10 @@ impl Broker {
             acceptors,
             sys,
             live,
-            security_files,
+            reloadable: Box::new(Reloadable {
+                security_files,
+                tls_listeners,
+            }),
             persistence,
         })
     }
@@ -306,7 +328,10 @@ impl Broker {
 
 /// What a TLS listener adds to a plain one.
 struct Kind {
-    tls: Arc<rustls::ServerConfig>,
+    /// The configuration new connections get. Replaced whole on reload (a new certificate); each
+    /// connection keeps the `Arc` it started with, so established ones are untouched. A leaf lock,
+    /// held only to clone the `Arc`.
+    tls: Arc<RwLock<Arc<rustls::ServerConfig>>>,
     use_identity: bool,
 }
 
@@ -359,14 +384,40 @@ impl BrokerHandle {
         &self.local_addrs
     }
 
-    /// Reads the password file and the ACL file again and puts them in force (what `SIGHUP` does).
-    /// Connected clients stay connected; the new rules apply from their next packet. On an error the
-    /// old settings stay and the error (file and line) is returned.
+    /// Reads the password file, the ACL file and each TLS listener's `certfile`, `keyfile` and
+    /// `cafile` again and puts them in force (what `SIGHUP` does). Connected clients stay connected:
+    /// the new rules apply from their next packet, the new certificates from the next handshake.
+    ///
+    /// Each part is reloaded on its own: if the security files have an error, or a listener's TLS
+    /// files are missing, unreadable or inconsistent (a key that does not match its certificate),
+    /// that part keeps its previous settings, the others are still reloaded, and the errors (naming
+    /// the files) are returned together.
     pub fn reload(&self) -> Result<(), String> {
-        let security = Security::load(&self.security_files)?;
-        info!("security reloaded: {}", security.describe());
-        self.context.router.set_security(security);
-        Ok(())
+        let mut errors = Vec::new();
+        match Security::load(&self.reloadable.security_files) {
+            Ok(security) => {
+                info!("security reloaded: {}", security.describe());
+                self.context.router.set_security(security);
+            }
+            Err(error) => errors.push(error),
+        }
+        for (settings, current) in &self.reloadable.tls_listeners {
+            match tls::server_config(settings) {
+                Ok(config) => {
+                    *current.write() = config;
+                    info!(
+                        "TLS listener with certfile {}: certificates reloaded",
+                        settings.certfile.display()
+                    );
+                }
+                Err(error) => errors.push(format!("{error}; the listener keeps its certificates")),
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors.join("\n"))
+        }
     }
 
     /// Stops accepting, disconnects every client without publishing Wills (see README, "Stopping"),
@@ -477,7 +528,7 @@ fn accept_loop(
         let use_identity = kind.is_some_and(|kind| kind.use_identity);
         let stream = match kind {
             None => Stream::Plain(stream),
-            Some(kind) => match Stream::tls(stream, Arc::clone(&kind.tls)) {
+            Some(kind) => match Stream::tls(stream, Arc::clone(&kind.tls.read())) {
                 Ok(stream) => stream,
                 Err(error) => {
                     warn!("{peer}: cannot start TLS: {error}");

@@ -1,7 +1,8 @@
 //! `mqtt-broker`: the command-line program. Parses its arguments, loads the configuration, starts the
 //! logger and the broker library, then waits for signals: SIGHUP reloads the password and ACL files
-//! (connections stay up), SIGINT and SIGTERM stop the broker cleanly (clients disconnected, the
-//! persistent state compacted and synced). Everything else is in the library.
+//! and the TLS listeners' certificates (connections stay up), SIGINT and SIGTERM stop the broker
+//! cleanly (clients disconnected, the persistent state compacted and synced). Everything else is in
+//! the library.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -11,8 +12,8 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
 /// An MQTT 3.1 and 3.1.1 broker. With no arguments it listens on port 1883 on all interfaces, keeps
-/// everything in memory, and logs to stderr. SIGHUP reloads the password and ACL files; SIGINT or
-/// SIGTERM stops it cleanly.
+/// everything in memory, and logs to stderr. SIGHUP reloads the password and ACL files and the TLS
+/// certificates; SIGINT or SIGTERM stops it cleanly.
 #[derive(argh::FromArgs)]
 struct Args {
     /// configuration file in mosquitto's syntax (see mqtt-broker.conf)
@@ -65,7 +66,7 @@ fn main() -> ExitCode {
             for signal in signals.forever() {
                 if signal == SIGHUP {
                     if let Err(error) = broker.reload() {
-                        log::error!("reload failed, previous settings kept: {error}");
+                        log::error!("reload: what failed keeps its previous settings: {error}");
                     }
                 } else {
                     log::info!(

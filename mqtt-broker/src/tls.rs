@@ -1,8 +1,9 @@
 //! TLS listeners: building a rustls [`ServerConfig`] from mosquitto's per-listener directives, and
 //! reading the subject CN of a client certificate for `use_identity_as_username`.
 //!
-//! Every way the files can be wrong is found here, at start-up, and reported with the file and what is
-//! wrong with it: a file that cannot be read, one with no PEM certificate or key in it, a key that does
+//! Every way the files can be wrong is found here, at start-up and again on reload (SIGHUP, when
+//! `BrokerHandle::reload` builds each listener's configuration afresh and keeps the old one if the
+//! new one fails), and reported with the file and what is wrong with it: a file that cannot be read, one with no PEM certificate or key in it, a key that does
 //! not belong to the certificate, a CA file with nothing usable. A listener with `cafile` or
 //! `require_certificate` but no `certfile`/`keyfile` is refused by the configuration parser, so a
 //! listener is never silently plain when TLS was meant.

@@ -110,26 +110,30 @@ impl Stream {
 
     /// Reads decrypted bytes; 0 at the end of the stream. Read timeouts surface as errors of kind
     /// `WouldBlock` or `TimedOut`, as for a `TcpStream`.
+    ///
+    /// For TLS, at most one socket read is made per call, and a call whose bytes did not complete a
+    /// record also answers `WouldBlock`. Looping here until a record is whole would let a client
+    /// that sends one byte a second keep the caller away from its deadlines (`connect_timeout`,
+    /// keep-alive) for as long as it likes.
     pub(crate) fn read(&self, buffer: &mut [u8]) -> io::Result<usize> {
         let tls = match self {
             Self::Plain(tcp) => return (&*tcp).read(buffer),
             Self::Tls(tls) => tls,
         };
-        let mut raw = [0u8; 4096];
-        loop {
-            match tls.state.lock().reader().read(buffer) {
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
-                // Ok(0) after the client's close_notify; an error for a truncated stream.
-                result => return result,
-            }
-            let count = (&tls.tcp).read(&mut raw)?;
-            if count == 0 {
-                return Ok(0);
-            }
-            let absorbed = tls.absorb(&raw[..count]);
-            tls.flush()?;
-            absorbed?;
+        match tls.state.lock().reader().read(buffer) {
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
+            // Ok(0) after the client's close_notify; an error for a truncated stream.
+            result => return result,
         }
+        let mut raw = [0u8; 4096];
+        let count = (&tls.tcp).read(&mut raw)?;
+        if count == 0 {
+            return Ok(0);
+        }
+        let absorbed = tls.absorb(&raw[..count]);
+        tls.flush()?;
+        absorbed?;
+        tls.state.lock().reader().read(buffer)
     }
 
     /// Writes all of `bytes` (encrypted, for TLS).

@@ -91,7 +91,11 @@ extern crate std;
 
 mod decoder;
 mod error;
+// The fuzz target's body (see `fuzz/` at the workspace root); not part of the API.
 mod fixed_header;
+#[cfg(feature = "alloc")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod level;
 mod list;
 mod packet;

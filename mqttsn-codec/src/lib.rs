@@ -84,8 +84,12 @@ extern crate std;
 
 // The framework: errors, the header, the field types, the primitive reader and writer.
 mod error;
+// The fuzz target's body (see `fuzz/` at the workspace root); not part of the API.
 mod fields;
 mod flags;
+#[cfg(feature = "alloc")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod header;
 mod message;
 mod topic;

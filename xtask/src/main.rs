@@ -10,6 +10,7 @@ use std::process::{Command, ExitCode};
 mod bench;
 mod bench_table;
 mod crash;
+mod fuzz;
 mod interop;
 mod spec;
 mod trace;
@@ -25,6 +26,9 @@ tasks:
   bench [--smoke] throughput, latency and connection scale: our broker against mosquitto (or any
                   broker with --against HOST:PORT); --help lists the options
   crash [--smoke] the broker killed with SIGKILL under QoS 1/2 load and restarted; counts losses
+  fuzz [--target T] [--seconds N]
+                  the fuzz targets (mqtt_decode, mqttsn_decode, broker_session) under cargo-fuzz,
+                  N seconds each (60); installs cargo-fuzz if it is missing
   interop         the broker against mosquitto_pub, mosquitto_sub and paho-mqtt (Debian's packages)
   bench-table     print the last criterion results as a Markdown table, with ratios to `copy`
   spec [--check]  write docs/CONFORMANCE.md: each statement's status, checks, code and tests
@@ -39,6 +43,7 @@ fn main() -> ExitCode {
         Some("interop") => interop::run(),
         Some("bench") => bench::run(&rest_args()),
         Some("crash") => crash::run(&rest_args()),
+        Some("fuzz") => fuzz::run(&rest_args()),
         Some("spec") => spec::run(&rest_args()),
         Some("trace") => {
             let check = std::env::args().nth(2).as_deref() == Some("--check");

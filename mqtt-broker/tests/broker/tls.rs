@@ -1,7 +1,8 @@
 //! TLS listeners, checked with mosquitto_pub and mosquitto_sub (Debian's `mosquitto-clients`) and
 //! certificates made by the `openssl` command at test time: publish/subscribe over TLS, client
-//! certificates required, the certificate's CN as user name, an untrusted certificate refused, and
-//! misconfiguration refused at start.
+//! certificates required, the certificate's CN as user name, an untrusted certificate refused,
+//! misconfiguration refused at start, certificates reloaded (with a rustls client in the test, which
+//! can see the certificate presented), and a CONNECT record sent a byte at a time.
 
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
@@ -17,46 +18,51 @@ struct Certificates(TempDir);
 
 impl Certificates {
     fn generate() -> Self {
-        let dir = TempDir::new("certs");
-        let openssl = |args: &[&str]| {
-            let status = Command::new("openssl")
-                .args(args)
-                .current_dir(&dir.0)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .expect("the TLS tests need the openssl command: apt-get install openssl");
-            assert!(status.success(), "openssl {args:?}");
-        };
+        let certs = Self(TempDir::new("certs"));
         let ec = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
         for ca in ["ca", "rogue"] {
-            let args =
-                format!("req -x509 {ec} -keyout {ca}.key -out {ca}.pem -days 2 -subj /CN={ca}");
-            openssl(&args.split(' ').collect::<Vec<_>>());
+            certs.openssl(&format!(
+                "req -x509 {ec} -keyout {ca}.key -out {ca}.pem -days 2 -subj /CN={ca}"
+            ));
         }
-        for (name, ca, cn, usage) in [
-            ("server", "ca", "localhost", "serverAuth"),
-            ("client", "ca", "device-1", "clientAuth"),
-            ("stranger", "rogue", "device-1", "clientAuth"),
-        ] {
-            let san = if name == "server" {
-                "subjectAltName=DNS:localhost\n"
-            } else {
-                ""
-            };
-            dir.file(
-                &format!("{name}.ext"),
-                &format!("{san}basicConstraints=CA:FALSE\nextendedKeyUsage={usage}\n"),
-            );
-            let args = format!("req {ec} -keyout {name}.key -out {name}.csr -subj /CN={cn}");
-            openssl(&args.split(' ').collect::<Vec<_>>());
-            let args = format!(
-                "x509 -req -in {name}.csr -CA {ca}.pem -CAkey {ca}.key -CAcreateserial \
-                 -out {name}.pem -days 2 -extfile {name}.ext"
-            );
-            openssl(&args.split_whitespace().collect::<Vec<_>>());
-        }
-        Self(dir)
+        certs.issue("server", "ca", "localhost", "serverAuth");
+        certs.issue("client", "ca", "device-1", "clientAuth");
+        certs.issue("stranger", "rogue", "device-1", "clientAuth");
+        certs
+    }
+
+    /// Runs `openssl` with the whitespace-separated `args` in the certificates' directory.
+    fn openssl(&self, args: &str) {
+        let status = Command::new("openssl")
+            .args(args.split_whitespace())
+            .current_dir(&self.0.0)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("the TLS tests need the openssl command: apt-get install openssl");
+        assert!(status.success(), "openssl {args}");
+    }
+
+    /// Makes `name.pem` and `name.key`: a certificate for `cn`, signed by `ca`, for `usage`
+    /// (`serverAuth` certificates are also valid for the DNS name `localhost`).
+    fn issue(&self, name: &str, ca: &str, cn: &str, usage: &str) {
+        let ec = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
+        let san = if usage == "serverAuth" {
+            "subjectAltName=DNS:localhost\n"
+        } else {
+            ""
+        };
+        self.0.file(
+            &format!("{name}.ext"),
+            &format!("{san}basicConstraints=CA:FALSE\nextendedKeyUsage={usage}\n"),
+        );
+        self.openssl(&format!(
+            "req {ec} -keyout {name}.key -out {name}.csr -subj /CN={cn}"
+        ));
+        self.openssl(&format!(
+            "x509 -req -in {name}.csr -CA {ca}.pem -CAkey {ca}.key -CAcreateserial \
+             -out {name}.pem -days 2 -extfile {name}.ext"
+        ));
     }
 
     fn path(&self, file: &str) -> PathBuf {
@@ -205,4 +211,219 @@ fn tls_misconfiguration_is_refused_at_start_naming_the_file() {
         .expect_err("refused");
         assert!(error.to_string().contains(needle), "{error}");
     }
+}
+
+/// A client that completes the TLS handshake, then sends the record carrying its CONNECT one byte
+/// every 100 ms, is closed once `connect_timeout` has passed since it connected, before the record is
+/// complete: decrypting waits for whole records, but that wait must not hide the deadline
+/// [MQTT-3.1.0-1]. Meanwhile a plain listener of the same broker serves other clients.
+#[test]
+fn a_tls_record_sent_a_byte_at_a_time_is_cut_off_by_connect_timeout_mqtt_3_1_0_1() {
+    use std::io::{Read, Write};
+    use std::sync::mpsc;
+
+    use rustls::pki_types::ServerName;
+
+    let certs = Certificates::generate();
+    let broker = Broker::start(Config {
+        listeners: vec!["127.0.0.1:0".parse().expect("address")],
+        tls_listeners: vec![TlsListener {
+            address: "127.0.0.1:0".parse().expect("address"),
+            tls: certs.settings(false),
+        }],
+        connect_timeout: Duration::from_secs(1),
+        sys_interval: Duration::ZERO,
+        ..Config::default()
+    })
+    .expect("the broker starts");
+    let (plain, secure) = (broker.local_addrs()[0], broker.local_addrs()[1]);
+
+    let name = ServerName::try_from("localhost").expect("name");
+    let mut tls = rustls::ClientConnection::new(client_config(&certs), name).expect("client");
+    let mut tcp = std::net::TcpStream::connect(secure).expect("connects");
+    tcp.set_read_timeout(Some(crate::client::WAIT))
+        .expect("timeout");
+    while tls.is_handshaking() {
+        tls.complete_io(&mut tcp).expect("handshake");
+    }
+    let mut connect = Vec::new();
+    mqtt_codec::Packet::Connect(crate::client::connect("tls-dripper", true))
+        .encode(mqtt_codec::ProtocolLevel::Mqtt311, &mut connect)
+        .expect("encodes");
+    tls.writer().write_all(&connect).expect("plaintext");
+    let mut records = Vec::new();
+    while tls.wants_write() {
+        tls.write_tls(&mut records).expect("records");
+    }
+    assert!(records.len() * 100 > 3_000, "the drip outlasts the timeout");
+    let mut writer = tcp.try_clone().expect("clone");
+    let (sent_tx, sent_rx) = mpsc::channel();
+    let drip = std::thread::spawn(move || {
+        let mut sent = 0;
+        for byte in &records {
+            if writer.write_all(&[*byte]).is_err() {
+                break;
+            }
+            sent += 1;
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = sent_tx.send((sent, records.len()));
+    });
+    let (mut other, _) = crate::client::Client::connect(plain, "plain-neighbour", true);
+    other.barrier();
+    // The broker closes without a byte of application data: no CONNACK.
+    let mut raw = [0u8; 4096];
+    loop {
+        match tcp.read(&mut raw) {
+            Ok(0) => break,
+            Ok(count) => {
+                let mut bytes = &raw[..count];
+                while !bytes.is_empty() {
+                    tls.read_tls(&mut bytes).expect("records");
+                }
+                if tls.process_new_packets().is_err() {
+                    break; // an alert: closed all the same
+                }
+                let mut plaintext = Vec::new();
+                let _ = tls.reader().read_to_end(&mut plaintext);
+                assert!(plaintext.is_empty(), "the broker answered {plaintext:?}");
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::ConnectionReset => break,
+            Err(error) => panic!("not closed within {:?}: {error}", crate::client::WAIT),
+        }
+    }
+    let (sent, total) = sent_rx
+        .recv_timeout(crate::client::WAIT * 2)
+        .expect("the drip ends");
+    assert!(sent < total, "the whole record ({total} bytes) got through");
+    drip.join().expect("drip thread");
+}
+
+/// A rustls client configuration trusting `ca.pem`.
+fn client_config(certs: &Certificates) -> std::sync::Arc<rustls::ClientConfig> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(certs.path("ca.pem")).expect("ca.pem") {
+        roots.add(cert.expect("a CA certificate")).expect("usable");
+    }
+    std::sync::Arc::new(
+        rustls::ClientConfig::builder()
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    )
+}
+
+type TlsClient = rustls::StreamOwned<rustls::ClientConnection, std::net::TcpStream>;
+
+/// An MQTT client over TLS to `localhost` at `address`, connected (CONNACK 0 received).
+fn mqtt_over_tls(
+    certs: &Certificates,
+    address: std::net::SocketAddr,
+    client_id: &str,
+) -> TlsClient {
+    use std::io::{Read, Write};
+
+    let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
+    let connection = rustls::ClientConnection::new(client_config(certs), name).expect("client");
+    let tcp = std::net::TcpStream::connect(address).expect("connects");
+    tcp.set_read_timeout(Some(crate::client::WAIT))
+        .expect("timeout");
+    let mut client = rustls::StreamOwned::new(connection, tcp);
+    let mut connect = Vec::new();
+    mqtt_codec::Packet::Connect(crate::client::connect(client_id, true))
+        .encode(mqtt_codec::ProtocolLevel::Mqtt311, &mut connect)
+        .expect("encodes");
+    client.write_all(&connect).expect("CONNECT");
+    let mut connack = [0u8; 4];
+    client.read_exact(&mut connack).expect("CONNACK");
+    assert_eq!(connack, [0x20, 0x02, 0x00, 0x00]);
+    client
+}
+
+/// PINGREQ, PINGRESP: the connection is alive.
+fn ping(client: &mut TlsClient) {
+    use std::io::{Read, Write};
+
+    client.write_all(&[0xC0, 0x00]).expect("PINGREQ");
+    let mut pingresp = [0u8; 2];
+    client.read_exact(&mut pingresp).expect("PINGRESP");
+    assert_eq!(pingresp, [0xD0, 0x00]);
+}
+
+/// The certificate the server presented.
+fn presented(client: &TlsClient) -> Vec<u8> {
+    client
+        .conn
+        .peer_certificates()
+        .and_then(|chain| chain.first())
+        .map(|leaf| leaf.to_vec())
+        .expect("the server presented a certificate")
+}
+
+/// The DER of the first certificate in a PEM file.
+fn der(path: PathBuf) -> Vec<u8> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+
+    CertificateDer::from_pem_file(path)
+        .expect("a PEM certificate")
+        .to_vec()
+}
+
+/// Reloading (what SIGHUP does) reads certfile and keyfile again: new handshakes get the renewed
+/// certificate, an established connection goes on undisturbed, and a broken certfile or a key that
+/// does not match is refused, naming the file, with the listener keeping what it had.
+#[test]
+fn reload_puts_a_renewed_certificate_in_force_for_new_handshakes() {
+    let certs = Certificates::generate();
+    certs.issue("renewed", "ca", "localhost", "serverAuth");
+    let live = TempDir::new("live-certs");
+    let install = |pem: &str, key: &str| {
+        std::fs::copy(certs.path(pem), live.0.join("live.pem")).expect("copy");
+        std::fs::copy(certs.path(key), live.0.join("live.key")).expect("copy");
+    };
+    install("server.pem", "server.key");
+    let settings = TlsSettings {
+        certfile: live.0.join("live.pem"),
+        keyfile: live.0.join("live.key"),
+        cafile: None,
+        require_certificate: false,
+        use_identity_as_username: false,
+    };
+    let (broker, port) = tls_broker(settings, Config::default());
+    let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let (original, renewed) = (
+        der(certs.path("server.pem")),
+        der(certs.path("renewed.pem")),
+    );
+    assert_ne!(original, renewed);
+
+    let mut before = mqtt_over_tls(&certs, address, "before");
+    assert_eq!(presented(&before), original);
+    install("renewed.pem", "renewed.key");
+    broker.reload().expect("the renewed files load");
+    let mut after = mqtt_over_tls(&certs, address, "after");
+    assert_eq!(
+        presented(&after),
+        renewed,
+        "a new handshake gets the new one"
+    );
+    ping(&mut before);
+
+    std::fs::write(live.0.join("live.pem"), "not a certificate\n").expect("write");
+    let error = broker.reload().expect_err("a broken certfile is refused");
+    assert!(error.contains("live.pem"), "{error}");
+    install("renewed.pem", "server.key");
+    let error = broker.reload().expect_err("a mismatched key is refused");
+    assert!(error.contains("does not match"), "{error}");
+    let third = mqtt_over_tls(&certs, address, "third");
+    assert_eq!(
+        presented(&third),
+        renewed,
+        "the last good certificate stays"
+    );
+    ping(&mut before);
+    ping(&mut after);
 }

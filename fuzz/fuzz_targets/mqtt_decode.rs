@@ -1,0 +1,7 @@
+//! Fuzz target: arbitrary bytes as an MQTT byte stream at both levels; every packet that decodes
+//! must round-trip (the body is `mqtt_codec::fuzzing::decode`).
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    mqtt_codec::fuzzing::decode(data);
+});
