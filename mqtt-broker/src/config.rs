@@ -598,6 +598,39 @@ mod tests {
     }
 
     #[test]
+    fn per_listener_settings_follow_their_listener_plain_ones_first() {
+        let text = "per_listener_settings true\nlistener 8883\ncertfile s.pem\nkeyfile s.key\n\
+                    password_file tls.pw\nlistener 1883\nacl_file plain.acl\n\
+                    allow_anonymous true\n";
+        let config = Config::parse(text, "p.conf").expect("parses");
+        assert!(config.per_listener_settings);
+        assert_eq!(config.password_file, None, "nothing global");
+        assert_eq!(
+            config.listener_security,
+            [
+                SecuritySettings {
+                    acl_file: Some("plain.acl".into()),
+                    allow_anonymous: Some(true),
+                    ..SecuritySettings::default()
+                },
+                SecuritySettings {
+                    password_file: Some("tls.pw".into()),
+                    ..SecuritySettings::default()
+                },
+            ]
+        );
+        // Without listener lines, they belong to the default listener.
+        let config = Config::parse("per_listener_settings true\npassword_file p\n", "d.conf");
+        assert_eq!(
+            config.map(|config| config.listener_security),
+            Ok(vec![SecuritySettings {
+                password_file: Some("p".into()),
+                ..SecuritySettings::default()
+            }])
+        );
+    }
+
+    #[test]
     fn port_and_bind_address_make_the_default_listener() {
         let config = Config::parse("port 1884\nbind_address 127.0.0.1\n", "d.conf");
         assert_eq!(
