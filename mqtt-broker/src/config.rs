@@ -7,6 +7,8 @@
 //! the broker at start-up with the file and line: a typo must never silently fall back to a default.
 //! Directives for features this broker does not have (bridges, websockets, plugins...) are refused the
 //! same way rather than ignored, so that nobody believes they are protected when they are not.
+//! (Plugins exist, but as Rust code registered by a program that embeds the broker, `hooks.rs`,
+//! not as shared objects named in a file.)
 //!
 //! As in mosquitto, the TLS directives (`certfile`, `keyfile`, `cafile`, `require_certificate`,
 //! `use_identity_as_username`) belong to the `listener` line above them. A listener with some TLS
