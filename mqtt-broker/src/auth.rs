@@ -140,20 +140,25 @@ impl Security {
     /// Builds every listener's chain, reading the password and ACL files; errors name the file and
     /// line (and the listener, with `per_listener_settings`).
     pub(crate) fn load(sources: &SecuritySources) -> Result<Self, String> {
-        let global = match &sources.per_listener {
+        // Without per-listener settings the files are read once and every chain shares them.
+        let shared = match &sources.per_listener {
             None => Some(Builtins::load(&sources.global)?),
             Some(_) => None,
         };
         let mut chains = Vec::new();
         for (index, use_identity) in sources.use_identity.iter().enumerate() {
-            let builtins = match (&global, &sources.per_listener) {
-                (Some(global), _) => global.clone(),
-                (None, Some(each)) => {
-                    let settings = each.get(index).cloned().unwrap_or_default();
+            let builtins = match &shared {
+                Some(shared) => shared.clone(),
+                None => {
+                    let settings = sources
+                        .per_listener
+                        .as_ref()
+                        .and_then(|each| each.get(index))
+                        .cloned()
+                        .unwrap_or_default();
                     Builtins::load(&settings)
                         .map_err(|error| format!("listener {index}: {error}"))?
                 }
-                (None, None) => unreachable!("global is loaded when there are no per-listener"),
             };
             chains.push(Chain::new(&builtins, *use_identity, &sources.plugins));
         }

@@ -426,3 +426,52 @@ impl fmt::Debug for Plugins {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A plugin that implements nothing defers every question and accepts every PUBLISH, so that
+    /// registering it changes nothing.
+    #[test]
+    fn the_defaults_defer_and_accept() {
+        struct Nothing;
+        impl Authoriser for Nothing {}
+        impl Hooks for Nothing {}
+        let client = ClientInfo::restored("c".into(), Some("u".into()));
+        let message = Message::new("t", b"p", QoS::AtLeastOnce, true);
+        let view = MessageView::new(&message);
+        assert_eq!(Nothing.may_publish(&client, &view), Permission::Defer);
+        assert_eq!(
+            Nothing.may_subscribe(&client, "t/#", QoS::AtMostOnce),
+            Permission::Defer
+        );
+        assert_eq!(Nothing.may_receive(&client, &view), Permission::Defer);
+        assert_eq!(Nothing.on_publish(&client, &view), PublishDecision::Accept);
+        assert_eq!(
+            (view.topic(), view.payload(), view.qos(), view.retain()),
+            ("t", &b"p"[..], QoS::AtLeastOnce, true)
+        );
+        assert_eq!(client.listener(), None, "restored: no connection yet");
+        assert_eq!(client.user_name(), Some("u"));
+    }
+
+    /// The password never shows in a `ConnectRequest`'s debug form.
+    #[test]
+    fn a_connect_request_does_not_print_its_password() {
+        let request = ConnectRequest {
+            client_id: "c",
+            user_name: Some("u"),
+            password: Some(b"hunter2"),
+            certificate_identity: None,
+            listener: Listener {
+                index: 0,
+                address: SocketAddr::from(([127, 0, 0, 1], 1883)),
+                tls: false,
+            },
+            peer: SocketAddr::from(([127, 0, 0, 1], 40000)),
+            level: ProtocolLevel::Mqtt311,
+        };
+        assert!(!format!("{request:?}").contains("hunter2"));
+    }
+}
