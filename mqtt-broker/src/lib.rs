@@ -157,8 +157,9 @@ pub struct BrokerHandle {
     /// Reader threads still running, and a condition signalled when one ends.
     live: Arc<(Mutex<usize>, Condvar)>,
     /// Where the security settings were read from (and the registered plugins), to build them
-    /// again on reload.
-    security_sources: SecuritySources,
+    /// again on reload. Boxed: it is large and only read on reload, and a handle is often kept in
+    /// an enum beside smaller things.
+    security_sources: Box<SecuritySources>,
     /// With persistence: the store, its flusher thread and the compaction thread (with its stop).
     persistence: Option<PersistenceThreads>,
 }
@@ -389,7 +390,7 @@ impl Broker {
             acceptors,
             sys,
             live,
-            security_sources,
+            security_sources: Box::new(security_sources),
             persistence,
         })
     }
