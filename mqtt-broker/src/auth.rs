@@ -1,50 +1,103 @@
-//! [`Security`]: who may connect (the password file, `allow_anonymous`, certificate identities) and
-//! what each client may do (the ACL file), as one value that `SIGHUP` replaces whole.
+//! [`Security`]: who may connect and what each client may do, as one chain of authenticators and
+//! authorisers per listener (`hooks.rs` defines the traits), replaced whole on `SIGHUP`.
 //!
 //! # Who may connect
 //!
-//! A client is *authenticated* when either
-//! - its listener has `use_identity_as_username` and it presented a trusted certificate: its user
-//!   name is the certificate's subject CN, whatever CONNECT said, and no password is checked; or
-//! - a `password_file` is loaded and CONNECT carried a user name and the password that matches it.
-//!
-//! Every other client is *anonymous*, including one that sent a user name when there is no password
-//! file to check it against (its user name is then kept only for the ACL and the logs, as mosquitto
-//! does). Refusals, with their CONNACK codes (3.1.1 §3.2.2.3; 3.1 uses the same values):
-//! - a user name with a wrong or missing password, or one the file does not know: **4**, bad user name
-//!   or password;
-//! - an anonymous client when anonymous access is off, or a `use_identity_as_username` listener
-//!   without a certificate: **5**, not authorised.
+//! A listener's authenticators are asked in order, and the first that does not defer decides:
+//! 1. on a `use_identity_as_username` listener, [`CertificateIdentity`]: a trusted certificate makes
+//!    its subject CN the user name, whatever CONNECT said, and no password is checked; no
+//!    certificate is CONNACK 5;
+//! 2. the authenticators an embedding program registered (`hooks.rs`);
+//! 3. the `password_file` ([`PasswordFile`] implements `Authenticator`): a user name with the
+//!    matching password is accepted; a wrong or missing password, or a user name the file does not
+//!    know, is CONNACK 4, bad user name or password; no user name defers;
+//! 4. [`Anonymous`], the `allow_anonymous` rule, which never defers: whoever reached it is
+//!    *anonymous*, accepted if anonymous access is on and refused with CONNACK 5 otherwise. An
+//!    anonymous client that sent a user name keeps it for the ACL and the logs, as mosquitto does.
 //!
 //! `allow_anonymous` defaults to `false` when a `password_file` is set and to `true` otherwise; an
 //! explicit line always wins. After a refusal the connection is closed [MQTT-3.2.2-5] with Session
 //! Present 0 [MQTT-3.2.2-4]. Passwords are never logged or kept.
 //!
-//! This file decides; `connection.rs` sends the CONNACK and `router.rs` enforces `read` at delivery.
+//! # What a client may do
+//!
+//! A listener's authorisers (the registered ones, then the `acl_file`, see `acl.rs`) are asked the
+//! same way; when all defer, the answer is yes. `read` is asked at every delivery, for the
+//! subscriber's listener; a session restored from disk whose client has not reconnected has no
+//! listener yet, and with `per_listener_settings` a message for it must then be allowed by every
+//! listener's chain (mosquitto refuses all of them instead; we would rather not lose what every
+//! listener allows).
+//!
+//! # Per listener or global
+//!
+//! Without `per_listener_settings` every listener's chain holds the same built-in members, loaded
+//! once; with it, each listener loads its own `password_file`, `acl_file` and `allow_anonymous`.
+//!
+//! This file decides; `connection.rs` sends the CONNACK and runs the hooks, and `router.rs` asks
+//! `read` at delivery.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
-use mqtt_codec::ConnectReturnCode;
+use mqtt_codec::{ConnectReturnCode, QoS};
 
 use crate::acl::{AclFile, Operation};
+use crate::config::SecuritySettings;
+use crate::hooks::{
+    Authentication, Authenticator, Authoriser, ClientInfo, ConnectRequest, Hooks, MessageView,
+    Permission, Plugins,
+};
+use crate::message::Message;
 use crate::password_file::PasswordFile;
 
-/// The security settings in force: replaced as a whole on reload.
-#[derive(Debug, Default)]
+/// The security in force: one chain per listener, replaced as a whole on reload.
 pub(crate) struct Security {
-    passwords: Option<PasswordFile>,
-    acl: Option<AclFile>,
-    allow_anonymous: bool,
+    /// One chain per listener, in `BrokerHandle::local_addrs` order.
+    chains: Vec<Chain>,
+    /// Whether the chains differ per listener (`per_listener_settings`).
+    per_listener: bool,
+    /// Whether any chain has an authoriser; when none has, deliveries are not checked at all.
+    checks_reads: bool,
+    /// The registered hooks, called in order.
+    hooks: Vec<Arc<dyn Hooks>>,
+}
+
+impl std::fmt::Debug for Security {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Security({}; {} hooks)",
+            self.describe(),
+            self.hooks.len()
+        )
+    }
+}
+
+/// The authenticators and authorisers of one listener.
+struct Chain {
+    authenticators: Vec<Arc<dyn Authenticator>>,
+    authorisers: Vec<Arc<dyn Authoriser>>,
+    /// For the log line after a (re)load.
+    summary: String,
+}
+
+impl std::fmt::Debug for Chain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.summary)
+    }
 }
 
 /// Where the security settings come from, kept for reloads.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct SecurityFiles {
-    pub(crate) password_file: Option<PathBuf>,
-    pub(crate) acl_file: Option<PathBuf>,
-    /// `allow_anonymous` as written in the configuration, if it was.
-    pub(crate) allow_anonymous: Option<bool>,
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SecuritySources {
+    /// The global `password_file`, `acl_file` and `allow_anonymous`.
+    pub(crate) global: SecuritySettings,
+    /// With `per_listener_settings`: each listener's, in `local_addrs` order.
+    pub(crate) per_listener: Option<Vec<SecuritySettings>>,
+    /// Each listener's `use_identity_as_username`, in `local_addrs` order.
+    pub(crate) use_identity: Vec<bool>,
+    /// What the embedding program registered; kept as they are on reload.
+    pub(crate) plugins: Plugins,
 }
 
 /// A refused CONNECT: the code to answer and why, for the log.
@@ -54,111 +107,297 @@ pub(crate) struct Refusal {
     pub(crate) why: String,
 }
 
-impl Security {
-    /// Reads the password and ACL files; errors name the file and line.
-    pub(crate) fn load(files: &SecurityFiles) -> Result<Self, String> {
-        let passwords = match &files.password_file {
-            Some(path) => Some(PasswordFile::load(path).map_err(|error| error.to_string())?),
+/// The members a configuration file adds to a chain, loaded from their files.
+#[derive(Clone)]
+struct Builtins {
+    passwords: Option<Arc<PasswordFile>>,
+    acl: Option<Arc<AclFile>>,
+    anonymous: Arc<Anonymous>,
+}
+
+impl Builtins {
+    fn load(settings: &SecuritySettings) -> Result<Self, String> {
+        let passwords = match &settings.password_file {
+            Some(path) => Some(Arc::new(
+                PasswordFile::load(path).map_err(|error| error.to_string())?,
+            )),
             None => None,
         };
-        let acl = match &files.acl_file {
-            Some(path) => Some(load_acl(path)?),
+        let acl = match &settings.acl_file {
+            Some(path) => Some(Arc::new(load_acl(path)?)),
             None => None,
         };
+        let allowed = settings.allow_anonymous.unwrap_or(passwords.is_none());
         Ok(Self {
-            allow_anonymous: files.allow_anonymous.unwrap_or(passwords.is_none()),
             passwords,
             acl,
+            anonymous: Arc::new(Anonymous { allowed }),
+        })
+    }
+}
+
+impl Security {
+    /// Builds every listener's chain, reading the password and ACL files; errors name the file and
+    /// line (and the listener, with `per_listener_settings`).
+    pub(crate) fn load(sources: &SecuritySources) -> Result<Self, String> {
+        // Without per-listener settings the files are read once and every chain shares them.
+        let shared = match &sources.per_listener {
+            None => Some(Builtins::load(&sources.global)?),
+            Some(_) => None,
+        };
+        let mut chains = Vec::new();
+        for (index, use_identity) in sources.use_identity.iter().enumerate() {
+            let builtins = match &shared {
+                Some(shared) => shared.clone(),
+                None => {
+                    let settings = sources
+                        .per_listener
+                        .as_ref()
+                        .and_then(|each| each.get(index))
+                        .cloned()
+                        .unwrap_or_default();
+                    Builtins::load(&settings)
+                        .map_err(|error| format!("listener {index}: {error}"))?
+                }
+            };
+            chains.push(Chain::new(&builtins, *use_identity, &sources.plugins));
+        }
+        let checks_reads = chains.iter().any(|chain| !chain.authorisers.is_empty());
+        Ok(Self {
+            chains,
+            per_listener: sources.per_listener.is_some(),
+            checks_reads,
+            hooks: sources.plugins.hooks.clone(),
         })
     }
 
-    /// How many users and whether there is an ACL, for the log line after a (re)load.
+    /// Each listener's chain in a few words, for the log line after a (re)load.
     pub(crate) fn describe(&self) -> String {
-        format!(
-            "{}, {}, anonymous clients {}",
-            self.passwords
+        if !self.per_listener
+            && let Some(first) = self.chains.first()
+        {
+            return first.summary.clone();
+        }
+        let each: Vec<String> = self
+            .chains
+            .iter()
+            .enumerate()
+            .map(|(index, chain)| format!("listener {index}: {}", chain.summary))
+            .collect();
+        each.join("; ")
+    }
+
+    /// The registered hooks, to be called in order.
+    pub(crate) fn hooks(&self) -> &[Arc<dyn Hooks>] {
+        &self.hooks
+    }
+
+    /// Whether deliveries need a `read` check at all (any authoriser installed anywhere).
+    pub(crate) fn checks_reads(&self) -> bool {
+        self.checks_reads
+    }
+
+    /// Decides a CONNECT with its listener's authenticators. Answers the user name the client acts
+    /// under.
+    pub(crate) fn authenticate(
+        &self,
+        request: &ConnectRequest<'_>,
+    ) -> Result<Option<Arc<str>>, Refusal> {
+        let refuse = |code, why: String| Err(Refusal { code, why });
+        let Some(chain) = self.chains.get(request.listener().index()) else {
+            return refuse(
+                ConnectReturnCode::NotAuthorized,
+                "no security chain for this listener".into(),
+            );
+        };
+        for authenticator in &chain.authenticators {
+            match authenticator.authenticate(request) {
+                Authentication::Defer => {}
+                Authentication::Accept => return Ok(request.user_name().map(Arc::from)),
+                Authentication::AcceptAs(user) => return Ok(Some(user.into())),
+                Authentication::BadCredentials(why) => {
+                    return refuse(ConnectReturnCode::BadUserNameOrPassword, why);
+                }
+                Authentication::NotAuthorised(why) => {
+                    return refuse(ConnectReturnCode::NotAuthorized, why);
+                }
+            }
+        }
+        // `Anonymous` ends every chain and never defers; this is only a safe default.
+        refuse(
+            ConnectReturnCode::NotAuthorized,
+            "no authenticator accepted the client".into(),
+        )
+    }
+
+    /// Whether the client may publish `message` [MQTT-3.3.5-2].
+    pub(crate) fn may_publish(&self, client: &ClientInfo, message: &Message) -> bool {
+        let view = MessageView::new(message);
+        self.decide(client, |authoriser| authoriser.may_publish(client, &view))
+    }
+
+    /// Whether the client may subscribe to `filter`.
+    pub(crate) fn may_subscribe(&self, client: &ClientInfo, filter: &str, qos: QoS) -> bool {
+        self.decide(client, |authoriser| {
+            authoriser.may_subscribe(client, filter, qos)
+        })
+    }
+
+    /// Whether the client may receive `message` (the `read` check at delivery).
+    pub(crate) fn may_receive(&self, client: &ClientInfo, message: &Message) -> bool {
+        if !self.checks_reads {
+            return true;
+        }
+        let view = MessageView::new(message);
+        self.decide(client, |authoriser| authoriser.may_receive(client, &view))
+    }
+
+    /// Asks the client's listener's authorisers; see the module doc for a client with no listener.
+    fn decide(&self, client: &ClientInfo, ask: impl Fn(&dyn Authoriser) -> Permission) -> bool {
+        let index = client.listener().map(|listener| listener.index());
+        match index.and_then(|index| self.chains.get(index)) {
+            Some(chain) => chain.decide(&ask),
+            None if self.per_listener => self.chains.iter().all(|chain| chain.decide(&ask)),
+            None => self.chains.first().is_none_or(|chain| chain.decide(&ask)),
+        }
+    }
+}
+
+impl Chain {
+    fn new(builtins: &Builtins, use_identity: bool, plugins: &Plugins) -> Self {
+        let mut authenticators: Vec<Arc<dyn Authenticator>> = Vec::new();
+        if use_identity {
+            authenticators.push(Arc::new(CertificateIdentity));
+        }
+        authenticators.extend(plugins.authenticators.iter().cloned());
+        if let Some(passwords) = &builtins.passwords {
+            authenticators.push(Arc::clone(passwords) as Arc<dyn Authenticator>);
+        }
+        authenticators.push(Arc::clone(&builtins.anonymous) as Arc<dyn Authenticator>);
+        let mut authorisers: Vec<Arc<dyn Authoriser>> = plugins.authorisers.clone();
+        if let Some(acl) = &builtins.acl {
+            authorisers.push(Arc::clone(acl) as Arc<dyn Authoriser>);
+        }
+        let summary = format!(
+            "{}{}, {}, anonymous clients {}",
+            builtins
+                .passwords
                 .as_ref()
                 .map_or("no password file".into(), |p| {
                     format!("{} users in the password file", p.len())
                 }),
-            if self.acl.is_some() {
-                "ACL file loaded"
-            } else {
-                "no ACL file (every topic open)"
+            match plugins.authenticators.len() {
+                0 => String::new(),
+                n => format!(" and {n} registered authenticators"),
             },
-            if self.allow_anonymous {
+            match (builtins.acl.is_some(), plugins.authorisers.len()) {
+                (true, 0) => "ACL file loaded".to_owned(),
+                (true, n) => format!("{n} registered authorisers and the ACL file"),
+                (false, 0) => "no ACL file (every topic open)".to_owned(),
+                (false, n) => format!("{n} registered authorisers, no ACL file"),
+            },
+            if builtins.anonymous.allowed {
                 "allowed"
             } else {
                 "refused"
             },
-        )
-    }
-
-    /// Decides a CONNECT. `identity` is the certificate's CN on a `use_identity_as_username`
-    /// listener (`Some(None)` when that listener got no certificate); `None` elsewhere. Answers the
-    /// user name the client acts under.
-    pub(crate) fn authenticate(
-        &self,
-        user_name: Option<&str>,
-        password: Option<&[u8]>,
-        identity: Option<Option<&str>>,
-    ) -> Result<Option<Arc<str>>, Refusal> {
-        let refuse = |code, why: &str| {
-            Err(Refusal {
-                code,
-                why: why.to_owned(),
-            })
-        };
-        match identity {
-            Some(Some(name)) => return Ok(Some(name.into())),
-            Some(None) => {
-                return refuse(
-                    ConnectReturnCode::NotAuthorized,
-                    "no client certificate on a use_identity_as_username listener",
-                );
-            }
-            None => {}
+        );
+        Self {
+            authenticators,
+            authorisers,
+            summary,
         }
-        let authenticated = match (&self.passwords, user_name) {
-            (Some(passwords), Some(user)) => {
-                if !passwords.verify(user, password.unwrap_or_default()) || password.is_none() {
-                    return refuse(
-                        ConnectReturnCode::BadUserNameOrPassword,
-                        "unknown user name or wrong password",
-                    );
-                }
-                true
+    }
+
+    /// The first authoriser that does not defer decides; if all defer, allowed.
+    fn decide(&self, ask: &impl Fn(&dyn Authoriser) -> Permission) -> bool {
+        for authoriser in &self.authorisers {
+            match ask(authoriser.as_ref()) {
+                Permission::Allow => return true,
+                Permission::Deny => return false,
+                Permission::Defer => {}
             }
-            _ => false,
-        };
-        if !authenticated && !self.allow_anonymous {
-            return refuse(
-                ConnectReturnCode::NotAuthorized,
-                "anonymous clients are not allowed (allow_anonymous false)",
-            );
         }
-        Ok(user_name.map(Arc::from))
+        true
+    }
+}
+
+/// `use_identity_as_username`: the certificate's subject CN is the user name.
+struct CertificateIdentity;
+
+impl Authenticator for CertificateIdentity {
+    fn authenticate(&self, request: &ConnectRequest<'_>) -> Authentication {
+        match request.certificate_identity() {
+            Some(name) => Authentication::AcceptAs(name.to_owned()),
+            None => Authentication::NotAuthorised(
+                "no client certificate on a use_identity_as_username listener".into(),
+            ),
+        }
+    }
+}
+
+/// The password file checks user names it is given, and defers anonymous clients.
+impl Authenticator for PasswordFile {
+    fn authenticate(&self, request: &ConnectRequest<'_>) -> Authentication {
+        let Some(user) = request.user_name() else {
+            return Authentication::Defer;
+        };
+        let password = request.password();
+        // Verified even without a password, so that the answer takes the same time.
+        if !self.verify(user, password.unwrap_or_default()) || password.is_none() {
+            return Authentication::BadCredentials("unknown user name or wrong password".into());
+        }
+        Authentication::Accept
+    }
+}
+
+/// `allow_anonymous`: the end of every chain, deciding for whoever no one else did.
+struct Anonymous {
+    allowed: bool,
+}
+
+impl Authenticator for Anonymous {
+    fn authenticate(&self, _: &ConnectRequest<'_>) -> Authentication {
+        if self.allowed {
+            Authentication::Accept
+        } else {
+            Authentication::NotAuthorised(
+                "anonymous clients are not allowed (allow_anonymous false)".into(),
+            )
+        }
+    }
+}
+
+/// The ACL file decides everything it is asked: once loaded, what no rule grants is denied.
+impl Authoriser for AclFile {
+    fn may_publish(&self, client: &ClientInfo, message: &MessageView<'_>) -> Permission {
+        permission(self.allows(
+            client.client_id(),
+            client.user_name(),
+            message.topic(),
+            Operation::Write,
+        ))
     }
 
-    /// Whether the client may publish to `topic` [MQTT-3.3.5-2].
-    pub(crate) fn may_publish(&self, client_id: &str, user: Option<&str>, topic: &str) -> bool {
-        self.acl
-            .as_ref()
-            .is_none_or(|acl| acl.allows(client_id, user, topic, Operation::Write))
+    fn may_subscribe(&self, client: &ClientInfo, filter: &str, _: QoS) -> Permission {
+        permission(self.allows_subscription(client.client_id(), client.user_name(), filter))
     }
 
-    /// Whether the client may receive a message published to `topic`.
-    pub(crate) fn may_read(&self, client_id: &str, user: Option<&str>, topic: &str) -> bool {
-        self.acl
-            .as_ref()
-            .is_none_or(|acl| acl.allows(client_id, user, topic, Operation::Read))
+    fn may_receive(&self, client: &ClientInfo, message: &MessageView<'_>) -> Permission {
+        permission(self.allows(
+            client.client_id(),
+            client.user_name(),
+            message.topic(),
+            Operation::Read,
+        ))
     }
+}
 
-    /// Whether the client may subscribe to `filter`.
-    pub(crate) fn may_subscribe(&self, client_id: &str, user: Option<&str>, filter: &str) -> bool {
-        self.acl
-            .as_ref()
-            .is_none_or(|acl| acl.allows_subscription(client_id, user, filter))
+fn permission(allowed: bool) -> Permission {
+    if allowed {
+        Permission::Allow
+    } else {
+        Permission::Deny
     }
 }
 
@@ -171,21 +410,64 @@ fn load_acl(path: &Path) -> Result<AclFile, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hooks::Listener;
+    use std::net::{Ipv4Addr, SocketAddr};
     use std::num::NonZeroU32;
 
-    fn with_alice(allow_anonymous: Option<bool>) -> Security {
-        let line =
-            crate::password_file::hash_line("alice", b"pw", NonZeroU32::MIN).expect("random works");
-        let passwords = PasswordFile::parse(&line, "p").expect("parses");
-        Security {
-            allow_anonymous: allow_anonymous.unwrap_or(false),
-            passwords: Some(passwords),
-            acl: None,
+    fn listener(index: usize) -> Listener {
+        Listener {
+            index,
+            address: SocketAddr::from((Ipv4Addr::LOCALHOST, 1883)),
+            tls: false,
         }
     }
 
-    fn code(result: Result<Option<Arc<str>>, Refusal>) -> u8 {
-        match result {
+    /// One listener (two with `per_listener`) whose chain has these built-ins and plugins.
+    fn security(builtins: &[Builtins], use_identity: bool, plugins: &Plugins) -> Security {
+        let chains: Vec<Chain> = builtins
+            .iter()
+            .map(|builtins| Chain::new(builtins, use_identity, plugins))
+            .collect();
+        Security {
+            checks_reads: chains.iter().any(|chain| !chain.authorisers.is_empty()),
+            per_listener: chains.len() > 1,
+            chains,
+            hooks: Vec::new(),
+        }
+    }
+
+    fn with_alice(allow_anonymous: Option<bool>) -> Builtins {
+        let line =
+            crate::password_file::hash_line("alice", b"pw", NonZeroU32::MIN).expect("random works");
+        let passwords = PasswordFile::parse(&line, "p").expect("parses");
+        Builtins {
+            passwords: Some(Arc::new(passwords)),
+            acl: None,
+            anonymous: Arc::new(Anonymous {
+                allowed: allow_anonymous.unwrap_or(false),
+            }),
+        }
+    }
+
+    fn request<'a>(
+        user: Option<&'a str>,
+        password: Option<&'a [u8]>,
+        certificate: Option<&'a str>,
+        index: usize,
+    ) -> ConnectRequest<'a> {
+        ConnectRequest {
+            client_id: "c",
+            user_name: user,
+            password,
+            certificate_identity: certificate,
+            listener: listener(index),
+            peer: SocketAddr::from((Ipv4Addr::LOCALHOST, 40000)),
+            level: mqtt_codec::ProtocolLevel::Mqtt311,
+        }
+    }
+
+    fn code(security: &Security, user: Option<&str>, password: Option<&[u8]>) -> u8 {
+        match security.authenticate(&request(user, password, None, 0)) {
             Ok(_) => 0,
             Err(refusal) => refusal.code as u8,
         }
@@ -193,46 +475,144 @@ mod tests {
 
     #[test]
     fn bad_password_is_4_and_anonymous_is_5() {
-        let security = with_alice(None);
-        assert_eq!(
-            code(security.authenticate(Some("alice"), Some(b"pw"), None)),
-            0
-        );
-        assert_eq!(
-            code(security.authenticate(Some("alice"), Some(b"no"), None)),
-            4
-        );
-        assert_eq!(code(security.authenticate(Some("alice"), None, None)), 4);
-        assert_eq!(
-            code(security.authenticate(Some("eve"), Some(b"pw"), None)),
-            4
-        );
-        assert_eq!(code(security.authenticate(None, None, None)), 5);
-        let open = with_alice(Some(true));
-        assert_eq!(code(open.authenticate(None, None, None)), 0);
-        assert_eq!(code(open.authenticate(Some("alice"), Some(b"no"), None)), 4);
+        let security = security(&[with_alice(None)], false, &Plugins::default());
+        assert_eq!(code(&security, Some("alice"), Some(b"pw")), 0);
+        assert_eq!(code(&security, Some("alice"), Some(b"no")), 4);
+        assert_eq!(code(&security, Some("alice"), None), 4);
+        assert_eq!(code(&security, Some("eve"), Some(b"pw")), 4);
+        assert_eq!(code(&security, None, None), 5);
+        let open = self::security(&[with_alice(Some(true))], false, &Plugins::default());
+        assert_eq!(code(&open, None, None), 0);
+        assert_eq!(code(&open, Some("alice"), Some(b"no")), 4);
     }
 
     #[test]
     fn certificate_identity_replaces_the_user_name() {
-        let security = with_alice(None);
+        let security = security(&[with_alice(None)], true, &Plugins::default());
+        let accepted = security.authenticate(&request(Some("alice"), None, Some("device-1"), 0));
+        assert_eq!(accepted, Ok(Some("device-1".into())));
+        let refused = security.authenticate(&request(None, None, None, 0));
         assert_eq!(
-            security.authenticate(Some("alice"), None, Some(Some("device-1"))),
-            Ok(Some("device-1".into()))
+            refused.map_err(|refusal| refusal.code),
+            Err(ConnectReturnCode::NotAuthorized)
         );
-        assert_eq!(code(security.authenticate(None, None, Some(None))), 5);
     }
 
     #[test]
     fn allow_anonymous_defaults_to_false_only_with_a_password_file() {
-        let none = Security::load(&SecurityFiles::default()).expect("nothing to read");
-        assert_eq!(code(none.authenticate(None, None, None)), 0);
+        let load = |settings: SecuritySettings| {
+            Security::load(&SecuritySources {
+                global: settings,
+                use_identity: vec![false],
+                ..SecuritySources::default()
+            })
+            .expect("nothing to read")
+        };
+        let none = load(SecuritySettings::default());
+        assert_eq!(code(&none, None, None), 0);
         // A user name is not checked without a password file, and the client counts as anonymous.
-        let closed = Security::load(&SecurityFiles {
+        let closed = load(SecuritySettings {
             allow_anonymous: Some(false),
-            ..SecurityFiles::default()
-        })
-        .expect("nothing to read");
-        assert_eq!(code(closed.authenticate(Some("x"), Some(b"y"), None)), 5);
+            ..SecuritySettings::default()
+        });
+        assert_eq!(code(&closed, Some("x"), Some(b"y")), 5);
+    }
+
+    /// A registered authenticator comes before the password file; what it defers, the file decides.
+    #[test]
+    fn registered_authenticators_come_before_the_password_file() {
+        struct Tokens;
+        impl Authenticator for Tokens {
+            fn authenticate(&self, request: &ConnectRequest<'_>) -> Authentication {
+                match request.user_name() {
+                    Some(user) if user.starts_with("dev-") => match request.password() {
+                        Some(b"token") => Authentication::AcceptAs(format!("device:{user}")),
+                        _ => Authentication::NotAuthorised("bad token".into()),
+                    },
+                    _ => Authentication::Defer,
+                }
+            }
+        }
+        let plugins = Plugins {
+            authenticators: vec![Arc::new(Tokens)],
+            ..Plugins::default()
+        };
+        let security = security(&[with_alice(None)], false, &plugins);
+        assert_eq!(
+            security.authenticate(&request(Some("dev-1"), Some(b"token"), None, 0)),
+            Ok(Some("device:dev-1".into()))
+        );
+        assert_eq!(code(&security, Some("dev-1"), Some(b"pw")), 5);
+        assert_eq!(code(&security, Some("alice"), Some(b"pw")), 0);
+        assert_eq!(code(&security, Some("alice"), Some(b"token")), 4);
+    }
+
+    /// Authorisers: the first that does not defer decides, a registered one before the ACL file;
+    /// all deferring is an allow. With no authoriser, deliveries are not checked at all.
+    #[test]
+    fn the_first_authoriser_that_does_not_defer_decides() {
+        struct OpenStatus;
+        impl Authoriser for OpenStatus {
+            fn may_publish(&self, _: &ClientInfo, message: &MessageView<'_>) -> Permission {
+                if message.topic().ends_with("/status") {
+                    Permission::Allow
+                } else {
+                    Permission::Defer
+                }
+            }
+        }
+        let acl = AclFile::parse("topic read a/#\n").expect("parses");
+        let builtins = Builtins {
+            acl: Some(Arc::new(acl)),
+            ..with_alice(Some(true))
+        };
+        let plugins = Plugins {
+            authorisers: vec![Arc::new(OpenStatus)],
+            ..Plugins::default()
+        };
+        let security = security(&[builtins], false, &plugins);
+        let client = ClientInfo::restored("c".into(), None);
+        let message = |topic: &str| Message::new(topic, b"", QoS::AtMostOnce, false);
+        assert!(security.may_publish(&client, &message("x/status")));
+        assert!(
+            !security.may_publish(&client, &message("a/b")),
+            "the ACL: read only"
+        );
+        assert!(security.may_receive(&client, &message("a/b")));
+        assert!(security.may_subscribe(&client, "a/+", QoS::AtMostOnce));
+        assert!(!security.may_subscribe(&client, "b", QoS::AtMostOnce));
+
+        let open = self::security(&[with_alice(Some(true))], false, &Plugins::default());
+        assert!(!open.checks_reads());
+        assert!(open.may_publish(&client, &message("anything")));
+    }
+
+    /// With per_listener_settings, a session with no listener yet (restored from disk) receives
+    /// only what every listener's chain allows.
+    #[test]
+    fn a_restored_session_needs_every_listener_to_allow_reads() {
+        let with_acl = |text: &str| Builtins {
+            acl: Some(Arc::new(AclFile::parse(text).expect("parses"))),
+            ..with_alice(Some(true))
+        };
+        let security = security(
+            &[with_acl("topic read #\n"), with_acl("topic read a/#\n")],
+            false,
+            &Plugins::default(),
+        );
+        let message = |topic: &str| Message::new(topic, b"", QoS::AtMostOnce, false);
+        let restored = ClientInfo::restored("c".into(), None);
+        assert!(security.may_receive(&restored, &message("a/1")));
+        assert!(!security.may_receive(&restored, &message("b/1")));
+        let on_first = ClientInfo {
+            connection: Some(crate::hooks::ConnectionInfo {
+                listener: listener(0),
+                peer: SocketAddr::from((Ipv4Addr::LOCALHOST, 40000)),
+                level: mqtt_codec::ProtocolLevel::Mqtt311,
+                certificate_identity: None,
+            }),
+            ..restored
+        };
+        assert!(security.may_receive(&on_first, &message("b/1")));
     }
 }

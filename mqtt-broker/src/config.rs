@@ -7,10 +7,17 @@
 //! the broker at start-up with the file and line: a typo must never silently fall back to a default.
 //! Directives for features this broker does not have (bridges, websockets, plugins...) are refused the
 //! same way rather than ignored, so that nobody believes they are protected when they are not.
+//! (Plugins exist, but as Rust code registered by a program that embeds the broker, `hooks.rs`,
+//! not as shared objects named in a file.)
 //!
 //! As in mosquitto, the TLS directives (`certfile`, `keyfile`, `cafile`, `require_certificate`,
 //! `use_identity_as_username`) belong to the `listener` line above them. A listener with some TLS
 //! directives but no `certfile` and `keyfile` is an error, never a plain listener.
+//!
+//! With `per_listener_settings true` (which must come before them), `password_file`, `acl_file` and
+//! `allow_anonymous` belong to the `listener` line above them too, or to the default listener when
+//! there is no `listener` line at all; one before the first of several `listener` lines is an error,
+//! since it would apply to no listener.
 //!
 //! This file only reads settings; it does not apply them or open the files they name.
 
@@ -59,6 +66,15 @@ pub struct Config {
     /// Whether clients that are not authenticated may connect (`allow_anonymous`). `None`, the
     /// default, means false when there is a password file and true otherwise (see `auth.rs`).
     pub allow_anonymous: Option<bool>,
+    /// Whether `password_file`, `acl_file` and `allow_anonymous` are set per listener
+    /// (`per_listener_settings`, default false). When true, the three fields above are not used and
+    /// [`listener_security`](Self::listener_security) is.
+    pub per_listener_settings: bool,
+    /// With `per_listener_settings`: each listener's settings, in the order of
+    /// [`BrokerHandle::local_addrs`](crate::BrokerHandle::local_addrs) (the plain listeners, then
+    /// the TLS ones). A listener without an entry has none: no password file, no ACL file, and
+    /// anonymous clients allowed.
+    pub listener_security: Vec<SecuritySettings>,
     /// Whether sessions and retained messages survive a restart (`persistence`, default false).
     pub persistence: bool,
     /// The directory of the persistence files (`persistence_location`, default the current one).
@@ -69,6 +85,26 @@ pub struct Config {
     /// The most levels a topic name or filter may have (`max_topic_levels`, default 0 = no limit;
     /// not a mosquitto directive). A longer PUBLISH topic is dropped, a longer filter refused.
     pub max_topic_levels: usize,
+}
+
+/// Who may connect and what they may do: the global settings, or one listener's with
+/// `per_listener_settings`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SecuritySettings {
+    /// The mosquitto password file checked at CONNECT (`password_file`).
+    pub password_file: Option<PathBuf>,
+    /// The mosquitto ACL file (`acl_file`; none: every client may use every topic).
+    pub acl_file: Option<PathBuf>,
+    /// `allow_anonymous`; `None` means false when there is a password file and true otherwise.
+    pub allow_anonymous: Option<bool>,
+}
+
+impl SecuritySettings {
+    /// Whether nobody could ever connect: anonymous clients refused and no password file. (A
+    /// `use_identity_as_username` listener or a registered authenticator may still let clients in.)
+    fn locks_everyone_out(&self) -> bool {
+        self.allow_anonymous == Some(false) && self.password_file.is_none()
+    }
 }
 
 /// A TLS listener: an address and its certificate settings.
@@ -96,6 +132,8 @@ impl Default for Config {
             password_file: None,
             acl_file: None,
             allow_anonymous: None,
+            per_listener_settings: false,
+            listener_security: Vec::new(),
             persistence: false,
             persistence_location: PathBuf::from("."),
             max_subscriptions_per_client: 0,
@@ -115,6 +153,8 @@ struct PendingListener {
     use_identity_as_username: bool,
     /// Whether any TLS directive was given.
     any_tls: bool,
+    /// Its security settings, with `per_listener_settings`.
+    security: SecuritySettings,
 }
 
 /// A configuration file that could not be read or understood.
@@ -157,6 +197,12 @@ impl Config {
         let mut listeners: Vec<PendingListener> = Vec::new();
         let mut default_port = 1883;
         let mut default_address = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+        // With `per_listener_settings`: the settings given before any `listener` line (for the
+        // default listener), and the line of the first of them.
+        let mut default_security = SecuritySettings::default();
+        let mut default_security_line = None;
+        // The line of the first security directive, which `per_listener_settings` must precede.
+        let mut first_security_line = None;
         for (index, line) in text.lines().enumerate() {
             let error = |message: String| ConfigError {
                 file: file.into(),
@@ -183,6 +229,7 @@ impl Config {
                     require_certificate: false,
                     use_identity_as_username: false,
                     any_tls: false,
+                    security: SecuritySettings::default(),
                 }),
                 "certfile"
                 | "keyfile"
@@ -208,8 +255,30 @@ impl Config {
                         }
                     }
                 }
-                "password_file" => config.password_file = Some(value.into()),
-                "acl_file" => config.acl_file = Some(value.into()),
+                "per_listener_settings" => {
+                    if let Some(line) = first_security_line {
+                        return Err(error(format!(
+                            "`per_listener_settings` must come before `password_file`, \
+                             `acl_file` and `allow_anonymous` (line {line})"
+                        )));
+                    }
+                    config.per_listener_settings = boolean(name, value).map_err(error)?;
+                }
+                "password_file" | "acl_file" | "allow_anonymous" => {
+                    first_security_line.get_or_insert(index + 1);
+                    if !config.per_listener_settings {
+                        let mut global = config.security_settings();
+                        global.set(name, value).map_err(error)?;
+                        config.password_file = global.password_file;
+                        config.acl_file = global.acl_file;
+                        config.allow_anonymous = global.allow_anonymous;
+                    } else if let Some(listener) = listeners.last_mut() {
+                        listener.security.set(name, value).map_err(error)?;
+                    } else {
+                        default_security_line.get_or_insert(index + 1);
+                        default_security.set(name, value).map_err(error)?;
+                    }
+                }
                 "persistence" => config.persistence = boolean(name, value).map_err(error)?,
                 "persistence_location" => config.persistence_location = value.into(),
                 "max_subscriptions_per_client" => {
@@ -222,9 +291,6 @@ impl Config {
                 "port" => default_port = number(name, value, 0..=65_535).map_err(error)? as u16,
                 "bind_address" => {
                     default_address = resolve(value, 0).map_err(error)?.ip();
-                }
-                "allow_anonymous" => {
-                    config.allow_anonymous = Some(boolean(name, value).map_err(error)?);
                 }
                 "max_inflight_messages" => {
                     config.max_inflight_messages =
@@ -274,14 +340,33 @@ impl Config {
         }
         if listeners.is_empty() {
             config.listeners = vec![SocketAddr::new(default_address, default_port)];
+            if config.per_listener_settings {
+                config.listener_security = vec![default_security];
+            }
         } else {
             config.listeners.clear();
+            if let Some(line) = default_security_line {
+                return Err(ConfigError {
+                    file: file.into(),
+                    line,
+                    message:
+                        "with `per_listener_settings true` this belongs to a listener: put it \
+                              after a `listener` line"
+                            .into(),
+                });
+            }
         }
+        // Plain listeners come first in `local_addrs`, so their settings do too.
+        let mut tls_security = Vec::new();
         for listener in listeners {
             if !listener.any_tls {
                 config.listeners.push(listener.address);
+                if config.per_listener_settings {
+                    config.listener_security.push(listener.security);
+                }
                 continue;
             }
+            tls_security.push(listener.security);
             let (Some(certfile), Some(keyfile)) = (listener.certfile, listener.keyfile) else {
                 return Err(ConfigError {
                     file: file.into(),
@@ -302,14 +387,30 @@ impl Config {
                 },
             });
         }
+        if config.per_listener_settings {
+            config.listener_security.extend(tls_security);
+        }
         let identity_listener = config
             .tls_listeners
             .iter()
             .any(|listener| listener.tls.use_identity_as_username);
-        if config.allow_anonymous == Some(false)
-            && config.password_file.is_none()
-            && !identity_listener
-        {
+        let locked_out = if config.per_listener_settings {
+            // A listener nobody can pass, other than a `use_identity_as_username` one.
+            let identity = |index: usize| {
+                index
+                    .checked_sub(config.listeners.len())
+                    .and_then(|tls| config.tls_listeners.get(tls))
+                    .is_some_and(|listener| listener.tls.use_identity_as_username)
+            };
+            config
+                .listener_security
+                .iter()
+                .enumerate()
+                .any(|(index, security)| security.locks_everyone_out() && !identity(index))
+        } else {
+            config.security_settings().locks_everyone_out() && !identity_listener
+        };
+        if locked_out {
             return Err(ConfigError {
                 file: file.into(),
                 line: 0,
@@ -319,6 +420,27 @@ impl Config {
             });
         }
         Ok(config)
+    }
+
+    /// The global `password_file`, `acl_file` and `allow_anonymous`.
+    pub fn security_settings(&self) -> SecuritySettings {
+        SecuritySettings {
+            password_file: self.password_file.clone(),
+            acl_file: self.acl_file.clone(),
+            allow_anonymous: self.allow_anonymous,
+        }
+    }
+}
+
+impl SecuritySettings {
+    /// Sets one of the three from its directive.
+    fn set(&mut self, name: &str, value: &str) -> Result<(), String> {
+        match name {
+            "password_file" => self.password_file = Some(value.into()),
+            "acl_file" => self.acl_file = Some(value.into()),
+            _ => self.allow_anonymous = Some(boolean(name, value)?),
+        }
+        Ok(())
     }
 }
 
@@ -475,6 +597,39 @@ mod tests {
         // A keyfile without a certfile leaves the listener unencrypted: refused, naming its line.
         let error = Config::parse("listener 1\nlistener 2\nkeyfile k\n", "u.conf");
         assert_eq!(error.map_err(|error| error.line), Err(2));
+    }
+
+    #[test]
+    fn per_listener_settings_follow_their_listener_plain_ones_first() {
+        let text = "per_listener_settings true\nlistener 8883\ncertfile s.pem\nkeyfile s.key\n\
+                    password_file tls.pw\nlistener 1883\nacl_file plain.acl\n\
+                    allow_anonymous true\n";
+        let config = Config::parse(text, "p.conf").expect("parses");
+        assert!(config.per_listener_settings);
+        assert_eq!(config.password_file, None, "nothing global");
+        assert_eq!(
+            config.listener_security,
+            [
+                SecuritySettings {
+                    acl_file: Some("plain.acl".into()),
+                    allow_anonymous: Some(true),
+                    ..SecuritySettings::default()
+                },
+                SecuritySettings {
+                    password_file: Some("tls.pw".into()),
+                    ..SecuritySettings::default()
+                },
+            ]
+        );
+        // Without listener lines, they belong to the default listener.
+        let config = Config::parse("per_listener_settings true\npassword_file p\n", "d.conf");
+        assert_eq!(
+            config.map(|config| config.listener_security),
+            Ok(vec![SecuritySettings {
+                password_file: Some("p".into()),
+                ..SecuritySettings::default()
+            }])
+        );
     }
 
     #[test]

@@ -9,9 +9,11 @@
 //!
 //! On a TLS listener the thread first completes the handshake (`transport.rs`), within
 //! `connect_timeout`. At CONNECT it asks `auth.rs` whether the client may connect, and on every
-//! PUBLISH and SUBSCRIBE whether the ACL lets it: a PUBLISH that may not go through is acknowledged as
-//! usual and dropped [MQTT-3.3.5-2] [V31-DIFF-35]; a refused filter is answered 0x80 (see
-//! `Router::subscribe` for 3.1).
+//! PUBLISH and SUBSCRIBE whether its listener's authorisers (the ACL, registered plugins) let it: a
+//! PUBLISH that may not go through is acknowledged as usual and dropped [MQTT-3.3.5-2]
+//! [V31-DIFF-35]; a refused filter is answered 0x80 (see `Router::subscribe` for 3.1). It also calls
+//! the registered [`Hooks`](crate::hooks::Hooks) (connect, publish, subscribe, disconnect), with no
+//! lock held.
 //!
 //! This file holds no protocol rules (`session.rs`) and no shared state (`router.rs`); it is the glue
 //! between a socket and those two.
@@ -27,6 +29,10 @@ use std::time::{Duration, Instant};
 use log::{debug, info, warn};
 use mqtt_codec::{ConnectReturnCode, Decoder, Packet, ProtocolLevel, Status};
 
+use crate::hooks::{
+    ClientInfo, ConnectRequest, ConnectionInfo, DisconnectReason, Listener, MessageView,
+    PublishDecision,
+};
 use crate::message::Message;
 use crate::metrics::Metrics;
 use crate::outbound::{OutPacket, Outbound, WriterTx, writer_channel};
@@ -84,8 +90,8 @@ struct Attached {
     tx: WriterTx,
     writer: JoinHandle<()>,
     client_id: Arc<str>,
-    /// The user name the client acts under, for the ACL.
-    user: Option<Arc<str>>,
+    /// Who the client is, for authorisers and hooks (the user name it acts under, its listener...).
+    client: Arc<ClientInfo>,
 }
 
 /// One connection's reader.
@@ -96,10 +102,12 @@ pub(crate) struct Connection {
     id: u64,
     session: Session,
     attached: Option<Attached>,
-    /// On a `use_identity_as_username` listener, the client certificate's CN once the handshake is
-    /// done (`Some(None)` without a certificate); `None` on other listeners.
-    identity: Option<Option<String>>,
-    use_identity: bool,
+    /// The subject CN of the client's certificate, once a TLS handshake verified one.
+    identity: Option<Arc<str>>,
+    /// The listener that accepted the connection.
+    listener: Listener,
+    /// Why the connection ended, for [`Hooks::on_disconnect`](crate::hooks::Hooks::on_disconnect).
+    ended: DisconnectReason,
     /// Packets for this connection's writer (PUBACK, PUBREC, PUBCOMP, SUBACK...) produced while
     /// decoding one read, handed over together before the next blocking read. One channel message
     /// per read instead of one per packet: a publisher's writer is woken once per batch of
@@ -108,14 +116,14 @@ pub(crate) struct Connection {
 }
 
 impl Connection {
-    /// A connection accepted from `peer`; numbered `id` for the logs and for assigned client ids.
-    /// `use_identity` is the listener's `use_identity_as_username`.
+    /// A connection accepted from `peer` by `listener`; numbered `id` for the logs and for assigned
+    /// client ids.
     pub(crate) fn new(
         context: Arc<Context>,
         stream: Stream,
         peer: SocketAddr,
         id: u64,
-        use_identity: bool,
+        listener: Listener,
     ) -> Self {
         let session = Session::new(context.settings.clone(), id, Instant::now());
         Self {
@@ -126,7 +134,8 @@ impl Connection {
             session,
             attached: None,
             identity: None,
-            use_identity,
+            listener,
+            ended: DisconnectReason::ConnectionLost,
             pending: Vec::new(),
         }
     }
@@ -142,9 +151,7 @@ impl Connection {
                         "{}: TLS handshake done (certificate CN {identity:?})",
                         self.peer
                     );
-                    if self.use_identity {
-                        self.identity = Some(identity);
-                    }
+                    self.identity = identity.map(Arc::from);
                 }
                 Err(why) => {
                     warn!("{}: TLS handshake failed: {why}", self.peer);
@@ -287,15 +294,11 @@ impl Connection {
                 let security = router.security();
                 let allowed: Vec<bool> = filters
                     .iter()
-                    .map(|(filter, _)| {
+                    .map(|(filter, qos)| {
                         let levels_ok = self.context.max_topic_levels == 0
                             || filter.split('/').count() <= self.context.max_topic_levels;
-                        let ok = levels_ok
-                            && security.may_subscribe(
-                                &attached.client_id,
-                                attached.user.as_deref(),
-                                filter,
-                            );
+                        let ok =
+                            levels_ok && security.may_subscribe(&attached.client, filter, *qos);
                         if !ok {
                             info!(
                                 "{}: subscription to {filter:?} refused (acl_file or \
@@ -314,6 +317,15 @@ impl Connection {
                     self.context.max_subscriptions,
                     self.session.level(),
                 );
+                for (filter, _) in &filters {
+                    let granted = subscribed
+                        .iter()
+                        .find(|(subscribed, _)| subscribed == filter)
+                        .map(|(_, qos)| *qos);
+                    for hooks in security.hooks() {
+                        hooks.on_subscribe(&attached.client, filter, granted);
+                    }
+                }
                 // The SUBACK goes before the retained messages, which a client may find easier to
                 // read, though either order is allowed (3.1.1 §3.8.4). The retained messages go
                 // to the writer directly, so what is held back goes first.
@@ -341,29 +353,39 @@ impl Connection {
         }
     }
 
-    /// Whether the client may publish `message`: the ACL's `write` and `max_topic_levels`. A refusal
-    /// is counted and logged; the caller still acknowledges the PUBLISH, which 3.1.1 allows
-    /// [MQTT-3.3.5-2] and 3.1 requires [V31-DIFF-35], so that the client does not retry it forever.
+    /// Whether the client may publish `message`: `max_topic_levels`, the authorisers' `write`
+    /// (the ACL's and registered ones) and every `on_publish` hook. A refusal is counted and logged;
+    /// the caller still acknowledges the PUBLISH, which 3.1.1 allows [MQTT-3.3.5-2] and 3.1 requires
+    /// [V31-DIFF-35], so that the client does not retry it forever.
     fn may_publish(&self, message: &Message) -> bool {
         let Some(attached) = &self.attached else {
             return false;
         };
         let levels = self.context.max_topic_levels;
+        let security = self.context.router.security();
         let allowed = (levels == 0 || message.topic.split('/').count() <= levels)
-            && self.context.router.security().may_publish(
-                &attached.client_id,
-                attached.user.as_deref(),
-                &message.topic,
-            );
-        if !allowed {
-            Metrics::add(&self.context.router.metrics.publish_denied, 1);
-            info!(
-                "{}: PUBLISH to {:?} denied (acl_file or max_topic_levels); acknowledged and dropped",
-                self.describe(),
-                message.topic
-            );
-        }
-        allowed
+            && security.may_publish(&attached.client, message);
+        let refusal = if allowed {
+            let view = MessageView::new(message);
+            security.hooks().iter().find_map(|hooks| {
+                match hooks.on_publish(&attached.client, &view) {
+                    PublishDecision::Accept => None,
+                    PublishDecision::Reject(why) => Some(why),
+                }
+            })
+        } else {
+            Some("acl_file, a registered authoriser or max_topic_levels".into())
+        };
+        let Some(why) = refusal else {
+            return true;
+        };
+        Metrics::add(&self.context.router.metrics.publish_denied, 1);
+        info!(
+            "{}: PUBLISH to {:?} denied ({why}); acknowledged and dropped",
+            self.describe(),
+            message.topic
+        );
+        false
     }
 
     fn attached(&self) -> ControlFlow<(), &Attached> {
@@ -417,15 +439,20 @@ impl Connection {
     /// A valid CONNECT: check the connection limit, start the writer, open the session.
     fn open(&mut self, request: &OpenRequest) -> ControlFlow<()> {
         let context = Arc::clone(&self.context);
-        let identity = self.identity.as_ref().map(Option::as_deref);
-        let user = match context.router.security().authenticate(
-            request.user_name.as_deref(),
-            request
+        let security = context.router.security();
+        let asked = ConnectRequest {
+            client_id: &request.client_id,
+            user_name: request.user_name.as_deref(),
+            password: request
                 .password
                 .as_ref()
                 .map(|password| password.0.as_slice()),
-            identity,
-        ) {
+            certificate_identity: self.identity.as_deref(),
+            listener: self.listener,
+            peer: self.peer,
+            level: request.level,
+        };
+        let user = match security.authenticate(&asked) {
             Ok(user) => user,
             Err(refusal) => {
                 // Session Present 0 on a refusal [MQTT-3.2.2-4]; then close [MQTT-3.2.2-5].
@@ -464,7 +491,17 @@ impl Connection {
             stream: Arc::clone(&self.stream),
             starved: Arc::clone(&starved),
         };
-        let opened = context.router.open(request, user.clone(), link);
+        let client = Arc::new(ClientInfo {
+            client_id: Arc::clone(&request.client_id),
+            user_name: user,
+            connection: Some(ConnectionInfo {
+                listener: self.listener,
+                peer: self.peer,
+                level: request.level,
+                certificate_identity: self.identity.clone(),
+            }),
+        });
+        let opened = context.router.open(request, Arc::clone(&client), link);
         let writer = Writer {
             stream: Arc::clone(&self.stream),
             rx,
@@ -505,12 +542,15 @@ impl Connection {
             request.keep_alive,
             u8::from(opened.session_present),
         );
+        for hooks in security.hooks() {
+            hooks.on_connect(&client);
+        }
         self.attached = Some(Attached {
             slot: opened.slot,
             tx,
             writer,
             client_id: Arc::clone(&request.client_id),
-            user,
+            client,
         });
         ControlFlow::Continue(())
     }
@@ -539,6 +579,17 @@ impl Connection {
     /// Logs the end and publishes the Will, if any. The session is detached in `finish`.
     fn close(&mut self, close: Close) {
         let shutting_down = self.context.shutting_down.load(Ordering::Relaxed);
+        self.ended = match close.reason {
+            _ if shutting_down => DisconnectReason::Shutdown,
+            CloseReason::Disconnect => DisconnectReason::Disconnect,
+            CloseReason::KeepAliveExpired => DisconnectReason::KeepAliveExpired,
+            CloseReason::Malformed(_) | CloseReason::ProtocolViolation(_) => {
+                DisconnectReason::ProtocolError
+            }
+            CloseReason::ConnectionLost
+            | CloseReason::ConnectTimeout
+            | CloseReason::Refused(..) => DisconnectReason::ConnectionLost,
+        };
         match (&close.reason, &self.attached) {
             (
                 CloseReason::Refused(
@@ -568,13 +619,21 @@ impl Connection {
         }
     }
 
-    /// Detaches from the router, stops the writer and waits for it.
+    /// Detaches from the router, tells the hooks, stops the writer and waits for it.
     fn finish(mut self) {
         // Acknowledgements of packets read before the end still go out.
         let _ = self.flush();
         if let Some(attached) = self.attached {
             self.context.router.close(&attached.slot, self.id);
             self.context.admitted.fetch_sub(1, Ordering::AcqRel);
+            let reason = if self.context.shutting_down.load(Ordering::Relaxed) {
+                DisconnectReason::Shutdown
+            } else {
+                self.ended
+            };
+            for hooks in self.context.router.security().hooks() {
+                hooks.on_disconnect(&attached.client, reason);
+            }
             // Let the writer flush what is queued; if its channel is full, cut the socket instead.
             if attached.tx.try_send(Outbound::Close).is_err() {
                 self.stream.shutdown();

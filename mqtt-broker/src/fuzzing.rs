@@ -22,11 +22,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender};
 use mqtt_codec::{Decoder, ProtocolLevel, Status};
 
-use crate::auth::Security;
-use crate::outbound::{OutPacket, Outbound};
+use crate::auth::{Security, SecuritySources};
+use crate::hooks::ClientInfo;
+use crate::outbound::{OutPacket, Outbound, WriterRx, WriterTx, writer_channel};
 use crate::persistence::Restored;
 use crate::router::{Link, Router, SlotRef};
 use crate::session::{Action, Session, Settings};
@@ -60,7 +60,11 @@ pub fn session(data: &[u8]) -> usize {
     let Some(socket) = loopback() else {
         return 0;
     };
-    let router = Router::new(LIMITS, Security::default(), None, Restored::default());
+    // The defaults: anonymous clients allowed, no ACL.
+    let Ok(security) = Security::load(&SecuritySources::default()) else {
+        return 0;
+    };
+    let router = Router::new(LIMITS, security, None, Restored::default());
     let start = Instant::now();
     let mut script = Script {
         router,
@@ -127,8 +131,8 @@ struct Client {
 /// A connection whose CONNECT was accepted: its slot and both ends of its writer's channel.
 struct Attached {
     slot: SlotRef,
-    tx: Sender<Outbound>,
-    rx: Receiver<Outbound>,
+    tx: WriterTx,
+    rx: WriterRx,
     starved: Arc<AtomicBool>,
     /// Whether the writer has seen a packet yet: the first must be CONNACK.
     started: bool,
@@ -180,7 +184,8 @@ impl Script {
                 Ok(Status::Complete((packet, used))) => {
                     consumed += used;
                     self.packets += 1;
-                    let actions = state.session.packet(packet, self.now);
+                    let mut actions = Vec::new();
+                    state.session.packet_into(packet, self.now, &mut actions);
                     state.decoder.set_level(state.session.level());
                     actions
                 }
@@ -208,7 +213,7 @@ impl Script {
             match (action, slot) {
                 (Action::Send(packet), _) => self.send(client, packet),
                 (Action::Open(request), _) => {
-                    let (tx, rx) = crossbeam_channel::bounded(CHANNEL_CAPACITY);
+                    let (tx, rx) = writer_channel(CHANNEL_CAPACITY);
                     let starved = Arc::new(AtomicBool::new(false));
                     let Ok(socket) = self.socket.try_clone() else {
                         return;
@@ -219,7 +224,8 @@ impl Script {
                         stream: Arc::new(Stream::Plain(socket)),
                         starved: Arc::clone(&starved),
                     };
-                    let opened = self.router.open(&request, None, link);
+                    let info = Arc::new(ClientInfo::restored(Arc::clone(&request.client_id), None));
+                    let opened = self.router.open(&request, info, link);
                     self.clients[client].attached = Some(Attached {
                         slot: opened.slot,
                         tx,
@@ -328,10 +334,18 @@ impl Script {
     /// The writer's checks on one outbound packet.
     fn check(&mut self, client: usize, outbound: &Outbound) {
         let level = self.clients[client].session.level();
-        let packet = match outbound {
-            Outbound::Packet(packet) | Outbound::Durable(packet, _) => packet,
+        let packets = match outbound {
+            Outbound::Packet(packet) | Outbound::Durable(packet, _) => std::slice::from_ref(packet),
+            Outbound::Batch(packets, _) => packets.as_slice(),
             Outbound::Close => return,
         };
+        for packet in packets {
+            self.check_packet(client, level, packet);
+        }
+    }
+
+    /// The writer's checks on one packet.
+    fn check_packet(&mut self, client: usize, level: ProtocolLevel, packet: &OutPacket) {
         if let Some(attached) = &mut self.clients[client].attached {
             if !attached.started {
                 assert!(

@@ -34,6 +34,7 @@
 //! | `$SYS` figures are published                              | `sys.rs`           |
 //! | the connection limit is derived from the system's         | `limits.rs`        |
 //! | the configuration file is read                            | `config.rs`        |
+//! | a program embedding the broker extends it (plugin traits) | `hooks.rs`         |
 //! | a CONNECT is authenticated; the ACL is consulted          | `auth.rs`          |
 //! | mosquitto password files are read and written             | `password_file.rs` |
 //! | mosquitto ACL files are read and matched                  | `acl.rs`           |
@@ -42,6 +43,9 @@
 //! | state survives a crash: the log, fsync before acking      | `persistence/`     |
 //! | reload on SIGHUP (files, certificates), clean stop        | `main.rs`, here    |
 //! | the sessions and router are fuzzed, without sockets       | `fuzzing.rs`       |
+//!
+//! To add your own authentication, authorisation or message hooks, see [`hooks`] and
+//! [`Broker::builder`].
 //!
 //! `ARCHITECTURE.md` beside this crate explains the threads, the locks and the memory per connection;
 //! `README.md` is for operators.
@@ -54,6 +58,7 @@ mod connection;
 // The fuzz targets' way in (see `fuzz/` at the workspace root); not part of the API.
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod hooks;
 mod limits;
 mod message;
 mod metrics;
@@ -81,13 +86,14 @@ use std::time::Duration;
 use log::{info, warn};
 use parking_lot::{Condvar, Mutex, RwLock};
 
-pub use config::{Config, ConfigError, TlsListener};
+pub use config::{Config, ConfigError, SecuritySettings, TlsListener};
 pub use password_file::{
     DEFAULT_ITERATIONS, PasswordFile, PasswordFileError, hash_line, is_hashed_or_blank, line_user,
 };
 pub use tls::TlsSettings;
 
-use auth::{Security, SecurityFiles};
+use auth::{Security, SecuritySources};
+use hooks::{Authenticator, Authoriser, Hooks, Listener, Plugins};
 use persistence::{Persistence, Restored};
 use transport::Stream;
 
@@ -164,8 +170,9 @@ pub struct BrokerHandle {
 /// The files behind the settings that `SIGHUP` reloads, and where each one is in force.
 #[derive(Debug)]
 struct Reloadable {
-    /// Where the security settings were read from.
-    security_files: SecurityFiles,
+    /// Where the security settings were read from (and the registered plugins), to build them
+    /// again.
+    security_sources: SecuritySources,
     /// Each TLS listener's settings and the rustls configuration its acceptor hands to new
     /// connections.
     tls_listeners: Vec<(TlsSettings, Arc<RwLock<Arc<rustls::ServerConfig>>>)>,
@@ -178,18 +185,100 @@ struct PersistenceThreads {
     compactor: (crossbeam_channel::Sender<()>, JoinHandle<()>),
 }
 
+/// A broker about to start, with the plugins to install: see [`hooks`] for what they can do.
+///
+/// ```
+/// use std::sync::Arc;
+/// use mqtt_broker::hooks::{ClientInfo, Hooks};
+/// use mqtt_broker::{Broker, Config};
+///
+/// struct LogConnects;
+/// impl Hooks for LogConnects {
+///     fn on_connect(&self, client: &ClientInfo) {
+///         println!("{} connected", client.client_id());
+///     }
+/// }
+///
+/// let broker = Broker::builder(Config {
+///     listeners: vec!["127.0.0.1:0".parse()?],
+///     ..Config::default()
+/// })
+/// .hooks(Arc::new(LogConnects))
+/// .start()?;
+/// broker.shutdown();
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct BrokerBuilder {
+    config: Config,
+    plugins: Plugins,
+}
+
+impl BrokerBuilder {
+    /// Adds an authenticator, asked after those added before it (and after the certificate
+    /// identity, before the password file).
+    pub fn authenticator(mut self, authenticator: Arc<dyn Authenticator>) -> Self {
+        self.plugins.authenticators.push(authenticator);
+        self
+    }
+
+    /// Adds an authoriser, asked after those added before it and before the ACL file.
+    pub fn authoriser(mut self, authoriser: Arc<dyn Authoriser>) -> Self {
+        self.plugins.authorisers.push(authoriser);
+        self
+    }
+
+    /// Adds message hooks, called after those added before them.
+    pub fn hooks(mut self, hooks: Arc<dyn Hooks>) -> Self {
+        self.plugins.hooks.push(hooks);
+        self
+    }
+
+    /// Binds every listener and starts serving, as [`Broker::start`] does.
+    pub fn start(self) -> Result<BrokerHandle, StartError> {
+        Broker::start_with(self.config, self.plugins)
+    }
+}
+
 impl Broker {
-    /// Binds every listener of `config` and starts serving.
+    /// Binds every listener of `config` and starts serving, with no plugins.
     pub fn start(config: Config) -> Result<BrokerHandle, StartError> {
+        Self::start_with(config, Plugins::default())
+    }
+
+    /// A broker to start with plugins ([`hooks`]) installed.
+    pub fn builder(config: Config) -> BrokerBuilder {
+        BrokerBuilder {
+            config,
+            plugins: Plugins::default(),
+        }
+    }
+
+    fn start_with(config: Config, plugins: Plugins) -> Result<BrokerHandle, StartError> {
         if config.listeners.is_empty() && config.tls_listeners.is_empty() {
             return Err(StartError::NoListener);
         }
-        let security_files = SecurityFiles {
-            password_file: config.password_file.clone(),
-            acl_file: config.acl_file.clone(),
-            allow_anonymous: config.allow_anonymous,
+        // Listeners are numbered in `local_addrs` order: the plain ones, then the TLS ones.
+        let use_identity = config
+            .listeners
+            .iter()
+            .map(|_| false)
+            .chain(
+                config
+                    .tls_listeners
+                    .iter()
+                    .map(|listener| listener.tls.use_identity_as_username),
+            )
+            .collect();
+        let security_sources = SecuritySources {
+            global: config.security_settings(),
+            per_listener: config
+                .per_listener_settings
+                .then(|| config.listener_security.clone()),
+            use_identity,
+            plugins,
         };
-        let security = Security::load(&security_files).map_err(StartError::Security)?;
+        let security = Security::load(&security_sources).map_err(StartError::Security)?;
         info!("security: {}", security.describe());
         let mut tls_configs = Vec::new();
         for listener in &config.tls_listeners {
@@ -270,14 +359,10 @@ impl Broker {
             .map(|(listener, tls)| {
                 let tls = Arc::new(RwLock::new(tls));
                 tls_listeners.push((listener.tls.clone(), Arc::clone(&tls)));
-                let kind = Kind {
-                    tls,
-                    use_identity: listener.tls.use_identity_as_username,
-                };
-                (listener.address, Some(kind))
+                (listener.address, Some(Kind { tls }))
             })
             .collect::<Vec<_>>();
-        for (address, kind) in plain.chain(secure) {
+        for (index, (address, kind)) in plain.chain(secure).enumerate() {
             let listener =
                 TcpListener::bind(address).map_err(|error| StartError::Bind(address, error))?;
             let local = listener
@@ -287,19 +372,27 @@ impl Broker {
                 "listening on {local}{}",
                 if kind.is_some() { " (TLS)" } else { "" }
             );
-            listeners.push((listener, local, kind));
+            let info = Listener {
+                index,
+                address: local,
+                tls: kind.is_some(),
+            };
+            listeners.push((listener, info, kind));
         }
-        let local_addrs: Vec<SocketAddr> = listeners.iter().map(|(_, local, _)| *local).collect();
+        let local_addrs: Vec<SocketAddr> =
+            listeners.iter().map(|(_, info, _)| info.address).collect();
         let live = Arc::new((Mutex::new(0usize), Condvar::new()));
         let next_id = Arc::new(AtomicU64::new(1));
         let mut acceptors = Vec::new();
-        for (listener, local, kind) in listeners {
+        for (listener, info, kind) in listeners {
             let context = Arc::clone(&context);
             let live = Arc::clone(&live);
             let next_id = Arc::clone(&next_id);
             let acceptor = thread::Builder::new()
-                .name(format!("accept-{local}"))
-                .spawn(move || accept_loop(&listener, kind.as_ref(), &context, &live, &next_id))
+                .name(format!("accept-{}", info.address))
+                .spawn(move || {
+                    accept_loop(&listener, info, kind.as_ref(), &context, &live, &next_id);
+                })
                 .map_err(StartError::Thread)?;
             acceptors.push(acceptor);
         }
@@ -318,7 +411,7 @@ impl Broker {
             sys,
             live,
             reloadable: Box::new(Reloadable {
-                security_files,
+                security_sources,
                 tls_listeners,
             }),
             persistence,
@@ -326,13 +419,13 @@ impl Broker {
     }
 }
 
-/// What a TLS listener adds to a plain one.
+/// What a TLS listener adds to a plain one. (Its `use_identity_as_username` is in its security
+/// chain, `auth.rs`.)
 struct Kind {
     /// The configuration new connections get. Replaced whole on reload (a new certificate); each
     /// connection keeps the `Arc` it started with, so established ones are untouched. A leaf lock,
     /// held only to clone the `Arc`.
     tls: Arc<RwLock<Arc<rustls::ServerConfig>>>,
-    use_identity: bool,
 }
 
 /// Starts the log's flusher and the compaction thread, after a first compaction that folds what was
@@ -384,7 +477,7 @@ impl BrokerHandle {
         &self.local_addrs
     }
 
-    /// Reads the password file, the ACL file and each TLS listener's `certfile`, `keyfile` and
+    /// Reads the password file, the ACL file (registered plugins stay as they are) and each TLS listener's `certfile`, `keyfile` and
     /// `cafile` again and puts them in force (what `SIGHUP` does). Connected clients stay connected:
     /// the new rules apply from their next packet, the new certificates from the next handshake.
     ///
@@ -394,7 +487,7 @@ impl BrokerHandle {
     /// the files) are returned together.
     pub fn reload(&self) -> Result<(), String> {
         let mut errors = Vec::new();
-        match Security::load(&self.reloadable.security_files) {
+        match Security::load(&self.reloadable.security_sources) {
             Ok(security) => {
                 info!("security reloaded: {}", security.describe());
                 self.context.router.set_security(security);
@@ -488,6 +581,7 @@ impl Drop for BrokerHandle {
 /// Accepts connections on one listener until shutdown.
 fn accept_loop(
     listener: &TcpListener,
+    info: Listener,
     kind: Option<&Kind>,
     context: &Arc<Context>,
     live: &Arc<(Mutex<usize>, Condvar)>,
@@ -525,7 +619,6 @@ fn accept_loop(
         let id = next_id.fetch_add(1, Ordering::Relaxed);
         // Cloned so that, if the thread cannot start, the socket is still here to answer on.
         let spare = stream.try_clone();
-        let use_identity = kind.is_some_and(|kind| kind.use_identity);
         let stream = match kind {
             None => Stream::Plain(stream),
             Some(kind) => match Stream::tls(stream, Arc::clone(&kind.tls.read())) {
@@ -543,7 +636,7 @@ fn accept_loop(
             .name(format!("reader-{id}"))
             .stack_size(READER_STACK_SIZE)
             .spawn(move || {
-                Connection::new(thread_context, stream, peer, id, use_identity).run();
+                Connection::new(thread_context, stream, peer, id, info).run();
                 let (count, ended) = &*thread_live;
                 *count.lock() -= 1;
                 ended.notify_all();

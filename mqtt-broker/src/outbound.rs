@@ -127,6 +127,11 @@ struct Room {
 }
 
 impl WriterTx {
+    /// Whether the channel holds `capacity` messages already (what makes `try_send` fail).
+    pub(crate) fn is_full(&self) -> bool {
+        self.tx.len() >= self.room.capacity
+    }
+
     /// Sends unless the channel holds `capacity` messages already or the writer is gone. Never waits.
     pub(crate) fn try_send(&self, outbound: Outbound) -> Result<(), TrySendError<Outbound>> {
         if self.tx.len() >= self.room.capacity {

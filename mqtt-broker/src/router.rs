@@ -20,7 +20,9 @@
 //! With persistence on, every change to a persistent session is appended to the log (`persistence/`)
 //! while that session's slot is locked, and every change to the retained store while it is locked, so
 //! the log holds each one's changes in the order they happened. Appending only encodes into a buffer:
-//! no I/O under a lock here either. The ACL's `read` rule is checked on every delivery.
+//! no I/O under a lock here either. The authorisers' `read` (the ACL's, registered ones) is asked on
+//! every delivery, with no lock held, as `hooks.rs` promises; when there is no authoriser it is not
+//! asked at all.
 //!
 //! This file does not parse packets, run timers or own sockets; it holds no protocol state of a
 //! connection (`session.rs`) and does not decide outbound flow control (`store.rs`).
@@ -37,6 +39,7 @@ use mqtt_codec::{
 use parking_lot::{Mutex, RwLock};
 
 use crate::auth::Security;
+use crate::hooks::ClientInfo;
 use crate::message::Message;
 use crate::metrics::Metrics;
 use crate::outbound::{OutPacket, Outbound, WriterTx};
@@ -64,8 +67,9 @@ pub(crate) struct Slot {
     clean: bool,
     /// The live connection, or `None` while a persistent session waits for its client.
     link: Option<Link>,
-    /// The user name the client authenticated as (or claimed), for the ACL.
-    user: Option<Arc<str>>,
+    /// Who the client is (the user name it authenticated as, or claimed; its listener), for the
+    /// authorisers asked at delivery.
+    client: Arc<ClientInfo>,
     /// The LSN of this session's last log record: the mark a snapshot records for it.
     last_lsn: u64,
 }
@@ -152,7 +156,7 @@ impl Router {
                 state: session.state,
                 clean: false,
                 link: None,
-                user: session.user,
+                client: Arc::new(ClientInfo::restored(Arc::clone(&client_id), session.user)),
                 last_lsn: session.last_lsn,
             };
             let slot_ref = Arc::new(Mutex::new(slot));
@@ -246,7 +250,7 @@ impl Router {
             });
             records.push(Record::Session {
                 client_id: Arc::clone(&slot.client_id),
-                user: slot.user.clone(),
+                user: slot.client.user_name.clone(),
             });
             slot.state.snapshot(&slot.client_id, &mut records);
         }
@@ -263,7 +267,12 @@ impl Router {
     /// Opens the session of a valid CONNECT and attaches `link` to it. The CONNACK is queued first
     /// [MQTT-3.2.0-1] [MQTT-3.1.4-4], then whatever a resumed session has to re-send [MQTT-4.4.0-1],
     /// all under the slot's lock so that no publisher can slip a packet in before the CONNACK.
-    pub(crate) fn open(&self, request: &OpenRequest, user: Option<Arc<str>>, link: Link) -> Opened {
+    pub(crate) fn open(
+        &self,
+        request: &OpenRequest,
+        client: Arc<ClientInfo>,
+        link: Link,
+    ) -> Opened {
         let mut sessions = self.sessions.lock();
         let existed = sessions.contains_key(&request.client_id);
         let slot_ref = Arc::clone(
@@ -276,7 +285,7 @@ impl Router {
                         state: SessionState::default(),
                         clean: true,
                         link: None,
-                        user: None,
+                        client: Arc::clone(&client),
                         last_lsn: 0,
                     }))
                 }),
@@ -298,8 +307,8 @@ impl Router {
             existed // [MQTT-3.1.2-4]
         };
         slot.clean = request.clean_session;
-        slot.user = user;
-        let user = slot.user.clone();
+        let user = client.user_name.clone();
+        slot.client = client;
         self.log(&mut slot, |client_id| Record::Session {
             client_id: Arc::clone(client_id),
             user,
@@ -396,8 +405,22 @@ impl Router {
         let mut shared = (found.len() > 1).then(SharedQos0::default);
         for subscriber in found.drain(..) {
             let mut slot = subscriber.target.lock();
-            if !security.may_read(&slot.client_id, slot.user.as_deref(), &message.topic) {
-                continue;
+            if security.checks_reads() {
+                // Ask with the slot unlocked; if meanwhile another connection took the session
+                // over (another user, perhaps), ask again about the new one.
+                let mut asked = Arc::clone(&slot.client);
+                let allowed = loop {
+                    drop(slot);
+                    let allowed = security.may_receive(&asked, message);
+                    slot = subscriber.target.lock();
+                    if Arc::ptr_eq(&asked, &slot.client) {
+                        break allowed;
+                    }
+                    asked = Arc::clone(&slot.client);
+                };
+                if !allowed {
+                    continue;
+                }
             }
             self.deliver(
                 &mut slot,
@@ -554,16 +577,19 @@ impl Router {
             let Ok(valid) = TopicFilter::new(filter) else {
                 continue;
             };
-            let messages = self.retained.lock().0.matching(valid);
+            let mut messages = self.retained.lock().0.matching(valid);
             let security = self.security();
+            if security.checks_reads() {
+                // Asked with no lock held; if another connection takes the session over
+                // meanwhile, `owns` below notices and nothing is sent.
+                let client = Arc::clone(&slot_ref.lock().client);
+                messages.retain(|message| security.may_receive(&client, message));
+            }
             let mut slot = slot_ref.lock();
             if !owns(&slot, connection_id) {
                 return;
             }
             for message in messages {
-                if !security.may_read(&slot.client_id, slot.user.as_deref(), &message.topic) {
-                    continue;
-                }
                 self.deliver(
                     &mut slot,
                     message.for_delivery(message.qos.min(*granted), true),

@@ -92,6 +92,14 @@ fn ci() -> Result<(), String> {
     trace::run(workspace_root(), true)?;
     spec::run(&["--check".to_owned()])?;
     run(Command::new(&cargo).args(["test", "--workspace"]))?;
+    // The plugin example checks its own results: run it, so that it keeps working.
+    run(Command::new(&cargo).args([
+        "run",
+        "--package",
+        "mqtt-broker",
+        "--example",
+        "custom_auth",
+    ]))?;
     // The client's integration tests run against mosquitto above; here against our broker.
     run(Command::new(&cargo)
         .args(["test", "--package", "mqtt-client", "--test", "integration"])

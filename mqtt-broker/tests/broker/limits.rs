@@ -246,15 +246,17 @@ fn a_consumer_that_never_reads_holds_at_most_its_window_and_queue() {
     sleeper.barrier();
 }
 
-/// A consumer that never reads, sent large QoS 0 messages: once its writer's channel and the socket
-/// buffers are full, further messages for it are dropped and counted, instead of piling up in the
-/// broker; its publisher is not slowed down and other clients are served.
+/// A consumer that never reads, sent large QoS 0 messages: once the socket buffers, its writer's
+/// channel and its session queue (`max_queued_messages`, which holds QoS 0 too while the client is
+/// connected) are full, further messages for it are dropped and counted, instead of piling up in
+/// the broker; its publisher is not slowed down and other clients are served.
 #[test]
 fn qos_0_to_a_consumer_that_never_reads_is_dropped_not_buffered() {
     const SENT: usize = 2_000;
     const PAYLOAD: usize = 16 * 1024;
     let (_broker, address) = broker_with(Config {
         max_inflight_messages: 2,
+        max_queued_messages: 100,
         sys_interval: Duration::from_secs(1),
         ..Config::default()
     });
@@ -266,9 +268,10 @@ fn qos_0_to_a_consumer_that_never_reads_is_dropped_not_buffered() {
         publisher.publish("bulk", &payload, 0, 0, false);
     }
     publisher.barrier();
-    // What may be held for the sleeper: its channel (window + 256 packets) and what the socket
-    // buffers of both ends absorb (a few MiB on Linux loopback; 16 MiB is a generous bound).
-    let held = 2 + 256 + 16 * 1024 * 1024 / PAYLOAD;
+    // What may be held for the sleeper: its channel (window + 256 packets), its session queue (100)
+    // and what the socket buffers of both ends absorb (a few MiB on Linux loopback; 16 MiB is a
+    // generous bound).
+    let held = 2 + 256 + 100 + 16 * 1024 * 1024 / PAYLOAD;
     let dropped = sys_counter(address, "$SYS/broker/publish/messages/dropped", |n| {
         n as usize >= SENT - held
     });

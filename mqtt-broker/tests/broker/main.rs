@@ -10,6 +10,7 @@
 
 mod client;
 mod connect;
+mod hooks;
 mod keepalive;
 mod limits;
 mod malformed;
