@@ -5,12 +5,13 @@
 //! blank lines are ignored. Only the directives listed in `mqtt-broker.conf` (the annotated example
 //! beside this crate's README) are understood. Anything else, and any value that does not parse, stops
 //! the broker at start-up with the file and line: a typo must never silently fall back to a default.
-//! Directives for features this broker does not have (bridges, websockets, plugins...) are refused the
-//! same way rather than ignored, so that nobody believes they are protected when they are not.
+//! Directives for features this broker does not have (bridges, plugins...) are refused the same way
+//! rather than ignored, so that nobody believes they are protected when they are not.
 //!
-//! As in mosquitto, the TLS directives (`certfile`, `keyfile`, `cafile`, `require_certificate`,
-//! `use_identity_as_username`) belong to the `listener` line above them. A listener with some TLS
-//! directives but no `certfile` and `keyfile` is an error, never a plain listener.
+//! As in mosquitto, `protocol` (`mqtt` or `websockets`) and the TLS directives (`certfile`,
+//! `keyfile`, `cafile`, `require_certificate`, `use_identity_as_username`) belong to the `listener`
+//! line above them. A listener with some TLS directives but no `certfile` and `keyfile` is an error,
+//! never a plain listener; `protocol websockets` with `certfile` and `keyfile` is a wss listener.
 //!
 //! This file only reads settings; it does not apply them or open the files they name.
 
@@ -52,6 +53,9 @@ pub struct Config {
     /// TLS listeners (`listener` followed by `certfile` and `keyfile`), after the plain ones in
     /// [`BrokerHandle::local_addrs`](crate::BrokerHandle::local_addrs).
     pub tls_listeners: Vec<TlsListener>,
+    /// MQTT over WebSocket listeners (`listener` followed by `protocol websockets`), ws or wss, after
+    /// the TLS ones in [`BrokerHandle::local_addrs`](crate::BrokerHandle::local_addrs).
+    pub websocket_listeners: Vec<WebSocketListener>,
     /// The mosquitto password file checked at CONNECT (`password_file`, default none).
     pub password_file: Option<PathBuf>,
     /// The mosquitto ACL file (`acl_file`, default none: every client may use every topic).
@@ -80,6 +84,15 @@ pub struct TlsListener {
     pub tls: TlsSettings,
 }
 
+/// A listener for MQTT over WebSocket (`protocol websockets`): plain (ws) or TLS (wss).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebSocketListener {
+    /// Where to listen; port 0 asks the system for a free port.
+    pub address: SocketAddr,
+    /// Certificate settings for wss; `None` for plain ws.
+    pub tls: Option<TlsSettings>,
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -93,6 +106,7 @@ impl Default for Config {
             allow_zero_length_clientid: true,
             auto_id_prefix: "auto-".into(),
             tls_listeners: Vec::new(),
+            websocket_listeners: Vec::new(),
             password_file: None,
             acl_file: None,
             allow_anonymous: None,
@@ -115,6 +129,8 @@ struct PendingListener {
     use_identity_as_username: bool,
     /// Whether any TLS directive was given.
     any_tls: bool,
+    /// `protocol websockets`.
+    websockets: bool,
 }
 
 /// A configuration file that could not be read or understood.
@@ -183,7 +199,25 @@ impl Config {
                     require_certificate: false,
                     use_identity_as_username: false,
                     any_tls: false,
+                    websockets: false,
                 }),
+                "protocol" => {
+                    let Some(listener) = listeners.last_mut() else {
+                        return Err(error(
+                            "`protocol` belongs to a listener: put it after a `listener` line"
+                                .into(),
+                        ));
+                    };
+                    listener.websockets = match value {
+                        "mqtt" => false,
+                        "websockets" => true,
+                        _ => {
+                            return Err(error(format!(
+                                "`protocol` is `mqtt` or `websockets`, not `{value}`"
+                            )));
+                        }
+                    };
+                }
                 "certfile"
                 | "keyfile"
                 | "cafile"
@@ -279,7 +313,14 @@ impl Config {
         }
         for listener in listeners {
             if !listener.any_tls {
-                config.listeners.push(listener.address);
+                if listener.websockets {
+                    config.websocket_listeners.push(WebSocketListener {
+                        address: listener.address,
+                        tls: None,
+                    });
+                } else {
+                    config.listeners.push(listener.address);
+                }
                 continue;
             }
             let (Some(certfile), Some(keyfile)) = (listener.certfile, listener.keyfile) else {
@@ -291,21 +332,36 @@ impl Config {
                         .into(),
                 });
             };
-            config.tls_listeners.push(TlsListener {
-                address: listener.address,
-                tls: TlsSettings {
-                    certfile,
-                    keyfile,
-                    cafile: listener.cafile,
-                    require_certificate: listener.require_certificate,
-                    use_identity_as_username: listener.use_identity_as_username,
-                },
-            });
+            let tls = TlsSettings {
+                certfile,
+                keyfile,
+                cafile: listener.cafile,
+                require_certificate: listener.require_certificate,
+                use_identity_as_username: listener.use_identity_as_username,
+            };
+            if listener.websockets {
+                config.websocket_listeners.push(WebSocketListener {
+                    address: listener.address,
+                    tls: Some(tls),
+                });
+            } else {
+                config.tls_listeners.push(TlsListener {
+                    address: listener.address,
+                    tls,
+                });
+            }
         }
         let identity_listener = config
             .tls_listeners
             .iter()
-            .any(|listener| listener.tls.use_identity_as_username);
+            .map(|listener| &listener.tls)
+            .chain(
+                config
+                    .websocket_listeners
+                    .iter()
+                    .filter_map(|listener| listener.tls.as_ref()),
+            )
+            .any(|tls| tls.use_identity_as_username);
         if config.allow_anonymous == Some(false)
             && config.password_file.is_none()
             && !identity_listener
@@ -475,6 +531,49 @@ mod tests {
         // A keyfile without a certfile leaves the listener unencrypted: refused, naming its line.
         let error = Config::parse("listener 1\nlistener 2\nkeyfile k\n", "u.conf");
         assert_eq!(error.map_err(|error| error.line), Err(2));
+    }
+
+    #[test]
+    fn protocol_websockets_makes_a_ws_or_wss_listener() {
+        let text = "listener 1883\nlistener 9001\nprotocol websockets\nlistener 8883\n\
+                    protocol mqtt\ncertfile s.pem\nkeyfile s.key\nlistener 9443 127.0.0.1\n\
+                    protocol websockets\ncertfile s.pem\nkeyfile s.key\n";
+        let config = Config::parse(text, "w.conf").expect("parses");
+        assert_eq!(
+            config.listeners,
+            [SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 1883)]
+        );
+        assert_eq!(config.tls_listeners.len(), 1);
+        let tls = TlsSettings {
+            certfile: "s.pem".into(),
+            keyfile: "s.key".into(),
+            cafile: None,
+            require_certificate: false,
+            use_identity_as_username: false,
+        };
+        assert_eq!(
+            config.websocket_listeners,
+            [
+                WebSocketListener {
+                    address: SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 9001),
+                    tls: None,
+                },
+                WebSocketListener {
+                    address: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 9443),
+                    tls: Some(tls),
+                },
+            ]
+        );
+        for (bad, line) in [
+            ("protocol websockets\n", 1),
+            ("listener 9001\nprotocol http\n", 2),
+        ] {
+            assert_eq!(
+                Config::parse(bad, "x.conf").map_err(|error| error.line),
+                Err(line),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -116,23 +116,19 @@ impl Connection {
     /// Runs the connection to its end.
     pub(crate) fn run(mut self) {
         let _ = self.stream.set_write_timeout(Some(WRITE_TIMEOUT));
-        if self.stream.is_tls() {
-            let deadline = Instant::now() + self.context.settings.connect_timeout;
-            match self.stream.handshake(deadline) {
-                Ok(identity) => {
-                    debug!(
-                        "{}: TLS handshake done (certificate CN {identity:?})",
-                        self.peer
-                    );
-                    if self.use_identity {
-                        self.identity = Some(identity);
-                    }
+        // TLS and WebSocket listeners: their handshakes first (nothing to do on plain TCP).
+        let deadline = Instant::now() + self.context.settings.connect_timeout;
+        match self.stream.handshake(deadline) {
+            Ok(identity) => {
+                if self.use_identity {
+                    debug!("{}: certificate CN {identity:?}", self.peer);
+                    self.identity = Some(identity);
                 }
-                Err(why) => {
-                    warn!("{}: TLS handshake failed: {why}", self.peer);
-                    self.stream.shutdown();
-                    return;
-                }
+            }
+            Err(why) => {
+                warn!("{}: {why}", self.peer);
+                self.stream.shutdown();
+                return;
             }
         }
         let mut decoder =
@@ -177,7 +173,12 @@ impl Connection {
                     continue; // the next tick looks at the deadlines
                 }
                 Err(error) => {
-                    debug!("{}: read failed: {error}", self.peer);
+                    // A broken WebSocket frame or TLS record is the client's fault: say so.
+                    if error.kind() == io::ErrorKind::InvalidData {
+                        info!("{}: {error}", self.describe());
+                    } else {
+                        debug!("{}: read failed: {error}", self.peer);
+                    }
                     self.session.connection_lost()
                 }
             };
@@ -527,6 +528,6 @@ impl Connection {
             drop(attached.tx);
             let _ = attached.writer.join();
         }
-        self.stream.shutdown();
+        self.stream.close();
     }
 }

@@ -39,6 +39,7 @@
 //! | mosquitto ACL files are read and matched                  | `acl.rs`           |
 //! | TLS listeners are configured; a certificate's CN is read  | `tls.rs`           |
 //! | one TLS connection is shared by a reader and a writer     | `transport.rs`     |
+//! | MQTT travels over WebSocket: the upgrade and the frames   | `websocket.rs`     |
 //! | state survives a crash: the log, fsync before acking      | `persistence/`     |
 //! | reload on SIGHUP, clean stop on SIGINT/SIGTERM            | `main.rs`          |
 //!
@@ -64,6 +65,7 @@ mod subscriptions;
 mod sys;
 mod tls;
 mod transport;
+mod websocket;
 mod writer;
 
 use std::fmt;
@@ -77,7 +79,7 @@ use std::time::Duration;
 use log::{info, warn};
 use parking_lot::{Condvar, Mutex};
 
-pub use config::{Config, ConfigError, TlsListener};
+pub use config::{Config, ConfigError, TlsListener, WebSocketListener};
 pub use password_file::{
     DEFAULT_ITERATIONS, PasswordFile, PasswordFileError, hash_line, is_hashed_or_blank, line_user,
 };
@@ -166,7 +168,10 @@ struct PersistenceThreads {
 impl Broker {
     /// Binds every listener of `config` and starts serving.
     pub fn start(config: Config) -> Result<BrokerHandle, StartError> {
-        if config.listeners.is_empty() && config.tls_listeners.is_empty() {
+        if config.listeners.is_empty()
+            && config.tls_listeners.is_empty()
+            && config.websocket_listeners.is_empty()
+        {
             return Err(StartError::NoListener);
         }
         let security_files = SecurityFiles {
@@ -179,6 +184,14 @@ impl Broker {
         let mut tls_configs = Vec::new();
         for listener in &config.tls_listeners {
             tls_configs.push(tls::server_config(&listener.tls).map_err(StartError::Tls)?);
+        }
+        let mut websocket_configs = Vec::new();
+        for listener in &config.websocket_listeners {
+            let tls = match &listener.tls {
+                Some(settings) => Some(tls::server_config(settings).map_err(StartError::Tls)?),
+                None => None,
+            };
+            websocket_configs.push(tls);
         }
         let (store, restored) = if config.persistence {
             let (store, restored) =
@@ -246,28 +259,50 @@ impl Broker {
         };
 
         let mut listeners = Vec::new();
-        let plain = config.listeners.iter().map(|address| (*address, None));
+        let plain = config
+            .listeners
+            .iter()
+            .map(|address| (*address, Kind::default()));
         let secure = config
             .tls_listeners
             .iter()
             .zip(tls_configs)
             .map(|(listener, tls)| {
                 let kind = Kind {
-                    tls,
+                    tls: Some(tls),
                     use_identity: listener.tls.use_identity_as_username,
+                    websocket: false,
                 };
-                (listener.address, Some(kind))
+                (listener.address, kind)
             });
-        for (address, kind) in plain.chain(secure) {
+        let websocket = config
+            .websocket_listeners
+            .iter()
+            .zip(websocket_configs)
+            .map(|(listener, tls)| {
+                let kind = Kind {
+                    tls,
+                    use_identity: listener
+                        .tls
+                        .as_ref()
+                        .is_some_and(|tls| tls.use_identity_as_username),
+                    websocket: true,
+                };
+                (listener.address, kind)
+            });
+        for (address, kind) in plain.chain(secure).chain(websocket) {
             let listener =
                 TcpListener::bind(address).map_err(|error| StartError::Bind(address, error))?;
             let local = listener
                 .local_addr()
                 .map_err(|error| StartError::Bind(address, error))?;
-            info!(
-                "listening on {local}{}",
-                if kind.is_some() { " (TLS)" } else { "" }
-            );
+            let what = match (kind.websocket, kind.tls.is_some()) {
+                (false, false) => "",
+                (false, true) => " (TLS)",
+                (true, false) => " (WebSocket)",
+                (true, true) => " (WebSocket over TLS)",
+            };
+            info!("listening on {local}{what}");
             listeners.push((listener, local, kind));
         }
         let local_addrs: Vec<SocketAddr> = listeners.iter().map(|(_, local, _)| *local).collect();
@@ -280,7 +315,7 @@ impl Broker {
             let next_id = Arc::clone(&next_id);
             let acceptor = thread::Builder::new()
                 .name(format!("accept-{local}"))
-                .spawn(move || accept_loop(&listener, kind.as_ref(), &context, &live, &next_id))
+                .spawn(move || accept_loop(&listener, &kind, &context, &live, &next_id))
                 .map_err(StartError::Thread)?;
             acceptors.push(acceptor);
         }
@@ -304,10 +339,21 @@ impl Broker {
     }
 }
 
-/// What a TLS listener adds to a plain one.
+/// What a listener wraps around TCP: TLS, WebSocket, both or (the default) neither.
+#[derive(Default)]
 struct Kind {
-    tls: Arc<rustls::ServerConfig>,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    /// `use_identity_as_username` (TLS only).
     use_identity: bool,
+    /// `protocol websockets`.
+    websocket: bool,
+}
+
+impl Kind {
+    /// Whether MQTT bytes go straight onto the TCP socket.
+    fn is_plain(&self) -> bool {
+        self.tls.is_none() && !self.websocket
+    }
 }
 
 /// Starts the log's flusher and the compaction thread, after a first compaction that folds what was
@@ -437,7 +483,7 @@ impl Drop for BrokerHandle {
 /// Accepts connections on one listener until shutdown.
 fn accept_loop(
     listener: &TcpListener,
-    kind: Option<&Kind>,
+    kind: &Kind,
     context: &Arc<Context>,
     live: &Arc<(Mutex<usize>, Condvar)>,
     next_id: &AtomicU64,
@@ -465,7 +511,7 @@ fn accept_loop(
         if readers >= context.max_connections.saturating_add(64) {
             refuse(
                 stream,
-                kind.is_none(),
+                kind.is_plain(),
                 peer,
                 "too many connections waiting for CONNECT or closing",
             );
@@ -474,16 +520,21 @@ fn accept_loop(
         let id = next_id.fetch_add(1, Ordering::Relaxed);
         // Cloned so that, if the thread cannot start, the socket is still here to answer on.
         let spare = stream.try_clone();
-        let use_identity = kind.is_some_and(|kind| kind.use_identity);
-        let stream = match kind {
+        let use_identity = kind.use_identity;
+        let stream = match &kind.tls {
             None => Stream::Plain(stream),
-            Some(kind) => match Stream::tls(stream, Arc::clone(&kind.tls)) {
+            Some(tls) => match Stream::tls(stream, Arc::clone(tls)) {
                 Ok(stream) => stream,
                 Err(error) => {
                     warn!("{peer}: cannot start TLS: {error}");
                     continue;
                 }
             },
+        };
+        let stream = if kind.websocket {
+            Stream::websocket(stream)
+        } else {
+            stream
         };
         *live.0.lock() += 1;
         let thread_context = Arc::clone(context);
@@ -501,14 +552,14 @@ fn accept_loop(
             *live.0.lock() -= 1;
             if let Ok(spare) = spare {
                 let why = format!("cannot start a thread: {error}");
-                refuse(spare, kind.is_none(), peer, &why);
+                refuse(spare, kind.is_plain(), peer, &why);
             }
         }
     }
 }
 
-/// Answers CONNACK 3 on a connection no thread could be given (on a plain listener; a TLS one
-/// cannot speak before its handshake, so it only closes), and closes it.
+/// Answers CONNACK 3 on a connection no thread could be given (on a plain listener; a TLS or
+/// WebSocket one cannot speak MQTT before its handshake, so it only closes), and closes it.
 fn refuse(mut stream: TcpStream, plain: bool, peer: SocketAddr, why: &str) {
     if plain {
         let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));

@@ -110,7 +110,8 @@ impl Writer {
                 self.router.pump(&self.slot, self.connection_id);
             }
         }
-        // Ends the reader too: its next read returns end of file.
-        self.stream.shutdown();
+        // Ends the reader too: its next read returns end of file. A WebSocket client is sent a
+        // close frame first.
+        self.stream.close();
     }
 }

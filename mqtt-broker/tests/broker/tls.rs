@@ -13,10 +13,10 @@ use crate::client::TempDir;
 
 /// A CA, a server certificate for `localhost`, a client certificate (CN `device-1`) from that CA,
 /// and a client certificate from another CA.
-struct Certificates(TempDir);
+pub(crate) struct Certificates(TempDir);
 
 impl Certificates {
-    fn generate() -> Self {
+    pub(crate) fn generate() -> Self {
         let dir = TempDir::new("certs");
         let openssl = |args: &[&str]| {
             let status = Command::new("openssl")
@@ -59,11 +59,11 @@ impl Certificates {
         Self(dir)
     }
 
-    fn path(&self, file: &str) -> PathBuf {
+    pub(crate) fn path(&self, file: &str) -> PathBuf {
         self.0.0.join(file)
     }
 
-    fn settings(&self, require: bool) -> TlsSettings {
+    pub(crate) fn settings(&self, require: bool) -> TlsSettings {
         TlsSettings {
             certfile: self.path("server.pem"),
             keyfile: self.path("server.key"),
