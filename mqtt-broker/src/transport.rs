@@ -336,9 +336,15 @@ impl WebSocketStream {
     /// whatever the framing [MQTT-6.0.0-2]. Pings are answered on the way. A close from the
     /// client ends the stream (0); a protocol error, including a text frame [MQTT-6.0.0-1], is
     /// answered with a close frame and returned as an `InvalidData` error.
+    ///
+    /// Frames that carry no MQTT bytes (pings, pongs, empty frames) end the call with an
+    /// `Interrupted` error before the socket is read again, as a read timeout would: the caller's
+    /// deadlines (keep-alive, connect timeout) are then checked, so a client cannot hold a
+    /// connection open with pings alone.
     fn read(&self, buffer: &mut [u8]) -> io::Result<usize> {
         let mut guard = self.receiving.lock();
         let receiving = &mut *guard;
+        let mut idle_frames = false;
         loop {
             if receiving.ended {
                 return Ok(0);
@@ -355,8 +361,11 @@ impl WebSocketStream {
                             buffer[..bytes.len()].copy_from_slice(bytes);
                             return Ok(bytes.len());
                         }
-                        Frame::Data(_) | Frame::Pong => {}
-                        Frame::Ping(payload) => self.send_control(&websocket::pong(payload))?,
+                        Frame::Data(_) | Frame::Pong => idle_frames = true,
+                        Frame::Ping(payload) => {
+                            self.send_control(&websocket::pong(payload))?;
+                            idle_frames = true;
+                        }
                         Frame::Close(_) => {
                             // Answered, and nothing more is read (§5.5.1); the MQTT layer sees the
                             // end of the stream, as for TCP, and decides about the Will.
@@ -367,9 +376,13 @@ impl WebSocketStream {
                     }
                 }
                 Ok(None) => {
-                    // All decoded, or an incomplete header or control frame: read more.
+                    // All decoded, or an incomplete header or control frame: read more, unless
+                    // the caller should look at its clock first.
                     receiving.raw.drain(..start);
                     receiving.start = 0;
+                    if idle_frames {
+                        return Err(io::ErrorKind::Interrupted.into());
+                    }
                     if read_more(&self.inner, &mut receiving.raw)? == 0 {
                         return Ok(0);
                     }

@@ -396,6 +396,36 @@ fn pings_are_answered_and_closes_are_returned() {
     assert_eq!(client.recv_frame(), None);
 }
 
+/// WebSocket pings are not MQTT packets: a client that sends only pings is still disconnected
+/// after 1.5 times its keep-alive [MQTT-3.1.2-24] (its Will proves the broker, not the client,
+/// ended it).
+#[test]
+fn websocket_pings_do_not_keep_an_mqtt_session_alive_mqtt_3_1_2_24() {
+    let (_broker, tcp, ws) = ws_broker(None);
+    let (mut watcher, _) = Client::connect(tcp, "keepalive-watcher", true);
+    watcher.subscribe("will/pinger", 0);
+    let mut client = ws_connect(ws);
+    let connect = mqtt_codec::Connect {
+        keep_alive: 1,
+        ..client::connect_with_will("only-pings", "will/pinger", b"expired", 0, false)
+    };
+    client.send(&[Packet::Connect(connect)]);
+    assert!(matches!(client.recv(), Got::ConnAck { code: 0, .. }));
+    // A ping every 200 ms, each answered, until the broker closes (1.5 s in; bounded at 5 s).
+    let started = std::time::Instant::now();
+    loop {
+        client.send_frame(0x89, b"still here");
+        match client.recv_frame() {
+            Some(ServerFrame::Pong(_)) => {}
+            Some(ServerFrame::Close(_)) | None => break,
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(started.elapsed() < WAIT, "pings kept the connection open");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(matches!(watcher.recv(), Got::Publish { payload, .. } if payload == b"expired"));
+}
+
 /// Requests that are not an MQTT WebSocket upgrade get HTTP 400 with the reason (a plain page
 /// request, a subprotocol other than `mqtt`), 426 for another WebSocket version; the listener keeps
 /// serving good clients.
