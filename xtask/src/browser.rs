@@ -1,13 +1,15 @@
 //! `cargo xtask browser`: MQTT over WebSocket from a real web page, in headless Chromium.
 //!
 //! Installs MQTT.js (a pinned version, from the npm registry) into a scratch directory under
-//! `target/`, starts `mqtt-broker` with a `protocol websockets` listener on a free port, and serves,
-//! from a small HTTP server in this process on 127.0.0.1, a page that loads MQTT.js's browser
-//! bundle, connects to the broker over `ws://`, subscribes, publishes QoS 1 and waits for its own
-//! message. The page reports what happened by requesting `/result?...` from the same server; this
-//! task also publishes, from a plain TCP connection, a message the page must receive, so the round
-//! trip crosses transports both ways. Debian's `chromium` runs the page headless with a fresh
-//! profile. Everything is bounded in time, and each failure says which step failed and why.
+//! `target/`, makes a throw-away certificate with `openssl`, starts `mqtt-broker` with a TCP
+//! listener and two `protocol websockets` listeners (plain and TLS) on free ports, and serves, from
+//! a small HTTP server in this process on 127.0.0.1, a page that loads MQTT.js's browser bundle.
+//! The page connects over `ws://`, then over `wss://`; each time it subscribes, publishes QoS 1 and
+//! waits for its own message and for one this task publishes from a plain TCP connection once the
+//! page says it is subscribed, so the round trip crosses transports both ways. The page reports each
+//! step by requesting `/step`, `/subscribed`, `/done` or `/failed` from the same server. Debian's
+//! `chromium` runs it headless with a fresh profile, told to accept the throw-away certificate.
+//! Everything is bounded in time, and each failure says which step failed and why.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -54,13 +56,17 @@ pub(crate) fn run() -> Result<(), String> {
     let _ = std::fs::remove_dir_all(&scratch);
     std::fs::create_dir_all(&scratch)
         .map_err(|error| format!("cannot create {}: {error}", scratch.display()))?;
-    let (tcp_port, ws_port) = (free_port()?, free_port()?);
+    let (cert, key) = certificate(&scratch)?;
+    let (tcp_port, ws_port, wss_port) = (free_port()?, free_port()?, free_port()?);
     let config = scratch.join("mqtt-broker.conf");
     std::fs::write(
         &config,
         format!(
             "listener {tcp_port} 127.0.0.1\nlistener {ws_port} 127.0.0.1\nprotocol websockets\n\
-             sys_interval 0\n"
+             listener {wss_port} 127.0.0.1\nprotocol websockets\ncertfile {}\nkeyfile {}\n\
+             sys_interval 0\n",
+            cert.display(),
+            key.display()
         ),
     )
     .map_err(|error| format!("cannot write {}: {error}", config.display()))?;
@@ -80,7 +86,9 @@ pub(crate) fn run() -> Result<(), String> {
         .local_addr()
         .map_err(|error| error.to_string())?
         .port();
-    let page = PAGE.replace("WS_PORT", &ws_port.to_string());
+    let page = PAGE
+        .replace("WSS_PORT", &wss_port.to_string())
+        .replace("WS_PORT", &ws_port.to_string());
     let script = std::fs::read(&bundle)
         .map_err(|error| format!("cannot read {}: {error}", bundle.display()))?;
     thread::spawn(move || serve(&server, &page, &script, &results));
@@ -88,7 +96,8 @@ pub(crate) fn run() -> Result<(), String> {
     let profile = scratch.join("chromium-profile");
     let url = format!("http://127.0.0.1:{page_port}/");
     eprintln!(
-        "browser: Chromium opens {url} (MQTT.js {MQTT_JS_VERSION}, broker ws://127.0.0.1:{ws_port}/mqtt)"
+        "browser: Chromium opens {url} (MQTT.js {MQTT_JS_VERSION}; broker \
+         ws://127.0.0.1:{ws_port}/mqtt and wss://127.0.0.1:{wss_port}/mqtt)"
     );
     let chromium = Process::start(
         "chromium",
@@ -102,6 +111,8 @@ pub(crate) fn run() -> Result<(), String> {
                 "--disable-background-networking",
                 "--disable-component-update",
                 "--disable-sync",
+                // For the throw-away certificate of the wss listener; the profile is fresh too.
+                "--ignore-certificate-errors",
             ])
             .arg(format!("--user-data-dir={}", profile.display()))
             .arg(&url)
@@ -114,9 +125,13 @@ pub(crate) fn run() -> Result<(), String> {
         let left = deadline.saturating_duration_since(Instant::now());
         match result.recv_timeout(left) {
             // The page is subscribed: send it a message from a plain TCP client.
-            Ok(Report::Subscribed(granted)) => {
-                eprintln!("browser: page: subscribed, {granted}");
-                publish_over_tcp(tcp_port, "browser/from-tcp", b"from tcp")?;
+            Ok(Report::Subscribed(transport)) => {
+                eprintln!("browser: page: {transport}: subscribed");
+                let topic = format!("browser/{transport}/from-tcp");
+                if transport.is_empty() || TopicName::new(&topic).is_err() {
+                    break Err(format!("the page reported a bad transport {transport:?}"));
+                }
+                publish_over_tcp(tcp_port, &topic, b"from tcp")?;
             }
             Ok(Report::Step(step)) => eprintln!("browser: page: {step}"),
             Ok(Report::Done(query)) => break Ok(query),
@@ -133,7 +148,9 @@ pub(crate) fn run() -> Result<(), String> {
     let _ = std::fs::remove_dir_all(&scratch);
     let query = outcome?;
     eprintln!("browser: page: {query}");
-    eprintln!("browser: the page published and received over ws:// through mqtt-broker: passed");
+    eprintln!(
+        "browser: the page published and received over ws:// and wss:// through mqtt-broker: passed"
+    );
     Ok(())
 }
 
@@ -249,6 +266,40 @@ fn decode_query(query: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// A self-signed certificate for 127.0.0.1 (the page's wss URL), made with `openssl` in `dir`.
+fn certificate(dir: &Path) -> Result<(PathBuf, PathBuf), String> {
+    let (cert, key) = (dir.join("server.pem"), dir.join("server.key"));
+    let output = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+        ])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .map_err(|error| format!("cannot run openssl (apt-get install openssl): {error}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "openssl could not make a certificate: {}",
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    Ok((cert, key))
+}
+
 /// Publishes one QoS 1 message from a plain TCP client and waits for its PUBACK.
 fn publish_over_tcp(port: u16, topic: &str, payload: &[u8]) -> Result<(), String> {
     let fail = |error: String| format!("TCP publisher: {error}");
@@ -360,10 +411,11 @@ fn free_port() -> Result<u16, String> {
         .map_err(|error| format!("no free port: {error}"))
 }
 
-/// The page: MQTT.js over ws:// to the broker. It subscribes to `browser/#`, reports that, then
-/// publishes QoS 1 to `browser/echo`; it passes once it has received its own message and the one the
-/// task publishes over TCP. Every step and any error is reported to the server.
-const PAGE: &str = r#"<!doctype html>
+/// The page: MQTT.js over ws://, then wss://, to the broker. Each time it subscribes to
+/// `browser/<transport>/#`, reports that, and publishes QoS 1 to `browser/<transport>/echo`; it
+/// goes on once it has received its own message and the one this task publishes over TCP. Every
+/// step and any error is reported to the server.
+const PAGE: &str = r##"<!doctype html>
 <html><head><meta charset="utf-8"><title>mqtt-broker over WebSocket</title></head>
 <body><pre id="log"></pre>
 <script src="/mqtt.min.js"></script>
@@ -373,37 +425,44 @@ const PAGE: &str = r#"<!doctype html>
     fetch(path + "?" + encodeURIComponent(text)).catch(() => {});
   };
   window.onerror = (message) => report("/failed", "script error: " + message);
-  try {
-    const client = mqtt.connect("ws://127.0.0.1:WS_PORT/mqtt", {
-      clientId: "chromium-" + Math.random().toString(16).slice(2),
+
+  // One round trip over `url`; resolves once both messages have arrived and the client is closed.
+  const roundTrip = (transport, url) => new Promise((resolve, reject) => {
+    const prefix = "browser/" + transport + "/";
+    const expected = new Map([[prefix + "echo", "hello from chromium"], [prefix + "from-tcp", "from tcp"]]);
+    const client = mqtt.connect(url, {
+      clientId: "chromium-" + transport + "-" + Math.random().toString(16).slice(2),
       reconnectPeriod: 0,
       connectTimeout: 10000,
     });
-    const expected = new Map([["browser/echo", "hello from chromium"], ["browser/from-tcp", "from tcp"]]);
     client.on("connect", () => {
-      report("/step", "connected");
-      client.subscribe("browser/#", { qos: 1 }, (error, granted) => {
-        if (error) return report("/failed", "subscribe: " + error.message);
-        report("/subscribed", "granted QoS " + granted.map((g) => g.qos).join(","));
-        client.publish("browser/echo", "hello from chromium", { qos: 1 }, (error) => {
-          if (error) report("/failed", "publish: " + error.message);
-          else report("/step", "PUBACK received");
+      report("/step", transport + ": connected to " + url);
+      client.subscribe(prefix + "#", { qos: 1 }, (error) => {
+        if (error) return reject(transport + ": subscribe: " + error.message);
+        report("/subscribed", transport);
+        client.publish(prefix + "echo", "hello from chromium", { qos: 1 }, (error) => {
+          if (error) reject(transport + ": publish: " + error.message);
+          else report("/step", transport + ": PUBACK received");
         });
       });
     });
     client.on("message", (topic, payload) => {
       const text = payload.toString();
-      if (expected.get(topic) !== text) return report("/failed", "unexpected " + topic + ": " + text);
+      if (expected.get(topic) !== text) return reject(transport + ": unexpected " + topic + ": " + text);
       expected.delete(topic);
-      report("/step", "received " + topic + ": " + text);
-      if (expected.size === 0) {
-        client.end(false, {}, () => report("/done", "both messages received; disconnected cleanly"));
-      }
+      report("/step", transport + ": received " + topic + ": " + text);
+      if (expected.size === 0) client.end(false, {}, () => resolve());
     });
-    client.on("error", (error) => report("/failed", "MQTT.js error: " + error.message));
-    client.on("close", () => { if (expected.size > 0) report("/failed", "the connection closed before both messages arrived"); });
-  } catch (error) {
-    report("/failed", "exception: " + error);
-  }
+    client.on("error", (error) => reject(transport + ": MQTT.js error: " + error.message));
+    client.on("close", () => {
+      if (expected.size > 0) reject(transport + ": the connection closed before both messages arrived");
+    });
+  });
+
+  (async () => {
+    await roundTrip("ws", "ws://127.0.0.1:WS_PORT/mqtt");
+    await roundTrip("wss", "wss://127.0.0.1:WSS_PORT/mqtt");
+    report("/done", "both round trips complete; disconnected cleanly");
+  })().catch((why) => report("/failed", String(why)));
 </script></body></html>
-"#;
+"##;
