@@ -7,7 +7,7 @@
 //! writer's channel, never while holding a lock. When it ends, for whatever reason, it publishes the
 //! Will if the session handed one over, detaches from the router, and waits for its writer.
 //!
-//! On a TLS listener the thread first completes the handshake (`transport.rs`), within
+//! On a TLS or WebSocket listener the thread first completes the handshakes (`transport.rs`), within
 //! `connect_timeout`. At CONNECT it asks `auth.rs` whether the client may connect, and on every
 //! PUBLISH and SUBSCRIBE whether the ACL lets it: a PUBLISH that may not go through is acknowledged as
 //! usual and dropped [MQTT-3.3.5-2] [V31-DIFF-35]; a refused filter is answered 0x80 (see
