@@ -5,14 +5,15 @@
 //! blank lines are ignored. Only the directives listed in `mqtt-broker.conf` (the annotated example
 //! beside this crate's README) are understood. Anything else, and any value that does not parse, stops
 //! the broker at start-up with the file and line: a typo must never silently fall back to a default.
-//! Directives for features this broker does not have (bridges, websockets, plugins...) are refused the
+//! Directives for features this broker does not have (bridges, plugins...) are refused the
 //! same way rather than ignored, so that nobody believes they are protected when they are not.
 //! (Plugins exist, but as Rust code registered by a program that embeds the broker, `hooks.rs`,
 //! not as shared objects named in a file.)
 //!
-//! As in mosquitto, the TLS directives (`certfile`, `keyfile`, `cafile`, `require_certificate`,
-//! `use_identity_as_username`) belong to the `listener` line above them. A listener with some TLS
-//! directives but no `certfile` and `keyfile` is an error, never a plain listener.
+//! As in mosquitto, `protocol` (`mqtt` or `websockets`) and the TLS directives (`certfile`,
+//! `keyfile`, `cafile`, `require_certificate`, `use_identity_as_username`) belong to the `listener`
+//! line above them. A listener with some TLS directives but no `certfile` and `keyfile` is an error,
+//! never a plain listener; `protocol websockets` with `certfile` and `keyfile` is a wss listener.
 //!
 //! With `per_listener_settings true` (which must come before them), `password_file`, `acl_file` and
 //! `allow_anonymous` belong to the `listener` line above them too, or to the default listener when
@@ -59,6 +60,9 @@ pub struct Config {
     /// TLS listeners (`listener` followed by `certfile` and `keyfile`), after the plain ones in
     /// [`BrokerHandle::local_addrs`](crate::BrokerHandle::local_addrs).
     pub tls_listeners: Vec<TlsListener>,
+    /// MQTT over WebSocket listeners (`listener` followed by `protocol websockets`), ws or wss, after
+    /// the TLS ones in [`BrokerHandle::local_addrs`](crate::BrokerHandle::local_addrs).
+    pub websocket_listeners: Vec<WebSocketListener>,
     /// The mosquitto password file checked at CONNECT (`password_file`, default none).
     pub password_file: Option<PathBuf>,
     /// The mosquitto ACL file (`acl_file`, default none: every client may use every topic).
@@ -116,6 +120,15 @@ pub struct TlsListener {
     pub tls: TlsSettings,
 }
 
+/// A listener for MQTT over WebSocket (`protocol websockets`): plain (ws) or TLS (wss).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebSocketListener {
+    /// Where to listen; port 0 asks the system for a free port.
+    pub address: SocketAddr,
+    /// Certificate settings for wss; `None` for plain ws.
+    pub tls: Option<TlsSettings>,
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -129,6 +142,7 @@ impl Default for Config {
             allow_zero_length_clientid: true,
             auto_id_prefix: "auto-".into(),
             tls_listeners: Vec::new(),
+            websocket_listeners: Vec::new(),
             password_file: None,
             acl_file: None,
             allow_anonymous: None,
@@ -155,6 +169,8 @@ struct PendingListener {
     any_tls: bool,
     /// Its security settings, with `per_listener_settings`.
     security: SecuritySettings,
+    /// `protocol websockets`.
+    websockets: bool,
 }
 
 /// A configuration file that could not be read or understood.
@@ -230,7 +246,25 @@ impl Config {
                     use_identity_as_username: false,
                     any_tls: false,
                     security: SecuritySettings::default(),
+                    websockets: false,
                 }),
+                "protocol" => {
+                    let Some(listener) = listeners.last_mut() else {
+                        return Err(error(
+                            "`protocol` belongs to a listener: put it after a `listener` line"
+                                .into(),
+                        ));
+                    };
+                    listener.websockets = match value {
+                        "mqtt" => false,
+                        "websockets" => true,
+                        _ => {
+                            return Err(error(format!(
+                                "`protocol` is `mqtt` or `websockets`, not `{value}`"
+                            )));
+                        }
+                    };
+                }
                 "certfile"
                 | "keyfile"
                 | "cafile"
@@ -356,17 +390,31 @@ impl Config {
                 });
             }
         }
-        // Plain listeners come first in `local_addrs`, so their settings do too.
+        // Plain listeners come first in `local_addrs`, then TLS ones, then WebSocket ones (ws and
+        // wss in the order given), so their settings do too.
         let mut tls_security = Vec::new();
+        let mut ws_security = Vec::new();
         for listener in listeners {
             if !listener.any_tls {
-                config.listeners.push(listener.address);
-                if config.per_listener_settings {
-                    config.listener_security.push(listener.security);
+                if listener.websockets {
+                    ws_security.push(listener.security);
+                    config.websocket_listeners.push(WebSocketListener {
+                        address: listener.address,
+                        tls: None,
+                    });
+                } else {
+                    config.listeners.push(listener.address);
+                    if config.per_listener_settings {
+                        config.listener_security.push(listener.security);
+                    }
                 }
                 continue;
             }
-            tls_security.push(listener.security);
+            if listener.websockets {
+                ws_security.push(listener.security);
+            } else {
+                tls_security.push(listener.security);
+            }
             let (Some(certfile), Some(keyfile)) = (listener.certfile, listener.keyfile) else {
                 return Err(ConfigError {
                     file: file.into(),
@@ -376,39 +424,39 @@ impl Config {
                         .into(),
                 });
             };
-            config.tls_listeners.push(TlsListener {
-                address: listener.address,
-                tls: TlsSettings {
-                    certfile,
-                    keyfile,
-                    cafile: listener.cafile,
-                    require_certificate: listener.require_certificate,
-                    use_identity_as_username: listener.use_identity_as_username,
-                },
-            });
+            let tls = TlsSettings {
+                certfile,
+                keyfile,
+                cafile: listener.cafile,
+                require_certificate: listener.require_certificate,
+                use_identity_as_username: listener.use_identity_as_username,
+            };
+            if listener.websockets {
+                config.websocket_listeners.push(WebSocketListener {
+                    address: listener.address,
+                    tls: Some(tls),
+                });
+            } else {
+                config.tls_listeners.push(TlsListener {
+                    address: listener.address,
+                    tls,
+                });
+            }
         }
         if config.per_listener_settings {
             config.listener_security.extend(tls_security);
+            config.listener_security.extend(ws_security);
         }
-        let identity_listener = config
-            .tls_listeners
-            .iter()
-            .any(|listener| listener.tls.use_identity_as_username);
+        let identity = config.identity_listeners();
         let locked_out = if config.per_listener_settings {
             // A listener nobody can pass, other than a `use_identity_as_username` one.
-            let identity = |index: usize| {
-                index
-                    .checked_sub(config.listeners.len())
-                    .and_then(|tls| config.tls_listeners.get(tls))
-                    .is_some_and(|listener| listener.tls.use_identity_as_username)
-            };
             config
                 .listener_security
                 .iter()
-                .enumerate()
-                .any(|(index, security)| security.locks_everyone_out() && !identity(index))
+                .zip(&identity)
+                .any(|(security, identity)| security.locks_everyone_out() && !identity)
         } else {
-            config.security_settings().locks_everyone_out() && !identity_listener
+            config.security_settings().locks_everyone_out() && !identity.contains(&true)
         };
         if locked_out {
             return Err(ConfigError {
@@ -420,6 +468,23 @@ impl Config {
             });
         }
         Ok(config)
+    }
+
+    /// Each listener's `use_identity_as_username`, in [`local_addrs`](crate::BrokerHandle::local_addrs)
+    /// order: plain listeners, TLS ones, then WebSocket ones.
+    pub(crate) fn identity_listeners(&self) -> Vec<bool> {
+        let plain = self.listeners.iter().map(|_| false);
+        let tls = self
+            .tls_listeners
+            .iter()
+            .map(|listener| listener.tls.use_identity_as_username);
+        let websocket = self.websocket_listeners.iter().map(|listener| {
+            listener
+                .tls
+                .as_ref()
+                .is_some_and(|tls| tls.use_identity_as_username)
+        });
+        plain.chain(tls).chain(websocket).collect()
     }
 
     /// The global `password_file`, `acl_file` and `allow_anonymous`.
@@ -630,6 +695,49 @@ mod tests {
                 ..SecuritySettings::default()
             }])
         );
+    }
+
+    #[test]
+    fn protocol_websockets_makes_a_ws_or_wss_listener() {
+        let text = "listener 1883\nlistener 9001\nprotocol websockets\nlistener 8883\n\
+                    protocol mqtt\ncertfile s.pem\nkeyfile s.key\nlistener 9443 127.0.0.1\n\
+                    protocol websockets\ncertfile s.pem\nkeyfile s.key\n";
+        let config = Config::parse(text, "w.conf").expect("parses");
+        assert_eq!(
+            config.listeners,
+            [SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 1883)]
+        );
+        assert_eq!(config.tls_listeners.len(), 1);
+        let tls = TlsSettings {
+            certfile: "s.pem".into(),
+            keyfile: "s.key".into(),
+            cafile: None,
+            require_certificate: false,
+            use_identity_as_username: false,
+        };
+        assert_eq!(
+            config.websocket_listeners,
+            [
+                WebSocketListener {
+                    address: SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 9001),
+                    tls: None,
+                },
+                WebSocketListener {
+                    address: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 9443),
+                    tls: Some(tls),
+                },
+            ]
+        );
+        for (bad, line) in [
+            ("protocol websockets\n", 1),
+            ("listener 9001\nprotocol http\n", 2),
+        ] {
+            assert_eq!(
+                Config::parse(bad, "x.conf").map_err(|error| error.line),
+                Err(line),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! writer's channel, never while holding a lock. When it ends, for whatever reason, it publishes the
 //! Will if the session handed one over, detaches from the router, and waits for its writer.
 //!
-//! On a TLS listener the thread first completes the handshake (`transport.rs`), within
+//! On a TLS or WebSocket listener the thread first completes the handshakes (`transport.rs`), within
 //! `connect_timeout`. At CONNECT it asks `auth.rs` whether the client may connect, and on every
 //! PUBLISH and SUBSCRIBE whether its listener's authorisers (the ACL, registered plugins) let it: a
 //! PUBLISH that may not go through is acknowledged as usual and dropped [MQTT-3.3.5-2]
@@ -143,21 +143,19 @@ impl Connection {
     /// Runs the connection to its end.
     pub(crate) fn run(mut self) {
         let _ = self.stream.set_write_timeout(Some(WRITE_TIMEOUT));
-        if self.stream.is_tls() {
-            let deadline = Instant::now() + self.context.settings.connect_timeout;
-            match self.stream.handshake(deadline) {
-                Ok(identity) => {
-                    debug!(
-                        "{}: TLS handshake done (certificate CN {identity:?})",
-                        self.peer
-                    );
-                    self.identity = identity.map(Arc::from);
+        // TLS and WebSocket listeners: their handshakes first (nothing to do on plain TCP).
+        let deadline = Instant::now() + self.context.settings.connect_timeout;
+        match self.stream.handshake(deadline) {
+            Ok(identity) => {
+                if identity.is_some() {
+                    debug!("{}: certificate CN {identity:?}", self.peer);
                 }
-                Err(why) => {
-                    warn!("{}: TLS handshake failed: {why}", self.peer);
-                    self.stream.shutdown();
-                    return;
-                }
+                self.identity = identity.map(Arc::from);
+            }
+            Err(why) => {
+                warn!("{}: {why}", self.peer);
+                self.stream.shutdown();
+                return;
             }
         }
         let mut decoder =
@@ -210,7 +208,12 @@ impl Connection {
                     continue; // the next tick looks at the deadlines
                 }
                 Err(error) => {
-                    debug!("{}: read failed: {error}", self.peer);
+                    // A broken WebSocket frame or TLS record is the client's fault: say so.
+                    if error.kind() == io::ErrorKind::InvalidData {
+                        info!("{}: {error}", self.describe());
+                    } else {
+                        debug!("{}: read failed: {error}", self.peer);
+                    }
                     self.session.connection_lost()
                 }
             };
@@ -641,7 +644,7 @@ impl Connection {
             drop(attached.tx);
             let _ = attached.writer.join();
         }
-        self.stream.shutdown();
+        self.stream.close();
     }
 }
 

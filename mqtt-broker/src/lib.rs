@@ -40,6 +40,7 @@
 //! | mosquitto ACL files are read and matched                  | `acl.rs`           |
 //! | TLS listeners are configured; a certificate's CN is read  | `tls.rs`           |
 //! | one TLS connection is shared by a reader and a writer     | `transport.rs`     |
+//! | MQTT travels over WebSocket: the upgrade and the frames   | `websocket.rs`     |
 //! | state survives a crash: the log, fsync before acking      | `persistence/`     |
 //! | reload on SIGHUP (files, certificates), clean stop        | `main.rs`, here    |
 //! | the sessions and router are fuzzed, without sockets       | `fuzzing.rs`       |
@@ -73,6 +74,7 @@ mod subscriptions;
 mod sys;
 mod tls;
 mod transport;
+mod websocket;
 mod writer;
 
 use std::fmt;
@@ -86,7 +88,7 @@ use std::time::Duration;
 use log::{info, warn};
 use parking_lot::{Condvar, Mutex, RwLock};
 
-pub use config::{Config, ConfigError, SecuritySettings, TlsListener};
+pub use config::{Config, ConfigError, SecuritySettings, TlsListener, WebSocketListener};
 pub use password_file::{
     DEFAULT_ITERATIONS, PasswordFile, PasswordFileError, hash_line, is_hashed_or_blank, line_user,
 };
@@ -255,21 +257,15 @@ impl Broker {
     }
 
     fn start_with(config: Config, plugins: Plugins) -> Result<BrokerHandle, StartError> {
-        if config.listeners.is_empty() && config.tls_listeners.is_empty() {
+        if config.listeners.is_empty()
+            && config.tls_listeners.is_empty()
+            && config.websocket_listeners.is_empty()
+        {
             return Err(StartError::NoListener);
         }
-        // Listeners are numbered in `local_addrs` order: the plain ones, then the TLS ones.
-        let use_identity = config
-            .listeners
-            .iter()
-            .map(|_| false)
-            .chain(
-                config
-                    .tls_listeners
-                    .iter()
-                    .map(|listener| listener.tls.use_identity_as_username),
-            )
-            .collect();
+        // Listeners are numbered in `local_addrs` order: the plain ones, then the TLS ones, then
+        // the WebSocket ones.
+        let use_identity = config.identity_listeners();
         let security_sources = SecuritySources {
             global: config.security_settings(),
             per_listener: config
@@ -283,6 +279,14 @@ impl Broker {
         let mut tls_configs = Vec::new();
         for listener in &config.tls_listeners {
             tls_configs.push(tls::server_config(&listener.tls).map_err(StartError::Tls)?);
+        }
+        let mut websocket_configs = Vec::new();
+        for listener in &config.websocket_listeners {
+            let tls = match &listener.tls {
+                Some(settings) => Some(tls::server_config(settings).map_err(StartError::Tls)?),
+                None => None,
+            };
+            websocket_configs.push(tls);
         }
         let (store, restored) = if config.persistence {
             let (store, restored) =
@@ -349,33 +353,55 @@ impl Broker {
             None => None,
         };
 
-        let mut listeners = Vec::new();
+        // What each listener wraps around TCP, in `local_addrs` order. The TLS configurations are
+        // kept for reload too (new certificates on SIGHUP).
+        let mut kinds = Vec::new();
         let mut tls_listeners = Vec::new();
-        let plain = config.listeners.iter().map(|address| (*address, None));
-        let secure = config
-            .tls_listeners
-            .iter()
-            .zip(tls_configs)
-            .map(|(listener, tls)| {
-                let tls = Arc::new(RwLock::new(tls));
-                tls_listeners.push((listener.tls.clone(), Arc::clone(&tls)));
-                (listener.address, Some(Kind { tls }))
-            })
-            .collect::<Vec<_>>();
-        for (index, (address, kind)) in plain.chain(secure).enumerate() {
+        for address in &config.listeners {
+            kinds.push((*address, Kind::default()));
+        }
+        for (listener, tls) in config.tls_listeners.iter().zip(tls_configs) {
+            let tls = Arc::new(RwLock::new(tls));
+            tls_listeners.push((listener.tls.clone(), Arc::clone(&tls)));
+            let kind = Kind {
+                tls: Some(tls),
+                websocket: false,
+            };
+            kinds.push((listener.address, kind));
+        }
+        for (listener, tls) in config.websocket_listeners.iter().zip(websocket_configs) {
+            let tls = match (&listener.tls, tls) {
+                (Some(settings), Some(tls)) => {
+                    let tls = Arc::new(RwLock::new(tls));
+                    tls_listeners.push((settings.clone(), Arc::clone(&tls)));
+                    Some(tls)
+                }
+                _ => None,
+            };
+            let kind = Kind {
+                tls,
+                websocket: true,
+            };
+            kinds.push((listener.address, kind));
+        }
+        let mut listeners = Vec::new();
+        for (index, (address, kind)) in kinds.into_iter().enumerate() {
             let listener =
                 TcpListener::bind(address).map_err(|error| StartError::Bind(address, error))?;
             let local = listener
                 .local_addr()
                 .map_err(|error| StartError::Bind(address, error))?;
-            info!(
-                "listening on {local}{}",
-                if kind.is_some() { " (TLS)" } else { "" }
-            );
+            let what = match (kind.websocket, kind.tls.is_some()) {
+                (false, false) => "",
+                (false, true) => " (TLS)",
+                (true, false) => " (WebSocket)",
+                (true, true) => " (WebSocket over TLS)",
+            };
+            info!("listening on {local}{what}");
             let info = Listener {
                 index,
                 address: local,
-                tls: kind.is_some(),
+                tls: kind.tls.is_some(),
             };
             listeners.push((listener, info, kind));
         }
@@ -390,9 +416,7 @@ impl Broker {
             let next_id = Arc::clone(&next_id);
             let acceptor = thread::Builder::new()
                 .name(format!("accept-{}", info.address))
-                .spawn(move || {
-                    accept_loop(&listener, info, kind.as_ref(), &context, &live, &next_id);
-                })
+                .spawn(move || accept_loop(&listener, info, &kind, &context, &live, &next_id))
                 .map_err(StartError::Thread)?;
             acceptors.push(acceptor);
         }
@@ -419,13 +443,23 @@ impl Broker {
     }
 }
 
-/// What a TLS listener adds to a plain one. (Its `use_identity_as_username` is in its security
-/// chain, `auth.rs`.)
+/// What a listener wraps around TCP: TLS, WebSocket, both or (the default) neither. (A TLS
+/// listener's `use_identity_as_username` is in its security chain, `auth.rs`.)
+#[derive(Default)]
 struct Kind {
-    /// The configuration new connections get. Replaced whole on reload (a new certificate); each
-    /// connection keeps the `Arc` it started with, so established ones are untouched. A leaf lock,
-    /// held only to clone the `Arc`.
-    tls: Arc<RwLock<Arc<rustls::ServerConfig>>>,
+    /// With TLS, the configuration new connections get. Replaced whole on reload (a new
+    /// certificate); each connection keeps the `Arc` it started with, so established ones are
+    /// untouched. A leaf lock, held only to clone the `Arc`.
+    tls: Option<Arc<RwLock<Arc<rustls::ServerConfig>>>>,
+    /// `protocol websockets`.
+    websocket: bool,
+}
+
+impl Kind {
+    /// Whether MQTT bytes go straight onto the TCP socket.
+    fn is_plain(&self) -> bool {
+        self.tls.is_none() && !self.websocket
+    }
 }
 
 /// Starts the log's flusher and the compaction thread, after a first compaction that folds what was
@@ -582,7 +616,7 @@ impl Drop for BrokerHandle {
 fn accept_loop(
     listener: &TcpListener,
     info: Listener,
-    kind: Option<&Kind>,
+    kind: &Kind,
     context: &Arc<Context>,
     live: &Arc<(Mutex<usize>, Condvar)>,
     next_id: &AtomicU64,
@@ -610,7 +644,7 @@ fn accept_loop(
         if readers >= context.max_connections.saturating_add(64) {
             refuse(
                 stream,
-                kind.is_none(),
+                kind.is_plain(),
                 peer,
                 "too many connections waiting for CONNECT or closing",
             );
@@ -619,15 +653,20 @@ fn accept_loop(
         let id = next_id.fetch_add(1, Ordering::Relaxed);
         // Cloned so that, if the thread cannot start, the socket is still here to answer on.
         let spare = stream.try_clone();
-        let stream = match kind {
+        let stream = match &kind.tls {
             None => Stream::Plain(stream),
-            Some(kind) => match Stream::tls(stream, Arc::clone(&kind.tls.read())) {
+            Some(tls) => match Stream::tls(stream, Arc::clone(&tls.read())) {
                 Ok(stream) => stream,
                 Err(error) => {
                     warn!("{peer}: cannot start TLS: {error}");
                     continue;
                 }
             },
+        };
+        let stream = if kind.websocket {
+            Stream::websocket(stream)
+        } else {
+            stream
         };
         *live.0.lock() += 1;
         let thread_context = Arc::clone(context);
@@ -645,14 +684,14 @@ fn accept_loop(
             *live.0.lock() -= 1;
             if let Ok(spare) = spare {
                 let why = format!("cannot start a thread: {error}");
-                refuse(spare, kind.is_none(), peer, &why);
+                refuse(spare, kind.is_plain(), peer, &why);
             }
         }
     }
 }
 
-/// Answers CONNACK 3 on a connection no thread could be given (on a plain listener; a TLS one
-/// cannot speak before its handshake, so it only closes), and closes it.
+/// Answers CONNACK 3 on a connection no thread could be given (on a plain listener; a TLS or
+/// WebSocket one cannot speak MQTT before its handshake, so it only closes), and closes it.
 fn refuse(mut stream: TcpStream, plain: bool, peer: SocketAddr, why: &str) {
     if plain {
         let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));

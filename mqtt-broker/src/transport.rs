@@ -1,5 +1,5 @@
-//! [`Stream`]: one accepted connection's byte stream, plain TCP or TLS, shared by its reader and
-//! writer threads.
+//! [`Stream`]: one accepted connection's byte stream, plain TCP, TLS, or WebSocket over either,
+//! shared by its reader and writer threads.
 //!
 //! A plain `TcpStream` can be read by one thread and written by another at the same time. A TLS
 //! connection cannot simply be split: one rustls state holds both directions. So for TLS:
@@ -12,8 +12,16 @@
 //!   the socket in that same order, which TLS requires. Only the connection's own two threads ever
 //!   take these locks, so a slow client still stalls nobody else.
 //!
-//! The handshake runs in the reader thread before anything else, bounded by `connect_timeout`; a
-//! failed handshake is that connection's error alone. This file does not know MQTT.
+//! A WebSocket stream (`protocol websockets`, RFC 6455 in `websocket.rs`) wraps a plain or TLS one
+//! and splits the same way: the reader alone decodes frames (the receiving state is locked only by
+//! it), and whoever sends a frame holds the sending lock until the whole frame is on the socket. The
+//! writer sends each batch of MQTT packets as one binary frame; the reader sends the pong that
+//! answers a ping and the close that answers a close or a protocol error. So the MQTT code above sees
+//! a byte stream, as with TCP, and never a frame.
+//!
+//! The handshakes run in the reader thread before anything else, bounded by `connect_timeout`: TLS
+//! first, then the WebSocket upgrade; a failed handshake is that connection's error alone. This file
+//! does not know MQTT.
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
@@ -23,6 +31,8 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 use rustls::{ServerConfig, ServerConnection};
 
+use crate::websocket::{self, Frame, FrameDecoder, close_code};
+
 /// A connection's byte stream.
 #[derive(Debug)]
 pub(crate) enum Stream {
@@ -30,6 +40,26 @@ pub(crate) enum Stream {
     Plain(TcpStream),
     /// TLS over TCP (boxed: the rustls state is large, and most listeners are plain).
     Tls(Box<TlsStream>),
+    /// MQTT in WebSocket binary frames, over a plain or a TLS stream.
+    WebSocket(Box<WebSocketStream>),
+}
+
+/// Why a connection's opening handshake failed; the connection is then closed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum HandshakeError {
+    /// The TLS handshake failed (a bad certificate, a timeout, a client that went away...).
+    Tls(String),
+    /// The HTTP upgrade request was refused (with its HTTP status) or did not come.
+    WebSocket(String),
+}
+
+impl std::fmt::Display for HandshakeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Tls(why) => write!(f, "TLS handshake failed: {why}"),
+            Self::WebSocket(why) => write!(f, "WebSocket handshake failed: {why}"),
+        }
+    }
 }
 
 /// A server-side TLS connection.
@@ -41,6 +71,42 @@ pub(crate) struct TlsStream {
     /// Held while records taken from `state` are written, so they reach the socket in order.
     write: Mutex<()>,
 }
+
+/// A server-side WebSocket connection.
+#[derive(Debug)]
+pub(crate) struct WebSocketStream {
+    /// The plain or TLS stream underneath; never itself a WebSocket.
+    inner: Stream,
+    /// The reader's state. Only the reader thread locks it (a lock only because `read` takes
+    /// `&self`), and it may hold it across a socket read.
+    receiving: Mutex<Receiving>,
+    /// Held by whichever thread sends a frame, until the frame is on the socket, so that the
+    /// writer's data frames and the reader's control frames never interleave.
+    sending: Mutex<Sending>,
+}
+
+#[derive(Debug, Default)]
+struct Receiving {
+    decoder: FrameDecoder,
+    /// Bytes read from `inner` and not decoded yet, from `start`.
+    raw: Vec<u8>,
+    start: usize,
+    /// Set once the client's close frame or a protocol error ended the stream.
+    ended: bool,
+}
+
+#[derive(Debug, Default)]
+struct Sending {
+    /// A reused buffer for a frame header and, up to [`COPY_LIMIT`], its payload.
+    frame: Vec<u8>,
+    /// Set once a close frame was sent or a write failed: nothing more may be sent (RFC 6455
+    /// §5.5.1), and trying again could only block.
+    closed: bool,
+}
+
+/// Payloads up to this size are copied behind their frame header and written in one call; larger
+/// ones are written after it, to spare copying a large PUBLISH.
+const COPY_LIMIT: usize = 64 * 1024;
 
 impl Stream {
     /// A TLS stream on an accepted socket; the handshake is done later by [`Stream::handshake`].
@@ -55,24 +121,88 @@ impl Stream {
         })))
     }
 
+    /// A WebSocket stream over `inner` (plain or TLS); the upgrade is done by [`Stream::handshake`].
+    pub(crate) fn websocket(inner: Self) -> Self {
+        Self::WebSocket(Box::new(WebSocketStream {
+            inner,
+            receiving: Mutex::default(),
+            sending: Mutex::default(),
+        }))
+    }
+
     fn tcp(&self) -> &TcpStream {
         match self {
             Self::Plain(tcp) => tcp,
             Self::Tls(tls) => &tls.tcp,
+            Self::WebSocket(ws) => ws.inner.tcp(),
         }
     }
 
-    /// Whether this is a TLS stream.
-    pub(crate) fn is_tls(&self) -> bool {
-        matches!(self, Self::Tls(_))
+    /// Completes the opening handshakes before `deadline`: TLS, then the WebSocket upgrade (nothing
+    /// for plain TCP). On success, answers the subject CN of the client's certificate, if it sent one.
+    pub(crate) fn handshake(&self, deadline: Instant) -> Result<Option<String>, HandshakeError> {
+        match self {
+            Self::Plain(_) => Ok(None),
+            Self::Tls(tls) => tls.handshake(deadline).map_err(HandshakeError::Tls),
+            Self::WebSocket(ws) => {
+                let identity = ws.inner.handshake(deadline)?;
+                ws.upgrade(deadline).map_err(HandshakeError::WebSocket)?;
+                Ok(identity)
+            }
+        }
     }
 
-    /// Completes the TLS handshake before `deadline` (a no-op for plain TCP). On success, answers the
-    /// subject CN of the client's certificate, if it sent one.
-    pub(crate) fn handshake(&self, deadline: Instant) -> Result<Option<String>, String> {
-        let Self::Tls(tls) = self else {
-            return Ok(None);
-        };
+    /// Reads MQTT bytes (decrypted, unframed); 0 at the end of the stream. Read timeouts surface as
+    /// errors of kind `WouldBlock` or `TimedOut`, as for a `TcpStream`.
+    pub(crate) fn read(&self, buffer: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Self::Plain(tcp) => (&*tcp).read(buffer),
+            Self::Tls(tls) => tls.read(buffer),
+            Self::WebSocket(ws) => ws.read(buffer),
+        }
+    }
+
+    /// Writes all of `bytes` (encrypted, for TLS; as one binary frame, for WebSocket).
+    pub(crate) fn write_all(&self, bytes: &[u8]) -> io::Result<()> {
+        match self {
+            Self::Plain(tcp) => (&*tcp).write_all(bytes),
+            Self::Tls(tls) => tls.write_all(bytes),
+            Self::WebSocket(ws) => ws.write_all(bytes),
+        }
+    }
+
+    /// Sets the socket's read timeout.
+    pub(crate) fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.tcp().set_read_timeout(timeout)
+    }
+
+    /// Sets the socket's write timeout.
+    pub(crate) fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.tcp().set_write_timeout(timeout)
+    }
+
+    /// Shuts the socket down in both directions, which ends both threads' blocking calls. Any
+    /// thread may call it: it never blocks.
+    pub(crate) fn shutdown(&self) {
+        let _ = self.tcp().shutdown(Shutdown::Both);
+    }
+
+    /// Ends the connection the way its protocol says, then shuts the socket down: a WebSocket
+    /// connection first sends a close frame (RFC 6455 §5.5.1), unless one was sent already or the
+    /// socket failed. Sending can block for the write timeout, so only the connection's own threads
+    /// call this; everybody else uses [`Stream::shutdown`].
+    pub(crate) fn close(&self) {
+        if let Self::WebSocket(ws) = self {
+            let _ = ws.send_close(close_code::NORMAL);
+        }
+        self.shutdown();
+    }
+}
+
+impl TlsStream {
+    /// Completes the handshake before `deadline`; answers the client certificate's subject CN.
+    fn handshake(&self, deadline: Instant) -> Result<Option<String>, String> {
+        let tls = self;
         let mut raw = [0u8; 4096];
         while tls.state.lock().is_handshaking() {
             tls.flush()
@@ -108,67 +238,40 @@ impl Stream {
             .and_then(|leaf| crate::tls::common_name(leaf)))
     }
 
-    /// Reads decrypted bytes; 0 at the end of the stream. Read timeouts surface as errors of kind
-    /// `WouldBlock` or `TimedOut`, as for a `TcpStream`.
+    /// Reads decrypted bytes.
     ///
-    /// For TLS, at most one socket read is made per call, and a call whose bytes did not complete a
-    /// record also answers `WouldBlock`. Looping here until a record is whole would let a client
-    /// that sends one byte a second keep the caller away from its deadlines (`connect_timeout`,
-    /// keep-alive) for as long as it likes.
-    pub(crate) fn read(&self, buffer: &mut [u8]) -> io::Result<usize> {
-        let tls = match self {
-            Self::Plain(tcp) => return (&*tcp).read(buffer),
-            Self::Tls(tls) => tls,
-        };
-        match tls.state.lock().reader().read(buffer) {
+    /// At most one socket read is made per call, and a call whose bytes did not complete a record
+    /// answers `WouldBlock`. Looping here until a record is whole would let a client that sends one
+    /// byte a second keep the caller away from its deadlines (`connect_timeout`, keep-alive) for as
+    /// long as it likes.
+    fn read(&self, buffer: &mut [u8]) -> io::Result<usize> {
+        match self.state.lock().reader().read(buffer) {
             Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
             // Ok(0) after the client's close_notify; an error for a truncated stream.
             result => return result,
         }
         let mut raw = [0u8; 4096];
-        let count = (&tls.tcp).read(&mut raw)?;
+        let count = (&self.tcp).read(&mut raw)?;
         if count == 0 {
             return Ok(0);
         }
-        let absorbed = tls.absorb(&raw[..count]);
-        tls.flush()?;
+        let absorbed = self.absorb(&raw[..count]);
+        self.flush()?;
         absorbed?;
-        tls.state.lock().reader().read(buffer)
+        self.state.lock().reader().read(buffer)
     }
 
-    /// Writes all of `bytes` (encrypted, for TLS).
-    pub(crate) fn write_all(&self, bytes: &[u8]) -> io::Result<()> {
-        match self {
-            Self::Plain(tcp) => (&*tcp).write_all(bytes),
-            Self::Tls(tls) => {
-                let _order = tls.write.lock();
-                let records = {
-                    let mut state = tls.state.lock();
-                    state.writer().write_all(bytes)?;
-                    drain(&mut state)?
-                };
-                (&tls.tcp).write_all(&records)
-            }
-        }
+    /// Encrypts and writes all of `bytes`.
+    fn write_all(&self, bytes: &[u8]) -> io::Result<()> {
+        let _order = self.write.lock();
+        let records = {
+            let mut state = self.state.lock();
+            state.writer().write_all(bytes)?;
+            drain(&mut state)?
+        };
+        (&self.tcp).write_all(&records)
     }
 
-    /// Sets the socket's read timeout.
-    pub(crate) fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        self.tcp().set_read_timeout(timeout)
-    }
-
-    /// Sets the socket's write timeout.
-    pub(crate) fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        self.tcp().set_write_timeout(timeout)
-    }
-
-    /// Shuts the socket down in both directions, which ends both threads' blocking calls.
-    pub(crate) fn shutdown(&self) {
-        let _ = self.tcp().shutdown(Shutdown::Both);
-    }
-}
-
-impl TlsStream {
     /// Feeds raw bytes from the socket to rustls and processes them.
     fn absorb(&self, mut raw: &[u8]) -> io::Result<()> {
         let mut state = self.state.lock();
@@ -193,6 +296,166 @@ impl TlsStream {
         }
         (&self.tcp).write_all(&records)
     }
+}
+
+impl WebSocketStream {
+    /// Reads the HTTP upgrade request before `deadline` and answers it: `101` and the subprotocol,
+    /// or an error status with the reason, which is also returned for the log.
+    fn upgrade(&self, deadline: Instant) -> Result<(), String> {
+        let mut receiving = self.receiving.lock();
+        let raw = &mut receiving.raw;
+        loop {
+            match websocket::handshake(raw) {
+                Ok(Some(upgrade)) => {
+                    self.inner
+                        .write_all(&upgrade.response)
+                        .map_err(|error| format!("write failed: {error}"))?;
+                    // Anything after the request is already frames.
+                    raw.drain(..upgrade.used);
+                    return Ok(());
+                }
+                Ok(None) => {}
+                Err(refusal) => {
+                    let _ = self.inner.write_all(&refusal.response());
+                    return Err(refusal.to_string());
+                }
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err("no complete upgrade request within connect_timeout".into());
+            }
+            self.inner
+                .set_read_timeout(Some(left.max(Duration::from_millis(1))))
+                .map_err(|error| error.to_string())?;
+            match read_more(&self.inner, raw) {
+                Ok(0) => return Err("the client closed the connection".into()),
+                Ok(_) => {}
+                Err(error) if is_timeout(&error) => {}
+                Err(error) => return Err(format!("read failed: {error}")),
+            }
+        }
+    }
+
+    /// Reads the next bytes of the MQTT stream: binary frame payloads, unmasked and joined
+    /// whatever the framing [MQTT-6.0.0-2]. Pings are answered on the way. A close from the
+    /// client ends the stream (0); a protocol error, including a text frame [MQTT-6.0.0-1], is
+    /// answered with a close frame and returned as an `InvalidData` error.
+    ///
+    /// Frames that carry no MQTT bytes (pings, pongs, empty frames) end the call with an
+    /// `Interrupted` error before the socket is read again, as a read timeout would: the caller's
+    /// deadlines (keep-alive, connect timeout) are then checked, so a client cannot hold a
+    /// connection open with pings alone.
+    fn read(&self, buffer: &mut [u8]) -> io::Result<usize> {
+        let mut guard = self.receiving.lock();
+        let receiving = &mut *guard;
+        let mut idle_frames = false;
+        loop {
+            if receiving.ended {
+                return Ok(0);
+            }
+            let start = receiving.start;
+            let decoded = receiving
+                .decoder
+                .decode(&mut receiving.raw[start..], buffer.len());
+            match decoded {
+                Ok(Some((frame, used))) => {
+                    receiving.start += used;
+                    match frame {
+                        Frame::Data(bytes) if !bytes.is_empty() => {
+                            buffer[..bytes.len()].copy_from_slice(bytes);
+                            return Ok(bytes.len());
+                        }
+                        Frame::Data(_) | Frame::Pong => idle_frames = true,
+                        Frame::Ping(payload) => {
+                            self.send_control(&websocket::pong(payload))?;
+                            idle_frames = true;
+                        }
+                        Frame::Close(_) => {
+                            // Answered, and nothing more is read (§5.5.1); the MQTT layer sees the
+                            // end of the stream, as for TCP, and decides about the Will.
+                            let _ = self.send_close(close_code::NORMAL);
+                            receiving.ended = true;
+                            return Ok(0);
+                        }
+                    }
+                }
+                Ok(None) => {
+                    // All decoded, or an incomplete header or control frame: read more, unless
+                    // the caller should look at its clock first.
+                    receiving.raw.drain(..start);
+                    receiving.start = 0;
+                    if idle_frames {
+                        return Err(io::ErrorKind::Interrupted.into());
+                    }
+                    if read_more(&self.inner, &mut receiving.raw)? == 0 {
+                        return Ok(0);
+                    }
+                }
+                Err(error) => {
+                    let _ = self.send_close(error.close_code());
+                    receiving.ended = true;
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("WebSocket: {error}"),
+                    ));
+                }
+            }
+        }
+    }
+
+    /// Sends `bytes` as one binary frame [MQTT-6.0.0-1].
+    fn write_all(&self, bytes: &[u8]) -> io::Result<()> {
+        let mut sending = self.sending.lock();
+        if sending.closed {
+            return Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "the WebSocket is closed",
+            ));
+        }
+        let Sending { frame, closed } = &mut *sending;
+        frame.clear();
+        websocket::binary_header(bytes.len(), frame);
+        let result = if bytes.len() <= COPY_LIMIT {
+            frame.extend_from_slice(bytes);
+            self.inner.write_all(frame)
+        } else {
+            self.inner
+                .write_all(frame)
+                .and_then(|()| self.inner.write_all(bytes))
+        };
+        *closed = result.is_err();
+        result
+    }
+
+    /// Sends a complete control frame, unless the connection is closed.
+    fn send_control(&self, frame: &[u8]) -> io::Result<()> {
+        let mut sending = self.sending.lock();
+        if sending.closed {
+            return Ok(());
+        }
+        let result = self.inner.write_all(frame);
+        sending.closed = result.is_err();
+        result
+    }
+
+    /// Sends a close frame with `code`, once; nothing is sent after it.
+    fn send_close(&self, code: u16) -> io::Result<()> {
+        let mut sending = self.sending.lock();
+        if sending.closed {
+            return Ok(());
+        }
+        sending.closed = true;
+        self.inner.write_all(&websocket::close(code))
+    }
+}
+
+/// Reads once from `stream`, appending to `raw`; answers the count (0 at the end of the stream).
+fn read_more(stream: &Stream, raw: &mut Vec<u8>) -> io::Result<usize> {
+    let filled = raw.len();
+    raw.resize(filled + 4096, 0);
+    let result = stream.read(&mut raw[filled..]);
+    raw.truncate(filled + *result.as_ref().unwrap_or(&0));
+    result
 }
 
 fn drain(state: &mut ServerConnection) -> io::Result<Vec<u8>> {

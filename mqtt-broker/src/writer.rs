@@ -119,8 +119,9 @@ impl Writer {
                 self.router.pump(&self.slot, self.connection_id);
             }
         }
-        // Ends the reader too: its next read returns end of file.
-        self.stream.shutdown();
+        // Ends the reader too: its next read returns end of file. A WebSocket client is sent a
+        // close frame first.
+        self.stream.close();
     }
 
     /// Appends `packet` to `buffer`; answers 1 if it was encoded, 0 if not (a bug, logged).

@@ -9,6 +9,7 @@ use std::process::{Command, ExitCode};
 
 mod bench;
 mod bench_table;
+mod browser;
 mod crash;
 mod fuzz;
 mod interop;
@@ -20,7 +21,7 @@ usage: cargo xtask <task>
 
 tasks:
   ci              what CI runs: format check, clippy (warnings denied), no_std builds, docs,
-                  the traceability check, all tests, interop
+                  the traceability check, all tests, interop, browser
   trace [--check] write docs/traceability.md: every spec rule and the code and tests citing it;
                   fails on an unknown rule id (--check: also when the file is out of date)
   bench [--smoke] throughput, latency and connection scale: our broker against mosquitto (or any
@@ -30,6 +31,8 @@ tasks:
                   the fuzz targets (mqtt_decode, mqttsn_decode, broker_session) under cargo-fuzz,
                   N seconds each (60); installs cargo-fuzz if it is missing
   interop         the broker against mosquitto_pub, mosquitto_sub and paho-mqtt (Debian's packages)
+  browser         a web page using MQTT.js (npm) in headless Chromium publishes and subscribes
+                  through the broker's WebSocket listener
   bench-table     print the last criterion results as a Markdown table, with ratios to `copy`
   spec [--check]  write docs/CONFORMANCE.md: each statement's status, checks, code and tests
   help            this text
@@ -41,6 +44,7 @@ fn main() -> ExitCode {
         Some("ci") => ci(),
         Some("bench-table") => bench_table::run(workspace_root()),
         Some("interop") => interop::run(),
+        Some("browser") => browser::run(),
         Some("bench") => bench::run(&rest_args()),
         Some("crash") => crash::run(&rest_args()),
         Some("fuzz") => fuzz::run(&rest_args()),
@@ -105,6 +109,8 @@ fn ci() -> Result<(), String> {
         .args(["test", "--package", "mqtt-client", "--test", "integration"])
         .env("MQTT_CLIENT_TEST_BROKER", "ours"))?;
     interop::run()?;
+    // MQTT over WebSocket from a real browser: MQTT.js in headless Chromium.
+    browser::run()?;
     // SIGKILL the broker under QoS 1 and 2 load, restart it, count: nothing acknowledged is lost.
     crash::run(&["--smoke".to_owned()])?;
     // A few seconds of every benchmark scenario, so that the tool keeps working.

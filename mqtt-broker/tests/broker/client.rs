@@ -221,7 +221,7 @@ pub(crate) fn connect_with_will<'a>(
     }
 }
 
-fn owned(packet: &Packet<'_>) -> Got {
+pub(crate) fn owned(packet: &Packet<'_>) -> Got {
     match packet {
         Packet::ConnAck(connack) => Got::ConnAck {
             session_present: connack.session_present,

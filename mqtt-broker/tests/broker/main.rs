@@ -23,4 +23,5 @@ mod subscribe;
 mod sys;
 mod tls;
 mod tools;
+mod websocket;
 mod will;

@@ -14,10 +14,10 @@ use crate::client::TempDir;
 
 /// A CA, a server certificate for `localhost`, a client certificate (CN `device-1`) from that CA,
 /// and a client certificate from another CA.
-struct Certificates(TempDir);
+pub(crate) struct Certificates(TempDir);
 
 impl Certificates {
-    fn generate() -> Self {
+    pub(crate) fn generate() -> Self {
         let certs = Self(TempDir::new("certs"));
         let ec = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
         for ca in ["ca", "rogue"] {
@@ -65,11 +65,11 @@ impl Certificates {
         ));
     }
 
-    fn path(&self, file: &str) -> PathBuf {
+    pub(crate) fn path(&self, file: &str) -> PathBuf {
         self.0.0.join(file)
     }
 
-    fn settings(&self, require: bool) -> TlsSettings {
+    pub(crate) fn settings(&self, require: bool) -> TlsSettings {
         TlsSettings {
             certfile: self.path("server.pem"),
             keyfile: self.path("server.key"),
