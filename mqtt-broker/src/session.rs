@@ -431,6 +431,7 @@ mod tests {
                 }),
             user_name: None,
             password: None,
+            bridge: false,
         }
     }
 
