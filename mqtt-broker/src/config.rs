@@ -5,8 +5,11 @@
 //! blank lines are ignored. Only the directives listed in `mqtt-broker.conf` (the annotated example
 //! beside this crate's README) are understood. Anything else, and any value that does not parse, stops
 //! the broker at start-up with the file and line: a typo must never silently fall back to a default.
-//! Directives for features this broker does not have (bridges, websockets, plugins...) are refused the
+//! Directives for features this broker does not have (websockets, plugins...) are refused the
 //! same way rather than ignored, so that nobody believes they are protected when they are not.
+//!
+//! Bridge blocks (`connection <name>` and the directives after it) are read by
+//! `bridge/config.rs`; this file only hands it their lines.
 //!
 //! As in mosquitto, the TLS directives (`certfile`, `keyfile`, `cafile`, `require_certificate`,
 //! `use_identity_as_username`) belong to the `listener` line above them. A listener with some TLS
@@ -69,6 +72,8 @@ pub struct Config {
     /// The most levels a topic name or filter may have (`max_topic_levels`, default 0 = no limit;
     /// not a mosquitto directive). A longer PUBLISH topic is dropped, a longer filter refused.
     pub max_topic_levels: usize,
+    /// Bridges to other brokers (`connection` blocks; see `bridge/config.rs`), default none.
+    pub bridges: Vec<crate::BridgeConfig>,
 }
 
 /// A TLS listener: an address and its certificate settings.
@@ -100,6 +105,7 @@ impl Default for Config {
             persistence_location: PathBuf::from("."),
             max_subscriptions_per_client: 0,
             max_topic_levels: 0,
+            bridges: Vec::new(),
         }
     }
 }
@@ -157,6 +163,7 @@ impl Config {
         let mut listeners: Vec<PendingListener> = Vec::new();
         let mut default_port = 1883;
         let mut default_address = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+        let mut bridges = crate::bridge::config::BridgeParser::default();
         for (index, line) in text.lines().enumerate() {
             let error = |message: String| ConfigError {
                 file: file.into(),
@@ -269,9 +276,17 @@ impl Config {
                         )));
                     }
                 }
+                _ if crate::bridge::config::BridgeParser::handles(name) => {
+                    bridges.directive(name, value, index + 1).map_err(error)?;
+                }
                 _ => return Err(error(format!("unknown directive `{name}`"))),
             }
         }
+        config.bridges = bridges.finish().map_err(|(line, message)| ConfigError {
+            file: file.into(),
+            line,
+            message,
+        })?;
         if listeners.is_empty() {
             config.listeners = vec![SocketAddr::new(default_address, default_port)];
         } else {

@@ -74,6 +74,9 @@ struct Attached {
     client_id: Arc<str>,
     /// The user name the client acts under, for the ACL.
     user: Option<Arc<str>>,
+    /// Whether the client is a bridge (see `OpenRequest::bridge`): what it publishes is not sent back
+    /// to it.
+    bridge: bool,
 }
 
 /// One connection's reader.
@@ -88,6 +91,9 @@ pub(crate) struct Connection {
     /// done (`Some(None)` without a certificate); `None` on other listeners.
     identity: Option<Option<String>>,
     use_identity: bool,
+    /// The local side of one of our own bridges (`bridge/`): not authenticated, not subject to the
+    /// ACL.
+    trusted: bool,
 }
 
 impl Connection {
@@ -110,6 +116,22 @@ impl Connection {
             attached: None,
             identity: None,
             use_identity,
+            trusted: false,
+        }
+    }
+
+    /// The broker's end of an in-process connection: the local side of one of our own bridges,
+    /// trusted as mosquitto trusts its bridges (no password, no ACL). `peer` stands in for an address
+    /// in the logs.
+    pub(crate) fn internal(
+        context: Arc<Context>,
+        end: crate::bridge::duplex::End,
+        peer: SocketAddr,
+        id: u64,
+    ) -> Self {
+        Self {
+            trusted: true,
+            ..Self::new(context, Stream::Memory(end), peer, id, false)
         }
     }
 
@@ -231,17 +253,21 @@ impl Connection {
         let router = Arc::clone(&self.context.router);
         match action {
             Action::Send(packet) => self.send(packet),
-            Action::Open(request) => self.open(&request),
+            Action::Open(mut request) => {
+                request.trusted = self.trusted;
+                self.open(&request)
+            }
             Action::Publish(message) => {
                 if self.may_publish(&message) {
-                    router.publish(&message);
+                    router.publish_from(&message, self.bridge_id());
                 }
                 ControlFlow::Continue(())
             }
             Action::PublishOnce { packet_id, message } => {
                 let message = message.filter(|message| self.may_publish(message));
                 let attached = self.attached()?;
-                router.publish_once(&attached.slot, self.id, packet_id, message.as_ref());
+                let bridge = self.bridge_id();
+                router.publish_once(&attached.slot, self.id, packet_id, message.as_ref(), bridge);
                 self.send(OutPacket::PubRec(packet_id))
             }
             Action::Release(packet_id) => {
@@ -261,6 +287,9 @@ impl Connection {
                 let allowed: Vec<bool> = filters
                     .iter()
                     .map(|(filter, _)| {
+                        if self.trusted {
+                            return true;
+                        }
                         let levels_ok = self.context.max_topic_levels == 0
                             || filter.split('/').count() <= self.context.max_topic_levels;
                         let ok = levels_ok
@@ -319,6 +348,9 @@ impl Connection {
         let Some(attached) = &self.attached else {
             return false;
         };
+        if self.trusted {
+            return true;
+        }
         let levels = self.context.max_topic_levels;
         let allowed = (levels == 0 || message.topic.split('/').count() <= levels)
             && self.context.router.security().may_publish(
@@ -335,6 +367,14 @@ impl Connection {
             );
         }
         allowed
+    }
+
+    /// The client identifier, if this connection is a bridge: what it publishes skips its session.
+    fn bridge_id(&self) -> Option<&str> {
+        self.attached
+            .as_ref()
+            .filter(|attached| attached.bridge)
+            .map(|attached| &*attached.client_id)
     }
 
     fn attached(&self) -> ControlFlow<(), &Attached> {
@@ -365,14 +405,19 @@ impl Connection {
     fn open(&mut self, request: &OpenRequest) -> ControlFlow<()> {
         let context = Arc::clone(&self.context);
         let identity = self.identity.as_ref().map(Option::as_deref);
-        let user = match context.router.security().authenticate(
-            request.user_name.as_deref(),
-            request
-                .password
-                .as_ref()
-                .map(|password| password.0.as_slice()),
-            identity,
-        ) {
+        let authenticated = if self.trusted {
+            Ok(None)
+        } else {
+            context.router.security().authenticate(
+                request.user_name.as_deref(),
+                request
+                    .password
+                    .as_ref()
+                    .map(|password| password.0.as_slice()),
+                identity,
+            )
+        };
+        let user = match authenticated {
             Ok(user) => user,
             Err(refusal) => {
                 // Session Present 0 on a refusal [MQTT-3.2.2-4]; then close [MQTT-3.2.2-5].
@@ -443,11 +488,12 @@ impl Connection {
             old.disconnect();
         }
         info!(
-            "{}: client {:?}{} connected ({}, clean session {}, keep-alive {}s, session present {})",
+            "{}: client {:?}{} connected ({}{}, clean session {}, keep-alive {}s, session present {})",
             self.peer,
             request.client_id,
             if request.assigned { " (assigned)" } else { "" },
             request.level,
+            if request.bridge { " bridge" } else { "" },
             u8::from(request.clean_session),
             request.keep_alive,
             u8::from(opened.session_present),
@@ -458,6 +504,7 @@ impl Connection {
             writer,
             client_id: Arc::clone(&request.client_id),
             user,
+            bridge: request.bridge,
         });
         ControlFlow::Continue(())
     }

@@ -40,6 +40,7 @@
 //! | TLS listeners are configured; a certificate's CN is read  | `tls.rs`           |
 //! | one TLS connection is shared by a reader and a writer     | `transport.rs`     |
 //! | state survives a crash: the log, fsync before acking      | `persistence/`     |
+//! | a bridge carries topics to and from another broker        | `bridge/`          |
 //! | reload on SIGHUP, clean stop on SIGINT/SIGTERM            | `main.rs`          |
 //!
 //! `ARCHITECTURE.md` beside this crate explains the threads, the locks and the memory per connection;
@@ -48,6 +49,7 @@
 mod acl;
 mod auth;
 mod base64;
+mod bridge;
 mod config;
 mod connection;
 mod limits;
@@ -77,6 +79,7 @@ use std::time::Duration;
 use log::{info, warn};
 use parking_lot::{Condvar, Mutex};
 
+pub use bridge::config::{BridgeConfig, BridgeTls, BridgeTopic, Direction};
 pub use config::{Config, ConfigError, TlsListener};
 pub use password_file::{
     DEFAULT_ITERATIONS, PasswordFile, PasswordFileError, hash_line, is_hashed_or_blank, line_user,
@@ -154,6 +157,8 @@ pub struct BrokerHandle {
     security_files: SecurityFiles,
     /// With persistence: the store, its flusher thread and the compaction thread (with its stop).
     persistence: Option<PersistenceThreads>,
+    /// The bridges' threads, stopped first at shutdown.
+    bridges: Vec<bridge::BridgeHandle>,
 }
 
 #[derive(Debug)]
@@ -292,6 +297,12 @@ impl Broker {
                 .map_err(StartError::Thread)?;
             Some((stop, thread))
         };
+        let mut bridges = Vec::new();
+        for bridge in &config.bridges {
+            let handle =
+                bridge::spawn(bridge.clone(), Arc::clone(&context)).map_err(StartError::Thread)?;
+            bridges.push(handle);
+        }
         Ok(BrokerHandle {
             context,
             local_addrs,
@@ -300,6 +311,7 @@ impl Broker {
             live,
             security_files,
             persistence,
+            bridges,
         })
     }
 }
@@ -378,6 +390,11 @@ impl BrokerHandle {
     fn stop(&mut self) {
         if self.context.shutting_down.swap(true, Ordering::SeqCst) {
             return;
+        }
+        // Bridges first, while the router still serves their local side: each sends DISCONNECT to
+        // its remote broker and leaves its local session to be resumed by the next run.
+        for bridge in self.bridges.drain(..) {
+            bridge.stop();
         }
         // Wake each acceptor with a connection of our own; it sees the flag and returns.
         for address in &self.local_addrs {

@@ -64,6 +64,11 @@ pub(crate) struct Slot {
     user: Option<Arc<str>>,
     /// The LSN of this session's last log record: the mark a snapshot records for it.
     last_lsn: u64,
+    /// Whether the connection that opened it is a bridge (see `OpenRequest::bridge`): messages
+    /// reach it with their retain flag as published.
+    bridge: bool,
+    /// Whether it is one of our own bridges' local side, which the ACL does not apply to.
+    trusted: bool,
 }
 
 /// How the router reaches a live connection.
@@ -144,6 +149,8 @@ impl Router {
                 link: None,
                 user: session.user,
                 last_lsn: session.last_lsn,
+                bridge: false,
+                trusted: false,
             };
             sessions.insert(client_id, Arc::new(Mutex::new(slot)));
         }
@@ -248,6 +255,8 @@ impl Router {
                         link: None,
                         user: None,
                         last_lsn: 0,
+                        bridge: false,
+                        trusted: false,
                     }))
                 }),
         );
@@ -268,6 +277,8 @@ impl Router {
             existed // [MQTT-3.1.2-4]
         };
         slot.clean = request.clean_session;
+        slot.bridge = request.bridge;
+        slot.trusted = request.trusted;
         slot.user = user;
         let user = slot.user.clone();
         self.log(&mut slot, |client_id| Record::Session {
@@ -336,9 +347,17 @@ impl Router {
     ///
     /// A retained message is stored first [MQTT-3.3.1-5]. Each subscriber gets one copy at the highest
     /// QoS its matching subscriptions granted [MQTT-3.3.5-1], lowered to the published QoS
-    /// [MQTT-3.8.4-6], without the retain flag [MQTT-3.3.1-9]. Subscribers of a persistent session
+    /// [MQTT-3.8.4-6], without the retain flag [MQTT-3.3.1-9] (except to a bridge that announced
+    /// itself, which keeps the flag as published so that retained messages cross it). Subscribers of a persistent session
     /// that is offline get QoS 1 and 2 messages queued [MQTT-3.1.2-5].
     pub(crate) fn publish(&self, message: &Message) {
+        self.publish_from(message, None);
+    }
+
+    /// [`publish`](Self::publish) for a message from the bridge with client identifier `bridge`,
+    /// which is not sent back to that bridge's own session: this is what stops two brokers bridged
+    /// both ways from passing a message back and forth for ever (mosquitto does the same).
+    pub(crate) fn publish_from(&self, message: &Message, bridge: Option<&str>) {
         if message.retain {
             let mut retained = self.retained.lock();
             retained.0.update(message);
@@ -354,28 +373,36 @@ impl Router {
         let subscribers = self.subscriptions.read().subscribers(topic);
         let security = self.security();
         for (client_id, granted) in subscribers {
+            if bridge == Some(&*client_id) {
+                continue;
+            }
             let Some(slot_ref) = self.sessions.lock().get(&client_id).cloned() else {
                 continue;
             };
             let mut slot = slot_ref.lock();
-            if !security.may_read(&slot.client_id, slot.user.as_deref(), &message.topic) {
+            if !slot.trusted
+                && !security.may_read(&slot.client_id, slot.user.as_deref(), &message.topic)
+            {
                 continue;
             }
+            let retain = slot.bridge && message.retain;
             self.deliver(
                 &mut slot,
-                message.for_delivery(message.qos.min(granted), false),
+                message.for_delivery(message.qos.min(granted), retain),
             );
         }
     }
 
     /// An inbound QoS 2 PUBLISH: routes `message` unless `packet_id` is already awaiting PUBREL
-    /// [MQTT-4.3.3-2]. The caller answers PUBREC either way.
+    /// [MQTT-4.3.3-2]. The caller answers PUBREC either way. `bridge` as for
+    /// [`publish_from`](Self::publish_from).
     pub(crate) fn publish_once(
         &self,
         slot_ref: &SlotRef,
         connection_id: u64,
         packet_id: PacketId,
         message: Option<&Message>,
+        bridge: Option<&str>,
     ) {
         let first = {
             let mut slot = slot_ref.lock();
@@ -389,7 +416,7 @@ impl Router {
             first
         };
         if let (true, Some(message)) = (first, message) {
-            self.publish(message);
+            self.publish_from(message, bridge);
         }
     }
 
@@ -519,7 +546,9 @@ impl Router {
                 return;
             }
             for message in messages {
-                if !security.may_read(&slot.client_id, slot.user.as_deref(), &message.topic) {
+                if !slot.trusted
+                    && !security.may_read(&slot.client_id, slot.user.as_deref(), &message.topic)
+                {
                     continue;
                 }
                 self.deliver(

@@ -1,5 +1,5 @@
-//! [`Stream`]: one accepted connection's byte stream, plain TCP or TLS, shared by its reader and
-//! writer threads.
+//! [`Stream`]: one accepted connection's byte stream, plain TCP or TLS (or, for a bridge's local
+//! side, an in-process duplex: `bridge/duplex.rs`), shared by its reader and writer threads.
 //!
 //! A plain `TcpStream` can be read by one thread and written by another at the same time. A TLS
 //! connection cannot simply be split: one rustls state holds both directions. So for TLS:
@@ -30,6 +30,8 @@ pub(crate) enum Stream {
     Plain(TcpStream),
     /// TLS over TCP (boxed: the rustls state is large, and most listeners are plain).
     Tls(Box<TlsStream>),
+    /// In-process: the local side of a bridge, which is served as an ordinary connection.
+    Memory(crate::bridge::duplex::End),
 }
 
 /// A server-side TLS connection.
@@ -53,13 +55,6 @@ impl Stream {
             state: Mutex::new(state),
             write: Mutex::new(()),
         })))
-    }
-
-    fn tcp(&self) -> &TcpStream {
-        match self {
-            Self::Plain(tcp) => tcp,
-            Self::Tls(tls) => &tls.tcp,
-        }
     }
 
     /// Whether this is a TLS stream.
@@ -114,6 +109,7 @@ impl Stream {
         let tls = match self {
             Self::Plain(tcp) => return (&*tcp).read(buffer),
             Self::Tls(tls) => tls,
+            Self::Memory(end) => return end.read(buffer),
         };
         let mut raw = [0u8; 4096];
         loop {
@@ -136,6 +132,7 @@ impl Stream {
     pub(crate) fn write_all(&self, bytes: &[u8]) -> io::Result<()> {
         match self {
             Self::Plain(tcp) => (&*tcp).write_all(bytes),
+            Self::Memory(end) => end.write_all(bytes),
             Self::Tls(tls) => {
                 let _order = tls.write.lock();
                 let records = {
@@ -150,17 +147,39 @@ impl Stream {
 
     /// Sets the socket's read timeout.
     pub(crate) fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        self.tcp().set_read_timeout(timeout)
+        match self {
+            Self::Plain(tcp) => tcp.set_read_timeout(timeout),
+            Self::Tls(tls) => tls.tcp.set_read_timeout(timeout),
+            Self::Memory(end) => {
+                end.set_read_timeout(timeout);
+                Ok(())
+            }
+        }
     }
 
     /// Sets the socket's write timeout.
     pub(crate) fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        self.tcp().set_write_timeout(timeout)
+        match self {
+            Self::Plain(tcp) => tcp.set_write_timeout(timeout),
+            Self::Tls(tls) => tls.tcp.set_write_timeout(timeout),
+            Self::Memory(end) => {
+                end.set_write_timeout(timeout);
+                Ok(())
+            }
+        }
     }
 
     /// Shuts the socket down in both directions, which ends both threads' blocking calls.
     pub(crate) fn shutdown(&self) {
-        let _ = self.tcp().shutdown(Shutdown::Both);
+        match self {
+            Self::Plain(tcp) => {
+                let _ = tcp.shutdown(Shutdown::Both);
+            }
+            Self::Tls(tls) => {
+                let _ = tls.tcp.shutdown(Shutdown::Both);
+            }
+            Self::Memory(end) => end.shutdown(),
+        }
     }
 }
 
