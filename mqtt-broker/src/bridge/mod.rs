@@ -297,7 +297,9 @@ impl Bridge {
                 2 => match notifications.try_recv() {
                     Ok(Notification::Message(message)) => self.incoming(&message, &mut local),
                     Ok(Notification::Connected { .. }) => Ok(()),
-                    Ok(Notification::ConnectionLost(error)) => Err(error.to_string()),
+                    Ok(Notification::ConnectionLost(error)) => {
+                        Err(format!("connection lost: {error}"))
+                    }
                     Err(TryRecvError::Empty) => Ok(()),
                     Err(TryRecvError::Disconnected) => Err("remote connection closed".into()),
                 },
