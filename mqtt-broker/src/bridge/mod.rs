@@ -243,11 +243,6 @@ impl Bridge {
                 .subscribe(&borrowed)?
                 .wait_timeout(Duration::from_secs(10))?;
         }
-        if config.notifications && !config.notifications_local_only {
-            client
-                .publish(&config.notification_topic, "1", QoS::AtLeastOnce, true)?
-                .wait_timeout(Duration::from_secs(10))?;
-        }
         Ok(client)
     }
 
@@ -264,7 +259,12 @@ impl Bridge {
             Ok(local) => local,
             Err(why) => return Ending::Lost(why),
         };
+        // Up only now that both sides carry messages, so that whoever waits for `1` can rely on it.
         self.notify_local(true);
+        if self.config.notifications && !self.config.notifications_local_only {
+            // The outcome shows up as a lost connection if it fails; nothing waits for it here.
+            let _ = remote.publish(&self.config.notification_topic, "1", QoS::AtLeastOnce, true);
+        }
         let notifications = remote.notifications();
         let mut unacknowledged: VecDeque<Unacknowledged> = VecDeque::new();
         for event in std::mem::take(&mut local.early) {
