@@ -213,20 +213,14 @@ impl Local {
     }
 
     /// Ends the connection without DISCONNECT (the session stays, with whatever is unacknowledged)
-    /// and waits for both threads.
+    /// and waits for both threads, which the shutdown of the duplex wakes wherever they block.
     pub(crate) fn close(mut self) {
         self.end.shutdown();
-        let deadline = Instant::now() + Duration::from_secs(5);
         for thread in [self.reader.take(), self.server.take()]
             .into_iter()
             .flatten()
         {
-            while !thread.is_finished() && Instant::now() < deadline {
-                thread::sleep(Duration::from_millis(5));
-            }
-            if thread.is_finished() {
-                let _ = thread.join();
-            }
+            let _ = thread.join();
         }
     }
 

@@ -366,6 +366,26 @@ fn remote_outage_during_a_qos_1_stream_loses_nothing() {
     remote.shutdown();
 }
 
+/// With several addresses, one that cannot be reached is skipped for the next.
+#[test]
+fn an_unreachable_address_fails_over_to_the_next() {
+    let remote = ours(0, "");
+    let local = ours(
+        0,
+        &format!(
+            "connection f\naddress 127.0.0.1:{} 127.0.0.1:{}\nremote_clientid failover\n\
+             restart_timeout 1\ntopic f/# out 1\n",
+            free_port(),
+            port(&remote)
+        ),
+    );
+    let state_topic = "$SYS/broker/connection/failover/state";
+    let (_watch, watch) = subscriber(port(&remote), "watch", &[state_topic, "f/#"]);
+    state(&watch, state_topic, "1");
+    publish(&client(port(&local), "p"), "f/x", "via the second address");
+    until(&watch, "f/x");
+}
+
 /// Bridge mistakes stop the start with the line that is wrong.
 #[test]
 fn bridge_configuration_errors_name_their_line() {
