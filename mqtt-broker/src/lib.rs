@@ -157,8 +157,9 @@ pub struct BrokerHandle {
     security_files: SecurityFiles,
     /// With persistence: the store, its flusher thread and the compaction thread (with its stop).
     persistence: Option<PersistenceThreads>,
-    /// The bridges' threads, stopped first at shutdown.
-    bridges: Vec<bridge::BridgeHandle>,
+    /// The bridges' threads, stopped first at shutdown. (A boxed slice rather than a `Vec`: the
+    /// handle is kept small, since callers hold it in enums.)
+    bridges: Box<[bridge::BridgeHandle]>,
 }
 
 #[derive(Debug)]
@@ -311,7 +312,7 @@ impl Broker {
             live,
             security_files,
             persistence,
-            bridges,
+            bridges: bridges.into_boxed_slice(),
         })
     }
 }
@@ -393,7 +394,7 @@ impl BrokerHandle {
         }
         // Bridges first, while the router still serves their local side: each sends DISCONNECT to
         // its remote broker and leaves its local session to be resumed by the next run.
-        for bridge in self.bridges.drain(..) {
+        for bridge in std::mem::take(&mut self.bridges) {
             bridge.stop();
         }
         // Wake each acceptor with a connection of our own; it sees the flag and returns.
