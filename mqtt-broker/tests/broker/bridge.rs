@@ -1,6 +1,7 @@
 //! Bridges (mosquitto's `connection` blocks): two of our brokers bridged both ways without a loop,
-//! our broker bridged to a real mosquitto, an outage of the remote broker during a QoS 1 stream, the
-//! state notifications, and configuration errors with their line numbers.
+//! our broker bridged to a real mosquitto and mosquitto bridged to ours, an outage of the remote
+//! broker during a QoS 1 stream, fail-over between addresses, the state notifications, and
+//! configuration errors with their line numbers.
 //!
 //! Clients here are `mqtt-client` clients. Nothing sleeps for a fixed time: every wait is for a
 //! message, with a deadline; "nothing more arrived" is proven by a sentinel message sent after
@@ -194,11 +195,16 @@ struct Mosquitto {
 
 impl Mosquitto {
     fn start() -> Self {
+        Self::with("")
+    }
+
+    /// mosquitto with `extra` appended to its configuration.
+    fn with(extra: &str) -> Self {
         let port = free_port();
         let dir = TempDir::new("bridge-mosquitto");
         let conf = dir.file(
             "mosquitto.conf",
-            &format!("listener {port} 127.0.0.1\nallow_anonymous true\n"),
+            &format!("listener {port} 127.0.0.1\nallow_anonymous true\n{extra}"),
         );
         let child = Command::new("/usr/sbin/mosquitto")
             .arg("-c")
@@ -272,6 +278,43 @@ fn bridged_to_mosquitto() {
         let counts = count(got);
         assert_eq!(counts.get("m/ours"), Some(&3), "{:?}", topics(got));
         assert_eq!(counts.get("m/mosq"), Some(&3), "{:?}", topics(got));
+    }
+}
+
+/// mosquitto bridging to our broker with try_private: we accept its CONNECT with the bridge bit
+/// (protocol level 0x84) and do not send back what it publishes, so nothing loops.
+#[test]
+fn mosquitto_bridging_to_us_is_accepted_as_a_bridge() {
+    let ours = ours(0, "");
+    let state_topic = "$SYS/broker/connection/mosq-to-ours/state";
+    let (_watch, watch) = subscriber(port(&ours), "watch", &[state_topic]);
+    let mosquitto = Mosquitto::with(&format!(
+        "connection to-ours\naddress 127.0.0.1:{}\nremote_clientid mosq-to-ours\n\
+         try_private true\nrestart_timeout 1\ntopic x/# both 1\n",
+        port(&ours)
+    ));
+    // mosquitto announces itself on our broker once its bridge is up.
+    state(&watch, state_topic, "1");
+    let (_s_ours, on_ours) = subscriber(port(&ours), "s-ours", &["x/#"]);
+    let (_s_mosq, on_mosq) = subscriber(mosquitto.port, "s-mosq", &["x/#"]);
+    let p_ours = client(port(&ours), "p-ours");
+    let p_mosq = client(mosquitto.port, "p-mosq");
+    for n in 0..3 {
+        publish(&p_ours, "x/ours", &n.to_string());
+        publish(&p_mosq, "x/mosq", &n.to_string());
+    }
+    publish(&p_mosq, "x/end-mosq", "");
+    publish(&p_ours, "x/end-ours", "");
+    let mut got_ours = until(&on_ours, "x/end-mosq");
+    let mut got_mosq = until(&on_mosq, "x/end-ours");
+    publish(&p_mosq, "x/final-mosq", "");
+    publish(&p_ours, "x/final-ours", "");
+    got_ours.extend(until(&on_ours, "x/final-mosq"));
+    got_mosq.extend(until(&on_mosq, "x/final-ours"));
+    for got in [&got_ours, &got_mosq] {
+        let counts = count(got);
+        assert_eq!(counts.get("x/ours"), Some(&3), "{:?}", topics(got));
+        assert_eq!(counts.get("x/mosq"), Some(&3), "{:?}", topics(got));
     }
 }
 
