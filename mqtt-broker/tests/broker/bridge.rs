@@ -409,6 +409,35 @@ fn remote_outage_during_a_qos_1_stream_loses_nothing() {
     remote.shutdown();
 }
 
+/// A retained message crosses the bridge as retained: the bridge receives it with its retain flag
+/// (it announced itself as a bridge), so the remote broker retains it for later subscribers.
+#[test]
+fn retained_messages_cross_the_bridge_as_retained() {
+    let remote = ours(0, "");
+    let local = ours(
+        0,
+        &format!(
+            "connection r\naddress 127.0.0.1:{}\nremote_clientid retain\nrestart_timeout 1\n\
+             topic r/# out 1\n",
+            port(&remote)
+        ),
+    );
+    let state_topic = "$SYS/broker/connection/retain/state";
+    let (_watch, watch) = subscriber(port(&remote), "watch", &[state_topic, "r/#"]);
+    state(&watch, state_topic, "1");
+    client(port(&local), "p")
+        .publish("r/kept", "last value", QoS::AtLeastOnce, true)
+        .expect("publish")
+        .wait_timeout(PATIENCE)
+        .expect("PUBACK");
+    until(&watch, "r/kept");
+    let (_late, late) = subscriber(port(&remote), "late", &["r/#"]);
+    let got = until(&late, "r/kept");
+    let kept = got.last().expect("one message");
+    assert!(kept.retain, "the remote broker retained it");
+    assert_eq!(kept.payload, b"last value");
+}
+
 /// With several addresses, one that cannot be reached is skipped for the next.
 #[test]
 fn an_unreachable_address_fails_over_to_the_next() {
