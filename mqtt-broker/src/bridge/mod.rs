@@ -239,9 +239,18 @@ impl Bridge {
                 .iter()
                 .map(|(filter, qos)| (filter.as_str(), *qos))
                 .collect();
-            client
+            let codes = client
                 .subscribe(&borrowed)?
                 .wait_timeout(Duration::from_secs(10))?;
+            for ((filter, _), code) in filters.iter().zip(codes) {
+                if code == mqtt_client::SubAckReturnCode::Failure {
+                    warn!(
+                        "bridge {}: {host}:{port} refused the subscription to {filter:?}; nothing \
+                         will come in on it",
+                        config.name
+                    );
+                }
+            }
         }
         Ok(client)
     }
