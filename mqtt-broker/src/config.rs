@@ -5,10 +5,13 @@
 //! blank lines are ignored. Only the directives listed in `mqtt-broker.conf` (the annotated example
 //! beside this crate's README) are understood. Anything else, and any value that does not parse, stops
 //! the broker at start-up with the file and line: a typo must never silently fall back to a default.
-//! Directives for features this broker does not have (bridges, plugins...) are refused the
+//! Directives for features this broker does not have (plugins...) are refused the
 //! same way rather than ignored, so that nobody believes they are protected when they are not.
 //! (Plugins exist, but as Rust code registered by a program that embeds the broker, `hooks.rs`,
 //! not as shared objects named in a file.)
+//!
+//! Bridge blocks (`connection <name>` and the directives after it) are read by
+//! `bridge/config.rs`; this file only hands it their lines.
 //!
 //! As in mosquitto, `protocol` (`mqtt` or `websockets`) and the TLS directives (`certfile`,
 //! `keyfile`, `cafile`, `require_certificate`, `use_identity_as_username`) belong to the `listener`
@@ -89,6 +92,8 @@ pub struct Config {
     /// The most levels a topic name or filter may have (`max_topic_levels`, default 0 = no limit;
     /// not a mosquitto directive). A longer PUBLISH topic is dropped, a longer filter refused.
     pub max_topic_levels: usize,
+    /// Bridges to other brokers (`connection` blocks; see `bridge/config.rs`), default none.
+    pub bridges: Vec<crate::BridgeConfig>,
 }
 
 /// Who may connect and what they may do: the global settings, or one listener's with
@@ -152,6 +157,7 @@ impl Default for Config {
             persistence_location: PathBuf::from("."),
             max_subscriptions_per_client: 0,
             max_topic_levels: 0,
+            bridges: Vec::new(),
         }
     }
 }
@@ -219,6 +225,7 @@ impl Config {
         let mut default_security_line = None;
         // The line of the first security directive, which `per_listener_settings` must precede.
         let mut first_security_line = None;
+        let mut bridges = crate::bridge::config::BridgeParser::default();
         for (index, line) in text.lines().enumerate() {
             let error = |message: String| ConfigError {
                 file: file.into(),
@@ -369,9 +376,17 @@ impl Config {
                         )));
                     }
                 }
+                _ if crate::bridge::config::BridgeParser::handles(name) => {
+                    bridges.directive(name, value, index + 1).map_err(error)?;
+                }
                 _ => return Err(error(format!("unknown directive `{name}`"))),
             }
         }
+        config.bridges = bridges.finish().map_err(|(line, message)| ConfigError {
+            file: file.into(),
+            line,
+            message,
+        })?;
         if listeners.is_empty() {
             config.listeners = vec![SocketAddr::new(default_address, default_port)];
             if config.per_listener_settings {

@@ -92,6 +92,9 @@ struct Attached {
     client_id: Arc<str>,
     /// Who the client is, for authorisers and hooks (the user name it acts under, its listener...).
     client: Arc<ClientInfo>,
+    /// Whether the client is a bridge (see `OpenRequest::bridge`): what it publishes is not sent back
+    /// to it.
+    bridge: bool,
 }
 
 /// One connection's reader.
@@ -113,6 +116,9 @@ pub(crate) struct Connection {
     /// per read instead of one per packet: a publisher's writer is woken once per batch of
     /// acknowledgements, not once per acknowledgement.
     pending: Vec<OutPacket>,
+    /// The local side of one of our own bridges (`bridge/`): not authenticated, not subject to the
+    /// ACL.
+    trusted: bool,
 }
 
 impl Connection {
@@ -137,6 +143,27 @@ impl Connection {
             listener,
             ended: DisconnectReason::ConnectionLost,
             pending: Vec::new(),
+            trusted: false,
+        }
+    }
+
+    /// The broker's end of an in-process connection: the local side of one of our own bridges,
+    /// trusted as mosquitto trusts its bridges (no password, no ACL). `peer` stands in for an address
+    /// in the logs, and for the listener's (whose index, `usize::MAX`, is no listener's).
+    pub(crate) fn internal(
+        context: Arc<Context>,
+        end: crate::bridge::duplex::End,
+        peer: SocketAddr,
+        id: u64,
+    ) -> Self {
+        let listener = Listener {
+            index: usize::MAX,
+            address: peer,
+            tls: false,
+        };
+        Self {
+            trusted: true,
+            ..Self::new(context, Stream::Memory(end), peer, id, listener)
         }
     }
 
@@ -268,17 +295,21 @@ impl Connection {
         let router = Arc::clone(&self.context.router);
         match action {
             Action::Send(packet) => self.send(packet),
-            Action::Open(request) => self.open(&request),
+            Action::Open(mut request) => {
+                request.trusted = self.trusted;
+                self.open(&request)
+            }
             Action::Publish(message) => {
                 if self.may_publish(&message) {
-                    router.publish(&message);
+                    router.publish_from(&message, self.bridge_id());
                 }
                 ControlFlow::Continue(())
             }
             Action::PublishOnce { packet_id, message } => {
                 let message = message.filter(|message| self.may_publish(message));
                 let attached = self.attached()?;
-                router.publish_once(&attached.slot, self.id, packet_id, message.as_ref());
+                let bridge = self.bridge_id();
+                router.publish_once(&attached.slot, self.id, packet_id, message.as_ref(), bridge);
                 self.send(OutPacket::PubRec(packet_id))
             }
             Action::Release(packet_id) => {
@@ -298,6 +329,9 @@ impl Connection {
                 let allowed: Vec<bool> = filters
                     .iter()
                     .map(|(filter, qos)| {
+                        if self.trusted {
+                            return true;
+                        }
                         let levels_ok = self.context.max_topic_levels == 0
                             || filter.split('/').count() <= self.context.max_topic_levels;
                         let ok =
@@ -364,6 +398,9 @@ impl Connection {
         let Some(attached) = &self.attached else {
             return false;
         };
+        if self.trusted {
+            return true;
+        }
         let levels = self.context.max_topic_levels;
         let security = self.context.router.security();
         let allowed = (levels == 0 || message.topic.split('/').count() <= levels)
@@ -389,6 +426,14 @@ impl Connection {
             message.topic
         );
         false
+    }
+
+    /// The client identifier, if this connection is a bridge: what it publishes skips its session.
+    fn bridge_id(&self) -> Option<&str> {
+        self.attached
+            .as_ref()
+            .filter(|attached| attached.bridge)
+            .map(|attached| &*attached.client_id)
     }
 
     fn attached(&self) -> ControlFlow<(), &Attached> {
@@ -455,7 +500,12 @@ impl Connection {
             peer: self.peer,
             level: request.level,
         };
-        let user = match security.authenticate(&asked) {
+        let authenticated = if self.trusted {
+            Ok(None)
+        } else {
+            security.authenticate(&asked)
+        };
+        let user = match authenticated {
             Ok(user) => user,
             Err(refusal) => {
                 // Session Present 0 on a refusal [MQTT-3.2.2-4]; then close [MQTT-3.2.2-5].
@@ -536,11 +586,12 @@ impl Connection {
             old.disconnect();
         }
         info!(
-            "{}: client {:?}{} connected ({}, clean session {}, keep-alive {}s, session present {})",
+            "{}: client {:?}{} connected ({}{}, clean session {}, keep-alive {}s, session present {})",
             self.peer,
             request.client_id,
             if request.assigned { " (assigned)" } else { "" },
             request.level,
+            if request.bridge { " bridge" } else { "" },
             u8::from(request.clean_session),
             request.keep_alive,
             u8::from(opened.session_present),
@@ -554,6 +605,7 @@ impl Connection {
             writer,
             client_id: Arc::clone(&request.client_id),
             client,
+            bridge: request.bridge,
         });
         ControlFlow::Continue(())
     }

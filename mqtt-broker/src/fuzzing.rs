@@ -247,7 +247,7 @@ impl Script {
                 (Action::Publish(message), _) => self.router.publish(&message),
                 (Action::PublishOnce { packet_id, message }, Some(slot)) => {
                     self.router
-                        .publish_once(&slot, id, packet_id, message.as_ref());
+                        .publish_once(&slot, id, packet_id, message.as_ref(), None);
                     self.send(client, OutPacket::PubRec(packet_id));
                 }
                 (Action::Release(packet_id), Some(slot)) => {

@@ -42,6 +42,7 @@
 //! | one TLS connection is shared by a reader and a writer     | `transport.rs`     |
 //! | MQTT travels over WebSocket: the upgrade and the frames   | `websocket.rs`     |
 //! | state survives a crash: the log, fsync before acking      | `persistence/`     |
+//! | a bridge carries topics to and from another broker        | `bridge/`          |
 //! | reload on SIGHUP (files, certificates), clean stop        | `main.rs`, here    |
 //! | the sessions and router are fuzzed, without sockets       | `fuzzing.rs`       |
 //!
@@ -54,6 +55,7 @@
 mod acl;
 mod auth;
 mod base64;
+mod bridge;
 mod config;
 mod connection;
 // The fuzz targets' way in (see `fuzz/` at the workspace root); not part of the API.
@@ -88,6 +90,7 @@ use std::time::Duration;
 use log::{info, warn};
 use parking_lot::{Condvar, Mutex, RwLock};
 
+pub use bridge::config::{BridgeConfig, BridgeTls, BridgeTopic, Direction};
 pub use config::{Config, ConfigError, SecuritySettings, TlsListener, WebSocketListener};
 pub use password_file::{
     DEFAULT_ITERATIONS, PasswordFile, PasswordFileError, hash_line, is_hashed_or_blank, line_user,
@@ -167,6 +170,9 @@ pub struct BrokerHandle {
     reloadable: Box<Reloadable>,
     /// With persistence: the store, its flusher thread and the compaction thread (with its stop).
     persistence: Option<PersistenceThreads>,
+    /// The bridges' threads, stopped first at shutdown. (A boxed slice rather than a `Vec`: the
+    /// handle is kept small, since callers hold it in enums.)
+    bridges: Box<[bridge::BridgeHandle]>,
 }
 
 /// The files behind the settings that `SIGHUP` reloads, and where each one is in force.
@@ -428,6 +434,12 @@ impl Broker {
                 .map_err(StartError::Thread)?;
             Some((stop, thread))
         };
+        let mut bridges = Vec::new();
+        for bridge in &config.bridges {
+            let handle =
+                bridge::spawn(bridge.clone(), Arc::clone(&context)).map_err(StartError::Thread)?;
+            bridges.push(handle);
+        }
         Ok(BrokerHandle {
             context,
             local_addrs,
@@ -439,6 +451,7 @@ impl Broker {
                 tls_listeners,
             }),
             persistence,
+            bridges: bridges.into_boxed_slice(),
         })
     }
 }
@@ -556,6 +569,11 @@ impl BrokerHandle {
     fn stop(&mut self) {
         if self.context.shutting_down.swap(true, Ordering::SeqCst) {
             return;
+        }
+        // Bridges first, while the router still serves their local side: each sends DISCONNECT to
+        // its remote broker and leaves its local session to be resumed by the next run.
+        for bridge in std::mem::take(&mut self.bridges) {
+            bridge.stop();
         }
         // Wake each acceptor with a connection of our own; it sees the flag and returns.
         for address in &self.local_addrs {

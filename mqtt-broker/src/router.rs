@@ -72,6 +72,11 @@ pub(crate) struct Slot {
     client: Arc<ClientInfo>,
     /// The LSN of this session's last log record: the mark a snapshot records for it.
     last_lsn: u64,
+    /// Whether the connection that opened it is a bridge (see `OpenRequest::bridge`): messages
+    /// reach it with their retain flag as published.
+    bridge: bool,
+    /// Whether it is one of our own bridges' local side, which the ACL does not apply to.
+    trusted: bool,
 }
 
 /// How the router reaches a live connection.
@@ -158,6 +163,8 @@ impl Router {
                 link: None,
                 client: Arc::new(ClientInfo::restored(Arc::clone(&client_id), session.user)),
                 last_lsn: session.last_lsn,
+                bridge: false,
+                trusted: false,
             };
             let slot_ref = Arc::new(Mutex::new(slot));
             for (filter, qos) in &filters {
@@ -287,6 +294,8 @@ impl Router {
                         link: None,
                         client: Arc::clone(&client),
                         last_lsn: 0,
+                        bridge: false,
+                        trusted: false,
                     }))
                 }),
         );
@@ -307,6 +316,8 @@ impl Router {
             existed // [MQTT-3.1.2-4]
         };
         slot.clean = request.clean_session;
+        slot.bridge = request.bridge;
+        slot.trusted = request.trusted;
         let user = client.user_name.clone();
         slot.client = client;
         self.log(&mut slot, |client_id| Record::Session {
@@ -376,9 +387,17 @@ impl Router {
     ///
     /// A retained message is stored first [MQTT-3.3.1-5]. Each subscriber gets one copy at the highest
     /// QoS its matching subscriptions granted [MQTT-3.3.5-1], lowered to the published QoS
-    /// [MQTT-3.8.4-6], without the retain flag [MQTT-3.3.1-9]. Subscribers of a persistent session
+    /// [MQTT-3.8.4-6], without the retain flag [MQTT-3.3.1-9] (except to a bridge that announced
+    /// itself, which keeps the flag as published so that retained messages cross it). Subscribers of a persistent session
     /// that is offline get QoS 1 and 2 messages queued [MQTT-3.1.2-5].
     pub(crate) fn publish(&self, message: &Message) {
+        self.publish_from(message, None);
+    }
+
+    /// [`publish`](Self::publish) for a message from the bridge with client identifier `bridge`,
+    /// which is not sent back to that bridge's own session: this is what stops two brokers bridged
+    /// both ways from passing a message back and forth for ever (mosquitto does the same).
+    pub(crate) fn publish_from(&self, message: &Message, bridge: Option<&str>) {
         if message.retain {
             let mut retained = self.retained.lock();
             retained.0.update(message);
@@ -405,7 +424,10 @@ impl Router {
         let mut shared = (found.len() > 1).then(SharedQos0::default);
         for subscriber in found.drain(..) {
             let mut slot = subscriber.target.lock();
-            if security.checks_reads() {
+            if bridge == Some(&*slot.client_id) {
+                continue;
+            }
+            if security.checks_reads() && !slot.trusted {
                 // Ask with the slot unlocked; if meanwhile another connection took the session
                 // over (another user, perhaps), ask again about the new one.
                 let mut asked = Arc::clone(&slot.client);
@@ -422,10 +444,12 @@ impl Router {
                     continue;
                 }
             }
+            let retain = slot.bridge && message.retain;
             self.deliver(
                 &mut slot,
-                message.for_delivery(message.qos.min(subscriber.qos), false),
-                shared.as_mut(),
+                message.for_delivery(message.qos.min(subscriber.qos), retain),
+                // A bridge's copy keeps the retain flag, so it cannot share the others' bytes.
+                if retain { None } else { shared.as_mut() },
             );
         }
         if found.capacity() <= FOUND_KEPT {
@@ -434,13 +458,15 @@ impl Router {
     }
 
     /// An inbound QoS 2 PUBLISH: routes `message` unless `packet_id` is already awaiting PUBREL
-    /// [MQTT-4.3.3-2]. The caller answers PUBREC either way.
+    /// [MQTT-4.3.3-2]. The caller answers PUBREC either way. `bridge` as for
+    /// [`publish_from`](Self::publish_from).
     pub(crate) fn publish_once(
         &self,
         slot_ref: &SlotRef,
         connection_id: u64,
         packet_id: PacketId,
         message: Option<&Message>,
+        bridge: Option<&str>,
     ) {
         let first = {
             let mut slot = slot_ref.lock();
@@ -454,7 +480,7 @@ impl Router {
             first
         };
         if let (true, Some(message)) = (first, message) {
-            self.publish(message);
+            self.publish_from(message, bridge);
         }
     }
 
@@ -579,7 +605,7 @@ impl Router {
             };
             let mut messages = self.retained.lock().0.matching(valid);
             let security = self.security();
-            if security.checks_reads() {
+            if security.checks_reads() && !slot_ref.lock().trusted {
                 // Asked with no lock held; if another connection takes the session over
                 // meanwhile, `owns` below notices and nothing is sent.
                 let client = Arc::clone(&slot_ref.lock().client);

@@ -111,6 +111,14 @@ pub(crate) struct OpenRequest {
     pub(crate) user_name: Option<Arc<str>>,
     /// The password of CONNECT, if any: only for `auth.rs`, never logged.
     pub(crate) password: Option<Password>,
+    /// Whether CONNECT announced a broker bridging to this one (the top bit of the protocol level,
+    /// mosquitto's `try_private`): it is not sent back what it publishes, and retained messages
+    /// reach it with their retain flag, so that the other broker can retain them too.
+    pub(crate) bridge: bool,
+    /// Whether the connection comes from inside this process (the local side of one of our own
+    /// bridges), which is neither authenticated nor subject to the ACL, as in mosquitto. The session
+    /// always says false; the connection thread knows better.
+    pub(crate) trusted: bool,
 }
 
 /// A password from CONNECT. Its `Debug` form hides it, so no log line or panic message shows it.
@@ -390,6 +398,8 @@ impl Session {
             keep_alive: connect.keep_alive,
             user_name: connect.user_name.map(Arc::from),
             password: connect.password.map(|password| Password(password.to_vec())),
+            bridge: connect.bridge,
+            trusted: false,
         })]
     }
 
@@ -451,6 +461,7 @@ mod tests {
                 }),
             user_name: None,
             password: None,
+            bridge: false,
         }
     }
 

@@ -1,5 +1,6 @@
-//! [`Stream`]: one accepted connection's byte stream, plain TCP, TLS, or WebSocket over either,
-//! shared by its reader and writer threads.
+//! [`Stream`]: one accepted connection's byte stream, plain TCP, TLS, or WebSocket over either (or,
+//! for a bridge's local side, an in-process duplex: `bridge/duplex.rs`), shared by its reader and
+//! writer threads.
 //!
 //! A plain `TcpStream` can be read by one thread and written by another at the same time. A TLS
 //! connection cannot simply be split: one rustls state holds both directions. So for TLS:
@@ -42,6 +43,8 @@ pub(crate) enum Stream {
     Tls(Box<TlsStream>),
     /// MQTT in WebSocket binary frames, over a plain or a TLS stream.
     WebSocket(Box<WebSocketStream>),
+    /// In-process: the local side of a bridge, which is served as an ordinary connection.
+    Memory(crate::bridge::duplex::End),
 }
 
 /// Why a connection's opening handshake failed; the connection is then closed.
@@ -130,19 +133,11 @@ impl Stream {
         }))
     }
 
-    fn tcp(&self) -> &TcpStream {
-        match self {
-            Self::Plain(tcp) => tcp,
-            Self::Tls(tls) => &tls.tcp,
-            Self::WebSocket(ws) => ws.inner.tcp(),
-        }
-    }
-
     /// Completes the opening handshakes before `deadline`: TLS, then the WebSocket upgrade (nothing
     /// for plain TCP). On success, answers the subject CN of the client's certificate, if it sent one.
     pub(crate) fn handshake(&self, deadline: Instant) -> Result<Option<String>, HandshakeError> {
         match self {
-            Self::Plain(_) => Ok(None),
+            Self::Plain(_) | Self::Memory(_) => Ok(None),
             Self::Tls(tls) => tls.handshake(deadline).map_err(HandshakeError::Tls),
             Self::WebSocket(ws) => {
                 let identity = ws.inner.handshake(deadline)?;
@@ -159,6 +154,7 @@ impl Stream {
             Self::Plain(tcp) => (&*tcp).read(buffer),
             Self::Tls(tls) => tls.read(buffer),
             Self::WebSocket(ws) => ws.read(buffer),
+            Self::Memory(end) => end.read(buffer),
         }
     }
 
@@ -168,23 +164,49 @@ impl Stream {
             Self::Plain(tcp) => (&*tcp).write_all(bytes),
             Self::Tls(tls) => tls.write_all(bytes),
             Self::WebSocket(ws) => ws.write_all(bytes),
+            Self::Memory(end) => end.write_all(bytes),
         }
     }
 
     /// Sets the socket's read timeout.
     pub(crate) fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        self.tcp().set_read_timeout(timeout)
+        match self {
+            Self::Plain(tcp) => tcp.set_read_timeout(timeout),
+            Self::Tls(tls) => tls.tcp.set_read_timeout(timeout),
+            Self::WebSocket(ws) => ws.inner.set_read_timeout(timeout),
+            Self::Memory(end) => {
+                end.set_read_timeout(timeout);
+                Ok(())
+            }
+        }
     }
 
     /// Sets the socket's write timeout.
     pub(crate) fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        self.tcp().set_write_timeout(timeout)
+        match self {
+            Self::Plain(tcp) => tcp.set_write_timeout(timeout),
+            Self::Tls(tls) => tls.tcp.set_write_timeout(timeout),
+            Self::WebSocket(ws) => ws.inner.set_write_timeout(timeout),
+            Self::Memory(end) => {
+                end.set_write_timeout(timeout);
+                Ok(())
+            }
+        }
     }
 
     /// Shuts the socket down in both directions, which ends both threads' blocking calls. Any
     /// thread may call it: it never blocks.
     pub(crate) fn shutdown(&self) {
-        let _ = self.tcp().shutdown(Shutdown::Both);
+        match self {
+            Self::Plain(tcp) => {
+                let _ = tcp.shutdown(Shutdown::Both);
+            }
+            Self::Tls(tls) => {
+                let _ = tls.tcp.shutdown(Shutdown::Both);
+            }
+            Self::WebSocket(ws) => ws.inner.shutdown(),
+            Self::Memory(end) => end.shutdown(),
+        }
     }
 
     /// Ends the connection the way its protocol says, then shuts the socket down: a WebSocket

@@ -34,6 +34,7 @@ pub struct ConnectOptions {
     pub(crate) reconnect: Option<ReconnectOptions>,
     pub(crate) max_inflight: usize,
     pub(crate) max_queued: usize,
+    pub(crate) bridge: bool,
 }
 
 /// The will: a message the server publishes for the client if the connection ends without a
@@ -122,6 +123,7 @@ impl ConnectOptions {
                 reconnect: None,
                 max_inflight: 20,
                 max_queued: 1000,
+                bridge: false,
             },
             client_id_set: false,
         }
@@ -243,6 +245,15 @@ impl ConnectOptionsBuilder {
     /// How many messages may wait behind a full window or a lost connection (default 1000).
     pub fn max_queued(mut self, capacity: usize) -> Self {
         self.options.max_queued = capacity;
+        self
+    }
+
+    /// Announce this connection as a broker bridging to the server (default false): the top bit of
+    /// the protocol level is set, as mosquitto's `try_private` does, so that a server which knows
+    /// the convention does not send back the messages this connection publishes. A server that does
+    /// not know it refuses the connection with CONNACK 1 (unacceptable protocol version).
+    pub fn bridge(mut self, bridge: bool) -> Self {
+        self.options.bridge = bridge;
         self
     }
 

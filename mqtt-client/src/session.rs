@@ -249,6 +249,7 @@ impl Session {
             will,
             user_name: options.user_name.as_deref(),
             password: options.password.as_deref(),
+            bridge: options.bridge,
         };
         // The options were checked by their builder, so this cannot fail in practice; if it did,
         // the server would see nothing and the connect timeout would report it.
@@ -1060,6 +1061,15 @@ mod tests {
         session.connect(now);
         let bytes = session.take_outgoing();
         assert_eq!(&bytes[2..10], b"\x00\x06MQIsdp"); // [V31-DIFF-1]
+    }
+
+    #[test]
+    fn a_bridge_sets_the_top_bit_of_the_protocol_level() {
+        let now = Instant::now();
+        let mut session = Session::new(options(|o| o.bridge(true)), now);
+        session.connect(now);
+        let bytes = session.take_outgoing();
+        assert_eq!(&bytes[2..9], b"\x00\x04MQTT\x84");
     }
 
     #[test]

@@ -129,6 +129,7 @@ fn connect(c: &mut Criterion) {
         will: None,
         user_name: Some("user"),
         password: Some(b"secret"),
+        bridge: false,
     });
     let mut theirs_connect = theirs::Connect::new("bench-client-0001");
     theirs_connect.keep_alive = 60;

@@ -310,6 +310,7 @@ fn publish_over_tcp(port: u16, topic: &str, payload: &[u8]) -> Result<(), String
     let mut bytes = Vec::new();
     let connect = Packet::Connect(Connect {
         level: ProtocolLevel::Mqtt311,
+        bridge: false,
         clean_session: true,
         keep_alive: 0,
         client_id: "xtask-browser-tcp",

@@ -291,6 +291,7 @@ impl Link {
             will: None,
             user_name: None,
             password: None,
+            bridge: false,
         }))
         .ok()?;
         let deadline = Instant::now() + Duration::from_secs(5);

@@ -199,6 +199,7 @@ pub(crate) fn connect(client_id: &str, clean: bool) -> Connect<'_> {
         will: None,
         user_name: None,
         password: None,
+        bridge: false,
     }
 }
 

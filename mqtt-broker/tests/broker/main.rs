@@ -8,6 +8,7 @@
 
 #![allow(missing_docs)]
 
+mod bridge;
 mod client;
 mod connect;
 mod hooks;

@@ -1,8 +1,8 @@
-//! TLS listeners, checked with mosquitto_pub and mosquitto_sub (Debian's `mosquitto-clients`) and
-//! certificates made by the `openssl` command at test time: publish/subscribe over TLS, client
-//! certificates required, the certificate's CN as user name, an untrusted certificate refused,
-//! misconfiguration refused at start, certificates reloaded (with a rustls client in the test, which
-//! can see the certificate presented), and a CONNECT record sent a byte at a time.
+//! TLS listeners (and a bridge over TLS), checked with mosquitto_pub and mosquitto_sub (Debian's
+//! `mosquitto-clients`) and certificates made by the `openssl` command at test time: publish/subscribe
+//! over TLS, client certificates required, the certificate's CN as user name, an untrusted certificate
+//! refused, misconfiguration refused at start, certificates reloaded (with a rustls client in the
+//! test, which can see the certificate presented), and a CONNECT record sent a byte at a time.
 
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
@@ -426,4 +426,79 @@ fn reload_puts_a_renewed_certificate_in_force_for_new_handshakes() {
     );
     ping(&mut before);
     ping(&mut after);
+}
+
+/// A bridge reaches a TLS-only broker that requires client certificates, with `bridge_cafile`,
+/// `bridge_certfile` and `bridge_keyfile`, and carries a QoS 1 message over it.
+#[test]
+fn a_bridge_connects_over_tls_with_a_client_certificate() {
+    use mqtt_client::{Client, ConnectOptions, QoS, TlsOptions};
+
+    let certs = Certificates::generate();
+    let (remote, port) = tls_broker(certs.settings(true), Config::default());
+    let text = format!(
+        "connection secure\naddress localhost:{port}\nremote_clientid tls-bridge\n\
+         restart_timeout 1\ntopic t/# out 1\nbridge_cafile {}\nbridge_certfile {}\n\
+         bridge_keyfile {}\n",
+        certs.path("ca.pem").display(),
+        certs.path("client.pem").display(),
+        certs.path("client.key").display(),
+    );
+    let local = Broker::start(Config {
+        listeners: vec!["127.0.0.1:0".parse().expect("address")],
+        sys_interval: Duration::ZERO,
+        ..Config::parse(&text, "bridge.conf").expect("parses")
+    })
+    .expect("the bridging broker starts");
+    let local_port = local.local_addrs()[0].port();
+    let tls = TlsOptions::system()
+        .ca_file(certs.path("ca.pem"))
+        .client_auth(certs.path("client.pem"), certs.path("client.key"));
+    let sink = Client::connect(
+        ConnectOptions::builder("localhost", port)
+            .client_id("sink")
+            .tls(tls)
+            .build()
+            .expect("options"),
+    )
+    .expect("the subscriber connects over TLS");
+    let state = "$SYS/broker/connection/tls-bridge/state";
+    sink.subscribe(&[("t/#", QoS::AtLeastOnce), (state, QoS::AtLeastOnce)])
+        .expect("subscribe")
+        .wait_timeout(Duration::from_secs(10))
+        .expect("SUBACK");
+    let messages = sink.messages();
+    // The retained state says when the bridge is up on the remote side.
+    let up = |message: &mqtt_client::Message| message.topic == state && message.payload == b"1";
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let message = messages
+            .recv_timeout(left)
+            .expect("the bridge's state became 1 on the remote");
+        if up(&message) {
+            break;
+        }
+    }
+    let publisher = Client::connect(
+        ConnectOptions::builder("127.0.0.1", local_port)
+            .build()
+            .expect("options"),
+    )
+    .expect("publisher connects");
+    publisher
+        .publish("t/secret", "over TLS", QoS::AtLeastOnce, false)
+        .expect("publish")
+        .wait_timeout(Duration::from_secs(10))
+        .expect("PUBACK");
+    let message = messages
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the message crossed the TLS bridge");
+    assert_eq!(
+        (message.topic.as_str(), message.qos),
+        ("t/secret", QoS::AtLeastOnce)
+    );
+    assert_eq!(message.payload, b"over TLS");
+    drop(local);
+    drop(remote);
 }

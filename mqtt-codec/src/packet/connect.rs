@@ -4,7 +4,7 @@
 //! byte 1      0x10                       type 1, flags 0000
 //! byte 2..    Remaining Length
 //! variable    protocol name              00 04 'MQTT'  (3.1: 00 06 'MQIsdp')
-//! header      protocol level             04            (3.1: 03)
+//! header      protocol level             04            (3.1: 03); 0x84 / 0x83 from a bridge
 //!             connect flags              user | pass | will retain | will QoS (2) | will | clean | reserved
 //!             keep alive                 two bytes, seconds
 //! payload     client identifier          string
@@ -16,6 +16,12 @@
 //! The packet names its own version, so it is decoded the same way whatever level the decoder is set
 //! to. Whether a server accepts the client identifier is a server decision answered with a CONNACK,
 //! not a decoding error; [`Connect::client_id_rule`] says what the specification allows.
+//!
+//! One extension outside the specifications, which mosquitto and other brokers share: a broker that
+//! bridges to another sets the top bit of the protocol level (0x84, or 0x83 at 3.1; mosquitto's
+//! `try_private`) so that the other broker treats the connection as a bridge and does not send it
+//! back what it published. [`Connect::bridge`] carries that bit; a broker that does not know it
+//! answers CONNACK 1 [MQTT-3.1.2-2], and the bridge then connects again without it.
 
 use crate::wire::{Reader, Sink};
 use crate::{DecodeError, EncodeError, ProtocolLevel, QoS, TopicName};
@@ -38,7 +44,13 @@ pub struct Connect<'a> {
     pub user_name: Option<&'a str>,
     /// The password: binary data in 3.1.1 ([V31-DIFF-12]). Only sent with a user name [MQTT-3.1.2-22].
     pub password: Option<&'a [u8]>,
+    /// Whether the top bit of the protocol level was set: a broker bridging to this one (see the
+    /// module documentation). Not part of either specification.
+    pub bridge: bool,
 }
+
+/// The bit of the protocol level byte that marks a bridge (mosquitto's `try_private`).
+const LEVEL_BRIDGE_BIT: u8 = 0x80;
 
 /// The Will: published by the server for the client when the connection ends abnormally
 /// [MQTT-3.1.2-8].
@@ -105,7 +117,10 @@ impl<'a> Connect<'a> {
     #[inline]
     pub(crate) fn decode(flags: u8, body: &'a [u8]) -> Result<Self, DecodeError> {
         let mut reader = Reader::new(body);
-        let level = match (reader.binary()?, reader.u8()?) {
+        let name = reader.binary()?;
+        let level_byte = reader.u8()?;
+        let bridge = level_byte & LEVEL_BRIDGE_BIT != 0;
+        let level = match (name, level_byte & !LEVEL_BRIDGE_BIT) {
             (b"MQTT", 4) => ProtocolLevel::Mqtt311,
             (b"MQIsdp", 3) => ProtocolLevel::Mqtt31,
             // A known name with an unknown level: CONNACK 0x01, then close [MQTT-3.1.2-2].
@@ -177,6 +192,7 @@ impl<'a> Connect<'a> {
             will,
             user_name,
             password,
+            bridge,
         })
     }
 
@@ -212,7 +228,8 @@ impl<'a> Connect<'a> {
     #[inline]
     pub(crate) fn write_body(&self, sink: &mut impl Sink) {
         sink.put_prefixed(self.level.protocol_name().as_bytes());
-        sink.put_u8(self.level.level_byte());
+        let bridge = if self.bridge { LEVEL_BRIDGE_BIT } else { 0 };
+        sink.put_u8(self.level.level_byte() | bridge);
         let mut flags = 0;
         if self.clean_session {
             flags |= FLAG_CLEAN_SESSION;
@@ -261,6 +278,7 @@ mod tests {
             will: None,
             user_name: None,
             password: None,
+            bridge: false,
         }
     }
 
@@ -319,7 +337,41 @@ mod tests {
                 }),
                 user_name: Some("user"),
                 password: Some(b"pass"),
+                bridge: false,
             }),
+        );
+    }
+
+    #[test]
+    fn a_bridge_sets_the_top_bit_of_the_level() {
+        assert_vector(
+            Mqtt311,
+            "10 0f                 CONNECT, remaining length 15
+             00 04 4d 51 54 54     'MQTT'
+             84                    level 4 with the bridge bit (mosquitto's try_private)
+             02                    flags: clean session
+             00 3c                 keep alive 60 s
+             00 03 63 69 64        client id 'cid'",
+            Packet::Connect(Connect {
+                bridge: true,
+                ..minimal(Mqtt311, "cid")
+            }),
+        );
+        assert_vector(
+            Mqtt31,
+            "10 11 00 06 4d 51 49 73 64 70   'MQIsdp'
+             83                             level 3 with the bridge bit
+             02 00 3c 00 03 63 69 64        clean session, keep alive 60 s, 'cid'",
+            Packet::Connect(Connect {
+                bridge: true,
+                ..minimal(Mqtt31, "cid")
+            }),
+        );
+        // The bit does not make an unknown level known [MQTT-3.1.2-2].
+        assert_malformed(
+            Mqtt311,
+            "10 0f 00 04 4d 51 54 54 85 02 00 3c 00 03 63 69 64   'MQTT' level 0x85",
+            DecodeError::UnsupportedProtocolLevel,
         );
     }
 

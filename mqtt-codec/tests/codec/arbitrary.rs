@@ -102,6 +102,7 @@ impl PacketSpec {
                 user_name: user_name.as_deref(),
                 // A password only goes with a user name [MQTT-3.1.2-22].
                 password: user_name.as_ref().and(password.as_deref()),
+                bridge: false,
             }),
             Self::ConnAck(session_present, code) => Packet::ConnAck(ConnAck {
                 // Session Present exists only at 3.1.1 [V31-DIFF-7], and only on acceptance

@@ -64,6 +64,7 @@ pub(crate) fn send_connect(
             will: None,
             user_name: None,
             password: None,
+            bridge: false,
         }),
         &mut out,
     )?;

@@ -1,0 +1,264 @@
+//! [`Local`]: a bridge's local side, an MQTT client of this very broker over an in-process duplex
+//! (`duplex.rs`), served by an ordinary reader thread (`connection.rs`) like any network client.
+//!
+//! It speaks MQTT with `mqtt-codec` directly rather than through `mqtt-client`, because the bridge
+//! must choose when to acknowledge: a message from this broker is acknowledged (PUBACK, or PUBREC for
+//! QoS 2) only once the remote broker has acknowledged it, so a message this broker still holds is
+//! never one that the remote might not have. The session is persistent (clean session 0) and
+//! announced as a bridge (the top bit of the protocol level), so that the router does not send back
+//! what the bridge publishes here.
+//!
+//! One reader thread decodes what the broker sends and hands it over a bounded channel; a full
+//! channel blocks it, which fills the duplex, which blocks the broker's writer, whose own bounded
+//! channel then makes the router queue QoS 1/2 messages and drop QoS 0 ones (counted), exactly as
+//! for a slow network client.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Receiver;
+use mqtt_codec::{
+    Connect, Decoder, Delivery, List, Packet, PacketId, ProtocolLevel, PubAck, PubComp, PubRec,
+    PubRel, Publish, QoS, Status, Subscribe, Subscription, TopicFilter, TopicName,
+};
+
+use super::duplex::{End, duplex};
+use crate::connection::{Connection, Context};
+
+/// Connection numbers for in-process connections, far above those of accepted sockets, so that the
+/// two never collide (the router tells a connection from its successor by this number).
+static NEXT_ID: AtomicU64 = AtomicU64::new(1 << 62);
+
+/// What the broker sent to the bridge's local side.
+#[derive(Debug)]
+pub(crate) enum LocalEvent {
+    /// A message for the remote broker; `packet_id` is `None` at QoS 0.
+    Publish {
+        packet_id: Option<PacketId>,
+        qos: QoS,
+        topic: String,
+        payload: Vec<u8>,
+        retain: bool,
+    },
+    /// The broker released a QoS 2 message the bridge had PUBREC'd: answer PUBCOMP.
+    PubRel(PacketId),
+    /// The broker received a QoS 2 message from the bridge: answer PUBREL.
+    PubRec(PacketId),
+    /// The answer to the bridge's SUBSCRIBE.
+    SubAck,
+    /// Anything else (CONNACK, PUBACK, PUBCOMP): nothing to do.
+    Other,
+    /// The connection ended.
+    Closed,
+}
+
+/// The local side of one bridge connection.
+pub(crate) struct Local {
+    end: Arc<End>,
+    /// What the broker sends, decoded.
+    pub(crate) events: Receiver<LocalEvent>,
+    /// What arrived while `connect` waited for the SUBACK: a resumed session's re-sent messages.
+    pub(crate) early: Vec<LocalEvent>,
+    reader: Option<JoinHandle<()>>,
+    server: Option<JoinHandle<()>>,
+    next_packet_id: PacketId,
+}
+
+impl Local {
+    /// Connects to the broker as `client_id` (persistent session, bridge bit set), subscribes to
+    /// `filters`, and returns once the subscriptions are in place (SUBACK), so that what is published
+    /// from then on is carried.
+    pub(crate) fn connect(
+        context: &Arc<Context>,
+        client_id: &str,
+        filters: &[(String, QoS)],
+    ) -> Result<Self, String> {
+        let (ours, theirs) = duplex();
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        let peer = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
+        let connection = Connection::internal(Arc::clone(context), theirs, peer, id);
+        let server = thread::Builder::new()
+            .name(format!("bridge-local-{id}"))
+            .spawn(move || connection.run())
+            .map_err(|error| format!("cannot start a thread: {error}"))?;
+        let end = Arc::new(ours);
+        let (tx, events) = crossbeam_channel::bounded(1024);
+        let reader_end = Arc::clone(&end);
+        let reader = thread::Builder::new()
+            .name(format!("bridge-read-{id}"))
+            .spawn(move || {
+                let decoder = Decoder::new(ProtocolLevel::Mqtt311);
+                let mut buffer = Vec::new();
+                let mut chunk = [0u8; 16 * 1024];
+                loop {
+                    let count = match reader_end.read(&mut chunk) {
+                        Ok(0) | Err(_) => break,
+                        Ok(count) => count,
+                    };
+                    buffer.extend_from_slice(&chunk[..count]);
+                    let mut consumed = 0;
+                    loop {
+                        match decoder.decode(&buffer[consumed..]) {
+                            Ok(Status::Complete((packet, used))) => {
+                                consumed += used;
+                                if tx.send(event(&packet)).is_err() {
+                                    return;
+                                }
+                            }
+                            Ok(Status::Partial) => break,
+                            Err(error) => {
+                                log::error!("bridge: malformed packet from this broker: {error}");
+                                let _ = tx.send(LocalEvent::Closed);
+                                return;
+                            }
+                        }
+                    }
+                    buffer.drain(..consumed);
+                }
+                let _ = tx.send(LocalEvent::Closed);
+            })
+            .map_err(|error| format!("cannot start a thread: {error}"))?;
+        let mut local = Self {
+            end,
+            events,
+            early: Vec::new(),
+            reader: Some(reader),
+            server: Some(server),
+            next_packet_id: PacketId::MIN,
+        };
+        local.send(Packet::Connect(Connect {
+            level: ProtocolLevel::Mqtt311,
+            clean_session: false,
+            keep_alive: 0,
+            client_id,
+            will: None,
+            user_name: None,
+            password: None,
+            bridge: true,
+        }))?;
+        // CONNACK is the first packet the broker sends [MQTT-3.2.0-1].
+        match local.events.recv_timeout(Duration::from_secs(10)) {
+            Ok(LocalEvent::Other) => {}
+            _ => return Err("this broker did not accept the bridge's local connection".into()),
+        }
+        let entries: Vec<Subscription<'_>> = filters
+            .iter()
+            .filter_map(|(filter, qos)| {
+                Some(Subscription {
+                    filter: TopicFilter::new(filter).ok()?,
+                    qos: *qos,
+                })
+            })
+            .collect();
+        if !entries.is_empty() {
+            let packet_id = local.packet_id();
+            local.send(Packet::Subscribe(Subscribe {
+                packet_id,
+                filters: List::from_slice(&entries),
+            }))?;
+            let deadline = Instant::now() + Duration::from_secs(10);
+            loop {
+                match local.events.recv_deadline(deadline) {
+                    Ok(LocalEvent::SubAck) => break,
+                    Ok(LocalEvent::Closed) | Err(_) => {
+                        return Err("this broker did not answer the bridge's SUBSCRIBE".into());
+                    }
+                    Ok(event) => local.early.push(event),
+                }
+            }
+        }
+        Ok(local)
+    }
+
+    /// Publishes a message from the remote broker here.
+    pub(crate) fn publish(
+        &mut self,
+        topic: &str,
+        payload: &[u8],
+        qos: QoS,
+        retain: bool,
+    ) -> Result<(), String> {
+        let topic = TopicName::new(topic).map_err(|error| error.to_string())?;
+        let packet_id = self.packet_id();
+        let delivery = Delivery::new(qos, packet_id, false);
+        self.send(Packet::Publish(Publish {
+            topic,
+            payload,
+            delivery,
+            retain,
+        }))
+    }
+
+    /// Acknowledges a message of this broker's, once the remote broker has: PUBACK at QoS 1, PUBREC
+    /// at QoS 2.
+    pub(crate) fn acknowledge(&self, packet_id: PacketId, qos: QoS) -> Result<(), String> {
+        match qos {
+            QoS::AtMostOnce => Ok(()),
+            QoS::AtLeastOnce => self.send(Packet::PubAck(PubAck { packet_id })),
+            QoS::ExactlyOnce => self.send(Packet::PubRec(PubRec { packet_id })),
+        }
+    }
+
+    /// PUBCOMP for a PUBREL of this broker's.
+    pub(crate) fn complete(&self, packet_id: PacketId) -> Result<(), String> {
+        self.send(Packet::PubComp(PubComp { packet_id }))
+    }
+
+    /// PUBREL for a PUBREC of this broker's.
+    pub(crate) fn release(&self, packet_id: PacketId) -> Result<(), String> {
+        self.send(Packet::PubRel(PubRel { packet_id }))
+    }
+
+    /// Ends the connection without DISCONNECT (the session stays, with whatever is unacknowledged)
+    /// and waits for both threads, which the shutdown of the duplex wakes wherever they block.
+    pub(crate) fn close(mut self) {
+        self.end.shutdown();
+        for thread in [self.reader.take(), self.server.take()]
+            .into_iter()
+            .flatten()
+        {
+            let _ = thread.join();
+        }
+    }
+
+    fn packet_id(&mut self) -> PacketId {
+        let id = self.next_packet_id;
+        self.next_packet_id = id.next();
+        id
+    }
+
+    fn send(&self, packet: Packet<'_>) -> Result<(), String> {
+        let mut bytes = Vec::new();
+        packet
+            .encode(ProtocolLevel::Mqtt311, &mut bytes)
+            .map_err(|error| format!("cannot encode: {error}"))?;
+        self.end
+            .write_all(&bytes)
+            .map_err(|error| format!("local connection lost: {error}"))
+    }
+}
+
+impl Drop for Local {
+    fn drop(&mut self) {
+        self.end.shutdown();
+    }
+}
+
+fn event(packet: &Packet<'_>) -> LocalEvent {
+    match packet {
+        Packet::Publish(publish) => LocalEvent::Publish {
+            packet_id: publish.delivery.packet_id(),
+            qos: publish.qos(),
+            topic: publish.topic.as_str().to_owned(),
+            payload: publish.payload.to_vec(),
+            retain: publish.retain,
+        },
+        Packet::PubRel(rel) => LocalEvent::PubRel(rel.packet_id),
+        Packet::PubRec(rec) => LocalEvent::PubRec(rec.packet_id),
+        Packet::SubAck(_) => LocalEvent::SubAck,
+        _ => LocalEvent::Other,
+    }
+}

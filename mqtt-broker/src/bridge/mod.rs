@@ -1,0 +1,418 @@
+//! Bridges: this broker as a client of another broker, carrying chosen topics one way or both, with
+//! mosquitto's configuration (`connection`, `address`, `topic`, ...: see `config.rs`).
+//!
+//! # The design, and why
+//!
+//! Each bridge is one thread (`run`) holding two connections:
+//!
+//! - **remote**: an `mqtt-client` [`Client`](mqtt_client::Client) to the other broker, over TCP or
+//!   TLS, announced as a bridge when `try_private` is on (the top bit of the protocol level; the other
+//!   broker then does not send back what the bridge publishes);
+//! - **local**: an ordinary MQTT connection to this broker, but over an in-process duplex instead of
+//!   TCP (`local.rs`, `duplex.rs`). It is served by the same reader and writer threads as any client,
+//!   so the router, the session rules, queueing, `$SYS` counters and persistence apply unchanged: the
+//!   bridge needs no special path through the router, only two marks on its session (it is a bridge,
+//!   so the router does not send back what it publishes here; it is trusted, so no password or ACL
+//!   applies, as in mosquitto). TCP to ourselves would have needed a plain listener reachable from
+//!   this host and credentials, and would cost a system call per packet.
+//!
+//! **Nothing acknowledged is lost across an outage.** The local session is persistent (clean session
+//! 0). A message from this broker is acknowledged to it (PUBACK, or PUBREC at QoS 2) only after the
+//! remote broker acknowledged it. When the remote connection is lost, the bridge also closes its local
+//! connection: unacknowledged messages stay in flight in its local session, and new QoS 1/2 messages
+//! are queued there by the router, bounded by `max_queued_messages` and counted in
+//! `$SYS/broker/publish/messages/dropped` when the queue is full, as for any offline client. When the
+//! remote is back, the bridge reconnects locally and this broker re-sends the in-flight messages (DUP
+//! set) and then the queue [MQTT-4.4.0-1]. QoS 0 messages are not queued for an absent remote, as for
+//! any offline client. In the other direction, messages from the remote broker are queued by *it*
+//! while the bridge is away (with `cleansession false`, the default).
+//!
+//! What is not guaranteed: a message may cross twice if the connection drops after the remote
+//! acknowledged it and before this broker received our acknowledgement (QoS 2 included, because the
+//! two hops are separate QoS 2 flows); and a message received from the remote is acknowledged to it
+//! by `mqtt-client` as soon as it arrives, before this broker has queued it, so a crash of this
+//! process in between loses it.
+//!
+//! **Loops.** With `topic ... both`, a message published here goes out, and the remote broker would
+//! send it back on the bridge's own remote subscription; then this broker would send it out again.
+//! Both brokers break the loop in the same way: what a bridge connection publishes is not delivered
+//! back to that connection (`Router::publish_from`). This broker does it for every connection that
+//! announced itself with the bridge bit, its own local side included; the remote does it if it knows
+//! the convention (mosquitto and this broker do). Against a broker that does not, use prefixes so
+//! that the two directions do not overlap.
+//!
+//! **Notifications.** With `notifications true` (the default), the state of the bridge is published
+//! retained to `notification_topic` (default `$SYS/broker/connection/<remote_clientid>/state`): `1`
+//! when both connections are up, `0` at start and whenever the remote is lost; on the remote broker
+//! too (unless `notifications_local_only`), where a Will sets `0` if the bridge vanishes.
+//!
+//! **Reconnection.** After a failed attempt the next `address` is tried; after a lost connection the
+//! first one again. Between attempts the bridge waits `restart_timeout` (constant, or doubling with
+//! jitter between two bounds). A broker shutting down stops each bridge first, with DISCONNECT.
+
+pub(crate) mod config;
+pub(crate) mod duplex;
+mod local;
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, Select, Sender, TryRecvError};
+use log::{debug, info, warn};
+use mqtt_client::{
+    Client, ConnectOptions, ConnectReturnCode, Error, LastWill, Notification, QoS,
+    ReconnectOptions, TlsOptions,
+};
+use mqtt_codec::PacketId;
+
+use crate::connection::Context;
+use crate::message::Message;
+use config::BridgeConfig;
+use local::{Local, LocalEvent};
+
+/// A running bridge: its thread, and the channel that stops it.
+#[derive(Debug)]
+pub(crate) struct BridgeHandle {
+    stop: Sender<()>,
+    thread: JoinHandle<()>,
+}
+
+impl BridgeHandle {
+    /// Stops the bridge (DISCONNECT to the remote broker) and waits for its thread.
+    pub(crate) fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.thread.join();
+    }
+}
+
+/// Starts the thread of one bridge.
+pub(crate) fn spawn(config: BridgeConfig, context: Arc<Context>) -> std::io::Result<BridgeHandle> {
+    let (stop, stopped) = crossbeam_channel::bounded(1);
+    let thread = thread::Builder::new()
+        .name(format!("bridge-{}", config.name))
+        .spawn(move || Bridge::new(config, context, stopped).run())?;
+    Ok(BridgeHandle { stop, thread })
+}
+
+/// Why serving a pair of connections ended.
+enum Ending {
+    /// The broker is stopping.
+    Stop,
+    /// A connection was lost; reconnect.
+    Lost(String),
+}
+
+/// A message of this broker's sent to the remote, waiting for the remote's acknowledgement before
+/// it is acknowledged here.
+struct Unacknowledged {
+    packet_id: PacketId,
+    qos: QoS,
+    result: Receiver<Result<(), Error>>,
+}
+
+struct Bridge {
+    config: BridgeConfig,
+    context: Arc<Context>,
+    stopped: Receiver<()>,
+    try_private: bool,
+    backoff: mqtt_client::reconnect::Backoff,
+}
+
+impl Bridge {
+    fn new(config: BridgeConfig, context: Arc<Context>, stopped: Receiver<()>) -> Self {
+        let (min_delay, max_delay) = config.restart_timeout;
+        Self {
+            try_private: config.try_private,
+            backoff: mqtt_client::reconnect::Backoff::new(ReconnectOptions {
+                min_delay,
+                max_delay,
+            }),
+            config,
+            context,
+            stopped,
+        }
+    }
+
+    fn run(mut self) {
+        self.notify_local(false);
+        let mut index = 0;
+        loop {
+            let (host, port) = self.config.addresses[index % self.config.addresses.len()].clone();
+            let ending = match self.connect_remote(&host, port) {
+                Ok(remote) => {
+                    info!("bridge {}: connected to {host}:{port}", self.config.name);
+                    self.backoff.reset();
+                    index = 0;
+                    let ending = self.serve(&remote);
+                    self.notify_local(false);
+                    let say_goodbye = self.config.notifications
+                        && !self.config.notifications_local_only
+                        && matches!(ending, Ending::Stop);
+                    // A clean stop discards the Will, so the remote state is set to 0 by hand.
+                    if say_goodbye
+                        && let Ok(pending) = remote.publish(
+                            &self.config.notification_topic,
+                            "0",
+                            QoS::AtLeastOnce,
+                            true,
+                        )
+                    {
+                        let _ = pending.wait_timeout(Duration::from_secs(1));
+                    }
+                    remote.disconnect();
+                    ending
+                }
+                Err(Error::Refused(ConnectReturnCode::UnacceptableProtocolVersion))
+                    if self.try_private =>
+                {
+                    warn!(
+                        "bridge {}: {host}:{port} refused the bridge bit (try_private); connecting \
+                         as an ordinary client from now on",
+                        self.config.name
+                    );
+                    self.try_private = false;
+                    continue;
+                }
+                Err(error) => {
+                    index += 1;
+                    Ending::Lost(format!("cannot connect to {host}:{port}: {error}"))
+                }
+            };
+            match ending {
+                Ending::Stop => return,
+                Ending::Lost(why) => {
+                    let delay = self.backoff.next_delay();
+                    warn!(
+                        "bridge {}: {why}; next attempt in {delay:?}",
+                        self.config.name
+                    );
+                    if self.stopped.recv_timeout(delay).is_ok() {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Connects to the remote broker and subscribes to what comes in.
+    fn connect_remote(&self, host: &str, port: u16) -> Result<Client, Error> {
+        let config = &self.config;
+        let mut options = ConnectOptions::builder(host, port)
+            .client_id(&config.remote_clientid)
+            .clean_session(config.clean_session)
+            .keep_alive(config.keepalive)
+            .level(config.level)
+            .bridge(self.try_private)
+            .max_queued(100_000);
+        if let Some(user) = &config.remote_username {
+            let password = config.remote_password.clone().map(String::into_bytes);
+            options = options.credentials(user, password);
+        }
+        if config.notifications && !config.notifications_local_only {
+            options = options.will(LastWill {
+                topic: config.notification_topic.clone(),
+                payload: b"0".to_vec(),
+                qos: QoS::AtLeastOnce,
+                retain: true,
+            });
+        }
+        if let Some(tls) = &config.tls {
+            let mut settings = TlsOptions::system()
+                .ca_file(&tls.cafile)
+                .insecure(tls.insecure);
+            if let Some((cert, key)) = &tls.client_auth {
+                settings = settings.client_auth(cert, key);
+            }
+            options = options.tls(settings);
+        }
+        let client = Client::connect(options.build()?)?;
+        let filters: Vec<(String, QoS)> = config
+            .topics
+            .iter()
+            .filter(|topic| topic.incoming())
+            .map(|topic| (topic.remote_filter(), topic.qos))
+            .collect();
+        if !filters.is_empty() {
+            let borrowed: Vec<(&str, QoS)> = filters
+                .iter()
+                .map(|(filter, qos)| (filter.as_str(), *qos))
+                .collect();
+            let codes = client
+                .subscribe(&borrowed)?
+                .wait_timeout(Duration::from_secs(10))?;
+            for ((filter, _), code) in filters.iter().zip(codes) {
+                if code == mqtt_client::SubAckReturnCode::Failure {
+                    warn!(
+                        "bridge {}: {host}:{port} refused the subscription to {filter:?}; nothing \
+                         will come in on it",
+                        config.name
+                    );
+                }
+            }
+        }
+        Ok(client)
+    }
+
+    /// Carries messages both ways until a connection is lost or the broker stops.
+    fn serve(&mut self, remote: &Client) -> Ending {
+        let filters: Vec<(String, QoS)> = self
+            .config
+            .topics
+            .iter()
+            .filter(|topic| topic.outgoing())
+            .map(|topic| (topic.local_filter(), topic.qos))
+            .collect();
+        let mut local = match Local::connect(&self.context, &self.config.local_clientid, &filters) {
+            Ok(local) => local,
+            Err(why) => return Ending::Lost(why),
+        };
+        // Up only now that both sides carry messages, so that whoever waits for `1` can rely on it.
+        self.notify_local(true);
+        if self.config.notifications && !self.config.notifications_local_only {
+            // The outcome shows up as a lost connection if it fails; nothing waits for it here.
+            let _ = remote.publish(&self.config.notification_topic, "1", QoS::AtLeastOnce, true);
+        }
+        let notifications = remote.notifications();
+        let mut unacknowledged: VecDeque<Unacknowledged> = VecDeque::new();
+        for event in std::mem::take(&mut local.early) {
+            if let Err(why) = self.outgoing(event, remote, &mut local, &mut unacknowledged) {
+                local.close();
+                return Ending::Lost(why);
+            }
+        }
+        let ending = loop {
+            let ready = {
+                let mut select = Select::new();
+                select.recv(&self.stopped);
+                select.recv(&local.events);
+                select.recv(&notifications);
+                if let Some(front) = unacknowledged.front() {
+                    select.recv(&front.result);
+                }
+                select.ready()
+            };
+            let step = match ready {
+                0 => match self.stopped.try_recv() {
+                    Err(TryRecvError::Empty) => Ok(()),
+                    _ => break Ending::Stop,
+                },
+                1 => match local.events.try_recv() {
+                    Ok(event) => self.outgoing(event, remote, &mut local, &mut unacknowledged),
+                    Err(TryRecvError::Empty) => Ok(()),
+                    Err(TryRecvError::Disconnected) => Err("local connection closed".into()),
+                },
+                2 => match notifications.try_recv() {
+                    Ok(Notification::Message(message)) => self.incoming(&message, &mut local),
+                    Ok(Notification::Connected { .. }) => Ok(()),
+                    Ok(Notification::ConnectionLost(error)) => {
+                        Err(format!("connection lost: {error}"))
+                    }
+                    Err(TryRecvError::Empty) => Ok(()),
+                    Err(TryRecvError::Disconnected) => Err("remote connection closed".into()),
+                },
+                _ => match unacknowledged.front().map(|front| front.result.try_recv()) {
+                    Some(Ok(Ok(()))) => match unacknowledged.pop_front() {
+                        Some(done) => local.acknowledge(done.packet_id, done.qos),
+                        None => Ok(()),
+                    },
+                    Some(Ok(Err(error))) => Err(error.to_string()),
+                    Some(Err(TryRecvError::Disconnected)) => Err("remote connection closed".into()),
+                    Some(Err(TryRecvError::Empty)) | None => Ok(()),
+                },
+            };
+            if let Err(why) = step {
+                break Ending::Lost(why);
+            }
+        };
+        // Messages still unacknowledged stay in flight in the local session, to be sent again.
+        local.close();
+        ending
+    }
+
+    /// One packet from this broker.
+    fn outgoing(
+        &self,
+        event: LocalEvent,
+        remote: &Client,
+        local: &mut Local,
+        unacknowledged: &mut VecDeque<Unacknowledged>,
+    ) -> Result<(), String> {
+        match event {
+            LocalEvent::Publish {
+                packet_id,
+                qos,
+                topic,
+                payload,
+                retain,
+            } => {
+                let Some(remote_topic) = self
+                    .config
+                    .topics
+                    .iter()
+                    .find_map(|rule| rule.to_remote(&topic))
+                else {
+                    debug!(
+                        "bridge {}: no topic line carries {topic:?} out",
+                        self.config.name
+                    );
+                    return packet_id.map_or(Ok(()), |id| local.acknowledge(id, qos));
+                };
+                let pending = match remote.publish(&remote_topic, &payload, qos, retain) {
+                    Ok(pending) => pending,
+                    Err(error) if qos == QoS::AtMostOnce => {
+                        debug!(
+                            "bridge {}: QoS 0 message dropped: {error}",
+                            self.config.name
+                        );
+                        return Ok(());
+                    }
+                    Err(error) => return Err(error.to_string()),
+                };
+                if let Some(packet_id) = packet_id {
+                    unacknowledged.push_back(Unacknowledged {
+                        packet_id,
+                        qos,
+                        result: pending.into_receiver(),
+                    });
+                }
+                Ok(())
+            }
+            LocalEvent::PubRel(packet_id) => local.complete(packet_id),
+            LocalEvent::PubRec(packet_id) => local.release(packet_id),
+            LocalEvent::SubAck | LocalEvent::Other => Ok(()),
+            LocalEvent::Closed => Err("local connection closed".into()),
+        }
+    }
+
+    /// One message from the remote broker.
+    fn incoming(&self, message: &mqtt_client::Message, local: &mut Local) -> Result<(), String> {
+        let Some(topic) = self
+            .config
+            .topics
+            .iter()
+            .find_map(|rule| rule.to_local(&message.topic))
+        else {
+            debug!(
+                "bridge {}: no topic line carries {:?} in",
+                self.config.name, message.topic
+            );
+            return Ok(());
+        };
+        local.publish(&topic, &message.payload, message.qos, message.retain)
+    }
+
+    /// Publishes the bridge's state here, retained, if notifications are on.
+    fn notify_local(&self, up: bool) {
+        if self.config.notifications {
+            let payload: &[u8] = if up { b"1" } else { b"0" };
+            self.context.router.publish(&Message::new(
+                &self.config.notification_topic,
+                payload,
+                QoS::AtLeastOnce,
+                true,
+            ));
+        }
+    }
+}

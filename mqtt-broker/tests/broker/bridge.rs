@@ -1,0 +1,477 @@
+//! Bridges (mosquitto's `connection` blocks): two of our brokers bridged both ways without a loop,
+//! our broker bridged to a real mosquitto and mosquitto bridged to ours, an outage of the remote
+//! broker during a QoS 1 stream, fail-over between addresses, the state notifications, and
+//! configuration errors with their line numbers.
+//!
+//! Clients here are `mqtt-client` clients. Nothing sleeps for a fixed time: every wait is for a
+//! message, with a deadline; "nothing more arrived" is proven by a sentinel message sent after
+//! everything else on the same path.
+
+use std::collections::HashMap;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use mqtt_broker::{Broker, BrokerHandle, Config};
+use mqtt_client::{Client, ConnectOptions, Message, Messages, QoS};
+
+use crate::client::TempDir;
+
+const PATIENCE: Duration = Duration::from_secs(20);
+
+/// Our broker on 127.0.0.1:`port` with `$SYS` off and the configuration `text` (bridge blocks).
+fn ours(port: u16, text: &str) -> BrokerHandle {
+    let parsed = Config::parse(text, "test.conf").expect("the test configuration parses");
+    Broker::start(Config {
+        listeners: vec![SocketAddr::from(([127, 0, 0, 1], port))],
+        sys_interval: Duration::ZERO,
+        ..parsed
+    })
+    .expect("broker starts")
+}
+
+fn port(broker: &BrokerHandle) -> u16 {
+    broker.local_addrs()[0].port()
+}
+
+/// A connected client subscribed to `filters` at QoS 1.
+fn subscriber(port: u16, id: &str, filters: &[&str]) -> (Client, Messages) {
+    let client = client(port, id);
+    let filters: Vec<(&str, QoS)> = filters.iter().map(|f| (*f, QoS::AtLeastOnce)).collect();
+    client
+        .subscribe(&filters)
+        .expect("subscribe")
+        .wait_timeout(PATIENCE)
+        .expect("SUBACK");
+    let messages = client.messages();
+    (client, messages)
+}
+
+fn client(port: u16, id: &str) -> Client {
+    let options = ConnectOptions::builder("127.0.0.1", port)
+        .client_id(id)
+        .build()
+        .expect("options");
+    Client::connect(options).expect("client connects")
+}
+
+fn publish(client: &Client, topic: &str, payload: &str) {
+    client
+        .publish(topic, payload, QoS::AtLeastOnce, false)
+        .expect("publish")
+        .wait_timeout(PATIENCE)
+        .expect("PUBACK");
+}
+
+/// Receives until a message on `topic` arrives, returning everything received, in order.
+fn until(messages: &Messages, topic: &str) -> Vec<Message> {
+    let deadline = Instant::now() + PATIENCE;
+    let mut got = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let message = messages
+            .recv_timeout(left)
+            .unwrap_or_else(|| panic!("{topic:?} did not arrive; got {:?}", topics(&got)));
+        let done = message.topic == topic;
+        got.push(message);
+        if done {
+            return got;
+        }
+    }
+}
+
+/// Waits for the bridge's state notification `state` on `messages`.
+fn state(messages: &Messages, topic: &str, state: &str) {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let message = messages
+            .recv_timeout(left)
+            .unwrap_or_else(|| panic!("{topic} never became {state}"));
+        if message.topic == topic && message.payload == state.as_bytes() {
+            return;
+        }
+    }
+}
+
+fn topics(messages: &[Message]) -> Vec<&str> {
+    messages.iter().map(|m| m.topic.as_str()).collect()
+}
+
+fn count(messages: &[Message]) -> HashMap<&str, usize> {
+    let mut counts = HashMap::new();
+    for message in messages {
+        *counts.entry(message.topic.as_str()).or_default() += 1;
+    }
+    counts
+}
+
+/// A `topic ... both` bridge between two of our brokers, announced with try_private: each message
+/// reaches each side once (no loop), prefixes are applied both ways, QoS 1 is kept.
+#[test]
+fn two_brokers_bridged_both_ways_without_a_loop() {
+    let b = ours(0, "");
+    let a = ours(
+        0,
+        &format!(
+            "connection to-b\naddress 127.0.0.1:{}\nremote_clientid a-to-b\nrestart_timeout 1\n\
+             topic sensors/# both 1\ntopic out/# out 1 a/ from-a/\ntopic # in 1 a/in/ to-a/\n",
+            port(&b)
+        ),
+    );
+    let state_topic = "$SYS/broker/connection/a-to-b/state";
+    let (_watch, watch) = subscriber(port(&a), "watch", &[state_topic]);
+    state(&watch, state_topic, "1");
+    // The remote side was announced as a bridge and its notification is retained there too.
+    let (_remote_watch, remote_watch) = subscriber(port(&b), "remote-watch", &[state_topic]);
+    state(&remote_watch, state_topic, "1");
+
+    let (_sa, on_a) = subscriber(port(&a), "sa", &["sensors/#", "a/in/#"]);
+    let (_sb, on_b) = subscriber(port(&b), "sb", &["sensors/#", "from-a/#"]);
+    let pa = client(port(&a), "pa");
+    let pb = client(port(&b), "pb");
+    for n in 0..5 {
+        publish(&pa, "sensors/a", &format!("a{n}"));
+        publish(&pb, "sensors/b", &format!("b{n}"));
+    }
+    publish(&pa, "a/out/x", "prefixed out");
+    publish(&pb, "to-a/y", "prefixed in");
+    // Every copy that could loop would be queued before these sentinels on the same paths.
+    publish(&pb, "sensors/end-b", "");
+    publish(&pa, "sensors/end-a", "");
+    let mut got_a = until(&on_a, "sensors/end-b");
+    let mut got_b = until(&on_b, "sensors/end-a");
+    if !got_a.iter().any(|m| m.topic == "sensors/end-a") {
+        got_a.extend(until(&on_a, "sensors/end-a"));
+    }
+    if !got_b.iter().any(|m| m.topic == "sensors/end-b") {
+        got_b.extend(until(&on_b, "sensors/end-b"));
+    }
+    // Let anything still in flight on either bridge path arrive behind one more pair of sentinels.
+    publish(&pb, "sensors/final-b", "");
+    publish(&pa, "sensors/final-a", "");
+    got_a.extend(until(&on_a, "sensors/final-b"));
+    got_b.extend(until(&on_b, "sensors/final-a"));
+    for got in [&got_a, &got_b] {
+        let counts = count(got);
+        assert_eq!(counts.get("sensors/a"), Some(&5), "{:?}", topics(got));
+        assert_eq!(counts.get("sensors/b"), Some(&5), "{:?}", topics(got));
+        assert!(
+            got.iter()
+                .filter(|m| m.topic.starts_with("sensors/"))
+                .all(|m| m.qos == QoS::AtLeastOnce)
+        );
+    }
+    let payload_of = |got: &[Message], topic: &str| {
+        got.iter()
+            .filter(|m| m.topic == topic)
+            .map(|m| m.payload.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        payload_of(&got_b, "from-a/out/x"),
+        [b"prefixed out".to_vec()]
+    );
+    assert_eq!(payload_of(&got_a, "a/in/y"), [b"prefixed in".to_vec()]);
+    // Order is kept along one path: a0..a4 reach B in order.
+    let order: Vec<&[u8]> = got_b
+        .iter()
+        .filter(|m| m.topic == "sensors/a")
+        .map(|m| m.payload.as_slice())
+        .collect();
+    assert_eq!(order, [b"a0", b"a1", b"a2", b"a3", b"a4"]);
+    drop(a);
+    // A clean stop of the bridge says so on the remote broker.
+    state(&remote_watch, state_topic, "0");
+}
+
+/// mosquitto on a free port, with `conf` added to its configuration.
+struct Mosquitto {
+    child: Child,
+    port: u16,
+    _dir: TempDir,
+}
+
+impl Mosquitto {
+    fn start() -> Self {
+        Self::with("")
+    }
+
+    /// mosquitto with `extra` appended to its configuration.
+    fn with(extra: &str) -> Self {
+        let port = free_port();
+        let dir = TempDir::new("bridge-mosquitto");
+        let conf = dir.file(
+            "mosquitto.conf",
+            &format!("listener {port} 127.0.0.1\nallow_anonymous true\n{extra}"),
+        );
+        let child = Command::new("/usr/sbin/mosquitto")
+            .arg("-c")
+            .arg(&conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("mosquitto starts (apt-get install mosquitto)");
+        let deadline = Instant::now() + PATIENCE;
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "mosquitto did not listen");
+            thread::sleep(Duration::from_millis(20));
+        }
+        Self {
+            child,
+            port,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for Mosquitto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("a free port")
+}
+
+/// Our broker bridged to a real mosquitto, both ways, with try_private (which mosquitto knows):
+/// messages cross each way once, and the notification is retained on both sides.
+#[test]
+fn bridged_to_mosquitto() {
+    let mosquitto = Mosquitto::start();
+    let ours = ours(
+        0,
+        &format!(
+            "connection m\naddress 127.0.0.1:{}\nremote_clientid ours-to-m\nrestart_timeout 1\n\
+             topic m/# both 1\n",
+            mosquitto.port
+        ),
+    );
+    let state_topic = "$SYS/broker/connection/ours-to-m/state";
+    let (_watch, watch) = subscriber(port(&ours), "watch", &[state_topic]);
+    state(&watch, state_topic, "1");
+    let (_remote_watch, remote_watch) = subscriber(mosquitto.port, "remote-watch", &[state_topic]);
+    state(&remote_watch, state_topic, "1");
+    let (_s_ours, on_ours) = subscriber(port(&ours), "s-ours", &["m/#"]);
+    let (_s_mosq, on_mosq) = subscriber(mosquitto.port, "s-mosq", &["m/#"]);
+    let p_ours = client(port(&ours), "p-ours");
+    let p_mosq = client(mosquitto.port, "p-mosq");
+    for n in 0..3 {
+        publish(&p_ours, "m/ours", &n.to_string());
+        publish(&p_mosq, "m/mosq", &n.to_string());
+    }
+    publish(&p_mosq, "m/end-mosq", "");
+    publish(&p_ours, "m/end-ours", "");
+    let mut got_ours = until(&on_ours, "m/end-mosq");
+    let mut got_mosq = until(&on_mosq, "m/end-ours");
+    publish(&p_mosq, "m/final-mosq", "");
+    publish(&p_ours, "m/final-ours", "");
+    got_ours.extend(until(&on_ours, "m/final-mosq"));
+    got_mosq.extend(until(&on_mosq, "m/final-ours"));
+    for got in [&got_ours, &got_mosq] {
+        let counts = count(got);
+        assert_eq!(counts.get("m/ours"), Some(&3), "{:?}", topics(got));
+        assert_eq!(counts.get("m/mosq"), Some(&3), "{:?}", topics(got));
+    }
+}
+
+/// mosquitto bridging to our broker with try_private: we accept its CONNECT with the bridge bit
+/// (protocol level 0x84) and do not send back what it publishes, so nothing loops.
+#[test]
+fn mosquitto_bridging_to_us_is_accepted_as_a_bridge() {
+    let ours = ours(0, "");
+    let state_topic = "$SYS/broker/connection/mosq-to-ours/state";
+    let (_watch, watch) = subscriber(port(&ours), "watch", &[state_topic]);
+    let mosquitto = Mosquitto::with(&format!(
+        "connection to-ours\naddress 127.0.0.1:{}\nremote_clientid mosq-to-ours\n\
+         try_private true\nrestart_timeout 1\ntopic x/# both 1\n",
+        port(&ours)
+    ));
+    // mosquitto announces itself on our broker once its bridge is up.
+    state(&watch, state_topic, "1");
+    let (_s_ours, on_ours) = subscriber(port(&ours), "s-ours", &["x/#"]);
+    let (_s_mosq, on_mosq) = subscriber(mosquitto.port, "s-mosq", &["x/#"]);
+    let p_ours = client(port(&ours), "p-ours");
+    let p_mosq = client(mosquitto.port, "p-mosq");
+    for n in 0..3 {
+        publish(&p_ours, "x/ours", &n.to_string());
+        publish(&p_mosq, "x/mosq", &n.to_string());
+    }
+    publish(&p_mosq, "x/end-mosq", "");
+    publish(&p_ours, "x/end-ours", "");
+    let mut got_ours = until(&on_ours, "x/end-mosq");
+    let mut got_mosq = until(&on_mosq, "x/end-ours");
+    publish(&p_mosq, "x/final-mosq", "");
+    publish(&p_ours, "x/final-ours", "");
+    got_ours.extend(until(&on_ours, "x/final-mosq"));
+    got_mosq.extend(until(&on_mosq, "x/final-ours"));
+    for got in [&got_ours, &got_mosq] {
+        let counts = count(got);
+        assert_eq!(counts.get("x/ours"), Some(&3), "{:?}", topics(got));
+        assert_eq!(counts.get("x/mosq"), Some(&3), "{:?}", topics(got));
+    }
+}
+
+/// The remote broker stops in the middle of a QoS 1 stream and comes back on the same port: every
+/// message acknowledged to the publisher reaches the remote subscriber, and the state notification
+/// goes 1, 0, 1.
+#[test]
+fn remote_outage_during_a_qos_1_stream_loses_nothing() {
+    const COUNT: usize = 200;
+    let dir = TempDir::new("bridge-outage");
+    let remote_config = || Config {
+        persistence: true,
+        persistence_location: dir.0.clone(),
+        ..Config::default()
+    };
+    let start_remote = |port: u16| {
+        Broker::start(Config {
+            listeners: vec![SocketAddr::from(([127, 0, 0, 1], port))],
+            sys_interval: Duration::ZERO,
+            ..remote_config()
+        })
+        .expect("remote broker starts")
+    };
+    let remote = start_remote(0);
+    let remote_port = port(&remote);
+    let local = ours(
+        0,
+        &format!(
+            "connection out\naddress 127.0.0.1:{remote_port}\nremote_clientid outage\n\
+             restart_timeout 1\ntopic q/# out 1\n"
+        ),
+    );
+    let state_topic = "$SYS/broker/connection/outage/state";
+    let (_watch, watch) = subscriber(port(&local), "watch", &[state_topic]);
+    state(&watch, state_topic, "1");
+
+    // A persistent subscriber on the remote that reconnects by itself after the outage.
+    let sink_options = ConnectOptions::builder("127.0.0.1", remote_port)
+        .client_id("sink")
+        .clean_session(false)
+        .reconnect(Duration::from_millis(100), Duration::from_millis(500))
+        .build()
+        .expect("options");
+    let sink = Client::connect(sink_options).expect("sink connects");
+    sink.subscribe(&[("q/#", QoS::AtLeastOnce)])
+        .expect("subscribe")
+        .wait_timeout(PATIENCE)
+        .expect("SUBACK");
+    let received = sink.messages();
+
+    let publisher = client(port(&local), "publisher");
+    let stream = thread::spawn(move || {
+        for n in 0..COUNT {
+            publish(&publisher, &format!("q/{n}"), &n.to_string());
+        }
+        publisher
+    });
+    let mut seen = vec![false; COUNT];
+    let note = |seen: &mut Vec<bool>, message: Message| {
+        if let Some(n) = message
+            .topic
+            .strip_prefix("q/")
+            .and_then(|n| n.parse::<usize>().ok())
+        {
+            seen[n] = true;
+        }
+    };
+    // Part of the stream arrives, then the remote goes away.
+    for _ in 0..20 {
+        note(
+            &mut seen,
+            received.recv_timeout(PATIENCE).expect("the stream starts"),
+        );
+    }
+    remote.shutdown();
+    state(&watch, state_topic, "0");
+    let remote = start_remote(remote_port);
+    state(&watch, state_topic, "1");
+    let _publisher = stream.join().expect("every publication was acknowledged");
+    let deadline = Instant::now() + PATIENCE * 2;
+    while seen.iter().any(|seen| !seen) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match received.recv_timeout(left) {
+            Some(message) => note(&mut seen, message),
+            None => {
+                let missing: Vec<usize> = (0..COUNT).filter(|n| !seen[*n]).collect();
+                panic!("lost across the outage: {missing:?}");
+            }
+        }
+    }
+    drop(local);
+    remote.shutdown();
+}
+
+/// A retained message crosses the bridge as retained: the bridge receives it with its retain flag
+/// (it announced itself as a bridge), so the remote broker retains it for later subscribers.
+#[test]
+fn retained_messages_cross_the_bridge_as_retained() {
+    let remote = ours(0, "");
+    let local = ours(
+        0,
+        &format!(
+            "connection r\naddress 127.0.0.1:{}\nremote_clientid retain\nrestart_timeout 1\n\
+             topic r/# out 1\n",
+            port(&remote)
+        ),
+    );
+    let state_topic = "$SYS/broker/connection/retain/state";
+    let (_watch, watch) = subscriber(port(&remote), "watch", &[state_topic, "r/#"]);
+    state(&watch, state_topic, "1");
+    client(port(&local), "p")
+        .publish("r/kept", "last value", QoS::AtLeastOnce, true)
+        .expect("publish")
+        .wait_timeout(PATIENCE)
+        .expect("PUBACK");
+    until(&watch, "r/kept");
+    let (_late, late) = subscriber(port(&remote), "late", &["r/#"]);
+    let got = until(&late, "r/kept");
+    let kept = got.last().expect("one message");
+    assert!(kept.retain, "the remote broker retained it");
+    assert_eq!(kept.payload, b"last value");
+}
+
+/// With several addresses, one that cannot be reached is skipped for the next.
+#[test]
+fn an_unreachable_address_fails_over_to_the_next() {
+    let remote = ours(0, "");
+    let local = ours(
+        0,
+        &format!(
+            "connection f\naddress 127.0.0.1:{} 127.0.0.1:{}\nremote_clientid failover\n\
+             restart_timeout 1\ntopic f/# out 1\n",
+            free_port(),
+            port(&remote)
+        ),
+    );
+    let state_topic = "$SYS/broker/connection/failover/state";
+    let (_watch, watch) = subscriber(port(&remote), "watch", &[state_topic, "f/#"]);
+    state(&watch, state_topic, "1");
+    publish(&client(port(&local), "p"), "f/x", "via the second address");
+    until(&watch, "f/x");
+}
+
+/// Bridge mistakes stop the start with the line that is wrong.
+#[test]
+fn bridge_configuration_errors_name_their_line() {
+    for (text, line) in [
+        ("sys_interval 0\naddress 127.0.0.1\n", 2),
+        ("connection a\naddress h\ntopic x/# sideways\n", 3),
+        (
+            "connection a\naddress h\ntopic x/# out 1\nbridge_capath /etc/ssl\n",
+            4,
+        ),
+        ("sys_interval 0\nconnection a\ntopic x/#\n", 2),
+    ] {
+        let error = Config::parse(text, "bridge.conf").expect_err(text);
+        assert_eq!(error.line, line, "{text}: {error}");
+        assert!(error.to_string().starts_with("bridge.conf:"), "{error}");
+    }
+}
