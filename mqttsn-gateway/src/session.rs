@@ -8,7 +8,7 @@
 //! comes. The same queue is the sleeping client's buffer (§6.14): while the client is asleep nothing
 //! is sent, and when it wakes the queue drains, then PINGRESP closes the delivery.
 //!
-//! This file does not decide what a received message means (`translator.rs` does), and has no
+//! This file does not decide what a received message means (`translator/` does), and has no
 //! socket and no clock: the time is passed in.
 
 use std::collections::{HashSet, VecDeque};

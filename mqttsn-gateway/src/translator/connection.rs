@@ -1,0 +1,483 @@
+//! Connection set-up and tear-down: CONNECT and the will dialogue (§6.2, §6.3), will updates while
+//! connected (§6.4), and the state changes that end a connection: disconnected (§6.12, [SN-6.14-5])
+//! and lost ([SN-6.14-4], [SN-6.14-7]), with the will published by the gateway.
+//!
+//! What happens to the broker side follows from the gateway kind: a transparent client gets its
+//! own MQTT connection under its own client id [SN-4.1-1]; an aggregating one rides on the
+//! gateway's shared connection [SN-4.2-1]. Timers are not here: `sleep.rs` and `session.rs` decide
+//! when a silent client is lost; this file says what losing it means.
+
+use std::time::Instant;
+
+use mqttsn_codec::{
+    ConnAck, Connect, Disconnect, Message, ReturnCode, WillMsg, WillResp, WillTopic,
+};
+
+use super::{Translator, connack};
+use crate::action::{Action, ConnId, ConnectRequest, Peer};
+use crate::config::GatewayKind;
+use crate::session::{ClientState, Session, mqtt_qos};
+
+impl Translator {
+    pub(super) fn rebind(&mut self, id: &str, peer: &Peer) {
+        if let Some(session) = self.sessions.get_mut(id)
+            && session.peer != *peer
+        {
+            log::info!("{id}: moved from {} to {peer}", session.peer);
+            self.peers.remove(&session.peer);
+            session.peer = peer.clone();
+        }
+        self.peers.insert(peer.clone(), id.to_string());
+    }
+
+    pub(super) fn connect(
+        &mut self,
+        now: Instant,
+        peer: &Peer,
+        connect: &Connect<'_>,
+        actions: &mut Vec<Action>,
+    ) {
+        let id = connect.client_id.as_str().to_string();
+        let live = self
+            .sessions
+            .values()
+            .filter(|s| s.state != ClientState::Lost)
+            .count();
+        if !self.sessions.contains_key(&id) && live >= self.config.max_clients {
+            // [SN-6.2-4] A refusal carries its reason.
+            log::warn!("{peer}: {id} refused, {live} clients already");
+            let connack = Message::ConnAck(ConnAck {
+                return_code: ReturnCode::Congestion,
+            });
+            self.send(peer, &connack, actions);
+            return;
+        }
+        // A peer that connects under a new client id leaves its old session behind.
+        if let Some(old) = self.peers.get(peer).cloned()
+            && old != id
+        {
+            self.disconnect(&old, false, actions);
+        }
+        let session = self
+            .sessions
+            .entry(id.clone())
+            .or_insert_with(|| Session::new(&id, peer.clone(), now));
+        let was = session.state;
+        if was == ClientState::AwaitingBroker {
+            // A retransmitted CONNECT while the broker is being asked: the answer is on its way.
+            return;
+        }
+        self.rebind(&id, peer);
+        if connect.clean_session {
+            // [SN-6.3-2] [SN-6.3-3] A clean session starts from nothing, will included.
+            self.clean(&id, actions);
+        }
+        let Some(session) = self.sessions.get_mut(&id) else {
+            return;
+        };
+        session.clean_session = connect.clean_session;
+        session.keep_alive = std::time::Duration::from_secs(connect.duration.into());
+        session.last_heard = now;
+        session.prompt_retries = 0;
+        if connect.will {
+            // [SN-6.2-2] [SN-6.3-4] Ask for the will; the new one replaces the stored one.
+            self.set_state(&id, ClientState::AwaitingWillTopic);
+            self.send_to(&id, &Message::WillTopicReq, actions);
+        } else {
+            // [SN-6.2-3] [SN-6.3-5]
+            self.open(now, &id, actions);
+        }
+    }
+
+    /// Removes what a clean session discards, including the broker side of its subscriptions.
+    pub(super) fn clean(&mut self, id: &str, actions: &mut Vec<Action>) {
+        let Some(session) = self.sessions.get_mut(id) else {
+            return;
+        };
+        let filters: Vec<String> = session
+            .subscriptions
+            .iter()
+            .map(|s| s.filter.clone())
+            .collect();
+        session.clear();
+        let old_conn = session.conn.take();
+        if let Some(conn) = old_conn {
+            self.owners.remove(&conn);
+            actions.push(Action::Disconnect(conn));
+        }
+        if self.config.kind == GatewayKind::Aggregating {
+            for filter in filters {
+                self.release(&filter, actions);
+            }
+        }
+    }
+
+    /// The last step of the connection set-up: the broker side, then CONNACK.
+    pub(super) fn open(&mut self, now: Instant, id: &str, actions: &mut Vec<Action>) {
+        let Some(session) = self.sessions.get_mut(id) else {
+            return;
+        };
+        match self.config.kind {
+            GatewayKind::Transparent if session.conn.is_none() => {
+                // [SN-4.1-1] One MQTT connection per client, under the client's own id.
+                let conn = ConnId(self.next_conn);
+                self.next_conn += 1;
+                session.conn = Some(conn);
+                self.owners.insert(conn, id.to_string());
+                let request = ConnectRequest {
+                    client_id: id.to_string(),
+                    clean_session: session.clean_session,
+                    keep_alive: session.keep_alive.max(self.config.broker_keep_alive),
+                };
+                actions.push(Action::Connect(conn, request));
+                self.set_state(id, ClientState::AwaitingBroker);
+            }
+            GatewayKind::Aggregating if !self.gateway_up => {
+                // [SN-6.2-4] No broker, no connection: the client is told to wait.
+                self.send_to(id, &connack(ReturnCode::Congestion), actions);
+                self.disconnect(id, false, actions);
+            }
+            // Aggregating with the broker up, or transparent with the client's connection still
+            // open (a sleeping client connecting again without a clean session).
+            _ => self.accept(now, id, actions),
+        }
+    }
+
+    pub(super) fn accept(&mut self, now: Instant, id: &str, actions: &mut Vec<Action>) {
+        self.send_to(id, &connack(ReturnCode::Accepted), actions);
+        self.set_state(id, ClientState::Active);
+        if let Some(session) = self.sessions.get_mut(id) {
+            session.last_heard = now;
+            // A client that reconnects with messages kept from its sleep gets them now.
+            let mut out = Vec::new();
+            session.resend_inflight(now, &mut out);
+            self.send_out(id, out, actions);
+        }
+        self.pump(now, id, actions);
+    }
+
+    pub(super) fn connected_message(
+        &mut self,
+        now: Instant,
+        id: &str,
+        message: Message<'_>,
+        actions: &mut Vec<Action>,
+    ) {
+        let Some(session) = self.sessions.get_mut(id) else {
+            return;
+        };
+        let state = session.state;
+        // [SN-6.14-4] Any message shows the client is alive.
+        if state != ClientState::Asleep {
+            session.last_heard = now;
+        }
+        match (state, message) {
+            (ClientState::AwaitingWillTopic, Message::WillTopic(will)) => {
+                match will {
+                    // [SN-6.3-6] An empty WILLTOPIC deletes the will; there is no message to ask.
+                    WillTopic::Delete => {
+                        session.will = None;
+                        session.will_message.clear();
+                        self.open(now, id, actions);
+                    }
+                    WillTopic::Set { qos, retain, topic } => {
+                        session.will = Some((topic.as_str().to_string(), mqtt_qos(qos), retain));
+                        session.prompt_retries = 0;
+                        self.set_state(id, ClientState::AwaitingWillMsg);
+                        self.send_to(id, &Message::WillMsgReq, actions);
+                    }
+                }
+            }
+            (ClientState::AwaitingWillMsg, Message::WillMsg(will)) => {
+                session.will_message = will.message.to_vec();
+                self.open(now, id, actions);
+            }
+            (ClientState::AwaitingWillTopic | ClientState::AwaitingWillMsg, _) => {
+                log::debug!("{id}: unexpected message during the will dialogue, ignored");
+            }
+            (ClientState::AwaitingBroker, _) => {
+                log::debug!("{id}: message before CONNACK, ignored");
+            }
+            (ClientState::Disconnected | ClientState::Lost, message) => {
+                let peer = session.peer.clone();
+                self.unknown(&peer, &message, actions);
+            }
+            (_, message) => self.session_message(now, id, message, actions),
+        }
+    }
+
+    pub(super) fn set_state(&mut self, id: &str, state: ClientState) {
+        if let Some(session) = self.sessions.get_mut(id)
+            && session.state != state
+        {
+            log::info!("{id} ({}): {} -> {state}", session.peer, session.state);
+            session.state = state;
+        }
+    }
+
+    /// Disconnected [SN-6.14-5]: the client's own DISCONNECT, a failed set-up, or a broker loss.
+    /// `close` also closes a transparent client's broker connection. A clean session is then
+    /// forgotten: nothing of it would survive the next CONNECT.
+    pub(super) fn disconnect(&mut self, id: &str, close: bool, actions: &mut Vec<Action>) {
+        self.set_state(id, ClientState::Disconnected);
+        if let Some(session) = self.sessions.get_mut(id) {
+            session.drop_deliveries();
+            if close && let Some(conn) = session.conn.take() {
+                self.owners.remove(&conn);
+                actions.push(Action::Disconnect(conn));
+            }
+        }
+        self.forget_if_clean(id, actions);
+    }
+
+    /// Lost [SN-6.14-4] [SN-6.14-7]: the will is published, the broker connection closed.
+    pub(super) fn lose(&mut self, id: &str, actions: &mut Vec<Action>) {
+        self.stats.lost += 1;
+        self.set_state(id, ClientState::Lost);
+        let Some(session) = self.sessions.get_mut(id) else {
+            return;
+        };
+        session.drop_deliveries();
+        // The gateway publishes the will itself, on its own connection: MQTT 3.1.1 cannot change a
+        // connection's will after CONNECT, which WILLTOPICUPD and WILLMSGUPD need, and an
+        // aggregating gateway has no connection per client to carry one.
+        if let Some((topic, qos, retain)) = session.will.clone() {
+            log::info!("{id}: will published on {topic}");
+            actions.push(Action::Publish {
+                conn: ConnId::GATEWAY,
+                topic,
+                payload: session.will_message.clone(),
+                qos,
+                retain,
+                ack: None,
+            });
+        }
+        if let Some(conn) = session.conn.take() {
+            self.owners.remove(&conn);
+            actions.push(Action::Disconnect(conn));
+        }
+        self.forget_if_clean(id, actions);
+    }
+
+    pub(super) fn forget_if_clean(&mut self, id: &str, actions: &mut Vec<Action>) {
+        if self.sessions.get(id).is_some_and(|s| s.clean_session) {
+            self.clean(id, actions);
+            if let Some(session) = self.sessions.remove(id) {
+                self.peers.remove(&session.peer);
+            }
+        }
+    }
+
+    /// Sends an unsolicited DISCONNECT and marks the client disconnected.
+    pub(super) fn tell_disconnected(&mut self, id: &str, actions: &mut Vec<Action>) {
+        self.send_to(
+            id,
+            &Message::Disconnect(Disconnect { duration: None }),
+            actions,
+        );
+        self.disconnect(id, true, actions);
+    }
+
+    /// WILLTOPICUPD from a connected client.
+    pub(super) fn will_topic_update(
+        &mut self,
+        id: &str,
+        will: WillTopic<'_>,
+        actions: &mut Vec<Action>,
+    ) {
+        let Some(session) = self.sessions.get_mut(id) else {
+            return;
+        };
+        match will {
+            // [SN-6.4-4] An empty WILLTOPICUPD deletes topic and message.
+            WillTopic::Delete => {
+                session.will = None;
+                session.will_message.clear();
+            }
+            // [SN-6.4-1] [SN-6.4-3] The topic alone is replaced.
+            WillTopic::Set { qos, retain, topic } => {
+                session.will = Some((topic.as_str().to_string(), mqtt_qos(qos), retain));
+            }
+        }
+        // [SN-6.4-2] [SN-5.4.24-1]
+        let resp = Message::WillTopicResp(WillResp {
+            return_code: ReturnCode::Accepted,
+        });
+        self.send_to(id, &resp, actions);
+    }
+
+    /// WILLMSGUPD from a connected client.
+    pub(super) fn will_message_update(
+        &mut self,
+        id: &str,
+        will: &WillMsg<'_>,
+        actions: &mut Vec<Action>,
+    ) {
+        let Some(session) = self.sessions.get_mut(id) else {
+            return;
+        };
+        session.will_message = will.message.to_vec();
+        // [SN-6.4-2] [SN-5.4.25-1]
+        let resp = Message::WillMsgResp(WillResp {
+            return_code: ReturnCode::Accepted,
+        });
+        self.send_to(id, &resp, actions);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use mqtt_client::QoS;
+    use mqttsn_codec::{ClientId, QoS as SnQoS, TopicName};
+
+    use super::super::harness::*;
+    use super::*;
+    use crate::action::BrokerEvent;
+    use crate::session::tolerance;
+
+    #[test]
+    fn will_dialogue_then_broker_then_connack_sn_6_2_2() {
+        let mut h = Harness::new(GatewayKind::Transparent);
+        let actions = h.from(
+            1,
+            Message::Connect(Connect {
+                will: true,
+                clean_session: true,
+                duration: 30,
+                client_id: ClientId::new("c1").expect("valid"),
+            }),
+        );
+        assert_eq!(types(&actions), [mqttsn_codec::MsgType::WillTopicReq]);
+        assert_eq!(h.state("c1"), Some(ClientState::AwaitingWillTopic));
+        let actions = h.from(
+            1,
+            Message::WillTopic(WillTopic::Set {
+                qos: SnQoS::AtLeastOnce,
+                retain: true,
+                topic: TopicName::new("wills/c1").expect("valid"),
+            }),
+        );
+        assert_eq!(types(&actions), [mqttsn_codec::MsgType::WillMsgReq]);
+        let actions = h.from(1, Message::WillMsg(WillMsg { message: b"gone" }));
+        let [Action::Connect(conn, request)] = &actions[..] else {
+            panic!("expected a broker connection, got {actions:?}");
+        };
+        assert_eq!(request.client_id, "c1");
+        assert_eq!(h.state("c1"), Some(ClientState::AwaitingBroker));
+        let actions = h.broker(BrokerEvent::Connected(*conn));
+        let (to, connack) = &sent(&actions)[0];
+        assert_eq!(*to, node(1));
+        assert_eq!(
+            Message::decode(connack),
+            Ok(connack_msg(ReturnCode::Accepted))
+        );
+        assert_eq!(h.state("c1"), Some(ClientState::Active));
+
+        // [SN-6.14-4] Silent past the keep-alive (with [SN-7.2-2]'s tolerance): lost, will out.
+        let limit = tolerance(Duration::from_secs(30));
+        assert!(h.advance(limit - SECOND).is_empty());
+        let actions = h.advance(SECOND);
+        assert!(actions.contains(&Action::Publish {
+            conn: ConnId::GATEWAY,
+            topic: "wills/c1".into(),
+            payload: b"gone".to_vec(),
+            qos: QoS::AtLeastOnce,
+            retain: true,
+            ack: None,
+        }));
+        assert!(actions.contains(&Action::Disconnect(*conn)));
+        assert_eq!(h.translator.stats().lost, 1);
+    }
+
+    #[test]
+    fn will_prompts_are_retransmitted_then_given_up_sn_6_13_1() {
+        let mut h = Harness::new(GatewayKind::Aggregating);
+        h.from(
+            1,
+            Message::Connect(Connect {
+                will: true,
+                clean_session: false,
+                duration: 30,
+                client_id: ClientId::new("c1").expect("valid"),
+            }),
+        );
+        for _ in 0..3 {
+            let actions = h.advance(h.translator.config().retry_interval);
+            assert_eq!(types(&actions), [mqttsn_codec::MsgType::WillTopicReq]);
+        }
+        assert!(types(&h.advance(h.translator.config().retry_interval)).is_empty());
+        assert_eq!(h.state("c1"), Some(ClientState::Disconnected));
+    }
+
+    #[test]
+    fn a_transparent_connection_the_broker_refuses_is_congestion_sn_6_2_4() {
+        let mut h = Harness::new(GatewayKind::Transparent);
+        let actions = h.from(
+            1,
+            Message::Connect(Connect {
+                will: false,
+                clean_session: true,
+                duration: 30,
+                client_id: ClientId::new("c1").expect("valid"),
+            }),
+        );
+        let [Action::Connect(conn, _)] = &actions[..] else {
+            panic!("{actions:?}");
+        };
+        let actions = h.broker(BrokerEvent::Lost(*conn));
+        let (_, datagram) = &sent(&actions)[0];
+        assert_eq!(
+            Message::decode(datagram),
+            Ok(connack_msg(ReturnCode::Congestion))
+        );
+        assert_eq!(h.state("c1"), None, "a clean session is forgotten");
+    }
+
+    #[test]
+    fn an_aggregating_gateway_without_broker_answers_congestion_sn_6_2_4() {
+        let mut h = Harness::new(GatewayKind::Aggregating);
+        h.broker(BrokerEvent::Lost(ConnId::GATEWAY));
+        let actions = h.from(
+            1,
+            Message::Connect(Connect {
+                will: false,
+                clean_session: true,
+                duration: 30,
+                client_id: ClientId::new("c1").expect("valid"),
+            }),
+        );
+        let (_, datagram) = &sent(&actions)[0];
+        assert_eq!(
+            Message::decode(datagram),
+            Ok(connack_msg(ReturnCode::Congestion))
+        );
+    }
+
+    #[test]
+    fn will_updates_sn_6_4_1_to_4() {
+        let mut h = Harness::new(GatewayKind::Aggregating);
+        h.connect(1, "c1", false, 10);
+        let actions = h.from(
+            1,
+            Message::WillTopicUpd(WillTopic::Set {
+                qos: SnQoS::AtMostOnce,
+                retain: false,
+                topic: TopicName::new("w/t").expect("valid"),
+            }),
+        );
+        assert_eq!(types(&actions), [mqttsn_codec::MsgType::WillTopicResp]);
+        let actions = h.from(1, Message::WillMsgUpd(WillMsg { message: b"bye" }));
+        assert_eq!(types(&actions), [mqttsn_codec::MsgType::WillMsgResp]);
+        let actions = h.advance(Duration::from_secs(15));
+        assert!(actions.iter().any(|a| matches!(a, Action::Publish { topic, payload, .. } if topic == "w/t" && payload == b"bye")));
+
+        // An empty WILLTOPICUPD deletes the will: nothing is published when lost.
+        h.connect(1, "c1", false, 10);
+        h.from(1, Message::WillTopicUpd(WillTopic::Delete));
+        let actions = h.advance(Duration::from_secs(15));
+        assert_eq!(h.state("c1"), Some(ClientState::Lost));
+        assert!(!actions.iter().any(|a| matches!(a, Action::Publish { .. })));
+    }
+}
