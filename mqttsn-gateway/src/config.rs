@@ -70,8 +70,8 @@ pub struct Config {
     /// N_retry, how many times it sends again before it gives the client up (`RetryCount`,
     /// default 3) [SN-7.2-1].
     pub retry_count: u32,
-    /// How many messages wait for one sleeping client; more are dropped and counted
-    /// (`MaxBufferedMessages`, default 100).
+    /// How many messages wait for one client that is asleep, or disconnected with its session
+    /// kept (aggregating kind); more are dropped and counted (`MaxBufferedMessages`, default 100).
     pub max_buffered: usize,
     /// How many clients the gateway serves at once (`MaxNumberOfClients`, default 1000); a CONNECT
     /// beyond it gets CONNACK "rejected: congestion".

@@ -213,10 +213,18 @@ impl Session {
         self.qos2_received.clear();
     }
 
-    /// Drops what is on its way to a client that is gone.
-    pub(crate) fn drop_deliveries(&mut self) {
-        self.queue.clear();
-        self.inflight = None;
+    /// Whether a broker message delivered at `qos` is kept for this client. While it is connected
+    /// or connecting, every message is (a sleeping client's buffer [SN-6.14-8], or the queue that
+    /// drains once CONNACK is sent). While it is disconnected or lost, only a kept session
+    /// (clean session 0) takes messages, and only QoS 1 and 2 ones, as an MQTT server does for a
+    /// persistent session [MQTT-3.1.2-5] [SN-6.12-2]; they are delivered when it connects again.
+    pub(crate) fn takes(&self, qos: QoS) -> bool {
+        match self.state {
+            ClientState::Disconnected | ClientState::Lost => {
+                !self.clean_session && qos != QoS::AtMostOnce
+            }
+            _ => true,
+        }
     }
 
     /// The QoS at which a message on `topic` published at `qos` reaches this client, if any of its

@@ -100,6 +100,7 @@ impl Translator {
             .map(|s| s.filter.clone())
             .collect();
         session.clear();
+        self.retired.retain(|_, owner| owner != id);
         let old_conn = session.conn.take();
         if let Some(conn) = old_conn {
             self.owners.remove(&conn);
@@ -220,12 +221,11 @@ impl Translator {
     /// forgotten: nothing of it would survive the next CONNECT.
     pub(super) fn disconnect(&mut self, id: &str, close: bool, actions: &mut Vec<Action>) {
         self.set_state(id, ClientState::Disconnected);
-        if let Some(session) = self.sessions.get_mut(id) {
-            session.drop_deliveries();
-            if close && let Some(conn) = session.conn.take() {
-                self.owners.remove(&conn);
-                actions.push(Action::Disconnect(conn));
-            }
+        // A kept session keeps what was on its way to the client (its queue and the message in
+        // flight): both are sent again when it connects [MQTT-3.1.2-5]. A clean one is forgotten
+        // below, and its messages with it.
+        if close {
+            self.close_connection(id, actions);
         }
         self.forget_if_clean(id, actions);
     }
@@ -237,7 +237,6 @@ impl Translator {
         let Some(session) = self.sessions.get_mut(id) else {
             return;
         };
-        session.drop_deliveries();
         // The gateway publishes the will itself, on its own connection: MQTT 3.1.1 cannot change a
         // connection's will after CONNECT, which WILLTOPICUPD and WILLMSGUPD need, and an
         // aggregating gateway has no connection per client to carry one.
@@ -252,11 +251,26 @@ impl Translator {
                 ack: None,
             });
         }
-        if let Some(conn) = session.conn.take() {
-            self.owners.remove(&conn);
-            actions.push(Action::Disconnect(conn));
-        }
+        self.close_connection(id, actions);
         self.forget_if_clean(id, actions);
+    }
+
+    /// Closes a transparent client's own broker connection, if it has one open. For a kept
+    /// session the connection is remembered as retired, so that a message already on its way on
+    /// it is kept for the client (see `broker_message`).
+    fn close_connection(&mut self, id: &str, actions: &mut Vec<Action>) {
+        let Some(session) = self.sessions.get_mut(id) else {
+            return;
+        };
+        let Some(conn) = session.conn.take() else {
+            return;
+        };
+        self.owners.remove(&conn);
+        actions.push(Action::Disconnect(conn));
+        self.retired.retain(|_, owner| owner != id);
+        if !session.clean_session {
+            self.retired.insert(conn, id.to_string());
+        }
     }
 
     pub(super) fn forget_if_clean(&mut self, id: &str, actions: &mut Vec<Action>) {
@@ -265,6 +279,7 @@ impl Translator {
             if let Some(session) = self.sessions.remove(id) {
                 self.peers.remove(&session.peer);
             }
+            self.retired.retain(|_, owner| owner != id);
         }
     }
 
@@ -330,7 +345,7 @@ mod tests {
     use std::time::Duration;
 
     use mqtt_client::QoS;
-    use mqttsn_codec::{ClientId, QoS as SnQoS, TopicName};
+    use mqttsn_codec::{ClientId, MsgType, PubAck, QoS as SnQoS, TopicId, TopicName};
 
     use super::super::harness::*;
     use super::*;
@@ -479,5 +494,123 @@ mod tests {
         let actions = h.advance(Duration::from_secs(15));
         assert_eq!(h.state("c1"), Some(ClientState::Lost));
         assert!(!actions.iter().any(|a| matches!(a, Action::Publish { .. })));
+    }
+
+    fn reconnect(h: &mut Harness, n: u16, id: &str) -> Vec<Action> {
+        let actions = h.from(
+            n,
+            Message::Connect(Connect {
+                will: false,
+                clean_session: false,
+                duration: 30,
+                client_id: ClientId::new(id).expect("valid"),
+            }),
+        );
+        let mut all = actions.clone();
+        for action in actions {
+            if let Action::Connect(conn, _) = action {
+                all.extend(h.broker(BrokerEvent::Connected(conn)));
+            }
+        }
+        all
+    }
+
+    #[test]
+    fn aggregating_keeps_qos_1_and_2_for_a_disconnected_kept_session_mqtt_3_1_2_5() {
+        let mut h = Harness::new(GatewayKind::Aggregating);
+        h.connect(1, "c1", false, 30);
+        h.subscribe(1, name("k/a"), SnQoS::ExactlyOnce);
+        h.from(1, Message::Disconnect(Disconnect { duration: None }));
+        assert_eq!(h.state("c1"), Some(ClientState::Disconnected));
+        assert!(sent(&h.message(ConnId::GATEWAY, "k/a", QoS::AtLeastOnce)).is_empty());
+        // QoS 0 is not kept for a client that is away, as an MQTT server does not keep it.
+        h.message(ConnId::GATEWAY, "k/a", QoS::AtMostOnce);
+        h.message(ConnId::GATEWAY, "k/a", QoS::ExactlyOnce);
+        assert_eq!(h.translator.buffered("c1"), 2);
+        assert_eq!(h.translator.stats().buffered, 2);
+        // [SN-6.3-5] Connecting again without a clean session: CONNACK, then the kept messages.
+        let actions = reconnect(&mut h, 1, "c1");
+        assert_eq!(types(&actions), [MsgType::ConnAck, MsgType::Publish]);
+        let datagram = sent(&actions).swap_remove(1).1;
+        let Ok(Message::Publish(first)) = Message::decode(&datagram) else {
+            panic!("PUBLISH");
+        };
+        assert_eq!(first.qos, SnQoS::AtLeastOnce);
+        let actions = h.from(
+            1,
+            Message::PubAck(PubAck {
+                topic_id: TopicId(1),
+                msg_id: first.msg_id,
+                return_code: ReturnCode::Accepted,
+            }),
+        );
+        let datagram = sent(&actions).swap_remove(0).1;
+        let Ok(Message::Publish(second)) = Message::decode(&datagram) else {
+            panic!("PUBLISH");
+        };
+        assert_eq!(second.qos, SnQoS::ExactlyOnce);
+    }
+
+    #[test]
+    fn a_lost_kept_session_keeps_its_message_in_flight_and_a_bounded_queue() {
+        let mut h = Harness::new(GatewayKind::Aggregating);
+        h.translator.config.max_buffered = 2;
+        h.connect(1, "c1", false, 10);
+        h.subscribe(1, name("k/a"), SnQoS::AtLeastOnce);
+        // One PUBLISH in flight, unanswered, when the client goes silent.
+        assert_eq!(
+            types(&h.message(ConnId::GATEWAY, "k/a", QoS::AtLeastOnce)),
+            [MsgType::Publish]
+        );
+        h.advance(tolerance(Duration::from_secs(10)));
+        assert_eq!(h.state("c1"), Some(ClientState::Lost));
+        for _ in 0..3 {
+            h.message(ConnId::GATEWAY, "k/a", QoS::AtLeastOnce);
+        }
+        assert_eq!(h.translator.buffered("c1"), 2);
+        assert_eq!(
+            h.translator.stats().dropped,
+            1,
+            "the third is dropped and counted"
+        );
+        // The message in flight goes again first, marked as a retransmission [SN-5.3.4-1].
+        let actions = reconnect(&mut h, 1, "c1");
+        assert_eq!(types(&actions), [MsgType::ConnAck, MsgType::Publish]);
+        let datagram = sent(&actions).swap_remove(1).1;
+        let Ok(Message::Publish(again)) = Message::decode(&datagram) else {
+            panic!("PUBLISH");
+        };
+        assert!(again.dup);
+    }
+
+    #[test]
+    fn a_clean_session_keeps_nothing_while_away() {
+        let mut h = Harness::new(GatewayKind::Aggregating);
+        h.connect(1, "c1", true, 30);
+        h.subscribe(1, name("k/a"), SnQoS::AtLeastOnce);
+        h.from(1, Message::Disconnect(Disconnect { duration: None }));
+        h.message(ConnId::GATEWAY, "k/a", QoS::AtLeastOnce);
+        assert_eq!(h.state("c1"), None);
+        assert_eq!(h.translator.stats().buffered, 0);
+    }
+
+    #[test]
+    fn a_message_on_a_closed_transparent_connection_is_kept_for_a_kept_session() {
+        let mut h = Harness::new(GatewayKind::Transparent);
+        h.connect(1, "c1", false, 30);
+        h.subscribe(1, name("k/a"), SnQoS::AtLeastOnce);
+        let conn = h
+            .translator
+            .sessions
+            .get("c1")
+            .and_then(|s| s.conn)
+            .expect("a connection");
+        let actions = h.from(1, Message::Disconnect(Disconnect { duration: None }));
+        assert!(actions.contains(&Action::Disconnect(conn)));
+        // The broker had already sent it before it saw the DISCONNECT.
+        h.message(conn, "k/a", QoS::AtLeastOnce);
+        assert_eq!(h.translator.buffered("c1"), 1);
+        let actions = reconnect(&mut h, 1, "c1");
+        assert_eq!(types(&actions), [MsgType::ConnAck, MsgType::Publish]);
     }
 }

@@ -50,6 +50,9 @@ pub struct Stats {
     pub lost: u64,
     /// Whether the gateway's own broker connection is up.
     pub broker_connected: bool,
+    /// Messages waiting in the clients' queues: sleeping clients', and those kept for disconnected
+    /// clients whose session is kept.
+    pub buffered: usize,
 }
 
 /// The gateway's protocol state: every client's session and the broker side as far as it matters.
@@ -62,6 +65,11 @@ pub struct Translator {
     peers: HashMap<Peer, String>,
     /// Transparent connections, by owner.
     owners: HashMap<ConnId, String>,
+    /// Transparent connections the gateway has closed for a client whose session is kept, by
+    /// owner: a message the broker sent on one before it saw the DISCONNECT is still that
+    /// client's, and is kept for it rather than lost. One per client at most; forgotten with
+    /// the session.
+    retired: HashMap<ConnId, String>,
     next_conn: u64,
     /// Whether the gateway's own connection is up: ADVERTISE is sent only then [SN-6.1-2], and an
     /// aggregating gateway accepts clients only then.
@@ -81,6 +89,7 @@ impl Translator {
             sessions: HashMap::new(),
             peers: HashMap::new(),
             owners: HashMap::new(),
+            retired: HashMap::new(),
             next_conn: 1,
             gateway_up: false,
             shared: HashMap::new(),
@@ -115,6 +124,7 @@ impl Translator {
     pub fn stats(&self) -> Stats {
         Stats {
             broker_connected: self.gateway_up,
+            buffered: self.sessions.values().map(|s| s.queue.len()).sum(),
             ..self.stats
         }
     }

@@ -211,6 +211,49 @@ fn sleeping_client(broker: BrokerKind, kind: GatewayKind) {
     publisher.disconnect();
 }
 
+/// A client that keeps its session (clean session 0) and disconnects gets the QoS 1 and 2 messages
+/// published while it was away when it connects again [MQTT-3.1.2-5] [SN-6.12-2]: the broker's
+/// session keeps them behind a transparent gateway, the gateway itself in an aggregating one.
+fn kept_session(broker: BrokerKind, kind: GatewayKind) {
+    let broker = TestBroker::start(broker);
+    let gateway = gateway(&broker, kind);
+    let mut options = sn_options(&gateway, "keeper");
+    options.clean_session = false;
+    let mut client = Client::connect(options).expect("connected");
+    client
+        .subscribe(Filter::Name("sn/kept/#".into()), QoS::ExactlyOnce)
+        .expect("subscribed");
+    client.disconnect().expect("disconnected");
+    let publisher = broker.mqtt_client("kept-pub");
+    for (n, qos) in [(1, MqttQoS::AtLeastOnce), (2, MqttQoS::ExactlyOnce)] {
+        publisher
+            .publish(&format!("sn/kept/{n}"), format!("m{n}"), qos, false)
+            .expect("sent")
+            .wait()
+            .expect("acknowledged");
+    }
+    if kind == GatewayKind::Aggregating {
+        // Proven to be in the gateway's keeping before the client comes back, not delivered live.
+        wait_until("both messages kept by the gateway", || {
+            gateway.stats().is_some_and(|s| s.buffered == 2)
+        });
+    }
+    client.reconnect().expect("connected again");
+    let first = next_sn(&mut client);
+    let second = next_sn(&mut client);
+    assert_eq!(
+        (first.payload.as_slice(), second.payload.as_slice()),
+        (&b"m1"[..], &b"m2"[..])
+    );
+    assert_eq!(first.topic_name.as_deref(), Some("sn/kept/1"));
+    assert_eq!(
+        (first.qos, second.qos),
+        (QoS::AtLeastOnce, QoS::ExactlyOnce)
+    );
+    client.disconnect().expect("disconnected");
+    publisher.disconnect();
+}
+
 /// QoS -1 from a socket that never connected, on a predefined id and a short name [SN-6.8-1].
 fn qos_minus_one(broker: BrokerKind, kind: GatewayKind) {
     let broker = TestBroker::start(broker);
@@ -301,6 +344,7 @@ matrix!(
     subscribe_from_mqtt,
     will_of_a_lost_client,
     sleeping_client,
+    kept_session,
     qos_minus_one,
     forwarder,
     malformed_datagrams,
