@@ -142,6 +142,9 @@ pub(crate) struct Session {
     pub(crate) sleep: Duration,
     /// When the client was last heard from; when the state's timer started.
     pub(crate) last_heard: Instant,
+    /// When the client was disconnected or lost, for the expiry of a kept session; `None` while it
+    /// is connected or connecting.
+    pub(crate) away_since: Option<Instant>,
     /// Retransmissions of WILLTOPICREQ or WILLMSGREQ during the connection set-up.
     pub(crate) prompt_retries: u32,
     /// The will topic, its QoS and retain flag, and the will message [SN-6.3-1].
@@ -165,6 +168,8 @@ pub(crate) struct Limits<'a> {
     pub(crate) retry_interval: Duration,
     pub(crate) retry_count: u32,
     pub(crate) predefined: &'a PredefinedTopics,
+    /// How long a kept session outlives its client's disconnection or loss; `None`: forever.
+    pub(crate) session_expiry: Option<Duration>,
 }
 
 /// What a tick found for one session.
@@ -175,6 +180,8 @@ pub(crate) enum Expiry {
     Lost,
     /// The will dialogue went unanswered.
     GaveUp,
+    /// A kept session whose client has been away longer than the session expiry.
+    Expired,
 }
 
 impl Session {
@@ -188,6 +195,7 @@ impl Session {
             keep_alive: Duration::ZERO,
             sleep: Duration::ZERO,
             last_heard: now,
+            away_since: None,
             prompt_retries: 0,
             will: None,
             will_message: Vec::new(),
@@ -261,6 +269,7 @@ impl Session {
                 Some(self.last_heard + tolerance(self.keep_alive))
             }
             ClientState::Asleep => Some(self.last_heard + tolerance(self.sleep)),
+            ClientState::Disconnected | ClientState::Lost => self.expires_at(limits),
             _ => None,
         };
         let retry = match (&self.inflight, self.state) {
@@ -270,6 +279,14 @@ impl Session {
             _ => None,
         };
         [timer, retry].into_iter().flatten().min()
+    }
+
+    /// When a kept session of a client that is away ends. The specification keeps a session until
+    /// a clean CONNECT [SN-6.3-1]; a gateway that did so would keep the sessions, subscriptions
+    /// and buffers of nodes that are never coming back, so the expiry is configurable
+    /// (`SessionExpiry`, see `docs/mqtt-sn-ambiguities.md`).
+    fn expires_at(&self, limits: &Limits<'_>) -> Option<Instant> {
+        Some(self.away_since? + limits.session_expiry?)
     }
 
     /// Checks the timers at `now`, re-sending what is due into `out`.
@@ -308,6 +325,12 @@ impl Session {
             // [SN-6.14-7] Silent past the sleep duration.
             ClientState::Asleep if now >= self.last_heard + tolerance(self.sleep) => {
                 return Expiry::Lost;
+            }
+            ClientState::Disconnected | ClientState::Lost => {
+                return match self.expires_at(limits) {
+                    Some(at) if now >= at => Expiry::Expired,
+                    _ => Expiry::None,
+                };
             }
             _ => {}
         }

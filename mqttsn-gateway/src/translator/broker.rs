@@ -53,7 +53,7 @@ impl Translator {
                     .map(|(id, _)| id.clone())
                     .collect();
                 for id in ids {
-                    self.tell_disconnected(&id, actions);
+                    self.tell_disconnected(now, &id, actions);
                 }
             }
             return;
@@ -69,10 +69,10 @@ impl Translator {
             // [SN-6.2-4] The broker could not be reached: congestion, try later.
             log::warn!("{id}: broker connection failed");
             self.send_to(&id, &connack(ReturnCode::Congestion), actions);
-            self.disconnect(&id, false, actions);
+            self.disconnect(now, &id, false, actions);
         } else {
             log::warn!("{id}: broker connection lost");
-            self.tell_disconnected(&id, actions);
+            self.tell_disconnected(now, &id, actions);
         }
         let _ = now;
     }

@@ -56,7 +56,7 @@ impl Translator {
         if let Some(old) = self.peers.get(peer).cloned()
             && old != id
         {
-            self.disconnect(&old, false, actions);
+            self.disconnect(now, &old, false, actions);
         }
         let session = self
             .sessions
@@ -78,6 +78,7 @@ impl Translator {
         session.clean_session = connect.clean_session;
         session.keep_alive = std::time::Duration::from_secs(connect.duration.into());
         session.last_heard = now;
+        session.away_since = None;
         session.prompt_retries = 0;
         if connect.will {
             // [SN-6.2-2] [SN-6.3-4] Ask for the will; the new one replaces the stored one.
@@ -136,7 +137,7 @@ impl Translator {
             GatewayKind::Aggregating if !self.gateway_up => {
                 // [SN-6.2-4] No broker, no connection: the client is told to wait.
                 self.send_to(id, &connack(ReturnCode::Congestion), actions);
-                self.disconnect(id, false, actions);
+                self.disconnect(now, id, false, actions);
             }
             // Aggregating with the broker up, or transparent with the client's connection still
             // open (a sleeping client connecting again without a clean session).
@@ -219,8 +220,17 @@ impl Translator {
     /// Disconnected [SN-6.14-5]: the client's own DISCONNECT, a failed set-up, or a broker loss.
     /// `close` also closes a transparent client's broker connection. A clean session is then
     /// forgotten: nothing of it would survive the next CONNECT.
-    pub(super) fn disconnect(&mut self, id: &str, close: bool, actions: &mut Vec<Action>) {
+    pub(super) fn disconnect(
+        &mut self,
+        now: Instant,
+        id: &str,
+        close: bool,
+        actions: &mut Vec<Action>,
+    ) {
         self.set_state(id, ClientState::Disconnected);
+        if let Some(session) = self.sessions.get_mut(id) {
+            session.away_since = Some(now);
+        }
         // A kept session keeps what was on its way to the client (its queue and the message in
         // flight): both are sent again when it connects [MQTT-3.1.2-5]. A clean one is forgotten
         // below, and its messages with it.
@@ -231,12 +241,13 @@ impl Translator {
     }
 
     /// Lost [SN-6.14-4] [SN-6.14-7]: the will is published, the broker connection closed.
-    pub(super) fn lose(&mut self, id: &str, actions: &mut Vec<Action>) {
+    pub(super) fn lose(&mut self, now: Instant, id: &str, actions: &mut Vec<Action>) {
         self.stats.lost += 1;
         self.set_state(id, ClientState::Lost);
         let Some(session) = self.sessions.get_mut(id) else {
             return;
         };
+        session.away_since = Some(now);
         // The gateway publishes the will itself, on its own connection: MQTT 3.1.1 cannot change a
         // connection's will after CONNECT, which WILLTOPICUPD and WILLMSGUPD need, and an
         // aggregating gateway has no connection per client to carry one.
@@ -283,14 +294,49 @@ impl Translator {
         }
     }
 
+    /// The end of a kept session whose client stayed away past the session expiry: everything the
+    /// gateway kept for it goes (subscriptions, the aggregating kind's share of broker
+    /// subscriptions, topic ids, will, buffered messages). Behind a transparent gateway the broker
+    /// keeps a session of its own under the client's id; a connection with clean session 1,
+    /// closed at once, ends it too [MQTT-3.1.2-6], so that a later CONNECT does not find
+    /// subscriptions at the broker that the gateway no longer knows.
+    pub(super) fn expire(&mut self, id: &str, actions: &mut Vec<Action>) {
+        log::info!("{id}: kept session expired");
+        self.clean(id, actions);
+        if let Some(session) = self.sessions.remove(id) {
+            // Only if the peer is still this client's: another client may have its address now.
+            if self
+                .peers
+                .get(&session.peer)
+                .is_some_and(|owner| owner == id)
+            {
+                self.peers.remove(&session.peer);
+            }
+        }
+        self.retired.retain(|_, owner| owner != id);
+        if self.config.kind == GatewayKind::Transparent {
+            // Not in `owners`: the server closes it as soon as it is open, which is the point.
+            let conn = ConnId(self.next_conn);
+            self.next_conn += 1;
+            actions.push(Action::Connect(
+                conn,
+                ConnectRequest {
+                    client_id: id.to_string(),
+                    clean_session: true,
+                    keep_alive: self.config.broker_keep_alive,
+                },
+            ));
+        }
+    }
+
     /// Sends an unsolicited DISCONNECT and marks the client disconnected.
-    pub(super) fn tell_disconnected(&mut self, id: &str, actions: &mut Vec<Action>) {
+    pub(super) fn tell_disconnected(&mut self, now: Instant, id: &str, actions: &mut Vec<Action>) {
         self.send_to(
             id,
             &Message::Disconnect(Disconnect { duration: None }),
             actions,
         );
-        self.disconnect(id, true, actions);
+        self.disconnect(now, id, true, actions);
     }
 
     /// WILLTOPICUPD from a connected client.
@@ -612,5 +658,88 @@ mod tests {
         assert_eq!(h.translator.buffered("c1"), 1);
         let actions = reconnect(&mut h, 1, "c1");
         assert_eq!(types(&actions), [MsgType::ConnAck, MsgType::Publish]);
+    }
+
+    const DAY: Duration = Duration::from_secs(86_400);
+
+    #[test]
+    fn a_kept_session_expires_after_its_client_stays_away_aggregating() {
+        let mut h = Harness::new(GatewayKind::Aggregating);
+        assert_eq!(h.translator.config().session_expiry, Some(DAY));
+        h.connect(1, "c1", false, 30);
+        h.subscribe(1, name("k/a"), SnQoS::AtLeastOnce);
+        h.from(1, Message::Disconnect(Disconnect { duration: None }));
+        h.message(ConnId::GATEWAY, "k/a", QoS::AtLeastOnce);
+        let limits = h.translator.limits();
+        assert_eq!(
+            h.translator.sessions["c1"].deadline(&limits),
+            Some(h.now + DAY)
+        );
+        h.advance(DAY - SECOND);
+        assert_eq!(h.state("c1"), Some(ClientState::Disconnected));
+        // A day away: the session, its kept message and its share of the broker subscription go.
+        let actions = h.advance(SECOND);
+        assert_eq!(h.state("c1"), None);
+        assert_eq!(h.translator.stats().buffered, 0);
+        assert!(actions.contains(&Action::Unsubscribe {
+            conn: ConnId::GATEWAY,
+            filter: "k/a".into(),
+            ack: None
+        }));
+    }
+
+    #[test]
+    fn a_lost_kept_session_expires_and_the_brokers_session_is_ended_transparent_mqtt_3_1_2_6() {
+        let mut h = Harness::new(GatewayKind::Transparent);
+        h.translator.config.session_expiry = Some(Duration::from_secs(600));
+        h.connect(1, "c1", false, 10);
+        h.advance(tolerance(Duration::from_secs(10)));
+        assert_eq!(h.state("c1"), Some(ClientState::Lost));
+        assert!(h.advance(Duration::from_secs(599)).is_empty());
+        let actions = h.advance(SECOND);
+        assert_eq!(h.state("c1"), None);
+        let [Action::Connect(conn, request)] = &actions[..] else {
+            panic!("a clean connection to end the broker's session, got {actions:?}");
+        };
+        assert_eq!(request.client_id, "c1");
+        assert!(request.clean_session);
+        // Nobody wants it once open: the server closes it at once.
+        assert!(!h.translator.wants(*conn));
+    }
+
+    #[test]
+    fn coming_back_stops_the_expiry_and_leaving_again_restarts_it() {
+        let mut h = Harness::new(GatewayKind::Aggregating);
+        h.connect(1, "c1", false, 30);
+        h.from(1, Message::Disconnect(Disconnect { duration: None }));
+        h.advance(DAY - SECOND);
+        h.connect(1, "c1", false, 30);
+        // Connected: only the keep-alive timer runs.
+        h.from(
+            1,
+            Message::PingReq(mqttsn_codec::PingReq { client_id: None }),
+        );
+        let limits = h.translator.limits();
+        assert_eq!(
+            h.translator.sessions["c1"].deadline(&limits),
+            Some(h.now + tolerance(Duration::from_secs(30)))
+        );
+        h.from(1, Message::Disconnect(Disconnect { duration: None }));
+        h.advance(SECOND);
+        assert_eq!(h.state("c1"), Some(ClientState::Disconnected));
+        h.advance(DAY);
+        assert_eq!(h.state("c1"), None);
+    }
+
+    #[test]
+    fn with_no_session_expiry_a_kept_session_stays() {
+        let mut h = Harness::new(GatewayKind::Aggregating);
+        h.translator.config.session_expiry = None;
+        h.connect(1, "c1", false, 30);
+        h.from(1, Message::Disconnect(Disconnect { duration: None }));
+        let limits = h.translator.limits();
+        assert_eq!(h.translator.sessions["c1"].deadline(&limits), None);
+        h.advance(DAY * 3650);
+        assert_eq!(h.state("c1"), Some(ClientState::Disconnected));
     }
 }

@@ -220,6 +220,7 @@ impl Translator {
                 retry_interval: self.config.retry_interval,
                 retry_count: self.config.retry_count,
                 predefined: &self.config.predefined,
+                session_expiry: self.config.session_expiry,
             };
             let Some(session) = self.sessions.get_mut(&id) else {
                 continue;
@@ -230,11 +231,12 @@ impl Translator {
             self.send_all(&peer, out, &mut actions);
             match expiry {
                 Expiry::None => {}
-                Expiry::Lost => self.lose(&id, &mut actions),
+                Expiry::Lost => self.lose(now, &id, &mut actions),
                 Expiry::GaveUp => {
                     log::info!("{id}: will dialogue unanswered");
-                    self.disconnect(&id, false, &mut actions);
+                    self.disconnect(now, &id, false, &mut actions);
                 }
+                Expiry::Expired => self.expire(&id, &mut actions),
             }
         }
         actions
@@ -245,6 +247,7 @@ impl Translator {
             retry_interval: self.config.retry_interval,
             retry_count: self.config.retry_count,
             predefined: &self.config.predefined,
+            session_expiry: self.config.session_expiry,
         }
     }
 
@@ -355,6 +358,7 @@ impl Translator {
             retry_interval: self.config.retry_interval,
             retry_count: self.config.retry_count,
             predefined: &self.config.predefined,
+            session_expiry: self.config.session_expiry,
         };
         let Some(session) = self.sessions.get_mut(id) else {
             return;

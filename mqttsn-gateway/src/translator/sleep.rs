@@ -68,7 +68,7 @@ impl Translator {
             // [SN-6.12-3] [SN-6.14-5]
             _ => {
                 self.send_to(id, &ack, actions);
-                self.disconnect(id, true, actions);
+                self.disconnect(now, id, true, actions);
             }
         }
     }
@@ -181,7 +181,8 @@ mod tests {
         // [SN-6.14-14] DISCONNECT without a duration: disconnected, no timer.
         h.from(1, Message::Disconnect(Disconnect { duration: None }));
         assert_eq!(h.state("c1"), Some(ClientState::Disconnected));
-        h.advance(Duration::from_secs(100_000));
+        // No keep-alive or sleep timer any more; only the kept session's expiry, a day later.
+        h.advance(Duration::from_secs(80_000));
         assert_eq!(h.state("c1"), Some(ClientState::Disconnected));
     }
 
