@@ -2,6 +2,7 @@
 //! makes one test per combination, so a failure names the flow and the setup.
 
 use std::net::UdpSocket;
+use std::time::Duration;
 
 use mqtt_client::QoS as MqttQoS;
 use mqttsn_codec::{QoS, TopicId};
@@ -376,4 +377,34 @@ fn broker_loss_transparent() {
 #[test]
 fn broker_loss_aggregating() {
     broker_loss(GatewayKind::Aggregating);
+}
+
+/// A client that waits in `recv` longer than its keep-alive pings by itself [SN-6.11-1], so the
+/// gateway keeps it (without the pings it would be lost after 1.5 s [SN-6.14-4]).
+#[test]
+fn an_idle_client_keeps_itself_alive() {
+    let broker = TestBroker::start(BrokerKind::Ours);
+    let gateway = gateway(&broker, GatewayKind::Aggregating);
+    let mut options = sn_options(&gateway, "idle");
+    options.keep_alive = 1;
+    let mut client = Client::connect(options).expect("connected");
+    client
+        .subscribe(Filter::Name("sn/idle".into()), QoS::AtLeastOnce)
+        .expect("subscribed");
+    assert!(
+        client
+            .recv(Duration::from_secs(3))
+            .expect("still connected")
+            .is_none()
+    );
+    assert_eq!(gateway.stats().map(|s| s.lost), Some(0));
+    let publisher = broker.mqtt_client("idle-pub");
+    publisher
+        .publish("sn/idle", "awake", MqttQoS::AtLeastOnce, false)
+        .expect("sent")
+        .wait()
+        .expect("acknowledged");
+    assert_eq!(next_sn(&mut client).payload, b"awake");
+    client.disconnect().expect("disconnected");
+    publisher.disconnect();
 }
