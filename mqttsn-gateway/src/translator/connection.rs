@@ -63,8 +63,20 @@ impl Translator {
             .entry(id.clone())
             .or_insert_with(|| Session::new(&id, peer.clone(), now));
         let was = session.state;
+        if session.peer != *peer && !matches!(was, ClientState::Disconnected | ClientState::Lost) {
+            // The client id is in use from another address. As in MQTT, the new connection takes
+            // the session over [MQTT-3.1.4-2]; the old node is told it is disconnected rather
+            // than left believing it is connected [SN-5.4.21-2], and anything it sends from now
+            // on is answered the same way (its address no longer maps to a client).
+            let old = session.peer.clone();
+            log::warn!("{id}: connected from {peer}, taking the session over from {old}");
+            let disconnect = Message::Disconnect(Disconnect { duration: None });
+            self.send(&old, &disconnect, actions);
+            self.rebind(&id, peer);
+        }
         if was == ClientState::AwaitingBroker {
-            // A retransmitted CONNECT while the broker is being asked: the answer is on its way.
+            // A retransmitted CONNECT while the broker is being asked, or a take-over during it:
+            // the answer is on its way, and goes to the client's address as it is now.
             return;
         }
         self.rebind(&id, peer);
@@ -741,5 +753,95 @@ mod tests {
         assert_eq!(h.translator.sessions["c1"].deadline(&limits), None);
         h.advance(DAY * 3650);
         assert_eq!(h.state("c1"), Some(ClientState::Disconnected));
+    }
+
+    /// The datagrams sent to node `n`, decoded to their types.
+    fn types_to(actions: &[Action], n: u16) -> Vec<MsgType> {
+        sent(actions)
+            .iter()
+            .filter(|(to, _)| *to == node(n))
+            .map(|(_, d)| Message::decode(d).expect("valid").msg_type())
+            .collect()
+    }
+
+    fn connect_from(h: &mut Harness, n: u16, id: &str, clean: bool) -> Vec<Action> {
+        h.from(
+            n,
+            Message::Connect(Connect {
+                will: false,
+                clean_session: clean,
+                duration: 30,
+                client_id: ClientId::new(id).expect("valid"),
+            }),
+        )
+    }
+
+    #[test]
+    fn a_second_node_with_the_same_client_id_takes_over_aggregating_mqtt_3_1_4_2() {
+        let mut h = Harness::new(GatewayKind::Aggregating);
+        h.connect(1, "twin", false, 30);
+        h.subscribe(1, name("t/a"), SnQoS::AtMostOnce);
+        let actions = connect_from(&mut h, 2, "twin", false);
+        // The old node is told; the new one is connected, with the session kept.
+        assert_eq!(types_to(&actions, 1), [MsgType::Disconnect]);
+        assert_eq!(types_to(&actions, 2), [MsgType::ConnAck]);
+        assert_eq!(h.state("twin"), Some(ClientState::Active));
+        let actions = h.message(ConnId::GATEWAY, "t/a", QoS::AtMostOnce);
+        assert_eq!(types_to(&actions, 2), [MsgType::Publish]);
+        assert!(types_to(&actions, 1).is_empty());
+        // [SN-5.4.21-2] Whatever the old node sends now is answered with DISCONNECT.
+        let actions = h.from(
+            1,
+            Message::PingReq(mqttsn_codec::PingReq { client_id: None }),
+        );
+        assert_eq!(types_to(&actions, 1), [MsgType::Disconnect]);
+        assert_eq!(h.state("twin"), Some(ClientState::Active));
+    }
+
+    #[test]
+    fn a_second_node_with_the_same_client_id_takes_over_transparent_mqtt_3_1_4_2() {
+        let mut h = Harness::new(GatewayKind::Transparent);
+        h.connect(1, "twin", true, 30);
+        let old = h.translator.sessions["twin"].conn.expect("a connection");
+        let actions = connect_from(&mut h, 2, "twin", true);
+        assert_eq!(types_to(&actions, 1), [MsgType::Disconnect]);
+        assert!(actions.contains(&Action::Disconnect(old)));
+        let Some(Action::Connect(new, request)) =
+            actions.iter().find(|a| matches!(a, Action::Connect(..)))
+        else {
+            panic!("a new broker connection, got {actions:?}");
+        };
+        assert_eq!(request.client_id, "twin");
+        let actions = h.broker(BrokerEvent::Connected(*new));
+        assert_eq!(types_to(&actions, 2), [MsgType::ConnAck]);
+        // The broker's own take-over ends the old connection: that is no news for the client.
+        assert!(h.broker(BrokerEvent::Lost(old)).is_empty());
+        assert_eq!(h.state("twin"), Some(ClientState::Active));
+    }
+
+    #[test]
+    fn a_take_over_while_the_broker_is_asked_answers_the_new_node() {
+        let mut h = Harness::new(GatewayKind::Transparent);
+        let actions = connect_from(&mut h, 1, "twin", true);
+        let [Action::Connect(conn, _)] = &actions[..] else {
+            panic!("{actions:?}");
+        };
+        // The same node retransmitting its CONNECT changes nothing.
+        assert!(connect_from(&mut h, 1, "twin", true).is_empty());
+        let actions = connect_from(&mut h, 2, "twin", true);
+        assert_eq!(types(&actions), [MsgType::Disconnect]);
+        assert_eq!(sent(&actions)[0].0, node(1));
+        let actions = h.broker(BrokerEvent::Connected(*conn));
+        assert_eq!(types_to(&actions, 2), [MsgType::ConnAck]);
+    }
+
+    #[test]
+    fn a_disconnected_session_is_resumed_from_a_new_address_without_a_word_to_the_old() {
+        let mut h = Harness::new(GatewayKind::Aggregating);
+        h.connect(1, "mover", false, 30);
+        h.from(1, Message::Disconnect(Disconnect { duration: None }));
+        let actions = connect_from(&mut h, 2, "mover", false);
+        assert!(types_to(&actions, 1).is_empty());
+        assert_eq!(types_to(&actions, 2), [MsgType::ConnAck]);
     }
 }

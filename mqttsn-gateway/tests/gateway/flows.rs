@@ -255,6 +255,35 @@ fn kept_session(broker: BrokerKind, kind: GatewayKind) {
     publisher.disconnect();
 }
 
+/// A second node connects with a client id already in use from another address: it takes the
+/// session over [MQTT-3.1.4-2], and the first node is told it is disconnected [SN-5.4.21-2].
+fn client_id_clash(broker: BrokerKind, kind: GatewayKind) {
+    let broker = TestBroker::start(broker);
+    let gateway = gateway(&broker, kind);
+    let mut first = sn_client(&gateway, "twin");
+    first.ping().expect("connected");
+    let mut second = sn_client(&gateway, "twin");
+    assert!(
+        result_is_disconnected(first.recv(PATIENCE)),
+        "the first node is told"
+    );
+    assert!(result_is_disconnected(first.ping()), "and stays told");
+    // The second node is served.
+    let watcher = broker.mqtt_client("twin-watcher");
+    watcher
+        .subscribe(&[("sn/twin", MqttQoS::AtLeastOnce)])
+        .expect("sent")
+        .wait()
+        .expect("subscribed");
+    let topic = second.register("sn/twin").expect("registered");
+    second
+        .publish(Topic::Id(topic), b"second", QoS::AtLeastOnce, false)
+        .expect("published");
+    assert_eq!(next_mqtt(&watcher).payload, b"second");
+    second.disconnect().expect("disconnected");
+    watcher.disconnect();
+}
+
 /// QoS -1 from a socket that never connected, on a predefined id and a short name [SN-6.8-1].
 fn qos_minus_one(broker: BrokerKind, kind: GatewayKind) {
     let broker = TestBroker::start(broker);
@@ -346,6 +375,7 @@ matrix!(
     will_of_a_lost_client,
     sleeping_client,
     kept_session,
+    client_id_clash,
     qos_minus_one,
     forwarder,
     malformed_datagrams,
