@@ -312,7 +312,7 @@ impl Translator {
     /// keeps a session of its own under the client's id; a connection with clean session 1,
     /// closed at once, ends it too [MQTT-3.1.2-6], so that a later CONNECT does not find
     /// subscriptions at the broker that the gateway no longer knows.
-    pub(super) fn expire(&mut self, id: &str, actions: &mut Vec<Action>) {
+    pub(super) fn expire_session(&mut self, id: &str, actions: &mut Vec<Action>) {
         log::info!("{id}: kept session expired");
         self.clean(id, actions);
         if let Some(session) = self.sessions.remove(id) {

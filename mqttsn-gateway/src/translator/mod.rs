@@ -11,7 +11,7 @@
 //! | Module | Its one job |
 //! |---|---|
 //! | `discovery` | GWINFO in answer to SEARCHGW, ADVERTISE every T_ADV (§6.1) |
-//! | `connection` | CONNECT and the will dialogue (§6.2, §6.3), will updates (§6.4), the state changes to disconnected and lost (§6.12, §6.14) |
+//! | `connection` | CONNECT and the will dialogue (§6.2, §6.3), a client id taken over from another address, will updates (§6.4), the state changes to disconnected and lost (§6.12, §6.14), and the expiry of kept sessions |
 //! | `publish` | registration both ways (§6.5, §6.10), PUBLISH at QoS -1 to 2 both ways (§6.6 to §6.8) |
 //! | `subscriptions` | SUBSCRIBE and UNSUBSCRIBE (§6.9), and the aggregating kind's shared, counted subscriptions (§4.2) |
 //! | `sleep` | keep-alive pings (§6.11) and sleeping clients (§6.14) |
@@ -236,7 +236,7 @@ impl Translator {
                     log::info!("{id}: will dialogue unanswered");
                     self.disconnect(now, &id, false, &mut actions);
                 }
-                Expiry::Expired => self.expire(&id, &mut actions),
+                Expiry::Expired => self.expire_session(&id, &mut actions),
             }
         }
         actions
