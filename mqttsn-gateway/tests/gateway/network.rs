@@ -1,6 +1,7 @@
 //! The gateway's network ends: discovery over a real UDP socket (§6.1), listening on IPv6, and
-//! reaching the broker over TLS (our broker in-process, and mosquitto as a child). The TLS tests
-//! make their certificates with the `openssl` command, as the broker's own TLS tests do.
+//! reaching the broker with a user name and password, and over TLS (our broker in-process, and
+//! mosquitto as a child). The TLS tests make their certificates with the `openssl` command, as the
+//! broker's own TLS tests do.
 
 use std::net::{SocketAddr, UdpSocket};
 use std::path::PathBuf;
@@ -262,4 +263,69 @@ impl Drop for KillOnDrop {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// The gateway logs in to a broker that refuses anonymous clients (`LoginID`, `Password`): both
+/// kinds are served with the right password, and with a wrong one a transparent gateway answers
+/// CONNECT with "rejected: congestion" [SN-6.2-4] rather than leaving the node waiting.
+#[test]
+fn the_gateway_logs_in_to_the_broker() {
+    let dir = TempDir::new();
+    let line = mqtt_broker::hash_line(
+        "gateway",
+        b"s3cret",
+        std::num::NonZeroU32::new(1000).expect("non-zero"),
+    )
+    .expect("hash");
+    let passwords = dir.0.join("passwords");
+    std::fs::write(&passwords, line + "\n").expect("writing the password file");
+    let broker = mqtt_broker::Broker::start(mqtt_broker::Config {
+        listeners: vec!["127.0.0.1:0".parse().expect("address")],
+        password_file: Some(passwords),
+        ..Default::default()
+    })
+    .expect("the broker starts");
+    let port = broker.local_addrs()[0].port();
+    let watcher = mqtt_client::Client::connect(
+        mqtt_client::ConnectOptions::builder("127.0.0.1", port)
+            .client_id("login-watcher")
+            .credentials("gateway", Some(b"s3cret".to_vec()))
+            .connect_timeout(PATIENCE)
+            .build()
+            .expect("options"),
+    )
+    .expect("the watcher logs in");
+    watcher
+        .subscribe(&[("sn/login", MqttQoS::AtLeastOnce)])
+        .expect("sent")
+        .wait()
+        .expect("subscribed");
+    for kind in [GatewayKind::Transparent, GatewayKind::Aggregating] {
+        let mut config = config(port, kind);
+        config.user_name = Some("gateway".into());
+        config.password = Some("s3cret".into());
+        let gateway = gateway_with(config);
+        let mut client = sn_client(&gateway, "login-client");
+        let topic = client.register("sn/login").expect("registered");
+        client
+            .publish(Topic::Id(topic), b"logged in", QoS::AtLeastOnce, false)
+            .expect("published");
+        assert_eq!(next_mqtt(&watcher).payload, b"logged in");
+        client.disconnect().expect("disconnected");
+    }
+    let mut config = config(port, GatewayKind::Transparent);
+    config.user_name = Some("gateway".into());
+    config.password = Some("wrong".into());
+    let gateway = mqttsn_gateway::Gateway::start(config).expect("the gateway starts");
+    let refused = mqttsn_gateway::client::Client::connect(sn_options(&gateway, "refused"));
+    assert!(
+        matches!(
+            refused,
+            Err(mqttsn_gateway::client::Error::Rejected(
+                mqttsn_codec::ReturnCode::Congestion
+            ))
+        ),
+        "{refused:?}"
+    );
+    watcher.disconnect();
 }
