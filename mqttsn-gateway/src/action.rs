@@ -2,7 +2,7 @@
 //! meant ([`ConnId`]), what the broker side reports ([`BrokerEvent`]) and what the translator asks
 //! its owner to do ([`Action`]).
 //!
-//! These are plain values: the translator in `translator.rs` takes them and returns them, and
+//! These are plain values: the translator (`translator/`) takes them and returns them, and
 //! `server.rs` turns them into socket writes and `mqtt-client` calls. Nothing here does anything.
 
 use std::net::SocketAddr;

@@ -11,7 +11,7 @@
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use argh::FromArgs;
 use mqttsn_codec::QoS;
@@ -308,8 +308,6 @@ pub fn run_sub(args: &SubArgs, out: &mut dyn Write) -> Result<(), String> {
             .subscribe(Filter::Predefined(*id), qos)
             .map_err(fail)?;
     }
-    let keep_alive = Duration::from_secs(args.keep_alive.max(1).into());
-    let mut last_ping = Instant::now();
     loop {
         let messages = match args.sleep {
             Some(seconds) => {
@@ -317,17 +315,12 @@ pub fn run_sub(args: &SubArgs, out: &mut dyn Write) -> Result<(), String> {
                 std::thread::sleep(Duration::from_secs(seconds.into()) / 2);
                 client.wake().map_err(fail)?
             }
-            None => {
-                if last_ping.elapsed() >= keep_alive / 2 {
-                    client.ping().map_err(fail)?;
-                    last_ping = Instant::now();
-                }
-                client
-                    .recv(keep_alive / 2)
-                    .map_err(fail)?
-                    .into_iter()
-                    .collect()
-            }
+            // `recv` sends the keep-alive PINGREQs while it waits.
+            None => client
+                .recv(Duration::from_secs(60))
+                .map_err(fail)?
+                .into_iter()
+                .collect(),
         };
         for message in messages {
             let text = String::from_utf8_lossy(&message.payload);

@@ -11,9 +11,20 @@
 //! It covers connection with a will (§6.2), registration (§6.5), publishing at QoS -1 to 2 (§6.6,
 //! §6.8), predefined ids and short names (§6.7), subscriptions (§6.9), keep-alive pings (§6.11),
 //! will updates (§6.4), sleeping and waking (§6.14), and sending through a forwarder (§5.5). It does
-//! not search for gateways (it is given one address), and it does not ping by itself: a program that
-//! stays connected longer than its keep-alive calls [`Client::ping`].
+//! not search for gateways (it is given one address).
+//!
+//! # Keep-alive
+//!
+//! A connected client must send something at least once per keep-alive period, or the gateway
+//! takes it for lost [SN-6.14-4]. Like Paho's clients, this one sends PINGREQ by itself when it has
+//! sent nothing for a whole keep-alive period [SN-6.11-1]; having no thread, it does so while the
+//! application waits in [`Client::recv`], which is where an idle subscriber spends its time. A
+//! PINGREQ left unanswered after N_retry retransmissions means the gateway is gone, and `recv`
+//! returns [`Error::TimedOut`] [SN-6.13-3]. A program that stays connected without calling `recv`
+//! (a publisher that waits between readings) calls [`Client::ping`] itself, or `recv` with a short
+//! timeout. No PINGREQ is sent while the client sleeps: its wake-ups are its own.
 
+use std::cell::Cell;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::io;
@@ -164,6 +175,11 @@ pub struct Client {
     inbox: VecDeque<Received>,
     /// MsgIds of QoS 2 messages received, until PUBREL: a retransmission is not delivered twice.
     qos2: HashSet<u16>,
+    /// When the client last sent anything: the keep-alive counts from there. A `Cell` because
+    /// sending takes `&self`.
+    last_sent: Cell<Instant>,
+    /// Whether the client is connected and awake, so that it pings on its own.
+    pinging: bool,
 }
 
 impl Client {
@@ -185,6 +201,8 @@ impl Client {
             names: HashMap::new(),
             inbox: VecDeque::new(),
             qos2: HashSet::new(),
+            last_sent: Cell::new(Instant::now()),
+            pinging: false,
         };
         client.reconnect()?;
         Ok(client)
@@ -202,6 +220,7 @@ impl Client {
             duration: self.options.keep_alive,
             client_id,
         });
+        self.pinging = false;
         let mut expecting_connack = will.is_none();
         loop {
             let answer = if expecting_connack {
@@ -214,7 +233,10 @@ impl Client {
                 )?
             };
             match answer {
-                Reply::ConnAck(ReturnCode::Accepted) => return Ok(()),
+                Reply::ConnAck(ReturnCode::Accepted) => {
+                    self.pinging = true;
+                    return Ok(());
+                }
                 Reply::ConnAck(code) => return Err(Error::Rejected(code)),
                 Reply::WillTopicReq => {
                     let Some(will) = &will else {
@@ -249,7 +271,10 @@ impl Client {
             |_| will_msg,
             |m| matches!(m, Message::ConnAck(_)),
         )? {
-            Reply::ConnAck(ReturnCode::Accepted) => Ok(()),
+            Reply::ConnAck(ReturnCode::Accepted) => {
+                self.pinging = true;
+                Ok(())
+            }
             Reply::ConnAck(code) => Err(Error::Rejected(code)),
             _ => Err(Error::TimedOut("CONNACK")),
         }
@@ -477,6 +502,7 @@ impl Client {
     /// Goes to sleep for `seconds`: DISCONNECT with a duration, acknowledged by DISCONNECT
     /// [SN-6.14-6].
     pub fn sleep(&mut self, seconds: u16) -> Result<(), Error> {
+        self.pinging = false;
         let disconnect = Message::Disconnect(Disconnect {
             duration: Some(seconds),
         });
@@ -503,6 +529,7 @@ impl Client {
 
     /// Disconnects: DISCONNECT, acknowledged by DISCONNECT [SN-6.12-3].
     pub fn disconnect(&mut self) -> Result<(), Error> {
+        self.pinging = false;
         let disconnect = Message::Disconnect(Disconnect { duration: None });
         self.exchange(
             "DISCONNECT",
@@ -513,18 +540,38 @@ impl Client {
     }
 
     /// The next message from the gateway, waiting at most `timeout`; `None` if none came.
+    ///
+    /// While it waits, the client keeps its connection alive: PINGREQ whenever a keep-alive period
+    /// has passed without sending anything (see the module's documentation). A ping that is
+    /// under way when `timeout` runs out is finished first, so the wait can overrun by up to
+    /// N_retry times T_retry when the gateway is slow to answer.
     pub fn recv(&mut self, timeout: Duration) -> Result<Option<Received>, Error> {
         let deadline = Instant::now() + timeout;
         while self.inbox.is_empty() {
-            let Some(bytes) = self.recv_datagram(deadline)? else {
+            let ping_due = self.ping_due();
+            let Some(bytes) =
+                self.recv_datagram(ping_due.map_or(deadline, |due| due.min(deadline)))?
+            else {
+                if ping_due.is_some_and(|due| Instant::now() >= due) {
+                    // [SN-6.11-1] Idle for a keep-alive period: PINGREQ, and PINGRESP expected.
+                    self.ping()?;
+                    continue;
+                }
                 break;
             };
             if matches!(self.unwrap(&bytes), Some(Message::Disconnect(_))) {
+                self.pinging = false;
                 return Err(Error::Disconnected);
             }
             self.handle_unsolicited(&bytes)?;
         }
         Ok(self.inbox.pop_front())
+    }
+
+    /// When the next keep-alive PINGREQ is due, if the client pings at all.
+    fn ping_due(&self) -> Option<Instant> {
+        (self.pinging && self.options.keep_alive > 0)
+            .then(|| self.last_sent.get() + Duration::from_secs(self.options.keep_alive.into()))
     }
 
     /// Sends any message as it is, encapsulated if the client is behind a forwarder: for tests
@@ -579,6 +626,7 @@ impl Client {
                 return Ok(Reply::from(&message));
             }
             if let Message::Disconnect(_) = message {
+                self.pinging = false;
                 return Err(Error::Disconnected);
             }
             self.handle_unsolicited(&bytes)?;
@@ -679,6 +727,7 @@ impl Client {
             }
         };
         self.socket.send_to(&datagram, self.options.gateway)?;
+        self.last_sent.set(Instant::now());
         Ok(())
     }
 
@@ -773,4 +822,125 @@ fn subscribe_topic(filter: &Filter) -> Result<SubscribeTopic<'_>, Error> {
         Filter::Predefined(id) => SubscribeTopic::Predefined(TopicId(*id)),
         Filter::Short(name) => SubscribeTopic::Short(short(name)?),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    //! The client against a gateway played by the test on a plain UDP socket, so that the test
+    //! decides what is answered and what is not.
+
+    use std::thread;
+
+    use super::*;
+
+    /// How long the fake gateway waits for any one datagram before the test fails.
+    const PATIENCE: Duration = Duration::from_secs(5);
+
+    /// The next message the fake gateway receives, and from where.
+    fn next(gateway: &UdpSocket) -> (Vec<u8>, SocketAddr) {
+        let mut buffer = vec![0u8; 1024];
+        gateway.set_read_timeout(Some(PATIENCE)).expect("timeout");
+        let (len, from) = gateway
+            .recv_from(&mut buffer)
+            .expect("a datagram from the client within the test's patience");
+        buffer.truncate(len);
+        (buffer, from)
+    }
+
+    fn reply(gateway: &UdpSocket, to: SocketAddr, message: &Message<'_>) {
+        gateway
+            .send_to(&encode(message).expect("encodable"), to)
+            .expect("sent");
+    }
+
+    #[test]
+    fn an_idle_client_pings_at_its_keep_alive_and_notices_a_silent_gateway_sn_6_11_1_sn_6_13_3() {
+        let gateway = UdpSocket::bind("127.0.0.1:0").expect("socket");
+        let mut options = ClientOptions::new(gateway.local_addr().expect("address"), "pinger");
+        options.keep_alive = 1;
+        options.retry_interval = Duration::from_millis(200);
+        options.retry_count = 2;
+        // Before the client exists, so before it sends anything: its first PINGREQ is due a full
+        // keep-alive period after its CONNECT, hence after this.
+        let started = Instant::now();
+        let client = thread::spawn(move || {
+            let mut client = Client::connect(options)?;
+            let first = client.recv(Duration::from_secs(30));
+            let second = client.recv(Duration::from_secs(30));
+            Ok::<_, Error>((first?, second))
+        });
+        let (connect, node) = next(&gateway);
+        assert!(matches!(Message::decode(&connect), Ok(Message::Connect(_))));
+        reply(
+            &gateway,
+            node,
+            &Message::ConnAck(mqttsn_codec::ConnAck {
+                return_code: ReturnCode::Accepted,
+            }),
+        );
+        // Idle in recv: a PINGREQ after one keep-alive period, answered.
+        let (ping, _) = next(&gateway);
+        assert_eq!(
+            Message::decode(&ping),
+            Ok(Message::PingReq(PingReq { client_id: None }))
+        );
+        assert!(
+            started.elapsed() >= Duration::from_secs(1),
+            "not before it is due"
+        );
+        reply(&gateway, node, &Message::PingResp);
+        // The first recv ends with a message.
+        let short = ShortTopicName::new("ab").expect("valid");
+        reply(
+            &gateway,
+            node,
+            &Message::Publish(Publish {
+                dup: false,
+                qos: QoS::AtMostOnce,
+                retain: false,
+                topic: PublishTopic::Short(short),
+                msg_id: MsgId::NONE,
+                data: b"hi",
+            }),
+        );
+        // Then the gateway falls silent: the PINGREQ and its N_retry retransmissions go unanswered.
+        for _ in 0..3 {
+            let (ping, _) = next(&gateway);
+            assert!(matches!(Message::decode(&ping), Ok(Message::PingReq(_))));
+        }
+        let (first, second) = client
+            .join()
+            .expect("the client thread ends")
+            .expect("connected, and the first recv succeeds");
+        assert_eq!(first.map(|m| m.payload), Some(b"hi".to_vec()));
+        assert!(
+            matches!(second, Err(Error::TimedOut("PINGRESP"))),
+            "{second:?}"
+        );
+    }
+
+    #[test]
+    fn a_client_without_keep_alive_does_not_ping() {
+        let gateway = UdpSocket::bind("127.0.0.1:0").expect("socket");
+        let mut options = ClientOptions::new(gateway.local_addr().expect("address"), "quiet");
+        options.keep_alive = 0;
+        let client = thread::spawn(move || {
+            let mut client = Client::connect(options)?;
+            client.recv(Duration::from_millis(1500))
+        });
+        let (_, node) = next(&gateway);
+        reply(
+            &gateway,
+            node,
+            &Message::ConnAck(mqttsn_codec::ConnAck {
+                return_code: ReturnCode::Accepted,
+            }),
+        );
+        assert!(matches!(client.join().expect("ends"), Ok(None)));
+        // Nothing but the CONNECT came.
+        gateway
+            .set_read_timeout(Some(Duration::from_millis(1)))
+            .expect("timeout");
+        assert!(gateway.recv_from(&mut [0u8; 64]).is_err());
+    }
 }

@@ -70,9 +70,13 @@ pub struct Config {
     /// N_retry, how many times it sends again before it gives the client up (`RetryCount`,
     /// default 3) [SN-7.2-1].
     pub retry_count: u32,
-    /// How many messages wait for one sleeping client; more are dropped and counted
-    /// (`MaxBufferedMessages`, default 100).
+    /// How many messages wait for one client that is asleep, or disconnected with its session
+    /// kept (aggregating kind); more are dropped and counted (`MaxBufferedMessages`, default 100).
     pub max_buffered: usize,
+    /// How long the gateway keeps the session of a client that disconnected or was lost without a
+    /// clean session (`SessionExpiry`, in seconds, default 86 400: a day; 0: forever). Its
+    /// subscriptions, topic ids, will and kept messages go when it expires.
+    pub session_expiry: Option<Duration>,
     /// How many clients the gateway serves at once (`MaxNumberOfClients`, default 1000); a CONNECT
     /// beyond it gets CONNACK "rejected: congestion".
     pub max_clients: usize,
@@ -106,6 +110,7 @@ impl Default for Config {
             retry_interval: Duration::from_secs(10),
             retry_count: 3,
             max_buffered: 100,
+            session_expiry: Some(Duration::from_secs(86_400)),
             max_clients: 1000,
             reconnect_min_delay: Duration::from_secs(1),
             reconnect_max_delay: Duration::from_secs(30),
@@ -262,6 +267,10 @@ impl Config {
                     config.max_buffered = usize::try_from(number("a count")?)
                         .map_err(|_| error("MaxBufferedMessages: too large".into()))?;
                 }
+                "SessionExpiry" => {
+                    let seconds = number("a number of seconds")?;
+                    config.session_expiry = (seconds > 0).then(|| Duration::from_secs(seconds));
+                }
                 "MaxNumberOfClients" => {
                     config.max_clients = usize::try_from(number("a count")?)
                         .map_err(|_| error("MaxNumberOfClients: too large".into()))?;
@@ -338,6 +347,7 @@ mod tests {
         assert_eq!(config.max_buffered, default.max_buffered);
         assert_eq!(config.advertise_interval, default.advertise_interval);
         assert_eq!(config.advertise_address, default.advertise_address);
+        assert_eq!(config.session_expiry, default.session_expiry);
         assert_eq!(list, None);
     }
 
@@ -363,6 +373,14 @@ mod tests {
         assert_eq!(config.retry_interval, Duration::from_secs(2));
         assert_eq!(config.retry_count, 5);
         assert_eq!(config.max_buffered, 3);
+    }
+
+    #[test]
+    fn session_expiry_is_in_seconds_and_zero_means_forever() {
+        let config = Config::parse("SessionExpiry=120").expect("valid");
+        assert_eq!(config.session_expiry, Some(Duration::from_secs(120)));
+        let config = Config::parse("SessionExpiry=0").expect("valid");
+        assert_eq!(config.session_expiry, None);
     }
 
     #[test]

@@ -397,7 +397,9 @@ impl Core {
     /// A connection is open: keep it, and forward its notifications as broker events.
     fn opened(&mut self, conn: ConnId, client: Client) {
         if !self.translator.wants(conn) {
-            // The client gave up, or connected again, while this connection was being opened.
+            // The client gave up, or connected again, while this connection was being opened; or
+            // it is the clean-session connection that ends an expired client's broker session,
+            // whose whole job was done by opening it.
             client.disconnect();
             return;
         }

@@ -8,7 +8,7 @@
 //! comes. The same queue is the sleeping client's buffer (§6.14): while the client is asleep nothing
 //! is sent, and when it wakes the queue drains, then PINGRESP closes the delivery.
 //!
-//! This file does not decide what a received message means (`translator.rs` does), and has no
+//! This file does not decide what a received message means (`translator/` does), and has no
 //! socket and no clock: the time is passed in.
 
 use std::collections::{HashSet, VecDeque};
@@ -142,6 +142,9 @@ pub(crate) struct Session {
     pub(crate) sleep: Duration,
     /// When the client was last heard from; when the state's timer started.
     pub(crate) last_heard: Instant,
+    /// When the client was disconnected or lost, for the expiry of a kept session; `None` while it
+    /// is connected or connecting.
+    pub(crate) away_since: Option<Instant>,
     /// Retransmissions of WILLTOPICREQ or WILLMSGREQ during the connection set-up.
     pub(crate) prompt_retries: u32,
     /// The will topic, its QoS and retain flag, and the will message [SN-6.3-1].
@@ -165,6 +168,8 @@ pub(crate) struct Limits<'a> {
     pub(crate) retry_interval: Duration,
     pub(crate) retry_count: u32,
     pub(crate) predefined: &'a PredefinedTopics,
+    /// How long a kept session outlives its client's disconnection or loss; `None`: forever.
+    pub(crate) session_expiry: Option<Duration>,
 }
 
 /// What a tick found for one session.
@@ -175,6 +180,8 @@ pub(crate) enum Expiry {
     Lost,
     /// The will dialogue went unanswered.
     GaveUp,
+    /// A kept session whose client has been away longer than the session expiry.
+    Expired,
 }
 
 impl Session {
@@ -188,6 +195,7 @@ impl Session {
             keep_alive: Duration::ZERO,
             sleep: Duration::ZERO,
             last_heard: now,
+            away_since: None,
             prompt_retries: 0,
             will: None,
             will_message: Vec::new(),
@@ -213,10 +221,18 @@ impl Session {
         self.qos2_received.clear();
     }
 
-    /// Drops what is on its way to a client that is gone.
-    pub(crate) fn drop_deliveries(&mut self) {
-        self.queue.clear();
-        self.inflight = None;
+    /// Whether a broker message delivered at `qos` is kept for this client. While it is connected
+    /// or connecting, every message is (a sleeping client's buffer [SN-6.14-8], or the queue that
+    /// drains once CONNACK is sent). While it is disconnected or lost, only a kept session
+    /// (clean session 0) takes messages, and only QoS 1 and 2 ones, as an MQTT server does for a
+    /// persistent session [MQTT-3.1.2-5] [SN-6.12-2]; they are delivered when it connects again.
+    pub(crate) fn takes(&self, qos: QoS) -> bool {
+        match self.state {
+            ClientState::Disconnected | ClientState::Lost => {
+                !self.clean_session && qos != QoS::AtMostOnce
+            }
+            _ => true,
+        }
     }
 
     /// The QoS at which a message on `topic` published at `qos` reaches this client, if any of its
@@ -253,6 +269,7 @@ impl Session {
                 Some(self.last_heard + tolerance(self.keep_alive))
             }
             ClientState::Asleep => Some(self.last_heard + tolerance(self.sleep)),
+            ClientState::Disconnected | ClientState::Lost => self.expires_at(limits),
             _ => None,
         };
         let retry = match (&self.inflight, self.state) {
@@ -262,6 +279,14 @@ impl Session {
             _ => None,
         };
         [timer, retry].into_iter().flatten().min()
+    }
+
+    /// When a kept session of a client that is away ends. The specification keeps a session until
+    /// a clean CONNECT [SN-6.3-1]; a gateway that did so would keep the sessions, subscriptions
+    /// and buffers of nodes that are never coming back, so the expiry is configurable
+    /// (`SessionExpiry`, see `docs/mqtt-sn-ambiguities.md`).
+    fn expires_at(&self, limits: &Limits<'_>) -> Option<Instant> {
+        Some(self.away_since? + limits.session_expiry?)
     }
 
     /// Checks the timers at `now`, re-sending what is due into `out`.
@@ -300,6 +325,12 @@ impl Session {
             // [SN-6.14-7] Silent past the sleep duration.
             ClientState::Asleep if now >= self.last_heard + tolerance(self.sleep) => {
                 return Expiry::Lost;
+            }
+            ClientState::Disconnected | ClientState::Lost => {
+                return match self.expires_at(limits) {
+                    Some(at) if now >= at => Expiry::Expired,
+                    _ => Expiry::None,
+                };
             }
             _ => {}
         }

@@ -6,7 +6,7 @@
 //! session. Normal ids and predefined ids are separate spaces, told apart by TopicIdType on the wire
 //! [SN-5.3.4-6], so a registered id never needs to avoid a predefined one.
 //!
-//! This file holds tables only; who registers what, and when, is decided in `translator.rs`.
+//! This file holds tables only; who registers what, and when, is decided in `translator/`.
 
 use std::collections::HashMap;
 use std::fmt;

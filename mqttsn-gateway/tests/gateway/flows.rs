@@ -2,6 +2,7 @@
 //! makes one test per combination, so a failure names the flow and the setup.
 
 use std::net::UdpSocket;
+use std::time::Duration;
 
 use mqtt_client::QoS as MqttQoS;
 use mqttsn_codec::{QoS, TopicId};
@@ -211,6 +212,78 @@ fn sleeping_client(broker: BrokerKind, kind: GatewayKind) {
     publisher.disconnect();
 }
 
+/// A client that keeps its session (clean session 0) and disconnects gets the QoS 1 and 2 messages
+/// published while it was away when it connects again [MQTT-3.1.2-5] [SN-6.12-2]: the broker's
+/// session keeps them behind a transparent gateway, the gateway itself in an aggregating one.
+fn kept_session(broker: BrokerKind, kind: GatewayKind) {
+    let broker = TestBroker::start(broker);
+    let gateway = gateway(&broker, kind);
+    let mut options = sn_options(&gateway, "keeper");
+    options.clean_session = false;
+    let mut client = Client::connect(options).expect("connected");
+    client
+        .subscribe(Filter::Name("sn/kept/#".into()), QoS::ExactlyOnce)
+        .expect("subscribed");
+    client.disconnect().expect("disconnected");
+    let publisher = broker.mqtt_client("kept-pub");
+    for (n, qos) in [(1, MqttQoS::AtLeastOnce), (2, MqttQoS::ExactlyOnce)] {
+        publisher
+            .publish(&format!("sn/kept/{n}"), format!("m{n}"), qos, false)
+            .expect("sent")
+            .wait()
+            .expect("acknowledged");
+    }
+    if kind == GatewayKind::Aggregating {
+        // Proven to be in the gateway's keeping before the client comes back, not delivered live.
+        wait_until("both messages kept by the gateway", || {
+            gateway.stats().is_some_and(|s| s.buffered == 2)
+        });
+    }
+    client.reconnect().expect("connected again");
+    let first = next_sn(&mut client);
+    let second = next_sn(&mut client);
+    assert_eq!(
+        (first.payload.as_slice(), second.payload.as_slice()),
+        (&b"m1"[..], &b"m2"[..])
+    );
+    assert_eq!(first.topic_name.as_deref(), Some("sn/kept/1"));
+    assert_eq!(
+        (first.qos, second.qos),
+        (QoS::AtLeastOnce, QoS::ExactlyOnce)
+    );
+    client.disconnect().expect("disconnected");
+    publisher.disconnect();
+}
+
+/// A second node connects with a client id already in use from another address: it takes the
+/// session over [MQTT-3.1.4-2], and the first node is told it is disconnected [SN-5.4.21-2].
+fn client_id_clash(broker: BrokerKind, kind: GatewayKind) {
+    let broker = TestBroker::start(broker);
+    let gateway = gateway(&broker, kind);
+    let mut first = sn_client(&gateway, "twin");
+    first.ping().expect("connected");
+    let mut second = sn_client(&gateway, "twin");
+    assert!(
+        result_is_disconnected(first.recv(PATIENCE)),
+        "the first node is told"
+    );
+    assert!(result_is_disconnected(first.ping()), "and stays told");
+    // The second node is served.
+    let watcher = broker.mqtt_client("twin-watcher");
+    watcher
+        .subscribe(&[("sn/twin", MqttQoS::AtLeastOnce)])
+        .expect("sent")
+        .wait()
+        .expect("subscribed");
+    let topic = second.register("sn/twin").expect("registered");
+    second
+        .publish(Topic::Id(topic), b"second", QoS::AtLeastOnce, false)
+        .expect("published");
+    assert_eq!(next_mqtt(&watcher).payload, b"second");
+    second.disconnect().expect("disconnected");
+    watcher.disconnect();
+}
+
 /// QoS -1 from a socket that never connected, on a predefined id and a short name [SN-6.8-1].
 fn qos_minus_one(broker: BrokerKind, kind: GatewayKind) {
     let broker = TestBroker::start(broker);
@@ -301,6 +374,8 @@ matrix!(
     subscribe_from_mqtt,
     will_of_a_lost_client,
     sleeping_client,
+    kept_session,
+    client_id_clash,
     qos_minus_one,
     forwarder,
     malformed_datagrams,
@@ -332,4 +407,34 @@ fn broker_loss_transparent() {
 #[test]
 fn broker_loss_aggregating() {
     broker_loss(GatewayKind::Aggregating);
+}
+
+/// A client that waits in `recv` longer than its keep-alive pings by itself [SN-6.11-1], so the
+/// gateway keeps it (without the pings it would be lost after 1.5 s [SN-6.14-4]).
+#[test]
+fn an_idle_client_keeps_itself_alive() {
+    let broker = TestBroker::start(BrokerKind::Ours);
+    let gateway = gateway(&broker, GatewayKind::Aggregating);
+    let mut options = sn_options(&gateway, "idle");
+    options.keep_alive = 1;
+    let mut client = Client::connect(options).expect("connected");
+    client
+        .subscribe(Filter::Name("sn/idle".into()), QoS::AtLeastOnce)
+        .expect("subscribed");
+    assert!(
+        client
+            .recv(Duration::from_secs(3))
+            .expect("still connected")
+            .is_none()
+    );
+    assert_eq!(gateway.stats().map(|s| s.lost), Some(0));
+    let publisher = broker.mqtt_client("idle-pub");
+    publisher
+        .publish("sn/idle", "awake", MqttQoS::AtLeastOnce, false)
+        .expect("sent")
+        .wait()
+        .expect("acknowledged");
+    assert_eq!(next_sn(&mut client).payload, b"awake");
+    client.disconnect().expect("disconnected");
+    publisher.disconnect();
 }

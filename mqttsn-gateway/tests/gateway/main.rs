@@ -13,3 +13,6 @@ mod flows;
 
 /// `mqttsn-pub` and `mqttsn-sub` as programs.
 mod tools;
+
+/// Discovery over UDP, IPv6, and the broker reached with a password and over TLS.
+mod network;

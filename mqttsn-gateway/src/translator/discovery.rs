@@ -1,0 +1,75 @@
+//! Gateway discovery (§6.1): GWINFO in answer to SEARCHGW, and ADVERTISE every T_ADV while the
+//! broker is reachable. Where ADVERTISE goes (a broadcast or multicast address) is configuration;
+//! GWINFO goes straight back to the searcher.
+
+use std::time::Instant;
+
+use mqttsn_codec::{Advertise, GwInfo, Message};
+
+use super::Translator;
+use crate::action::{Action, Peer};
+use crate::session::encode;
+
+impl Translator {
+    /// SEARCHGW from anyone.
+    pub(super) fn search_gw(&mut self, peer: &Peer, actions: &mut Vec<Action>) {
+        // [SN-6.1-12] A gateway answers SEARCHGW with GWINFO carrying its id. It answers the
+        // searcher directly: a UDP client waits on its own port, not on a broadcast address.
+        let gwinfo = Message::GwInfo(GwInfo {
+            gw_id: self.config.gateway_id,
+            gw_add: None,
+        });
+        self.send(peer, &gwinfo, actions);
+    }
+
+    pub(super) fn advertise(&mut self, now: Instant, actions: &mut Vec<Action>) {
+        self.next_advertise = Some(now + self.config.advertise_interval);
+        let Some(to) = self.config.advertise_address else {
+            return;
+        };
+        // [SN-5.4.1-1] Duration: the seconds until the next ADVERTISE.
+        let advertise = Message::Advertise(Advertise {
+            gw_id: self.config.gateway_id,
+            duration: u16::try_from(self.config.advertise_interval.as_secs()).unwrap_or(u16::MAX),
+        });
+        if let Some(datagram) = encode(&advertise) {
+            actions.push(Action::Send { to, datagram });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::harness::*;
+    use super::*;
+    use crate::action::{BrokerEvent, ConnId};
+    use crate::config::GatewayKind;
+
+    #[test]
+    fn discovery_gwinfo_and_advertise_sn_6_1_1_sn_6_1_12() {
+        let mut h = Harness::new(GatewayKind::Transparent);
+        let actions = h.from(1, Message::SearchGw(mqttsn_codec::SearchGw { radius: 0 }));
+        assert_eq!(
+            Message::decode(&sent(&actions)[0].1),
+            Ok(Message::GwInfo(GwInfo {
+                gw_id: 1,
+                gw_add: None
+            }))
+        );
+        let interval = h.translator.config().advertise_interval;
+        assert_eq!(h.translator.next_deadline(), Some(h.now + interval));
+        let actions = h.advance(interval);
+        let (to, datagram) = &sent(&actions)[0];
+        assert_eq!(*to, node(999));
+        assert_eq!(
+            Message::decode(datagram),
+            Ok(Message::Advertise(Advertise {
+                gw_id: 1,
+                duration: 900
+            }))
+        );
+        // [SN-6.1-2] Not while the broker is away.
+        h.broker(BrokerEvent::Lost(ConnId::GATEWAY));
+        assert!(h.advance(interval).is_empty());
+    }
+}

@@ -1,0 +1,276 @@
+//! SUBSCRIBE and UNSUBSCRIBE (§6.9), by topic name or filter, predefined id or short name, and the
+//! aggregating kind's bookkeeping (§4.2): one broker subscription per filter, shared by every client
+//! that holds it and counted, made by the first and removed by the last.
+//!
+//! In a transparent gateway each request goes to the client's own connection and its SUBACK or
+//! UNSUBACK waits for the broker's answer (`broker.rs` sends it). In an aggregating one only the
+//! first subscriber to a filter waits; the others are answered at once.
+
+use mqtt_client::QoS;
+use mqttsn_codec::{
+    Message, MsgId, QoS as SnQoS, ReturnCode, SubAck, Subscribe, SubscribeTopic, TopicId, UnsubAck,
+    Unsubscribe,
+};
+
+use super::Translator;
+use crate::action::{Ack, AckKind, Action, ConnId};
+use crate::config::GatewayKind;
+use crate::session::{Subscription, SubscriptionKind, mqtt_qos, sn_qos};
+
+impl Translator {
+    /// predefined id.
+    pub(super) fn subscription_topic(
+        &mut self,
+        id: &str,
+        topic: SubscribeTopic<'_>,
+    ) -> Option<(String, TopicId, SubscriptionKind)> {
+        match topic {
+            SubscribeTopic::Name(filter) => {
+                let name = filter.as_str().to_string();
+                // [SN-6.9-3] A wildcard filter gets TopicId 0x0000; a plain name gets its id now,
+                // which the gateway then publishes with [SN-5.4.16-2] [SN-6.10-1].
+                let topic_id = if filter.has_wildcards() {
+                    TopicId::UNASSIGNED
+                } else {
+                    self.sessions
+                        .get_mut(id)
+                        .and_then(|s| s.registry.assign(&name))
+                        .unwrap_or(TopicId::UNASSIGNED)
+                };
+                Some((name, topic_id, SubscriptionKind::Name))
+            }
+            SubscribeTopic::Predefined(topic_id) => {
+                let name = self.config.predefined.name(Some(id), topic_id.0)?;
+                Some((
+                    name.to_string(),
+                    topic_id,
+                    SubscriptionKind::Predefined(topic_id),
+                ))
+            }
+            // [SN-6.7-6] No registration; the TopicId of the SUBACK is not relevant [SN-5.4.16-2].
+            SubscribeTopic::Short(short) => Some((
+                short.as_str().to_string(),
+                TopicId::UNASSIGNED,
+                SubscriptionKind::Short(short),
+            )),
+        }
+    }
+
+    pub(super) fn subscribe(
+        &mut self,
+        id: &str,
+        subscribe: &Subscribe<'_>,
+        actions: &mut Vec<Action>,
+    ) {
+        let requested = mqtt_qos(subscribe.qos);
+        let Some((filter, topic_id, kind)) = self.subscription_topic(id, subscribe.topic) else {
+            // [SN-6.7-3] An unknown predefined id.
+            let suback = Message::SubAck(SubAck {
+                qos: subscribe.qos,
+                topic_id: TopicId::UNASSIGNED,
+                msg_id: subscribe.msg_id,
+                return_code: ReturnCode::InvalidTopicId,
+            });
+            self.send_to(id, &suback, actions);
+            return;
+        };
+        let Some(session) = self.sessions.get_mut(id) else {
+            return;
+        };
+        let known = session.subscriptions.iter().any(|s| s.filter == filter);
+        session.subscriptions.retain(|s| s.filter != filter);
+        session.subscriptions.push(Subscription {
+            filter: filter.clone(),
+            qos: requested,
+            kind,
+        });
+        let kind = AckKind::SubAck {
+            msg_id: subscribe.msg_id,
+            topic_id,
+            requested,
+        };
+        match self.config.kind {
+            GatewayKind::Transparent => {
+                let conn = self.conn_for(id);
+                actions.push(Action::Subscribe {
+                    conn,
+                    filter,
+                    qos: requested,
+                    ack: Some(Ack {
+                        client: id.to_string(),
+                        conn,
+                        kind,
+                    }),
+                });
+            }
+            GatewayKind::Aggregating => {
+                // [SN-4.2-1] One broker subscription per filter, shared and counted. It asks for
+                // QoS 2 so that each client can be served at the QoS it asked for.
+                let count = self.shared.entry(filter.clone()).or_insert(0);
+                if !known {
+                    *count += 1;
+                }
+                if *count == 1 && !known {
+                    actions.push(Action::Subscribe {
+                        conn: ConnId::GATEWAY,
+                        filter,
+                        qos: QoS::ExactlyOnce,
+                        ack: Some(Ack {
+                            client: id.to_string(),
+                            conn: ConnId::GATEWAY,
+                            kind,
+                        }),
+                    });
+                } else {
+                    self.suback(id, subscribe.msg_id, topic_id, Some(requested), actions);
+                }
+            }
+        }
+    }
+
+    pub(super) fn suback(
+        &mut self,
+        id: &str,
+        msg_id: MsgId,
+        topic_id: TopicId,
+        granted: Option<QoS>,
+        actions: &mut Vec<Action>,
+    ) {
+        // [SN-5.4.16-1] [SN-6.9-1]
+        let suback = Message::SubAck(match granted {
+            Some(qos) => SubAck {
+                qos: sn_qos(qos),
+                topic_id,
+                msg_id,
+                return_code: ReturnCode::Accepted,
+            },
+            None => SubAck {
+                qos: SnQoS::AtMostOnce,
+                topic_id,
+                msg_id,
+                return_code: ReturnCode::NotSupported,
+            },
+        });
+        self.send_to(id, &suback, actions);
+    }
+
+    pub(super) fn unsubscribe(
+        &mut self,
+        id: &str,
+        unsubscribe: &Unsubscribe<'_>,
+        actions: &mut Vec<Action>,
+    ) {
+        let unsuback = Message::UnsubAck(UnsubAck {
+            msg_id: unsubscribe.msg_id,
+        });
+        let filter = match unsubscribe.topic {
+            SubscribeTopic::Name(filter) => filter.as_str().to_string(),
+            SubscribeTopic::Predefined(topic_id) => {
+                match self.config.predefined.name(Some(id), topic_id.0) {
+                    Some(name) => name.to_string(),
+                    None => {
+                        // Nothing to remove; UNSUBACK has no return code [SN-5.4.18-1].
+                        self.send_to(id, &unsuback, actions);
+                        return;
+                    }
+                }
+            }
+            SubscribeTopic::Short(short) => short.as_str().to_string(),
+        };
+        let Some(session) = self.sessions.get_mut(id) else {
+            return;
+        };
+        let had = session.subscriptions.iter().any(|s| s.filter == filter);
+        session.subscriptions.retain(|s| s.filter != filter);
+        match self.config.kind {
+            GatewayKind::Transparent => {
+                let conn = self.conn_for(id);
+                actions.push(Action::Unsubscribe {
+                    conn,
+                    filter,
+                    ack: Some(Ack {
+                        client: id.to_string(),
+                        conn,
+                        kind: AckKind::UnsubAck {
+                            msg_id: unsubscribe.msg_id,
+                        },
+                    }),
+                });
+            }
+            GatewayKind::Aggregating => {
+                if had {
+                    self.release(&filter, actions);
+                }
+                // [SN-6.9-5]
+                self.send_to(id, &unsuback, actions);
+            }
+        }
+    }
+
+    /// Aggregating: one client fewer holds `filter`; the last one out unsubscribes the gateway.
+    pub(super) fn release(&mut self, filter: &str, actions: &mut Vec<Action>) {
+        if let Some(count) = self.shared.get_mut(filter) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                self.shared.remove(filter);
+                actions.push(Action::Unsubscribe {
+                    conn: ConnId::GATEWAY,
+                    filter: filter.to_string(),
+                    ack: None,
+                });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::harness::*;
+    use super::*;
+
+    #[test]
+    fn aggregating_subscriptions_are_shared_and_counted_sn_4_2_1() {
+        let mut h = Harness::new(GatewayKind::Aggregating);
+        h.connect(1, "c1", true, 30);
+        h.connect(2, "c2", true, 30);
+        let broker_subscribes = |actions: &[Action]| {
+            actions
+                .iter()
+                .filter(|a| matches!(a, Action::Subscribe { .. }))
+                .count()
+        };
+        assert_eq!(
+            broker_subscribes(&h.subscribe(1, name("s/#"), SnQoS::AtLeastOnce)),
+            1
+        );
+        assert_eq!(
+            broker_subscribes(&h.subscribe(2, name("s/#"), SnQoS::AtMostOnce)),
+            0
+        );
+        // One message reaches both, each at its own QoS.
+        let actions = h.message(ConnId::GATEWAY, "s/x", QoS::ExactlyOnce);
+        assert_eq!(sent(&actions).len(), 2, "a REGISTER to each");
+        let unsubscribe = |h: &mut Harness, n| {
+            h.from(
+                n,
+                Message::Unsubscribe(Unsubscribe {
+                    msg_id: MsgId(5),
+                    topic: name("s/#"),
+                }),
+            )
+        };
+        let actions = unsubscribe(&mut h, 1);
+        assert!(
+            !actions
+                .iter()
+                .any(|a| matches!(a, Action::Unsubscribe { .. }))
+        );
+        assert_eq!(types(&actions), [mqttsn_codec::MsgType::UnsubAck]);
+        let actions = unsubscribe(&mut h, 2);
+        assert!(
+            actions
+                .iter()
+                .any(|a| matches!(a, Action::Unsubscribe { filter, .. } if filter == "s/#"))
+        );
+    }
+}
