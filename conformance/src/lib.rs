@@ -41,10 +41,12 @@ mod checks;
 pub mod client;
 pub mod deviations;
 pub mod report;
+pub mod sn_client;
+pub mod sn_wire;
 pub mod tls;
 pub mod wire;
 
-pub use check::{Applies, Check, Context, Verdict};
+pub use check::{Applies, Check, Context, GatewayTarget, Verdict};
 pub use deviations::KnownDeviation;
 pub use wire::Version;
 
@@ -57,8 +59,10 @@ pub struct CheckResult {
     pub section: &'static str,
     /// The statements it verifies.
     pub ids: &'static [&'static str],
-    /// The version it ran at.
+    /// The version it ran at (for a gateway check: the version of the broker-side observer).
     pub version: Version,
+    /// How reports name the protocol level: `3.1`, `3.1.1`, or `SN` for a gateway check.
+    pub level: &'static str,
     /// What it concluded.
     pub verdict: Verdict,
     /// The reason from the known-deviations file, when a failure is listed there.
@@ -79,7 +83,8 @@ pub fn checks() -> Vec<&'static Check> {
     checks::all()
 }
 
-/// Runs `checks` that apply to the context's version, in order, one at a time.
+/// Runs `checks` that apply to the context, in order, one at a time: with a gateway address, the
+/// gateway checks; otherwise the broker checks of the context's version.
 pub fn run(
     context: &Context,
     checks: &[&'static Check],
@@ -87,7 +92,10 @@ pub fn run(
 ) -> Vec<CheckResult> {
     checks
         .iter()
-        .filter(|check| check.applies.includes(context.version))
+        .filter(|check| match context.gateway {
+            Some(_) => check.applies == Applies::Gateway,
+            None => check.applies.includes(context.version),
+        })
         .map(|check| {
             let started = Instant::now();
             // The context is only read (its counter is atomic), so a check that panics leaves it
@@ -107,6 +115,10 @@ pub fn run(
                 section: check.section,
                 ids: check.ids,
                 version: context.version,
+                level: match check.applies {
+                    Applies::Gateway => "SN",
+                    _ => context.version.label(),
+                },
                 verdict,
                 deviation,
                 elapsed: started.elapsed(),

@@ -387,8 +387,10 @@ fn every_broken_double_fails_its_checks() {
 
 #[test]
 fn every_check_is_proven_to_fail() {
+    // The gateway checks are proven by broken gateways, not by this broker double.
     let missing: Vec<_> = conformance::checks()
         .into_iter()
+        .filter(|check| check.applies != conformance::Applies::Gateway)
         .map(|check| check.name)
         .filter(|name| !TARGETS.iter().any(|(_, _, names)| names.contains(name)))
         .collect();
