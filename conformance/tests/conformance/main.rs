@@ -8,6 +8,8 @@
 //! `tls`: the suite over TLS (`--cafile`, `--cert`, `--key`, `--insecure`) against mosquitto's TLS
 //! listener, with certificates made for the test by the `openssl` command.
 //!
+//! `sn`: the MQTT-SN gateway suite against our gateway, in front of our broker and of mosquitto.
+//!
 //! `mosquitto`: a real mosquitto (Debian's package, which `.ci/run` installs) started on a free
 //! loopback port; every check must pass, be skipped, or be a deviation listed with its evidence in
 //! `deviations/mosquitto-2.0.txt`.
@@ -21,6 +23,7 @@ use conformance::{CheckResult, Context, Version, report};
 
 mod broken;
 mod double;
+mod sn;
 mod tls;
 
 /// A mosquitto process on a free loopback port, killed when dropped.
