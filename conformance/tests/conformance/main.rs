@@ -10,6 +10,9 @@
 //!
 //! `sn`: the MQTT-SN gateway suite against our gateway, in front of our broker and of mosquitto.
 //!
+//! `sn_broken`: broken gateways (`sn_double`, a relay in front of ours that breaks one rule each)
+//! that the gateway checks aimed at the rule must fail.
+//!
 //! `mosquitto`: a real mosquitto (Debian's package, which `.ci/run` installs) started on a free
 //! loopback port; every check must pass, be skipped, or be a deviation listed with its evidence in
 //! `deviations/mosquitto-2.0.txt`.
@@ -24,6 +27,8 @@ use conformance::{CheckResult, Context, Version, report};
 mod broken;
 mod double;
 mod sn;
+mod sn_broken;
+mod sn_double;
 mod tls;
 
 /// A mosquitto process on a free loopback port, killed when dropped.

@@ -17,7 +17,7 @@ use crate::Mosquitto;
 pub(crate) const PREDEFINED: (u16, &str) = (1, "conformance/sn/predefined");
 
 /// Our gateway in front of the broker at `broker_port`, once its own broker connection is up.
-fn our_gateway(broker_port: u16, kind: GatewayKind) -> GatewayHandle {
+pub(crate) fn our_gateway(broker_port: u16, kind: GatewayKind) -> GatewayHandle {
     let mut config = Config {
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         broker_host: "127.0.0.1".into(),
