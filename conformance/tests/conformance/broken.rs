@@ -20,7 +20,11 @@ type Target = (Fault, Option<Version>, &'static [&'static str]);
 /// Each fault with the checks that must fail against it.
 const TARGETS: &[Target] = &[
     // CONNECT and CONNACK.
-    (Fault::PingrespBeforeConnack, None, &["connect-accepted"]),
+    (
+        Fault::PingrespBeforeConnack,
+        None,
+        &["connect-accepted", "mqtt31-reserved-connect-flag"],
+    ),
     (
         Fault::AcceptReservedConnectFlag,
         None,
