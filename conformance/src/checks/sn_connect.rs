@@ -73,6 +73,14 @@ pub(crate) const CHECKS: &[Check] = &[
         run: persistent_session_kept,
     },
     Check {
+        name: "sn-persistent-will-prompted",
+        section: "MQTT-SN 6.3 Clean session",
+        ids: &["SN-6.3-4"],
+        summary: "CONNECT without CleanSession but with the Will flag still prompts for the Will, and keeps the subscriptions",
+        applies: Applies::Gateway,
+        run: persistent_will_prompted,
+    },
+    Check {
         name: "sn-clean-session-discards",
         section: "MQTT-SN 6.3 Clean session",
         ids: &["SN-6.3-3", "SN-5.3.4-5"],
@@ -246,6 +254,34 @@ fn persistent_session_kept(context: &Context) -> Result<Verdict, String> {
             delivery.frame.describe()
         ))
     }
+}
+
+fn persistent_will_prompted(context: &Context) -> Result<Verdict, String> {
+    let Some(mut sender) = broker_publisher(context)? else {
+        return Ok(no_broker());
+    };
+    let id = context.client_id();
+    let topic = context.topic("snwillkept");
+    let mut client = SnClient::connect(context, &id, 0, 60)?;
+    client.subscribe(1, Topic::Name(&topic))?;
+    client.disconnect()?;
+    let mut client = SnClient::open(context)?;
+    client.send(&sn_wire::connect(flag::WILL, 60, &id))?;
+    let result = (|| {
+        will_dialogue_with(&mut client, flag::QOS_1, &context.topic("snw"), b"w")?;
+        publish(&mut sender, &topic, 1, false, b"kept")?;
+        let delivery = client.next_publish()?;
+        match delivery.frame.publish_parts() {
+            Some((_, _, b"kept")) => Ok(()),
+            _ => Err(format!(
+                "expected the message on the kept subscription, got {}",
+                delivery.frame.describe()
+            )),
+        }
+    })();
+    client.disconnect()?;
+    SnClient::clean(context, &id)?.disconnect()?;
+    result.map(|()| Verdict::Pass)
 }
 
 fn clean_session_discards(context: &Context) -> Result<Verdict, String> {

@@ -22,6 +22,14 @@ pub(crate) const CHECKS: &[Check] = &[
         run: register,
     },
     Check {
+        name: "sn-publish-before-connect",
+        section: "MQTT-SN 6.2 Connection setup",
+        ids: &["SN-6.2-1", "SN-5.4.21-2"],
+        summary: "a QoS 1 PUBLISH from a node that never connected is not accepted (DISCONNECT or silence is the gateway's choice)",
+        applies: Applies::Gateway,
+        run: publish_before_connect,
+    },
+    Check {
         name: "sn-publish-qos0",
         section: "MQTT-SN 6.6 Client's publish",
         ids: &["SN-6.6-1", "SN-6.6-2", "SN-5.4.12-1", "SN-5.4.12-3"],
@@ -44,6 +52,14 @@ pub(crate) const CHECKS: &[Check] = &[
         summary: "a QoS 2 PUBLISH completes PUBREC, PUBREL, PUBCOMP and reaches the broker at QoS 2",
         applies: Applies::Gateway,
         run: publish_qos2,
+    },
+    Check {
+        name: "sn-publish-retained",
+        section: "MQTT-SN 6.6 Client's publish",
+        ids: &["SN-5.3.4-3", "SN-6.6-2"],
+        summary: "a PUBLISH with Retain is retained at the broker: a later subscriber gets it with RETAIN",
+        applies: Applies::Gateway,
+        run: publish_retained,
     },
     Check {
         name: "sn-deliver-qos0",
@@ -160,6 +176,14 @@ pub(crate) const CHECKS: &[Check] = &[
         summary: "SUBSCRIBE to a # filter gets TopicId 0; each matching topic is registered before its PUBLISH",
         applies: Applies::Gateway,
         run: wildcard_hash,
+    },
+    Check {
+        name: "sn-rejected-id-registered-again",
+        section: "MQTT-SN 6.10 Gateway's publish",
+        ids: &["SN-6.10-7", "SN-6.10-4"],
+        summary: "after the node answers a PUBLISH with PUBACK invalid topic id, the gateway registers the topic again before using it",
+        applies: Applies::Gateway,
+        run: rejected_id_registered_again,
     },
     Check {
         name: "sn-unsubscribe",
@@ -611,6 +635,112 @@ fn unsubscribe(context: &Context) -> Result<Verdict, String> {
             _ => Err(format!(
                 "delivered after UNSUBSCRIBE: {}",
                 delivery.frame.describe()
+            )),
+        }
+    })();
+    client.disconnect()?;
+    result.map(|()| Verdict::Pass)
+}
+
+fn publish_before_connect(context: &Context) -> Result<Verdict, String> {
+    let mut node = SnClient::open(context)?;
+    let msg_id = node.msg_id();
+    node.send(&sn_wire::publish(flag::QOS_1, 0x0001, msg_id, b"stranger"))?;
+    // SEARCHGW is answered whatever the node's state, so GWINFO marks the point by which the
+    // gateway has handled the PUBLISH.
+    node.send(&sn_wire::searchgw(1))?;
+    let mut answers = Vec::new();
+    loop {
+        let frame = node
+            .recv()
+            .map_err(|error| format!("waiting for GWINFO after the PUBLISH: {error}"))?;
+        match frame.kind {
+            msg::GWINFO => break,
+            msg::ADVERTISE => {}
+            msg::PUBACK if frame.return_code() == Some(code::ACCEPTED) => {
+                return Err(format!(
+                    "a PUBLISH without CONNECT was accepted: {}",
+                    frame.describe()
+                ));
+            }
+            _ => answers.push(frame.describe()),
+        }
+    }
+    Ok(match answers.as_slice() {
+        [] => Verdict::Pass,
+        _ => Verdict::Observation(format!("answered {}", answers.join(", "))),
+    })
+}
+
+fn publish_retained(context: &Context) -> Result<Verdict, String> {
+    let Some(mut cleaner) = broker_publisher(context)? else {
+        return Ok(no_broker());
+    };
+    let topic = context.topic("snretain");
+    let id = context.client_id();
+    let mut client = SnClient::clean(context, &id)?;
+    let topic_id = client.register(&topic)?;
+    client.publish(1, flag::RETAIN, topic_id, b"kept")?;
+    client.disconnect()?;
+    // The PUBACK came after the broker's, so the message is retained by now.
+    let result = (|| {
+        let mut late = subscriber(context, &topic, 1)?;
+        let frame = late
+            .expect_publish()
+            .map_err(|error| format!("at the broker: {error}"))?;
+        match frame.publish_parts() {
+            Some((_, _, data)) if data == b"kept" && frame.retain() => Ok(Verdict::Pass),
+            _ => Err(format!(
+                "expected the retained message at a new subscriber, got {}",
+                frame.describe()
+            )),
+        }
+    })();
+    publish(&mut cleaner, &topic, 1, true, b"")?;
+    result
+}
+
+fn rejected_id_registered_again(context: &Context) -> Result<Verdict, String> {
+    let Some(mut sender) = broker_publisher(context)? else {
+        return Ok(no_broker());
+    };
+    let base = context.topic("snreject");
+    let topic = format!("{base}/x");
+    let id = context.client_id();
+    let mut client = SnClient::clean(context, &id)?;
+    client.subscribe(1, Topic::Name(&format!("{base}/+")))?;
+    let result = (|| {
+        publish(&mut sender, &topic, 1, false, b"first")?;
+        let register = client.wait_for(msg::REGISTER)?;
+        client.accept_register(&register)?;
+        let first = client.wait_for(msg::PUBLISH)?;
+        let (topic_id, msg_id, _) = first
+            .publish_parts()
+            .ok_or_else(|| format!("a PUBLISH too short: {}", first.describe()))?;
+        // The node claims not to know the id [SN-6.10-7].
+        client.send(&sn_wire::topic_ack(
+            msg::PUBACK,
+            topic_id,
+            msg_id,
+            code::INVALID_TOPIC_ID,
+        ))?;
+        publish(&mut sender, &topic, 1, false, b"second")?;
+        let next = client.recv()?;
+        match next.kind {
+            msg::REGISTER => {
+                client.accept_register(&next)?;
+                let delivery = client.next_publish()?;
+                check_delivery(
+                    &delivery.frame,
+                    b"second",
+                    1,
+                    flag::NORMAL,
+                    &[next.register_parts().map_or(0, |(id, _, _)| id)],
+                )
+            }
+            _ => Err(format!(
+                "expected a new REGISTER after the rejection, got {}",
+                next.describe()
             )),
         }
     })();

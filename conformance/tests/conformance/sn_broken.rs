@@ -19,7 +19,12 @@ const TARGETS: &[(SnFault, &[&str])] = &[
     (SnFault::DropLongLength, &["sn-long-length-form"]),
     (
         SnFault::NoWillDialogue,
-        &["sn-will-dialogue", "sn-keep-alive-will", "sn-will-update"],
+        &[
+            "sn-will-dialogue",
+            "sn-keep-alive-will",
+            "sn-will-update",
+            "sn-persistent-will-prompted",
+        ],
     ),
     (SnFault::NoPingresp, &["sn-pingreq"]),
     (
@@ -31,6 +36,9 @@ const TARGETS: &[(SnFault, &[&str])] = &[
     (SnFault::NeverLost, &["sn-keep-alive-will"]),
     (SnFault::IgnoreWillTopicUpdate, &["sn-will-update"]),
     (SnFault::RegackWrongMsgId, &["sn-register"]),
+    (SnFault::AcceptBeforeConnect, &["sn-publish-before-connect"]),
+    (SnFault::ClearRetain, &["sn-publish-retained"]),
+    (SnFault::NoReregister, &["sn-rejected-id-registered-again"]),
     (SnFault::DropQos0Publish, &["sn-publish-qos0"]),
     (SnFault::PubackWrongTopicId, &["sn-publish-qos1"]),
     (SnFault::Qos2AsQos1, &["sn-publish-qos2"]),

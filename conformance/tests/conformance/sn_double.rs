@@ -45,6 +45,12 @@ pub(crate) enum SnFault {
     IgnoreWillTopicUpdate,
     /// REGACK echoes another MsgId.
     RegackWrongMsgId,
+    /// Accepts a QoS 1 PUBLISH from a node that never connected.
+    AcceptBeforeConnect,
+    /// Clears the Retain flag of a node's PUBLISH.
+    ClearRetain,
+    /// Uses a topic id again after the node rejected it, without a new REGISTER.
+    NoReregister,
     /// Drops a node's QoS 0 PUBLISH on a normal topic id.
     DropQos0Publish,
     /// PUBACK carries another TopicId.
@@ -103,6 +109,8 @@ struct Node {
     answered: Vec<u16>,
     /// Whether the node's last PINGREQ carried a client id (it is waking up).
     waking: bool,
+    /// Topic names the gateway registered with the node ([`SnFault::NoReregister`]).
+    registered: Vec<Vec<u8>>,
 }
 
 type Nodes = Arc<Mutex<HashMap<SocketAddr, Node>>>;
@@ -195,6 +203,7 @@ fn front_loop(
                 connected: false,
                 answered: Vec::new(),
                 waking: false,
+                registered: Vec::new(),
             }
         });
         for out in to_gateway(fault, datagram, node) {
@@ -323,6 +332,18 @@ fn to_gateway(fault: Option<SnFault>, datagram: &[u8], node: &mut Node) -> Vec<O
                 body.get(1..3).unwrap_or_default(),
             ))]
         }
+        (Some(AcceptBeforeConnect), msg::PUBLISH)
+            if !node.connected && flags & 0x60 == flag::QOS_1 =>
+        {
+            let (topic, id) = (get_u16(body, 1), get_u16(body, 3));
+            vec![Out::Node(sn_wire::topic_ack(
+                msg::PUBACK,
+                topic.unwrap_or_default(),
+                id.unwrap_or_default(),
+                code::ACCEPTED,
+            ))]
+        }
+        (Some(ClearRetain), msg::PUBLISH) => forward(rewrite(datagram, |b| b[0] &= !flag::RETAIN)),
         (Some(DropQos0Publish), msg::PUBLISH) if flags & 0x63 == 0 => vec![],
         (Some(DropQosMinusOne), msg::PUBLISH) if flags & 0x60 == 0x60 => vec![],
         (Some(Qos2AsQos1), msg::PUBLISH) if flags & 0x60 == flag::QOS_2 => {
@@ -405,6 +426,24 @@ fn to_node(fault: Option<SnFault>, datagram: &[u8], node: &mut Node) -> Vec<Out>
                 Out::Node(datagram.to_vec()),
                 Out::Gateway(sn_wire::topic_ack(msg::REGACK, topic, id, code::ACCEPTED)),
             ]
+        }
+        (Some(NoReregister), msg::REGISTER) => {
+            let name = body.get(4..).unwrap_or_default().to_vec();
+            let (Some(topic), Some(id)) = (get_u16(body, 0), get_u16(body, 2)) else {
+                return forward(datagram.to_vec());
+            };
+            if node.registered.contains(&name) {
+                // Known to the node once: acknowledged here, never shown to it again.
+                vec![Out::Gateway(sn_wire::topic_ack(
+                    msg::REGACK,
+                    topic,
+                    id,
+                    code::ACCEPTED,
+                ))]
+            } else {
+                node.registered.push(name);
+                forward(datagram.to_vec())
+            }
         }
         (Some(Decapsulate), msg::ENCAPSULATED) => {
             let length = usize::from(datagram[0]);
