@@ -20,6 +20,8 @@ pub(crate) const CHECKS: &[Check] = &[
             "SN-6.2-3",
             "SN-6.14-3",
             "SN-5.3.1-1",
+            "SN-5.2.1-1",
+            "SN-5.2.1-3",
         ],
         summary: "CONNECT without the Will flag is answered directly with CONNACK accepted",
         applies: Applies::Gateway,
@@ -28,7 +30,7 @@ pub(crate) const CHECKS: &[Check] = &[
     Check {
         name: "sn-long-length-form",
         section: "MQTT-SN 5.2 Message header",
-        ids: &["SN-5.2.1-2", "SN-5.2.1-4"],
+        ids: &["SN-5.2.1-2", "SN-5.2.1-4", "SN-5.4-1"],
         summary: "a CONNECT and a PINGREQ written with the three-octet Length are understood",
         applies: Applies::Gateway,
         run: long_length_form,
@@ -89,9 +91,17 @@ pub(crate) const CHECKS: &[Check] = &[
         run: clean_session_discards,
     },
     Check {
+        name: "sn-clean-session-will-discards",
+        section: "MQTT-SN 6.3 Clean session",
+        ids: &["SN-6.3-2"],
+        summary: "CleanSession with the Will flag deletes the earlier subscriptions and prompts for a new Will",
+        applies: Applies::Gateway,
+        run: clean_session_will_discards,
+    },
+    Check {
         name: "sn-keep-alive-will",
         section: "MQTT-SN 6.14 Keep-alive and lost clients",
-        ids: &["SN-6.14-4", "SN-7.2-2", "SN-5.4.4-2"],
+        ids: &["SN-6.14-4", "SN-7.2-2", "SN-5.4.4-2", "SN-5.3.3-1"],
         summary: "a client silent for 1.5 times its 1-second keep-alive is lost and its Will is published",
         applies: Applies::Gateway,
         run: keep_alive_will,
@@ -285,6 +295,16 @@ fn persistent_will_prompted(context: &Context) -> Result<Verdict, String> {
 }
 
 fn clean_session_discards(context: &Context) -> Result<Verdict, String> {
+    clean_session_with(context, false)
+}
+
+fn clean_session_will_discards(context: &Context) -> Result<Verdict, String> {
+    clean_session_with(context, true)
+}
+
+/// A persistent session with a subscription, then a clean connect (with or without the Will
+/// flag): the old subscription must be gone.
+fn clean_session_with(context: &Context, will: bool) -> Result<Verdict, String> {
     let Some(mut sender) = broker_publisher(context)? else {
         return Ok(no_broker());
     };
@@ -294,7 +314,14 @@ fn clean_session_discards(context: &Context) -> Result<Verdict, String> {
     let mut client = SnClient::connect(context, &id, 0, 60)?;
     client.subscribe(1, Topic::Name(&old))?;
     client.disconnect()?;
-    let mut client = SnClient::connect(context, &id, flag::CLEAN_SESSION, 60)?;
+    let mut client = if will {
+        let mut client = SnClient::open(context)?;
+        client.send(&sn_wire::connect(flag::CLEAN_SESSION | flag::WILL, 60, &id))?;
+        will_dialogue_with(&mut client, 0, &context.topic("snw"), b"w")?;
+        client
+    } else {
+        SnClient::connect(context, &id, flag::CLEAN_SESSION, 60)?
+    };
     client.subscribe(1, Topic::Name(&sentinel))?;
     // The broker forwards one publisher's messages in order; the first to arrive must be the
     // sentinel, published second.

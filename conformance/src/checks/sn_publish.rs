@@ -32,7 +32,13 @@ pub(crate) const CHECKS: &[Check] = &[
     Check {
         name: "sn-publish-qos0",
         section: "MQTT-SN 6.6 Client's publish",
-        ids: &["SN-6.6-1", "SN-6.6-2", "SN-5.4.12-1", "SN-5.4.12-3"],
+        ids: &[
+            "SN-6.6-1",
+            "SN-6.6-2",
+            "SN-5.4.12-1",
+            "SN-5.4.12-3",
+            "SN-6.5-1",
+        ],
         summary: "a QoS 0 PUBLISH on a registered id reaches the broker on its topic name",
         applies: Applies::Gateway,
         run: publish_qos0,
@@ -78,7 +84,13 @@ pub(crate) const CHECKS: &[Check] = &[
     Check {
         name: "sn-deliver-qos1",
         section: "MQTT-SN 6.10 Gateway's publish",
-        ids: &["SN-6.9-1", "SN-6.10-1", "SN-6.6-2", "SN-6.7-1"],
+        ids: &[
+            "SN-6.9-1",
+            "SN-6.10-1",
+            "SN-6.6-2",
+            "SN-6.7-1",
+            "SN-5.3.4-1",
+        ],
         summary: "after SUBSCRIBE at QoS 1, messages arrive at QoS 1 with a MsgId, on the id SUBACK gave",
         applies: Applies::Gateway,
         run: deliver_qos1,
@@ -164,6 +176,7 @@ pub(crate) const CHECKS: &[Check] = &[
             "SN-6.10-2",
             "SN-6.10-4",
             "SN-6.5-6",
+            "SN-5.3.12-1",
         ],
         summary: "SUBSCRIBE to a + filter gets TopicId 0; each matching topic is registered, and REGACK awaited, before its PUBLISH",
         applies: Applies::Gateway,
@@ -304,6 +317,10 @@ fn check_delivery(
             String::from_utf8_lossy(data),
             frame.describe()
         ));
+    }
+    // A first sending has DUP 0 [SN-5.3.4-1].
+    if frame.flags() & flag::DUP != 0 {
+        return Err(format!("DUP set on a first delivery: {}", frame.describe()));
     }
     if frame.qos() != qos {
         return Err(format!("expected QoS {qos}, got {}", frame.describe()));

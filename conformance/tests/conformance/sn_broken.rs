@@ -16,6 +16,8 @@ const TIMEOUT: Duration = Duration::from_millis(800);
 /// Each fault with the checks that must fail against it.
 const TARGETS: &[(SnFault, &[&str])] = &[
     (SnFault::WillPromptWithoutWill, &["sn-connect-accepted"]),
+    (SnFault::WrongLength, &["sn-connect-accepted"]),
+    (SnFault::DupOnFirstDelivery, &["sn-deliver-qos1"]),
     (SnFault::DropLongLength, &["sn-long-length-form"]),
     (
         SnFault::NoWillDialogue,
@@ -24,6 +26,7 @@ const TARGETS: &[(SnFault, &[&str])] = &[
             "sn-keep-alive-will",
             "sn-will-update",
             "sn-persistent-will-prompted",
+            "sn-clean-session-will-discards",
         ],
     ),
     (SnFault::NoPingresp, &["sn-pingreq"]),
@@ -32,7 +35,13 @@ const TARGETS: &[(SnFault, &[&str])] = &[
         &["sn-disconnect", "sn-sleep-nothing-buffered"],
     ),
     (SnFault::ForgetSessions, &["sn-persistent-session-kept"]),
-    (SnFault::KeepSessionsOnClean, &["sn-clean-session-discards"]),
+    (
+        SnFault::KeepSessionsOnClean,
+        &[
+            "sn-clean-session-discards",
+            "sn-clean-session-will-discards",
+        ],
+    ),
     (SnFault::NeverLost, &["sn-keep-alive-will"]),
     (SnFault::IgnoreWillTopicUpdate, &["sn-will-update"]),
     (SnFault::RegackWrongMsgId, &["sn-register"]),

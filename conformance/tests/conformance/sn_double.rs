@@ -27,6 +27,10 @@ use conformance::sn_wire::{self, code, flag, msg};
 pub(crate) enum SnFault {
     /// Sets the Will flag of every CONNECT, so a CONNECT without it is answered with a Will prompt.
     WillPromptWithoutWill,
+    /// CONNACK's Length octet says one octet more than the datagram holds.
+    WrongLength,
+    /// Sets DUP on the first sending of a PUBLISH to a node.
+    DupOnFirstDelivery,
     /// Drops datagrams written with the three-octet Length.
     DropLongLength,
     /// Clears the Will flag of every CONNECT: no Will dialogue, no Will.
@@ -383,6 +387,14 @@ fn to_node(fault: Option<SnFault>, datagram: &[u8], node: &mut Node) -> Vec<Out>
     let flags = body.first().copied().unwrap_or_default();
     match (fault, kind) {
         (Some(DisconnectWithDuration), msg::DISCONNECT) => forward(sn_wire::disconnect(Some(60))),
+        (Some(WrongLength), msg::CONNACK) if at == 2 => {
+            let mut bytes = datagram.to_vec();
+            bytes[0] += 1;
+            forward(bytes)
+        }
+        (Some(DupOnFirstDelivery), msg::PUBLISH) => {
+            forward(rewrite(datagram, |b| b[0] |= flag::DUP))
+        }
         (Some(RegackWrongMsgId), msg::REGACK) => forward(rewrite(datagram, |b| {
             let id = get_u16(b, 2).unwrap_or_default();
             set_u16(b, 2, id.wrapping_add(1));
