@@ -1,8 +1,10 @@
-//! A black-box conformance suite for MQTT 3.1 / 3.1.1 brokers.
+//! A black-box conformance suite for MQTT 3.1 / 3.1.1 brokers and MQTT-SN 1.2 gateways.
 //!
 //! Point it at any broker by address and it runs one check per behaviour, each naming the
 //! specification statements it verifies (`MQTT-3.1.2-3` from the 3.1.1 statement catalogue,
-//! `V31-DIFF-5` from the catalogue of 3.1 differences). The verdicts are:
+//! `V31-DIFF-5` from the catalogue of 3.1 differences). Give the context a [`GatewayTarget`] and
+//! it runs the gateway checks instead ([`Applies::Gateway`], citing `SN-6.2-2` style rule ids),
+//! watching the broker behind the gateway through the context's host and port. The verdicts are:
 //!
 //! - **pass**: the broker did what the statements require;
 //! - **fail**: it did not, and the report says what happened instead;
@@ -12,9 +14,9 @@
 //!
 //! # Independence
 //!
-//! The suite does not use this project's codec. The bytes it sends and expects are written out in
-//! [`wire`], from the specification's byte layouts, so that a bug in `mqtt-codec` cannot make the
-//! suite agree with a broker built on it.
+//! The suite does not use this project's codecs. The bytes it sends and expects are written out in
+//! [`wire`] and [`sn_wire`], from the specifications' byte layouts, so that a bug in `mqtt-codec` or
+//! `mqttsn-codec` cannot make the suite agree with a server built on it.
 //!
 //! # Isolation
 //!
