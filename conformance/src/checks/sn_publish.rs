@@ -199,6 +199,14 @@ pub(crate) const CHECKS: &[Check] = &[
         run: rejected_id_registered_again,
     },
     Check {
+        name: "sn-oversized-not-delivered",
+        section: "MQTT-SN 6.10 Gateway's publish",
+        ids: &["SN-6.10-8"],
+        summary: "a message too large for one datagram is not delivered, not even cut short; the next one is",
+        applies: Applies::Gateway,
+        run: oversized_not_delivered,
+    },
+    Check {
         name: "sn-unsubscribe",
         section: "MQTT-SN 6.9 Subscribe",
         ids: &["SN-6.9-5", "SN-5.4.17-1", "SN-5.4.18-1"],
@@ -760,6 +768,27 @@ fn rejected_id_registered_again(context: &Context) -> Result<Verdict, String> {
                 next.describe()
             )),
         }
+    })();
+    client.disconnect()?;
+    result.map(|()| Verdict::Pass)
+}
+
+fn oversized_not_delivered(context: &Context) -> Result<Verdict, String> {
+    let Some(mut sender) = broker_publisher(context)? else {
+        return Ok(no_broker());
+    };
+    let topic = context.topic("snbig");
+    let id = context.client_id();
+    let mut client = SnClient::clean(context, &id)?;
+    let suback = client.subscribe(0, Topic::Name(&topic))?;
+    let topic_id = suback.u16_at(1).unwrap_or_default();
+    let result = (|| {
+        // More than the 65535 octets a datagram's Length can state, so no PUBLISH can carry it.
+        publish(&mut sender, &topic, 0, false, &vec![b'x'; 65_600])?;
+        // Same publisher, same topic: the sentinel is forwarded after it, and must come first.
+        publish(&mut sender, &topic, 0, false, b"sentinel")?;
+        let delivery = client.next_publish()?;
+        check_delivery(&delivery.frame, b"sentinel", 0, flag::NORMAL, &[topic_id])
     })();
     client.disconnect()?;
     result.map(|()| Verdict::Pass)

@@ -18,6 +18,7 @@ const TARGETS: &[(SnFault, &[&str])] = &[
     (SnFault::WillPromptWithoutWill, &["sn-connect-accepted"]),
     (SnFault::WrongLength, &["sn-connect-accepted"]),
     (SnFault::DupOnFirstDelivery, &["sn-deliver-qos1"]),
+    (SnFault::TruncatedCopy, &["sn-oversized-not-delivered"]),
     (SnFault::DropLongLength, &["sn-long-length-form"]),
     (
         SnFault::NoWillDialogue,

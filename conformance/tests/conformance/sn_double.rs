@@ -31,6 +31,9 @@ pub(crate) enum SnFault {
     WrongLength,
     /// Sets DUP on the first sending of a PUBLISH to a node.
     DupOnFirstDelivery,
+    /// Sends a node, before each PUBLISH, a copy of it cut short by one octet (as a gateway would
+    /// that truncates what does not fit).
+    TruncatedCopy,
     /// Drops datagrams written with the three-octet Length.
     DropLongLength,
     /// Clears the Will flag of every CONNECT: no Will dialogue, no Will.
@@ -391,6 +394,12 @@ fn to_node(fault: Option<SnFault>, datagram: &[u8], node: &mut Node) -> Vec<Out>
             let mut bytes = datagram.to_vec();
             bytes[0] += 1;
             forward(bytes)
+        }
+        (Some(TruncatedCopy), msg::PUBLISH) => {
+            let cut = rewrite(datagram, |b| {
+                b.pop();
+            });
+            vec![Out::Node(cut), Out::Node(datagram.to_vec())]
         }
         (Some(DupOnFirstDelivery), msg::PUBLISH) => {
             forward(rewrite(datagram, |b| b[0] |= flag::DUP))
