@@ -355,6 +355,7 @@ fn expected_runs() -> usize {
 
 #[test]
 fn every_broken_double_fails_its_checks() {
+    let _heavy = crate::heavy();
     // One thread per fault, each with its own double: the failing checks mostly wait for their
     // timeout, and running them side by side keeps the test short.
     let runs: Vec<_> = TARGETS
