@@ -1,5 +1,6 @@
 //! What a check is, what it can conclude, and the context it runs in.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
@@ -28,6 +29,8 @@ pub enum Applies {
     V311,
     /// Only over MQTT 3.1.
     V31,
+    /// The MQTT-SN gateway suite: runs once, in a run given a gateway address.
+    Gateway,
 }
 
 impl Applies {
@@ -37,6 +40,7 @@ impl Applies {
             Self::Both => true,
             Self::V311 => version == Version::V311,
             Self::V31 => version == Version::V31,
+            Self::Gateway => false,
         }
     }
 }
@@ -75,7 +79,23 @@ pub struct Context {
     pub prefix: String,
     /// TLS for every connection, when set (see [`crate::tls`]).
     pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// The MQTT-SN gateway under test; when set, the run is the gateway suite, and `host` and
+    /// `port` name the broker behind the gateway.
+    pub gateway: Option<GatewayTarget>,
     counter: AtomicU32,
+}
+
+/// The MQTT-SN gateway a gateway run checks, and what the suite may assume about it.
+#[derive(Debug, Clone)]
+pub struct GatewayTarget {
+    /// Its UDP address.
+    pub address: SocketAddr,
+    /// Predefined topics the gateway is configured with for every client (`--sn-predefined`):
+    /// the checks about predefined ids run only when at least one is given.
+    pub predefined: Vec<(u16, String)>,
+    /// Whether `host` and `port` of the context name the broker behind the gateway, so that
+    /// checks may observe from the broker's side; without it those checks are skipped.
+    pub broker: bool,
 }
 
 impl Context {
@@ -93,6 +113,7 @@ impl Context {
             timeout,
             prefix: format!("cf{:x}{:05x}", std::process::id() & 0xFFF, nanos & 0xFFFFF),
             tls: None,
+            gateway: None,
             counter: AtomicU32::new(0),
         }
     }
@@ -107,6 +128,21 @@ impl Context {
     pub fn client_id(&self) -> String {
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
         format!("{}c{n}", self.prefix)
+    }
+
+    /// A two-character short topic name no other check of this run uses [SN-6.7-6]. Short names
+    /// cannot carry the run prefix, so they are derived from it: two runs at once may collide,
+    /// rarely.
+    pub fn short_topic(&self) -> [u8; 2] {
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        let seed = self.prefix.bytes().fold(n.wrapping_mul(31), |hash, byte| {
+            hash.wrapping_mul(131).wrapping_add(u32::from(byte))
+        });
+        let letters = b"abcdefghijklmnopqrstuvwxyz";
+        [
+            letters[(seed % 26) as usize],
+            letters[((seed / 26) % 26) as usize],
+        ]
     }
 
     /// A topic no other check or run uses, under the run prefix.

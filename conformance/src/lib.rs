@@ -1,8 +1,10 @@
-//! A black-box conformance suite for MQTT 3.1 / 3.1.1 brokers.
+//! A black-box conformance suite for MQTT 3.1 / 3.1.1 brokers and MQTT-SN 1.2 gateways.
 //!
 //! Point it at any broker by address and it runs one check per behaviour, each naming the
 //! specification statements it verifies (`MQTT-3.1.2-3` from the 3.1.1 statement catalogue,
-//! `V31-DIFF-5` from the catalogue of 3.1 differences). The verdicts are:
+//! `V31-DIFF-5` from the catalogue of 3.1 differences). Give the context a [`GatewayTarget`] and
+//! it runs the gateway checks instead ([`Applies::Gateway`], citing `SN-6.2-2` style rule ids),
+//! watching the broker behind the gateway through the context's host and port. The verdicts are:
 //!
 //! - **pass**: the broker did what the statements require;
 //! - **fail**: it did not, and the report says what happened instead;
@@ -12,9 +14,9 @@
 //!
 //! # Independence
 //!
-//! The suite does not use this project's codec. The bytes it sends and expects are written out in
-//! [`wire`], from the specification's byte layouts, so that a bug in `mqtt-codec` cannot make the
-//! suite agree with a broker built on it.
+//! The suite does not use this project's codecs. The bytes it sends and expects are written out in
+//! [`wire`] and [`sn_wire`], from the specifications' byte layouts, so that a bug in `mqtt-codec` or
+//! `mqttsn-codec` cannot make the suite agree with a server built on it.
 //!
 //! # Isolation
 //!
@@ -41,10 +43,12 @@ mod checks;
 pub mod client;
 pub mod deviations;
 pub mod report;
+pub mod sn_client;
+pub mod sn_wire;
 pub mod tls;
 pub mod wire;
 
-pub use check::{Applies, Check, Context, Verdict};
+pub use check::{Applies, Check, Context, GatewayTarget, Verdict};
 pub use deviations::KnownDeviation;
 pub use wire::Version;
 
@@ -57,8 +61,10 @@ pub struct CheckResult {
     pub section: &'static str,
     /// The statements it verifies.
     pub ids: &'static [&'static str],
-    /// The version it ran at.
+    /// The version it ran at (for a gateway check: the version of the broker-side observer).
     pub version: Version,
+    /// How reports name the protocol level: `3.1`, `3.1.1`, or `SN` for a gateway check.
+    pub level: &'static str,
     /// What it concluded.
     pub verdict: Verdict,
     /// The reason from the known-deviations file, when a failure is listed there.
@@ -79,7 +85,8 @@ pub fn checks() -> Vec<&'static Check> {
     checks::all()
 }
 
-/// Runs `checks` that apply to the context's version, in order, one at a time.
+/// Runs `checks` that apply to the context, in order, one at a time: with a gateway address, the
+/// gateway checks; otherwise the broker checks of the context's version.
 pub fn run(
     context: &Context,
     checks: &[&'static Check],
@@ -87,7 +94,10 @@ pub fn run(
 ) -> Vec<CheckResult> {
     checks
         .iter()
-        .filter(|check| check.applies.includes(context.version))
+        .filter(|check| match context.gateway {
+            Some(_) => check.applies == Applies::Gateway,
+            None => check.applies.includes(context.version),
+        })
         .map(|check| {
             let started = Instant::now();
             // The context is only read (its counter is atomic), so a check that panics leaves it
@@ -107,6 +117,10 @@ pub fn run(
                 section: check.section,
                 ids: check.ids,
                 version: context.version,
+                level: match check.applies {
+                    Applies::Gateway => "SN",
+                    _ => context.version.label(),
+                },
                 verdict,
                 deviation,
                 elapsed: started.elapsed(),

@@ -1,4 +1,5 @@
-//! `mqtt-conformance`: run the conformance suite against a broker at an address.
+//! `mqtt-conformance`: run the conformance suite against a broker, or the MQTT-SN gateway suite
+//! against a gateway, at an address.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -7,9 +8,12 @@ use std::time::Duration;
 use argh::FromArgs;
 use conformance::{Context, Version, report};
 
-/// Check an MQTT 3.1 / 3.1.1 broker against the specification, statement by statement.
+/// Check an MQTT 3.1 / 3.1.1 broker, or an MQTT-SN 1.2 gateway, against the specification,
+/// statement by statement.
 ///
-/// Every check names the statements it verifies. The exit code is 0 when every check passed, was
+/// Every check names the statements it verifies. With --sn-port the run is the gateway suite, and
+/// --host/--port name the broker behind the gateway (the checks that observe from the broker's side
+/// are skipped when --port is not given). The exit code is 0 when every check passed, was
 /// skipped, or failed in a way the --known-deviations file lists; 1 when any other check failed; 2
 /// for a usage or file error.
 #[derive(FromArgs)]
@@ -17,9 +21,19 @@ struct Args {
     /// broker host (default 127.0.0.1)
     #[argh(option, default = "String::from(\"127.0.0.1\")")]
     host: String,
-    /// broker port (default 1883)
-    #[argh(option, default = "1883")]
-    port: u16,
+    /// broker port (default 1883; in a gateway run, no default: see --sn-port)
+    #[argh(option)]
+    port: Option<u16>,
+    /// MQTT-SN gateway host (default 127.0.0.1)
+    #[argh(option, default = "String::from(\"127.0.0.1\")")]
+    sn_host: String,
+    /// MQTT-SN gateway UDP port: run the gateway suite instead of the broker suite
+    #[argh(option)]
+    sn_port: Option<u16>,
+    /// a predefined topic the gateway knows for every client, as ID=NAME (repeatable); the
+    /// predefined-topic checks use the first and are skipped without one
+    #[argh(option)]
+    sn_predefined: Vec<String>,
     /// user name for every connection the suite makes
     #[argh(option)]
     username: Option<String>,
@@ -134,17 +148,39 @@ fn run(args: Args) -> Result<ExitCode, String> {
         }
         return Ok(ExitCode::SUCCESS);
     }
+    let gateway = match args.sn_port {
+        Some(sn_port) => Some(conformance::GatewayTarget {
+            address: resolve(&args.sn_host, sn_port)?,
+            predefined: args
+                .sn_predefined
+                .iter()
+                .map(|entry| parse_predefined(entry))
+                .collect::<Result<_, _>>()?,
+            broker: args.port.is_some(),
+        }),
+        None if !args.sn_predefined.is_empty() => {
+            return Err("--sn-predefined needs --sn-port".to_owned());
+        }
+        None => None,
+    };
+    // A gateway run goes once; its broker-side observers speak 3.1.1.
+    let versions = if gateway.is_some() {
+        vec![Version::V311]
+    } else {
+        versions
+    };
     let mut results = Vec::new();
     for version in versions {
         let mut context = Context::new(
             &args.host,
-            args.port,
+            args.port.unwrap_or(1883),
             version,
             Duration::from_secs_f64(args.timeout),
         );
         context.user_name.clone_from(&args.username);
         context.password.clone_from(&args.password);
         context.tls.clone_from(&tls);
+        context.gateway.clone_from(&gateway);
         results.extend(conformance::run(&context, &checks, &known));
     }
     let output = match args.format.as_str() {
@@ -165,4 +201,26 @@ fn run(args: Args) -> Result<ExitCode, String> {
             ExitCode::FAILURE
         },
     )
+}
+
+/// The gateway's UDP address.
+fn resolve(host: &str, port: u16) -> Result<std::net::SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    (host, port)
+        .to_socket_addrs()
+        .map_err(|error| format!("--sn-host {host}: {error}"))?
+        .next()
+        .ok_or_else(|| format!("--sn-host {host}: no address"))
+}
+
+/// `ID=NAME`, with ID a topic id from 1 to 65534 [SN-5.3.11-1].
+fn parse_predefined(entry: &str) -> Result<(u16, String), String> {
+    let invalid =
+        || format!("--sn-predefined takes ID=NAME with ID from 1 to 65534, not `{entry}`");
+    let (id, name) = entry.split_once('=').ok_or_else(invalid)?;
+    let id: u16 = id.trim().parse().map_err(|_| invalid())?;
+    if id == 0 || id == 0xFFFF || name.is_empty() {
+        return Err(invalid());
+    }
+    Ok((id, name.to_owned()))
 }

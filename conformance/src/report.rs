@@ -66,7 +66,7 @@ pub fn human(results: &[CheckResult]) -> String {
             let _ = write!(
                 out,
                 "  {label:<4}  {:<5}  {:<40}  {}",
-                result.version.label(),
+                result.level,
                 result.name,
                 result.ids.join(" ")
             );
@@ -92,11 +92,12 @@ pub fn human(results: &[CheckResult]) -> String {
     out
 }
 
-/// "3.10 UNSUBSCRIBE" sorts after "3.9 SUBACK".
+/// "3.10 UNSUBSCRIBE" sorts after "3.9 SUBACK"; a leading word ("MQTT-SN 6.2 ...") is passed
+/// over to reach the number.
 fn section_key(section: &str) -> Vec<u32> {
     section
         .split_whitespace()
-        .next()
+        .find(|word| word.starts_with(|c: char| c.is_ascii_digit()))
         .unwrap_or_default()
         .split('.')
         .filter_map(|part| part.parse().ok())
@@ -119,7 +120,7 @@ pub fn json(results: &[CheckResult]) -> String {
             if index == 0 { "" } else { "," },
             json_string(result.name),
             json_string(result.section),
-            json_string(result.version.label()),
+            json_string(result.level),
             ids.join(","),
             json_string(match label {
                 "pass" => "passed",
@@ -142,11 +143,15 @@ pub fn list_json(checks: &[&Check]) -> String {
     let mut out = String::from("[");
     for (index, check) in checks.iter().enumerate() {
         let ids: Vec<String> = check.ids.iter().map(|id| json_string(id)).collect();
-        let versions: Vec<String> = [Version::V31, Version::V311]
-            .into_iter()
-            .filter(|version| check.applies.includes(*version))
-            .map(|version| json_string(version.label()))
-            .collect();
+        let versions: Vec<String> = if check.applies == crate::Applies::Gateway {
+            vec![json_string("SN")]
+        } else {
+            [Version::V31, Version::V311]
+                .into_iter()
+                .filter(|version| check.applies.includes(*version))
+                .map(|version| json_string(version.label()))
+                .collect()
+        };
         let _ = write!(
             out,
             "{}\n{{\"name\":{},\"section\":{},\"ids\":[{}],\"versions\":[{}],\"summary\":{}}}",
@@ -195,7 +200,7 @@ pub fn junit(results: &[CheckResult]) -> String {
             "  <testcase classname=\"{}\" name=\"{} ({}) [{}]\" time=\"{:.3}\"",
             xml(result.section),
             xml(result.name),
-            result.version.label(),
+            result.level,
             xml(&result.ids.join(" ")),
             result.elapsed.as_secs_f64()
         );
@@ -234,6 +239,7 @@ mod tests {
             section: "3.1 CONNECT",
             ids: &["MQTT-3.1.0-2"],
             version: Version::V311,
+            level: "3.1.1",
             verdict,
             deviation: None,
             elapsed: Duration::from_millis(5),

@@ -9,7 +9,9 @@
 //! - **not checkable**: listed in `conformance/UNCHECKABLE.md`, with the reason;
 //! - **not covered**: none of these, which is work still to do.
 //!
-//! The 3.1 differences and MQTT-SN rules that anything cites follow. The checks come from the suite
+//! The 3.1 differences and MQTT-SN rules that anything cites follow. The MQTT-SN rules also get
+//! a coverage count by the side they apply to, with the same three statuses (the gateway suite's
+//! checks, `conformance/UNCHECKABLE-SN.md`, the rest). The checks come from the suite
 //! itself (`mqtt-conformance --list --format json`), so the matrix cannot disagree with what runs;
 //! citations in sources are found as `cargo xtask trace` finds them. It fails on an id no catalogue
 //! holds, and on an `UNCHECKABLE.md` entry that a check cites or that does not exist. `--check`
@@ -47,7 +49,9 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let known = trace::load_catalogues(&specs)?;
     let statements = load_statements(&specs)?;
     let checks = list_checks(root)?;
-    let uncheckable = load_uncheckable(root)?;
+    let uncheckable = load_uncheckable(root, "UNCHECKABLE.md", "MQTT-")?;
+    let sn_rules = load_sn_rules(&specs)?;
+    let sn_uncheckable = load_uncheckable(root, "UNCHECKABLE-SN.md", "SN-")?;
     let (code, tests) = citations(root, &known)?;
 
     let mut errors = Vec::new();
@@ -72,6 +76,18 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             ));
         }
     }
+    for id in sn_uncheckable.keys() {
+        if !sn_rules.contains_key(id) {
+            errors.push(format!(
+                "conformance/UNCHECKABLE-SN.md lists {id}, which is not an MQTT-SN rule"
+            ));
+        } else if let Some(names) = by_id.get(id.as_str()) {
+            errors.push(format!(
+                "conformance/UNCHECKABLE-SN.md lists {id}, which {} checks",
+                names.join(", ")
+            ));
+        }
+    }
     if !errors.is_empty() {
         return Err(errors.join("\n"));
     }
@@ -81,6 +97,8 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         statements: &statements,
         by_id: &by_id,
         uncheckable: &uncheckable,
+        sn_rules: &sn_rules,
+        sn_uncheckable: &sn_uncheckable,
         code: &code,
         tests: &tests,
     });
@@ -270,16 +288,35 @@ impl Json<'_> {
     }
 }
 
-/// `conformance/UNCHECKABLE.md`: the rows `| id | reason |` of its table.
-fn load_uncheckable(root: &Path) -> Result<BTreeMap<String, String>, String> {
-    let path = root.join("conformance/UNCHECKABLE.md");
+/// Which side each MQTT-SN rule applies to (`Gateway`, `Client`, `Both`, `Forwarder`).
+fn load_sn_rules(specs: &Path) -> Result<BTreeMap<String, String>, String> {
+    let path = specs.join("mqtt-sn-v1.2-rules.tsv");
+    let text = std::fs::read_to_string(&path)
+        .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
+    Ok(text
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let cells: Vec<&str> = line.split('\t').collect();
+            Some(((*cells.first()?).to_owned(), (*cells.get(2)?).to_owned()))
+        })
+        .collect())
+}
+
+/// `conformance/<file>`: the rows `| id | reason |` of its table whose id starts with `prefix`.
+fn load_uncheckable(
+    root: &Path,
+    file: &str,
+    prefix: &str,
+) -> Result<BTreeMap<String, String>, String> {
+    let path = root.join("conformance").join(file);
     let text = std::fs::read_to_string(&path)
         .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
     let mut entries = BTreeMap::new();
     for line in text.lines() {
         let cells: Vec<&str> = line.split('|').map(str::trim).collect();
         if let ["", id, reason, ""] = cells.as_slice()
-            && id.starts_with("MQTT-")
+            && id.starts_with(prefix)
         {
             entries.insert((*id).to_owned(), (*reason).to_owned());
         }
@@ -338,6 +375,8 @@ struct Inputs<'a> {
     statements: &'a BTreeMap<String, Statement>,
     by_id: &'a BTreeMap<&'a str, Vec<&'a str>>,
     uncheckable: &'a BTreeMap<String, String>,
+    sn_rules: &'a BTreeMap<String, String>,
+    sn_uncheckable: &'a BTreeMap<String, String>,
     code: &'a Cited,
     tests: &'a Cited,
 }
@@ -440,11 +479,11 @@ fn render(inputs: &Inputs<'_>) -> String {
             .map(|(id, _)| id)
             .collect();
         used.sort_by_key(|id| trace::sort_key(id));
-        let _ = write!(
-            out,
-            "\n## {title}\n\n{} cited.\n\n| id | checks | code | tests |\n|---|---|---|---|\n",
-            used.len()
-        );
+        let _ = write!(out, "\n## {title}\n\n{} cited.\n\n", used.len());
+        if catalogue == Catalogue::MqttSn {
+            render_sn_coverage(inputs, &mut out);
+        }
+        out.push_str("| id | checks | code | tests |\n|---|---|---|---|\n");
         for id in used {
             let checks = inputs
                 .by_id
@@ -466,6 +505,58 @@ fn render(inputs: &Inputs<'_>) -> String {
         }
     }
     out
+}
+
+/// The gateway suite's coverage of the MQTT-SN rules, by the side each applies to, then the rules
+/// not covered and the reasons of those not checkable.
+fn render_sn_coverage(inputs: &Inputs<'_>, out: &mut String) {
+    out.push_str(
+        "Coverage by the gateway suite (a rule is *checked* when a check cites it; *not checkable* \
+         with the reason in `conformance/UNCHECKABLE-SN.md`):\n\n\
+         | applies to | rules | checked | not checkable | not covered |\n|---|---|---|---|---|\n",
+    );
+    let mut uncovered = Vec::new();
+    for side in ["Gateway", "Both", "Client", "Forwarder"] {
+        let rules: Vec<&String> = inputs
+            .sn_rules
+            .iter()
+            .filter(|(_, applies)| applies.as_str() == side)
+            .map(|(id, _)| id)
+            .collect();
+        let checked = rules
+            .iter()
+            .filter(|id| inputs.by_id.contains_key(id.as_str()))
+            .count();
+        let excused = rules
+            .iter()
+            .filter(|id| inputs.sn_uncheckable.contains_key(id.as_str()))
+            .count();
+        uncovered.extend(rules.into_iter().filter(|id| {
+            !inputs.by_id.contains_key(id.as_str())
+                && !inputs.sn_uncheckable.contains_key(id.as_str())
+        }));
+        let total = inputs
+            .sn_rules
+            .values()
+            .filter(|applies| *applies == side)
+            .count();
+        let _ = writeln!(
+            out,
+            "| {side} | {total} | {checked} | {excused} | {} |",
+            total - checked - excused
+        );
+    }
+    uncovered.sort_by_key(|id| trace::sort_key(id));
+    let uncovered: Vec<&str> = uncovered.iter().map(|id| id.as_str()).collect();
+    let _ = writeln!(
+        out,
+        "\nNot covered: {}.\n",
+        if uncovered.is_empty() {
+            "none".to_owned()
+        } else {
+            uncovered.join(", ")
+        }
+    );
 }
 
 fn files(set: Option<&BTreeSet<String>>) -> String {

@@ -265,6 +265,14 @@ pub(crate) const CHECKS: &[Check] = &[
         applies: Applies::V31,
         run: mqtt31_empty_client_id,
     },
+    Check {
+        name: "mqtt31-reserved-connect-flag",
+        section: "3.1 CONNECT",
+        ids: &["V31-DIFF-4"],
+        summary: "an MQTT 3.1 CONNECT with reserved flag bit 0 set is either accepted or refused cleanly (an observation)",
+        applies: Applies::V31,
+        run: mqtt31_reserved_connect_flag,
+    },
 ];
 
 fn spec(client_id: &str, flags: u8) -> ConnectSpec<'_> {
@@ -304,6 +312,41 @@ fn connect_accepted(context: &Context) -> Result<Verdict, String> {
     }
     client.disconnect()?;
     Ok(Verdict::Pass)
+}
+
+/// 3.1 calls bit 0 of the Connect Flags unused and sets no check on it [V31-DIFF-4]: accepting
+/// and refusing are both the broker's choice, reported as an observation. What fails is anything
+/// else: no answer, or an answer that is neither CONNACK nor a close.
+fn mqtt31_reserved_connect_flag(context: &Context) -> Result<Verdict, String> {
+    let id = context.client_id();
+    let mut client = TestClient::open(context)?;
+    client.send(&wire::connect(
+        context.version,
+        &spec(&id, flags::CLEAN_SESSION | 0x01),
+    ))?;
+    let connack = match client.next_within(context.timeout) {
+        Err(_) => return Ok(Verdict::Observation("closed without CONNACK".to_owned())),
+        Ok(None) => {
+            return Err(format!(
+                "neither CONNACK nor a close within {:?}",
+                context.timeout
+            ));
+        }
+        Ok(Some(frame)) if frame.kind() == kind::CONNACK => frame,
+        Ok(Some(frame)) => return Err(format!("expected CONNACK, got {}", frame.describe())),
+    };
+    if connack.body.get(1) != Some(&0) {
+        return Ok(Verdict::Observation(format!(
+            "refused with {}",
+            connack.describe()
+        )));
+    }
+    // Accepted: the connection must then work like any other.
+    client.ping()?;
+    client.disconnect()?;
+    Ok(Verdict::Observation(
+        "accepted, the bit disregarded as 3.1 allows".to_owned(),
+    ))
 }
 
 fn first_packet_not_connect(context: &Context) -> Result<Verdict, String> {

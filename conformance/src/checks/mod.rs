@@ -1,5 +1,5 @@
 //! Every check, by area. Each module lists its checks in a `CHECKS` table; [`all`] joins them in
-//! specification order.
+//! specification order: first the MQTT broker checks, then the MQTT-SN gateway checks (`sn_*`).
 
 use crate::check::Check;
 
@@ -7,6 +7,9 @@ mod connect;
 mod publish;
 mod retain;
 mod session;
+mod sn_connect;
+mod sn_publish;
+mod sn_sleep;
 mod subscribe;
 mod topics;
 mod will;
@@ -21,6 +24,10 @@ pub(crate) fn all() -> Vec<&'static Check> {
         session::CHECKS,
         will::CHECKS,
         topics::CHECKS,
+        // The MQTT-SN gateway suite, run only against a gateway.
+        sn_connect::CHECKS,
+        sn_publish::CHECKS,
+        sn_sleep::CHECKS,
     ]
     .into_iter()
     .flatten()

@@ -8,6 +8,11 @@
 //! `tls`: the suite over TLS (`--cafile`, `--cert`, `--key`, `--insecure`) against mosquitto's TLS
 //! listener, with certificates made for the test by the `openssl` command.
 //!
+//! `sn`: the MQTT-SN gateway suite against our gateway, in front of our broker and of mosquitto.
+//!
+//! `sn_broken`: broken gateways (`sn_double`, a relay in front of ours that breaks one rule each)
+//! that the gateway checks aimed at the rule must fail.
+//!
 //! `mosquitto`: a real mosquitto (Debian's package, which `.ci/run` installs) started on a free
 //! loopback port; every check must pass, be skipped, or be a deviation listed with its evidence in
 //! `deviations/mosquitto-2.0.txt`.
@@ -21,6 +26,21 @@ use conformance::{CheckResult, Context, Version, report};
 
 mod broken;
 mod double;
+
+/// Taken by the two tests that start many servers at once (`broken` and `sn_broken`), so that they
+/// do not run side by side: together they load a small machine enough to upset the timing of the
+/// checks they run.
+static HEAVY: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Holds [`HEAVY`] for the rest of the calling test.
+fn heavy() -> std::sync::MutexGuard<'static, ()> {
+    HEAVY
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+mod sn;
+mod sn_broken;
+mod sn_double;
 mod tls;
 
 /// A mosquitto process on a free loopback port, killed when dropped.
