@@ -43,6 +43,7 @@ use crate::outbound::{OutPacket, Outbound, WriterTx};
 use crate::persistence::{Persistence, Record, Restored};
 use crate::retained::RetainedStore;
 use crate::session::{Ack, OpenRequest};
+use crate::shared::{self, SharedSubscriptions};
 use crate::store::{Limits, SessionState};
 use crate::subscriptions::{Subscriber, SubscriptionTree};
 use crate::transport::Stream;
@@ -112,6 +113,9 @@ pub(crate) struct Router {
     /// Every subscription, indexed by filter, each with its session's slot. Read-locked by
     /// publishers, write-locked by (un)subscribers and session clean-up; a leaf lock.
     subscriptions: RwLock<SubscriptionTree<SlotRef>>,
+    /// The `$share/` subscriptions, apart from the others (see `shared.rs`); its locks are leaves
+    /// too, never held while a slot is locked.
+    shared: SharedSubscriptions<SlotRef>,
     /// The key of the next slot created (see [`Slot::key`]).
     next_key: AtomicU64,
     /// The retained messages, and the LSN of the last log record about them. A leaf lock.
@@ -137,6 +141,7 @@ impl Router {
     ) -> Self {
         let mut sessions = HashMap::new();
         let mut tree = SubscriptionTree::default();
+        let shared = SharedSubscriptions::default();
         let mut key = 0;
         for (client_id, session) in restored.sessions {
             key += 1;
@@ -157,8 +162,16 @@ impl Router {
             };
             let slot_ref = Arc::new(Mutex::new(slot));
             for (filter, qos) in &filters {
-                if let Ok(valid) = TopicFilter::new(filter) {
-                    tree.insert(valid, key, *qos, Arc::clone(&slot_ref));
+                match shared::parse(filter) {
+                    Some(Ok(share)) => {
+                        shared.subscribe(share, key, *qos, Arc::clone(&slot_ref));
+                    }
+                    Some(Err(_)) => {}
+                    None => {
+                        if let Ok(valid) = TopicFilter::new(filter) {
+                            tree.insert(valid, key, *qos, Arc::clone(&slot_ref));
+                        }
+                    }
                 }
             }
             sessions.insert(client_id, slot_ref);
@@ -171,6 +184,7 @@ impl Router {
             limits,
             sessions: Mutex::new(sessions),
             subscriptions: RwLock::new(tree),
+            shared,
             next_key: AtomicU64::new(key + 1),
             retained: Mutex::new((retained, restored.retained_lsn)),
             security: RwLock::new(Arc::new(security)),
@@ -408,6 +422,41 @@ impl Router {
         if found.capacity() <= FOUND_KEPT {
             FOUND.set(found);
         }
+        self.shared.matching(topic, |members| {
+            self.deliver_shared(members, message, &security);
+        });
+    }
+
+    /// Gives `message` to one member of a shared subscription's group: the first of `members` (in
+    /// round-robin order) that is connected and may read the topic; if none is, the first persistent
+    /// session that may, where it is queued like any message for an offline session. QoS is the lower
+    /// of the message's and the member's [MQTT-3.8.4-6].
+    fn deliver_shared(
+        &self,
+        members: &[Subscriber<SlotRef>],
+        message: &Message,
+        security: &Security,
+    ) {
+        for connected in [true, false] {
+            for member in members {
+                let mut slot = member.target.lock();
+                let candidate = if connected {
+                    slot.link.is_some()
+                } else {
+                    !slot.clean
+                };
+                if candidate
+                    && security.may_read(&slot.client_id, slot.user.as_deref(), &message.topic)
+                {
+                    self.deliver(
+                        &mut slot,
+                        message.for_delivery(message.qos.min(member.qos), false),
+                        None,
+                    );
+                    return;
+                }
+            }
+        }
     }
 
     /// An inbound QoS 2 PUBLISH: routes `message` unless `packet_id` is already awaiting PUBREL
@@ -522,9 +571,20 @@ impl Router {
                 let room = max_count == 0
                     || slot.state.subscriptions.len() < max_count
                     || slot.state.subscriptions.contains_key(filter);
-                match TopicFilter::new(filter) {
-                    Ok(valid) if *allowed && room => {
-                        tree.insert(valid, key, *qos, Arc::clone(slot_ref));
+                // A `$share/` filter is a valid filter as it stands, so it is told apart first.
+                let valid = match shared::parse(filter) {
+                    None => TopicFilter::new(filter).ok().map(Ok),
+                    Some(share) => share.ok().map(Err),
+                };
+                match valid {
+                    Some(valid) if *allowed && room => {
+                        match valid {
+                            Ok(valid) => tree.insert(valid, key, *qos, Arc::clone(slot_ref)),
+                            Err(share) => {
+                                self.shared
+                                    .subscribe(share, key, *qos, Arc::clone(slot_ref))
+                            }
+                        };
                         slot.state.subscriptions.insert(filter.clone(), *qos);
                         self.log(&mut slot, |client_id| Record::Subscribe {
                             client_id: Arc::clone(client_id),
@@ -551,6 +611,11 @@ impl Router {
         filters: &[(String, QoS)],
     ) {
         for (filter, granted) in filters {
+            // A shared subscription gets no retained messages, as in MQTT 5 and mosquitto: each
+            // new member would otherwise receive again what the group already had.
+            if shared::parse(filter).is_some() {
+                continue;
+            }
             let Ok(valid) = TopicFilter::new(filter) else {
                 continue;
             };
@@ -583,9 +648,7 @@ impl Router {
         }
         let mut tree = self.subscriptions.write();
         for filter in filters {
-            if let Ok(valid) = TopicFilter::new(filter) {
-                tree.remove(valid, slot.key);
-            }
+            self.remove_subscription(&mut tree, filter, slot.key);
             if slot.state.subscriptions.remove(filter).is_some() {
                 self.log(&mut slot, |client_id| Record::Unsubscribe {
                     client_id: Arc::clone(client_id),
@@ -607,7 +670,7 @@ impl Router {
     /// Figures for `$SYS`: clients connected, sessions in total, subscriptions, retained messages.
     pub(crate) fn counts(&self) -> (u64, u64, u64, u64) {
         let total = self.sessions.lock().len() as u64;
-        let subscriptions = self.subscriptions.read().len() as u64;
+        let subscriptions = (self.subscriptions.read().len() + self.shared.len()) as u64;
         let retained = self.retained.lock().0.len() as u64;
         (
             self.connected.load(Ordering::Relaxed),
@@ -728,8 +791,21 @@ impl Router {
         }
         let mut tree = self.subscriptions.write();
         for filter in slot.state.subscriptions.keys() {
-            if let Ok(valid) = TopicFilter::new(filter) {
-                tree.remove(valid, slot.key);
+            self.remove_subscription(&mut tree, filter, slot.key);
+        }
+    }
+
+    /// Removes session `key`'s subscription to `filter`, shared or not.
+    fn remove_subscription(&self, tree: &mut SubscriptionTree<SlotRef>, filter: &str, key: u64) {
+        match shared::parse(filter) {
+            Some(Ok(share)) => {
+                self.shared.unsubscribe(share, key);
+            }
+            Some(Err(_)) => {}
+            None => {
+                if let Ok(valid) = TopicFilter::new(filter) {
+                    tree.remove(valid, key);
+                }
             }
         }
     }
