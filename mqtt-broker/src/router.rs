@@ -43,7 +43,7 @@ use crate::outbound::{OutPacket, Outbound, WriterTx};
 use crate::persistence::{Persistence, Record, Restored};
 use crate::retained::RetainedStore;
 use crate::session::{Ack, OpenRequest};
-use crate::shared::{self, SharedSubscriptions};
+use crate::shared::{self, GroupId, SharedOrigin, SharedSubscriptions};
 use crate::store::{Limits, SessionState};
 use crate::subscriptions::{Subscriber, SubscriptionTree};
 use crate::transport::Stream;
@@ -298,9 +298,11 @@ impl Router {
         let mut slot = slot_ref.lock();
         drop(sessions);
         let taken_over = slot.link.take();
+        let mut orphans = Vec::new();
         let session_present = if request.clean_session || slot.clean {
             // Discard any previous session [MQTT-3.1.2-6]; a clean one is never resumed.
             self.unsubscribe_all(&slot);
+            orphans = slot.state.take_shared();
             if !slot.clean {
                 self.log(&mut slot, |client_id| Record::Forget {
                     client_id: Arc::clone(client_id),
@@ -328,6 +330,7 @@ impl Router {
         slot.link = Some(link);
         self.pump_slot(&mut slot);
         drop(slot);
+        self.redispatch(orphans);
 
         if taken_over.is_none() {
             let now = self.connected.fetch_add(1, Ordering::Relaxed) + 1;
@@ -361,6 +364,32 @@ impl Router {
                 .is_some_and(|current| Arc::ptr_eq(current, slot_ref))
             {
                 sessions.remove(&slot.client_id);
+            }
+            let orphans = slot.state.take_shared();
+            drop(slot);
+            drop(sessions);
+            self.redispatch(orphans);
+        }
+    }
+
+    /// Gives messages that a group's member took but will never acknowledge (its session ended)
+    /// back to their groups, each to another member. Called with no lock held. A group that has no
+    /// member left has nobody to give them to: they are dropped and counted.
+    fn redispatch(&self, orphans: Vec<Message>) {
+        if orphans.is_empty() {
+            return;
+        }
+        let security = self.security();
+        for message in orphans {
+            let Some(origin) = &message.shared else {
+                continue;
+            };
+            let original = message.for_delivery(origin.qos, false);
+            let given = self.shared.members_of(&origin.group, |group, members| {
+                self.deliver_shared(group, members, &original, &security);
+            });
+            if !given {
+                Metrics::add(&self.metrics.publish_dropped, 1);
             }
         }
     }
@@ -422,8 +451,8 @@ impl Router {
         if found.capacity() <= FOUND_KEPT {
             FOUND.set(found);
         }
-        self.shared.matching(topic, |members| {
-            self.deliver_shared(members, message, &security);
+        self.shared.matching(topic, |group, members| {
+            self.deliver_shared(group, members, message, &security);
         });
     }
 
@@ -433,6 +462,7 @@ impl Router {
     /// of the message's and the member's [MQTT-3.8.4-6].
     fn deliver_shared(
         &self,
+        group: &Arc<GroupId>,
         members: &[Subscriber<SlotRef>],
         message: &Message,
         security: &Security,
@@ -448,11 +478,12 @@ impl Router {
                 if candidate
                     && security.may_read(&slot.client_id, slot.user.as_deref(), &message.topic)
                 {
-                    self.deliver(
-                        &mut slot,
-                        message.for_delivery(message.qos.min(member.qos), false),
-                        None,
-                    );
+                    let mut copy = message.for_delivery(message.qos.min(member.qos), false);
+                    copy.shared = Some(SharedOrigin {
+                        group: Arc::clone(group),
+                        qos: message.qos,
+                    });
+                    self.deliver(&mut slot, copy, None);
                     return;
                 }
             }

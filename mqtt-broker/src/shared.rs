@@ -88,9 +88,21 @@ fn parse_rest(rest: &str) -> Result<Share<'_>, ShareError> {
 /// One member of a group: which session, the QoS it was granted, and the router's handle.
 pub(crate) type Member<T> = Subscriber<T>;
 
+/// Where a message delivered through a group came from: the group, and the QoS it was published
+/// with, so that it can be given to another member at the QoS that member was granted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SharedOrigin {
+    /// The group's name and filter.
+    pub(crate) group: Arc<GroupId>,
+    /// The QoS the message was published with.
+    pub(crate) qos: QoS,
+}
+
 /// One group for one filter: `$share/g/a` and `$share/g/b` are two groups, as in mosquitto.
 #[derive(Debug)]
 struct Group<T> {
+    /// The group's name and filter, shared with the messages delivered through it.
+    id: Arc<GroupId>,
     /// The group's key in the tree.
     key: u64,
     /// The members in the order they joined. A leaf lock, held only to copy or change the list.
@@ -100,7 +112,7 @@ struct Group<T> {
 }
 
 /// What names a group: its name and its filter.
-type GroupId = (Box<str>, Box<str>);
+pub(crate) type GroupId = (Box<str>, Box<str>);
 
 /// Every shared subscription of every session.
 ///
@@ -138,11 +150,12 @@ impl<T: Clone> SharedSubscriptions<T> {
     /// is one [MQTT-3.8.4-3]. True if the membership is new.
     pub(crate) fn subscribe(&self, share: Share<'_>, key: u64, qos: QoS, target: T) -> bool {
         let mut groups = self.groups.lock();
-        let id = (share.group.into(), share.filter_text.into());
+        let id: GroupId = (share.group.into(), share.filter_text.into());
         let group = match groups.get(&id) {
             Some(group) => Arc::clone(group),
             None => {
                 let group = Arc::new(Group {
+                    id: Arc::new(id.clone()),
                     key: self.next_key.fetch_add(1, Ordering::Relaxed),
                     members: Mutex::new(Vec::new()),
                     turn: AtomicUsize::new(0),
@@ -198,7 +211,11 @@ impl<T: Clone> SharedSubscriptions<T> {
     /// answers nothing; the router decides which member takes the message.
     ///
     /// Costs one atomic load while no group exists.
-    pub(crate) fn matching(&self, topic: TopicName<'_>, mut deliver: impl FnMut(&[Member<T>])) {
+    pub(crate) fn matching(
+        &self,
+        topic: TopicName<'_>,
+        mut deliver: impl FnMut(&Arc<GroupId>, &[Member<T>]),
+    ) {
         if self.group_count.load(Ordering::Relaxed) == 0 {
             return;
         }
@@ -206,17 +223,26 @@ impl<T: Clone> SharedSubscriptions<T> {
         self.tree.read().subscribers(topic, &mut found);
         let mut order = Vec::new();
         for entry in found {
-            order.clear();
-            {
-                let members = entry.target.members.lock();
-                if members.is_empty() {
-                    continue;
-                }
-                let start = entry.target.turn.fetch_add(1, Ordering::Relaxed) % members.len();
-                order.extend_from_slice(&members[start..]);
-                order.extend_from_slice(&members[..start]);
+            if in_turn(&entry.target, &mut order) {
+                deliver(&entry.target.id, &order);
             }
-            deliver(&order);
+        }
+    }
+
+    /// Calls `deliver` with the members of group `id` in round-robin order, as
+    /// [`matching`](Self::matching) does; false if the group no longer exists.
+    pub(crate) fn members_of(
+        &self,
+        id: &GroupId,
+        deliver: impl FnOnce(&Arc<GroupId>, &[Member<T>]),
+    ) -> bool {
+        let Some(group) = self.groups.lock().get(id).map(Arc::clone) else {
+            return false;
+        };
+        let mut order = Vec::new();
+        in_turn(&group, &mut order) && {
+            deliver(&group.id, &order);
+            true
         }
     }
 
@@ -224,6 +250,20 @@ impl<T: Clone> SharedSubscriptions<T> {
     pub(crate) fn len(&self) -> usize {
         self.member_count.load(Ordering::Relaxed)
     }
+}
+
+/// Puts into `order` the members of `group`, starting at its next turn, and moves the turn on. False
+/// if the group has no member.
+fn in_turn<T: Clone>(group: &Group<T>, order: &mut Vec<Member<T>>) -> bool {
+    order.clear();
+    let members = group.members.lock();
+    if members.is_empty() {
+        return false;
+    }
+    let start = group.turn.fetch_add(1, Ordering::Relaxed) % members.len();
+    order.extend_from_slice(&members[start..]);
+    order.extend_from_slice(&members[..start]);
+    true
 }
 
 #[cfg(test)]
@@ -249,7 +289,7 @@ mod tests {
     ) -> Vec<&'static str> {
         let mut firsts = Vec::new();
         for _ in 0..messages {
-            shared.matching(name(topic), |members| firsts.push(members[0].target));
+            shared.matching(name(topic), |_, members| firsts.push(members[0].target));
         }
         firsts
     }
@@ -314,7 +354,7 @@ mod tests {
             ["one", "two", "three", "one", "two", "three"]
         );
         let mut all = Vec::new();
-        shared.matching(name("a/x"), |members| {
+        shared.matching(name("a/x"), |_, members| {
             all.extend(members.iter().map(|member| member.target));
         });
         assert_eq!(

@@ -287,6 +287,38 @@ impl SessionState {
         })
     }
 
+    /// Takes out the QoS 1 and 2 messages that came through a shared subscription and that the
+    /// client has not acknowledged: queued ones, and window entries still waiting for PUBACK or
+    /// PUBREC. A member whose session ends gives them back to its group (see `shared.rs`); a message
+    /// past PUBREC was received and stays.
+    pub(crate) fn take_shared(&mut self) -> Vec<Message> {
+        let mut taken = Vec::new();
+        if self.inflight.iter().any(
+            |entry| matches!(entry, InFlight::Publish { message, .. } if message.shared.is_some()),
+        ) {
+            let mut kept = VecDeque::with_capacity(self.inflight.len());
+            for entry in self.inflight.drain(..) {
+                match entry {
+                    InFlight::Publish { message, sent, .. } if message.shared.is_some() => {
+                        if !sent {
+                            self.unsent -= 1;
+                        }
+                        taken.push(message);
+                    }
+                    other => kept.push_back(other),
+                }
+            }
+            self.inflight = kept;
+        }
+        let (shared, own): (VecDeque<Message>, VecDeque<Message>) = self
+            .queue
+            .drain(..)
+            .partition(|message| message.shared.is_some() && message.qos != QoS::AtMostOnce);
+        self.queue = own;
+        taken.extend(shared);
+        taken
+    }
+
     /// An inbound QoS 2 PUBLISH: true the first time `packet_id` is seen, when the message is to be
     /// delivered; false for a duplicate before PUBREL, which must not be [MQTT-4.3.3-2].
     pub(crate) fn receive_qos2(&mut self, packet_id: PacketId) -> bool {

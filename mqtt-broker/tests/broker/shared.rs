@@ -233,3 +233,37 @@ fn a_membership_survives_a_restart() {
     assert_eq!(take(&mut member, 1), numbers(1));
     member.barrier();
 }
+
+/// A clean member that goes away gives back what it had not acknowledged, in flight or queued: the
+/// rest of the group gets every message, and nothing the leaver acknowledged comes again.
+#[test]
+fn a_leaving_member_gives_back_its_unacknowledged_messages() {
+    let (_broker, address) = broker_with(Config {
+        max_inflight_messages: 2,
+        sys_interval: Duration::ZERO,
+        ..Config::default()
+    });
+    let (mut stays, _) = Client::connect(address, "stays", true);
+    stays.subscribe("$share/g/t", 1);
+    let (mut leaves, _) = Client::connect(address, "leaves", true);
+    leaves.subscribe("$share/g/t", 1);
+    let (mut publisher, _) = Client::connect(address, "pub", true);
+    let total = 12;
+    publish_numbered(&mut publisher, "t", total);
+    // The leaver acknowledges one message, then holds two in flight (its window) and has three
+    // queued behind them.
+    let acknowledged = take(&mut leaves, 1);
+    let Got::Publish { .. } = leaves.recv() else {
+        panic!("a second message in flight");
+    };
+    // More may be on the way to it; whatever it has not acknowledged is the group's again.
+    leaves.send(Packet::Disconnect);
+    drop(leaves);
+    let mut all = acknowledged;
+    all.extend(take(&mut stays, usize::from(total) - 1));
+    stays.barrier();
+    all.sort();
+    let mut expected = numbers(total);
+    expected.sort();
+    assert_eq!(all, expected, "each message exactly once across the group");
+}
