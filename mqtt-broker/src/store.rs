@@ -523,6 +523,53 @@ mod tests {
     }
 
     #[test]
+    fn take_shared_gives_back_unacknowledged_group_messages_only() {
+        let origin = crate::shared::SharedOrigin {
+            group: std::sync::Arc::new(("g".into(), "t".into())),
+            qos: QoS::ExactlyOnce,
+        };
+        let from_group = |payload: &str, qos| Message {
+            shared: Some(origin.clone()),
+            ..message(payload, qos)
+        };
+        let limits = Limits {
+            max_inflight: 3,
+            max_queued: 0,
+        };
+        let mut state = SessionState::default();
+        for queued in [
+            from_group("received", QoS::ExactlyOnce),
+            message("own", QoS::AtLeastOnce),
+            from_group("in flight", QoS::AtLeastOnce),
+            from_group("queued", QoS::AtLeastOnce),
+            from_group("qos 0", QoS::AtMostOnce),
+        ] {
+            assert_eq!(state.enqueue(queued, limits), Ok(()));
+        }
+        // The writer takes two packets: "in flight" gets its identifier but waits unsent.
+        let mut sent = 0;
+        state.pump(limits, |_| {
+            sent += 1;
+            sent <= 2
+        });
+        assert!(state.pubrec(id(1)).is_some(), "past PUBREC: received");
+        let taken: Vec<_> = state
+            .take_shared()
+            .iter()
+            .map(|message| message.payload.to_vec())
+            .collect();
+        assert_eq!(taken, [b"in flight".to_vec(), b"queued".to_vec()]);
+        assert_eq!(
+            (state.inflight(), state.queued()),
+            (2, 1),
+            "PUBREL, own; qos 0"
+        );
+        // The count of unsent window entries was kept (`pump` checks it): only QoS 0 is left.
+        let left = pump_all(&mut state);
+        assert_eq!((left.len(), publish_ids(&left).len()), (1, 0));
+    }
+
+    #[test]
     fn a_full_queue_refuses_the_newest_message() {
         let mut state = SessionState::default();
         for payload in ["a", "b", "c"] {
