@@ -159,6 +159,33 @@ fn malformed_share_names_are_refused_mqtt_3_9_3_2() {
     );
 }
 
+/// The ACL judges a share by its own filter, without `$share/<group>/`: a `read` rule for `a/#`
+/// lets `$share/g/a/#` through and not `$share/g/b/#` [MQTT-3.8.4-5].
+#[test]
+fn the_acl_judges_the_filter_without_the_share_prefix_mqtt_3_8_4_5() {
+    let dir = TempDir::new("shared-acl");
+    let (_broker, address) = broker_with(Config {
+        acl_file: Some(dir.file("acl", "topic read a/#\ntopic write #\n")),
+        allow_anonymous: Some(true),
+        sys_interval: Duration::ZERO,
+        ..Config::default()
+    });
+    let (mut member, _) = Client::connect(address, "member", true);
+    member.subscribe("$share/g/a/#", 1);
+    let entries = [Subscription {
+        filter: TopicFilter::new("$share/g/b/#").expect("filter"),
+        qos: QoS::AtLeastOnce,
+    }];
+    member.send(Packet::Subscribe(Subscribe {
+        packet_id: id(4),
+        filters: List::from_slice(&entries),
+    }));
+    assert_eq!(member.recv(), Got::SubAck(4, vec![0x80]));
+    let (mut publisher, _) = Client::connect(address, "pub", true);
+    publish_numbered(&mut publisher, "a/x", 1);
+    assert_eq!(take(&mut member, 1), numbers(1));
+}
+
 /// A member that unsubscribes gets nothing more; the rest of the group takes everything
 /// [MQTT-3.10.4-2].
 #[test]
