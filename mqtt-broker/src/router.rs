@@ -711,6 +711,11 @@ impl Router {
         )
     }
 
+    /// The number of shared-subscription memberships (`$SYS/broker/shared_subscriptions/count`).
+    pub(crate) fn shared_count(&self) -> u64 {
+        self.shared.len() as u64
+    }
+
     /// One delivery to one session, with the slot locked.
     ///
     /// QoS 0 goes straight to the writer's channel when nothing is queued ahead of it. If the

@@ -234,6 +234,27 @@ fn offline_members_are_skipped_and_the_last_resort_is_a_persistent_session_mqtt_
     );
 }
 
+/// `$SYS/broker/shared_subscriptions/count` counts memberships, as mosquitto's does.
+#[test]
+fn memberships_are_counted_in_sys() {
+    let (_broker, address) = broker_with(Config {
+        sys_interval: Duration::from_secs(1),
+        ..Config::default()
+    });
+    let (mut member, _) = Client::connect(address, "member", true);
+    member.subscribe("$share/g/t", 0);
+    member.subscribe("$share/h/t", 0);
+    member.subscribe("$SYS/broker/shared_subscriptions/count", 0);
+    // A figure published before the subscriptions may come first; then 2 at a refresh.
+    loop {
+        match member.recv() {
+            Got::Publish { payload, .. } if payload == b"2" => break,
+            Got::Publish { payload, .. } if payload == b"0" || payload == b"1" => continue,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
+
 /// A persistent member's membership survives a restart, like its other subscriptions.
 #[test]
 fn a_membership_survives_a_restart() {
