@@ -44,8 +44,8 @@ pub(crate) fn run() -> Result<(), String> {
             retained_message(port, version, qos)?;
         }
         will(port, version)?;
+        shared_subscription(port, version)?;
     }
-    shared_subscription(port)?;
     paho(port)?;
     drop(broker);
     eprintln!("interop: all checks passed");
@@ -183,17 +183,18 @@ fn will(port: u16, version: &str) -> Result<(), String> {
     expect_output(watcher.wait_with_output(), &topic, &payload)
 }
 
-/// Two `mosquitto_sub` in one shared-subscription group (`$share/<group>/<filter>`, see
-/// `docs/mqtt-broker-choices.md`) take turns: of four messages each receives two, and every
+/// Two `mosquitto_sub` at `version` in one shared-subscription group (`$share/<group>/<filter>`,
+/// see `docs/mqtt-broker-choices.md`) take turns: of four messages each receives two, and every
 /// message reaches one of them.
-fn shared_subscription(port: u16) -> Result<(), String> {
+fn shared_subscription(port: u16, version: &str) -> Result<(), String> {
     const READY: &str = "interop/shared/ready";
-    const TOPIC: &str = "interop/shared/jobs";
+    let topic = format!("interop/shared/{version}");
+    let share = format!("$share/interop/{topic}");
     // A retained message on an ordinary topic subscribed in the same SUBSCRIBE tells that the
     // share is in place: the broker sends retained messages only after the whole SUBSCRIBE.
     step(&mut mosquitto_pub(
         port,
-        "mqttv311",
+        version,
         "1",
         READY,
         "ready",
@@ -205,18 +206,8 @@ fn shared_subscription(port: u16) -> Result<(), String> {
         let mut member = Command::new("stdbuf")
             .args(["-oL", "mosquitto_sub", "-h", "127.0.0.1", "-p"])
             .arg(port.to_string())
-            .args([
-                "-V",
-                "mqttv311",
-                "-q",
-                "1",
-                "-v",
-                "-C",
-                "3",
-                "-W",
-                TIMEOUT_SECONDS,
-            ])
-            .args(["-t", READY, "-t", "$share/interop/interop/shared/jobs"])
+            .args(["-V", version, "-q", "1", "-v", "-C", "3", "-W"])
+            .args([TIMEOUT_SECONDS, "-t", READY, "-t", &share])
             .stdout(Stdio::piped())
             .spawn()
             .map_err(|error| format!("cannot run mosquitto_sub: {error}"))?;
@@ -226,9 +217,7 @@ fn shared_subscription(port: u16) -> Result<(), String> {
             Some(Ok(line)) if line == format!("{READY} ready") => {}
             other => {
                 let _ = member.kill();
-                return Err(format!(
-                    "shared subscription: expected the ready line, got {other:?}"
-                ));
+                return Err(format!("{share}: expected the ready line, got {other:?}"));
             }
         }
         members.push((member, lines));
@@ -236,9 +225,9 @@ fn shared_subscription(port: u16) -> Result<(), String> {
     for n in 0..4 {
         step(&mut mosquitto_pub(
             port,
-            "mqttv311",
+            version,
             "1",
-            TOPIC,
+            &topic,
             &format!("m{n}"),
             &[],
         ))?;
@@ -249,19 +238,19 @@ fn shared_subscription(port: u16) -> Result<(), String> {
         let status = member.wait().map_err(|error| error.to_string())?;
         if !status.success() || got.len() != 2 {
             return Err(format!(
-                "shared subscription: a member expected 2 messages, got {got:?} ({status})"
+                "{share}: a member expected 2 messages, got {got:?} ({status})"
             ));
         }
         all.extend(got);
     }
     all.sort();
-    let expected: Vec<String> = (0..4).map(|n| format!("{TOPIC} m{n}")).collect();
+    let expected: Vec<String> = (0..4).map(|n| format!("{topic} m{n}")).collect();
     if all != expected {
         return Err(format!(
-            "shared subscription: expected {expected:?} in all, got {all:?}"
+            "{share}: expected {expected:?} in all, got {all:?}"
         ));
     }
-    eprintln!("interop: shared subscription: ok");
+    eprintln!("interop: {share}: ok");
     Ok(())
 }
 
