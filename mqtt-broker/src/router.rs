@@ -605,7 +605,10 @@ impl Router {
                 // A `$share/` filter is a valid filter as it stands, so it is told apart first.
                 let valid = match shared::parse(filter) {
                     None => TopicFilter::new(filter).ok().map(Ok),
-                    Some(share) => share.ok().map(Err),
+                    Some(share) => share
+                        .map_err(|error| debug!("{}: {filter:?} refused: {error}", slot.client_id))
+                        .ok()
+                        .map(Err),
                 };
                 match valid {
                     Some(valid) if *allowed && room => {

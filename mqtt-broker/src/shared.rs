@@ -40,6 +40,17 @@ pub(crate) enum ShareError {
     BadFilter,
 }
 
+impl std::fmt::Display for ShareError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::NoFilter => "a share name needs a filter after `$share/<group>/`",
+            Self::EmptyGroup => "the group name of a share is empty",
+            Self::WildcardInGroup => "the group name of a share may not hold `+` or `#`",
+            Self::BadFilter => "the filter after `$share/<group>/` is not a valid topic filter",
+        })
+    }
+}
+
 /// A parsed `$share/<group>/<filter>`.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Share<'a> {
