@@ -457,9 +457,10 @@ impl Router {
     }
 
     /// Gives `message` to one member of a shared subscription's group: the first of `members` (in
-    /// round-robin order) that is connected and may read the topic; if none is, the first persistent
-    /// session that may, where it is queued like any message for an offline session. QoS is the lower
-    /// of the message's and the member's [MQTT-3.8.4-6].
+    /// round-robin order) that is connected, has room in its queue and may read the topic; if none
+    /// is, the first persistent session that has room and may, where it is queued like any message
+    /// for an offline session. QoS is the lower of the message's and the member's [MQTT-3.8.4-6].
+    /// If no member can take it, it is dropped and counted like a message for a full queue.
     fn deliver_shared(
         &self,
         group: &Arc<GroupId>,
@@ -476,6 +477,7 @@ impl Router {
                     !slot.clean
                 };
                 if candidate
+                    && slot.state.has_room(self.limits)
                     && security.may_read(&slot.client_id, slot.user.as_deref(), &message.topic)
                 {
                     let mut copy = message.for_delivery(message.qos.min(member.qos), false);
@@ -488,6 +490,11 @@ impl Router {
                 }
             }
         }
+        Metrics::add(&self.metrics.publish_dropped, 1);
+        debug!(
+            "{} {}: no member could take a message on {}",
+            group.0, group.1, message.topic
+        );
     }
 
     /// An inbound QoS 2 PUBLISH: routes `message` unless `packet_id` is already awaiting PUBREL

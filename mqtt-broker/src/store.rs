@@ -145,6 +145,12 @@ impl SessionState {
         Ok(())
     }
 
+    /// Whether the queue can take another message: a shared subscription's group passes a member
+    /// whose queue is full over for one that has room, rather than dropping the message.
+    pub(crate) fn has_room(&self, limits: Limits) -> bool {
+        limits.max_queued == 0 || self.queue.len() < limits.max_queued
+    }
+
     /// Whether no message waits in the queue: a new QoS 0 message may then go straight to the
     /// writer without overtaking one.
     pub(crate) fn nothing_queued(&self) -> bool {

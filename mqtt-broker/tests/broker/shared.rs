@@ -255,6 +255,41 @@ fn memberships_are_counted_in_sys() {
     }
 }
 
+/// A member whose queue is full is passed over: the group gives its turn to a member with room
+/// instead of dropping the message.
+#[test]
+fn a_member_with_a_full_queue_is_passed_over() {
+    let (_broker, address) = broker_with(Config {
+        max_inflight_messages: 1,
+        max_queued_messages: 1,
+        sys_interval: Duration::ZERO,
+        ..Config::default()
+    });
+    let (mut slow, _) = Client::connect(address, "slow", true);
+    slow.subscribe("$share/g/t", 1);
+    let (mut quick, _) = Client::connect(address, "quick", true);
+    quick.subscribe("$share/g/t", 1);
+    let (mut publisher, _) = Client::connect(address, "pub", true);
+    // In turn: 0 to slow (in flight, never acknowledged yet), 1 to quick, 2 to slow (queued: its
+    // queue is now full), 3 to quick.
+    publish_numbered(&mut publisher, "t", 4);
+    let mut all = take(&mut quick, 2);
+    quick.barrier();
+    // 4 is slow's turn, but slow has no room: quick takes it, and 5 in its own turn.
+    for n in 4..6u16 {
+        publisher.publish("t", n.to_string().as_bytes(), 1, n + 1, false);
+        assert_eq!(publisher.recv(), Got::PubAck(n + 1));
+    }
+    all.extend(take(&mut quick, 2));
+    quick.barrier();
+    all.extend(take(&mut slow, 2));
+    slow.barrier();
+    all.sort();
+    let mut expected = numbers(6);
+    expected.sort();
+    assert_eq!(all, expected, "each message exactly once, none dropped");
+}
+
 /// A persistent member's membership survives a restart, like its other subscriptions.
 #[test]
 fn a_membership_survives_a_restart() {
