@@ -43,7 +43,7 @@ use crate::outbound::{OutPacket, Outbound, WriterTx};
 use crate::persistence::{Persistence, Record, Restored};
 use crate::retained::RetainedStore;
 use crate::session::{Ack, OpenRequest};
-use crate::shared::{self, GroupId, SharedOrigin, SharedSubscriptions};
+use crate::shared::{Filter, GroupId, SharedOrigin, SharedSubscriptions};
 use crate::store::{Limits, SessionState};
 use crate::subscriptions::{Subscriber, SubscriptionTree};
 use crate::transport::Stream;
@@ -162,16 +162,14 @@ impl Router {
             };
             let slot_ref = Arc::new(Mutex::new(slot));
             for (filter, qos) in &filters {
-                match shared::parse(filter) {
-                    Some(Ok(share)) => {
+                match Filter::parse(filter) {
+                    Ok(Filter::Plain(valid)) => {
+                        tree.insert(valid, key, *qos, Arc::clone(&slot_ref));
+                    }
+                    Ok(Filter::Shared(share)) => {
                         shared.subscribe(share, key, *qos, Arc::clone(&slot_ref));
                     }
-                    Some(Err(_)) => {}
-                    None => {
-                        if let Ok(valid) = TopicFilter::new(filter) {
-                            tree.insert(valid, key, *qos, Arc::clone(&slot_ref));
-                        }
-                    }
+                    Err(_) => {}
                 }
             }
             sessions.insert(client_id, slot_ref);
@@ -609,19 +607,16 @@ impl Router {
                 let room = max_count == 0
                     || slot.state.subscriptions.len() < max_count
                     || slot.state.subscriptions.contains_key(filter);
-                // A `$share/` filter is a valid filter as it stands, so it is told apart first.
-                let valid = match shared::parse(filter) {
-                    None => TopicFilter::new(filter).ok().map(Ok),
-                    Some(share) => share
-                        .map_err(|error| debug!("{}: {filter:?} refused: {error}", slot.client_id))
-                        .ok()
-                        .map(Err),
-                };
+                let valid = Filter::parse(filter)
+                    .map_err(|error| debug!("{}: {filter:?} refused: {error}", slot.client_id))
+                    .ok();
                 match valid {
                     Some(valid) if *allowed && room => {
                         match valid {
-                            Ok(valid) => tree.insert(valid, key, *qos, Arc::clone(slot_ref)),
-                            Err(share) => {
+                            Filter::Plain(valid) => {
+                                tree.insert(valid, key, *qos, Arc::clone(slot_ref))
+                            }
+                            Filter::Shared(share) => {
                                 self.shared
                                     .subscribe(share, key, *qos, Arc::clone(slot_ref))
                             }
@@ -654,10 +649,7 @@ impl Router {
         for (filter, granted) in filters {
             // A shared subscription gets no retained messages, as in MQTT 5 and mosquitto: each
             // new member would otherwise receive again what the group already had.
-            if shared::parse(filter).is_some() {
-                continue;
-            }
-            let Ok(valid) = TopicFilter::new(filter) else {
+            let Ok(Filter::Plain(valid)) = Filter::parse(filter) else {
                 continue;
             };
             let messages = self.retained.lock().0.matching(valid);
@@ -843,16 +835,14 @@ impl Router {
 
     /// Removes session `key`'s subscription to `filter`, shared or not.
     fn remove_subscription(&self, tree: &mut SubscriptionTree<SlotRef>, filter: &str, key: u64) {
-        match shared::parse(filter) {
-            Some(Ok(share)) => {
+        match Filter::parse(filter) {
+            Ok(Filter::Plain(valid)) => {
+                tree.remove(valid, key);
+            }
+            Ok(Filter::Shared(share)) => {
                 self.shared.unsubscribe(share, key);
             }
-            Some(Err(_)) => {}
-            None => {
-                if let Ok(valid) = TopicFilter::new(filter) {
-                    tree.remove(valid, key);
-                }
-            }
+            Err(_) => {}
         }
     }
 }

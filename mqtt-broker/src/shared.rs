@@ -2,12 +2,15 @@
 //! a member of the group `<group>` for `<filter>`, and each message matching `<filter>` goes to one
 //! member of the group instead of to all of them (as mosquitto and MQTT 5 §4.8.2 do).
 //!
-//! This module parses such filters ([`parse`]) and keeps the groups ([`SharedSubscriptions`]): their
-//! own subscription tree, whose entries are groups rather than sessions, and for each group its
-//! members in the order the round robin visits them. Choosing which member takes a message needs to
-//! know which members are connected, which only the router knows; so [`SharedSubscriptions::matching`]
-//! hands the router each matching group's members, starting at the group's next turn, and the router
-//! delivers to the first one that can take it (see `Router::publish`).
+//! This module tells share names from ordinary filters ([`Filter::parse`]) and keeps the groups
+//! ([`SharedSubscriptions`]): a subscription tree of their own, whose entries are groups rather than
+//! sessions, and for each group its members in the order the round robin visits them. Choosing the
+//! member that takes a message needs to know which members are connected and have room, which only
+//! the router knows; so [`SharedSubscriptions::matching`] hands the router each matching group's
+//! members, starting at the group's next turn, and the router gives the message to the first one
+//! that can take it (`Router::publish`). Messages carry their group ([`SharedOrigin`]) so that a
+//! member whose session ends can give back what it had not acknowledged. This file holds no
+//! session state and delivers nothing itself.
 //!
 //! The ordinary publish path pays one atomic load for all of this while no shared subscription
 //! exists; the groups' tree is only read when there is at least one group.
@@ -27,9 +30,9 @@ use crate::subscriptions::{Subscriber, SubscriptionTree};
 /// What starts the filter of a shared subscription.
 const PREFIX: &str = "$share/";
 
-/// Why a `$share/` filter was refused (the client gets SUBACK 0x80).
+/// Why a filter was refused (the client gets SUBACK 0x80). All but the last are about share names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ShareError {
+pub(crate) enum FilterError {
     /// `$share/` with no `/` after the group name, so no filter at all.
     NoFilter,
     /// The group name is empty.
@@ -38,16 +41,42 @@ pub(crate) enum ShareError {
     WildcardInGroup,
     /// What follows the group name is not a valid topic filter [MQTT-4.7.1-2] [MQTT-4.7.1-3].
     BadFilter,
+    /// An ordinary filter that is not valid (the codec refuses those in SUBSCRIBE; this is for
+    /// filters read back from the persistent store).
+    Invalid,
 }
 
-impl std::fmt::Display for ShareError {
+impl std::fmt::Display for FilterError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             Self::NoFilter => "a share name needs a filter after `$share/<group>/`",
             Self::EmptyGroup => "the group name of a share is empty",
             Self::WildcardInGroup => "the group name of a share may not hold `+` or `#`",
             Self::BadFilter => "the filter after `$share/<group>/` is not a valid topic filter",
+            Self::Invalid => "not a valid topic filter",
         })
+    }
+}
+
+/// A subscription's filter as the broker reads it: an ordinary one, or a share name.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Filter<'a> {
+    /// An ordinary topic filter, for the router's subscription tree.
+    Plain(TopicFilter<'a>),
+    /// `$share/<group>/<filter>`, for [`SharedSubscriptions`].
+    Shared(Share<'a>),
+}
+
+impl<'a> Filter<'a> {
+    /// Reads `text`. A share name is told apart first: taken as it stands, `$share/g/a` is also a
+    /// valid ordinary filter.
+    pub(crate) fn parse(text: &'a str) -> Result<Self, FilterError> {
+        match parse(text) {
+            Some(share) => share.map(Self::Shared),
+            None => TopicFilter::new(text)
+                .map(Self::Plain)
+                .map_err(|_| FilterError::Invalid),
+        }
     }
 }
 
@@ -64,7 +93,7 @@ pub(crate) struct Share<'a> {
 
 /// `None` for an ordinary filter; for one starting with `$share/`, the group and filter, or why it is
 /// refused. The group name ends at the first `/`, so it can never contain one.
-pub(crate) fn parse(filter: &str) -> Option<Result<Share<'_>, ShareError>> {
+fn parse(filter: &str) -> Option<Result<Share<'_>, FilterError>> {
     let rest = filter.strip_prefix(PREFIX)?;
     Some(parse_rest(rest))
 }
@@ -79,16 +108,16 @@ pub(crate) fn acl_filter(filter: &str) -> &str {
     }
 }
 
-fn parse_rest(rest: &str) -> Result<Share<'_>, ShareError> {
-    let (group, filter) = rest.split_once('/').ok_or(ShareError::NoFilter)?;
+fn parse_rest(rest: &str) -> Result<Share<'_>, FilterError> {
+    let (group, filter) = rest.split_once('/').ok_or(FilterError::NoFilter)?;
     if group.is_empty() {
-        return Err(ShareError::EmptyGroup);
+        return Err(FilterError::EmptyGroup);
     }
     if group.contains(['+', '#']) {
-        return Err(ShareError::WildcardInGroup);
+        return Err(FilterError::WildcardInGroup);
     }
     let filter_text = filter;
-    let filter = TopicFilter::new(filter).map_err(|_| ShareError::BadFilter)?;
+    let filter = TopicFilter::new(filter).map_err(|_| FilterError::BadFilter)?;
     Ok(Share {
         group,
         filter,
@@ -321,36 +350,36 @@ mod tests {
         assert_eq!(share("$share/g/#").filter_text, "#");
         assert_eq!(
             parse("$share/g").map(|r| r.err()),
-            Some(Some(ShareError::NoFilter))
+            Some(Some(FilterError::NoFilter))
         );
         assert_eq!(
             parse("$share/").map(|r| r.err()),
-            Some(Some(ShareError::NoFilter))
+            Some(Some(FilterError::NoFilter))
         );
         assert_eq!(
             parse("$share//a").map(|r| r.err()),
-            Some(Some(ShareError::EmptyGroup))
+            Some(Some(FilterError::EmptyGroup))
         );
         assert_eq!(
             parse("$share/g/").map(|r| r.err()),
-            Some(Some(ShareError::BadFilter))
+            Some(Some(FilterError::BadFilter))
         );
         assert_eq!(
             parse("$share/g+/a").map(|r| r.err()),
-            Some(Some(ShareError::WildcardInGroup))
+            Some(Some(FilterError::WildcardInGroup))
         );
         assert_eq!(
             parse("$share/#/a").map(|r| r.err()),
-            Some(Some(ShareError::WildcardInGroup))
+            Some(Some(FilterError::WildcardInGroup))
         );
         // [MQTT-4.7.1-2] [MQTT-4.7.1-3] apply to the filter part.
         assert_eq!(
             parse("$share/g/a#").map(|r| r.err()),
-            Some(Some(ShareError::BadFilter))
+            Some(Some(FilterError::BadFilter))
         );
         assert_eq!(
             parse("$share/g/a+/b").map(|r| r.err()),
-            Some(Some(ShareError::BadFilter))
+            Some(Some(FilterError::BadFilter))
         );
     }
 
