@@ -5,9 +5,12 @@
 use std::time::Duration;
 
 use mqtt_broker::Config;
-use mqtt_codec::{List, Packet, PubAck, QoS, Subscribe, Subscription, TopicFilter, Unsubscribe};
+use mqtt_codec::{
+    Connect, List, Packet, ProtocolLevel, PubAck, QoS, Subscribe, Subscription, TopicFilter,
+    Unsubscribe,
+};
 
-use crate::client::{Client, Got, TempDir, broker, broker_with, id, publish};
+use crate::client::{Client, Got, TempDir, broker, broker_with, connect, id, publish};
 
 /// Reads `count` PUBLISH packets, acknowledging those at QoS 1, and returns their payloads.
 fn take(client: &mut Client, count: usize) -> Vec<Vec<u8>> {
@@ -157,6 +160,35 @@ fn malformed_share_names_are_refused_mqtt_3_9_3_2() {
         client.recv(),
         Got::SubAck(7, vec![0x80, 0x80, 0x80, 0x80, 1])
     );
+}
+
+/// At 3.1, which has no failure code, a malformed share name is answered as granted and nothing is
+/// ever delivered on it [V31-DIFF-34]; a valid one works as at 3.1.1.
+#[test]
+fn at_3_1_a_malformed_share_name_is_granted_and_inert_v31_diff_34() {
+    let (_broker, address) = broker();
+    let (mut old, _) = Client::connect_with(
+        address,
+        Connect {
+            level: ProtocolLevel::Mqtt31,
+            ..connect("old", true)
+        },
+    );
+    let entries = [Subscription {
+        filter: TopicFilter::new("$share//a").expect("a valid filter as it stands"),
+        qos: QoS::AtLeastOnce,
+    }];
+    old.send(Packet::Subscribe(Subscribe {
+        packet_id: id(2),
+        filters: List::from_slice(&entries),
+    }));
+    assert_eq!(old.recv(), Got::SubAck(2, vec![1]));
+    old.subscribe("$share/g/b", 1);
+    let (mut publisher, _) = Client::connect(address, "pub", true);
+    publish_numbered(&mut publisher, "a", 1);
+    publish_numbered(&mut publisher, "b", 1);
+    assert!(matches!(old.recv(), Got::Publish { ref topic, .. } if topic == "b"));
+    old.barrier(); // and nothing on a
 }
 
 /// The ACL judges a share by its own filter, without `$share/<group>/`: a `read` rule for `a/#`
