@@ -8,7 +8,10 @@
 //!
 //! 1. `sessions`, the registry (client identifier → slot). Held only to find, add or remove a slot.
 //! 2. one `Slot` (a session and its live connection, if any). Never two slots at once.
-//! 3. `subscriptions` or `retained`. These are leaves: nothing else is locked while one is held.
+//! 3. `subscriptions` or `retained`. These are leaves: nothing else is locked while one is held,
+//!    except that (un)subscribing changes the shared-subscription groups under `subscriptions`.
+//! 4. the locks inside `shared` (`shared.rs`), taken last: nothing outside it is locked while one of
+//!    them is held, so a publisher copies a group's members out before it locks their slots.
 //!
 //! A publisher never takes the registry: the subscription tree stores each subscription's slot, so it
 //! copies its subscribers' slots out of the tree, releases the tree, and then locks one slot at a
@@ -113,8 +116,8 @@ pub(crate) struct Router {
     /// Every subscription, indexed by filter, each with its session's slot. Read-locked by
     /// publishers, write-locked by (un)subscribers and session clean-up; a leaf lock.
     subscriptions: RwLock<SubscriptionTree<SlotRef>>,
-    /// The `$share/` subscriptions, apart from the others (see `shared.rs`); its locks are leaves
-    /// too, never held while a slot is locked.
+    /// The `$share/` subscriptions, apart from the others (see `shared.rs`). Its locks come last in
+    /// the lock order: no slot is locked while one of them is held.
     shared: SharedSubscriptions<SlotRef>,
     /// The key of the next slot created (see [`Slot::key`]).
     next_key: AtomicU64,
