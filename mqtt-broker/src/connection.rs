@@ -332,6 +332,8 @@ impl Connection {
                         if self.trusted {
                             return true;
                         }
+                        // A shared subscription is judged by its own filter (see `shared.rs`).
+                        let filter = crate::shared::acl_filter(filter);
                         let levels_ok = self.context.max_topic_levels == 0
                             || filter.split('/').count() <= self.context.max_topic_levels;
                         let ok =

@@ -71,6 +71,7 @@ mod persistence;
 mod retained;
 mod router;
 mod session;
+mod shared;
 mod store;
 mod subscriptions;
 mod sys;

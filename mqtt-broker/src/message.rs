@@ -12,6 +12,8 @@ use std::sync::Arc;
 
 use mqtt_codec::{Publish, QoS, Will};
 
+use crate::shared::SharedOrigin;
+
 /// An application message: topic, payload, QoS and retain flag (3.1.1 §3.3).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Message {
@@ -24,6 +26,9 @@ pub(crate) struct Message {
     /// On the way in, whether to retain it; on the way out, whether it is a retained message sent
     /// because of a new subscription [MQTT-3.3.1-8] [MQTT-3.3.1-9].
     pub(crate) retain: bool,
+    /// For a delivery through a shared subscription, the group it came from, so that a member that
+    /// leaves can give it back to the group (see `shared.rs`). `None` for every other message.
+    pub(crate) shared: Option<SharedOrigin>,
 }
 
 impl Message {
@@ -34,6 +39,7 @@ impl Message {
             payload: payload.into(),
             qos,
             retain,
+            shared: None,
         }
     }
 
@@ -61,6 +67,7 @@ impl Message {
             payload: Arc::clone(&self.payload),
             qos,
             retain,
+            shared: None,
         }
     }
 }

@@ -8,7 +8,10 @@
 //!
 //! 1. `sessions`, the registry (client identifier → slot). Held only to find, add or remove a slot.
 //! 2. one `Slot` (a session and its live connection, if any). Never two slots at once.
-//! 3. `subscriptions` or `retained`. These are leaves: nothing else is locked while one is held.
+//! 3. `subscriptions` or `retained`. These are leaves: nothing else is locked while one is held,
+//!    except that (un)subscribing changes the shared-subscription groups under `subscriptions`.
+//! 4. the locks inside `shared` (`shared.rs`), taken last: nothing outside it is locked while one of
+//!    them is held, so a publisher copies a group's members out before it locks their slots.
 //!
 //! A publisher never takes the registry: the subscription tree stores each subscription's slot, so it
 //! copies its subscribers' slots out of the tree, releases the tree, and then locks one slot at a
@@ -46,6 +49,7 @@ use crate::outbound::{OutPacket, Outbound, WriterTx};
 use crate::persistence::{Persistence, Record, Restored};
 use crate::retained::RetainedStore;
 use crate::session::{Ack, OpenRequest};
+use crate::shared::{Filter, GroupId, SharedOrigin, SharedSubscriptions};
 use crate::store::{Limits, SessionState};
 use crate::subscriptions::{Subscriber, SubscriptionTree};
 use crate::transport::Stream;
@@ -121,6 +125,9 @@ pub(crate) struct Router {
     /// Every subscription, indexed by filter, each with its session's slot. Read-locked by
     /// publishers, write-locked by (un)subscribers and session clean-up; a leaf lock.
     subscriptions: RwLock<SubscriptionTree<SlotRef>>,
+    /// The `$share/` subscriptions, apart from the others (see `shared.rs`). Its locks come last in
+    /// the lock order: no slot is locked while one of them is held.
+    shared: SharedSubscriptions<SlotRef>,
     /// The key of the next slot created (see [`Slot::key`]).
     next_key: AtomicU64,
     /// The retained messages, and the LSN of the last log record about them. A leaf lock.
@@ -146,6 +153,7 @@ impl Router {
     ) -> Self {
         let mut sessions = HashMap::new();
         let mut tree = SubscriptionTree::default();
+        let shared = SharedSubscriptions::default();
         let mut key = 0;
         for (client_id, session) in restored.sessions {
             key += 1;
@@ -168,8 +176,14 @@ impl Router {
             };
             let slot_ref = Arc::new(Mutex::new(slot));
             for (filter, qos) in &filters {
-                if let Ok(valid) = TopicFilter::new(filter) {
-                    tree.insert(valid, key, *qos, Arc::clone(&slot_ref));
+                match Filter::parse(filter) {
+                    Ok(Filter::Plain(valid)) => {
+                        tree.insert(valid, key, *qos, Arc::clone(&slot_ref));
+                    }
+                    Ok(Filter::Shared(share)) => {
+                        shared.subscribe(share, key, *qos, Arc::clone(&slot_ref));
+                    }
+                    Err(_) => {}
                 }
             }
             sessions.insert(client_id, slot_ref);
@@ -182,6 +196,7 @@ impl Router {
             limits,
             sessions: Mutex::new(sessions),
             subscriptions: RwLock::new(tree),
+            shared,
             next_key: AtomicU64::new(key + 1),
             retained: Mutex::new((retained, restored.retained_lsn)),
             security: RwLock::new(Arc::new(security)),
@@ -302,9 +317,11 @@ impl Router {
         let mut slot = slot_ref.lock();
         drop(sessions);
         let taken_over = slot.link.take();
+        let mut orphans = Vec::new();
         let session_present = if request.clean_session || slot.clean {
             // Discard any previous session [MQTT-3.1.2-6]; a clean one is never resumed.
             self.unsubscribe_all(&slot);
+            orphans = slot.state.take_shared();
             if !slot.clean {
                 self.log(&mut slot, |client_id| Record::Forget {
                     client_id: Arc::clone(client_id),
@@ -334,6 +351,7 @@ impl Router {
         slot.link = Some(link);
         self.pump_slot(&mut slot);
         drop(slot);
+        self.redispatch(orphans);
 
         if taken_over.is_none() {
             let now = self.connected.fetch_add(1, Ordering::Relaxed) + 1;
@@ -367,6 +385,32 @@ impl Router {
                 .is_some_and(|current| Arc::ptr_eq(current, slot_ref))
             {
                 sessions.remove(&slot.client_id);
+            }
+            let orphans = slot.state.take_shared();
+            drop(slot);
+            drop(sessions);
+            self.redispatch(orphans);
+        }
+    }
+
+    /// Gives messages that a group's member took but will never acknowledge (its session ended)
+    /// back to their groups, each to another member. Called with no lock held. A group that has no
+    /// member left has nobody to give them to: they are dropped and counted.
+    fn redispatch(&self, orphans: Vec<Message>) {
+        if orphans.is_empty() {
+            return;
+        }
+        let security = self.security();
+        for message in orphans {
+            let Some(origin) = &message.shared else {
+                continue;
+            };
+            let original = message.for_delivery(origin.qos, false);
+            let given = self.shared.members_of(&origin.group, |group, members| {
+                self.deliver_shared(group, members, &original, &security);
+            });
+            if !given {
+                Metrics::add(&self.metrics.publish_dropped, 1);
             }
         }
     }
@@ -455,6 +499,63 @@ impl Router {
         if found.capacity() <= FOUND_KEPT {
             FOUND.set(found);
         }
+        self.shared.matching(topic, |group, members| {
+            self.deliver_shared(group, members, message, &security);
+        });
+    }
+
+    /// Gives `message` to one member of a shared subscription's group: the first of `members` (in
+    /// round-robin order) that is connected, has room in its queue and may read the topic; if none
+    /// is, the first persistent session that has room and may, where it is queued like any message
+    /// for an offline session. QoS is the lower of the message's and the member's [MQTT-3.8.4-6].
+    /// If no member can take it, it is dropped and counted like a message for a full queue.
+    fn deliver_shared(
+        &self,
+        group: &Arc<GroupId>,
+        members: &[Subscriber<SlotRef>],
+        message: &Message,
+        security: &Security,
+    ) {
+        for connected in [true, false] {
+            // Whether this member may take the message in this round.
+            let fits = |slot: &Slot| {
+                let candidate = if connected {
+                    slot.link.is_some()
+                } else {
+                    !slot.clean
+                };
+                candidate && slot.state.has_room(self.limits)
+            };
+            for member in members {
+                let mut slot = member.target.lock();
+                if !fits(&slot) {
+                    continue;
+                }
+                if security.checks_reads() && !slot.trusted {
+                    // Asked with the slot unlocked, as in `publish_from`; the member is passed
+                    // over if meanwhile another connection took its session over or it filled up.
+                    let asked = Arc::clone(&slot.client);
+                    drop(slot);
+                    let allowed = security.may_receive(&asked, message);
+                    slot = member.target.lock();
+                    if !allowed || !Arc::ptr_eq(&asked, &slot.client) || !fits(&slot) {
+                        continue;
+                    }
+                }
+                let mut copy = message.for_delivery(message.qos.min(member.qos), false);
+                copy.shared = Some(SharedOrigin {
+                    group: Arc::clone(group),
+                    qos: message.qos,
+                });
+                self.deliver(&mut slot, copy, None);
+                return;
+            }
+        }
+        Metrics::add(&self.metrics.publish_dropped, 1);
+        debug!(
+            "{} {}: no member could take a message on {}",
+            group.0, group.1, message.topic
+        );
     }
 
     /// An inbound QoS 2 PUBLISH: routes `message` unless `packet_id` is already awaiting PUBREL
@@ -571,9 +672,20 @@ impl Router {
                 let room = max_count == 0
                     || slot.state.subscriptions.len() < max_count
                     || slot.state.subscriptions.contains_key(filter);
-                match TopicFilter::new(filter) {
-                    Ok(valid) if *allowed && room => {
-                        tree.insert(valid, key, *qos, Arc::clone(slot_ref));
+                let valid = Filter::parse(filter)
+                    .map_err(|error| debug!("{}: {filter:?} refused: {error}", slot.client_id))
+                    .ok();
+                match valid {
+                    Some(valid) if *allowed && room => {
+                        match valid {
+                            Filter::Plain(valid) => {
+                                tree.insert(valid, key, *qos, Arc::clone(slot_ref))
+                            }
+                            Filter::Shared(share) => {
+                                self.shared
+                                    .subscribe(share, key, *qos, Arc::clone(slot_ref))
+                            }
+                        };
                         slot.state.subscriptions.insert(filter.clone(), *qos);
                         self.log(&mut slot, |client_id| Record::Subscribe {
                             client_id: Arc::clone(client_id),
@@ -600,7 +712,9 @@ impl Router {
         filters: &[(String, QoS)],
     ) {
         for (filter, granted) in filters {
-            let Ok(valid) = TopicFilter::new(filter) else {
+            // A shared subscription gets no retained messages, as in MQTT 5 and mosquitto: each
+            // new member would otherwise receive again what the group already had.
+            let Ok(Filter::Plain(valid)) = Filter::parse(filter) else {
                 continue;
             };
             let mut messages = self.retained.lock().0.matching(valid);
@@ -635,9 +749,7 @@ impl Router {
         }
         let mut tree = self.subscriptions.write();
         for filter in filters {
-            if let Ok(valid) = TopicFilter::new(filter) {
-                tree.remove(valid, slot.key);
-            }
+            self.remove_subscription(&mut tree, filter, slot.key);
             if slot.state.subscriptions.remove(filter).is_some() {
                 self.log(&mut slot, |client_id| Record::Unsubscribe {
                     client_id: Arc::clone(client_id),
@@ -659,7 +771,7 @@ impl Router {
     /// Figures for `$SYS`: clients connected, sessions in total, subscriptions, retained messages.
     pub(crate) fn counts(&self) -> (u64, u64, u64, u64) {
         let total = self.sessions.lock().len() as u64;
-        let subscriptions = self.subscriptions.read().len() as u64;
+        let subscriptions = (self.subscriptions.read().len() + self.shared.len()) as u64;
         let retained = self.retained.lock().0.len() as u64;
         (
             self.connected.load(Ordering::Relaxed),
@@ -667,6 +779,11 @@ impl Router {
             subscriptions,
             retained,
         )
+    }
+
+    /// The number of shared-subscription memberships (`$SYS/broker/shared_subscriptions/count`).
+    pub(crate) fn shared_count(&self) -> u64 {
+        self.shared.len() as u64
     }
 
     /// One delivery to one session, with the slot locked.
@@ -780,9 +897,20 @@ impl Router {
         }
         let mut tree = self.subscriptions.write();
         for filter in slot.state.subscriptions.keys() {
-            if let Ok(valid) = TopicFilter::new(filter) {
-                tree.remove(valid, slot.key);
+            self.remove_subscription(&mut tree, filter, slot.key);
+        }
+    }
+
+    /// Removes session `key`'s subscription to `filter`, shared or not.
+    fn remove_subscription(&self, tree: &mut SubscriptionTree<SlotRef>, filter: &str, key: u64) {
+        match Filter::parse(filter) {
+            Ok(Filter::Plain(valid)) => {
+                tree.remove(valid, key);
             }
+            Ok(Filter::Shared(share)) => {
+                self.shared.unsubscribe(share, key);
+            }
+            Err(_) => {}
         }
     }
 }

@@ -145,6 +145,12 @@ impl SessionState {
         Ok(())
     }
 
+    /// Whether the queue can take another message: a shared subscription's group passes a member
+    /// whose queue is full over for one that has room, rather than dropping the message.
+    pub(crate) fn has_room(&self, limits: Limits) -> bool {
+        limits.max_queued == 0 || self.queue.len() < limits.max_queued
+    }
+
     /// Whether no message waits in the queue: a new QoS 0 message may then go straight to the
     /// writer without overtaking one.
     pub(crate) fn nothing_queued(&self) -> bool {
@@ -285,6 +291,38 @@ impl SessionState {
         self.remove_if(packet_id, |entry| {
             matches!(entry, InFlight::Released { .. })
         })
+    }
+
+    /// Takes out the QoS 1 and 2 messages that came through a shared subscription and that the
+    /// client has not acknowledged: queued ones, and window entries still waiting for PUBACK or
+    /// PUBREC. A member whose session ends gives them back to its group (see `shared.rs`); a message
+    /// past PUBREC was received and stays.
+    pub(crate) fn take_shared(&mut self) -> Vec<Message> {
+        let mut taken = Vec::new();
+        if self.inflight.iter().any(
+            |entry| matches!(entry, InFlight::Publish { message, .. } if message.shared.is_some()),
+        ) {
+            let mut kept = VecDeque::with_capacity(self.inflight.len());
+            for entry in self.inflight.drain(..) {
+                match entry {
+                    InFlight::Publish { message, sent, .. } if message.shared.is_some() => {
+                        if !sent {
+                            self.unsent -= 1;
+                        }
+                        taken.push(message);
+                    }
+                    other => kept.push_back(other),
+                }
+            }
+            self.inflight = kept;
+        }
+        let (shared, own): (VecDeque<Message>, VecDeque<Message>) = self
+            .queue
+            .drain(..)
+            .partition(|message| message.shared.is_some() && message.qos != QoS::AtMostOnce);
+        self.queue = own;
+        taken.extend(shared);
+        taken
     }
 
     /// An inbound QoS 2 PUBLISH: true the first time `packet_id` is seen, when the message is to be
@@ -488,6 +526,53 @@ mod tests {
         assert_eq!((state.inflight(), state.queued()), (2, 1));
         assert!(state.puback(id(1)));
         assert_eq!(publish_ids(&pump_all(&mut state)), [(3, false)]);
+    }
+
+    #[test]
+    fn take_shared_gives_back_unacknowledged_group_messages_only() {
+        let origin = crate::shared::SharedOrigin {
+            group: std::sync::Arc::new(("g".into(), "t".into())),
+            qos: QoS::ExactlyOnce,
+        };
+        let from_group = |payload: &str, qos| Message {
+            shared: Some(origin.clone()),
+            ..message(payload, qos)
+        };
+        let limits = Limits {
+            max_inflight: 3,
+            max_queued: 0,
+        };
+        let mut state = SessionState::default();
+        for queued in [
+            from_group("received", QoS::ExactlyOnce),
+            message("own", QoS::AtLeastOnce),
+            from_group("in flight", QoS::AtLeastOnce),
+            from_group("queued", QoS::AtLeastOnce),
+            from_group("qos 0", QoS::AtMostOnce),
+        ] {
+            assert_eq!(state.enqueue(queued, limits), Ok(()));
+        }
+        // The writer takes two packets: "in flight" gets its identifier but waits unsent.
+        let mut sent = 0;
+        state.pump(limits, |_| {
+            sent += 1;
+            sent <= 2
+        });
+        assert!(state.pubrec(id(1)).is_some(), "past PUBREC: received");
+        let taken: Vec<_> = state
+            .take_shared()
+            .iter()
+            .map(|message| message.payload.to_vec())
+            .collect();
+        assert_eq!(taken, [b"in flight".to_vec(), b"queued".to_vec()]);
+        assert_eq!(
+            (state.inflight(), state.queued()),
+            (2, 1),
+            "PUBREL, own; qos 0"
+        );
+        // The count of unsent window entries was kept (`pump` checks it): only QoS 0 is left.
+        let left = pump_all(&mut state);
+        assert_eq!((left.len(), publish_ids(&left).len()), (1, 0));
     }
 
     #[test]

@@ -105,6 +105,10 @@ fn figures(router: &Router, uptime: Duration) -> Vec<(String, String)> {
         ("bytes/received", counter(&metrics.bytes_received)),
         ("bytes/sent", counter(&metrics.bytes_sent)),
         ("subscriptions/count", subscriptions.to_string()),
+        (
+            "shared_subscriptions/count",
+            router.shared_count().to_string(),
+        ),
         ("retained messages/count", retained.to_string()),
     ]
     .into_iter()

@@ -2,9 +2,9 @@
 //!
 //! Builds `mqtt-broker`, starts it on a free loopback port, and drives it with Debian's
 //! `mosquitto_pub` / `mosquitto_sub` (package `mosquitto-clients`) at both protocol levels and all
-//! three QoS levels, with retained messages and a Will, then with the Python `paho-mqtt` client
-//! (package `python3-paho-mqtt`). Each check names what it proves. A missing tool is an error, not a
-//! skip: CI installs them.
+//! three QoS levels, with retained messages, a Will and a shared subscription, then with the Python
+//! `paho-mqtt` client (package `python3-paho-mqtt`). Each check names what it proves. A missing tool
+//! is an error, not a skip: CI installs them.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -44,6 +44,7 @@ pub(crate) fn run() -> Result<(), String> {
             retained_message(port, version, qos)?;
         }
         will(port, version)?;
+        shared_subscription(port, version)?;
     }
     paho(port)?;
     drop(broker);
@@ -180,6 +181,77 @@ fn will(port: u16, version: &str) -> Result<(), String> {
     let _ = dying.wait();
     let watcher = mosquitto_sub(port, version, "1", &topic, &[])?;
     expect_output(watcher.wait_with_output(), &topic, &payload)
+}
+
+/// Two `mosquitto_sub` at `version` in one shared-subscription group (`$share/<group>/<filter>`,
+/// see `docs/mqtt-broker-choices.md`) take turns: of four messages each receives two, and every
+/// message reaches one of them.
+fn shared_subscription(port: u16, version: &str) -> Result<(), String> {
+    const READY: &str = "interop/shared/ready";
+    let topic = format!("interop/shared/{version}");
+    let share = format!("$share/interop/{topic}");
+    // A retained message on an ordinary topic subscribed in the same SUBSCRIBE tells that the
+    // share is in place: the broker sends retained messages only after the whole SUBSCRIBE.
+    step(&mut mosquitto_pub(
+        port,
+        version,
+        "1",
+        READY,
+        "ready",
+        &["-r"],
+    ))?;
+    let mut members = Vec::new();
+    for _ in 0..2 {
+        // stdbuf: with its output on a pipe, mosquitto_sub would otherwise buffer the ready line.
+        let mut member = Command::new("stdbuf")
+            .args(["-oL", "mosquitto_sub", "-h", "127.0.0.1", "-p"])
+            .arg(port.to_string())
+            .args(["-V", version, "-q", "1", "-v", "-C", "3", "-W"])
+            .args([TIMEOUT_SECONDS, "-t", READY, "-t", &share])
+            .stdout(Stdio::piped())
+            .spawn()
+            .map_err(|error| format!("cannot run mosquitto_sub: {error}"))?;
+        let output = member.stdout.take().ok_or("no output from mosquitto_sub")?;
+        let mut lines = BufReader::new(output).lines();
+        match lines.next() {
+            Some(Ok(line)) if line == format!("{READY} ready") => {}
+            other => {
+                let _ = member.kill();
+                return Err(format!("{share}: expected the ready line, got {other:?}"));
+            }
+        }
+        members.push((member, lines));
+    }
+    for n in 0..4 {
+        step(&mut mosquitto_pub(
+            port,
+            version,
+            "1",
+            &topic,
+            &format!("m{n}"),
+            &[],
+        ))?;
+    }
+    let mut all = Vec::new();
+    for (mut member, lines) in members {
+        let got: Vec<String> = lines.map_while(Result::ok).collect();
+        let status = member.wait().map_err(|error| error.to_string())?;
+        if !status.success() || got.len() != 2 {
+            return Err(format!(
+                "{share}: a member expected 2 messages, got {got:?} ({status})"
+            ));
+        }
+        all.extend(got);
+    }
+    all.sort();
+    let expected: Vec<String> = (0..4).map(|n| format!("{topic} m{n}")).collect();
+    if all != expected {
+        return Err(format!(
+            "{share}: expected {expected:?} in all, got {all:?}"
+        ));
+    }
+    eprintln!("interop: {share}: ok");
+    Ok(())
 }
 
 /// The Python paho-mqtt client publishes a retained QoS 1 message and receives it back.

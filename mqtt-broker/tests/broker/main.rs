@@ -20,6 +20,7 @@ mod publish;
 mod retain;
 mod security;
 mod session;
+mod shared;
 mod subscribe;
 mod sys;
 mod tls;
