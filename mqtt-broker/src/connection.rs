@@ -213,12 +213,11 @@ impl Connection {
                 }
                 armed = Some(needed);
             }
-            let read = self.stream.read(buffer.spare());
+            let read = buffer.read_from(&self.stream, now);
             let actions = match read {
                 Ok(0) => self.session.connection_lost(),
                 Ok(count) => {
                     Metrics::add(&self.context.router.metrics.bytes_received, count as u64);
-                    buffer.filled(count, now);
                     match self.decode_all(&mut decoder, &mut buffer) {
                         ControlFlow::Continue(()) => continue,
                         ControlFlow::Break(()) => break,
@@ -721,7 +720,9 @@ fn needs_rearming(armed: Option<Option<Duration>>, needed: Option<Duration>) -> 
 /// start at 4 KiB and grow, while each read fills all the room it was given, to 64 KiB: a client
 /// that sends little keeps a small buffer, one that sends in bulk is read in few system calls.
 /// Nothing is allocated before the first read, and a small read after a quiet spell (the first
-/// read, a PINGREQ) gives the buffer back once it is decoded.
+/// read, a PINGREQ) gives the buffer back once it is decoded. A reader without a buffer reads into a
+/// small array on its stack (see [`ReadBuffer::read_from`]), so that a silent client costs no heap
+/// while its reader waits.
 #[derive(Debug, Default)]
 struct ReadBuffer {
     data: Vec<u8>,
@@ -741,6 +742,30 @@ impl ReadBuffer {
     const BULK: usize = 64 * 1024;
     /// A read this small, after a quiet spell and leaving nothing undecoded, gives the buffer back.
     const SMALL: usize = 256;
+
+    /// Reads once from `stream` at `now`; answers the count (0 at the end of the stream).
+    ///
+    /// Without a buffer (none yet, or given back by [`consume`](Self::consume)), the read goes to
+    /// a [`SMALL`](Self::SMALL) array on the stack and what came is copied into a buffer just big
+    /// enough. Reading into [`spare`](Self::spare) instead would allocate 4 KiB, and write it,
+    /// before blocking: the reader of an idle client would hold it for as long as the client is
+    /// silent, 4 KiB of each idle connection's 31 (see `BENCHMARKS.md`). A read that fills the
+    /// array means more is coming: the next one gets a real buffer.
+    fn read_from(&mut self, stream: &Stream, now: Instant) -> io::Result<usize> {
+        if self.data.is_empty() {
+            let mut first = [0u8; Self::SMALL];
+            let count = stream.read(&mut first)?;
+            self.data.extend_from_slice(&first[..count]);
+            self.filled(count, now);
+            // Full is measured against the array, not against the buffer made to fit.
+            self.was_full = count == first.len();
+            Ok(count)
+        } else {
+            let count = stream.read(self.spare())?;
+            self.filled(count, now);
+            Ok(count)
+        }
+    }
 
     /// Room for the next read, at the end of the buffer.
     fn spare(&mut self) -> &mut [u8] {
@@ -823,6 +848,35 @@ mod tests {
         );
         assert!(needs_rearming(Some(Some(second)), None), "switched off");
         assert!(!needs_rearming(Some(None), None));
+    }
+
+    #[test]
+    fn an_idle_reader_holds_no_buffer_and_a_full_first_read_asks_for_one() {
+        let (client, broker) = crate::bridge::duplex::duplex();
+        let broker = Stream::Memory(broker);
+        let mut buffer = ReadBuffer::default();
+        // A PINGREQ after a quiet spell: read without a 4 KiB buffer, given back once decoded.
+        assert!(client.write_all(&[0xC0, 0x00]).is_ok());
+        assert_eq!(buffer.read_from(&broker, Instant::now()).ok(), Some(2));
+        assert_eq!(buffer.unread(), [0xC0, 0x00]);
+        assert!(buffer.data.capacity() < ReadBuffer::INITIAL);
+        buffer.consume(2);
+        assert_eq!(buffer.data.capacity(), 0, "nothing held while idle");
+        // A burst that fills the stack array: the next read gets a real buffer, nothing is lost.
+        let burst: Vec<u8> = (0..=255u8).cycle().take(3 * ReadBuffer::SMALL).collect();
+        assert!(client.write_all(&burst).is_ok());
+        assert_eq!(
+            buffer.read_from(&broker, Instant::now()).ok(),
+            Some(ReadBuffer::SMALL)
+        );
+        assert!(buffer.was_full);
+        let now = Instant::now();
+        assert_eq!(
+            buffer.read_from(&broker, now).ok(),
+            Some(2 * ReadBuffer::SMALL)
+        );
+        assert!(buffer.data.len() >= ReadBuffer::INITIAL);
+        assert_eq!(buffer.unread(), &burst[..]);
     }
 
     #[test]
