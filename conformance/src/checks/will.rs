@@ -50,6 +50,55 @@ pub(crate) const CHECKS: &[Check] = &[
     },
 ];
 
+/// A connection whose end a check can see: it carries a Will on a topic of its own, to which a
+/// watcher subscribes. When the check drops the connection, the Will reaching the watcher is a
+/// positive event saying that the server has finished with the connection [MQTT-3.1.2-8], and so with
+/// whatever its end does to the session. Waiting a while instead would only make that likely: on a
+/// loaded machine the server may notice the close after the check has moved on, and a check that
+/// reconnects too early tests a take-over instead of a return.
+pub(crate) struct Watched {
+    /// The connection under test.
+    pub(crate) client: TestClient,
+    /// Subscribed to the Will topic of `client`, and to nothing else.
+    watcher: TestClient,
+}
+
+impl Watched {
+    /// Connects `id` with `extra` connect flags (CleanSession or not) and a Will the watcher awaits.
+    pub(crate) fn connect(context: &Context, id: &str, extra: u8) -> Result<Self, String> {
+        let topic = context.topic("ended");
+        let watcher = subscriber(context, &topic, 1)?;
+        let mut client = TestClient::open(context)?;
+        let mut spec = context.connect_spec(id, extra | flags::WILL | flags::WILL_QOS_1);
+        spec.will = Some((&topic, b"ended"));
+        client.send_connect(context, &spec)?;
+        let connack = client.expect(kind::CONNACK)?;
+        if connack.body.get(1) != Some(&0) {
+            return Err(format!("connection refused: {}", connack.describe()));
+        }
+        Ok(Self { client, watcher })
+    }
+
+    /// Drops the connection without DISCONNECT and returns once its Will has been delivered.
+    pub(crate) fn drop_and_await_end(self) -> Result<(), String> {
+        let Self {
+            client,
+            mut watcher,
+        } = self;
+        client.drop_connection();
+        let will = watcher
+            .expect_publish()
+            .map_err(|error| format!("the end of the connection was not seen: {error}"))?;
+        match will.publish_parts() {
+            Some((_, _, payload)) if payload == b"ended" => watcher.disconnect(),
+            _ => Err(format!(
+                "expected the Will 'ended', got {}",
+                will.describe()
+            )),
+        }
+    }
+}
+
 fn with_will(
     context: &Context,
     topic: &str,
