@@ -81,7 +81,10 @@ fn clear(context: &Context, topic: &str) -> Result<(), String> {
 
 /// The payload of the first message a new subscriber to `topic` receives, or `None` when the
 /// sentinel (published after subscribing) comes first, meaning nothing retained was sent.
-fn retained_payload(context: &Context, topic: &str) -> Result<Option<(bool, Vec<u8>)>, String> {
+pub(crate) fn retained_payload(
+    context: &Context,
+    topic: &str,
+) -> Result<Option<(bool, Vec<u8>)>, String> {
     let mut sub = fresh_subscriber(context, topic)?;
     let mut client = publisher(context)?;
     publish(&mut client, topic, 1, false, b"sentinel")?;
