@@ -3,7 +3,8 @@
 use crate::check::{Applies, Check, Context, Verdict};
 use crate::checks::publish::{publish, publisher};
 use crate::checks::subscribe::fresh_subscriber;
-use crate::wire::Version;
+use crate::checks::will::Watched;
+use crate::wire::{Version, flags};
 
 /// MQTT 3.1 only recommends the RETAIN flag rules and only permits deleting a retained message with an
 /// empty one [V31-DIFF-36] [V31-DIFF-37]: at that level a difference is an observation.
@@ -80,7 +81,10 @@ fn clear(context: &Context, topic: &str) -> Result<(), String> {
 
 /// The payload of the first message a new subscriber to `topic` receives, or `None` when the
 /// sentinel (published after subscribing) comes first, meaning nothing retained was sent.
-fn retained_payload(context: &Context, topic: &str) -> Result<Option<(bool, Vec<u8>)>, String> {
+pub(crate) fn retained_payload(
+    context: &Context,
+    topic: &str,
+) -> Result<Option<(bool, Vec<u8>)>, String> {
     let mut sub = fresh_subscriber(context, topic)?;
     let mut client = publisher(context)?;
     publish(&mut client, topic, 1, false, b"sentinel")?;
@@ -153,9 +157,11 @@ fn non_retained_keeps_retained(context: &Context) -> Result<Verdict, String> {
 
 fn retained_survives_session_end(context: &Context) -> Result<Verdict, String> {
     let topic = context.topic("outlives");
-    let mut client = publisher(context)?;
-    publish(&mut client, &topic, 1, true, b"outlives")?;
-    client.disconnect()?;
+    // The publisher's session must have ended before the new subscriber looks: the Will of the
+    // publisher's connection, awaited on its own topic, says so.
+    let mut client = Watched::connect(context, &context.client_id(), flags::CLEAN_SESSION)?;
+    publish(&mut client.client, &topic, 1, true, b"outlives")?;
+    client.drop_and_await_end()?;
     let result = retained_payload(context, &topic);
     clear(context, &topic)?;
     match result? {

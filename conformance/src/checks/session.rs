@@ -2,6 +2,7 @@
 
 use crate::check::{Applies, Check, Context, Verdict};
 use crate::checks::publish::{publish, publisher};
+use crate::checks::will::Watched;
 use crate::client::TestClient;
 use crate::wire::{self, flags, kind};
 
@@ -80,10 +81,12 @@ fn clean_session_discards(context: &Context) -> Result<Verdict, String> {
 fn offline_messages_queued(context: &Context) -> Result<Verdict, String> {
     let id = context.client_id();
     let topic = context.topic("offline");
-    let (mut client, _) = TestClient::connect(context, &id, 0)?;
-    client.send(&wire::subscribe(1, &[(&topic, 1)]))?;
-    client.expect(kind::SUBACK)?;
-    client.disconnect()?;
+    let mut client = Watched::connect(context, &id, 0)?;
+    client.client.send(&wire::subscribe(1, &[(&topic, 1)]))?;
+    client.client.expect(kind::SUBACK)?;
+    // Publish only once the server has seen the connection end: before that, the message would go
+    // to the connection as it closes, and come back as a redelivery rather than from the queue.
+    client.drop_and_await_end()?;
     let mut sender = publisher(context)?;
     publish(&mut sender, &topic, 1, false, b"while away")?;
     let (mut client, _) = TestClient::connect(context, &id, 0)?;

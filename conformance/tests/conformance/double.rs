@@ -451,7 +451,6 @@ impl Broker {
                 Next::Disconnect => break true,
             }
         };
-        let _ = stream.shutdown(Shutdown::Both);
         let mut state = lock(&self.state);
         let still_ours = state
             .sessions
@@ -485,6 +484,12 @@ impl Broker {
             will = None;
         }
         self.publish_will(&mut state, will, &client_id);
+        drop(state);
+        // Closed only now, once the end of the connection has had all its effects: a check that
+        // waits for the close (after DISCONNECT, say) may then rely on them, as it may with a
+        // server that discards the Will before closing [MQTT-3.14.4-3]. Closing first let such a
+        // check race the rest of this function.
+        let _ = stream.shutdown(Shutdown::Both);
     }
 
     fn publish_will(&self, state: &mut State, will: Option<Will>, client_id: &str) {
@@ -648,6 +653,13 @@ impl Broker {
         }
         let session = state.sessions.entry(id.clone()).or_default();
         let present = session.persistent && !connect.clean && !connect.v31;
+        // A session opened with CleanSession 0 outlives its connection from this moment, however the
+        // connection ends. Marking it only when the connection's thread sees the end raced with a
+        // client that reconnects at once: the reconnection took the session over first and found
+        // it not yet persistent, so Session Present and the faults below depended on timing.
+        if !connect.clean || self.is(Fault::CleanSessionKeeps) {
+            session.persistent = true;
+        }
         session.will = will;
         session.connection = Some((serial, Arc::clone(writer)));
         if self.is(Fault::PingrespBeforeConnack) {
