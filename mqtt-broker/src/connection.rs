@@ -89,8 +89,7 @@ struct Attached {
     slot: SlotRef,
     tx: WriterTx,
     writer: JoinHandle<()>,
-    client_id: Arc<str>,
-    /// Who the client is, for authorisers and hooks (the user name it acts under, its listener...).
+    /// Who the client is (its client id among it), for authorisers and hooks (the user name it acts under, its listener...).
     client: Arc<ClientInfo>,
     /// Whether the client is a bridge (see `OpenRequest::bridge`): what it publishes is not sent back
     /// to it.
@@ -434,7 +433,7 @@ impl Connection {
         self.attached
             .as_ref()
             .filter(|attached| attached.bridge)
-            .map(|attached| &*attached.client_id)
+            .map(|attached| &*attached.client.client_id)
     }
 
     fn attached(&self) -> ControlFlow<(), &Attached> {
@@ -604,7 +603,6 @@ impl Connection {
             slot: opened.slot,
             tx,
             writer,
-            client_id: Arc::clone(&request.client_id),
             client,
             bridge: request.bridge,
         });
@@ -627,7 +625,7 @@ impl Connection {
 
     fn describe(&self) -> String {
         match &self.attached {
-            Some(attached) => format!("{}: client {:?}", self.peer, attached.client_id),
+            Some(attached) => format!("{}: client {:?}", self.peer, attached.client.client_id),
             None => format!("{}", self.peer),
         }
     }

@@ -226,7 +226,8 @@ pub struct Listener {
 
 impl Listener {
     /// Its position in [`BrokerHandle::local_addrs`](crate::BrokerHandle::local_addrs): the plain
-    /// listeners in configuration order, then the TLS ones.
+    /// listeners in configuration order, then the TLS ones, then the WebSocket ones. The local side
+    /// of one of the broker's own bridges came through no listener: its index is `usize::MAX`.
     pub fn index(&self) -> usize {
         self.index
     }
@@ -236,7 +237,7 @@ impl Listener {
         self.address
     }
 
-    /// Whether it is a TLS listener.
+    /// Whether it is a TLS listener (wss included).
     pub fn is_tls(&self) -> bool {
         self.tls
     }
