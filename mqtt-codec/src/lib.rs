@@ -103,6 +103,7 @@ mod qos;
 #[cfg(test)]
 mod testing;
 mod topic;
+pub mod v5;
 mod wire;
 
 pub use decoder::{Decoder, Status};
