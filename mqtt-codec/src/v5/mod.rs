@@ -18,6 +18,30 @@
 //! A server does not know a connection's level until its CONNECT has arrived: [`connect_level`]
 //! reads the level byte of a buffered CONNECT, so that the server can pick this decoder or the 3.1.1
 //! one.
+//!
+//! ```
+//! use mqtt_codec::v5::{self, Property, Properties};
+//! use mqtt_codec::{Delivery, Status, TopicName};
+//!
+//! let properties = [Property::TopicAlias(1), Property::UserProperty("unit", "C")];
+//! let publish = v5::Publish {
+//!     topic: Some(TopicName::new("sensors/1/temperature")?),
+//!     payload: b"21.5",
+//!     delivery: Delivery::AtMostOnce,
+//!     retain: false,
+//!     properties: Properties::from_slice(&properties),
+//! };
+//! let mut bytes = Vec::new();
+//! v5::Packet::from(publish).encode(&mut bytes)?;
+//!
+//! let Status::Complete((v5::Packet::Publish(decoded), used)) = v5::Decoder::new().decode(&bytes)? else {
+//!     panic!("a whole PUBLISH");
+//! };
+//! assert_eq!(used, bytes.len());
+//! assert_eq!(decoded.properties.topic_alias(), Some(1));
+//! assert_eq!(decoded.properties.user_properties().collect::<Vec<_>>(), [("unit", "C")]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 #[cfg(feature = "alloc")]
 use alloc::vec::Vec;
@@ -29,14 +53,18 @@ use crate::fixed_header::{
 use crate::wire::{Reader, SliceSink};
 use crate::{DecodeError, EncodeError, Status, TopicFilter};
 
+mod acks;
 mod connack;
 mod connect;
 mod properties;
+mod publish;
 mod reason;
 
+pub use acks::{PubAck, PubComp, PubRec, PubRel};
 pub use connack::ConnAck;
 pub use connect::{Connect, Will};
 pub use properties::{Properties, Property, PropertyContext, PropertyIter};
+pub use publish::Publish;
 pub use reason::ReasonCode;
 
 /// An MQTT 5.0 control packet, borrowing its strings, properties and payload from its input.
@@ -46,6 +74,16 @@ pub enum Packet<'a> {
     Connect(Connect<'a>),
     /// Server to client: the answer to CONNECT (5.0 §3.2).
     ConnAck(ConnAck<'a>),
+    /// Either direction: an application message (5.0 §3.3).
+    Publish(Publish<'a>),
+    /// Either direction: QoS 1 acknowledgement (5.0 §3.4).
+    PubAck(PubAck<'a>),
+    /// Either direction: QoS 2, publish received (5.0 §3.5).
+    PubRec(PubRec<'a>),
+    /// Either direction: QoS 2, publish released (5.0 §3.6).
+    PubRel(PubRel<'a>),
+    /// Either direction: QoS 2, publish complete (5.0 §3.7).
+    PubComp(PubComp<'a>),
     /// Client to server: are you there? (5.0 §3.12). No body.
     PingReq,
     /// Server to client: yes (5.0 §3.13). No body.
@@ -58,6 +96,11 @@ impl<'a> Packet<'a> {
         match self {
             Self::Connect(_) => PacketType::Connect,
             Self::ConnAck(_) => PacketType::ConnAck,
+            Self::Publish(_) => PacketType::Publish,
+            Self::PubAck(_) => PacketType::PubAck,
+            Self::PubRec(_) => PacketType::PubRec,
+            Self::PubRel(_) => PacketType::PubRel,
+            Self::PubComp(_) => PacketType::PubComp,
             Self::PingReq => PacketType::PingReq,
             Self::PingResp => PacketType::PingResp,
         }
@@ -106,13 +149,13 @@ impl<'a> Packet<'a> {
         Ok(match header.packet_type {
             PacketType::Connect => Self::Connect(Connect::decode(header.flags, body)?),
             PacketType::ConnAck => Self::ConnAck(ConnAck::decode(body)?),
+            PacketType::Publish => Self::Publish(Publish::decode(header.flags, body)?),
+            PacketType::PubAck => Self::PubAck(PubAck::decode(body)?),
+            PacketType::PubRec => Self::PubRec(PubRec::decode(body)?),
+            PacketType::PubRel => Self::PubRel(PubRel::decode(body)?),
+            PacketType::PubComp => Self::PubComp(PubComp::decode(body)?),
             // The packet types of the slices still to come.
-            PacketType::Publish
-            | PacketType::PubAck
-            | PacketType::PubRec
-            | PacketType::PubRel
-            | PacketType::PubComp
-            | PacketType::Subscribe
+            PacketType::Subscribe
             | PacketType::SubAck
             | PacketType::Unsubscribe
             | PacketType::UnsubAck
@@ -135,6 +178,11 @@ impl<'a> Packet<'a> {
         match self {
             Self::Connect(packet) => packet.check()?,
             Self::ConnAck(packet) => packet.check()?,
+            Self::Publish(packet) => packet.check()?,
+            Self::PubAck(packet) => packet.check()?,
+            Self::PubRec(packet) => packet.check()?,
+            Self::PubRel(packet) => packet.check()?,
+            Self::PubComp(packet) => packet.check()?,
             Self::PingReq | Self::PingResp => {}
         }
         let body_len = self.body_len();
@@ -148,6 +196,11 @@ impl<'a> Packet<'a> {
         match self {
             Self::Connect(packet) => packet.body_len(),
             Self::ConnAck(packet) => packet.body_len(),
+            Self::Publish(packet) => packet.body_len(),
+            Self::PubAck(packet) => packet.body_len(),
+            Self::PubRec(packet) => packet.body_len(),
+            Self::PubRel(packet) => packet.body_len(),
+            Self::PubComp(packet) => packet.body_len(),
             Self::PingReq | Self::PingResp => 0,
         }
     }
@@ -155,6 +208,7 @@ impl<'a> Packet<'a> {
     fn first_byte(&self) -> u8 {
         let packet_type = self.packet_type();
         match self {
+            Self::Publish(publish) => publish.first_byte(),
             _ => (packet_type as u8) << 4 | packet_type.required_flags().unwrap_or(0),
         }
     }
@@ -164,6 +218,11 @@ impl<'a> Packet<'a> {
         match self {
             Self::Connect(packet) => packet.write_body(sink),
             Self::ConnAck(packet) => packet.write_body(sink),
+            Self::Publish(packet) => packet.write_body(sink),
+            Self::PubAck(packet) => packet.write_body(sink),
+            Self::PubRec(packet) => packet.write_body(sink),
+            Self::PubRel(packet) => packet.write_body(sink),
+            Self::PubComp(packet) => packet.write_body(sink),
             Self::PingReq | Self::PingResp => {}
         }
     }
@@ -184,6 +243,11 @@ macro_rules! packet_from {
 packet_from! {
     Connect(Connect<'a>),
     ConnAck(ConnAck<'a>),
+    Publish(Publish<'a>),
+    PubAck(PubAck<'a>),
+    PubRec(PubRec<'a>),
+    PubRel(PubRel<'a>),
+    PubComp(PubComp<'a>),
 }
 
 /// Decodes MQTT 5.0 packets for one connection: the 5.0 counterpart of [`crate::Decoder`].
