@@ -59,6 +59,9 @@ mod connect;
 mod properties;
 mod publish;
 mod reason;
+mod suback;
+mod subscribe;
+mod unsubscribe;
 
 pub use acks::{PubAck, PubComp, PubRec, PubRel};
 pub use connack::ConnAck;
@@ -66,6 +69,9 @@ pub use connect::{Connect, Will};
 pub use properties::{Properties, Property, PropertyContext, PropertyIter};
 pub use publish::Publish;
 pub use reason::ReasonCode;
+pub use suback::{SubAck, UnsubAck};
+pub use subscribe::{RetainHandling, Subscribe, Subscription, SubscriptionOptions};
+pub use unsubscribe::Unsubscribe;
 
 /// An MQTT 5.0 control packet, borrowing its strings, properties and payload from its input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,6 +90,14 @@ pub enum Packet<'a> {
     PubRel(PubRel<'a>),
     /// Either direction: QoS 2, publish complete (5.0 §3.7).
     PubComp(PubComp<'a>),
+    /// Client to server: subscribe (5.0 §3.8).
+    Subscribe(Subscribe<'a>),
+    /// Server to client: the answer to SUBSCRIBE (5.0 §3.9).
+    SubAck(SubAck<'a>),
+    /// Client to server: unsubscribe (5.0 §3.10).
+    Unsubscribe(Unsubscribe<'a>),
+    /// Server to client: the answer to UNSUBSCRIBE (5.0 §3.11).
+    UnsubAck(UnsubAck<'a>),
     /// Client to server: are you there? (5.0 §3.12). No body.
     PingReq,
     /// Server to client: yes (5.0 §3.13). No body.
@@ -101,6 +115,10 @@ impl<'a> Packet<'a> {
             Self::PubRec(_) => PacketType::PubRec,
             Self::PubRel(_) => PacketType::PubRel,
             Self::PubComp(_) => PacketType::PubComp,
+            Self::Subscribe(_) => PacketType::Subscribe,
+            Self::SubAck(_) => PacketType::SubAck,
+            Self::Unsubscribe(_) => PacketType::Unsubscribe,
+            Self::UnsubAck(_) => PacketType::UnsubAck,
             Self::PingReq => PacketType::PingReq,
             Self::PingResp => PacketType::PingResp,
         }
@@ -154,13 +172,14 @@ impl<'a> Packet<'a> {
             PacketType::PubRec => Self::PubRec(PubRec::decode(body)?),
             PacketType::PubRel => Self::PubRel(PubRel::decode(body)?),
             PacketType::PubComp => Self::PubComp(PubComp::decode(body)?),
+            PacketType::Subscribe => Self::Subscribe(Subscribe::decode(body)?),
+            PacketType::SubAck => Self::SubAck(SubAck::decode(body)?),
+            PacketType::Unsubscribe => Self::Unsubscribe(Unsubscribe::decode(body)?),
+            PacketType::UnsubAck => Self::UnsubAck(UnsubAck::decode(body)?),
             // The packet types of the slices still to come.
-            PacketType::Subscribe
-            | PacketType::SubAck
-            | PacketType::Unsubscribe
-            | PacketType::UnsubAck
-            | PacketType::Disconnect
-            | PacketType::Auth => return Err(DecodeError::ReservedPacketType),
+            PacketType::Disconnect | PacketType::Auth => {
+                return Err(DecodeError::ReservedPacketType);
+            }
             PacketType::PingReq | PacketType::PingResp => {
                 if !body.is_empty() {
                     return Err(DecodeError::TrailingBytes);
@@ -183,6 +202,10 @@ impl<'a> Packet<'a> {
             Self::PubRec(packet) => packet.check()?,
             Self::PubRel(packet) => packet.check()?,
             Self::PubComp(packet) => packet.check()?,
+            Self::Subscribe(packet) => packet.check()?,
+            Self::SubAck(packet) => packet.check()?,
+            Self::Unsubscribe(packet) => packet.check()?,
+            Self::UnsubAck(packet) => packet.check()?,
             Self::PingReq | Self::PingResp => {}
         }
         let body_len = self.body_len();
@@ -201,6 +224,10 @@ impl<'a> Packet<'a> {
             Self::PubRec(packet) => packet.body_len(),
             Self::PubRel(packet) => packet.body_len(),
             Self::PubComp(packet) => packet.body_len(),
+            Self::Subscribe(packet) => packet.body_len(),
+            Self::SubAck(packet) => packet.body_len(),
+            Self::Unsubscribe(packet) => packet.body_len(),
+            Self::UnsubAck(packet) => packet.body_len(),
             Self::PingReq | Self::PingResp => 0,
         }
     }
@@ -223,6 +250,10 @@ impl<'a> Packet<'a> {
             Self::PubRec(packet) => packet.write_body(sink),
             Self::PubRel(packet) => packet.write_body(sink),
             Self::PubComp(packet) => packet.write_body(sink),
+            Self::Subscribe(packet) => packet.write_body(sink),
+            Self::SubAck(packet) => packet.write_body(sink),
+            Self::Unsubscribe(packet) => packet.write_body(sink),
+            Self::UnsubAck(packet) => packet.write_body(sink),
             Self::PingReq | Self::PingResp => {}
         }
     }
@@ -248,6 +279,10 @@ packet_from! {
     PubRec(PubRec<'a>),
     PubRel(PubRel<'a>),
     PubComp(PubComp<'a>),
+    Subscribe(Subscribe<'a>),
+    SubAck(SubAck<'a>),
+    Unsubscribe(Unsubscribe<'a>),
+    UnsubAck(UnsubAck<'a>),
 }
 
 /// Decodes MQTT 5.0 packets for one connection: the 5.0 counterpart of [`crate::Decoder`].
