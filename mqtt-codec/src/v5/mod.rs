@@ -54,8 +54,10 @@ use crate::wire::{Reader, SliceSink};
 use crate::{DecodeError, EncodeError, Status, TopicFilter};
 
 mod acks;
+mod auth;
 mod connack;
 mod connect;
+mod disconnect;
 mod properties;
 mod publish;
 mod reason;
@@ -64,8 +66,10 @@ mod subscribe;
 mod unsubscribe;
 
 pub use acks::{PubAck, PubComp, PubRec, PubRel};
+pub use auth::Auth;
 pub use connack::ConnAck;
 pub use connect::{Connect, Will};
+pub use disconnect::Disconnect;
 pub use properties::{Properties, Property, PropertyContext, PropertyIter};
 pub use publish::Publish;
 pub use reason::ReasonCode;
@@ -102,6 +106,10 @@ pub enum Packet<'a> {
     PingReq,
     /// Server to client: yes (5.0 §3.13). No body.
     PingResp,
+    /// Either direction: the connection ends, and why (5.0 §3.14).
+    Disconnect(Disconnect<'a>),
+    /// Either direction: enhanced authentication (5.0 §3.15).
+    Auth(Auth<'a>),
 }
 
 impl<'a> Packet<'a> {
@@ -121,6 +129,8 @@ impl<'a> Packet<'a> {
             Self::UnsubAck(_) => PacketType::UnsubAck,
             Self::PingReq => PacketType::PingReq,
             Self::PingResp => PacketType::PingResp,
+            Self::Disconnect(_) => PacketType::Disconnect,
+            Self::Auth(_) => PacketType::Auth,
         }
     }
 
@@ -176,10 +186,8 @@ impl<'a> Packet<'a> {
             PacketType::SubAck => Self::SubAck(SubAck::decode(body)?),
             PacketType::Unsubscribe => Self::Unsubscribe(Unsubscribe::decode(body)?),
             PacketType::UnsubAck => Self::UnsubAck(UnsubAck::decode(body)?),
-            // The packet types of the slices still to come.
-            PacketType::Disconnect | PacketType::Auth => {
-                return Err(DecodeError::ReservedPacketType);
-            }
+            PacketType::Disconnect => Self::Disconnect(Disconnect::decode(body)?),
+            PacketType::Auth => Self::Auth(Auth::decode(body)?),
             PacketType::PingReq | PacketType::PingResp => {
                 if !body.is_empty() {
                     return Err(DecodeError::TrailingBytes);
@@ -206,6 +214,8 @@ impl<'a> Packet<'a> {
             Self::SubAck(packet) => packet.check()?,
             Self::Unsubscribe(packet) => packet.check()?,
             Self::UnsubAck(packet) => packet.check()?,
+            Self::Disconnect(packet) => packet.check()?,
+            Self::Auth(packet) => packet.check()?,
             Self::PingReq | Self::PingResp => {}
         }
         let body_len = self.body_len();
@@ -228,6 +238,8 @@ impl<'a> Packet<'a> {
             Self::SubAck(packet) => packet.body_len(),
             Self::Unsubscribe(packet) => packet.body_len(),
             Self::UnsubAck(packet) => packet.body_len(),
+            Self::Disconnect(packet) => packet.body_len(),
+            Self::Auth(packet) => packet.body_len(),
             Self::PingReq | Self::PingResp => 0,
         }
     }
@@ -254,6 +266,8 @@ impl<'a> Packet<'a> {
             Self::SubAck(packet) => packet.write_body(sink),
             Self::Unsubscribe(packet) => packet.write_body(sink),
             Self::UnsubAck(packet) => packet.write_body(sink),
+            Self::Disconnect(packet) => packet.write_body(sink),
+            Self::Auth(packet) => packet.write_body(sink),
             Self::PingReq | Self::PingResp => {}
         }
     }
@@ -283,6 +297,8 @@ packet_from! {
     SubAck(SubAck<'a>),
     Unsubscribe(Unsubscribe<'a>),
     UnsubAck(UnsubAck<'a>),
+    Disconnect(Disconnect<'a>),
+    Auth(Auth<'a>),
 }
 
 /// Decodes MQTT 5.0 packets for one connection: the 5.0 counterpart of [`crate::Decoder`].
