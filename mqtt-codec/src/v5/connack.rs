@@ -73,6 +73,11 @@ impl<'a> ConnAck<'a> {
         if self.session_present && self.reason != ReasonCode::SUCCESS {
             return Err(EncodeError::SessionPresentOnRefusal);
         }
+        if self.properties.authentication_data().is_some()
+            && self.properties.authentication_method().is_none()
+        {
+            return Err(EncodeError::AuthenticationDataWithoutMethod);
+        }
         self.properties
             .check(PropertyContext::Packet(PacketType::ConnAck))
     }
@@ -168,5 +173,24 @@ mod tests {
         assert_malformed_v5("20 05 00 00 02 17 01", DecodeError::PropertyNotAllowed);
         // Maximum QoS may only be 0 or 1 (5.0 §3.2.2.3.4).
         assert_malformed_v5("20 05 00 00 02 24 02", DecodeError::InvalidPropertyValue);
+    }
+
+    #[test]
+    fn encoder_refuses_authentication_data_without_method() {
+        // Found by the v5 round-trip property test: the decoder refused this, the encoder wrote it.
+        let properties = [Property::AuthenticationData(b"")];
+        let connack = Packet::ConnAck(ConnAck {
+            reason: ReasonCode::UNSPECIFIED_ERROR,
+            properties: Properties::from_slice(&properties),
+            ..ConnAck::default()
+        });
+        assert_eq!(
+            connack.encode(&mut alloc::vec::Vec::new()),
+            Err(EncodeError::AuthenticationDataWithoutMethod)
+        );
+        assert_malformed_v5(
+            "20 06 00 80 03 16 00 00",
+            DecodeError::AuthenticationDataWithoutMethod,
+        );
     }
 }
