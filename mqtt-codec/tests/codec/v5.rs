@@ -10,7 +10,7 @@ use mqtt_codec::v5::{
     ReasonCode, RetainHandling, SubAck, Subscribe, Subscription, SubscriptionOptions, UnsubAck,
     Unsubscribe, Will,
 };
-use mqtt_codec::{Delivery, List, PacketId, QoS, Status, TopicFilter, TopicName};
+use mqtt_codec::{Delivery, List, QoS, Status, TopicFilter, TopicName};
 use proptest::prelude::*;
 
 use crate::arbitrary::{packet_id, qos, topic_filter, topic_name};
