@@ -136,6 +136,7 @@ impl<'a> Packet<'a> {
 
     /// The exact number of bytes [`encode`](Self::encode) writes, computed without encoding. A
     /// sender compares it with the peer's Maximum Packet Size [MQTT5-3.1.2-24] [MQTT5-3.2.2-15].
+    #[inline]
     pub fn encoded_len(&self) -> usize {
         let body_len = self.body_len();
         1 + remaining_length_len(body_len) + body_len
@@ -144,6 +145,7 @@ impl<'a> Packet<'a> {
     /// Appends the packet to `out` and returns how many bytes it added. On error `out` is left as
     /// it was.
     #[cfg(feature = "alloc")]
+    #[inline]
     pub fn encode(&self, out: &mut Vec<u8>) -> Result<usize, EncodeError> {
         let body_len = self.checked_body_len()?;
         let len = 1 + remaining_length_len(body_len) + body_len;
@@ -168,6 +170,7 @@ impl<'a> Packet<'a> {
         Ok(len)
     }
 
+    #[inline]
     fn decode_body(header: &FixedHeader, body: &'a [u8]) -> Result<Self, DecodeError> {
         // Every type's flags are fixed but PUBLISH's [MQTT5-2.1.3-1]; CONNECT checks its own after
         // its level, so that a 3.1 CONNECT is "unsupported", not "malformed".
@@ -201,6 +204,7 @@ impl<'a> Packet<'a> {
         })
     }
 
+    #[inline]
     fn checked_body_len(&self) -> Result<usize, EncodeError> {
         match self {
             Self::Connect(packet) => packet.check()?,
@@ -225,6 +229,7 @@ impl<'a> Packet<'a> {
         Ok(body_len)
     }
 
+    #[inline]
     fn body_len(&self) -> usize {
         match self {
             Self::Connect(packet) => packet.body_len(),
@@ -244,6 +249,7 @@ impl<'a> Packet<'a> {
         }
     }
 
+    #[inline]
     fn first_byte(&self) -> u8 {
         let packet_type = self.packet_type();
         match self {
@@ -252,6 +258,7 @@ impl<'a> Packet<'a> {
         }
     }
 
+    #[inline]
     fn write(&self, body_len: usize, sink: &mut impl crate::wire::Sink) {
         put_fixed_header(sink, self.first_byte(), body_len);
         match self {
@@ -335,6 +342,7 @@ impl Decoder {
     }
 
     /// The fixed header at the start of `bytes`, checked against the maximum packet size.
+    #[inline]
     pub fn decode_header(&self, bytes: &[u8]) -> Result<Status<FixedHeader>, DecodeError> {
         let header = match FixedHeader::parse_v5(bytes)? {
             Status::Complete(header) => header,
@@ -408,6 +416,7 @@ pub fn shared_subscription(
 
 /// Authentication Data is a Protocol Error without an Authentication Method (5.0 §3.1.2.11.10,
 /// §3.2.2.3.18, §3.15.2.2.3).
+#[inline]
 fn check_authentication(properties: &Properties<'_>) -> Result<(), DecodeError> {
     if properties.authentication_data().is_some() && properties.authentication_method().is_none() {
         return Err(DecodeError::AuthenticationDataWithoutMethod);

@@ -236,6 +236,7 @@ impl<'a> Property<'a> {
     /// identifier 5.0 does not define, or a value that is not of its type (a string that is not UTF-8,
     /// a pair missing its value, a Variable Byte Integer longer than needed), is malformed (5.0
     /// §2.2.2.2, [MQTT5-1.5.4-1] [MQTT5-1.5.4-2] [MQTT5-1.5.7-1] [MQTT5-1.5.5-1]).
+    #[inline]
     fn read(reader: &mut Reader<'a>) -> Result<Self, DecodeError> {
         Ok(match reader.var_int()? {
             0x01 => Self::PayloadFormatIndicator(reader.u8()?),
@@ -270,6 +271,7 @@ impl<'a> Property<'a> {
     }
 
     /// Checks the rules of the property's own section on its value.
+    #[inline]
     fn check_value(&self) -> Result<(), Violation> {
         let zero_or_one = |value: u8| {
             if value <= 1 {
@@ -335,6 +337,7 @@ impl<'a> Property<'a> {
     }
 
     /// Whether every string and binary value fits its two-byte length.
+    #[inline]
     fn fits(&self) -> bool {
         let fits = |len: usize| len <= usize::from(u16::MAX);
         match *self {
@@ -351,6 +354,7 @@ impl<'a> Property<'a> {
         }
     }
 
+    #[inline]
     fn write(&self, sink: &mut impl Sink) {
         // Every identifier of 5.0 is below 128, so it is one Variable Byte Integer byte.
         sink.put_u8(self.id());
@@ -451,6 +455,7 @@ impl<'a> Properties<'a> {
     }
 
     /// The properties in order.
+    #[inline]
     pub fn iter(&self) -> PropertyIter<'a> {
         PropertyIter {
             repr: match self.repr {
@@ -461,6 +466,7 @@ impl<'a> Properties<'a> {
     }
 
     /// Whether the set is empty.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         match self.repr {
             Repr::Wire(bytes) => bytes.is_empty(),
@@ -469,6 +475,7 @@ impl<'a> Properties<'a> {
     }
 
     /// Reads a Property Length and the properties it covers, and checks them for `context`.
+    #[inline]
     pub(crate) fn read(
         reader: &mut Reader<'a>,
         context: PropertyContext,
@@ -487,6 +494,7 @@ impl<'a> Properties<'a> {
     }
 
     /// Checks a set the caller built, before it is encoded in `context`.
+    #[inline]
     pub(crate) fn check(&self, context: PropertyContext) -> Result<(), EncodeError> {
         let mut seen = Seen::default();
         for property in self.iter() {
@@ -503,6 +511,7 @@ impl<'a> Properties<'a> {
     }
 
     /// The bytes of the properties alone, without the Property Length.
+    #[inline]
     fn len_without_prefix(&self) -> usize {
         match self.repr {
             Repr::Wire(bytes) => bytes.len(),
@@ -511,11 +520,13 @@ impl<'a> Properties<'a> {
     }
 
     /// The bytes written: the Property Length and the properties.
+    #[inline]
     pub(crate) fn encoded_len(&self) -> usize {
         let len = self.len_without_prefix();
         var_int_len(len as u32) + len
     }
 
+    #[inline]
     pub(crate) fn write(&self, sink: &mut impl Sink) {
         sink.put_var_int(self.len_without_prefix() as u32);
         match self.repr {
@@ -536,6 +547,7 @@ impl<'a> Properties<'a> {
     }
 
     /// The User Properties, in order [MQTT5-3.3.2-18].
+    #[inline]
     pub fn user_properties(&self) -> impl Iterator<Item = (&'a str, &'a str)> + use<'a> {
         self.iter().filter_map(|property| match property {
             Property::UserProperty(name, value) => Some((name, value)),
@@ -545,6 +557,7 @@ impl<'a> Properties<'a> {
 
     /// The Subscription Identifiers: one in a SUBSCRIBE, one per matching subscription in a PUBLISH
     /// [MQTT5-3.3.4-4].
+    #[inline]
     pub fn subscription_identifiers(&self) -> impl Iterator<Item = u32> + use<'a> {
         self.iter().filter_map(|property| match property {
             Property::SubscriptionIdentifier(id) => Some(id),
@@ -558,6 +571,7 @@ macro_rules! accessors {
         impl<'a> Properties<'a> {
             $(
                 $(#[$doc])*
+                #[inline]
                 pub fn $name(&self) -> Option<$ty> {
                     self.find(|property| match property {
                         Property::$variant(value) => Some(value),
@@ -658,6 +672,7 @@ enum IterRepr<'a> {
 impl<'a> Iterator for PropertyIter<'a> {
     type Item = Property<'a>;
 
+    #[inline]
     fn next(&mut self) -> Option<Property<'a>> {
         match &mut self.repr {
             // Validated when decoded: this parse cannot fail (see the module doc).
@@ -674,6 +689,7 @@ mod tests {
     use crate::testing::hex;
     use PacketType::{ConnAck, Connect, Publish, Subscribe};
 
+    #[inline]
     fn read(context: PropertyContext, annotated: &str) -> Result<Properties<'static>, DecodeError> {
         let bytes = alloc::boxed::Box::leak(hex(annotated).into_boxed_slice());
         let mut reader = Reader::new(bytes);
