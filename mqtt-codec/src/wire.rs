@@ -53,7 +53,7 @@ impl<'a> Reader<'a> {
 
     /// A Variable Byte Integer (5.0 §1.5.5): at most four bytes, and in the fewest bytes that can hold
     /// the value [MQTT5-1.5.5-1]. 3.1.1 uses the same encoding for the Remaining Length only, and does
-    /// not require the shortest form (V5-DIFF-1).
+    /// not require the shortest form (a difference `mqtt-v5-differences.md` does not list).
     #[inline]
     pub(crate) fn var_int(&mut self) -> Result<u32, DecodeError> {
         let mut value = 0u32;

@@ -17,7 +17,8 @@
 //!
 //! What changes from 3.1.1 (V5-DIFF-1, V5-DIFF-4, V5-DIFF-12): Clean Session becomes Clean Start (the
 //! same bit; how long the session lasts is now the Session Expiry Interval property); the Will gets
-//! properties of its own; and a password may be sent without a user name (5.0 §3.1.2.9).
+//! properties of its own; and a password may be sent without a user name (5.0 §3.1.2.9, a change the
+//! differences table does not list).
 
 use super::properties::PropertyContext;
 use super::{Properties, check_authentication};
@@ -41,7 +42,8 @@ pub struct Connect<'a> {
     pub will: Option<Will<'a>>,
     /// The user name, if the client sends one [MQTT5-3.1.3-12].
     pub user_name: Option<&'a str>,
-    /// The password: binary data, which 5.0 allows without a user name (5.0 §3.1.2.9, V5-DIFF-12).
+    /// The password: binary data, which 5.0 allows without a user name (5.0 §3.1.2.9; a difference
+    /// `mqtt-v5-differences.md` does not list).
     pub password: Option<&'a [u8]>,
     /// Whether the top bit of the protocol level was set: a broker bridging to this one (see the
     /// 3.1.1 `Connect`). Not part of the specification.
