@@ -19,38 +19,86 @@
 //!
 //! # A guided tour
 //!
-//! Read the files in this order; each opens with what it does and does not do.
+//! Read the files in this order; each opens with what it does and does not do. Every file of
+//! `src/` is here. How a message travels between them, across threads, and what the broker's own
+//! words (slot, link, window, queue...) mean, is in [`architecture`].
 //!
-//! | To see how…                                                        | read                        |
-//! |--------------------------------------------------------------------|-----------------------------|
-//! | listeners are bound, connections accepted and refused at the limit | `start.rs`                  |
-//! | the public API: start, reload, shut down                           | `lib.rs` (here)             |
-//! | a socket becomes packets, and packets become actions               | `connection/reader.rs`      |
-//! | the protocol rules of one connection are decided, sans I/O         | `connection/protocol.rs`    |
-//! | packets reach the socket, batched                                  | `connection/writer.rs`      |
-//! | a message finds its subscribers; the locks and their order         | `routing/router.rs`         |
-//! | a session's queue, in-flight window and QoS 2 state work           | `routing/session_state.rs`  |
-//! | deliveries are packed and queued for a writer                      | `routing/outbound.rs`       |
-//! | topic filters are indexed                                          | `routing/subscriptions.rs`  |
-//! | `$share` groups pick a member                                      | `routing/shared.rs`         |
-//! | retained messages are kept                                         | `routing/retained.rs`       |
-//! | a message is held once, whoever receives it                        | `message.rs`                |
-//! | `$SYS` figures are published; the counters behind them             | `sys.rs`, `metrics.rs`      |
-//! | the connection limit is derived from the system's                  | `limits.rs`                 |
-//! | the configuration file is read                                     | `config.rs`                 |
-//! | a program embedding the broker extends it (plugin traits)          | `hooks.rs`                  |
-//! | a CONNECT is authenticated; the ACL is consulted                   | `security/auth.rs`          |
-//! | mosquitto password files are read and written                      | `security/password_file.rs` |
-//! | mosquitto ACL files are read and matched                           | `security/acl.rs`           |
-//! | TLS listeners are configured; a certificate's CN is read           | `transport/tls.rs`          |
-//! | one TLS connection is shared by a reader and a writer              | `transport/stream.rs`       |
-//! | MQTT travels over WebSocket: the upgrade and the frames            | `transport/websocket.rs`    |
-//! | the WebSocket handshake's base64                                   | `transport/base64.rs`       |
-//! | a change of durable state is encoded                               | `record.rs`                 |
-//! | state survives a crash: the log, fsync before acking               | `persistence/`              |
-//! | a bridge carries topics to and from another broker                 | `bridge/`                   |
-//! | reload on SIGHUP (files, certificates), clean stop                 | `main.rs`, here             |
-//! | the sessions and router are fuzzed, without sockets                | `fuzzing.rs`                |
+//! **Start here**
+//!
+//! | To see how…                                                           | read                        |
+//! |-----------------------------------------------------------------------|-----------------------------|
+//! | the public API: start, reload, shut down                              | `lib.rs` (here)             |
+//! | listeners are bound, connections accepted and refused at the limit    | `start.rs`                  |
+//! | the configuration file is read                                        | `config.rs`                 |
+//! | the connection limit is derived from the system's                     | `limits.rs`                 |
+//! | reload on SIGHUP (files, certificates), clean stop                    | `main.rs`                   |
+//! | the `mqtt-passwd` tool edits password files                           | `bin/mqtt_passwd.rs`        |
+//!
+//! **One connection (`connection/`)**
+//!
+//! | To see how…                                                           | read                        |
+//! |-----------------------------------------------------------------------|-----------------------------|
+//! | the folder's parts fit together                                       | `connection/mod.rs`         |
+//! | a socket becomes packets, and packets become actions                  | `connection/reader.rs`      |
+//! | the protocol rules of one connection are decided, sans I/O            | `connection/protocol.rs`    |
+//! | packets reach the socket, batched                                     | `connection/writer.rs`      |
+//!
+//! **Where a message goes (`routing/`)**
+//!
+//! | To see how…                                                           | read                        |
+//! |-----------------------------------------------------------------------|-----------------------------|
+//! | the folder's parts fit together                                       | `routing/mod.rs`            |
+//! | a message finds its subscribers; the locks and their order            | `routing/router.rs`         |
+//! | a session's queue, in-flight window and QoS 2 state work              | `routing/session_state.rs`  |
+//! | deliveries are packed and queued for a writer                         | `routing/outbound.rs`       |
+//! | topic filters are indexed                                             | `routing/subscriptions.rs`  |
+//! | `$share` groups pick a member                                         | `routing/shared.rs`         |
+//! | retained messages are kept                                            | `routing/retained.rs`       |
+//! | a message is held once, whoever receives it                           | `message.rs`                |
+//! | `$SYS` figures are published; the counters behind them                | `sys.rs`, `metrics.rs`      |
+//!
+//! **What carries the bytes (`transport/`)**
+//!
+//! | To see how…                                                           | read                        |
+//! |-----------------------------------------------------------------------|-----------------------------|
+//! | the folder's parts fit together                                       | `transport/mod.rs`          |
+//! | one stream (plain, TLS, WebSocket) is shared by a reader and a writer | `transport/stream.rs`       |
+//! | TLS listeners are configured; a certificate's CN is read              | `transport/tls.rs`          |
+//! | MQTT travels over WebSocket: the upgrade and the frames               | `transport/websocket.rs`    |
+//! | the WebSocket handshake's (and password file's) base64                | `transport/base64.rs`       |
+//!
+//! **Who may do what (`security/`, `hooks.rs`)**
+//!
+//! | To see how…                                                           | read                        |
+//! |-----------------------------------------------------------------------|-----------------------------|
+//! | the folder's parts fit together                                       | `security/mod.rs`           |
+//! | a CONNECT is authenticated; the ACL is consulted                      | `security/auth.rs`          |
+//! | mosquitto password files are read and written                         | `security/password_file.rs` |
+//! | mosquitto ACL files are read and matched                              | `security/acl.rs`           |
+//! | a program embedding the broker extends it (plugin traits)             | `hooks.rs`                  |
+//!
+//! **What survives a crash (`persistence/`)**
+//!
+//! | To see how…                                                           | read                        |
+//! |-----------------------------------------------------------------------|-----------------------------|
+//! | a change of durable state is encoded                                  | `record.rs`                 |
+//! | state is loaded, logged and compacted; fsync before acking            | `persistence/mod.rs`        |
+//! | the log's files are framed, checked and synced                        | `persistence/wal.rs`        |
+//!
+//! **Other brokers (`bridge/`)**
+//!
+//! | To see how…                                                           | read                        |
+//! |-----------------------------------------------------------------------|-----------------------------|
+//! | a bridge carries topics to and from another broker                    | `bridge/mod.rs`             |
+//! | a bridge's `connection` block is read                                 | `bridge/config.rs`          |
+//! | a bridge's local side is an ordinary connection                       | `bridge/local.rs`           |
+//! | two threads talk as over a socket, in memory                          | `bridge/duplex.rs`          |
+//!
+//! **Testing without sockets**
+//!
+//! | To see how…                                                           | read                        |
+//! |-----------------------------------------------------------------------|-----------------------------|
+//! | the sessions and router are fuzzed                                    | `fuzzing.rs`                |
 //!
 //! To add your own authentication, authorisation or message hooks, see [`hooks`] and
 //! [`Broker::builder`].
@@ -65,6 +113,12 @@ mod connection;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod hooks;
+
+/// The broker's architecture (`ARCHITECTURE.md` beside this crate): the code map, a message's life
+/// across threads at each QoS, the threads, the locks, memory, security, persistence, and a glossary
+/// of the words the code uses. Documentation only: this module has no items.
+#[doc = include_str!("../ARCHITECTURE.md")]
+pub mod architecture {}
 mod limits;
 mod message;
 mod metrics;
