@@ -140,6 +140,16 @@ pub enum BrokerEvent {
     Done(Ack, Outcome),
 }
 
+impl BrokerEvent {
+    /// The connection a notification came on; `None` for a completion.
+    pub fn conn(&self) -> Option<ConnId> {
+        match self {
+            Self::Connected(conn) | Self::Lost(conn) | Self::Message { conn, .. } => Some(*conn),
+            Self::Done(..) => None,
+        }
+    }
+}
+
 /// What the translator asks its owner to do, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {

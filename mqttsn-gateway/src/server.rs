@@ -6,8 +6,9 @@
 //!  UDP socket ──▶ receive thread ──┐
 //!  broker connections (mqtt-client)│ Input channel          ┌──▶ UDP socket (send_to)
 //!    ├─ notification forwarders ───┼──────────▶ translator ─┤
-//!    ├─ connector threads ─────────┤            thread      └──▶ mqtt-client calls (never block)
-//!    └─ acknowledgement collector ─┘   (owns the Translator, sleeps until an input or its deadline)
+//!    └─ connector threads ─────────┘            thread      └──▶ mqtt-client calls (never block)
+//!  pending results (SUBACK, PUBACK, …) ───────▶ (owns the Translator and the pending results,
+//!                                               sleeps until an input, a result or its deadline)
 //! ```
 //!
 //! - **One thread owns the [`Translator`]**; every other thread only sends it inputs over one
@@ -16,9 +17,17 @@
 //!   wait for a peer, and `mqtt-client`'s `publish`, `subscribe` and `unsubscribe` return a pending
 //!   result at once. Opening an MQTT connection does block (TCP, TLS, CONNACK), so each one is opened
 //!   by a short-lived connector thread that reports back.
-//! - **Acknowledgements** from the broker are awaited by one collector thread that selects over all
-//!   pending results (`Pending::into_receiver`) and hands each to the translator with the
-//!   [`Ack`](crate::action::Ack) it was given.
+//! - **Acknowledgements** from the broker are awaited by the translator thread itself, which
+//!   selects over its input channel and every pending result (`Pending::into_receiver`) at once,
+//!   and hands each result to the translator with the [`Ack`](crate::action::Ack) it was given.
+//! - **The broker's order is kept.** `mqtt-client` completes a request before it announces any
+//!   message the broker sent after the answer, but on another channel, so a SUBACK and the
+//!   retained PUBLISH right behind it could reach the translator in either order (and the client
+//!   then got a PUBLISH under a topic id its SUBACK had not named yet). So before a connection's
+//!   notification is handed on, every result of that connection already completed is handed on
+//!   first: whatever the broker answered before that message reaches the translator before it.
+//!   The translator does not rely on it alone: it never publishes with an id the client has not
+//!   been told (see `topics.rs`).
 //! - **The gateway's own connection** is opened by a thread that retries with backoff until it
 //!   succeeds; `mqtt-client` then reconnects it with backoff by itself. Transparent client
 //!   connections are never reconnected behind the client's back: the client is told instead.
@@ -33,7 +42,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Select, Sender};
+use crossbeam_channel::{Receiver, Select, Sender};
 use mqtt_client::{
     Client, ConnectOptions, Error as ClientError, Notification, ReconnectOptions, SubAckReturnCode,
     TlsOptions, reconnect::Backoff,
@@ -85,11 +94,62 @@ impl std::fmt::Debug for Input {
     }
 }
 
-/// A pending broker result waiting in the collector.
-enum Waiting {
+/// A pending broker result, awaited by the translator thread.
+enum Pending {
     Publish(Receiver<Result<(), ClientError>>),
     Subscribe(Receiver<Result<Vec<SubAckReturnCode>, ClientError>>),
     Unsubscribe(Receiver<Result<(), ClientError>>),
+}
+
+/// A broker request whose result is awaited: on which connection, and what to tell the
+/// translator when it comes.
+struct Waiting {
+    conn: ConnId,
+    pending: Pending,
+    ack: Ack,
+}
+
+impl Pending {
+    /// The result if it has come (a closed channel is a failure), without waiting.
+    fn try_outcome(&self) -> Option<Outcome> {
+        use crossbeam_channel::TryRecvError;
+        match self {
+            Self::Publish(rx) | Self::Unsubscribe(rx) => match rx.try_recv() {
+                Err(TryRecvError::Empty) => None,
+                result => Some(unit_outcome(result.ok())),
+            },
+            Self::Subscribe(rx) => match rx.try_recv() {
+                Err(TryRecvError::Empty) => None,
+                result => Some(suback_outcome(result.ok())),
+            },
+        }
+    }
+}
+
+fn unit_outcome(result: Option<Result<(), ClientError>>) -> Outcome {
+    match result {
+        Some(Ok(())) => Outcome::Done(None),
+        _ => Outcome::Failed,
+    }
+}
+
+fn suback_outcome(result: Option<Result<Vec<SubAckReturnCode>, ClientError>>) -> Outcome {
+    match result {
+        Some(Ok(codes)) => match codes.first() {
+            Some(SubAckReturnCode::Granted(qos)) => Outcome::Done(Some(*qos)),
+            _ => Outcome::Failed,
+        },
+        _ => Outcome::Failed,
+    }
+}
+
+/// What the translator thread waits for next.
+enum Next {
+    Input(Input),
+    /// The result of `waiting[index]`.
+    Result(usize, Outcome),
+    Timeout,
+    Closed,
 }
 
 impl Gateway {
@@ -111,7 +171,6 @@ impl Gateway {
             config.broker_port
         );
         let (inputs, input_rx) = crossbeam_channel::unbounded();
-        let (acks, ack_rx) = crossbeam_channel::unbounded();
         let (stats_tx, stats) = crossbeam_channel::unbounded();
         let stop = Arc::new(AtomicBool::new(false));
         let mut threads = Vec::new();
@@ -121,11 +180,6 @@ impl Gateway {
         let receive_stop = Arc::clone(&stop);
         threads.push(spawn("mqttsn-receive", move || {
             receive(&receive_socket, &receive_inputs, &receive_stop);
-        })?);
-
-        let collector_inputs = inputs.clone();
-        threads.push(spawn("mqttsn-acks", move || {
-            collect(&ack_rx, &collector_inputs);
         })?);
 
         let gateway_config = config.clone();
@@ -140,7 +194,7 @@ impl Gateway {
             socket,
             clients: HashMap::new(),
             inputs: inputs.clone(),
-            acks,
+            waiting: Vec::new(),
             stats: stats_tx,
         };
         threads.push(spawn("mqttsn-translator", move || core.run(&input_rx))?);
@@ -216,54 +270,6 @@ fn receive(socket: &UdpSocket, inputs: &Sender<Input>, stop: &AtomicBool) {
             // An ICMP "port unreachable" from an earlier send surfaces here on some systems; it
             // concerns one peer, never the socket.
             Err(error) => log::debug!("receive: {error}"),
-        }
-    }
-}
-
-/// The collector thread: waits on every pending broker result at once.
-fn collect(registrations: &Receiver<(Waiting, Ack)>, inputs: &Sender<Input>) {
-    let mut waiting: Vec<(Waiting, Ack)> = Vec::new();
-    loop {
-        // The selection borrows every receiver; it ends before the finished one is removed.
-        let (index, outcome) = {
-            let mut select = Select::new();
-            select.recv(registrations);
-            for (pending, _) in &waiting {
-                match pending {
-                    Waiting::Publish(rx) | Waiting::Unsubscribe(rx) => select.recv(rx),
-                    Waiting::Subscribe(rx) => select.recv(rx),
-                };
-            }
-            let operation = select.select();
-            let index = operation.index();
-            let Some((pending, _)) = index.checked_sub(1).and_then(|i| waiting.get(i)) else {
-                match operation.recv(registrations) {
-                    Ok(entry) => waiting.push(entry),
-                    Err(_) => return,
-                }
-                continue;
-            };
-            let outcome = match pending {
-                Waiting::Publish(rx) | Waiting::Unsubscribe(rx) => match operation.recv(rx) {
-                    Ok(Ok(())) => Outcome::Done(None),
-                    _ => Outcome::Failed,
-                },
-                Waiting::Subscribe(rx) => match operation.recv(rx) {
-                    Ok(Ok(codes)) => match codes.first() {
-                        Some(SubAckReturnCode::Granted(qos)) => Outcome::Done(Some(*qos)),
-                        _ => Outcome::Failed,
-                    },
-                    _ => Outcome::Failed,
-                },
-            };
-            (index, outcome)
-        };
-        let (_, ack) = waiting.swap_remove(index - 1);
-        if inputs
-            .send(Input::Broker(BrokerEvent::Done(ack, outcome)))
-            .is_err()
-        {
-            return;
         }
     }
 }
@@ -351,35 +357,46 @@ struct Core {
     clients: HashMap<ConnId, Client>,
     /// For threads started from here, and for results known at once.
     inputs: Sender<Input>,
-    acks: Sender<(Waiting, Ack)>,
+    /// The broker requests whose results are awaited, in the order they were made.
+    waiting: Vec<Waiting>,
     stats: Sender<Stats>,
 }
 
 impl Core {
     fn run(mut self, inputs: &Receiver<Input>) {
         loop {
-            let input = match self.translator.next_deadline() {
-                Some(deadline) => inputs.recv_deadline(deadline),
-                None => inputs.recv().map_err(|_| RecvTimeoutError::Disconnected),
-            };
+            let next = self.next(inputs);
             let now = Instant::now();
-            let actions = match input {
-                Ok(Input::Datagram(from, bytes)) => self.translator.datagram(now, from, &bytes),
-                Ok(Input::Broker(event)) => self.translator.broker(now, event),
-                Ok(Input::Opened(conn, Ok(client))) => {
+            let actions = match next {
+                Next::Input(Input::Datagram(from, bytes)) => {
+                    self.translator.datagram(now, from, &bytes)
+                }
+                Next::Input(Input::Broker(event)) => {
+                    // What the broker answered before this event goes first.
+                    if let Some(conn) = event.conn() {
+                        self.settle(now, conn);
+                    }
+                    self.translator.broker(now, event)
+                }
+                Next::Input(Input::Opened(conn, Ok(client))) => {
                     self.opened(conn, client);
                     Vec::new()
                 }
-                Ok(Input::Opened(conn, Err(error))) => {
+                Next::Input(Input::Opened(conn, Err(error))) => {
                     log::warn!("broker connection {conn:?} failed: {error}");
                     self.translator.broker(now, BrokerEvent::Lost(conn))
                 }
-                Ok(Input::Stats) => {
+                Next::Input(Input::Stats) => {
                     let _ = self.stats.send(self.translator.stats());
                     Vec::new()
                 }
-                Err(RecvTimeoutError::Timeout) => self.translator.tick(now),
-                Ok(Input::Stop) | Err(RecvTimeoutError::Disconnected) => break,
+                Next::Result(index, outcome) => {
+                    let waiting = self.waiting.remove(index);
+                    self.translator
+                        .broker(now, BrokerEvent::Done(waiting.ack, outcome))
+                }
+                Next::Timeout => self.translator.tick(now),
+                Next::Input(Input::Stop) | Next::Closed => break,
             };
             self.execute(actions);
             // Timers are checked after every input, not only on a timeout, so that a busy gateway
@@ -391,6 +408,65 @@ impl Core {
         }
         for (_, client) in self.clients.drain() {
             client.disconnect();
+        }
+    }
+
+    /// Waits for an input, a pending result or the translator's deadline, whichever comes first.
+    fn next(&self, inputs: &Receiver<Input>) -> Next {
+        let mut select = Select::new();
+        select.recv(inputs);
+        for waiting in &self.waiting {
+            match &waiting.pending {
+                Pending::Publish(rx) | Pending::Unsubscribe(rx) => select.recv(rx),
+                Pending::Subscribe(rx) => select.recv(rx),
+            };
+        }
+        let operation = match self.translator.next_deadline() {
+            Some(deadline) => match select.select_deadline(deadline) {
+                Ok(operation) => operation,
+                Err(_) => return Next::Timeout,
+            },
+            None => select.select(),
+        };
+        let index = operation.index();
+        let Some(waiting) = index.checked_sub(1).and_then(|i| self.waiting.get(i)) else {
+            return match operation.recv(inputs) {
+                Ok(input) => Next::Input(input),
+                Err(_) => Next::Closed,
+            };
+        };
+        let outcome = match &waiting.pending {
+            Pending::Publish(rx) | Pending::Unsubscribe(rx) => {
+                unit_outcome(operation.recv(rx).ok())
+            }
+            Pending::Subscribe(rx) => suback_outcome(operation.recv(rx).ok()),
+        };
+        Next::Result(index - 1, outcome)
+    }
+
+    /// Hands the translator every result of connection `conn` that has already come, in the
+    /// order the requests were made (see the module documentation: the broker's order).
+    fn settle(&mut self, now: Instant, conn: ConnId) {
+        let mut index = 0;
+        while index < self.waiting.len() {
+            let Some(waiting) = self.waiting.get(index) else {
+                break;
+            };
+            let outcome = if waiting.conn == conn {
+                waiting.pending.try_outcome()
+            } else {
+                None
+            };
+            match outcome {
+                Some(outcome) => {
+                    let waiting = self.waiting.remove(index);
+                    let actions = self
+                        .translator
+                        .broker(now, BrokerEvent::Done(waiting.ack, outcome));
+                    self.execute(actions);
+                }
+                None => index += 1,
+            }
         }
     }
 
@@ -460,7 +536,11 @@ impl Core {
                     let result = self
                         .client(conn)
                         .and_then(|client| client.publish(&topic, payload, qos, retain));
-                    self.await_result(result.map(|p| Waiting::Publish(p.into_receiver())), ack);
+                    self.await_result(
+                        conn,
+                        result.map(|p| Pending::Publish(p.into_receiver())),
+                        ack,
+                    );
                 }
                 Action::Subscribe {
                     conn,
@@ -471,13 +551,21 @@ impl Core {
                     let result = self
                         .client(conn)
                         .and_then(|client| client.subscribe(&[(&filter, qos)]));
-                    self.await_result(result.map(|p| Waiting::Subscribe(p.into_receiver())), ack);
+                    self.await_result(
+                        conn,
+                        result.map(|p| Pending::Subscribe(p.into_receiver())),
+                        ack,
+                    );
                 }
                 Action::Unsubscribe { conn, filter, ack } => {
                     let result = self
                         .client(conn)
                         .and_then(|client| client.unsubscribe(&[&filter]));
-                    self.await_result(result.map(|p| Waiting::Unsubscribe(p.into_receiver())), ack);
+                    self.await_result(
+                        conn,
+                        result.map(|p| Pending::Unsubscribe(p.into_receiver())),
+                        ack,
+                    );
                 }
             }
         }
@@ -487,11 +575,14 @@ impl Core {
         self.clients.get(&conn).ok_or(ClientError::NotConnected)
     }
 
-    fn await_result(&self, result: Result<Waiting, ClientError>, ack: Option<Ack>) {
+    fn await_result(
+        &mut self,
+        conn: ConnId,
+        result: Result<Pending, ClientError>,
+        ack: Option<Ack>,
+    ) {
         match (result, ack) {
-            (Ok(waiting), Some(ack)) => {
-                let _ = self.acks.send((waiting, ack));
-            }
+            (Ok(pending), Some(ack)) => self.waiting.push(Waiting { conn, pending, ack }),
             (Ok(_), None) => {}
             (Err(error), ack) => {
                 log::warn!("broker request failed: {error}");

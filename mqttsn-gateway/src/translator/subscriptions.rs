@@ -136,7 +136,14 @@ impl Translator {
         granted: Option<QoS>,
         actions: &mut Vec<Action>,
     ) {
-        // [SN-5.4.16-1] [SN-6.9-1]
+        // [SN-5.4.16-1] [SN-6.9-1] An accepted SUBACK tells the client the id; only from now on is
+        // it published with [SN-6.10-1].
+        if granted.is_some()
+            && topic_id != TopicId::UNASSIGNED
+            && let Some(session) = self.sessions.get_mut(id)
+        {
+            session.registry.tell(topic_id);
+        }
         let suback = Message::SubAck(match granted {
             Some(qos) => SubAck {
                 qos: sn_qos(qos),
