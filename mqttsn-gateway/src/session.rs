@@ -86,6 +86,26 @@ pub(crate) struct Subscription {
     pub(crate) filter: String,
     pub(crate) qos: QoS,
     pub(crate) kind: SubscriptionKind,
+    /// Where it stands with the retained messages its SUBSCRIBE brings (aggregating only).
+    pub(crate) retained: Retained,
+}
+
+/// An aggregating gateway's subscription and the retained messages of its filter.
+///
+/// The broker sends a subscription's retained messages right behind its SUBACK, with the retain
+/// flag set, and sets that flag on nothing else [MQTT-3.3.1-8] [MQTT-3.3.1-9]. The gateway
+/// subscribes upstream for every node's SUBSCRIBE, even to a filter it already holds, so that
+/// each new subscriber gets them; a message with the retain flag is then the answer to one such
+/// SUBSCRIBE, and goes only to the subscriptions that asked for it (`Fresh`), not to every node
+/// whose older subscription matches (see `docs/mqtt-sn-ambiguities.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Retained {
+    /// The upstream SUBSCRIBE is not answered yet.
+    Pending,
+    /// Answered: the retained messages that follow the SUBACK are this subscription's.
+    Fresh,
+    /// A later SUBACK came, so every retained message of this one has arrived.
+    Settled,
 }
 
 /// A message from the broker on its way to the client.
@@ -245,15 +265,26 @@ impl Session {
     /// The QoS at which a message on `topic` published at `qos` reaches this client, if any of its
     /// subscriptions match: the lower of the message's and the highest matching subscription's.
     pub(crate) fn matching_qos(&self, topic: &str, qos: QoS) -> Option<QoS> {
-        let name = mqtt_codec::TopicName::new(topic).ok()?;
-        self.subscriptions
-            .iter()
-            .filter(|s| {
-                mqtt_codec::TopicFilter::new(&s.filter).is_ok_and(|filter| filter.matches(name))
-            })
+        self.matching(topic)
             .map(|s| s.qos)
             .max()
             .map(|granted| granted.min(qos))
+    }
+
+    /// Whether one of the subscriptions matching `topic` is owed the retained messages that
+    /// follow its SUBACK (aggregating, see [`Retained`]).
+    pub(crate) fn wants_retained(&self, topic: &str) -> bool {
+        self.matching(topic).any(|s| s.retained == Retained::Fresh)
+    }
+
+    /// The subscriptions that match `topic` (none if it is not a valid topic name).
+    fn matching<'a>(&'a self, topic: &'a str) -> impl Iterator<Item = &'a Subscription> + 'a {
+        let name = mqtt_codec::TopicName::new(topic).ok();
+        self.subscriptions.iter().filter(move |s| {
+            name.is_some_and(|name| {
+                mqtt_codec::TopicFilter::new(&s.filter).is_ok_and(|filter| filter.matches(name))
+            })
+        })
     }
 
     /// Adds a delivery to the queue; `false` (and counted) when the queue already holds `max`.
@@ -797,11 +828,13 @@ mod tests {
             filter: "a/+".into(),
             qos: QoS::AtLeastOnce,
             kind: SubscriptionKind::Name,
+            retained: Retained::Settled,
         });
         session.subscriptions.push(Subscription {
             filter: "a/#".into(),
             qos: QoS::AtMostOnce,
             kind: SubscriptionKind::Name,
+            retained: Retained::Settled,
         });
         assert_eq!(
             session.matching_qos("a/b", QoS::ExactlyOnce),

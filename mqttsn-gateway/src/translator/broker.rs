@@ -117,9 +117,13 @@ impl Translator {
                     msg_id,
                     topic_id,
                     requested,
+                    filter,
                 },
                 outcome,
             ) => {
+                if ack.conn == ConnId::GATEWAY && self.config.kind == GatewayKind::Aggregating {
+                    self.retained_follow(&id, &filter);
+                }
                 let granted = match outcome {
                     Outcome::Done(granted) => Some(granted.unwrap_or(requested).min(requested)),
                     _ => None,

@@ -263,7 +263,25 @@ impl Translator {
                 Some(owner) => vec![owner.clone()],
                 None => return,
             },
-            (GatewayKind::Aggregating, _) => self.sessions.keys().cloned().collect(),
+            (GatewayKind::Aggregating, _) => {
+                // A retained message is the answer to one node's SUBSCRIBE (see `Retained`): it
+                // goes to the subscriptions that asked for it. One no subscription asked for (a
+                // broker that sets the flag on live messages) goes to every match, as any other.
+                let asked: Vec<String> = if delivery.retain {
+                    self.sessions
+                        .iter()
+                        .filter(|(_, s)| s.wants_retained(&delivery.topic))
+                        .map(|(id, _)| id.clone())
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                if asked.is_empty() {
+                    self.sessions.keys().cloned().collect()
+                } else {
+                    asked
+                }
+            }
         };
         for id in targets {
             let Some(session) = self.sessions.get_mut(&id) else {

@@ -101,6 +101,50 @@ fn kept_session_registers_again(broker: BrokerKind, kind: GatewayKind) {
     publisher.disconnect();
 }
 
+/// A second node subscribes to a filter a first node already holds: it gets the retained
+/// message too [MQTT-3.3.1-6], as it would through its own MQTT connection, and the first node
+/// does not get it twice. Before issue 19 an aggregating gateway did not subscribe upstream again,
+/// so the second node got nothing.
+fn a_later_subscriber_gets_the_retained(broker: BrokerKind, kind: GatewayKind) {
+    let broker = TestBroker::start(broker);
+    let topic = "sn/late/t".to_string();
+    retain_on(&broker, std::slice::from_ref(&topic));
+    let gateway = gateway(&broker, kind);
+    let mut first = sn_client(&gateway, "early-sub");
+    first
+        .subscribe(Filter::Name("sn/late/+".into()), QoS::AtLeastOnce)
+        .expect("subscribed");
+    assert_eq!(next_sn(&mut first).payload, topic.as_bytes());
+    let mut second = sn_client(&gateway, "late-sub");
+    second
+        .subscribe(Filter::Name("sn/late/+".into()), QoS::AtLeastOnce)
+        .expect("subscribed");
+    let received = second
+        .recv(PATIENCE)
+        .expect("no error")
+        .expect("the later subscriber got no retained message");
+    assert_eq!(received.payload, topic.as_bytes());
+    assert!(received.retain);
+    // Then a live message reaches both, and it is the first's next message: no second copy of
+    // the retained one came before it.
+    let publisher = broker.mqtt_client("late-pub");
+    publisher
+        .publish(&topic, "live", MqttQoS::AtLeastOnce, false)
+        .expect("sent")
+        .wait()
+        .expect("acknowledged");
+    for client in [&mut first, &mut second] {
+        let next = next_sn(client);
+        assert_eq!(
+            (next.payload.as_slice(), next.retain),
+            (&b"live"[..], false)
+        );
+    }
+    first.disconnect().expect("disconnected");
+    second.disconnect().expect("disconnected");
+    publisher.disconnect();
+}
+
 macro_rules! matrix {
     ($($flow:ident),* $(,)?) => {
         mod ours_transparent { $( #[test] fn $flow() { super::$flow(super::BrokerKind::Ours, super::GatewayKind::Transparent) } )* }
@@ -110,4 +154,8 @@ macro_rules! matrix {
     };
 }
 
-matrix!(retained_after_the_suback, kept_session_registers_again);
+matrix!(
+    retained_after_the_suback,
+    kept_session_registers_again,
+    a_later_subscriber_gets_the_retained,
+);
