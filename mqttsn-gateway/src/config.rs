@@ -62,6 +62,11 @@ pub struct Config {
     /// Where ADVERTISE is sent, a broadcast or multicast address (`AdvertiseAddress`, or Paho's
     /// `MulticastIP` and `MulticastPortNo`); none means the gateway does not advertise.
     pub advertise_address: Option<SocketAddr>,
+    /// The IPv4 address of the interface on which the gateway joins the multicast group of
+    /// `advertise_address`, when that is a multicast address, to hear SEARCHGW sent to the group
+    /// (`MulticastInterface`, default 0.0.0.0: the interface the kernel routes the group to).
+    /// An IPv6 group is joined on the kernel's default interface.
+    pub multicast_interface: Ipv4Addr,
     /// T_ADV, the time between two ADVERTISEs (`AdvertiseInterval`, default 900 s) [SN-6.1-8].
     pub advertise_interval: Duration,
     /// T_retry, how long the gateway waits for a client's answer before sending again
@@ -107,6 +112,7 @@ impl Default for Config {
             forwarder: true,
             advertise_address: None,
             advertise_interval: Duration::from_secs(900),
+            multicast_interface: Ipv4Addr::UNSPECIFIED,
             retry_interval: Duration::from_secs(10),
             retry_count: 3,
             max_buffered: 100,
@@ -255,6 +261,16 @@ impl Config {
                     })?);
                 }
                 "MulticastPortNo" => multicast_port = port(value).map_err(error)?,
+                "MulticastInterface" => {
+                    config.multicast_interface = match non_empty(value) {
+                        None => Ipv4Addr::UNSPECIFIED,
+                        Some(text) => text.parse().map_err(|_| {
+                            error(format!(
+                                "MulticastInterface: an interface's IPv4 address expected, found {text:?}"
+                            ))
+                        })?,
+                    };
+                }
                 "AdvertiseInterval" => seconds(&mut config.advertise_interval)?,
                 "ReconnectMinDelay" => seconds(&mut config.reconnect_min_delay)?,
                 "ReconnectMaxDelay" => seconds(&mut config.reconnect_max_delay)?,
@@ -373,6 +389,15 @@ mod tests {
         assert_eq!(config.retry_interval, Duration::from_secs(2));
         assert_eq!(config.retry_count, 5);
         assert_eq!(config.max_buffered, 3);
+    }
+
+    #[test]
+    fn the_multicast_interface_is_an_ipv4_address() {
+        let config = Config::parse("MulticastInterface=192.0.2.7").expect("valid");
+        assert_eq!(config.multicast_interface, Ipv4Addr::new(192, 0, 2, 7));
+        let config = Config::parse("MulticastInterface=").expect("valid");
+        assert_eq!(config.multicast_interface, Ipv4Addr::UNSPECIFIED);
+        assert!(Config::parse("MulticastInterface=eth0").is_err());
     }
 
     #[test]

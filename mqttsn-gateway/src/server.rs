@@ -3,7 +3,8 @@
 //! # The threading pattern
 //!
 //! ```text
-//!  UDP socket ──▶ receive thread ──┐
+//!  group socket ─▶ receive thread ─┐   (only when AdvertiseAddress is a multicast group)
+//!  UDP socket ──▶ receive thread ──┤
 //!  broker connections (mqtt-client)│ Input channel          ┌──▶ UDP socket (send_to)
 //!    ├─ notification forwarders ───┼──────────▶ translator ─┤
 //!    └─ connector threads ─────────┘            thread      └──▶ mqtt-client calls (never block)
@@ -74,6 +75,8 @@ pub struct GatewayHandle {
 /// What the translator thread is told.
 enum Input {
     Datagram(SocketAddr, Vec<u8>),
+    /// A datagram sent to the multicast group.
+    Group(SocketAddr, Vec<u8>),
     Broker(BrokerEvent),
     /// A connector thread's result.
     Opened(ConnId, Result<Client, ClientError>),
@@ -86,6 +89,7 @@ impl std::fmt::Debug for Input {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Datagram(from, bytes) => write!(f, "Datagram({from}, {} octets)", bytes.len()),
+            Self::Group(from, bytes) => write!(f, "Group({from}, {} octets)", bytes.len()),
             Self::Broker(event) => write!(f, "Broker({event:?})"),
             Self::Opened(conn, result) => write!(f, "Opened({conn:?}, {})", result.is_ok()),
             Self::Stats => f.write_str("Stats"),
@@ -179,8 +183,20 @@ impl Gateway {
         let receive_inputs = inputs.clone();
         let receive_stop = Arc::clone(&stop);
         threads.push(spawn("mqttsn-receive", move || {
-            receive(&receive_socket, &receive_inputs, &receive_stop);
+            receive(
+                &receive_socket,
+                &receive_inputs,
+                &receive_stop,
+                Input::Datagram,
+            );
         })?);
+        if let Some(group) = join_group(&config, &socket)? {
+            let group_inputs = inputs.clone();
+            let group_stop = Arc::clone(&stop);
+            threads.push(spawn("mqttsn-group", move || {
+                receive(&group, &group_inputs, &group_stop, Input::Group);
+            })?);
+        }
 
         let gateway_config = config.clone();
         let gateway_inputs = inputs.clone();
@@ -251,14 +267,70 @@ fn spawn(name: &str, body: impl FnOnce() + Send + 'static) -> io::Result<JoinHan
     thread::Builder::new().name(name.into()).spawn(body)
 }
 
-/// The receive thread: one datagram, one input.
-fn receive(socket: &UdpSocket, inputs: &Sender<Input>, stop: &AtomicBool) {
+/// Joins the multicast group of `AdvertiseAddress`, if it is one, so that SEARCHGW sent to the
+/// group is heard [SN-6.1-12]; `Some` with the socket to read when that is not the gateway's own
+/// socket. Sending ADVERTISE to a group does not need membership; hearing the group does.
+///
+/// The group's port is usually not the gateway's (Paho's `MulticastPortNo` against
+/// `GatewayPortNo`), so a second socket is bound to the group's address and port, and only the
+/// group's datagrams reach it. When the gateway's socket already listens on every address at that
+/// port, it joins the group itself. Failing to join is an error at start: a gateway configured to
+/// be found on a group that cannot hear it would otherwise look healthy and never answer.
+fn join_group(config: &Config, socket: &UdpSocket) -> io::Result<Option<UdpSocket>> {
+    let Some(group) = config.advertise_address.filter(|a| a.ip().is_multicast()) else {
+        return Ok(None);
+    };
+    let local = socket.local_addr()?;
+    let shared = local.port() == group.port() && local.ip().is_unspecified();
+    let group_socket = if shared {
+        None
+    } else {
+        let socket = UdpSocket::bind(group).or_else(|_| {
+            let any: std::net::IpAddr = if group.is_ipv4() {
+                std::net::Ipv4Addr::UNSPECIFIED.into()
+            } else {
+                std::net::Ipv6Addr::UNSPECIFIED.into()
+            };
+            UdpSocket::bind(SocketAddr::new(any, group.port()))
+        })?;
+        socket.set_read_timeout(Some(RECEIVE_POLL))?;
+        Some(socket)
+    };
+    let member = group_socket.as_ref().unwrap_or(socket);
+    let joined = match group.ip() {
+        std::net::IpAddr::V4(ip) => member.join_multicast_v4(&ip, &config.multicast_interface),
+        std::net::IpAddr::V6(ip) => member.join_multicast_v6(&ip, 0),
+    };
+    joined.map_err(|error| {
+        io::Error::new(
+            error.kind(),
+            format!(
+                "cannot join the multicast group {} on interface {}: {error}",
+                group.ip(),
+                config.multicast_interface
+            ),
+        )
+    })?;
+    log::info!(
+        "joined the multicast group {group} on interface {} for SEARCHGW",
+        config.multicast_interface
+    );
+    Ok(group_socket)
+}
+
+/// A receive thread: one datagram, one input.
+fn receive(
+    socket: &UdpSocket,
+    inputs: &Sender<Input>,
+    stop: &AtomicBool,
+    input: fn(SocketAddr, Vec<u8>) -> Input,
+) {
     let mut buffer = vec![0u8; MAX_DATAGRAM];
     while !stop.load(Ordering::SeqCst) {
         match socket.recv_from(&mut buffer) {
             Ok((len, from)) => {
                 let datagram = buffer.get(..len).unwrap_or_default().to_vec();
-                if inputs.send(Input::Datagram(from, datagram)).is_err() {
+                if inputs.send(input(from, datagram)).is_err() {
                     return;
                 }
             }
@@ -370,6 +442,9 @@ impl Core {
             let actions = match next {
                 Next::Input(Input::Datagram(from, bytes)) => {
                     self.translator.datagram(now, from, &bytes)
+                }
+                Next::Input(Input::Group(from, bytes)) => {
+                    self.translator.group_datagram(now, from, &bytes)
                 }
                 Next::Input(Input::Broker(event)) => {
                     // What the broker answered before this event goes first.

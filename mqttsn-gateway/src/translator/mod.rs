@@ -179,6 +179,21 @@ impl Translator {
         actions
     }
 
+    /// One datagram that came to the multicast group the gateway joined (see
+    /// [`Config::advertise_address`]). Only SEARCHGW is answered there [SN-6.1-12]; anything else
+    /// sent to the group (the gateway's own ADVERTISE looped back, another gateway's) is not for
+    /// this gateway's clients and is ignored.
+    pub fn group_datagram(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) -> Vec<Action> {
+        let mut actions = Vec::new();
+        let _ = now;
+        match Message::decode(bytes) {
+            Ok(Message::SearchGw(_)) => self.search_gw_on_group(from, &mut actions),
+            Ok(message) => log::debug!("{from}: {:?} on the group ignored", message.msg_type()),
+            Err(error) => log::debug!("{from}: malformed datagram on the group: {error}"),
+        }
+        actions
+    }
+
     /// One event from the broker side.
     pub fn broker(&mut self, now: Instant, event: BrokerEvent) -> Vec<Action> {
         let mut actions = Vec::new();
