@@ -33,8 +33,13 @@ pub enum GatewayKind {
 pub struct Config {
     /// The gateway id carried in ADVERTISE and GWINFO [SN-5.3.6-1] (`GatewayID`, default 1).
     pub gateway_id: u8,
-    /// A name for the logs, and the prefix of the gateway's own MQTT client id (`GatewayName`).
+    /// A name for the logs, and the prefix of the default `broker_client_id` (`GatewayName`).
     pub gateway_name: String,
+    /// The client id of the gateway's own MQTT connection (`BrokerClientId`). `None` (the
+    /// default): `<GatewayName>-<GatewayID>-<8 hex digits>`, the digits drawn once per gateway
+    /// instance, so that two gateways configured alike at one broker do not take each other's
+    /// connection over [MQTT-3.1.4-2].
+    pub broker_client_id: Option<String>,
     /// Where the gateway listens for datagrams, IPv4 or IPv6 (`Listen`, default `0.0.0.0:10000`;
     /// Paho's `GatewayPortNo` sets only the port).
     pub listen: SocketAddr,
@@ -99,6 +104,7 @@ impl Default for Config {
         Self {
             gateway_id: 1,
             gateway_name: "mqttsn-gateway".into(),
+            broker_client_id: None,
             listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 10000),
             broker_host: "localhost".into(),
             broker_port: 1883,
@@ -230,6 +236,7 @@ impl Config {
                 "BrokerName" => config.broker_host = value.into(),
                 "BrokerPortNo" => config.broker_port = port(value).map_err(error)?,
                 "LoginID" => config.user_name = non_empty(value),
+                "BrokerClientId" => config.broker_client_id = non_empty(value),
                 "Password" => config.password = non_empty(value),
                 "TLS" => config.tls = yes_no(key, value).map_err(error)?,
                 "RootCAfile" => config.ca_file = non_empty(value).map(PathBuf::from),
@@ -389,6 +396,19 @@ mod tests {
         assert_eq!(config.retry_interval, Duration::from_secs(2));
         assert_eq!(config.retry_count, 5);
         assert_eq!(config.max_buffered, 3);
+    }
+
+    #[test]
+    fn the_broker_client_id_is_optional() {
+        assert_eq!(Config::default().broker_client_id, None);
+        let config = Config::parse("BrokerClientId=gw-east").expect("valid");
+        assert_eq!(config.broker_client_id.as_deref(), Some("gw-east"));
+        assert_eq!(
+            Config::parse("BrokerClientId=")
+                .expect("valid")
+                .broker_client_id,
+            None
+        );
     }
 
     #[test]

@@ -159,7 +159,15 @@ enum Next {
 impl Gateway {
     /// Binds the UDP socket of `config.listen` and starts serving; the gateway's broker connection
     /// is opened in the background.
-    pub fn start(config: Config) -> io::Result<GatewayHandle> {
+    pub fn start(mut config: Config) -> io::Result<GatewayHandle> {
+        if config.broker_client_id.is_none() {
+            config.broker_client_id = Some(format!(
+                "{}-{}-{:08x}",
+                config.gateway_name,
+                config.gateway_id,
+                instance_suffix()
+            ));
+        }
         let socket = UdpSocket::bind(config.listen)?;
         let local_addr = socket.local_addr()?;
         socket.set_read_timeout(Some(RECEIVE_POLL))?;
@@ -168,11 +176,12 @@ impl Gateway {
             socket.set_broadcast(true)?;
         }
         log::info!(
-            "{} listening on {local_addr} ({:?} gateway, broker {}:{})",
+            "{} listening on {local_addr} ({:?} gateway, broker {}:{} as {:?})",
             config.gateway_name,
             config.kind,
             config.broker_host,
-            config.broker_port
+            config.broker_port,
+            config.broker_client_id.as_deref().unwrap_or_default()
         );
         let (inputs, input_rx) = crossbeam_channel::unbounded();
         let (stats_tx, stats) = crossbeam_channel::unbounded();
@@ -261,6 +270,21 @@ impl Drop for GatewayHandle {
     fn drop(&mut self) {
         self.stop_threads();
     }
+}
+
+/// 32 bits that differ between gateway instances, in one process or in several: the standard
+/// library seeds each `RandomState` at random, and the time and a counter are mixed in.
+fn instance_suffix() -> u32 {
+    use std::hash::{BuildHasher, Hasher};
+    static INSTANCES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u64(INSTANCES.fetch_add(1, Ordering::Relaxed));
+    hasher.write_u32(std::process::id());
+    if let Ok(since) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+        hasher.write_u128(since.as_nanos());
+    }
+    let hash = hasher.finish();
+    (hash ^ (hash >> 32)) as u32
 }
 
 fn spawn(name: &str, body: impl FnOnce() + Send + 'static) -> io::Result<JoinHandle<()>> {
@@ -395,7 +419,10 @@ fn reconnect_options(config: &Config) -> ReconnectOptions {
 /// retries a first connection, only lost ones.
 fn open_gateway_connection(config: &Config, inputs: &Sender<Input>, stop: &AtomicBool) {
     let request = ConnectRequest {
-        client_id: format!("{}-{}", config.gateway_name, config.gateway_id),
+        client_id: config
+            .broker_client_id
+            .clone()
+            .unwrap_or_else(|| format!("{}-{}", config.gateway_name, config.gateway_id)),
         clean_session: true,
         keep_alive: config.broker_keep_alive,
     };

@@ -48,6 +48,8 @@ pub struct Stats {
     pub dropped: u64,
     /// Clients lost (keep-alive, sleep duration, or retransmissions exhausted).
     pub lost: u64,
+    /// How many times the gateway's own broker connection was lost.
+    pub broker_losses: u64,
     /// Whether the gateway's own broker connection is up.
     pub broker_connected: bool,
     /// Messages waiting in the clients' queues: sleeping clients', and those kept for disconnected
@@ -78,6 +80,8 @@ pub struct Translator {
     /// the count is above zero.
     shared: HashMap<String, usize>,
     next_advertise: Option<Instant>,
+    /// When the gateway's own connection last came up.
+    gateway_up_since: Option<Instant>,
     stats: Stats,
 }
 
@@ -94,6 +98,7 @@ impl Translator {
             gateway_up: false,
             shared: HashMap::new(),
             next_advertise: None,
+            gateway_up_since: None,
             stats: Stats::default(),
         }
     }

@@ -401,3 +401,55 @@ fn searchgw_on_the_multicast_group_ours() {
 fn searchgw_on_the_multicast_group_mosquitto() {
     searchgw_on_the_multicast_group(BrokerKind::Mosquitto);
 }
+
+/// Two gateways configured alike (same `GatewayName` and `GatewayID`) at one broker: each has a
+/// client id of its own, so neither takes the other's connection over [MQTT-3.1.4-2]. Before
+/// issue 19 both connected as `<name>-<id>`; the second took the first over, and the two went on
+/// taking each other over.
+fn two_gateways_with_one_name(broker: BrokerKind) {
+    let broker = TestBroker::start(broker);
+    let mut config = config(broker.port(), GatewayKind::Aggregating);
+    config.gateway_name = format!("twin-gw-{}", free_port());
+    let first = gateway_with(config.clone());
+    let second = gateway_with(config);
+    let watcher = broker.mqtt_client("twin-gw-watcher");
+    watcher
+        .subscribe(&[("t0", MqttQoS::AtLeastOnce), ("t1", MqttQoS::AtLeastOnce)])
+        .expect("sent")
+        .wait()
+        .expect("subscribed");
+    for (n, gateway) in [&first, &second].into_iter().enumerate() {
+        let mut client = sn_client(gateway, &format!("twin-gw-node-{n}"));
+        client
+            .publish(
+                Topic::Short(format!("t{n}")),
+                b"hello",
+                QoS::AtLeastOnce,
+                false,
+            )
+            .expect("published");
+        client.disconnect().expect("disconnected");
+    }
+    let mut topics: Vec<String> = (0..2).map(|_| next_mqtt(&watcher).topic).collect();
+    topics.sort();
+    assert_eq!(topics, ["t0", "t1"]);
+    for gateway in [&first, &second] {
+        let stats = gateway.stats().expect("stats");
+        assert!(stats.broker_connected);
+        assert_eq!(
+            stats.broker_losses, 0,
+            "a gateway's connection was taken over"
+        );
+    }
+    watcher.disconnect();
+}
+
+#[test]
+fn two_gateways_with_one_name_ours() {
+    two_gateways_with_one_name(BrokerKind::Ours);
+}
+
+#[test]
+fn two_gateways_with_one_name_mosquitto() {
+    two_gateways_with_one_name(BrokerKind::Mosquitto);
+}
