@@ -72,6 +72,11 @@ pub struct ClientOptions {
     /// The local address to bind (default: any port on the unspecified address of the gateway's
     /// family).
     pub bind: Option<SocketAddr>,
+    /// Fail at once with [`Error::Unreachable`] when the system reports the gateway's port closed
+    /// (ICMP "port unreachable"), instead of retransmitting until N_retry runs out. The socket is
+    /// then connected to the gateway, which is what makes the system report it. Off by default:
+    /// a client started before its gateway keeps trying; the tools turn it on.
+    pub fail_fast: bool,
 }
 
 impl ClientOptions {
@@ -87,6 +92,7 @@ impl ClientOptions {
             retry_count: 3,
             wireless_node_id: None,
             bind: None,
+            fail_fast: false,
         }
     }
 }
@@ -141,6 +147,9 @@ pub enum Error {
     Disconnected,
     /// The application asked for something the protocol does not allow.
     Invalid(String),
+    /// Nothing listens on the gateway's port (ICMP "port unreachable"; with
+    /// [`ClientOptions::fail_fast`] only).
+    Unreachable,
 }
 
 impl fmt::Display for Error {
@@ -151,6 +160,7 @@ impl fmt::Display for Error {
             Self::Rejected(code) => write!(f, "the gateway refused: {code}"),
             Self::Disconnected => f.write_str("the gateway disconnected the client"),
             Self::Invalid(reason) => f.write_str(reason),
+            Self::Unreachable => f.write_str("no gateway on that port (ICMP port unreachable)"),
         }
     }
 }
@@ -194,6 +204,9 @@ impl Client {
             }
         });
         let socket = UdpSocket::bind(bind)?;
+        if options.fail_fast {
+            socket.connect(options.gateway)?;
+        }
         let mut client = Self {
             socket,
             options,
@@ -726,7 +739,14 @@ impl Client {
                 encode(&Message::Encapsulated(frame))?
             }
         };
-        self.socket.send_to(&datagram, self.options.gateway)?;
+        match self.socket.send_to(&datagram, self.options.gateway) {
+            Err(error)
+                if self.options.fail_fast && error.kind() == io::ErrorKind::ConnectionRefused =>
+            {
+                return Err(Error::Unreachable);
+            }
+            result => result?,
+        };
         self.last_sent.set(Instant::now());
         Ok(())
     }
@@ -754,8 +774,12 @@ impl Client {
                 {
                     return Ok(None);
                 }
-                // ICMP "port unreachable" from an earlier send: the gateway is not there yet.
-                Err(error) if error.kind() == io::ErrorKind::ConnectionRefused => {}
+                // ICMP "port unreachable" from an earlier send: the gateway is not there (yet).
+                Err(error) if error.kind() == io::ErrorKind::ConnectionRefused => {
+                    if self.options.fail_fast {
+                        return Err(Error::Unreachable);
+                    }
+                }
                 Err(error) => return Err(error.into()),
             }
         }
