@@ -314,6 +314,47 @@ pub fn run_sub(args: &SubArgs, out: &mut dyn Write) -> Result<(), String> {
     options.clean_session = !args.keep_session;
     let fail = |e: Error| e.to_string();
     let mut client = Client::connect(options).map_err(fail)?;
+    let stopping = stop_on_signals(&client)?;
+    match receive(args, qos, &mut client, out) {
+        // The signal thread's DISCONNECT was answered: a clean end.
+        Err(Error::Disconnected) if stopping.load(std::sync::atomic::Ordering::SeqCst) => Ok(()),
+        result => result.map_err(fail),
+    }
+}
+
+/// On SIGINT or SIGTERM, sends the client's DISCONNECT, as mqtt-sn-tools does, so that the
+/// gateway does not wait out the keep-alive (and publish a will); the returned flag says it did.
+fn stop_on_signals(
+    client: &Client,
+) -> Result<std::sync::Arc<std::sync::atomic::AtomicBool>, String> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let stopping = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
+        .map_err(|e| format!("signals: {e}"))?;
+    let disconnector = client.disconnector().map_err(|e| e.to_string())?;
+    let flag = std::sync::Arc::clone(&stopping);
+    std::thread::spawn(move || {
+        if signals.forever().next().is_some() {
+            flag.store(true, std::sync::atomic::Ordering::SeqCst);
+            if let Err(error) = disconnector.send() {
+                log::warn!("DISCONNECT on signal: {error}");
+            }
+            // A second signal, or no answer from the gateway, ends the program anyway.
+            std::thread::sleep(Duration::from_secs(5));
+            std::process::exit(1);
+        }
+    });
+    Ok(stopping)
+}
+
+/// Subscribes and prints until `-1` is satisfied, an error, or DISCONNECT.
+fn receive(
+    args: &SubArgs,
+    qos: QoS,
+    client: &mut Client,
+    out: &mut dyn Write,
+) -> Result<(), Error> {
+    let fail = |e: Error| e;
     for topic in &args.topic {
         let filter = if topic.len() == 2 {
             Filter::Short(topic.clone())
@@ -346,7 +387,7 @@ pub fn run_sub(args: &SubArgs, out: &mut dyn Write) -> Result<(), String> {
         for message in messages {
             writeln!(out, "{}", line(&message, args.verbose))
                 .and_then(|()| out.flush())
-                .map_err(|e| e.to_string())?;
+                .map_err(Error::Io)?;
             if args.one {
                 return client.disconnect().map_err(fail);
             }

@@ -134,6 +134,22 @@ pub struct Received {
     pub retain: bool,
 }
 
+/// Sends one client's DISCONNECT from another thread; see [`Client::disconnector`].
+#[derive(Debug)]
+pub struct Disconnector {
+    socket: UdpSocket,
+    gateway: SocketAddr,
+    datagram: Vec<u8>,
+}
+
+impl Disconnector {
+    /// Sends the DISCONNECT.
+    pub fn send(&self) -> Result<(), Error> {
+        self.socket.send_to(&self.datagram, self.gateway)?;
+        Ok(())
+    }
+}
+
 /// What went wrong, by who is at fault.
 #[derive(Debug)]
 pub enum Error {
@@ -291,6 +307,27 @@ impl Client {
             Reply::ConnAck(code) => Err(Error::Rejected(code)),
             _ => Err(Error::TimedOut("CONNACK")),
         }
+    }
+
+    /// A handle that sends this client's DISCONNECT from another thread (a signal handler's),
+    /// from the client's own address so that the gateway takes it as this client's [SN-6.12-1].
+    /// The gateway's answering DISCONNECT then ends the client's wait with
+    /// [`Error::Disconnected`].
+    pub fn disconnector(&self) -> Result<Disconnector, Error> {
+        let bytes = encode(&Message::Disconnect(Disconnect { duration: None }))?;
+        let datagram = match &self.options.wireless_node_id {
+            None => bytes,
+            Some(node) => {
+                let frame = Encapsulated::new(0, node, &bytes)
+                    .map_err(|e| Error::Invalid(format!("encapsulation: {e}")))?;
+                encode(&Message::Encapsulated(frame))?
+            }
+        };
+        Ok(Disconnector {
+            socket: self.socket.try_clone()?,
+            gateway: self.options.gateway,
+            datagram,
+        })
     }
 
     /// The client's local address.
@@ -774,6 +811,8 @@ impl Client {
                 {
                     return Ok(None);
                 }
+                // A signal arrived (the tools handle SIGINT): wait on.
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
                 // ICMP "port unreachable" from an earlier send: the gateway is not there (yet).
                 Err(error) if error.kind() == io::ErrorKind::ConnectionRefused => {
                     if self.options.fail_fast {

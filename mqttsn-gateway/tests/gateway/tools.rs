@@ -177,3 +177,59 @@ fn version_and_wlnid_without_fe() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("--fe"));
 }
+
+/// SIGINT and SIGTERM make `mqttsn-sub` send DISCONNECT and exit cleanly once the gateway has
+/// answered it, as mqtt-sn-tools does, instead of dying and leaving the gateway to wait out the
+/// keep-alive. (Before, the signal killed it: no DISCONNECT, and no successful exit.)
+#[test]
+fn mqttsn_sub_disconnects_on_sigint_and_sigterm() {
+    let broker = TestBroker::start(BrokerKind::Ours);
+    let gateway = gateway(&broker, GatewayKind::Transparent);
+    let port = gateway.local_addr().port().to_string();
+    let publisher = broker.mqtt_client("tool-pub-signal");
+    for signal in ["-INT", "-TERM"] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_mqttsn-sub"))
+            .args(["-p", &port, "-t", "sn/tool/signal", "-v"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("runs");
+        let stdout = child.stdout.take().expect("piped");
+        let (lines, received) = crossbeam_channel::unbounded();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = lines.send(line);
+            }
+        });
+        // Subscribed (and so connected, with its signal handler in place) once a line comes.
+        wait_until("mqttsn-sub's output", || {
+            publisher
+                .publish("sn/tool/signal", "hi", MqttQoS::AtLeastOnce, false)
+                .expect("sent")
+                .wait()
+                .expect("acknowledged");
+            received
+                .recv_timeout(std::time::Duration::from_millis(200))
+                .is_ok()
+        });
+        let status = Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+        let mut exited = None;
+        wait_until("mqttsn-sub to exit", || {
+            exited = child.try_wait().expect("waits");
+            exited.is_some()
+        });
+        let mut stderr = String::new();
+        if let Some(mut pipe) = child.stderr.take() {
+            let _ = std::io::Read::read_to_string(&mut pipe, &mut stderr);
+        }
+        assert!(
+            exited.is_some_and(|status| status.success()),
+            "{signal}: {exited:?} {stderr}"
+        );
+    }
+    publisher.disconnect();
+}
