@@ -360,6 +360,20 @@ impl Connection {
     }
 }
 
+/// Answers a lone `--version` (which argh does not know) with the tool's name, this crate's name
+/// and version; returns whether it did, so that `main` can exit.
+pub fn print_version(tool: &str) -> bool {
+    if !std::env::args().skip(1).eq(["--version"]) {
+        return false;
+    }
+    println!(
+        "{tool} ({}) {}",
+        env!("CARGO_PKG_NAME"),
+        env!("CARGO_PKG_VERSION")
+    );
+    true
+}
+
 /// The exit code for `error`: the CONNACK code of a refusal, as mosquitto's tools, or 1.
 pub fn exit_code(error: &Error) -> u8 {
     match error {

@@ -95,3 +95,24 @@ fn sigterm_stops_the_broker_cleanly() {
         .expect("wait");
     assert!(status.success(), "{status}");
 }
+
+/// `--version` on both binaries prints the crate's name and version and exits 0; the broker does not
+/// start listening on the way.
+#[test]
+fn version_is_printed_by_every_binary() {
+    for binary in [
+        env!("CARGO_BIN_EXE_mqtt-broker"),
+        env!("CARGO_BIN_EXE_mqtt-passwd"),
+    ] {
+        let output = Command::new(binary)
+            .arg("--version")
+            .output()
+            .expect("the binary runs");
+        assert!(output.status.success(), "{binary}: {}", output.status);
+        let text = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            text.contains("mqtt-broker") && text.contains(env!("CARGO_PKG_VERSION")),
+            "{binary} printed {text:?}"
+        );
+    }
+}

@@ -194,3 +194,20 @@ fn help_reads_like_a_manual() {
         assert!(output.contains(section), "no {section:?} in:\n{output}");
     }
 }
+
+#[test]
+fn version_names_the_tool_and_the_crate() {
+    for name in ["mqtt-pub", "mqtt-sub"] {
+        let child = tool(name)
+            .arg("--version")
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("starting the tool");
+        let (status, output) = wait(child);
+        assert!(status.success());
+        assert_eq!(
+            output,
+            format!("{name} (mqtt-client) {}\n", env!("CARGO_PKG_VERSION"))
+        );
+    }
+}
