@@ -15,7 +15,9 @@ fn main() -> ExitCode {
     match cli::run_pub(&args, &mut cli::stdin()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
-            eprintln!("Error: {failure}");
+            if !args.quiet {
+                eprintln!("Error: {failure}");
+            }
             ExitCode::from(failure.exit_code())
         }
     }

@@ -16,7 +16,9 @@ fn main() -> ExitCode {
     match cli::run_sub(&args, &mut std::io::stdout().lock()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
-            eprintln!("Error: {failure}");
+            if !args.quiet {
+                eprintln!("Error: {failure}");
+            }
             ExitCode::from(failure.exit_code())
         }
     }
