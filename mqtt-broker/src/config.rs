@@ -30,7 +30,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::tls::TlsSettings;
+use crate::bridge::config::boolean;
+use crate::transport::tls::TlsSettings;
 
 /// The broker's settings. `Config::default()` is what `mqtt-broker` runs with when given no file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,7 +72,7 @@ pub struct Config {
     /// The mosquitto ACL file (`acl_file`, default none: every client may use every topic).
     pub acl_file: Option<PathBuf>,
     /// Whether clients that are not authenticated may connect (`allow_anonymous`). `None`, the
-    /// default, means false when there is a password file and true otherwise (see `auth.rs`).
+    /// default, means false when there is a password file and true otherwise (see `security/auth.rs`).
     pub allow_anonymous: Option<bool>,
     /// Whether `password_file`, `acl_file` and `allow_anonymous` are set per listener
     /// (`per_listener_settings`, default false). When true, the three fields above are not used and
@@ -565,14 +566,6 @@ fn number(
                 range.end()
             )
         })
-}
-
-fn boolean(name: &str, value: &str) -> Result<bool, String> {
-    match value {
-        "true" => Ok(true),
-        "false" => Ok(false),
-        _ => Err(format!("`{name}` is `true` or `false`, not `{value}`")),
-    }
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
 //! The broker's fuzzing entry point: arbitrary bytes become a script of several clients talking to
-//! one `Router` (`router.rs`) through their own `Session`s (`session.rs`), on a fake clock, with no
+//! one `Router` (`routing/router.rs`) through their own `Session`s (`connection/protocol.rs`), on a fake clock, with no
 //! thread and no socket read.
 //!
 //! It is the body of the `broker_session` fuzz target (`fuzz/` at the workspace root) and, so that CI
@@ -12,8 +12,8 @@
 //! first packet on every accepted connection [MQTT-3.2.0-1]; a closed session answers nothing more
 //! [MQTT-3.1.4-5].
 //!
-//! What it does not cover: `connection.rs`'s glue around the same calls (authentication, the ACL and
-//! `max_topic_levels` checks, blocking on a full channel, threads) and `writer.rs`. The script
+//! What it does not cover: `connection/reader.rs`'s glue around the same calls (authentication, the ACL and
+//! `max_topic_levels` checks, blocking on a full channel, threads) and `connection/writer.rs`. The script
 //! plays the writer itself: it drains a connection's channel when told to, and otherwise lets it
 //! fill up, which is how slow consumers, starvation and the queue limits are reached.
 
@@ -24,13 +24,13 @@ use std::time::{Duration, Instant};
 
 use mqtt_codec::{Decoder, ProtocolLevel, Status};
 
-use crate::auth::{Security, SecuritySources};
+use crate::connection::protocol::{Action, Session, Settings};
 use crate::hooks::ClientInfo;
-use crate::outbound::{OutPacket, Outbound, WriterRx, WriterTx, writer_channel};
 use crate::persistence::Restored;
-use crate::router::{Link, Router, SlotRef};
-use crate::session::{Action, Session, Settings};
-use crate::store::Limits;
+use crate::routing::outbound::{OutPacket, Outbound, WriterRx, WriterTx, writer_channel};
+use crate::routing::router::{Link, Router, SlotRef};
+use crate::routing::session_state::Limits;
+use crate::security::auth::{Security, SecuritySources};
 use crate::transport::Stream;
 
 /// Clients in one script: enough for take-overs, routing between sessions and persistent sessions
@@ -197,7 +197,7 @@ impl Script {
         self.clients[client].buffer = buffer[consumed..].to_vec();
     }
 
-    /// Carries out a session's actions against the router, as `connection.rs` does.
+    /// Carries out a session's actions against the router, as `connection/reader.rs` does.
     fn execute(&mut self, client: usize, actions: Vec<Action>) {
         for action in actions {
             let state = &self.clients[client];

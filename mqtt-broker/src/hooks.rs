@@ -54,7 +54,7 @@
 //!   `on_publish` accepts it.
 //!
 //! The built-in password file ([`PasswordFile`](crate::PasswordFile)), certificate identity,
-//! anonymous rule and ACL file implement these same traits (`auth.rs`, `acl.rs`); `SIGHUP`
+//! anonymous rule and ACL file implement these same traits (`security/auth.rs`, `security/acl.rs`); `SIGHUP`
 //! (`BrokerHandle::reload`) rebuilds the built-in members from their files and keeps the registered
 //! ones. With `per_listener_settings true` each listener's chain has its own built-in members;
 //! registered members are in every chain, and can tell listeners apart by

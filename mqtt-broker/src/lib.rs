@@ -19,32 +19,86 @@
 //!
 //! # A guided tour
 //!
-//! Read the files in this order; each opens with what it does and does not do.
+//! Read the files in this order; each opens with what it does and does not do. Every file of
+//! `src/` is here. How a message travels between them, across threads, and what the broker's own
+//! words (slot, link, window, queue...) mean, is in [`architecture`].
 //!
-//! | To see how…                                               | read               |
-//! |-----------------------------------------------------------|--------------------|
-//! | listeners accept connections and refuse them at the limit | `lib.rs` (here)    |
-//! | a socket becomes packets, and packets become actions      | `connection.rs`    |
-//! | the protocol rules of one connection are decided, sans I/O| `session.rs`       |
-//! | a message finds its subscribers; the locks and their order| `router.rs`        |
-//! | a session's queue, in-flight window and QoS 2 state work  | `store.rs`         |
-//! | topic filters are indexed                                 | `subscriptions.rs` |
-//! | retained messages are kept                                | `retained.rs`      |
-//! | packets reach the socket, batched                         | `writer.rs`        |
-//! | `$SYS` figures are published                              | `sys.rs`           |
-//! | the connection limit is derived from the system's         | `limits.rs`        |
-//! | the configuration file is read                            | `config.rs`        |
-//! | a program embedding the broker extends it (plugin traits) | `hooks.rs`         |
-//! | a CONNECT is authenticated; the ACL is consulted          | `auth.rs`          |
-//! | mosquitto password files are read and written             | `password_file.rs` |
-//! | mosquitto ACL files are read and matched                  | `acl.rs`           |
-//! | TLS listeners are configured; a certificate's CN is read  | `tls.rs`           |
-//! | one TLS connection is shared by a reader and a writer     | `transport.rs`     |
-//! | MQTT travels over WebSocket: the upgrade and the frames   | `websocket.rs`     |
-//! | state survives a crash: the log, fsync before acking      | `persistence/`     |
-//! | a bridge carries topics to and from another broker        | `bridge/`          |
-//! | reload on SIGHUP (files, certificates), clean stop        | `main.rs`, here    |
-//! | the sessions and router are fuzzed, without sockets       | `fuzzing.rs`       |
+//! **Start here**
+//!
+//! | To see how…                                                           | read                        |
+//! |-----------------------------------------------------------------------|-----------------------------|
+//! | the public API: start, reload, shut down                              | `lib.rs` (here)             |
+//! | listeners are bound, connections accepted and refused at the limit    | `start.rs`                  |
+//! | the configuration file is read                                        | `config.rs`                 |
+//! | the connection limit is derived from the system's                     | `limits.rs`                 |
+//! | reload on SIGHUP (files, certificates), clean stop                    | `main.rs`                   |
+//! | the `mqtt-passwd` tool edits password files                           | `bin/mqtt_passwd.rs`        |
+//!
+//! **One connection (`connection/`)**
+//!
+//! | To see how…                                                           | read                        |
+//! |-----------------------------------------------------------------------|-----------------------------|
+//! | the folder's parts fit together                                       | `connection/mod.rs`         |
+//! | a socket becomes packets, and packets become actions                  | `connection/reader.rs`      |
+//! | the protocol rules of one connection are decided, sans I/O            | `connection/protocol.rs`    |
+//! | packets reach the socket, batched                                     | `connection/writer.rs`      |
+//!
+//! **Where a message goes (`routing/`)**
+//!
+//! | To see how…                                                           | read                        |
+//! |-----------------------------------------------------------------------|-----------------------------|
+//! | the folder's parts fit together                                       | `routing/mod.rs`            |
+//! | a message finds its subscribers; the locks and their order            | `routing/router.rs`         |
+//! | a session's queue, in-flight window and QoS 2 state work              | `routing/session_state.rs`  |
+//! | deliveries are packed and queued for a writer                         | `routing/outbound.rs`       |
+//! | topic filters are indexed                                             | `routing/subscriptions.rs`  |
+//! | `$share` groups pick a member                                         | `routing/shared.rs`         |
+//! | retained messages are kept                                            | `routing/retained.rs`       |
+//! | a message is held once, whoever receives it                           | `message.rs`                |
+//! | `$SYS` figures are published; the counters behind them                | `sys.rs`, `metrics.rs`      |
+//!
+//! **What carries the bytes (`transport/`)**
+//!
+//! | To see how…                                                           | read                        |
+//! |-----------------------------------------------------------------------|-----------------------------|
+//! | the folder's parts fit together                                       | `transport/mod.rs`          |
+//! | one stream (plain, TLS, WebSocket) is shared by a reader and a writer | `transport/stream.rs`       |
+//! | TLS listeners are configured; a certificate's CN is read              | `transport/tls.rs`          |
+//! | MQTT travels over WebSocket: the upgrade and the frames               | `transport/websocket.rs`    |
+//! | the WebSocket handshake's (and password file's) base64                | `transport/base64.rs`       |
+//!
+//! **Who may do what (`security/`, `hooks.rs`)**
+//!
+//! | To see how…                                                           | read                        |
+//! |-----------------------------------------------------------------------|-----------------------------|
+//! | the folder's parts fit together                                       | `security/mod.rs`           |
+//! | a CONNECT is authenticated; the ACL is consulted                      | `security/auth.rs`          |
+//! | mosquitto password files are read and written                         | `security/password_file.rs` |
+//! | mosquitto ACL files are read and matched                              | `security/acl.rs`           |
+//! | a program embedding the broker extends it (plugin traits)             | `hooks.rs`                  |
+//!
+//! **What survives a crash (`persistence/`)**
+//!
+//! | To see how…                                                           | read                        |
+//! |-----------------------------------------------------------------------|-----------------------------|
+//! | a change of durable state is encoded                                  | `record.rs`                 |
+//! | state is loaded, logged and compacted; fsync before acking            | `persistence/mod.rs`        |
+//! | the log's files are framed, checked and synced                        | `persistence/wal.rs`        |
+//!
+//! **Other brokers (`bridge/`)**
+//!
+//! | To see how…                                                           | read                        |
+//! |-----------------------------------------------------------------------|-----------------------------|
+//! | a bridge carries topics to and from another broker                    | `bridge/mod.rs`             |
+//! | a bridge's `connection` block is read                                 | `bridge/config.rs`          |
+//! | a bridge's local side is an ordinary connection                       | `bridge/local.rs`           |
+//! | two threads talk as over a socket, in memory                          | `bridge/duplex.rs`          |
+//!
+//! **Testing without sockets**
+//!
+//! | To see how…                                                           | read                        |
+//! |-----------------------------------------------------------------------|-----------------------------|
+//! | the sessions and router are fuzzed                                    | `fuzzing.rs`                |
 //!
 //! To add your own authentication, authorisation or message hooks, see [`hooks`] and
 //! [`Broker::builder`].
@@ -52,9 +106,6 @@
 //! `ARCHITECTURE.md` beside this crate explains the threads, the locks and the memory per connection;
 //! `README.md` is for operators.
 
-mod acl;
-mod auth;
-mod base64;
 mod bridge;
 mod config;
 mod connection;
@@ -62,30 +113,29 @@ mod connection;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod hooks;
+
+/// The broker's architecture (`ARCHITECTURE.md` beside this crate): the code map, a message's life
+/// across threads at each QoS, the threads, the locks, memory, security, persistence, and a glossary
+/// of the words the code uses. Documentation only: this module has no items.
+#[doc = include_str!("../ARCHITECTURE.md")]
+pub mod architecture {}
 mod limits;
 mod message;
 mod metrics;
-mod outbound;
-mod password_file;
 mod persistence;
-mod retained;
-mod router;
-mod session;
-mod shared;
-mod store;
-mod subscriptions;
+mod record;
+mod routing;
+mod security;
+mod start;
 mod sys;
-mod tls;
 mod transport;
-mod websocket;
-mod writer;
 
 use std::fmt;
-use std::io::{self, Write};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::thread::{self, JoinHandle};
+use std::sync::atomic::Ordering;
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use log::{info, warn};
@@ -93,32 +143,22 @@ use parking_lot::{Condvar, Mutex, RwLock};
 
 pub use bridge::config::{BridgeConfig, BridgeTls, BridgeTopic, Direction};
 pub use config::{Config, ConfigError, SecuritySettings, TlsListener, WebSocketListener};
-pub use password_file::{
+pub use security::password_file::{
     DEFAULT_ITERATIONS, PasswordFile, PasswordFileError, hash_line, is_hashed_or_blank, line_user,
 };
-pub use tls::TlsSettings;
+pub use transport::tls::TlsSettings;
 
-use auth::{Security, SecuritySources};
-use hooks::{Authenticator, Authoriser, Hooks, Listener, Plugins};
-use persistence::{Persistence, Restored};
-use transport::Stream;
-
-use connection::{CONNACK_SERVER_UNAVAILABLE, Connection, Context};
-use limits::SystemLimits;
-use router::Router;
-use session::Settings;
-use store::Limits;
+use connection::Context;
+use hooks::{Authenticator, Authoriser, Hooks, Plugins};
+use persistence::Persistence;
+use security::auth::{Security, SecuritySources};
+use transport::tls;
 
 /// Stack size of reader threads: the decoder and the session need little (the read buffer is on the
 /// heap), and 128 KiB leaves a wide margin for logging and debug builds (see ARCHITECTURE.md, "Memory").
 pub const READER_STACK_SIZE: usize = 128 * 1024;
 /// Stack size of writer threads, which only encode into a heap buffer.
 pub const WRITER_STACK_SIZE: usize = 64 * 1024;
-/// Packets a writer's channel holds beyond the in-flight window: room for acknowledgements and QoS 0
-/// messages. When it is full, QoS 0 messages for that client wait in its session queue.
-const CHANNEL_HEADROOM: usize = 256;
-/// The largest a writer's channel gets, whatever `max_inflight_messages` says.
-const CHANNEL_MAX: usize = 4096;
 
 /// The entry point: [`Broker::start`].
 #[derive(Debug)]
@@ -262,260 +302,6 @@ impl Broker {
             plugins: Plugins::default(),
         }
     }
-
-    fn start_with(config: Config, plugins: Plugins) -> Result<BrokerHandle, StartError> {
-        if config.listeners.is_empty()
-            && config.tls_listeners.is_empty()
-            && config.websocket_listeners.is_empty()
-        {
-            return Err(StartError::NoListener);
-        }
-        // Listeners are numbered in `local_addrs` order: the plain ones, then the TLS ones, then
-        // the WebSocket ones.
-        let use_identity = config.identity_listeners();
-        let security_sources = SecuritySources {
-            global: config.security_settings(),
-            per_listener: config
-                .per_listener_settings
-                .then(|| config.listener_security.clone()),
-            use_identity,
-            plugins,
-        };
-        let security = Security::load(&security_sources).map_err(StartError::Security)?;
-        info!("security: {}", security.describe());
-        let mut tls_configs = Vec::new();
-        for listener in &config.tls_listeners {
-            tls_configs.push(tls::server_config(&listener.tls).map_err(StartError::Tls)?);
-        }
-        let mut websocket_configs = Vec::new();
-        for listener in &config.websocket_listeners {
-            let tls = match &listener.tls {
-                Some(settings) => Some(tls::server_config(settings).map_err(StartError::Tls)?),
-                None => None,
-            };
-            websocket_configs.push(tls);
-        }
-        let (store, restored) = if config.persistence {
-            let (store, restored) =
-                Persistence::open(&config.persistence_location).map_err(StartError::Persistence)?;
-            (Some(Arc::new(store)), restored)
-        } else {
-            (None, Restored::default())
-        };
-        let (system_max, deciding) = SystemLimits::read().max_connections();
-        let max_connections = match config.max_connections {
-            Some(configured) if configured <= system_max => configured,
-            Some(configured) => {
-                warn!(
-                    "max_connections {configured} is over what this system allows ({system_max}, \
-                     limited by {deciding}); using {system_max}"
-                );
-                system_max
-            }
-            None => system_max,
-        };
-        info!(
-            "accepting at most {max_connections} clients (limited by {})",
-            match config.max_connections {
-                Some(configured) if configured <= system_max => "max_connections",
-                _ => deciding,
-            }
-        );
-        let limits = Limits {
-            max_inflight: config.max_inflight_messages,
-            max_queued: config.max_queued_messages,
-        };
-        let window = if limits.max_inflight == 0 {
-            CHANNEL_MAX
-        } else {
-            limits.max_inflight
-        };
-        let max_packet_size = if config.message_size_limit == 0 {
-            mqtt_codec::MAX_PACKET_SIZE
-        } else {
-            // Room for the fixed header, topic and packet identifier around the payload; a payload over
-            // the limit but within this is acknowledged and dropped, a larger packet closes the
-            // connection before it is buffered.
-            config.message_size_limit.saturating_add(5 + 2 + 65_535 + 2)
-        };
-        let context = Arc::new(Context {
-            router: Arc::new(Router::new(limits, security, store.clone(), restored)),
-            settings: Settings {
-                connect_timeout: config.connect_timeout,
-                allow_zero_length_clientid: config.allow_zero_length_clientid,
-                auto_id_prefix: config.auto_id_prefix.clone(),
-                message_size_limit: config.message_size_limit,
-            },
-            max_connections,
-            admitted: AtomicUsize::new(0),
-            channel_capacity: window.min(CHANNEL_MAX) + CHANNEL_HEADROOM,
-            max_packet_size,
-            shutting_down: AtomicBool::new(false),
-            writer_stack: WRITER_STACK_SIZE,
-            max_subscriptions: config.max_subscriptions_per_client,
-            max_topic_levels: config.max_topic_levels,
-        });
-        let persistence = match store {
-            Some(store) => Some(start_persistence(store, &context.router)?),
-            None => None,
-        };
-
-        // What each listener wraps around TCP, in `local_addrs` order. The TLS configurations are
-        // kept for reload too (new certificates on SIGHUP).
-        let mut kinds = Vec::new();
-        let mut tls_listeners = Vec::new();
-        for address in &config.listeners {
-            kinds.push((*address, Kind::default()));
-        }
-        for (listener, tls) in config.tls_listeners.iter().zip(tls_configs) {
-            let tls = Arc::new(RwLock::new(tls));
-            tls_listeners.push((listener.tls.clone(), Arc::clone(&tls)));
-            let kind = Kind {
-                tls: Some(tls),
-                websocket: false,
-            };
-            kinds.push((listener.address, kind));
-        }
-        for (listener, tls) in config.websocket_listeners.iter().zip(websocket_configs) {
-            let tls = match (&listener.tls, tls) {
-                (Some(settings), Some(tls)) => {
-                    let tls = Arc::new(RwLock::new(tls));
-                    tls_listeners.push((settings.clone(), Arc::clone(&tls)));
-                    Some(tls)
-                }
-                _ => None,
-            };
-            let kind = Kind {
-                tls,
-                websocket: true,
-            };
-            kinds.push((listener.address, kind));
-        }
-        let mut listeners = Vec::new();
-        for (index, (address, kind)) in kinds.into_iter().enumerate() {
-            let listener =
-                TcpListener::bind(address).map_err(|error| StartError::Bind(address, error))?;
-            let local = listener
-                .local_addr()
-                .map_err(|error| StartError::Bind(address, error))?;
-            let what = match (kind.websocket, kind.tls.is_some()) {
-                (false, false) => "",
-                (false, true) => " (TLS)",
-                (true, false) => " (WebSocket)",
-                (true, true) => " (WebSocket over TLS)",
-            };
-            info!("listening on {local}{what}");
-            let info = Listener {
-                index,
-                address: local,
-                tls: kind.tls.is_some(),
-            };
-            listeners.push((listener, info, kind));
-        }
-        let local_addrs: Vec<SocketAddr> =
-            listeners.iter().map(|(_, info, _)| info.address).collect();
-        let live = Arc::new((Mutex::new(0usize), Condvar::new()));
-        let next_id = Arc::new(AtomicU64::new(1));
-        let mut acceptors = Vec::new();
-        for (listener, info, kind) in listeners {
-            let context = Arc::clone(&context);
-            let live = Arc::clone(&live);
-            let next_id = Arc::clone(&next_id);
-            let acceptor = thread::Builder::new()
-                .name(format!("accept-{}", info.address))
-                .spawn(move || accept_loop(&listener, info, &kind, &context, &live, &next_id))
-                .map_err(StartError::Thread)?;
-            acceptors.push(acceptor);
-        }
-        let sys = if config.sys_interval.is_zero() {
-            None
-        } else {
-            let (stop, stopped) = crossbeam_channel::bounded(1);
-            let thread = sys::spawn(Arc::clone(&context.router), config.sys_interval, stopped)
-                .map_err(StartError::Thread)?;
-            Some((stop, thread))
-        };
-        let mut bridges = Vec::new();
-        for bridge in &config.bridges {
-            let handle =
-                bridge::spawn(bridge.clone(), Arc::clone(&context)).map_err(StartError::Thread)?;
-            bridges.push(handle);
-        }
-        Ok(BrokerHandle {
-            context,
-            local_addrs,
-            acceptors,
-            sys,
-            live,
-            reloadable: Box::new(Reloadable {
-                security_sources,
-                tls_listeners,
-            }),
-            persistence,
-            bridges: bridges.into_boxed_slice(),
-        })
-    }
-}
-
-/// What a listener wraps around TCP: TLS, WebSocket, both or (the default) neither. (A TLS
-/// listener's `use_identity_as_username` is in its security chain, `auth.rs`.)
-#[derive(Default)]
-struct Kind {
-    /// With TLS, the configuration new connections get. Replaced whole on reload (a new
-    /// certificate); each connection keeps the `Arc` it started with, so established ones are
-    /// untouched. A leaf lock, held only to clone the `Arc`.
-    tls: Option<Arc<RwLock<Arc<rustls::ServerConfig>>>>,
-    /// `protocol websockets`.
-    websocket: bool,
-}
-
-impl Kind {
-    /// Whether MQTT bytes go straight onto the TCP socket.
-    fn is_plain(&self) -> bool {
-        self.tls.is_none() && !self.websocket
-    }
-}
-
-/// Starts the log's flusher and the compaction thread, after a first compaction that folds what was
-/// loaded into a fresh snapshot.
-fn start_persistence(
-    store: Arc<Persistence>,
-    router: &Arc<Router>,
-) -> Result<PersistenceThreads, StartError> {
-    let flusher = {
-        let store = Arc::clone(&store);
-        thread::Builder::new()
-            .name("persistence-flush".into())
-            .spawn(move || store.run_flusher())
-            .map_err(StartError::Thread)?
-    };
-    store
-        .compact(|| router.snapshot())
-        .map_err(StartError::Persistence)?;
-    let (stop, stopped) = crossbeam_channel::bounded::<()>(1);
-    let compactor = {
-        let store = Arc::clone(&store);
-        let router = Arc::clone(router);
-        thread::Builder::new()
-            .name("persistence-compact".into())
-            .spawn(move || {
-                while let Err(crossbeam_channel::RecvTimeoutError::Timeout) =
-                    stopped.recv_timeout(Duration::from_secs(1))
-                {
-                    if store.wants_compaction()
-                        && let Err(error) = store.compact(|| router.snapshot())
-                    {
-                        log::error!("persistence: compaction failed: {error}");
-                    }
-                }
-            })
-            .map_err(StartError::Thread)?
-    };
-    Ok(PersistenceThreads {
-        store,
-        flusher,
-        compactor: (stop, compactor),
-    })
 }
 
 impl BrokerHandle {
@@ -629,92 +415,4 @@ impl Drop for BrokerHandle {
             self.stop();
         }
     }
-}
-
-/// Accepts connections on one listener until shutdown.
-fn accept_loop(
-    listener: &TcpListener,
-    info: Listener,
-    kind: &Kind,
-    context: &Arc<Context>,
-    live: &Arc<(Mutex<usize>, Condvar)>,
-    next_id: &AtomicU64,
-) {
-    for stream in listener.incoming() {
-        if context.shutting_down.load(Ordering::SeqCst) {
-            return;
-        }
-        let stream = match stream {
-            Ok(stream) => stream,
-            Err(error) => {
-                // Out of file descriptors, typically: back off rather than spin.
-                warn!("accept failed: {error}");
-                thread::sleep(Duration::from_millis(100));
-                continue;
-            }
-        };
-        let peer = stream
-            .peer_addr()
-            .unwrap_or_else(|_| SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0));
-        let _ = stream.set_nodelay(true);
-        // Threads for connections that have not sent CONNECT yet are capped too, so that a flood of
-        // idle sockets cannot exhaust threads.
-        let readers = *live.0.lock();
-        if readers >= context.max_connections.saturating_add(64) {
-            refuse(
-                stream,
-                kind.is_plain(),
-                peer,
-                "too many connections waiting for CONNECT or closing",
-            );
-            continue;
-        }
-        let id = next_id.fetch_add(1, Ordering::Relaxed);
-        // Cloned so that, if the thread cannot start, the socket is still here to answer on.
-        let spare = stream.try_clone();
-        let stream = match &kind.tls {
-            None => Stream::Plain(stream),
-            Some(tls) => match Stream::tls(stream, Arc::clone(&tls.read())) {
-                Ok(stream) => stream,
-                Err(error) => {
-                    warn!("{peer}: cannot start TLS: {error}");
-                    continue;
-                }
-            },
-        };
-        let stream = if kind.websocket {
-            Stream::websocket(stream)
-        } else {
-            stream
-        };
-        *live.0.lock() += 1;
-        let thread_context = Arc::clone(context);
-        let thread_live = Arc::clone(live);
-        let spawned = thread::Builder::new()
-            .name(format!("reader-{id}"))
-            .stack_size(READER_STACK_SIZE)
-            .spawn(move || {
-                Connection::new(thread_context, stream, peer, id, info).run();
-                let (count, ended) = &*thread_live;
-                *count.lock() -= 1;
-                ended.notify_all();
-            });
-        if let Err(error) = spawned {
-            *live.0.lock() -= 1;
-            if let Ok(spare) = spare {
-                let why = format!("cannot start a thread: {error}");
-                refuse(spare, kind.is_plain(), peer, &why);
-            }
-        }
-    }
-}
-
-/// Answers CONNACK 3 on a connection no thread could be given (on a plain listener; a TLS or
-/// WebSocket one cannot speak MQTT before its handshake, so it only closes), and closes it.
-fn refuse(mut stream: TcpStream, plain: bool, peer: SocketAddr, why: &str) {
-    if plain {
-        let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
-        let _ = stream.write_all(&CONNACK_SERVER_UNAVAILABLE);
-    }
-    warn!("{peer}: connection refused with CONNACK 3 (server unavailable): {why}");
 }

@@ -9,7 +9,7 @@
 //! admitting clients (CONNACK 3) a safety margin before the nearest one. The README explains how an
 //! operator raises each.
 //!
-//! This file only computes; `connection.rs` enforces.
+//! This file only computes; `connection/reader.rs` enforces.
 
 use std::fs;
 

@@ -6,13 +6,13 @@
 //! is converted once, here, into reference-counted parts. Delivering one message to a thousand
 //! subscribers then copies two pointers per subscriber, not the payload.
 //!
-//! This file does not decide where a message goes (`router.rs`) or how it is acknowledged (`store.rs`).
+//! This file does not decide where a message goes (`routing/router.rs`) or how it is acknowledged (`routing/session_state.rs`).
 
 use std::sync::Arc;
 
 use mqtt_codec::{Publish, QoS, Will};
 
-use crate::shared::SharedOrigin;
+use crate::routing::shared::SharedOrigin;
 
 /// An application message: topic, payload, QoS and retain flag (3.1.1 §3.3).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,7 +27,7 @@ pub(crate) struct Message {
     /// because of a new subscription [MQTT-3.3.1-8] [MQTT-3.3.1-9].
     pub(crate) retain: bool,
     /// For a delivery through a shared subscription, the group it came from, so that a member that
-    /// leaves can give it back to the group (see `shared.rs`). `None` for every other message.
+    /// leaves can give it back to the group (see `routing/shared.rs`). `None` for every other message.
     pub(crate) shared: Option<SharedOrigin>,
 }
 

@@ -21,7 +21,7 @@ use mqtt_codec::QoS;
 
 use crate::message::Message;
 use crate::metrics::Metrics;
-use crate::router::Router;
+use crate::routing::router::Router;
 
 /// Starts the publisher; it stops when `stop` is dropped or sent to.
 pub(crate) fn spawn(

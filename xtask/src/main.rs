@@ -108,14 +108,15 @@ fn ci() -> Result<(), String> {
     trace::run(workspace_root(), true)?;
     spec::run(&["--check".to_owned()])?;
     run(Command::new(&cargo).args(["test", "--workspace"]))?;
-    // The plugin example checks its own results: run it, so that it keeps working.
-    run(Command::new(&cargo).args([
-        "run",
-        "--package",
-        "mqtt-broker",
-        "--example",
-        "custom_auth",
-    ]))?;
+    // The examples check their own results: run them, so that they keep working.
+    for (package, example) in [
+        ("mqtt-broker", "custom_auth"),
+        ("mqtt-broker", "embedded"),
+        ("mqttsn-codec", "register_and_publish"),
+        ("mqttsn-gateway", "in_front_of_a_broker"),
+    ] {
+        run(Command::new(&cargo).args(["run", "--package", package, "--example", example]))?;
+    }
     // The client's integration tests run against mosquitto above; here against our broker.
     run(Command::new(&cargo)
         .args(["test", "--package", "mqtt-client", "--test", "integration"])

@@ -90,6 +90,19 @@ const TARGETS: &[(SnFault, &[&str])] = &[
     (SnFault::NoPingrespWhenAwake, &["sn-sleep-nothing-buffered"]),
     (SnFault::NoGwinfo, &["sn-searchgw"]),
     (SnFault::Decapsulate, &["sn-encapsulated"]),
+    (SnFault::SubackAfterPublish, &["sn-retained-after-suback"]),
+    (
+        SnFault::NoRetainedForLaterSubscriber,
+        &["sn-retained-later-subscriber"],
+    ),
+    (
+        SnFault::NoRegisterOnReturn,
+        &["sn-kept-session-registers-again"],
+    ),
+    (
+        SnFault::NoResendAfterInvalidTopicId,
+        &["sn-invalid-topic-id-resent"],
+    ),
 ];
 
 /// Runs the named gateway checks (all when `names` is empty) through a relay with `fault`, in

@@ -1,5 +1,5 @@
 //! `mqtt-passwd`: manages password files for `password_file`, compatible with `mosquitto_passwd` for
-//! its common uses. The file format and the hashing are in the library (`password_file.rs`); this
+//! its common uses. The file format and the hashing are in the library (`security/password_file.rs`); this
 //! file only parses arguments, prompts and rewrites the file.
 
 use std::fs;

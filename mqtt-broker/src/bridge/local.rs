@@ -1,5 +1,5 @@
 //! [`Local`]: a bridge's local side, an MQTT client of this very broker over an in-process duplex
-//! (`duplex.rs`), served by an ordinary reader thread (`connection.rs`) like any network client.
+//! (`duplex.rs`), served by an ordinary reader thread (`connection/reader.rs`) like any network client.
 //!
 //! It speaks MQTT with `mqtt-codec` directly rather than through `mqtt-client`, because the bridge
 //! must choose when to acknowledge: a message from this broker is acknowledged (PUBACK, or PUBREC for

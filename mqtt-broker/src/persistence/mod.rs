@@ -13,7 +13,7 @@
 //!
 //! # How
 //!
-//! `router.rs` appends a [`Record`] for every change to a persistent session or to the retained store,
+//! `routing/router.rs` appends a [`Record`] for every change to a persistent session or to the retained store,
 //! while it holds the lock that protects that state, so each session's records are in the order its
 //! changes happened. Writer threads wait for the log to be durable up to the newest record before
 //! sending any of the packets listed above (see `wal.rs`, "Group commit"). QoS 0 traffic, CONNACK,
@@ -21,7 +21,7 @@
 //!
 //! # On disk (`persistence_location`)
 //!
-//! - `wal-<generation>.log`: log segments, records framed as in `record.rs`. Only the newest is
+//! - `wal-<generation>.log`: log segments, records framed as in `src/record.rs`. Only the newest is
 //!   appended to; a new one is started at start-up and at each compaction.
 //! - `snapshot`: the whole state at one point, as records, starting with a header record-less magic
 //!   `MQTTSNAP` + u64 LE generation (the first segment to replay after it) and ending with an `End`
@@ -34,9 +34,8 @@
 //! in it: each session's snapshot carries a mark, the LSN of its last record included, and replay
 //! skips that session's records up to the mark (the retained store has one mark of its own).
 //!
-//! This file loads and compacts; `wal.rs` owns the files, `record.rs` the bytes.
+//! This file loads and compacts; `wal.rs` owns the files, `src/record.rs` the bytes.
 
-mod record;
 mod wal;
 
 use std::collections::{BTreeMap, HashMap};
@@ -47,10 +46,10 @@ use std::sync::Arc;
 
 use log::info;
 
-pub(crate) use record::Record;
+use crate::record::Record;
 
 use crate::message::Message;
-use crate::store::SessionState;
+use crate::routing::session_state::SessionState;
 
 /// Open segments are compacted beyond this size.
 pub(crate) const COMPACT_BYTES: u64 = 64 * 1024 * 1024;

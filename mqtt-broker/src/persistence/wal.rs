@@ -28,7 +28,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use log::warn;
 use parking_lot::{Condvar, Mutex};
 
-use super::record::Record;
+use crate::record::Record;
 
 /// CRC-32 (IEEE 802.3, reflected, as zlib), bit by bit: records are small and this is not the hot
 /// path next to an `fdatasync`.

@@ -18,7 +18,7 @@
 //! Checking a password costs the same whether the user exists or not (an unknown user is checked
 //! against a dummy hash), and the final comparison is constant-time, so neither the existence of a user
 //! nor a prefix of a hash can be learnt by timing. This file does not decide who may connect
-//! (`auth.rs`).
+//! (`security/auth.rs`).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -28,7 +28,7 @@ use std::path::Path;
 use ring::rand::{SecureRandom, SystemRandom};
 use ring::{digest, pbkdf2};
 
-use crate::base64;
+use crate::transport::base64;
 
 /// The iteration count `mqtt-passwd` uses unless told otherwise: the figure OWASP recommends for
 /// PBKDF2-HMAC-SHA512, and the default of mosquitto's development branch. It makes each check cost

@@ -14,13 +14,13 @@
 //! only one. Control frames (ping, pong, close) are at most 125 bytes (RFC 6455 §5.5) and are handed
 //! on whole. What the server sends is never masked and never fragmented (§5.1).
 //!
-//! This file does no I/O (`transport.rs` wraps it around a socket) and knows no MQTT packet.
+//! This file does no I/O (`transport/stream.rs` wraps it around a socket) and knows no MQTT packet.
 
 use std::fmt;
 
 use ring::digest;
 
-use crate::base64;
+use crate::transport::base64;
 
 /// The largest opening request accepted, headers included: browsers send well under 2 KiB.
 pub(crate) const MAX_REQUEST: usize = 8 * 1024;
@@ -642,7 +642,7 @@ mod tests {
         frame
     }
 
-    /// Decodes `input` fed `step` bytes at a time (keeping what was not used, as `transport.rs`
+    /// Decodes `input` fed `step` bytes at a time (keeping what was not used, as `transport/stream.rs`
     /// does), taking at most `max` data bytes per call; returns the data and the control frames.
     fn run(input: &[u8], step: usize, max: usize) -> Result<(Vec<u8>, Vec<String>), FrameError> {
         let mut decoder = FrameDecoder::default();

@@ -6,7 +6,7 @@
 //!
 //! A new subscription asks for every retained message its filter matches. The store answers by testing
 //! each stored topic with `TopicFilter::matches`: a linear scan, simple and exact, which costs one pass
-//! per SUBSCRIBE rather than per PUBLISH. This file does not deliver anything (`router.rs` does).
+//! per SUBSCRIBE rather than per PUBLISH. This file does not deliver anything (`routing/router.rs` does).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

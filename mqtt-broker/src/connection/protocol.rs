@@ -19,8 +19,8 @@
 //!   after DISCONNECT [MQTT-3.14.4-3] [MQTT-3.1.2-10];
 //! - a packet only a server may send, arriving from a client, is a protocol violation [MQTT-4.8.0-1].
 //!
-//! What it does not do: hold session state that outlives the connection (`store.rs`), know other
-//! clients (`router.rs`), or decide whether the broker has room for one more (`lib.rs`).
+//! What it does not do: hold session state that outlives the connection (`routing/session_state.rs`), know other
+//! clients (`routing/router.rs`), or decide whether the broker has room for one more (`connection/reader.rs`).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -30,7 +30,7 @@ use mqtt_codec::{
 };
 
 use crate::message::Message;
-use crate::outbound::OutPacket;
+use crate::routing::outbound::OutPacket;
 
 /// The settings a session needs from the configuration.
 #[derive(Debug, Clone)]
@@ -109,7 +109,7 @@ pub(crate) struct OpenRequest {
     pub(crate) keep_alive: u16,
     /// The user name of CONNECT, if any.
     pub(crate) user_name: Option<Arc<str>>,
-    /// The password of CONNECT, if any: only for `auth.rs`, never logged.
+    /// The password of CONNECT, if any: only for `security/auth.rs`, never logged.
     pub(crate) password: Option<Password>,
     /// Whether CONNECT announced a broker bridging to this one (the top bit of the protocol level,
     /// mosquitto's `try_private`): it is not sent back what it publishes, and retained messages

@@ -12,7 +12,7 @@
 //! against `cafile`; with `require_certificate false` a client may still present one, and it is then
 //! verified too. No session tickets are sent: resumption would save a round trip on reconnect, but
 //! tickets are writes after the handshake, and keeping the connection quiet after the handshake keeps
-//! `transport.rs` simple. This file does no I/O on connections (`transport.rs` does).
+//! `transport/stream.rs` simple. This file does no I/O on connections (`transport/stream.rs` does).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -7,15 +7,15 @@
 //! writer's channel, never while holding a lock. When it ends, for whatever reason, it publishes the
 //! Will if the session handed one over, detaches from the router, and waits for its writer.
 //!
-//! On a TLS or WebSocket listener the thread first completes the handshakes (`transport.rs`), within
-//! `connect_timeout`. At CONNECT it asks `auth.rs` whether the client may connect, and on every
+//! On a TLS or WebSocket listener the thread first completes the handshakes (`transport/stream.rs`), within
+//! `connect_timeout`. At CONNECT it asks `security/auth.rs` whether the client may connect, and on every
 //! PUBLISH and SUBSCRIBE whether its listener's authorisers (the ACL, registered plugins) let it: a
 //! PUBLISH that may not go through is acknowledged as usual and dropped [MQTT-3.3.5-2]
 //! [V31-DIFF-35]; a refused filter is answered 0x80 (see `Router::subscribe` for 3.1). It also calls
 //! the registered [`Hooks`](crate::hooks::Hooks) (connect, publish, subscribe, disconnect), with no
 //! lock held.
 //!
-//! This file holds no protocol rules (`session.rs`) and no shared state (`router.rs`); it is the glue
+//! This file holds no protocol rules (`connection/protocol.rs`) and no shared state (`routing/router.rs`); it is the glue
 //! between a socket and those two.
 
 use std::io;
@@ -29,17 +29,18 @@ use std::time::{Duration, Instant};
 use log::{debug, info, warn};
 use mqtt_codec::{ConnectReturnCode, Decoder, Packet, ProtocolLevel, Status};
 
+use super::QUIET;
+use super::protocol::{Action, Close, CloseReason, OpenRequest, Session, Settings};
+use super::writer::Writer;
 use crate::hooks::{
     ClientInfo, ConnectRequest, ConnectionInfo, DisconnectReason, Listener, MessageView,
     PublishDecision,
 };
 use crate::message::Message;
 use crate::metrics::Metrics;
-use crate::outbound::{OutPacket, Outbound, WriterTx, writer_channel};
-use crate::router::{Link, Router, SlotRef};
-use crate::session::{Action, Close, CloseReason, OpenRequest, Session, Settings};
+use crate::routing::outbound::{OutPacket, Outbound, WriterTx, writer_channel};
+use crate::routing::router::{Link, Router, SlotRef};
 use crate::transport::Stream;
-use crate::writer::Writer;
 
 /// What every connection thread shares: the router and the broker-wide settings and limits.
 #[derive(Debug)]
@@ -71,10 +72,6 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Setting it is a system call; without this slack the reader made one before every read, because
 /// every packet moves the keep-alive deadline a little (see [`needs_rearming`]).
 const TIMEOUT_SLACK: Duration = Duration::from_millis(100);
-
-/// How long without a read (or, in `writer.rs`, a write) makes a connection quiet: a small read or
-/// write after such a spell gives its buffer back instead of keeping it while idle.
-pub(crate) const QUIET: Duration = Duration::from_secs(1);
 
 /// The most packets for the connection's own writer held back before they are handed over (see
 /// [`Connection::send`]).
@@ -330,8 +327,8 @@ impl Connection {
                         if self.trusted {
                             return true;
                         }
-                        // A shared subscription is judged by its own filter (see `shared.rs`).
-                        let filter = crate::shared::acl_filter(filter);
+                        // A shared subscription is judged by its own filter (see `routing/shared.rs`).
+                        let filter = crate::routing::shared::acl_filter(filter);
                         let levels_ok = self.context.max_topic_levels == 0
                             || filter.split('/').count() <= self.context.max_topic_levels;
                         let ok =

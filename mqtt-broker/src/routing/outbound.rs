@@ -5,8 +5,8 @@
 //! [`Packet`] only at the moment of encoding, in the writer thread, under the protocol level of the
 //! connection: that is where CONNACK loses its Session Present bit for MQTT 3.1 ([V31-DIFF-7]).
 //!
-//! This file does not decide what to send (`session.rs`, `store.rs`, `router.rs`) nor write to a socket
-//! (`writer.rs`).
+//! This file does not decide what to send (`connection/protocol.rs`, `routing/session_state.rs`, `routing/router.rs`) nor write to a socket
+//! (`connection/writer.rs`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

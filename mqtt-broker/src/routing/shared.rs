@@ -28,7 +28,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use mqtt_codec::{QoS, TopicFilter, TopicName};
 use parking_lot::{Mutex, RwLock};
 
-use crate::subscriptions::{Subscriber, SubscriptionTree};
+use crate::routing::subscriptions::{Subscriber, SubscriptionTree};
 
 /// What starts the filter of a shared subscription.
 const PREFIX: &str = "$share/";

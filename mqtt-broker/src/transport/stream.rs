@@ -13,7 +13,7 @@
 //!   the socket in that same order, which TLS requires. Only the connection's own two threads ever
 //!   take these locks, so a slow client still stalls nobody else.
 //!
-//! A WebSocket stream (`protocol websockets`, RFC 6455 in `websocket.rs`) wraps a plain or TLS one
+//! A WebSocket stream (`protocol websockets`, RFC 6455 in `transport/websocket.rs`) wraps a plain or TLS one
 //! and splits the same way: the reader alone decodes frames (the receiving state is locked only by
 //! it), and whoever sends a frame holds the sending lock until the whole frame is on the socket. The
 //! writer sends each batch of MQTT packets as one binary frame; the reader sends the pong that
@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 use rustls::{ServerConfig, ServerConnection};
 
-use crate::websocket::{self, Frame, FrameDecoder, close_code};
+use crate::transport::websocket::{self, Frame, FrameDecoder, close_code};
 
 /// A connection's byte stream.
 #[derive(Debug)]
@@ -257,7 +257,7 @@ impl TlsStream {
         Ok(state
             .peer_certificates()
             .and_then(|chain| chain.first())
-            .and_then(|leaf| crate::tls::common_name(leaf)))
+            .and_then(|leaf| crate::transport::tls::common_name(leaf)))
     }
 
     /// Reads decrypted bytes.

@@ -27,7 +27,7 @@
 //! Unlike mosquitto, which accepts every SUBSCRIBE and only filters at delivery, a subscription is
 //! granted only if one `read` rule covers every topic its filter can match and no `deny` rule covers it
 //! all; `read` is checked again on every delivery, which settles the partial overlaps. This file only
-//! answers questions; `connection.rs` and `router.rs` act on the answers.
+//! answers questions; `connection/reader.rs` and `routing/router.rs` act on the answers.
 
 use std::collections::HashMap;
 

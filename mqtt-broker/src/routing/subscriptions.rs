@@ -26,7 +26,7 @@
 //! The tree is generic over `T`, the handle stored with each subscription: the router stores the
 //! session's slot there, so that delivering a message needs no further lookup (no global lock, no
 //! hashing of client identifiers). The tree itself knows nothing of sessions or delivery; it only
-//! clones `T` into the result. Shared subscriptions (`shared.rs`) use a tree of their own whose
+//! clones `T` into the result. Shared subscriptions (`routing/shared.rs`) use a tree of their own whose
 //! handles are groups, so that this one, and the publish path through it, stay as they are.
 //!
 //! The authoritative definition of matching is `mqtt_codec::TopicFilter::matches`; the test at the end

@@ -10,7 +10,7 @@
 //! 2. one `Slot` (a session and its live connection, if any). Never two slots at once.
 //! 3. `subscriptions` or `retained`. These are leaves: nothing else is locked while one is held,
 //!    except that (un)subscribing changes the shared-subscription groups under `subscriptions`.
-//! 4. the locks inside `shared` (`shared.rs`), taken last: nothing outside it is locked while one of
+//! 4. the locks inside `shared` (`routing/shared.rs`), taken last: nothing outside it is locked while one of
 //!    them is held, so a publisher copies a group's members out before it locks their slots.
 //!
 //! A publisher never takes the registry: the subscription tree stores each subscription's slot, so it
@@ -28,7 +28,7 @@
 //! asked at all.
 //!
 //! This file does not parse packets, run timers or own sockets; it holds no protocol state of a
-//! connection (`session.rs`) and does not decide outbound flow control (`store.rs`).
+//! connection (`connection/protocol.rs`) and does not decide outbound flow control (`routing/session_state.rs`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -41,17 +41,18 @@ use mqtt_codec::{
 };
 use parking_lot::{Mutex, RwLock};
 
-use crate::auth::Security;
+use crate::connection::protocol::{Ack, OpenRequest};
 use crate::hooks::ClientInfo;
 use crate::message::Message;
 use crate::metrics::Metrics;
-use crate::outbound::{OutPacket, Outbound, WriterTx};
-use crate::persistence::{Persistence, Record, Restored};
-use crate::retained::RetainedStore;
-use crate::session::{Ack, OpenRequest};
-use crate::shared::{Filter, GroupId, SharedOrigin, SharedSubscriptions};
-use crate::store::{Limits, SessionState};
-use crate::subscriptions::{Subscriber, SubscriptionTree};
+use crate::persistence::{Persistence, Restored};
+use crate::record::Record;
+use crate::routing::outbound::{OutPacket, Outbound, WriterTx};
+use crate::routing::retained::RetainedStore;
+use crate::routing::session_state::{Limits, SessionState};
+use crate::routing::shared::{Filter, GroupId, SharedOrigin, SharedSubscriptions};
+use crate::routing::subscriptions::{Subscriber, SubscriptionTree};
+use crate::security::auth::Security;
 use crate::transport::Stream;
 
 /// A session's slot in the registry, shared by its connection threads and by publishers.
@@ -125,7 +126,7 @@ pub(crate) struct Router {
     /// Every subscription, indexed by filter, each with its session's slot. Read-locked by
     /// publishers, write-locked by (un)subscribers and session clean-up; a leaf lock.
     subscriptions: RwLock<SubscriptionTree<SlotRef>>,
-    /// The `$share/` subscriptions, apart from the others (see `shared.rs`). Its locks come last in
+    /// The `$share/` subscriptions, apart from the others (see `routing/shared.rs`). Its locks come last in
     /// the lock order: no slot is locked while one of them is held.
     shared: SharedSubscriptions<SlotRef>,
     /// The key of the next slot created (see [`Slot::key`]).

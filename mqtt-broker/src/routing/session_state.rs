@@ -16,7 +16,7 @@
 //! clients. It leaves the queue without taking a window slot, and is forgotten when the connection
 //! ends: QoS 0 is never kept for an offline session (3.1 §2.2) nor written to the log.
 //!
-//! This file does not know who is connected (`router.rs`) nor how packets reach a socket (`writer.rs`).
+//! This file does not know who is connected (`routing/router.rs`) nor how packets reach a socket (`connection/writer.rs`).
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
@@ -24,8 +24,8 @@ use std::sync::Arc;
 use mqtt_codec::{Delivery, PacketId, QoS};
 
 use crate::message::Message;
-use crate::outbound::OutPacket;
-use crate::persistence::Record;
+use crate::record::Record;
+use crate::routing::outbound::OutPacket;
 
 /// How much one session may hold. Zero means "no limit", as in mosquitto.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -295,7 +295,7 @@ impl SessionState {
 
     /// Takes out the QoS 1 and 2 messages that came through a shared subscription and that the
     /// client has not acknowledged: queued ones, and window entries still waiting for PUBACK or
-    /// PUBREC. A member whose session ends gives them back to its group (see `shared.rs`); a message
+    /// PUBREC. A member whose session ends gives them back to its group (see `routing/shared.rs`); a message
     /// past PUBREC was received and stays.
     pub(crate) fn take_shared(&mut self) -> Vec<Message> {
         let mut taken = Vec::new();
@@ -530,7 +530,7 @@ mod tests {
 
     #[test]
     fn take_shared_gives_back_unacknowledged_group_messages_only() {
-        let origin = crate::shared::SharedOrigin {
+        let origin = crate::routing::shared::SharedOrigin {
             group: std::sync::Arc::new(("g".into(), "t".into())),
             qos: QoS::ExactlyOnce,
         };

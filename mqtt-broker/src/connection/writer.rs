@@ -19,10 +19,10 @@ use std::time::Instant;
 use log::{debug, error};
 use mqtt_codec::ProtocolLevel;
 
-use crate::connection::QUIET;
+use super::QUIET;
 use crate::metrics::Metrics;
-use crate::outbound::{OutPacket, Outbound, WriterRx};
-use crate::router::{Router, SlotRef};
+use crate::routing::outbound::{OutPacket, Outbound, WriterRx};
+use crate::routing::router::{Router, SlotRef};
 use crate::transport::Stream;
 
 /// The largest batch written at once.

@@ -21,7 +21,7 @@
 //!
 //! # What a client may do
 //!
-//! A listener's authorisers (the registered ones, then the `acl_file`, see `acl.rs`) are asked the
+//! A listener's authorisers (the registered ones, then the `acl_file`, see `security/acl.rs`) are asked the
 //! same way; when all defer, the answer is yes. `read` is asked at every delivery, for the
 //! subscriber's listener; a session restored from disk whose client has not reconnected has no
 //! listener yet, and with `per_listener_settings` a message for it must then be allowed by every
@@ -33,7 +33,7 @@
 //! Without `per_listener_settings` every listener's chain holds the same built-in members, loaded
 //! once; with it, each listener loads its own `password_file`, `acl_file` and `allow_anonymous`.
 //!
-//! This file decides; `connection.rs` sends the CONNACK and runs the hooks, and `router.rs` asks
+//! This file decides; `connection/reader.rs` sends the CONNACK and runs the hooks, and `routing/router.rs` asks
 //! `read` at delivery.
 
 use std::path::Path;
@@ -41,14 +41,14 @@ use std::sync::Arc;
 
 use mqtt_codec::{ConnectReturnCode, QoS};
 
-use crate::acl::{AclFile, Operation};
 use crate::config::SecuritySettings;
 use crate::hooks::{
     Authentication, Authenticator, Authoriser, ClientInfo, ConnectRequest, Hooks, MessageView,
     Permission, Plugins,
 };
 use crate::message::Message;
-use crate::password_file::PasswordFile;
+use crate::security::acl::{AclFile, Operation};
+use crate::security::password_file::PasswordFile;
 
 /// The security in force: one chain per listener, replaced as a whole on reload.
 pub(crate) struct Security {
@@ -437,8 +437,8 @@ mod tests {
     }
 
     fn with_alice(allow_anonymous: Option<bool>) -> Builtins {
-        let line =
-            crate::password_file::hash_line("alice", b"pw", NonZeroU32::MIN).expect("random works");
+        let line = crate::security::password_file::hash_line("alice", b"pw", NonZeroU32::MIN)
+            .expect("random works");
         let passwords = PasswordFile::parse(&line, "p").expect("parses");
         Builtins {
             passwords: Some(Arc::new(passwords)),

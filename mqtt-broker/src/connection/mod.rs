@@ -1,0 +1,20 @@
+//! One client connection: the reader thread (`reader.rs`), the writer thread (`writer.rs`) and the
+//! protocol rules they obey (`protocol.rs`, sans I/O).
+//!
+//! A connection's reader decodes packets and hands them to its protocol machine, then carries out
+//! the actions the machine answers (route a message, open a session, send a packet, close); its
+//! writer drains the channel the router and the reader fill and writes to the socket. Neither holds a
+//! lock while blocked on I/O.
+
+pub(crate) mod protocol;
+mod reader;
+pub(crate) mod writer;
+
+use std::time::Duration;
+
+pub(crate) use reader::{CONNACK_SERVER_UNAVAILABLE, Connection, Context};
+
+/// How long without a read (or, in `writer.rs`, a write) makes a connection quiet: a small read or
+/// write after such a spell gives its buffer back instead of keeping it while idle. (Here, beside
+/// both threads, so that neither imports the other for it.)
+pub(crate) const QUIET: Duration = Duration::from_secs(1);

@@ -1,0 +1,14 @@
+//! Where a message goes: the router and the shared state it guards.
+//!
+//! `router.rs` finds a message's subscribers and owns the locks (and their order);
+//! `subscriptions.rs` indexes topic filters, `shared.rs` the `$share` groups, `retained.rs` keeps
+//! retained messages; `session_state.rs` is MQTT's session state (queue, in-flight window, QoS 2
+//! identifiers), and `outbound.rs` the channel and packets that carry deliveries to a connection's
+//! writer.
+
+pub(crate) mod outbound;
+pub(crate) mod retained;
+pub(crate) mod router;
+pub(crate) mod session_state;
+pub(crate) mod shared;
+pub(crate) mod subscriptions;

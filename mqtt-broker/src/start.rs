@@ -1,0 +1,385 @@
+//! Start-up: [`Broker::start_with`] turns a [`Config`] into a running broker, then one acceptor
+//! thread per listener hands each accepted socket to a reader thread of its own.
+//!
+//! In order: the security chain and TLS configurations are loaded, persistence is opened and replayed,
+//! the connection limit is derived from the system's (`limits.rs`), the shared [`Context`] is built,
+//! every listener is bound, and the acceptors, the `$SYS` thread (`sys.rs`) and the bridges (`bridge/`)
+//! are started. A listener at its limit, or one where no thread can be started, refuses with CONNACK 3.
+//!
+//! What the running broker is, and how it stops, is in `lib.rs` ([`BrokerHandle`]).
+
+use std::io::Write;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::thread;
+use std::time::Duration;
+
+use log::{info, warn};
+use parking_lot::{Condvar, Mutex, RwLock};
+
+use crate::connection::protocol::Settings;
+use crate::connection::{CONNACK_SERVER_UNAVAILABLE, Connection, Context};
+use crate::hooks::{Listener, Plugins};
+use crate::limits::SystemLimits;
+use crate::persistence::{Persistence, Restored};
+use crate::routing::router::Router;
+use crate::routing::session_state::Limits;
+use crate::security::auth::{Security, SecuritySources};
+use crate::transport::{Stream, tls};
+use crate::{
+    Broker, BrokerHandle, Config, PersistenceThreads, READER_STACK_SIZE, Reloadable, StartError,
+    WRITER_STACK_SIZE, bridge, sys,
+};
+
+/// Packets a writer's channel holds beyond the in-flight window: room for acknowledgements and QoS 0
+/// messages. When it is full, QoS 0 messages for that client wait in its session queue.
+const CHANNEL_HEADROOM: usize = 256;
+/// The largest a writer's channel gets, whatever `max_inflight_messages` says.
+const CHANNEL_MAX: usize = 4096;
+
+impl Broker {
+    /// Binds every listener of `config`, with `plugins` installed, and starts serving: what
+    /// [`Broker::start`] and [`BrokerBuilder::start`](crate::BrokerBuilder::start) do.
+    pub(crate) fn start_with(config: Config, plugins: Plugins) -> Result<BrokerHandle, StartError> {
+        if config.listeners.is_empty()
+            && config.tls_listeners.is_empty()
+            && config.websocket_listeners.is_empty()
+        {
+            return Err(StartError::NoListener);
+        }
+        // Listeners are numbered in `local_addrs` order: the plain ones, then the TLS ones, then
+        // the WebSocket ones.
+        let use_identity = config.identity_listeners();
+        let security_sources = SecuritySources {
+            global: config.security_settings(),
+            per_listener: config
+                .per_listener_settings
+                .then(|| config.listener_security.clone()),
+            use_identity,
+            plugins,
+        };
+        let security = Security::load(&security_sources).map_err(StartError::Security)?;
+        info!("security: {}", security.describe());
+        let mut tls_configs = Vec::new();
+        for listener in &config.tls_listeners {
+            tls_configs.push(tls::server_config(&listener.tls).map_err(StartError::Tls)?);
+        }
+        let mut websocket_configs = Vec::new();
+        for listener in &config.websocket_listeners {
+            let tls = match &listener.tls {
+                Some(settings) => Some(tls::server_config(settings).map_err(StartError::Tls)?),
+                None => None,
+            };
+            websocket_configs.push(tls);
+        }
+        let (store, restored) = if config.persistence {
+            let (store, restored) =
+                Persistence::open(&config.persistence_location).map_err(StartError::Persistence)?;
+            (Some(Arc::new(store)), restored)
+        } else {
+            (None, Restored::default())
+        };
+        let (system_max, deciding) = SystemLimits::read().max_connections();
+        let max_connections = match config.max_connections {
+            Some(configured) if configured <= system_max => configured,
+            Some(configured) => {
+                warn!(
+                    "max_connections {configured} is over what this system allows ({system_max}, \
+                     limited by {deciding}); using {system_max}"
+                );
+                system_max
+            }
+            None => system_max,
+        };
+        info!(
+            "accepting at most {max_connections} clients (limited by {})",
+            match config.max_connections {
+                Some(configured) if configured <= system_max => "max_connections",
+                _ => deciding,
+            }
+        );
+        let limits = Limits {
+            max_inflight: config.max_inflight_messages,
+            max_queued: config.max_queued_messages,
+        };
+        let window = if limits.max_inflight == 0 {
+            CHANNEL_MAX
+        } else {
+            limits.max_inflight
+        };
+        let max_packet_size = if config.message_size_limit == 0 {
+            mqtt_codec::MAX_PACKET_SIZE
+        } else {
+            // Room for the fixed header, topic and packet identifier around the payload; a payload over
+            // the limit but within this is acknowledged and dropped, a larger packet closes the
+            // connection before it is buffered.
+            config.message_size_limit.saturating_add(5 + 2 + 65_535 + 2)
+        };
+        let context = Arc::new(Context {
+            router: Arc::new(Router::new(limits, security, store.clone(), restored)),
+            settings: Settings {
+                connect_timeout: config.connect_timeout,
+                allow_zero_length_clientid: config.allow_zero_length_clientid,
+                auto_id_prefix: config.auto_id_prefix.clone(),
+                message_size_limit: config.message_size_limit,
+            },
+            max_connections,
+            admitted: AtomicUsize::new(0),
+            channel_capacity: window.min(CHANNEL_MAX) + CHANNEL_HEADROOM,
+            max_packet_size,
+            shutting_down: AtomicBool::new(false),
+            writer_stack: WRITER_STACK_SIZE,
+            max_subscriptions: config.max_subscriptions_per_client,
+            max_topic_levels: config.max_topic_levels,
+        });
+        let persistence = match store {
+            Some(store) => Some(start_persistence(store, &context.router)?),
+            None => None,
+        };
+
+        // What each listener wraps around TCP, in `local_addrs` order. The TLS configurations are
+        // kept for reload too (new certificates on SIGHUP).
+        let mut kinds = Vec::new();
+        let mut tls_listeners = Vec::new();
+        for address in &config.listeners {
+            kinds.push((*address, Kind::default()));
+        }
+        for (listener, tls) in config.tls_listeners.iter().zip(tls_configs) {
+            let tls = Arc::new(RwLock::new(tls));
+            tls_listeners.push((listener.tls.clone(), Arc::clone(&tls)));
+            let kind = Kind {
+                tls: Some(tls),
+                websocket: false,
+            };
+            kinds.push((listener.address, kind));
+        }
+        for (listener, tls) in config.websocket_listeners.iter().zip(websocket_configs) {
+            let tls = match (&listener.tls, tls) {
+                (Some(settings), Some(tls)) => {
+                    let tls = Arc::new(RwLock::new(tls));
+                    tls_listeners.push((settings.clone(), Arc::clone(&tls)));
+                    Some(tls)
+                }
+                _ => None,
+            };
+            let kind = Kind {
+                tls,
+                websocket: true,
+            };
+            kinds.push((listener.address, kind));
+        }
+        let mut listeners = Vec::new();
+        for (index, (address, kind)) in kinds.into_iter().enumerate() {
+            let listener =
+                TcpListener::bind(address).map_err(|error| StartError::Bind(address, error))?;
+            let local = listener
+                .local_addr()
+                .map_err(|error| StartError::Bind(address, error))?;
+            let what = match (kind.websocket, kind.tls.is_some()) {
+                (false, false) => "",
+                (false, true) => " (TLS)",
+                (true, false) => " (WebSocket)",
+                (true, true) => " (WebSocket over TLS)",
+            };
+            info!("listening on {local}{what}");
+            let info = Listener {
+                index,
+                address: local,
+                tls: kind.tls.is_some(),
+            };
+            listeners.push((listener, info, kind));
+        }
+        let local_addrs: Vec<SocketAddr> =
+            listeners.iter().map(|(_, info, _)| info.address).collect();
+        let live = Arc::new((Mutex::new(0usize), Condvar::new()));
+        let next_id = Arc::new(AtomicU64::new(1));
+        let mut acceptors = Vec::new();
+        for (listener, info, kind) in listeners {
+            let context = Arc::clone(&context);
+            let live = Arc::clone(&live);
+            let next_id = Arc::clone(&next_id);
+            let acceptor = thread::Builder::new()
+                .name(format!("accept-{}", info.address))
+                .spawn(move || accept_loop(&listener, info, &kind, &context, &live, &next_id))
+                .map_err(StartError::Thread)?;
+            acceptors.push(acceptor);
+        }
+        let sys = if config.sys_interval.is_zero() {
+            None
+        } else {
+            let (stop, stopped) = crossbeam_channel::bounded(1);
+            let thread = sys::spawn(Arc::clone(&context.router), config.sys_interval, stopped)
+                .map_err(StartError::Thread)?;
+            Some((stop, thread))
+        };
+        let mut bridges = Vec::new();
+        for bridge in &config.bridges {
+            let handle =
+                bridge::spawn(bridge.clone(), Arc::clone(&context)).map_err(StartError::Thread)?;
+            bridges.push(handle);
+        }
+        Ok(BrokerHandle {
+            context,
+            local_addrs,
+            acceptors,
+            sys,
+            live,
+            reloadable: Box::new(Reloadable {
+                security_sources,
+                tls_listeners,
+            }),
+            persistence,
+            bridges: bridges.into_boxed_slice(),
+        })
+    }
+}
+
+/// What a listener wraps around TCP: TLS, WebSocket, both or (the default) neither. (A TLS
+/// listener's `use_identity_as_username` is in its security chain, `auth.rs`.)
+#[derive(Default)]
+struct Kind {
+    /// With TLS, the configuration new connections get. Replaced whole on reload (a new
+    /// certificate); each connection keeps the `Arc` it started with, so established ones are
+    /// untouched. A leaf lock, held only to clone the `Arc`.
+    tls: Option<Arc<RwLock<Arc<rustls::ServerConfig>>>>,
+    /// `protocol websockets`.
+    websocket: bool,
+}
+
+impl Kind {
+    /// Whether MQTT bytes go straight onto the TCP socket.
+    fn is_plain(&self) -> bool {
+        self.tls.is_none() && !self.websocket
+    }
+}
+
+/// Starts the log's flusher and the compaction thread, after a first compaction that folds what was
+/// loaded into a fresh snapshot.
+fn start_persistence(
+    store: Arc<Persistence>,
+    router: &Arc<Router>,
+) -> Result<PersistenceThreads, StartError> {
+    let flusher = {
+        let store = Arc::clone(&store);
+        thread::Builder::new()
+            .name("persistence-flush".into())
+            .spawn(move || store.run_flusher())
+            .map_err(StartError::Thread)?
+    };
+    store
+        .compact(|| router.snapshot())
+        .map_err(StartError::Persistence)?;
+    let (stop, stopped) = crossbeam_channel::bounded::<()>(1);
+    let compactor = {
+        let store = Arc::clone(&store);
+        let router = Arc::clone(router);
+        thread::Builder::new()
+            .name("persistence-compact".into())
+            .spawn(move || {
+                while let Err(crossbeam_channel::RecvTimeoutError::Timeout) =
+                    stopped.recv_timeout(Duration::from_secs(1))
+                {
+                    if store.wants_compaction()
+                        && let Err(error) = store.compact(|| router.snapshot())
+                    {
+                        log::error!("persistence: compaction failed: {error}");
+                    }
+                }
+            })
+            .map_err(StartError::Thread)?
+    };
+    Ok(PersistenceThreads {
+        store,
+        flusher,
+        compactor: (stop, compactor),
+    })
+}
+
+/// Accepts connections on one listener until shutdown.
+fn accept_loop(
+    listener: &TcpListener,
+    info: Listener,
+    kind: &Kind,
+    context: &Arc<Context>,
+    live: &Arc<(Mutex<usize>, Condvar)>,
+    next_id: &AtomicU64,
+) {
+    for stream in listener.incoming() {
+        if context.shutting_down.load(Ordering::SeqCst) {
+            return;
+        }
+        let stream = match stream {
+            Ok(stream) => stream,
+            Err(error) => {
+                // Out of file descriptors, typically: back off rather than spin.
+                warn!("accept failed: {error}");
+                thread::sleep(Duration::from_millis(100));
+                continue;
+            }
+        };
+        let peer = stream
+            .peer_addr()
+            .unwrap_or_else(|_| SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0));
+        let _ = stream.set_nodelay(true);
+        // Threads for connections that have not sent CONNECT yet are capped too, so that a flood of
+        // idle sockets cannot exhaust threads.
+        let readers = *live.0.lock();
+        if readers >= context.max_connections.saturating_add(64) {
+            refuse(
+                stream,
+                kind.is_plain(),
+                peer,
+                "too many connections waiting for CONNECT or closing",
+            );
+            continue;
+        }
+        let id = next_id.fetch_add(1, Ordering::Relaxed);
+        // Cloned so that, if the thread cannot start, the socket is still here to answer on.
+        let spare = stream.try_clone();
+        let stream = match &kind.tls {
+            None => Stream::Plain(stream),
+            Some(tls) => match Stream::tls(stream, Arc::clone(&tls.read())) {
+                Ok(stream) => stream,
+                Err(error) => {
+                    warn!("{peer}: cannot start TLS: {error}");
+                    continue;
+                }
+            },
+        };
+        let stream = if kind.websocket {
+            Stream::websocket(stream)
+        } else {
+            stream
+        };
+        *live.0.lock() += 1;
+        let thread_context = Arc::clone(context);
+        let thread_live = Arc::clone(live);
+        let spawned = thread::Builder::new()
+            .name(format!("reader-{id}"))
+            .stack_size(READER_STACK_SIZE)
+            .spawn(move || {
+                Connection::new(thread_context, stream, peer, id, info).run();
+                let (count, ended) = &*thread_live;
+                *count.lock() -= 1;
+                ended.notify_all();
+            });
+        if let Err(error) = spawned {
+            *live.0.lock() -= 1;
+            if let Ok(spare) = spare {
+                let why = format!("cannot start a thread: {error}");
+                refuse(spare, kind.is_plain(), peer, &why);
+            }
+        }
+    }
+}
+
+/// Answers CONNACK 3 on a connection no thread could be given (on a plain listener; a TLS or
+/// WebSocket one cannot speak MQTT before its handshake, so it only closes), and closes it.
+fn refuse(mut stream: TcpStream, plain: bool, peer: SocketAddr, why: &str) {
+    if plain {
+        let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
+        let _ = stream.write_all(&CONNACK_SERVER_UNAVAILABLE);
+    }
+    warn!("{peer}: connection refused with CONNACK 3 (server unavailable): {why}");
+}

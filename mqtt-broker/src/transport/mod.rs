@@ -1,0 +1,10 @@
+//! What carries MQTT's bytes: plain TCP, TLS (`tls.rs`) and WebSocket (`websocket.rs`, with the
+//! `base64.rs` its handshake needs), all behind one [`Stream`] (`stream.rs`) that a connection's
+//! reader and writer share.
+
+pub(crate) mod base64;
+mod stream;
+pub(crate) mod tls;
+pub(crate) mod websocket;
+
+pub(crate) use stream::Stream;
