@@ -147,8 +147,12 @@ macro_rules! with_connection_options {
             /// the ALPN protocol to offer in the TLS handshake
             #[argh(option)]
             pub tls_alpn: Option<String>,
-            /// mqtt://[user[:password]@]host[:port]/topic (mqtts:// for TLS) instead of -h -p -u -P -t
-            #[argh(option, short = 'L')]
+            /// `-L`: host, port, credentials and topic in one URL (see [`Url`]).
+            #[argh(
+                option,
+                short = 'L',
+                description = "mqtt://[user[:password]@]host[:port]/topic (mqtts:// for TLS) instead of -h -p -u -P -t"
+            )]
             pub url: Option<String>,
             /// do not print error messages
             #[argh(switch)]
