@@ -1422,6 +1422,15 @@ mod tests {
     }
 
     #[test]
+    fn random_percentages_stay_in_range_and_spread() {
+        let mut random = Random::seeded();
+        let draws: Vec<f64> = (0..1000).map(|_| random.percent()).collect();
+        assert!(draws.iter().all(|draw| (0.0..100.0).contains(draw)));
+        // Not a statistical test: only that both halves are reached, so 50 keeps some and drops some.
+        assert!(draws.iter().any(|draw| *draw < 50.0) && draws.iter().any(|draw| *draw >= 50.0));
+    }
+
+    #[test]
     fn dates_across_leap_years() {
         assert_eq!(civil_from_days(0), (1970, 1, 1));
         assert_eq!(civil_from_days(11_016), (2000, 2, 29));

@@ -430,3 +430,21 @@ fn mqtt5_options_fail_clearly_and_quiet_silences_errors() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// `--random-filter 0` prints nothing (so `-C 1` is never reached and `-W` expires), 100 prints
+/// everything.
+#[test]
+fn random_filter_at_its_extremes() {
+    let broker = Broker::start();
+    let none = subscriber(
+        &broker,
+        &["-t", "rf", "-C", "1", "-W", "3", "--random-filter", "0"],
+    );
+    let all = subscriber(&broker, &["-t", "rf", "-C", "1", "--random-filter", "100"]);
+    assert!(publish(&broker, &["-t", "rf", "-m", "x"]).success());
+    let (status, output) = wait(all);
+    assert!(status.success(), "{status}");
+    assert_eq!(output, "x\n");
+    let (status, output) = wait(none);
+    assert_eq!((status.code(), output.as_str()), (Some(27), ""));
+}
