@@ -2,7 +2,7 @@
 //!
 //! For every case the same bytes are also copied (the floor: no decoder can beat a `memcpy` of its
 //! input) and decoded and encoded by `mqttbytes` 0.6, the most used Rust MQTT codec, in the same run.
-//! Run with `cargo bench -p mqtt-codec`; `BENCHMARKS.md` records the results and how to read them.
+//! Run with `cargo bench -p mqtt-wire-codec`; `BENCHMARKS.md` records the results and how to read them.
 
 // criterion's macros generate undocumented public functions.
 #![allow(missing_docs)]

@@ -87,8 +87,20 @@ fn ci() -> Result<(), String> {
     ]))?;
     // The codecs promise to link into firmware: prove they build without `std`, and without `alloc`
     // where the crate offers that.
-    for codec in ["mqtt-codec", "mqttsn-codec"] {
+    for codec in ["mqtt-wire-codec", "mqttsn-codec"] {
         run(Command::new(&cargo).args(["build", "--package", codec, "--no-default-features"]))?;
+    }
+    // Both codecs are ready for crates.io (metadata, README, a package that builds on its own); the
+    // dry run packages and verifies each without uploading. `--allow-dirty` so that it also runs on a
+    // working tree with changes.
+    for codec in ["mqtt-wire-codec", "mqttsn-codec"] {
+        run(Command::new(&cargo).args([
+            "publish",
+            "--dry-run",
+            "--allow-dirty",
+            "--package",
+            codec,
+        ]))?;
     }
     run(Command::new(&cargo)
         .args(["doc", "--workspace", "--no-deps"])
