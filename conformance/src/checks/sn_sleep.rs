@@ -50,7 +50,7 @@ pub(crate) const CHECKS: &[Check] = &[
     Check {
         name: "sn-searchgw-group",
         section: "MQTT-SN 6.1 Gateway discovery",
-        ids: &["SN-6.1-12", "SN-6.1-9"],
+        ids: &["SN-6.1-12"],
         summary: "SEARCHGW sent to the gateway's multicast group (--sn-group) is answered with GWINFO",
         applies: Applies::Gateway,
         run: searchgw_group,
