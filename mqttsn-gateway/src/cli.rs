@@ -31,9 +31,13 @@ pub struct GatewayArgs {
     /// the broker's host (overrides BrokerName)
     #[argh(option, short = 'b')]
     pub broker: Option<String>,
-    /// the broker's port (overrides BrokerPortNo)
+    /// the UDP port to listen on, as `-p` is the gateway's port for mqttsn-pub and mqttsn-sub
+    /// (overrides GatewayPortNo and the port of Listen)
     #[argh(option, short = 'p')]
     pub port: Option<u16>,
+    /// the broker's port (overrides BrokerPortNo)
+    #[argh(option, short = 'P')]
+    pub broker_port: Option<u16>,
     /// run an aggregating gateway: one MQTT connection for all clients
     #[argh(switch, short = 'a')]
     pub aggregating: bool,
@@ -59,6 +63,9 @@ impl GatewayArgs {
             config.broker_host = broker.clone();
         }
         if let Some(port) = self.port {
+            config.listen.set_port(port);
+        }
+        if let Some(port) = self.broker_port {
             config.broker_port = port;
         }
         if self.aggregating {
@@ -415,6 +422,23 @@ pub fn line(message: &crate::client::Received, verbose: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `-p` is the MQTT-SN (UDP) port for all three programs; the broker's is `-P`.
+    #[test]
+    fn p_is_the_mqtt_sn_port_everywhere() {
+        let args = GatewayArgs::from_args(&["mqttsn-gateway"], &["-p", "10001", "-P", "1884"])
+            .expect("valid flags");
+        let config = args.config().expect("a configuration");
+        assert_eq!(config.listen.port(), 10001);
+        assert_eq!(config.broker_port, 1884);
+        let args =
+            GatewayArgs::from_args(&["mqttsn-gateway"], &["-l", "127.0.0.1:5000", "-p", "6000"])
+                .expect("valid flags");
+        assert_eq!(
+            args.config().expect("a configuration").listen,
+            "127.0.0.1:6000".parse().expect("address")
+        );
+    }
 
     #[test]
     fn lines_follow_mqtt_sn_tools() {

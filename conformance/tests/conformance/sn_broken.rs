@@ -103,6 +103,7 @@ const TARGETS: &[(SnFault, &[&str])] = &[
         SnFault::NoResendAfterInvalidTopicId,
         &["sn-invalid-topic-id-resent"],
     ),
+    (SnFault::NotOnTheGroup, &["sn-searchgw-group"]),
 ];
 
 /// Runs the named gateway checks (all when `names` is empty) through a relay with `fault`, in
@@ -122,7 +123,11 @@ fn run_through(fault: Option<SnFault>, names: &[&str]) -> Vec<CheckResult> {
         .filter(|check| check.applies == Applies::Gateway)
         .filter(|check| names.is_empty() || names.contains(&check.name))
         .collect();
-    let results = conformance::run(&context(relay.address(), Some(port), TIMEOUT), &checks, &[]);
+    let mut context = context(relay.address(), Some(port), TIMEOUT);
+    if let Some(target) = context.gateway.as_mut() {
+        target.group = Some(relay.group());
+    }
+    let results = conformance::run(&context, &checks, &[]);
     drop(relay);
     gateway.shutdown();
     broker.shutdown();

@@ -107,11 +107,15 @@ pub(crate) enum SnFault {
     NoRegisterOnReturn,
     /// After a node's PUBACK "invalid topic id", drops the PUBLISHes sent again (DUP set) to it.
     NoResendAfterInvalidTopicId,
+    /// Hears nothing on the multicast group (a gateway that never joined it).
+    NotOnTheGroup,
 }
 
 /// A relay in front of a gateway, stopped when dropped.
 pub(crate) struct Relay {
     address: SocketAddr,
+    /// The multicast group the relay answers SEARCHGW on, for the gateway behind it.
+    group: SocketAddr,
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
 }
@@ -154,15 +158,36 @@ impl Relay {
         let address = front.local_addr().expect("an address");
         let stop = Arc::new(AtomicBool::new(false));
         let nodes: Nodes = Arc::default();
+        let (group, interface) = crate::sn::group();
+        let group_socket = UdpSocket::bind(group).expect("the group's port");
+        let std::net::IpAddr::V4(group_ip) = group.ip() else {
+            unreachable!("an IPv4 group");
+        };
+        group_socket
+            .join_multicast_v4(&group_ip, &interface)
+            .expect("the relay joins the group");
+        group_socket
+            .set_read_timeout(Some(POLL))
+            .expect("a read timeout");
+        let group_thread = {
+            let (stop, front) = (Arc::clone(&stop), Arc::clone(&front));
+            std::thread::spawn(move || group_loop(&group_socket, &front, gateway, fault, &stop))
+        };
         let thread = {
             let (stop, nodes) = (Arc::clone(&stop), Arc::clone(&nodes));
             std::thread::spawn(move || front_loop(&front, gateway, fault, &nodes, &stop))
         };
         Self {
             address,
+            group,
             stop,
-            threads: vec![thread],
+            threads: vec![thread, group_thread],
         }
+    }
+
+    /// The multicast group nodes may search on.
+    pub(crate) fn group(&self) -> SocketAddr {
+        self.group
     }
 
     /// Where nodes send.
@@ -176,6 +201,39 @@ impl Drop for Relay {
         self.stop.store(true, Ordering::Relaxed);
         for thread in self.threads.drain(..) {
             let _ = thread.join();
+        }
+    }
+}
+
+/// Passes what nodes send to the group on to the gateway's own address, and its answer back to
+/// the node from the relay's front address: the relay's group stands for the gateway's.
+fn group_loop(
+    group: &UdpSocket,
+    front: &UdpSocket,
+    gateway: SocketAddr,
+    fault: Option<SnFault>,
+    stop: &AtomicBool,
+) {
+    let mut buffer = vec![0u8; 65536];
+    while !stop.load(Ordering::Relaxed) {
+        let Ok((n, from)) = group.recv_from(&mut buffer) else {
+            continue;
+        };
+        if fault == Some(SnFault::NotOnTheGroup)
+            || header(&buffer[..n]).map(|h| h.1) != Some(msg::SEARCHGW)
+        {
+            continue;
+        }
+        let Ok(upstream) = UdpSocket::bind("127.0.0.1:0") else {
+            continue;
+        };
+        if upstream.connect(gateway).is_err() || upstream.send(&buffer[..n]).is_err() {
+            continue;
+        }
+        let _ = upstream.set_read_timeout(Some(Duration::from_secs(2)));
+        let mut answer = vec![0u8; 1024];
+        if let Ok(len) = upstream.recv(&mut answer) {
+            let _ = front.send_to(&answer[..len], from);
         }
     }
 }
