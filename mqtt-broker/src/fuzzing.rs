@@ -61,7 +61,10 @@ pub fn session(data: &[u8]) -> usize {
         return 0;
     };
     // The defaults: anonymous clients allowed, no ACL.
-    let Ok(security) = Security::load(&SecuritySources::default()) else {
+    let Ok(security) = Security::load(&SecuritySources {
+        anonymous_by_default: true,
+        ..SecuritySources::default()
+    }) else {
         return 0;
     };
     let router = Router::new(LIMITS, security, None, Restored::default());

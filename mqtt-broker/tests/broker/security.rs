@@ -126,3 +126,57 @@ fn reload_applies_a_new_password_file_without_dropping_connections() {
     let (_, code) = connack_code(address, with_credentials("a4", "alice", b"changed"));
     assert_eq!(code, 0);
 }
+
+/// mosquitto 2's default: once a configuration file has a `listener`, anonymous clients are refused
+/// with CONNACK 5, not authorised (3.1 and 3.1.1 alike), unless it says `allow_anonymous true`.
+#[test]
+fn a_configured_listener_refuses_anonymous_clients_unless_allow_anonymous_true() {
+    let refused =
+        Config::parse("listener 0 127.0.0.1\nsys_interval 0\n", "l.conf").expect("parses");
+    let (_broker, address) = broker_with(refused);
+    for level in [ProtocolLevel::Mqtt31, ProtocolLevel::Mqtt311] {
+        let (mut client, code) = connack_code(
+            address,
+            Connect {
+                level,
+                ..connect("anonymous", true)
+            },
+        );
+        assert_eq!(code, 5, "{level:?}");
+        client.expect_closed();
+    }
+    let open = Config::parse(
+        "listener 0 127.0.0.1\nallow_anonymous true\nsys_interval 0\n",
+        "l.conf",
+    )
+    .expect("parses");
+    let (_broker, address) = broker_with(open);
+    let (_client, code) = connack_code(address, connect("anonymous", true));
+    assert_eq!(code, 0);
+}
+
+/// Without a listener configured (local-only mode) anonymous clients are let in, but only while
+/// every listener is on loopback: a program that keeps `local_only` from `Config::default()` and
+/// listens on every interface gets the safe default.
+#[test]
+fn anonymous_by_default_only_on_loopback() {
+    let local = Config::parse("sys_interval 0\n", "l.conf").expect("parses");
+    assert!(local.local_only);
+    let (_broker, address) = broker_with(local);
+    let (_client, code) = connack_code(address, connect("anonymous", true));
+    assert_eq!(code, 0);
+
+    let everywhere = mqtt_broker::Broker::start(Config {
+        listeners: vec![std::net::SocketAddr::from(([0, 0, 0, 0], 0))],
+        sys_interval: Duration::ZERO,
+        ..Config::default()
+    })
+    .expect("broker starts");
+    let port = everywhere.local_addrs()[0].port();
+    let (mut client, code) = connack_code(
+        std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+        connect("anonymous", true),
+    );
+    assert_eq!(code, 5);
+    client.expect_closed();
+}

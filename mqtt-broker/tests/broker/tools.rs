@@ -95,3 +95,39 @@ fn sigterm_stops_the_broker_cleanly() {
         .expect("wait");
     assert!(status.success(), "{status}");
 }
+
+/// With no configuration file the broker is in mosquitto 2's local-only mode: it listens on
+/// 127.0.0.1 only (on Linux every 127.x.y.z address reaches the loopback interface, so a listener on
+/// every interface would also answer 127.0.0.2; one on 127.0.0.1 does not), lets anonymous clients
+/// in, and says so in its log.
+#[test]
+fn without_a_configuration_file_only_loopback_and_anonymous() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port();
+    let mut broker = Command::new(env!("CARGO_BIN_EXE_mqtt-broker"))
+        .args(["-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("mqtt-broker starts");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "the broker never listened");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let elsewhere = std::net::TcpStream::connect(("127.0.0.2", port));
+    let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let (_client, code) =
+        crate::client::connack_code(address, crate::client::connect("anon", true));
+    let _ = broker.kill();
+    let output = broker.wait_with_output().expect("the broker's log");
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        elsewhere.is_err(),
+        "listening beyond 127.0.0.1; log:\n{log}"
+    );
+    assert_eq!(code, 0, "anonymous refused; log:\n{log}");
+    assert!(log.contains("local-only mode"), "{log}");
+}
