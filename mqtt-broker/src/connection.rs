@@ -316,8 +316,12 @@ impl Connection {
             }
             Action::Acknowledged(ack) => {
                 match router.acknowledged(&self.attached()?.slot, self.id, ack) {
-                    Some(reply) => self.send(reply),
-                    None => ControlFlow::Continue(()),
+                    Ok(Some(reply)) => self.send(reply),
+                    Ok(None) => ControlFlow::Continue(()),
+                    Err(why) => {
+                        let actions = self.session.wrong_acknowledgement(why);
+                        self.execute(actions)
+                    }
                 }
             }
             Action::Subscribe { packet_id, filters } => {
@@ -637,9 +641,9 @@ impl Connection {
             _ if shutting_down => DisconnectReason::Shutdown,
             CloseReason::Disconnect => DisconnectReason::Disconnect,
             CloseReason::KeepAliveExpired => DisconnectReason::KeepAliveExpired,
-            CloseReason::Malformed(_) | CloseReason::ProtocolViolation(_) => {
-                DisconnectReason::ProtocolError
-            }
+            CloseReason::Malformed(_)
+            | CloseReason::ProtocolViolation(_)
+            | CloseReason::WrongAcknowledgement(_) => DisconnectReason::ProtocolError,
             CloseReason::ConnectionLost
             | CloseReason::ConnectTimeout
             | CloseReason::Refused(..) => DisconnectReason::ConnectionLost,
