@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use mqtt_broker::{Broker, Config};
+use mqtt_broker::{Broker, Config, StartError};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
@@ -29,6 +29,11 @@ struct Args {
     verbose: bool,
 }
 
+/// The exit status for a configuration that cannot be used (the configuration file, or the password
+/// or ACL file it names): 3, mosquitto's (`MOSQ_ERR_INVAL`), so that scripts and service managers
+/// written for mosquitto tell a bad configuration from other failures (1).
+const BAD_CONFIGURATION: u8 = 3;
+
 fn main() -> ExitCode {
     let args: Args = argh::from_env();
     let level = if args.verbose { "debug" } else { "info" };
@@ -39,7 +44,7 @@ fn main() -> ExitCode {
             Ok(config) => config,
             Err(error) => {
                 log::error!("{error}");
-                return ExitCode::FAILURE;
+                return ExitCode::from(BAD_CONFIGURATION);
             }
         },
         None => Config::default(),
@@ -91,6 +96,10 @@ fn main() -> ExitCode {
             }
             broker.shutdown();
             ExitCode::SUCCESS
+        }
+        Err(error @ StartError::Security(_)) => {
+            log::error!("{error}");
+            ExitCode::from(BAD_CONFIGURATION)
         }
         Err(error) => {
             log::error!("{error}");

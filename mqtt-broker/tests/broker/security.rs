@@ -180,3 +180,57 @@ fn anonymous_by_default_only_on_loopback() {
     assert_eq!(code, 5);
     client.expect_closed();
 }
+
+/// Asks for `filter` at QoS 1 and answers the SUBACK code.
+fn suback_code(client: &mut Client, filter: &str) -> u8 {
+    let entries = [Subscription {
+        filter: TopicFilter::new(filter).expect("filter"),
+        qos: QoS::AtLeastOnce,
+    }];
+    client.send(Packet::Subscribe(Subscribe {
+        packet_id: crate::client::id(8),
+        filters: List::from_slice(&entries),
+    }));
+    match client.recv() {
+        Got::SubAck(8, codes) => codes[0],
+        other => panic!("expected SUBACK, got {other:?}"),
+    }
+}
+
+/// An ACL line whose access word is a typo (`topic dney sensors/secret`) was read as a readwrite
+/// rule on the topic `dney sensors/secret`, which left `sensors/secret` open. Now it stops the
+/// start with `file:line`, and on reload the old rules stay, the error naming the line.
+#[test]
+fn an_acl_typo_refuses_the_start_and_a_reload_keeps_the_old_rules() {
+    let dir = TempDir::new("acl-typo");
+    let good = "user alice\ntopic readwrite sensors/#\ntopic deny sensors/secret\n";
+    let typo = "user alice\ntopic readwrite sensors/#\ntopic dney sensors/secret\n";
+    dir.file("typo.acl", typo);
+    let refused = mqtt_broker::Broker::start(Config {
+        listeners: vec![std::net::SocketAddr::from(([127, 0, 0, 1], 0))],
+        acl_file: Some(dir.0.join("typo.acl")),
+        sys_interval: Duration::ZERO,
+        ..Config::default()
+    });
+    match refused {
+        Err(error @ mqtt_broker::StartError::Security(_)) => {
+            let error = error.to_string();
+            assert!(error.contains("typo.acl:3:"), "{error}");
+            assert!(error.contains("dney"), "{error}");
+        }
+        other => panic!("expected a security error, got {:?}", other.map(|_| ())),
+    }
+
+    let (broker, address) = secured(&dir, Some(good));
+    let (mut alice, _) = Client::connect_with(address, with_credentials("a", "alice", b"wonder"));
+    assert_eq!(suback_code(&mut alice, "sensors/secret"), 0x80);
+    dir.file("acl", typo);
+    let error = broker.reload().expect_err("the typo is refused");
+    assert!(error.contains("acl:3:"), "{error}");
+    assert_eq!(
+        suback_code(&mut alice, "sensors/secret"),
+        0x80,
+        "the old rules stay after the refused reload"
+    );
+    assert_eq!(suback_code(&mut alice, "sensors/open"), 1);
+}
