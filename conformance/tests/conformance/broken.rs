@@ -159,6 +159,11 @@ const TARGETS: &[Target] = &[
     (Fault::IgnorePubrelFlags, None, &["pubrel-reserved-flags"]),
     (Fault::NoPubcompForUnknown, None, &["pubrel-unknown-id"]),
     (
+        Fault::IgnoreWrongAcks,
+        None,
+        &["wrong-acknowledgement-closes"],
+    ),
+    (
         Fault::FirstOverlapWins,
         None,
         &["overlapping-subscriptions"],

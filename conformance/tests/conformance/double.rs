@@ -99,6 +99,8 @@ pub(crate) enum Fault {
     IgnorePubrelFlags,
     /// Does not answer a PUBREL for an unknown identifier.
     NoPubcompForUnknown,
+    /// Ignores an acknowledgement of the wrong kind (PUBREC for a QoS 1 delivery).
+    IgnoreWrongAcks,
     /// Delivers at the QoS of the first matching subscription only.
     FirstOverlapWins,
     /// Does not answer PINGREQ.
@@ -703,6 +705,18 @@ impl Broker {
             }
             (kind::PUBREC, _) => {
                 let mut state = lock(&self.state);
+                // PUBREC for a QoS 1 delivery, which waits for PUBACK: a protocol violation.
+                let wrong = state
+                    .sessions
+                    .get(&connect.client_id)
+                    .is_some_and(|session| {
+                        session.inflight.iter().any(|(held, entry)| {
+                            *held == id && matches!(entry, Outbound::Publish { qos: 1, .. })
+                        })
+                    });
+                if wrong && !self.is(Fault::IgnoreWrongAcks) {
+                    return Next::Close;
+                }
                 if let Some(session) = state.sessions.get_mut(&connect.client_id)
                     && let Some(entry) = session.inflight.iter_mut().find(|(held, _)| *held == id)
                 {
