@@ -163,6 +163,7 @@ const TARGETS: &[Target] = &[
         None,
         &["wrong-acknowledgement-closes"],
     ),
+    (Fault::DiesOnDeepFilter, None, &["deep-filter-survived"]),
     (
         Fault::FirstOverlapWins,
         None,

@@ -101,6 +101,9 @@ pub(crate) enum Fault {
     NoPubcompForUnknown,
     /// Ignores an acknowledgement of the wrong kind (PUBREC for a QoS 1 delivery).
     IgnoreWrongAcks,
+    /// Drops the connection on a filter of more than 1 000 levels, as a broker whose reader
+    /// thread overflows its stack on a deep filter would.
+    DiesOnDeepFilter,
     /// Delivers at the QoS of the first matching subscription only.
     FirstOverlapWins,
     /// Does not answer PINGREQ.
@@ -888,6 +891,9 @@ impl Broker {
                 return Next::Close;
             };
             if qos > 2 && !self.is(Fault::AcceptSubscribeQos3) {
+                return Next::Close;
+            }
+            if self.is(Fault::DiesOnDeepFilter) && filter.split('/').count() > 1_000 {
                 return Next::Close;
             }
             wanted.push((filter, qos.min(2)));
