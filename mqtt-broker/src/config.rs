@@ -33,14 +33,23 @@ use std::time::Duration;
 use crate::bridge::config::boolean;
 use crate::transport::tls::TlsSettings;
 
-/// The broker's settings. `Config::default()` is what `mqtt-broker` runs with when given no file.
+/// The broker's settings. `Config::default()` is what `mqtt-broker` runs with when given no file:
+/// mosquitto 2's local-only mode, port 1883 on 127.0.0.1 with anonymous clients allowed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     /// Addresses to listen on (`listener`, or `port` and `bind_address` for the single default
-    /// listener). Port 0 asks the system for a free port; [`BrokerHandle::local_addrs`] tells which.
+    /// listener; 127.0.0.1:1883 when none of them is given). Port 0 asks the system for a free
+    /// port; [`BrokerHandle::local_addrs`] tells which.
     ///
     /// [`BrokerHandle::local_addrs`]: crate::BrokerHandle::local_addrs
     pub listeners: Vec<SocketAddr>,
+    /// mosquitto 2's local-only mode: no `listener`, `port` or `bind_address` was configured, so
+    /// the default listener is on loopback and `allow_anonymous` defaults to true (without a
+    /// password file). `Config::default()` is local-only; [`Config::parse`] clears it as soon as a
+    /// listener is configured, and then `allow_anonymous` defaults to false. A program that sets
+    /// this but listens on an address other than loopback gets the false default too: anonymous
+    /// access by default is only ever given to clients on this machine.
+    pub local_only: bool,
     /// Outbound QoS 1 and 2 messages in flight per session (`max_inflight_messages`, default 20; 0
     /// means no limit).
     pub max_inflight_messages: usize,
@@ -72,7 +81,8 @@ pub struct Config {
     /// The mosquitto ACL file (`acl_file`, default none: every client may use every topic).
     pub acl_file: Option<PathBuf>,
     /// Whether clients that are not authenticated may connect (`allow_anonymous`). `None`, the
-    /// default, means false when there is a password file and true otherwise (see `security/auth.rs`).
+    /// default, means true in [local-only mode](Self::local_only) without a password file, and
+    /// false otherwise (see `security/auth.rs`).
     pub allow_anonymous: Option<bool>,
     /// Whether `password_file`, `acl_file` and `allow_anonymous` are set per listener
     /// (`per_listener_settings`, default false). When true, the three fields above are not used and
@@ -105,7 +115,8 @@ pub struct SecuritySettings {
     pub password_file: Option<PathBuf>,
     /// The mosquitto ACL file (`acl_file`; none: every client may use every topic).
     pub acl_file: Option<PathBuf>,
-    /// `allow_anonymous`; `None` means false when there is a password file and true otherwise.
+    /// `allow_anonymous`; `None` means true in [local-only mode](Config::local_only) without a
+    /// password file, and false otherwise.
     pub allow_anonymous: Option<bool>,
 }
 
@@ -138,7 +149,8 @@ pub struct WebSocketListener {
 impl Default for Config {
     fn default() -> Self {
         Self {
-            listeners: vec![SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 1883)],
+            listeners: vec![SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 1883)],
+            local_only: true,
             max_inflight_messages: 20,
             max_queued_messages: 1000,
             message_size_limit: 0,
@@ -218,8 +230,10 @@ impl Config {
     pub fn parse(text: &str, file: &str) -> Result<Self, ConfigError> {
         let mut config = Self::default();
         let mut listeners: Vec<PendingListener> = Vec::new();
-        let mut default_port = 1883;
-        let mut default_address = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+        // `port` or `bind_address` configure the default listener, on every interface unless
+        // `bind_address` says otherwise; with neither (nor a `listener`), local-only mode.
+        let mut default_port = None;
+        let mut default_address = None;
         // With `per_listener_settings`: the settings given before any `listener` line (for the
         // default listener), and the line of the first of them.
         let mut default_security = SecuritySettings::default();
@@ -330,9 +344,11 @@ impl Config {
                 "max_topic_levels" => {
                     config.max_topic_levels = number(name, value, 0..=65_535).map_err(error)?;
                 }
-                "port" => default_port = number(name, value, 0..=65_535).map_err(error)? as u16,
+                "port" => {
+                    default_port = Some(number(name, value, 0..=65_535).map_err(error)? as u16);
+                }
                 "bind_address" => {
-                    default_address = resolve(value, 0).map_err(error)?.ip();
+                    default_address = Some(resolve(value, 0).map_err(error)?.ip());
                 }
                 "max_inflight_messages" => {
                     config.max_inflight_messages =
@@ -388,8 +404,15 @@ impl Config {
             line,
             message,
         })?;
+        config.local_only =
+            listeners.is_empty() && default_port.is_none() && default_address.is_none();
         if listeners.is_empty() {
-            config.listeners = vec![SocketAddr::new(default_address, default_port)];
+            if !config.local_only {
+                config.listeners = vec![SocketAddr::new(
+                    default_address.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+                    default_port.unwrap_or(1883),
+                )];
+            }
             if config.per_listener_settings {
                 config.listener_security = vec![default_security];
             }
@@ -604,9 +627,38 @@ mod tests {
             connect_timeout: Duration::from_secs(10),
             allow_zero_length_clientid: false,
             auto_id_prefix: "x-".into(),
+            local_only: false,
             ..Config::default()
         };
         assert_eq!(config, Ok(expected));
+    }
+
+    /// mosquitto 2: without any listener configured, the one default listener is on loopback and
+    /// the broker is in local-only mode (anonymous allowed by default); `port` or `bind_address`
+    /// configure the default listener, on every interface unless `bind_address` says otherwise.
+    #[test]
+    fn local_only_mode_until_a_listener_is_configured() {
+        let loopback = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 1883);
+        for text in ["", "persistence true\n", "allow_anonymous true\n"] {
+            let config = Config::parse(text, "l.conf").expect("parses");
+            assert!(config.local_only, "{text}");
+            assert_eq!(config.listeners, [loopback], "{text}");
+        }
+        assert!(Config::default().local_only);
+        assert_eq!(Config::default().listeners, [loopback]);
+        for (text, address) in [
+            ("port 1884\n", "0.0.0.0:1884"),
+            ("bind_address 127.0.0.1\n", "127.0.0.1:1883"),
+            ("listener 1883\n", "0.0.0.0:1883"),
+        ] {
+            let config = Config::parse(text, "l.conf").expect("parses");
+            assert!(!config.local_only, "{text}");
+            assert_eq!(
+                config.listeners,
+                [address.parse().unwrap_or(loopback)],
+                "{text}"
+            );
+        }
     }
 
     #[test]

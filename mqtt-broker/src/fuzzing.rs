@@ -61,7 +61,10 @@ pub fn session(data: &[u8]) -> usize {
         return 0;
     };
     // The defaults: anonymous clients allowed, no ACL.
-    let Ok(security) = Security::load(&SecuritySources::default()) else {
+    let Ok(security) = Security::load(&SecuritySources {
+        anonymous_by_default: true,
+        ..SecuritySources::default()
+    }) else {
         return 0;
     };
     let router = Router::new(LIMITS, security, None, Restored::default());
@@ -255,8 +258,13 @@ impl Script {
                     self.send(client, OutPacket::PubComp(packet_id));
                 }
                 (Action::Acknowledged(ack), Some(slot)) => {
-                    if let Some(reply) = self.router.acknowledged(&slot, id, ack) {
-                        self.send(client, reply);
+                    match self.router.acknowledged(&slot, id, ack) {
+                        Ok(Some(reply)) => self.send(client, reply),
+                        Ok(None) => {}
+                        Err(why) => {
+                            let actions = self.clients[client].session.wrong_acknowledgement(why);
+                            self.execute(client, actions);
+                        }
                     }
                 }
                 (Action::Subscribe { packet_id, filters }, Some(slot)) => {

@@ -7,25 +7,32 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use mqtt_broker::{Broker, Config};
+use mqtt_broker::{Broker, Config, StartError};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
-/// An MQTT 3.1 and 3.1.1 broker. With no arguments it listens on port 1883 on all interfaces, keeps
-/// everything in memory, and logs to stderr. SIGHUP reloads the password and ACL files and the TLS
+/// An MQTT 3.1 and 3.1.1 broker. With no arguments it listens on port 1883 on 127.0.0.1 only and lets
+/// anonymous clients in (mosquitto 2's local-only mode), keeps everything in memory, and logs to
+/// stderr. A configuration file with a `listener` listens where it says, and then refuses anonymous
+/// clients unless it has `allow_anonymous true`. SIGHUP reloads the password and ACL files and the TLS
 /// certificates; SIGINT or SIGTERM stops it cleanly.
 #[derive(argh::FromArgs)]
 struct Args {
     /// configuration file in mosquitto's syntax (see mqtt-broker.conf)
     #[argh(option, short = 'c')]
     config: Option<PathBuf>,
-    /// port to listen on, on all interfaces; ignored if the configuration file has listeners
+    /// port to listen on, on 127.0.0.1 only; ignored if the configuration file has listeners
     #[argh(option, short = 'p')]
     port: Option<u16>,
     /// log debug messages too (RUST_LOG overrides)
     #[argh(switch, short = 'v')]
     verbose: bool,
 }
+
+/// The exit status for a configuration that cannot be used (the configuration file, or the password
+/// or ACL file it names): 3, mosquitto's (`MOSQ_ERR_INVAL`), so that scripts and service managers
+/// written for mosquitto tell a bad configuration from other failures (1).
+const BAD_CONFIGURATION: u8 = 3;
 
 fn main() -> ExitCode {
     // argh has no `--version`; a lone `--version` is answered before it parses anything.
@@ -42,14 +49,13 @@ fn main() -> ExitCode {
             Ok(config) => config,
             Err(error) => {
                 log::error!("{error}");
-                return ExitCode::FAILURE;
+                return ExitCode::from(BAD_CONFIGURATION);
             }
         },
         None => Config::default(),
     };
     if let Some(port) = args.port {
-        let default = Config::default().listeners;
-        if config.listeners == default {
+        if config.local_only {
             for listener in &mut config.listeners {
                 listener.set_port(port);
             }
@@ -65,9 +71,17 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let local_only = config.local_only;
     match Broker::start(config) {
         Ok(broker) => {
             log::info!("mqtt-broker version {} running", env!("CARGO_PKG_VERSION"));
+            if local_only {
+                log::info!(
+                    "starting in local-only mode: no listener is configured, so only clients on \
+                     this machine can connect (127.0.0.1), and anonymous clients are allowed; \
+                     add a `listener` line to a configuration file (-c) to listen elsewhere"
+                );
+            }
             for signal in signals.forever() {
                 if signal == SIGHUP {
                     if let Err(error) = broker.reload() {
@@ -87,6 +101,10 @@ fn main() -> ExitCode {
             }
             broker.shutdown();
             ExitCode::SUCCESS
+        }
+        Err(error @ StartError::Security(_)) => {
+            log::error!("{error}");
+            ExitCode::from(BAD_CONFIGURATION)
         }
         Err(error) => {
             log::error!("{error}");

@@ -51,7 +51,27 @@ impl Broker {
         // Listeners are numbered in `local_addrs` order: the plain ones, then the TLS ones, then
         // the WebSocket ones.
         let use_identity = config.identity_listeners();
+        // Anonymous access by default only in local-only mode, and only if every listener really
+        // is on loopback (a program may have set other addresses and left `local_only` on).
+        let anonymous_by_default = config.local_only
+            && config
+                .listeners
+                .iter()
+                .chain(
+                    config
+                        .tls_listeners
+                        .iter()
+                        .map(|listener| &listener.address),
+                )
+                .chain(
+                    config
+                        .websocket_listeners
+                        .iter()
+                        .map(|listener| &listener.address),
+                )
+                .all(|address| address.ip().is_loopback());
         let security_sources = SecuritySources {
+            anonymous_by_default,
             global: config.security_settings(),
             per_listener: config
                 .per_listener_settings

@@ -64,7 +64,7 @@ pub(crate) fn run() -> Result<(), String> {
         format!(
             "listener {tcp_port} 127.0.0.1\nlistener {ws_port} 127.0.0.1\nprotocol websockets\n\
              listener {wss_port} 127.0.0.1\nprotocol websockets\ncertfile {}\nkeyfile {}\n\
-             sys_interval 0\n",
+             sys_interval 0\nallow_anonymous true\n",
             cert.display(),
             key.display()
         ),

@@ -52,7 +52,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         &config,
         format!(
             "listener {port} 127.0.0.1\npersistence true\npersistence_location {}\n\
-             sys_interval 0\nmax_queued_messages 0\n",
+             sys_interval 0\nmax_queued_messages 0\nallow_anonymous true\n",
             dir.join("data").display()
         ),
     )

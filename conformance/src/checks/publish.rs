@@ -222,6 +222,14 @@ pub(crate) const CHECKS: &[Check] = &[
         run: pingreq_reserved_flags,
     },
     Check {
+        name: "wrong-acknowledgement-closes",
+        section: "4.8 Handling errors",
+        ids: &["MQTT-4.8.0-1", "MQTT-4.3.2-1"],
+        summary: "a PUBREC answering a QoS 1 delivery (which waits for PUBACK) closes the connection",
+        applies: Applies::Both,
+        run: wrong_acknowledgement_closes,
+    },
+    Check {
         name: "ping",
         section: "3.12 PINGREQ",
         ids: &["MQTT-3.12.4-1"],
@@ -730,4 +738,24 @@ fn pubrel_resent_on_reconnect(context: &Context) -> Result<Verdict, String> {
             again.describe()
         ))
     }
+}
+
+/// A subscriber answers a QoS 1 delivery with PUBREC, the first answer of the QoS 2 flow, instead of
+/// PUBACK [MQTT-4.3.2-1]: a protocol violation, so the server closes the connection [MQTT-4.8.0-1].
+/// A PINGREQ follows: a server that ignored the PUBREC answers it, which fails the check at once.
+fn wrong_acknowledgement_closes(context: &Context) -> Result<Verdict, String> {
+    let topic = context.topic("wrong-ack");
+    let mut sub = subscriber(context, &topic, 1)?;
+    let mut client = publisher(context)?;
+    publish(&mut client, &topic, 1, false, b"x")?;
+    // Not `expect_publish`, which would answer it correctly.
+    let frame = sub.expect(kind::PUBLISH)?;
+    let id = frame
+        .publish_parts()
+        .and_then(|(_, id, _)| id)
+        .ok_or_else(|| format!("expected a QoS 1 delivery, got {}", frame.describe()))?;
+    sub.send(&wire::with_id(0x50, id))?;
+    sub.send(&[0xC0, 0x00])?;
+    sub.expect_closed(&[])?;
+    Ok(Verdict::Pass)
 }

@@ -31,6 +31,14 @@ pub(crate) const CHECKS: &[Check] = &[
         run: topics_case_sensitive,
     },
     Check {
+        name: "deep-filter-survived",
+        section: "4.7 Topic Names and Filters",
+        ids: &["MQTT-4.7.3-3"],
+        summary: "a filter of 65 535 bytes of '/' (65 536 levels) gets a SUBACK, the connection lives on, and others are served",
+        applies: Applies::Both,
+        run: deep_filter_survived,
+    },
+    Check {
         name: "bom-not-stripped",
         section: "1.5 Data representations",
         ids: &["MQTT-1.5.3-3"],
@@ -124,5 +132,31 @@ fn bom_not_stripped(context: &Context) -> Result<Verdict, String> {
         Ok(Verdict::Pass)
     } else {
         Err(format!("expected only {with_bom:?}, got {arrived:?}"))
+    }
+}
+
+/// The deepest filter a SUBSCRIBE can carry, 65 535 bytes of `/` [MQTT-4.7.3-3], is answered with a
+/// SUBACK (granted, or 0x80 from a server that limits depth), the same connection then answers
+/// PINGREQ, and a fresh pair exchanges a message: a server that recursed on depth and died (as ours
+/// did before issue 14) fails at the first step.
+fn deep_filter_survived(context: &Context) -> Result<Verdict, String> {
+    let deep = "/".repeat(65_535);
+    let id = context.client_id();
+    let mut client = TestClient::clean(context, &id)?;
+    client.send(&wire::subscribe(1, &[(&deep, 0)]))?;
+    client.expect(kind::SUBACK)?;
+    client.send(&[0xC0, 0x00])?;
+    client.expect(kind::PINGRESP)?;
+    let topic = context.topic("after-deep");
+    let mut sub = crate::checks::publish::subscriber(context, &topic, 1)?;
+    let mut other = publisher(context)?;
+    publish(&mut other, &topic, 1, false, b"still here")?;
+    let frame = sub.expect_publish()?;
+    match frame.publish_parts() {
+        Some((name, _, payload)) if name == topic && payload == b"still here" => Ok(Verdict::Pass),
+        _ => Err(format!(
+            "expected the message on {topic}, got {}",
+            frame.describe()
+        )),
     }
 }

@@ -159,6 +159,12 @@ const TARGETS: &[Target] = &[
     (Fault::IgnorePubrelFlags, None, &["pubrel-reserved-flags"]),
     (Fault::NoPubcompForUnknown, None, &["pubrel-unknown-id"]),
     (
+        Fault::IgnoreWrongAcks,
+        None,
+        &["wrong-acknowledgement-closes"],
+    ),
+    (Fault::DiesOnDeepFilter, None, &["deep-filter-survived"]),
+    (
         Fault::FirstOverlapWins,
         None,
         &["overlapping-subscriptions"],

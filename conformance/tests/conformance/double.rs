@@ -99,6 +99,11 @@ pub(crate) enum Fault {
     IgnorePubrelFlags,
     /// Does not answer a PUBREL for an unknown identifier.
     NoPubcompForUnknown,
+    /// Ignores an acknowledgement of the wrong kind (PUBREC for a QoS 1 delivery).
+    IgnoreWrongAcks,
+    /// Drops the connection on a filter of more than 1 000 levels, as a broker whose reader
+    /// thread overflows its stack on a deep filter would.
+    DiesOnDeepFilter,
     /// Delivers at the QoS of the first matching subscription only.
     FirstOverlapWins,
     /// Does not answer PINGREQ.
@@ -703,6 +708,18 @@ impl Broker {
             }
             (kind::PUBREC, _) => {
                 let mut state = lock(&self.state);
+                // PUBREC for a QoS 1 delivery, which waits for PUBACK: a protocol violation.
+                let wrong = state
+                    .sessions
+                    .get(&connect.client_id)
+                    .is_some_and(|session| {
+                        session.inflight.iter().any(|(held, entry)| {
+                            *held == id && matches!(entry, Outbound::Publish { qos: 1, .. })
+                        })
+                    });
+                if wrong && !self.is(Fault::IgnoreWrongAcks) {
+                    return Next::Close;
+                }
                 if let Some(session) = state.sessions.get_mut(&connect.client_id)
                     && let Some(entry) = session.inflight.iter_mut().find(|(held, _)| *held == id)
                 {
@@ -874,6 +891,9 @@ impl Broker {
                 return Next::Close;
             };
             if qos > 2 && !self.is(Fault::AcceptSubscribeQos3) {
+                return Next::Close;
+            }
+            if self.is(Fault::DiesOnDeepFilter) && filter.split('/').count() > 1_000 {
                 return Next::Close;
             }
             wanted.push((filter, qos.min(2)));

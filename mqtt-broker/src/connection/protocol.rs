@@ -94,6 +94,16 @@ pub(crate) enum Ack {
     PubComp(PacketId),
 }
 
+impl std::fmt::Display for Ack {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::PubAck(id) => write!(f, "PUBACK for packet id {id}"),
+            Self::PubRec(id) => write!(f, "PUBREC for packet id {id}"),
+            Self::PubComp(id) => write!(f, "PUBCOMP for packet id {id}"),
+        }
+    }
+}
+
 /// What a valid CONNECT asks of the session store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct OpenRequest {
@@ -155,6 +165,9 @@ pub(crate) enum CloseReason {
     Malformed(DecodeError),
     /// A valid packet that breaks a rule, described with its rule id.
     ProtocolViolation(&'static str),
+    /// An acknowledgement of the wrong kind for a message in flight (PUBREC for QoS 1, PUBACK at
+    /// QoS 2, PUBCOMP before PUBREC...), as the session store described it [MQTT-4.8.0-1].
+    WrongAcknowledgement(String),
     /// CONNECT refused with this CONNACK code, for this reason.
     Refused(ConnectReturnCode, &'static str),
 }
@@ -170,6 +183,9 @@ impl std::fmt::Display for CloseReason {
             Self::ConnectionLost => f.write_str("connection lost"),
             Self::Malformed(error) => write!(f, "{error}"),
             Self::ProtocolViolation(what) => write!(f, "protocol violation: {what}"),
+            Self::WrongAcknowledgement(what) => {
+                write!(f, "protocol violation: {what} [MQTT-4.8.0-1]")
+            }
             Self::Refused(code, why) => write!(f, "refused with CONNACK {}: {why}", *code as u8),
         }
     }
@@ -258,6 +274,15 @@ impl Session {
         }
         actions.extend(self.close(CloseReason::Malformed(error)));
         actions
+    }
+
+    /// The session store refused an acknowledgement the session passed on
+    /// ([`Action::Acknowledged`]): it answers a message in flight with the wrong kind of packet,
+    /// which breaks the QoS 1 or QoS 2 flow [MQTT-4.3.2-1] [MQTT-4.3.3-1]. Closed as a protocol
+    /// violation [MQTT-4.8.0-1], with the Will published since the close is not a DISCONNECT.
+    /// (Only the store knows what each identifier waits for, so the decision is made there.)
+    pub(crate) fn wrong_acknowledgement(&mut self, why: String) -> Vec<Action> {
+        self.close(CloseReason::WrongAcknowledgement(why))
     }
 
     /// A packet arrived.
@@ -560,6 +585,22 @@ mod tests {
             closed_with(&actions),
             Some((CloseReason::ProtocolViolation(_), true))
         ));
+    }
+
+    /// The store's refusal of a wrong acknowledgement closes the connection as a protocol
+    /// violation, Will published [MQTT-4.8.0-1]; nothing is done after it.
+    #[test]
+    fn a_wrong_acknowledgement_closes_with_the_will_mqtt_4_8_0_1() {
+        let (mut session, now) = connected(0, true);
+        let actions = session.wrong_acknowledgement("PUBREC for packet id 1".into());
+        assert_eq!(
+            closed_with(&actions),
+            Some((
+                &CloseReason::WrongAcknowledgement("PUBREC for packet id 1".into()),
+                true
+            ))
+        );
+        assert!(session.packet(Packet::PingReq, now).is_empty());
     }
 
     #[test]

@@ -313,8 +313,12 @@ impl Connection {
             }
             Action::Acknowledged(ack) => {
                 match router.acknowledged(&self.attached()?.slot, self.id, ack) {
-                    Some(reply) => self.send(reply),
-                    None => ControlFlow::Continue(()),
+                    Ok(Some(reply)) => self.send(reply),
+                    Ok(None) => ControlFlow::Continue(()),
+                    Err(why) => {
+                        let actions = self.session.wrong_acknowledgement(why);
+                        self.execute(actions)
+                    }
                 }
             }
             Action::Subscribe { packet_id, filters } => {
@@ -634,9 +638,9 @@ impl Connection {
             _ if shutting_down => DisconnectReason::Shutdown,
             CloseReason::Disconnect => DisconnectReason::Disconnect,
             CloseReason::KeepAliveExpired => DisconnectReason::KeepAliveExpired,
-            CloseReason::Malformed(_) | CloseReason::ProtocolViolation(_) => {
-                DisconnectReason::ProtocolError
-            }
+            CloseReason::Malformed(_)
+            | CloseReason::ProtocolViolation(_)
+            | CloseReason::WrongAcknowledgement(_) => DisconnectReason::ProtocolError,
             CloseReason::ConnectionLost
             | CloseReason::ConnectTimeout
             | CloseReason::Refused(..) => DisconnectReason::ConnectionLost,
@@ -778,7 +782,14 @@ impl ReadBuffer {
             self.end -= self.start;
             self.start = 0;
             if self.data.len() - self.end < wanted {
-                self.data.resize(self.end + wanted, 0);
+                // Grow with what arrives, never with what a header claims: by the next read's
+                // room, or an eighth of what is held if that is more (so a large packet costs few
+                // copies), reserved exactly. `Vec`'s own growth would double the capacity and let
+                // a packet streamed in pin up to twice its size; this pins at most an eighth more
+                // plus 64 KiB (see the README, "Memory a connection can pin").
+                let grow = (self.end + wanted - self.data.len()).max(self.data.len() / 8);
+                self.data.reserve_exact(grow);
+                self.data.resize(self.data.len() + grow, 0);
             }
         }
         &mut self.data[self.end..]
@@ -872,6 +883,42 @@ mod tests {
         );
         assert!(buffer.data.len() >= ReadBuffer::INITIAL);
         assert_eq!(buffer.unread(), &burst[..]);
+    }
+
+    /// A PUBLISH whose header claims 200 MiB, of which 8 MiB arrive in 64 KiB reads: the buffer
+    /// holds what arrived plus at most an eighth and one read's room, never the claimed size, and
+    /// not the double that `Vec`'s own growth would reach (issue 14, item 9).
+    #[test]
+    fn the_read_buffer_grows_with_the_bytes_that_arrive_not_with_the_header() {
+        let mut buffer = ReadBuffer::default();
+        let claimed: usize = 200 << 20;
+        let mut header = vec![0x30];
+        let mut length = claimed;
+        loop {
+            let byte = (length % 128) as u8;
+            length /= 128;
+            header.push(if length > 0 { byte | 0x80 } else { byte });
+            if length == 0 {
+                break;
+            }
+        }
+        buffer.spare()[..header.len()].copy_from_slice(&header);
+        buffer.filled(header.len(), Instant::now());
+        let mut arrived = header.len();
+        let mut worst = 0.0f64;
+        while arrived < 8 << 20 {
+            let room = buffer.spare().len().min(ReadBuffer::BULK);
+            buffer.filled(room, Instant::now());
+            arrived += room;
+            let held = buffer.data.capacity();
+            assert!(
+                held <= arrived + arrived / 8 + 2 * ReadBuffer::BULK,
+                "{held} bytes held for {arrived} arrived"
+            );
+            worst = worst.max(held as f64 / arrived as f64);
+        }
+        assert!(buffer.data.capacity() < claimed / 16);
+        assert!(worst < 1.5, "at worst {worst:.2} times what arrived");
     }
 
     #[test]

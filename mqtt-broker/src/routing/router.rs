@@ -49,7 +49,7 @@ use crate::persistence::{Persistence, Restored};
 use crate::record::Record;
 use crate::routing::outbound::{OutPacket, Outbound, WriterTx};
 use crate::routing::retained::RetainedStore;
-use crate::routing::session_state::{Limits, SessionState};
+use crate::routing::session_state::{AckError, Limits, SessionState};
 use crate::routing::shared::{Filter, GroupId, SharedOrigin, SharedSubscriptions};
 use crate::routing::subscriptions::{Subscriber, SubscriptionTree};
 use crate::security::auth::Security;
@@ -607,25 +607,39 @@ impl Router {
 
     /// An acknowledgement of an outbound message. Frees a window slot, which lets the next queued
     /// message go. Answers the PUBREL to send for a PUBREC.
+    ///
+    /// One for an identifier not in flight is ignored (a late duplicate, or one from before a
+    /// reconnection; mosquitto does the same). One of the wrong kind for an identifier in flight
+    /// (PUBREC or PUBCOMP for a QoS 1 message, PUBACK or PUBCOMP for a QoS 2 one before PUBREC,
+    /// PUBACK after it) breaks the flow [MQTT-4.3.2-1] [MQTT-4.3.3-1]: it changes nothing and is
+    /// answered `Err` with a description, and the connection is closed [MQTT-4.8.0-1], as
+    /// mosquitto does (see `docs/mqtt-broker-choices.md`).
     pub(crate) fn acknowledged(
         &self,
         slot_ref: &SlotRef,
         connection_id: u64,
         ack: Ack,
-    ) -> Option<OutPacket> {
+    ) -> Result<Option<OutPacket>, String> {
         let mut slot = slot_ref.lock();
         if !owns(&slot, connection_id) {
-            return None;
+            return Ok(None);
         }
-        let (known, reply) = match ack {
-            Ack::PubAck(packet_id) => (slot.state.puback(packet_id), None),
-            Ack::PubRec(packet_id) => {
-                let reply = slot.state.pubrec(packet_id);
-                (reply.is_some(), reply)
-            }
-            Ack::PubComp(packet_id) => (slot.state.pubcomp(packet_id), None),
+        let outcome = match ack {
+            Ack::PubAck(packet_id) => slot.state.puback(packet_id).map(|()| None),
+            Ack::PubRec(packet_id) => slot.state.pubrec(packet_id).map(Some),
+            Ack::PubComp(packet_id) => slot.state.pubcomp(packet_id).map(|()| None),
         };
-        if known {
+        let reply = match outcome {
+            Ok(reply) => reply,
+            Err(AckError::Unknown) => {
+                debug!("{}: {ack} not in flight, ignored", slot.client_id);
+                return Ok(None);
+            }
+            Err(AckError::WrongStep(expected)) => {
+                return Err(format!("{ack}, which waits for {expected}"));
+            }
+        };
+        {
             self.log(&mut slot, |client_id| match ack {
                 Ack::PubRec(packet_id) => Record::Released {
                     client_id: Arc::clone(client_id),
@@ -636,11 +650,9 @@ impl Router {
                     packet_id,
                 },
             });
-        } else {
-            debug!("{}: {ack:?} for a packet id not in flight", slot.client_id);
         }
         self.pump_slot(&mut slot);
-        reply
+        Ok(reply)
     }
 
     /// Adds subscriptions, replacing identical ones [MQTT-3.8.4-3], and answers one return code per

@@ -57,7 +57,50 @@ enum InFlight {
     Released { packet_id: PacketId, sent: bool },
 }
 
+/// The acknowledgement an in-flight entry waits for.
+// Named after the packets, so the shared prefix is the point.
+#[allow(clippy::enum_variant_names)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Expected {
+    /// A QoS 1 PUBLISH [MQTT-4.3.2-1].
+    PubAck,
+    /// A QoS 2 PUBLISH, first step [MQTT-4.3.3-1].
+    PubRec,
+    /// A PUBREL, last step of QoS 2 [MQTT-4.3.3-1].
+    PubComp,
+}
+
+impl std::fmt::Display for Expected {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::PubAck => "PUBACK (QoS 1)",
+            Self::PubRec => "PUBREC (QoS 2, first step)",
+            Self::PubComp => "PUBCOMP (QoS 2, after PUBREL)",
+        })
+    }
+}
+
+/// Why an acknowledgement of an outbound message was not applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AckError {
+    /// No message with this identifier is in flight: a late duplicate, or an acknowledgement from
+    /// an earlier connection. Ignored, as mosquitto does.
+    Unknown,
+    /// The identifier is in flight but waits for another acknowledgement (for example PUBREC for
+    /// a QoS 1 message): a protocol violation [MQTT-4.8.0-1]; the connection is closed.
+    WrongStep(Expected),
+}
+
 impl InFlight {
+    /// What this entry waits for.
+    fn expected(&self) -> Expected {
+        match self {
+            Self::Publish { message, .. } if message.qos == QoS::ExactlyOnce => Expected::PubRec,
+            Self::Publish { .. } => Expected::PubAck,
+            Self::Released { .. } => Expected::PubComp,
+        }
+    }
+
     fn packet_id(&self) -> PacketId {
         match self {
             Self::Publish { packet_id, .. } | Self::Released { packet_id, .. } => *packet_id,
@@ -255,23 +298,23 @@ impl SessionState {
         self.unsent = self.inflight.len();
     }
 
-    /// PUBACK: the QoS 1 delivery `packet_id` is complete [MQTT-4.3.2-1]. False if it was unknown.
-    pub(crate) fn puback(&mut self, packet_id: PacketId) -> bool {
-        self.remove_if(packet_id, |entry| {
-            matches!(entry, InFlight::Publish { message, .. } if message.qos == QoS::AtLeastOnce)
-        })
+    /// PUBACK: the QoS 1 delivery `packet_id` is complete [MQTT-4.3.2-1].
+    pub(crate) fn puback(&mut self, packet_id: PacketId) -> Result<(), AckError> {
+        self.expect(packet_id, Expected::PubAck)?;
+        self.remove_if(packet_id, |_| true);
+        Ok(())
     }
 
     /// PUBREC: the QoS 2 delivery `packet_id` was received; answer PUBREL and never send the PUBLISH
-    /// again [MQTT-4.3.3-1]. A repeated PUBREC gets the PUBREL again. None if the identifier is unknown.
-    pub(crate) fn pubrec(&mut self, packet_id: PacketId) -> Option<OutPacket> {
-        let entry = self
-            .inflight
-            .iter_mut()
-            .find(|entry| entry.packet_id() == packet_id)?;
-        match entry {
-            InFlight::Publish { message, sent, .. } if message.qos == QoS::ExactlyOnce => {
-                if !*sent {
+    /// again [MQTT-4.3.3-1]. A repeated PUBREC gets the PUBREL again.
+    pub(crate) fn pubrec(&mut self, packet_id: PacketId) -> Result<OutPacket, AckError> {
+        let index = self.position(packet_id).ok_or(AckError::Unknown)?;
+        let Some(entry) = self.inflight.get_mut(index) else {
+            return Err(AckError::Unknown);
+        };
+        match entry.expected() {
+            Expected::PubRec => {
+                if !entry.is_sent() {
                     self.unsent -= 1;
                 }
                 // The PUBREL is sent by the caller now, so it counts as sent.
@@ -279,18 +322,35 @@ impl SessionState {
                     packet_id,
                     sent: true,
                 };
-                Some(OutPacket::PubRel(packet_id))
+                Ok(OutPacket::PubRel(packet_id))
             }
-            InFlight::Released { .. } => Some(OutPacket::PubRel(packet_id)),
-            InFlight::Publish { .. } => None,
+            // A PUBREC repeated after our PUBREL was lost: the receiver still waits for it.
+            Expected::PubComp => Ok(OutPacket::PubRel(packet_id)),
+            Expected::PubAck => Err(AckError::WrongStep(Expected::PubAck)),
         }
     }
 
-    /// PUBCOMP: the QoS 2 delivery `packet_id` is complete. False if it was unknown.
-    pub(crate) fn pubcomp(&mut self, packet_id: PacketId) -> bool {
-        self.remove_if(packet_id, |entry| {
-            matches!(entry, InFlight::Released { .. })
-        })
+    /// PUBCOMP: the QoS 2 delivery `packet_id` is complete [MQTT-4.3.3-1].
+    pub(crate) fn pubcomp(&mut self, packet_id: PacketId) -> Result<(), AckError> {
+        self.expect(packet_id, Expected::PubComp)?;
+        self.remove_if(packet_id, |_| true);
+        Ok(())
+    }
+
+    /// Checks that the in-flight entry `packet_id` waits for `wanted`.
+    fn expect(&self, packet_id: PacketId, wanted: Expected) -> Result<(), AckError> {
+        let index = self.position(packet_id).ok_or(AckError::Unknown)?;
+        match self.inflight.get(index).map(InFlight::expected) {
+            Some(expected) if expected == wanted => Ok(()),
+            Some(expected) => Err(AckError::WrongStep(expected)),
+            None => Err(AckError::Unknown),
+        }
+    }
+
+    fn position(&self, packet_id: PacketId) -> Option<usize> {
+        self.inflight
+            .iter()
+            .position(|entry| entry.packet_id() == packet_id)
     }
 
     /// Takes out the QoS 1 and 2 messages that came through a shared subscription and that the
@@ -524,7 +584,7 @@ mod tests {
         }
         assert_eq!(publish_ids(&pump_all(&mut state)), [(1, false), (2, false)]);
         assert_eq!((state.inflight(), state.queued()), (2, 1));
-        assert!(state.puback(id(1)));
+        assert_eq!(state.puback(id(1)), Ok(()));
         assert_eq!(publish_ids(&pump_all(&mut state)), [(3, false)]);
     }
 
@@ -558,7 +618,7 @@ mod tests {
             sent += 1;
             sent <= 2
         });
-        assert!(state.pubrec(id(1)).is_some(), "past PUBREC: received");
+        assert!(state.pubrec(id(1)).is_ok(), "past PUBREC: received");
         let taken: Vec<_> = state
             .take_shared()
             .iter()
@@ -609,7 +669,7 @@ mod tests {
         // The window (2) fills; "c" waits for a slot, and "d" waits behind it, in order.
         assert_eq!(pump_all(&mut state).len(), 2);
         assert_eq!(state.queued(), 2);
-        assert!(state.puback(id(1)));
+        assert_eq!(state.puback(id(1)), Ok(()));
         let sent = pump_all(&mut state);
         assert_eq!(publish_ids(&sent), [(3, false)]);
         assert!(
@@ -642,7 +702,7 @@ mod tests {
         state.resume();
         assert_eq!(publish_ids(&pump_all(&mut state)), [(1, true), (2, true)]);
         // After PUBREC only the PUBREL is re-sent, never the PUBLISH [MQTT-4.3.3-1].
-        assert_eq!(state.pubrec(id(2)), Some(OutPacket::PubRel(id(2))));
+        assert_eq!(state.pubrec(id(2)), Ok(OutPacket::PubRel(id(2))));
         state.resume();
         assert_eq!(
             pump_all(&mut state),
@@ -651,8 +711,8 @@ mod tests {
                 OutPacket::PubRel(id(2))
             ]
         );
-        assert!(state.pubcomp(id(2)));
-        assert!(state.puback(id(1)));
+        assert_eq!(state.pubcomp(id(2)), Ok(()));
+        assert_eq!(state.puback(id(1)), Ok(()));
         state.resume();
         assert!(pump_all(&mut state).is_empty());
     }
@@ -670,18 +730,43 @@ mod tests {
         assert!(pump_all(&mut state).is_empty());
     }
 
+    /// An acknowledgement of the wrong kind for an identifier in flight is refused as a protocol
+    /// violation [MQTT-4.8.0-1], naming what the identifier waits for; one for an unknown
+    /// identifier is only unknown. Neither changes anything.
     #[test]
-    fn acks_of_the_wrong_kind_or_unknown_ids_change_nothing() {
+    fn acks_of_the_wrong_kind_or_unknown_ids_change_nothing_mqtt_4_8_0_1() {
         let mut state = SessionState::default();
         assert_eq!(
             state.enqueue(message("a", QoS::ExactlyOnce), LIMITS),
             Ok(())
         );
+        assert_eq!(
+            state.enqueue(message("b", QoS::AtLeastOnce), LIMITS),
+            Ok(())
+        );
         pump_all(&mut state);
-        assert!(!state.puback(id(1)));
-        assert!(!state.pubcomp(id(1)));
-        assert_eq!(state.pubrec(id(9)), None);
-        assert_eq!(state.inflight(), 1);
+        let wrong = |expected| Err(AckError::WrongStep(expected));
+        // id 1 is QoS 2 waiting for PUBREC [MQTT-4.3.3-1], id 2 QoS 1 waiting for PUBACK
+        // [MQTT-4.3.2-1].
+        assert_eq!(state.puback(id(1)), wrong(Expected::PubRec));
+        assert_eq!(state.pubcomp(id(1)), wrong(Expected::PubRec));
+        assert_eq!(
+            state.pubrec(id(2)),
+            Err(AckError::WrongStep(Expected::PubAck))
+        );
+        assert_eq!(state.pubcomp(id(2)), wrong(Expected::PubAck));
+        assert_eq!(state.puback(id(9)), Err(AckError::Unknown));
+        assert_eq!(state.pubcomp(id(9)), Err(AckError::Unknown));
+        assert_eq!(state.pubrec(id(9)), Err(AckError::Unknown));
+        assert_eq!(state.inflight(), 2);
+        // After PUBREC, id 1 waits for PUBCOMP: PUBACK is the wrong step, a repeated PUBREC is
+        // answered with PUBREL again.
+        assert_eq!(state.pubrec(id(1)), Ok(OutPacket::PubRel(id(1))));
+        assert_eq!(state.puback(id(1)), wrong(Expected::PubComp));
+        assert_eq!(state.pubrec(id(1)), Ok(OutPacket::PubRel(id(1))));
+        assert_eq!(state.pubcomp(id(1)), Ok(()));
+        assert_eq!(state.puback(id(2)), Ok(()));
+        assert_eq!(state.inflight(), 0);
     }
 
     #[test]

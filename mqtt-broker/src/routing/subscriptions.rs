@@ -29,6 +29,14 @@
 //! clones `T` into the result. Shared subscriptions (`routing/shared.rs`) use a tree of their own whose
 //! handles are groups, so that this one, and the publish path through it, stay as they are.
 //!
+//! # Deep filters
+//!
+//! A filter or topic may have up to 32 768 levels (`/` repeated fills the 65 535 bytes a topic may
+//! have [MQTT-4.7.3-3]), and a client chooses them. So nothing here recurses on depth: insert, remove
+//! (with its pruning), match, `Debug` and even dropping a node walk the tree with a loop and, where
+//! they must come back to a branch, a stack on the heap. A reader thread's stack is 128 KiB; a
+//! recursive walk of 500 levels was enough to overflow it and abort the whole broker (issue 14).
+//!
 //! The authoritative definition of matching is `mqtt_codec::TopicFilter::matches`; the test at the end
 //! of this file checks the tree against it.
 
@@ -50,10 +58,18 @@ pub(crate) struct Subscriber<T> {
 }
 
 /// All subscriptions of all sessions.
-#[derive(Debug)]
 pub(crate) struct SubscriptionTree<T> {
     root: Node<T>,
     count: usize,
+}
+
+/// Only the count: a derived `Debug` would recurse through the nodes, as deep as a filter.
+impl<T> std::fmt::Debug for SubscriptionTree<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SubscriptionTree")
+            .field("count", &self.count)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<T> Default for SubscriptionTree<T> {
@@ -120,7 +136,6 @@ impl<T: Clone> Subscribers<T> {
     }
 }
 
-#[derive(Debug)]
 struct Node<T> {
     literal: HashMap<Box<str>, Node<T>, FxBuildHasher>,
     single: Option<Box<Node<T>>>,
@@ -147,6 +162,63 @@ impl<T> Node<T> {
             && self.single.is_none()
             && self.exact.is_empty()
             && self.multi.is_empty()
+    }
+
+    /// Whether this node holds nothing but one child: removing that child would leave it empty.
+    fn only_one_child(&self) -> bool {
+        self.exact.is_empty()
+            && self.multi.is_empty()
+            && self.literal.len() + usize::from(self.single.is_some()) == 1
+    }
+
+    /// The child reached by `level`, if there is one (`None` for `#`, which has no node).
+    fn child(&self, level: FilterLevel<'_>) -> Option<&Node<T>> {
+        match level {
+            FilterLevel::Literal(literal) => self.literal.get(literal),
+            FilterLevel::SingleLevel => self.single.as_deref(),
+            FilterLevel::MultiLevel => None,
+        }
+    }
+
+    fn child_mut(&mut self, level: FilterLevel<'_>) -> Option<&mut Node<T>> {
+        match level {
+            FilterLevel::Literal(literal) => self.literal.get_mut(literal),
+            FilterLevel::SingleLevel => self.single.as_deref_mut(),
+            FilterLevel::MultiLevel => None,
+        }
+    }
+
+    /// Detaches the child reached by `level` (which the caller then drops).
+    fn detach(&mut self, level: FilterLevel<'_>) -> Option<Node<T>> {
+        match level {
+            FilterLevel::Literal(literal) => self.literal.remove(literal),
+            FilterLevel::SingleLevel => self.single.take().map(|child| *child),
+            FilterLevel::MultiLevel => None,
+        }
+    }
+
+    /// Moves every child of this node onto `stack`.
+    fn take_children(&mut self, stack: &mut Vec<Node<T>>) {
+        stack.extend(self.literal.drain().map(|(_, child)| child));
+        if let Some(child) = self.single.take() {
+            stack.push(*child);
+        }
+    }
+}
+
+/// Dropping a node drops its children, and theirs: left to the compiler, that recursion is as deep
+/// as the deepest filter. Here the descendants are moved onto a heap stack first, so each is dropped
+/// with no children left and the recursion is one level whatever the depth.
+impl<T> Drop for Node<T> {
+    fn drop(&mut self) {
+        if self.literal.is_empty() && self.single.is_none() {
+            return;
+        }
+        let mut stack = Vec::new();
+        self.take_children(&mut stack);
+        while let Some(mut node) = stack.pop() {
+            node.take_children(&mut stack);
+        }
     }
 }
 
@@ -187,11 +259,71 @@ impl<T: Clone> SubscriptionTree<T> {
     /// Removes the subscription of session `key` whose filter is exactly `filter`, wildcards
     /// included [MQTT-3.10.4-1]. True if there was one. Nodes left empty are pruned.
     pub(crate) fn remove(&mut self, filter: TopicFilter<'_>, key: u64) -> bool {
-        let removed = remove_at(&mut self.root, filter.levels(), key);
-        if removed {
-            self.count -= 1;
+        // Down the path to the set that holds the subscription, and out of it.
+        let mut node = &mut self.root;
+        let mut set = None;
+        for level in filter.levels() {
+            if level == FilterLevel::MultiLevel {
+                set = Some(&mut node.multi);
+                break;
+            }
+            match node.child_mut(level) {
+                Some(child) => node = child,
+                None => return false,
+            }
         }
-        removed
+        let set = set.unwrap_or(&mut node.exact);
+        if !set.remove(key) {
+            return false;
+        }
+        self.count -= 1;
+        self.prune(filter);
+        true
+    }
+
+    /// Cuts off the part of `filter`'s path that the removal of its subscription left empty: the
+    /// last node, if empty, and every node above it that held nothing but the way down to it. A
+    /// first walk finds the highest such node without changing anything, a second detaches it;
+    /// a loop each, so that a path of any depth is pruned without recursion.
+    fn prune(&mut self, filter: TopicFilter<'_>) {
+        let path = || {
+            filter
+                .levels()
+                .take_while(|level| *level != FilterLevel::MultiLevel)
+        };
+        // `cut`: the number of levels above the highest node to detach, if any.
+        let mut cut = None;
+        let mut node = &self.root;
+        for (depth, level) in path().enumerate() {
+            let Some(child) = node.child(level) else {
+                return;
+            };
+            if child.only_one_child() || child.is_empty() {
+                cut = cut.or(Some(depth));
+            } else {
+                // This node keeps something besides the path: nothing above it may go.
+                cut = None;
+            }
+            node = child;
+        }
+        if !node.is_empty() {
+            return;
+        }
+        let Some(cut) = cut else {
+            return;
+        };
+        let mut parent = &mut self.root;
+        for (depth, level) in path().enumerate() {
+            if depth == cut {
+                // Dropped here, iteratively (see `Drop for Node`).
+                drop(parent.detach(level));
+                return;
+            }
+            match parent.child_mut(level) {
+                Some(child) => parent = child,
+                None => return,
+            }
+        }
     }
 
     /// Puts into `found` (emptied first) every session with a subscription matching `topic`, each
@@ -224,65 +356,88 @@ impl<T: Clone> SubscriptionTree<T> {
     }
 }
 
-fn remove_at<'a, T: Clone>(
-    node: &mut Node<T>,
-    mut levels: impl Iterator<Item = FilterLevel<'a>>,
-    key: u64,
-) -> bool {
-    let Some(first) = levels.next() else {
-        return node.exact.remove(key);
-    };
-    match first {
-        FilterLevel::MultiLevel => node.multi.remove(key),
-        FilterLevel::Literal(literal) => {
-            let Some(child) = node.literal.get_mut(literal) else {
-                return false;
-            };
-            let removed = remove_at(child, levels, key);
-            if child.is_empty() {
-                node.literal.remove(literal);
-            }
-            removed
+/// Copies into `found` the sets of every node that `levels` (the whole topic) reaches from `root`,
+/// and answers how many were not empty. `dollar` is true for a topic starting with `$`, whose first
+/// level no wildcard matches [MQTT-4.7.2-1].
+///
+/// A depth-first walk without recursion: at each node the literal child is followed at once and the
+/// `+` child, when both match, is kept on `pending` for later. `pending` is as deep as the number of
+/// such forks, not the number of levels, and lives on the stack until it passes [`PENDING_INLINE`].
+fn collect<'n, 'a, T: Clone>(
+    root: &'n Node<T>,
+    levels: Levels<'a>,
+    dollar: bool,
+    found: &mut Vec<Subscriber<T>>,
+) -> usize {
+    let mut sets = 0;
+    let mut pending = Pending::default();
+    let mut next = Some((root, levels));
+    let mut at_root_of_dollar = dollar;
+    while let Some((node, mut levels)) = next.take().or_else(|| pending.pop()) {
+        if !at_root_of_dollar && node.multi.copy_into(found) {
+            sets += 1;
         }
-        FilterLevel::SingleLevel => {
-            let Some(child) = node.single.as_deref_mut() else {
-                return false;
-            };
-            let removed = remove_at(child, levels, key);
-            if child.is_empty() {
-                node.single = None;
+        let Some(first) = levels.next() else {
+            if node.exact.copy_into(found) {
+                sets += 1;
             }
-            removed
+            continue;
+        };
+        let literal = node.literal.get(first);
+        let single = node.single.as_deref().filter(|_| !at_root_of_dollar);
+        at_root_of_dollar = false;
+        next = match (literal, single) {
+            (Some(literal), Some(single)) => {
+                pending.push((single, levels.clone()));
+                Some((literal, levels))
+            }
+            (Some(child), None) | (None, Some(child)) => Some((child, levels)),
+            (None, None) => None,
+        };
+    }
+    sets
+}
+
+/// The forks [`collect`] has still to visit: a few in an array, more in a `Vec`, so that matching
+/// allocates nothing unless a topic meets more than [`PENDING_INLINE`] forks.
+struct Pending<'n, 'a, T> {
+    inline: [Option<(&'n Node<T>, Levels<'a>)>; PENDING_INLINE],
+    len: usize,
+    /// Used only once `inline` is full, so the newest entry is always on top of `spill` when it
+    /// has any.
+    spill: Vec<(&'n Node<T>, Levels<'a>)>,
+}
+
+/// How many forks [`Pending`] holds before it allocates.
+const PENDING_INLINE: usize = 8;
+
+impl<T> Default for Pending<'_, '_, T> {
+    fn default() -> Self {
+        Self {
+            inline: [const { None }; PENDING_INLINE],
+            len: 0,
+            spill: Vec::new(),
         }
     }
 }
 
-/// Visits `node`, reached by the levels already consumed, with `levels` of the topic still to match.
-/// `at_root_of_dollar` is true only at the root, for a topic starting with `$`. Answers how many
-/// non-empty sets were copied into `found`.
-fn collect<'a, T: Clone>(
-    node: &Node<T>,
-    mut levels: impl Iterator<Item = &'a str> + Clone,
-    at_root_of_dollar: bool,
-    found: &mut Vec<Subscriber<T>>,
-) -> usize {
-    let mut sets = 0;
-    if !at_root_of_dollar && node.multi.copy_into(found) {
-        sets += 1;
-    }
-    let Some(first) = levels.next() else {
-        if node.exact.copy_into(found) {
-            sets += 1;
+impl<'n, 'a, T> Pending<'n, 'a, T> {
+    fn push(&mut self, entry: (&'n Node<T>, Levels<'a>)) {
+        if let Some(slot) = self.inline.get_mut(self.len) {
+            *slot = Some(entry);
+            self.len += 1;
+        } else {
+            self.spill.push(entry);
         }
-        return sets;
-    };
-    if let Some(child) = node.literal.get(first) {
-        sets += collect(child, levels.clone(), false, found);
     }
-    if let (Some(child), false) = (node.single.as_deref(), at_root_of_dollar) {
-        sets += collect(child, levels, false, found);
+
+    fn pop(&mut self) -> Option<(&'n Node<T>, Levels<'a>)> {
+        if let Some(entry) = self.spill.pop() {
+            return Some(entry);
+        }
+        self.len = self.len.checked_sub(1)?;
+        self.inline.get_mut(self.len).and_then(Option::take)
     }
-    sets
 }
 
 /// The levels of a topic name, split at `/` by a plain loop over the bytes. `str::split('/')` does
@@ -493,6 +648,105 @@ mod tests {
         assert!(tree.remove(filter("a/+"), 1));
         assert_eq!(tree.len(), 0);
         assert!(tree.root.is_empty(), "empty nodes are pruned");
+    }
+
+    /// Runs `test` on a thread with a 256 KiB stack, less than a debug build needs to recurse
+    /// through a few thousand levels, and fails if it panicked or overflowed (an overflow aborts the
+    /// whole test binary, which fails too).
+    fn on_a_small_stack(test: impl FnOnce() + Send + 'static) {
+        let thread = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(test)
+            .expect("test thread starts");
+        assert!(thread.join().is_ok(), "the deep test panicked");
+    }
+
+    /// The deepest filter a SUBSCRIBE can carry: 65 535 bytes of `/`, 65 536 empty levels.
+    fn deepest() -> String {
+        "/".repeat(65_535)
+    }
+
+    #[test]
+    fn a_filter_of_65536_levels_is_inserted_matched_removed_and_dropped_without_recursion() {
+        on_a_small_stack(|| {
+            let deep = deepest();
+            let plus = "+/".repeat(32_767) + "+";
+            let mut tree = SubscriptionTree::default();
+            tree.insert(filter(&deep), 1, QoS::AtLeastOnce, "deep");
+            tree.insert(filter(&plus), 2, QoS::AtMostOnce, "plus");
+            tree.insert(
+                filter(&format!("{deep}#")[1..]),
+                3,
+                QoS::AtMostOnce,
+                "multi",
+            );
+            tree.insert(filter("a"), 4, QoS::AtMostOnce, "shallow");
+            let targets = |tree: &SubscriptionTree<&'static str>, topic: &str| {
+                let mut found: Vec<_> = matching(tree, topic)
+                    .into_iter()
+                    .map(|subscriber| subscriber.target)
+                    .collect();
+                found.sort_unstable();
+                found
+            };
+            // 65 536 empty levels: the deep filter and the `#` one (whose path is one level
+            // shorter); the `+` filter has 32 768 levels.
+            assert_eq!(targets(&tree, &deep), ["deep", "multi"]);
+            assert_eq!(targets(&tree, &"/".repeat(32_767)), ["plus"]);
+            assert_eq!(targets(&tree, "a"), ["shallow"]);
+            assert!(tree.remove(filter(&deep), 1));
+            assert!(!tree.remove(filter(&deep), 1), "already gone");
+            assert_eq!(targets(&tree, &deep), ["multi"]);
+            assert!(tree.remove(filter(&plus), 2));
+            assert_eq!(tree.len(), 2);
+            // The rest is dropped with the tree, still on the small stack.
+        });
+    }
+
+    #[test]
+    fn a_deep_topic_meeting_many_forks_is_matched_without_recursion() {
+        on_a_small_stack(|| {
+            // Every level of the topic `x/x/.../x` has both a literal and a `+` child: a fork per
+            // level, more than `PENDING_INLINE`, so the spill is used too.
+            let depth = 2_000;
+            let topic = vec!["x"; depth].join("/");
+            let mut tree = SubscriptionTree::default();
+            let literal = topic.clone();
+            let mixed: String = (0..depth)
+                .map(|level| if level % 2 == 0 { "+" } else { "x" })
+                .collect::<Vec<_>>()
+                .join("/");
+            tree.insert(filter(&literal), 1, QoS::AtMostOnce, "literal");
+            tree.insert(filter(&mixed), 2, QoS::AtMostOnce, "mixed");
+            for level in 1..20 {
+                let shallow = format!("{}/#", vec!["+"; level].join("/"));
+                tree.insert(
+                    filter(&shallow),
+                    10 + level as u64,
+                    QoS::AtMostOnce,
+                    "shallow",
+                );
+            }
+            let found = matching(&tree, &topic);
+            assert_eq!(found.len(), 21, "{found:?}");
+            assert_eq!(matching(&tree, &format!("{topic}/x")).len(), 19);
+        });
+    }
+
+    #[test]
+    fn pruning_keeps_what_other_filters_share_of_the_path() {
+        let mut tree = SubscriptionTree::default();
+        tree.insert(filter("a/b/c/d"), 1, QoS::AtMostOnce, "long");
+        tree.insert(filter("a/b"), 2, QoS::AtMostOnce, "mid");
+        tree.insert(filter("a/b/x/#"), 3, QoS::AtMostOnce, "side");
+        assert!(tree.remove(filter("a/b/c/d"), 1));
+        assert_eq!(matching(&tree, "a/b").len(), 1);
+        assert_eq!(matching(&tree, "a/b/x/y").len(), 1);
+        assert!(tree.remove(filter("a/b"), 2));
+        assert_eq!(matching(&tree, "a/b/x").len(), 1);
+        assert!(!tree.root.is_empty());
+        assert!(tree.remove(filter("a/b/x/#"), 3));
+        assert!(tree.root.is_empty(), "every node pruned");
     }
 
     #[test]

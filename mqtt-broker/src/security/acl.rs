@@ -11,8 +11,14 @@
 //! ```
 //!
 //! The access word is `read`, `write`, `readwrite` or `deny`, and may be left out (meaning
-//! `readwrite`). The filter is the rest of the line and may contain `+` and `#`. A placeholder must be
-//! a whole level of a pattern (`a/%u/b`, not `a/x%u`). Any other line is an error with its number.
+//! `readwrite`) only when the filter is a single word. The filter is the rest of the line and may
+//! contain `+` and `#` (and spaces, after an access word). A placeholder must be a whole level of a
+//! pattern (`a/%u/b`, not `a/x%u`). Any other line is an error with its number.
+//!
+//! Strictness is the point: a typo must stop the broker, never change what a rule means. Read
+//! leniently, `topic dney sensors/secret` would be a `readwrite` rule on a topic named
+//! `dney sensors/secret`, and the topic meant to be denied would stay open (issue 14). So a rule of
+//! two or more words must start with a known access word, and an unknown keyword is an error too.
 //!
 //! The rules, as mosquitto applies them:
 //! - once an ACL file is loaded, anything no rule grants is denied;
@@ -197,7 +203,12 @@ fn parse_rule(rest: &str, pattern: bool) -> Result<Rule, String> {
             "write" => (Access::Write, filter.trim()),
             "readwrite" => (Access::ReadWrite, filter.trim()),
             "deny" => (Access::Deny, filter.trim()),
-            _ => (Access::ReadWrite, rest),
+            _ => {
+                return Err(format!(
+                    "unknown access `{word}` (expected read, write, readwrite or deny; a filter \
+                     containing a space needs the access word before it)"
+                ));
+            }
         },
         None => (Access::ReadWrite, rest),
     };
@@ -332,6 +343,13 @@ pattern read users/%u/#
             ("topic read a/#/b\n", 1),
             ("topic read a/%c\n", 1),
             ("pattern read a/x%c\n", 1),
+            // Typos in the access word, which once made a readwrite rule on the topic
+            // `dney sensors/secret` and left `sensors/secret` open.
+            ("user alice\ntopic read a\ntopic dney sensors/secret\n", 3),
+            ("pattern wrte devices/%c\n", 1),
+            ("topic my topic\n", 1),
+            ("Topic read a\n", 1),
+            ("user alice\ntopics read a\n", 2),
         ] {
             assert_eq!(
                 AclFile::parse(text).map_err(|(n, _)| n),

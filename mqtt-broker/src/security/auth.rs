@@ -15,8 +15,10 @@
 //!    *anonymous*, accepted if anonymous access is on and refused with CONNACK 5 otherwise. An
 //!    anonymous client that sent a user name keeps it for the ACL and the logs, as mosquitto does.
 //!
-//! `allow_anonymous` defaults to `false` when a `password_file` is set and to `true` otherwise; an
-//! explicit line always wins. After a refusal the connection is closed [MQTT-3.2.2-5] with Session
+//! `allow_anonymous` follows mosquitto 2: it defaults to `true` only in *local-only mode* (no
+//! listener configured, so the one default listener is on loopback; see `Config::local_only`) and
+//! then only without a `password_file`; as soon as a listener is configured it defaults to `false`.
+//! An explicit line always wins. A refusal by default says in the log what line to add. After a refusal the connection is closed [MQTT-3.2.2-5] with Session
 //! Present 0 [MQTT-3.2.2-4]. Passwords are never logged or kept.
 //!
 //! # What a client may do
@@ -96,6 +98,8 @@ pub(crate) struct SecuritySources {
     pub(crate) per_listener: Option<Vec<SecuritySettings>>,
     /// Each listener's `use_identity_as_username`, in `local_addrs` order.
     pub(crate) use_identity: Vec<bool>,
+    /// Whether `allow_anonymous` defaults to true: local-only mode, every listener on loopback.
+    pub(crate) anonymous_by_default: bool,
     /// What the embedding program registered; kept as they are on reload.
     pub(crate) plugins: Plugins,
 }
@@ -116,7 +120,7 @@ struct Builtins {
 }
 
 impl Builtins {
-    fn load(settings: &SecuritySettings) -> Result<Self, String> {
+    fn load(settings: &SecuritySettings, anonymous_by_default: bool) -> Result<Self, String> {
         let passwords = match &settings.password_file {
             Some(path) => Some(Arc::new(
                 PasswordFile::load(path).map_err(|error| error.to_string())?,
@@ -127,11 +131,26 @@ impl Builtins {
             Some(path) => Some(Arc::new(load_acl(path)?)),
             None => None,
         };
-        let allowed = settings.allow_anonymous.unwrap_or(passwords.is_none());
+        let anonymous = match settings.allow_anonymous {
+            Some(allowed) => Anonymous {
+                allowed,
+                why: "allow_anonymous false",
+            },
+            None => Anonymous {
+                allowed: anonymous_by_default && passwords.is_none(),
+                why: if anonymous_by_default {
+                    "a password_file is set and allow_anonymous is not: add \
+                     `allow_anonymous true` to let them in"
+                } else {
+                    "a listener is configured and allow_anonymous is not set (mosquitto 2's \
+                     default): add `allow_anonymous true` to let them in"
+                },
+            },
+        };
         Ok(Self {
             passwords,
             acl,
-            anonymous: Arc::new(Anonymous { allowed }),
+            anonymous: Arc::new(anonymous),
         })
     }
 }
@@ -142,7 +161,10 @@ impl Security {
     pub(crate) fn load(sources: &SecuritySources) -> Result<Self, String> {
         // Without per-listener settings the files are read once and every chain shares them.
         let shared = match &sources.per_listener {
-            None => Some(Builtins::load(&sources.global)?),
+            None => Some(Builtins::load(
+                &sources.global,
+                sources.anonymous_by_default,
+            )?),
             Some(_) => None,
         };
         let mut chains = Vec::new();
@@ -156,7 +178,7 @@ impl Security {
                         .and_then(|each| each.get(index))
                         .cloned()
                         .unwrap_or_default();
-                    Builtins::load(&settings)
+                    Builtins::load(&settings, sources.anonymous_by_default)
                         .map_err(|error| format!("listener {index}: {error}"))?
                 }
             };
@@ -297,9 +319,9 @@ impl Chain {
                 (false, n) => format!("{n} registered authorisers, no ACL file"),
             },
             if builtins.anonymous.allowed {
-                "allowed"
+                "allowed".to_owned()
             } else {
-                "refused"
+                format!("refused ({})", builtins.anonymous.why)
             },
         );
         Self {
@@ -354,6 +376,8 @@ impl Authenticator for PasswordFile {
 /// `allow_anonymous`: the end of every chain, deciding for whoever no one else did.
 struct Anonymous {
     allowed: bool,
+    /// Why anonymous clients are refused, for the log: an explicit line, or the default.
+    why: &'static str,
 }
 
 impl Authenticator for Anonymous {
@@ -361,9 +385,10 @@ impl Authenticator for Anonymous {
         if self.allowed {
             Authentication::Accept
         } else {
-            Authentication::NotAuthorised(
-                "anonymous clients are not allowed (allow_anonymous false)".into(),
-            )
+            Authentication::NotAuthorised(format!(
+                "anonymous clients are not allowed: {}",
+                self.why
+            ))
         }
     }
 }
@@ -445,6 +470,7 @@ mod tests {
             acl: None,
             anonymous: Arc::new(Anonymous {
                 allowed: allow_anonymous.unwrap_or(false),
+                why: "test",
             }),
         }
     }
@@ -499,22 +525,49 @@ mod tests {
     }
 
     #[test]
-    fn allow_anonymous_defaults_to_false_only_with_a_password_file() {
-        let load = |settings: SecuritySettings| {
+    fn allow_anonymous_defaults_to_true_only_in_local_only_mode_without_a_password_file() {
+        let load = |settings: SecuritySettings, anonymous_by_default: bool| {
             Security::load(&SecuritySources {
                 global: settings,
                 use_identity: vec![false],
+                anonymous_by_default,
                 ..SecuritySources::default()
             })
             .expect("nothing to read")
         };
-        let none = load(SecuritySettings::default());
-        assert_eq!(code(&none, None, None), 0);
+        let local = load(SecuritySettings::default(), true);
+        assert_eq!(code(&local, None, None), 0);
+        // A configured listener: refused by default, and the log says what to add.
+        let listener = load(SecuritySettings::default(), false);
+        assert_eq!(code(&listener, None, None), 5);
+        let refusal = listener.authenticate(&request(None, None, None, 0));
+        assert!(
+            refusal
+                .as_ref()
+                .is_err_and(|refusal| refusal.why.contains("allow_anonymous true")),
+            "{refusal:?}"
+        );
+        assert!(
+            listener.describe().contains("refused"),
+            "{}",
+            listener.describe()
+        );
+        let open = load(
+            SecuritySettings {
+                allow_anonymous: Some(true),
+                ..SecuritySettings::default()
+            },
+            false,
+        );
+        assert_eq!(code(&open, None, None), 0);
         // A user name is not checked without a password file, and the client counts as anonymous.
-        let closed = load(SecuritySettings {
-            allow_anonymous: Some(false),
-            ..SecuritySettings::default()
-        });
+        let closed = load(
+            SecuritySettings {
+                allow_anonymous: Some(false),
+                ..SecuritySettings::default()
+            },
+            true,
+        );
         assert_eq!(code(&closed, Some("x"), Some(b"y")), 5);
     }
 

@@ -248,7 +248,10 @@ impl TlsStream {
             if let Err(error) = tls.absorb(&raw[..count]) {
                 // Send the alert rustls prepared, so the client learns why.
                 let _ = tls.flush();
-                return Err(error.to_string());
+                return Err(error
+                    .get_ref()
+                    .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+                    .map_or_else(|| error.to_string(), crate::tls::describe_handshake_error));
             }
         }
         tls.flush()

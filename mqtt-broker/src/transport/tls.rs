@@ -38,6 +38,29 @@ pub struct TlsSettings {
     pub use_identity_as_username: bool,
 }
 
+/// How to reissue a client certificate as X.509 v3: the advice the log gives with a v1 refusal.
+pub(crate) const REISSUE_V3: &str = "openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key \
+     -CAcreateserial -out client.pem -days 365 -extfile client.ext, where client.ext holds \
+     'basicConstraints=CA:FALSE' and 'extendedKeyUsage=clientAuth'";
+
+/// Describes a failed TLS handshake for the log. A client certificate in X.509 version 1 (what
+/// `openssl x509 -req` makes when given no extensions, as many mosquitto guides do) is refused by
+/// rustls's verifier (webpki's `UnsupportedCertVersion`), by design and rightly: v1 cannot say
+/// whether a certificate is a CA or what it may be used for. We keep the refusal and say plainly
+/// what happened and how to reissue the certificate, instead of the bare error name.
+pub(crate) fn describe_handshake_error(error: &rustls::Error) -> String {
+    let text = error.to_string();
+    if matches!(error, rustls::Error::InvalidCertificate(_))
+        && format!("{error:?}").contains("UnsupportedCertVersion")
+    {
+        return format!(
+            "{text}: the client certificate is X.509 version 1 (made without extensions), which \
+             is refused; reissue it as version 3 with extensions: {REISSUE_V3}"
+        );
+    }
+    text
+}
+
 /// Builds the rustls configuration of one listener, or says which file is wrong and how.
 pub(crate) fn server_config(settings: &TlsSettings) -> Result<Arc<ServerConfig>, String> {
     let certs = read_certificates(&settings.certfile, "certfile")?;
@@ -175,6 +198,52 @@ fn tlv(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A client certificate made the way many mosquitto guides make it (`openssl x509 -req` with
+    /// no extensions file: X.509 version 1) is refused by the verifier every TLS listener uses,
+    /// and the description says it is version 1 and how to reissue it. Needs the `openssl` command.
+    #[test]
+    fn a_version_1_client_certificate_is_refused_with_advice() {
+        let dir = std::env::temp_dir().join(format!("mqtt-broker-v1-cert-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let ec = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
+        for args in [
+            format!("req -x509 {ec} -keyout ca.key -out ca.pem -days 2 -subj /CN=ca"),
+            format!("req {ec} -keyout v1.key -out v1.csr -subj /CN=device-1"),
+            "x509 -req -in v1.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out v1.pem -days 2"
+                .to_owned(),
+        ] {
+            let status = std::process::Command::new("openssl")
+                .args(args.split_whitespace())
+                .current_dir(&dir)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .expect("this test needs the openssl command: apt-get install openssl");
+            assert!(status.success(), "openssl {args}");
+        }
+        let mut roots = RootCertStore::empty();
+        for ca in read_certificates(&dir.join("ca.pem"), "cafile").expect("the CA") {
+            roots.add(ca).expect("a usable CA");
+        }
+        let verifier = WebPkiClientVerifier::builder_with_provider(
+            Arc::new(roots),
+            Arc::new(rustls::crypto::ring::default_provider()),
+        )
+        .build()
+        .expect("a verifier");
+        let v1 = read_certificates(&dir.join("v1.pem"), "test").expect("the v1 certificate");
+        let error = verifier
+            .verify_client_cert(&v1[0], &[], rustls::pki_types::UnixTime::now())
+            .expect_err("rustls refuses X.509 v1");
+        let _ = std::fs::remove_dir_all(&dir);
+        let described = describe_handshake_error(&error);
+        assert!(described.contains("X.509 version 1"), "{described}");
+        assert!(described.contains("-extfile"), "{described}");
+        let other = describe_handshake_error(&rustls::Error::DecryptError);
+        assert!(!other.contains("version 1"), "{other}");
+    }
 
     fn der(tag: u8, content: &[u8]) -> Vec<u8> {
         let mut out = vec![tag];

@@ -24,7 +24,7 @@ use crate::client::{Client, Got, WAIT, broker_with, connect, id, publish};
 static NEXT: AtomicUsize = AtomicUsize::new(0);
 
 /// A fresh subscriber and publisher exchange a QoS 1 message: the broker is serving other clients.
-fn assert_served(address: SocketAddr) {
+pub(crate) fn assert_served(address: SocketAddr) {
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
     let (mut subscriber, _) = Client::connect(address, &format!("healthy-sub-{n}"), true);
     subscriber.subscribe(&format!("healthy/{n}"), 1);

@@ -11,6 +11,7 @@
 mod bridge;
 mod client;
 mod connect;
+mod deep;
 mod hooks;
 mod keepalive;
 mod limits;

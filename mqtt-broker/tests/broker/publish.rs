@@ -186,3 +186,116 @@ fn the_inflight_window_holds_back_further_messages() {
         }
     ));
 }
+
+/// The acknowledgements a subscriber can get wrong: each answers a message in flight with the
+/// packet of another flow or another step.
+// Named after the packets, so the shared prefix is the point.
+#[allow(clippy::enum_variant_names)]
+#[derive(Debug, Clone, Copy)]
+enum WrongAck {
+    PubRec,
+    PubComp,
+    PubAck,
+}
+
+fn ack(kind: WrongAck, packet_id: u16) -> Packet<'static> {
+    let packet_id = id(packet_id);
+    match kind {
+        WrongAck::PubRec => Packet::PubRec(PubRec { packet_id }),
+        WrongAck::PubComp => Packet::PubComp(PubComp { packet_id }),
+        WrongAck::PubAck => Packet::PubAck(PubAck { packet_id }),
+    }
+}
+
+/// A subscriber (with a Will) gets one message at `qos`, optionally answers PUBREC and gets the
+/// PUBREL, then sends `wrong`: the broker closes the connection and, since the close is not a
+/// DISCONNECT, publishes the Will, which a watcher sees [MQTT-4.8.0-1]. Meanwhile a healthy pair
+/// is still served.
+fn wrong_ack_closes(qos: u8, after_pubrec: bool, wrong: WrongAck) {
+    let (_broker, address) = broker();
+    let (mut watcher, _) = Client::connect(address, "watcher", true);
+    watcher.subscribe("will", 0);
+    let (mut subscriber, _) = Client::connect_with(
+        address,
+        crate::client::connect_with_will("wrong-acker", "will", b"gone", 0, false),
+    );
+    subscriber.subscribe("t", qos);
+    let (mut publisher, _) = Client::connect(address, "pub", true);
+    publisher.publish("t", b"m", qos, 1, false);
+    let Got::Publish {
+        packet_id: Some(packet_id),
+        ..
+    } = subscriber.recv()
+    else {
+        panic!("expected the QoS {qos} message");
+    };
+    if after_pubrec {
+        subscriber.send(Packet::PubRec(PubRec {
+            packet_id: id(packet_id),
+        }));
+        assert_eq!(subscriber.recv(), Got::PubRel(packet_id));
+    }
+    subscriber.send(ack(wrong, packet_id));
+    subscriber.send(Packet::PingReq);
+    subscriber.expect_closed();
+    assert_eq!(
+        watcher.recv(),
+        publish("will", b"gone", 0, None, false, false)
+    );
+    crate::limits::assert_served(address);
+}
+
+/// PUBREC or PUBCOMP answering a QoS 1 PUBLISH, whose flow ends with PUBACK [MQTT-4.3.2-1], is a
+/// protocol violation: the connection is closed [MQTT-4.8.0-1].
+#[test]
+fn pubrec_or_pubcomp_for_a_qos_1_message_closes_the_connection_mqtt_4_8_0_1() {
+    wrong_ack_closes(1, false, WrongAck::PubRec);
+    wrong_ack_closes(1, false, WrongAck::PubComp);
+}
+
+/// PUBACK or PUBCOMP answering a QoS 2 PUBLISH (which waits for PUBREC), and PUBACK after the
+/// PUBREL (which waits for PUBCOMP), break the QoS 2 flow [MQTT-4.3.3-1]: closed [MQTT-4.8.0-1].
+#[test]
+fn puback_or_pubcomp_at_the_wrong_step_of_qos_2_closes_the_connection_mqtt_4_8_0_1() {
+    wrong_ack_closes(2, false, WrongAck::PubAck);
+    wrong_ack_closes(2, false, WrongAck::PubComp);
+    wrong_ack_closes(2, true, WrongAck::PubAck);
+}
+
+/// What the specification keeps legal is still tolerated: acknowledgements for identifiers not in
+/// flight (a late duplicate) are ignored, a repeated PUBREC gets the PUBREL again, and a PUBREL for
+/// an identifier the broker never saw still gets its PUBCOMP [MQTT-4.3.3-2].
+#[test]
+fn unknown_identifiers_and_repeats_are_tolerated_mqtt_4_3_3_2() {
+    let (_broker, address) = broker();
+    let (mut subscriber, _) = Client::connect(address, "tolerant", true);
+    subscriber.subscribe("t", 2);
+    for kind in [WrongAck::PubAck, WrongAck::PubRec, WrongAck::PubComp] {
+        subscriber.send(ack(kind, 42));
+    }
+    subscriber.send(Packet::PubRel(PubRel { packet_id: id(43) }));
+    assert_eq!(subscriber.recv(), Got::PubComp(43));
+    subscriber.barrier();
+    let (mut publisher, _) = Client::connect(address, "pub", true);
+    publisher.publish("t", b"m", 2, 1, false);
+    let Got::Publish {
+        packet_id: Some(packet_id),
+        ..
+    } = subscriber.recv()
+    else {
+        panic!("expected the QoS 2 message");
+    };
+    for _ in 0..2 {
+        subscriber.send(Packet::PubRec(PubRec {
+            packet_id: id(packet_id),
+        }));
+        assert_eq!(subscriber.recv(), Got::PubRel(packet_id));
+    }
+    subscriber.send(Packet::PubComp(PubComp {
+        packet_id: id(packet_id),
+    }));
+    subscriber.send(Packet::PubComp(PubComp {
+        packet_id: id(packet_id),
+    }));
+    subscriber.barrier();
+}

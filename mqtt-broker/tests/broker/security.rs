@@ -126,3 +126,111 @@ fn reload_applies_a_new_password_file_without_dropping_connections() {
     let (_, code) = connack_code(address, with_credentials("a4", "alice", b"changed"));
     assert_eq!(code, 0);
 }
+
+/// mosquitto 2's default: once a configuration file has a `listener`, anonymous clients are refused
+/// with CONNACK 5, not authorised (3.1 and 3.1.1 alike), unless it says `allow_anonymous true`.
+#[test]
+fn a_configured_listener_refuses_anonymous_clients_unless_allow_anonymous_true() {
+    let refused =
+        Config::parse("listener 0 127.0.0.1\nsys_interval 0\n", "l.conf").expect("parses");
+    let (_broker, address) = broker_with(refused);
+    for level in [ProtocolLevel::Mqtt31, ProtocolLevel::Mqtt311] {
+        let (mut client, code) = connack_code(
+            address,
+            Connect {
+                level,
+                ..connect("anonymous", true)
+            },
+        );
+        assert_eq!(code, 5, "{level:?}");
+        client.expect_closed();
+    }
+    let open = Config::parse(
+        "listener 0 127.0.0.1\nallow_anonymous true\nsys_interval 0\n",
+        "l.conf",
+    )
+    .expect("parses");
+    let (_broker, address) = broker_with(open);
+    let (_client, code) = connack_code(address, connect("anonymous", true));
+    assert_eq!(code, 0);
+}
+
+/// Without a listener configured (local-only mode) anonymous clients are let in, but only while
+/// every listener is on loopback: a program that keeps `local_only` from `Config::default()` and
+/// listens on every interface gets the safe default.
+#[test]
+fn anonymous_by_default_only_on_loopback() {
+    let local = Config::parse("sys_interval 0\n", "l.conf").expect("parses");
+    assert!(local.local_only);
+    let (_broker, address) = broker_with(local);
+    let (_client, code) = connack_code(address, connect("anonymous", true));
+    assert_eq!(code, 0);
+
+    let everywhere = mqtt_broker::Broker::start(Config {
+        listeners: vec![std::net::SocketAddr::from(([0, 0, 0, 0], 0))],
+        sys_interval: Duration::ZERO,
+        ..Config::default()
+    })
+    .expect("broker starts");
+    let port = everywhere.local_addrs()[0].port();
+    let (mut client, code) = connack_code(
+        std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+        connect("anonymous", true),
+    );
+    assert_eq!(code, 5);
+    client.expect_closed();
+}
+
+/// Asks for `filter` at QoS 1 and answers the SUBACK code.
+fn suback_code(client: &mut Client, filter: &str) -> u8 {
+    let entries = [Subscription {
+        filter: TopicFilter::new(filter).expect("filter"),
+        qos: QoS::AtLeastOnce,
+    }];
+    client.send(Packet::Subscribe(Subscribe {
+        packet_id: crate::client::id(8),
+        filters: List::from_slice(&entries),
+    }));
+    match client.recv() {
+        Got::SubAck(8, codes) => codes[0],
+        other => panic!("expected SUBACK, got {other:?}"),
+    }
+}
+
+/// An ACL line whose access word is a typo (`topic dney sensors/secret`) was read as a readwrite
+/// rule on the topic `dney sensors/secret`, which left `sensors/secret` open. Now it stops the
+/// start with `file:line`, and on reload the old rules stay, the error naming the line.
+#[test]
+fn an_acl_typo_refuses_the_start_and_a_reload_keeps_the_old_rules() {
+    let dir = TempDir::new("acl-typo");
+    let good = "user alice\ntopic readwrite sensors/#\ntopic deny sensors/secret\n";
+    let typo = "user alice\ntopic readwrite sensors/#\ntopic dney sensors/secret\n";
+    dir.file("typo.acl", typo);
+    let refused = mqtt_broker::Broker::start(Config {
+        listeners: vec![std::net::SocketAddr::from(([127, 0, 0, 1], 0))],
+        acl_file: Some(dir.0.join("typo.acl")),
+        sys_interval: Duration::ZERO,
+        ..Config::default()
+    });
+    match refused {
+        Err(error @ mqtt_broker::StartError::Security(_)) => {
+            let error = error.to_string();
+            assert!(error.contains("typo.acl:3:"), "{error}");
+            assert!(error.contains("dney"), "{error}");
+        }
+        other => panic!("expected a security error, got {:?}", other.map(|_| ())),
+    }
+
+    let (broker, address) = secured(&dir, Some(good));
+    let (mut alice, _) = Client::connect_with(address, with_credentials("a", "alice", b"wonder"));
+    assert_eq!(suback_code(&mut alice, "sensors/secret"), 0x80);
+    dir.file("acl", typo);
+    let error = broker.reload().expect_err("the typo is refused");
+    assert!(error.contains("acl:3:"), "{error}");
+    assert_eq!(
+        suback_code(&mut alice, "sensors/secret"),
+        0x80,
+        "the old rules stay after the refused reload"
+    );
+    assert_eq!(suback_code(&mut alice, "sensors/open"), 1);
+}

@@ -157,3 +157,86 @@ fn systemd_unit_passes_systemd_analyze_verify() {
     let (ok, said) = systemd_verify(&dir.0, &broken).expect("ran before");
     assert!(!ok && said.contains("NoNewPrivilege"), "{said}");
 }
+
+/// With no configuration file the broker is in mosquitto 2's local-only mode: it listens on
+/// 127.0.0.1 only (on Linux every 127.x.y.z address reaches the loopback interface, so a listener on
+/// every interface would also answer 127.0.0.2; one on 127.0.0.1 does not), lets anonymous clients
+/// in, and says so in its log.
+#[test]
+fn without_a_configuration_file_only_loopback_and_anonymous() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port();
+    let mut broker = Command::new(env!("CARGO_BIN_EXE_mqtt-broker"))
+        .args(["-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("mqtt-broker starts");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "the broker never listened");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let elsewhere = std::net::TcpStream::connect(("127.0.0.2", port));
+    let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let (_client, code) =
+        crate::client::connack_code(address, crate::client::connect("anon", true));
+    let _ = broker.kill();
+    let output = broker.wait_with_output().expect("the broker's log");
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        elsewhere.is_err(),
+        "listening beyond 127.0.0.1; log:\n{log}"
+    );
+    assert_eq!(code, 0, "anonymous refused; log:\n{log}");
+    assert!(log.contains("local-only mode"), "{log}");
+}
+
+/// A configuration the broker cannot use stops it with exit status 3, mosquitto's, and the log
+/// names the file and line: an unknown directive, and an ACL file with a typo in an access word.
+#[test]
+fn a_bad_configuration_or_acl_line_exits_with_3_naming_file_and_line() {
+    let dir = TempDir::new("exit-3");
+    let acl = dir.file(
+        "typo.acl",
+        "topic read public/#\ntopic dney sensors/secret\n",
+    );
+    let with_acl = dir.file(
+        "acl.conf",
+        &format!(
+            "listener 0 127.0.0.1\nallow_anonymous true\nacl_file {}\n",
+            acl.display()
+        ),
+    );
+    let unknown = dir.file(
+        "unknown.conf",
+        "listener 0 127.0.0.1\nalow_anonymous true\n",
+    );
+    for (config, wanted) in [(&with_acl, "typo.acl:2:"), (&unknown, "unknown.conf:2:")] {
+        let mut broker = Command::new(env!("CARGO_BIN_EXE_mqtt-broker"))
+            .arg("-c")
+            .arg(config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("mqtt-broker starts");
+        // A broker that accepted the configuration would run forever: give it a generous while
+        // to exit, then kill it and fail.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while broker.try_wait().expect("wait").is_none() {
+            if Instant::now() > deadline {
+                let _ = broker.kill();
+                let _ = broker.wait();
+                panic!("{} was accepted: the broker kept running", config.display());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let output = broker.wait_with_output().expect("the broker's log");
+        let log = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(3), "{log}");
+        assert!(log.contains(wanted), "{log}");
+    }
+}
