@@ -33,8 +33,15 @@ pub(crate) struct Limits {
     /// Outbound QoS 1 and 2 messages sent and not yet fully acknowledged (`max_inflight_messages`).
     pub(crate) max_inflight: usize,
     /// QoS 1 and 2 messages waiting for a window slot or for the client to come back
-    /// (`max_queued_messages`). A message arriving at a full queue is dropped and counted.
+    /// (`max_queued_messages`). While a live client's queue is full its publishers wait (see
+    /// `router.rs`, "Back-pressure"); with `drop_when_full` the message is dropped and counted.
     pub(crate) max_queued: usize,
+    /// `queue_full_drop true`: mosquitto's behaviour, a message for a full queue is dropped (and
+    /// counted) instead of making its publisher wait.
+    pub(crate) drop_when_full: bool,
+    /// How long a publisher waits for room in one subscriber's queue without any progress before
+    /// that subscriber is disconnected as stuck (`write_timeout`).
+    pub(crate) stall: std::time::Duration,
 }
 
 /// Why a message was not taken.
@@ -149,6 +156,11 @@ impl SessionState {
     /// whose queue is full over for one that has room, rather than dropping the message.
     pub(crate) fn has_room(&self, limits: Limits) -> bool {
         limits.max_queued == 0 || self.queue.len() < limits.max_queued
+    }
+
+    /// How many messages wait in the queue.
+    pub(crate) fn queued(&self) -> usize {
+        self.queue.len()
     }
 
     /// Whether no message waits in the queue: a new QoS 0 message may then go straight to the
@@ -422,12 +434,6 @@ impl SessionState {
         });
     }
 
-    /// Messages in the queue (not yet in the window).
-    #[cfg(test)]
-    pub(crate) fn queued(&self) -> usize {
-        self.queue.len()
-    }
-
     /// Messages in the window.
     #[cfg(test)]
     pub(crate) fn inflight(&self) -> usize {
@@ -481,6 +487,8 @@ mod tests {
     const LIMITS: Limits = Limits {
         max_inflight: 2,
         max_queued: 3,
+        drop_when_full: true,
+        stall: std::time::Duration::from_secs(30),
     };
 
     fn message(payload: &str, qos: QoS) -> Message {
@@ -541,6 +549,7 @@ mod tests {
         let limits = Limits {
             max_inflight: 3,
             max_queued: 0,
+            ..LIMITS
         };
         let mut state = SessionState::default();
         for queued in [
@@ -703,6 +712,7 @@ mod tests {
         let limits = Limits {
             max_inflight: 3,
             max_queued: 0,
+            ..LIMITS
         };
         for payload in ["a", "b"] {
             assert_eq!(
