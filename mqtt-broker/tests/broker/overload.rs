@@ -345,3 +345,109 @@ fn two_clients_publishing_to_each_other_do_not_deadlock() {
     assert_eq!(a.join().expect("a"), (SENT, SENT));
     assert_eq!(b.join().expect("b"), (SENT, SENT));
 }
+
+/// A client that never reads while large messages pile up for it is disconnected within the
+/// configured `write_timeout` (plus a margin for a loaded machine) of the moment the broker could
+/// no longer write to it, not several times that (issue #14, item 8). Its Will, watched by another
+/// client, shows the moment the broker let it go.
+#[test]
+fn a_never_reading_client_is_disconnected_within_the_write_timeout() {
+    // Long enough that the stall, not the filling of socket buffers, is most of what is measured.
+    const TIMEOUT: Duration = Duration::from_secs(4);
+    let (_broker, address) = broker_with(Config {
+        write_timeout: TIMEOUT,
+        sys_interval: Duration::ZERO,
+        ..Config::default()
+    });
+    let (mut watcher, _) = Client::connect(address, "watcher", true);
+    watcher.subscribe("gone/#", 0);
+    let (mut deaf, _) = Client::connect_with(
+        address,
+        crate::client::connect_with_will("deaf", "gone/deaf", b"bye", 0, false),
+    );
+    deaf.subscribe("big", 0);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stopping = std::sync::Arc::clone(&stop);
+    let publisher = thread::spawn(move || {
+        let (mut publisher, _) = Client::connect(address, "big-publisher", true);
+        let payload = vec![0x5A; 128 * 1024];
+        // Stops once the Will came, or after a bounded number of messages.
+        for _ in 0..2_000 {
+            if stopping.load(std::sync::atomic::Ordering::Relaxed) {
+                break;
+            }
+            publisher.publish("big", &payload, 0, 0, false);
+        }
+    });
+    let started = Instant::now();
+    watcher
+        .stream
+        .set_read_timeout(Some(TIMEOUT * 10 + WAIT))
+        .expect("timeout");
+    let got = watcher.recv();
+    let took = started.elapsed();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        matches!(&got, Got::Publish { topic, .. } if topic == "gone/deaf"),
+        "{got:?}"
+    );
+    // Filling the socket buffers takes a moment, then the stall lasts at most the timeout. Before
+    // the fix the timeout applied to each write call, and this took about twice the timeout.
+    assert!(took < TIMEOUT + TIMEOUT / 2, "disconnected after {took:?}");
+    drop(deaf);
+    let _ = publisher.join();
+}
+
+/// A client that reads a trickle (1 KiB every 100 ms) while megabytes wait for it: each socket
+/// write makes a little progress, so a timeout per write call never fired and the client held its
+/// connection, and what was queued for it, indefinitely. The write timeout covers the whole write.
+#[test]
+fn a_client_reading_a_trickle_is_held_to_the_write_timeout_of_a_whole_write() {
+    const TIMEOUT: Duration = Duration::from_secs(2);
+    let (_broker, address) = broker_with(Config {
+        write_timeout: TIMEOUT,
+        sys_interval: Duration::ZERO,
+        ..Config::default()
+    });
+    let (mut watcher, _) = Client::connect(address, "watcher2", true);
+    watcher.subscribe("gone/#", 0);
+    let (mut slow, _) = Client::connect_with(
+        address,
+        crate::client::connect_with_will("trickle", "gone/trickle", b"bye", 0, false),
+    );
+    slow.subscribe("big", 0);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stopping = std::sync::Arc::clone(&stop);
+    let mut stream = slow.stream.try_clone().expect("clone");
+    let reader = thread::spawn(move || {
+        let mut chunk = [0u8; 1024];
+        // Load shaping, not synchronisation: a slow reader.
+        while !stopping.load(std::sync::atomic::Ordering::Relaxed) {
+            match stream.read(&mut chunk) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => thread::sleep(Duration::from_millis(100)),
+            }
+        }
+    });
+    let (mut publisher, _) = Client::connect(address, "big-publisher2", true);
+    let payload = vec![0x5A; 64 * 1024];
+    for _ in 0..100 {
+        publisher.publish("big", &payload, 0, 0, false);
+    }
+    let started = Instant::now();
+    watcher
+        .stream
+        .set_read_timeout(Some(TIMEOUT * 5))
+        .expect("timeout");
+    let got = watcher.try_recv_within();
+    let took = started.elapsed();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        matches!(&got, Some(Got::Publish { topic, .. }) if topic == "gone/trickle"),
+        "no Will within {took:?}: {got:?}"
+    );
+    // Before the fix this took three times the timeout here (each write call made progress).
+    assert!(took < 2 * TIMEOUT, "disconnected after {took:?}");
+    drop(slow);
+    let _ = reader.join();
+}
