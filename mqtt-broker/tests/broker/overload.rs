@@ -451,3 +451,43 @@ fn a_client_reading_a_trickle_is_held_to_the_write_timeout_of_a_whole_write() {
     drop(slow);
     let _ = reader.join();
 }
+
+/// A retained flood: 10 000 retained messages, then a new subscriber to `ret/#` gets every one of
+/// them, at QoS 1 and at QoS 0, however small its queue (issue #14, item 4).
+#[test]
+fn a_new_subscriber_gets_every_one_of_10_000_retained_messages() {
+    const RETAINED: usize = 10_000;
+    let (_broker, address) = broker_with(small_queues());
+    let (mut publisher, _) = Client::connect(address, "retainer", true);
+    let mut batch = Vec::new();
+    for n in 0..RETAINED {
+        let topic = format!("ret/{n}");
+        batch.extend(bytes(Packet::Publish(Publish {
+            topic: TopicName::new(&topic).expect("topic"),
+            payload: topic.as_bytes(),
+            delivery: Delivery::AtMostOnce,
+            retain: true,
+        })));
+    }
+    publisher.send_raw(&batch);
+    publisher.barrier();
+    for qos in [1u8, 0] {
+        let (mut subscriber, _) = Client::connect(address, &format!("late-{qos}"), true);
+        subscriber.subscribe("ret/#", qos);
+        let mut received = HashSet::new();
+        let mut stream = subscriber.stream.try_clone().expect("clone");
+        read_packets(&mut subscriber.stream, |packet| {
+            if let Packet::Publish(publish) = packet {
+                assert!(publish.retain, "sent as retained [MQTT-3.3.1-8]");
+                received.insert(publish.payload.to_vec());
+                if let Some(packet_id) = publish.delivery.packet_id() {
+                    stream
+                        .write_all(&bytes(Packet::PubAck(PubAck { packet_id })))
+                        .expect("ack");
+                }
+            }
+            received.len() < RETAINED
+        });
+        assert_eq!(received.len(), RETAINED, "at QoS {qos}");
+    }
+}
