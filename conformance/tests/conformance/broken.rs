@@ -255,6 +255,7 @@ const TARGETS: &[Target] = &[
         Some(Version::V311),
         &["retained-to-new-subscriber"],
     ),
+    (Fault::RetainedCapped, None, &["retained-flood"]),
     (
         Fault::ForwardRetainFlag,
         Some(Version::V311),

@@ -161,6 +161,9 @@ pub(crate) enum Fault {
     NoRetain,
     /// Sends retained messages with RETAIN 0.
     RetainedWithoutFlag,
+    /// Sends a new subscription only the first 1 000 matching retained messages (mosquitto's
+    /// default queue, past which it drops them).
+    RetainedCapped,
     /// Forwards RETAIN to existing subscribers.
     ForwardRetainFlag,
     /// Stores an empty retained message instead of deleting.
@@ -926,6 +929,9 @@ impl Broker {
                     matching.push((topic.clone(), (*stored_qos).min(*qos), payload.clone()));
                 }
             }
+        }
+        if self.is(Fault::RetainedCapped) {
+            matching.truncate(1_000);
         }
         if let Some(session) = state.sessions.get_mut(&connect.client_id) {
             for (topic, qos, payload) in matching {
