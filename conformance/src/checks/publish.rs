@@ -7,6 +7,14 @@ use crate::wire::{self, Frame, kind};
 
 pub(crate) const CHECKS: &[Check] = &[
     Check {
+        name: "overload-without-loss",
+        section: "3.3 PUBLISH",
+        ids: &["MQTT-4.3.2-1", "MQTT-3.3.4-1"],
+        summary: "3 000 QoS 1 messages sent open loop, faster than the subscriber reads: every one acknowledged arrives",
+        applies: Applies::Both,
+        run: overload_without_loss,
+    },
+    Check {
         name: "qos0-delivered",
         section: "3.3 PUBLISH",
         ids: &[
@@ -728,6 +736,65 @@ fn pubrel_resent_on_reconnect(context: &Context) -> Result<Verdict, String> {
         Err(format!(
             "expected PUBREL for {packet_id:#06x}, got {}",
             again.describe()
+        ))
+    }
+}
+
+/// How many messages the overload check sends at once: three times a default queue of 1 000.
+const OVERLOAD: u16 = 3_000;
+
+/// A publisher writes [`OVERLOAD`] QoS 1 PUBLISH packets in one go, without waiting for any
+/// acknowledgement (open loop), while its subscriber has not read yet; then the subscriber reads
+/// and acknowledges everything, and the publisher collects its PUBACKs. Each message the server
+/// acknowledged must have arrived: a server may slow a publisher down, not drop what it accepted.
+/// Bounded: one batch, and 2 s of silence ends each count.
+fn overload_without_loss(context: &Context) -> Result<Verdict, String> {
+    let topic = context.topic("overload");
+    let mut sub = subscriber(context, &topic, 1)?;
+    let mut client = publisher(context)?;
+    let mut batch = Vec::new();
+    for n in 1..=OVERLOAD {
+        batch.extend(wire::publish(
+            &topic,
+            1,
+            false,
+            false,
+            n,
+            n.to_string().as_bytes(),
+        ));
+    }
+    client.send(&batch)?;
+    let mut received = std::collections::HashSet::new();
+    while received.len() < usize::from(OVERLOAD) {
+        let Some(frame) = sub.next_within(std::time::Duration::from_secs(2))? else {
+            break;
+        };
+        if frame.kind() != kind::PUBLISH {
+            continue;
+        }
+        sub.acknowledge(&frame)?;
+        if let Some((_, _, payload)) = frame.publish_parts() {
+            received.insert(payload);
+        }
+    }
+    let mut acknowledged = std::collections::HashSet::new();
+    while acknowledged.len() < usize::from(OVERLOAD) {
+        let Some(frame) = client.next_within(std::time::Duration::from_secs(2))? else {
+            break;
+        };
+        if frame.kind() == kind::PUBACK
+            && let Some(id) = frame.body.get(..2)
+        {
+            acknowledged.insert(u16::from_be_bytes([id[0], id[1]]).to_string().into_bytes());
+        }
+    }
+    let lost = acknowledged.difference(&received).count();
+    if lost == 0 {
+        Ok(Verdict::Pass)
+    } else {
+        Err(format!(
+            "{lost} of {} acknowledged messages never reached the subscriber",
+            acknowledged.len()
         ))
     }
 }

@@ -256,6 +256,7 @@ const TARGETS: &[Target] = &[
         &["retained-to-new-subscriber"],
     ),
     (Fault::RetainedCapped, None, &["retained-flood"]),
+    (Fault::DropWhenQueueFull, None, &["overload-without-loss"]),
     (
         Fault::ForwardRetainFlag,
         Some(Version::V311),

@@ -161,6 +161,9 @@ pub(crate) enum Fault {
     NoRetain,
     /// Sends retained messages with RETAIN 0.
     RetainedWithoutFlag,
+    /// Acknowledges everything but drops a QoS 1/2 delivery when 1 000 already wait for the
+    /// session (mosquitto's drop-when-full).
+    DropWhenQueueFull,
     /// Sends a new subscription only the first 1 000 matching retained messages (mosquitto's
     /// default queue, past which it drops them).
     RetainedCapped,
@@ -1093,6 +1096,9 @@ impl Broker {
             return;
         };
         if qos > 0 && session.inflight.len() >= 10 {
+            if self.is(Fault::DropWhenQueueFull) && session.queue.len() >= 1_000 {
+                return;
+            }
             session
                 .queue
                 .push((topic.to_owned(), qos, payload.to_vec()));
