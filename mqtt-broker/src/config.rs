@@ -51,6 +51,10 @@ pub struct Config {
     /// for a full queue is dropped, counted in `$SYS/broker/publish/messages/dropped` and logged
     /// (at most once every 10 s), even a QoS 1 or 2 message its publisher was acknowledged for.
     pub queue_full_drop: bool,
+    /// The bytes (topics and payloads) queued per session beyond the window (`max_queued_bytes`,
+    /// default 0: no limit, as in mosquitto). A queue at either this or `max_queued_messages` is
+    /// full.
+    pub max_queued_bytes: usize,
     /// How long a write to a client may stall in all (`write_timeout`, seconds, default 30), and so
     /// how long a subscriber may leave its publishers waiting for room without making any progress:
     /// past it, the client is disconnected.
@@ -150,6 +154,7 @@ impl Default for Config {
             max_inflight_messages: 20,
             max_queued_messages: 1000,
             queue_full_drop: false,
+            max_queued_bytes: 0,
             write_timeout: Duration::from_secs(30),
             message_size_limit: 0,
             sys_interval: Duration::from_secs(10),
@@ -351,6 +356,9 @@ impl Config {
                 "max_queued_messages" => {
                     config.max_queued_messages =
                         number(name, value, 0..=usize::MAX).map_err(error)?;
+                }
+                "max_queued_bytes" => {
+                    config.max_queued_bytes = number(name, value, 0..=usize::MAX).map_err(error)?;
                 }
                 "queue_full_drop" => {
                     config.queue_full_drop = boolean(name, value).map_err(error)?;

@@ -103,6 +103,7 @@ impl Broker {
             max_inflight: config.max_inflight_messages,
             max_queued: config.max_queued_messages,
             drop_when_full: config.queue_full_drop,
+            max_queued_bytes: config.max_queued_bytes,
             stall: config.write_timeout,
         };
         let window = if limits.max_inflight == 0 {
