@@ -96,6 +96,9 @@ pub struct GatewayTarget {
     /// Whether `host` and `port` of the context name the broker behind the gateway, so that
     /// checks may observe from the broker's side; without it those checks are skipped.
     pub broker: bool,
+    /// The multicast group (address and port) the gateway listens on for SEARCHGW
+    /// (`--sn-group`); `sn-searchgw-group` is skipped without it.
+    pub group: Option<SocketAddr>,
 }
 
 impl Context {

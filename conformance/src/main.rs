@@ -34,6 +34,10 @@ struct Args {
     /// predefined-topic checks use the first and are skipped without one
     #[argh(option)]
     sn_predefined: Vec<String>,
+    /// the multicast group ADDRESS:PORT the gateway answers SEARCHGW on (its MulticastIP and
+    /// MulticastPortNo); the group discovery check is skipped without it
+    #[argh(option)]
+    sn_group: Option<std::net::SocketAddr>,
     /// user name for every connection the suite makes
     #[argh(option)]
     username: Option<String>,
@@ -157,6 +161,7 @@ fn run(args: Args) -> Result<ExitCode, String> {
                 .map(|entry| parse_predefined(entry))
                 .collect::<Result<_, _>>()?,
             broker: args.port.is_some(),
+            group: args.sn_group,
         }),
         None if !args.sn_predefined.is_empty() => {
             return Err("--sn-predefined needs --sn-port".to_owned());

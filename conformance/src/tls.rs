@@ -5,6 +5,10 @@
 //! TLS is only the transport (3.1.1 §5.4): no check depends on it, and the suite still writes every
 //! MQTT byte itself. PEM files are read with rustls' own `pki-types` reader, so no other crate is
 //! needed.
+//!
+//! The PEM loading and the `--insecure` verifier repeat `mqtt-client/src/transport.rs` on purpose: the
+//! suite judges our client's sibling, the broker, and must not depend on our own MQTT crates (its only
+//! dependencies are argh and rustls), so it keeps its own copy. A fix to one belongs in both.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

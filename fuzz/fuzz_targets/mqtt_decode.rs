@@ -1,4 +1,4 @@
-//! Fuzz target: arbitrary bytes as an MQTT byte stream at both levels; every packet that decodes
+//! Fuzz target: arbitrary bytes as an MQTT byte stream at all three levels (3.1, 3.1.1, 5.0); every packet that decodes
 //! must round-trip (the body is `mqtt_codec::fuzzing::decode`).
 #![no_main]
 

@@ -30,6 +30,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::bridge::config::boolean;
 use crate::transport::tls::TlsSettings;
 
 /// The broker's settings. `Config::default()` is what `mqtt-broker` runs with when given no file.
@@ -591,14 +592,6 @@ fn number(
                 range.end()
             )
         })
-}
-
-fn boolean(name: &str, value: &str) -> Result<bool, String> {
-    match value {
-        "true" => Ok(true),
-        "false" => Ok(false),
-        _ => Err(format!("`{name}` is `true` or `false`, not `{value}`")),
-    }
 }
 
 #[cfg(test)]

@@ -28,6 +28,11 @@ struct Args {
 }
 
 fn main() -> ExitCode {
+    // argh has no `--version`; a lone `--version` is answered before it parses anything.
+    if std::env::args().skip(1).eq(["--version"]) {
+        println!("{} {}", env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"));
+        return ExitCode::SUCCESS;
+    }
     let args: Args = argh::from_env();
     let level = if args.verbose { "debug" } else { "info" };
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level)).init();

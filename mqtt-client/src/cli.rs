@@ -29,6 +29,9 @@ use crate::{
 /// The exit code of `mqtt-sub` when `-W` expires, as mosquitto's (`MOSQ_ERR_TIMEOUT`).
 pub const EXIT_TIMEOUT: u8 = 27;
 
+/// What the MQTT 5.0-only options (`-V mqttv5`, `-D`, `--property`, `-x`) answer.
+pub const MQTT5: &str = "MQTT 5.0 is not supported yet; use -V mqttv311 or mqttv31";
+
 /// A QoS given on the command line: `0`, `1` or `2`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct QosArg(pub QoS);
@@ -53,7 +56,7 @@ impl FromArgValue for VersionArg {
         match value {
             "mqttv31" | "31" => Ok(Self(ProtocolLevel::Mqtt31)),
             "mqttv311" | "311" => Ok(Self(ProtocolLevel::Mqtt311)),
-            "mqttv5" | "5" => Err("MQTT 5 is not supported; use mqttv311 or mqttv31".into()),
+            "mqttv5" | "5" => Err(MQTT5.into()),
             _ => Err("the protocol version must be mqttv31 or mqttv311".into()),
         }
     }
@@ -132,6 +135,64 @@ macro_rules! with_connection_options {
             /// do not check that the server certificate names the host (testing only)
             #[argh(switch)]
             pub insecure: bool,
+            /// connect with TLS, trusting the CA certificates in the PEM files of this directory
+            #[argh(option)]
+            pub capath: Option<String>,
+            /// the TLS 1.2 cipher suites to offer, ':'-separated OpenSSL names
+            #[argh(option)]
+            pub ciphers: Option<String>,
+            /// the lowest TLS version: tlsv1.3, tlsv1.2 (default) or tlsv1.1 (means tlsv1.2 here)
+            #[argh(option)]
+            pub tls_version: Option<String>,
+            /// the ALPN protocol to offer in the TLS handshake
+            #[argh(option)]
+            pub tls_alpn: Option<String>,
+            /// `-L`: host, port, credentials and topic in one URL (see [`Url`]).
+            #[argh(
+                option,
+                short = 'L',
+                description = "mqtt://[user[:password]@]host[:port]/topic (mqtts:// for TLS) instead of -h -p -u -P -t"
+            )]
+            pub url: Option<String>,
+            /// do not print error messages
+            #[argh(switch)]
+            pub quiet: bool,
+            /// accepted as mosquitto's: TCP_NODELAY is always on
+            #[argh(switch)]
+            pub nodelay: bool,
+            /// not supported: binding to a local address
+            #[argh(option, short = 'A', hidden_help)]
+            pub bind_address: Option<String>,
+            /// not supported: Unix domain sockets
+            #[argh(option, hidden_help)]
+            pub unix: Option<String>,
+            /// not supported: SOCKS5 proxies
+            #[argh(option, hidden_help)]
+            pub proxy: Option<String>,
+            /// not supported: TLS-PSK
+            #[argh(option, hidden_help)]
+            pub psk: Option<String>,
+            /// not supported: TLS-PSK
+            #[argh(option, hidden_help)]
+            pub psk_identity: Option<String>,
+            /// not supported: OpenSSL engines
+            #[argh(option, hidden_help)]
+            pub tls_engine: Option<String>,
+            /// not supported: OpenSSL engines
+            #[argh(option, hidden_help)]
+            pub keyform: Option<String>,
+            /// not supported: OpenSSL engines
+            #[argh(option, hidden_help)]
+            pub tls_engine_kpass_sha1: Option<String>,
+            /// MQTT 5.0 only: properties (-D command identifier value)
+            #[argh(option, short = 'D', hidden_help)]
+            pub property: Vec<String>,
+            /// MQTT 5.0 only: the session expiry interval
+            #[argh(option, short = 'x', hidden_help)]
+            pub session_expiry_interval: Option<String>,
+            /// the identifier and value of -D
+            #[argh(positional, hidden_help)]
+            pub rest: Vec<String>,
             $($fields)*
         }
 
@@ -157,7 +218,39 @@ macro_rules! with_connection_options {
                     cert: self.cert.clone(),
                     key: self.key.clone(),
                     insecure: self.insecure,
+                    capath: self.capath.clone(),
+                    ciphers: self.ciphers.clone(),
+                    tls_version: self.tls_version.clone(),
+                    tls_alpn: self.tls_alpn.clone(),
+                    url: self.url.clone(),
+                    refused: self.refused(),
                 }
+            }
+
+            /// Why the options cannot be used, if they cannot: an MQTT 5.0 option, one this tool
+            /// does not have, or stray words.
+            fn refused(&self) -> Option<String> {
+                if !self.property.is_empty() || self.session_expiry_interval.is_some() {
+                    return Some(MQTT5.into());
+                }
+                let unsupported = [
+                    ("-A", self.bind_address.is_some()),
+                    ("--unix", self.unix.is_some()),
+                    ("--proxy", self.proxy.is_some()),
+                    ("--psk", self.psk.is_some() || self.psk_identity.is_some()),
+                    (
+                        "--tls-engine",
+                        self.tls_engine.is_some()
+                            || self.keyform.is_some()
+                            || self.tls_engine_kpass_sha1.is_some(),
+                    ),
+                ];
+                if let Some((name, _)) = unsupported.iter().find(|(_, given)| *given) {
+                    return Some(format!("{name} is not supported by this tool"));
+                }
+                self.rest
+                    .first()
+                    .map(|word| format!("unexpected argument {word:?}"))
             }
         }
     };
@@ -203,6 +296,15 @@ with_connection_options! {
         /// ask the broker to retain the message
         #[argh(switch, short = 'r')]
         pub retain: bool,
+        /// with -m, -f, -n or -s: publish the message this many times (default 1)
+        #[argh(option)]
+        pub repeat: Option<u64>,
+        /// with --repeat: wait this many seconds (fractions allowed) between publishes
+        #[argh(option)]
+        pub repeat_delay: Option<f64>,
+        /// the most QoS 1 and 2 messages awaiting acknowledgement at once (default 20)
+        #[argh(option, short = 'M')]
+        pub max_inflight: Option<usize>,
     }
 }
 
@@ -252,6 +354,24 @@ with_connection_options! {
         /// print each message as this format says (see the notes)
         #[argh(option, short = 'F')]
         pub format: Option<String>,
+        /// exit once the subscriptions (and -U unsubscriptions) are acknowledged
+        #[argh(switch, short = 'E')]
+        pub exit_after_sub: bool,
+        /// a topic filter to unsubscribe from after subscribing (with -c, to clean a session); may be repeated
+        #[argh(option, short = 'U')]
+        pub unsubscribe: Vec<String>,
+        /// print only retained messages, and exit at the first message that is not retained
+        #[argh(switch)]
+        pub retained_only: bool,
+        /// clear each retained message received (not those -T filters out or -R skips)
+        #[argh(switch)]
+        pub remove_retained: bool,
+        /// with -F %j: print the JSON indented, over several lines
+        #[argh(switch)]
+        pub pretty: bool,
+        /// print only this percentage of the messages, chosen at random (default 100)
+        #[argh(option)]
+        pub random_filter: Option<f64>,
     }
 }
 
@@ -294,21 +414,132 @@ pub struct Connection {
     pub key: Option<String>,
     /// `--insecure`
     pub insecure: bool,
+    /// `--capath`
+    pub capath: Option<String>,
+    /// `--ciphers`
+    pub ciphers: Option<String>,
+    /// `--tls-version`
+    pub tls_version: Option<String>,
+    /// `--tls-alpn`
+    pub tls_alpn: Option<String>,
+    /// `-L`
+    pub url: Option<String>,
+    /// Why the options cannot be used (MQTT 5.0 or unsupported options), if they cannot.
+    pub refused: Option<String>,
+}
+
+/// What `-L mqtt(s)://[user[:password]@]host[:port]/topic` says, parsed as mosquitto does: the
+/// topic is everything after the first `/`, the credentials everything before the last `@`, and
+/// nothing is percent-decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Url {
+    /// `mqtts://`
+    pub tls: bool,
+    /// The host.
+    pub host: String,
+    /// The port, or the scheme's (1883, 8883).
+    pub port: u16,
+    /// The user name and password, if given.
+    pub username: Option<String>,
+    /// The password, if given.
+    pub password: Option<String>,
+    /// The topic (a filter for `mqtt-sub`).
+    pub topic: String,
+}
+
+impl Url {
+    /// Parses `-L`'s argument, or says what is wrong with it.
+    pub fn parse(url: &str) -> Result<Self, String> {
+        let lower = url.to_ascii_lowercase();
+        let (tls, rest) = if lower.starts_with("mqtt://") {
+            (false, &url[7..])
+        } else if lower.starts_with("mqtts://") {
+            (true, &url[8..])
+        } else {
+            return Err("unsupported URL scheme in -L (mqtt:// or mqtts://)".into());
+        };
+        let Some((authority, topic)) = rest.split_once('/') else {
+            return Err("invalid URL for -L: topic missing".into());
+        };
+        let (credentials, address) = match authority.rsplit_once('@') {
+            Some((credentials, address)) => (Some(credentials), address),
+            None => (None, authority),
+        };
+        let (username, password) = match credentials {
+            None => (None, None),
+            Some(credentials) => match credentials.split_once(':') {
+                Some((user, password)) => (Some(user.to_owned()), Some(password.to_owned())),
+                None => (Some(credentials.to_owned()), None),
+            },
+        };
+        let (host, port) = match address.rsplit_once(':') {
+            Some((host, port)) => (
+                host,
+                port.parse()
+                    .map_err(|_| format!("invalid port {port:?} in -L"))?,
+            ),
+            None => (address, if tls { 8883 } else { 1883 }),
+        };
+        if host.is_empty() {
+            return Err("invalid URL for -L: host missing".into());
+        }
+        Ok(Self {
+            tls,
+            host: host.to_owned(),
+            port,
+            username,
+            password,
+            topic: topic.to_owned(),
+        })
+    }
 }
 
 impl Connection {
     /// The library's options for these command-line options, or the usage error mosquitto would
     /// print for them.
     pub fn connect_options(&self) -> Result<crate::ConnectOptionsBuilder, String> {
-        let tls = self.cafile.is_some() || self.tls_use_os_certs;
-        if !tls && (self.cert.is_some() || self.key.is_some() || self.insecure) {
-            return Err("--cert, --key and --insecure need --cafile or --tls-use-os-certs".into());
+        if let Some(why) = &self.refused {
+            return Err(why.clone());
+        }
+        let url = self.url.as_deref().map(Url::parse).transpose()?;
+        let tls = self.cafile.is_some()
+            || self.capath.is_some()
+            || self.tls_use_os_certs
+            || url.as_ref().is_some_and(|url| url.tls);
+        if !tls
+            && (self.cert.is_some()
+                || self.key.is_some()
+                || self.insecure
+                || self.ciphers.is_some()
+                || self.tls_version.is_some()
+                || self.tls_alpn.is_some())
+        {
+            return Err("--cert, --key, --insecure, --ciphers, --tls-version and --tls-alpn need --cafile, --capath or --tls-use-os-certs".into());
         }
         if self.cert.is_some() != self.key.is_some() {
             return Err("--cert and --key must be given together".into());
         }
-        let port = self.port.unwrap_or(if tls { 8883 } else { 1883 });
-        let mut builder = ConnectOptions::builder(self.host.clone(), port)
+        let tls13_only = match self.tls_version.as_deref() {
+            None | Some("tlsv1.2" | "tlsv1.1") => false,
+            Some("tlsv1.3") => true,
+            Some(other) => {
+                return Err(format!(
+                    "--tls-version must be tlsv1.3, tlsv1.2 or tlsv1.1, not {other:?}"
+                ));
+            }
+        };
+        let (host, port) = match &url {
+            Some(url) => (url.host.clone(), url.port),
+            None => (
+                self.host.clone(),
+                self.port.unwrap_or(if tls { 8883 } else { 1883 }),
+            ),
+        };
+        let (username, pw) = match &url {
+            Some(url) if url.username.is_some() => (url.username.clone(), url.password.clone()),
+            _ => (self.username.clone(), self.pw.clone()),
+        };
+        let mut builder = ConnectOptions::builder(host, port)
             .keep_alive(Duration::from_secs(self.keepalive.into()))
             .clean_session(!self.disable_clean_session)
             .level(self.protocol_version);
@@ -325,7 +556,7 @@ impl Connection {
             }
             (None, None) => {}
         }
-        match (&self.username, &self.pw) {
+        match (&username, &pw) {
             (Some(user), pw) => {
                 builder = builder.credentials(user.clone(), pw.clone().map(String::into_bytes));
             }
@@ -347,9 +578,24 @@ impl Connection {
             None => {}
         }
         if tls {
-            let mut options = TlsOptions::system().insecure(self.insecure);
+            let mut options = TlsOptions::system()
+                .insecure(self.insecure)
+                .tls13_only(tls13_only);
             if let Some(cafile) = &self.cafile {
                 options = options.ca_file(cafile);
+            }
+            if let Some(capath) = &self.capath {
+                options = options.ca_path(capath);
+            }
+            if let Some(ciphers) = &self.ciphers {
+                options = options.ciphers(
+                    ciphers
+                        .split([':', ',', ' '])
+                        .filter(|name| !name.is_empty()),
+                );
+            }
+            if let Some(alpn) = &self.tls_alpn {
+                options = options.alpn(alpn.as_bytes());
             }
             if let (Some(cert), Some(key)) = (&self.cert, &self.key) {
                 options = options.client_auth(cert, key);
@@ -358,6 +604,20 @@ impl Connection {
         }
         Ok(builder)
     }
+}
+
+/// Answers a lone `--version` (which argh does not know) with the tool's name, this crate's name
+/// and version; returns whether it did, so that `main` can exit.
+pub fn print_version(tool: &str) -> bool {
+    if !std::env::args().skip(1).eq(["--version"]) {
+        return false;
+    }
+    println!(
+        "{tool} ({}) {}",
+        env!("CARGO_PKG_NAME"),
+        env!("CARGO_PKG_VERSION")
+    );
+    true
 }
 
 /// The exit code for `error`: the CONNACK code of a refusal, as mosquitto's tools, or 1.
@@ -426,7 +686,11 @@ impl From<io::Error> for Failure {
 
 /// `mqtt-pub`: connect, publish, wait for the acknowledgements, disconnect.
 pub fn run_pub(args: &PubArgs, stdin: &mut dyn BufRead) -> Result<(), Failure> {
-    let Some(topic) = &args.topic else {
+    let url_topic = match &args.url {
+        Some(url) => Some(Url::parse(url).map_err(Failure::Usage)?.topic),
+        None => None,
+    };
+    let Some(topic) = args.topic.as_ref().or(url_topic.as_ref()) else {
         return Err(Failure::Usage(
             "both a topic (-t) and a message must be given".into(),
         ));
@@ -453,10 +717,26 @@ pub fn run_pub(args: &PubArgs, stdin: &mut dyn BufRead) -> Result<(), Failure> {
             ));
         }
     }
-    let options = args
+    let repeat = args.repeat.unwrap_or(1);
+    if repeat == 0 {
+        return Err(Failure::Usage("--repeat argument must be >0".into()));
+    }
+    let delay = match args.repeat_delay {
+        None => Duration::ZERO,
+        Some(seconds) => Duration::try_from_secs_f64(seconds).map_err(|_| {
+            Failure::Usage("--repeat-delay must be a number of seconds, 0 or more".into())
+        })?,
+    };
+    let mut options = args
         .connection()
         .connect_options()
         .map_err(Failure::Usage)?;
+    if let Some(window) = args.max_inflight {
+        if window == 0 {
+            return Err(Failure::Usage("-M needs at least 1".into()));
+        }
+        options = options.max_inflight(window);
+    }
     let client = Client::connect(options.build()?)?;
     let qos = args.qos.0;
     let result = (|| {
@@ -483,7 +763,15 @@ pub fn run_pub(args: &PubArgs, stdin: &mut dyn BufRead) -> Result<(), Failure> {
         } else {
             Vec::new()
         };
-        client.publish(topic, payload, qos, args.retain)?.wait()?;
+        // mosquitto_pub --repeat: the same message again, each acknowledged before the delay.
+        for round in 0..repeat {
+            if round > 0 && !delay.is_zero() {
+                std::thread::sleep(delay);
+            }
+            client
+                .publish(topic, payload.clone(), qos, args.retain)?
+                .wait()?;
+        }
         Ok(())
     })();
     client.disconnect();
@@ -492,12 +780,28 @@ pub fn run_pub(args: &PubArgs, stdin: &mut dyn BufRead) -> Result<(), Failure> {
 
 /// `mqtt-sub`: connect, subscribe, print messages until `-C` or `-W` says to stop.
 pub fn run_sub(args: &SubArgs, out: &mut dyn Write) -> Result<(), Failure> {
-    if args.topic.is_empty() {
+    let mut topics = args.topic.clone();
+    if let Some(url) = &args.url {
+        topics.push(Url::parse(url).map_err(Failure::Usage)?.topic);
+    }
+    if topics.is_empty() {
         return Err(Failure::Usage(
             "at least one topic filter (-t) must be given".into(),
         ));
     }
-    for filter in args.topic.iter().chain(&args.filter_out) {
+    if args
+        .random_filter
+        .is_some_and(|percent| !(0.0..=100.0).contains(&percent))
+    {
+        return Err(Failure::Usage(
+            "--random-filter must be between 0 and 100".into(),
+        ));
+    }
+    for filter in topics
+        .iter()
+        .chain(&args.filter_out)
+        .chain(&args.unsubscribe)
+    {
         TopicFilter::new(filter)
             .map_err(|error| Failure::Usage(format!("invalid topic filter {filter:?}: {error}")))?;
     }
@@ -511,15 +815,19 @@ pub fn run_sub(args: &SubArgs, out: &mut dyn Write) -> Result<(), Failure> {
         // Like mosquitto_sub, keep going when the connection drops.
         .reconnect(Duration::from_secs(1), Duration::from_secs(30));
     let client = Client::connect(options.build()?)?;
-    let result = receive(&client, args, out);
+    let result = receive(&client, args, &topics, out);
     client.disconnect();
     result
 }
 
-fn receive(client: &Client, args: &SubArgs, out: &mut dyn Write) -> Result<(), Failure> {
+fn receive(
+    client: &Client,
+    args: &SubArgs,
+    topics: &[String],
+    out: &mut dyn Write,
+) -> Result<(), Failure> {
     let notifications = client.notifications();
-    let filters: Vec<(&str, QoS)> = args
-        .topic
+    let filters: Vec<(&str, QoS)> = topics
         .iter()
         .map(|filter| (filter.as_str(), args.qos.0))
         .collect();
@@ -531,6 +839,15 @@ fn receive(client: &Client, args: &SubArgs, out: &mut dyn Write) -> Result<(), F
             log::debug!("subscribed to {filter}: {code:?}");
         }
     }
+    if !args.unsubscribe.is_empty() {
+        let filters: Vec<&str> = args.unsubscribe.iter().map(String::as_str).collect();
+        client.unsubscribe(&filters)?.wait()?;
+        log::debug!("unsubscribed from {}", filters.join(" "));
+    }
+    if args.exit_after_sub {
+        return Ok(());
+    }
+    let mut random = Random::seeded();
     let deadline = args
         .timeout
         .map(|seconds| Instant::now() + Duration::from_secs(seconds));
@@ -556,6 +873,9 @@ fn receive(client: &Client, args: &SubArgs, out: &mut dyn Write) -> Result<(), F
                     .map_or(Failure::Client(Error::Closed), Failure::Client));
             }
         };
+        if args.retained_only && !message.retain {
+            return Ok(());
+        }
         if args.skip_retained && message.retain {
             continue;
         }
@@ -568,8 +888,34 @@ fn receive(client: &Client, args: &SubArgs, out: &mut dyn Write) -> Result<(), F
         if filtered {
             continue;
         }
+        if args.remove_retained && message.retain {
+            // An empty retained message clears the topic's [MQTT-3.3.1-10]; at QoS 1, as mosquitto.
+            client
+                .publish(&message.topic, Vec::new(), QoS::AtLeastOnce, true)?
+                .wait()?;
+        }
+        if args
+            .random_filter
+            .is_some_and(|percent| random.percent() >= percent)
+        {
+            continue;
+        }
+        let eol = !args.no_eol;
         let mut line = match &args.format {
-            Some(format) => format_message(format, &message, SystemTime::now()),
+            Some(format) => {
+                let mut line =
+                    format_message_with(format, &message, SystemTime::now(), args.pretty);
+                if eol {
+                    line.push(b'\n');
+                }
+                line
+            }
+            // mosquitto_sub prints nothing at all for an empty payload, and `topic (null)` with -v
+            // (both without the newline under -N).
+            None if message.payload.is_empty() && !(args.verbose && eol) => Vec::new(),
+            None if message.payload.is_empty() => {
+                format!("{} (null)\n", message.topic).into_bytes()
+            }
             None if args.verbose => {
                 let mut line = message.topic.clone().into_bytes();
                 line.push(b' ');
@@ -578,7 +924,7 @@ fn receive(client: &Client, args: &SubArgs, out: &mut dyn Write) -> Result<(), F
             }
             None => message.payload.clone(),
         };
-        if !args.no_eol {
+        if args.format.is_none() && eol && !message.payload.is_empty() {
             line.push(b'\n');
         }
         out.write_all(&line)?;
@@ -590,9 +936,41 @@ fn receive(client: &Client, args: &SubArgs, out: &mut dyn Write) -> Result<(), F
     }
 }
 
+/// A small xorshift generator for `--random-filter`: which messages are dropped needs no
+/// cryptographic quality, only a different choice each run.
+struct Random(u64);
+
+impl Random {
+    fn seeded() -> Self {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos();
+        Self((nanos as u64 ^ u64::from(std::process::id()).rotate_left(32)) | 1)
+    }
+
+    /// A number in [0, 100).
+    fn percent(&mut self) -> f64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 >> 11) as f64 / (1u64 << 53) as f64 * 100.0
+    }
+}
+
 /// Formats `message` as the `-F` format string says; see `SubArgs` for the specifiers. Unknown
 /// specifiers are printed as they are, as mosquitto does.
 pub fn format_message(format: &str, message: &Message, now: SystemTime) -> Vec<u8> {
+    format_message_with(format, message, now, false)
+}
+
+/// [`format_message`], with `%j` indented over several lines when `pretty` (`--pretty`).
+pub fn format_message_with(
+    format: &str,
+    message: &Message,
+    now: SystemTime,
+    pretty: bool,
+) -> Vec<u8> {
     let mut out = Vec::new();
     let mut chars = format.chars();
     while let Some(c) = chars.next() {
@@ -616,7 +994,7 @@ pub fn format_message(format: &str, message: &Message, now: SystemTime) -> Vec<u
                         format!("{}.{:09}", since.as_secs(), since.subsec_nanos()).as_bytes(),
                     );
                 }
-                Some('j') => out.extend_from_slice(json(message, now).as_bytes()),
+                Some('j') => out.extend_from_slice(json(message, now, pretty).as_bytes()),
                 Some(other) => {
                     out.push(b'%');
                     let mut buffer = [0; 4];
@@ -661,19 +1039,37 @@ fn hex(bytes: &[u8], upper: bool) -> String {
     text
 }
 
-/// `%j`: mosquitto's JSON object. A payload that is not UTF-8 is given in hex under `payload_hex`.
-fn json(message: &Message, now: SystemTime) -> String {
+/// `%j`: mosquitto's JSON object, with its members in its order; an empty payload is `null`, as
+/// there. A payload that is not UTF-8 is given in hex under `payload_hex` (mosquitto prints the
+/// bytes as they are, which is not JSON). `pretty` lays it out as mosquitto's `--pretty` does: one
+/// member a line, a tab before each and after each colon.
+fn json(message: &Message, now: SystemTime, pretty: bool) -> String {
     let payload = match std::str::from_utf8(&message.payload) {
-        Ok(text) => format!("\"payload\":{}", json_string(text)),
-        Err(_) => format!("\"payload_hex\":\"{}\"", hex(&message.payload, false)),
+        Ok("") => ("payload", "null".to_owned()),
+        Ok(text) => ("payload", json_string(text)),
+        Err(_) => (
+            "payload_hex",
+            format!("\"{}\"", hex(&message.payload, false)),
+        ),
     };
-    format!(
-        "{{\"tst\":\"{}\",\"topic\":{},\"qos\":{},\"retain\":{},{payload}}}",
-        iso8601(now, true),
-        json_string(&message.topic),
-        message.qos.bits(),
-        u8::from(message.retain),
-    )
+    let members = [
+        ("tst", format!("\"{}\"", iso8601(now, true))),
+        ("topic", json_string(&message.topic)),
+        ("qos", message.qos.bits().to_string()),
+        ("retain", u8::from(message.retain).to_string()),
+        ("payloadlen", message.payload.len().to_string()),
+        payload,
+    ];
+    let (open, separator, colon, close) = if pretty {
+        ("{\n\t", ",\n\t", ":\t", "\n}")
+    } else {
+        ("{", ",", ":", "}")
+    };
+    let members: Vec<String> = members
+        .iter()
+        .map(|(key, value)| format!("\"{key}\"{colon}{value}"))
+        .collect();
+    format!("{open}{}{close}", members.join(separator))
 }
 
 fn json_string(text: &str) -> String {
@@ -895,8 +1291,143 @@ mod tests {
         assert_eq!(format("a\\tb\\n"), "a\tb\n");
         assert_eq!(
             format("%j"),
-            "{\"tst\":\"2016-08-10T09:47:38.000000+0000\",\"topic\":\"a/b\",\"qos\":1,\"retain\":1,\"payload\":\"hi \\\"you\\\"\"}"
+            "{\"tst\":\"2016-08-10T09:47:38.000000+0000\",\"topic\":\"a/b\",\"qos\":1,\"retain\":1,\"payloadlen\":8,\"payload\":\"hi \\\"you\\\"\"}"
         );
+    }
+
+    #[test]
+    fn json_has_payloadlen_null_for_empty_and_a_pretty_layout() {
+        let epoch = UNIX_EPOCH + Duration::from_secs(1_470_822_458);
+        let empty = Message {
+            payload: Vec::new(),
+            ..message()
+        };
+        let text = |message: &Message, pretty| {
+            String::from_utf8(format_message_with("%j", message, epoch, pretty)).expect("utf-8")
+        };
+        assert!(
+            text(&empty, false).ends_with(",\"payloadlen\":0,\"payload\":null}"),
+            "{}",
+            text(&empty, false)
+        );
+        assert_eq!(
+            text(&message(), true),
+            "{\n\t\"tst\":\t\"2016-08-10T09:47:38.000000+0000\",\n\t\"topic\":\t\"a/b\",\n\t\"qos\":\t1,\n\t\"retain\":\t1,\n\t\"payloadlen\":\t8,\n\t\"payload\":\t\"hi \\\"you\\\"\"\n}"
+        );
+    }
+
+    #[test]
+    fn urls_are_read_as_mosquitto_reads_them() {
+        let url = Url::parse("mqtts://bob:s3:cret@broker.example:1885/a/b/#").expect("valid");
+        assert_eq!(
+            url,
+            Url {
+                tls: true,
+                host: "broker.example".into(),
+                port: 1885,
+                username: Some("bob".into()),
+                password: Some("s3:cret".into()),
+                topic: "a/b/#".into(),
+            }
+        );
+        let url = Url::parse("MQTT://host/t").expect("valid");
+        assert_eq!((url.tls, url.port, url.username), (false, 1883, None));
+        assert_eq!(Url::parse("mqtts://host/t").expect("valid").port, 8883);
+        assert!(
+            Url::parse("mqtt://host")
+                .expect_err("no topic")
+                .contains("topic")
+        );
+        assert!(
+            Url::parse("http://host/t")
+                .expect_err("scheme")
+                .contains("scheme")
+        );
+        assert!(
+            Url::parse("mqtt://host:x/t")
+                .expect_err("port")
+                .contains("port")
+        );
+    }
+
+    #[test]
+    fn a_url_sets_host_port_and_credentials() {
+        let args = parse_pub(&["-L", "mqtt://u:p@example.org:1999/t", "-m", "x"]).expect("valid");
+        let options = args
+            .connection()
+            .connect_options()
+            .expect("valid")
+            .build()
+            .expect("valid");
+        assert_eq!((options.host(), options.port()), ("example.org", 1999));
+    }
+
+    #[test]
+    fn mqtt5_and_missing_features_are_refused_by_name() {
+        let refused = |args: &[&str]| {
+            parse_pub(args)
+                .expect("parses")
+                .connection()
+                .connect_options()
+                .expect_err("refused")
+        };
+        for args in [
+            &[
+                "-t",
+                "t",
+                "-m",
+                "x",
+                "-D",
+                "connect",
+                "session-expiry-interval",
+                "10",
+            ][..],
+            &["-t", "t", "-m", "x", "-x", "10"],
+        ] {
+            assert!(
+                refused(args).contains("MQTT 5.0 is not supported yet"),
+                "{args:?}"
+            );
+        }
+        let error = parse_pub(&["-t", "t", "-V", "mqttv5"]).expect_err("refused");
+        assert!(
+            error.output.contains("MQTT 5.0 is not supported yet"),
+            "{}",
+            error.output
+        );
+        assert!(refused(&["-A", "127.0.0.1"]).contains("-A"));
+        assert!(refused(&["--unix", "/tmp/s"]).contains("--unix"));
+        assert!(refused(&["--psk", "00", "--psk-identity", "me"]).contains("--psk"));
+        assert!(refused(&["stray"]).contains("stray"));
+        assert!(refused(&["--tls-version", "tlsv1.3"]).contains("--cafile"));
+        assert!(refused(&["--cafile", "ca.pem", "--tls-version", "sslv3"]).contains("tlsv1.3"));
+    }
+
+    #[test]
+    fn capath_turns_tls_on() {
+        let args = parse_pub(&[
+            "--capath",
+            "/nonexistent",
+            "--ciphers",
+            "ECDHE-RSA-AES128-GCM-SHA256:RC4-MD5",
+        ])
+        .expect("valid");
+        let options = args
+            .connection()
+            .connect_options()
+            .expect("valid")
+            .build()
+            .expect("valid");
+        assert_eq!(options.port(), 8883, "--capath turns TLS on");
+    }
+
+    #[test]
+    fn random_percentages_stay_in_range_and_spread() {
+        let mut random = Random::seeded();
+        let draws: Vec<f64> = (0..1000).map(|_| random.percent()).collect();
+        assert!(draws.iter().all(|draw| (0.0..100.0).contains(draw)));
+        // Not a statistical test: only that both halves are reached, so 50 keeps some and drops some.
+        assert!(draws.iter().any(|draw| *draw < 50.0) && draws.iter().any(|draw| *draw >= 50.0));
     }
 
     #[test]

@@ -59,6 +59,10 @@ pub struct TlsOptions {
     pub(crate) client_auth: Option<(PathBuf, PathBuf)>,
     pub(crate) insecure: bool,
     pub(crate) config: Option<Arc<rustls::ClientConfig>>,
+    pub(crate) ca_path: Option<PathBuf>,
+    pub(crate) tls13_only: bool,
+    pub(crate) ciphers: Option<Vec<String>>,
+    pub(crate) alpn: Vec<Vec<u8>>,
 }
 
 impl TlsOptions {
@@ -85,6 +89,35 @@ impl TlsOptions {
     /// The chain is still verified. For testing only.
     pub fn insecure(mut self, insecure: bool) -> Self {
         self.insecure = insecure;
+        self
+    }
+
+    /// Also trust the CA certificates of every PEM file in the directory `path` (mosquitto's
+    /// `--capath`). Files that hold no certificate are skipped.
+    pub fn ca_path(mut self, path: impl Into<PathBuf>) -> Self {
+        self.ca_path = Some(path.into());
+        self
+    }
+
+    /// Refuse TLS 1.2, speaking TLS 1.3 only (mosquitto's `--tls-version tlsv1.3`; by default 1.2
+    /// and 1.3 are both offered).
+    pub fn tls13_only(mut self, only: bool) -> Self {
+        self.tls13_only = only;
+        self
+    }
+
+    /// Offer only these TLS 1.2 cipher suites, by OpenSSL name (`ECDHE-RSA-AES128-GCM-SHA256`) or
+    /// IANA name (`TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256`), as mosquitto's `--ciphers` does with
+    /// OpenSSL's list: the TLS 1.3 suites are kept unless one is named. An unknown name makes the
+    /// connection fail with [`crate::Error::Tls`] naming it.
+    pub fn ciphers(mut self, names: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.ciphers = Some(names.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Offer this protocol in the ALPN extension (mosquitto's `--tls-alpn`); may be repeated.
+    pub fn alpn(mut self, protocol: impl Into<Vec<u8>>) -> Self {
+        self.alpn.push(protocol.into());
         self
     }
 

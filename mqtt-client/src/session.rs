@@ -119,6 +119,44 @@ pub enum State {
 }
 
 /// The client's side of an MQTT session. See the module documentation.
+///
+/// Driven by hand, with no network: the bytes it asks to send are decoded to see what they are, and
+/// the server's answers are handed in as packets.
+///
+/// ```
+/// use std::time::Instant;
+/// use mqtt_client::{ConnectOptions, Event, QoS, Session};
+/// use mqtt_codec::{ConnAck, ConnectReturnCode, Decoder, Packet, ProtocolLevel, PubAck, Status};
+///
+/// // The first packet of the bytes the session wants written.
+/// fn first_packet(bytes: &[u8]) -> Packet<'_> {
+///     match Decoder::new(ProtocolLevel::Mqtt311).decode(bytes) {
+///         Ok(Status::Complete((packet, _))) => packet,
+///         other => panic!("not one whole packet: {other:?}"),
+///     }
+/// }
+///
+/// let now = Instant::now();
+/// let options = ConnectOptions::builder("broker.invalid", 1883).client_id("sensor-1").build()?;
+/// let mut session = Session::new(options, now);
+///
+/// // A transport is up: the session writes CONNECT and waits for CONNACK.
+/// session.connect(now);
+/// assert!(matches!(first_packet(&session.take_outgoing()), Packet::Connect(_)));
+/// let connack = ConnAck { session_present: false, code: ConnectReturnCode::Accepted };
+/// session.handle(Packet::ConnAck(connack), now)?;
+/// assert!(matches!(session.poll_event(), Some(Event::Connected { session_present: false })));
+///
+/// // A QoS 1 publication is done when PUBACK names its packet identifier.
+/// let token = session.publish("sensors/1/temp", b"21.5", QoS::AtLeastOnce, false, now)?;
+/// let bytes = session.take_outgoing();
+/// let Packet::Publish(publish) = first_packet(&bytes) else { panic!("not a PUBLISH") };
+/// let packet_id = publish.delivery.packet_id().expect("QoS 1 has an identifier");
+/// assert!(session.poll_event().is_none(), "not done before PUBACK");
+/// session.handle(Packet::PubAck(PubAck { packet_id }), now)?;
+/// assert!(matches!(session.poll_event(), Some(Event::Published(done)) if done == token));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct Session {
     options: ConnectOptions,

@@ -11,6 +11,9 @@
 //! half locks to encrypt, then writes the ciphertext after unlocking.
 //!
 //! This file knows nothing of MQTT packets.
+//!
+//! `conformance/src/tls.rs` holds a copy of the PEM loading and the `--insecure` verifier, on purpose:
+//! the conformance suite depends on none of our MQTT crates. A fix to one belongs in both.
 
 use std::fs;
 use std::io::{self, Read, Write};
@@ -252,10 +255,22 @@ pub(crate) fn client_config(options: &TlsOptions) -> Result<Arc<ClientConfig>, E
     if let Some(config) = &options.config {
         return Ok(Arc::clone(config));
     }
-    let roots = Arc::new(root_store(options.ca_file.as_deref())?);
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let roots = Arc::new(root_store(
+        options.ca_file.as_deref(),
+        options.ca_path.as_deref(),
+    )?);
+    let mut provider = rustls::crypto::ring::default_provider();
+    if let Some(names) = &options.ciphers {
+        provider.cipher_suites = cipher_suites(&provider.cipher_suites, names)?;
+    }
+    let provider = Arc::new(provider);
+    let versions: &[&rustls::SupportedProtocolVersion] = if options.tls13_only {
+        &[&rustls::version::TLS13]
+    } else {
+        rustls::DEFAULT_VERSIONS
+    };
     let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
-        .with_safe_default_protocol_versions()
+        .with_protocol_versions(versions)
         .map_err(|error| Error::Tls(error.to_string()))?;
     let builder = if options.insecure {
         let verifier = WebPkiServerVerifier::builder_with_provider(roots, provider)
@@ -284,10 +299,107 @@ pub(crate) fn client_config(options: &TlsOptions) -> Result<Arc<ClientConfig>, E
             })?
         }
     };
+    let mut config = config;
+    config.alpn_protocols.clone_from(&options.alpn);
     Ok(Arc::new(config))
 }
 
-fn root_store(ca_file: Option<&Path>) -> Result<RootCertStore, Error> {
+/// OpenSSL's names for the TLS 1.2 suites rustls has, beside their IANA names.
+const OPENSSL_NAMES: [(&str, &str); 6] = [
+    (
+        "ECDHE-ECDSA-AES256-GCM-SHA384",
+        "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+    ),
+    (
+        "ECDHE-ECDSA-AES128-GCM-SHA256",
+        "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+    ),
+    (
+        "ECDHE-ECDSA-CHACHA20-POLY1305",
+        "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+    ),
+    (
+        "ECDHE-RSA-AES256-GCM-SHA384",
+        "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+    ),
+    (
+        "ECDHE-RSA-AES128-GCM-SHA256",
+        "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+    ),
+    (
+        "ECDHE-RSA-CHACHA20-POLY1305",
+        "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+    ),
+];
+
+/// The suites of `all` that `names` allow (see [`TlsOptions::ciphers`]).
+fn cipher_suites(
+    all: &[rustls::SupportedCipherSuite],
+    names: &[String],
+) -> Result<Vec<rustls::SupportedCipherSuite>, Error> {
+    let iana = |suite: &rustls::SupportedCipherSuite| format!("{:?}", suite.suite());
+    let mut chosen = Vec::new();
+    for name in names {
+        let wanted = OPENSSL_NAMES
+            .iter()
+            .find(|(openssl, _)| openssl.eq_ignore_ascii_case(name))
+            .map_or(name.as_str(), |(_, iana)| iana);
+        // OpenSSL spells the TLS 1.3 suites TLS_AES_128_GCM_SHA256; rustls's Debug says TLS13_...
+        let wanted = wanted.replacen("TLS_AES", "TLS13_AES", 1).replacen(
+            "TLS_CHACHA20",
+            "TLS13_CHACHA20",
+            1,
+        );
+        let suite = all
+            .iter()
+            .find(|suite| iana(suite).eq_ignore_ascii_case(&wanted))
+            .ok_or_else(|| {
+                Error::Tls(format!(
+                    "unknown or unsupported cipher {name:?}; known: {}",
+                    OPENSSL_NAMES.map(|(openssl, _)| openssl).join(", ")
+                ))
+            })?;
+        if !chosen.contains(suite) {
+            chosen.push(*suite);
+        }
+    }
+    let names_tls13 = chosen
+        .iter()
+        .any(|suite| suite.version() == &rustls::version::TLS13);
+    if !names_tls13 {
+        chosen.extend(
+            all.iter()
+                .filter(|suite| suite.version() == &rustls::version::TLS13),
+        );
+    }
+    Ok(chosen)
+}
+
+fn root_store(ca_file: Option<&Path>, ca_path: Option<&Path>) -> Result<RootCertStore, Error> {
+    let mut roots = RootCertStore::empty();
+    if let Some(dir) = ca_path {
+        let entries = fs::read_dir(dir).map_err(|error| {
+            Error::Tls(format!(
+                "cannot read the CA directory {}: {error}",
+                dir.display()
+            ))
+        })?;
+        for entry in entries.flatten() {
+            // Hash links and other files that are not PEM certificates are skipped, as OpenSSL does.
+            if let Ok(certificates) = read_certificates(&entry.path()) {
+                roots.add_parsable_certificates(certificates);
+            }
+        }
+        if ca_file.is_none() {
+            if roots.is_empty() {
+                return Err(Error::Tls(format!(
+                    "no usable CA certificate in {}",
+                    dir.display()
+                )));
+            }
+            return Ok(roots);
+        }
+    }
     let path = match ca_file {
         Some(path) => path,
         None => SYSTEM_CA_BUNDLES
@@ -298,7 +410,6 @@ fn root_store(ca_file: Option<&Path>) -> Result<RootCertStore, Error> {
                 Error::Tls("no system CA bundle found; give one with --cafile".into())
             })?,
     };
-    let mut roots = RootCertStore::empty();
     let (added, _ignored) = roots.add_parsable_certificates(read_certificates(path)?);
     if added == 0 {
         return Err(Error::Tls(format!(
@@ -368,5 +479,53 @@ impl ServerCertVerifier for AnyName {
 
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
         self.0.supported_verify_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(suites: &[rustls::SupportedCipherSuite]) -> Vec<String> {
+        suites
+            .iter()
+            .map(|suite| format!("{:?}", suite.suite()))
+            .collect()
+    }
+
+    #[test]
+    fn openssl_cipher_names_pick_tls12_suites_and_keep_tls13() {
+        let all = rustls::crypto::ring::default_provider().cipher_suites;
+        let chosen = cipher_suites(&all, &["ECDHE-RSA-AES128-GCM-SHA256".into()]).expect("known");
+        let chosen = names(&chosen);
+        assert!(chosen.contains(&"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256".to_owned()));
+        assert!(!chosen.contains(&"TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384".to_owned()));
+        assert!(
+            chosen.iter().any(|name| name.starts_with("TLS13_")),
+            "{chosen:?}"
+        );
+        let only13 = cipher_suites(&all, &["TLS_AES_128_GCM_SHA256".into()]).expect("known");
+        assert_eq!(names(&only13), ["TLS13_AES_128_GCM_SHA256"]);
+    }
+
+    #[test]
+    fn unknown_ciphers_are_named_in_the_error() {
+        let all = rustls::crypto::ring::default_provider().cipher_suites;
+        let Err(Error::Tls(why)) = cipher_suites(&all, &["RC4-MD5".into()]) else {
+            panic!("RC4-MD5 accepted");
+        };
+        assert!(why.contains("RC4-MD5"), "{why}");
+    }
+
+    #[test]
+    fn a_ca_directory_without_certificates_is_an_error() {
+        let dir = std::env::temp_dir().join(format!("mqtt-capath-{}", std::process::id()));
+        fs::create_dir_all(&dir).expect("temp dir");
+        fs::write(dir.join("README"), "not a certificate").expect("write");
+        let Err(Error::Tls(why)) = root_store(None, Some(&dir)) else {
+            panic!("an empty CA directory accepted");
+        };
+        let _ = fs::remove_dir_all(&dir);
+        assert!(why.contains("no usable CA certificate"), "{why}");
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! For every case the same bytes are also copied (the floor: no decoder can beat a `memcpy` of its
 //! input) and decoded and encoded by `mqttbytes` 0.6, the most used Rust MQTT codec, in the same run.
-//! Run with `cargo bench -p mqtt-codec`; `BENCHMARKS.md` records the results and how to read them.
+//! Run with `cargo bench -p mqtt-wire-codec`; `BENCHMARKS.md` records the results and how to read them.
 
 // criterion's macros generate undocumented public functions.
 #![allow(missing_docs)]
@@ -118,6 +118,99 @@ fn publish(c: &mut Criterion) {
             p.write(b).expect("encodes")
         });
     }
+}
+
+/// A 5.0 PUBLISH with a Topic Alias and a User Property, beside `publish_qos1_64B` (the same topic,
+/// QoS and payload at 3.1.1): the cost of properties is the difference between the two groups.
+fn publish_v5(c: &mut Criterion) {
+    use mqtt_codec::v5;
+    use mqttbytes::v5 as theirs5;
+
+    let payload = vec![0xA5u8; 64];
+    let properties = [
+        v5::Property::TopicAlias(7),
+        v5::Property::UserProperty("unit", "celsius"),
+    ];
+    let ours = v5::Packet::Publish(v5::Publish {
+        topic: Some(TopicName::new(TOPIC).expect("valid")),
+        payload: &payload,
+        delivery: Delivery::AtLeastOnce {
+            packet_id: id(42),
+            dup: false,
+        },
+        retain: false,
+        properties: v5::Properties::from_slice(&properties),
+    });
+    let mut bytes = Vec::new();
+    ours.encode(&mut bytes).expect("valid packet");
+    let decoder = v5::Decoder::new().with_max_packet_size(MAX);
+    assert!(matches!(decoder.decode(&bytes), Ok(Status::Complete(_))));
+
+    let mut theirs_publish =
+        theirs5::Publish::new(TOPIC, mqttbytes::QoS::AtLeastOnce, payload.clone());
+    theirs_publish.pkid = 42;
+    theirs_publish.properties = Some(theirs5::PublishProperties {
+        payload_format_indicator: None,
+        message_expiry_interval: None,
+        topic_alias: Some(7),
+        response_topic: None,
+        correlation_data: None,
+        user_properties: vec![("unit".into(), "celsius".into())],
+        subscription_identifiers: Vec::new(),
+        content_type: None,
+    });
+    let mut check = BytesMut::new();
+    theirs_publish.write(&mut check).expect("encodes");
+    assert_eq!(&check[..], &bytes[..], "mqttbytes v5 encodes other bytes");
+
+    let mut group = c.benchmark_group("publish5_qos1_64B_alias_user_property");
+    group.throughput(Throughput::Bytes(bytes.len() as u64));
+    group.bench_function("decode/mqtt-codec", |b| {
+        b.iter(|| {
+            let decoded = decoder.decode(black_box(&bytes));
+            black_box(&decoded);
+        })
+    });
+    group.bench_function("decode/mqttbytes", |b| {
+        b.iter_batched_ref(
+            || BytesMut::from(&bytes[..]),
+            |buffer| {
+                let decoded = theirs5::read(buffer, MAX);
+                black_box(&decoded);
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    // Decoding and then reading both properties, which is what a broker does with them.
+    group.bench_function("decode+read properties/mqtt-codec", |b| {
+        b.iter(|| {
+            if let Ok(Status::Complete((v5::Packet::Publish(publish), _))) =
+                decoder.decode(black_box(&bytes))
+            {
+                black_box(publish.properties.topic_alias());
+                black_box(publish.properties.user_properties().next());
+            }
+        })
+    });
+    let mut out = Vec::with_capacity(bytes.len());
+    group.bench_function("encode/mqtt-codec", |b| {
+        b.iter(|| {
+            out.clear();
+            black_box(black_box(&ours).encode(&mut out).expect("encodes"));
+        })
+    });
+    let mut buffer = BytesMut::with_capacity(bytes.len());
+    group.bench_function("encode/mqttbytes", |b| {
+        b.iter(|| {
+            buffer.clear();
+            black_box(
+                black_box(&theirs_publish)
+                    .write(&mut buffer)
+                    .expect("encodes"),
+            );
+        })
+    });
+    group.finish();
 }
 
 fn connect(c: &mut Criterion) {
@@ -248,5 +341,13 @@ fn mixed_stream(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, publish, connect, subscribe, puback, mixed_stream);
+criterion_group!(
+    benches,
+    publish,
+    publish_v5,
+    connect,
+    subscribe,
+    puback,
+    mixed_stream
+);
 criterion_main!(benches);

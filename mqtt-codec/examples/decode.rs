@@ -2,9 +2,9 @@
 //! complete use of the codec.
 //!
 //! ```text
-//! cargo run -p mqtt-codec --example decode -- 300c0005612f622f6368656c6c6f
-//! cargo run -p mqtt-codec --example decode -- --level 3 "10 11 00 06 4d 51 49 73 64 70 03 02 00 3c 00 03 63 69 64"
-//! tcpdump -x ... | cargo run -p mqtt-codec --example decode      # hex on standard input
+//! cargo run -p mqtt-wire-codec --example decode -- 300c0005612f622f6368656c6c6f
+//! cargo run -p mqtt-wire-codec --example decode -- --level 3 "10 11 00 06 4d 51 49 73 64 70 03 02 00 3c 00 03 63 69 64"
+//! tcpdump -x ... | cargo run -p mqtt-wire-codec --example decode      # hex on standard input
 //! ```
 //!
 //! Hex may contain spaces and newlines. Packets are decoded one after another, as a server reads them

@@ -8,6 +8,7 @@
 use core::fmt;
 
 use crate::ConnectReturnCode;
+use crate::v5::ReasonCode;
 
 /// Why a byte sequence is not a valid MQTT packet.
 ///
@@ -79,6 +80,36 @@ pub enum DecodeError {
     NoReturnCodes,
     /// A SUBACK return code other than 0x00, 0x01, 0x02 and 0x80 [MQTT-3.9.3-2].
     InvalidSubAckReturnCode,
+    /// MQTT 5.0: a Variable Byte Integer (a Remaining Length, Property Length, property identifier or
+    /// Subscription Identifier) longer than four bytes, or longer than its value needs
+    /// [MQTT5-1.5.5-1].
+    MalformedVariableByteInteger,
+    /// MQTT 5.0: a property identifier that Table 2-4 does not define, or does not define for this
+    /// packet or for the Will (5.0 §2.2.2.2: malformed).
+    PropertyNotAllowed,
+    /// MQTT 5.0: a property included twice where its section allows it once (a Protocol Error).
+    DuplicateProperty,
+    /// MQTT 5.0: a property value its section calls a Protocol Error: Receive Maximum or Maximum
+    /// Packet Size 0, a 0-or-1 byte with another value, a Response Topic that is not a topic name
+    /// [MQTT5-3.3.2-14].
+    InvalidPropertyValue,
+    /// MQTT 5.0: a Subscription Identifier of 0 (5.0 §3.8.2.1.2, §3.3.2.3.8: a Protocol Error).
+    ZeroSubscriptionIdentifier,
+    /// MQTT 5.0: a Topic Alias of 0 [MQTT5-3.3.2-8]; the receiver answers DISCONNECT 0x94.
+    ZeroTopicAlias,
+    /// MQTT 5.0: a PUBLISH with an empty topic name and no Topic Alias (5.0 §3.3.2.1).
+    EmptyTopicWithoutAlias,
+    /// MQTT 5.0: Authentication Data without an Authentication Method (5.0 §3.1.2.11.10).
+    AuthenticationDataWithoutMethod,
+    /// MQTT 5.0: a Reason Code that Table 2-6 does not list for this packet [MQTT5-3.2.2-8]
+    /// [MQTT5-3.4.2-1] [MQTT5-3.14.2-1] and the like.
+    InvalidReasonCode,
+    /// MQTT 5.0: a SUBSCRIBE options byte with a reserved bit (6 or 7) set [MQTT5-3.8.3-5].
+    InvalidSubscriptionOptions,
+    /// MQTT 5.0: a Retain Handling of 3 (5.0 §3.8.3.1: a Protocol Error).
+    InvalidRetainHandling,
+    /// MQTT 5.0: No Local set on a shared subscription [MQTT5-3.8.3-4].
+    NoLocalOnSharedSubscription,
 }
 
 impl DecodeError {
@@ -110,6 +141,69 @@ impl DecodeError {
             Self::InvalidRequestedQoS => "MQTT-3.8.3-4",
             Self::NoReturnCodes => "MQTT-3.8.4-5",
             Self::InvalidSubAckReturnCode => "MQTT-3.9.3-2",
+            Self::MalformedVariableByteInteger => "MQTT5-1.5.5-1",
+            Self::PropertyNotAllowed => "MQTT-5.0 §2.2.2.2",
+            Self::DuplicateProperty | Self::InvalidPropertyValue => "MQTT-5.0 §2.2.2.2, Table 2-4",
+            Self::ZeroSubscriptionIdentifier => "MQTT-5.0 §3.8.2.1.2",
+            Self::ZeroTopicAlias => "MQTT5-3.3.2-8",
+            Self::EmptyTopicWithoutAlias => "MQTT-5.0 §3.3.2.1",
+            Self::AuthenticationDataWithoutMethod => "MQTT-5.0 §3.1.2.11.10",
+            Self::InvalidReasonCode => "MQTT-5.0 §2.4, Table 2-6",
+            Self::InvalidSubscriptionOptions => "MQTT5-3.8.3-5",
+            Self::InvalidRetainHandling => "MQTT-5.0 §3.8.3.1",
+            Self::NoLocalOnSharedSubscription => "MQTT5-3.8.3-4",
+        }
+    }
+
+    /// The MQTT 5.0 Reason Code a receiver sends in its CONNACK or DISCONNECT before closing (5.0
+    /// §4.13): 0x81 Malformed Packet for bytes that cannot be parsed, 0x82 Protocol Error for a parsed
+    /// packet the protocol does not allow, 0x95 Packet too large, 0x94 Topic Alias invalid, and 0x84
+    /// Unsupported Protocol Version for a CONNECT of another level [MQTT5-3.1.2-2].
+    ///
+    /// Where the text names the class of an error it is followed (a reserved flag, a QoS of 3, an
+    /// unknown property: malformed; a duplicate property, a Receive Maximum of 0, a Retain Handling of
+    /// 3: protocol errors). Where it does not, bytes that do not parse (lengths, types, reserved bits)
+    /// are malformed and well-formed values that break a rule are protocol errors.
+    pub const fn reason_code(self) -> ReasonCode {
+        match self {
+            Self::PacketTooLarge => ReasonCode::PACKET_TOO_LARGE,
+            Self::UnsupportedProtocolLevel => ReasonCode::UNSUPPORTED_PROTOCOL_VERSION,
+            Self::ZeroTopicAlias => ReasonCode::TOPIC_ALIAS_INVALID,
+            Self::DuplicateProperty
+            | Self::InvalidPropertyValue
+            | Self::ZeroSubscriptionIdentifier
+            | Self::EmptyTopicWithoutAlias
+            | Self::AuthenticationDataWithoutMethod
+            | Self::InvalidReasonCode
+            | Self::InvalidRetainHandling
+            | Self::NoLocalOnSharedSubscription
+            | Self::SessionPresentOnRefusal
+            | Self::EmptyTopic
+            | Self::WildcardInTopicName
+            | Self::InvalidTopicFilter
+            | Self::ZeroPacketId
+            | Self::NoTopicFilters
+            | Self::InvalidRequestedQoS
+            | Self::NoReturnCodes => ReasonCode::PROTOCOL_ERROR,
+            Self::MalformedRemainingLength
+            | Self::ReservedPacketType
+            | Self::InvalidHeaderFlags
+            | Self::UnexpectedEndOfPacket
+            | Self::TrailingBytes
+            | Self::InvalidUtf8
+            | Self::NullCharacter
+            | Self::InvalidProtocolName
+            | Self::ReservedConnectFlag
+            | Self::WillFlagsWithoutWill
+            | Self::PasswordWithoutUserName
+            | Self::InvalidConnAckFlags
+            | Self::InvalidConnectReturnCode
+            | Self::InvalidQoS
+            | Self::DupWithQoS0
+            | Self::InvalidSubAckReturnCode
+            | Self::MalformedVariableByteInteger
+            | Self::PropertyNotAllowed
+            | Self::InvalidSubscriptionOptions => ReasonCode::MALFORMED_PACKET,
         }
     }
 
@@ -152,6 +246,18 @@ impl DecodeError {
             Self::InvalidRequestedQoS => "invalid requested QoS byte",
             Self::NoReturnCodes => "SUBACK without return codes",
             Self::InvalidSubAckReturnCode => "reserved SUBACK return code",
+            Self::MalformedVariableByteInteger => "variable byte integer too long or not minimal",
+            Self::PropertyNotAllowed => "property not defined for this packet",
+            Self::DuplicateProperty => "property included more than once",
+            Self::InvalidPropertyValue => "property value not allowed",
+            Self::ZeroSubscriptionIdentifier => "subscription identifier 0",
+            Self::ZeroTopicAlias => "topic alias 0",
+            Self::EmptyTopicWithoutAlias => "empty topic name without a topic alias",
+            Self::AuthenticationDataWithoutMethod => "authentication data without a method",
+            Self::InvalidReasonCode => "reason code not allowed in this packet",
+            Self::InvalidSubscriptionOptions => "reserved subscription option bits set",
+            Self::InvalidRetainHandling => "retain handling 3",
+            Self::NoLocalOnSharedSubscription => "no local on a shared subscription",
         }
     }
 }
@@ -194,6 +300,20 @@ pub enum EncodeError {
     /// A SUBACK failure (0x80) addressed to an MQTT 3.1 client, which has no such code: 3.1 servers
     /// grant a QoS and deliver nothing instead ([V31-DIFF-34]).
     SubAckFailureInMqtt31,
+    /// MQTT 5.0: a property not defined for the packet, included twice where it may appear once, or
+    /// with a value its section forbids (5.0 §2.2.2.2).
+    InvalidProperty,
+    /// MQTT 5.0: a Reason Code Table 2-6 does not list for the packet [MQTT5-3.4.2-1] and the like.
+    InvalidReasonCode,
+    /// MQTT 5.0: a PUBLISH with neither a topic name nor a Topic Alias (5.0 §3.3.2.1).
+    EmptyTopicWithoutAlias,
+    /// MQTT 5.0: No Local on a shared subscription [MQTT5-3.8.3-4].
+    NoLocalOnSharedSubscription,
+    /// MQTT 5.0: Authentication Data without an Authentication Method (5.0 §3.1.2.11.10).
+    AuthenticationDataWithoutMethod,
+    /// MQTT 5.0: a `$share/` filter without a ShareName, with a wildcard or nothing after it
+    /// [MQTT5-4.8.2-1] [MQTT5-4.8.2-2].
+    InvalidTopicFilter,
 }
 
 impl fmt::Display for EncodeError {
@@ -210,6 +330,16 @@ impl fmt::Display for EncodeError {
             Self::SubAckFailureInMqtt31 => {
                 "SUBACK failure code sent to an MQTT 3.1 client [V31-DIFF-34]"
             }
+            Self::InvalidProperty => "property not allowed, repeated or out of range (MQTT 5.0)",
+            Self::InvalidReasonCode => "reason code not allowed in this packet (MQTT 5.0)",
+            Self::EmptyTopicWithoutAlias => "empty topic name without a topic alias (MQTT 5.0)",
+            Self::NoLocalOnSharedSubscription => {
+                "no local on a shared subscription [MQTT5-3.8.3-4]"
+            }
+            Self::AuthenticationDataWithoutMethod => {
+                "authentication data without a method (MQTT 5.0)"
+            }
+            Self::InvalidTopicFilter => "malformed shared subscription filter [MQTT5-4.8.2-2]",
         })
     }
 }

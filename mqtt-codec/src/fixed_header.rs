@@ -12,7 +12,8 @@ pub const MAX_REMAINING_LENGTH: usize = 268_435_455;
 /// The largest packet on the wire: one type byte, four length bytes and the largest body.
 pub const MAX_PACKET_SIZE: usize = 1 + 4 + MAX_REMAINING_LENGTH;
 
-/// The fourteen control packet types (3.1.1 §2.2.1, Table 2.1). Values 0 and 15 are reserved.
+/// The control packet types (3.1.1 §2.2.1, Table 2.1; 5.0 §2.1.2, Table 2-1). Value 0 is reserved;
+/// 15 is reserved at 3.1 and 3.1.1 and is AUTH at 5.0 (V5-DIFF-3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[allow(missing_docs)] // The names are the specification's.
 pub enum PacketType {
@@ -30,10 +31,12 @@ pub enum PacketType {
     PingReq = 12,
     PingResp = 13,
     Disconnect = 14,
+    /// MQTT 5.0 only.
+    Auth = 15,
 }
 
 impl PacketType {
-    /// The type in the high nibble of a packet's first byte.
+    /// The type in the high nibble of a packet's first byte, at 3.1 or 3.1.1 (where 15 is reserved).
     #[inline]
     pub const fn from_nibble(nibble: u8) -> Result<Self, DecodeError> {
         Ok(match nibble {
@@ -56,13 +59,23 @@ impl PacketType {
         })
     }
 
+    /// The type in the high nibble of a packet's first byte, at 5.0, where 15 is AUTH (V5-DIFF-3).
+    #[inline]
+    pub const fn from_nibble_v5(nibble: u8) -> Result<Self, DecodeError> {
+        match nibble {
+            15 => Ok(Self::Auth),
+            _ => Self::from_nibble(nibble),
+        }
+    }
+
     /// The flags Table 2.2 fixes for this type; `None` for PUBLISH, whose flags carry DUP, QoS and
     /// RETAIN [MQTT-2.2.2-1].
     #[inline]
     pub const fn required_flags(self) -> Option<u8> {
         match self {
             Self::Publish => None,
-            // [MQTT-3.6.1-1] [MQTT-3.8.1-1] [MQTT-3.10.1-1]
+            // [MQTT-3.6.1-1] [MQTT-3.8.1-1] [MQTT-3.10.1-1], the same at 5.0 [MQTT5-3.6.1-1]
+            // [MQTT5-3.8.1-1] [MQTT5-3.10.1-1]; AUTH's are 0000 [MQTT5-3.15.1-1].
             Self::PubRel | Self::Subscribe | Self::Unsubscribe => Some(0b0010),
             _ => Some(0b0000),
         }
@@ -93,7 +106,31 @@ impl FixedHeader {
         let Some(&first) = bytes.first() else {
             return Ok(Status::Partial);
         };
-        let packet_type = PacketType::from_nibble(first >> 4)?;
+        Self::parse_as(PacketType::from_nibble(first >> 4)?, first, bytes)
+    }
+
+    /// [`parse`](Self::parse) at MQTT 5.0: type 15 is AUTH, and the Remaining Length must use the
+    /// fewest bytes that hold it [MQTT5-1.5.5-1].
+    #[inline]
+    pub fn parse_v5(bytes: &[u8]) -> Result<Status<Self>, DecodeError> {
+        let Some(&first) = bytes.first() else {
+            return Ok(Status::Partial);
+        };
+        let status = Self::parse_as(PacketType::from_nibble_v5(first >> 4)?, first, bytes)?;
+        if let Status::Complete(header) = &status
+            && header.header_len != 1 + remaining_length_len(header.remaining_length)
+        {
+            return Err(DecodeError::MalformedVariableByteInteger);
+        }
+        Ok(status)
+    }
+
+    #[inline]
+    fn parse_as(
+        packet_type: PacketType,
+        first: u8,
+        bytes: &[u8],
+    ) -> Result<Status<Self>, DecodeError> {
         // Most packets are under 128 bytes: a one-byte length needs no loop.
         if let Some(&len) = bytes.get(1)
             && len < 0x80

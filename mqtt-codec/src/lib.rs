@@ -1,4 +1,4 @@
-//! A codec for MQTT 3.1 and 3.1.1 packets: bytes in, packets out, and back.
+//! A codec for MQTT 3.1, 3.1.1 and 5.0 packets: bytes in, packets out, and back.
 //!
 //! MQTT is a publish/subscribe protocol over a byte stream. Each message on the stream is a *control
 //! packet*: a fixed header (the packet type, four flag bits and the Remaining Length), then a body
@@ -6,7 +6,10 @@
 //! bytes, for both protocol versions in use:
 //!
 //! - MQTT 3.1 (protocol name `MQIsdp`, level 3), IBM's 2010 specification;
-//! - MQTT 3.1.1 (protocol name `MQTT`, level 4), the OASIS standard.
+//! - MQTT 3.1.1 (protocol name `MQTT`, level 4), the OASIS standard;
+//! - MQTT 5.0 (protocol name `MQTT`, level 5), the OASIS standard of 2019, in the [`v5`] module: its
+//!   packets have properties and reason codes, so they are types of their own ([`v5::Packet`],
+//!   decoded by [`v5::Decoder`]), and the 3.1/3.1.1 API below is unchanged by them.
 //!
 //! # The contract
 //!
@@ -79,7 +82,10 @@
 //! [`Decoder`] and [`Status`] (in `decoder.rs`) are the entry point; [`Packet`] (in `packet.rs`)
 //! dispatches to one file per packet type under `packet/`; [`FixedHeader`] holds the first decoding
 //! phase; [`TopicName`], [`TopicFilter`] and matching are in `topic.rs`, shared by the broker, client
-//! and gateway; `wire.rs` reads and writes the primitive fields.
+//! and gateway; `wire.rs` reads and writes the primitive fields (and 5.0's Variable Byte Integers).
+//! MQTT 5.0 is under `v5/`: `properties.rs` (the property set, Table 2-4), `reason.rs` (Table 2-6),
+//! one file per packet as for 3.1.1, and `mod.rs` with [`v5::Packet`] and [`v5::Decoder`]. A decoding
+//! error maps to the 5.0 Reason Code to answer with through [`DecodeError::reason_code`].
 #![no_std]
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -103,6 +109,7 @@ mod qos;
 #[cfg(test)]
 mod testing;
 mod topic;
+pub mod v5;
 mod wire;
 
 pub use decoder::{Decoder, Status};

@@ -153,6 +153,9 @@ impl<'a> Packet<'a> {
             PacketType::SubAck => Self::SubAck(SubAck::decode(body, level)?),
             PacketType::Unsubscribe => Self::Unsubscribe(Unsubscribe::decode(body, level)?),
             PacketType::UnsubAck => Self::UnsubAck(UnsubAck::decode(body)?),
+            // AUTH is 5.0's; at 3.1 and 3.1.1 type 15 is reserved (and refused by the fixed header
+            // already, so this is only for completeness).
+            PacketType::Auth => return Err(DecodeError::ReservedPacketType),
             PacketType::PingReq | PacketType::PingResp | PacketType::Disconnect => {
                 if !body.is_empty() {
                     return Err(DecodeError::TrailingBytes);

@@ -44,6 +44,33 @@ impl<'a> Reader<'a> {
         Ok(u16::from_be_bytes([bytes[0], bytes[1]]))
     }
 
+    /// A four-byte big-endian integer (5.0 §1.5.3).
+    #[inline]
+    pub(crate) fn u32(&mut self) -> Result<u32, DecodeError> {
+        let bytes = self.take(4)?;
+        Ok(u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
+    }
+
+    /// A Variable Byte Integer (5.0 §1.5.5): at most four bytes, and in the fewest bytes that can hold
+    /// the value [MQTT5-1.5.5-1]. 3.1.1 uses the same encoding for the Remaining Length only, and does
+    /// not require the shortest form (a difference `mqtt-v5-differences.md` does not list).
+    #[inline]
+    pub(crate) fn var_int(&mut self) -> Result<u32, DecodeError> {
+        let mut value = 0u32;
+        for index in 0..4 {
+            let byte = self.u8()?;
+            value |= u32::from(byte & 0x7F) << (7 * index);
+            if byte & 0x80 == 0 {
+                // A last byte of zero after the first adds nothing: a longer form than needed.
+                if index > 0 && byte == 0 {
+                    return Err(DecodeError::MalformedVariableByteInteger);
+                }
+                return Ok(value);
+            }
+        }
+        Err(DecodeError::MalformedVariableByteInteger)
+    }
+
     /// Binary data: a two-byte length, then that many bytes (3.1.1 §3.1.3.3).
     #[inline]
     pub(crate) fn binary(&mut self) -> Result<&'a [u8], DecodeError> {
@@ -85,13 +112,27 @@ impl<'a> Reader<'a> {
     }
 
     #[inline]
-    fn take(&mut self, len: usize) -> Result<&'a [u8], DecodeError> {
+    pub(crate) fn take(&mut self, len: usize) -> Result<&'a [u8], DecodeError> {
         if self.rest.len() < len {
             return Err(DecodeError::UnexpectedEndOfPacket);
         }
         let (taken, rest) = self.rest.split_at(len);
         self.rest = rest;
         Ok(taken)
+    }
+}
+
+/// The largest value a Variable Byte Integer holds (5.0 §1.5.5, Table 1-1).
+pub(crate) const MAX_VAR_INT: u32 = 268_435_455;
+
+/// How many bytes the Variable Byte Integer for `value` takes (5.0 Table 1-1).
+#[inline]
+pub(crate) const fn var_int_len(value: u32) -> usize {
+    match value {
+        0..=127 => 1,
+        128..=16_383 => 2,
+        16_384..=2_097_151 => 3,
+        _ => 4,
     }
 }
 
@@ -145,6 +186,32 @@ pub trait Sink {
     #[inline]
     fn put_u16(&mut self, value: u16) {
         self.put(&value.to_be_bytes());
+    }
+
+    #[inline]
+    fn put_u32(&mut self, value: u32) {
+        self.put(&value.to_be_bytes());
+    }
+
+    /// A Variable Byte Integer in its shortest form [MQTT5-1.5.5-1]; the caller has checked that the
+    /// value is at most [`MAX_VAR_INT`].
+    #[inline]
+    fn put_var_int(&mut self, mut value: u32) {
+        let mut bytes = [0u8; 4];
+        let mut used = 0;
+        loop {
+            let mut byte = (value % 128) as u8;
+            value /= 128;
+            if value > 0 {
+                byte |= 0x80;
+            }
+            bytes[used] = byte;
+            used += 1;
+            if value == 0 || used == bytes.len() {
+                break;
+            }
+        }
+        self.put(&bytes[..used]);
     }
 
     /// A length-prefixed string or binary field. The caller has checked that it fits in 65 535 bytes.
@@ -258,6 +325,49 @@ mod tests {
             &[0x80, 0xFF, 0xAB, 0xA3, 0x81, 0xC0, 0xE0, 0xF0, 0x90],
             [0, b'+', b'#']
         ));
+    }
+
+    #[test]
+    fn var_int_round_trips_at_every_boundary() {
+        for value in [
+            0,
+            1,
+            127,
+            128,
+            16_383,
+            16_384,
+            2_097_151,
+            2_097_152,
+            MAX_VAR_INT,
+        ] {
+            let mut out = alloc::vec::Vec::new();
+            out.put_var_int(value);
+            assert_eq!(out.len(), var_int_len(value), "{value}");
+            let mut reader = Reader::new(&out);
+            assert_eq!(reader.var_int(), Ok(value));
+            assert!(reader.is_empty());
+        }
+    }
+
+    #[test]
+    fn var_int_refuses_longer_than_needed_mqtt5_1_5_5_1() {
+        // 0 as two bytes, 127 as two bytes, 128 as three.
+        for bytes in [&[0x80, 0x00][..], &[0xFF, 0x00], &[0x80, 0x81, 0x00]] {
+            assert_eq!(
+                Reader::new(bytes).var_int(),
+                Err(DecodeError::MalformedVariableByteInteger),
+                "{bytes:02x?}"
+            );
+        }
+        // A fifth byte is never allowed.
+        assert_eq!(
+            Reader::new(&[0xFF, 0xFF, 0xFF, 0xFF, 0x7F]).var_int(),
+            Err(DecodeError::MalformedVariableByteInteger)
+        );
+        assert_eq!(
+            Reader::new(&[0x80]).var_int(),
+            Err(DecodeError::UnexpectedEndOfPacket)
+        );
     }
 
     #[test]

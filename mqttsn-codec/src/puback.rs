@@ -8,8 +8,7 @@
 //! The TopicId echoes the two octets of the PUBLISH as they were, whatever their kind, so it is kept
 //! as a raw [`TopicId`] [SN-5.4.13-1]. A PUBACK may reject a PUBLISH of any QoS [SN-5.4.13-2].
 
-use crate::wire::{Reader, Writer};
-use crate::{DecodeError, MsgId, ReturnCode, TopicId};
+use crate::{MsgId, ReturnCode, TopicId};
 
 /// PUBACK [SN-5.4.13-1].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -22,34 +21,46 @@ pub struct PubAck {
     pub return_code: ReturnCode,
 }
 
-impl PubAck {
-    #[inline]
-    pub(crate) fn decode(mut r: Reader<'_>) -> Result<Self, DecodeError> {
-        let puback = Self {
-            topic_id: TopicId(r.u16()?),
-            msg_id: MsgId(r.u16()?),
-            return_code: ReturnCode::from_u8(r.u8()?)?,
-        };
-        r.finish()?;
-        Ok(puback)
-    }
+id_msg_code_body!(PubAck);
 
-    #[inline]
-    pub(crate) const fn body_len(&self) -> usize {
-        5
-    }
+/// The body PUBACK and REGACK share (§5.4.11, §5.4.13: TopicId, MsgId and ReturnCode, in that
+/// order, five octets): one decoder and one writer for both, generated for each type's own fields.
+macro_rules! id_msg_code_body {
+    ($name:ident) => {
+        impl $name {
+            #[inline]
+            pub(crate) fn decode(
+                mut r: $crate::wire::Reader<'_>,
+            ) -> Result<Self, $crate::DecodeError> {
+                let message = Self {
+                    topic_id: $crate::TopicId(r.u16()?),
+                    msg_id: $crate::MsgId(r.u16()?),
+                    return_code: $crate::ReturnCode::from_u8(r.u8()?)?,
+                };
+                r.finish()?;
+                Ok(message)
+            }
 
-    #[inline]
-    pub(crate) fn write(&self, w: &mut Writer<'_>) {
-        w.u16(self.topic_id.0);
-        w.u16(self.msg_id.0);
-        w.u8(self.return_code.to_u8());
-    }
+            #[inline]
+            pub(crate) const fn body_len(&self) -> usize {
+                5
+            }
+
+            #[inline]
+            pub(crate) fn write(&self, w: &mut $crate::wire::Writer<'_>) {
+                w.u16(self.topic_id.0);
+                w.u16(self.msg_id.0);
+                w.u8(self.return_code.to_u8());
+            }
+        }
+    };
 }
+pub(crate) use id_msg_code_body;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::DecodeError;
     use crate::testing::{check, refuse};
     use crate::{Message, MsgType};
 

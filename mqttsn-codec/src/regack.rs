@@ -5,8 +5,7 @@
 //!   07   |      0b      |   xx xx     |   xx xx   |    xx
 //! ```
 
-use crate::wire::{Reader, Writer};
-use crate::{DecodeError, MsgId, ReturnCode, TopicId};
+use crate::{MsgId, ReturnCode, TopicId};
 
 /// REGACK: the topic id to publish with, the REGISTER's MsgId and the outcome [SN-5.4.11-1].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -19,34 +18,13 @@ pub struct RegAck {
     pub return_code: ReturnCode,
 }
 
-impl RegAck {
-    #[inline]
-    pub(crate) fn decode(mut r: Reader<'_>) -> Result<Self, DecodeError> {
-        let regack = Self {
-            topic_id: TopicId(r.u16()?),
-            msg_id: MsgId(r.u16()?),
-            return_code: ReturnCode::from_u8(r.u8()?)?,
-        };
-        r.finish()?;
-        Ok(regack)
-    }
-
-    #[inline]
-    pub(crate) const fn body_len(&self) -> usize {
-        5
-    }
-
-    #[inline]
-    pub(crate) fn write(&self, w: &mut Writer<'_>) {
-        w.u16(self.topic_id.0);
-        w.u16(self.msg_id.0);
-        w.u8(self.return_code.to_u8());
-    }
-}
+// The same body as PUBACK's, read and written by the same code.
+crate::puback::id_msg_code_body!(RegAck);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::DecodeError;
     use crate::testing::{check, refuse};
     use crate::{Message, MsgType};
 

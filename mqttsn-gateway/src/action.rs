@@ -66,7 +66,7 @@ pub struct Ack {
 
 /// The MQTT-SN answer waiting on a broker acknowledgement: this is the message-id mapping, the
 /// client's MsgId kept until the broker's packet identifier (chosen by `mqtt-client`) is answered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AckKind {
     /// PUBACK for a QoS 1 PUBLISH.
     PubAck {
@@ -88,6 +88,9 @@ pub enum AckKind {
         topic_id: TopicId,
         /// The QoS the client asked for.
         requested: QoS,
+        /// The filter subscribed to: an aggregating gateway sends this client the retained
+        /// messages the broker sends for it.
+        filter: String,
     },
     /// UNSUBACK.
     UnsubAck {
@@ -138,6 +141,16 @@ pub enum BrokerEvent {
     },
     /// A request made with an [`Ack`] completed.
     Done(Ack, Outcome),
+}
+
+impl BrokerEvent {
+    /// The connection a notification came on; `None` for a completion.
+    pub fn conn(&self) -> Option<ConnId> {
+        match self {
+            Self::Connected(conn) | Self::Lost(conn) | Self::Message { conn, .. } => Some(*conn),
+            Self::Done(..) => None,
+        }
+    }
 }
 
 /// What the translator asks its owner to do, in order.

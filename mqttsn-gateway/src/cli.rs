@@ -31,15 +31,22 @@ pub struct GatewayArgs {
     /// the broker's host (overrides BrokerName)
     #[argh(option, short = 'b')]
     pub broker: Option<String>,
-    /// the broker's port (overrides BrokerPortNo)
+    /// the UDP port to listen on, as `-p` is the gateway's port for mqttsn-pub and mqttsn-sub
+    /// (overrides GatewayPortNo and the port of Listen)
     #[argh(option, short = 'p')]
     pub port: Option<u16>,
+    /// the broker's port (overrides BrokerPortNo)
+    #[argh(option, short = 'P')]
+    pub broker_port: Option<u16>,
     /// run an aggregating gateway: one MQTT connection for all clients
     #[argh(switch, short = 'a')]
     pub aggregating: bool,
     /// log debug messages (RUST_LOG also works)
     #[argh(switch, short = 'd')]
     pub debug: bool,
+    /// print the version and exit
+    #[argh(switch)]
+    pub version: bool,
 }
 
 impl GatewayArgs {
@@ -56,6 +63,9 @@ impl GatewayArgs {
             config.broker_host = broker.clone();
         }
         if let Some(port) = self.port {
+            config.listen.set_port(port);
+        }
+        if let Some(port) = self.broker_port {
             config.broker_port = port;
         }
         if self.aggregating {
@@ -113,6 +123,9 @@ pub struct PubArgs {
     /// log debug messages
     #[argh(switch, short = 'd')]
     pub debug: bool,
+    /// print the version and exit
+    #[argh(switch)]
+    pub version: bool,
 }
 
 /// Subscribe to topics of an MQTT-SN gateway and print the messages.
@@ -160,6 +173,14 @@ pub struct SubArgs {
     /// log debug messages
     #[argh(switch, short = 'd')]
     pub debug: bool,
+    /// print the version and exit
+    #[argh(switch)]
+    pub version: bool,
+}
+
+/// The line `--version` prints for program `name`.
+pub fn version(name: &str) -> String {
+    format!("{name} {}", env!("CARGO_PKG_VERSION"))
 }
 
 /// Logging to standard error: warnings, or everything with `-d`; `RUST_LOG` overrides.
@@ -200,6 +221,11 @@ fn options(
         .unwrap_or_else(|| format!("mqttsn-tools-{}", std::process::id()));
     let mut options = ClientOptions::new(gateway(host, port)?, id.clone());
     options.keep_alive = keep_alive;
+    // As mqtt-sn-tools: no gateway on the port is an error at once, not after N_retry tries.
+    options.fail_fast = true;
+    if wlnid.is_some() && !fe {
+        return Err("--wlnid needs --fe (forwarder encapsulation)".into());
+    }
     if fe {
         options.wireless_node_id = Some(match wlnid {
             None => id.into_bytes(),
@@ -295,6 +321,47 @@ pub fn run_sub(args: &SubArgs, out: &mut dyn Write) -> Result<(), String> {
     options.clean_session = !args.keep_session;
     let fail = |e: Error| e.to_string();
     let mut client = Client::connect(options).map_err(fail)?;
+    let stopping = stop_on_signals(&client)?;
+    match receive(args, qos, &mut client, out) {
+        // The signal thread's DISCONNECT was answered: a clean end.
+        Err(Error::Disconnected) if stopping.load(std::sync::atomic::Ordering::SeqCst) => Ok(()),
+        result => result.map_err(fail),
+    }
+}
+
+/// On SIGINT or SIGTERM, sends the client's DISCONNECT, as mqtt-sn-tools does, so that the
+/// gateway does not wait out the keep-alive (and publish a will); the returned flag says it did.
+fn stop_on_signals(
+    client: &Client,
+) -> Result<std::sync::Arc<std::sync::atomic::AtomicBool>, String> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let stopping = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
+        .map_err(|e| format!("signals: {e}"))?;
+    let disconnector = client.disconnector().map_err(|e| e.to_string())?;
+    let flag = std::sync::Arc::clone(&stopping);
+    std::thread::spawn(move || {
+        if signals.forever().next().is_some() {
+            flag.store(true, std::sync::atomic::Ordering::SeqCst);
+            if let Err(error) = disconnector.send() {
+                log::warn!("DISCONNECT on signal: {error}");
+            }
+            // A second signal, or no answer from the gateway, ends the program anyway.
+            std::thread::sleep(Duration::from_secs(5));
+            std::process::exit(1);
+        }
+    });
+    Ok(stopping)
+}
+
+/// Subscribes and prints until `-1` is satisfied, an error, or DISCONNECT.
+fn receive(
+    args: &SubArgs,
+    qos: QoS,
+    client: &mut Client,
+    out: &mut dyn Write,
+) -> Result<(), Error> {
+    let fail = |e: Error| e;
     for topic in &args.topic {
         let filter = if topic.len() == 2 {
             Filter::Short(topic.clone())
@@ -311,8 +378,10 @@ pub fn run_sub(args: &SubArgs, out: &mut dyn Write) -> Result<(), String> {
     loop {
         let messages = match args.sleep {
             Some(seconds) => {
+                // Wake every `seconds`, as the help says: within the gateway's tolerance on the
+                // sleep duration [SN-7.2-2].
                 client.sleep(seconds).map_err(fail)?;
-                std::thread::sleep(Duration::from_secs(seconds.into()) / 2);
+                std::thread::sleep(Duration::from_secs(seconds.into()));
                 client.wake().map_err(fail)?
             }
             // `recv` sends the keep-alive PINGREQs while it waits.
@@ -323,19 +392,9 @@ pub fn run_sub(args: &SubArgs, out: &mut dyn Write) -> Result<(), String> {
                 .collect(),
         };
         for message in messages {
-            let text = String::from_utf8_lossy(&message.payload);
-            let written = if args.verbose {
-                let topic = match (&message.topic_name, message.topic) {
-                    (Some(name), _) => name.clone(),
-                    (None, topic) => format!("{topic:?}"),
-                };
-                writeln!(out, "{topic} {text}")
-            } else {
-                writeln!(out, "{text}")
-            };
-            written
+            writeln!(out, "{}", line(&message, args.verbose))
                 .and_then(|()| out.flush())
-                .map_err(|e| e.to_string())?;
+                .map_err(Error::Io)?;
             if args.one {
                 return client.disconnect().map_err(fail);
             }
@@ -343,9 +402,69 @@ pub fn run_sub(args: &SubArgs, out: &mut dyn Write) -> Result<(), String> {
     }
 }
 
+/// How `mqttsn-sub` prints a message, as mqtt-sn-tools' `mqtt-sn-sub` does: the payload, or with
+/// `-v` the topic, a colon and a space first. The topic is its name (registered, subscribed, or a
+/// short name); a predefined id, which has no name on the node, prints as four hex digits.
+pub fn line(message: &crate::client::Received, verbose: bool) -> String {
+    let text = String::from_utf8_lossy(&message.payload);
+    if !verbose {
+        return text.into_owned();
+    }
+    let topic = match (&message.topic_name, message.topic) {
+        (Some(name), _) => name.clone(),
+        (None, mqttsn_codec::PublishTopic::Predefined(id)) => format!("{:04x}", id.0),
+        (None, mqttsn_codec::PublishTopic::Short(short)) => short.as_str().to_string(),
+        (None, mqttsn_codec::PublishTopic::Normal(id)) => format!("{:04x}", id.0),
+    };
+    format!("{topic}: {text}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `-p` is the MQTT-SN (UDP) port for all three programs; the broker's is `-P`.
+    #[test]
+    fn p_is_the_mqtt_sn_port_everywhere() {
+        let args = GatewayArgs::from_args(&["mqttsn-gateway"], &["-p", "10001", "-P", "1884"])
+            .expect("valid flags");
+        let config = args.config().expect("a configuration");
+        assert_eq!(config.listen.port(), 10001);
+        assert_eq!(config.broker_port, 1884);
+        let args =
+            GatewayArgs::from_args(&["mqttsn-gateway"], &["-l", "127.0.0.1:5000", "-p", "6000"])
+                .expect("valid flags");
+        assert_eq!(
+            args.config().expect("a configuration").listen,
+            "127.0.0.1:6000".parse().expect("address")
+        );
+    }
+
+    #[test]
+    fn lines_follow_mqtt_sn_tools() {
+        use crate::client::Received;
+        use mqttsn_codec::{PublishTopic, TopicId};
+        let mut message = Received {
+            topic_name: Some("a/b".into()),
+            topic: PublishTopic::Normal(TopicId(3)),
+            payload: b"hi".to_vec(),
+            qos: QoS::AtMostOnce,
+            retain: false,
+        };
+        assert_eq!(line(&message, false), "hi");
+        assert_eq!(line(&message, true), "a/b: hi");
+        message.topic_name = None;
+        message.topic = PublishTopic::Predefined(TopicId(17));
+        assert_eq!(line(&message, true), "0011: hi");
+    }
+
+    #[test]
+    fn wlnid_without_fe_is_an_error() {
+        let error =
+            options("127.0.0.1", 1, None, 10, false, Some(&"0a".to_string())).expect_err("refused");
+        assert!(error.contains("--fe"), "{error}");
+        assert!(options("127.0.0.1", 1, None, 10, true, Some(&"0a".to_string())).is_ok());
+    }
 
     #[test]
     fn qos_minus_one_and_bad_values() {

@@ -72,6 +72,11 @@ pub struct ClientOptions {
     /// The local address to bind (default: any port on the unspecified address of the gateway's
     /// family).
     pub bind: Option<SocketAddr>,
+    /// Fail at once with [`Error::Unreachable`] when the system reports the gateway's port closed
+    /// (ICMP "port unreachable"), instead of retransmitting until N_retry runs out. The socket is
+    /// then connected to the gateway, which is what makes the system report it. Off by default:
+    /// a client started before its gateway keeps trying; the tools turn it on.
+    pub fail_fast: bool,
 }
 
 impl ClientOptions {
@@ -87,6 +92,7 @@ impl ClientOptions {
             retry_count: 3,
             wireless_node_id: None,
             bind: None,
+            fail_fast: false,
         }
     }
 }
@@ -128,6 +134,22 @@ pub struct Received {
     pub retain: bool,
 }
 
+/// Sends one client's DISCONNECT from another thread; see [`Client::disconnector`].
+#[derive(Debug)]
+pub struct Disconnector {
+    socket: UdpSocket,
+    gateway: SocketAddr,
+    datagram: Vec<u8>,
+}
+
+impl Disconnector {
+    /// Sends the DISCONNECT.
+    pub fn send(&self) -> Result<(), Error> {
+        self.socket.send_to(&self.datagram, self.gateway)?;
+        Ok(())
+    }
+}
+
 /// What went wrong, by who is at fault.
 #[derive(Debug)]
 pub enum Error {
@@ -141,6 +163,9 @@ pub enum Error {
     Disconnected,
     /// The application asked for something the protocol does not allow.
     Invalid(String),
+    /// Nothing listens on the gateway's port (ICMP "port unreachable"; with
+    /// [`ClientOptions::fail_fast`] only).
+    Unreachable,
 }
 
 impl fmt::Display for Error {
@@ -151,6 +176,7 @@ impl fmt::Display for Error {
             Self::Rejected(code) => write!(f, "the gateway refused: {code}"),
             Self::Disconnected => f.write_str("the gateway disconnected the client"),
             Self::Invalid(reason) => f.write_str(reason),
+            Self::Unreachable => f.write_str("no gateway on that port (ICMP port unreachable)"),
         }
     }
 }
@@ -194,6 +220,9 @@ impl Client {
             }
         });
         let socket = UdpSocket::bind(bind)?;
+        if options.fail_fast {
+            socket.connect(options.gateway)?;
+        }
         let mut client = Self {
             socket,
             options,
@@ -278,6 +307,27 @@ impl Client {
             Reply::ConnAck(code) => Err(Error::Rejected(code)),
             _ => Err(Error::TimedOut("CONNACK")),
         }
+    }
+
+    /// A handle that sends this client's DISCONNECT from another thread (a signal handler's),
+    /// from the client's own address so that the gateway takes it as this client's [SN-6.12-1].
+    /// The gateway's answering DISCONNECT then ends the client's wait with
+    /// [`Error::Disconnected`].
+    pub fn disconnector(&self) -> Result<Disconnector, Error> {
+        let bytes = encode(&Message::Disconnect(Disconnect { duration: None }))?;
+        let datagram = match &self.options.wireless_node_id {
+            None => bytes,
+            Some(node) => {
+                let frame = Encapsulated::new(0, node, &bytes)
+                    .map_err(|e| Error::Invalid(format!("encapsulation: {e}")))?;
+                encode(&Message::Encapsulated(frame))?
+            }
+        };
+        Ok(Disconnector {
+            socket: self.socket.try_clone()?,
+            gateway: self.options.gateway,
+            datagram,
+        })
     }
 
     /// The client's local address.
@@ -726,7 +776,14 @@ impl Client {
                 encode(&Message::Encapsulated(frame))?
             }
         };
-        self.socket.send_to(&datagram, self.options.gateway)?;
+        match self.socket.send_to(&datagram, self.options.gateway) {
+            Err(error)
+                if self.options.fail_fast && error.kind() == io::ErrorKind::ConnectionRefused =>
+            {
+                return Err(Error::Unreachable);
+            }
+            result => result?,
+        };
         self.last_sent.set(Instant::now());
         Ok(())
     }
@@ -754,8 +811,14 @@ impl Client {
                 {
                     return Ok(None);
                 }
-                // ICMP "port unreachable" from an earlier send: the gateway is not there yet.
-                Err(error) if error.kind() == io::ErrorKind::ConnectionRefused => {}
+                // A signal arrived (the tools handle SIGINT): wait on.
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                // ICMP "port unreachable" from an earlier send: the gateway is not there (yet).
+                Err(error) if error.kind() == io::ErrorKind::ConnectionRefused => {
+                    if self.options.fail_fast {
+                        return Err(Error::Unreachable);
+                    }
+                }
                 Err(error) => return Err(error.into()),
             }
         }

@@ -33,8 +33,13 @@ pub enum GatewayKind {
 pub struct Config {
     /// The gateway id carried in ADVERTISE and GWINFO [SN-5.3.6-1] (`GatewayID`, default 1).
     pub gateway_id: u8,
-    /// A name for the logs, and the prefix of the gateway's own MQTT client id (`GatewayName`).
+    /// A name for the logs, and the prefix of the default `broker_client_id` (`GatewayName`).
     pub gateway_name: String,
+    /// The client id of the gateway's own MQTT connection (`BrokerClientId`). `None` (the
+    /// default): `<GatewayName>-<GatewayID>-<8 hex digits>`, the digits drawn once per gateway
+    /// instance, so that two gateways configured alike at one broker do not take each other's
+    /// connection over [MQTT-3.1.4-2].
+    pub broker_client_id: Option<String>,
     /// Where the gateway listens for datagrams, IPv4 or IPv6 (`Listen`, default `0.0.0.0:10000`;
     /// Paho's `GatewayPortNo` sets only the port).
     pub listen: SocketAddr,
@@ -62,6 +67,11 @@ pub struct Config {
     /// Where ADVERTISE is sent, a broadcast or multicast address (`AdvertiseAddress`, or Paho's
     /// `MulticastIP` and `MulticastPortNo`); none means the gateway does not advertise.
     pub advertise_address: Option<SocketAddr>,
+    /// The IPv4 address of the interface on which the gateway joins the multicast group of
+    /// `advertise_address`, when that is a multicast address, to hear SEARCHGW sent to the group
+    /// (`MulticastInterface`, default 0.0.0.0: the interface the kernel routes the group to).
+    /// An IPv6 group is joined on the kernel's default interface.
+    pub multicast_interface: Ipv4Addr,
     /// T_ADV, the time between two ADVERTISEs (`AdvertiseInterval`, default 900 s) [SN-6.1-8].
     pub advertise_interval: Duration,
     /// T_retry, how long the gateway waits for a client's answer before sending again
@@ -94,6 +104,7 @@ impl Default for Config {
         Self {
             gateway_id: 1,
             gateway_name: "mqttsn-gateway".into(),
+            broker_client_id: None,
             listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 10000),
             broker_host: "localhost".into(),
             broker_port: 1883,
@@ -107,6 +118,7 @@ impl Default for Config {
             forwarder: true,
             advertise_address: None,
             advertise_interval: Duration::from_secs(900),
+            multicast_interface: Ipv4Addr::UNSPECIFIED,
             retry_interval: Duration::from_secs(10),
             retry_count: 3,
             max_buffered: 100,
@@ -224,6 +236,7 @@ impl Config {
                 "BrokerName" => config.broker_host = value.into(),
                 "BrokerPortNo" => config.broker_port = port(value).map_err(error)?,
                 "LoginID" => config.user_name = non_empty(value),
+                "BrokerClientId" => config.broker_client_id = non_empty(value),
                 "Password" => config.password = non_empty(value),
                 "TLS" => config.tls = yes_no(key, value).map_err(error)?,
                 "RootCAfile" => config.ca_file = non_empty(value).map(PathBuf::from),
@@ -255,6 +268,16 @@ impl Config {
                     })?);
                 }
                 "MulticastPortNo" => multicast_port = port(value).map_err(error)?,
+                "MulticastInterface" => {
+                    config.multicast_interface = match non_empty(value) {
+                        None => Ipv4Addr::UNSPECIFIED,
+                        Some(text) => text.parse().map_err(|_| {
+                            error(format!(
+                                "MulticastInterface: an interface's IPv4 address expected, found {text:?}"
+                            ))
+                        })?,
+                    };
+                }
                 "AdvertiseInterval" => seconds(&mut config.advertise_interval)?,
                 "ReconnectMinDelay" => seconds(&mut config.reconnect_min_delay)?,
                 "ReconnectMaxDelay" => seconds(&mut config.reconnect_max_delay)?,
@@ -373,6 +396,28 @@ mod tests {
         assert_eq!(config.retry_interval, Duration::from_secs(2));
         assert_eq!(config.retry_count, 5);
         assert_eq!(config.max_buffered, 3);
+    }
+
+    #[test]
+    fn the_broker_client_id_is_optional() {
+        assert_eq!(Config::default().broker_client_id, None);
+        let config = Config::parse("BrokerClientId=gw-east").expect("valid");
+        assert_eq!(config.broker_client_id.as_deref(), Some("gw-east"));
+        assert_eq!(
+            Config::parse("BrokerClientId=")
+                .expect("valid")
+                .broker_client_id,
+            None
+        );
+    }
+
+    #[test]
+    fn the_multicast_interface_is_an_ipv4_address() {
+        let config = Config::parse("MulticastInterface=192.0.2.7").expect("valid");
+        assert_eq!(config.multicast_interface, Ipv4Addr::new(192, 0, 2, 7));
+        let config = Config::parse("MulticastInterface=").expect("valid");
+        assert_eq!(config.multicast_interface, Ipv4Addr::UNSPECIFIED);
+        assert!(Config::parse("MulticastInterface=eth0").is_err());
     }
 
     #[test]

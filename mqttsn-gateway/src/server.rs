@@ -3,11 +3,13 @@
 //! # The threading pattern
 //!
 //! ```text
-//!  UDP socket ──▶ receive thread ──┐
+//!  group socket ─▶ receive thread ─┐   (only when AdvertiseAddress is a multicast group)
+//!  UDP socket ──▶ receive thread ──┤
 //!  broker connections (mqtt-client)│ Input channel          ┌──▶ UDP socket (send_to)
 //!    ├─ notification forwarders ───┼──────────▶ translator ─┤
-//!    ├─ connector threads ─────────┤            thread      └──▶ mqtt-client calls (never block)
-//!    └─ acknowledgement collector ─┘   (owns the Translator, sleeps until an input or its deadline)
+//!    └─ connector threads ─────────┘            thread      └──▶ mqtt-client calls (never block)
+//!  pending results (SUBACK, PUBACK, …) ───────▶ (owns the Translator and the pending results,
+//!                                               sleeps until an input, a result or its deadline)
 //! ```
 //!
 //! - **One thread owns the [`Translator`]**; every other thread only sends it inputs over one
@@ -16,9 +18,17 @@
 //!   wait for a peer, and `mqtt-client`'s `publish`, `subscribe` and `unsubscribe` return a pending
 //!   result at once. Opening an MQTT connection does block (TCP, TLS, CONNACK), so each one is opened
 //!   by a short-lived connector thread that reports back.
-//! - **Acknowledgements** from the broker are awaited by one collector thread that selects over all
-//!   pending results (`Pending::into_receiver`) and hands each to the translator with the
-//!   [`Ack`](crate::action::Ack) it was given.
+//! - **Acknowledgements** from the broker are awaited by the translator thread itself, which
+//!   selects over its input channel and every pending result (`Pending::into_receiver`) at once,
+//!   and hands each result to the translator with the [`Ack`](crate::action::Ack) it was given.
+//! - **The broker's order is kept.** `mqtt-client` completes a request before it announces any
+//!   message the broker sent after the answer, but on another channel, so a SUBACK and the
+//!   retained PUBLISH right behind it could reach the translator in either order (and the client
+//!   then got a PUBLISH under a topic id its SUBACK had not named yet). So before a connection's
+//!   notification is handed on, every result of that connection already completed is handed on
+//!   first: whatever the broker answered before that message reaches the translator before it.
+//!   The translator does not rely on it alone: it never publishes with an id the client has not
+//!   been told (see `topics.rs`).
 //! - **The gateway's own connection** is opened by a thread that retries with backoff until it
 //!   succeeds; `mqtt-client` then reconnects it with backoff by itself. Transparent client
 //!   connections are never reconnected behind the client's back: the client is told instead.
@@ -33,7 +43,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Select, Sender};
+use crossbeam_channel::{Receiver, Select, Sender};
 use mqtt_client::{
     Client, ConnectOptions, Error as ClientError, Notification, ReconnectOptions, SubAckReturnCode,
     TlsOptions, reconnect::Backoff,
@@ -65,6 +75,8 @@ pub struct GatewayHandle {
 /// What the translator thread is told.
 enum Input {
     Datagram(SocketAddr, Vec<u8>),
+    /// A datagram sent to the multicast group.
+    Group(SocketAddr, Vec<u8>),
     Broker(BrokerEvent),
     /// A connector thread's result.
     Opened(ConnId, Result<Client, ClientError>),
@@ -77,6 +89,7 @@ impl std::fmt::Debug for Input {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Datagram(from, bytes) => write!(f, "Datagram({from}, {} octets)", bytes.len()),
+            Self::Group(from, bytes) => write!(f, "Group({from}, {} octets)", bytes.len()),
             Self::Broker(event) => write!(f, "Broker({event:?})"),
             Self::Opened(conn, result) => write!(f, "Opened({conn:?}, {})", result.is_ok()),
             Self::Stats => f.write_str("Stats"),
@@ -85,17 +98,76 @@ impl std::fmt::Debug for Input {
     }
 }
 
-/// A pending broker result waiting in the collector.
-enum Waiting {
+/// A pending broker result, awaited by the translator thread.
+enum Pending {
     Publish(Receiver<Result<(), ClientError>>),
     Subscribe(Receiver<Result<Vec<SubAckReturnCode>, ClientError>>),
     Unsubscribe(Receiver<Result<(), ClientError>>),
 }
 
+/// A broker request whose result is awaited: on which connection, and what to tell the
+/// translator when it comes.
+struct Waiting {
+    conn: ConnId,
+    pending: Pending,
+    ack: Ack,
+}
+
+impl Pending {
+    /// The result if it has come (a closed channel is a failure), without waiting.
+    fn try_outcome(&self) -> Option<Outcome> {
+        use crossbeam_channel::TryRecvError;
+        match self {
+            Self::Publish(rx) | Self::Unsubscribe(rx) => match rx.try_recv() {
+                Err(TryRecvError::Empty) => None,
+                result => Some(unit_outcome(result.ok())),
+            },
+            Self::Subscribe(rx) => match rx.try_recv() {
+                Err(TryRecvError::Empty) => None,
+                result => Some(suback_outcome(result.ok())),
+            },
+        }
+    }
+}
+
+fn unit_outcome(result: Option<Result<(), ClientError>>) -> Outcome {
+    match result {
+        Some(Ok(())) => Outcome::Done(None),
+        _ => Outcome::Failed,
+    }
+}
+
+fn suback_outcome(result: Option<Result<Vec<SubAckReturnCode>, ClientError>>) -> Outcome {
+    match result {
+        Some(Ok(codes)) => match codes.first() {
+            Some(SubAckReturnCode::Granted(qos)) => Outcome::Done(Some(*qos)),
+            _ => Outcome::Failed,
+        },
+        _ => Outcome::Failed,
+    }
+}
+
+/// What the translator thread waits for next.
+enum Next {
+    Input(Input),
+    /// The result of `waiting[index]`.
+    Result(usize, Outcome),
+    Timeout,
+    Closed,
+}
+
 impl Gateway {
     /// Binds the UDP socket of `config.listen` and starts serving; the gateway's broker connection
     /// is opened in the background.
-    pub fn start(config: Config) -> io::Result<GatewayHandle> {
+    pub fn start(mut config: Config) -> io::Result<GatewayHandle> {
+        if config.broker_client_id.is_none() {
+            config.broker_client_id = Some(format!(
+                "{}-{}-{:08x}",
+                config.gateway_name,
+                config.gateway_id,
+                instance_suffix()
+            ));
+        }
         let socket = UdpSocket::bind(config.listen)?;
         let local_addr = socket.local_addr()?;
         socket.set_read_timeout(Some(RECEIVE_POLL))?;
@@ -104,14 +176,14 @@ impl Gateway {
             socket.set_broadcast(true)?;
         }
         log::info!(
-            "{} listening on {local_addr} ({:?} gateway, broker {}:{})",
+            "{} listening on {local_addr} ({:?} gateway, broker {}:{} as {:?})",
             config.gateway_name,
             config.kind,
             config.broker_host,
-            config.broker_port
+            config.broker_port,
+            config.broker_client_id.as_deref().unwrap_or_default()
         );
         let (inputs, input_rx) = crossbeam_channel::unbounded();
-        let (acks, ack_rx) = crossbeam_channel::unbounded();
         let (stats_tx, stats) = crossbeam_channel::unbounded();
         let stop = Arc::new(AtomicBool::new(false));
         let mut threads = Vec::new();
@@ -120,13 +192,20 @@ impl Gateway {
         let receive_inputs = inputs.clone();
         let receive_stop = Arc::clone(&stop);
         threads.push(spawn("mqttsn-receive", move || {
-            receive(&receive_socket, &receive_inputs, &receive_stop);
+            receive(
+                &receive_socket,
+                &receive_inputs,
+                &receive_stop,
+                Input::Datagram,
+            );
         })?);
-
-        let collector_inputs = inputs.clone();
-        threads.push(spawn("mqttsn-acks", move || {
-            collect(&ack_rx, &collector_inputs);
-        })?);
+        if let Some(group) = join_group(&config, &socket)? {
+            let group_inputs = inputs.clone();
+            let group_stop = Arc::clone(&stop);
+            threads.push(spawn("mqttsn-group", move || {
+                receive(&group, &group_inputs, &group_stop, Input::Group);
+            })?);
+        }
 
         let gateway_config = config.clone();
         let gateway_inputs = inputs.clone();
@@ -140,7 +219,7 @@ impl Gateway {
             socket,
             clients: HashMap::new(),
             inputs: inputs.clone(),
-            acks,
+            waiting: Vec::new(),
             stats: stats_tx,
         };
         threads.push(spawn("mqttsn-translator", move || core.run(&input_rx))?);
@@ -193,18 +272,89 @@ impl Drop for GatewayHandle {
     }
 }
 
+/// 32 bits that differ between gateway instances, in one process or in several: the standard
+/// library seeds each `RandomState` at random, and the time and a counter are mixed in.
+fn instance_suffix() -> u32 {
+    use std::hash::{BuildHasher, Hasher};
+    static INSTANCES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u64(INSTANCES.fetch_add(1, Ordering::Relaxed));
+    hasher.write_u32(std::process::id());
+    if let Ok(since) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+        hasher.write_u128(since.as_nanos());
+    }
+    let hash = hasher.finish();
+    (hash ^ (hash >> 32)) as u32
+}
+
 fn spawn(name: &str, body: impl FnOnce() + Send + 'static) -> io::Result<JoinHandle<()>> {
     thread::Builder::new().name(name.into()).spawn(body)
 }
 
-/// The receive thread: one datagram, one input.
-fn receive(socket: &UdpSocket, inputs: &Sender<Input>, stop: &AtomicBool) {
+/// Joins the multicast group of `AdvertiseAddress`, if it is one, so that SEARCHGW sent to the
+/// group is heard [SN-6.1-12]; `Some` with the socket to read when that is not the gateway's own
+/// socket. Sending ADVERTISE to a group does not need membership; hearing the group does.
+///
+/// The group's port is usually not the gateway's (Paho's `MulticastPortNo` against
+/// `GatewayPortNo`), so a second socket is bound to the group's address and port, and only the
+/// group's datagrams reach it. When the gateway's socket already listens on every address at that
+/// port, it joins the group itself. Failing to join is an error at start: a gateway configured to
+/// be found on a group that cannot hear it would otherwise look healthy and never answer.
+fn join_group(config: &Config, socket: &UdpSocket) -> io::Result<Option<UdpSocket>> {
+    let Some(group) = config.advertise_address.filter(|a| a.ip().is_multicast()) else {
+        return Ok(None);
+    };
+    let local = socket.local_addr()?;
+    let shared = local.port() == group.port() && local.ip().is_unspecified();
+    let group_socket = if shared {
+        None
+    } else {
+        let socket = UdpSocket::bind(group).or_else(|_| {
+            let any: std::net::IpAddr = if group.is_ipv4() {
+                std::net::Ipv4Addr::UNSPECIFIED.into()
+            } else {
+                std::net::Ipv6Addr::UNSPECIFIED.into()
+            };
+            UdpSocket::bind(SocketAddr::new(any, group.port()))
+        })?;
+        socket.set_read_timeout(Some(RECEIVE_POLL))?;
+        Some(socket)
+    };
+    let member = group_socket.as_ref().unwrap_or(socket);
+    let joined = match group.ip() {
+        std::net::IpAddr::V4(ip) => member.join_multicast_v4(&ip, &config.multicast_interface),
+        std::net::IpAddr::V6(ip) => member.join_multicast_v6(&ip, 0),
+    };
+    joined.map_err(|error| {
+        io::Error::new(
+            error.kind(),
+            format!(
+                "cannot join the multicast group {} on interface {}: {error}",
+                group.ip(),
+                config.multicast_interface
+            ),
+        )
+    })?;
+    log::info!(
+        "joined the multicast group {group} on interface {} for SEARCHGW",
+        config.multicast_interface
+    );
+    Ok(group_socket)
+}
+
+/// A receive thread: one datagram, one input.
+fn receive(
+    socket: &UdpSocket,
+    inputs: &Sender<Input>,
+    stop: &AtomicBool,
+    input: fn(SocketAddr, Vec<u8>) -> Input,
+) {
     let mut buffer = vec![0u8; MAX_DATAGRAM];
     while !stop.load(Ordering::SeqCst) {
         match socket.recv_from(&mut buffer) {
             Ok((len, from)) => {
                 let datagram = buffer.get(..len).unwrap_or_default().to_vec();
-                if inputs.send(Input::Datagram(from, datagram)).is_err() {
+                if inputs.send(input(from, datagram)).is_err() {
                     return;
                 }
             }
@@ -216,54 +366,6 @@ fn receive(socket: &UdpSocket, inputs: &Sender<Input>, stop: &AtomicBool) {
             // An ICMP "port unreachable" from an earlier send surfaces here on some systems; it
             // concerns one peer, never the socket.
             Err(error) => log::debug!("receive: {error}"),
-        }
-    }
-}
-
-/// The collector thread: waits on every pending broker result at once.
-fn collect(registrations: &Receiver<(Waiting, Ack)>, inputs: &Sender<Input>) {
-    let mut waiting: Vec<(Waiting, Ack)> = Vec::new();
-    loop {
-        // The selection borrows every receiver; it ends before the finished one is removed.
-        let (index, outcome) = {
-            let mut select = Select::new();
-            select.recv(registrations);
-            for (pending, _) in &waiting {
-                match pending {
-                    Waiting::Publish(rx) | Waiting::Unsubscribe(rx) => select.recv(rx),
-                    Waiting::Subscribe(rx) => select.recv(rx),
-                };
-            }
-            let operation = select.select();
-            let index = operation.index();
-            let Some((pending, _)) = index.checked_sub(1).and_then(|i| waiting.get(i)) else {
-                match operation.recv(registrations) {
-                    Ok(entry) => waiting.push(entry),
-                    Err(_) => return,
-                }
-                continue;
-            };
-            let outcome = match pending {
-                Waiting::Publish(rx) | Waiting::Unsubscribe(rx) => match operation.recv(rx) {
-                    Ok(Ok(())) => Outcome::Done(None),
-                    _ => Outcome::Failed,
-                },
-                Waiting::Subscribe(rx) => match operation.recv(rx) {
-                    Ok(Ok(codes)) => match codes.first() {
-                        Some(SubAckReturnCode::Granted(qos)) => Outcome::Done(Some(*qos)),
-                        _ => Outcome::Failed,
-                    },
-                    _ => Outcome::Failed,
-                },
-            };
-            (index, outcome)
-        };
-        let (_, ack) = waiting.swap_remove(index - 1);
-        if inputs
-            .send(Input::Broker(BrokerEvent::Done(ack, outcome)))
-            .is_err()
-        {
-            return;
         }
     }
 }
@@ -317,7 +419,10 @@ fn reconnect_options(config: &Config) -> ReconnectOptions {
 /// retries a first connection, only lost ones.
 fn open_gateway_connection(config: &Config, inputs: &Sender<Input>, stop: &AtomicBool) {
     let request = ConnectRequest {
-        client_id: format!("{}-{}", config.gateway_name, config.gateway_id),
+        client_id: config
+            .broker_client_id
+            .clone()
+            .unwrap_or_else(|| format!("{}-{}", config.gateway_name, config.gateway_id)),
         clean_session: true,
         keep_alive: config.broker_keep_alive,
     };
@@ -351,35 +456,49 @@ struct Core {
     clients: HashMap<ConnId, Client>,
     /// For threads started from here, and for results known at once.
     inputs: Sender<Input>,
-    acks: Sender<(Waiting, Ack)>,
+    /// The broker requests whose results are awaited, in the order they were made.
+    waiting: Vec<Waiting>,
     stats: Sender<Stats>,
 }
 
 impl Core {
     fn run(mut self, inputs: &Receiver<Input>) {
         loop {
-            let input = match self.translator.next_deadline() {
-                Some(deadline) => inputs.recv_deadline(deadline),
-                None => inputs.recv().map_err(|_| RecvTimeoutError::Disconnected),
-            };
+            let next = self.next(inputs);
             let now = Instant::now();
-            let actions = match input {
-                Ok(Input::Datagram(from, bytes)) => self.translator.datagram(now, from, &bytes),
-                Ok(Input::Broker(event)) => self.translator.broker(now, event),
-                Ok(Input::Opened(conn, Ok(client))) => {
+            let actions = match next {
+                Next::Input(Input::Datagram(from, bytes)) => {
+                    self.translator.datagram(now, from, &bytes)
+                }
+                Next::Input(Input::Group(from, bytes)) => {
+                    self.translator.group_datagram(now, from, &bytes)
+                }
+                Next::Input(Input::Broker(event)) => {
+                    // What the broker answered before this event goes first.
+                    if let Some(conn) = event.conn() {
+                        self.settle(now, conn);
+                    }
+                    self.translator.broker(now, event)
+                }
+                Next::Input(Input::Opened(conn, Ok(client))) => {
                     self.opened(conn, client);
                     Vec::new()
                 }
-                Ok(Input::Opened(conn, Err(error))) => {
+                Next::Input(Input::Opened(conn, Err(error))) => {
                     log::warn!("broker connection {conn:?} failed: {error}");
                     self.translator.broker(now, BrokerEvent::Lost(conn))
                 }
-                Ok(Input::Stats) => {
+                Next::Input(Input::Stats) => {
                     let _ = self.stats.send(self.translator.stats());
                     Vec::new()
                 }
-                Err(RecvTimeoutError::Timeout) => self.translator.tick(now),
-                Ok(Input::Stop) | Err(RecvTimeoutError::Disconnected) => break,
+                Next::Result(index, outcome) => {
+                    let waiting = self.waiting.remove(index);
+                    self.translator
+                        .broker(now, BrokerEvent::Done(waiting.ack, outcome))
+                }
+                Next::Timeout => self.translator.tick(now),
+                Next::Input(Input::Stop) | Next::Closed => break,
             };
             self.execute(actions);
             // Timers are checked after every input, not only on a timeout, so that a busy gateway
@@ -391,6 +510,65 @@ impl Core {
         }
         for (_, client) in self.clients.drain() {
             client.disconnect();
+        }
+    }
+
+    /// Waits for an input, a pending result or the translator's deadline, whichever comes first.
+    fn next(&self, inputs: &Receiver<Input>) -> Next {
+        let mut select = Select::new();
+        select.recv(inputs);
+        for waiting in &self.waiting {
+            match &waiting.pending {
+                Pending::Publish(rx) | Pending::Unsubscribe(rx) => select.recv(rx),
+                Pending::Subscribe(rx) => select.recv(rx),
+            };
+        }
+        let operation = match self.translator.next_deadline() {
+            Some(deadline) => match select.select_deadline(deadline) {
+                Ok(operation) => operation,
+                Err(_) => return Next::Timeout,
+            },
+            None => select.select(),
+        };
+        let index = operation.index();
+        let Some(waiting) = index.checked_sub(1).and_then(|i| self.waiting.get(i)) else {
+            return match operation.recv(inputs) {
+                Ok(input) => Next::Input(input),
+                Err(_) => Next::Closed,
+            };
+        };
+        let outcome = match &waiting.pending {
+            Pending::Publish(rx) | Pending::Unsubscribe(rx) => {
+                unit_outcome(operation.recv(rx).ok())
+            }
+            Pending::Subscribe(rx) => suback_outcome(operation.recv(rx).ok()),
+        };
+        Next::Result(index - 1, outcome)
+    }
+
+    /// Hands the translator every result of connection `conn` that has already come, in the
+    /// order the requests were made (see the module documentation: the broker's order).
+    fn settle(&mut self, now: Instant, conn: ConnId) {
+        let mut index = 0;
+        while index < self.waiting.len() {
+            let Some(waiting) = self.waiting.get(index) else {
+                break;
+            };
+            let outcome = if waiting.conn == conn {
+                waiting.pending.try_outcome()
+            } else {
+                None
+            };
+            match outcome {
+                Some(outcome) => {
+                    let waiting = self.waiting.remove(index);
+                    let actions = self
+                        .translator
+                        .broker(now, BrokerEvent::Done(waiting.ack, outcome));
+                    self.execute(actions);
+                }
+                None => index += 1,
+            }
         }
     }
 
@@ -460,7 +638,11 @@ impl Core {
                     let result = self
                         .client(conn)
                         .and_then(|client| client.publish(&topic, payload, qos, retain));
-                    self.await_result(result.map(|p| Waiting::Publish(p.into_receiver())), ack);
+                    self.await_result(
+                        conn,
+                        result.map(|p| Pending::Publish(p.into_receiver())),
+                        ack,
+                    );
                 }
                 Action::Subscribe {
                     conn,
@@ -471,13 +653,21 @@ impl Core {
                     let result = self
                         .client(conn)
                         .and_then(|client| client.subscribe(&[(&filter, qos)]));
-                    self.await_result(result.map(|p| Waiting::Subscribe(p.into_receiver())), ack);
+                    self.await_result(
+                        conn,
+                        result.map(|p| Pending::Subscribe(p.into_receiver())),
+                        ack,
+                    );
                 }
                 Action::Unsubscribe { conn, filter, ack } => {
                     let result = self
                         .client(conn)
                         .and_then(|client| client.unsubscribe(&[&filter]));
-                    self.await_result(result.map(|p| Waiting::Unsubscribe(p.into_receiver())), ack);
+                    self.await_result(
+                        conn,
+                        result.map(|p| Pending::Unsubscribe(p.into_receiver())),
+                        ack,
+                    );
                 }
             }
         }
@@ -487,11 +677,14 @@ impl Core {
         self.clients.get(&conn).ok_or(ClientError::NotConnected)
     }
 
-    fn await_result(&self, result: Result<Waiting, ClientError>, ack: Option<Ack>) {
+    fn await_result(
+        &mut self,
+        conn: ConnId,
+        result: Result<Pending, ClientError>,
+        ack: Option<Ack>,
+    ) {
         match (result, ack) {
-            (Ok(waiting), Some(ack)) => {
-                let _ = self.acks.send((waiting, ack));
-            }
+            (Ok(pending), Some(ack)) => self.waiting.push(Waiting { conn, pending, ack }),
             (Ok(_), None) => {}
             (Err(error), ack) => {
                 log::warn!("broker request failed: {error}");

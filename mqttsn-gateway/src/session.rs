@@ -86,6 +86,26 @@ pub(crate) struct Subscription {
     pub(crate) filter: String,
     pub(crate) qos: QoS,
     pub(crate) kind: SubscriptionKind,
+    /// Where it stands with the retained messages its SUBSCRIBE brings (aggregating only).
+    pub(crate) retained: Retained,
+}
+
+/// An aggregating gateway's subscription and the retained messages of its filter.
+///
+/// The broker sends a subscription's retained messages right behind its SUBACK, with the retain
+/// flag set, and sets that flag on nothing else [MQTT-3.3.1-8] [MQTT-3.3.1-9]. The gateway
+/// subscribes upstream for every node's SUBSCRIBE, even to a filter it already holds, so that
+/// each new subscriber gets them; a message with the retain flag is then the answer to one such
+/// SUBSCRIBE, and goes only to the subscriptions that asked for it (`Fresh`), not to every node
+/// whose older subscription matches (see `docs/mqtt-sn-ambiguities.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Retained {
+    /// The upstream SUBSCRIBE is not answered yet.
+    Pending,
+    /// Answered: the retained messages that follow the SUBACK are this subscription's.
+    Fresh,
+    /// A later SUBACK came, so every retained message of this one has arrived.
+    Settled,
 }
 
 /// A message from the broker on its way to the client.
@@ -115,12 +135,19 @@ enum Stage {
         msg_id: MsgId,
         topic_id: TopicId,
         delivery: Delivery,
+        /// The MsgId of a PUBLISH already sent with this id that the client could not map: once
+        /// the REGACK comes it is sent again under the same MsgId, with DUP set, rather than as a
+        /// new message.
+        resend: Option<MsgId>,
     },
     /// A QoS 1 or 2 PUBLISH awaiting PUBACK or PUBREC.
     Publish {
         msg_id: MsgId,
         topic: PublishTopic,
         delivery: Delivery,
+        /// Whether its topic was registered again after the client said it did not know the id;
+        /// a second such answer drops the message rather than loop.
+        registered_again: bool,
     },
     /// PUBREL awaiting PUBCOMP.
     PubRel { msg_id: MsgId },
@@ -238,15 +265,26 @@ impl Session {
     /// The QoS at which a message on `topic` published at `qos` reaches this client, if any of its
     /// subscriptions match: the lower of the message's and the highest matching subscription's.
     pub(crate) fn matching_qos(&self, topic: &str, qos: QoS) -> Option<QoS> {
-        let name = mqtt_codec::TopicName::new(topic).ok()?;
-        self.subscriptions
-            .iter()
-            .filter(|s| {
-                mqtt_codec::TopicFilter::new(&s.filter).is_ok_and(|filter| filter.matches(name))
-            })
+        self.matching(topic)
             .map(|s| s.qos)
             .max()
             .map(|granted| granted.min(qos))
+    }
+
+    /// Whether one of the subscriptions matching `topic` is owed the retained messages that
+    /// follow its SUBACK (aggregating, see [`Retained`]).
+    pub(crate) fn wants_retained(&self, topic: &str) -> bool {
+        self.matching(topic).any(|s| s.retained == Retained::Fresh)
+    }
+
+    /// The subscriptions that match `topic` (none if it is not a valid topic name).
+    fn matching<'a>(&'a self, topic: &'a str) -> impl Iterator<Item = &'a Subscription> + 'a {
+        let name = mqtt_codec::TopicName::new(topic).ok();
+        self.subscriptions.iter().filter(move |s| {
+            name.is_some_and(|name| {
+                mqtt_codec::TopicFilter::new(&s.filter).is_ok_and(|filter| filter.matches(name))
+            })
+        })
     }
 
     /// Adds a delivery to the queue; `false` (and counted) when the queue already holds `max`.
@@ -386,6 +424,7 @@ impl Session {
                         msg_id: self.next_msg_id(),
                         topic_id,
                         delivery,
+                        resend: None,
                     };
                     out.extend(encode_stage(&stage, false));
                     self.inflight = Some(InFlight {
@@ -403,6 +442,54 @@ impl Session {
             return true;
         }
         false
+    }
+
+    /// The client connected again to its kept session. It may have restarted and lost the topic
+    /// ids it was given, so none is assumed known: each is registered again before it is
+    /// published with [SN-6.10-2], the PUBLISH in flight included (its REGISTER goes first, and
+    /// the PUBLISH follows under its MsgId with DUP set). Predefined ids and short names need no
+    /// registration.
+    pub(crate) fn rejoin(&mut self) {
+        self.registry.untell_all();
+        self.register_inflight_again();
+    }
+
+    /// Turns a PUBLISH in flight under a normal topic id back into a REGISTER of that id, to be
+    /// followed by the same PUBLISH; `false` if nothing in flight is such a PUBLISH.
+    fn register_inflight_again(&mut self) -> bool {
+        let Some(InFlight {
+            stage:
+                Stage::Publish {
+                    topic: PublishTopic::Normal(topic_id),
+                    msg_id,
+                    ..
+                },
+            ..
+        }) = &self.inflight
+        else {
+            return false;
+        };
+        let (topic_id, resend) = (*topic_id, *msg_id);
+        let Some(InFlight {
+            stage: Stage::Publish { delivery, .. },
+            sent_at,
+            ..
+        }) = self.inflight.take()
+        else {
+            return false;
+        };
+        self.registry.untell(topic_id);
+        self.inflight = Some(InFlight {
+            stage: Stage::Register {
+                msg_id: self.next_msg_id(),
+                topic_id,
+                delivery,
+                resend: Some(resend),
+            },
+            sent_at,
+            retries: 0,
+        });
+        true
     }
 
     /// Sends the message in flight again at once: for a client that wakes with one outstanding.
@@ -438,14 +525,34 @@ impl Session {
         }
         let topic_id = *topic_id;
         let Some(InFlight {
-            stage: Stage::Register { delivery, .. },
+            stage: Stage::Register {
+                delivery, resend, ..
+            },
             ..
         }) = self.inflight.take()
         else {
             return;
         };
         if accepted {
-            self.send_publish(PublishTopic::Normal(topic_id), delivery, now, out);
+            // [SN-6.10-4] The client knows the id now; the PUBLISH follows.
+            self.registry.tell(topic_id);
+            match resend {
+                Some(msg_id) => {
+                    let stage = Stage::Publish {
+                        msg_id,
+                        topic: PublishTopic::Normal(topic_id),
+                        delivery,
+                        registered_again: true,
+                    };
+                    out.extend(encode_stage(&stage, true));
+                    self.inflight = Some(InFlight {
+                        stage,
+                        sent_at: now,
+                        retries: 0,
+                    });
+                }
+                None => self.send_publish(PublishTopic::Normal(topic_id), delivery, now, out),
+            }
         } else {
             // [SN-6.10-5] A rejected REGISTER means the client does not want the topic: the id is
             // forgotten, the message dropped, and a subscription to exactly that name removed.
@@ -461,22 +568,52 @@ impl Session {
     }
 
     /// The client's PUBACK; `invalid_topic` when it says it does not know the topic id.
-    pub(crate) fn on_puback(&mut self, msg_id: MsgId, topic_id: TopicId, invalid_topic: bool) {
+    ///
+    /// [SN-6.10-7] The gateway corrects the id: the client is told it again with REGISTER before
+    /// the next PUBLISH with it, and the message it refused is not lost but sent again after the
+    /// REGACK [SN-6.10-2]. A client that refuses the same message a second time after accepting
+    /// the REGISTER is not going to take it: it is dropped then, and logged.
+    pub(crate) fn on_puback(
+        &mut self,
+        msg_id: MsgId,
+        topic_id: TopicId,
+        invalid_topic: bool,
+        now: Instant,
+        out: &mut Vec<Vec<u8>>,
+    ) {
         if invalid_topic {
-            // [SN-6.10-7] The client does not know this id: forget it, so that the next message on
-            // the topic is registered again.
-            self.registry.remove(topic_id);
+            self.registry.untell(topic_id);
         }
-        if let Some(InFlight {
-            stage: Stage::Publish {
-                msg_id: expected, ..
-            },
-            ..
-        }) = &self.inflight
-            && *expected == msg_id
-        {
-            self.inflight = None;
+        let (matches, again) = match &self.inflight {
+            Some(InFlight {
+                stage:
+                    Stage::Publish {
+                        msg_id: expected,
+                        registered_again,
+                        ..
+                    },
+                ..
+            }) => (*expected == msg_id, *registered_again),
+            _ => (false, false),
+        };
+        if !matches {
+            return;
         }
+        if invalid_topic && !again && self.register_inflight_again() {
+            if let Some(inflight) = &mut self.inflight {
+                inflight.sent_at = now;
+                out.extend(encode_stage(&inflight.stage, false));
+            }
+            return;
+        }
+        if invalid_topic {
+            log::warn!(
+                "{}: topic id {} refused again after REGISTER, message dropped",
+                self.client_id,
+                topic_id.0
+            );
+        }
+        self.inflight = None;
     }
 
     /// The client's PUBREC: the PUBLISH becomes a PUBREL, sent at once.
@@ -530,7 +667,7 @@ impl Session {
                 }
             }
         }
-        if let Some(id) = self.registry.id(topic) {
+        if let Some(id) = self.registry.told_id(topic) {
             return Some(PublishTopic::Normal(id));
         }
         predefined
@@ -553,6 +690,7 @@ impl Session {
             msg_id,
             topic,
             delivery,
+            registered_again: false,
         };
         let encoded = encode_stage(&stage, false);
         if encoded.is_none() {
@@ -626,6 +764,7 @@ fn encode_stage(stage: &Stage, dup: bool) -> Option<Vec<u8>> {
             msg_id,
             topic_id,
             delivery,
+            ..
         } => {
             let topic_name = TopicName::new(&delivery.topic).ok()?;
             encode(&Message::Register(Register {
@@ -638,6 +777,7 @@ fn encode_stage(stage: &Stage, dup: bool) -> Option<Vec<u8>> {
             msg_id,
             topic,
             delivery,
+            ..
         } => encode(&Message::Publish(Publish {
             // [SN-5.3.4-1] DUP marks a retransmission.
             dup: dup && delivery.qos != QoS::AtMostOnce,
@@ -688,11 +828,13 @@ mod tests {
             filter: "a/+".into(),
             qos: QoS::AtLeastOnce,
             kind: SubscriptionKind::Name,
+            retained: Retained::Settled,
         });
         session.subscriptions.push(Subscription {
             filter: "a/#".into(),
             qos: QoS::AtMostOnce,
             kind: SubscriptionKind::Name,
+            retained: Retained::Settled,
         });
         assert_eq!(
             session.matching_qos("a/b", QoS::ExactlyOnce),

@@ -8,7 +8,7 @@
 //!
 //! This file holds tables only; who registers what, and when, is decided in `translator/`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 use mqttsn_codec::TopicId;
@@ -123,10 +123,17 @@ impl PredefinedTopics {
 
 /// One client's registered topic ids, both those it asked for (REGISTER) and those the gateway gave
 /// (SUBACK, or the gateway's own REGISTER).
+///
+/// An id is assigned before the client hears of it (a SUBSCRIBE by name gets its id at once, the
+/// SUBACK that names it waits for the broker), so the registry also records which ids the client
+/// has been *told*: the gateway publishes only with those [SN-6.10-1], and registers the others
+/// first [SN-6.10-2].
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Registry {
     by_id: HashMap<u16, String>,
     by_name: HashMap<String, u16>,
+    /// The ids the client was given by SUBACK, REGACK or an accepted REGISTER of the gateway's.
+    told: HashSet<u16>,
     /// The last id handed out; ids count up from 1 and skip reserved and used values.
     last: u16,
 }
@@ -148,16 +155,42 @@ impl Registry {
         self.by_id.get(&id.0).map(String::as_str)
     }
 
-    /// The id registered for `name`.
-    pub(crate) fn id(&self, name: &str) -> Option<TopicId> {
-        self.by_name.get(name).copied().map(TopicId)
+    /// The id registered for `name`, if the client has been told it: one it was not told must
+    /// be registered before it is published with.
+    pub(crate) fn told_id(&self, name: &str) -> Option<TopicId> {
+        self.by_name
+            .get(name)
+            .filter(|id| self.told.contains(id))
+            .copied()
+            .map(TopicId)
     }
 
-    /// Forgets `id`: the client said it does not know it [SN-6.10-7] or rejected it [SN-6.10-5].
+    /// Records that the client now knows `id` (a SUBACK or REGACK named it, or it accepted the
+    /// gateway's REGISTER).
+    pub(crate) fn tell(&mut self, id: TopicId) {
+        if self.by_id.contains_key(&id.0) {
+            self.told.insert(id.0);
+        }
+    }
+
+    /// Forgets that the client knows `id`, keeping the id for the name: the client said it does
+    /// not know it [SN-6.10-7], so it is registered again before the next PUBLISH with it.
+    pub(crate) fn untell(&mut self, id: TopicId) {
+        self.told.remove(&id.0);
+    }
+
+    /// Forgets that the client knows any id: a client that connects again to a kept session may
+    /// have restarted and lost its table, so each id is registered again before it is used.
+    pub(crate) fn untell_all(&mut self) {
+        self.told.clear();
+    }
+
+    /// Forgets `id`: the client rejected it [SN-6.10-5].
     pub(crate) fn remove(&mut self, id: TopicId) {
         if let Some(name) = self.by_id.remove(&id.0) {
             self.by_name.remove(&name);
         }
+        self.told.remove(&id.0);
     }
 
     /// Forgets everything (a clean session).

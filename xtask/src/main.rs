@@ -87,8 +87,20 @@ fn ci() -> Result<(), String> {
     ]))?;
     // The codecs promise to link into firmware: prove they build without `std`, and without `alloc`
     // where the crate offers that.
-    for codec in ["mqtt-codec", "mqttsn-codec"] {
+    for codec in ["mqtt-wire-codec", "mqttsn-codec"] {
         run(Command::new(&cargo).args(["build", "--package", codec, "--no-default-features"]))?;
+    }
+    // Both codecs are ready for crates.io (metadata, README, a package that builds on its own); the
+    // dry run packages and verifies each without uploading. `--allow-dirty` so that it also runs on a
+    // working tree with changes.
+    for codec in ["mqtt-wire-codec", "mqttsn-codec"] {
+        run(Command::new(&cargo).args([
+            "publish",
+            "--dry-run",
+            "--allow-dirty",
+            "--package",
+            codec,
+        ]))?;
     }
     run(Command::new(&cargo)
         .args(["doc", "--workspace", "--no-deps"])
@@ -96,14 +108,15 @@ fn ci() -> Result<(), String> {
     trace::run(workspace_root(), true)?;
     spec::run(&["--check".to_owned()])?;
     run(Command::new(&cargo).args(["test", "--workspace"]))?;
-    // The plugin example checks its own results: run it, so that it keeps working.
-    run(Command::new(&cargo).args([
-        "run",
-        "--package",
-        "mqtt-broker",
-        "--example",
-        "custom_auth",
-    ]))?;
+    // The examples check their own results: run them, so that they keep working.
+    for (package, example) in [
+        ("mqtt-broker", "custom_auth"),
+        ("mqtt-broker", "embedded"),
+        ("mqttsn-codec", "register_and_publish"),
+        ("mqttsn-gateway", "in_front_of_a_broker"),
+    ] {
+        run(Command::new(&cargo).args(["run", "--package", package, "--example", example]))?;
+    }
     // The client's integration tests run against mosquitto above; here against our broker.
     run(Command::new(&cargo)
         .args(["test", "--package", "mqtt-client", "--test", "integration"])

@@ -9,7 +9,8 @@
 //! - **not checkable**: listed in `conformance/UNCHECKABLE.md`, with the reason;
 //! - **not covered**: none of these, which is work still to do.
 //!
-//! The 3.1 differences and MQTT-SN rules that anything cites follow. The MQTT-SN rules also get
+//! The 3.1 differences, MQTT 5.0 statements, 5.0 differences and MQTT-SN rules that anything cites
+//! follow (a check may cite any catalogue's ids, `[MQTT5-3.3.2-8]` included). The MQTT-SN rules also get
 //! a coverage count by the side they apply to, with the same three statuses (the gateway suite's
 //! checks, `conformance/UNCHECKABLE-SN.md`, the rest). The checks come from the suite
 //! itself (`mqtt-conformance --list --format json`), so the matrix cannot disagree with what runs;
@@ -54,16 +55,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let sn_uncheckable = load_uncheckable(root, "UNCHECKABLE-SN.md", "SN-")?;
     let (code, tests) = citations(root, &known)?;
 
-    let mut errors = Vec::new();
-    let mut by_id: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for entry in &checks {
-        for id in &entry.ids {
-            if !known.contains_key(id) {
-                errors.push(format!("check {} cites unknown id {id}", entry.name));
-            }
-            by_id.entry(id).or_default().push(&entry.name);
-        }
-    }
+    let (by_id, mut errors) = checks_by_id(&checks, &known);
     for id in uncheckable.keys() {
         if !statements.contains_key(id) {
             errors.push(format!(
@@ -118,6 +110,24 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         eprintln!("spec: wrote {}", path.display());
     }
     Ok(())
+}
+
+/// The checks citing each id, and an error for each id no catalogue holds.
+fn checks_by_id<'a>(
+    checks: &'a [CheckEntry],
+    known: &BTreeMap<String, Catalogue>,
+) -> (BTreeMap<&'a str, Vec<&'a str>>, Vec<String>) {
+    let mut errors = Vec::new();
+    let mut by_id: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for entry in checks {
+        for id in &entry.ids {
+            if !known.contains_key(id) {
+                errors.push(format!("check {} cites unknown id {id}", entry.name));
+            }
+            by_id.entry(id).or_default().push(&entry.name);
+        }
+    }
+    (by_id, errors)
 }
 
 /// The level and checkability columns of the 3.1.1 catalogue.
@@ -463,6 +473,14 @@ fn render(inputs: &Inputs<'_>) -> String {
             "MQTT 3.1 differences cited (`mqtt-v3.1-differences.md`)",
         ),
         (
+            Catalogue::Mqtt50,
+            "MQTT 5.0 statements cited (`mqtt-v5.0-statements.tsv`, as `MQTT5-x.y.z-n`)",
+        ),
+        (
+            Catalogue::Mqtt5Differences,
+            "MQTT 5.0 differences cited (`mqtt-v5-differences.md`)",
+        ),
+        (
             Catalogue::MqttSn,
             "MQTT-SN 1.2 rules cited (`mqtt-sn-v1.2-rules.tsv`)",
         ),
@@ -585,5 +603,28 @@ mod tests {
         assert_eq!(checks[0].ids, ["X-1", "X-2"]);
         assert!(checks[1].ids.is_empty());
         assert!(parse_check_list("[{\"name\":\"a\"").is_err());
+    }
+
+    #[test]
+    fn checks_may_cite_5_0_ids_but_not_unknown_ones() {
+        let known = BTreeMap::from([
+            ("MQTT-3.3.2-1".to_owned(), Catalogue::Mqtt311),
+            ("MQTT5-3.3.2-8".to_owned(), Catalogue::Mqtt50),
+            ("V5-DIFF-6".to_owned(), Catalogue::Mqtt5Differences),
+        ]);
+        let checks = [
+            CheckEntry {
+                name: "alias".to_owned(),
+                ids: vec!["MQTT5-3.3.2-8".to_owned(), "V5-DIFF-6".to_owned()],
+            },
+            CheckEntry {
+                name: "typo".to_owned(),
+                ids: vec!["MQTT5-9.9.9-9".to_owned()],
+            },
+        ];
+        let (by_id, errors) = checks_by_id(&checks, &known);
+        assert_eq!(by_id["MQTT5-3.3.2-8"], ["alias"]);
+        assert_eq!(by_id["V5-DIFF-6"], ["alias"]);
+        assert_eq!(errors, ["check typo cites unknown id MQTT5-9.9.9-9"]);
     }
 }

@@ -8,6 +8,7 @@ mod publish;
 mod retain;
 mod session;
 mod sn_connect;
+mod sn_delivery;
 mod sn_publish;
 mod sn_sleep;
 mod subscribe;
@@ -27,6 +28,7 @@ pub(crate) fn all() -> Vec<&'static Check> {
         // The MQTT-SN gateway suite, run only against a gateway.
         sn_connect::CHECKS,
         sn_publish::CHECKS,
+        sn_delivery::CHECKS,
         sn_sleep::CHECKS,
     ]
     .into_iter()

@@ -48,6 +48,14 @@ pub(crate) const CHECKS: &[Check] = &[
         run: searchgw,
     },
     Check {
+        name: "sn-searchgw-group",
+        section: "MQTT-SN 6.1 Gateway discovery",
+        ids: &["SN-6.1-12"],
+        summary: "SEARCHGW sent to the gateway's multicast group (--sn-group) is answered with GWINFO",
+        applies: Applies::Gateway,
+        run: searchgw_group,
+    },
+    Check {
         name: "sn-encapsulated",
         section: "MQTT-SN 5.5 Forwarder encapsulation",
         ids: &["SN-4-1", "SN-5.5-1", "SN-5.5-2", "SN-5.5-3"],
@@ -162,6 +170,46 @@ fn sleep_nothing_buffered(context: &Context) -> Result<Verdict, String> {
     }
     client.disconnect()?;
     Ok(Verdict::Pass)
+}
+
+fn searchgw_group(context: &Context) -> Result<Verdict, String> {
+    let Some(group) = context.gateway.as_ref().and_then(|gateway| gateway.group) else {
+        return Ok(Verdict::Skip(
+            "needs the gateway's multicast group (--sn-group)".to_owned(),
+        ));
+    };
+    let any: std::net::SocketAddr = if group.is_ipv4() {
+        ([0, 0, 0, 0], 0).into()
+    } else {
+        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+    };
+    let socket =
+        std::net::UdpSocket::bind(any).map_err(|error| format!("cannot bind UDP: {error}"))?;
+    socket
+        .send_to(&sn_wire::searchgw(1), group)
+        .map_err(|error| format!("cannot send to the group {group}: {error}"))?;
+    // The answer may come from the gateway's own address, or on the group; ADVERTISE is not it.
+    let deadline = Instant::now() + context.timeout;
+    let mut buffer = vec![0u8; 1024];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(format!(
+                "no GWINFO within {:?} for SEARCHGW sent to {group}",
+                context.timeout
+            ));
+        }
+        socket
+            .set_read_timeout(Some(left))
+            .map_err(|error| error.to_string())?;
+        let Ok((n, _)) = socket.recv_from(&mut buffer) else {
+            continue;
+        };
+        let frame = SnFrame::parse(buffer.get(..n).unwrap_or_default())?;
+        if frame.kind == msg::GWINFO {
+            return Ok(Verdict::Pass);
+        }
+    }
 }
 
 fn searchgw(context: &Context) -> Result<Verdict, String> {

@@ -18,6 +18,40 @@ pub(crate) const PREDEFINED: (u16, &str) = (1, "conformance/sn/predefined");
 
 /// Our gateway in front of the broker at `broker_port`, once its own broker connection is up.
 pub(crate) fn our_gateway(broker_port: u16, kind: GatewayKind) -> GatewayHandle {
+    start(broker_config(broker_port, kind))
+}
+
+/// A multicast group on a free port, and the interface the kernel routes it to (multicast
+/// loopback then delivers a datagram sent to it on this host; `lo` has no route for it).
+pub(crate) fn group() -> (SocketAddr, std::net::Ipv4Addr) {
+    let port = std::net::UdpSocket::bind("0.0.0.0:0")
+        .and_then(|socket| socket.local_addr())
+        .expect("a free port")
+        .port();
+    let group = SocketAddr::from(([239, 255, 19, 5], port));
+    let probe = std::net::UdpSocket::bind("0.0.0.0:0").expect("a socket");
+    probe
+        .connect(group)
+        .expect("a route for multicast on this machine (the group discovery check needs one)");
+    match probe.local_addr().expect("an address").ip() {
+        std::net::IpAddr::V4(interface) => (group, interface),
+        std::net::IpAddr::V6(_) => unreachable!("an IPv4 group"),
+    }
+}
+
+/// [`our_gateway`], also listening on a multicast group for SEARCHGW; with the group.
+pub(crate) fn our_gateway_in_group(
+    broker_port: u16,
+    kind: GatewayKind,
+) -> (GatewayHandle, SocketAddr) {
+    let (group, interface) = group();
+    let mut config = broker_config(broker_port, kind);
+    config.advertise_address = Some(group);
+    config.multicast_interface = interface;
+    (start(config), group)
+}
+
+fn broker_config(broker_port: u16, kind: GatewayKind) -> Config {
     let mut config = Config {
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         broker_host: "127.0.0.1".into(),
@@ -29,6 +63,10 @@ pub(crate) fn our_gateway(broker_port: u16, kind: GatewayKind) -> GatewayHandle 
         ..Config::default()
     };
     config.predefined.insert("*", PREDEFINED.0, PREDEFINED.1);
+    config
+}
+
+fn start(config: Config) -> GatewayHandle {
     let gateway = mqttsn_gateway::Gateway::start(config).expect("the gateway starts");
     let deadline = Instant::now() + Duration::from_secs(10);
     while !gateway.stats().is_some_and(|stats| stats.broker_connected) {
@@ -53,18 +91,26 @@ pub(crate) fn context(gateway: SocketAddr, broker_port: Option<u16>, timeout: Du
         address: gateway,
         predefined: vec![(PREDEFINED.0, PREDEFINED.1.to_owned())],
         broker: broker_port.is_some(),
+        group: None,
     });
     context
 }
 
 /// Runs every gateway check; the results and their report.
-fn run_suite(gateway: &GatewayHandle, broker_port: u16, deviations: &str) -> Vec<CheckResult> {
+fn run_suite(
+    (gateway, group): &(GatewayHandle, SocketAddr),
+    broker_port: u16,
+    deviations: &str,
+) -> Vec<CheckResult> {
     let known = conformance::deviations::parse(deviations).expect("deviations file parses");
-    let context = context(
+    let mut context = context(
         gateway.local_addr(),
         Some(broker_port),
         Duration::from_secs(3),
     );
+    if let Some(target) = context.gateway.as_mut() {
+        target.group = Some(*group);
+    }
     conformance::run(&context, &conformance::checks(), &known)
 }
 
@@ -105,9 +151,9 @@ fn our_gateway_in_front_of_our_broker_passes() {
         .into_iter()
         .map(|kind| {
             std::thread::spawn(move || {
-                let gateway = our_gateway(port, kind);
+                let gateway = our_gateway_in_group(port, kind);
                 let results = run_suite(&gateway, port, OUR_DEVIATIONS);
-                gateway.shutdown();
+                gateway.0.shutdown();
                 (kind, results)
             })
         })
@@ -122,9 +168,9 @@ fn our_gateway_in_front_of_our_broker_passes() {
 #[test]
 fn our_gateway_in_front_of_mosquitto_passes() {
     let broker = Mosquitto::start();
-    let gateway = our_gateway(broker.port, GatewayKind::Transparent);
+    let gateway = our_gateway_in_group(broker.port, GatewayKind::Transparent);
     let results = run_suite(&gateway, broker.port, OUR_DEVIATIONS);
-    gateway.shutdown();
+    gateway.0.shutdown();
     assert_all_pass(&results, "our transparent gateway and mosquitto");
 }
 

@@ -90,6 +90,20 @@ const TARGETS: &[(SnFault, &[&str])] = &[
     (SnFault::NoPingrespWhenAwake, &["sn-sleep-nothing-buffered"]),
     (SnFault::NoGwinfo, &["sn-searchgw"]),
     (SnFault::Decapsulate, &["sn-encapsulated"]),
+    (SnFault::SubackAfterPublish, &["sn-retained-after-suback"]),
+    (
+        SnFault::NoRetainedForLaterSubscriber,
+        &["sn-retained-later-subscriber"],
+    ),
+    (
+        SnFault::NoRegisterOnReturn,
+        &["sn-kept-session-registers-again"],
+    ),
+    (
+        SnFault::NoResendAfterInvalidTopicId,
+        &["sn-invalid-topic-id-resent"],
+    ),
+    (SnFault::NotOnTheGroup, &["sn-searchgw-group"]),
 ];
 
 /// Runs the named gateway checks (all when `names` is empty) through a relay with `fault`, in
@@ -109,7 +123,11 @@ fn run_through(fault: Option<SnFault>, names: &[&str]) -> Vec<CheckResult> {
         .filter(|check| check.applies == Applies::Gateway)
         .filter(|check| names.is_empty() || names.contains(&check.name))
         .collect();
-    let results = conformance::run(&context(relay.address(), Some(port), TIMEOUT), &checks, &[]);
+    let mut context = context(relay.address(), Some(port), TIMEOUT);
+    if let Some(target) = context.gateway.as_mut() {
+        target.group = Some(relay.group());
+    }
+    let results = conformance::run(&context, &checks, &[]);
     drop(relay);
     gateway.shutdown();
     broker.shutdown();

@@ -96,11 +96,26 @@ pub(crate) enum SnFault {
     NoGwinfo,
     /// Answers a forwarder with the bare message, not encapsulated.
     Decapsulate,
+    /// Holds a SUBACK back until the next PUBLISH to the node has gone: the PUBLISH overtakes
+    /// the SUBACK that names its topic id.
+    SubackAfterPublish,
+    /// Drops retained PUBLISHes to a node that subscribed to a topic name another node already
+    /// held (an aggregating gateway that does not subscribe upstream again).
+    NoRetainedForLaterSubscriber,
+    /// Answers REGISTERs to a node that connected without CleanSession itself: a returning node
+    /// is never told the topic ids of its kept session.
+    NoRegisterOnReturn,
+    /// After a node's PUBACK "invalid topic id", drops the PUBLISHes sent again (DUP set) to it.
+    NoResendAfterInvalidTopicId,
+    /// Hears nothing on the multicast group (a gateway that never joined it).
+    NotOnTheGroup,
 }
 
 /// A relay in front of a gateway, stopped when dropped.
 pub(crate) struct Relay {
     address: SocketAddr,
+    /// The multicast group the relay answers SEARCHGW on, for the gateway behind it.
+    group: SocketAddr,
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
 }
@@ -118,6 +133,16 @@ struct Node {
     waking: bool,
     /// Topic names the gateway registered with the node ([`SnFault::NoReregister`]).
     registered: Vec<Vec<u8>>,
+    /// A SUBACK held back ([`SnFault::SubackAfterPublish`]).
+    held: Option<Vec<u8>>,
+    /// Topic names the node subscribed to ([`SnFault::NoRetainedForLaterSubscriber`]).
+    subscribed: Vec<Vec<u8>>,
+    /// Whether it subscribed to a name another node held first.
+    late: bool,
+    /// Whether its last CONNECT kept the session ([`SnFault::NoRegisterOnReturn`]).
+    kept: bool,
+    /// Whether it answered a PUBLISH with "invalid topic id".
+    refused: bool,
 }
 
 type Nodes = Arc<Mutex<HashMap<SocketAddr, Node>>>;
@@ -133,15 +158,36 @@ impl Relay {
         let address = front.local_addr().expect("an address");
         let stop = Arc::new(AtomicBool::new(false));
         let nodes: Nodes = Arc::default();
+        let (group, interface) = crate::sn::group();
+        let group_socket = UdpSocket::bind(group).expect("the group's port");
+        let std::net::IpAddr::V4(group_ip) = group.ip() else {
+            unreachable!("an IPv4 group");
+        };
+        group_socket
+            .join_multicast_v4(&group_ip, &interface)
+            .expect("the relay joins the group");
+        group_socket
+            .set_read_timeout(Some(POLL))
+            .expect("a read timeout");
+        let group_thread = {
+            let (stop, front) = (Arc::clone(&stop), Arc::clone(&front));
+            std::thread::spawn(move || group_loop(&group_socket, &front, gateway, fault, &stop))
+        };
         let thread = {
             let (stop, nodes) = (Arc::clone(&stop), Arc::clone(&nodes));
             std::thread::spawn(move || front_loop(&front, gateway, fault, &nodes, &stop))
         };
         Self {
             address,
+            group,
             stop,
-            threads: vec![thread],
+            threads: vec![thread, group_thread],
         }
+    }
+
+    /// The multicast group nodes may search on.
+    pub(crate) fn group(&self) -> SocketAddr {
+        self.group
     }
 
     /// Where nodes send.
@@ -155,6 +201,39 @@ impl Drop for Relay {
         self.stop.store(true, Ordering::Relaxed);
         for thread in self.threads.drain(..) {
             let _ = thread.join();
+        }
+    }
+}
+
+/// Passes what nodes send to the group on to the gateway's own address, and its answer back to
+/// the node from the relay's front address: the relay's group stands for the gateway's.
+fn group_loop(
+    group: &UdpSocket,
+    front: &UdpSocket,
+    gateway: SocketAddr,
+    fault: Option<SnFault>,
+    stop: &AtomicBool,
+) {
+    let mut buffer = vec![0u8; 65536];
+    while !stop.load(Ordering::Relaxed) {
+        let Ok((n, from)) = group.recv_from(&mut buffer) else {
+            continue;
+        };
+        if fault == Some(SnFault::NotOnTheGroup)
+            || header(&buffer[..n]).map(|h| h.1) != Some(msg::SEARCHGW)
+        {
+            continue;
+        }
+        let Ok(upstream) = UdpSocket::bind("127.0.0.1:0") else {
+            continue;
+        };
+        if upstream.connect(gateway).is_err() || upstream.send(&buffer[..n]).is_err() {
+            continue;
+        }
+        let _ = upstream.set_read_timeout(Some(Duration::from_secs(2)));
+        let mut answer = vec![0u8; 1024];
+        if let Ok(len) = upstream.recv(&mut answer) {
+            let _ = front.send_to(&answer[..len], from);
         }
     }
 }
@@ -189,6 +268,16 @@ fn front_loop(
         };
         let datagram = &buffer[..n];
         let mut nodes_guard = nodes.lock().unwrap_or_else(PoisonError::into_inner);
+        // A SUBSCRIBE by name to a name another node already holds marks the node as late.
+        let held_elsewhere = match header(datagram) {
+            Some((at, msg::SUBSCRIBE)) => {
+                let name = datagram.get(at + 3..).unwrap_or_default().to_vec();
+                nodes_guard
+                    .iter()
+                    .any(|(address, other)| *address != from && other.subscribed.contains(&name))
+            }
+            _ => false,
+        };
         let node = nodes_guard.entry(from).or_insert_with(|| {
             let upstream = Arc::new(UdpSocket::bind("127.0.0.1:0").expect("a UDP port"));
             upstream.connect(gateway).expect("the gateway's address");
@@ -211,8 +300,18 @@ fn front_loop(
                 answered: Vec::new(),
                 waking: false,
                 registered: Vec::new(),
+                held: None,
+                subscribed: Vec::new(),
+                late: false,
+                kept: false,
+                refused: false,
             }
         });
+        if let Some((at, msg::SUBSCRIBE)) = header(datagram) {
+            node.subscribed
+                .push(datagram.get(at + 3..).unwrap_or_default().to_vec());
+            node.late |= held_elsewhere;
+        }
         for out in to_gateway(fault, datagram, node) {
             match out {
                 Out::Gateway(bytes) => {
@@ -310,6 +409,10 @@ fn to_gateway(fault: Option<SnFault>, datagram: &[u8], node: &mut Node) -> Vec<O
     let flags = body.first().copied().unwrap_or_default();
     if kind == msg::CONNECT {
         node.connected = true;
+        node.kept = flags & flag::CLEAN_SESSION == 0;
+    }
+    if kind == msg::PUBACK && body.get(4) == Some(&code::INVALID_TOPIC_ID) {
+        node.refused = true;
     }
     if kind == msg::PINGREQ {
         node.waking = !body.is_empty();
@@ -388,7 +491,38 @@ fn to_node(fault: Option<SnFault>, datagram: &[u8], node: &mut Node) -> Vec<Out>
     };
     let body = &datagram[at..];
     let flags = body.first().copied().unwrap_or_default();
+    if fault == Some(SubackAfterPublish) {
+        if kind == msg::SUBACK {
+            node.held = Some(datagram.to_vec());
+            return vec![];
+        }
+        // Whatever comes next goes first, then the SUBACK.
+        let mut out = vec![Out::Node(datagram.to_vec())];
+        out.extend(node.held.take().map(Out::Node));
+        return out;
+    }
     match (fault, kind) {
+        (Some(NoRetainedForLaterSubscriber), msg::PUBLISH)
+            if node.late && flags & flag::RETAIN != 0 =>
+        {
+            vec![]
+        }
+        (Some(NoRegisterOnReturn), msg::REGISTER) if node.kept => {
+            let (Some(topic), Some(id)) = (get_u16(body, 0), get_u16(body, 2)) else {
+                return forward(datagram.to_vec());
+            };
+            vec![Out::Gateway(sn_wire::topic_ack(
+                msg::REGACK,
+                topic,
+                id,
+                code::ACCEPTED,
+            ))]
+        }
+        (Some(NoResendAfterInvalidTopicId), msg::PUBLISH)
+            if node.refused && flags & flag::DUP != 0 =>
+        {
+            vec![]
+        }
         (Some(DisconnectWithDuration), msg::DISCONNECT) => forward(sn_wire::disconnect(Some(60))),
         (Some(WrongLength), msg::CONNACK) if at == 2 => {
             let mut bytes = datagram.to_vec();

@@ -43,6 +43,15 @@ enum Mode {
 }
 
 fn main() -> ExitCode {
+    if std::env::args().skip(1).eq(["--version"]) {
+        println!(
+            "{} ({}) {}",
+            env!("CARGO_BIN_NAME"),
+            env!("CARGO_PKG_NAME"),
+            env!("CARGO_PKG_VERSION")
+        );
+        return ExitCode::SUCCESS;
+    }
     match run(std::env::args().skip(1).collect()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {

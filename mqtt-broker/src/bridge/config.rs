@@ -490,7 +490,9 @@ fn number(name: &str, value: &str, min: u64, max: u64) -> Result<u64, String> {
         .ok_or_else(|| format!("`{name}` needs a whole number from {min} to {max}, not `{value}`"))
 }
 
-fn boolean(name: &str, value: &str) -> Result<bool, String> {
+/// A `true` / `false` directive value, for the whole configuration file: `config.rs` uses this one
+/// too (it already depends on this file for the bridge block, so the dependency runs one way).
+pub(crate) fn boolean(name: &str, value: &str) -> Result<bool, String> {
     match value {
         "true" => Ok(true),
         "false" => Ok(false),
@@ -511,6 +513,25 @@ mod tests {
                 .map_err(|message| (index + 1, message))?;
         }
         parser.finish()
+    }
+
+    #[test]
+    fn one_boolean_parser_serves_the_bridge_block_and_the_rest_of_the_file() {
+        let error = parse(&["connection b", "address 127.0.0.1", "cleansession yes"])
+            .expect_err("`yes` is not a boolean");
+        assert_eq!(
+            error,
+            (
+                3,
+                "`cleansession` is `true` or `false`, not `yes`".to_owned()
+            )
+        );
+        let error = crate::Config::parse("persistence on\n", "test.conf")
+            .expect_err("`on` is not a boolean");
+        assert_eq!(
+            error.to_string(),
+            "test.conf:1: `persistence` is `true` or `false`, not `on`"
+        );
     }
 
     #[test]

@@ -95,3 +95,65 @@ fn sigterm_stops_the_broker_cleanly() {
         .expect("wait");
     assert!(status.success(), "{status}");
 }
+
+/// `--version` on both binaries prints the crate's name and version and exits 0; the broker does not
+/// start listening on the way.
+#[test]
+fn version_is_printed_by_every_binary() {
+    for binary in [
+        env!("CARGO_BIN_EXE_mqtt-broker"),
+        env!("CARGO_BIN_EXE_mqtt-passwd"),
+    ] {
+        let output = Command::new(binary)
+            .arg("--version")
+            .output()
+            .expect("the binary runs");
+        assert!(output.status.success(), "{binary}: {}", output.status);
+        let text = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            text.contains("mqtt-broker") && text.contains(env!("CARGO_PKG_VERSION")),
+            "{binary} printed {text:?}"
+        );
+    }
+}
+
+/// `systemd-analyze verify` on `unit`: whether it passed, and what it said. It exits 0 even for
+/// unknown keys and bad values (it only warns), so anything printed counts as a failure.
+fn systemd_verify(dir: &std::path::Path, unit: &str) -> Option<(bool, String)> {
+    let path = dir.join("mqtt-broker.service");
+    std::fs::write(&path, unit).expect("writing the unit");
+    let output = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&path)
+        .output()
+        .ok()?;
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Some((output.status.success() && said.trim().is_empty(), said))
+}
+
+/// The systemd unit in contrib/ is valid for systemd: every key known, every value parsed, the
+/// binary found (pointed at the one just built). Skipped, saying so, where systemd-analyze is
+/// missing (`apt-get install systemd`).
+#[test]
+fn systemd_unit_passes_systemd_analyze_verify() {
+    let unit = include_str!("../../contrib/mqtt-broker.service").replace(
+        "/usr/local/bin/mqtt-broker",
+        env!("CARGO_BIN_EXE_mqtt-broker"),
+    );
+    let dir = TempDir::new("systemd");
+    let Some((ok, said)) = systemd_verify(&dir.0, &unit) else {
+        eprintln!(
+            "SKIPPED systemd_unit_passes_systemd_analyze_verify: no systemd-analyze (apt-get install systemd)"
+        );
+        return;
+    };
+    assert!(ok, "systemd-analyze verify: {said}");
+    // The check can fail: a misspelt key is reported.
+    let broken = unit.replace("NoNewPrivileges=yes", "NoNewPrivilege=yes");
+    let (ok, said) = systemd_verify(&dir.0, &broken).expect("ran before");
+    assert!(!ok && said.contains("NoNewPrivilege"), "{said}");
+}

@@ -2,7 +2,7 @@
 
 use mqtt_client::{Client, ConnectOptions, Error, QoS, TlsOptions};
 
-use crate::support::{Broker, Certificates, PATIENCE};
+use crate::support::{Broker, Certificates, PATIENCE, TempDir};
 
 fn tls_options(broker: &Broker, host: &str, tls: TlsOptions) -> ConnectOptions {
     ConnectOptions::builder(host, broker.port())
@@ -116,4 +116,58 @@ fn tools_speak_tls() {
         .status()
         .expect("running mqtt-pub");
     assert!(status.success());
+}
+
+/// `--capath`, `--tls-version`, `--ciphers` and `-L mqtts://` against mosquitto's TLS listener:
+/// each working setting connects (then `-W 1` expires: exit 27), each bad one fails with exit 1
+/// and says why.
+#[test]
+fn tools_take_mosquittos_tls_options() {
+    use std::process::Command;
+
+    let certificates = Certificates::generate();
+    let broker = Broker::with_config(&certificates.broker_config(false));
+    let port = broker.port().to_string();
+    let cafile = certificates.path("ca.pem");
+    let capath = TempDir::new("capath");
+    std::fs::copy(&cafile, capath.path().join("ca.pem")).expect("copying the CA");
+    std::fs::write(capath.path().join("notes.txt"), "not a certificate").expect("writing");
+    let capath = capath.path().display().to_string();
+    let empty = TempDir::new("nocerts");
+    let empty = empty.path().display().to_string();
+    let url = format!("mqtts://localhost:{port}/t");
+    let sub = |args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_mqtt-sub"))
+            .args(["-h", "localhost", "-p", &port, "-W", "1"])
+            .args(args)
+            .output()
+            .expect("running mqtt-sub");
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    for args in [
+        &["-t", "t", "--capath", &capath][..],
+        &["-t", "t", "--cafile", &cafile, "--tls-version", "tlsv1.3"],
+        &["-t", "t", "--cafile", &cafile, "--tls-version", "tlsv1.2"],
+        &[
+            "-t",
+            "t",
+            "--cafile",
+            &cafile,
+            "--ciphers",
+            "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES128-GCM-SHA256",
+        ],
+        &["-L", &url, "--cafile", &cafile],
+    ] {
+        let (code, stderr) = sub(args);
+        assert_eq!(code, Some(27), "{args:?}: {stderr}");
+    }
+    let (code, stderr) = sub(&["-t", "t", "--capath", &empty]);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("no usable CA certificate"), "{stderr}");
+    let (code, stderr) = sub(&["-t", "t", "--cafile", &cafile, "--ciphers", "RC4-MD5"]);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("RC4-MD5"), "{stderr}");
 }

@@ -194,3 +194,257 @@ fn help_reads_like_a_manual() {
         assert!(output.contains(section), "no {section:?} in:\n{output}");
     }
 }
+
+#[test]
+fn version_names_the_tool_and_the_crate() {
+    for name in ["mqtt-pub", "mqtt-sub"] {
+        let child = tool(name)
+            .arg("--version")
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("starting the tool");
+        let (status, output) = wait(child);
+        assert!(status.success());
+        assert_eq!(
+            output,
+            format!("{name} (mqtt-client) {}\n", env!("CARGO_PKG_VERSION"))
+        );
+    }
+}
+
+/// mosquitto_sub with `args` (plus `-d`), once subscribed, and what it prints with its debug lines
+/// (which it writes to standard output: `Client ...` and `Subscribed (mid...` lines) taken out.
+fn mosquitto_sub(broker: &Broker, args: &[&str]) -> (Child, thread::JoinHandle<String>) {
+    let port = broker.port().to_string();
+    // Its debug lines go through stdio's buffer: stdbuf (coreutils) makes them arrive as written.
+    let mut child = Command::new("stdbuf")
+        .args(["-o0", "mosquitto_sub", "-p", &port, "-d"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|error| {
+            panic!("starting mosquitto_sub (apt-get install mosquitto-clients): {error}")
+        });
+    let mut stdout = child.stdout.take().expect("stdout");
+    let (subscribed, ready) = mpsc::channel();
+    let reader = thread::spawn(move || {
+        let mut text = Vec::new();
+        let mut buffer = [0; 4096];
+        while let Ok(read @ 1..) = stdout.read(&mut buffer) {
+            text.extend_from_slice(&buffer[..read]);
+            if String::from_utf8_lossy(&text).contains("received SUBACK") {
+                let _ = subscribed.send(());
+            }
+        }
+        let text = String::from_utf8_lossy(&text).into_owned();
+        let mut printed = String::new();
+        let mut rest = text.as_str();
+        while let Some(at) = ["Client ", "Subscribed (mid"]
+            .iter()
+            .filter_map(|prefix| rest.find(prefix))
+            .min()
+        {
+            printed.push_str(&rest[..at]);
+            rest = rest[at..].split_once('\n').map_or("", |(_, after)| after);
+        }
+        printed.push_str(rest);
+        printed
+    });
+    ready
+        .recv_timeout(PATIENCE)
+        .expect("mosquitto_sub subscribed in time");
+    (child, reader)
+}
+
+/// Empty payloads print as mosquitto_sub prints them: nothing at all without -v, `topic (null)`
+/// with it. Both tools run side by side on the same messages and must print the same bytes.
+#[test]
+fn empty_payloads_print_as_mosquitto_sub_prints_them() {
+    let broker = Broker::start();
+    for args in [&["-v"][..], &[], &["-v", "-N"], &["-F", "[%p]%l"]] {
+        let mut line = vec!["-t", "empty", "-C", "2"];
+        line.extend_from_slice(args);
+        let ours = subscriber(&broker, &line);
+        let (theirs, printed) = mosquitto_sub(&broker, &line);
+        assert!(publish(&broker, &["-t", "empty", "-n"]).success());
+        assert!(publish(&broker, &["-t", "empty", "-m", "x"]).success());
+        let (status, ours) = wait(ours);
+        assert!(status.success());
+        wait(theirs);
+        let theirs = printed.join().expect("the output reader");
+        assert_eq!(ours, theirs, "with {args:?}");
+    }
+}
+
+#[test]
+fn url_and_repeat_publish_the_same_message_again() {
+    let broker = Broker::start();
+    let url = format!("mqtt://127.0.0.1:{}/repeated", broker.port());
+    let sub = subscriber(&broker, &["-L", &url, "-C", "3", "-q", "1"]);
+    let status = publish(
+        &broker,
+        &[
+            "-L",
+            &url,
+            "-m",
+            "again",
+            "-q",
+            "1",
+            "--repeat",
+            "3",
+            "--repeat-delay",
+            "0.01",
+        ],
+    );
+    assert!(status.success(), "{status}");
+    let (status, output) = wait(sub);
+    assert!(status.success());
+    assert_eq!(output, "again\nagain\nagain\n");
+    assert_eq!(
+        publish(&broker, &["-t", "t", "-m", "x", "--repeat", "0"]).code(),
+        Some(1),
+        "--repeat 0 is refused, as by mosquitto_pub"
+    );
+}
+
+/// -E exits once subscribed; -U then removes a subscription from the kept session, so only the
+/// other topic's message waits for the client.
+#[test]
+fn exit_after_subscribe_and_unsubscribe_clean_a_session() {
+    let broker = Broker::start();
+    let port = broker.port().to_string();
+    let run = |args: &[&str]| {
+        let child = tool("mqtt-sub")
+            .args(["-p", &port, "-c", "-i", "tools-keep", "-q", "1"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting mqtt-sub");
+        wait(child)
+    };
+    let (status, output) = run(&["-t", "gone", "-t", "kept", "-E"]);
+    assert!(status.success() && output.is_empty(), "{status} {output:?}");
+    let (status, _) = run(&["-t", "kept", "-U", "gone", "-E"]);
+    assert!(status.success(), "{status}");
+    assert!(publish(&broker, &["-t", "gone", "-m", "1", "-q", "1"]).success());
+    assert!(publish(&broker, &["-t", "kept", "-m", "2", "-q", "1"]).success());
+    let (status, output) = run(&["-t", "kept", "-C", "1", "-v"]);
+    assert!(status.success(), "{status}");
+    assert_eq!(
+        output, "kept 2\n",
+        "the unsubscribed topic's message was not queued"
+    );
+}
+
+#[test]
+fn retained_only_exits_at_the_first_fresh_message() {
+    let broker = Broker::start();
+    assert!(publish(&broker, &["-t", "ro/old", "-m", "stale", "-r"]).success());
+    let sub = subscriber(&broker, &["-t", "ro/#", "--retained-only", "-v"]);
+    assert!(publish(&broker, &["-t", "ro/new", "-m", "fresh"]).success());
+    let (status, output) = wait(sub);
+    assert!(status.success(), "{status}");
+    assert_eq!(output, "ro/old stale\n");
+}
+
+#[test]
+fn remove_retained_clears_what_it_receives_but_not_what_t_filters_out() {
+    let broker = Broker::start();
+    assert!(publish(&broker, &["-t", "rr/clear", "-m", "a", "-r"]).success());
+    assert!(publish(&broker, &["-t", "rr/keep", "-m", "b", "-r"]).success());
+    let sub = subscriber(
+        &broker,
+        &[
+            "-t",
+            "rr/#",
+            "--remove-retained",
+            "-T",
+            "rr/keep",
+            "-C",
+            "1",
+            "-v",
+        ],
+    );
+    let (status, output) = wait(sub);
+    assert!(status.success(), "{status}");
+    assert_eq!(output, "rr/clear a\n");
+    let sub = subscriber(&broker, &["-t", "rr/#", "-C", "1", "-v", "-R"]);
+    let check = subscriber(&broker, &["-t", "rr/#", "-C", "1", "-v"]);
+    assert!(publish(&broker, &["-t", "rr/end", "-m", "end"]).success());
+    assert_eq!(wait(sub).1, "rr/end end\n");
+    assert_eq!(
+        wait(check).1,
+        "rr/keep b\n",
+        "rr/clear is gone, rr/keep stays"
+    );
+}
+
+#[test]
+fn pretty_json_is_mosquittos_layout() {
+    let broker = Broker::start();
+    let sub = subscriber(&broker, &["-t", "js", "-C", "1", "-F", "%j", "--pretty"]);
+    assert!(publish(&broker, &["-t", "js", "-m", "v"]).success());
+    let (status, output) = wait(sub);
+    assert!(status.success());
+    assert!(output.starts_with("{\n\t\"tst\":\t\""), "{output}");
+    assert!(
+        output.ends_with(",\n\t\"topic\":\t\"js\",\n\t\"qos\":\t0,\n\t\"retain\":\t0,\n\t\"payloadlen\":\t1,\n\t\"payload\":\t\"v\"\n}\n"),
+        "{output}"
+    );
+}
+
+#[test]
+fn mqtt5_options_fail_clearly_and_quiet_silences_errors() {
+    for args in [
+        &[
+            "-t",
+            "t",
+            "-m",
+            "x",
+            "-D",
+            "connect",
+            "session-expiry-interval",
+            "10",
+        ][..],
+        &["-t", "t", "-m", "x", "-x", "10"],
+        &["-t", "t", "-m", "x", "-V", "mqttv5"],
+    ] {
+        let output = tool("mqtt-pub").args(args).output().expect("mqtt-pub runs");
+        assert_eq!(output.status.code(), Some(1), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("MQTT 5.0 is not supported yet"),
+            "{args:?}: {stderr}"
+        );
+    }
+    let output = tool("mqtt-sub")
+        .args(["-t", "t", "-x", "10", "--quiet"])
+        .output()
+        .expect("mqtt-sub runs");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        output.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// `--random-filter 0` prints nothing (so `-C 1` is never reached and `-W` expires), 100 prints
+/// everything.
+#[test]
+fn random_filter_at_its_extremes() {
+    let broker = Broker::start();
+    let none = subscriber(
+        &broker,
+        &["-t", "rf", "-C", "1", "-W", "3", "--random-filter", "0"],
+    );
+    let all = subscriber(&broker, &["-t", "rf", "-C", "1", "--random-filter", "100"]);
+    assert!(publish(&broker, &["-t", "rf", "-m", "x"]).success());
+    let (status, output) = wait(all);
+    assert!(status.success(), "{status}");
+    assert_eq!(output, "x\n");
+    let (status, output) = wait(none);
+    assert_eq!((status.code(), output.as_str()), (Some(27), ""));
+}

@@ -8,9 +8,12 @@
 //! - `streaming`: every proper prefix of a packet is "need more bytes"; a stream splits exactly.
 //! - `hostile`: arbitrary bytes never panic, never stall, and never claim bytes they were not given.
 //! - `remaining_length`: whole packets at every boundary of Table 2.4, and one byte past the largest.
+//! - `v5`: the same promises at MQTT 5.0: hostile bytes and property sets, and round trips of
+//!   arbitrary valid packets with arbitrary valid properties.
 
 mod arbitrary;
 mod hostile;
 mod remaining_length;
 mod round_trip;
 mod streaming;
+mod v5;

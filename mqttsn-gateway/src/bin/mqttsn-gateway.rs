@@ -10,6 +10,10 @@ use mqttsn_gateway::cli::{self, GatewayArgs};
 
 fn main() -> ExitCode {
     let args: GatewayArgs = argh::from_env();
+    if args.version {
+        println!("{}", cli::version("mqttsn-gateway"));
+        return ExitCode::SUCCESS;
+    }
     cli::init_logging(args.debug);
     let config = match args.config() {
         Ok(config) => config,

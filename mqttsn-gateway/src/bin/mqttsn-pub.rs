@@ -9,6 +9,10 @@ use mqttsn_gateway::cli::{self, PubArgs};
 
 fn main() -> ExitCode {
     let args: PubArgs = argh::from_env();
+    if args.version {
+        println!("{}", cli::version("mqttsn-pub"));
+        return ExitCode::SUCCESS;
+    }
     cli::init_logging(args.debug);
     match cli::run_pub(&args) {
         Ok(()) => ExitCode::SUCCESS,

@@ -9,6 +9,10 @@ use mqttsn_gateway::cli::{self, SubArgs};
 
 fn main() -> ExitCode {
     let args: SubArgs = argh::from_env();
+    if args.version {
+        println!("{}", cli::version("mqttsn-sub"));
+        return ExitCode::SUCCESS;
+    }
     cli::init_logging(args.debug);
     match cli::run_sub(&args, &mut std::io::stdout()) {
         Ok(()) => ExitCode::SUCCESS,

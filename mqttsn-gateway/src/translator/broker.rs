@@ -15,6 +15,9 @@ use crate::action::{Ack, AckKind, Action, ConnId, Outcome};
 use crate::config::GatewayKind;
 use crate::session::ClientState;
 
+/// A gateway connection lost this soon after it came up was probably taken over.
+const TAKEN_OVER_WITHIN: std::time::Duration = std::time::Duration::from_secs(10);
+
 impl Translator {
     pub(super) fn broker_connected(
         &mut self,
@@ -25,6 +28,7 @@ impl Translator {
         if conn == ConnId::GATEWAY {
             log::info!("gateway connection to the broker is up");
             self.gateway_up = true;
+            self.gateway_up_since = Some(now);
             // [SN-6.1-1] Advertise at once, then every T_ADV.
             self.advertise(now, actions);
             return;
@@ -41,6 +45,21 @@ impl Translator {
         if conn == ConnId::GATEWAY {
             log::warn!("gateway connection to the broker lost");
             self.gateway_up = false;
+            self.stats.broker_losses += 1;
+            if self
+                .gateway_up_since
+                .take()
+                .is_some_and(|since| now.saturating_duration_since(since) < TAKEN_OVER_WITHIN)
+            {
+                // A broker closes a connection when another one connects with its client id
+                // [MQTT-3.1.4-2]; two gateways configured alike then keep taking each other over.
+                log::warn!(
+                    "the broker closed the gateway's connection soon after accepting it: is another \
+                     client (a second gateway?) using the client id {:?}? Give each gateway its own \
+                     BrokerClientId, or leave it unset for a unique one",
+                    self.config.broker_client_id.as_deref().unwrap_or_default()
+                );
+            }
             if self.config.kind == GatewayKind::Aggregating {
                 // Every client depends on this connection: each is told, rather than left
                 // believing it is connected [SN-5.4.21-2].
@@ -117,9 +136,13 @@ impl Translator {
                     msg_id,
                     topic_id,
                     requested,
+                    filter,
                 },
                 outcome,
             ) => {
+                if ack.conn == ConnId::GATEWAY && self.config.kind == GatewayKind::Aggregating {
+                    self.retained_follow(&id, &filter);
+                }
                 let granted = match outcome {
                     Outcome::Done(granted) => Some(granted.unwrap_or(requested).min(requested)),
                     _ => None,

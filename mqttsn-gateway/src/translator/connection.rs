@@ -63,6 +63,7 @@ impl Translator {
             .entry(id.clone())
             .or_insert_with(|| Session::new(&id, peer.clone(), now));
         let was = session.state;
+        let moved = session.peer != *peer;
         if session.peer != *peer && !matches!(was, ClientState::Disconnected | ClientState::Lost) {
             // The client id is in use from another address. As in MQTT, the new connection takes
             // the session over [MQTT-3.1.4-2]; the old node is told it is disconnected rather
@@ -88,6 +89,14 @@ impl Translator {
             return;
         };
         session.clean_session = connect.clean_session;
+        if !connect.clean_session
+            && (moved || matches!(was, ClientState::Disconnected | ClientState::Lost))
+        {
+            // A kept session taken up again after a DISCONNECT or a loss, or by a node at another
+            // address: the client may have restarted and no longer know its topic ids. (A
+            // sleeping client that connects again never left, and keeps them [SN-6.14-14].)
+            session.rejoin();
+        }
         session.keep_alive = std::time::Duration::from_secs(connect.duration.into());
         session.last_heard = now;
         session.away_since = None;
@@ -403,7 +412,7 @@ mod tests {
     use std::time::Duration;
 
     use mqtt_client::QoS;
-    use mqttsn_codec::{ClientId, MsgType, PubAck, QoS as SnQoS, TopicId, TopicName};
+    use mqttsn_codec::{ClientId, MsgId, MsgType, PubAck, QoS as SnQoS, TopicId, TopicName};
 
     use super::super::harness::*;
     use super::*;
@@ -586,10 +595,13 @@ mod tests {
         h.message(ConnId::GATEWAY, "k/a", QoS::ExactlyOnce);
         assert_eq!(h.translator.buffered("c1"), 2);
         assert_eq!(h.translator.stats().buffered, 2);
-        // [SN-6.3-5] Connecting again without a clean session: CONNACK, then the kept messages.
+        // [SN-6.3-5] Connecting again without a clean session: CONNACK, then the kept messages,
+        // their topic registered again first [SN-6.10-2].
         let actions = reconnect(&mut h, 1, "c1");
-        assert_eq!(types(&actions), [MsgType::ConnAck, MsgType::Publish]);
-        let datagram = sent(&actions).swap_remove(1).1;
+        assert_eq!(types(&actions), [MsgType::ConnAck, MsgType::Register]);
+        let actions = h.regack(1, &actions);
+        assert_eq!(types(&actions), [MsgType::Publish]);
+        let datagram = sent(&actions).swap_remove(0).1;
         let Ok(Message::Publish(first)) = Message::decode(&datagram) else {
             panic!("PUBLISH");
         };
@@ -631,14 +643,17 @@ mod tests {
             1,
             "the third is dropped and counted"
         );
-        // The message in flight goes again first, marked as a retransmission [SN-5.3.4-1].
+        // The message in flight goes again first, after its topic is registered again
+        // [SN-6.10-2], under its MsgId and marked as a retransmission [SN-5.3.4-1].
         let actions = reconnect(&mut h, 1, "c1");
-        assert_eq!(types(&actions), [MsgType::ConnAck, MsgType::Publish]);
-        let datagram = sent(&actions).swap_remove(1).1;
+        assert_eq!(types(&actions), [MsgType::ConnAck, MsgType::Register]);
+        let actions = h.regack(1, &actions);
+        let datagram = sent(&actions).swap_remove(0).1;
         let Ok(Message::Publish(again)) = Message::decode(&datagram) else {
             panic!("PUBLISH");
         };
         assert!(again.dup);
+        assert_eq!(again.msg_id, MsgId(1), "the MsgId it was first sent with");
     }
 
     #[test]
@@ -669,7 +684,8 @@ mod tests {
         h.message(conn, "k/a", QoS::AtLeastOnce);
         assert_eq!(h.translator.buffered("c1"), 1);
         let actions = reconnect(&mut h, 1, "c1");
-        assert_eq!(types(&actions), [MsgType::ConnAck, MsgType::Publish]);
+        assert_eq!(types(&actions), [MsgType::ConnAck, MsgType::Register]);
+        assert_eq!(types(&h.regack(1, &actions)), [MsgType::Publish]);
     }
 
     const DAY: Duration = Duration::from_secs(86_400);
@@ -786,9 +802,11 @@ mod tests {
         assert_eq!(types_to(&actions, 1), [MsgType::Disconnect]);
         assert_eq!(types_to(&actions, 2), [MsgType::ConnAck]);
         assert_eq!(h.state("twin"), Some(ClientState::Active));
+        // The new node may not know the old one's topic ids: REGISTER first [SN-6.10-2].
         let actions = h.message(ConnId::GATEWAY, "t/a", QoS::AtMostOnce);
-        assert_eq!(types_to(&actions, 2), [MsgType::Publish]);
+        assert_eq!(types_to(&actions, 2), [MsgType::Register]);
         assert!(types_to(&actions, 1).is_empty());
+        assert_eq!(types_to(&h.regack(2, &actions), 2), [MsgType::Publish]);
         // [SN-5.4.21-2] Whatever the old node sends now is answered with DISCONNECT.
         let actions = h.from(
             1,

@@ -2,6 +2,7 @@
 //! broker is reachable. Where ADVERTISE goes (a broadcast or multicast address) is configuration;
 //! GWINFO goes straight back to the searcher.
 
+use std::net::SocketAddr;
 use std::time::Instant;
 
 use mqttsn_codec::{Advertise, GwInfo, Message};
@@ -20,6 +21,30 @@ impl Translator {
             gw_add: None,
         });
         self.send(peer, &gwinfo, actions);
+    }
+
+    /// SEARCHGW sent to the multicast group: GWINFO to the group, where the specification
+    /// broadcasts it [SN-6.1-14] so that other searchers hear it too [SN-6.1-10], and to the
+    /// searcher itself, which may not listen on the group.
+    pub(super) fn search_gw_on_group(&mut self, from: SocketAddr, actions: &mut Vec<Action>) {
+        self.search_gw(&Peer::direct(from), actions);
+        if let Some(group) = self
+            .config
+            .advertise_address
+            .filter(|a| a.ip().is_multicast())
+            && group != from
+        {
+            let gwinfo = Message::GwInfo(GwInfo {
+                gw_id: self.config.gateway_id,
+                gw_add: None,
+            });
+            if let Some(datagram) = encode(&gwinfo) {
+                actions.push(Action::Send {
+                    to: group,
+                    datagram,
+                });
+            }
+        }
     }
 
     pub(super) fn advertise(&mut self, now: Instant, actions: &mut Vec<Action>) {
@@ -44,6 +69,44 @@ mod tests {
     use super::*;
     use crate::action::{BrokerEvent, ConnId};
     use crate::config::GatewayKind;
+
+    /// SEARCHGW on the group is answered to the searcher and to the group; anything else on the
+    /// group, the gateway's own ADVERTISE included, is ignored.
+    #[test]
+    fn searchgw_on_the_group_is_answered_there_sn_6_1_12() {
+        let mut h = Harness::new(GatewayKind::Transparent);
+        let group: SocketAddr = "239.255.19.4:1885".parse().expect("valid");
+        h.translator.config.advertise_address = Some(group);
+        let search = bytes(Message::SearchGw(mqttsn_codec::SearchGw { radius: 1 }));
+        let actions = h.translator.group_datagram(h.now, node(1), &search);
+        let to: Vec<SocketAddr> = sent(&actions).into_iter().map(|(to, _)| to).collect();
+        assert_eq!(to, [node(1), group]);
+        assert!(
+            sent(&actions)
+                .iter()
+                .all(|(_, d)| matches!(Message::decode(d), Ok(Message::GwInfo(_))))
+        );
+        let advertise = bytes(Message::Advertise(Advertise {
+            gw_id: 1,
+            duration: 900,
+        }));
+        assert!(
+            h.translator
+                .group_datagram(h.now, node(1), &advertise)
+                .is_empty()
+        );
+        let connect = bytes(Message::PingReq(mqttsn_codec::PingReq { client_id: None }));
+        assert!(
+            h.translator
+                .group_datagram(h.now, node(1), &connect)
+                .is_empty()
+        );
+        assert!(
+            h.translator
+                .group_datagram(h.now, node(1), &[1, 2])
+                .is_empty()
+        );
+    }
 
     #[test]
     fn discovery_gwinfo_and_advertise_sn_6_1_1_sn_6_1_12() {

@@ -136,6 +136,26 @@ impl Harness {
         all
     }
 
+    /// Answers the REGISTER among `actions` with an accepted REGACK from node `n`, returning what
+    /// the gateway does next; panics if there is none.
+    pub(crate) fn regack(&mut self, n: u16, actions: &[Action]) -> Vec<Action> {
+        let register = sent(actions)
+            .into_iter()
+            .find_map(|(_, d)| match Message::decode(&d) {
+                Ok(Message::Register(r)) => Some((r.topic_id, r.msg_id)),
+                _ => None,
+            })
+            .expect("a REGISTER");
+        self.from(
+            n,
+            Message::RegAck(mqttsn_codec::RegAck {
+                topic_id: register.0,
+                msg_id: register.1,
+                return_code: ReturnCode::Accepted,
+            }),
+        )
+    }
+
     pub(crate) fn message(&mut self, conn: ConnId, topic: &str, qos: QoS) -> Vec<Action> {
         self.broker(BrokerEvent::Message {
             conn,

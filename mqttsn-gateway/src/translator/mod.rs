@@ -48,6 +48,8 @@ pub struct Stats {
     pub dropped: u64,
     /// Clients lost (keep-alive, sleep duration, or retransmissions exhausted).
     pub lost: u64,
+    /// How many times the gateway's own broker connection was lost.
+    pub broker_losses: u64,
     /// Whether the gateway's own broker connection is up.
     pub broker_connected: bool,
     /// Messages waiting in the clients' queues: sleeping clients', and those kept for disconnected
@@ -78,6 +80,8 @@ pub struct Translator {
     /// the count is above zero.
     shared: HashMap<String, usize>,
     next_advertise: Option<Instant>,
+    /// When the gateway's own connection last came up.
+    gateway_up_since: Option<Instant>,
     stats: Stats,
 }
 
@@ -94,6 +98,7 @@ impl Translator {
             gateway_up: false,
             shared: HashMap::new(),
             next_advertise: None,
+            gateway_up_since: None,
             stats: Stats::default(),
         }
     }
@@ -176,6 +181,21 @@ impl Translator {
             message => (Peer::direct(from), message),
         };
         self.message(now, &peer, message, &mut actions);
+        actions
+    }
+
+    /// One datagram that came to the multicast group the gateway joined (see
+    /// [`Config::advertise_address`]). Only SEARCHGW is answered there [SN-6.1-12]; anything else
+    /// sent to the group (the gateway's own ADVERTISE looped back, another gateway's) is not for
+    /// this gateway's clients and is ignored.
+    pub fn group_datagram(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) -> Vec<Action> {
+        let mut actions = Vec::new();
+        let _ = now;
+        match Message::decode(bytes) {
+            Ok(Message::SearchGw(_)) => self.search_gw_on_group(from, &mut actions),
+            Ok(message) => log::debug!("{from}: {:?} on the group ignored", message.msg_type()),
+            Err(error) => log::debug!("{from}: malformed datagram on the group: {error}"),
+        }
         actions
     }
 

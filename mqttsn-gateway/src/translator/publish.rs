@@ -33,7 +33,11 @@ impl Translator {
         };
         // [SN-6.5-2] A fresh id (or the one already given) in REGACK.
         let (topic_id, return_code) = match session.registry.assign(register.topic_name.as_str()) {
-            Some(topic_id) => (topic_id, ReturnCode::Accepted),
+            Some(topic_id) => {
+                // The REGACK tells the client the id.
+                session.registry.tell(topic_id);
+                (topic_id, ReturnCode::Accepted)
+            }
             None => (TopicId::UNASSIGNED, ReturnCode::Congestion),
         };
         let regack = Message::RegAck(RegAck {
@@ -77,11 +81,15 @@ impl Translator {
         let Some(session) = self.sessions.get_mut(id) else {
             return;
         };
+        let mut out = Vec::new();
         session.on_puback(
             puback.msg_id,
             puback.topic_id,
             puback.return_code == ReturnCode::InvalidTopicId,
+            now,
+            &mut out,
         );
+        self.send_out(id, out, actions);
         self.pump(now, id, actions);
     }
 
@@ -255,7 +263,25 @@ impl Translator {
                 Some(owner) => vec![owner.clone()],
                 None => return,
             },
-            (GatewayKind::Aggregating, _) => self.sessions.keys().cloned().collect(),
+            (GatewayKind::Aggregating, _) => {
+                // A retained message is the answer to one node's SUBSCRIBE (see `Retained`): it
+                // goes to the subscriptions that asked for it. One no subscription asked for (a
+                // broker that sets the flag on live messages) goes to every match, as any other.
+                let asked: Vec<String> = if delivery.retain {
+                    self.sessions
+                        .iter()
+                        .filter(|(_, s)| s.wants_retained(&delivery.topic))
+                        .map(|(id, _)| id.clone())
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                if asked.is_empty() {
+                    self.sessions.keys().cloned().collect()
+                } else {
+                    asked
+                }
+            }
         };
         for id in targets {
             let Some(session) = self.sessions.get_mut(&id) else {
@@ -297,6 +323,95 @@ mod tests {
     use super::*;
     use crate::action::{BrokerEvent, Outcome};
     use crate::session::ClientState;
+
+    /// The broker's SUBACK has not come yet, so the client has not been given the id of its
+    /// subscription: a message on the topic is preceded by a REGISTER of that id, never sent
+    /// under an id the client cannot map [SN-6.10-1] [SN-6.10-2].
+    #[test]
+    fn a_message_before_the_suback_is_registered_first_sn_6_10_1() {
+        for kind in [GatewayKind::Aggregating, GatewayKind::Transparent] {
+            let mut h = Harness::new(kind);
+            h.connect(1, "c1", true, 30);
+            let actions = h.from(
+                1,
+                Message::Subscribe(mqttsn_codec::Subscribe {
+                    dup: false,
+                    qos: SnQoS::AtLeastOnce,
+                    msg_id: MsgId(1),
+                    topic: name("s/t"),
+                }),
+            );
+            assert!(sent(&actions).is_empty(), "the SUBACK waits for the broker");
+            let (conn, ack) = actions
+                .iter()
+                .find_map(|a| match a {
+                    Action::Subscribe {
+                        conn,
+                        ack: Some(ack),
+                        ..
+                    } => Some((*conn, ack.clone())),
+                    _ => None,
+                })
+                .expect("a broker SUBSCRIBE");
+            let early = h.message(conn, "s/t", QoS::AtLeastOnce);
+            assert_eq!(types(&early), [mqttsn_codec::MsgType::Register], "{kind:?}");
+            let actions = h.broker(BrokerEvent::Done(
+                ack,
+                Outcome::Done(Some(QoS::AtLeastOnce)),
+            ));
+            let datagram = sent(&actions).swap_remove(0).1;
+            let Ok(Message::SubAck(suback)) = Message::decode(&datagram) else {
+                panic!("SUBACK");
+            };
+            let actions = h.regack(1, &early);
+            let datagram = sent(&actions).swap_remove(0).1;
+            let Ok(Message::Publish(publish)) = Message::decode(&datagram) else {
+                panic!("PUBLISH after the REGACK");
+            };
+            assert_eq!(publish.topic, PublishTopic::Normal(suback.topic_id));
+        }
+    }
+
+    /// [SN-6.10-7] A client that answers "invalid topic id" is sent a REGISTER and then the same
+    /// message again, not dropped; a second refusal after an accepted REGISTER drops it.
+    #[test]
+    fn an_invalid_topic_id_answer_registers_and_resends_sn_6_10_7() {
+        let mut h = Harness::new(GatewayKind::Aggregating);
+        h.connect(1, "c1", true, 30);
+        h.subscribe(1, name("s/t"), SnQoS::AtLeastOnce);
+        let refuse = |h: &mut Harness, actions: &[Action]| {
+            let datagram = sent(actions).swap_remove(0).1;
+            let Ok(Message::Publish(publish)) = Message::decode(&datagram) else {
+                panic!("PUBLISH");
+            };
+            let PublishTopic::Normal(topic_id) = publish.topic else {
+                panic!("a normal id");
+            };
+            let answer = h.from(
+                1,
+                Message::PubAck(PubAck {
+                    topic_id,
+                    msg_id: publish.msg_id,
+                    return_code: ReturnCode::InvalidTopicId,
+                }),
+            );
+            (publish.msg_id, answer)
+        };
+        let actions = h.message(ConnId::GATEWAY, "s/t", QoS::AtLeastOnce);
+        let (msg_id, actions) = refuse(&mut h, &actions);
+        assert_eq!(types(&actions), [mqttsn_codec::MsgType::Register]);
+        let actions = h.regack(1, &actions);
+        let datagram = sent(&actions).swap_remove(0).1;
+        let Ok(Message::Publish(again)) = Message::decode(&datagram) else {
+            panic!("the same PUBLISH again");
+        };
+        assert_eq!((again.msg_id, again.dup), (msg_id, true));
+        let (_, actions) = refuse(&mut h, &actions);
+        assert!(sent(&actions).is_empty(), "refused twice: dropped");
+        // Nothing is left in flight: the next message goes out (registered first again).
+        let actions = h.message(ConnId::GATEWAY, "s/t", QoS::AtLeastOnce);
+        assert_eq!(types(&actions), [mqttsn_codec::MsgType::Register]);
+    }
 
     #[test]
     fn wildcard_subscription_registers_before_publishing_sn_6_9_3_sn_6_10_4() {

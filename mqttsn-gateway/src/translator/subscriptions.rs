@@ -3,8 +3,10 @@
 //! that holds it and counted, made by the first and removed by the last.
 //!
 //! In a transparent gateway each request goes to the client's own connection and its SUBACK or
-//! UNSUBACK waits for the broker's answer (`broker.rs` sends it). In an aggregating one only the
-//! first subscriber to a filter waits; the others are answered at once.
+//! UNSUBACK waits for the broker's answer (`broker.rs` sends it). In an aggregating one every
+//! SUBSCRIBE goes upstream too, even for a filter already held, so that each new subscriber gets
+//! the retained messages (see `session::Retained`); only the first counts, and the last one out
+//! unsubscribes.
 
 use mqtt_client::QoS;
 use mqttsn_codec::{
@@ -15,7 +17,7 @@ use mqttsn_codec::{
 use super::Translator;
 use crate::action::{Ack, AckKind, Action, ConnId};
 use crate::config::GatewayKind;
-use crate::session::{Subscription, SubscriptionKind, mqtt_qos, sn_qos};
+use crate::session::{Retained, Subscription, SubscriptionKind, mqtt_qos, sn_qos};
 
 impl Translator {
     /// predefined id.
@@ -83,11 +85,13 @@ impl Translator {
             filter: filter.clone(),
             qos: requested,
             kind,
+            retained: Retained::Pending,
         });
         let kind = AckKind::SubAck {
             msg_id: subscribe.msg_id,
             topic_id,
             requested,
+            filter: filter.clone(),
         };
         match self.config.kind {
             GatewayKind::Transparent => {
@@ -105,25 +109,24 @@ impl Translator {
             }
             GatewayKind::Aggregating => {
                 // [SN-4.2-1] One broker subscription per filter, shared and counted. It asks for
-                // QoS 2 so that each client can be served at the QoS it asked for.
+                // QoS 2 so that each client can be served at the QoS it asked for. A filter
+                // already held is subscribed to again all the same: the broker then sends its
+                // retained messages, which the new subscriber is owed as a transparent gateway's
+                // would be [MQTT-3.3.1-6] [MQTT-3.8.4-3] (see `Retained`).
                 let count = self.shared.entry(filter.clone()).or_insert(0);
                 if !known {
                     *count += 1;
                 }
-                if *count == 1 && !known {
-                    actions.push(Action::Subscribe {
+                actions.push(Action::Subscribe {
+                    conn: ConnId::GATEWAY,
+                    filter,
+                    qos: QoS::ExactlyOnce,
+                    ack: Some(Ack {
+                        client: id.to_string(),
                         conn: ConnId::GATEWAY,
-                        filter,
-                        qos: QoS::ExactlyOnce,
-                        ack: Some(Ack {
-                            client: id.to_string(),
-                            conn: ConnId::GATEWAY,
-                            kind,
-                        }),
-                    });
-                } else {
-                    self.suback(id, subscribe.msg_id, topic_id, Some(requested), actions);
-                }
+                        kind,
+                    }),
+                });
             }
         }
     }
@@ -136,7 +139,14 @@ impl Translator {
         granted: Option<QoS>,
         actions: &mut Vec<Action>,
     ) {
-        // [SN-5.4.16-1] [SN-6.9-1]
+        // [SN-5.4.16-1] [SN-6.9-1] An accepted SUBACK tells the client the id; only from now on is
+        // it published with [SN-6.10-1].
+        if granted.is_some()
+            && topic_id != TopicId::UNASSIGNED
+            && let Some(session) = self.sessions.get_mut(id)
+        {
+            session.registry.tell(topic_id);
+        }
         let suback = Message::SubAck(match granted {
             Some(qos) => SubAck {
                 qos: sn_qos(qos),
@@ -207,6 +217,21 @@ impl Translator {
         }
     }
 
+    /// Aggregating: the broker answered the SUBSCRIBE of `client` for `filter`. The retained
+    /// messages that follow are that subscription's; every other subscription answered earlier
+    /// has had all of its own, since the broker sends them before its next SUBACK.
+    pub(super) fn retained_follow(&mut self, client: &str, filter: &str) {
+        for (id, session) in &mut self.sessions {
+            for subscription in &mut session.subscriptions {
+                if id == client && subscription.filter == filter {
+                    subscription.retained = Retained::Fresh;
+                } else if subscription.retained == Retained::Fresh {
+                    subscription.retained = Retained::Settled;
+                }
+            }
+        }
+    }
+
     /// Aggregating: one client fewer holds `filter`; the last one out unsubscribes the gateway.
     pub(super) fn release(&mut self, filter: &str, actions: &mut Vec<Action>) {
         if let Some(count) = self.shared.get_mut(filter) {
@@ -228,6 +253,43 @@ mod tests {
     use super::super::harness::*;
     use super::*;
 
+    fn retained(h: &mut Harness, topic: &str, retain: bool) -> Vec<Action> {
+        h.broker(crate::action::BrokerEvent::Message {
+            conn: ConnId::GATEWAY,
+            topic: topic.into(),
+            payload: b"r".to_vec(),
+            qos: QoS::AtMostOnce,
+            retain,
+        })
+    }
+
+    /// [MQTT-3.3.1-8] [MQTT-3.8.4-3] A node subscribing to a filter the gateway already holds
+    /// still gets its retained messages; the node that held it first does not get them twice.
+    #[test]
+    fn a_later_subscriber_gets_the_retained_messages_aggregating() {
+        let mut h = Harness::new(GatewayKind::Aggregating);
+        h.connect(1, "c1", true, 30);
+        h.connect(2, "c2", true, 30);
+        h.subscribe(1, name("r/t"), SnQoS::AtMostOnce);
+        assert_eq!(sent(&retained(&mut h, "r/t", true)).len(), 1, "c1's own");
+        let actions = h.subscribe(2, name("r/t"), SnQoS::AtMostOnce);
+        assert!(
+            actions.iter().any(
+                |a| matches!(a, Action::Subscribe { filter, conn, .. } if filter == "r/t" && *conn == ConnId::GATEWAY)
+            ),
+            "subscribed upstream again"
+        );
+        let actions = retained(&mut h, "r/t", true);
+        let to: Vec<_> = sent(&actions).into_iter().map(|(to, _)| to).collect();
+        assert_eq!(to, [node(2)], "only the new subscriber");
+        // A live message goes to both.
+        assert_eq!(sent(&retained(&mut h, "r/t", false)).len(), 2);
+        // A broker that flags a live message as retained after all loses nobody: with no
+        // subscription waiting for retained messages of that topic, it goes to every match.
+        h.subscribe(1, name("other"), SnQoS::AtMostOnce);
+        assert_eq!(sent(&retained(&mut h, "r/t", true)).len(), 2);
+    }
+
     #[test]
     fn aggregating_subscriptions_are_shared_and_counted_sn_4_2_1() {
         let mut h = Harness::new(GatewayKind::Aggregating);
@@ -243,9 +305,11 @@ mod tests {
             broker_subscribes(&h.subscribe(1, name("s/#"), SnQoS::AtLeastOnce)),
             1
         );
+        // The second subscribes upstream again, for the retained messages [MQTT-3.8.4-3], but
+        // one UNSUBSCRIBE still takes both away.
         assert_eq!(
             broker_subscribes(&h.subscribe(2, name("s/#"), SnQoS::AtMostOnce)),
-            0
+            1
         );
         // One message reaches both, each at its own QoS.
         let actions = h.message(ConnId::GATEWAY, "s/x", QoS::ExactlyOnce);

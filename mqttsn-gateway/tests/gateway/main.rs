@@ -16,3 +16,6 @@ mod tools;
 
 /// Discovery over UDP, IPv6, and the broker reached with a password and over TLS.
 mod network;
+
+/// Nothing lost at a subscription's start or a kept session's return (issue 19).
+mod delivery;

@@ -329,3 +329,127 @@ fn the_gateway_logs_in_to_the_broker() {
     );
     watcher.disconnect();
 }
+
+/// The interface the kernel sends `group` out of, found without sending anything: a UDP socket
+/// "connected" to the group takes that interface's address. `None` when there is no route.
+fn route_to(group: SocketAddr) -> Option<std::net::Ipv4Addr> {
+    let probe = UdpSocket::bind("0.0.0.0:0").ok()?;
+    probe.connect(group).ok()?;
+    match probe.local_addr().ok()?.ip() {
+        std::net::IpAddr::V4(ip) if !ip.is_unspecified() => Some(ip),
+        _ => None,
+    }
+}
+
+/// SEARCHGW sent to the multicast group of `MulticastIP`/`MulticastPortNo` is answered with
+/// GWINFO [SN-6.1-12]: the gateway joins the group on the configured interface. The answer goes
+/// to the searcher and to the group [SN-6.1-14]; only the searcher's copy is checked here, since
+/// no second socket on this host can bind the group's port while the gateway holds it (the
+/// standard library sets no SO_REUSEADDR), and the copy to the group is pinned by the unit test
+/// `searchgw_on_the_group_is_answered_there_sn_6_1_12`. Before issue 19 the gateway never joined, so only
+/// its ADVERTISE reached the group and a searcher on the group heard nothing.
+///
+/// The group is reached through the kernel's multicast loopback (IP_MULTICAST_LOOP, on by
+/// default) on the interface the group is routed to: a membership on `lo` would not hear a
+/// datagram the kernel sends out of another interface, and the standard library cannot choose the
+/// sending interface (IP_MULTICAST_IF). A machine with no route for the group cannot run this.
+fn searchgw_on_the_multicast_group(broker: BrokerKind) {
+    let group = SocketAddr::from(([239, 255, 19, 4], free_port()));
+    let Some(interface) = route_to(group) else {
+        eprintln!(
+            "no route for multicast on this machine: searchgw_on_the_multicast_group skipped"
+        );
+        return;
+    };
+    let broker = TestBroker::start(broker);
+    let mut config = config(broker.port(), GatewayKind::Transparent);
+    config.gateway_id = 19;
+    config.advertise_address = Some(group);
+    config.multicast_interface = interface;
+    let gateway = gateway_with(config);
+    let searcher = UdpSocket::bind("0.0.0.0:0").expect("socket");
+    let mut searchgw = Vec::new();
+    Message::SearchGw(SearchGw { radius: 1 })
+        .encode(&mut searchgw)
+        .expect("encodable");
+    searcher
+        .send_to(&searchgw, group)
+        .expect("sent to the group");
+    let gwinfo = Ok(Message::GwInfo(GwInfo {
+        gw_id: 19,
+        gw_add: None,
+    }));
+    let (datagram, from) = next_datagram(&searcher);
+    assert_eq!(
+        Message::decode(&datagram),
+        gwinfo,
+        "the searcher is answered"
+    );
+    assert_eq!(
+        from.port(),
+        gateway.local_addr().port(),
+        "from the gateway's own port"
+    );
+}
+
+#[test]
+fn searchgw_on_the_multicast_group_ours() {
+    searchgw_on_the_multicast_group(BrokerKind::Ours);
+}
+
+#[test]
+fn searchgw_on_the_multicast_group_mosquitto() {
+    searchgw_on_the_multicast_group(BrokerKind::Mosquitto);
+}
+
+/// Two gateways configured alike (same `GatewayName` and `GatewayID`) at one broker: each has a
+/// client id of its own, so neither takes the other's connection over [MQTT-3.1.4-2]. Before
+/// issue 19 both connected as `<name>-<id>`; the second took the first over, and the two went on
+/// taking each other over.
+fn two_gateways_with_one_name(broker: BrokerKind) {
+    let broker = TestBroker::start(broker);
+    let mut config = config(broker.port(), GatewayKind::Aggregating);
+    config.gateway_name = format!("twin-gw-{}", free_port());
+    let first = gateway_with(config.clone());
+    let second = gateway_with(config);
+    let watcher = broker.mqtt_client("twin-gw-watcher");
+    watcher
+        .subscribe(&[("t0", MqttQoS::AtLeastOnce), ("t1", MqttQoS::AtLeastOnce)])
+        .expect("sent")
+        .wait()
+        .expect("subscribed");
+    for (n, gateway) in [&first, &second].into_iter().enumerate() {
+        let mut client = sn_client(gateway, &format!("twin-gw-node-{n}"));
+        client
+            .publish(
+                Topic::Short(format!("t{n}")),
+                b"hello",
+                QoS::AtLeastOnce,
+                false,
+            )
+            .expect("published");
+        client.disconnect().expect("disconnected");
+    }
+    let mut topics: Vec<String> = (0..2).map(|_| next_mqtt(&watcher).topic).collect();
+    topics.sort();
+    assert_eq!(topics, ["t0", "t1"]);
+    for gateway in [&first, &second] {
+        let stats = gateway.stats().expect("stats");
+        assert!(stats.broker_connected);
+        assert_eq!(
+            stats.broker_losses, 0,
+            "a gateway's connection was taken over"
+        );
+    }
+    watcher.disconnect();
+}
+
+#[test]
+fn two_gateways_with_one_name_ours() {
+    two_gateways_with_one_name(BrokerKind::Ours);
+}
+
+#[test]
+fn two_gateways_with_one_name_mosquitto() {
+    two_gateways_with_one_name(BrokerKind::Mosquitto);
+}

@@ -83,7 +83,153 @@ fn mqttsn_sub_prints_one_message() {
             .ok();
         line.is_some()
     });
-    assert_eq!(line.as_deref(), Some("sn/tool/sub hi"));
+    // As mqtt-sn-tools prints it: `topic: payload`.
+    assert_eq!(line.as_deref(), Some("sn/tool/sub: hi"));
     assert!(child.wait().expect("exits").success());
+    publisher.disconnect();
+}
+
+/// `mqttsn-sub -v -T 7` prints a predefined topic's id as mqtt-sn-tools does, four hex digits
+/// (`0007: hi`), not the Rust name of the type.
+#[test]
+fn mqttsn_sub_prints_a_predefined_id_in_hex() {
+    let broker = TestBroker::start(BrokerKind::Ours);
+    let gateway = gateway(&broker, GatewayKind::Transparent);
+    let port = gateway.local_addr().port().to_string();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mqttsn-sub"))
+        .args(["-p", &port, "-T", "7", "-1", "-v", "-i", "tool-sub-pre"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("runs");
+    let publisher = broker.mqtt_client("tool-pub-pre");
+    let stdout = child.stdout.take().expect("piped");
+    let (lines, received) = crossbeam_channel::unbounded();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = lines.send(line);
+        }
+    });
+    let mut line = None;
+    wait_until("mqttsn-sub's output", || {
+        publisher
+            .publish("sn/pre/seven", "hi", MqttQoS::AtLeastOnce, false)
+            .expect("sent")
+            .wait()
+            .expect("acknowledged");
+        line = received
+            .recv_timeout(std::time::Duration::from_millis(200))
+            .ok();
+        line.is_some()
+    });
+    assert_eq!(line.as_deref(), Some("0007: hi"));
+    assert!(child.wait().expect("exits").success());
+    publisher.disconnect();
+}
+
+/// With nothing on the gateway's port the tools fail on the ICMP "port unreachable" at once, as
+/// mqtt-sn-tools do, instead of retransmitting CONNECT for N_retry times T_retry (15 s and more).
+#[test]
+fn the_tools_fail_fast_without_a_gateway() {
+    let closed = std::net::UdpSocket::bind("127.0.0.1:0").expect("socket");
+    let port = closed.local_addr().expect("address").port().to_string();
+    drop(closed);
+    for (program, extra) in [
+        (env!("CARGO_BIN_EXE_mqttsn-pub"), &["-m", "x"][..]),
+        (env!("CARGO_BIN_EXE_mqttsn-sub"), &[][..]),
+    ] {
+        let started = std::time::Instant::now();
+        let output = Command::new(program)
+            .args(["-p", &port, "-q", "1", "-t", "sn/none"])
+            .args(extra)
+            .output()
+            .expect("runs");
+        assert!(!output.status.success());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("port unreachable"), "{program}: {stderr}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "{program} took {:?}",
+            started.elapsed()
+        );
+    }
+}
+
+/// `--version` on every program, and `--wlnid` without `--fe` refused rather than ignored.
+#[test]
+fn version_and_wlnid_without_fe() {
+    for (program, name) in [
+        (env!("CARGO_BIN_EXE_mqttsn-pub"), "mqttsn-pub"),
+        (env!("CARGO_BIN_EXE_mqttsn-sub"), "mqttsn-sub"),
+        (env!("CARGO_BIN_EXE_mqttsn-gateway"), "mqttsn-gateway"),
+    ] {
+        let output = Command::new(program)
+            .arg("--version")
+            .output()
+            .expect("runs");
+        assert!(output.status.success(), "{name} --version");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(stdout.starts_with(&format!("{name} ")), "{stdout}");
+    }
+    let output = Command::new(env!("CARGO_BIN_EXE_mqttsn-pub"))
+        .args(["-p", "1", "-t", "ab", "-m", "x", "--wlnid", "0a"])
+        .output()
+        .expect("runs");
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--fe"));
+}
+
+/// SIGINT and SIGTERM make `mqttsn-sub` send DISCONNECT and exit cleanly once the gateway has
+/// answered it, as mqtt-sn-tools does, instead of dying and leaving the gateway to wait out the
+/// keep-alive. (Before, the signal killed it: no DISCONNECT, and no successful exit.)
+#[test]
+fn mqttsn_sub_disconnects_on_sigint_and_sigterm() {
+    let broker = TestBroker::start(BrokerKind::Ours);
+    let gateway = gateway(&broker, GatewayKind::Transparent);
+    let port = gateway.local_addr().port().to_string();
+    let publisher = broker.mqtt_client("tool-pub-signal");
+    for signal in ["-INT", "-TERM"] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_mqttsn-sub"))
+            .args(["-p", &port, "-t", "sn/tool/signal", "-v"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("runs");
+        let stdout = child.stdout.take().expect("piped");
+        let (lines, received) = crossbeam_channel::unbounded();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = lines.send(line);
+            }
+        });
+        // Subscribed (and so connected, with its signal handler in place) once a line comes.
+        wait_until("mqttsn-sub's output", || {
+            publisher
+                .publish("sn/tool/signal", "hi", MqttQoS::AtLeastOnce, false)
+                .expect("sent")
+                .wait()
+                .expect("acknowledged");
+            received
+                .recv_timeout(std::time::Duration::from_millis(200))
+                .is_ok()
+        });
+        let status = Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+        let mut exited = None;
+        wait_until("mqttsn-sub to exit", || {
+            exited = child.try_wait().expect("waits");
+            exited.is_some()
+        });
+        let mut stderr = String::new();
+        if let Some(mut pipe) = child.stderr.take() {
+            let _ = std::io::Read::read_to_string(&mut pipe, &mut stderr);
+        }
+        assert!(
+            exited.is_some_and(|status| status.success()),
+            "{signal}: {exited:?} {stderr}"
+        );
+    }
     publisher.disconnect();
 }
