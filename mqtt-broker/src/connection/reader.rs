@@ -215,7 +215,11 @@ impl Connection {
                 Ok(0) => self.session.connection_lost(),
                 Ok(count) => {
                     Metrics::add(&self.context.router.metrics.bytes_received, count as u64);
-                    match self.decode_all(&mut decoder, &mut buffer) {
+                    let flow = self.decode_all(&mut decoder, &mut buffer);
+                    if Router::waited() {
+                        self.session.held_back(Instant::now());
+                    }
+                    match flow {
                         ControlFlow::Continue(()) => continue,
                         ControlFlow::Break(()) => break,
                     }

@@ -166,6 +166,8 @@ thread_local! {
     /// The `reader_waiting` flag of the session whose reader runs on this thread, once it has one
     /// (see [`Router::reader_of`]). The sys thread and bridges have none.
     static OWN_FLAG: std::cell::RefCell<Option<Arc<AtomicBool>>> = const { std::cell::RefCell::new(None) };
+    /// Set when this thread waited in `await_room`; read and cleared by [`Router::waited`].
+    static WAITED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 impl Router {
@@ -907,6 +909,12 @@ impl Router {
         }
     }
 
+    /// Whether this thread waited for room since the last call (the reader then tells its session,
+    /// whose keep-alive must not count the wait against the client).
+    pub(crate) fn waited() -> bool {
+        WAITED.replace(false)
+    }
+
     /// Back-pressure: with `slot` locked, waits while its session's queue is full and its client is
     /// connected, so that the message about to be delivered is neither dropped nor piles up. The
     /// wait is on the slot's condition variable, which releases the slot's mutex: this thread holds
@@ -948,6 +956,7 @@ impl Router {
                 return;
             }
             let progress = slot.progress;
+            WAITED.set(true);
             let room = Arc::clone(&slot.room);
             let timed_out = room.wait_until(slot, deadline).timed_out();
             if let Some(own) = &own {
