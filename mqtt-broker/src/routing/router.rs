@@ -592,6 +592,33 @@ impl Router {
                 return;
             }
         }
+        if !self.limits.drop_when_full {
+            // Every member is full: with back-pressure the publisher waits for the first
+            // connected one that may read the topic, as for an ordinary subscription.
+            for member in members {
+                let mut slot = member.target.lock();
+                if slot.link.is_none() {
+                    continue;
+                }
+                if security.checks_reads() && !slot.trusted {
+                    let asked = Arc::clone(&slot.client);
+                    drop(slot);
+                    let allowed = security.may_receive(&asked, message);
+                    slot = member.target.lock();
+                    if !allowed || !Arc::ptr_eq(&asked, &slot.client) {
+                        continue;
+                    }
+                }
+                self.await_room(&mut slot);
+                let mut copy = message.for_delivery(message.qos.min(member.qos), false);
+                copy.shared = Some(SharedOrigin {
+                    group: Arc::clone(group),
+                    qos: message.qos,
+                });
+                self.deliver(&mut slot, copy, None);
+                return;
+            }
+        }
         Metrics::add(&self.metrics.publish_dropped, 1);
         debug!(
             "{} {}: no member could take a message on {}",

@@ -146,9 +146,14 @@ fn open_loop_publisher(
 /// they are held back), then reads and acknowledges everything. Every acknowledged message must
 /// arrive, and, since the flow resumes, every message must be acknowledged.
 fn acknowledged_messages_all_arrive(publishers: usize, qos: QoS, count: u16) {
+    acknowledged_messages_all_arrive_at("overload/#", publishers, qos, count);
+}
+
+/// [`acknowledged_messages_all_arrive`], the subscriber subscribed to `filter`.
+fn acknowledged_messages_all_arrive_at(filter: &str, publishers: usize, qos: QoS, count: u16) {
     let (_broker, address) = broker_with(small_queues());
     let (mut subscriber, _) = Client::connect(address, "slow-subscriber", true);
-    subscriber.subscribe("overload/#", qos.bits());
+    subscriber.subscribe(filter, qos.bits());
     let started = Instant::now();
     let handles: Vec<_> = (0..publishers)
         .map(|n| open_loop_publisher(address, format!("pub{n}"), qos, count))
@@ -210,6 +215,13 @@ fn acknowledged_messages_all_arrive(publishers: usize, qos: QoS, count: u16) {
 #[test]
 fn open_loop_qos_1_one_to_one_loses_nothing_acknowledged() {
     acknowledged_messages_all_arrive(1, QoS::AtLeastOnce, 3_000);
+}
+
+/// The same through a shared subscription whose only member is full: the group has nobody else
+/// to give the message to, so the publisher waits rather than the message being dropped.
+#[test]
+fn open_loop_qos_1_to_a_full_shared_group_loses_nothing_acknowledged() {
+    acknowledged_messages_all_arrive_at("$share/g/overload/#", 1, QoS::AtLeastOnce, 2_000);
 }
 
 #[test]
