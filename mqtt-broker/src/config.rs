@@ -54,8 +54,21 @@ pub struct Config {
     /// means no limit).
     pub max_inflight_messages: usize,
     /// QoS 1 and 2 messages queued per session beyond the in-flight window (`max_queued_messages`,
-    /// default 1000; 0 means no limit).
+    /// default 1000; 0 means no limit). While a connected subscriber's queue is full, the
+    /// publishers routing to it wait (back-pressure) rather than drop what they acknowledged.
     pub max_queued_messages: usize,
+    /// `queue_full_drop` (default false): mosquitto's behaviour instead of back-pressure. A message
+    /// for a full queue is dropped, counted in `$SYS/broker/publish/messages/dropped` and logged
+    /// (at most once every 10 s), even a QoS 1 or 2 message its publisher was acknowledged for.
+    pub queue_full_drop: bool,
+    /// The bytes (topics and payloads) queued per session beyond the window (`max_queued_bytes`,
+    /// default 0: no limit, as in mosquitto). A queue at either this or `max_queued_messages` is
+    /// full.
+    pub max_queued_bytes: usize,
+    /// How long a write to a client may stall in all (`write_timeout`, seconds, default 30), and so
+    /// how long a subscriber may leave its publishers waiting for room without making any progress:
+    /// past it, the client is disconnected.
+    pub write_timeout: Duration,
     /// The largest payload accepted, in bytes (`message_size_limit`, default 0: the protocol's limit).
     pub message_size_limit: usize,
     /// How often `$SYS` topics are refreshed (`sys_interval`, default 10 s; zero disables them).
@@ -153,6 +166,9 @@ impl Default for Config {
             local_only: true,
             max_inflight_messages: 20,
             max_queued_messages: 1000,
+            queue_full_drop: false,
+            max_queued_bytes: 0,
+            write_timeout: Duration::from_secs(30),
             message_size_limit: 0,
             sys_interval: Duration::from_secs(10),
             max_connections: None,
@@ -357,6 +373,16 @@ impl Config {
                 "max_queued_messages" => {
                     config.max_queued_messages =
                         number(name, value, 0..=usize::MAX).map_err(error)?;
+                }
+                "max_queued_bytes" => {
+                    config.max_queued_bytes = number(name, value, 0..=usize::MAX).map_err(error)?;
+                }
+                "queue_full_drop" => {
+                    config.queue_full_drop = boolean(name, value).map_err(error)?;
+                }
+                "write_timeout" => {
+                    config.write_timeout =
+                        Duration::from_secs(number(name, value, 1..=3_600).map_err(error)? as u64);
                 }
                 "message_size_limit" => {
                     config.message_size_limit =

@@ -40,6 +40,10 @@ const CLIENTS: usize = 4;
 const LIMITS: Limits = Limits {
     max_inflight: 2,
     max_queued: 4,
+    // The fuzz target plays every client on one thread: nobody could make room for a wait.
+    drop_when_full: true,
+    max_queued_bytes: 0,
+    stall: std::time::Duration::from_secs(30),
 };
 const CHANNEL_CAPACITY: usize = 4;
 const MAX_SUBSCRIPTIONS: usize = 3;

@@ -122,6 +122,9 @@ impl Broker {
         let limits = Limits {
             max_inflight: config.max_inflight_messages,
             max_queued: config.max_queued_messages,
+            drop_when_full: config.queue_full_drop,
+            max_queued_bytes: config.max_queued_bytes,
+            stall: config.write_timeout,
         };
         let window = if limits.max_inflight == 0 {
             CHANNEL_MAX
@@ -152,6 +155,7 @@ impl Broker {
             writer_stack: WRITER_STACK_SIZE,
             max_subscriptions: config.max_subscriptions_per_client,
             max_topic_levels: config.max_topic_levels,
+            write_timeout: config.write_timeout,
         });
         let persistence = match store {
             Some(store) => Some(start_persistence(store, &context.router)?),

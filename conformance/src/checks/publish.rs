@@ -7,6 +7,14 @@ use crate::wire::{self, Frame, kind};
 
 pub(crate) const CHECKS: &[Check] = &[
     Check {
+        name: "overload-without-loss",
+        section: "3.3 PUBLISH",
+        ids: &["MQTT-4.3.2-1", "MQTT-3.3.4-1"],
+        summary: "3 000 QoS 1 messages sent open loop, faster than the subscriber reads: every one acknowledged arrives",
+        applies: Applies::Both,
+        run: overload_without_loss,
+    },
+    Check {
         name: "qos0-delivered",
         section: "3.3 PUBLISH",
         ids: &[
@@ -758,4 +766,77 @@ fn wrong_acknowledgement_closes(context: &Context) -> Result<Verdict, String> {
     sub.send(&[0xC0, 0x00])?;
     sub.expect_closed(&[])?;
     Ok(Verdict::Pass)
+}
+
+/// How many messages the overload check sends at once: three times a default queue of 1 000.
+const OVERLOAD: u16 = 3_000;
+
+/// A publisher writes [`OVERLOAD`] QoS 1 PUBLISH packets in one go, without waiting for any
+/// acknowledgement (open loop), while its subscriber has not read yet; then the subscriber reads
+/// and acknowledges everything, and the publisher collects its PUBACKs. Each message the server
+/// acknowledged must have arrived: a server may slow a publisher down, not drop what it accepted.
+/// Bounded: one batch, and 2 s of silence ends each count.
+fn overload_without_loss(context: &Context) -> Result<Verdict, String> {
+    let topic = context.topic("overload");
+    let mut sub = subscriber(context, &topic, 1)?;
+    let mut client = publisher(context)?;
+    let mut batch = Vec::new();
+    for n in 1..=OVERLOAD {
+        batch.extend(wire::publish(
+            &topic,
+            1,
+            false,
+            false,
+            n,
+            n.to_string().as_bytes(),
+        ));
+    }
+    client.send(&batch)?;
+    // The subscriber pauses first: until the server has acknowledged everything, or has been
+    // silent towards the publisher for 2 s (a server that slows its publisher down stops
+    // acknowledging once the subscriber's queue is full). Only then does it start to read.
+    let mut acknowledged = std::collections::HashSet::new();
+    collect_pubacks(&mut client, &mut acknowledged)?;
+    let mut received = std::collections::HashSet::new();
+    while received.len() < usize::from(OVERLOAD) {
+        let Some(frame) = sub.next_within(std::time::Duration::from_secs(2))? else {
+            break;
+        };
+        if frame.kind() != kind::PUBLISH {
+            continue;
+        }
+        sub.acknowledge(&frame)?;
+        if let Some((_, _, payload)) = frame.publish_parts() {
+            received.insert(payload);
+        }
+    }
+    collect_pubacks(&mut client, &mut acknowledged)?;
+    let lost = acknowledged.difference(&received).count();
+    if lost == 0 {
+        Ok(Verdict::Pass)
+    } else {
+        Err(format!(
+            "{lost} of {} acknowledged messages never reached the subscriber",
+            acknowledged.len()
+        ))
+    }
+}
+
+/// Adds the payloads (packet identifiers) of the PUBACKs `client` receives to `acknowledged`, until
+/// all [`OVERLOAD`] came or the server is silent for 2 s.
+fn collect_pubacks(
+    client: &mut TestClient,
+    acknowledged: &mut std::collections::HashSet<Vec<u8>>,
+) -> Result<(), String> {
+    while acknowledged.len() < usize::from(OVERLOAD) {
+        let Some(frame) = client.next_within(std::time::Duration::from_secs(2))? else {
+            break;
+        };
+        if frame.kind() == kind::PUBACK
+            && let Some(id) = frame.body.get(..2)
+        {
+            acknowledged.insert(u16::from_be_bytes([id[0], id[1]]).to_string().into_bytes());
+        }
+    }
+    Ok(())
 }

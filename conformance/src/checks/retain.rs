@@ -1,10 +1,10 @@
 //! Retained messages (3.1.1 §3.3.1.3). Every check deletes the retained messages it creates.
 
 use crate::check::{Applies, Check, Context, Verdict};
-use crate::checks::publish::{publish, publisher};
+use crate::checks::publish::{publish, publisher, subscriber};
 use crate::checks::subscribe::fresh_subscriber;
 use crate::checks::will::Watched;
-use crate::wire::{Version, flags};
+use crate::wire::{self, Version, flags};
 
 /// MQTT 3.1 only recommends the RETAIN flag rules and only permits deleting a retained message with an
 /// empty one [V31-DIFF-36] [V31-DIFF-37]: at that level a difference is an observation.
@@ -19,6 +19,14 @@ fn at_31_observe(context: &Context, failure: String) -> Result<Verdict, String> 
 }
 
 pub(crate) const CHECKS: &[Check] = &[
+    Check {
+        name: "retained-flood",
+        section: "3.3 PUBLISH",
+        ids: &["MQTT-3.3.1-6"],
+        summary: "a new subscription gets every one of 2 000 matching retained messages, none dropped",
+        applies: Applies::Both,
+        run: retained_flood,
+    },
     Check {
         name: "retained-to-new-subscriber",
         section: "3.3 PUBLISH",
@@ -73,6 +81,74 @@ pub(crate) const CHECKS: &[Check] = &[
         run: non_retained_keeps_retained,
     },
 ];
+
+/// How many retained messages the flood check stores: more than mosquitto's default queue (1 000
+/// messages), few enough to run in well under a second.
+const FLOOD: usize = 2_000;
+
+/// Stores [`FLOOD`] retained messages under one prefix, subscribes afresh to `prefix/#` at QoS 1,
+/// and counts what arrives (acknowledging each), until all came or the server is silent for a
+/// while. Clears them all afterwards, whatever the outcome.
+fn retained_flood(context: &Context) -> Result<Verdict, String> {
+    let prefix = context.topic("flood");
+    let mut client = publisher(context)?;
+    let mut batch = Vec::new();
+    for n in 0..FLOOD {
+        batch.extend(wire::publish(
+            &format!("{prefix}/{n}"),
+            0,
+            true,
+            false,
+            1,
+            b"r",
+        ));
+    }
+    client.send(&batch)?;
+    client.ping()?;
+    let result = count_retained(context, &prefix);
+    let mut clearing = Vec::new();
+    for n in 0..FLOOD {
+        clearing.extend(wire::publish(
+            &format!("{prefix}/{n}"),
+            0,
+            true,
+            false,
+            1,
+            b"",
+        ));
+    }
+    client.send(&clearing)?;
+    client.ping()?;
+    let got = result?;
+    if got == FLOOD {
+        Ok(Verdict::Pass)
+    } else {
+        Err(format!(
+            "{got} of {FLOOD} retained messages reached a new subscription to {prefix}/#"
+        ))
+    }
+}
+
+/// How many distinct retained messages a new QoS 1 subscriber to `prefix/#` receives.
+fn count_retained(context: &Context, prefix: &str) -> Result<usize, String> {
+    let mut sub = subscriber(context, &format!("{prefix}/#"), 1)?;
+    let mut seen = std::collections::HashSet::new();
+    while seen.len() < FLOOD {
+        let Some(frame) = sub.next_within(std::time::Duration::from_secs(2))? else {
+            break;
+        };
+        if frame.kind() != crate::wire::kind::PUBLISH {
+            continue;
+        }
+        sub.acknowledge(&frame)?;
+        if frame.retain()
+            && let Some((topic, _, _)) = frame.publish_parts()
+        {
+            seen.insert(topic.to_owned());
+        }
+    }
+    Ok(seen.len())
+}
 
 fn clear(context: &Context, topic: &str) -> Result<(), String> {
     let mut client = publisher(context)?;

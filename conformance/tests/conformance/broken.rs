@@ -261,6 +261,8 @@ const TARGETS: &[Target] = &[
         Some(Version::V311),
         &["retained-to-new-subscriber"],
     ),
+    (Fault::RetainedCapped, None, &["retained-flood"]),
+    (Fault::DropWhenQueueFull, None, &["overload-without-loss"]),
     (
         Fault::ForwardRetainFlag,
         Some(Version::V311),

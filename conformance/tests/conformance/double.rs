@@ -166,6 +166,12 @@ pub(crate) enum Fault {
     NoRetain,
     /// Sends retained messages with RETAIN 0.
     RetainedWithoutFlag,
+    /// Acknowledges everything but drops a QoS 1/2 delivery when 1 000 already wait for the
+    /// session (mosquitto's drop-when-full).
+    DropWhenQueueFull,
+    /// Sends a new subscription only the first 1 000 matching retained messages (mosquitto's
+    /// default queue, past which it drops them).
+    RetainedCapped,
     /// Forwards RETAIN to existing subscribers.
     ForwardRetainFlag,
     /// Stores an empty retained message instead of deleting.
@@ -947,6 +953,9 @@ impl Broker {
                 }
             }
         }
+        if self.is(Fault::RetainedCapped) {
+            matching.truncate(1_000);
+        }
         if let Some(session) = state.sessions.get_mut(&connect.client_id) {
             for (topic, qos, payload) in matching {
                 let retain = !self.is(Fault::RetainedWithoutFlag);
@@ -1107,6 +1116,9 @@ impl Broker {
             return;
         };
         if qos > 0 && session.inflight.len() >= 10 {
+            if self.is(Fault::DropWhenQueueFull) && session.queue.len() >= 1_000 {
+                return;
+            }
             session
                 .queue
                 .push((topic.to_owned(), qos, payload.to_vec()));

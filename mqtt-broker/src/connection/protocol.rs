@@ -246,6 +246,15 @@ impl Session {
         }
     }
 
+    /// The broker held this connection's reading back until `now` (back-pressure: its reader
+    /// waited for room in a subscriber's queue). The client's packets meanwhile sat unread in the
+    /// socket, so the silence was the broker's: the keep-alive counts from `now` [MQTT-3.1.2-24].
+    pub(crate) fn held_back(&mut self, now: Instant) {
+        if self.last_received < now {
+            self.last_received = now;
+        }
+    }
+
     /// Time has passed: close if a deadline is over.
     pub(crate) fn tick(&mut self, now: Instant) -> Vec<Action> {
         match self.phase {
@@ -528,6 +537,19 @@ mod tests {
         );
         // Closed once only.
         assert!(session.tick(start + Duration::from_secs(99)).is_empty());
+    }
+
+    #[test]
+    fn time_the_broker_held_a_publisher_back_is_not_its_silence_mqtt_3_1_2_24() {
+        let (mut session, start) = connected(10, false);
+        // The reader waited 20 s for room in a subscriber's queue: the client is not to blame.
+        let resumed = start + Duration::from_secs(20);
+        session.held_back(resumed);
+        assert!(session.tick(resumed).is_empty());
+        assert_eq!(session.deadline(), Some(resumed + Duration::from_secs(15)));
+        // An earlier moment never moves the deadline back.
+        session.held_back(start);
+        assert_eq!(session.deadline(), Some(resumed + Duration::from_secs(15)));
     }
 
     #[test]

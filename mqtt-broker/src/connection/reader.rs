@@ -63,10 +63,9 @@ pub(crate) struct Context {
     pub(crate) max_subscriptions: usize,
     /// The most levels in a topic name or filter (0: no limit).
     pub(crate) max_topic_levels: usize,
+    /// How long a write may block before the client is considered gone (`write_timeout`).
+    pub(crate) write_timeout: Duration,
 }
-
-/// How long a write may block before the client is considered gone.
-const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How late the socket's read timeout may fire after the session's deadline before it is set again.
 /// Setting it is a system call; without this slack the reader made one before every read, because
@@ -165,7 +164,9 @@ impl Connection {
 
     /// Runs the connection to its end.
     pub(crate) fn run(mut self) {
-        let _ = self.stream.set_write_timeout(Some(WRITE_TIMEOUT));
+        let _ = self
+            .stream
+            .set_write_timeout(Some(self.context.write_timeout));
         // TLS and WebSocket listeners: their handshakes first (nothing to do on plain TCP).
         let deadline = Instant::now() + self.context.settings.connect_timeout;
         match self.stream.handshake(deadline) {
@@ -214,7 +215,11 @@ impl Connection {
                 Ok(0) => self.session.connection_lost(),
                 Ok(count) => {
                     Metrics::add(&self.context.router.metrics.bytes_received, count as u64);
-                    match self.decode_all(&mut decoder, &mut buffer) {
+                    let flow = self.decode_all(&mut decoder, &mut buffer);
+                    if Router::waited() {
+                        self.session.held_back(Instant::now());
+                    }
+                    match flow {
                         ControlFlow::Continue(()) => continue,
                         ControlFlow::Break(()) => break,
                     }

@@ -33,13 +33,14 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Instant;
 
 use crossbeam_channel::TrySendError;
-use log::debug;
+use log::{debug, warn};
 use mqtt_codec::{
     ConnectReturnCode, PacketId, ProtocolLevel, QoS, SubAckReturnCode, TopicFilter, TopicName,
 };
-use parking_lot::{Mutex, RwLock};
+use parking_lot::{Condvar, Mutex, MutexGuard, RwLock};
 
 use crate::connection::protocol::{Ack, OpenRequest};
 use crate::hooks::ClientInfo;
@@ -82,6 +83,17 @@ pub(crate) struct Slot {
     bridge: bool,
     /// Whether it is one of our own bridges' local side, which the ACL does not apply to.
     trusted: bool,
+    /// Notified whenever the queue may have room again or the link changed: publishers waiting for
+    /// room in this session's queue wait on it, with this slot's mutex (see "Back-pressure" in the
+    /// module doc). Waiting releases the mutex.
+    room: Arc<Condvar>,
+    /// Set while this session's own reader waits for room in some queue: a publisher never waits
+    /// for a session whose reader is itself waiting, since that reader reads the acknowledgements
+    /// that would make room (see "Back-pressure").
+    reader_waiting: Arc<AtomicBool>,
+    /// Counts the pumps that moved something out of the queue: a waiting publisher sees progress
+    /// and keeps waiting, where a stuck subscriber (no progress for `write_timeout`) is cut off.
+    progress: u64,
 }
 
 /// How the router reaches a live connection.
@@ -142,6 +154,20 @@ pub(crate) struct Router {
     connected: AtomicU64,
     /// Counters for `$SYS`.
     pub(crate) metrics: Metrics,
+    /// When a dropped message (`queue_full_drop`) was last logged: at most one line per
+    /// [`DROP_LOG_EVERY`]. A leaf lock.
+    drop_logged: Mutex<Option<Instant>>,
+}
+
+/// How often, at most, dropped messages are logged.
+const DROP_LOG_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+thread_local! {
+    /// The `reader_waiting` flag of the session whose reader runs on this thread, once it has one
+    /// (see [`Router::reader_of`]). The sys thread and bridges have none.
+    static OWN_FLAG: std::cell::RefCell<Option<Arc<AtomicBool>>> = const { std::cell::RefCell::new(None) };
+    /// Set when this thread waited in `await_room`; read and cleared by [`Router::waited`].
+    static WAITED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 impl Router {
@@ -174,6 +200,9 @@ impl Router {
                 last_lsn: session.last_lsn,
                 bridge: false,
                 trusted: false,
+                room: Arc::default(),
+                reader_waiting: Arc::default(),
+                progress: 0,
             };
             let slot_ref = Arc::new(Mutex::new(slot));
             for (filter, qos) in &filters {
@@ -204,6 +233,7 @@ impl Router {
             persistence,
             connected: AtomicU64::new(0),
             metrics: Metrics::default(),
+            drop_logged: Mutex::new(None),
         }
     }
 
@@ -312,6 +342,9 @@ impl Router {
                         last_lsn: 0,
                         bridge: false,
                         trusted: false,
+                        room: Arc::default(),
+                        reader_waiting: Arc::default(),
+                        progress: 0,
                     }))
                 }),
         );
@@ -350,6 +383,10 @@ impl Router {
         let _ = link.tx.try_send(Outbound::Packet(connack));
         slot.state.resume();
         slot.link = Some(link);
+        // This thread is the connection's reader: it is the one that must not be waited for while
+        // it waits itself (see `await_room`).
+        let flag = Arc::clone(&slot.reader_waiting);
+        OWN_FLAG.with(|own| *own.borrow_mut() = Some(flag));
         self.pump_slot(&mut slot);
         drop(slot);
         self.redispatch(orphans);
@@ -378,6 +415,8 @@ impl Router {
         }
         slot.link = None;
         slot.state.forget_qos0();
+        // Publishers waiting for room stop waiting: there is nobody to wait for any more.
+        slot.room.notify_all();
         self.connected.fetch_sub(1, Ordering::Relaxed);
         if slot.clean {
             self.unsubscribe_all(&slot);
@@ -489,6 +528,7 @@ impl Router {
                     continue;
                 }
             }
+            self.await_room(&mut slot);
             let retain = slot.bridge && message.retain;
             self.deliver(
                 &mut slot,
@@ -543,6 +583,33 @@ impl Router {
                         continue;
                     }
                 }
+                let mut copy = message.for_delivery(message.qos.min(member.qos), false);
+                copy.shared = Some(SharedOrigin {
+                    group: Arc::clone(group),
+                    qos: message.qos,
+                });
+                self.deliver(&mut slot, copy, None);
+                return;
+            }
+        }
+        if !self.limits.drop_when_full {
+            // Every member is full: with back-pressure the publisher waits for the first
+            // connected one that may read the topic, as for an ordinary subscription.
+            for member in members {
+                let mut slot = member.target.lock();
+                if slot.link.is_none() {
+                    continue;
+                }
+                if security.checks_reads() && !slot.trusted {
+                    let asked = Arc::clone(&slot.client);
+                    drop(slot);
+                    let allowed = security.may_receive(&asked, message);
+                    slot = member.target.lock();
+                    if !allowed || !Arc::ptr_eq(&asked, &slot.client) {
+                        continue;
+                    }
+                }
+                self.await_room(&mut slot);
                 let mut copy = message.for_delivery(message.qos.min(member.qos), false);
                 copy.shared = Some(SharedOrigin {
                     group: Arc::clone(group),
@@ -851,7 +918,18 @@ impl Router {
         };
         let qos0 = message.qos == QoS::AtMostOnce;
         let logged = (self.persistence.is_some() && !slot.clean && !qos0).then(|| message.clone());
-        let dropped = slot.state.enqueue(message, self.limits).is_err();
+        // With back-pressure, a connected client's queue is never a reason to drop: the publisher
+        // waited for room in `await_room`, and what it still finds full (its own session, a cycle
+        // of waits, a connection being cut) goes past the limit, by one message per publisher.
+        let limits = if !self.limits.drop_when_full && slot.link.is_some() {
+            Limits {
+                max_queued: 0,
+                ..self.limits
+            }
+        } else {
+            self.limits
+        };
+        let dropped = slot.state.enqueue(message, limits).is_err();
         if let (false, Some(message)) = (dropped, logged) {
             self.log(slot, |client_id| Record::Enqueue {
                 client_id: Arc::clone(client_id),
@@ -866,14 +944,97 @@ impl Router {
         }
         if dropped {
             Metrics::add(&self.metrics.publish_dropped, 1);
-            debug!(
-                "{}: outgoing message dropped (max_queued_messages reached)",
-                slot.client_id
-            );
+            self.log_drop(&slot.client_id);
+        }
+    }
+
+    /// Whether this thread waited for room since the last call (the reader then tells its session,
+    /// whose keep-alive must not count the wait against the client).
+    pub(crate) fn waited() -> bool {
+        WAITED.replace(false)
+    }
+
+    /// Back-pressure: with `slot` locked, waits while its session's queue is full and its client is
+    /// connected, so that the message about to be delivered is neither dropped nor piles up. The
+    /// wait is on the slot's condition variable, which releases the slot's mutex: this thread holds
+    /// no lock while it waits (the tree's was released before any slot was locked).
+    ///
+    /// It does not wait, and the message goes into the queue past its limit (by one message per
+    /// publisher at most):
+    /// - with `queue_full_drop` (the caller then drops it);
+    /// - for the session of this thread's own connection (a client subscribed to what it
+    ///   publishes): only this thread could read the acknowledgements that make room;
+    /// - for a session whose reader is itself waiting for room: two clients publishing to each
+    ///   other would otherwise wait for each other. The flag is set before the other's is read, so
+    ///   of two such waits at least one sees the other and goes on.
+    ///
+    /// A subscriber that makes no progress (nothing leaves its queue) for `write_timeout` is stuck:
+    /// its connection is cut, as its writer would have been, and the publisher goes on once the
+    /// connection is closed (a clean session is gone; a persistent one keeps the message).
+    fn await_room(&self, slot: &mut MutexGuard<'_, Slot>) {
+        if self.limits.drop_when_full {
+            return;
+        }
+        let own = OWN_FLAG.with(|own| own.borrow().clone());
+        let mut deadline = Instant::now() + self.limits.stall;
+        let mut cut = false;
+        while slot.link.is_some() && !slot.state.has_room(self.limits) {
+            if own
+                .as_ref()
+                .is_some_and(|own| Arc::ptr_eq(own, &slot.reader_waiting))
+            {
+                return;
+            }
+            if let Some(own) = &own {
+                own.store(true, Ordering::SeqCst);
+            }
+            if slot.reader_waiting.load(Ordering::SeqCst) {
+                if let Some(own) = &own {
+                    own.store(false, Ordering::SeqCst);
+                }
+                return;
+            }
+            let progress = slot.progress;
+            WAITED.set(true);
+            let room = Arc::clone(&slot.room);
+            let timed_out = room.wait_until(slot, deadline).timed_out();
+            if let Some(own) = &own {
+                own.store(false, Ordering::SeqCst);
+            }
+            if slot.progress != progress {
+                deadline = Instant::now() + self.limits.stall;
+                continue;
+            }
+            if !timed_out {
+                continue;
+            }
+            if cut {
+                // The connection was cut and is still not closed: give up waiting for it.
+                return;
+            }
+            cut = true;
+            deadline = Instant::now() + self.limits.stall;
+            if let Some(link) = &slot.link {
+                warn!(
+                    "client {:?}: no progress for {:?} with its queue full (max_queued_messages);                      disconnecting it so that its publishers can go on",
+                    slot.client_id, self.limits.stall
+                );
+                let stream = Arc::clone(&link.stream);
+                MutexGuard::unlocked(slot, || stream.shutdown());
+            }
         }
     }
 
     fn pump_slot(&self, slot: &mut Slot) {
+        let queued = slot.state.queued();
+        self.pump_inner(slot);
+        if slot.state.queued() < queued {
+            slot.progress += 1;
+            slot.room.notify_all();
+        }
+    }
+
+    fn pump_inner(&self, slot: &mut Slot) {
         let Slot {
             state,
             link,
@@ -901,6 +1062,26 @@ impl Router {
             }
             sent
         });
+    }
+
+    /// Logs a dropped message, at most once every [`DROP_LOG_EVERY`]: a flood of drops must not
+    /// become a flood of log lines.
+    fn log_drop(&self, client_id: &str) {
+        let now = Instant::now();
+        let mut last = self.drop_logged.lock();
+        if last.is_none_or(|last| now.saturating_duration_since(last) >= DROP_LOG_EVERY) {
+            *last = Some(now);
+            drop(last);
+            warn!(
+                "client {client_id:?}: outgoing message dropped, its queue is full                  (max_queued_messages{}); counted in $SYS/broker/publish/messages/dropped,                  logged at most every {}s",
+                if self.limits.drop_when_full {
+                    ", queue_full_drop true"
+                } else {
+                    ", client offline"
+                },
+                DROP_LOG_EVERY.as_secs()
+            );
+        }
     }
 
     /// Removes every subscription of `slot` from the tree (the slot is locked by the caller).

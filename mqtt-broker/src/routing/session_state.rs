@@ -33,8 +33,19 @@ pub(crate) struct Limits {
     /// Outbound QoS 1 and 2 messages sent and not yet fully acknowledged (`max_inflight_messages`).
     pub(crate) max_inflight: usize,
     /// QoS 1 and 2 messages waiting for a window slot or for the client to come back
-    /// (`max_queued_messages`). A message arriving at a full queue is dropped and counted.
+    /// (`max_queued_messages`). While a live client's queue is full its publishers wait (see
+    /// `router.rs`, "Back-pressure"); with `drop_when_full` the message is dropped and counted.
     pub(crate) max_queued: usize,
+    /// `queue_full_drop true`: mosquitto's behaviour, a message for a full queue is dropped (and
+    /// counted) instead of making its publisher wait.
+    pub(crate) drop_when_full: bool,
+    /// The bytes (topic and payload) the queue may hold (`max_queued_bytes`, 0: no limit, as in
+    /// mosquitto). Checked like `max_queued`: a queue at either limit is full. A message larger
+    /// than the limit still enters an empty queue, so that it can never wait for ever.
+    pub(crate) max_queued_bytes: usize,
+    /// How long a publisher waits for room in one subscriber's queue without any progress before
+    /// that subscriber is disconnected as stuck (`write_timeout`).
+    pub(crate) stall: std::time::Duration,
 }
 
 /// Why a message was not taken.
@@ -141,6 +152,8 @@ pub(crate) struct SessionState {
     /// QoS 1 and 2 messages not yet in the window, and QoS 0 messages waiting for room in the
     /// writer's channel, oldest first.
     queue: VecDeque<Message>,
+    /// The bytes of topic and payload in `queue`, for `max_queued_bytes`.
+    queued_bytes: usize,
     /// The window, in the order the packets were first sent, which is the order they are re-sent in
     /// [MQTT-4.6.0-1].
     inflight: VecDeque<InFlight>,
@@ -162,6 +175,7 @@ impl Default for SessionState {
         Self {
             subscriptions: BTreeMap::new(),
             queue: VecDeque::new(),
+            queued_bytes: 0,
             inflight: VecDeque::new(),
             unsent: 0,
             inbound_qos2: BTreeSet::new(),
@@ -169,6 +183,11 @@ impl Default for SessionState {
             last_packet_id: LAST_ID,
         }
     }
+}
+
+/// What a queued message counts for `max_queued_bytes`: its topic and payload, as mosquitto counts.
+fn size(message: &Message) -> usize {
+    message.topic.len() + message.payload.len()
 }
 
 /// 65 535, the largest packet identifier; checked at compile time.
@@ -181,9 +200,10 @@ impl SessionState {
     /// Takes a message for later sending: refused when the queue is full. The caller queues a QoS 0
     /// message only for a connected client (see the module doc).
     pub(crate) fn enqueue(&mut self, message: Message, limits: Limits) -> Result<(), QueueFull> {
-        if limits.max_queued != 0 && self.queue.len() >= limits.max_queued {
+        if !self.has_room(limits) {
             return Err(QueueFull);
         }
+        self.queued_bytes += size(&message);
         self.queue.push_back(message);
         Ok(())
     }
@@ -191,7 +211,13 @@ impl SessionState {
     /// Whether the queue can take another message: a shared subscription's group passes a member
     /// whose queue is full over for one that has room, rather than dropping the message.
     pub(crate) fn has_room(&self, limits: Limits) -> bool {
-        limits.max_queued == 0 || self.queue.len() < limits.max_queued
+        (limits.max_queued == 0 || self.queue.len() < limits.max_queued)
+            && (limits.max_queued_bytes == 0 || self.queued_bytes < limits.max_queued_bytes)
+    }
+
+    /// How many messages wait in the queue.
+    pub(crate) fn queued(&self) -> usize {
+        self.queue.len()
     }
 
     /// Whether no message waits in the queue: a new QoS 0 message may then go straight to the
@@ -204,6 +230,7 @@ impl SessionState {
     /// Clean session flag).
     pub(crate) fn forget_qos0(&mut self) {
         self.queue.retain(|message| message.qos != QoS::AtMostOnce);
+        self.queued_bytes = self.queue.iter().map(size).sum();
     }
 
     /// Sends what can be sent: first window entries not yet sent on this connection, in order, then
@@ -259,7 +286,9 @@ impl SessionState {
                 if !send(packet) {
                     return;
                 }
-                self.queue.pop_front();
+                if let Some(sent) = self.queue.pop_front() {
+                    self.queued_bytes -= size(&sent);
+                }
                 continue;
             }
             if self.inflight.len() >= window {
@@ -268,6 +297,7 @@ impl SessionState {
             let Some(message) = self.queue.pop_front() else {
                 return;
             };
+            self.queued_bytes -= size(&message);
             let packet_id = self.fresh_packet_id();
             assigned(packet_id);
             let sent = send(publish_packet(&message, packet_id, false));
@@ -381,6 +411,7 @@ impl SessionState {
             .drain(..)
             .partition(|message| message.shared.is_some() && message.qos != QoS::AtMostOnce);
         self.queue = own;
+        self.queued_bytes = self.queue.iter().map(size).sum();
         taken.extend(shared);
         taken
     }
@@ -399,6 +430,7 @@ impl SessionState {
 
     /// Replay: a logged [`enqueue`](Self::enqueue), which was within the limit when it happened.
     pub(crate) fn restore_enqueue(&mut self, message: Message) {
+        self.queued_bytes += size(&message);
         self.queue.push_back(message);
     }
 
@@ -406,6 +438,7 @@ impl SessionState {
     /// it is re-sent with DUP set [MQTT-3.3.1-1].
     pub(crate) fn restore_assign(&mut self, packet_id: PacketId) {
         if let Some(message) = self.queue.pop_front() {
+            self.queued_bytes -= size(&message);
             self.inflight.push_back(InFlight::Publish {
                 packet_id,
                 message,
@@ -482,12 +515,6 @@ impl SessionState {
         });
     }
 
-    /// Messages in the queue (not yet in the window).
-    #[cfg(test)]
-    pub(crate) fn queued(&self) -> usize {
-        self.queue.len()
-    }
-
     /// Messages in the window.
     #[cfg(test)]
     pub(crate) fn inflight(&self) -> usize {
@@ -538,9 +565,42 @@ fn publish_packet(message: &Message, packet_id: PacketId, dup: bool) -> OutPacke
 mod tests {
     use super::*;
 
+    #[test]
+    fn max_queued_bytes_bounds_the_queue_in_bytes_and_an_empty_queue_takes_any_message() {
+        let limits = Limits {
+            max_inflight: 1,
+            max_queued: 0,
+            max_queued_bytes: 10,
+            ..LIMITS
+        };
+        let mut state = SessionState::default();
+        // Topic "t" and 4 bytes: 5 each; the third finds 10 queued and is refused.
+        for payload in ["aaaa", "bbbb"] {
+            assert_eq!(
+                state.enqueue(message(payload, QoS::AtLeastOnce), limits),
+                Ok(())
+            );
+        }
+        assert_eq!(
+            state.enqueue(message("cccc", QoS::AtLeastOnce), limits),
+            Err(QueueFull)
+        );
+        assert!(!state.has_room(limits));
+        // One leaves for the window: room again.
+        state.pump(limits, |_| true);
+        assert!(state.has_room(limits));
+        // A message bigger than the limit enters an empty queue.
+        let mut empty = SessionState::default();
+        let big = message(&"x".repeat(100), QoS::AtLeastOnce);
+        assert_eq!(empty.enqueue(big, limits), Ok(()));
+    }
+
     const LIMITS: Limits = Limits {
         max_inflight: 2,
         max_queued: 3,
+        drop_when_full: true,
+        max_queued_bytes: 0,
+        stall: std::time::Duration::from_secs(30),
     };
 
     fn message(payload: &str, qos: QoS) -> Message {
@@ -601,6 +661,7 @@ mod tests {
         let limits = Limits {
             max_inflight: 3,
             max_queued: 0,
+            ..LIMITS
         };
         let mut state = SessionState::default();
         for queued in [
@@ -788,6 +849,7 @@ mod tests {
         let limits = Limits {
             max_inflight: 3,
             max_queued: 0,
+            ..LIMITS
         };
         for payload in ["a", "b"] {
             assert_eq!(

@@ -161,7 +161,7 @@ impl Stream {
     /// Writes all of `bytes` (encrypted, for TLS; as one binary frame, for WebSocket).
     pub(crate) fn write_all(&self, bytes: &[u8]) -> io::Result<()> {
         match self {
-            Self::Plain(tcp) => (&*tcp).write_all(bytes),
+            Self::Plain(tcp) => write_all_within_timeout(tcp, bytes),
             Self::Tls(tls) => tls.write_all(bytes),
             Self::WebSocket(ws) => ws.write_all(bytes),
             Self::Memory(end) => end.write_all(bytes),
@@ -294,7 +294,7 @@ impl TlsStream {
             state.writer().write_all(bytes)?;
             drain(&mut state)?
         };
-        (&self.tcp).write_all(&records)
+        write_all_within_timeout(&self.tcp, &records)
     }
 
     /// Feeds raw bytes from the socket to rustls and processes them.
@@ -319,7 +319,7 @@ impl TlsStream {
         if records.is_empty() {
             return Ok(());
         }
-        (&self.tcp).write_all(&records)
+        write_all_within_timeout(&self.tcp, &records)
     }
 }
 
@@ -496,4 +496,51 @@ fn is_timeout(error: &io::Error) -> bool {
         error.kind(),
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
     )
+}
+
+/// Writes all of `bytes`, taking at most the socket's write timeout in all. The timeout set on a
+/// socket applies to each `write` call, and a client that reads a little now and then keeps each
+/// call short: a never-reading client with a large send buffer held its connection for about three
+/// times the documented `write_timeout` (issue #14, item 8). So after a partial write the timeout
+/// is shortened to what is left of the first, and put back once everything is written. A write
+/// that completes at once (the usual case) costs no extra system call.
+fn write_all_within_timeout(tcp: &TcpStream, mut bytes: &[u8]) -> io::Result<()> {
+    let started = Instant::now();
+    let mut total: Option<Option<Duration>> = None;
+    let result = loop {
+        if bytes.is_empty() {
+            break Ok(());
+        }
+        match (&*tcp).write(bytes) {
+            Ok(0) => break Err(io::ErrorKind::WriteZero.into()),
+            Ok(count) => bytes = &bytes[count..],
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+            Err(error) => break Err(error),
+        }
+        if bytes.is_empty() {
+            break Ok(());
+        }
+        let whole = match total {
+            Some(whole) => whole,
+            None => {
+                let whole = tcp.write_timeout()?;
+                total = Some(whole);
+                whole
+            }
+        };
+        if let Some(whole) = whole {
+            let left = whole.saturating_sub(started.elapsed());
+            if left.is_zero() {
+                break Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("the client read nothing for {whole:?} (write_timeout)"),
+                ));
+            }
+            tcp.set_write_timeout(Some(left))?;
+        }
+    };
+    if let Some(whole) = total {
+        tcp.set_write_timeout(whole)?;
+    }
+    result
 }

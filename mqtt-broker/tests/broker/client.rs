@@ -169,6 +169,28 @@ impl Client {
         }
     }
 
+    /// The next packet, or `None` if none came within the stream's read timeout or the connection
+    /// closed.
+    pub(crate) fn try_recv_within(&mut self) -> Option<Got> {
+        let decoder = Decoder::new(self.level);
+        loop {
+            match decoder.decode(&self.buffer) {
+                Ok(Status::Complete((packet, used))) => {
+                    let got = owned(&packet);
+                    self.buffer.drain(..used);
+                    return Some(got);
+                }
+                Ok(Status::Partial) => {}
+                Err(error) => panic!("broker sent a malformed packet: {error}"),
+            }
+            let mut chunk = [0u8; 4096];
+            match self.stream.read(&mut chunk) {
+                Ok(0) | Err(_) => return None,
+                Ok(count) => self.buffer.extend_from_slice(&chunk[..count]),
+            }
+        }
+    }
+
     /// Expects the broker to close the connection, with nothing else sent first.
     pub(crate) fn expect_closed(&mut self) {
         if let Some(got) = self.try_recv() {

@@ -214,6 +214,8 @@ fn a_consumer_that_never_reads_holds_at_most_its_window_and_queue() {
     let (_broker, address) = broker_with(Config {
         max_inflight_messages: WINDOW,
         max_queued_messages: QUEUE,
+        // mosquitto's drop-when-full, opted into: by default the publisher would be held back.
+        queue_full_drop: true,
         sys_interval: Duration::from_secs(1),
         ..Config::default()
     });
@@ -257,6 +259,8 @@ fn qos_0_to_a_consumer_that_never_reads_is_dropped_not_buffered() {
     let (_broker, address) = broker_with(Config {
         max_inflight_messages: 2,
         max_queued_messages: 100,
+        // mosquitto's drop-when-full, opted into: by default the publisher would be held back.
+        queue_full_drop: true,
         sys_interval: Duration::from_secs(1),
         ..Config::default()
     });

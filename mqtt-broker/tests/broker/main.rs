@@ -16,6 +16,7 @@ mod hooks;
 mod keepalive;
 mod limits;
 mod malformed;
+mod overload;
 mod persistence;
 mod publish;
 mod retain;

@@ -39,6 +39,12 @@ pub(crate) struct ThroughputShape {
     pub(crate) setup: BrokerSetup,
 }
 
+/// `in_flight` of an open-loop scenario: no end-to-end window at all, publishers faster than the
+/// subscriber (only the `--flows` limit on unacknowledged QoS 1/2 flows remains, as a client's own).
+/// What it measures is what a broker does under overload: how many acknowledged messages it drops
+/// (the `lost` columns; 0 for a broker that keeps its promise) and how fast it still delivers.
+pub(crate) const OPEN_LOOP: u64 = u64::MAX / 4;
+
 /// One publisher at a fixed rate, one subscriber, delivery time of every message.
 #[derive(Debug, Clone)]
 pub(crate) struct LatencyShape {
@@ -130,6 +136,21 @@ pub(crate) fn all(sizes: &Sizes, smoke: bool) -> Vec<Scenario> {
             }
         }
     }
+    for qos in [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce] {
+        for publishers in [1, 16] {
+            scenarios.push(Scenario::Throughput(ThroughputShape {
+                qos,
+                publishers,
+                subscribers: 1,
+                payload: 64,
+                warmup: sizes.warmup,
+                window: sizes.window,
+                in_flight: OPEN_LOOP,
+                flows: sizes.flows,
+                setup: BrokerSetup::Plain,
+            }));
+        }
+    }
     for qos in [QoS::AtMostOnce, QoS::AtLeastOnce] {
         for rate in [1_000, 10_000] {
             scenarios.push(Scenario::Latency(LatencyShape {
@@ -159,13 +180,14 @@ pub(crate) fn all(sizes: &Sizes, smoke: bool) -> Vec<Scenario> {
         setup: BrokerSetup::Persistent,
     }));
     if smoke {
-        const SMOKE: [&str; 6] = [
+        const SMOKE: [&str; 7] = [
             "qos0-1to1-64b",
             "qos1-16to1-64b",
             "qos2-1to16-1k",
             "latency-qos1-1000",
             "idle-200",
             "persist-qos1-1to1-64b",
+            "overload-qos1-1to1-64b",
         ];
         scenarios.retain(|scenario| SMOKE.contains(&scenario.name().as_str()));
     }
@@ -193,6 +215,8 @@ impl Scenario {
                 "{}qos{}-{}to{}-{}",
                 if shape.setup == BrokerSetup::Persistent {
                     "persist-"
+                } else if shape.in_flight == OPEN_LOOP {
+                    "overload-"
                 } else {
                     ""
                 },
@@ -219,6 +243,8 @@ impl Scenario {
                     .replace('k', " KiB"),
                 if shape.setup == BrokerSetup::Persistent {
                     ", persistence on, persistent sessions"
+                } else if shape.in_flight == OPEN_LOOP {
+                    ", open loop (overload)"
                 } else {
                     ""
                 }
