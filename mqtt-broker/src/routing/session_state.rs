@@ -215,6 +215,18 @@ impl SessionState {
             && (limits.max_queued_bytes == 0 || self.queued_bytes < limits.max_queued_bytes)
     }
 
+    /// Which limit a full queue is at (`max_queued_messages` or `max_queued_bytes`), for the log
+    /// line of a refusal; `None` while it has room.
+    pub(crate) fn full_at(&self, limits: Limits) -> Option<&'static str> {
+        if limits.max_queued != 0 && self.queue.len() >= limits.max_queued {
+            Some("max_queued_messages")
+        } else if limits.max_queued_bytes != 0 && self.queued_bytes >= limits.max_queued_bytes {
+            Some("max_queued_bytes")
+        } else {
+            None
+        }
+    }
+
     /// How many messages wait in the queue.
     pub(crate) fn queued(&self) -> usize {
         self.queue.len()
@@ -586,6 +598,7 @@ mod tests {
             Err(QueueFull)
         );
         assert!(!state.has_room(limits));
+        assert_eq!(state.full_at(limits), Some("max_queued_bytes"));
         // One leaves for the window: room again.
         state.pump(limits, |_| true);
         assert!(state.has_room(limits));
@@ -709,6 +722,7 @@ mod tests {
             state.enqueue(message("d", QoS::AtLeastOnce), LIMITS),
             Err(QueueFull)
         );
+        assert_eq!(state.full_at(LIMITS), Some("max_queued_messages"));
     }
 
     #[test]
