@@ -555,7 +555,20 @@ impl Router {
         // Checked before anyone gets the message, so that a refused one (resent later by its
         // publisher) reaches nobody twice. QoS 0 is never queued for an offline session.
         let checked = refusable && !self.limits.drop_when_full && message.qos != QoS::AtMostOnce;
-        if checked && let Err(refused) = self.offline_room(&found, message, bridge, &security) {
+        // The shared groups are then looked up first too (which moves their turns on once, as
+        // delivering does), so that a group none of whose members can take the message refuses it
+        // as well. Nothing is allocated when there is no shared subscription.
+        let mut groups = Vec::new();
+        if checked {
+            self.shared.matching(topic, |group, members| {
+                groups.push((Arc::clone(group), members.to_vec()));
+            });
+        }
+        if checked
+            && let Err(refused) = self
+                .offline_room(&found, message, bridge, &security)
+                .and_then(|()| self.groups_room(&groups, message, &security))
+        {
             found.clear();
             if found.capacity() <= FOUND_KEPT {
                 FOUND.set(found);
@@ -599,9 +612,52 @@ impl Router {
         if found.capacity() <= FOUND_KEPT {
             FOUND.set(found);
         }
-        self.shared.matching(topic, |group, members| {
-            self.deliver_shared(group, members, message, &security);
-        });
+        if checked {
+            for (group, members) in &groups {
+                self.deliver_shared(group, members, message, &security);
+            }
+        } else {
+            self.shared.matching(topic, |group, members| {
+                self.deliver_shared(group, members, message, &security);
+            });
+        }
+        Ok(())
+    }
+
+    /// [`offline_room`](Self::offline_room) for shared groups: a group refuses `message` when none
+    /// of its members is connected or has room (`deliver_shared` would drop it) and one of them is
+    /// a persistent session at a limit that may read the topic (a group nobody may read from
+    /// refuses nothing: the message is not for it).
+    fn groups_room(
+        &self,
+        groups: &[(Arc<GroupId>, Vec<Subscriber<SlotRef>>)],
+        message: &Message,
+        security: &Security,
+    ) -> Result<(), Refused> {
+        'groups: for (_, members) in groups {
+            let mut full = Vec::new();
+            for member in members {
+                let slot = member.target.lock();
+                if slot.link.is_some() || (!slot.clean && slot.state.has_room(self.limits)) {
+                    continue 'groups;
+                }
+                if let (false, QoS::AtLeastOnce | QoS::ExactlyOnce, Some(limit)) =
+                    (slot.clean, member.qos, slot.state.full_at(self.limits))
+                {
+                    let refused = Refused {
+                        client_id: Arc::clone(&slot.client_id),
+                        limit,
+                    };
+                    full.push((refused, Arc::clone(&slot.client), slot.trusted));
+                }
+            }
+            // Asked with no slot locked.
+            for (refused, client, trusted) in full {
+                if trusted || !security.checks_reads() || security.may_receive(&client, message) {
+                    return Err(refused);
+                }
+            }
+        }
         Ok(())
     }
 

@@ -207,3 +207,21 @@ fn a_refused_publish_reaches_no_other_subscriber() {
     online.disconnect();
     broker.shutdown();
 }
+
+/// A shared group whose only member is an offline persistent session with a full queue refuses
+/// the message the same way: the group is one subscription, and it would have to drop it.
+#[test]
+fn a_shared_group_of_full_offline_members_refuses_the_publish() {
+    let (broker, address) = broker_with(config(5, 0, false));
+    let name = "offline-member";
+    let (mut member, _) = Client::connect(address, name, false);
+    member.subscribe(&format!("$share/g/{TOPIC}"), 1);
+    member.disconnect();
+    let (mut publisher, _) = Client::connect(address, "member-pub", true);
+    assert_eq!(
+        publish_one_at_a_time(&mut publisher, 1, 1, 10),
+        [1, 2, 3, 4, 5]
+    );
+    assert_eq!(drain(address, name), payloads(1..=5));
+    broker.shutdown();
+}
