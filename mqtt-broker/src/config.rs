@@ -55,9 +55,12 @@ pub struct Config {
     pub max_inflight_messages: usize,
     /// QoS 1 and 2 messages queued per session beyond the in-flight window (`max_queued_messages`,
     /// default 1000; 0 means no limit). While a connected subscriber's queue is full, the
-    /// publishers routing to it wait (back-pressure) rather than drop what they acknowledged.
+    /// publishers routing to it wait (back-pressure) rather than drop what they acknowledged; while
+    /// an offline persistent session's is full, a QoS 1/2 PUBLISH for it is refused upstream (not
+    /// acknowledged, its publisher disconnected).
     pub max_queued_messages: usize,
-    /// `queue_full_drop` (default false): mosquitto's behaviour instead of back-pressure. A message
+    /// `queue_full_drop` (default false): mosquitto's behaviour instead of back-pressure and
+    /// refusal. A message
     /// for a full queue is dropped, counted in `$SYS/broker/publish/messages/dropped` and logged
     /// (at most once every 10 s), even a QoS 1 or 2 message its publisher was acknowledged for.
     pub queue_full_drop: bool,

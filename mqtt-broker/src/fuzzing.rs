@@ -253,9 +253,17 @@ impl Script {
                 }
                 (Action::Publish(message), _) => self.router.publish(&message),
                 (Action::PublishOnce { packet_id, message }, Some(slot)) => {
-                    self.router
-                        .publish_once(&slot, id, packet_id, message.as_ref(), None);
-                    self.send(client, OutPacket::PubRec(packet_id));
+                    match self
+                        .router
+                        .publish_once(&slot, id, packet_id, message.as_ref(), None)
+                    {
+                        Ok(()) => self.send(client, OutPacket::PubRec(packet_id)),
+                        Err(refused) => {
+                            let actions =
+                                self.clients[client].session.queue_full(refused.to_string());
+                            self.execute(client, actions);
+                        }
+                    }
                 }
                 (Action::Release(packet_id), Some(slot)) => {
                     self.router.release(&slot, id, packet_id);

@@ -20,6 +20,9 @@ pub(crate) struct Metrics {
     /// Deliveries dropped because a queue or a writer channel was full, or a message was over
     /// `message_size_limit` (`$SYS/broker/publish/messages/dropped`).
     pub(crate) publish_dropped: AtomicU64,
+    /// QoS 1/2 PUBLISH packets refused unacknowledged (their publisher disconnected) because an
+    /// offline persistent session's queue was full (`$SYS/broker/publish/messages/refused`).
+    pub(crate) publish_refused: AtomicU64,
     /// PUBLISH packets acknowledged but dropped because the ACL or `max_topic_levels` refused them.
     pub(crate) publish_denied: AtomicU64,
     /// Bytes read from sockets (`$SYS/broker/bytes/received`).

@@ -102,6 +102,10 @@ fn figures(router: &Router, uptime: Duration) -> Vec<(String, String)> {
             "publish/messages/dropped",
             counter(&metrics.publish_dropped),
         ),
+        (
+            "publish/messages/refused",
+            counter(&metrics.publish_refused),
+        ),
         ("bytes/received", counter(&metrics.bytes_received)),
         ("bytes/sent", counter(&metrics.bytes_sent)),
         ("subscriptions/count", subscriptions.to_string()),

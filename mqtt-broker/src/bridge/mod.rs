@@ -20,8 +20,10 @@
 //! 0). A message from this broker is acknowledged to it (PUBACK, or PUBREC at QoS 2) only after the
 //! remote broker acknowledged it. When the remote connection is lost, the bridge also closes its local
 //! connection: unacknowledged messages stay in flight in its local session, and new QoS 1/2 messages
-//! are queued there by the router, bounded by `max_queued_messages` and counted in
-//! `$SYS/broker/publish/messages/dropped` when the queue is full, as for any offline client. When the
+//! are queued there by the router, bounded by `max_queued_messages` and `max_queued_bytes`; beyond
+//! that a client's PUBLISH for it is refused upstream (its publisher disconnected unacknowledged,
+//! counted in `$SYS/broker/publish/messages/refused`), or with `queue_full_drop` dropped and
+//! counted in `$SYS/broker/publish/messages/dropped`, as for any offline client. When the
 //! remote is back, the bridge reconnects locally and this broker re-sends the in-flight messages (DUP
 //! set) and then the queue [MQTT-4.4.0-1]. QoS 0 messages are not queued for an absent remote, as for
 //! any offline client. In the other direction, messages from the remote broker are queued by *it*

@@ -170,6 +170,10 @@ pub(crate) enum CloseReason {
     WrongAcknowledgement(String),
     /// CONNECT refused with this CONNACK code, for this reason.
     Refused(ConnectReturnCode, &'static str),
+    /// A QoS 1/2 PUBLISH the broker could not take (an offline session's queue is full, as the
+    /// router described it): closed without acknowledging it, since 3.1.1 has no negative
+    /// acknowledgement; the client sends it again once reconnected [MQTT-4.4.0-1].
+    QueueFull(String),
 }
 
 impl std::fmt::Display for CloseReason {
@@ -187,6 +191,7 @@ impl std::fmt::Display for CloseReason {
                 write!(f, "protocol violation: {what} [MQTT-4.8.0-1]")
             }
             Self::Refused(code, why) => write!(f, "refused with CONNACK {}: {why}", *code as u8),
+            Self::QueueFull(why) => f.write_str(why),
         }
     }
 }
@@ -292,6 +297,13 @@ impl Session {
     /// (Only the store knows what each identifier waits for, so the decision is made there.)
     pub(crate) fn wrong_acknowledgement(&mut self, why: String) -> Vec<Action> {
         self.close(CloseReason::WrongAcknowledgement(why))
+    }
+
+    /// The router refused a PUBLISH this session passed on ([`Action::Publish`] or
+    /// [`Action::PublishOnce`]): the connection closes before its acknowledgement goes out, and,
+    /// the close not being a DISCONNECT, the Will is published [MQTT-3.1.2-8].
+    pub(crate) fn queue_full(&mut self, why: String) -> Vec<Action> {
+        self.close(CloseReason::QueueFull(why))
     }
 
     /// A packet arrived.

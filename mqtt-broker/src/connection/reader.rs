@@ -300,8 +300,12 @@ impl Connection {
                 self.open(&request)
             }
             Action::Publish(message) => {
-                if self.may_publish(&message) {
-                    router.publish_from(&message, self.bridge_id());
+                if self.may_publish(&message)
+                    && let Err(refused) = router.publish_from(&message, self.bridge_id())
+                {
+                    // Its PUBACK, the next action, is never sent: the loop stops at the close.
+                    let actions = self.session.queue_full(refused.to_string());
+                    return self.execute(actions);
                 }
                 ControlFlow::Continue(())
             }
@@ -309,7 +313,16 @@ impl Connection {
                 let message = message.filter(|message| self.may_publish(message));
                 let attached = self.attached()?;
                 let bridge = self.bridge_id();
-                router.publish_once(&attached.slot, self.id, packet_id, message.as_ref(), bridge);
+                if let Err(refused) = router.publish_once(
+                    &attached.slot,
+                    self.id,
+                    packet_id,
+                    message.as_ref(),
+                    bridge,
+                ) {
+                    let actions = self.session.queue_full(refused.to_string());
+                    return self.execute(actions);
+                }
                 self.send(OutPacket::PubRec(packet_id))
             }
             Action::Release(packet_id) => {
@@ -647,6 +660,7 @@ impl Connection {
             | CloseReason::ProtocolViolation(_)
             | CloseReason::WrongAcknowledgement(_) => DisconnectReason::ProtocolError,
             CloseReason::ConnectionLost
+            | CloseReason::QueueFull(_)
             | CloseReason::ConnectTimeout
             | CloseReason::Refused(..) => DisconnectReason::ConnectionLost,
         };

@@ -157,6 +157,30 @@ pub(crate) struct Router {
     /// When a dropped message (`queue_full_drop`) was last logged: at most one line per
     /// [`DROP_LOG_EVERY`]. A leaf lock.
     drop_logged: Mutex<Option<Instant>>,
+    /// When a refused PUBLISH (an offline session's full queue) was last logged, likewise.
+    refuse_logged: Mutex<Option<Instant>>,
+}
+
+/// Why a PUBLISH was refused upstream: a persistent session that is offline, and would have to
+/// queue it, has its queue at a limit. Nothing was delivered to anyone; the publisher is not
+/// acknowledged, and its connection is closed (3.1.1 has no negative acknowledgement).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Refused {
+    /// The offline session whose queue is full.
+    pub(crate) client_id: Arc<str>,
+    /// The limit it is at: `max_queued_messages` or `max_queued_bytes`.
+    pub(crate) limit: &'static str,
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "PUBLISH not accepted: the queue of offline session {:?} is full ({}); \
+             not acknowledged, the client is to send it again",
+            self.client_id, self.limit
+        )
+    }
 }
 
 /// How often, at most, dropped messages are logged.
@@ -234,6 +258,7 @@ impl Router {
             connected: AtomicU64::new(0),
             metrics: Metrics::default(),
             drop_logged: Mutex::new(None),
+            refuse_logged: Mutex::new(None),
         }
     }
 
@@ -474,14 +499,35 @@ impl Router {
     /// [MQTT-3.8.4-6], without the retain flag [MQTT-3.3.1-9] (except to a bridge that announced
     /// itself, which keeps the flag as published so that retained messages cross it). Subscribers of a persistent session
     /// that is offline get QoS 1 and 2 messages queued [MQTT-3.1.2-5].
+    ///
+    /// This is for messages nobody could be refused to (Wills, `$SYS`, bridge notifications): an
+    /// offline session whose queue is full drops them, counted, as before back-pressure.
     pub(crate) fn publish(&self, message: &Message) {
-        self.publish_from(message, None);
+        let _ = self.route(message, None, false);
     }
 
-    /// [`publish`](Self::publish) for a message from the bridge with client identifier `bridge`,
-    /// which is not sent back to that bridge's own session: this is what stops two brokers bridged
-    /// both ways from passing a message back and forth for ever (mosquitto does the same).
-    pub(crate) fn publish_from(&self, message: &Message, bridge: Option<&str>) {
+    /// [`publish`](Self::publish) for a client's PUBLISH, which may be refused: with back-pressure
+    /// (no `queue_full_drop`), a QoS 1 or 2 message that an offline persistent session would have
+    /// to queue while its queue is at a limit is delivered to nobody and answered `Err`, so that
+    /// its publisher is not acknowledged (see [`Self::offline_room`]).
+    ///
+    /// `bridge` is the client identifier of the bridge it came from, if it did: it is not sent back
+    /// to that bridge's own session, which is what stops two brokers bridged both ways from passing
+    /// a message back and forth for ever (mosquitto does the same).
+    pub(crate) fn publish_from(
+        &self,
+        message: &Message,
+        bridge: Option<&str>,
+    ) -> Result<(), Refused> {
+        self.route(message, bridge, true)
+    }
+
+    fn route(
+        &self,
+        message: &Message,
+        bridge: Option<&str>,
+        refusable: bool,
+    ) -> Result<(), Refused> {
         if message.retain {
             let mut retained = self.retained.lock();
             retained.0.update(message);
@@ -492,7 +538,7 @@ impl Router {
             }
         }
         let Ok(topic) = TopicName::new(&message.topic) else {
-            return;
+            return Ok(());
         };
         // The list of subscribers is built in a buffer this thread keeps from one message to the
         // next, so that routing allocates nothing once the buffer has grown to the fan-out.
@@ -506,6 +552,34 @@ impl Router {
         // first delivery that needs it, and its bytes are shared by every writer: encoding is the
         // writer's largest cost per delivery (see `BENCHMARKS.md`, item 7).
         let mut shared = (found.len() > 1).then(SharedQos0::default);
+        // Checked before anyone gets the message, so that a refused one (resent later by its
+        // publisher) reaches nobody twice. QoS 0 is never queued for an offline session.
+        let checked = refusable && !self.limits.drop_when_full && message.qos != QoS::AtMostOnce;
+        // The shared groups are then looked up first too (which moves their turns on once, as
+        // delivering does), so that a group none of whose members can take the message refuses it
+        // as well. Nothing is allocated when there is no shared subscription.
+        let mut groups = Vec::new();
+        if checked {
+            self.shared.matching(topic, |group, members| {
+                groups.push((Arc::clone(group), members.to_vec()));
+            });
+        }
+        // With one subscriber and no group (the common case), nobody else could have got the
+        // message first: its slot is checked as it is delivered to, which saves locking it twice.
+        let inline = checked && found.len() == 1 && groups.is_empty();
+        if checked
+            && !inline
+            && let Err(refused) = self
+                .offline_room(&found, message, bridge, &security)
+                .and_then(|()| self.groups_room(&groups, message, &security))
+        {
+            found.clear();
+            if found.capacity() <= FOUND_KEPT {
+                FOUND.set(found);
+            }
+            return self.refuse(refused);
+        }
+        let mut refusal = None;
         for subscriber in found.drain(..) {
             let mut slot = subscriber.target.lock();
             if bridge == Some(&*slot.client_id) {
@@ -528,6 +602,18 @@ impl Router {
                     continue;
                 }
             }
+            if inline
+                && subscriber.qos != QoS::AtMostOnce
+                && slot.link.is_none()
+                && !slot.clean
+                && let Some(limit) = slot.state.full_at(self.limits)
+            {
+                refusal = Some(Refused {
+                    client_id: Arc::clone(&slot.client_id),
+                    limit,
+                });
+                break;
+            }
             self.await_room(&mut slot);
             let retain = slot.bridge && message.retain;
             self.deliver(
@@ -535,14 +621,105 @@ impl Router {
                 message.for_delivery(message.qos.min(subscriber.qos), retain),
                 // A bridge's copy keeps the retain flag, so it cannot share the others' bytes.
                 if retain { None } else { shared.as_mut() },
+                checked,
             );
         }
         if found.capacity() <= FOUND_KEPT {
             FOUND.set(found);
         }
-        self.shared.matching(topic, |group, members| {
-            self.deliver_shared(group, members, message, &security);
-        });
+        if let Some(refused) = refusal {
+            return self.refuse(refused);
+        }
+        if checked {
+            for (group, members) in &groups {
+                self.deliver_shared(group, members, message, &security);
+            }
+        } else {
+            self.shared.matching(topic, |group, members| {
+                self.deliver_shared(group, members, message, &security);
+            });
+        }
+        Ok(())
+    }
+
+    /// [`offline_room`](Self::offline_room) for shared groups: a group refuses `message` when none
+    /// of its members is connected or has room (`deliver_shared` would drop it) and one of them is
+    /// a persistent session at a limit that may read the topic (a group nobody may read from
+    /// refuses nothing: the message is not for it).
+    fn groups_room(
+        &self,
+        groups: &[(Arc<GroupId>, Vec<Subscriber<SlotRef>>)],
+        message: &Message,
+        security: &Security,
+    ) -> Result<(), Refused> {
+        'groups: for (_, members) in groups {
+            let mut full = Vec::new();
+            for member in members {
+                let slot = member.target.lock();
+                if slot.link.is_some() || (!slot.clean && slot.state.has_room(self.limits)) {
+                    continue 'groups;
+                }
+                if let (false, QoS::AtLeastOnce | QoS::ExactlyOnce, Some(limit)) =
+                    (slot.clean, member.qos, slot.state.full_at(self.limits))
+                {
+                    let refused = Refused {
+                        client_id: Arc::clone(&slot.client_id),
+                        limit,
+                    };
+                    full.push((refused, Arc::clone(&slot.client), slot.trusted));
+                }
+            }
+            // Asked with no slot locked.
+            for (refused, client, trusted) in full {
+                if trusted || !security.checks_reads() || security.may_receive(&client, message) {
+                    return Err(refused);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether every offline persistent session among `found` that would queue `message` (a QoS 1
+    /// or 2 one) has room for it; if one has not, the first such session and its limit.
+    ///
+    /// Each slot is locked in turn, as delivery does. A session that fills up or goes offline
+    /// between this check and the delivery gets the message past its limit (by one message per
+    /// publisher at most, as with back-pressure's other exceptions), never drops it. The ACL is
+    /// asked only about a session that would refuse: one that may not read the topic gets nothing,
+    /// so it refuses nothing either.
+    fn offline_room(
+        &self,
+        found: &[Subscriber<SlotRef>],
+        message: &Message,
+        bridge: Option<&str>,
+        security: &Security,
+    ) -> Result<(), Refused> {
+        for subscriber in found {
+            // Delivered at QoS 0, which is not kept for an offline session.
+            if subscriber.qos == QoS::AtMostOnce {
+                continue;
+            }
+            let slot = subscriber.target.lock();
+            if slot.link.is_some() || slot.clean || bridge == Some(&*slot.client_id) {
+                continue;
+            }
+            let Some(limit) = slot.state.full_at(self.limits) else {
+                continue;
+            };
+            let refused = Refused {
+                client_id: Arc::clone(&slot.client_id),
+                limit,
+            };
+            if security.checks_reads() && !slot.trusted {
+                let client = Arc::clone(&slot.client);
+                drop(slot);
+                if !security.may_receive(&client, message) {
+                    continue;
+                }
+            }
+            return Err(refused);
+        }
+        Ok(())
     }
 
     /// Gives `message` to one member of a shared subscription's group: the first of `members` (in
@@ -588,7 +765,7 @@ impl Router {
                     group: Arc::clone(group),
                     qos: message.qos,
                 });
-                self.deliver(&mut slot, copy, None);
+                self.deliver(&mut slot, copy, None, false);
                 return;
             }
         }
@@ -615,7 +792,7 @@ impl Router {
                     group: Arc::clone(group),
                     qos: message.qos,
                 });
-                self.deliver(&mut slot, copy, None);
+                self.deliver(&mut slot, copy, None, false);
                 return;
             }
         }
@@ -627,8 +804,10 @@ impl Router {
     }
 
     /// An inbound QoS 2 PUBLISH: routes `message` unless `packet_id` is already awaiting PUBREL
-    /// [MQTT-4.3.3-2]. The caller answers PUBREC either way. `bridge` as for
-    /// [`publish_from`](Self::publish_from).
+    /// [MQTT-4.3.3-2]. The caller answers PUBREC either way, unless the message was refused
+    /// (see [`publish_from`](Self::publish_from), whose `bridge` this is): then the identifier is
+    /// forgotten again, so that the PUBLISH the client sends again is routed, not taken for a
+    /// duplicate of one delivered.
     pub(crate) fn publish_once(
         &self,
         slot_ref: &SlotRef,
@@ -636,7 +815,7 @@ impl Router {
         packet_id: PacketId,
         message: Option<&Message>,
         bridge: Option<&str>,
-    ) {
+    ) -> Result<(), Refused> {
         let first = {
             let mut slot = slot_ref.lock();
             let first = owns(&slot, connection_id) && slot.state.receive_qos2(packet_id);
@@ -648,9 +827,20 @@ impl Router {
             }
             first
         };
-        if let (true, Some(message)) = (first, message) {
-            self.publish_from(message, bridge);
+        if let (true, Some(message)) = (first, message)
+            && let Err(refused) = self.publish_from(message, bridge)
+        {
+            // Whichever connection has the session now: the identifier is the session's.
+            let mut slot = slot_ref.lock();
+            if slot.state.release_qos2(packet_id) {
+                self.log(&mut slot, |client_id| Record::Freed {
+                    client_id: Arc::clone(client_id),
+                    packet_id,
+                });
+            }
+            return Err(refused);
         }
+        Ok(())
     }
 
     /// An inbound PUBREL: `packet_id` is free again. The caller answers PUBCOMP either way.
@@ -814,6 +1004,7 @@ impl Router {
                     &mut slot,
                     message.for_delivery(message.qos.min(*granted), true),
                     None,
+                    false,
                 );
             }
         }
@@ -874,7 +1065,15 @@ impl Router {
     /// client is connected. Only a full queue drops a message.
     ///
     /// `shared`, when one message goes to several subscribers, holds its QoS 0 encoding once made.
-    fn deliver(&self, slot: &mut Slot, message: Message, shared: Option<&mut SharedQos0>) {
+    /// `checked`: [`Self::offline_room`] found room for it in every offline session, so a queue
+    /// full by now (filled meanwhile) takes it past its limit rather than drop it.
+    fn deliver(
+        &self,
+        slot: &mut Slot,
+        message: Message,
+        shared: Option<&mut SharedQos0>,
+        checked: bool,
+    ) {
         let message = match (&slot.link, message.qos, shared) {
             (Some(link), QoS::AtMostOnce, Some(shared)) if slot.state.nothing_queued() => {
                 let bytes = shared
@@ -920,10 +1119,12 @@ impl Router {
         let logged = (self.persistence.is_some() && !slot.clean && !qos0).then(|| message.clone());
         // With back-pressure, a connected client's queue is never a reason to drop: the publisher
         // waited for room in `await_room`, and what it still finds full (its own session, a cycle
-        // of waits, a connection being cut) goes past the limit, by one message per publisher.
-        let limits = if !self.limits.drop_when_full && slot.link.is_some() {
+        // of waits, a connection being cut) goes past the limit, by one message per publisher. Nor
+        // is an offline one's, once `offline_room` found room (it refuses the message otherwise).
+        let limits = if !self.limits.drop_when_full && (slot.link.is_some() || checked) {
             Limits {
                 max_queued: 0,
+                max_queued_bytes: 0,
                 ..self.limits
             }
         } else {
@@ -1079,6 +1280,31 @@ impl Router {
                 } else {
                     ", client offline"
                 },
+                DROP_LOG_EVERY.as_secs()
+            );
+        }
+    }
+
+    /// Counts and logs a refused PUBLISH, and answers it.
+    fn refuse(&self, refused: Refused) -> Result<(), Refused> {
+        Metrics::add(&self.metrics.publish_refused, 1);
+        self.log_refusal(&refused);
+        Err(refused)
+    }
+
+    /// Logs a refused PUBLISH, at most once every [`DROP_LOG_EVERY`], like a dropped one.
+    fn log_refusal(&self, refused: &Refused) {
+        let now = Instant::now();
+        let mut last = self.refuse_logged.lock();
+        if last.is_none_or(|last| now.saturating_duration_since(last) >= DROP_LOG_EVERY) {
+            *last = Some(now);
+            drop(last);
+            warn!(
+                "offline client {:?}: its queue is full ({}), so a QoS 1/2 PUBLISH for it was \
+                 refused: its publisher is disconnected unacknowledged, to send it again later; \
+                 counted in $SYS/broker/publish/messages/refused, logged at most every {}s",
+                refused.client_id,
+                refused.limit,
                 DROP_LOG_EVERY.as_secs()
             );
         }

@@ -34,7 +34,8 @@ pub(crate) struct Limits {
     pub(crate) max_inflight: usize,
     /// QoS 1 and 2 messages waiting for a window slot or for the client to come back
     /// (`max_queued_messages`). While a live client's queue is full its publishers wait (see
-    /// `router.rs`, "Back-pressure"); with `drop_when_full` the message is dropped and counted.
+    /// `router.rs`, "Back-pressure"), while an offline one's is, their QoS 1/2 PUBLISH is refused
+    /// (`Router::offline_room`); with `drop_when_full` the message is dropped and counted.
     pub(crate) max_queued: usize,
     /// `queue_full_drop true`: mosquitto's behaviour, a message for a full queue is dropped (and
     /// counted) instead of making its publisher wait.
@@ -213,6 +214,18 @@ impl SessionState {
     pub(crate) fn has_room(&self, limits: Limits) -> bool {
         (limits.max_queued == 0 || self.queue.len() < limits.max_queued)
             && (limits.max_queued_bytes == 0 || self.queued_bytes < limits.max_queued_bytes)
+    }
+
+    /// Which limit a full queue is at (`max_queued_messages` or `max_queued_bytes`), for the log
+    /// line of a refusal; `None` while it has room.
+    pub(crate) fn full_at(&self, limits: Limits) -> Option<&'static str> {
+        if limits.max_queued != 0 && self.queue.len() >= limits.max_queued {
+            Some("max_queued_messages")
+        } else if limits.max_queued_bytes != 0 && self.queued_bytes >= limits.max_queued_bytes {
+            Some("max_queued_bytes")
+        } else {
+            None
+        }
     }
 
     /// How many messages wait in the queue.
@@ -586,6 +599,7 @@ mod tests {
             Err(QueueFull)
         );
         assert!(!state.has_room(limits));
+        assert_eq!(state.full_at(limits), Some("max_queued_bytes"));
         // One leaves for the window: room again.
         state.pump(limits, |_| true);
         assert!(state.has_room(limits));
@@ -709,6 +723,7 @@ mod tests {
             state.enqueue(message("d", QoS::AtLeastOnce), LIMITS),
             Err(QueueFull)
         );
+        assert_eq!(state.full_at(LIMITS), Some("max_queued_messages"));
     }
 
     #[test]

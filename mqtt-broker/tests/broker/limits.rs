@@ -45,7 +45,7 @@ pub(crate) fn assert_served(address: SocketAddr) {
 /// Waits until the `$SYS` counter `topic` satisfies `wanted`, and answers its value. `$SYS` is
 /// published every second and only when a value changes, so every update is a new reading; a counter
 /// that never gets there fails the test within [`WAIT`] of its last change.
-fn sys_counter(address: SocketAddr, topic: &str, wanted: impl Fn(u64) -> bool) -> u64 {
+pub(crate) fn sys_counter(address: SocketAddr, topic: &str, wanted: impl Fn(u64) -> bool) -> u64 {
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
     let (mut watcher, _) = Client::connect(address, &format!("sys-watch-{n}"), true);
     watcher.subscribe(topic, 0);

@@ -16,6 +16,7 @@ mod hooks;
 mod keepalive;
 mod limits;
 mod malformed;
+mod offline;
 mod overload;
 mod persistence;
 mod publish;

@@ -67,12 +67,14 @@ fn unacknowledged_messages_are_resent_with_dup_mqtt_4_4_0_1() {
     );
 }
 
-/// A full queue drops the newest messages for that session, and counts them.
+/// With `queue_full_drop true`, a full queue drops the newest messages for that session (by
+/// default the publisher of one is refused instead: see `offline.rs`).
 #[test]
-fn a_full_queue_drops_new_messages() {
+fn with_queue_full_drop_a_full_queue_drops_new_messages() {
     let (_broker, address) = broker_with(Config {
         max_inflight_messages: 1,
         max_queued_messages: 2,
+        queue_full_drop: true,
         sys_interval: Duration::ZERO,
         ..Config::default()
     });

@@ -1,0 +1,227 @@
+//! An offline persistent session's full queue (`max_queued_messages`, `max_queued_bytes`): by
+//! default a QoS 1 or 2 PUBLISH it would have to drop is refused upstream, so nothing the broker
+//! acknowledged is lost (issue #14, item 2): the publisher gets no PUBACK/PUBREC, its connection is
+//! closed, and it sends the message again once reconnected [MQTT-4.4.0-1]. With `queue_full_drop
+//! true` the broker acknowledges and drops instead, counted, as mosquitto does.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use mqtt_broker::Config;
+use mqtt_codec::{Delivery, Packet, PubRel, Publish, QoS, TopicName};
+
+use crate::client::{Client, Got, broker_with, id};
+use crate::limits::sys_counter;
+
+const TOPIC: &str = "offline/t";
+/// Each message counts `TOPIC` (9 bytes) and its payload (4 bytes) for `max_queued_bytes`.
+const MESSAGE_BYTES: usize = 13;
+
+fn payload(n: u16) -> Vec<u8> {
+    format!("{n:04}").into_bytes()
+}
+
+fn config(max_queued_messages: usize, max_queued_bytes: usize, drop: bool) -> Config {
+    Config {
+        max_queued_messages,
+        max_queued_bytes,
+        queue_full_drop: drop,
+        sys_interval: Duration::from_secs(1),
+        ..Config::default()
+    }
+}
+
+/// A persistent session subscribed to `TOPIC` at `qos`, left offline.
+fn offline_subscriber(address: SocketAddr, name: &str, qos: u8) {
+    let (mut subscriber, _) = Client::connect(address, name, false);
+    subscriber.subscribe(TOPIC, qos);
+    subscriber.disconnect();
+}
+
+/// Publishes messages `from..=to` at `qos` one at a time, each waiting for its acknowledgement (at
+/// QoS 2 the whole flow), and answers the numbers acknowledged, stopping at the first that is not:
+/// the connection must then be closed.
+fn publish_one_at_a_time(client: &mut Client, qos: u8, from: u16, to: u16) -> Vec<u16> {
+    let mut acknowledged = Vec::new();
+    for n in from..=to {
+        client.publish(TOPIC, &payload(n), qos, n, false);
+        match (qos, client.try_recv()) {
+            (1, Some(Got::PubAck(got))) if got == n => acknowledged.push(n),
+            (2, Some(Got::PubRec(got))) if got == n => {
+                client.send(Packet::PubRel(PubRel { packet_id: id(n) }));
+                assert_eq!(client.recv(), Got::PubComp(n));
+                acknowledged.push(n);
+            }
+            (_, None) => return acknowledged,
+            (_, Some(other)) => panic!("message {n}: expected its acknowledgement, got {other:?}"),
+        }
+    }
+    acknowledged
+}
+
+/// Reconnects `name` and answers the payloads its session delivers, acknowledging each; a PINGREQ
+/// sent after the CONNACK is the barrier: the resumed session's queue goes out before it is read.
+fn drain(address: SocketAddr, name: &str) -> Vec<Vec<u8>> {
+    let (mut subscriber, present) = Client::connect(address, name, false);
+    assert!(present, "the persistent session is resumed");
+    subscriber.send(Packet::PingReq);
+    let mut got = Vec::new();
+    loop {
+        match subscriber.recv() {
+            Got::Publish {
+                payload, packet_id, ..
+            } => {
+                let packet_id = packet_id.expect("queued messages are QoS 1 here");
+                subscriber.send(Packet::PubAck(mqtt_codec::PubAck {
+                    packet_id: id(packet_id),
+                }));
+                got.push(payload);
+            }
+            Got::PingResp => break,
+            other => panic!("expected the queued messages, got {other:?}"),
+        }
+    }
+    subscriber.disconnect();
+    got
+}
+
+fn payloads(numbers: impl IntoIterator<Item = u16>) -> Vec<Vec<u8>> {
+    numbers.into_iter().map(payload).collect()
+}
+
+/// The scenario of both limits: five messages fill the offline session's queue; the sixth is not
+/// acknowledged and its publisher is disconnected; the subscriber gets exactly the five.
+fn the_sixth_is_refused(config: Config, name: &str) {
+    let (broker, address) = broker_with(config);
+    offline_subscriber(address, name, 1);
+    let (mut publisher, _) = Client::connect(address, &format!("{name}-pub"), true);
+    let acknowledged = publish_one_at_a_time(&mut publisher, 1, 1, 10);
+    assert_eq!(
+        acknowledged,
+        [1, 2, 3, 4, 5],
+        "the sixth is refused, unacknowledged"
+    );
+    assert_eq!(
+        sys_counter(address, "$SYS/broker/publish/messages/refused", |n| n >= 1),
+        1
+    );
+    assert_eq!(drain(address, name), payloads(1..=5));
+    broker.shutdown();
+}
+
+#[test]
+fn a_full_offline_queue_refuses_the_publish_unacknowledged_max_queued_messages() {
+    the_sixth_is_refused(config(5, 0, false), "offline-messages");
+}
+
+#[test]
+fn a_full_offline_queue_refuses_the_publish_unacknowledged_max_queued_bytes() {
+    the_sixth_is_refused(config(0, 5 * MESSAGE_BYTES, false), "offline-bytes");
+}
+
+/// `queue_full_drop true`: all ten are acknowledged, five are dropped and counted.
+fn the_last_five_are_dropped(config: Config, name: &str) {
+    let (broker, address) = broker_with(config);
+    offline_subscriber(address, name, 1);
+    let (mut publisher, _) = Client::connect(address, &format!("{name}-pub"), true);
+    let acknowledged = publish_one_at_a_time(&mut publisher, 1, 1, 10);
+    assert_eq!(acknowledged, (1..=10).collect::<Vec<_>>());
+    assert_eq!(
+        sys_counter(address, "$SYS/broker/publish/messages/dropped", |n| n >= 5),
+        5
+    );
+    assert_eq!(drain(address, name), payloads(1..=5));
+    publisher.disconnect();
+    broker.shutdown();
+}
+
+#[test]
+fn with_queue_full_drop_a_full_offline_queue_drops_and_counts_max_queued_messages() {
+    the_last_five_are_dropped(config(5, 0, true), "drop-messages");
+}
+
+#[test]
+fn with_queue_full_drop_a_full_offline_queue_drops_and_counts_max_queued_bytes() {
+    the_last_five_are_dropped(config(0, 5 * MESSAGE_BYTES, true), "drop-bytes");
+}
+
+/// At QoS 2 the refused PUBLISH gets no PUBREC, and its identifier is not remembered as received:
+/// when the publisher (a persistent session) sends it again with DUP after the queue has room, it
+/// is delivered, once [MQTT-4.3.3-2].
+#[test]
+fn a_refused_qos_2_publish_sent_again_is_delivered_once() {
+    let (broker, address) = broker_with(config(5, 0, false));
+    let name = "offline-qos2";
+    offline_subscriber(address, name, 1);
+    let (mut publisher, _) = Client::connect(address, "offline-qos2-pub", false);
+    assert_eq!(
+        publish_one_at_a_time(&mut publisher, 2, 1, 10),
+        [1, 2, 3, 4, 5]
+    );
+    assert_eq!(drain(address, name), payloads(1..=5));
+    // The client's resend of what was never acknowledged [MQTT-4.4.0-1].
+    let (mut publisher, present) = Client::connect(address, "offline-qos2-pub", false);
+    assert!(present);
+    publisher.send(Packet::Publish(Publish {
+        topic: TopicName::new(TOPIC).expect("topic"),
+        payload: &payload(6),
+        delivery: Delivery::new(QoS::ExactlyOnce, id(6), true),
+        retain: false,
+    }));
+    assert_eq!(publisher.recv(), Got::PubRec(6));
+    publisher.send(Packet::PubRel(PubRel { packet_id: id(6) }));
+    assert_eq!(publisher.recv(), Got::PubComp(6));
+    publisher.disconnect();
+    assert_eq!(drain(address, name), payloads([6]));
+    broker.shutdown();
+}
+
+/// A refusal delivers to nobody: a connected subscriber of the same topic does not get the refused
+/// message either, so the resend is not a duplicate for it.
+#[test]
+fn a_refused_publish_reaches_no_other_subscriber() {
+    let (broker, address) = broker_with(config(2, 0, false));
+    offline_subscriber(address, "offline-partial", 1);
+    let (mut online, _) = Client::connect(address, "online-partial", true);
+    online.subscribe(TOPIC, 1);
+    let (mut publisher, _) = Client::connect(address, "partial-pub", true);
+    assert_eq!(publish_one_at_a_time(&mut publisher, 1, 1, 3), [1, 2]);
+    let mut got = Vec::new();
+    online.send(Packet::PingReq);
+    loop {
+        match online.recv() {
+            Got::Publish {
+                payload, packet_id, ..
+            } => {
+                online.send(Packet::PubAck(mqtt_codec::PubAck {
+                    packet_id: id(packet_id.expect("QoS 1")),
+                }));
+                got.push(payload);
+            }
+            Got::PingResp => break,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    // PINGRESP may overtake nothing that was routed before the publisher's PUBACK came back.
+    assert_eq!(got, payloads(1..=2));
+    online.disconnect();
+    broker.shutdown();
+}
+
+/// A shared group whose only member is an offline persistent session with a full queue refuses
+/// the message the same way: the group is one subscription, and it would have to drop it.
+#[test]
+fn a_shared_group_of_full_offline_members_refuses_the_publish() {
+    let (broker, address) = broker_with(config(5, 0, false));
+    let name = "offline-member";
+    let (mut member, _) = Client::connect(address, name, false);
+    member.subscribe(&format!("$share/g/{TOPIC}"), 1);
+    member.disconnect();
+    let (mut publisher, _) = Client::connect(address, "member-pub", true);
+    assert_eq!(
+        publish_one_at_a_time(&mut publisher, 1, 1, 10),
+        [1, 2, 3, 4, 5]
+    );
+    assert_eq!(drain(address, name), payloads(1..=5));
+    broker.shutdown();
+}
