@@ -17,8 +17,11 @@
 //! copies its subscribers' slots out of the tree, releases the tree, and then locks one slot at a
 //! time. Sixteen publishers feeding one subscriber therefore meet only on that subscriber's slot. Nothing in this file
 //! blocks while holding a lock: packets go to writer threads with `try_send`, which never waits, and
-//! sockets are shut down only after every lock is released. A slow or stuck subscriber therefore
-//! costs a publisher one failed `try_send`, never a wait (see ARCHITECTURE.md).
+//! sockets are shut down only after every lock is released. A subscriber whose queue is full makes
+//! its publishers wait before they route (and so before they acknowledge), on the slot's condition
+//! variable, which releases the lock while waiting; a subscriber that makes no progress for
+//! `write_timeout` is disconnected, which ends the wait (see ARCHITECTURE.md, "Slow subscribers, and
+//! back-pressure").
 //!
 //! With persistence on, every change to a persistent session is appended to the log (`persistence/`)
 //! while that session's slot is locked, and every change to the retained store while it is locked, so
