@@ -6,11 +6,11 @@
 //! therefore separate types, in this module, named as the 3.1.1 ones are (`v5::Publish` beside
 //! `Publish`), so that code written for 3.1.1 is untouched and code for 5.0 cannot forget a
 //! property. They reuse what did not change: [`TopicName`](crate::TopicName),
-//! [`TopicFilter`](crate::TopicFilter), [`PacketId`](crate::PacketId), [`Delivery`](crate::Delivery),
+//! [`TopicFilter`], [`PacketId`](crate::PacketId), [`Delivery`](crate::Delivery),
 //! [`List`](crate::List), the fixed header and the primitive fields of `wire.rs`.
 //!
 //! The contract is the crate's: no I/O, incremental ([`Decoder::decode`] answers
-//! [`Status::Partial`](crate::Status::Partial)), zero-copy (properties borrow the input and are
+//! [`Status::Partial`]), zero-copy (properties borrow the input and are
 //! validated once), bounded, no panic on any input. Each rule is cited as `[MQTT5-x.y.z-n]`, and each
 //! place where 5.0 differs from 3.1.1 as `V5-DIFF-n` (rows of `mqtt-v5-differences.md`). A decoding
 //! error says which 5.0 Reason Code to answer with: [`DecodeError::reason_code`](crate::DecodeError::reason_code).

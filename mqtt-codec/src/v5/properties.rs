@@ -303,7 +303,7 @@ impl<'a> Property<'a> {
         }
     }
 
-    /// The bytes [`write`](Self::write) produces.
+    /// The bytes `write` produces.
     #[inline]
     pub fn encoded_len(&self) -> usize {
         1 + match *self {
