@@ -287,17 +287,25 @@ pub fn run_pub(args: &PubArgs) -> Result<(), String> {
             .map_err(fail);
     }
     let mut client = Client::connect(options).map_err(fail)?;
-    let topic = match (fixed_topic, &args.topic) {
-        (Some(topic), _) => topic,
-        (None, Some(name)) => Topic::Id(client.register(name).map_err(fail)?),
-        (None, None) => return Err("a topic is needed".into()),
+    // A signal while waiting for REGACK, PUBACK or PUBCOMP ends the session with DISCONNECT, as
+    // for mqttsn-sub, rather than leaving the gateway to wait out the keep-alive.
+    let stopping = stop_on_signals(&client)?;
+    let publish = |client: &mut Client| -> Result<(), Error> {
+        // Without a fixed topic, `-t` is there (checked before connecting).
+        let topic = match fixed_topic {
+            Some(topic) => topic,
+            None => Topic::Id(client.register(args.topic.as_deref().unwrap_or_default())?),
+        };
+        client.publish(topic, &payload, qos, args.retain)?;
+        match args.sleep {
+            Some(seconds) => client.sleep(seconds),
+            None => client.disconnect(),
+        }
     };
-    client
-        .publish(topic, &payload, qos, args.retain)
-        .map_err(fail)?;
-    match args.sleep {
-        Some(seconds) => client.sleep(seconds).map_err(fail),
-        None => client.disconnect().map_err(fail),
+    match publish(&mut client) {
+        // The signal thread's DISCONNECT was answered: a clean end.
+        Err(Error::Disconnected) if stopping.load(std::sync::atomic::Ordering::SeqCst) => Ok(()),
+        result => result.map_err(fail),
     }
 }
 

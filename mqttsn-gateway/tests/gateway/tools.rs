@@ -233,3 +233,56 @@ fn mqttsn_sub_disconnects_on_sigint_and_sigterm() {
     }
     publisher.disconnect();
 }
+
+/// `mqttsn-pub` waiting for a PUBACK that never comes (a stand-in gateway that answers CONNECT and
+/// then nothing) sends DISCONNECT on SIGINT and exits cleanly once it is answered, so the gateway
+/// does not wait out the keep-alive; the stand-in answers it as a gateway does [SN-5.4.21-1].
+#[test]
+fn mqttsn_pub_disconnects_on_sigint_while_waiting() {
+    use std::net::UdpSocket;
+    use std::time::Duration;
+    let fake = UdpSocket::bind("127.0.0.1:0").expect("a UDP port");
+    fake.set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let port = fake.local_addr().expect("bound").port().to_string();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mqttsn-pub"))
+        .args(["-p", &port, "-t", "ab", "-q", "1", "-m", "x"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("runs");
+    // Message type is the second byte of a one-byte-length header: CONNECT 0x04, PUBLISH 0x0C,
+    // DISCONNECT 0x18.
+    let mut buffer = [0u8; 256];
+    let mut next = |wanted: u8| loop {
+        let (n, from) = fake
+            .recv_from(&mut buffer)
+            .expect("a datagram from mqttsn-pub");
+        if n >= 2 && buffer[1] == wanted {
+            return from;
+        }
+    };
+    let client = next(0x04);
+    fake.send_to(&[0x03, 0x05, 0x00], client).expect("CONNACK");
+    next(0x0C);
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+    let client = next(0x18);
+    fake.send_to(&[0x02, 0x18], client).expect("DISCONNECT");
+    let mut exited = None;
+    wait_until("mqttsn-pub to exit", || {
+        exited = child.try_wait().expect("waits");
+        exited.is_some()
+    });
+    let mut stderr = String::new();
+    if let Some(mut pipe) = child.stderr.take() {
+        let _ = std::io::Read::read_to_string(&mut pipe, &mut stderr);
+    }
+    assert!(
+        exited.is_some_and(|status| status.success()),
+        "{exited:?} {stderr}"
+    );
+}
