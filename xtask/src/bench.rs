@@ -19,6 +19,7 @@
 //! | `bench/throughput.rs` | publishers and subscribers flat out, with loss accounting    |
 //! | `bench/latency.rs`    | one publisher at a fixed rate, percentiles of delivery time  |
 //! | `bench/idle.rs`       | thousands of idle connections, and service meanwhile         |
+//! | `bench/retained.rs`   | many retained messages, then one new subscriber to them all  |
 //! | `bench/report.rs`     | the Markdown tables                                          |
 //!
 //! It does not tune either broker: both run with their default limits (20 messages in flight and
@@ -32,6 +33,8 @@ mod idle;
 mod latency;
 #[path = "bench/report.rs"]
 mod report;
+#[path = "bench/retained.rs"]
+mod retained;
 #[path = "bench/scenario.rs"]
 mod scenario;
 #[path = "bench/target.rs"]
@@ -182,6 +185,7 @@ fn run_one(scenario: &Scenario, kind: &TargetKind, workdir: &target::WorkDir) ->
         Scenario::Throughput(shape) => throughput::run(shape, &target).map(Outcome::Throughput),
         Scenario::Latency(shape) => latency::run(shape, &target).map(Outcome::Latency),
         Scenario::Idle(shape) => idle::run(shape, &target).map(Outcome::Idle),
+        Scenario::Retained(shape) => retained::run(shape, &target).map(Outcome::Retained),
     };
     let outcome = outcome.unwrap_or_else(Outcome::Failed);
     if let Some(why) = target.exited() {

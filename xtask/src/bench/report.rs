@@ -10,6 +10,7 @@ use std::process::Command;
 
 use super::idle::Idle;
 use super::latency::Latency;
+use super::retained::Retained;
 use super::target::{Memory, TargetKind};
 use super::throughput::{Counts, Throughput};
 
@@ -19,6 +20,7 @@ pub(crate) enum Outcome {
     Throughput(Throughput),
     Latency(Latency),
     Idle(Idle),
+    Retained(Retained),
     /// The broker does not offer what the scenario needs.
     Unsupported(String),
     Failed(String),
@@ -99,6 +101,13 @@ impl Row {
                     idle.connected,
                     mib(idle.idle.map(|m| m.resident))
                 ),
+                Some(Outcome::Retained(r)) => format!(
+                    "{} of {} received in {:.0} ms, {} msg/s",
+                    r.received,
+                    r.wanted,
+                    r.last_after.as_secs_f64() * 1e3,
+                    thousands(r.per_second())
+                ),
                 Some(Outcome::Unsupported(why)) => format!("unsupported: {why}"),
                 Some(Outcome::Failed(why)) => format!("FAILED: {why}"),
                 None => "-".to_owned(),
@@ -137,6 +146,18 @@ impl Row {
                             None
                         }
                     }
+                }
+                Outcome::Retained(r) => {
+                    // Every retained message must reach a new subscriber, at QoS 0 as at QoS 1.
+                    if r.missing() > 0 {
+                        problems.push(format!(
+                            "{}: {} of {} retained messages never arrived",
+                            self.name,
+                            r.missing(),
+                            r.wanted
+                        ));
+                    }
+                    None
                 }
                 Outcome::Unsupported(_) => None,
             };
@@ -202,6 +223,13 @@ pub(crate) fn tables(rows: &[Row], kinds: &[TargetKind]) -> String {
     }
     if !idle.is_empty() {
         text.push_str(&idle_table(&idle, &labels));
+    }
+    let retained: Vec<&Row> = rows
+        .iter()
+        .filter(|row| is(row, |o| matches!(o, Outcome::Retained(_))))
+        .collect();
+    if !retained.is_empty() {
+        text.push_str(&retained_table(&retained, &labels));
     }
     let mut notes: Vec<String> = Vec::new();
     for row in rows {
@@ -407,6 +435,66 @@ fn idle_table(rows: &[&Row], labels: &[String]) -> String {
                     None => "-".to_owned(),
                 }),
         );
+        push_row(&mut text, &cells);
+    }
+    text
+}
+
+fn retained_table(rows: &[&Row], labels: &[String]) -> String {
+    let mut text = String::from(
+        "\n### Retained flood (messages stored, then one new subscriber to all of them)\n\n",
+    );
+    let mut header = vec!["scenario".to_owned()];
+    header.extend(labels.iter().map(|label| format!("received {label}")));
+    header.extend(columns("ms to last", labels));
+    header.extend(columns("msg/s", labels));
+    header.extend(columns("peak RSS MiB", labels));
+    push_header(&mut text, &header);
+    for row in rows {
+        let shown: Vec<Option<Retained>> = (0..labels.len())
+            .map(|column| match row.shown(column) {
+                Some(Outcome::Retained(r)) => Some(r.clone()),
+                _ => None,
+            })
+            .collect();
+        let mut cells = vec![row.description.clone()];
+        cells.extend(shown.iter().map(|r| {
+            r.as_ref().map_or("-".to_owned(), |r| {
+                let mut cell = format!(
+                    "{} of {}",
+                    thousands(r.received as f64),
+                    thousands(r.wanted as f64)
+                );
+                if r.duplicates > 0 {
+                    let _ = write!(cell, ", {} duplicates", thousands(r.duplicates as f64));
+                }
+                cell
+            })
+        }));
+        let figures: [fn(&Retained) -> Option<f64>; 3] = [
+            |r| Some(r.last_after.as_secs_f64() * 1e3),
+            |r| Some(r.per_second()),
+            |r| r.memory.map(|m| m.peak as f64 / 1024.0),
+        ];
+        for (index, figure) in figures.into_iter().enumerate() {
+            let values: Vec<Option<f64>> =
+                shown.iter().map(|r| r.as_ref().and_then(figure)).collect();
+            cells.extend(with_ratio(
+                values
+                    .iter()
+                    .map(|v| {
+                        v.map_or("-".to_owned(), |v| {
+                            if index == 2 {
+                                format!("{v:.1}")
+                            } else {
+                                thousands(v)
+                            }
+                        })
+                    })
+                    .collect(),
+                &values,
+            ));
+        }
         push_row(&mut text, &cells);
     }
     text

@@ -63,12 +63,23 @@ pub(crate) struct IdleShape {
     pub(crate) service: Duration,
 }
 
+/// Retained messages stored first, then one new subscriber to all of them (see `retained.rs`).
+#[derive(Debug, Clone)]
+pub(crate) struct RetainedShape {
+    /// The subscription's QoS; the messages are stored at QoS 1.
+    pub(crate) qos: QoS,
+    /// Retained messages, one per topic.
+    pub(crate) count: usize,
+    pub(crate) payload: usize,
+}
+
 /// One scenario.
 #[derive(Debug, Clone)]
 pub(crate) enum Scenario {
     Throughput(ThroughputShape),
     Latency(LatencyShape),
     Idle(IdleShape),
+    Retained(RetainedShape),
 }
 
 /// The sizes of a run.
@@ -83,6 +94,7 @@ pub(crate) struct Sizes {
     latency_window: Duration,
     idle_counts: Vec<usize>,
     service: Duration,
+    retained_count: usize,
 }
 
 impl Sizes {
@@ -97,6 +109,7 @@ impl Sizes {
             latency_window: window,
             idle_counts: vec![1_000, 5_000],
             service: Duration::from_secs(3),
+            retained_count: 10_000,
         }
     }
 
@@ -110,6 +123,7 @@ impl Sizes {
             latency_window: Duration::from_millis(500),
             idle_counts: vec![200],
             service: Duration::from_millis(300),
+            retained_count: 1_000,
         }
     }
 }
@@ -179,20 +193,30 @@ pub(crate) fn all(sizes: &Sizes, smoke: bool) -> Vec<Scenario> {
         flows: sizes.flows,
         setup: BrokerSetup::Persistent,
     }));
+    for qos in [QoS::AtMostOnce, QoS::AtLeastOnce] {
+        scenarios.push(Scenario::Retained(RetainedShape {
+            qos,
+            count: sizes.retained_count,
+            payload: 64,
+        }));
+    }
     if smoke {
-        const SMOKE: [&str; 7] = [
-            "qos0-1to1-64b",
-            "qos1-16to1-64b",
-            "qos2-1to16-1k",
-            "latency-qos1-1000",
-            "idle-200",
-            "persist-qos1-1to1-64b",
-            "overload-qos1-1to1-64b",
-        ];
         scenarios.retain(|scenario| SMOKE.contains(&scenario.name().as_str()));
     }
     scenarios
 }
+
+/// The scenarios of a smoke run: between them, every code path of the tool.
+const SMOKE: [&str; 8] = [
+    "qos0-1to1-64b",
+    "qos1-16to1-64b",
+    "qos2-1to16-1k",
+    "latency-qos1-1000",
+    "idle-200",
+    "persist-qos1-1to1-64b",
+    "overload-qos1-1to1-64b",
+    "retained-qos1-1000",
+];
 
 /// The open files the load generator needs: its idle connections, plus room for the rest.
 pub(crate) fn needed_files(scenarios: &[Scenario]) -> u64 {
@@ -227,6 +251,7 @@ impl Scenario {
             ),
             Self::Latency(shape) => format!("latency-qos{}-{}", shape.qos.bits(), shape.rate),
             Self::Idle(shape) => format!("idle-{}", shape.connections),
+            Self::Retained(shape) => format!("retained-qos{}-{}", shape.qos.bits(), shape.count),
         }
     }
 
@@ -251,6 +276,12 @@ impl Scenario {
             ),
             Self::Latency(shape) => format!("QoS {} at {} msg/s", shape.qos.bits(), shape.rate),
             Self::Idle(shape) => format!("{} idle connections", shape.connections),
+            Self::Retained(shape) => format!(
+                "{} retained {}, new subscriber at QoS {}",
+                shape.count,
+                size_name(shape.payload).replace('b', " B"),
+                shape.qos.bits()
+            ),
         }
     }
 
@@ -273,5 +304,31 @@ fn size_name(bytes: usize) -> String {
         format!("{}k", bytes / 1024)
     } else {
         format!("{bytes}b")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_smoke_name_is_a_scenario_and_retained_flood_is_in_both_runs() {
+        let smoke: Vec<String> = all(&Sizes::smoke(), true)
+            .iter()
+            .map(Scenario::name)
+            .collect();
+        assert_eq!(smoke.len(), SMOKE.len(), "smoke run: {smoke:?}");
+        assert!(smoke.contains(&"retained-qos1-1000".to_owned()));
+        let full: Vec<String> = all(&Sizes::full(8.0), false)
+            .iter()
+            .map(Scenario::name)
+            .collect();
+        for name in [
+            "retained-qos0-10000",
+            "retained-qos1-10000",
+            "overload-qos2-16to1-64b",
+        ] {
+            assert!(full.contains(&name.to_owned()), "{name} missing: {full:?}");
+        }
     }
 }
