@@ -83,13 +83,41 @@ pub enum ClientIdRule {
     MustReject,
 }
 
-const FLAG_RESERVED: u8 = 0b0000_0001;
-const FLAG_CLEAN_SESSION: u8 = 0b0000_0010;
-const FLAG_WILL: u8 = 0b0000_0100;
-const WILL_QOS_SHIFT: u8 = 3;
-const FLAG_WILL_RETAIN: u8 = 0b0010_0000;
-const FLAG_PASSWORD: u8 = 0b0100_0000;
-const FLAG_USER_NAME: u8 = 0b1000_0000;
+// The connect flags byte; 5.0 keeps the same bits, bit 1 renamed Clean Start (`v5/connect.rs`).
+pub(crate) const FLAG_RESERVED: u8 = 0b0000_0001;
+pub(crate) const FLAG_CLEAN_SESSION: u8 = 0b0000_0010;
+pub(crate) const FLAG_WILL: u8 = 0b0000_0100;
+pub(crate) const WILL_QOS_SHIFT: u8 = 3;
+pub(crate) const FLAG_WILL_RETAIN: u8 = 0b0010_0000;
+pub(crate) const FLAG_PASSWORD: u8 = 0b0100_0000;
+pub(crate) const FLAG_USER_NAME: u8 = 0b1000_0000;
+
+/// The connect flags byte for what a CONNECT carries, at every level: bit 1 (Clean Session, 5.0's
+/// Clean Start), the Will flag with its QoS and retain bits, and the user name and password flags.
+pub(crate) fn connect_flags(
+    clean: bool,
+    will: Option<(QoS, bool)>,
+    user_name: bool,
+    password: bool,
+) -> u8 {
+    let mut flags = 0;
+    if clean {
+        flags |= FLAG_CLEAN_SESSION;
+    }
+    if let Some((qos, retain)) = will {
+        flags |= FLAG_WILL | qos.bits() << WILL_QOS_SHIFT;
+        if retain {
+            flags |= FLAG_WILL_RETAIN;
+        }
+    }
+    if user_name {
+        flags |= FLAG_USER_NAME;
+    }
+    if password {
+        flags |= FLAG_PASSWORD;
+    }
+    flags
+}
 
 impl<'a> Connect<'a> {
     /// What the specification lets a server do with this packet's client identifier.
@@ -230,23 +258,12 @@ impl<'a> Connect<'a> {
         sink.put_prefixed(self.level.protocol_name().as_bytes());
         let bridge = if self.bridge { LEVEL_BRIDGE_BIT } else { 0 };
         sink.put_u8(self.level.level_byte() | bridge);
-        let mut flags = 0;
-        if self.clean_session {
-            flags |= FLAG_CLEAN_SESSION;
-        }
-        if let Some(will) = &self.will {
-            flags |= FLAG_WILL | will.qos.bits() << WILL_QOS_SHIFT;
-            if will.retain {
-                flags |= FLAG_WILL_RETAIN;
-            }
-        }
-        if self.user_name.is_some() {
-            flags |= FLAG_USER_NAME;
-        }
-        if self.password.is_some() {
-            flags |= FLAG_PASSWORD;
-        }
-        sink.put_u8(flags);
+        sink.put_u8(connect_flags(
+            self.clean_session,
+            self.will.as_ref().map(|will| (will.qos, will.retain)),
+            self.user_name.is_some(),
+            self.password.is_some(),
+        ));
         sink.put_u16(self.keep_alive);
         sink.put_prefixed(self.client_id.as_bytes());
         if let Some(will) = &self.will {

@@ -22,6 +22,10 @@
 
 use super::properties::PropertyContext;
 use super::{Properties, check_authentication};
+use crate::packet::connect::{
+    FLAG_CLEAN_SESSION, FLAG_PASSWORD, FLAG_RESERVED, FLAG_USER_NAME, FLAG_WILL, FLAG_WILL_RETAIN,
+    WILL_QOS_SHIFT, connect_flags,
+};
 use crate::wire::{Reader, Sink};
 use crate::{ClientIdRule, DecodeError, EncodeError, PacketType, QoS, TopicName};
 
@@ -68,13 +72,8 @@ pub struct Will<'a> {
 
 const LEVEL: u8 = 5;
 const LEVEL_BRIDGE_BIT: u8 = 0x80;
-const FLAG_RESERVED: u8 = 0b0000_0001;
-const FLAG_CLEAN_START: u8 = 0b0000_0010;
-const FLAG_WILL: u8 = 0b0000_0100;
-const WILL_QOS_SHIFT: u8 = 3;
-const FLAG_WILL_RETAIN: u8 = 0b0010_0000;
-const FLAG_PASSWORD: u8 = 0b0100_0000;
-const FLAG_USER_NAME: u8 = 0b1000_0000;
+// The connect flags are 3.1.1's bits; bit 1, Clean Session there, is Clean Start [V5-DIFF-4].
+const FLAG_CLEAN_START: u8 = FLAG_CLEAN_SESSION;
 
 impl<'a> Connect<'a> {
     /// What the specification lets a server do with this packet's client identifier. At 5.0 an empty
@@ -196,23 +195,12 @@ impl<'a> Connect<'a> {
         sink.put_prefixed(b"MQTT");
         let bridge = if self.bridge { LEVEL_BRIDGE_BIT } else { 0 };
         sink.put_u8(LEVEL | bridge);
-        let mut flags = 0;
-        if self.clean_start {
-            flags |= FLAG_CLEAN_START;
-        }
-        if let Some(will) = &self.will {
-            flags |= FLAG_WILL | will.qos.bits() << WILL_QOS_SHIFT;
-            if will.retain {
-                flags |= FLAG_WILL_RETAIN;
-            }
-        }
-        if self.user_name.is_some() {
-            flags |= FLAG_USER_NAME;
-        }
-        if self.password.is_some() {
-            flags |= FLAG_PASSWORD;
-        }
-        sink.put_u8(flags);
+        sink.put_u8(connect_flags(
+            self.clean_start,
+            self.will.as_ref().map(|will| (will.qos, will.retain)),
+            self.user_name.is_some(),
+            self.password.is_some(),
+        ));
         sink.put_u16(self.keep_alive);
         self.properties.write(sink);
         sink.put_prefixed(self.client_id.as_bytes());
