@@ -1,5 +1,5 @@
 //! The broker's fuzzing entry point: arbitrary bytes become a script of several clients talking to
-//! one `Router` (`routing/router.rs`) through their own `Session`s (`connection/protocol.rs`), on a fake clock, with no
+//! one `Router` (`routing/router.rs`) through their own `ProtocolMachine`s (`connection/protocol.rs`), on a fake clock, with no
 //! thread and no socket read.
 //!
 //! It is the body of the `broker_session` fuzz target (`fuzz/` at the workspace root) and, so that CI
@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use mqtt_codec::{Decoder, ProtocolLevel, Status};
 
-use crate::connection::protocol::{Action, Session, Settings};
+use crate::connection::protocol::{Action, ProtocolMachine, Settings};
 use crate::hooks::ClientInfo;
 use crate::persistence::Restored;
 use crate::routing::outbound::{OutPacket, Outbound, WriterRx, WriterTx, writer_channel};
@@ -98,13 +98,13 @@ pub fn session(data: &[u8]) -> usize {
                 let steps = u64::from(bytes.next().unwrap_or(0));
                 script.now += Duration::from_millis(100 * steps);
                 for client in 0..CLIENTS {
-                    let actions = script.clients[client].session.tick(script.now);
+                    let actions = script.clients[client].protocol.tick(script.now);
                     script.execute(client, actions);
                 }
             }
             52..=55 => script.drain(client),
             56..=59 => {
-                let actions = script.clients[client].session.connection_lost();
+                let actions = script.clients[client].protocol.connection_lost();
                 script.execute(client, actions);
             }
             _ => {}
@@ -116,7 +116,7 @@ pub fn session(data: &[u8]) -> usize {
         }
     }
     for client in 0..CLIENTS {
-        let actions = script.clients[client].session.connection_lost();
+        let actions = script.clients[client].protocol.connection_lost();
         script.execute(client, actions);
         script.drain(client);
     }
@@ -126,7 +126,7 @@ pub fn session(data: &[u8]) -> usize {
 /// One simulated connection.
 struct Client {
     id: u64,
-    session: Session,
+    protocol: ProtocolMachine,
     decoder: Decoder,
     /// Bytes received and not yet a whole packet.
     buffer: Vec<u8>,
@@ -168,7 +168,7 @@ impl Script {
         };
         Client {
             id,
-            session: Session::new(settings, id, self.now),
+            protocol: ProtocolMachine::new(settings, id, self.now),
             decoder: Decoder::new(ProtocolLevel::Mqtt311).with_max_packet_size(MAX_PACKET_SIZE),
             buffer: Vec::new(),
             attached: None,
@@ -192,12 +192,12 @@ impl Script {
                     consumed += used;
                     self.packets += 1;
                     let mut actions = Vec::new();
-                    state.session.packet_into(packet, self.now, &mut actions);
-                    state.decoder.set_level(state.session.level());
+                    state.protocol.packet_into(packet, self.now, &mut actions);
+                    state.decoder.set_level(state.protocol.level());
                     actions
                 }
                 Ok(Status::Partial) => break,
-                Err(error) => state.session.malformed(error),
+                Err(error) => state.protocol.malformed(error),
             };
             self.execute(client, actions);
         }
@@ -246,7 +246,7 @@ impl Script {
                         old.disconnect();
                         if let Some(other) = self.clients.iter().position(|c| c.id == connection_id)
                         {
-                            let actions = self.clients[other].session.connection_lost();
+                            let actions = self.clients[other].protocol.connection_lost();
                             self.execute(other, actions);
                         }
                     }
@@ -259,8 +259,9 @@ impl Script {
                     {
                         Ok(()) => self.send(client, OutPacket::PubRec(packet_id)),
                         Err(refused) => {
-                            let actions =
-                                self.clients[client].session.queue_full(refused.to_string());
+                            let actions = self.clients[client]
+                                .protocol
+                                .queue_full(refused.to_string());
                             self.execute(client, actions);
                         }
                     }
@@ -274,14 +275,14 @@ impl Script {
                         Ok(Some(reply)) => self.send(client, reply),
                         Ok(None) => {}
                         Err(why) => {
-                            let actions = self.clients[client].session.wrong_acknowledgement(why);
+                            let actions = self.clients[client].protocol.wrong_acknowledgement(why);
                             self.execute(client, actions);
                         }
                     }
                 }
                 (Action::Subscribe { packet_id, filters }, Some(slot)) => {
                     let allowed = vec![true; filters.len()];
-                    let level = self.clients[client].session.level();
+                    let level = self.clients[client].protocol.level();
                     let (codes, subscribed) = self.router.subscribe(
                         &slot,
                         id,
@@ -353,7 +354,7 @@ impl Script {
 
     /// The writer's checks on one outbound packet.
     fn check(&mut self, client: usize, outbound: &Outbound) {
-        let level = self.clients[client].session.level();
+        let level = self.clients[client].protocol.level();
         let packets = match outbound {
             Outbound::Packet(packet) | Outbound::Durable(packet, _) => std::slice::from_ref(packet),
             Outbound::Batch(packets, _) => packets.as_slice(),

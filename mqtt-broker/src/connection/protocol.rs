@@ -1,4 +1,4 @@
-//! [`Session`]: the protocol state machine of one client connection, sans I/O.
+//! [`ProtocolMachine`]: the protocol state machine of one client connection, sans I/O.
 //!
 //! It is fed what happens on the connection (a decoded packet, a decoding error, the connection
 //! dropping, or simply the passing of time) together with the current time, and answers with
@@ -209,7 +209,7 @@ enum Phase {
 
 /// The protocol state of one connection.
 #[derive(Debug)]
-pub(crate) struct Session {
+pub(crate) struct ProtocolMachine {
     phase: Phase,
     level: ProtocolLevel,
     /// The silence allowed before closing: 1.5 times the keep-alive, or `None` for keep-alive 0.
@@ -221,7 +221,7 @@ pub(crate) struct Session {
     settings: Settings,
 }
 
-impl Session {
+impl ProtocolMachine {
     /// A session for a connection accepted at `now`.
     pub(crate) fn new(settings: Settings, connection_id: u64, now: Instant) -> Self {
         Self {
@@ -512,10 +512,10 @@ mod tests {
     }
 
     /// A connected session, with the instant it connected at.
-    fn connected(keep_alive: u16, will: bool) -> (Session, Instant) {
+    fn connected(keep_alive: u16, will: bool) -> (ProtocolMachine, Instant) {
         let start = Instant::now();
-        let mut session = Session::new(settings(), 1, start);
-        let actions = session.packet(
+        let mut machine = ProtocolMachine::new(settings(), 1, start);
+        let actions = machine.packet(
             Packet::Connect(connect_packet("c", keep_alive, will)),
             start,
         );
@@ -523,7 +523,7 @@ mod tests {
             matches!(actions.as_slice(), [Action::Open(_)]),
             "{actions:?}"
         );
-        (session, start)
+        (machine, start)
     }
 
     fn closed_with(actions: &[Action]) -> Option<(&CloseReason, bool)> {
@@ -535,53 +535,53 @@ mod tests {
 
     #[test]
     fn keep_alive_expires_at_one_and_a_half_times_mqtt_3_1_2_24() {
-        let (mut session, start) = connected(10, true);
-        assert_eq!(session.deadline(), Some(start + Duration::from_secs(15)));
+        let (mut machine, start) = connected(10, true);
+        assert_eq!(machine.deadline(), Some(start + Duration::from_secs(15)));
         assert!(
-            session
+            machine
                 .tick(start + Duration::from_millis(14_999))
                 .is_empty()
         );
-        let actions = session.tick(start + Duration::from_secs(15));
+        let actions = machine.tick(start + Duration::from_secs(15));
         assert_eq!(
             closed_with(&actions),
             Some((&CloseReason::KeepAliveExpired, true))
         );
         // Closed once only.
-        assert!(session.tick(start + Duration::from_secs(99)).is_empty());
+        assert!(machine.tick(start + Duration::from_secs(99)).is_empty());
     }
 
     #[test]
     fn time_the_broker_held_a_publisher_back_is_not_its_silence_mqtt_3_1_2_24() {
-        let (mut session, start) = connected(10, false);
+        let (mut machine, start) = connected(10, false);
         // The reader waited 20 s for room in a subscriber's queue: the client is not to blame.
         let resumed = start + Duration::from_secs(20);
-        session.held_back(resumed);
-        assert!(session.tick(resumed).is_empty());
-        assert_eq!(session.deadline(), Some(resumed + Duration::from_secs(15)));
+        machine.held_back(resumed);
+        assert!(machine.tick(resumed).is_empty());
+        assert_eq!(machine.deadline(), Some(resumed + Duration::from_secs(15)));
         // An earlier moment never moves the deadline back.
-        session.held_back(start);
-        assert_eq!(session.deadline(), Some(resumed + Duration::from_secs(15)));
+        machine.held_back(start);
+        assert_eq!(machine.deadline(), Some(resumed + Duration::from_secs(15)));
     }
 
     #[test]
     fn any_packet_resets_the_keep_alive_mqtt_3_1_2_24() {
-        let (mut session, start) = connected(10, false);
+        let (mut machine, start) = connected(10, false);
         let later = start + Duration::from_secs(12);
         assert_eq!(
-            session.packet(Packet::PingReq, later),
+            machine.packet(Packet::PingReq, later),
             [Action::Send(OutPacket::PingResp)]
         );
-        assert!(session.tick(start + Duration::from_secs(20)).is_empty());
-        assert!(closed_with(&session.tick(later + Duration::from_secs(15))).is_some());
+        assert!(machine.tick(start + Duration::from_secs(20)).is_empty());
+        assert!(closed_with(&machine.tick(later + Duration::from_secs(15))).is_some());
     }
 
     #[test]
     fn keep_alive_zero_means_no_timeout() {
-        let (mut session, start) = connected(0, false);
-        assert_eq!(session.deadline(), None);
+        let (mut machine, start) = connected(0, false);
+        assert_eq!(machine.deadline(), None);
         assert!(
-            session
+            machine
                 .tick(start + Duration::from_secs(1_000_000))
                 .is_empty()
         );
@@ -590,9 +590,9 @@ mod tests {
     #[test]
     fn connect_must_arrive_within_the_timeout_mqtt_3_1_0_1() {
         let start = Instant::now();
-        let mut session = Session::new(settings(), 1, start);
-        assert!(session.tick(start + Duration::from_secs(9)).is_empty());
-        let actions = session.tick(start + Duration::from_secs(10));
+        let mut machine = ProtocolMachine::new(settings(), 1, start);
+        assert!(machine.tick(start + Duration::from_secs(9)).is_empty());
+        let actions = machine.tick(start + Duration::from_secs(10));
         assert_eq!(
             closed_with(&actions),
             Some((&CloseReason::ConnectTimeout, false))
@@ -602,8 +602,8 @@ mod tests {
     #[test]
     fn first_packet_must_be_connect_mqtt_3_1_0_1() {
         let start = Instant::now();
-        let mut session = Session::new(settings(), 1, start);
-        let actions = session.packet(Packet::PingReq, start);
+        let mut machine = ProtocolMachine::new(settings(), 1, start);
+        let actions = machine.packet(Packet::PingReq, start);
         assert_eq!(actions.len(), 1, "no CONNACK, just the close: {actions:?}");
         assert!(matches!(
             closed_with(&actions),
@@ -613,8 +613,8 @@ mod tests {
 
     #[test]
     fn second_connect_closes_and_publishes_the_will_mqtt_3_1_0_2() {
-        let (mut session, start) = connected(0, true);
-        let actions = session.packet(Packet::Connect(connect_packet("c", 0, false)), start);
+        let (mut machine, start) = connected(0, true);
+        let actions = machine.packet(Packet::Connect(connect_packet("c", 0, false)), start);
         assert!(matches!(
             closed_with(&actions),
             Some((CloseReason::ProtocolViolation(_), true))
@@ -625,8 +625,8 @@ mod tests {
     /// violation, Will published [MQTT-4.8.0-1]; nothing is done after it.
     #[test]
     fn a_wrong_acknowledgement_closes_with_the_will_mqtt_4_8_0_1() {
-        let (mut session, now) = connected(0, true);
-        let actions = session.wrong_acknowledgement("PUBREC for packet id 1".into());
+        let (mut machine, now) = connected(0, true);
+        let actions = machine.wrong_acknowledgement("PUBREC for packet id 1".into());
         assert_eq!(
             closed_with(&actions),
             Some((
@@ -634,13 +634,13 @@ mod tests {
                 true
             ))
         );
-        assert!(session.packet(Packet::PingReq, now).is_empty());
+        assert!(machine.packet(Packet::PingReq, now).is_empty());
     }
 
     #[test]
     fn disconnect_discards_the_will_mqtt_3_14_4_3() {
-        let (mut session, start) = connected(0, true);
-        let actions = session.packet(Packet::Disconnect, start);
+        let (mut machine, start) = connected(0, true);
+        let actions = machine.packet(Packet::Disconnect, start);
         assert_eq!(
             closed_with(&actions),
             Some((&CloseReason::Disconnect, false))
@@ -649,8 +649,8 @@ mod tests {
 
     #[test]
     fn a_lost_connection_publishes_the_will_with_its_qos_and_retain_mqtt_3_1_2_8() {
-        let (mut session, _) = connected(0, true);
-        let actions = session.connection_lost();
+        let (mut machine, _) = connected(0, true);
+        let actions = machine.connection_lost();
         let will = actions.iter().find_map(|action| match action {
             Action::Close(close) => close.will.clone(),
             _ => None,
@@ -664,8 +664,8 @@ mod tests {
     #[test]
     fn empty_client_id_with_clean_session_is_assigned_one_mqtt_3_1_3_6() {
         let start = Instant::now();
-        let mut session = Session::new(settings(), 0xAB, start);
-        let actions = session.packet(Packet::Connect(connect_packet("", 0, false)), start);
+        let mut machine = ProtocolMachine::new(settings(), 0xAB, start);
+        let actions = machine.packet(Packet::Connect(connect_packet("", 0, false)), start);
         let [Action::Open(request)] = actions.as_slice() else {
             panic!("expected Open, got {actions:?}");
         };
@@ -676,10 +676,10 @@ mod tests {
     #[test]
     fn empty_client_id_with_persistent_session_gets_connack_2_mqtt_3_1_3_8() {
         let start = Instant::now();
-        let mut session = Session::new(settings(), 1, start);
+        let mut machine = ProtocolMachine::new(settings(), 1, start);
         let mut connect = connect_packet("", 0, false);
         connect.clean_session = false;
-        let actions = session.packet(Packet::Connect(connect), start);
+        let actions = machine.packet(Packet::Connect(connect), start);
         assert_eq!(
             actions.first(),
             Some(&Action::Send(OutPacket::ConnAck {
@@ -693,10 +693,10 @@ mod tests {
     #[test]
     fn mqtt_3_1_refuses_ids_over_23_characters_v31_diff_5() {
         let start = Instant::now();
-        let mut session = Session::new(settings(), 1, start);
+        let mut machine = ProtocolMachine::new(settings(), 1, start);
         let mut connect = connect_packet("abcdefghijklmnopqrstuvwx", 0, false);
         connect.level = ProtocolLevel::Mqtt31;
-        let actions = session.packet(Packet::Connect(connect), start);
+        let actions = machine.packet(Packet::Connect(connect), start);
         assert!(matches!(
             closed_with(&actions),
             Some((
@@ -705,8 +705,8 @@ mod tests {
             ))
         ));
         // 3.1.1 accepts the same identifier [MQTT-3.1.3-5] allows more.
-        let (mut session, _) = (Session::new(settings(), 1, start), ());
-        let actions = session.packet(
+        let (mut machine, _) = (ProtocolMachine::new(settings(), 1, start), ());
+        let actions = machine.packet(
             Packet::Connect(connect_packet("abcdefghijklmnopqrstuvwx", 0, false)),
             start,
         );
@@ -716,7 +716,7 @@ mod tests {
     #[test]
     fn unsupported_level_is_answered_with_connack_1_mqtt_3_1_2_2() {
         let start = Instant::now();
-        let mut session = Session::new(settings(), 1, start);
+        let mut machine = ProtocolMachine::new(settings(), 1, start);
         // CONNECT naming MQTT level 5.
         let bytes = [
             0x10, 0x0D, 0x00, 0x04, b'M', b'Q', b'T', b'T', 0x05, 0x02, 0x00, 0x00, 0x00, 0x01,
@@ -726,7 +726,7 @@ mod tests {
             Err(error) => error,
             other => panic!("expected an error, got {other:?}"),
         };
-        let actions = session.malformed(error);
+        let actions = machine.malformed(error);
         assert_eq!(
             actions.first(),
             Some(&Action::Send(OutPacket::ConnAck {
@@ -739,13 +739,13 @@ mod tests {
 
     #[test]
     fn qos_1_publish_is_routed_then_acknowledged_mqtt_3_3_4_1() {
-        let (mut session, start) = connected(0, false);
+        let (mut machine, start) = connected(0, false);
         let bytes = [0x32, 0x06, 0x00, 0x01, b't', 0x00, 0x07, b'x'];
         let Ok(Status::Complete((packet, _))) = Decoder::new(ProtocolLevel::Mqtt311).decode(&bytes)
         else {
             panic!("test packet decodes");
         };
-        let actions = session.packet(packet, start);
+        let actions = machine.packet(packet, start);
         let id = PacketId::new(7);
         assert_eq!(
             actions,
@@ -762,14 +762,14 @@ mod tests {
         let mut settings = settings();
         settings.message_size_limit = 0;
         settings.message_size_limit += 1;
-        let mut session = Session::new(settings, 1, start);
-        session.packet(Packet::Connect(connect_packet("c", 0, false)), start);
+        let mut machine = ProtocolMachine::new(settings, 1, start);
+        machine.packet(Packet::Connect(connect_packet("c", 0, false)), start);
         let bytes = [0x32, 0x07, 0x00, 0x01, b't', 0x00, 0x07, b'x', b'y'];
         let Ok(Status::Complete((packet, _))) = Decoder::new(ProtocolLevel::Mqtt311).decode(&bytes)
         else {
             panic!("test packet decodes");
         };
-        let actions = session.packet(packet, start);
+        let actions = machine.packet(packet, start);
         assert!(matches!(
             actions.as_slice(),
             [

@@ -1,5 +1,5 @@
 //! The reader thread of one connection: reads the socket, decodes packets, feeds them to the
-//! connection's [`Session`] and carries out the actions it answers.
+//! connection's [`ProtocolMachine`] and carries out the actions it answers.
 //!
 //! One such thread per accepted socket. It owns the read side, the decoder and the session state
 //! machine; it starts the connection's writer thread once CONNECT is accepted. It blocks only on its
@@ -30,7 +30,7 @@ use log::{debug, info, warn};
 use mqtt_codec::{ConnectReturnCode, Decoder, Packet, ProtocolLevel, Status};
 
 use super::QUIET;
-use super::protocol::{Action, Close, CloseReason, OpenRequest, Session, Settings};
+use super::protocol::{Action, Close, CloseReason, OpenRequest, ProtocolMachine, Settings};
 use super::writer::Writer;
 use crate::hooks::{
     ClientInfo, ConnectRequest, ConnectionInfo, DisconnectReason, Listener, MessageView,
@@ -98,7 +98,7 @@ pub(crate) struct Connection {
     stream: Arc<Stream>,
     peer: SocketAddr,
     id: u64,
-    session: Session,
+    protocol: ProtocolMachine,
     attached: Option<Attached>,
     /// The subject CN of the client's certificate, once a TLS handshake verified one.
     identity: Option<Arc<str>>,
@@ -126,13 +126,13 @@ impl Connection {
         id: u64,
         listener: Listener,
     ) -> Self {
-        let session = Session::new(context.settings.clone(), id, Instant::now());
+        let protocol = ProtocolMachine::new(context.settings.clone(), id, Instant::now());
         Self {
             context,
             stream: Arc::new(stream),
             peer,
             id,
-            session,
+            protocol,
             attached: None,
             identity: None,
             listener,
@@ -189,7 +189,7 @@ impl Connection {
         let mut armed: Option<Option<Duration>> = None;
         loop {
             let now = Instant::now();
-            let actions = self.session.tick(now);
+            let actions = self.protocol.tick(now);
             if self.execute(actions).is_break() {
                 break;
             }
@@ -197,14 +197,14 @@ impl Connection {
             if self.flush().is_break() {
                 break;
             }
-            let needed = self.session.deadline().map(|deadline| {
+            let needed = self.protocol.deadline().map(|deadline| {
                 deadline
                     .saturating_duration_since(now)
                     .max(Duration::from_millis(1))
             });
             if needs_rearming(armed, needed) {
                 if self.stream.set_read_timeout(needed).is_err() {
-                    let actions = self.session.connection_lost();
+                    let actions = self.protocol.connection_lost();
                     let _ = self.execute(actions);
                     break;
                 }
@@ -212,12 +212,12 @@ impl Connection {
             }
             let read = buffer.read_from(&self.stream, now);
             let actions = match read {
-                Ok(0) => self.session.connection_lost(),
+                Ok(0) => self.protocol.connection_lost(),
                 Ok(count) => {
                     Metrics::add(&self.context.router.metrics.bytes_received, count as u64);
                     let flow = self.decode_all(&mut decoder, &mut buffer);
                     if Router::waited() {
-                        self.session.held_back(Instant::now());
+                        self.protocol.held_back(Instant::now());
                     }
                     match flow {
                         ControlFlow::Continue(()) => continue,
@@ -241,7 +241,7 @@ impl Connection {
                     } else {
                         debug!("{}: read failed: {error}", self.peer);
                     }
-                    self.session.connection_lost()
+                    self.protocol.connection_lost()
                 }
             };
             if self.execute(actions).is_break() {
@@ -254,7 +254,7 @@ impl Connection {
     /// Decodes and handles every complete packet in `buffer`, keeping the incomplete rest.
     fn decode_all(&mut self, decoder: &mut Decoder, buffer: &mut ReadBuffer) -> ControlFlow<()> {
         let mut consumed = 0;
-        // One vector for the actions of every packet of this read (see `Session::packet_into`).
+        // One vector for the actions of every packet of this read (see `ProtocolMachine::packet_into`).
         let mut actions = Vec::new();
         let flow = 'decoding: loop {
             match decoder.decode(&buffer.unread()[consumed..]) {
@@ -265,13 +265,13 @@ impl Connection {
                     if matches!(packet, Packet::Publish(_)) {
                         Metrics::add(&metrics.publish_received, 1);
                     }
-                    self.session
+                    self.protocol
                         .packet_into(packet, Instant::now(), &mut actions);
                     // After CONNECT, the connection speaks the level it named.
-                    decoder.set_level(self.session.level());
+                    decoder.set_level(self.protocol.level());
                 }
                 Ok(Status::Partial) => break ControlFlow::Continue(()),
-                Err(error) => actions.extend(self.session.malformed(error)),
+                Err(error) => actions.extend(self.protocol.malformed(error)),
             }
             for action in actions.drain(..) {
                 if self.execute_one(action).is_break() {
@@ -304,7 +304,7 @@ impl Connection {
                     && let Err(refused) = router.publish_from(&message, self.bridge_id())
                 {
                     // Its PUBACK, the next action, is never sent: the loop stops at the close.
-                    let actions = self.session.queue_full(refused.to_string());
+                    let actions = self.protocol.queue_full(refused.to_string());
                     return self.execute(actions);
                 }
                 ControlFlow::Continue(())
@@ -320,7 +320,7 @@ impl Connection {
                     message.as_ref(),
                     bridge,
                 ) {
-                    let actions = self.session.queue_full(refused.to_string());
+                    let actions = self.protocol.queue_full(refused.to_string());
                     return self.execute(actions);
                 }
                 self.send(OutPacket::PubRec(packet_id))
@@ -334,7 +334,7 @@ impl Connection {
                     Ok(Some(reply)) => self.send(reply),
                     Ok(None) => ControlFlow::Continue(()),
                     Err(why) => {
-                        let actions = self.session.wrong_acknowledgement(why);
+                        let actions = self.protocol.wrong_acknowledgement(why);
                         self.execute(actions)
                     }
                 }
@@ -371,7 +371,7 @@ impl Connection {
                     &filters,
                     &allowed,
                     self.context.max_subscriptions,
-                    self.session.level(),
+                    self.protocol.level(),
                 );
                 for (filter, _) in &filters {
                     let granted = subscribed
@@ -475,7 +475,7 @@ impl Connection {
             }
             None => {
                 let mut bytes = Vec::with_capacity(8);
-                if packet.encode(self.session.level(), &mut bytes).is_ok() {
+                if packet.encode(self.protocol.level(), &mut bytes).is_ok() {
                     let _ = self.stream.write_all(&bytes);
                 }
                 ControlFlow::Continue(())
