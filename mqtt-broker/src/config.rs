@@ -121,6 +121,10 @@ pub struct Config {
     pub max_topic_levels: usize,
     /// Bridges to other brokers (`connection` blocks; see `bridge/config.rs`), default none.
     pub bridges: Vec<crate::BridgeConfig>,
+    /// Where the log goes and what it holds (`log_dest`, `log_type`, ...; see `logging.rs`).
+    pub logging: crate::LogSettings,
+    /// The address of the Prometheus metrics HTTP listener (`metrics_listener`, default none).
+    pub metrics_listener: Option<SocketAddr>,
 }
 
 /// Who may connect and what they may do: the global settings, or one listener's with
@@ -190,6 +194,8 @@ impl Default for Config {
             max_subscriptions_per_client: 0,
             max_topic_levels: 0,
             bridges: Vec::new(),
+            logging: crate::LogSettings::default(),
+            metrics_listener: None,
         }
     }
 }

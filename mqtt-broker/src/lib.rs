@@ -120,6 +120,7 @@ pub mod hooks;
 #[doc = include_str!("../ARCHITECTURE.md")]
 pub mod architecture {}
 mod limits;
+mod logging;
 mod message;
 mod metrics;
 mod persistence;
@@ -143,6 +144,7 @@ use parking_lot::{Condvar, Mutex, RwLock};
 
 pub use bridge::config::{BridgeConfig, BridgeTls, BridgeTopic, Direction};
 pub use config::{Config, ConfigError, SecuritySettings, TlsListener, WebSocketListener};
+pub use logging::{LogDestination, LogSettings, LogType};
 pub use security::password_file::{
     DEFAULT_ITERATIONS, PasswordFile, PasswordFileError, hash_line, is_hashed_or_blank, line_user,
 };
