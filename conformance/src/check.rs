@@ -23,12 +23,14 @@ pub enum Verdict {
 /// Which protocol versions a check applies to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Applies {
-    /// Run at both levels.
+    /// Run at both 3.x levels (3.1 and 3.1.1).
     Both,
     /// Only over MQTT 3.1.1.
     V311,
     /// Only over MQTT 3.1.
     V31,
+    /// Only over MQTT 5.0: the `v5-*` checks, citing `MQTT5-x.y.z-n`.
+    V5,
     /// The MQTT-SN gateway suite: runs once, in a run given a gateway address.
     Gateway,
 }
@@ -37,9 +39,10 @@ impl Applies {
     /// Whether the check runs at `version`.
     pub fn includes(self, version: Version) -> bool {
         match self {
-            Self::Both => true,
+            Self::Both => version != Version::V5,
             Self::V311 => version == Version::V311,
             Self::V31 => version == Version::V31,
+            Self::V5 => version == Version::V5,
             Self::Gateway => false,
         }
     }

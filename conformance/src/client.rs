@@ -108,6 +108,11 @@ impl TestClient {
         Self::connect(context, client_id, wire::flags::CLEAN_SESSION).map(|(client, _)| client)
     }
 
+    /// The longest this client waits for any one answer.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     /// Sends bytes as they are.
     pub fn send(&mut self, bytes: &[u8]) -> Outcome<()> {
         self.stream

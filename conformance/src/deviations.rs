@@ -1,7 +1,7 @@
 //! Known-deviations files: the failures a broker is known to have, each with its reason.
 //!
-//! One entry per line: a check name or a statement id, optionally followed by `@3.1` or `@3.1.1` to
-//! limit it to one version, then the reason. `#` starts a comment.
+//! One entry per line: a check name or a statement id, optionally followed by `@3.1`, `@3.1.1` or `@5.0`
+//! to limit it to one version, then the reason. `#` starts a comment.
 //!
 //! ```text
 //! # mosquitto 2.0.11
@@ -42,9 +42,10 @@ pub fn parse(text: &str) -> Result<Vec<KnownDeviation>, String> {
             None => (head, None),
             Some((key, "3.1")) => (key, Some(Version::V31)),
             Some((key, "3.1.1")) => (key, Some(Version::V311)),
+            Some((key, "5" | "5.0")) => (key, Some(Version::V5)),
             Some((_, other)) => {
                 return Err(format!(
-                    "line {}: unknown version `{other}` (3.1 or 3.1.1)",
+                    "line {}: unknown version `{other}` (3.1, 3.1.1 or 5.0)",
                     number + 1
                 ));
             }
@@ -87,6 +88,10 @@ mod tests {
     #[test]
     fn refuses_entries_without_reason_or_with_unknown_version() {
         assert!(parse("second-connect\n").is_err());
-        assert!(parse("second-connect@5 nope\n").is_err());
+        assert!(parse("second-connect@6 nope\n").is_err());
+        assert_eq!(
+            parse("v5-no-local@5.0 why\n").expect("valid")[0].version,
+            Some(Version::V5)
+        );
     }
 }

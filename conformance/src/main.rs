@@ -8,7 +8,7 @@ use std::time::Duration;
 use argh::FromArgs;
 use conformance::{Context, Version, report};
 
-/// Check an MQTT 3.1 / 3.1.1 broker, or an MQTT-SN 1.2 gateway, against the specification,
+/// Check an MQTT 3.1 / 3.1.1 / 5.0 broker, or an MQTT-SN 1.2 gateway, against the specification,
 /// statement by statement.
 ///
 /// Every check names the statements it verifies. With --sn-port the run is the gateway suite, and
@@ -44,7 +44,8 @@ struct Args {
     /// password, with --username
     #[argh(option)]
     password: Option<String>,
-    /// protocol version: 3.1, 3.1.1 or all (default all)
+    /// protocol version: 3.1, 3.1.1, 5 (the 5.0 suite, also written 5.0) or all (default all: the
+    /// three in turn)
     #[argh(option, default = "String::from(\"all\")")]
     version: String,
     /// run only checks whose name contains this text or that verify this statement id (repeatable)
@@ -95,8 +96,13 @@ fn run(args: Args) -> Result<ExitCode, String> {
     let versions = match args.version.as_str() {
         "3.1" => vec![Version::V31],
         "3.1.1" => vec![Version::V311],
-        "all" => vec![Version::V31, Version::V311],
-        other => return Err(format!("--version takes 3.1, 3.1.1 or all, not `{other}`")),
+        "5" | "5.0" => vec![Version::V5],
+        "all" => vec![Version::V31, Version::V311, Version::V5],
+        other => {
+            return Err(format!(
+                "--version takes 3.1, 3.1.1, 5 or all, not `{other}`"
+            ));
+        }
     };
     if !(args.timeout > 0.0 && args.timeout.is_finite()) {
         return Err("--timeout takes a positive number of seconds".to_owned());

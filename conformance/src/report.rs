@@ -55,10 +55,15 @@ fn label(result: &CheckResult) -> (&'static str, String) {
 /// A table grouped by section, then the line `N passed, M failed, K skipped`.
 pub fn human(results: &[CheckResult]) -> String {
     let mut out = String::new();
-    let mut sections: Vec<&str> = results.iter().map(|result| result.section).collect();
-    sections.dedup();
+    // Each section once, in order of first appearance, then by number (a 3.x and a 5.0 section
+    // may share a number, and the 5.0 files share sections).
+    let mut sections: Vec<&str> = Vec::new();
+    for result in results {
+        if !sections.contains(&result.section) {
+            sections.push(result.section);
+        }
+    }
     sections.sort_by_key(|section| section_key(section));
-    sections.dedup();
     for section in sections {
         let _ = writeln!(out, "{section}");
         for result in results.iter().filter(|result| result.section == section) {
@@ -146,7 +151,7 @@ pub fn list_json(checks: &[&Check]) -> String {
         let versions: Vec<String> = if check.applies == crate::Applies::Gateway {
             vec![json_string("SN")]
         } else {
-            [Version::V31, Version::V311]
+            [Version::V31, Version::V311, Version::V5]
                 .into_iter()
                 .filter(|version| check.applies.includes(*version))
                 .map(|version| json_string(version.label()))

@@ -12,6 +12,10 @@ pub enum Version {
     V31,
     /// MQTT 3.1.1: `MQTT`, level 4.
     V311,
+    /// MQTT 5.0: `MQTT`, level 5. Its checks are the `v5-*` ones (`checks/v5_*.rs`); the bytes
+    /// here write only its CONNECT, with empty property sets, so that [`crate::client::TestClient`]
+    /// can open a 5.0 connection like any other.
+    V5,
 }
 
 impl Version {
@@ -20,6 +24,7 @@ impl Version {
         match self {
             Self::V31 => "3.1",
             Self::V311 => "3.1.1",
+            Self::V5 => "5.0",
         }
     }
 }
@@ -41,6 +46,7 @@ pub mod kind {
     pub const PINGREQ: u8 = 12;
     pub const PINGRESP: u8 = 13;
     pub const DISCONNECT: u8 = 14;
+    pub const AUTH: u8 = 15;
 
     /// A name for messages.
     pub fn name(kind: u8) -> &'static str {
@@ -59,6 +65,7 @@ pub mod kind {
             PINGREQ => "PINGREQ",
             PINGRESP => "PINGRESP",
             DISCONNECT => "DISCONNECT",
+            AUTH => "AUTH",
             _ => "reserved type",
         }
     }
@@ -119,17 +126,31 @@ pub struct ConnectSpec<'a> {
     pub password: Option<&'a [u8]>,
 }
 
+/// The protocol name and level that open a CONNECT's variable header.
+fn protocol_name_and_level(version: Version) -> Vec<u8> {
+    match version {
+        Version::V311 => vec![0x00, 0x04, b'M', b'Q', b'T', b'T', 0x04],
+        Version::V5 => vec![0x00, 0x04, b'M', b'Q', b'T', b'T', 0x05],
+        Version::V31 => vec![0x00, 0x06, b'M', b'Q', b'I', b's', b'd', b'p', 0x03],
+    }
+}
+
 /// CONNECT: `00 04 'MQTT' 04` (3.1.1 §3.1.2) or `00 06 'MQIsdp' 03` (3.1 §3.1), flags, keep alive,
 /// then the payload fields in their fixed order.
 pub fn connect(version: Version, spec: &ConnectSpec<'_>) -> Vec<u8> {
-    let mut body = match version {
-        Version::V311 => vec![0x00, 0x04, b'M', b'Q', b'T', b'T', 0x04],
-        Version::V31 => vec![0x00, 0x06, b'M', b'Q', b'I', b's', b'd', b'p', 0x03],
-    };
+    let mut body = protocol_name_and_level(version);
     body.push(spec.flags);
     body.extend_from_slice(&spec.keep_alive.to_be_bytes());
+    if version == Version::V5 {
+        // An empty CONNECT property set: a Property Length of zero [MQTT5-2.2.2-1].
+        body.push(0);
+    }
     body.extend(field(spec.client_id.as_bytes()));
     if let Some((topic, message)) = spec.will {
+        if version == Version::V5 {
+            // An empty set of Will Properties, before the Will Topic (5.0 §3.1.3.2).
+            body.push(0);
+        }
         body.extend(field(topic.as_bytes()));
         body.extend(field(message));
     }
@@ -146,12 +167,12 @@ pub fn connect(version: Version, spec: &ConnectSpec<'_>) -> Vec<u8> {
 /// the flags say: for checks that send payloads the flags do not describe, or strings that are not
 /// well-formed UTF-8.
 pub fn connect_fields(version: Version, flags: u8, fields: &[&[u8]]) -> Vec<u8> {
-    let mut body = match version {
-        Version::V311 => vec![0x00, 0x04, b'M', b'Q', b'T', b'T', 0x04],
-        Version::V31 => vec![0x00, 0x06, b'M', b'Q', b'I', b's', b'd', b'p', 0x03],
-    };
+    let mut body = protocol_name_and_level(version);
     body.push(flags);
     body.extend_from_slice(&60u16.to_be_bytes());
+    if version == Version::V5 {
+        body.push(0);
+    }
     for bytes in fields {
         body.extend(field(bytes));
     }

@@ -13,6 +13,9 @@
 //! `sn_broken`: broken gateways (`sn_double`, a relay in front of ours that breaks one rule each)
 //! that the gateway checks aimed at the rule must fail.
 //!
+//! `v5`: the MQTT 5.0 suite against mosquitto, against our broker, and against `v5_double`, a
+//! relay in front of mosquitto that breaks one 5.0 rule per switch.
+//!
 //! `mosquitto`: a real mosquitto (Debian's package, which `.ci/run` installs) started on a free
 //! loopback port; every check must pass, be skipped, or be a deviation listed with its evidence in
 //! `deviations/mosquitto-2.0.txt`.
@@ -42,6 +45,8 @@ mod sn;
 mod sn_broken;
 mod sn_double;
 mod tls;
+mod v5;
+mod v5_double;
 
 /// A mosquitto process on a free loopback port, killed when dropped.
 struct Mosquitto {
@@ -108,6 +113,7 @@ fn run_all(port: u16, deviations: &str) -> Vec<CheckResult> {
     let known = conformance::deviations::parse(deviations).expect("deviations file parses");
     let checks = conformance::checks();
     let mut results = Vec::new();
+    // The 5.0 suite has its own tests (`v5.rs`).
     for version in [Version::V31, Version::V311] {
         let context = Context::new("127.0.0.1", port, version, Duration::from_secs(2));
         results.extend(conformance::run(&context, &checks, &known));

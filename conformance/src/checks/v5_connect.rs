@@ -1,0 +1,328 @@
+//! MQTT 5.0 CONNECT and CONNACK (5.0 §3.1, §3.2): reason codes, properties, the Assigned Client
+//! Identifier, Clean Start and Session Expiry, take-over and keep alive. Malformed CONNECTs are in
+//! `v5_malformed.rs`.
+
+use std::time::{Duration, Instant};
+
+use mqtt_codec::v5::{Packet, Property, ReasonCode};
+
+use crate::check::{Applies, Check, Context, Verdict};
+use crate::checks::v5_common::{
+    self, Watched5, connect, deliveries_before_ping, end_session, expect_error_close,
+    expect_payload, publish, subscribe,
+};
+use crate::client::TestClient;
+use crate::v5_wire::{self, options};
+use crate::wire::kind;
+
+const SECTION_CONNECT: &str = "MQTT5 3.1 CONNECT";
+const SECTION_CONNACK: &str = "MQTT5 3.2 CONNACK";
+
+pub(crate) const CHECKS: &[Check] = &[
+    Check {
+        name: "v5-connect-accepted",
+        section: SECTION_CONNACK,
+        ids: &[
+            "MQTT5-3.1.4-5",
+            "MQTT5-3.2.0-1",
+            "MQTT5-3.2.2-1",
+            "MQTT5-3.2.2-2",
+            "MQTT5-3.2.2-8",
+            "MQTT5-2.2.2-1",
+        ],
+        summary: "a 5.0 CONNECT with Clean Start is answered by a well-formed 5.0 CONNACK: Success, Session Present 0, reserved flags 0",
+        applies: Applies::V5,
+        run: connect_accepted,
+    },
+    Check {
+        name: "v5-assigned-client-id",
+        section: SECTION_CONNACK,
+        ids: &["MQTT5-3.1.3-6", "MQTT5-3.1.3-7", "MQTT5-3.2.2-16"],
+        summary: "an empty Client Identifier, if accepted, gets an Assigned Client Identifier in CONNACK, a different one per connection",
+        applies: Applies::V5,
+        run: assigned_client_id,
+    },
+    Check {
+        name: "v5-session-resumed",
+        section: SECTION_CONNECT,
+        ids: &[
+            "MQTT5-3.1.2-5",
+            "MQTT5-3.1.2-23",
+            "MQTT5-3.2.2-3",
+            "MQTT5-4.5.0-1",
+        ],
+        summary: "with a Session Expiry Interval, the session outlives the connection: Session Present 1 and a message queued meanwhile",
+        applies: Applies::V5,
+        run: session_resumed,
+    },
+    Check {
+        name: "v5-clean-start-discards",
+        section: SECTION_CONNECT,
+        ids: &["MQTT5-3.1.2-4", "MQTT5-3.2.2-2", "MQTT5-3.1.4-4"],
+        summary: "Clean Start 1 discards a stored session: Session Present 0 and its subscription gone",
+        applies: Applies::V5,
+        run: clean_start_discards,
+    },
+    Check {
+        name: "v5-session-ends-without-expiry",
+        section: SECTION_CONNECT,
+        ids: &["MQTT5-4.1.0-2", "MQTT5-3.2.2-3", "MQTT5-3.1.2-6"],
+        summary: "with no Session Expiry Interval the session ends with the connection: Clean Start 0 then finds none",
+        applies: Applies::V5,
+        run: session_ends_without_expiry,
+    },
+    Check {
+        name: "v5-no-response-information-unasked",
+        section: SECTION_CONNACK,
+        ids: &["MQTT5-3.1.2-28"],
+        summary: "CONNACK carries no Response Information unless the CONNECT requested it",
+        applies: Applies::V5,
+        run: no_response_information_unasked,
+    },
+    Check {
+        name: "v5-second-connect",
+        section: SECTION_CONNECT,
+        ids: &["MQTT5-3.1.0-2", "MQTT5-4.13.1-1"],
+        summary: "a second CONNECT on a connection is a Protocol Error: the connection is closed",
+        applies: Applies::V5,
+        run: second_connect,
+    },
+    Check {
+        name: "v5-takeover-disconnect",
+        section: SECTION_CONNECT,
+        ids: &["MQTT5-3.1.4-3", "MQTT5-3.14.2-1", "MQTT5-3.14.0-1"],
+        summary: "a second connection with the same Client Identifier makes the server send DISCONNECT 0x8E to the first and close it",
+        applies: Applies::V5,
+        run: takeover_disconnect,
+    },
+    Check {
+        name: "v5-keep-alive-expiry",
+        section: SECTION_CONNECT,
+        ids: &["MQTT5-3.1.2-22"],
+        summary: "a client silent for 1.5 times its 1-second Keep Alive is disconnected",
+        applies: Applies::V5,
+        run: keep_alive_expiry,
+    },
+];
+
+fn connect_accepted(context: &Context) -> Result<Verdict, String> {
+    let mut connected = connect(context, &context.client_id(), true, &[], None)?;
+    let flags = connected.connack.get(2).copied().unwrap_or(0xFF);
+    if flags != 0 {
+        return Err(format!(
+            "Connect Acknowledge Flags {flags:#04x}: Session Present must be 0 after Clean Start and bits 7-1 are reserved"
+        ));
+    }
+    // Usable: the server answers PINGREQ on the accepted connection.
+    let before = connected.client.ping()?;
+    if let Some(frame) = before.first() {
+        return Err(format!("unexpected {} before PINGRESP", frame.describe()));
+    }
+    connected.client.disconnect()?;
+    Ok(Verdict::Pass)
+}
+
+fn assigned_client_id(context: &Context) -> Result<Verdict, String> {
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let mut client = TestClient::open(context)?;
+        client.send(&v5_wire::connect(context, "", true, &[], None)?)?;
+        let frame = client.expect(kind::CONNACK)?;
+        let bytes = v5_wire::bytes_of(&frame);
+        let Packet::ConnAck(connack) = v5_wire::decode(&bytes)? else {
+            return Err("expected CONNACK".to_owned());
+        };
+        if connack.reason == ReasonCode::CLIENT_IDENTIFIER_NOT_VALID {
+            // Allowing an empty identifier is the server's choice [MQTT5-3.1.3-6].
+            client.expect_closed(&[])?;
+            return Ok(Verdict::Observation(
+                "refuses an empty Client Identifier with 0x85".to_owned(),
+            ));
+        }
+        if connack.reason != ReasonCode::SUCCESS {
+            return Err(format!("CONNACK reason {}", connack.reason));
+        }
+        match connack.properties.assigned_client_identifier() {
+            Some(id) if !id.is_empty() => ids.push(id.to_owned()),
+            _ => {
+                return Err(
+                    "accepted an empty Client Identifier with no Assigned Client Identifier"
+                        .to_owned(),
+                );
+            }
+        }
+        client.disconnect()?;
+    }
+    if ids[0] == ids[1] {
+        return Err(format!("two connections were both assigned {}", ids[0]));
+    }
+    Ok(Verdict::Pass)
+}
+
+fn session_resumed(context: &Context) -> Result<Verdict, String> {
+    let id = context.client_id();
+    let topic = context.topic("kept");
+    let mut watched =
+        Watched5::connect(context, &id, true, &[Property::SessionExpiryInterval(60)])?;
+    subscribe(
+        watched.client(),
+        1,
+        &[(&topic, options(1, false, false, 0))],
+        &[],
+    )?;
+    watched.end(&[])?;
+    let mut sender = v5_common::clean(context, &context.client_id())?;
+    publish(&mut sender, &topic, 1, false, b"while away", &[])?;
+    let mut back = connect(context, &id, false, &[], None)?;
+    if !back.session_present() {
+        return Err("Session Present 0 on return to a session with Session Expiry 60".to_owned());
+    }
+    expect_payload(&mut back.client, b"while away")?;
+    back.client.disconnect()?;
+    sender.disconnect()?;
+    end_session(context, &id)?;
+    Ok(Verdict::Pass)
+}
+
+fn clean_start_discards(context: &Context) -> Result<Verdict, String> {
+    let id = context.client_id();
+    let topic = context.topic("discarded");
+    let mut watched =
+        Watched5::connect(context, &id, true, &[Property::SessionExpiryInterval(60)])?;
+    subscribe(
+        watched.client(),
+        1,
+        &[(&topic, options(1, false, false, 0))],
+        &[],
+    )?;
+    watched.end(&[])?;
+    let mut back = connect(context, &id, true, &[], None)?;
+    if back.session_present() {
+        return Err("Session Present 1 after Clean Start 1".to_owned());
+    }
+    // The discarded subscription must not deliver: a QoS 1 message acknowledged to its publisher
+    // has been given to every matching session [MQTT5-4.5.0-1] before the PINGRESP barrier.
+    let mut sender = v5_common::clean(context, &context.client_id())?;
+    publish(&mut sender, &topic, 1, false, b"to nobody", &[])?;
+    let arrived = deliveries_before_ping(&mut back.client)?;
+    if !arrived.is_empty() {
+        return Err("a subscription of the discarded session still delivered".to_owned());
+    }
+    back.client.disconnect()?;
+    sender.disconnect()?;
+    Ok(Verdict::Pass)
+}
+
+fn session_ends_without_expiry(context: &Context) -> Result<Verdict, String> {
+    let id = context.client_id();
+    let topic = context.topic("gone");
+    let mut watched = Watched5::connect(context, &id, true, &[])?;
+    subscribe(
+        watched.client(),
+        1,
+        &[(&topic, options(1, false, false, 0))],
+        &[],
+    )?;
+    watched.end(&[])?;
+    let back = connect(context, &id, false, &[], None)?;
+    if back.session_present() {
+        return Err(
+            "Session Present 1: a session with no Session Expiry Interval outlived its connection"
+                .to_owned(),
+        );
+    }
+    back.client.disconnect()?;
+    Ok(Verdict::Pass)
+}
+
+fn no_response_information_unasked(context: &Context) -> Result<Verdict, String> {
+    let connected = connect(context, &context.client_id(), true, &[], None)?;
+    if let Some(information) =
+        connected.property(|properties| properties.response_information().map(str::to_owned))?
+    {
+        return Err(format!(
+            "CONNACK carries Response Information '{information}' though none was requested"
+        ));
+    }
+    connected.client.disconnect()?;
+    // With Request Response Information 1, giving it is the server's choice.
+    let asked = connect(
+        context,
+        &context.client_id(),
+        true,
+        &[Property::RequestResponseInformation(1)],
+        None,
+    )?;
+    let given =
+        asked.property(|properties| properties.response_information().map(str::to_owned))?;
+    asked.client.disconnect()?;
+    Ok(match given {
+        Some(information) => Verdict::Observation(format!(
+            "asked, it gives Response Information '{information}'"
+        )),
+        None => Verdict::Pass,
+    })
+}
+
+fn second_connect(context: &Context) -> Result<Verdict, String> {
+    let id = context.client_id();
+    let mut connected = connect(context, &id, true, &[], None)?;
+    connected
+        .client
+        .send(&v5_wire::connect(context, &id, true, &[], None)?)?;
+    expect_error_close(&mut connected.client)?;
+    Ok(Verdict::Pass)
+}
+
+fn takeover_disconnect(context: &Context) -> Result<Verdict, String> {
+    let id = context.client_id();
+    let mut first = connect(context, &id, true, &[], None)?;
+    let second = connect(context, &id, true, &[], None)?;
+    let frame = first
+        .client
+        .expect(kind::DISCONNECT)
+        .map_err(|error| format!("the first connection: {error}"))?;
+    let bytes = v5_wire::bytes_of(&frame);
+    match v5_wire::decode(&bytes)? {
+        Packet::Disconnect(disconnect) if disconnect.reason == ReasonCode::SESSION_TAKEN_OVER => {}
+        Packet::Disconnect(disconnect) => {
+            return Err(format!(
+                "the first connection got DISCONNECT {}, not 0x8E (Session taken over)",
+                disconnect.reason
+            ));
+        }
+        other => {
+            return Err(format!(
+                "expected DISCONNECT, got {:?}",
+                other.packet_type()
+            ));
+        }
+    }
+    first.client.expect_closed(&[])?;
+    second.client.disconnect()?;
+    Ok(Verdict::Pass)
+}
+
+fn keep_alive_expiry(context: &Context) -> Result<Verdict, String> {
+    let mut client = TestClient::open(context)?;
+    let mut bytes = v5_wire::connect(context, &context.client_id(), true, &[], None)?;
+    // Keep Alive follows the one-byte Remaining Length, the protocol name, level and flags: bytes
+    // 10 and 11 of this short packet.
+    bytes[10] = 0;
+    bytes[11] = 1;
+    client.send(&bytes)?;
+    client.expect(kind::CONNACK)?;
+    let started = Instant::now();
+    let limit = Duration::from_millis(1500) + client.timeout();
+    // The server may say why before closing: DISCONNECT 0x8D (Keep Alive timeout).
+    client
+        .expect_closed_within(limit, &[kind::DISCONNECT])
+        .map_err(|error| format!("with Keep Alive 1 s: {error}"))?;
+    let elapsed = started.elapsed();
+    if elapsed < Duration::from_millis(900) {
+        return Err(format!(
+            "closed after {elapsed:?}, before Keep Alive passed"
+        ));
+    }
+    Ok(Verdict::Pass)
+}
