@@ -14,6 +14,7 @@ mod crash;
 mod fuzz;
 mod interop;
 mod spec;
+mod spec_v5;
 mod trace;
 
 const USAGE: &str = "\

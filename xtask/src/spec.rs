@@ -9,8 +9,10 @@
 //! - **not checkable**: listed in `conformance/UNCHECKABLE.md`, with the reason;
 //! - **not covered**: none of these, which is work still to do.
 //!
-//! The 3.1 differences, MQTT 5.0 statements, 5.0 differences and MQTT-SN rules that anything cites
-//! follow (a check may cite any catalogue's ids, `[MQTT5-3.3.2-8]` included). The MQTT-SN rules also get
+//! The MQTT 5.0 statements follow, all of them, with their coverage by the `v5-*` checks
+//! (`spec_v5.rs`: our applies-to, checkability and paraphrase columns in
+//! `conformance/statements-v5.0.tsv`, reasons in `conformance/UNCHECKABLE-V5.md`). Then the 3.1
+//! differences, 5.0 differences and MQTT-SN rules that anything cites. The MQTT-SN rules also get
 //! a coverage count by the side they apply to, with the same three statuses (the gateway suite's
 //! checks, `conformance/UNCHECKABLE-SN.md`, the rest). The checks come from the suite
 //! itself (`mqtt-conformance --list --format json`), so the matrix cannot disagree with what runs;
@@ -23,6 +25,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::process::Command;
 
+use crate::spec_v5;
 use crate::trace::{self, Catalogue};
 
 /// One conformance check, as the suite lists it.
@@ -53,6 +56,8 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let uncheckable = load_uncheckable(root, "UNCHECKABLE.md", "MQTT-")?;
     let sn_rules = load_sn_rules(&specs)?;
     let sn_uncheckable = load_uncheckable(root, "UNCHECKABLE-SN.md", "SN-")?;
+    let v5_statements = spec_v5::load(root, &specs)?;
+    let v5_uncheckable = load_uncheckable(root, "UNCHECKABLE-V5.md", "MQTT5-")?;
     let (code, tests) = citations(root, &known)?;
 
     let (by_id, mut errors) = checks_by_id(&checks, &known);
@@ -80,11 +85,16 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             ));
         }
     }
+    errors.extend(spec_v5::uncheckable_errors(
+        &v5_statements,
+        &v5_uncheckable,
+        &by_id,
+    ));
     if !errors.is_empty() {
         return Err(errors.join("\n"));
     }
 
-    let matrix = render(&Inputs {
+    let mut matrix = render(&Inputs {
         known: &known,
         statements: &statements,
         by_id: &by_id,
@@ -94,6 +104,16 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         code: &code,
         tests: &tests,
     });
+    spec_v5::render(
+        &spec_v5::Inputs {
+            statements: &v5_statements,
+            uncheckable: &v5_uncheckable,
+            by_id: &by_id,
+            code: &code,
+            tests: &tests,
+        },
+        &mut matrix,
+    );
     let path = root.join("docs/CONFORMANCE.md");
     if check {
         let current = std::fs::read_to_string(&path).unwrap_or_default();
@@ -334,7 +354,7 @@ fn load_uncheckable(
     Ok(entries)
 }
 
-type Cited = BTreeMap<String, BTreeSet<String>>;
+pub(crate) type Cited = BTreeMap<String, BTreeSet<String>>;
 
 /// The files outside the suite whose code, and whose tests, cite each id. The suite's own files are
 /// left out: its citations are the checks, listed separately.
@@ -473,10 +493,6 @@ fn render(inputs: &Inputs<'_>) -> String {
             "MQTT 3.1 differences cited (`mqtt-v3.1-differences.md`)",
         ),
         (
-            Catalogue::Mqtt50,
-            "MQTT 5.0 statements cited (`mqtt-v5.0-statements.tsv`, as `MQTT5-x.y.z-n`)",
-        ),
-        (
             Catalogue::Mqtt5Differences,
             "MQTT 5.0 differences cited (`mqtt-v5-differences.md`)",
         ),
@@ -577,7 +593,7 @@ fn render_sn_coverage(inputs: &Inputs<'_>, out: &mut String) {
     );
 }
 
-fn files(set: Option<&BTreeSet<String>>) -> String {
+pub(crate) fn files(set: Option<&BTreeSet<String>>) -> String {
     set.map(|files| {
         files
             .iter()

@@ -13,7 +13,7 @@ use crate::checks::v5_common::{
 };
 use crate::client::TestClient;
 use crate::v5_wire::{self, options};
-use crate::wire::kind;
+use crate::wire::{self, kind};
 
 const SECTION_CONNECT: &str = "MQTT5 3.1 CONNECT";
 const SECTION_CONNACK: &str = "MQTT5 3.2 CONNACK";
@@ -29,6 +29,7 @@ pub(crate) const CHECKS: &[Check] = &[
             "MQTT5-3.2.2-2",
             "MQTT5-3.2.2-8",
             "MQTT5-2.2.2-1",
+            "MQTT5-3.12.4-1",
         ],
         summary: "a 5.0 CONNECT with Clean Start is answered by a well-formed 5.0 CONNACK: Success, Session Present 0, reserved flags 0",
         applies: Applies::V5,
@@ -50,6 +51,7 @@ pub(crate) const CHECKS: &[Check] = &[
             "MQTT5-3.1.2-23",
             "MQTT5-3.2.2-3",
             "MQTT5-4.5.0-1",
+            "MQTT5-3.1.3-2",
         ],
         summary: "with a Session Expiry Interval, the session outlives the connection: Session Present 1 and a message queued meanwhile",
         applies: Applies::V5,
@@ -82,18 +84,81 @@ pub(crate) const CHECKS: &[Check] = &[
     Check {
         name: "v5-second-connect",
         section: SECTION_CONNECT,
-        ids: &["MQTT5-3.1.0-2", "MQTT5-4.13.1-1"],
-        summary: "a second CONNECT on a connection is a Protocol Error: the connection is closed",
+        ids: &["MQTT5-3.1.0-2", "MQTT5-4.13.1-1", "MQTT5-3.2.0-2"],
+        summary: "a second CONNECT on a connection is a Protocol Error: the connection is closed, with no second CONNACK",
         applies: Applies::V5,
         run: second_connect,
     },
     Check {
         name: "v5-takeover-disconnect",
         section: SECTION_CONNECT,
-        ids: &["MQTT5-3.1.4-3", "MQTT5-3.14.2-1", "MQTT5-3.14.0-1"],
+        ids: &[
+            "MQTT5-3.1.4-3",
+            "MQTT5-3.14.2-1",
+            "MQTT5-3.14.0-1",
+            "MQTT5-3.14.2-2",
+            "MQTT5-3.14.4-1",
+            "MQTT5-3.14.4-2",
+        ],
         summary: "a second connection with the same Client Identifier makes the server send DISCONNECT 0x8E to the first and close it",
         applies: Applies::V5,
         run: takeover_disconnect,
+    },
+    Check {
+        name: "v5-first-packet-not-connect",
+        section: SECTION_CONNECT,
+        ids: &["MQTT5-3.1.0-1", "MQTT5-3.1.4-1"],
+        summary: "a PINGREQ before CONNECT gets no PINGRESP: the connection is closed",
+        applies: Applies::V5,
+        run: first_packet_not_connect,
+    },
+    Check {
+        name: "v5-unsupported-protocol-level",
+        section: SECTION_CONNECT,
+        ids: &["MQTT5-3.1.2-2", "MQTT5-3.2.2-6", "MQTT5-4.13.2-1"],
+        summary: "a CONNECT of protocol level 6 is refused (CONNACK 0x84 at most, Session Present 0) and the connection closed",
+        applies: Applies::V5,
+        run: unsupported_protocol_level,
+    },
+    Check {
+        name: "v5-invalid-protocol-name",
+        section: SECTION_CONNECT,
+        ids: &["MQTT5-3.1.2-1"],
+        summary: "a CONNECT whose protocol name is not MQTT is refused and the connection closed",
+        applies: Applies::V5,
+        run: invalid_protocol_name,
+    },
+    Check {
+        name: "v5-client-id-23-characters",
+        section: SECTION_CONNECT,
+        ids: &["MQTT5-3.1.3-5", "MQTT5-3.1.3-3"],
+        summary: "a Client Identifier of 23 digits and letters is accepted",
+        applies: Applies::V5,
+        run: client_id_23_characters,
+    },
+    Check {
+        name: "v5-no-authentication-unasked",
+        section: SECTION_CONNACK,
+        ids: &["MQTT5-4.12.0-6"],
+        summary: "without an Authentication Method in CONNECT, CONNACK has none and no AUTH arrives",
+        applies: Applies::V5,
+        run: no_authentication_unasked,
+    },
+    Check {
+        name: "v5-unsupported-authentication-method",
+        section: SECTION_CONNACK,
+        ids: &["MQTT5-4.12.0-1", "MQTT5-3.2.2-7"],
+        summary: "an Authentication Method the server does not know is refused with a CONNACK of 0x80 or above, or a close",
+        applies: Applies::V5,
+        run: unsupported_authentication_method,
+    },
+    Check {
+        name: "v5-auth-without-method",
+        section: SECTION_CONNECT,
+        ids: &["MQTT5-4.12.0-7", "MQTT5-4.13.1-1"],
+        summary: "an AUTH on a connection made without an Authentication Method is a Protocol Error: closed",
+        applies: Applies::V5,
+        run: auth_without_method,
     },
     Check {
         name: "v5-keep-alive-expiry",
@@ -284,6 +349,11 @@ fn takeover_disconnect(context: &Context) -> Result<Verdict, String> {
         .map_err(|error| format!("the first connection: {error}"))?;
     let bytes = v5_wire::bytes_of(&frame);
     match v5_wire::decode(&bytes)? {
+        Packet::Disconnect(disconnect)
+            if disconnect.properties.session_expiry_interval().is_some() =>
+        {
+            return Err("the server's DISCONNECT carries a Session Expiry Interval".to_owned());
+        }
         Packet::Disconnect(disconnect) if disconnect.reason == ReasonCode::SESSION_TAKEN_OVER => {}
         Packet::Disconnect(disconnect) => {
             return Err(format!(
@@ -324,5 +394,100 @@ fn keep_alive_expiry(context: &Context) -> Result<Verdict, String> {
             "closed after {elapsed:?}, before Keep Alive passed"
         ));
     }
+    Ok(Verdict::Pass)
+}
+
+fn first_packet_not_connect(context: &Context) -> Result<Verdict, String> {
+    let mut client = TestClient::open(context)?;
+    client.send(&wire::PINGREQ)?;
+    client
+        .expect_closed(&[])
+        .map_err(|error| format!("after a PINGREQ before CONNECT: {error}"))?;
+    Ok(Verdict::Pass)
+}
+
+/// A CONNECT refused for its protocol name or level: the server does not know which level to
+/// answer in, so a CONNACK may come in the 5.0 shape (reason 0x84) or the 3.1.1 one (return code
+/// 1); either way Session Present is 0 and the connection then closes.
+fn refused_level(context: &Context, name: &[u8], level: u8) -> Result<Verdict, String> {
+    let mut client = TestClient::open(context)?;
+    let mut body = wire::field(name);
+    body.extend_from_slice(&[level, 0x02, 0x00, 0x3C, 0x00]);
+    body.extend(wire::field(context.client_id().as_bytes()));
+    client.send(&wire::packet(0x10, &body))?;
+    match client.next_within(client.timeout()) {
+        Err(_) => Ok(Verdict::Pass),
+        Ok(None) => Err("the connection stayed open, with no answer".to_owned()),
+        Ok(Some(frame)) if frame.kind() == kind::CONNACK => {
+            match frame.body.as_slice() {
+                [0x00, 0x84, ..] | [0x00, 0x01] => {}
+                _ => return Err(format!("answered {}", frame.describe())),
+            }
+            client.expect_closed(&[])?;
+            Ok(Verdict::Pass)
+        }
+        Ok(Some(frame)) => Err(format!("answered {}", frame.describe())),
+    }
+}
+
+fn unsupported_protocol_level(context: &Context) -> Result<Verdict, String> {
+    refused_level(context, b"MQTT", 6)
+}
+
+fn invalid_protocol_name(context: &Context) -> Result<Verdict, String> {
+    refused_level(context, b"MQTX", 5)
+}
+
+fn client_id_23_characters(context: &Context) -> Result<Verdict, String> {
+    let base = context.client_id();
+    let letters = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    let id: String = base
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .chain(letters.chars().cycle())
+        .take(23)
+        .collect();
+    let connected = connect(context, &id, true, &[], None)
+        .map_err(|error| format!("Client Identifier {id}: {error}"))?;
+    connected.client.disconnect()?;
+    Ok(Verdict::Pass)
+}
+
+fn no_authentication_unasked(context: &Context) -> Result<Verdict, String> {
+    let mut connected = connect(context, &context.client_id(), true, &[], None)?;
+    if let Some(method) =
+        connected.property(|properties| properties.authentication_method().map(str::to_owned))?
+    {
+        return Err(format!(
+            "CONNACK carries Authentication Method '{method}', none was sent"
+        ));
+    }
+    if let Some(frame) = connected.client.ping()?.first() {
+        return Err(format!("unexpected {}", frame.describe()));
+    }
+    connected.client.disconnect()?;
+    Ok(Verdict::Pass)
+}
+
+fn unsupported_authentication_method(context: &Context) -> Result<Verdict, String> {
+    let mut client = TestClient::open(context)?;
+    let method = Property::AuthenticationMethod("X-CONFORMANCE-UNKNOWN");
+    client.send(&v5_wire::connect(
+        context,
+        &context.client_id(),
+        true,
+        &[method],
+        None,
+    )?)?;
+    crate::checks::v5_common::expect_refused_connect(&mut client)
+        .map_err(|error| format!("an unknown Authentication Method: {error}"))?;
+    Ok(Verdict::Pass)
+}
+
+fn auth_without_method(context: &Context) -> Result<Verdict, String> {
+    let mut client = v5_common::clean(context, &context.client_id())?;
+    // AUTH with Reason Code 0x19 (Re-authenticate) and no properties.
+    client.send(&[0xF0, 0x02, 0x19, 0x00])?;
+    expect_error_close(&mut client)?;
     Ok(Verdict::Pass)
 }

@@ -36,10 +36,81 @@ pub(crate) const CHECKS: &[Check] = &[
             "MQTT5-4.3.3-8",
             "MQTT5-4.3.3-11",
             "MQTT5-2.2.1-5",
+            "MQTT5-3.6.2-1",
+            "MQTT5-4.3.3-4",
         ],
-        summary: "QoS 2: PUBREC with a success code, then PUBCOMP 0x00, each with the PUBLISH's identifier",
+        summary: "QoS 2: PUBREC with a success code, then PUBCOMP 0x00, each with the PUBLISH's identifier; the server's PUBREL to the subscriber is well-formed",
         applies: Applies::V5,
         run: qos2_flow,
+    },
+    Check {
+        name: "v5-delivery-qos-and-dup",
+        section: SECTION,
+        ids: &[
+            "MQTT5-4.3.1-1",
+            "MQTT5-4.3.2-2",
+            "MQTT5-4.3.3-2",
+            "MQTT5-3.3.1-2",
+            "MQTT5-3.3.4-1",
+            "MQTT5-3.8.4-8",
+            "MQTT5-2.2.1-2",
+        ],
+        summary: "messages at QoS 0, 1, 2 reach a QoS 2 subscription at their QoS with DUP 0, and a QoS 0 one at QoS 0",
+        applies: Applies::V5,
+        run: delivery_qos_and_dup,
+    },
+    Check {
+        name: "v5-ordered-delivery",
+        section: SECTION,
+        ids: &["MQTT5-4.6.0-5", "MQTT5-4.6.0-6"],
+        summary: "ten QoS 1 messages of one publisher on one topic arrive in the order published",
+        applies: Applies::V5,
+        run: ordered_delivery,
+    },
+    Check {
+        name: "v5-packet-id-reuse",
+        section: SECTION_ACKS,
+        ids: &["MQTT5-4.3.2-5", "MQTT5-4.3.3-12"],
+        summary: "a Packet Identifier used again after its PUBACK or PUBCOMP starts a new message",
+        applies: Applies::V5,
+        run: packet_id_reuse,
+    },
+    Check {
+        name: "v5-qos2-duplicate-delivered-once",
+        section: SECTION_ACKS,
+        ids: &["MQTT5-4.3.3-10"],
+        summary: "a QoS 2 PUBLISH sent again (DUP) before PUBREL gets PUBREC again and is delivered once",
+        applies: Applies::V5,
+        run: qos2_duplicate_delivered_once,
+    },
+    Check {
+        name: "v5-redelivery-on-reconnect",
+        section: SECTION,
+        ids: &["MQTT5-4.4.0-1", "MQTT5-3.3.1-1"],
+        summary: "an unacknowledged QoS 1 delivery is sent again, with DUP 1 and its identifier, when the session returns",
+        applies: Applies::V5,
+        run: redelivery_on_reconnect,
+    },
+    Check {
+        name: "v5-retained-lifecycle",
+        section: SECTION,
+        ids: &[
+            "MQTT5-3.3.1-5",
+            "MQTT5-3.3.1-6",
+            "MQTT5-3.3.1-7",
+            "MQTT5-3.3.1-8",
+        ],
+        summary: "a retained message replaces the last, a non-retained one leaves it, an empty one removes it",
+        applies: Applies::V5,
+        run: retained_lifecycle,
+    },
+    Check {
+        name: "v5-publish-subscription-identifier",
+        section: SECTION,
+        ids: &["MQTT5-3.3.4-6", "MQTT5-4.13.1-1"],
+        summary: "a client PUBLISH carrying a Subscription Identifier is a Protocol Error: closed",
+        applies: Applies::V5,
+        run: publish_subscription_identifier,
     },
     Check {
         name: "v5-user-properties-forwarded",
@@ -81,7 +152,7 @@ pub(crate) const CHECKS: &[Check] = &[
     Check {
         name: "v5-topic-alias-inbound",
         section: SECTION,
-        ids: &["MQTT5-3.3.2-12"],
+        ids: &["MQTT5-3.3.2-12", "MQTT5-3.3.2-3"],
         summary: "a Topic Alias set by a PUBLISH with a topic is honoured by a later PUBLISH with an empty topic",
         applies: Applies::V5,
         run: topic_alias_inbound,
@@ -179,7 +250,29 @@ fn qos2_flow(context: &Context) -> Result<Verdict, String> {
         }
         other => return Err(format!("expected PUBCOMP, got {:?}", other.packet_type())),
     }
-    expect_payload(&mut sub, b"once")?;
+    // The subscriber's side, by hand: PUBREC, then the server's PUBREL must answer it.
+    let frame = sub.expect(kind::PUBLISH)?;
+    let Some(id) = frame.packet_id_of_publish() else {
+        return Err(format!(
+            "a QoS 2 delivery without identifier: {}",
+            frame.describe()
+        ));
+    };
+    sub.send(&wire::with_id(0x50, id))?;
+    let rel = sub.expect(kind::PUBREL)?;
+    let bytes = v5_wire::bytes_of(&rel);
+    match v5_wire::decode(&bytes)? {
+        Packet::PubRel(rel) if rel.packet_id.get() == id && rel.reason == ReasonCode::SUCCESS => {}
+        Packet::PubRel(rel) => {
+            return Err(format!(
+                "PUBREL for {} with reason {}, answering PUBREC {id}",
+                rel.packet_id.get(),
+                rel.reason
+            ));
+        }
+        other => return Err(format!("expected PUBREL, got {:?}", other.packet_type())),
+    }
+    sub.send(&wire::with_id(0x70, id))?;
     sub.disconnect()?;
     sender.disconnect()?;
     Ok(Verdict::Pass)
@@ -472,4 +565,219 @@ fn no_topic_alias_unasked(context: &Context) -> Result<Verdict, String> {
     sub.disconnect()?;
     sender.disconnect()?;
     Ok(Verdict::Pass)
+}
+
+fn delivery_qos_and_dup(context: &Context) -> Result<Verdict, String> {
+    let topic = context.topic("levels");
+    let mut full = subscriber(context, &topic, options(2, false, false, 0))?;
+    let mut low = subscriber(context, &topic, options(0, false, false, 0))?;
+    let mut sender = clean(context, &context.client_id())?;
+    for qos in 0..=2u8 {
+        sender.send(&v5_wire::publish(
+            &topic,
+            qos,
+            false,
+            10 + u16::from(qos),
+            &[b'0' + qos],
+            &[],
+        )?)?;
+        match qos {
+            1 => drop(sender.wait_for(kind::PUBACK)?),
+            2 => {
+                sender.wait_for(kind::PUBREC)?;
+                sender.send(&wire::with_id(0x62, 12))?;
+                sender.wait_for(kind::PUBCOMP)?;
+            }
+            _ => {}
+        }
+    }
+    for qos in 0..=2u8 {
+        let frame = full.expect_publish()?;
+        let bytes = v5_wire::bytes_of(&frame);
+        let publish = delivery(&bytes)?;
+        if publish.payload != [b'0' + qos] || frame.qos() != qos || frame.dup() {
+            return Err(format!(
+                "message {qos} reached the QoS 2 subscription as {}",
+                frame.describe()
+            ));
+        }
+    }
+    for qos in 0..=2u8 {
+        let frame = low.expect_publish()?;
+        if frame.qos() != 0 || frame.dup() {
+            return Err(format!(
+                "message {qos} reached the QoS 0 subscription as {}",
+                frame.describe()
+            ));
+        }
+    }
+    full.disconnect()?;
+    low.disconnect()?;
+    sender.disconnect()?;
+    Ok(Verdict::Pass)
+}
+
+fn ordered_delivery(context: &Context) -> Result<Verdict, String> {
+    let topic = context.topic("ordered");
+    let mut sub = subscriber(context, &topic, options(1, false, false, 0))?;
+    let mut sender = clean(context, &context.client_id())?;
+    for n in 0..10u8 {
+        publish(&mut sender, &topic, 1, false, &[b'0' + n], &[])?;
+    }
+    let mut got = Vec::new();
+    for _ in 0..10 {
+        let bytes = next_delivery(&mut sub)?;
+        got.extend(delivery(&bytes)?.payload.iter().copied());
+    }
+    sub.disconnect()?;
+    sender.disconnect()?;
+    if got != b"0123456789" {
+        return Err(format!(
+            "delivered in the order {}",
+            String::from_utf8_lossy(&got)
+        ));
+    }
+    Ok(Verdict::Pass)
+}
+
+fn packet_id_reuse(context: &Context) -> Result<Verdict, String> {
+    let topic = context.topic("reused");
+    let mut sub = subscriber(context, &topic, options(2, false, false, 0))?;
+    let mut sender = clean(context, &context.client_id())?;
+    for payload in [&b"first"[..], b"second"] {
+        sender.send(&v5_wire::publish(&topic, 1, false, 5, payload, &[])?)?;
+        sender.wait_for(kind::PUBACK)?;
+    }
+    for payload in [&b"third"[..], b"fourth"] {
+        sender.send(&v5_wire::publish(&topic, 2, false, 6, payload, &[])?)?;
+        sender.wait_for(kind::PUBREC)?;
+        sender.send(&wire::with_id(0x62, 6))?;
+        sender.wait_for(kind::PUBCOMP)?;
+    }
+    for payload in [&b"first"[..], b"second", b"third", b"fourth"] {
+        expect_payload(&mut sub, payload)?;
+    }
+    sub.disconnect()?;
+    sender.disconnect()?;
+    Ok(Verdict::Pass)
+}
+
+fn qos2_duplicate_delivered_once(context: &Context) -> Result<Verdict, String> {
+    let topic = context.topic("dup");
+    let mut sub = subscriber(context, &topic, options(2, false, false, 0))?;
+    let mut sender = clean(context, &context.client_id())?;
+    let mut bytes = v5_wire::publish(&topic, 2, false, 9, b"once", &[])?;
+    sender.send(&bytes)?;
+    expect_answer(&mut sender, kind::PUBREC, 9)?;
+    // The same PUBLISH again, now with DUP: the server has not had PUBREL yet.
+    bytes[0] |= 0x08;
+    sender.send(&bytes)?;
+    expect_answer(&mut sender, kind::PUBREC, 9)
+        .map_err(|error| format!("the re-sent PUBLISH: {error}"))?;
+    sender.send(&wire::with_id(0x62, 9))?;
+    expect_answer(&mut sender, kind::PUBCOMP, 9)?;
+    // Same publisher, same topic: a second copy would come before the sentinel.
+    publish(&mut sender, &topic, 1, false, b"sentinel", &[])?;
+    expect_payload(&mut sub, b"once")?;
+    expect_payload(&mut sub, b"sentinel").map_err(|error| format!("after the message: {error}"))?;
+    sub.disconnect()?;
+    sender.disconnect()?;
+    Ok(Verdict::Pass)
+}
+
+fn redelivery_on_reconnect(context: &Context) -> Result<Verdict, String> {
+    let id = context.client_id();
+    let topic = context.topic("again");
+    let mut watched =
+        Watched5::connect(context, &id, true, &[Property::SessionExpiryInterval(60)])?;
+    subscribe(
+        watched.client(),
+        1,
+        &[(&topic, options(1, false, false, 0))],
+        &[],
+    )?;
+    let mut sender = clean(context, &context.client_id())?;
+    publish(&mut sender, &topic, 1, false, b"unacknowledged", &[])?;
+    // Received, never acknowledged.
+    let first = watched.client().expect(kind::PUBLISH)?;
+    let Some(packet_id) = first.packet_id_of_publish() else {
+        return Err(format!(
+            "a QoS 1 delivery without identifier: {}",
+            first.describe()
+        ));
+    };
+    watched.end(&[])?;
+    let mut back = connect(context, &id, false, &[], None)?;
+    let again = back.client.expect(kind::PUBLISH)?;
+    back.client.acknowledge(&again)?;
+    back.client.disconnect()?;
+    sender.disconnect()?;
+    end_session(context, &id)?;
+    if again.packet_id_of_publish() != Some(packet_id) || !again.dup() {
+        return Err(format!(
+            "first sent with identifier {packet_id}, sent again as {}: expected the same identifier and DUP 1",
+            again.describe()
+        ));
+    }
+    Ok(Verdict::Pass)
+}
+
+fn retained_lifecycle(context: &Context) -> Result<Verdict, String> {
+    let topic = context.topic("kept");
+    let mut sender = clean(context, &context.client_id())?;
+    publish(&mut sender, &topic, 1, true, b"old", &[])?;
+    publish(&mut sender, &topic, 1, true, b"new", &[])?;
+    publish(&mut sender, &topic, 1, false, b"live", &[])?;
+    let seen = first_after_subscribing(context, &mut sender, &topic);
+    publish(&mut sender, &topic, 1, true, b"", &[])?;
+    let after_removal = first_after_subscribing(context, &mut sender, &topic);
+    sender.disconnect()?;
+    match (seen?, after_removal?) {
+        ((payload, true), (sentinel, _)) if payload == b"new" && sentinel == b"sentinel" => {
+            Ok(Verdict::Pass)
+        }
+        (seen, removed) => Err(format!(
+            "a new subscriber got {seen:?} (expected \"new\" retained), and after the empty retained message {removed:?} (expected the sentinel)"
+        )),
+    }
+}
+
+/// Subscribes a fresh client to `topic`, has `sender` publish a sentinel after the SUBACK, and
+/// returns the first delivery's payload and RETAIN flag.
+fn first_after_subscribing(
+    context: &Context,
+    sender: &mut TestClient,
+    topic: &str,
+) -> Result<(Vec<u8>, bool), String> {
+    let mut sub = subscriber(context, topic, options(1, false, false, 0))?;
+    publish(sender, topic, 1, false, b"sentinel", &[])?;
+    let bytes = next_delivery(&mut sub)?;
+    let publish = delivery(&bytes)?;
+    let seen = (publish.payload.to_vec(), publish.retain);
+    sub.disconnect()?;
+    Ok(seen)
+}
+
+fn publish_subscription_identifier(context: &Context) -> Result<Verdict, String> {
+    let topic = context.topic("sid");
+    let mut client = clean(context, &context.client_id())?;
+    client.send(&v5_wire::publish(
+        &topic,
+        1,
+        false,
+        1,
+        b"x",
+        &[Property::SubscriptionIdentifier(3)],
+    )?)?;
+    expect_error_close(&mut client)?;
+    Ok(Verdict::Pass)
+}
+
+/// The next packet must be of type `wanted` and answer Packet Identifier `id` [MQTT5-2.2.1-5].
+fn expect_answer(client: &mut TestClient, wanted: u8, id: u16) -> Result<(), String> {
+    let frame = client.wait_for(wanted)?;
+    match frame.packet_id() {
+        Some(got) if got == id => Ok(()),
+        _ => Err(format!("{} answering {id}", frame.describe())),
+    }
 }

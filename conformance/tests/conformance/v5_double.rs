@@ -91,6 +91,38 @@ pub(crate) enum Fault {
     DisconnectWillAsNormal,
     /// Will Delay Interval dropped from the Will Properties: the Will goes at once.
     StripWillDelay,
+    /// A PINGREQ before CONNECT is answered by the relay with PINGRESP.
+    AnswerPingBeforeConnect,
+    /// A Client Identifier of 20 characters or more is refused with CONNACK 0x85.
+    RejectLongClientIds,
+    /// An Authentication Method in every CONNACK.
+    InjectAuthenticationMethod,
+    /// Authentication Method and Data dropped from CONNECT: any method is accepted.
+    StripAuthenticationMethod,
+    /// AUTH from a client is dropped, not treated as a Protocol Error.
+    SwallowAuth,
+    /// DUP set on every delivery.
+    SetDupOnDeliveries,
+    /// DUP cleared on every delivery, re-sent ones included.
+    ClearDupOnDeliveries,
+    /// Every subscription asks for QoS 2, whatever the client asked.
+    UpgradeRequestedQos,
+    /// The first two deliveries of a connection swapped.
+    SwapDeliveries,
+    /// A PUBLISH reusing a Packet Identifier already seen on the connection is dropped.
+    DropReusedIds,
+    /// A QoS 2 PUBLISH sent again with DUP is passed on under another identifier: a second message.
+    RedeliverDuplicate,
+    /// RETAIN cleared on what clients publish: nothing is ever retained.
+    ClearRetainInbound,
+    /// Subscription Identifier dropped from what clients publish.
+    StripInboundSubscriptionIdentifier,
+    /// UNSUBSCRIBE answered by the relay (0x00 for each filter) and never passed on.
+    FakeUnsuback,
+    /// Deliveries carry their topic with "/x" appended.
+    WrongDeliveryTopic,
+    /// "$share/NAME/" removed from SUBSCRIBE filters: every member gets every message.
+    UnshareSubscriptions,
     // Malformed packets.
     /// A packet the codec refuses is dropped (a CONNECT: replaced by a valid one), not answered by
     /// closing the connection.
@@ -139,6 +171,7 @@ impl Relay {
                     fault,
                     aliases: Arc::clone(&aliases),
                     fresh: Arc::clone(&fresh),
+                    back: client.try_clone().ok(),
                     ..Connection::default()
                 }));
                 pump(&client, &server, Direction::Up, &state);
@@ -167,6 +200,22 @@ struct Connection {
     maximum_packet_size: Option<u32>,
     aliases: AliasBook,
     fresh: Arc<AtomicU32>,
+    /// The client's socket, for the faults that answer it themselves.
+    back: Option<TcpStream>,
+    /// [`Fault::SwapDeliveries`]: the first delivery, held until the second; then `swapped`.
+    held: Option<Vec<u8>>,
+    swapped: bool,
+    /// [`Fault::DropReusedIds`]: the Packet Identifiers the client has used.
+    used_ids: std::collections::HashSet<u16>,
+}
+
+impl Connection {
+    /// Writes `bytes` to the client, for a fault that answers in the server's place.
+    fn answer(&mut self, bytes: &[u8]) {
+        if let Some(back) = self.back.as_mut() {
+            let _ = back.write_all(bytes);
+        }
+    }
 }
 
 /// A lock that a panicked pump thread does not poison for the others.
@@ -234,6 +283,13 @@ fn rewrite(connection: &mut Connection, direction: Direction, packet: Vec<u8>) -
         {
             return None;
         }
+        if kind == 12 && connection.connects == 0 && fault == Fault::AnswerPingBeforeConnect {
+            connection.answer(&[0xD0, 0x00]);
+            return None;
+        }
+        if kind == 15 && fault == Fault::SwallowAuth {
+            return None;
+        }
         if kind == 8 {
             return Some(subscription_options(fault, packet));
         }
@@ -265,17 +321,53 @@ fn rewrite(connection: &mut Connection, direction: Direction, packet: Vec<u8>) -
                 return None;
             }
             connection.client_id = connect.client_id.to_owned();
+            if fault == Fault::RejectLongClientIds && connect.client_id.len() >= 20 {
+                connection.answer(&[0x20, 0x03, 0x00, 0x85, 0x00]);
+                return None;
+            }
             Some(rewrite_connect(fault, connect).unwrap_or(packet))
         }
         (Direction::Up, Packet::Publish(publish)) => {
+            if fault == Fault::DropReusedIds
+                && let Some(id) = publish.delivery.packet_id()
+                && !connection.used_ids.insert(id.get())
+            {
+                return None;
+            }
             rewrite_inbound_publish(connection, fault, publish).or(Some(packet))
+        }
+        (Direction::Up, Packet::Unsubscribe(unsubscribe)) if fault == Fault::FakeUnsuback => {
+            let codes = vec![ReasonCode::SUCCESS; unsubscribe.filters.len()];
+            let answer = encode(Packet::UnsubAck(v5::UnsubAck {
+                packet_id: unsubscribe.packet_id,
+                properties: Properties::EMPTY,
+                reason_codes: List::from_slice(&codes),
+            }));
+            connection.answer(&answer);
+            None
         }
         (Direction::Down, Packet::ConnAck(connack)) => {
             connection.maximum_packet_size = connack.properties.maximum_packet_size();
             Some(rewrite_connack(fault, connack).unwrap_or(packet))
         }
         (Direction::Down, Packet::Publish(publish)) => {
-            Some(rewrite_delivery(fault, publish).unwrap_or(packet))
+            let mut out = rewrite_delivery(fault, publish).unwrap_or(packet);
+            match fault {
+                Fault::SetDupOnDeliveries => out[0] |= 0x08,
+                Fault::ClearDupOnDeliveries => out[0] &= !0x08,
+                Fault::SwapDeliveries if !connection.swapped => match connection.held.take() {
+                    None => {
+                        connection.held = Some(out);
+                        return None;
+                    }
+                    Some(first) => {
+                        connection.swapped = true;
+                        out.extend(first);
+                    }
+                },
+                _ => {}
+            }
+            Some(out)
         }
         (Direction::Down, Packet::PubAck(ack)) if fault == Fault::PubackNoMatchingSubscribers => {
             Some(encode(Packet::PubAck(v5::PubAck {
@@ -358,6 +450,14 @@ fn rewrite_connect(fault: Fault, connect: v5::Connect<'_>) -> Option<Vec<u8>> {
         Fault::StripMaximumPacketSize => {
             properties.retain(|property| !matches!(property, Property::MaximumPacketSize(_)));
         }
+        Fault::StripAuthenticationMethod => {
+            properties.retain(|property| {
+                !matches!(
+                    property,
+                    Property::AuthenticationMethod(_) | Property::AuthenticationData(_)
+                )
+            });
+        }
         Fault::StripWillDelay => {
             will_properties.retain(|property| !matches!(property, Property::WillDelayInterval(_)));
         }
@@ -391,6 +491,11 @@ fn rewrite_connack(fault: Fault, connack: v5::ConnAck<'_>) -> Option<Vec<u8>> {
         Fault::InjectResponseInformation => {
             let mut properties: Vec<Property<'_>> = connack.properties.iter().collect();
             properties.push(Property::ResponseInformation("relay/responses"));
+            properties
+        }
+        Fault::InjectAuthenticationMethod => {
+            let mut properties: Vec<Property<'_>> = connack.properties.iter().collect();
+            properties.push(Property::AuthenticationMethod("RELAY"));
             properties
         }
         _ => return None,
@@ -428,6 +533,12 @@ fn rewrite_delivery(fault: Fault, publish: v5::Publish<'_>) -> Option<Vec<u8>> {
         Fault::StripSubscriptionIdentifiers => filtered(publish.properties, |property| {
             !matches!(property, Property::SubscriptionIdentifier(_))
         }),
+        Fault::WrongDeliveryTopic => {
+            let wrong = format!("{}/x", publish.topic?.as_str());
+            let mut publish = publish;
+            publish.topic = Some(mqtt_codec::TopicName::new(&wrong).ok()?);
+            return Some(encode(Packet::Publish(publish)));
+        }
         Fault::InjectTopicAlias if publish.properties.topic_alias().is_none() => {
             let mut properties: Vec<Property<'_>> = publish.properties.iter().collect();
             properties.push(Property::TopicAlias(1));
@@ -449,6 +560,26 @@ fn rewrite_inbound_publish(
         Fault::IgnoreMessageExpiry => filtered(publish.properties, |property| {
             !matches!(property, Property::MessageExpiryInterval(_))
         }),
+        Fault::StripInboundSubscriptionIdentifier => filtered(publish.properties, |property| {
+            !matches!(property, Property::SubscriptionIdentifier(_))
+        }),
+        Fault::ClearRetainInbound => {
+            publish.retain = false;
+            return Some(encode(Packet::Publish(publish)));
+        }
+        Fault::RedeliverDuplicate => {
+            let mqtt_codec::Delivery::ExactlyOnce {
+                packet_id,
+                dup: true,
+            } = publish.delivery
+            else {
+                return None;
+            };
+            let other = mqtt_codec::PacketId::new(packet_id.get() ^ 0x8000)?;
+            publish.delivery =
+                mqtt_codec::Delivery::new(mqtt_codec::QoS::ExactlyOnce, other, false);
+            return Some(encode(Packet::Publish(publish)));
+        }
         // A server without aliases cannot route an empty topic: the message goes nowhere (an
         // empty write).
         Fault::StripTopicAlias if publish.topic.is_none() => return Some(Vec::new()),
@@ -488,6 +619,8 @@ fn subscription_options(fault: Fault, packet: Vec<u8>) -> Vec<u8> {
         Fault::ClearRetainAsPublished => (0, 0b0000_1000),
         Fault::RetainHandlingAlwaysSend => (0, 0b0011_0000),
         Fault::RetainHandlingIfNew => (0b0001_0000, 0b0011_0000),
+        Fault::UpgradeRequestedQos => (0b0000_0010, 0b0000_0011),
+        Fault::UnshareSubscriptions => return unshare(packet),
         _ => return rewrite_or_drop_malformed(fault, packet),
     };
     let Some(body_at) = (1..5).find(|at| packet.get(*at).is_some_and(|byte| byte & 0x80 == 0))
@@ -531,4 +664,41 @@ fn disconnect_reason(fault: Fault, packet: Vec<u8>) -> Vec<u8> {
         (Fault::DisconnectWillAsNormal, 0x04) => vec![0xE0, 0x01, 0x00],
         _ => rewrite_or_drop_malformed(fault, packet),
     }
+}
+
+/// A SUBSCRIBE with "$share/NAME/" taken off each filter.
+fn unshare(packet: Vec<u8>) -> Vec<u8> {
+    let Ok(Status::Complete((Packet::Subscribe(subscribe), _))) =
+        v5::Decoder::new().decode(&packet)
+    else {
+        return packet;
+    };
+    let names: Vec<String> = subscribe
+        .filters
+        .iter()
+        .map(|subscription| {
+            let filter = subscription.filter.as_str();
+            match filter
+                .strip_prefix("$share/")
+                .and_then(|rest| rest.split_once('/'))
+            {
+                Some((_, plain)) => plain.to_owned(),
+                None => filter.to_owned(),
+            }
+        })
+        .collect();
+    let mut subscriptions = Vec::new();
+    for (subscription, name) in subscribe.filters.iter().zip(&names) {
+        let Ok(filter) = mqtt_codec::TopicFilter::new(name) else {
+            return packet;
+        };
+        subscriptions.push(v5::Subscription {
+            filter,
+            options: subscription.options,
+        });
+    }
+    encode(Packet::Subscribe(v5::Subscribe {
+        filters: List::from_slice(&subscriptions),
+        ..subscribe
+    }))
 }
