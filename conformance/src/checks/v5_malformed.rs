@@ -143,6 +143,42 @@ pub(crate) const CHECKS: &[Check] = &[
         "a CONNECT User Property whose value contains U+0000 is refused",
         user_property_null_character
     ),
+    connect_check!(
+        "v5-will-flag-without-will-fields",
+        &["MQTT5-3.1.2-9", "MQTT5-3.1.4-1"],
+        "a CONNECT with the Will flag and no Will Properties, Topic or Payload is refused",
+        will_flag_without_will_fields
+    ),
+    connect_check!(
+        "v5-user-name-flag-without-user-name",
+        &["MQTT5-3.1.2-17", "MQTT5-3.1.4-1"],
+        "a CONNECT with the User Name flag and no User Name is refused",
+        user_name_flag_without_user_name
+    ),
+    connect_check!(
+        "v5-password-flag-without-password",
+        &["MQTT5-3.1.2-19", "MQTT5-3.1.4-1"],
+        "a CONNECT with the Password flag and no Password is refused",
+        password_flag_without_password
+    ),
+    connect_check!(
+        "v5-user-name-without-flag",
+        &["MQTT5-3.1.2-16", "MQTT5-3.1.2-18", "MQTT5-3.1.4-1"],
+        "a CONNECT with a User Name after the Client Identifier but neither flag set is refused",
+        user_name_without_flag
+    ),
+    connect_check!(
+        "v5-will-topic-invalid-utf8",
+        &["MQTT5-3.1.3-11", "MQTT5-1.5.4-1"],
+        "a Will Topic holding a surrogate is refused",
+        will_topic_invalid_utf8
+    ),
+    connect_check!(
+        "v5-user-name-invalid-utf8",
+        &["MQTT5-3.1.3-12", "MQTT5-1.5.4-1"],
+        "a User Name holding a surrogate is refused",
+        user_name_invalid_utf8
+    ),
     packet_check!(
         "v5-publish-qos-3",
         &["MQTT5-3.3.1-4", "MQTT5-4.13.1-1"],
@@ -166,6 +202,42 @@ pub(crate) const CHECKS: &[Check] = &[
         &["MQTT5-4.13.1-1"],
         "a PUBLISH carrying a Session Expiry Interval (a CONNECT property) closes the connection",
         publish_property_not_allowed
+    ),
+    packet_check!(
+        "v5-publish-empty-topic-without-alias",
+        &["MQTT5-4.7.3-1", "MQTT5-3.3.2-1"],
+        "a PUBLISH with an empty topic and no Topic Alias closes the connection",
+        publish_empty_topic_without_alias
+    ),
+    packet_check!(
+        "v5-publish-null-in-topic",
+        &["MQTT5-4.7.3-2", "MQTT5-1.5.4-2"],
+        "a PUBLISH whose topic contains U+0000 closes the connection",
+        publish_null_in_topic
+    ),
+    packet_check!(
+        "v5-content-type-invalid-utf8",
+        &["MQTT5-3.3.2-19", "MQTT5-1.5.4-1"],
+        "a PUBLISH whose Content Type holds a surrogate closes the connection",
+        content_type_invalid_utf8
+    ),
+    packet_check!(
+        "v5-response-topic-invalid-utf8",
+        &["MQTT5-3.3.2-13", "MQTT5-1.5.4-1"],
+        "a PUBLISH whose Response Topic holds a surrogate closes the connection",
+        response_topic_invalid_utf8
+    ),
+    packet_check!(
+        "v5-subscribe-invalid-utf8",
+        &["MQTT5-3.8.3-1", "MQTT5-1.5.4-1"],
+        "a SUBSCRIBE whose filter holds a surrogate closes the connection",
+        subscribe_invalid_utf8
+    ),
+    packet_check!(
+        "v5-unsubscribe-invalid-utf8",
+        &["MQTT5-3.10.3-1", "MQTT5-1.5.4-1"],
+        "an UNSUBSCRIBE whose filter holds a surrogate closes the connection",
+        unsubscribe_invalid_utf8
     ),
     packet_check!(
         "v5-pubrel-reserved-flags",
@@ -434,4 +506,166 @@ fn disconnect_reserved_flags(context: &Context) -> Result<Verdict, String> {
 
 fn auth_reserved_flags(context: &Context) -> Result<Verdict, String> {
     closes(context, &[0xF1, 0x00])
+}
+
+/// The checks that leave out or add a credential field need the run to have none of its own.
+fn without_credentials(context: &Context) -> Option<Verdict> {
+    (context.user_name.is_some() || context.password.is_some()).then(|| {
+        Verdict::Skip(
+            "the run has credentials, which fill the fields this check leaves out".to_owned(),
+        )
+    })
+}
+
+fn will_flag_without_will_fields(context: &Context) -> Result<Verdict, String> {
+    refused(
+        context,
+        &RawConnect {
+            flags: flags::CLEAN_SESSION | flags::WILL,
+            properties: &[],
+            property_length: None,
+            payload: id_field(context),
+        },
+    )
+}
+
+fn user_name_flag_without_user_name(context: &Context) -> Result<Verdict, String> {
+    if let Some(skip) = without_credentials(context) {
+        return Ok(skip);
+    }
+    refused(
+        context,
+        &RawConnect {
+            flags: flags::CLEAN_SESSION | flags::USER_NAME,
+            properties: &[],
+            property_length: None,
+            payload: id_field(context),
+        },
+    )
+}
+
+fn password_flag_without_password(context: &Context) -> Result<Verdict, String> {
+    if let Some(skip) = without_credentials(context) {
+        return Ok(skip);
+    }
+    refused(
+        context,
+        &RawConnect {
+            flags: flags::CLEAN_SESSION | flags::PASSWORD,
+            properties: &[],
+            property_length: None,
+            payload: id_field(context),
+        },
+    )
+}
+
+fn user_name_without_flag(context: &Context) -> Result<Verdict, String> {
+    if let Some(skip) = without_credentials(context) {
+        return Ok(skip);
+    }
+    let mut payload = id_field(context);
+    payload.extend(wire::field(b"user"));
+    refused(
+        context,
+        &RawConnect {
+            flags: flags::CLEAN_SESSION,
+            properties: &[],
+            property_length: None,
+            payload,
+        },
+    )
+}
+
+fn will_topic_invalid_utf8(context: &Context) -> Result<Verdict, String> {
+    let mut topic = context.topic("will").into_bytes();
+    topic.extend_from_slice(&SURROGATE);
+    let mut payload = id_field(context);
+    payload.push(0x00);
+    payload.extend(wire::field(&topic));
+    payload.extend(wire::field(b"will"));
+    refused(
+        context,
+        &RawConnect {
+            flags: flags::CLEAN_SESSION | flags::WILL,
+            properties: &[],
+            property_length: None,
+            payload,
+        },
+    )
+}
+
+fn user_name_invalid_utf8(context: &Context) -> Result<Verdict, String> {
+    if let Some(skip) = without_credentials(context) {
+        return Ok(skip);
+    }
+    let mut payload = id_field(context);
+    let mut name = b"user".to_vec();
+    name.extend_from_slice(&SURROGATE);
+    payload.extend(wire::field(&name));
+    refused(
+        context,
+        &RawConnect {
+            flags: flags::CLEAN_SESSION | flags::USER_NAME,
+            properties: &[],
+            property_length: None,
+            payload,
+        },
+    )
+}
+
+fn publish_empty_topic_without_alias(context: &Context) -> Result<Verdict, String> {
+    closes(context, &wire::packet(0x30, &publish_body(b"")))
+}
+
+fn publish_null_in_topic(context: &Context) -> Result<Verdict, String> {
+    let mut topic = context.topic("nul").into_bytes();
+    topic.extend_from_slice(&[0x00, b'x']);
+    closes(context, &wire::packet(0x30, &publish_body(&topic)))
+}
+
+/// A QoS 0 PUBLISH with one string property `id` whose value is `value`.
+fn publish_with_string_property(context: &Context, id: u8, value: &[u8]) -> Vec<u8> {
+    let mut properties = vec![id];
+    properties.extend(wire::field(value));
+    let mut body = wire::field(context.topic("prop").as_bytes());
+    // Every property set here is shorter than 128 bytes: a one-byte Property Length.
+    body.push(properties.len() as u8);
+    body.extend(properties);
+    body.extend_from_slice(b"x");
+    wire::packet(0x30, &body)
+}
+
+fn content_type_invalid_utf8(context: &Context) -> Result<Verdict, String> {
+    let mut value = b"text/".to_vec();
+    value.extend_from_slice(&SURROGATE);
+    closes(
+        context,
+        &publish_with_string_property(context, 0x03, &value),
+    )
+}
+
+fn response_topic_invalid_utf8(context: &Context) -> Result<Verdict, String> {
+    let mut value = context.topic("reply").into_bytes();
+    value.extend_from_slice(&SURROGATE);
+    closes(
+        context,
+        &publish_with_string_property(context, 0x08, &value),
+    )
+}
+
+fn subscribe_invalid_utf8(context: &Context) -> Result<Verdict, String> {
+    let mut filter = context.topic("s").into_bytes();
+    filter.extend_from_slice(&SURROGATE);
+    let mut body = vec![0x00, 0x01, 0x00];
+    body.extend(wire::field(&filter));
+    body.push(0x01);
+    closes(context, &wire::packet(0x82, &body))
+}
+
+fn unsubscribe_invalid_utf8(context: &Context) -> Result<Verdict, String> {
+    let mut filter = context.topic("u").into_bytes();
+    filter.extend_from_slice(&SURROGATE);
+    let mut body = vec![0x00, 0x01, 0x00];
+    body.extend(wire::field(&filter));
+    closes(context, &wire::packet(0xA2, &body))
 }

@@ -32,6 +32,14 @@ pub(crate) const CHECKS: &[Check] = &[
         run: disconnect_with_will,
     },
     Check {
+        name: "v5-will-retained",
+        section: SECTION,
+        ids: &["MQTT5-3.1.2-15"],
+        summary: "a Will with Will Retain is published retained: a later subscriber gets it",
+        applies: Applies::V5,
+        run: will_retained,
+    },
+    Check {
         name: "v5-will-delay-elapsed",
         section: SECTION,
         ids: &["MQTT5-3.1.2-8"],
@@ -245,6 +253,40 @@ fn will_properties_forwarded(context: &Context) -> Result<Verdict, String> {
     if got != sent || content_type != Some("text/plain") {
         return Err(format!(
             "Will sent with {sent:?} and text/plain, delivered with {got:?} and {content_type:?}"
+        ));
+    }
+    Ok(Verdict::Pass)
+}
+
+fn will_retained(context: &Context) -> Result<Verdict, String> {
+    let topic = context.topic("will");
+    let will = WillSpec {
+        topic: &topic,
+        payload: b"kept",
+        qos: 1,
+        retain: true,
+        properties: &[],
+    };
+    let mut watcher = subscriber(context, &topic, options(1, false, false, 0))?;
+    let client = connect(context, &context.client_id(), true, &[], Some(will))?.client;
+    client.drop_connection();
+    expect_payload(&mut watcher, b"kept")?;
+    watcher.disconnect()?;
+    // A later subscriber: the retained Will, or (if it was not retained) a sentinel sent after.
+    let mut later = subscriber(context, &topic, options(1, false, false, 0))?;
+    let mut sender = crate::checks::v5_common::clean(context, &context.client_id())?;
+    crate::checks::v5_common::publish(&mut sender, &topic, 1, false, b"sentinel", &[])?;
+    let bytes = next_delivery(&mut later)?;
+    let (_, payload) = topic_and_payload(&bytes)?;
+    let retained = delivery(&bytes)?.retain;
+    crate::checks::v5_common::publish(&mut sender, &topic, 1, true, b"", &[])?;
+    later.disconnect()?;
+    sender.disconnect()?;
+    if payload != b"kept" || !retained {
+        return Err(format!(
+            "a later subscriber first got '{}' (RETAIN {}), not the retained Will",
+            String::from_utf8_lossy(&payload),
+            u8::from(retained)
         ));
     }
     Ok(Verdict::Pass)

@@ -91,6 +91,8 @@ pub(crate) enum Fault {
     DisconnectWillAsNormal,
     /// Will Delay Interval dropped from the Will Properties: the Will goes at once.
     StripWillDelay,
+    /// Will Retain cleared in every CONNECT: Wills are never retained.
+    ClearWillRetain,
     /// A PINGREQ before CONNECT is answered by the relay with PINGRESP.
     AnswerPingBeforeConnect,
     /// A Client Identifier of 20 characters or more is refused with CONNACK 0x85.
@@ -460,6 +462,11 @@ fn rewrite_connect(fault: Fault, connect: v5::Connect<'_>) -> Option<Vec<u8>> {
         }
         Fault::StripWillDelay => {
             will_properties.retain(|property| !matches!(property, Property::WillDelayInterval(_)));
+        }
+        Fault::ClearWillRetain => {
+            if let Some(will) = connect.will.as_mut() {
+                will.retain = false;
+            }
         }
         _ => return None,
     }
