@@ -173,8 +173,7 @@ pub(crate) fn render(inputs: &Inputs<'_>, out: &mut String) {
     );
     for id in ids {
         let statement = &inputs.statements[id.as_str()];
-        let status = if let Some(names) = inputs.by_id.get(id.as_str()) {
-            let _ = names;
+        let status = if inputs.by_id.contains_key(id.as_str()) {
             if statement.checkable == "partly" {
                 "partly checked".to_owned()
             } else {
@@ -206,5 +205,59 @@ pub(crate) fn render(inputs: &Inputs<'_>, out: &mut String) {
             files(inputs.tests.get(id.as_str())),
             statement.paraphrase.replace('|', "\\|"),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A catalogue and an overlay written to a fresh directory laid out as the task expects.
+    fn fixture(name: &str, overlay: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+        let root = std::env::temp_dir().join(format!("spec-v5-{name}-{}", std::process::id()));
+        let specs = root.join("specs");
+        std::fs::create_dir_all(root.join("conformance")).expect("dir");
+        std::fs::create_dir_all(&specs).expect("dir");
+        std::fs::write(
+            specs.join("mqtt-v5.0-statements.tsv"),
+            "id\tsection\tlevel\n\
+             MQTT-3.3.2-8\t3.3.2\tMUST\n\
+             MQTT-3.8.3-3\t3.8.3\tMUST\n",
+        )
+        .expect("catalogue");
+        std::fs::write(root.join("conformance/statements-v5.0.tsv"), overlay).expect("overlay");
+        (root, specs)
+    }
+
+    #[test]
+    fn the_overlay_joins_the_catalogue_under_cited_ids() {
+        let (root, specs) = fixture(
+            "join",
+            "id\tapplies_to\twire_checkable_vs_broker\tparaphrase\n\
+             MQTT-3.3.2-8\tBoth\tyes\tNo alias 0.\n\
+             MQTT-3.8.3-3\tServer\tyes\tNo Local.\n",
+        );
+        let statements = load(&root, &specs).expect("valid");
+        assert_eq!(statements["MQTT5-3.3.2-8"].level, "MUST");
+        assert_eq!(statements["MQTT5-3.8.3-3"].applies, "Server");
+        let _ = std::fs::remove_dir_all(root);
+    }
+
+    #[test]
+    fn a_missing_row_an_unknown_id_or_a_bad_value_is_refused() {
+        let (root, specs) = fixture(
+            "refuse",
+            "id\tapplies_to\twire_checkable_vs_broker\tparaphrase\n\
+             MQTT-3.3.2-8\tEveryone\tyes\tNo alias 0.\n\
+             MQTT-9.9.9-9\tServer\tyes\tInvented.\n",
+        );
+        let error = load(&root, &specs).err().expect("refused");
+        assert!(error.contains("MQTT-3.3.2-8 needs applies_to"), "{error}");
+        assert!(
+            error.contains("MQTT-9.9.9-9 is not a 5.0 statement"),
+            "{error}"
+        );
+        assert!(error.contains("MQTT-3.8.3-3 has no row"), "{error}");
+        let _ = std::fs::remove_dir_all(root);
     }
 }
