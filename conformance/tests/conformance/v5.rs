@@ -25,8 +25,8 @@ const MOSQUITTO_V5: &str = "max_packet_size 100000\n";
 
 /// The 5.0 checks whose failure against mosquitto is a listed deviation. Against the relay in
 /// front of it they fail already, so no fault can prove them; mosquitto's failing them, with the
-/// evidence in the deviations file, is what shows they can fail. They will pass against our broker
-/// once it speaks 5.0 (branch v5broker), which then proves they can also pass.
+/// evidence in the deviations file, is what shows they can fail. Our broker's 5.0 work (branch
+/// v5broker, at c7e2a9f) passes them, so once it is merged `our_broker_at_5_0` shows they can pass.
 ///
 /// `v5-keep-alive-expiry` is listed in the deviations file but not here: mosquitto's periodic
 /// keep-alive timer sometimes lands inside the check's window, so it passes now and then, and
