@@ -191,7 +191,7 @@ fn will_delay_reconnect(context: &Context) -> Result<Verdict, String> {
     let topic = context.topic("delayed");
     let id = context.client_id();
     let mut watcher = subscriber(context, &topic, options(1, false, false, 0))?;
-    let client = with_will(
+    let mut client = with_will(
         context,
         &id,
         true,
@@ -200,6 +200,10 @@ fn will_delay_reconnect(context: &Context) -> Result<Verdict, String> {
         &[Property::SessionExpiryInterval(30)],
         &[Property::WillDelayInterval(5)],
     )?;
+    // DISCONNECT 0x04 keeps the Will, to be sent after its delay, and ends the connection in order:
+    // the server has finished with it before it reads the next CONNECT for the same identifier
+    // (a dropped socket it might notice only after, making the return a take-over).
+    client.send(&v5_wire::disconnect(0x04, &[])?)?;
     client.drop_connection();
     // Back at once, well within the 5 s delay; Clean Start 0 returns to the session.
     let back = connect(
