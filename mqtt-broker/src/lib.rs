@@ -42,6 +42,7 @@
 //! | a socket becomes packets, and packets become actions                  | `connection/reader.rs`      |
 //! | the protocol rules of one connection are decided, sans I/O            | `connection/protocol.rs`    |
 //! | packets reach the socket, batched                                     | `connection/writer.rs`      |
+//! | those rules are driven by hand, bytes and time in (a runnable example) | [`sans_io`] (`sans_io.rs`)  |
 //!
 //! **Where a message goes (`routing/`)**
 //!
@@ -126,6 +127,7 @@ mod metrics;
 mod persistence;
 mod record;
 mod routing;
+pub mod sans_io;
 mod security;
 mod start;
 mod sys;
