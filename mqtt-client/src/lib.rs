@@ -85,7 +85,7 @@
 //! | File | Its one job |
 //! |---|---|
 //! | `options.rs` | [`ConnectOptions`] and its builder, checked before anything is sent |
-//! | `session.rs` | [`Session`], the sans-IO protocol state machine: CONNECT, keep-alive, QoS flows, resumption |
+//! | `session/` | [`Session`], the sans-IO protocol state machine: CONNECT, keep-alive, QoS flows, resumption (one file per job; see its module doc) |
 //! | `client.rs` | [`Client`], the threads around the session, and its threading pattern |
 //! | `transport.rs` | TCP and TLS (rustls), split into a read half and a write half |
 //! | `reconnect.rs` | [`reconnect::Backoff`], exponential backoff with jitter |

@@ -6,7 +6,7 @@
 //! that can be checked before any byte is sent, so that a mistake is reported as the application's,
 //! not discovered as a refusal from the server.
 //!
-//! This file does not open connections (`transport.rs`) or speak the protocol (`session.rs`).
+//! This file does not open connections (`transport.rs`) or speak the protocol (`session/`).
 
 use std::hash::{BuildHasher, Hasher};
 use std::path::PathBuf;
