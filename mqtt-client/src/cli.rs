@@ -62,206 +62,137 @@ impl FromArgValue for VersionArg {
     }
 }
 
-/// Declares a tool's argument struct with the connection options both tools share, followed by the
-/// tool's own fields, and a `connection` method that gathers the shared ones. argh has no way to
-/// flatten one struct into another, hence the macro.
-macro_rules! with_connection_options {
-    (
-        $(#[$attr:meta])*
-        pub struct $name:ident {
-            $($fields:tt)*
-        }
-    ) => {
-        #[derive(FromArgs, Debug)]
-        $(#[$attr])*
-        pub struct $name {
-            /// the host to connect to (default localhost)
-            #[argh(option, short = 'h', default = "String::from(\"localhost\")")]
-            pub host: String,
-            /// the port to connect to (default 1883, or 8883 with TLS)
-            #[argh(option, short = 'p')]
-            pub port: Option<u16>,
-            /// the client id (default: a random one)
-            #[argh(option, short = 'i')]
-            pub id: Option<String>,
-            /// a client id prefix; the process id is appended to it
-            #[argh(option, short = 'I')]
-            pub id_prefix: Option<String>,
-            /// the keep-alive in seconds (default 60)
-            #[argh(option, short = 'k', default = "60")]
-            pub keepalive: u16,
-            /// keep the session when disconnected: a persistent session (needs -i)
-            #[argh(switch, short = 'c')]
-            pub disable_clean_session: bool,
-            /// the quality of service: 0, 1 or 2 (default 0)
-            #[argh(option, short = 'q', default = "QosArg(QoS::AtMostOnce)")]
-            pub qos: QosArg,
-            /// the user name
-            #[argh(option, short = 'u')]
-            pub username: Option<String>,
-            /// the password (needs -u)
-            #[argh(option, short = 'P')]
-            pub pw: Option<String>,
-            /// print debugging messages to stderr
-            #[argh(switch, short = 'd')]
-            pub debug: bool,
-            /// the protocol version: mqttv31 or mqttv311 (default mqttv311)
-            #[argh(option, short = 'V', default = "VersionArg(ProtocolLevel::Mqtt311)")]
-            pub protocol_version: VersionArg,
-            /// the topic of the will, published if the connection ends without DISCONNECT
-            #[argh(option)]
-            pub will_topic: Option<String>,
-            /// the payload of the will (default empty)
-            #[argh(option)]
-            pub will_payload: Option<String>,
-            /// the QoS of the will (default 0)
-            #[argh(option)]
-            pub will_qos: Option<QosArg>,
-            /// retain the will
-            #[argh(switch)]
-            pub will_retain: bool,
-            /// connect with TLS, trusting the CA certificates in this PEM file
-            #[argh(option)]
-            pub cafile: Option<String>,
-            /// connect with TLS, trusting the operating system's CA certificates
-            #[argh(switch)]
-            pub tls_use_os_certs: bool,
-            /// the client certificate (PEM), for servers that ask for one (needs --key)
-            #[argh(option)]
-            pub cert: Option<String>,
-            /// the private key of --cert (PEM)
-            #[argh(option)]
-            pub key: Option<String>,
-            /// do not check that the server certificate names the host (testing only)
-            #[argh(switch)]
-            pub insecure: bool,
-            /// connect with TLS, trusting the CA certificates in the PEM files of this directory
-            #[argh(option)]
-            pub capath: Option<String>,
-            /// the TLS 1.2 cipher suites to offer, ':'-separated OpenSSL names
-            #[argh(option)]
-            pub ciphers: Option<String>,
-            /// the lowest TLS version: tlsv1.3, tlsv1.2 (default) or tlsv1.1 (means tlsv1.2 here)
-            #[argh(option)]
-            pub tls_version: Option<String>,
-            /// the ALPN protocol to offer in the TLS handshake
-            #[argh(option)]
-            pub tls_alpn: Option<String>,
-            /// `-L`: host, port, credentials and topic in one URL (see [`Url`]).
-            #[argh(
-                option,
-                short = 'L',
-                description = "mqtt://[user[:password]@]host[:port]/topic (mqtts:// for TLS) instead of -h -p -u -P -t"
-            )]
-            pub url: Option<String>,
-            /// do not print error messages
-            #[argh(switch)]
-            pub quiet: bool,
-            /// accepted as mosquitto's: TCP_NODELAY is always on
-            #[argh(switch)]
-            pub nodelay: bool,
-            /// not supported: binding to a local address
-            #[argh(option, short = 'A', hidden_help)]
-            pub bind_address: Option<String>,
-            /// not supported: Unix domain sockets
-            #[argh(option, hidden_help)]
-            pub unix: Option<String>,
-            /// not supported: SOCKS5 proxies
-            #[argh(option, hidden_help)]
-            pub proxy: Option<String>,
-            /// not supported: TLS-PSK
-            #[argh(option, hidden_help)]
-            pub psk: Option<String>,
-            /// not supported: TLS-PSK
-            #[argh(option, hidden_help)]
-            pub psk_identity: Option<String>,
-            /// not supported: OpenSSL engines
-            #[argh(option, hidden_help)]
-            pub tls_engine: Option<String>,
-            /// not supported: OpenSSL engines
-            #[argh(option, hidden_help)]
-            pub keyform: Option<String>,
-            /// not supported: OpenSSL engines
-            #[argh(option, hidden_help)]
-            pub tls_engine_kpass_sha1: Option<String>,
-            /// MQTT 5.0 only: properties (-D command identifier value)
-            #[argh(option, short = 'D', hidden_help)]
-            pub property: Vec<String>,
-            /// MQTT 5.0 only: the session expiry interval
-            #[argh(option, short = 'x', hidden_help)]
-            pub session_expiry_interval: Option<String>,
-            /// the identifier and value of -D
-            #[argh(positional, hidden_help)]
-            pub rest: Vec<String>,
-            $($fields)*
-        }
+// The options of both tools: one block of connection options (mosquitto's, shared by
+// `mosquitto_pub` and `mosquitto_sub`), then each tool's own. argh cannot flatten structs, hence
+// the macro (from `tool-support`, which the MQTT-SN tools use the same way).
+tool_support::with_shared_options! {
+    shared {
+        /// the host to connect to (default localhost)
+        #[argh(option, short = 'h', default = "String::from(\"localhost\")")]
+        pub host: String,
+        /// the port to connect to (default 1883, or 8883 with TLS)
+        #[argh(option, short = 'p')]
+        pub port: Option<u16>,
+        /// the client id (default: a random one)
+        #[argh(option, short = 'i')]
+        pub id: Option<String>,
+        /// a client id prefix; the process id is appended to it
+        #[argh(option, short = 'I')]
+        pub id_prefix: Option<String>,
+        /// the keep-alive in seconds (default 60)
+        #[argh(option, short = 'k', default = "60")]
+        pub keepalive: u16,
+        /// keep the session when disconnected: a persistent session (needs -i)
+        #[argh(switch, short = 'c')]
+        pub disable_clean_session: bool,
+        /// the quality of service: 0, 1 or 2 (default 0)
+        #[argh(option, short = 'q', default = "QosArg(QoS::AtMostOnce)")]
+        pub qos: QosArg,
+        /// the user name
+        #[argh(option, short = 'u')]
+        pub username: Option<String>,
+        /// the password (needs -u)
+        #[argh(option, short = 'P')]
+        pub pw: Option<String>,
+        /// print debugging messages to stderr
+        #[argh(switch, short = 'd')]
+        pub debug: bool,
+        /// the protocol version: mqttv31 or mqttv311 (default mqttv311)
+        #[argh(option, short = 'V', default = "VersionArg(ProtocolLevel::Mqtt311)")]
+        pub protocol_version: VersionArg,
+        /// the topic of the will, published if the connection ends without DISCONNECT
+        #[argh(option)]
+        pub will_topic: Option<String>,
+        /// the payload of the will (default empty)
+        #[argh(option)]
+        pub will_payload: Option<String>,
+        /// the QoS of the will (default 0)
+        #[argh(option)]
+        pub will_qos: Option<QosArg>,
+        /// retain the will
+        #[argh(switch)]
+        pub will_retain: bool,
+        /// connect with TLS, trusting the CA certificates in this PEM file
+        #[argh(option)]
+        pub cafile: Option<String>,
+        /// connect with TLS, trusting the operating system's CA certificates
+        #[argh(switch)]
+        pub tls_use_os_certs: bool,
+        /// the client certificate (PEM), for servers that ask for one (needs --key)
+        #[argh(option)]
+        pub cert: Option<String>,
+        /// the private key of --cert (PEM)
+        #[argh(option)]
+        pub key: Option<String>,
+        /// do not check that the server certificate names the host (testing only)
+        #[argh(switch)]
+        pub insecure: bool,
+        /// connect with TLS, trusting the CA certificates in the PEM files of this directory
+        #[argh(option)]
+        pub capath: Option<String>,
+        /// the TLS 1.2 cipher suites to offer, ':'-separated OpenSSL names
+        #[argh(option)]
+        pub ciphers: Option<String>,
+        /// the lowest TLS version: tlsv1.3, tlsv1.2 (default) or tlsv1.1 (means tlsv1.2 here)
+        #[argh(option)]
+        pub tls_version: Option<String>,
+        /// the ALPN protocol to offer in the TLS handshake
+        #[argh(option)]
+        pub tls_alpn: Option<String>,
+        /// `-L`: host, port, credentials and topic in one URL (see [`Url`]).
+        #[argh(
+            option,
+            short = 'L',
+            description = "mqtt://[user[:password]@]host[:port]/topic (mqtts:// for TLS) instead of -h -p -u -P -t"
+        )]
+        pub url: Option<String>,
+        /// do not print error messages
+        #[argh(switch)]
+        pub quiet: bool,
+        /// accepted as mosquitto's: TCP_NODELAY is always on
+        #[argh(switch)]
+        pub nodelay: bool,
+        /// not supported: binding to a local address
+        #[argh(option, short = 'A', hidden_help)]
+        pub bind_address: Option<String>,
+        /// not supported: Unix domain sockets
+        #[argh(option, hidden_help)]
+        pub unix: Option<String>,
+        /// not supported: SOCKS5 proxies
+        #[argh(option, hidden_help)]
+        pub proxy: Option<String>,
+        /// not supported: TLS-PSK
+        #[argh(option, hidden_help)]
+        pub psk: Option<String>,
+        /// not supported: TLS-PSK
+        #[argh(option, hidden_help)]
+        pub psk_identity: Option<String>,
+        /// not supported: OpenSSL engines
+        #[argh(option, hidden_help)]
+        pub tls_engine: Option<String>,
+        /// not supported: OpenSSL engines
+        #[argh(option, hidden_help)]
+        pub keyform: Option<String>,
+        /// not supported: OpenSSL engines
+        #[argh(option, hidden_help)]
+        pub tls_engine_kpass_sha1: Option<String>,
+        /// MQTT 5.0 only: properties (-D command identifier value)
+        #[argh(option, short = 'D', hidden_help)]
+        pub property: Vec<String>,
+        /// MQTT 5.0 only: the session expiry interval
+        #[argh(option, short = 'x', hidden_help)]
+        pub session_expiry_interval: Option<String>,
+        /// the identifier and value of -D
+        #[argh(positional, hidden_help)]
+        pub rest: Vec<String>,
+    }
 
-        impl $name {
-            /// The options both tools share.
-            pub fn connection(&self) -> Connection {
-                Connection {
-                    host: self.host.clone(),
-                    port: self.port,
-                    id: self.id.clone(),
-                    id_prefix: self.id_prefix.clone(),
-                    keepalive: self.keepalive,
-                    disable_clean_session: self.disable_clean_session,
-                    username: self.username.clone(),
-                    pw: self.pw.clone(),
-                    protocol_version: self.protocol_version.0,
-                    will_topic: self.will_topic.clone(),
-                    will_payload: self.will_payload.clone(),
-                    will_qos: self.will_qos.map(|qos| qos.0),
-                    will_retain: self.will_retain,
-                    cafile: self.cafile.clone(),
-                    tls_use_os_certs: self.tls_use_os_certs,
-                    cert: self.cert.clone(),
-                    key: self.key.clone(),
-                    insecure: self.insecure,
-                    capath: self.capath.clone(),
-                    ciphers: self.ciphers.clone(),
-                    tls_version: self.tls_version.clone(),
-                    tls_alpn: self.tls_alpn.clone(),
-                    url: self.url.clone(),
-                    refused: self.refused(),
-                }
-            }
-
-            /// Why the options cannot be used, if they cannot: an MQTT 5.0 option, one this tool
-            /// does not have, or stray words.
-            fn refused(&self) -> Option<String> {
-                if !self.property.is_empty() || self.session_expiry_interval.is_some() {
-                    return Some(MQTT5.into());
-                }
-                let unsupported = [
-                    ("-A", self.bind_address.is_some()),
-                    ("--unix", self.unix.is_some()),
-                    ("--proxy", self.proxy.is_some()),
-                    ("--psk", self.psk.is_some() || self.psk_identity.is_some()),
-                    (
-                        "--tls-engine",
-                        self.tls_engine.is_some()
-                            || self.keyform.is_some()
-                            || self.tls_engine_kpass_sha1.is_some(),
-                    ),
-                ];
-                if let Some((name, _)) = unsupported.iter().find(|(_, given)| *given) {
-                    return Some(format!("{name} is not supported by this tool"));
-                }
-                self.rest
-                    .first()
-                    .map(|word| format!("unexpected argument {word:?}"))
-            }
-        }
-    };
-}
-
-with_connection_options! {
     /// Publish one message, or one per line of standard input, to an MQTT broker.
     ///
     /// mqtt-pub connects to the broker, publishes, waits for the acknowledgement the QoS calls for,
     /// and disconnects. Exactly one of -m, -f, -l, -n and -s says what to publish. The options are
     /// those of mosquitto_pub, with the same meanings.
+    #[derive(FromArgs, Debug)]
     #[argh(
         example = "Publish a temperature reading, retained, at QoS 1:\n  $ {command_name} -h broker.local -t sensors/kitchen/temp -m 21.5 -q 1 -r",
         example = "Publish each line of a log as its own message:\n  $ tail -f app.log | {command_name} -t logs/app -l",
@@ -306,9 +237,7 @@ with_connection_options! {
         #[argh(option, short = 'M')]
         pub max_inflight: Option<usize>,
     }
-}
 
-with_connection_options! {
     /// Subscribe to topics on an MQTT broker and print the messages that arrive.
     ///
     /// mqtt-sub connects, subscribes to every -t filter, and prints each message on its own line:
@@ -316,6 +245,7 @@ with_connection_options! {
     /// messages have arrived, until -W seconds have passed, or until interrupted, and
     /// reconnects by itself if the connection is lost. The options are those of mosquitto_sub, with
     /// the same meanings.
+    #[derive(FromArgs, Debug)]
     #[argh(
         example = "Print everything under sensors/, with topics:\n  $ {command_name} -h broker.local -t 'sensors/#' -v",
         example = "Wait at most 10 s for three messages:\n  $ {command_name} -t jobs/done -C 3 -W 10",
@@ -374,6 +304,73 @@ with_connection_options! {
         pub random_filter: Option<f64>,
     }
 }
+
+/// Writes `connection` and `refused` for an argument struct declared with the shared connection
+/// options below: the same code for both tools, over the same field names.
+macro_rules! impl_connection {
+    ($name:ident) => {
+    impl $name {
+        /// The options both tools share.
+        pub fn connection(&self) -> Connection {
+            Connection {
+                host: self.host.clone(),
+                port: self.port,
+                id: self.id.clone(),
+                id_prefix: self.id_prefix.clone(),
+                keepalive: self.keepalive,
+                disable_clean_session: self.disable_clean_session,
+                username: self.username.clone(),
+                pw: self.pw.clone(),
+                protocol_version: self.protocol_version.0,
+                will_topic: self.will_topic.clone(),
+                will_payload: self.will_payload.clone(),
+                will_qos: self.will_qos.map(|qos| qos.0),
+                will_retain: self.will_retain,
+                cafile: self.cafile.clone(),
+                tls_use_os_certs: self.tls_use_os_certs,
+                cert: self.cert.clone(),
+                key: self.key.clone(),
+                insecure: self.insecure,
+                capath: self.capath.clone(),
+                ciphers: self.ciphers.clone(),
+                tls_version: self.tls_version.clone(),
+                tls_alpn: self.tls_alpn.clone(),
+                url: self.url.clone(),
+                refused: self.refused(),
+            }
+        }
+
+        /// Why the options cannot be used, if they cannot: an MQTT 5.0 option, one this tool
+        /// does not have, or stray words.
+        fn refused(&self) -> Option<String> {
+            if !self.property.is_empty() || self.session_expiry_interval.is_some() {
+                return Some(MQTT5.into());
+            }
+            let unsupported = [
+                ("-A", self.bind_address.is_some()),
+                ("--unix", self.unix.is_some()),
+                ("--proxy", self.proxy.is_some()),
+                ("--psk", self.psk.is_some() || self.psk_identity.is_some()),
+                (
+                    "--tls-engine",
+                    self.tls_engine.is_some()
+                        || self.keyform.is_some()
+                        || self.tls_engine_kpass_sha1.is_some(),
+                ),
+            ];
+            if let Some((name, _)) = unsupported.iter().find(|(_, given)| *given) {
+                return Some(format!("{name} is not supported by this tool"));
+            }
+            self.rest
+                .first()
+                .map(|word| format!("unexpected argument {word:?}"))
+        }
+    }
+    };
+}
+
+impl_connection!(PubArgs);
+impl_connection!(SubArgs);
 
 /// The connection options both tools share, as parsed.
 #[derive(Debug, Clone)]
@@ -613,9 +610,12 @@ pub fn print_version(tool: &str) -> bool {
         return false;
     }
     println!(
-        "{tool} ({}) {}",
-        env!("CARGO_PKG_NAME"),
-        env!("CARGO_PKG_VERSION")
+        "{}",
+        tool_support::version_line(
+            tool,
+            Some(env!("CARGO_PKG_NAME")),
+            env!("CARGO_PKG_VERSION")
+        )
     );
     true
 }
@@ -631,10 +631,7 @@ pub fn exit_code(error: &Error) -> u8 {
 /// Turns on logging to stderr: at debug level with `-d`, else as `RUST_LOG` says (warnings by
 /// default).
 pub fn init_logging(debug: bool) {
-    let default = if debug { "debug" } else { "warn" };
-    let _ = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(default))
-        .format_timestamp(None)
-        .try_init();
+    tool_support::init_logging(debug, false);
 }
 
 /// What went wrong in a tool: a usage error (exit 1, with the message) or a client error.

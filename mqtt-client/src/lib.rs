@@ -95,6 +95,10 @@
 //! The protocol rules are cited where they are enforced, as `[MQTT-4.3.3-2]` for MQTT 3.1.1
 //! statements and `[V31-DIFF-5]` for the differences of MQTT 3.1.
 
+/// The options, output formats and main loops of `mqtt-pub` and `mqtt-sub`. Public only because
+/// the binaries are separate crates: not part of the library's API, hidden from its documentation,
+/// and free to change with the tools.
+#[doc(hidden)]
 pub mod cli;
 mod client;
 pub mod error;
