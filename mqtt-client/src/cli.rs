@@ -309,63 +309,63 @@ tool_support::with_shared_options! {
 /// options below: the same code for both tools, over the same field names.
 macro_rules! impl_connection {
     ($name:ident) => {
-    impl $name {
-        /// The options both tools share.
-        pub fn connection(&self) -> Connection {
-            Connection {
-                host: self.host.clone(),
-                port: self.port,
-                id: self.id.clone(),
-                id_prefix: self.id_prefix.clone(),
-                keepalive: self.keepalive,
-                disable_clean_session: self.disable_clean_session,
-                username: self.username.clone(),
-                pw: self.pw.clone(),
-                protocol_version: self.protocol_version.0,
-                will_topic: self.will_topic.clone(),
-                will_payload: self.will_payload.clone(),
-                will_qos: self.will_qos.map(|qos| qos.0),
-                will_retain: self.will_retain,
-                cafile: self.cafile.clone(),
-                tls_use_os_certs: self.tls_use_os_certs,
-                cert: self.cert.clone(),
-                key: self.key.clone(),
-                insecure: self.insecure,
-                capath: self.capath.clone(),
-                ciphers: self.ciphers.clone(),
-                tls_version: self.tls_version.clone(),
-                tls_alpn: self.tls_alpn.clone(),
-                url: self.url.clone(),
-                refused: self.refused(),
+        impl $name {
+            /// The options both tools share.
+            pub fn connection(&self) -> Connection {
+                Connection {
+                    host: self.host.clone(),
+                    port: self.port,
+                    id: self.id.clone(),
+                    id_prefix: self.id_prefix.clone(),
+                    keepalive: self.keepalive,
+                    disable_clean_session: self.disable_clean_session,
+                    username: self.username.clone(),
+                    pw: self.pw.clone(),
+                    protocol_version: self.protocol_version.0,
+                    will_topic: self.will_topic.clone(),
+                    will_payload: self.will_payload.clone(),
+                    will_qos: self.will_qos.map(|qos| qos.0),
+                    will_retain: self.will_retain,
+                    cafile: self.cafile.clone(),
+                    tls_use_os_certs: self.tls_use_os_certs,
+                    cert: self.cert.clone(),
+                    key: self.key.clone(),
+                    insecure: self.insecure,
+                    capath: self.capath.clone(),
+                    ciphers: self.ciphers.clone(),
+                    tls_version: self.tls_version.clone(),
+                    tls_alpn: self.tls_alpn.clone(),
+                    url: self.url.clone(),
+                    refused: self.refused(),
+                }
             }
-        }
 
-        /// Why the options cannot be used, if they cannot: an MQTT 5.0 option, one this tool
-        /// does not have, or stray words.
-        fn refused(&self) -> Option<String> {
-            if !self.property.is_empty() || self.session_expiry_interval.is_some() {
-                return Some(MQTT5.into());
+            /// Why the options cannot be used, if they cannot: an MQTT 5.0 option, one this tool
+            /// does not have, or stray words.
+            fn refused(&self) -> Option<String> {
+                if !self.property.is_empty() || self.session_expiry_interval.is_some() {
+                    return Some(MQTT5.into());
+                }
+                let unsupported = [
+                    ("-A", self.bind_address.is_some()),
+                    ("--unix", self.unix.is_some()),
+                    ("--proxy", self.proxy.is_some()),
+                    ("--psk", self.psk.is_some() || self.psk_identity.is_some()),
+                    (
+                        "--tls-engine",
+                        self.tls_engine.is_some()
+                            || self.keyform.is_some()
+                            || self.tls_engine_kpass_sha1.is_some(),
+                    ),
+                ];
+                if let Some((name, _)) = unsupported.iter().find(|(_, given)| *given) {
+                    return Some(format!("{name} is not supported by this tool"));
+                }
+                self.rest
+                    .first()
+                    .map(|word| format!("unexpected argument {word:?}"))
             }
-            let unsupported = [
-                ("-A", self.bind_address.is_some()),
-                ("--unix", self.unix.is_some()),
-                ("--proxy", self.proxy.is_some()),
-                ("--psk", self.psk.is_some() || self.psk_identity.is_some()),
-                (
-                    "--tls-engine",
-                    self.tls_engine.is_some()
-                        || self.keyform.is_some()
-                        || self.tls_engine_kpass_sha1.is_some(),
-                ),
-            ];
-            if let Some((name, _)) = unsupported.iter().find(|(_, given)| *given) {
-                return Some(format!("{name} is not supported by this tool"));
-            }
-            self.rest
-                .first()
-                .map(|word| format!("unexpected argument {word:?}"))
         }
-    }
     };
 }
 
@@ -1145,6 +1145,7 @@ mod tests {
             retain: true,
             dup: false,
             packet_id: Some(42),
+            properties: crate::v5::PublishProperties::default(),
         }
     }
 

@@ -106,6 +106,7 @@ pub mod options;
 pub mod reconnect;
 pub mod session;
 mod transport;
+pub mod v5;
 
 pub use client::{Client, Messages, Notification, Pending};
 pub use error::{Error, Timeout};

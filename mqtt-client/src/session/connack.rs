@@ -2,24 +2,32 @@
 //! with the session it inherits: resume every interrupted flow when the server kept the session
 //! [MQTT-4.4.0-1], or start afresh and subscribe again when it did not.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
-use mqtt_codec::{ConnAck, ConnectReturnCode, PubRel, QoS};
+use mqtt_codec::{ConnAck, ConnectReturnCode};
 
 use super::publishing::Stage;
 use super::requests::{Request, RequestKind};
+use super::wire::Ack;
 use super::{Event, Session, State};
 use crate::Error;
+use crate::v5::{SubscribeOptions, SubscribeProperties};
 
 impl Session {
+    /// A 3.1 / 3.1.1 CONNACK.
     pub(super) fn on_connack(&mut self, connack: ConnAck, now: Instant) -> Result<(), Error> {
         if connack.code != ConnectReturnCode::Accepted {
             // The server closes the connection after a refusal [MQTT-3.2.2-5].
             self.state = State::Disconnected;
             return Err(Error::Refused(connack.code));
         }
-        let session_present = connack.session_present;
+        self.accepted(connack.session_present, now)
+    }
+
+    /// The server accepted the connection, at either level (5.0 reads its properties first, in
+    /// `v5_inbound.rs`).
+    pub(super) fn accepted(&mut self, session_present: bool, now: Instant) -> Result<(), Error> {
         if session_present && self.options.clean_session {
             return Err(Error::violation(
                 "reported a stored session for a clean-session connection",
@@ -56,7 +64,7 @@ impl Session {
             };
             let packet_id = entry.packet_id;
             if entry.stage == Stage::PubComp {
-                self.send(PubRel { packet_id }.into(), now)?;
+                self.send_ack(Ack::PubRel, packet_id, now)?;
             } else {
                 let message = entry.message.clone();
                 self.send_publish(&message, packet_id, true, now)?; // [MQTT-3.3.1-1]
@@ -89,7 +97,7 @@ impl Session {
             .requests
             .iter()
             .flat_map(|request| match &request.kind {
-                RequestKind::Subscribe(filters) => {
+                RequestKind::Subscribe(filters, _) => {
                     filters.iter().map(|(filter, _)| filter.as_str()).collect()
                 }
                 RequestKind::Unsubscribe(filters) => {
@@ -97,22 +105,31 @@ impl Session {
                 }
             })
             .collect();
-        let again: Vec<(String, QoS)> = self
-            .subscriptions
-            .iter()
-            .filter(|(filter, _)| !pending.contains(filter.as_str()))
-            .map(|(filter, qos)| (filter.clone(), *qos))
-            .collect();
-        if !again.is_empty() {
+        // One SUBSCRIBE per subscription identifier, since an identifier belongs to a whole
+        // SUBSCRIBE (5.0 §3.8.2.1.2); at 3.1.1 every filter has none, so there is one request.
+        let mut again: BTreeMap<Option<u32>, Vec<(String, SubscribeOptions)>> = BTreeMap::new();
+        for (filter, (options, id)) in &self.subscriptions {
+            if !pending.contains(filter.as_str()) {
+                again
+                    .entry(*id)
+                    .or_default()
+                    .push((filter.clone(), *options));
+            }
+        }
+        for (id, filters) in again.into_iter().rev() {
             log::info!(
                 "no session on the server: subscribing again to {} filters",
-                again.len()
+                filters.len()
             );
             let packet_id = self.packet_id();
+            let properties = SubscribeProperties {
+                subscription_identifier: id,
+                user_properties: Vec::new(),
+            };
             self.requests.push_front(Request {
                 token: None,
                 packet_id,
-                kind: RequestKind::Subscribe(again),
+                kind: RequestKind::Subscribe(filters, properties),
                 sent: false,
             });
         }

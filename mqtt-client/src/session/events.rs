@@ -3,9 +3,11 @@
 
 use std::time::Instant;
 
+use mqtt_codec::v5::ReasonCode;
 use mqtt_codec::{QoS, SubAckReturnCode};
 
 use crate::Error;
+use crate::v5::PublishProperties;
 
 /// An application message, received or to be sent, owning its topic and payload.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +25,8 @@ pub struct Message {
     /// The packet identifier it arrived with, for QoS 1 and 2; `None` for QoS 0 and for messages
     /// the application publishes (the session picks their identifiers).
     pub packet_id: Option<u16>,
+    /// Its MQTT 5.0 properties: those it arrived with, or those to send it with. Empty at 3.1.1.
+    pub properties: PublishProperties,
 }
 
 /// Names one request (publish, subscribe, unsubscribe) so that its completion can be matched to it.
@@ -48,6 +52,9 @@ pub enum Event {
         token: Token,
         /// The granted QoS, or failure, of each filter.
         return_codes: Vec<SubAckReturnCode>,
+        /// The same answer as Reason Codes: at 5.0 as the server sent them (0x00 to 0x02 granted,
+        /// 0x80 and above a refusal saying why, 5.0 §3.9.3); at 3.1.1 the granted QoS or 0x80.
+        reason_codes: Vec<ReasonCode>,
     },
     /// An UNSUBSCRIBE was answered.
     Unsubscribed(Token),

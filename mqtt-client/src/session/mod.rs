@@ -49,15 +49,16 @@
 //! What it does not do: decode or open anything (it receives decoded packets), retry on a timer
 //! while connected (3.1.1 re-sends only on reconnection, §4.4), or persist the session to disk.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::time::Instant;
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::time::{Duration, Instant};
 
+use mqtt_codec::v5::ReasonCode;
 use mqtt_codec::{
-    Connect, Packet, PacketId, PubAck, PubComp, PubRec, PubRel, QoS, TopicFilter, TopicName,
-    UnsubAck, Will,
+    Packet, PacketId, PubAck, PubComp, PubRec, PubRel, QoS, TopicFilter, TopicName, UnsubAck,
 };
 
 use crate::error::Timeout;
+use crate::v5::{PublishProperties, ServerSettings, SubscribeOptions, SubscribeProperties};
 use crate::{ConnectOptions, Error};
 
 mod connack;
@@ -67,10 +68,15 @@ mod receiving;
 mod requests;
 #[cfg(test)]
 mod tests;
+mod v5_inbound;
+#[cfg(test)]
+mod v5_tests;
+mod wire;
 
 pub use events::{Event, Message, State, Token};
 use publishing::{InFlight, Stage};
 use requests::{Request, RequestKind};
+use wire::Ack;
 
 /// The client's side of an MQTT session. See the module documentation.
 ///
@@ -95,7 +101,7 @@ use requests::{Request, RequestKind};
 /// let mut session = Session::new(options, now);
 ///
 /// // A transport is up: the session writes CONNECT and waits for CONNACK.
-/// session.connect(now);
+/// session.connect(now)?;
 /// assert!(matches!(first_packet(&session.take_outgoing()), Packet::Connect(_)));
 /// let connack = ConnAck { session_present: false, code: ConnectReturnCode::Accepted };
 /// session.handle(Packet::ConnAck(connack), now)?;
@@ -126,15 +132,21 @@ pub struct Session {
     queued: VecDeque<(Token, Message)>,
     /// SUBSCRIBE and UNSUBSCRIBE requests not yet acknowledged, in the order made.
     requests: VecDeque<Request>,
-    /// The filters the server has granted, with their requested QoS: made again when a new
-    /// connection has no session.
-    subscriptions: BTreeMap<String, QoS>,
+    /// The filters the server has granted, with their requested options and subscription
+    /// identifier: made again when a new connection has no session.
+    subscriptions: BTreeMap<String, (SubscribeOptions, Option<u32>)>,
     /// Identifiers of QoS 2 messages received, delivered, and not yet released by PUBREL
     /// [MQTT-4.3.3-2].
     incoming_qos2: BTreeSet<PacketId>,
     last_sent: Instant,
     last_received: Instant,
     ping_sent: Option<Instant>,
+    /// What the server's 5.0 CONNACK announced (defaults at 3.1.1 and before CONNACK).
+    server: ServerSettings,
+    /// 5.0: the topic aliases we set on this connection, topic to alias [MQTT5-3.3.2-7].
+    aliases_out: HashMap<String, u16>,
+    /// 5.0: the topic aliases the server set on this connection, alias to topic.
+    aliases_in: HashMap<u16, String>,
 }
 
 impl Session {
@@ -155,6 +167,9 @@ impl Session {
             last_sent: now,
             last_received: now,
             ping_sent: None,
+            server: ServerSettings::default(),
+            aliases_out: HashMap::new(),
+            aliases_in: HashMap::new(),
         }
     }
 
@@ -182,42 +197,43 @@ impl Session {
     pub fn subscriptions(&self) -> impl Iterator<Item = (&str, QoS)> {
         self.subscriptions
             .iter()
-            .map(|(filter, qos)| (filter.as_str(), *qos))
+            .map(|(filter, (options, _))| (filter.as_str(), options.qos))
+    }
+
+    /// What the server announced in its 5.0 CONNACK on the current (or last) connection: receive
+    /// maximum, maximum packet size, topic alias maximum, ... The defaults at 3.1.1.
+    pub fn server_settings(&self) -> &ServerSettings {
+        &self.server
+    }
+
+    /// The keep-alive in force: the server's Server Keep Alive if it sent one [MQTT5-3.1.2-21],
+    /// else ours.
+    pub fn keep_alive(&self) -> Duration {
+        match self.server.server_keep_alive {
+            Some(seconds) => Duration::from_secs(seconds.into()),
+            None => self.options.keep_alive,
+        }
     }
 
     /// A transport is up: queues CONNECT and waits for CONNACK. Does nothing unless disconnected.
-    pub fn connect(&mut self, now: Instant) {
+    ///
+    /// Fails only at 5.0 with enhanced authentication, when the authenticator cannot give its
+    /// first data ([`Error::Authentication`]).
+    pub fn connect(&mut self, now: Instant) -> Result<(), Error> {
         if self.state != State::Disconnected {
-            return;
+            return Ok(());
         }
-        let options = &self.options;
-        let will = options.will.as_ref().and_then(|will| {
-            Some(Will {
-                topic: TopicName::new(&will.topic).ok()?,
-                payload: &will.payload,
-                qos: will.qos,
-                retain: will.retain,
-            })
-        });
-        let connect = Connect {
-            level: options.level,
-            clean_session: options.clean_session,
-            keep_alive: u16::try_from(options.keep_alive.as_secs()).unwrap_or(u16::MAX),
-            client_id: &options.client_id,
-            will,
-            user_name: options.user_name.as_deref(),
-            password: options.password.as_deref(),
-            bridge: options.bridge,
-        };
-        // The options were checked by their builder, so this cannot fail in practice; if it did,
-        // the server would see nothing and the connect timeout would report it.
-        if let Err(error) = Packet::from(connect).encode(options.level, &mut self.out) {
-            log::error!("cannot encode CONNECT: {error}");
-        }
-        self.last_sent = now;
+        // What a server announced, and the aliases of a connection, last as long as it does
+        // [MQTT5-3.3.2-7].
+        self.server = ServerSettings::default();
+        self.aliases_out.clear();
+        self.aliases_in.clear();
         self.last_received = now;
         self.ping_sent = None;
+        // The options were checked by their builder, so only an authenticator can fail here.
+        self.send_connect(now)?;
         self.state = State::AwaitingConnAck { since: now };
+        Ok(())
     }
 
     /// The transport went down. With `will_reconnect` the session keeps its state for the next
@@ -255,7 +271,14 @@ impl Session {
             (State::Connected, Packet::ConnAck(_)) => {
                 Err(Error::violation("sent a second CONNACK", "MQTT-3.1.1 §3.2"))
             }
-            (State::Connected, Packet::Publish(publish)) => self.on_publish(publish, now),
+            (State::Connected, Packet::Publish(publish)) => self.on_publish(
+                publish.topic.as_str().to_owned(),
+                publish.payload,
+                publish.delivery,
+                publish.retain,
+                PublishProperties::default(),
+                now,
+            ),
             (State::Connected, Packet::PubAck(PubAck { packet_id })) => {
                 self.on_ack(packet_id, Stage::PubAck);
                 Ok(())
@@ -271,9 +294,19 @@ impl Session {
                 // Release the identifier and complete the flow [MQTT-4.3.3-2]. An unknown identifier
                 // is answered too: the server may be re-sending a PUBREL we answered before a drop.
                 self.incoming_qos2.remove(&packet_id);
-                self.send(PubComp { packet_id }.into(), now)
+                self.send_ack(Ack::PubComp, packet_id, now)
             }
-            (State::Connected, Packet::SubAck(suback)) => self.on_suback(suback),
+            (State::Connected, Packet::SubAck(suback)) => {
+                let codes: Vec<ReasonCode> = suback
+                    .return_codes
+                    .iter()
+                    .map(|code| match code {
+                        mqtt_codec::SubAckReturnCode::Granted(qos) => ReasonCode::granted(qos),
+                        mqtt_codec::SubAckReturnCode::Failure => ReasonCode::UNSPECIFIED_ERROR,
+                    })
+                    .collect();
+                self.on_suback(suback.packet_id, codes)
+            }
             (State::Connected, Packet::UnsubAck(UnsubAck { packet_id })) => {
                 self.on_unsuback(packet_id);
                 Ok(())
@@ -304,6 +337,28 @@ impl Session {
         retain: bool,
         now: Instant,
     ) -> Result<Token, Error> {
+        self.publish_with(
+            topic,
+            payload,
+            qos,
+            retain,
+            PublishProperties::default(),
+            now,
+        )
+    }
+
+    /// [`publish`](Self::publish) with MQTT 5.0 properties (content type, response topic,
+    /// correlation data, message expiry, user properties, ...). At 3.1.1 the properties are
+    /// dropped, as that level cannot carry them.
+    pub fn publish_with(
+        &mut self,
+        topic: &str,
+        payload: &[u8],
+        qos: QoS,
+        retain: bool,
+        properties: PublishProperties,
+        now: Instant,
+    ) -> Result<Token, Error> {
         TopicName::new(topic)?; // [MQTT-3.3.2-2]
         self.check_open()?;
         let message = Message {
@@ -313,9 +368,17 @@ impl Session {
             retain,
             dup: false,
             packet_id: None,
+            properties: if self.is_v5() {
+                properties
+            } else {
+                PublishProperties::default()
+            },
         };
+        if self.state == State::Connected {
+            self.check_server_limits(&message)?;
+        }
         let token = self.token();
-        let window_open = qos == QoS::AtMostOnce || self.inflight.len() < self.options.max_inflight;
+        let window_open = qos == QoS::AtMostOnce || self.inflight.len() < self.send_window();
         if self.state == State::Connected && window_open && self.queued.is_empty() {
             self.send_new(token, message, now)?;
         } else if self.queued.len() < self.options.max_queued {
@@ -331,6 +394,22 @@ impl Session {
     /// Subscribes to `filters`, each with its maximum QoS. The returned token completes with
     /// [`Event::Subscribed`].
     pub fn subscribe(&mut self, filters: &[(&str, QoS)], now: Instant) -> Result<Token, Error> {
+        let filters: Vec<(&str, SubscribeOptions)> = filters
+            .iter()
+            .map(|(filter, qos)| (*filter, SubscribeOptions::qos(*qos)))
+            .collect();
+        self.subscribe_with(&filters, SubscribeProperties::default(), now)
+    }
+
+    /// [`subscribe`](Self::subscribe) with MQTT 5.0 subscription options (No Local, Retain As
+    /// Published, Retain Handling) and properties (a subscription identifier, user properties).
+    /// At 3.1.1 only the QoS of each filter is sent.
+    pub fn subscribe_with(
+        &mut self,
+        filters: &[(&str, SubscribeOptions)],
+        properties: SubscribeProperties,
+        now: Instant,
+    ) -> Result<Token, Error> {
         if filters.is_empty() {
             return Err(Error::Encode(mqtt_codec::EncodeError::EmptyList)); // [MQTT-3.8.3-3]
         }
@@ -338,12 +417,18 @@ impl Session {
             TopicFilter::new(filter)?;
         }
         self.check_open()?;
+        if properties.subscription_identifier == Some(0) {
+            // A zero identifier is a protocol error (5.0 §3.8.2.1.2).
+            return Err(Error::InvalidOptions(
+                "a subscription identifier is 1 to 268435455".into(),
+            ));
+        }
         let owned = filters
             .iter()
-            .map(|(filter, qos)| ((*filter).to_owned(), *qos))
+            .map(|(filter, options)| ((*filter).to_owned(), *options))
             .collect();
         let token = self.token();
-        self.request(Some(token), RequestKind::Subscribe(owned), now)?;
+        self.request(Some(token), RequestKind::Subscribe(owned, properties), now)?;
         Ok(token)
     }
 
@@ -367,8 +452,7 @@ impl Session {
     /// closes the transport [MQTT-3.14.4-1].
     pub fn disconnect(&mut self, now: Instant) {
         if self.state == State::Connected {
-            // DISCONNECT has no fields that could fail to encode.
-            let _ = self.send(Packet::Disconnect, now);
+            self.send_disconnect(ReasonCode::NORMAL_DISCONNECTION, now);
         }
         self.close(&Error::Closed);
     }
@@ -383,7 +467,7 @@ impl Session {
                 }
             }
             State::Connected => {
-                let keep_alive = self.options.keep_alive;
+                let keep_alive = self.keep_alive();
                 if keep_alive.is_zero() {
                     return Ok(());
                 }
@@ -396,7 +480,7 @@ impl Session {
                         let quiet = now.saturating_duration_since(self.last_sent) >= keep_alive
                             || now.saturating_duration_since(self.last_received) >= keep_alive;
                         if quiet {
-                            self.send(Packet::PingReq, now)?; // [MQTT-3.1.2-23]
+                            self.send_ping(now)?; // [MQTT-3.1.2-23]
                             self.ping_sent = Some(now);
                         }
                     }
@@ -411,8 +495,8 @@ impl Session {
     pub fn next_deadline(&self) -> Option<Instant> {
         match self.state {
             State::AwaitingConnAck { since } => Some(since + self.options.connect_timeout),
-            State::Connected if !self.options.keep_alive.is_zero() => {
-                let keep_alive = self.options.keep_alive;
+            State::Connected if !self.keep_alive().is_zero() => {
+                let keep_alive = self.keep_alive();
                 Some(match self.ping_sent {
                     Some(sent) => sent + keep_alive / 2,
                     None => self.last_sent.min(self.last_received) + keep_alive,
@@ -437,17 +521,6 @@ impl Session {
         self.events.pop_front()
     }
 
-    fn send(&mut self, packet: Packet<'_>, now: Instant) -> Result<(), Error> {
-        packet.encode(self.options.level, &mut self.out)?;
-        log::debug!(
-            "{} sending {:?}",
-            self.options.client_id,
-            packet.packet_type()
-        );
-        self.last_sent = now;
-        Ok(())
-    }
-
     /// An identifier not used by any message in flight or request pending [MQTT-2.3.1-2].
     fn packet_id(&mut self) -> PacketId {
         loop {
@@ -470,6 +543,36 @@ impl Session {
     fn token(&mut self) -> Token {
         self.next_token += 1;
         Token(self.next_token)
+    }
+
+    /// How many QoS 1 and 2 messages may be in flight: our window, and at 5.0 no more than the
+    /// server's Receive Maximum [MQTT5-3.3.4-7] [MQTT5-4.9.0-2].
+    fn send_window(&self) -> usize {
+        self.options
+            .max_inflight
+            .min(usize::from(self.server.receive_maximum))
+    }
+
+    /// Refuses a message the server said in CONNACK it will not take: above its Maximum QoS
+    /// [MQTT5-3.2.2-11], or retained when it has no retained messages [MQTT5-3.2.2-14].
+    fn check_server_limits(&self, message: &Message) -> Result<(), Error> {
+        if message.qos > self.server.maximum_qos {
+            return Err(Error::ExceedsServerLimit {
+                what: format!(
+                    "QoS {} is above the server's Maximum QoS {}",
+                    message.qos.bits(),
+                    self.server.maximum_qos.bits()
+                ),
+                rule: "MQTT5-3.2.2-11",
+            });
+        }
+        if message.retain && !self.server.retain_available {
+            return Err(Error::ExceedsServerLimit {
+                what: "the server has no retained messages".into(),
+                rule: "MQTT5-3.2.2-14",
+            });
+        }
+        Ok(())
     }
 
     fn check_open(&self) -> Result<(), Error> {

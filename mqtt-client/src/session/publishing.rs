@@ -7,8 +7,9 @@
 
 use std::time::Instant;
 
-use mqtt_codec::{Delivery, PacketId, PubRel, Publish, QoS, TopicName};
+use mqtt_codec::{PacketId, QoS};
 
+use super::wire::Ack;
 use super::{Event, FIRST_PACKET_ID, Message, Session, State, Token};
 use crate::Error;
 
@@ -58,7 +59,28 @@ impl Session {
             entry.stage = Stage::PubComp;
         }
         // Answered even when unknown, so that the server can finish its side of the flow.
-        self.send(PubRel { packet_id }.into(), now) // [MQTT-2.3.1-6] [MQTT-4.6.0-4]
+        self.send_ack(Ack::PubRel, packet_id, now) // [MQTT-2.3.1-6] [MQTT-4.6.0-4]
+    }
+
+    /// 5.0: the server refused the message at `stage` with `packet_id` in a PUBACK or PUBREC with a
+    /// Reason Code of 0x80 or more. The flow ends there: no PUBREL follows a failed PUBREC
+    /// [MQTT5-4.3.3-4], the identifier is free again, and the message no longer counts against
+    /// the server's Receive Maximum [MQTT5-3.3.4-7].
+    pub(super) fn on_refused(&mut self, packet_id: PacketId, stage: Stage, error: Error) {
+        let position = self
+            .inflight
+            .iter()
+            .position(|entry| entry.packet_id == packet_id && entry.stage == stage);
+        match position.and_then(|index| self.inflight.remove(index)) {
+            Some(entry) => self.events.push_back(Event::Failed {
+                token: entry.token,
+                error,
+            }),
+            None => log::debug!("ignoring a refusal for unknown packet {packet_id}"),
+        }
+        if let Err(error) = self.fill_window(self.last_received) {
+            log::warn!("cannot send a queued message: {error}");
+        }
     }
 
     /// Moves queued messages into the window while it has room.
@@ -67,13 +89,16 @@ impl Session {
             let Some((_, front)) = self.queued.front() else {
                 break;
             };
-            if front.qos != QoS::AtMostOnce && self.inflight.len() >= self.options.max_inflight {
+            if front.qos != QoS::AtMostOnce && self.inflight.len() >= self.send_window() {
                 break;
             }
             let Some((token, message)) = self.queued.pop_front() else {
                 break;
             };
-            if let Err(error) = self.send_new(token, message, now) {
+            let sent = self
+                .check_server_limits(&message)
+                .and_then(|()| self.send_new(token, message, now));
+            if let Err(error) = sent {
                 self.events.push_back(Event::Failed { token, error });
             }
         }
@@ -105,21 +130,5 @@ impl Session {
             stage,
         });
         Ok(())
-    }
-
-    pub(super) fn send_publish(
-        &mut self,
-        message: &Message,
-        packet_id: PacketId,
-        dup: bool,
-        now: Instant,
-    ) -> Result<(), Error> {
-        let publish = Publish {
-            topic: TopicName::new(&message.topic)?,
-            payload: &message.payload,
-            delivery: Delivery::new(message.qos, packet_id, dup),
-            retain: message.retain,
-        };
-        self.send(publish.into(), now)
     }
 }

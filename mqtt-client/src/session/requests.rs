@@ -4,13 +4,12 @@
 
 use std::time::Instant;
 
-use mqtt_codec::{
-    List, Packet, PacketId, QoS, SubAck, SubAckReturnCode, Subscribe, Subscription, TopicFilter,
-    Unsubscribe,
-};
+use mqtt_codec::v5::ReasonCode;
+use mqtt_codec::{PacketId, QoS, SubAckReturnCode};
 
 use super::{Event, Session, State, Token};
 use crate::Error;
+use crate::v5::{SubscribeOptions, SubscribeProperties};
 
 #[derive(Debug)]
 pub(super) struct Request {
@@ -24,21 +23,26 @@ pub(super) struct Request {
 
 #[derive(Debug)]
 pub(super) enum RequestKind {
-    Subscribe(Vec<(String, QoS)>),
+    Subscribe(Vec<(String, SubscribeOptions)>, SubscribeProperties),
     Unsubscribe(Vec<String>),
 }
 
 impl Session {
-    pub(super) fn on_suback(&mut self, suback: SubAck<'_>) -> Result<(), Error> {
-        let Some(index) = self.request_index(suback.packet_id) else {
-            log::debug!("ignoring a SUBACK for unknown packet {}", suback.packet_id);
+    /// A SUBACK, at either level, as Reason Codes (3.1.1's return codes mapped onto them: the
+    /// granted QoS, or 0x80).
+    pub(super) fn on_suback(
+        &mut self,
+        packet_id: PacketId,
+        codes: Vec<ReasonCode>,
+    ) -> Result<(), Error> {
+        let Some(index) = self.request_index(packet_id) else {
+            log::debug!("ignoring a SUBACK for unknown packet {packet_id}");
             return Ok(());
         };
-        let codes: Vec<SubAckReturnCode> = suback.return_codes.iter().collect();
         let Some(request) = self.requests.get(index) else {
             return Ok(());
         };
-        let RequestKind::Subscribe(filters) = &request.kind else {
+        let RequestKind::Subscribe(filters, properties) = &request.kind else {
             return Err(Error::violation(
                 "answered an UNSUBSCRIBE with a SUBACK",
                 "MQTT-3.1.1 §3.10.4",
@@ -54,13 +58,18 @@ impl Session {
                 "MQTT-3.8.4-5",
             ));
         }
-        for ((filter, qos), code) in filters.iter().zip(&codes) {
-            match code {
-                SubAckReturnCode::Granted(_) => {
-                    self.subscriptions.insert(filter.clone(), *qos);
+        let id = properties.subscription_identifier;
+        let mut return_codes = Vec::with_capacity(codes.len());
+        for ((filter, options), code) in filters.iter().zip(&codes) {
+            // 0x00 to 0x02 grant that QoS; anything else is a refusal (5.0 §3.9.3).
+            match QoS::from_bits(code.get()) {
+                Ok(granted) if !code.is_failure() => {
+                    self.subscriptions.insert(filter.clone(), (*options, id));
+                    return_codes.push(SubAckReturnCode::Granted(granted));
                 }
-                SubAckReturnCode::Failure => {
+                _ => {
                     self.subscriptions.remove(filter);
+                    return_codes.push(SubAckReturnCode::Failure);
                 }
             }
         }
@@ -70,7 +79,8 @@ impl Session {
         {
             self.events.push_back(Event::Subscribed {
                 token,
-                return_codes: codes,
+                return_codes,
+                reason_codes: codes,
             });
         }
         Ok(())
@@ -118,39 +128,22 @@ impl Session {
             return Ok(());
         };
         let packet_id = request.packet_id;
-        let level = self.options.level;
-        let result = match &request.kind {
-            RequestKind::Subscribe(filters) => {
-                let entries: Vec<Subscription<'_>> = filters
-                    .iter()
-                    .filter_map(|(filter, qos)| {
-                        Some(Subscription {
-                            filter: TopicFilter::new(filter).ok()?,
-                            qos: *qos,
-                        })
-                    })
-                    .collect();
-                let packet = Packet::from(Subscribe {
-                    packet_id,
-                    filters: List::from_slice(&entries),
-                });
-                packet.encode(level, &mut self.out)
+        // The request is put back after sending: the encoders borrow the session mutably.
+        let kind = std::mem::replace(
+            &mut self.requests[index].kind,
+            RequestKind::Unsubscribe(Vec::new()),
+        );
+        let result = match &kind {
+            RequestKind::Subscribe(filters, properties) => {
+                self.send_subscribe(packet_id, filters, properties, now)
             }
-            RequestKind::Unsubscribe(filters) => {
-                let entries: Vec<TopicFilter<'_>> = filters
-                    .iter()
-                    .filter_map(|filter| TopicFilter::new(filter).ok())
-                    .collect();
-                let packet = Packet::from(Unsubscribe {
-                    packet_id,
-                    filters: List::from_slice(&entries),
-                });
-                packet.encode(level, &mut self.out)
-            }
+            RequestKind::Unsubscribe(filters) => self.send_unsubscribe(packet_id, filters, now),
         };
+        if let Some(request) = self.requests.get_mut(index) {
+            request.kind = kind;
+        }
         match result {
-            Ok(_) => {
-                self.last_sent = now;
+            Ok(()) => {
                 if let Some(request) = self.requests.get_mut(index) {
                     request.sent = true;
                 }
@@ -162,10 +155,7 @@ impl Session {
                     token: Some(token), ..
                 }) = self.requests.remove(index)
                 {
-                    self.events.push_back(Event::Failed {
-                        token,
-                        error: error.into(),
-                    });
+                    self.events.push_back(Event::Failed { token, error });
                 }
                 Ok(())
             }

@@ -27,7 +27,7 @@ fn id(value: u16) -> PacketId {
 /// A session that has sent CONNECT and received CONNACK at `now`.
 fn connected(options: ConnectOptions, now: Instant) -> Session {
     let mut session = Session::new(options, now);
-    session.connect(now);
+    session.connect(now).expect("connects");
     accept(&mut session, false, now);
     session
 }
@@ -132,7 +132,7 @@ fn publish(qos: QoS, packet_id: u16, dup: bool, payload: &'static [u8]) -> Packe
 fn connect_sends_connect_then_waits_for_connack() {
     let now = Instant::now();
     let mut session = Session::new(options(|o| o.keep_alive(Duration::from_secs(30))), now);
-    session.connect(now);
+    session.connect(now).expect("connects");
     assert_eq!(sent(&mut session), ["CONNECT test clean=true ka=30"]);
     assert!(matches!(session.state(), State::AwaitingConnAck { .. }));
     accept(&mut session, false, now);
@@ -143,7 +143,7 @@ fn connect_sends_connect_then_waits_for_connack() {
 fn mqtt_3_1_connect_uses_the_3_1_protocol_name() {
     let now = Instant::now();
     let mut session = Session::new(options(|o| o.level(ProtocolLevel::Mqtt31)), now);
-    session.connect(now);
+    session.connect(now).expect("connects");
     let bytes = session.take_outgoing();
     assert_eq!(&bytes[2..10], b"\x00\x06MQIsdp"); // [V31-DIFF-1]
 }
@@ -152,7 +152,7 @@ fn mqtt_3_1_connect_uses_the_3_1_protocol_name() {
 fn a_bridge_sets_the_top_bit_of_the_protocol_level() {
     let now = Instant::now();
     let mut session = Session::new(options(|o| o.bridge(true)), now);
-    session.connect(now);
+    session.connect(now).expect("connects");
     let bytes = session.take_outgoing();
     assert_eq!(&bytes[2..9], b"\x00\x04MQTT\x84");
 }
@@ -161,7 +161,7 @@ fn a_bridge_sets_the_top_bit_of_the_protocol_level() {
 fn any_packet_before_connack_is_a_violation_mqtt_3_2_0_1() {
     let now = Instant::now();
     let mut session = Session::new(options(|o| o), now);
-    session.connect(now);
+    session.connect(now).expect("connects");
     let error = session.handle(Packet::PingResp, now).expect_err("refused");
     assert!(
         matches!(
@@ -179,7 +179,7 @@ fn any_packet_before_connack_is_a_violation_mqtt_3_2_0_1() {
 fn refusal_reports_the_connack_code() {
     let now = Instant::now();
     let mut session = Session::new(options(|o| o), now);
-    session.connect(now);
+    session.connect(now).expect("connects");
     let connack = ConnAck {
         session_present: false,
         code: ConnectReturnCode::BadUserNameOrPassword,
@@ -195,7 +195,7 @@ fn refusal_reports_the_connack_code() {
 fn session_present_on_a_clean_session_is_a_violation_mqtt_3_2_2_1() {
     let now = Instant::now();
     let mut session = Session::new(options(|o| o), now);
-    session.connect(now);
+    session.connect(now).expect("connects");
     let connack = ConnAck {
         session_present: true,
         code: ConnectReturnCode::Accepted,
@@ -217,7 +217,7 @@ fn no_connack_within_the_connect_timeout_times_out() {
         options(|o| o.connect_timeout(Duration::from_secs(5))),
         start,
     );
-    session.connect(start);
+    session.connect(start).expect("connects");
     assert_eq!(
         session.next_deadline(),
         Some(start + Duration::from_secs(5))
@@ -452,7 +452,7 @@ fn suback_gives_one_code_per_filter_mqtt_3_8_4_5() {
     session.handle(suback.into(), now).expect("valid");
     let events = events(&mut session);
     assert!(
-        matches!(&events[..], [Event::Subscribed { token: t, return_codes }]
+        matches!(&events[..], [Event::Subscribed { token: t, return_codes, .. }]
         if *t == token && return_codes[..] == codes)
     );
     assert_eq!(
@@ -553,7 +553,7 @@ fn offline_messages_wait_for_the_connection() {
         .subscribe(&[("s", QoS::AtLeastOnce)], now)
         .expect("queued");
     assert!(!session.has_outgoing());
-    session.connect(now);
+    session.connect(now).expect("connects");
     accept(&mut session, false, now);
     assert_eq!(
         sent(&mut session),
@@ -589,7 +589,7 @@ fn resumed_session_resends_with_dup_and_pubrel_mqtt_4_4_0_1() {
     session.connection_lost(&Error::ConnectionLost("test".into()), true);
     assert_eq!(session.state(), State::Disconnected);
 
-    session.connect(now);
+    session.connect(now).expect("connects");
     accept(&mut session, true, now);
     // Original order and identifiers [MQTT-4.6.0-1]; DUP on re-sent PUBLISH [MQTT-3.3.1-1];
     // PUBREL, never PUBLISH, after PUBREC [MQTT-4.3.3-1].
@@ -642,7 +642,7 @@ fn lost_session_means_subscribing_again() {
     session.connection_lost(&Error::ConnectionLost("test".into()), true);
 
     // The server restarted and lost everything.
-    session.connect(now);
+    session.connect(now).expect("connects");
     accept(&mut session, false, now);
     assert_eq!(
         sent(&mut session),
@@ -675,7 +675,7 @@ fn clean_session_reconnect_subscribes_again() {
     };
     session.handle(suback.into(), now).expect("valid");
     session.connection_lost(&Error::ConnectionLost("test".into()), true);
-    session.connect(now);
+    session.connect(now).expect("connects");
     accept(&mut session, false, now);
     assert_eq!(
         sent(&mut session),
@@ -699,7 +699,7 @@ fn request_interrupted_by_a_drop_is_sent_again() {
         .subscribe(&[("x", QoS::AtMostOnce)], now)
         .expect("sent");
     session.connection_lost(&Error::ConnectionLost("test".into()), true);
-    session.connect(now);
+    session.connect(now).expect("connects");
     accept(&mut session, false, now);
     assert_eq!(
         sent(&mut session),
