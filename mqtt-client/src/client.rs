@@ -252,6 +252,19 @@ impl Client {
         Ok(Pending { result })
     }
 
+    /// Unsubscribes from `filters`, with MQTT 5.0 user properties (dropped at 3.1.1).
+    pub fn unsubscribe_with(
+        &self,
+        filters: &[&str],
+        user_properties: Vec<(String, String)>,
+    ) -> Result<Pending<()>, Error> {
+        let (sender, result) = crossbeam_channel::bounded(1);
+        self.request(Waiter::Unsubscribe(sender), |session, now| {
+            session.unsubscribe_with(filters, user_properties, now)
+        })?;
+        Ok(Pending { result })
+    }
+
     /// Unsubscribes from `filters`.
     pub fn unsubscribe(&self, filters: &[&str]) -> Result<Pending<()>, Error> {
         let (sender, result) = crossbeam_channel::bounded(1);

@@ -16,7 +16,9 @@ use std::time::Duration;
 use mqtt_codec::{ProtocolLevel, QoS, TopicName};
 
 use crate::Error;
-use crate::v5::{Authenticator, ConnectProperties, PublishProperties, SharedAuthenticator};
+use crate::v5::{
+    Authenticator, ConnectProperties, DisconnectProperties, PublishProperties, SharedAuthenticator,
+};
 
 /// How to connect, and how to behave once connected. Made with [`ConnectOptions::builder`].
 #[derive(Debug, Clone)]
@@ -42,6 +44,8 @@ pub struct ConnectOptions {
     pub(crate) will_properties: PublishProperties,
     /// The enhanced-authentication hook (5.0 §4.12).
     pub(crate) authenticator: Option<SharedAuthenticator>,
+    /// The 5.0 properties of the DISCONNECT sent by `disconnect`.
+    pub(crate) disconnect_properties: DisconnectProperties,
 }
 
 /// The will: a message the server publishes for the client if the connection ends without a
@@ -167,6 +171,7 @@ impl ConnectOptions {
                 v5: None,
                 will_properties: PublishProperties::default(),
                 authenticator: None,
+                disconnect_properties: DisconnectProperties::default(),
             },
             client_id_set: false,
         }
@@ -332,6 +337,13 @@ impl ConnectOptionsBuilder {
         self
     }
 
+    /// The MQTT 5.0 properties of the DISCONNECT that [`Client::disconnect`](crate::Client::disconnect)
+    /// sends: a new session expiry interval, user properties. Needs [`mqtt5`](Self::mqtt5).
+    pub fn disconnect_properties(mut self, properties: DisconnectProperties) -> Self {
+        self.options.disconnect_properties = properties;
+        self
+    }
+
     /// Checks the options and returns them.
     pub fn build(mut self) -> Result<ConnectOptions, Error> {
         let options = &mut self.options;
@@ -348,6 +360,25 @@ impl ConnectOptionsBuilder {
         {
             return Err(invalid(
                 "will properties and enhanced authentication need MQTT 5.0",
+            ));
+        }
+        if options.v5.is_none() && options.disconnect_properties != DisconnectProperties::default()
+        {
+            return Err(invalid("DISCONNECT properties need MQTT 5.0"));
+        }
+        let connect_expiry = options
+            .v5
+            .as_ref()
+            .and_then(|v5| v5.session_expiry_interval)
+            .unwrap_or(0);
+        if connect_expiry == 0
+            && options
+                .disconnect_properties
+                .session_expiry_interval
+                .is_some_and(|expiry| expiry != 0)
+        {
+            return Err(invalid(
+                "a session that expires with the connection cannot be given an expiry on DISCONNECT [MQTT5-3.14.2-2]",
             ));
         }
         if !options.will_properties.is_empty() && options.will.is_none() {

@@ -107,6 +107,16 @@ pub struct SubscribeProperties {
     pub user_properties: Vec<(String, String)>,
 }
 
+/// The properties of the DISCONNECT a 5.0 client sends when it disconnects (5.0 §3.14.2.2).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DisconnectProperties {
+    /// A new Session Expiry Interval, replacing the one of CONNECT. Not allowed to be non-zero
+    /// when CONNECT's was zero [MQTT5-3.14.2-2].
+    pub session_expiry_interval: Option<u32>,
+    /// User Properties.
+    pub user_properties: Vec<(String, String)>,
+}
+
 /// What the server said about itself in its 5.0 CONNACK (5.0 §3.2.2.3), with the defaults the
 /// specification gives for an absent property. At 3.1.1 every field keeps its default.
 #[derive(Debug, Clone, PartialEq, Eq)]

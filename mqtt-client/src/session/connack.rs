@@ -100,7 +100,7 @@ impl Session {
                 RequestKind::Subscribe(filters, _) => {
                     filters.iter().map(|(filter, _)| filter.as_str()).collect()
                 }
-                RequestKind::Unsubscribe(filters) => {
+                RequestKind::Unsubscribe(filters, _) => {
                     filters.iter().map(String::as_str).collect::<Vec<_>>()
                 }
             })

@@ -434,6 +434,16 @@ impl Session {
 
     /// Unsubscribes from `filters`. The returned token completes with [`Event::Unsubscribed`].
     pub fn unsubscribe(&mut self, filters: &[&str], now: Instant) -> Result<Token, Error> {
+        self.unsubscribe_with(filters, Vec::new(), now)
+    }
+
+    /// [`unsubscribe`](Self::unsubscribe) with MQTT 5.0 user properties (dropped at 3.1.1).
+    pub fn unsubscribe_with(
+        &mut self,
+        filters: &[&str],
+        user_properties: Vec<(String, String)>,
+        now: Instant,
+    ) -> Result<Token, Error> {
         if filters.is_empty() {
             return Err(Error::Encode(mqtt_codec::EncodeError::EmptyList)); // [MQTT-3.10.3-2]
         }
@@ -443,7 +453,11 @@ impl Session {
         self.check_open()?;
         let owned = filters.iter().map(|filter| (*filter).to_owned()).collect();
         let token = self.token();
-        self.request(Some(token), RequestKind::Unsubscribe(owned), now)?;
+        self.request(
+            Some(token),
+            RequestKind::Unsubscribe(owned, user_properties),
+            now,
+        )?;
         Ok(token)
     }
 

@@ -24,7 +24,7 @@ pub(super) struct Request {
 #[derive(Debug)]
 pub(super) enum RequestKind {
     Subscribe(Vec<(String, SubscribeOptions)>, SubscribeProperties),
-    Unsubscribe(Vec<String>),
+    Unsubscribe(Vec<String>, Vec<(String, String)>),
 }
 
 impl Session {
@@ -94,7 +94,7 @@ impl Session {
             log::debug!("ignoring an UNSUBACK for unknown packet {packet_id}");
             return;
         };
-        if let RequestKind::Unsubscribe(filters) = &request.kind {
+        if let RequestKind::Unsubscribe(filters, _) = &request.kind {
             for filter in filters {
                 self.subscriptions.remove(filter);
             }
@@ -131,13 +131,15 @@ impl Session {
         // The request is put back after sending: the encoders borrow the session mutably.
         let kind = std::mem::replace(
             &mut self.requests[index].kind,
-            RequestKind::Unsubscribe(Vec::new()),
+            RequestKind::Unsubscribe(Vec::new(), Vec::new()),
         );
         let result = match &kind {
             RequestKind::Subscribe(filters, properties) => {
                 self.send_subscribe(packet_id, filters, properties, now)
             }
-            RequestKind::Unsubscribe(filters) => self.send_unsubscribe(packet_id, filters, now),
+            RequestKind::Unsubscribe(filters, user_properties) => {
+                self.send_unsubscribe(packet_id, filters, user_properties, now)
+            }
         };
         if let Some(request) = self.requests.get_mut(index) {
             request.kind = kind;

@@ -161,11 +161,30 @@ impl Session {
         }
     }
 
-    /// DISCONNECT; at 5.0 with `reason` (5.0 §3.14.2.1).
+    /// DISCONNECT; at 5.0 with `reason` (5.0 §3.14.2.1), and for a normal disconnection the
+    /// application's DISCONNECT properties.
     pub(super) fn send_disconnect(&mut self, reason: ReasonCode, now: Instant) {
-        // DISCONNECT has no field that could fail to encode, and is small enough for any limit.
         let result = if self.is_v5() {
-            self.send_v5(v5::Disconnect::new(reason).into(), now)
+            let mut list = Vec::new();
+            let properties = &self.options.disconnect_properties;
+            if reason == ReasonCode::NORMAL_DISCONNECTION {
+                if let Some(expiry) = properties.session_expiry_interval {
+                    list.push(Property::SessionExpiryInterval(expiry));
+                }
+                for (name, value) in &properties.user_properties {
+                    list.push(Property::UserProperty(name, value));
+                }
+            }
+            let disconnect = v5::Disconnect {
+                reason,
+                properties: v5::Properties::from_slice(&list),
+            };
+            let packet = v5::Packet::from(disconnect);
+            // Written even past the server's limit: the connection is ending anyway.
+            packet
+                .encode(&mut self.out)
+                .map(|_| self.last_sent = now)
+                .map_err(Error::from)
         } else {
             self.send(Packet::Disconnect, now)
         };
@@ -299,11 +318,12 @@ impl Session {
         self.send_v5(packet, now)
     }
 
-    /// UNSUBSCRIBE of `filters`.
+    /// UNSUBSCRIBE of `filters`, at 5.0 with `user_properties`.
     pub(super) fn send_unsubscribe(
         &mut self,
         packet_id: PacketId,
         filters: &[String],
+        user_properties: &[(String, String)],
         now: Instant,
     ) -> Result<(), Error> {
         let entries: Vec<TopicFilter<'_>> = filters
@@ -311,9 +331,13 @@ impl Session {
             .filter_map(|filter| TopicFilter::new(filter).ok())
             .collect();
         if self.is_v5() {
+            let list: Vec<Property<'_>> = user_properties
+                .iter()
+                .map(|(name, value)| Property::UserProperty(name, value))
+                .collect();
             let packet = v5::Packet::from(v5::Unsubscribe {
                 packet_id,
-                properties: v5::Properties::EMPTY,
+                properties: v5::Properties::from_slice(&list),
                 filters: List::from_slice(&entries),
             });
             return self.send_v5(packet, now);

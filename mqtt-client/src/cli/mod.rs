@@ -4,7 +4,8 @@
 //! The options are those of `mosquitto_pub` and `mosquitto_sub` that users rely on, with the same
 //! letters, meanings and defaults, so that scripts written for mosquitto's tools work unchanged. The
 //! exit codes are mosquitto's too: 0 on success, the CONNACK return code when the server refuses the
-//! connection (3.1.1 §3.2.2.3), 27 when `mqtt-sub -W` times out, and 1 for anything else.
+//! connection (3.1.1 §3.2.2.3; the Reason Code at 5.0, 5.0 §3.2.2.2), 27 when `mqtt-sub -W` times
+//! out, and 1 for anything else. The 5.0 options (`-V mqttv5`, `-D`, `-x`) are read in `mqtt5.rs`.
 //!
 //! Parsing uses argh. mosquitto's `-h` means host, which clashes with the usual help flag; argh 0.1.19
 //! only treats `--help` and a bare `help` as requests for help, so `-h` is free and the mosquitto flag
@@ -21,6 +22,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use argh::{FromArgValue, FromArgs};
 use mqtt_codec::{TopicFilter, TopicName};
 
+use crate::v5::{SubscribeOptions, SubscribeProperties};
 use crate::{
     Client, ConnectOptions, Error, LastWill, Message, Notification, ProtocolLevel, QoS,
     SubAckReturnCode, TlsOptions,
@@ -29,8 +31,7 @@ use crate::{
 /// The exit code of `mqtt-sub` when `-W` expires, as mosquitto's (`MOSQ_ERR_TIMEOUT`).
 pub const EXIT_TIMEOUT: u8 = 27;
 
-/// What the MQTT 5.0-only options (`-V mqttv5`, `-D`, `--property`, `-x`) answer.
-pub const MQTT5: &str = "MQTT 5.0 is not supported yet; use -V mqttv311 or mqttv31";
+pub mod mqtt5;
 
 /// A QoS given on the command line: `0`, `1` or `2`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,17 +48,23 @@ impl FromArgValue for QosArg {
     }
 }
 
-/// A protocol version given with `-V`: `mqttv31` (or `31`), `mqttv311` (or `311`).
+/// A protocol version given with `-V`: `mqttv5` (or `5`), `mqttv311` (or `311`), `mqttv31` (or
+/// `31`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct VersionArg(pub ProtocolLevel);
+pub enum VersionArg {
+    /// MQTT 3.1 or 3.1.1.
+    Mqtt3(ProtocolLevel),
+    /// MQTT 5.0.
+    Mqtt5,
+}
 
 impl FromArgValue for VersionArg {
     fn from_arg_value(value: &str) -> Result<Self, String> {
         match value {
-            "mqttv31" | "31" => Ok(Self(ProtocolLevel::Mqtt31)),
-            "mqttv311" | "311" => Ok(Self(ProtocolLevel::Mqtt311)),
-            "mqttv5" | "5" => Err(MQTT5.into()),
-            _ => Err("the protocol version must be mqttv31 or mqttv311".into()),
+            "mqttv31" | "31" => Ok(Self::Mqtt3(ProtocolLevel::Mqtt31)),
+            "mqttv311" | "311" => Ok(Self::Mqtt3(ProtocolLevel::Mqtt311)),
+            "mqttv5" | "5" => Ok(Self::Mqtt5),
+            _ => Err("the protocol version must be mqttv5, mqttv311 or mqttv31".into()),
         }
     }
 }
@@ -97,9 +104,10 @@ tool_support::with_shared_options! {
         /// print debugging messages to stderr
         #[argh(switch, short = 'd')]
         pub debug: bool,
-        /// the protocol version: mqttv31 or mqttv311 (default mqttv311)
-        #[argh(option, short = 'V', default = "VersionArg(ProtocolLevel::Mqtt311)")]
-        pub protocol_version: VersionArg,
+        /// the protocol version: mqttv5 (or 5), mqttv311 (or 311) or mqttv31 (or 31); default
+        /// mqttv311, or mqttv5 when -D is given
+        #[argh(option, short = 'V')]
+        pub protocol_version: Option<VersionArg>,
         /// the topic of the will, published if the connection ends without DISCONNECT
         #[argh(option)]
         pub will_topic: Option<String>,
@@ -176,11 +184,13 @@ tool_support::with_shared_options! {
         /// not supported: OpenSSL engines
         #[argh(option, hidden_help)]
         pub tls_engine_kpass_sha1: Option<String>,
-        /// MQTT 5.0 only: properties (-D command identifier value)
-        #[argh(option, short = 'D', hidden_help)]
+        /// an MQTT 5.0 property: -D command identifier value, or -D command user-property name
+        /// value (see the notes); may be repeated, and makes the client speak MQTT 5.0
+        #[argh(option, short = 'D')]
         pub property: Vec<String>,
-        /// MQTT 5.0 only: the session expiry interval
-        #[argh(option, short = 'x', hidden_help)]
+        /// MQTT 5.0: seconds the session outlives the connection: 0 to 4294967294, or -1 for
+        /// never (default -1 with -c, else 0); ignored at 3.1.1
+        #[argh(option, short = 'x')]
         pub session_expiry_interval: Option<String>,
         /// the identifier and value of -D
         #[argh(positional, hidden_help)]
@@ -198,6 +208,8 @@ tool_support::with_shared_options! {
         example = "Publish each line of a log as its own message:\n  $ tail -f app.log | {command_name} -t logs/app -l",
         example = "Publish over TLS with a client certificate:\n  $ {command_name} -h broker -p 8883 --cafile ca.pem --cert me.pem --key me.key -t a/b -m hi",
         note = "Without -i a random client id is used. TLS is on as soon as --cafile or --tls-use-os-certs is given.",
+        note = "MQTT 5.0 properties (-D, which makes the client speak 5.0): connect authentication-data, authentication-method, maximum-packet-size, receive-maximum, request-problem-information, request-response-information, session-expiry-interval, topic-alias-maximum, user-property; publish content-type, correlation-data, message-expiry-interval, payload-format-indicator, response-topic, topic-alias (ignored: aliases are chosen by the client), user-property; disconnect session-expiry-interval, user-property; will content-type, correlation-data, message-expiry-interval, payload-format-indicator, response-topic, user-property, will-delay-interval. user-property takes a name and a value.",
+        note = "At MQTT 5.0 a refusal exits with the CONNACK Reason Code instead, 128 to 162 (135: not authorized).",
         error_code(0, "Success: every message was published and acknowledged."),
         error_code(1, "Failure (bad options, network error, protocol violation by the server), or refused: unacceptable protocol version (CONNACK 1)."),
         error_code(2, "Refused: identifier rejected (CONNACK 2)."),
@@ -250,7 +262,9 @@ tool_support::with_shared_options! {
         example = "Print everything under sensors/, with topics:\n  $ {command_name} -h broker.local -t 'sensors/#' -v",
         example = "Wait at most 10 s for three messages:\n  $ {command_name} -t jobs/done -C 3 -W 10",
         example = "Print one JSON object per message:\n  $ {command_name} -t '#' -F %j",
-        note = "Format (-F) specifiers: %t topic, %p payload, %x payload in hex, %l payload length, %q QoS, %r retain flag, %m message id, %I ISO-8601 time (UTC), %U Unix time, %j JSON object, %% a percent sign; escapes \\n \\t \\\\ \\0 \\r \\e \\a \\v.",
+        note = "Format (-F) specifiers: %t topic, %p payload, %x payload in hex, %l payload length, %q QoS, %r retain flag, %m message id, %I ISO-8601 time (UTC), %U Unix time, %j JSON object (with the 5.0 properties), %% a percent sign; at MQTT 5.0 %A topic alias, %C content type, %D correlation data, %E message expiry interval, %F payload format indicator, %P user properties (name:value, space-separated), %R response topic, %S subscription identifier (each empty when absent); escapes \\n \\t \\\\ \\0 \\r \\e \\a \\v.",
+        note = "MQTT 5.0 properties (-D, which makes the client speak 5.0): connect authentication-data, authentication-method, maximum-packet-size, receive-maximum, request-problem-information, request-response-information, session-expiry-interval, topic-alias-maximum, user-property; subscribe user-property; unsubscribe user-property; disconnect session-expiry-interval, user-property; will content-type, correlation-data, message-expiry-interval, payload-format-indicator, response-topic, user-property, will-delay-interval. user-property takes a name and a value.",
+        note = "At MQTT 5.0 a refusal exits with the CONNACK Reason Code instead, 128 to 162 (135: not authorized).",
         error_code(0, "Success: -C messages received, or interrupted."),
         error_code(1, "Failure (bad options, network error, protocol violation by the server), or refused: unacceptable protocol version (CONNACK 1)."),
         error_code(2, "Refused: identifier rejected (CONNACK 2)."),
@@ -308,10 +322,18 @@ tool_support::with_shared_options! {
 /// Writes `connection` and `refused` for an argument struct declared with the shared connection
 /// options below: the same code for both tools, over the same field names.
 macro_rules! impl_connection {
-    ($name:ident) => {
+    ($name:ident, $tool:expr) => {
         impl $name {
             /// The options both tools share.
             pub fn connection(&self) -> Connection {
+                let (v5, v5_error) = match self.mqtt5() {
+                    Ok(v5) => (v5, None),
+                    Err(why) => (None, Some(why)),
+                };
+                let protocol_version = match self.protocol_version {
+                    Some(VersionArg::Mqtt3(level)) => level,
+                    _ => ProtocolLevel::Mqtt311,
+                };
                 Connection {
                     host: self.host.clone(),
                     port: self.port,
@@ -321,7 +343,8 @@ macro_rules! impl_connection {
                     disable_clean_session: self.disable_clean_session,
                     username: self.username.clone(),
                     pw: self.pw.clone(),
-                    protocol_version: self.protocol_version.0,
+                    protocol_version,
+                    v5,
                     will_topic: self.will_topic.clone(),
                     will_payload: self.will_payload.clone(),
                     will_qos: self.will_qos.map(|qos| qos.0),
@@ -336,16 +359,42 @@ macro_rules! impl_connection {
                     tls_version: self.tls_version.clone(),
                     tls_alpn: self.tls_alpn.clone(),
                     url: self.url.clone(),
-                    refused: self.refused(),
+                    refused: v5_error.or_else(|| self.refused()),
                 }
             }
 
-            /// Why the options cannot be used, if they cannot: an MQTT 5.0 option, one this tool
-            /// does not have, or stray words.
-            fn refused(&self) -> Option<String> {
-                if !self.property.is_empty() || self.session_expiry_interval.is_some() {
-                    return Some(MQTT5.into());
+            /// The MQTT 5.0 settings, or `None` to speak 3.1 / 3.1.1: `-V 5`, or `-D` unless `-V`
+            /// names a 3.x level (mosquitto lets the later of `-V` and `-D` win; argh does not
+            /// keep their order, so an explicit 3.x `-V` wins here). `-x` alone does not change
+            /// the level, as with mosquitto, and is ignored at 3.x.
+            fn mqtt5(&self) -> Result<Option<Mqtt5>, String> {
+                // Parsed even when ignored, so that a mistake in -D is always reported.
+                let properties = mqtt5::parse($tool, &self.property, &self.rest)?;
+                let speak5 = match self.protocol_version {
+                    Some(VersionArg::Mqtt5) => true,
+                    Some(VersionArg::Mqtt3(_)) => false,
+                    None => !self.property.is_empty(),
+                };
+                if !speak5 {
+                    if !self.property.is_empty() || self.session_expiry_interval.is_some() {
+                        log::debug!("-D and -x apply to MQTT 5.0 only: ignored");
+                    }
+                    return Ok(None);
                 }
+                let session_expiry = self
+                    .session_expiry_interval
+                    .as_deref()
+                    .map(mqtt5::session_expiry)
+                    .transpose()?;
+                Ok(Some(Mqtt5 {
+                    properties,
+                    session_expiry,
+                }))
+            }
+
+            /// Why the options cannot be used, if they cannot: an option this tool does not have.
+            /// (Stray words are found with the words of `-D`.)
+            fn refused(&self) -> Option<String> {
                 let unsupported = [
                     ("-A", self.bind_address.is_some()),
                     ("--unix", self.unix.is_some()),
@@ -358,19 +407,26 @@ macro_rules! impl_connection {
                             || self.tls_engine_kpass_sha1.is_some(),
                     ),
                 ];
-                if let Some((name, _)) = unsupported.iter().find(|(_, given)| *given) {
-                    return Some(format!("{name} is not supported by this tool"));
-                }
-                self.rest
-                    .first()
-                    .map(|word| format!("unexpected argument {word:?}"))
+                unsupported
+                    .iter()
+                    .find(|(_, given)| *given)
+                    .map(|(name, _)| format!("{name} is not supported by this tool"))
             }
         }
     };
 }
 
-impl_connection!(PubArgs);
-impl_connection!(SubArgs);
+impl_connection!(PubArgs, mqtt5::Tool::Pub);
+impl_connection!(SubArgs, mqtt5::Tool::Sub);
+
+/// What `-V 5`, `-D` and `-x` ask of an MQTT 5.0 connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mqtt5 {
+    /// The `-D` properties, by packet.
+    pub properties: mqtt5::Properties,
+    /// `-x`, read.
+    pub session_expiry: Option<u32>,
+}
 
 /// The connection options both tools share, as parsed.
 #[derive(Debug, Clone)]
@@ -391,8 +447,10 @@ pub struct Connection {
     pub username: Option<String>,
     /// `-P`
     pub pw: Option<String>,
-    /// `-V`
+    /// `-V` at 3.1 / 3.1.1 (unused at 5.0)
     pub protocol_version: ProtocolLevel,
+    /// `-V 5`, `-D`, `-x`: `Some` to speak MQTT 5.0
+    pub v5: Option<Mqtt5>,
     /// `--will-topic`
     pub will_topic: Option<String>,
     /// `--will-payload`
@@ -421,7 +479,8 @@ pub struct Connection {
     pub tls_alpn: Option<String>,
     /// `-L`
     pub url: Option<String>,
-    /// Why the options cannot be used (MQTT 5.0 or unsupported options), if they cannot.
+    /// Why the options cannot be used (a bad `-D` or `-x`, an unsupported option), if they
+    /// cannot.
     pub refused: Option<String>,
 }
 
@@ -599,6 +658,50 @@ impl Connection {
             }
             builder = builder.tls(options);
         }
+        if let Some(v5) = &self.v5 {
+            builder = self.mqtt5_options(builder, v5)?;
+        }
+        Ok(builder)
+    }
+
+    /// The 5.0 part of [`connect_options`](Self::connect_options): the CONNECT, will and
+    /// DISCONNECT properties of `-D`, the session expiry of `-x` (or of `-c`: a session that never
+    /// expires, as mosquitto's tools ask for), and `-D connect authentication-method`.
+    fn mqtt5_options(
+        &self,
+        mut builder: crate::ConnectOptionsBuilder,
+        v5: &Mqtt5,
+    ) -> Result<crate::ConnectOptionsBuilder, String> {
+        let mut connect = v5.properties.connect.clone();
+        let expiry = v5.session_expiry.or(connect.session_expiry_interval).or(
+            // mosquitto: -c without -x keeps the session for ever.
+            self.disable_clean_session.then_some(u32::MAX),
+        );
+        if expiry == Some(u32::MAX) && self.id.is_none() && self.id_prefix.is_none() {
+            return Err(
+                "a client id (-i) is needed for a session that never expires (-c or -x -1)".into(),
+            );
+        }
+        connect.session_expiry_interval = expiry;
+        builder = builder.mqtt5(connect);
+        if !v5.properties.will.is_empty() {
+            if self.will_topic.is_none() {
+                return Err("-D will given, but no --will-topic".into());
+            }
+            builder = builder.will_properties(v5.properties.will.clone());
+        }
+        if v5.properties.disconnect != crate::v5::DisconnectProperties::default() {
+            builder = builder.disconnect_properties(v5.properties.disconnect.clone());
+        }
+        if let Some((method, data)) = &v5.properties.authentication {
+            if method.is_empty() {
+                return Err("authentication-data needs an authentication-method".into());
+            }
+            builder = builder.authenticator(mqtt5::FixedAuthentication::shared(
+                method.clone(),
+                data.clone(),
+            ));
+        }
         Ok(builder)
     }
 }
@@ -620,10 +723,12 @@ pub fn print_version(tool: &str) -> bool {
     true
 }
 
-/// The exit code for `error`: the CONNACK code of a refusal, as mosquitto's tools, or 1.
+/// The exit code for `error`: the CONNACK code of a refusal (the 5.0 Reason Code at 5.0, for
+/// example 135 for not authorized), as mosquitto's tools, or 1.
 pub fn exit_code(error: &Error) -> u8 {
     match error {
         Error::Refused(code) => *code as u8,
+        Error::RefusedWithReason { reason, .. } => reason.get(),
         _ => 1,
     }
 }
@@ -734,6 +839,12 @@ pub fn run_pub(args: &PubArgs, stdin: &mut dyn BufRead) -> Result<(), Failure> {
         }
         options = options.max_inflight(window);
     }
+    let connection = args.connection();
+    let properties = connection
+        .v5
+        .as_ref()
+        .map(|v5| v5.properties.publish.clone())
+        .unwrap_or_default();
     let client = Client::connect(options.build()?)?;
     let qos = args.qos.0;
     let result = (|| {
@@ -741,7 +852,13 @@ pub fn run_pub(args: &PubArgs, stdin: &mut dyn BufRead) -> Result<(), Failure> {
             let mut pending = Vec::new();
             for line in stdin.lines() {
                 let line = line?;
-                pending.push(client.publish(topic, line, qos, args.retain)?);
+                pending.push(client.publish_with(
+                    topic,
+                    line,
+                    qos,
+                    args.retain,
+                    properties.clone(),
+                )?);
             }
             for token in pending {
                 token.wait()?;
@@ -766,7 +883,7 @@ pub fn run_pub(args: &PubArgs, stdin: &mut dyn BufRead) -> Result<(), Failure> {
                 std::thread::sleep(delay);
             }
             client
-                .publish(topic, payload.clone(), qos, args.retain)?
+                .publish_with(topic, payload.clone(), qos, args.retain, properties.clone())?
                 .wait()?;
         }
         Ok(())
@@ -828,17 +945,39 @@ fn receive(
         .iter()
         .map(|filter| (filter.as_str(), args.qos.0))
         .collect();
-    let codes = client.subscribe(&filters)?.wait()?;
-    for ((filter, _), code) in filters.iter().zip(codes) {
-        if code == SubAckReturnCode::Failure {
-            log::warn!("subscription to {filter} refused by the broker");
-        } else {
-            log::debug!("subscribed to {filter}: {code:?}");
+    let v5 = args.connection().v5.map(|v5| v5.properties);
+    if let Some(v5) = &v5 {
+        // At 5.0 the SUBACK says why a filter was refused.
+        let with_options: Vec<(&str, SubscribeOptions)> = filters
+            .iter()
+            .map(|(filter, qos)| (*filter, SubscribeOptions::qos(*qos)))
+            .collect();
+        let properties = SubscribeProperties {
+            subscription_identifier: None,
+            user_properties: v5.subscribe.clone(),
+        };
+        let codes = client.subscribe_with(&with_options, properties)?.wait()?;
+        for ((filter, _), code) in filters.iter().zip(codes) {
+            if code.is_failure() {
+                log::warn!("subscription to {filter} refused by the broker: {code}");
+            } else {
+                log::debug!("subscribed to {filter}: {code}");
+            }
+        }
+    } else {
+        let codes = client.subscribe(&filters)?.wait()?;
+        for ((filter, _), code) in filters.iter().zip(codes) {
+            if code == SubAckReturnCode::Failure {
+                log::warn!("subscription to {filter} refused by the broker");
+            } else {
+                log::debug!("subscribed to {filter}: {code:?}");
+            }
         }
     }
     if !args.unsubscribe.is_empty() {
         let filters: Vec<&str> = args.unsubscribe.iter().map(String::as_str).collect();
-        client.unsubscribe(&filters)?.wait()?;
+        let user_properties = v5.map(|v5| v5.unsubscribe).unwrap_or_default();
+        client.unsubscribe_with(&filters, user_properties)?.wait()?;
         log::debug!("unsubscribed from {}", filters.join(" "));
     }
     if args.exit_after_sub {
@@ -992,6 +1131,52 @@ pub fn format_message_with(
                     );
                 }
                 Some('j') => out.extend_from_slice(json(message, now, pretty).as_bytes()),
+                // The MQTT 5.0 properties, as mosquitto_sub prints them: nothing when absent.
+                Some('A') => {
+                    if let Some(alias) = message.properties.topic_alias {
+                        out.extend_from_slice(alias.to_string().as_bytes());
+                    }
+                }
+                Some('C') => {
+                    if let Some(content_type) = &message.properties.content_type {
+                        out.extend_from_slice(content_type.as_bytes());
+                    }
+                }
+                Some('D') => {
+                    if let Some(data) = &message.properties.correlation_data {
+                        out.extend_from_slice(data);
+                    }
+                }
+                Some('E') => {
+                    if let Some(expiry) = message.properties.message_expiry_interval {
+                        out.extend_from_slice(expiry.to_string().as_bytes());
+                    }
+                }
+                Some('F') => {
+                    if let Some(indicator) = message.properties.payload_format_indicator {
+                        out.extend_from_slice(indicator.to_string().as_bytes());
+                    }
+                }
+                Some('P') => {
+                    let pairs: Vec<String> = message
+                        .properties
+                        .user_properties
+                        .iter()
+                        .map(|(name, value)| format!("{name}:{value}"))
+                        .collect();
+                    out.extend_from_slice(pairs.join(" ").as_bytes());
+                }
+                Some('R') => {
+                    if let Some(topic) = &message.properties.response_topic {
+                        out.extend_from_slice(topic.as_bytes());
+                    }
+                }
+                // The first identifier, as mosquitto_sub reads it.
+                Some('S') => {
+                    if let Some(id) = message.properties.subscription_identifiers.first() {
+                        out.extend_from_slice(id.to_string().as_bytes());
+                    }
+                }
                 Some(other) => {
                     out.push(b'%');
                     let mut buffer = [0; 4];
@@ -1049,24 +1234,90 @@ fn json(message: &Message, now: SystemTime, pretty: bool) -> String {
             format!("\"{}\"", hex(&message.payload, false)),
         ),
     };
-    let members = [
+    let mut members = vec![
         ("tst", format!("\"{}\"", iso8601(now, true))),
         ("topic", json_string(&message.topic)),
         ("qos", message.qos.bits().to_string()),
         ("retain", u8::from(message.retain).to_string()),
         ("payloadlen", message.payload.len().to_string()),
-        payload,
     ];
-    let (open, separator, colon, close) = if pretty {
-        ("{\n\t", ",\n\t", ":\t", "\n}")
-    } else {
-        ("{", ",", ":", "}")
-    };
+    let properties = json_properties(&message.properties, pretty);
+    if !properties.is_empty() {
+        members.push(("properties", json_object(&properties, pretty, 1)));
+    }
+    members.push(payload);
+    json_object(&members, pretty, 0)
+}
+
+/// A JSON object of `members` (already encoded values), laid out as cJSON does: on one line, or
+/// with `pretty` one member a line, indented by tabs to `depth`.
+fn json_object(members: &[(&str, String)], pretty: bool, depth: usize) -> String {
     let members: Vec<String> = members
         .iter()
-        .map(|(key, value)| format!("\"{key}\"{colon}{value}"))
+        .map(|(key, value)| {
+            if pretty {
+                format!("{}\"{key}\":\t{value}", "\t".repeat(depth + 1))
+            } else {
+                format!("\"{key}\":{value}")
+            }
+        })
         .collect();
-    format!("{open}{}{close}", members.join(separator))
+    if pretty {
+        format!("{{\n{}\n{}}}", members.join(",\n"), "\t".repeat(depth))
+    } else {
+        format!("{{{}}}", members.join(","))
+    }
+}
+
+/// The `"properties"` members of `%j`, named and ordered as mosquitto_sub prints what mosquitto
+/// forwards (user properties first, as one object keeping duplicate names).
+fn json_properties(
+    properties: &crate::v5::PublishProperties,
+    pretty: bool,
+) -> Vec<(&'static str, String)> {
+    let mut members = Vec::new();
+    if !properties.user_properties.is_empty() {
+        // `json_object` writes keys as given, so a name is escaped (its quotes dropped) here.
+        let escaped: Vec<(String, String)> = properties
+            .user_properties
+            .iter()
+            .map(|(name, value)| {
+                let key = json_string(name);
+                let inner = key.get(1..key.len() - 1).unwrap_or_default().to_owned();
+                (inner, json_string(value))
+            })
+            .collect();
+        let pairs: Vec<(&str, String)> = escaped
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.clone()))
+            .collect();
+        members.push(("user-properties", json_object(&pairs, pretty, 2)));
+    }
+    if let Some(content_type) = &properties.content_type {
+        members.push(("content-type", json_string(content_type)));
+    }
+    if let Some(topic) = &properties.response_topic {
+        members.push(("response-topic", json_string(topic)));
+    }
+    if let Some(data) = &properties.correlation_data {
+        members.push((
+            "correlation-data",
+            json_string(&String::from_utf8_lossy(data)),
+        ));
+    }
+    if let Some(indicator) = properties.payload_format_indicator {
+        members.push(("payload-format-indicator", indicator.to_string()));
+    }
+    if let Some(expiry) = properties.message_expiry_interval {
+        members.push(("message-expiry-interval", expiry.to_string()));
+    }
+    for id in &properties.subscription_identifiers {
+        members.push(("subscription-identifier", id.to_string()));
+    }
+    if let Some(alias) = properties.topic_alias {
+        members.push(("topic-alias", alias.to_string()));
+    }
+    members
 }
 
 fn json_string(text: &str) -> String {
@@ -1225,7 +1476,7 @@ mod tests {
     #[test]
     fn bad_values_are_refused() {
         assert!(parse_pub(&["-t", "t", "-q", "3"]).is_err());
-        assert!(parse_pub(&["-t", "t", "-V", "mqttv5"]).is_err());
+        assert!(parse_pub(&["-t", "t", "-V", "mqttv6"]).is_err());
         assert!(parse_pub(&["-t", "t", "-p", "http"]).is_err());
     }
 
@@ -1361,7 +1612,7 @@ mod tests {
     }
 
     #[test]
-    fn mqtt5_and_missing_features_are_refused_by_name() {
+    fn missing_features_and_bad_properties_are_refused_by_name() {
         let refused = |args: &[&str]| {
             parse_pub(args)
                 .expect("parses")
@@ -1369,36 +1620,130 @@ mod tests {
                 .connect_options()
                 .expect_err("refused")
         };
-        for args in [
-            &[
-                "-t",
-                "t",
-                "-m",
-                "x",
-                "-D",
-                "connect",
-                "session-expiry-interval",
-                "10",
-            ][..],
-            &["-t", "t", "-m", "x", "-x", "10"],
-        ] {
-            assert!(
-                refused(args).contains("MQTT 5.0 is not supported yet"),
-                "{args:?}"
-            );
-        }
-        let error = parse_pub(&["-t", "t", "-V", "mqttv5"]).expect_err("refused");
         assert!(
-            error.output.contains("MQTT 5.0 is not supported yet"),
-            "{}",
-            error.output
+            refused(&["-D", "connect", "content-type", "x"]).contains("not allowed for connect")
         );
+        assert!(refused(&["-V", "5", "-x", "soon"]).contains("not a number"));
+        assert!(refused(&["-V", "5", "-c"]).contains("client id"));
         assert!(refused(&["-A", "127.0.0.1"]).contains("-A"));
         assert!(refused(&["--unix", "/tmp/s"]).contains("--unix"));
         assert!(refused(&["--psk", "00", "--psk-identity", "me"]).contains("--psk"));
         assert!(refused(&["stray"]).contains("stray"));
         assert!(refused(&["--tls-version", "tlsv1.3"]).contains("--cafile"));
         assert!(refused(&["--cafile", "ca.pem", "--tls-version", "sslv3"]).contains("tlsv1.3"));
+    }
+
+    /// What the 5.0 options make of the connection, as mosquitto's tools would.
+    fn v5_of(args: &[&str]) -> Option<crate::ConnectOptions> {
+        let options = parse_pub(args)
+            .expect("parses")
+            .connection()
+            .connect_options()
+            .expect("valid")
+            .build()
+            .expect("valid");
+        options.is_mqtt5().then_some(options)
+    }
+
+    #[test]
+    fn dash_v_5_and_dash_d_speak_mqtt5_and_dash_x_alone_does_not() {
+        assert!(v5_of(&["-V", "mqttv5"]).is_some());
+        assert!(v5_of(&["-V", "5"]).is_some());
+        assert!(v5_of(&["-D", "publish", "content-type", "a"]).is_some());
+        // An explicit 3.x level wins over -D (mosquitto: the later option wins).
+        assert!(v5_of(&["-V", "311", "-D", "publish", "content-type", "a"]).is_none());
+        // -x applies to 5.0 clients only, and does not make one.
+        assert!(v5_of(&["-x", "30"]).is_none());
+        assert!(v5_of(&[]).is_none());
+    }
+
+    #[test]
+    fn session_expiry_comes_from_dash_x_or_dash_c() {
+        let expiry = |args: &[&str]| {
+            v5_of(args).and_then(|o| {
+                o.connect_properties()
+                    .and_then(|p| p.session_expiry_interval)
+            })
+        };
+        assert_eq!(expiry(&["-V", "5", "-x", "30"]), Some(30));
+        assert_eq!(expiry(&["-V", "5", "-x", "-1", "-i", "me"]), Some(u32::MAX));
+        // -c without -x: a session that never expires, as mosquitto asks.
+        assert_eq!(expiry(&["-V", "5", "-c", "-i", "me"]), Some(u32::MAX));
+        assert_eq!(expiry(&["-V", "5", "-c", "-i", "me", "-x", "60"]), Some(60));
+        assert_eq!(expiry(&["-V", "5"]), None);
+    }
+
+    #[test]
+    fn connect_properties_of_dash_d_reach_the_options() {
+        let options = v5_of(&[
+            "-D",
+            "connect",
+            "receive-maximum",
+            "7",
+            "-D",
+            "connect",
+            "user-property",
+            "a",
+            "b",
+        ])
+        .expect("5.0");
+        let properties = options.connect_properties().expect("5.0");
+        assert_eq!(properties.receive_maximum, Some(7));
+        assert_eq!(properties.user_properties, [("a".into(), "b".into())]);
+    }
+
+    #[test]
+    fn a_5_0_refusal_exits_with_its_reason_code() {
+        let error = Error::RefusedWithReason {
+            reason: crate::v5::ReasonCode::NOT_AUTHORIZED,
+            reason_string: None,
+            server_reference: None,
+        };
+        assert_eq!(exit_code(&error), 135);
+    }
+
+    #[test]
+    fn properties_in_formats_are_mosquittos() {
+        let mut message = message();
+        message.properties = crate::v5::PublishProperties {
+            content_type: Some("text/plain".into()),
+            correlation_data: Some(b"cd".to_vec()),
+            message_expiry_interval: Some(30),
+            payload_format_indicator: Some(1),
+            response_topic: Some("r/1".into()),
+            user_properties: vec![("k1".into(), "v1".into()), ("k2".into(), "v2".into())],
+            subscription_identifiers: vec![4, 9],
+            topic_alias: None,
+            will_delay_interval: None,
+        };
+        let now = UNIX_EPOCH;
+        let line = format_message("[%A|%C|%D|%E|%F|%P|%R|%S]", &message, now);
+        // As mosquitto_sub 2.0.11 printed this message (with %S from its first identifier).
+        assert_eq!(
+            String::from_utf8_lossy(&line),
+            "[|text/plain|cd|30|1|k1:v1 k2:v2|r/1|4]"
+        );
+        // A message without properties prints them as nothing.
+        let plain = format_message("[%C%P%S]", &self::message(), now);
+        assert_eq!(plain, b"[]");
+        let json = String::from_utf8_lossy(&format_message("%j", &message, now)).into_owned();
+        assert!(
+            json.contains(r#""payloadlen":8,"properties":{"user-properties":{"k1":"v1","k2":"v2"},"content-type":"text/plain","response-topic":"r/1","correlation-data":"cd","payload-format-indicator":1,"message-expiry-interval":30,"subscription-identifier":4,"subscription-identifier":9},"payload":"#),
+            "{json}"
+        );
+    }
+
+    #[test]
+    fn pretty_json_nests_properties_as_cjson_does() {
+        let mut message = message();
+        message.properties.user_properties = vec![("k1".into(), "v1".into())];
+        message.properties.message_expiry_interval = Some(30);
+        let json = String::from_utf8_lossy(&format_message_with("%j", &message, UNIX_EPOCH, true))
+            .into_owned();
+        assert!(
+            json.contains("\t\"properties\":\t{\n\t\t\"user-properties\":\t{\n\t\t\t\"k1\":\t\"v1\"\n\t\t},\n\t\t\"message-expiry-interval\":\t30\n\t},\n"),
+            "{json}"
+        );
     }
 
     #[test]
