@@ -9,7 +9,7 @@ use mqtt_client::v5::{
 };
 use mqtt_client::{Client, ConnectOptionsBuilder, Error, Message, Notification, QoS};
 
-use crate::support::{Broker, PATIENCE, silent_server};
+use crate::support::{Broker, PATIENCE, recording_server, silent_server};
 
 fn anonymous(extra: &str) -> Broker {
     Broker::with_config(&format!("allow_anonymous true\n{extra}"))
@@ -257,6 +257,55 @@ fn a_session_expiry_keeps_the_session_across_connections() {
     });
     let message = next_message(&second);
     assert_eq!(message.payload, b"while away");
+}
+
+/// The hostile case: a 5.0 server sends bytes that are no packet. The client reports the
+/// violation and, before closing, tells the server why with DISCONNECT 0x81 [MQTT5-4.13.1-1].
+#[test]
+fn a_malformed_packet_from_the_server_is_answered_with_disconnect_0x81() {
+    // CONNACK (success, no properties), then a PUBLISH whose topic is longer than its body: in
+    // one write (read while connecting), and in a later one (read by the reader thread, the
+    // DISCONNECT then written by the driver).
+    const AT_ONCE: &[&[u8]] = &[&[0x20, 0x03, 0x00, 0x00, 0x00, 0x30, 0x03, 0x00, 0x05, b'x']];
+    const LATER: &[&[u8]] = &[
+        &[0x20, 0x03, 0x00, 0x00, 0x00],
+        &[0x30, 0x03, 0x00, 0x05, b'x'],
+    ];
+    check_malformed_is_answered(AT_ONCE);
+    check_malformed_is_answered(LATER);
+}
+
+fn check_malformed_is_answered(replies: &'static [&'static [u8]]) {
+    let (port, received) = recording_server(replies);
+    let options = mqtt_client::ConnectOptions::builder("127.0.0.1", port)
+        .connect_timeout(PATIENCE)
+        .mqtt5(ConnectProperties::default())
+        .build()
+        .expect("options");
+    let error = match Client::connect(options) {
+        Err(error) => error,
+        Ok(client) => {
+            // Something for the server to read before it misbehaves.
+            let _ = client.publish("t", "x", QoS::AtMostOnce, false);
+            loop {
+                let notification = client
+                    .notifications()
+                    .recv_timeout(PATIENCE)
+                    .expect("a notification");
+                if let Notification::ConnectionLost(error) = notification {
+                    break error;
+                }
+            }
+        }
+    };
+    assert!(matches!(error, Error::ProtocolViolation { .. }), "{error}");
+    let sent = received
+        .recv_timeout(PATIENCE)
+        .expect("the connection closed");
+    assert!(
+        sent.ends_with(&[0xE0, 0x01, 0x81]),
+        "DISCONNECT, malformed packet, last: {sent:02x?}"
+    );
 }
 
 // mosquitto 2.0.11 closes a taken-over 5.0 connection without the DISCONNECT 0x8E that 5.0 §3.1.4
