@@ -31,7 +31,12 @@ impl Session {
         if session_present && self.options.clean_session {
             return Err(Error::violation(
                 "reported a stored session for a clean-session connection",
-                "MQTT-3.2.2-1",
+                // 5.0 numbers the same rule differently.
+                if self.is_v5() {
+                    "MQTT5-3.2.2-2"
+                } else {
+                    "MQTT-3.2.2-1"
+                },
             ));
         }
         self.state = State::Connected;

@@ -53,7 +53,17 @@ impl Session {
             }
             (State::AwaitingConnAck { .. }, v5::Packet::Auth(auth)) => self.on_auth(&auth, now),
             (State::AwaitingConnAck { .. } | State::Connected, v5::Packet::Disconnect(packet)) => {
+                // The connection ends either way; nothing is answered to a DISCONNECT.
                 self.state = State::Disconnected;
+                if packet.properties.session_expiry_interval().is_some() {
+                    return Err(Error::violation(
+                        format!(
+                            "sent a Session Expiry Interval in its DISCONNECT ({})",
+                            packet.reason
+                        ),
+                        "MQTT5-3.14.2-2",
+                    ));
+                }
                 Err(Error::ServerDisconnected {
                     reason: packet.reason,
                     reason_string: packet.properties.reason_string().map(str::to_owned),

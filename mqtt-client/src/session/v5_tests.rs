@@ -691,6 +691,58 @@ fn a_server_disconnect_is_reported_with_its_reason() {
 }
 
 #[test]
+fn a_server_disconnect_with_a_session_expiry_is_a_violation_mqtt5_3_14_2_2() {
+    let now = Instant::now();
+    let mut session = connected(options(ConnectProperties::default(), |o| o), &[], now);
+    let properties = [Property::SessionExpiryInterval(10)];
+    let disconnect = v5::Disconnect {
+        reason: ReasonCode::SERVER_SHUTTING_DOWN,
+        properties: Properties::from_slice(&properties),
+    };
+    let error = session
+        .handle_v5(disconnect.into(), now)
+        .expect_err("closed");
+    assert!(
+        matches!(
+            error,
+            Error::ProtocolViolation {
+                rule: "MQTT5-3.14.2-2",
+                ..
+            }
+        ),
+        "{error}"
+    );
+    assert!(
+        sent(&mut session).is_empty(),
+        "nothing is answered to a DISCONNECT"
+    );
+}
+
+#[test]
+fn session_present_on_a_clean_start_is_a_violation_mqtt5_3_2_2_2() {
+    let now = Instant::now();
+    let mut session = Session::new(options(ConnectProperties::default(), |o| o), now);
+    session.connect(now).expect("connects");
+    sent(&mut session);
+    let connack = v5::ConnAck {
+        session_present: true,
+        reason: ReasonCode::SUCCESS,
+        properties: Properties::EMPTY,
+    };
+    let error = session
+        .handle_v5(connack.into(), now)
+        .expect_err("violation");
+    assert!(matches!(
+        error,
+        Error::ProtocolViolation {
+            rule: "MQTT5-3.2.2-2",
+            ..
+        }
+    ));
+    assert_eq!(sent(&mut session), ["DISCONNECT 0x82"]);
+}
+
+#[test]
 fn the_server_keep_alive_replaces_ours_mqtt5_3_1_2_21() {
     let start = Instant::now();
     let mut session = connected(
