@@ -227,6 +227,20 @@ impl Client {
         Ok(Pending { result })
     }
 
+    /// Re-authenticates the connection with its [`v5::Authenticator`](crate::v5::Authenticator)
+    /// (MQTT 5.0 §4.12.1), for example when a token is about to expire. Returns once AUTH 0x19 is
+    /// queued; the exchange then runs in the background, and a refusal by the server ends the
+    /// connection like any DISCONNECT.
+    pub fn reauthenticate(&self) -> Result<(), Error> {
+        let inner = &self.handle.inner;
+        {
+            let mut core = inner.core.lock();
+            core.session.reauthenticate(Instant::now())?;
+        }
+        let _ = inner.wake.send(Wake::Write);
+        Ok(())
+    }
+
     /// What the server announced in its 5.0 CONNACK on the current connection (the defaults at
     /// 3.1.1): receive maximum, maximum packet size, topic aliases, assigned client identifier...
     pub fn server_settings(&self) -> ServerSettings {

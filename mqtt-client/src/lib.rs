@@ -116,7 +116,7 @@
 //! Maximum QoS and Retain Available are checked, its Server Keep Alive replaces ours, and topic
 //! aliases are used up to its Topic Alias Maximum (and resolved from it within ours). Enhanced
 //! authentication runs through a [`v5::Authenticator`] callback, which answers each AUTH
-//! challenge while the client waits for CONNACK.
+//! challenge while the client waits for CONNACK, and again for [`Client::reauthenticate`].
 //!
 //! # Errors
 //!

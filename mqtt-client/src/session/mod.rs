@@ -147,6 +147,8 @@ pub struct Session {
     aliases_out: HashMap<String, u16>,
     /// 5.0: the topic aliases the server set on this connection, alias to topic.
     aliases_in: HashMap<u16, String>,
+    /// 5.0: a re-authentication we started (AUTH 0x19) is not finished yet (5.0 §4.12.1).
+    reauthenticating: bool,
 }
 
 impl Session {
@@ -170,6 +172,7 @@ impl Session {
             server: ServerSettings::default(),
             aliases_out: HashMap::new(),
             aliases_in: HashMap::new(),
+            reauthenticating: false,
         }
     }
 
@@ -228,6 +231,7 @@ impl Session {
         self.server = ServerSettings::default();
         self.aliases_out.clear();
         self.aliases_in.clear();
+        self.reauthenticating = false;
         self.last_received = now;
         self.ping_sent = None;
         // The options were checked by their builder, so only an authenticator can fail here.

@@ -110,6 +110,9 @@ impl Session {
                 self.ping_sent = None;
                 Ok(())
             }
+            (State::Connected, v5::Packet::Auth(auth)) if self.reauthenticating => {
+                self.on_reauth(&auth, now)
+            }
             (State::Connected, v5::Packet::Auth(_)) => Err(Error::violation(
                 "sent AUTH outside an authentication exchange we started",
                 "MQTT5-4.12.0-2",
@@ -197,6 +200,65 @@ impl Session {
             .challenge(auth.properties.authentication_data())
             .map_err(Error::Authentication)?;
         self.send_auth(ReasonCode::CONTINUE_AUTHENTICATION, &answer, now)
+    }
+
+    /// Starts a re-authentication on the connection (5.0 §4.12.1): AUTH 0x19 with the same
+    /// Authentication Method as the connection's [MQTT5-4.12.1-1] and the authenticator's first
+    /// data. The server answers with AUTH 0x18 challenges, which the authenticator answers, and
+    /// AUTH 0x00 when it is done; a refusal is its DISCONNECT. Packets keep flowing meanwhile.
+    pub fn reauthenticate(&mut self, now: Instant) -> Result<(), Error> {
+        let Some(authenticator) = self.options.authenticator.clone() else {
+            return Err(Error::InvalidOptions(
+                "re-authentication needs an authenticator".into(),
+            ));
+        };
+        if self.state != State::Connected {
+            return Err(Error::NotConnected);
+        }
+        if self.reauthenticating {
+            return Ok(());
+        }
+        let data = authenticator
+            .0
+            .initial_data()
+            .map_err(Error::Authentication)?
+            .unwrap_or_default();
+        self.send_auth(ReasonCode::RE_AUTHENTICATE, &data, now)?;
+        self.reauthenticating = true;
+        Ok(())
+    }
+
+    /// The server's AUTH during a re-authentication we started.
+    fn on_reauth(&mut self, auth: &v5::Auth<'_>, now: Instant) -> Result<(), Error> {
+        let Some(authenticator) = self.options.authenticator.clone() else {
+            return Err(Error::Authentication("no authenticator".into()));
+        };
+        if auth.properties.authentication_method() != Some(authenticator.0.method()) {
+            return Err(Error::violation(
+                "sent AUTH with another Authentication Method",
+                "MQTT5-4.12.0-5",
+            ));
+        }
+        let data = auth.properties.authentication_data();
+        match auth.reason {
+            ReasonCode::CONTINUE_AUTHENTICATION => {
+                let answer = authenticator
+                    .0
+                    .challenge(data)
+                    .map_err(Error::Authentication)?;
+                self.send_auth(ReasonCode::CONTINUE_AUTHENTICATION, &answer, now)
+            }
+            ReasonCode::SUCCESS => {
+                self.reauthenticating = false;
+                // Our authenticator refusing the server's proof ends the connection
+                // [MQTT5-4.12.1-2].
+                authenticator.0.finish(data).map_err(Error::Authentication)
+            }
+            other => Err(Error::violation(
+                format!("answered a re-authentication with AUTH {other}"),
+                "MQTT5-3.15.2-1",
+            )),
+        }
     }
 
     /// PUBACK (or a failed PUBREC): success completes the flow, 0x80 and above fails its token.

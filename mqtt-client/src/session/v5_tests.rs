@@ -874,6 +874,69 @@ fn an_authenticator_refusing_the_server_ends_the_connection_with_0x87() {
 }
 
 #[test]
+fn re_authentication_runs_through_the_same_callback_mqtt5_4_12_1_1() {
+    let authenticator = Arc::new(Recording::default());
+    let (mut session, result) = auth_exchange(Arc::clone(&authenticator));
+    result.expect("authenticated");
+    sent(&mut session);
+    events(&mut session);
+    let now = Instant::now();
+    session.reauthenticate(now).expect("started");
+    let lines = sent(&mut session);
+    assert!(
+        lines[..]
+            == [
+                "AUTH 0x19 [AuthenticationMethod(\"TEST-CHALLENGE\"),AuthenticationData([99, 108, 105, 101, 110, 116, 45, 102, 105, 114, 115, 116])]"
+            ],
+        "{lines:?}"
+    );
+    // Packets keep flowing during the exchange.
+    session
+        .publish("t", b"x", QoS::AtMostOnce, false, now)
+        .expect("sent");
+    assert_eq!(sent(&mut session), ["PUBLISH t x q0 []"]);
+    let challenge = [
+        Property::AuthenticationMethod("TEST-CHALLENGE"),
+        Property::AuthenticationData(b"again"),
+    ];
+    let auth = v5::Auth {
+        reason: ReasonCode::CONTINUE_AUTHENTICATION,
+        properties: Properties::from_slice(&challenge),
+    };
+    session.handle_v5(auth.into(), now).expect("a challenge");
+    assert!(sent(&mut session)[0].starts_with("AUTH 0x18"));
+    let done = [
+        Property::AuthenticationMethod("TEST-CHALLENGE"),
+        Property::AuthenticationData(b"proof-2"),
+    ];
+    let auth = v5::Auth {
+        reason: ReasonCode::SUCCESS,
+        properties: Properties::from_slice(&done),
+    };
+    session.handle_v5(auth.into(), now).expect("done");
+    assert_eq!(
+        authenticator.calls.lock().expect("lock")[3..],
+        ["initial", "challenge again", "finish proof-2"]
+    );
+    // Finished: another AUTH from the server is unasked for.
+    let stray = v5::Auth {
+        reason: ReasonCode::SUCCESS,
+        properties: Properties::from_slice(&done),
+    };
+    assert!(session.handle_v5(stray.into(), now).is_err());
+}
+
+#[test]
+fn re_authentication_needs_an_authenticator() {
+    let now = Instant::now();
+    let mut session = connected(options(ConnectProperties::default(), |o| o), &[], now);
+    assert!(matches!(
+        session.reauthenticate(now),
+        Err(Error::InvalidOptions(_))
+    ));
+}
+
+#[test]
 fn auth_without_an_authenticator_is_a_protocol_error() {
     let now = Instant::now();
     let mut session = Session::new(options(ConnectProperties::default(), |o| o), now);
