@@ -308,6 +308,66 @@ fn check_malformed_is_answered(replies: &'static [&'static [u8]]) {
     );
 }
 
+/// A will carries its 5.0 properties: the session's CONNECT is written on a raw socket, which is
+/// then dropped without DISCONNECT so that mosquitto publishes the will.
+#[test]
+fn a_will_is_published_with_its_properties() {
+    use std::io::{Read, Write};
+    use std::time::Instant;
+
+    let broker = anonymous("");
+    let watcher = connect_v5(&broker, ConnectProperties::default(), |o| o);
+    watcher
+        .subscribe(&[("wills/#", QoS::AtLeastOnce)])
+        .expect("sent")
+        .wait()
+        .expect("subscribed");
+    let will = mqtt_client::LastWill {
+        topic: "wills/dying".into(),
+        payload: b"gone".to_vec(),
+        qos: QoS::AtLeastOnce,
+        retain: false,
+    };
+    let properties = PublishProperties {
+        content_type: Some("text/plain".into()),
+        user_properties: vec![("reason".into(), "test".into())],
+        ..PublishProperties::default()
+    };
+    let options = broker
+        .options()
+        .client_id("dying")
+        .mqtt5(ConnectProperties::default())
+        .will(will)
+        .will_properties(properties.clone())
+        .build()
+        .expect("options");
+    let mut session = mqtt_client::Session::new(options, Instant::now());
+    session.connect(Instant::now()).expect("CONNECT");
+    let mut socket = std::net::TcpStream::connect(("127.0.0.1", broker.port())).expect("connected");
+    socket
+        .write_all(&session.take_outgoing())
+        .expect("CONNECT written");
+    socket.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    let mut connack = [0; 64];
+    let read = socket.read(&mut connack).expect("CONNACK");
+    assert!(
+        read >= 4 && connack[0] == 0x20 && connack[3] == 0x00,
+        "{:02x?}",
+        &connack[..read]
+    );
+    drop(socket);
+    let message = next_message(&watcher);
+    assert_eq!(
+        (message.topic.as_str(), &message.payload[..]),
+        ("wills/dying", &b"gone"[..])
+    );
+    assert_eq!(message.properties.content_type, properties.content_type);
+    assert_eq!(
+        message.properties.user_properties,
+        properties.user_properties
+    );
+}
+
 // mosquitto 2.0.11 closes a taken-over 5.0 connection without the DISCONNECT 0x8E that 5.0 §3.1.4
 // describes, so a fake server stands in for a server that says why it closes.
 #[test]
