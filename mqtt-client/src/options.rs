@@ -265,7 +265,8 @@ impl ConnectOptionsBuilder {
         self
     }
 
-    /// The protocol level (default MQTT 3.1.1).
+    /// The protocol level (default MQTT 3.1.1); for MQTT 5.0 use [`mqtt5`](Self::mqtt5), which
+    /// takes precedence.
     pub fn level(mut self, level: ProtocolLevel) -> Self {
         self.options.level = level;
         self
@@ -399,6 +400,7 @@ impl ConnectOptionsBuilder {
             ));
         }
         if options.level == ProtocolLevel::Mqtt31
+            && options.v5.is_none()
             && !(1..=23).contains(&options.client_id.chars().count())
         {
             return Err(invalid(
