@@ -30,6 +30,7 @@
 //! | the public API: start, reload, shut down                              | `lib.rs` (here)             |
 //! | listeners are bound, connections accepted and refused at the limit    | `start.rs`                  |
 //! | the configuration file is read                                        | `config.rs`                 |
+//! | where the log goes and what it holds (mosquitto's `log_*` directives)  | `logging.rs`                |
 //! | the connection limit is derived from the system's                     | `limits.rs`                 |
 //! | reload on SIGHUP (files, certificates), clean stop                    | `main.rs`                   |
 //! | the `mqtt-passwd` tool edits password files                           | `bin/mqtt_passwd.rs`        |
