@@ -195,6 +195,29 @@ thread_local! {
     static OWN_FLAG: std::cell::RefCell<Option<Arc<AtomicBool>>> = const { std::cell::RefCell::new(None) };
     /// Set when this thread waited in `await_room`; read and cleared by [`Router::waited`].
     static WAITED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Set while this thread holds a group of log records open (see [`InGroup`]).
+    static IN_GROUP: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// A group of log records open on this thread (see `persistence/wal.rs`, "Groups"). While it is,
+/// `await_room` does not wait: the log writes nothing after the group's start until it ends, so a
+/// wait inside it would hold up every acknowledgement, the stuck subscriber's own included.
+struct InGroup<'a> {
+    _group: crate::persistence::Group<'a>,
+}
+
+impl<'a> InGroup<'a> {
+    fn begin(persistence: &'a Persistence) -> Self {
+        let group = persistence.begin_group();
+        IN_GROUP.set(true);
+        Self { _group: group }
+    }
+}
+
+impl Drop for InGroup<'_> {
+    fn drop(&mut self) {
+        IN_GROUP.set(false);
+    }
 }
 
 impl Router {
@@ -506,7 +529,7 @@ impl Router {
     /// This is for messages nobody could be refused to (Wills, `$SYS`, bridge notifications): an
     /// offline session whose queue is full drops them, counted, as before back-pressure.
     pub(crate) fn publish(&self, message: &Message) {
-        let _ = self.route(message, None, false);
+        let _ = self.route(message, None, false, None);
     }
 
     /// [`publish`](Self::publish) for a client's PUBLISH, which may be refused: with back-pressure
@@ -522,14 +545,18 @@ impl Router {
         message: &Message,
         bridge: Option<&str>,
     ) -> Result<(), Refused> {
-        self.route(message, bridge, true)
+        self.route(message, bridge, true, None)
     }
 
+    /// `received`: the session and packet identifier of an inbound QoS 2 PUBLISH (see
+    /// [`publish_once`](Self::publish_once)), whose `Received` record is logged with the
+    /// subscribers' records, as one group.
     fn route(
         &self,
         message: &Message,
         bridge: Option<&str>,
         refusable: bool,
+        received: Option<(&SlotRef, PacketId)>,
     ) -> Result<(), Refused> {
         if message.retain {
             let mut retained = self.retained.lock();
@@ -541,6 +568,7 @@ impl Router {
             }
         }
         let Ok(topic) = TopicName::new(&message.topic) else {
+            self.log_received(received);
             return Ok(());
         };
         // The list of subscribers is built in a buffer this thread keeps from one message to the
@@ -582,6 +610,18 @@ impl Router {
             }
             return self.refuse(refused);
         }
+        // With persistence, an inbound QoS 2 message is logged as one group: its publisher's
+        // `Received` and every subscriber's `Enqueue` reach the disk together or not at all (see
+        // `persistence/wal.rs`, "Groups"). Nothing may wait inside a group, so the waits for room
+        // come first, and the deliveries in the group go past a queue that filled up meanwhile.
+        // A clean session's publisher logs nothing, so needs no group.
+        let _group = match (&self.persistence, received) {
+            (Some(persistence), Some((publisher, _))) if !publisher.lock().clean => {
+                self.await_room_all(&found, message, bridge, &security);
+                Some(InGroup::begin(persistence))
+            }
+            _ => None,
+        };
         let mut refusal = None;
         for subscriber in found.drain(..) {
             let mut slot = subscriber.target.lock();
@@ -642,7 +682,52 @@ impl Router {
                 self.deliver_shared(group, members, message, &security);
             });
         }
+        self.log_received(received);
         Ok(())
+    }
+
+    /// Logs the `Received` record of an inbound QoS 2 message routed to everyone, unless its
+    /// identifier was discarded meanwhile (a clean take-over of its session).
+    fn log_received(&self, received: Option<(&SlotRef, PacketId)>) {
+        if let Some((slot_ref, packet_id)) = received {
+            let mut slot = slot_ref.lock();
+            if slot.state.routed_qos2(packet_id) {
+                self.log(&mut slot, |client_id| Record::Received {
+                    client_id: Arc::clone(client_id),
+                    packet_id,
+                });
+            }
+        }
+    }
+
+    /// The waits for room of a message about to be logged as one group, before the group begins:
+    /// each subscriber in `found` that may read it and whose queue is full is waited for as in
+    /// [`await_room`](Self::await_room).
+    fn await_room_all(
+        &self,
+        found: &[Subscriber<SlotRef>],
+        message: &Message,
+        bridge: Option<&str>,
+        security: &Security,
+    ) {
+        for subscriber in found {
+            let mut slot = subscriber.target.lock();
+            if bridge == Some(&*slot.client_id)
+                || slot.link.is_none()
+                || slot.state.has_room(self.limits)
+            {
+                continue;
+            }
+            if security.checks_reads() && !slot.trusted {
+                let client = Arc::clone(&slot.client);
+                drop(slot);
+                if !security.may_receive(&client, message) {
+                    continue;
+                }
+                slot = subscriber.target.lock();
+            }
+            self.await_room(&mut slot);
+        }
     }
 
     /// [`offline_room`](Self::offline_room) for shared groups: a group refuses `message` when none
@@ -819,28 +904,26 @@ impl Router {
         message: Option<&Message>,
         bridge: Option<&str>,
     ) -> Result<(), Refused> {
+        // The identifier is taken at once, so that a duplicate is known as one while the message
+        // is routed, but its `Received` record is logged only with the subscribers' copies, as one
+        // group (see `route`): logged first, a crash before the copies would leave an identifier
+        // that makes the resent PUBLISH a duplicate, and the message would reach nobody.
         let first = {
             let mut slot = slot_ref.lock();
-            let first = owns(&slot, connection_id) && slot.state.receive_qos2(packet_id);
-            if first {
-                self.log(&mut slot, |client_id| Record::Received {
-                    client_id: Arc::clone(client_id),
-                    packet_id,
-                });
-            }
-            first
+            owns(&slot, connection_id) && slot.state.receive_qos2(packet_id)
         };
-        if let (true, Some(message)) = (first, message)
-            && let Err(refused) = self.publish_from(message, bridge)
-        {
-            // Whichever connection has the session now: the identifier is the session's.
-            let mut slot = slot_ref.lock();
-            if slot.state.release_qos2(packet_id) {
-                self.log(&mut slot, |client_id| Record::Freed {
-                    client_id: Arc::clone(client_id),
-                    packet_id,
-                });
-            }
+        if !first {
+            return Ok(());
+        }
+        let Some(message) = message else {
+            // Not to be delivered (the ACL): there is nobody's copy to log it with.
+            self.log_received(Some((slot_ref, packet_id)));
+            return Ok(());
+        };
+        if let Err(refused) = self.route(message, bridge, true, Some((slot_ref, packet_id))) {
+            // Whichever connection has the session now: the identifier is the session's. Its
+            // `Received` was never logged.
+            slot_ref.lock().state.release_qos2(packet_id);
             return Err(refused);
         }
         Ok(())
@@ -1176,7 +1259,8 @@ impl Router {
     /// its connection is cut, as its writer would have been, and the publisher goes on once the
     /// connection is closed (a clean session is gone; a persistent one keeps the message).
     fn await_room(&self, slot: &mut MutexGuard<'_, Slot>) {
-        if self.limits.drop_when_full {
+        // Inside a group of log records nothing may wait (see `InGroup`).
+        if self.limits.drop_when_full || IN_GROUP.get() {
             return;
         }
         let own = OWN_FLAG.with(|own| own.borrow().clone());

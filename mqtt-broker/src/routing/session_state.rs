@@ -167,6 +167,10 @@ pub(crate) struct SessionState {
     /// A PUBLISH arriving again with one of these is acknowledged but not delivered again
     /// [MQTT-4.3.3-2].
     inbound_qos2: BTreeSet<PacketId>,
+    /// The part of `inbound_qos2` still being routed, whose `Received` record is not logged yet
+    /// (see `Router::publish_once`): a snapshot leaves them out, since the subscribers' copies may
+    /// not be in it either.
+    routing_qos2: BTreeSet<PacketId>,
     /// The last identifier assigned to an outbound PUBLISH.
     last_packet_id: PacketId,
 }
@@ -180,6 +184,7 @@ impl Default for SessionState {
             inflight: VecDeque::new(),
             unsent: 0,
             inbound_qos2: BTreeSet::new(),
+            routing_qos2: BTreeSet::new(),
             // So that the first identifier assigned is 1.
             last_packet_id: LAST_ID,
         }
@@ -431,13 +436,30 @@ impl SessionState {
 
     /// An inbound QoS 2 PUBLISH: true the first time `packet_id` is seen, when the message is to be
     /// delivered; false for a duplicate before PUBREL, which must not be [MQTT-4.3.3-2].
+    /// Until [`routed_qos2`](Self::routed_qos2), the identifier counts as being routed.
     pub(crate) fn receive_qos2(&mut self, packet_id: PacketId) -> bool {
-        self.inbound_qos2.insert(packet_id)
+        let first = self.inbound_qos2.insert(packet_id);
+        if first {
+            self.routing_qos2.insert(packet_id);
+        }
+        first
+    }
+
+    /// The message of `packet_id` reached every subscriber: true if the identifier still awaits
+    /// PUBREL (a clean take-over may have discarded it meanwhile), when its `Received` record is due.
+    pub(crate) fn routed_qos2(&mut self, packet_id: PacketId) -> bool {
+        self.routing_qos2.remove(&packet_id) && self.inbound_qos2.contains(&packet_id)
+    }
+
+    /// Replay: a logged `Received`.
+    pub(crate) fn restore_received(&mut self, packet_id: PacketId) {
+        self.inbound_qos2.insert(packet_id);
     }
 
     /// An inbound PUBREL: the identifier may be used for a new message from now on [MQTT-4.3.3-2].
     /// The caller answers PUBCOMP whether or not the identifier was known.
     pub(crate) fn release_qos2(&mut self, packet_id: PacketId) -> bool {
+        self.routing_qos2.remove(&packet_id);
         self.inbound_qos2.remove(&packet_id)
     }
 
@@ -516,7 +538,7 @@ impl SessionState {
                 message: message.clone(),
             });
         }
-        for packet_id in &self.inbound_qos2 {
+        for packet_id in self.inbound_qos2.difference(&self.routing_qos2) {
             out.push(Record::Received {
                 client_id: Arc::clone(client_id),
                 packet_id: *packet_id,
