@@ -199,6 +199,23 @@ thread_local! {
     static IN_GROUP: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
+/// Who a routed message came from, which decides what a full queue does with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    /// A client's PUBLISH (also a retained message sent to a new subscription, or one a shared
+    /// group's member left behind): it takes part in back-pressure. Its publisher waits for room
+    /// in a connected subscriber's queue, and is refused upstream by an offline one's; once
+    /// acknowledged, it is never dropped (unless `queue_full_drop`).
+    Client,
+    /// The broker's own message: a Will, a `$SYS` update, a bridge's notification. Nobody was
+    /// acknowledged for it and nobody can be refused, so it takes no part in back-pressure: it
+    /// never waits for room (which would hold up the `$SYS` thread or a bridge for up to
+    /// `write_timeout` behind one slow subscriber) and never goes past a limit (which would let
+    /// `$SYS` grow a slow subscriber's queue without bound). A queue at a limit drops it, counted
+    /// and logged, whether its client is connected or not.
+    Broker,
+}
+
 /// A group of log records open on this thread (see `persistence/wal.rs`, "Groups"). While it is,
 /// `await_room` does not wait: the log writes nothing after the group's start until it ends, so a
 /// wait inside it would hold up every acknowledgement, the stuck subscriber's own included.
@@ -498,7 +515,7 @@ impl Router {
             };
             let original = message.for_delivery(origin.qos, false);
             let given = self.shared.members_of(&origin.group, |group, members| {
-                self.deliver_shared(group, members, &original, &security);
+                self.deliver_shared(group, members, &original, &security, Origin::Client);
             });
             if !given {
                 Metrics::add(&self.metrics.publish_dropped, 1);
@@ -526,10 +543,12 @@ impl Router {
     /// itself, which keeps the flag as published so that retained messages cross it). Subscribers of a persistent session
     /// that is offline get QoS 1 and 2 messages queued [MQTT-3.1.2-5].
     ///
-    /// This is for messages nobody could be refused to (Wills, `$SYS`, bridge notifications): an
-    /// offline session whose queue is full drops them, counted, as before back-pressure.
+    /// This is for the broker's own messages (Wills, `$SYS`, bridge notifications), which nobody
+    /// could be refused to, and which no client was acknowledged for: they take no part in
+    /// back-pressure (see [`Origin::Broker`]). A queue at a limit, its client connected or not,
+    /// drops them, counted in `$SYS/broker/publish/messages/dropped` and logged.
     pub(crate) fn publish(&self, message: &Message) {
-        let _ = self.route(message, None, false, None);
+        let _ = self.route(message, None, Origin::Broker, None);
     }
 
     /// [`publish`](Self::publish) for a client's PUBLISH, which may be refused: with back-pressure
@@ -545,7 +564,7 @@ impl Router {
         message: &Message,
         bridge: Option<&str>,
     ) -> Result<(), Refused> {
-        self.route(message, bridge, true, None)
+        self.route(message, bridge, Origin::Client, None)
     }
 
     /// `received`: the session and packet identifier of an inbound QoS 2 PUBLISH (see
@@ -555,7 +574,7 @@ impl Router {
         &self,
         message: &Message,
         bridge: Option<&str>,
-        refusable: bool,
+        origin: Origin,
         received: Option<(&SlotRef, PacketId)>,
     ) -> Result<(), Refused> {
         if message.retain {
@@ -585,7 +604,9 @@ impl Router {
         let mut shared = (found.len() > 1).then(SharedQos0::default);
         // Checked before anyone gets the message, so that a refused one (resent later by its
         // publisher) reaches nobody twice. QoS 0 is never queued for an offline session.
-        let checked = refusable && !self.limits.drop_when_full && message.qos != QoS::AtMostOnce;
+        let checked = origin == Origin::Client
+            && !self.limits.drop_when_full
+            && message.qos != QoS::AtMostOnce;
         // The shared groups are then looked up first too (which moves their turns on once, as
         // delivering does), so that a group none of whose members can take the message refuses it
         // as well. Nothing is allocated when there is no shared subscription.
@@ -657,7 +678,9 @@ impl Router {
                 });
                 break;
             }
-            self.await_room(&mut slot);
+            if origin == Origin::Client {
+                self.await_room(&mut slot);
+            }
             let retain = slot.bridge && message.retain;
             self.deliver(
                 &mut slot,
@@ -665,6 +688,7 @@ impl Router {
                 // A bridge's copy keeps the retain flag, so it cannot share the others' bytes.
                 if retain { None } else { shared.as_mut() },
                 checked,
+                origin,
             );
         }
         if found.capacity() <= FOUND_KEPT {
@@ -675,11 +699,11 @@ impl Router {
         }
         if checked {
             for (group, members) in &groups {
-                self.deliver_shared(group, members, message, &security);
+                self.deliver_shared(group, members, message, &security, origin);
             }
         } else {
             self.shared.matching(topic, |group, members| {
-                self.deliver_shared(group, members, message, &security);
+                self.deliver_shared(group, members, message, &security, origin);
             });
         }
         self.log_received(received);
@@ -821,6 +845,7 @@ impl Router {
         members: &[Subscriber<SlotRef>],
         message: &Message,
         security: &Security,
+        origin: Origin,
     ) {
         for connected in [true, false] {
             // Whether this member may take the message in this round.
@@ -853,11 +878,11 @@ impl Router {
                     group: Arc::clone(group),
                     qos: message.qos,
                 });
-                self.deliver(&mut slot, copy, None, false);
+                self.deliver(&mut slot, copy, None, false, origin);
                 return;
             }
         }
-        if !self.limits.drop_when_full {
+        if !self.limits.drop_when_full && origin == Origin::Client {
             // Every member is full: with back-pressure the publisher waits for the first
             // connected one that may read the topic, as for an ordinary subscription.
             for member in members {
@@ -880,7 +905,7 @@ impl Router {
                     group: Arc::clone(group),
                     qos: message.qos,
                 });
-                self.deliver(&mut slot, copy, None, false);
+                self.deliver(&mut slot, copy, None, false, origin);
                 return;
             }
         }
@@ -920,7 +945,9 @@ impl Router {
             self.log_received(Some((slot_ref, packet_id)));
             return Ok(());
         };
-        if let Err(refused) = self.route(message, bridge, true, Some((slot_ref, packet_id))) {
+        if let Err(refused) =
+            self.route(message, bridge, Origin::Client, Some((slot_ref, packet_id)))
+        {
             // Whichever connection has the session now: the identifier is the session's. Its
             // `Received` was never logged.
             slot_ref.lock().state.release_qos2(packet_id);
@@ -1091,6 +1118,7 @@ impl Router {
                     message.for_delivery(message.qos.min(*granted), true),
                     None,
                     false,
+                    Origin::Client,
                 );
             }
         }
@@ -1159,6 +1187,7 @@ impl Router {
         message: Message,
         shared: Option<&mut SharedQos0>,
         checked: bool,
+        origin: Origin,
     ) {
         let message = match (&slot.link, message.qos, shared) {
             (Some(link), QoS::AtMostOnce, Some(shared)) if slot.state.nothing_queued() => {
@@ -1207,7 +1236,11 @@ impl Router {
         // waited for room in `await_room`, and what it still finds full (its own session, a cycle
         // of waits, a connection being cut) goes past the limit, by one message per publisher. Nor
         // is an offline one's, once `offline_room` found room (it refuses the message otherwise).
-        let limits = if !self.limits.drop_when_full && (slot.link.is_some() || checked) {
+        // The broker's own messages never go past a limit (see `Origin::Broker`).
+        let limits = if !self.limits.drop_when_full
+            && origin == Origin::Client
+            && (slot.link.is_some() || checked)
+        {
             Limits {
                 max_queued: 0,
                 max_queued_bytes: 0,
@@ -1216,6 +1249,8 @@ impl Router {
         } else {
             self.limits
         };
+        // For the log line of a drop: which of the broker's messages it was.
+        let topic = (origin == Origin::Broker).then(|| Arc::clone(&message.topic));
         let dropped = slot.state.enqueue(message, limits).is_err();
         if let (false, Some(message)) = (dropped, logged) {
             self.log(slot, |client_id| Record::Enqueue {
@@ -1231,7 +1266,7 @@ impl Router {
         }
         if dropped {
             Metrics::add(&self.metrics.publish_dropped, 1);
-            self.log_drop(&slot.client_id);
+            self.log_drop(&slot.client_id, topic.as_deref());
         }
     }
 
@@ -1353,20 +1388,25 @@ impl Router {
     }
 
     /// Logs a dropped message, at most once every [`DROP_LOG_EVERY`]: a flood of drops must not
-    /// become a flood of log lines.
-    fn log_drop(&self, client_id: &str) {
+    /// become a flood of log lines. `broker_topic`: the topic of one of the broker's own messages
+    /// (see [`Origin::Broker`]); `None` for a client's, dropped only with `queue_full_drop`.
+    fn log_drop(&self, client_id: &str, broker_topic: Option<&str>) {
         let now = Instant::now();
         let mut last = self.drop_logged.lock();
         if last.is_none_or(|last| now.saturating_duration_since(last) >= DROP_LOG_EVERY) {
             *last = Some(now);
             drop(last);
+            let what = match broker_topic {
+                Some(topic) => format!(
+                    "a message the broker published itself (a Will, $SYS or a bridge \
+                     notification, on {topic:?}) dropped, its queue is full; no client was \
+                     acknowledged for it"
+                ),
+                None => "outgoing message dropped, its queue is full (queue_full_drop true)".into(),
+            };
             warn!(
-                "client {client_id:?}: outgoing message dropped, its queue is full                  (max_queued_messages{}); counted in $SYS/broker/publish/messages/dropped,                  logged at most every {}s",
-                if self.limits.drop_when_full {
-                    ", queue_full_drop true"
-                } else {
-                    ", client offline"
-                },
+                "client {client_id:?}: {what} (max_queued_messages / max_queued_bytes); counted in \
+                 $SYS/broker/publish/messages/dropped, logged at most every {}s",
                 DROP_LOG_EVERY.as_secs()
             );
         }

@@ -225,3 +225,25 @@ fn a_shared_group_of_full_offline_members_refuses_the_publish() {
     assert_eq!(drain(address, name), payloads(1..=5));
     broker.shutdown();
 }
+
+/// A Will, one of the broker's own messages, bound for an offline session whose queue is full: it
+/// cannot be refused to anyone, and nobody was acknowledged for it, so it is dropped and counted
+/// (`$SYS/broker/publish/messages/dropped`), never queued past the limit.
+#[test]
+fn a_will_for_a_full_offline_queue_is_dropped_and_counted() {
+    let (broker, address) = broker_with(config(5, 0, false));
+    offline_subscriber(address, "offline-will", 1);
+    let (mut publisher, _) = Client::connect(address, "offline-will-pub", true);
+    assert_eq!(publish_one_at_a_time(&mut publisher, 1, 1, 5), [1, 2, 3, 4, 5]);
+    let (dying, _) = Client::connect_with(
+        address,
+        crate::client::connect_with_will("offline-will-dying", TOPIC, b"will", 1, false),
+    );
+    let _ = dying.stream.shutdown(std::net::Shutdown::Both);
+    assert_eq!(
+        sys_counter(address, "$SYS/broker/publish/messages/dropped", |n| n >= 1),
+        1
+    );
+    assert_eq!(drain(address, "offline-will"), payloads(1..=5));
+    broker.shutdown();
+}
