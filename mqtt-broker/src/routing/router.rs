@@ -164,24 +164,40 @@ pub(crate) struct Router {
     refuse_logged: Mutex<Option<Instant>>,
 }
 
-/// Why a PUBLISH was refused upstream: a persistent session that is offline, and would have to
-/// queue it, has its queue at a limit. Nothing was delivered to anyone; the publisher is not
-/// acknowledged, and its connection is closed (3.1.1 has no negative acknowledgement).
+/// Why a PUBLISH was refused upstream: a session that would have to queue it has its queue at a
+/// limit and cannot be waited for (see [`Router::refuses`]): it is offline and persistent, or it
+/// is connected but is the publisher's own session, or its reader waits for room itself. Nothing
+/// was delivered to anyone; the publisher is not acknowledged, and its connection is closed
+/// (3.1.1 has no negative acknowledgement).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Refused {
-    /// The offline session whose queue is full.
+    /// The session whose queue is full.
     pub(crate) client_id: Arc<str>,
     /// The limit it is at: `max_queued_messages` or `max_queued_bytes`.
     pub(crate) limit: &'static str,
+    /// Whether that session's client is connected (the publisher's own session, or one whose
+    /// reader waits for room itself); otherwise it is offline.
+    pub(crate) connected: bool,
 }
 
 impl std::fmt::Display for Refused {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "PUBLISH not accepted: the queue of offline session {:?} is full ({}); \
+            "PUBLISH not accepted: the queue of {} session {:?} is full ({}){}; \
              not acknowledged, the client is to send it again",
-            self.client_id, self.limit
+            if self.connected {
+                "connected"
+            } else {
+                "offline"
+            },
+            self.client_id,
+            self.limit,
+            if self.connected {
+                " and cannot be waited for (the publisher's own, or one waiting itself)"
+            } else {
+                ""
+            }
         )
     }
 }
@@ -202,11 +218,16 @@ thread_local! {
 /// Who a routed message came from, which decides what a full queue does with it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Origin {
-    /// A client's PUBLISH (also a retained message sent to a new subscription, or one a shared
-    /// group's member left behind): it takes part in back-pressure. Its publisher waits for room
-    /// in a connected subscriber's queue, and is refused upstream by an offline one's; once
-    /// acknowledged, it is never dropped (unless `queue_full_drop`).
+    /// A client's PUBLISH (also one a shared group's member left behind): it takes part in
+    /// back-pressure. Its publisher waits for room in a connected subscriber's queue, and is
+    /// refused upstream by one that cannot be waited for (see [`Router::refuses`]); once
+    /// acknowledged, it is never dropped (unless `queue_full_drop`). At QoS 0 nothing was
+    /// promised: a queue that cannot be waited for drops it.
     Client,
+    /// A retained message for a new subscription, delivered by the subscriber's own reader: every
+    /// one enters the queue, past its limit if need be (there are at most as many as the retained
+    /// store holds, sharing its payloads), and leaves it at the pace the client acknowledges.
+    Retained,
     /// The broker's own message: a Will, a `$SYS` update, a bridge's notification. Nobody was
     /// acknowledged for it and nobody can be refused, so it takes no part in back-pressure: it
     /// never waits for room (which would hold up the `$SYS` thread or a bridge for up to
@@ -554,7 +575,7 @@ impl Router {
     /// [`publish`](Self::publish) for a client's PUBLISH, which may be refused: with back-pressure
     /// (no `queue_full_drop`), a QoS 1 or 2 message that an offline persistent session would have
     /// to queue while its queue is at a limit is delivered to nobody and answered `Err`, so that
-    /// its publisher is not acknowledged (see [`Self::offline_room`]).
+    /// its publisher is not acknowledged (see [`Self::room_for_all`]).
     ///
     /// `bridge` is the client identifier of the bridge it came from, if it did: it is not sent back
     /// to that bridge's own session, which is what stops two brokers bridged both ways from passing
@@ -622,7 +643,7 @@ impl Router {
         if checked
             && !inline
             && let Err(refused) = self
-                .offline_room(&found, message, bridge, &security)
+                .room_for_all(&found, message, bridge, &security)
                 .and_then(|()| self.groups_room(&groups, message, &security))
         {
             found.clear();
@@ -668,14 +689,9 @@ impl Router {
             }
             if inline
                 && subscriber.qos != QoS::AtMostOnce
-                && slot.link.is_none()
-                && !slot.clean
-                && let Some(limit) = slot.state.full_at(self.limits)
+                && let Some(refused) = self.refuses(&slot)
             {
-                refusal = Some(Refused {
-                    client_id: Arc::clone(&slot.client_id),
-                    limit,
-                });
+                refusal = Some(refused);
                 break;
             }
             if origin == Origin::Client {
@@ -754,7 +770,7 @@ impl Router {
         }
     }
 
-    /// [`offline_room`](Self::offline_room) for shared groups: a group refuses `message` when none
+    /// [`room_for_all`](Self::room_for_all) for shared groups: a group refuses `message` when none
     /// of its members is connected or has room (`deliver_shared` would drop it) and one of them is
     /// a persistent session at a limit that may read the topic (a group nobody may read from
     /// refuses nothing: the message is not for it).
@@ -777,6 +793,7 @@ impl Router {
                     let refused = Refused {
                         client_id: Arc::clone(&slot.client_id),
                         limit,
+                        connected: false,
                     };
                     full.push((refused, Arc::clone(&slot.client), slot.trusted));
                 }
@@ -791,15 +808,17 @@ impl Router {
         Ok(())
     }
 
-    /// Whether every offline persistent session among `found` that would queue `message` (a QoS 1
-    /// or 2 one) has room for it; if one has not, the first such session and its limit.
+    /// Whether every session among `found` that would queue `message` (a QoS 1 or 2 one) and
+    /// cannot be waited for (see [`refuses`](Self::refuses): an offline persistent one, the
+    /// publisher's own, one whose reader waits itself) has room for it; if one has not, the first
+    /// such session and its limit.
     ///
     /// Each slot is locked in turn, as delivery does. A session that fills up or goes offline
     /// between this check and the delivery gets the message past its limit (by one message per
     /// publisher at most, as with back-pressure's other exceptions), never drops it. The ACL is
     /// asked only about a session that would refuse: one that may not read the topic gets nothing,
     /// so it refuses nothing either.
-    fn offline_room(
+    fn room_for_all(
         &self,
         found: &[Subscriber<SlotRef>],
         message: &Message,
@@ -812,15 +831,11 @@ impl Router {
                 continue;
             }
             let slot = subscriber.target.lock();
-            if slot.link.is_some() || slot.clean || bridge == Some(&*slot.client_id) {
+            if bridge == Some(&*slot.client_id) {
                 continue;
             }
-            let Some(limit) = slot.state.full_at(self.limits) else {
+            let Some(refused) = self.refuses(&slot) else {
                 continue;
-            };
-            let refused = Refused {
-                client_id: Arc::clone(&slot.client_id),
-                limit,
             };
             if security.checks_reads() && !slot.trusted {
                 let client = Arc::clone(&slot.client);
@@ -832,6 +847,37 @@ impl Router {
             return Err(refused);
         }
         Ok(())
+    }
+
+    /// Whether `slot` refuses a QoS 1/2 message upstream, and why: its queue is at a limit and its
+    /// publisher cannot wait for room in it. That is so for a persistent session that is offline
+    /// (nothing drains its queue until its client is back); for the session of this thread's own
+    /// connection (only this thread reads the acknowledgements that would make room); and for a
+    /// session whose reader itself waits for room (two clients publishing to each other would wait
+    /// for each other). Those are the cases [`await_room`](Self::await_room) does not wait in, and
+    /// each used to take the message past the limit, without bound: a client publishing to its own
+    /// subscription faster than it acknowledged grew its queue for ever.
+    fn refuses(&self, slot: &Slot) -> Option<Refused> {
+        let connected = match &slot.link {
+            None if slot.clean => return None,
+            None => false,
+            Some(_) => {
+                let own = OWN_FLAG.with(|own| {
+                    own.borrow()
+                        .as_ref()
+                        .is_some_and(|own| Arc::ptr_eq(own, &slot.reader_waiting))
+                });
+                if !own && !slot.reader_waiting.load(Ordering::SeqCst) {
+                    return None;
+                }
+                true
+            }
+        };
+        slot.state.full_at(self.limits).map(|limit| Refused {
+            client_id: Arc::clone(&slot.client_id),
+            limit,
+            connected,
+        })
     }
 
     /// Gives `message` to one member of a shared subscription's group: the first of `members` (in
@@ -1118,7 +1164,7 @@ impl Router {
                     message.for_delivery(message.qos.min(*granted), true),
                     None,
                     false,
-                    Origin::Client,
+                    Origin::Retained,
                 );
             }
         }
@@ -1179,7 +1225,7 @@ impl Router {
     /// client is connected. Only a full queue drops a message.
     ///
     /// `shared`, when one message goes to several subscribers, holds its QoS 0 encoding once made.
-    /// `checked`: [`Self::offline_room`] found room for it in every offline session, so a queue
+    /// `checked`: [`Self::room_for_all`] found room for it in every offline session, so a queue
     /// full by now (filled meanwhile) takes it past its limit rather than drop it.
     fn deliver(
         &self,
@@ -1235,12 +1281,15 @@ impl Router {
         // With back-pressure, a connected client's queue is never a reason to drop: the publisher
         // waited for room in `await_room`, and what it still finds full (its own session, a cycle
         // of waits, a connection being cut) goes past the limit, by one message per publisher. Nor
-        // is an offline one's, once `offline_room` found room (it refuses the message otherwise).
+        // is an offline one's, once `room_for_all` found room (it refuses the message otherwise).
         // The broker's own messages never go past a limit (see `Origin::Broker`).
-        let limits = if !self.limits.drop_when_full
-            && origin == Origin::Client
-            && (slot.link.is_some() || checked)
-        {
+        // Nor does QoS 0, which nobody was promised: a queue that could not be waited for drops it.
+        let past_limit = match origin {
+            Origin::Client => !qos0 && (slot.link.is_some() || checked),
+            Origin::Retained => true,
+            Origin::Broker => false,
+        };
+        let limits = if !self.limits.drop_when_full && past_limit {
             Limits {
                 max_queued: 0,
                 max_queued_bytes: 0,
@@ -1266,7 +1315,7 @@ impl Router {
         }
         if dropped {
             Metrics::add(&self.metrics.publish_dropped, 1);
-            self.log_drop(&slot.client_id, topic.as_deref());
+            self.log_drop(&slot.client_id, topic.as_deref(), qos0);
         }
     }
 
@@ -1390,7 +1439,7 @@ impl Router {
     /// Logs a dropped message, at most once every [`DROP_LOG_EVERY`]: a flood of drops must not
     /// become a flood of log lines. `broker_topic`: the topic of one of the broker's own messages
     /// (see [`Origin::Broker`]); `None` for a client's, dropped only with `queue_full_drop`.
-    fn log_drop(&self, client_id: &str, broker_topic: Option<&str>) {
+    fn log_drop(&self, client_id: &str, broker_topic: Option<&str>, qos0: bool) {
         let now = Instant::now();
         let mut last = self.drop_logged.lock();
         if last.is_none_or(|last| now.saturating_duration_since(last) >= DROP_LOG_EVERY) {
@@ -1402,7 +1451,13 @@ impl Router {
                      notification, on {topic:?}) dropped, its queue is full; no client was \
                      acknowledged for it"
                 ),
-                None => "outgoing message dropped, its queue is full (queue_full_drop true)".into(),
+                None if self.limits.drop_when_full => {
+                    "outgoing message dropped, its queue is full (queue_full_drop true)".into()
+                }
+                None if qos0 => "QoS 0 message dropped, its queue is full and its publisher \
+                                 could not wait (its own session, or one waiting itself)"
+                    .into(),
+                None => "outgoing message dropped, its queue is full".into(),
             };
             warn!(
                 "client {client_id:?}: {what} (max_queued_messages / max_queued_bytes); counted in \
@@ -1427,9 +1482,14 @@ impl Router {
             *last = Some(now);
             drop(last);
             warn!(
-                "offline client {:?}: its queue is full ({}), so a QoS 1/2 PUBLISH for it was \
+                "{} client {:?}: its queue is full ({}), so a QoS 1/2 PUBLISH for it was \
                  refused: its publisher is disconnected unacknowledged, to send it again later; \
                  counted in $SYS/broker/publish/messages/refused, logged at most every {}s",
+                if refused.connected {
+                    "connected (and not to be waited for)"
+                } else {
+                    "offline"
+                },
                 refused.client_id,
                 refused.limit,
                 DROP_LOG_EVERY.as_secs()

@@ -35,7 +35,7 @@ pub(crate) struct Limits {
     /// QoS 1 and 2 messages waiting for a window slot or for the client to come back
     /// (`max_queued_messages`). While a live client's queue is full its publishers wait (see
     /// `router.rs`, "Back-pressure"), while an offline one's is, their QoS 1/2 PUBLISH is refused
-    /// (`Router::offline_room`); with `drop_when_full` the message is dropped and counted.
+    /// (`Router::room_for_all`); with `drop_when_full` the message is dropped and counted.
     pub(crate) max_queued: usize,
     /// `queue_full_drop true`: mosquitto's behaviour, a message for a full queue is dropped (and
     /// counted) instead of making its publisher wait.
