@@ -97,6 +97,22 @@ pub(crate) struct Slot {
     /// Counts the pumps that moved something out of the queue: a waiting publisher sees progress
     /// and keeps waiting, where a stuck subscriber (no progress for `write_timeout`) is cut off.
     progress: u64,
+    /// When the queue last moved, or last started to hold something, or a connection attached:
+    /// a connected client with messages waiting in its queue and no progress for `write_timeout`
+    /// is stuck, publisher waiting or not (see [`Router::stall_left`]).
+    progress_at: Instant,
+}
+
+/// What [`Router::stall_left`] tells a connection's idle writer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stall {
+    /// Look again after this long, or as soon as there is something to write.
+    CheckIn(std::time::Duration),
+    /// Nothing to check (`write_timeout` zero): wait for something to write.
+    Never,
+    /// Messages wait for this client and it made no progress for `write_timeout`: end the
+    /// connection (logged).
+    Stuck,
 }
 
 /// How the router reaches a live connection.
@@ -291,6 +307,7 @@ impl Router {
                 room: Arc::default(),
                 reader_waiting: Arc::default(),
                 progress: 0,
+                progress_at: Instant::now(),
             };
             let slot_ref = Arc::new(Mutex::new(slot));
             for (filter, qos) in &filters {
@@ -434,6 +451,7 @@ impl Router {
                         room: Arc::default(),
                         reader_waiting: Arc::default(),
                         progress: 0,
+                        progress_at: Instant::now(),
                     }))
                 }),
         );
@@ -472,6 +490,8 @@ impl Router {
         let _ = link.tx.try_send(Outbound::Packet(connack));
         slot.state.resume();
         slot.link = Some(link);
+        // A resumed session's queue has waited for its client, not for this connection.
+        slot.progress_at = Instant::now();
         // This thread is the connection's reader: it is the one that must not be waited for while
         // it waits itself (see `await_room`).
         let flag = Arc::clone(&slot.reader_waiting);
@@ -1300,6 +1320,10 @@ impl Router {
         };
         // For the log line of a drop: which of the broker's messages it was.
         let topic = (origin == Origin::Broker).then(|| Arc::clone(&message.topic));
+        if slot.state.nothing_queued() {
+            // The queue starts to hold something: the time it may wait counts from now.
+            slot.progress_at = Instant::now();
+        }
         let dropped = slot.state.enqueue(message, limits).is_err();
         if let (false, Some(message)) = (dropped, logged) {
             self.log(slot, |client_id| Record::Enqueue {
@@ -1388,7 +1412,8 @@ impl Router {
             deadline = Instant::now() + self.limits.stall;
             if let Some(link) = &slot.link {
                 warn!(
-                    "client {:?}: no progress for {:?} with its queue full (max_queued_messages);                      disconnecting it so that its publishers can go on",
+                    "client {:?}: no progress for {:?} with its queue full (max_queued_messages); \
+                     disconnecting it so that its publishers can go on",
                     slot.client_id, self.limits.stall
                 );
                 let stream = Arc::clone(&link.stream);
@@ -1402,8 +1427,41 @@ impl Router {
         self.pump_inner(slot);
         if slot.state.queued() < queued {
             slot.progress += 1;
+            slot.progress_at = Instant::now();
             slot.room.notify_all();
         }
+    }
+
+    /// Called by a connection's writer when it has nothing to write: whether its client is stuck.
+    /// That is so when messages wait in its queue (its window is full of messages it has not
+    /// acknowledged) and nothing left the queue for `write_timeout`. A writer blocked on the
+    /// socket is held to `write_timeout` by the socket; this covers the client whose unread bytes
+    /// all fit in the socket buffers, so that nothing blocks: it used to keep its connection and
+    /// its queue until keep-alive expired (1.5 x keep-alive: 90 s for mosquitto's default 60 s,
+    /// the 92 s of issue 14, item 8), or for ever with keep-alive 0, unless a publisher waited
+    /// for room in its queue.
+    pub(crate) fn stall_left(&self, slot_ref: &SlotRef, connection_id: u64) -> Stall {
+        let stall = self.limits.stall;
+        if stall.is_zero() {
+            return Stall::Never;
+        }
+        let slot = slot_ref.lock();
+        if !owns(&slot, connection_id) || slot.state.nothing_queued() {
+            return Stall::CheckIn(stall);
+        }
+        let waited = slot.progress_at.elapsed();
+        if waited < stall {
+            return Stall::CheckIn(stall - waited);
+        }
+        warn!(
+            "client {:?}: {} messages wait in its queue and none could be sent for {:?} \
+             (write_timeout: its window is full of messages it does not acknowledge); \
+             disconnecting it",
+            slot.client_id,
+            slot.state.queued(),
+            stall
+        );
+        Stall::Stuck
     }
 
     fn pump_inner(&self, slot: &mut Slot) {

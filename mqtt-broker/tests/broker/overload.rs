@@ -462,6 +462,45 @@ fn a_never_reading_client_is_disconnected_within_the_write_timeout() {
     let _ = publisher.join();
 }
 
+/// A client that reads nothing and acknowledges nothing, whose unread messages all fit in the
+/// socket buffers, so that no write ever blocks, and whose queue has room, so that no publisher
+/// waits for it: with messages waiting in its queue and no progress for `write_timeout`, it is
+/// disconnected all the same (its Will shows when). It broke there: nothing ever timed out, and
+/// the client kept its threads and its queue until keep-alive expired, 1.5 x keep-alive (the 92 s
+/// of issue #14, item 8, with a keep-alive of 60 s), or for ever with keep-alive 0 as here.
+#[test]
+fn a_client_that_acknowledges_nothing_is_disconnected_after_the_write_timeout_even_unblocked() {
+    let (_broker, address) = broker_with(Config {
+        write_timeout: Duration::from_secs(1),
+        sys_interval: Duration::ZERO,
+        ..Config::default()
+    });
+    let (mut watcher, _) = Client::connect(address, "watcher3", true);
+    watcher.subscribe("gone/#", 0);
+    let (mut deaf, _) = Client::connect_with(
+        address,
+        crate::client::connect_with_will(
+            "unacknowledging",
+            "gone/unacknowledging",
+            b"bye",
+            0,
+            false,
+        ),
+    );
+    deaf.subscribe("small", 1);
+    let (mut publisher, _) = Client::connect(address, "small-publisher", true);
+    // The window (20 by default) fills, and five wait in the queue, which has room for 1 000.
+    for n in 1..=25u16 {
+        publisher.publish("small", b"x", 1, n, false);
+        assert_eq!(publisher.recv(), Got::PubAck(n));
+    }
+    assert_eq!(
+        watcher.recv(),
+        crate::client::publish("gone/unacknowledging", b"bye", 0, None, false, false)
+    );
+    drop(deaf);
+}
+
 /// A client that reads a trickle (1 KiB every 100 ms) while megabytes wait for it: each socket
 /// write makes a little progress, so a timeout per write call never fired and the client held its
 /// connection, and what was queued for it, indefinitely. The write timeout covers the whole write.
