@@ -152,6 +152,18 @@ fn acknowledged_messages_all_arrive(publishers: usize, qos: QoS, count: u16) {
 /// [`acknowledged_messages_all_arrive`], the subscriber subscribed to `filter`.
 fn acknowledged_messages_all_arrive_at(filter: &str, publishers: usize, qos: QoS, count: u16) {
     let (_broker, address) = broker_with(small_queues());
+    acknowledged_messages_all_arrive_via(address, filter, publishers, qos, count);
+}
+
+/// [`acknowledged_messages_all_arrive_at`], with every client connecting to `address`: a broker
+/// listener, or a front for one (`relay.rs`).
+fn acknowledged_messages_all_arrive_via(
+    address: SocketAddr,
+    filter: &str,
+    publishers: usize,
+    qos: QoS,
+    count: u16,
+) {
     let (mut subscriber, _) = Client::connect(address, "slow-subscriber", true);
     subscriber.subscribe(filter, qos.bits());
     let started = Instant::now();
@@ -232,6 +244,64 @@ fn open_loop_qos_2_one_to_one_loses_nothing_acknowledged() {
 #[test]
 fn open_loop_qos_1_sixteen_to_one_loses_nothing_acknowledged() {
     acknowledged_messages_all_arrive(16, QoS::AtLeastOnce, 300);
+}
+
+/// A broker with [`small_queues`] and only a TLS listener (certificates made by `openssl`), and a
+/// plain front for it: the overload goes through the broker's TLS code.
+fn tls_overload(qos: QoS, count: u16) {
+    let certs = crate::tls::Certificates::generate();
+    let broker = mqtt_broker::Broker::start(Config {
+        listeners: Vec::new(),
+        tls_listeners: vec![mqtt_broker::TlsListener {
+            address: SocketAddr::from(([127, 0, 0, 1], 0)),
+            tls: certs.settings(false),
+        }],
+        ..small_queues()
+    })
+    .expect("the TLS broker starts");
+    let front = crate::relay::front(
+        broker.local_addrs()[0],
+        crate::relay::Upstream::Tls(crate::tls::client_config(&certs)),
+    );
+    acknowledged_messages_all_arrive_via(front, "overload/#", 1, qos, count);
+}
+
+/// The same over a WebSocket listener.
+fn websocket_overload(qos: QoS, count: u16) {
+    let broker = mqtt_broker::Broker::start(Config {
+        listeners: Vec::new(),
+        websocket_listeners: vec![mqtt_broker::WebSocketListener {
+            address: SocketAddr::from(([127, 0, 0, 1], 0)),
+            tls: None,
+        }],
+        ..small_queues()
+    })
+    .expect("the WebSocket broker starts");
+    let front = crate::relay::front(broker.local_addrs()[0], crate::relay::Upstream::WebSocket);
+    acknowledged_messages_all_arrive_via(front, "overload/#", 1, qos, count);
+}
+
+/// Back-pressure does not depend on the transport: over TLS, a publisher held back by a full
+/// subscriber queue loses nothing it was acknowledged for.
+#[test]
+fn open_loop_qos_1_over_tls_loses_nothing_acknowledged() {
+    tls_overload(QoS::AtLeastOnce, 3_000);
+}
+
+#[test]
+fn open_loop_qos_2_over_tls_loses_nothing_acknowledged() {
+    tls_overload(QoS::ExactlyOnce, 2_000);
+}
+
+/// The same over WebSocket: the broker's frame reader stops reading like a TCP one.
+#[test]
+fn open_loop_qos_1_over_websocket_loses_nothing_acknowledged() {
+    websocket_overload(QoS::AtLeastOnce, 3_000);
+}
+
+#[test]
+fn open_loop_qos_2_over_websocket_loses_nothing_acknowledged() {
+    websocket_overload(QoS::ExactlyOnce, 2_000);
 }
 
 /// A subscriber that never reads (nor acknowledges) holds its publisher back for at most
