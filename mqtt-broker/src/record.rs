@@ -11,7 +11,8 @@
 //!                 bytes, QoS and flags as one byte, packet identifiers as u16 LE
 //! ```
 //!
-//! This file only encodes and decodes; `wal.rs` frames and checks, `mod.rs` applies.
+//! This file only encodes and decodes; `persistence/wal.rs` frames and checks, `persistence/mod.rs`
+//! replays, and `routing/session_state.rs` applies a session's records to its state.
 
 use std::sync::Arc;
 
@@ -87,6 +88,11 @@ pub(crate) enum Record {
     },
     /// Snapshot only: the last record; a snapshot without it is incomplete.
     End,
+    /// Log only: the records up to the matching [`GroupEnd`](Self::GroupEnd) are one change, which
+    /// a restart applies whole or not at all (see `persistence/wal.rs`, "Groups").
+    GroupBegin,
+    /// Log only: the end of the group the last unmatched [`GroupBegin`](Self::GroupBegin) opened.
+    GroupEnd,
 }
 
 impl Record {
@@ -106,7 +112,11 @@ impl Record {
             | Self::SessionMark { client_id, .. }
             | Self::InFlight { client_id, .. }
             | Self::LastId { client_id, .. } => Some(client_id),
-            Self::Retain(_) | Self::RetainedMark { .. } | Self::End => None,
+            Self::Retain(_)
+            | Self::RetainedMark { .. }
+            | Self::End
+            | Self::GroupBegin
+            | Self::GroupEnd => None,
         }
     }
 
@@ -206,6 +216,8 @@ impl Record {
                 packet_id,
             } => id_record(out, 15, client_id, *packet_id),
             Self::End => out.push(16),
+            Self::GroupBegin => out.push(17),
+            Self::GroupEnd => out.push(18),
         }
     }
 
@@ -287,6 +299,8 @@ impl Record {
             },
             13 => Self::RetainedMark { lsn: r.u64()? },
             16 => Self::End,
+            17 => Self::GroupBegin,
+            18 => Self::GroupEnd,
             _ => return None,
         };
         r.0.is_empty().then_some((lsn, record))
@@ -424,6 +438,8 @@ mod tests {
                 packet_id: id,
             },
             Record::End,
+            Record::GroupBegin,
+            Record::GroupEnd,
         ] {
             let mut body = Vec::new();
             record.encode(77, &mut body);

@@ -5,6 +5,7 @@
 use crate::check::Check;
 
 mod connect;
+mod hostile;
 mod publish;
 mod retain;
 mod session;
@@ -33,6 +34,7 @@ pub(crate) fn all() -> Vec<&'static Check> {
         session::CHECKS,
         will::CHECKS,
         topics::CHECKS,
+        hostile::CHECKS,
         // The MQTT 5.0 suite, run only at 5.0.
         v5_connect::CHECKS,
         v5_publish::CHECKS,

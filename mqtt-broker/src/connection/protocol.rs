@@ -174,6 +174,10 @@ pub(crate) enum CloseReason {
     /// router described it): closed without acknowledging it, since 3.1.1 has no negative
     /// acknowledgement; the client sends it again once reconnected [MQTT-4.4.0-1].
     QueueFull(String),
+    /// A PUBLISH beyond a configured limit (a topic deeper than `max_topic_levels`), as the
+    /// connection described it: closed unacknowledged, since acknowledging a message and then
+    /// dropping it would break the promise an acknowledgement makes [MQTT-4.3.2-2].
+    OverLimit(String),
 }
 
 impl std::fmt::Display for CloseReason {
@@ -191,7 +195,7 @@ impl std::fmt::Display for CloseReason {
                 write!(f, "protocol violation: {what} [MQTT-4.8.0-1]")
             }
             Self::Refused(code, why) => write!(f, "refused with CONNACK {}: {why}", *code as u8),
-            Self::QueueFull(why) => f.write_str(why),
+            Self::QueueFull(why) | Self::OverLimit(why) => f.write_str(why),
         }
     }
 }
@@ -304,6 +308,12 @@ impl ProtocolMachine {
     /// the close not being a DISCONNECT, the Will is published [MQTT-3.1.2-8].
     pub(crate) fn queue_full(&mut self, why: String) -> Vec<Action> {
         self.close(CloseReason::QueueFull(why))
+    }
+
+    /// The connection found a PUBLISH this session passed on beyond a configured limit: it closes
+    /// before the PUBLISH is routed or acknowledged.
+    pub(crate) fn over_limit(&mut self, why: String) -> Vec<Action> {
+        self.close(CloseReason::OverLimit(why))
     }
 
     /// A packet arrived.

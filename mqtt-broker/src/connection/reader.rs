@@ -300,6 +300,7 @@ impl Connection {
                 self.open(&request)
             }
             Action::Publish(message) => {
+                self.within_topic_levels(&message)?;
                 if self.may_publish(&message)
                     && let Err(refused) = router.publish_from(&message, self.bridge_id())
                 {
@@ -310,6 +311,9 @@ impl Connection {
                 ControlFlow::Continue(())
             }
             Action::PublishOnce { packet_id, message } => {
+                if let Some(message) = &message {
+                    self.within_topic_levels(message)?;
+                }
                 let message = message.filter(|message| self.may_publish(message));
                 let attached = self.attached()?;
                 let bridge = self.bridge_id();
@@ -413,6 +417,21 @@ impl Connection {
     /// (the ACL's and registered ones) and every `on_publish` hook. A refusal is counted and logged;
     /// the caller still acknowledges the PUBLISH, which 3.1.1 allows [MQTT-3.3.5-2] and 3.1 requires
     /// [V31-DIFF-35], so that the client does not retry it forever.
+    /// A PUBLISH to a topic deeper than `max_topic_levels` closes the connection, unacknowledged:
+    /// acknowledged and dropped, it would be lost to its publisher without a word [MQTT-4.3.2-2].
+    fn within_topic_levels(&mut self, message: &Message) -> ControlFlow<()> {
+        let levels = self.context.max_topic_levels;
+        if self.trusted || levels == 0 || message.topic.split('/').nth(levels).is_none() {
+            return ControlFlow::Continue(());
+        }
+        let why = format!(
+            "PUBLISH to a topic of more than {levels} levels (max_topic_levels); closing the \
+             connection without acknowledging it"
+        );
+        let actions = self.protocol.over_limit(why);
+        self.execute(actions)
+    }
+
     fn may_publish(&self, message: &Message) -> bool {
         let Some(attached) = &self.attached else {
             return false;
@@ -420,10 +439,9 @@ impl Connection {
         if self.trusted {
             return true;
         }
-        let levels = self.context.max_topic_levels;
         let security = self.context.router.security();
-        let allowed = (levels == 0 || message.topic.split('/').count() <= levels)
-            && security.may_publish(&attached.client, message);
+        // Deeper topics closed the connection already (`within_topic_levels`).
+        let allowed = security.may_publish(&attached.client, message);
         let refusal = if allowed {
             let view = MessageView::new(message);
             security.hooks().iter().find_map(|hooks| {
@@ -433,7 +451,7 @@ impl Connection {
                 }
             })
         } else {
-            Some("acl_file, a registered authoriser or max_topic_levels".into())
+            Some("acl_file or a registered authoriser".into())
         };
         let Some(why) = refusal else {
             return true;
@@ -658,7 +676,8 @@ impl Connection {
             CloseReason::KeepAliveExpired => DisconnectReason::KeepAliveExpired,
             CloseReason::Malformed(_)
             | CloseReason::ProtocolViolation(_)
-            | CloseReason::WrongAcknowledgement(_) => DisconnectReason::ProtocolError,
+            | CloseReason::WrongAcknowledgement(_)
+            | CloseReason::OverLimit(_) => DisconnectReason::ProtocolError,
             CloseReason::ConnectionLost
             | CloseReason::QueueFull(_)
             | CloseReason::ConnectTimeout

@@ -22,7 +22,7 @@ use mqtt_codec::ProtocolLevel;
 use super::QUIET;
 use crate::metrics::Metrics;
 use crate::routing::outbound::{OutPacket, Outbound, WriterRx};
-use crate::routing::router::{Router, SlotRef};
+use crate::routing::router::{Router, SlotRef, Stall};
 use crate::transport::Stream;
 
 /// The largest batch written at once.
@@ -57,8 +57,8 @@ impl Writer {
         let mut open = true;
         let mut last_write: Option<Instant> = None;
         while open {
-            let Ok(first) = self.rx.recv() else {
-                break; // every sender is gone
+            let Some(first) = self.next_outbound() else {
+                break; // every sender is gone, or the client is stuck
             };
             let mut next = Some(first);
             let mut packets = 0;
@@ -122,6 +122,26 @@ impl Writer {
         // Ends the reader too: its next read returns end of file. A WebSocket client is sent a
         // close frame first.
         self.stream.close();
+    }
+
+    /// The next thing to send, waiting for it; `None` once every sender is gone, or when the
+    /// client is stuck: messages wait for it and it has acknowledged nothing for `write_timeout`
+    /// (see `Router::stall_left`), which only an idle writer can notice.
+    fn next_outbound(&self) -> Option<Outbound> {
+        if let Ok(outbound) = self.rx.try_recv() {
+            return Some(outbound);
+        }
+        loop {
+            match self.router.stall_left(&self.slot, self.connection_id) {
+                Stall::Stuck => return None,
+                Stall::Never => return self.rx.recv().ok(),
+                Stall::CheckIn(wait) => match self.rx.recv_timeout(wait) {
+                    Ok(outbound) => return Some(outbound),
+                    Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+                    Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return None,
+                },
+            }
+        }
     }
 
     /// Appends `packet` to `buffer`; answers 1 if it was encoded, 0 if not (a bug, logged).

@@ -166,6 +166,14 @@ impl WriterRx {
         self.rx.recv()
     }
 
+    /// Waits at most `timeout` for the next message.
+    pub(crate) fn recv_timeout(
+        &self,
+        timeout: Duration,
+    ) -> Result<Outbound, crossbeam_channel::RecvTimeoutError> {
+        self.rx.recv_timeout(timeout)
+    }
+
     /// The next message if there is one, without waiting.
     pub(crate) fn try_recv(&self) -> Result<Outbound, TryRecvError> {
         self.rx.try_recv()

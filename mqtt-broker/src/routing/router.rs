@@ -48,13 +48,14 @@ use parking_lot::{Condvar, Mutex, MutexGuard, RwLock};
 use crate::connection::protocol::{Ack, OpenRequest};
 use crate::hooks::ClientInfo;
 use crate::message::Message;
+use crate::message::{GroupId, SharedOrigin};
 use crate::metrics::Metrics;
 use crate::persistence::{Persistence, Restored};
 use crate::record::Record;
 use crate::routing::outbound::{OutPacket, Outbound, WriterTx};
 use crate::routing::retained::RetainedStore;
 use crate::routing::session_state::{AckError, Limits, SessionState};
-use crate::routing::shared::{Filter, GroupId, SharedOrigin, SharedSubscriptions};
+use crate::routing::shared::{Filter, SharedSubscriptions};
 use crate::routing::subscriptions::{Subscriber, SubscriptionTree};
 use crate::security::auth::Security;
 use crate::transport::Stream;
@@ -97,6 +98,22 @@ pub(crate) struct Slot {
     /// Counts the pumps that moved something out of the queue: a waiting publisher sees progress
     /// and keeps waiting, where a stuck subscriber (no progress for `write_timeout`) is cut off.
     progress: u64,
+    /// When the queue last moved, or last started to hold something, or a connection attached:
+    /// a connected client with messages waiting in its queue and no progress for `write_timeout`
+    /// is stuck, publisher waiting or not (see [`Router::stall_left`]).
+    progress_at: Instant,
+}
+
+/// What [`Router::stall_left`] tells a connection's idle writer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stall {
+    /// Look again after this long, or as soon as there is something to write.
+    CheckIn(std::time::Duration),
+    /// Nothing to check (`write_timeout` zero): wait for something to write.
+    Never,
+    /// Messages wait for this client and it made no progress for `write_timeout`: end the
+    /// connection (logged).
+    Stuck,
 }
 
 /// How the router reaches a live connection.
@@ -164,24 +181,40 @@ pub(crate) struct Router {
     refuse_logged: Mutex<Option<Instant>>,
 }
 
-/// Why a PUBLISH was refused upstream: a persistent session that is offline, and would have to
-/// queue it, has its queue at a limit. Nothing was delivered to anyone; the publisher is not
-/// acknowledged, and its connection is closed (3.1.1 has no negative acknowledgement).
+/// Why a PUBLISH was refused upstream: a session that would have to queue it has its queue at a
+/// limit and cannot be waited for (see [`Router::refuses`]): it is offline and persistent, or it
+/// is connected but is the publisher's own session, or its reader waits for room itself. Nothing
+/// was delivered to anyone; the publisher is not acknowledged, and its connection is closed
+/// (3.1.1 has no negative acknowledgement).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Refused {
-    /// The offline session whose queue is full.
+    /// The session whose queue is full.
     pub(crate) client_id: Arc<str>,
     /// The limit it is at: `max_queued_messages` or `max_queued_bytes`.
     pub(crate) limit: &'static str,
+    /// Whether that session's client is connected (the publisher's own session, or one whose
+    /// reader waits for room itself); otherwise it is offline.
+    pub(crate) connected: bool,
 }
 
 impl std::fmt::Display for Refused {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "PUBLISH not accepted: the queue of offline session {:?} is full ({}); \
+            "PUBLISH not accepted: the queue of {} session {:?} is full ({}){}; \
              not acknowledged, the client is to send it again",
-            self.client_id, self.limit
+            if self.connected {
+                "connected"
+            } else {
+                "offline"
+            },
+            self.client_id,
+            self.limit,
+            if self.connected {
+                " and cannot be waited for (the publisher's own, or one waiting itself)"
+            } else {
+                ""
+            }
         )
     }
 }
@@ -195,6 +228,51 @@ thread_local! {
     static OWN_FLAG: std::cell::RefCell<Option<Arc<AtomicBool>>> = const { std::cell::RefCell::new(None) };
     /// Set when this thread waited in `await_room`; read and cleared by [`Router::waited`].
     static WAITED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Set while this thread holds a group of log records open (see [`InGroup`]).
+    static IN_GROUP: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Who a routed message came from, which decides what a full queue does with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    /// A client's PUBLISH (also one a shared group's member left behind): it takes part in
+    /// back-pressure. Its publisher waits for room in a connected subscriber's queue, and is
+    /// refused upstream by one that cannot be waited for (see [`Router::refuses`]); once
+    /// acknowledged, it is never dropped (unless `queue_full_drop`). At QoS 0 nothing was
+    /// promised: a queue that cannot be waited for drops it.
+    Client,
+    /// A retained message for a new subscription, delivered by the subscriber's own reader: every
+    /// one enters the queue, past its limit if need be (there are at most as many as the retained
+    /// store holds, sharing its payloads), and leaves it at the pace the client acknowledges.
+    Retained,
+    /// The broker's own message: a Will, a `$SYS` update, a bridge's notification. Nobody was
+    /// acknowledged for it and nobody can be refused, so it takes no part in back-pressure: it
+    /// never waits for room (which would hold up the `$SYS` thread or a bridge for up to
+    /// `write_timeout` behind one slow subscriber) and never goes past a limit (which would let
+    /// `$SYS` grow a slow subscriber's queue without bound). A queue at a limit drops it, counted
+    /// and logged, whether its client is connected or not.
+    Broker,
+}
+
+/// A group of log records open on this thread (see `persistence/wal.rs`, "Groups"). While it is,
+/// `await_room` does not wait: the log writes nothing after the group's start until it ends, so a
+/// wait inside it would hold up every acknowledgement, the stuck subscriber's own included.
+struct InGroup<'a> {
+    _group: crate::persistence::Group<'a>,
+}
+
+impl<'a> InGroup<'a> {
+    fn begin(persistence: &'a Persistence) -> Self {
+        let group = persistence.begin_group();
+        IN_GROUP.set(true);
+        Self { _group: group }
+    }
+}
+
+impl Drop for InGroup<'_> {
+    fn drop(&mut self) {
+        IN_GROUP.set(false);
+    }
 }
 
 impl Router {
@@ -203,7 +281,7 @@ impl Router {
         limits: Limits,
         security: Security,
         persistence: Option<Arc<Persistence>>,
-        restored: Restored,
+        restored: Restored<SessionState>,
     ) -> Self {
         let mut sessions = HashMap::new();
         let mut tree = SubscriptionTree::default();
@@ -230,6 +308,7 @@ impl Router {
                 room: Arc::default(),
                 reader_waiting: Arc::default(),
                 progress: 0,
+                progress_at: Instant::now(),
             };
             let slot_ref = Arc::new(Mutex::new(slot));
             for (filter, qos) in &filters {
@@ -373,6 +452,7 @@ impl Router {
                         room: Arc::default(),
                         reader_waiting: Arc::default(),
                         progress: 0,
+                        progress_at: Instant::now(),
                     }))
                 }),
         );
@@ -411,6 +491,8 @@ impl Router {
         let _ = link.tx.try_send(Outbound::Packet(connack));
         slot.state.resume();
         slot.link = Some(link);
+        // A resumed session's queue has waited for its client, not for this connection.
+        slot.progress_at = Instant::now();
         // This thread is the connection's reader: it is the one that must not be waited for while
         // it waits itself (see `await_room`).
         let flag = Arc::clone(&slot.reader_waiting);
@@ -475,7 +557,7 @@ impl Router {
             };
             let original = message.for_delivery(origin.qos, false);
             let given = self.shared.members_of(&origin.group, |group, members| {
-                self.deliver_shared(group, members, &original, &security);
+                self.deliver_shared(group, members, &original, &security, Origin::Client);
             });
             if !given {
                 Metrics::add(&self.metrics.publish_dropped, 1);
@@ -503,16 +585,18 @@ impl Router {
     /// itself, which keeps the flag as published so that retained messages cross it). Subscribers of a persistent session
     /// that is offline get QoS 1 and 2 messages queued [MQTT-3.1.2-5].
     ///
-    /// This is for messages nobody could be refused to (Wills, `$SYS`, bridge notifications): an
-    /// offline session whose queue is full drops them, counted, as before back-pressure.
+    /// This is for the broker's own messages (Wills, `$SYS`, bridge notifications), which nobody
+    /// could be refused to, and which no client was acknowledged for: they take no part in
+    /// back-pressure (see [`Origin::Broker`]). A queue at a limit, its client connected or not,
+    /// drops them, counted in `$SYS/broker/publish/messages/dropped` and logged.
     pub(crate) fn publish(&self, message: &Message) {
-        let _ = self.route(message, None, false);
+        let _ = self.route(message, None, Origin::Broker, None);
     }
 
     /// [`publish`](Self::publish) for a client's PUBLISH, which may be refused: with back-pressure
     /// (no `queue_full_drop`), a QoS 1 or 2 message that an offline persistent session would have
     /// to queue while its queue is at a limit is delivered to nobody and answered `Err`, so that
-    /// its publisher is not acknowledged (see [`Self::offline_room`]).
+    /// its publisher is not acknowledged (see [`Self::room_for_all`]).
     ///
     /// `bridge` is the client identifier of the bridge it came from, if it did: it is not sent back
     /// to that bridge's own session, which is what stops two brokers bridged both ways from passing
@@ -522,14 +606,18 @@ impl Router {
         message: &Message,
         bridge: Option<&str>,
     ) -> Result<(), Refused> {
-        self.route(message, bridge, true)
+        self.route(message, bridge, Origin::Client, None)
     }
 
+    /// `received`: the session and packet identifier of an inbound QoS 2 PUBLISH (see
+    /// [`publish_once`](Self::publish_once)), whose `Received` record is logged with the
+    /// subscribers' records, as one group.
     fn route(
         &self,
         message: &Message,
         bridge: Option<&str>,
-        refusable: bool,
+        origin: Origin,
+        received: Option<(&SlotRef, PacketId)>,
     ) -> Result<(), Refused> {
         if message.retain {
             let mut retained = self.retained.lock();
@@ -541,6 +629,7 @@ impl Router {
             }
         }
         let Ok(topic) = TopicName::new(&message.topic) else {
+            self.log_received(received);
             return Ok(());
         };
         // The list of subscribers is built in a buffer this thread keeps from one message to the
@@ -557,7 +646,9 @@ impl Router {
         let mut shared = (found.len() > 1).then(SharedQos0::default);
         // Checked before anyone gets the message, so that a refused one (resent later by its
         // publisher) reaches nobody twice. QoS 0 is never queued for an offline session.
-        let checked = refusable && !self.limits.drop_when_full && message.qos != QoS::AtMostOnce;
+        let checked = origin == Origin::Client
+            && !self.limits.drop_when_full
+            && message.qos != QoS::AtMostOnce;
         // The shared groups are then looked up first too (which moves their turns on once, as
         // delivering does), so that a group none of whose members can take the message refuses it
         // as well. Nothing is allocated when there is no shared subscription.
@@ -573,7 +664,7 @@ impl Router {
         if checked
             && !inline
             && let Err(refused) = self
-                .offline_room(&found, message, bridge, &security)
+                .room_for_all(&found, message, bridge, &security)
                 .and_then(|()| self.groups_room(&groups, message, &security))
         {
             found.clear();
@@ -582,6 +673,18 @@ impl Router {
             }
             return self.refuse(refused);
         }
+        // With persistence, an inbound QoS 2 message is logged as one group: its publisher's
+        // `Received` and every subscriber's `Enqueue` reach the disk together or not at all (see
+        // `persistence/wal.rs`, "Groups"). Nothing may wait inside a group, so the waits for room
+        // come first, and the deliveries in the group go past a queue that filled up meanwhile.
+        // A clean session's publisher logs nothing, so needs no group.
+        let _group = match (&self.persistence, received) {
+            (Some(persistence), Some((publisher, _))) if !publisher.lock().clean => {
+                self.await_room_all(&found, message, bridge, &security);
+                Some(InGroup::begin(persistence))
+            }
+            _ => None,
+        };
         let mut refusal = None;
         for subscriber in found.drain(..) {
             let mut slot = subscriber.target.lock();
@@ -607,17 +710,14 @@ impl Router {
             }
             if inline
                 && subscriber.qos != QoS::AtMostOnce
-                && slot.link.is_none()
-                && !slot.clean
-                && let Some(limit) = slot.state.full_at(self.limits)
+                && let Some(refused) = self.refuses(&slot)
             {
-                refusal = Some(Refused {
-                    client_id: Arc::clone(&slot.client_id),
-                    limit,
-                });
+                refusal = Some(refused);
                 break;
             }
-            self.await_room(&mut slot);
+            if origin == Origin::Client {
+                self.await_room(&mut slot);
+            }
             let retain = slot.bridge && message.retain;
             self.deliver(
                 &mut slot,
@@ -625,6 +725,7 @@ impl Router {
                 // A bridge's copy keeps the retain flag, so it cannot share the others' bytes.
                 if retain { None } else { shared.as_mut() },
                 checked,
+                origin,
             );
         }
         if found.capacity() <= FOUND_KEPT {
@@ -635,17 +736,62 @@ impl Router {
         }
         if checked {
             for (group, members) in &groups {
-                self.deliver_shared(group, members, message, &security);
+                self.deliver_shared(group, members, message, &security, origin);
             }
         } else {
             self.shared.matching(topic, |group, members| {
-                self.deliver_shared(group, members, message, &security);
+                self.deliver_shared(group, members, message, &security, origin);
             });
         }
+        self.log_received(received);
         Ok(())
     }
 
-    /// [`offline_room`](Self::offline_room) for shared groups: a group refuses `message` when none
+    /// Logs the `Received` record of an inbound QoS 2 message routed to everyone, unless its
+    /// identifier was discarded meanwhile (a clean take-over of its session).
+    fn log_received(&self, received: Option<(&SlotRef, PacketId)>) {
+        if let Some((slot_ref, packet_id)) = received {
+            let mut slot = slot_ref.lock();
+            if slot.state.routed_qos2(packet_id) {
+                self.log(&mut slot, |client_id| Record::Received {
+                    client_id: Arc::clone(client_id),
+                    packet_id,
+                });
+            }
+        }
+    }
+
+    /// The waits for room of a message about to be logged as one group, before the group begins:
+    /// each subscriber in `found` that may read it and whose queue is full is waited for as in
+    /// [`await_room`](Self::await_room).
+    fn await_room_all(
+        &self,
+        found: &[Subscriber<SlotRef>],
+        message: &Message,
+        bridge: Option<&str>,
+        security: &Security,
+    ) {
+        for subscriber in found {
+            let mut slot = subscriber.target.lock();
+            if bridge == Some(&*slot.client_id)
+                || slot.link.is_none()
+                || slot.state.has_room(self.limits)
+            {
+                continue;
+            }
+            if security.checks_reads() && !slot.trusted {
+                let client = Arc::clone(&slot.client);
+                drop(slot);
+                if !security.may_receive(&client, message) {
+                    continue;
+                }
+                slot = subscriber.target.lock();
+            }
+            self.await_room(&mut slot);
+        }
+    }
+
+    /// [`room_for_all`](Self::room_for_all) for shared groups: a group refuses `message` when none
     /// of its members is connected or has room (`deliver_shared` would drop it) and one of them is
     /// a persistent session at a limit that may read the topic (a group nobody may read from
     /// refuses nothing: the message is not for it).
@@ -668,6 +814,7 @@ impl Router {
                     let refused = Refused {
                         client_id: Arc::clone(&slot.client_id),
                         limit,
+                        connected: false,
                     };
                     full.push((refused, Arc::clone(&slot.client), slot.trusted));
                 }
@@ -682,15 +829,17 @@ impl Router {
         Ok(())
     }
 
-    /// Whether every offline persistent session among `found` that would queue `message` (a QoS 1
-    /// or 2 one) has room for it; if one has not, the first such session and its limit.
+    /// Whether every session among `found` that would queue `message` (a QoS 1 or 2 one) and
+    /// cannot be waited for (see [`refuses`](Self::refuses): an offline persistent one, the
+    /// publisher's own, one whose reader waits itself) has room for it; if one has not, the first
+    /// such session and its limit.
     ///
     /// Each slot is locked in turn, as delivery does. A session that fills up or goes offline
     /// between this check and the delivery gets the message past its limit (by one message per
     /// publisher at most, as with back-pressure's other exceptions), never drops it. The ACL is
     /// asked only about a session that would refuse: one that may not read the topic gets nothing,
     /// so it refuses nothing either.
-    fn offline_room(
+    fn room_for_all(
         &self,
         found: &[Subscriber<SlotRef>],
         message: &Message,
@@ -703,15 +852,11 @@ impl Router {
                 continue;
             }
             let slot = subscriber.target.lock();
-            if slot.link.is_some() || slot.clean || bridge == Some(&*slot.client_id) {
+            if bridge == Some(&*slot.client_id) {
                 continue;
             }
-            let Some(limit) = slot.state.full_at(self.limits) else {
+            let Some(refused) = self.refuses(&slot) else {
                 continue;
-            };
-            let refused = Refused {
-                client_id: Arc::clone(&slot.client_id),
-                limit,
             };
             if security.checks_reads() && !slot.trusted {
                 let client = Arc::clone(&slot.client);
@@ -725,6 +870,37 @@ impl Router {
         Ok(())
     }
 
+    /// Whether `slot` refuses a QoS 1/2 message upstream, and why: its queue is at a limit and its
+    /// publisher cannot wait for room in it. That is so for a persistent session that is offline
+    /// (nothing drains its queue until its client is back); for the session of this thread's own
+    /// connection (only this thread reads the acknowledgements that would make room); and for a
+    /// session whose reader itself waits for room (two clients publishing to each other would wait
+    /// for each other). Those are the cases [`await_room`](Self::await_room) does not wait in, and
+    /// each used to take the message past the limit, without bound: a client publishing to its own
+    /// subscription faster than it acknowledged grew its queue for ever.
+    fn refuses(&self, slot: &Slot) -> Option<Refused> {
+        let connected = match &slot.link {
+            None if slot.clean => return None,
+            None => false,
+            Some(_) => {
+                let own = OWN_FLAG.with(|own| {
+                    own.borrow()
+                        .as_ref()
+                        .is_some_and(|own| Arc::ptr_eq(own, &slot.reader_waiting))
+                });
+                if !own && !slot.reader_waiting.load(Ordering::SeqCst) {
+                    return None;
+                }
+                true
+            }
+        };
+        slot.state.full_at(self.limits).map(|limit| Refused {
+            client_id: Arc::clone(&slot.client_id),
+            limit,
+            connected,
+        })
+    }
+
     /// Gives `message` to one member of a shared subscription's group: the first of `members` (in
     /// round-robin order) that is connected, has room in its queue and may read the topic; if none
     /// is, the first persistent session that has room and may, where it is queued like any message
@@ -736,6 +912,7 @@ impl Router {
         members: &[Subscriber<SlotRef>],
         message: &Message,
         security: &Security,
+        origin: Origin,
     ) {
         for connected in [true, false] {
             // Whether this member may take the message in this round.
@@ -768,11 +945,11 @@ impl Router {
                     group: Arc::clone(group),
                     qos: message.qos,
                 });
-                self.deliver(&mut slot, copy, None, false);
+                self.deliver(&mut slot, copy, None, false, origin);
                 return;
             }
         }
-        if !self.limits.drop_when_full {
+        if !self.limits.drop_when_full && origin == Origin::Client {
             // Every member is full: with back-pressure the publisher waits for the first
             // connected one that may read the topic, as for an ordinary subscription.
             for member in members {
@@ -795,7 +972,7 @@ impl Router {
                     group: Arc::clone(group),
                     qos: message.qos,
                 });
-                self.deliver(&mut slot, copy, None, false);
+                self.deliver(&mut slot, copy, None, false, origin);
                 return;
             }
         }
@@ -819,28 +996,28 @@ impl Router {
         message: Option<&Message>,
         bridge: Option<&str>,
     ) -> Result<(), Refused> {
+        // The identifier is taken at once, so that a duplicate is known as one while the message
+        // is routed, but its `Received` record is logged only with the subscribers' copies, as one
+        // group (see `route`): logged first, a crash before the copies would leave an identifier
+        // that makes the resent PUBLISH a duplicate, and the message would reach nobody.
         let first = {
             let mut slot = slot_ref.lock();
-            let first = owns(&slot, connection_id) && slot.state.receive_qos2(packet_id);
-            if first {
-                self.log(&mut slot, |client_id| Record::Received {
-                    client_id: Arc::clone(client_id),
-                    packet_id,
-                });
-            }
-            first
+            owns(&slot, connection_id) && slot.state.receive_qos2(packet_id)
         };
-        if let (true, Some(message)) = (first, message)
-            && let Err(refused) = self.publish_from(message, bridge)
+        if !first {
+            return Ok(());
+        }
+        let Some(message) = message else {
+            // Not to be delivered (the ACL): there is nobody's copy to log it with.
+            self.log_received(Some((slot_ref, packet_id)));
+            return Ok(());
+        };
+        if let Err(refused) =
+            self.route(message, bridge, Origin::Client, Some((slot_ref, packet_id)))
         {
-            // Whichever connection has the session now: the identifier is the session's.
-            let mut slot = slot_ref.lock();
-            if slot.state.release_qos2(packet_id) {
-                self.log(&mut slot, |client_id| Record::Freed {
-                    client_id: Arc::clone(client_id),
-                    packet_id,
-                });
-            }
+            // Whichever connection has the session now: the identifier is the session's. Its
+            // `Received` was never logged.
+            slot_ref.lock().state.release_qos2(packet_id);
             return Err(refused);
         }
         Ok(())
@@ -1008,6 +1185,7 @@ impl Router {
                     message.for_delivery(message.qos.min(*granted), true),
                     None,
                     false,
+                    Origin::Retained,
                 );
             }
         }
@@ -1068,7 +1246,7 @@ impl Router {
     /// client is connected. Only a full queue drops a message.
     ///
     /// `shared`, when one message goes to several subscribers, holds its QoS 0 encoding once made.
-    /// `checked`: [`Self::offline_room`] found room for it in every offline session, so a queue
+    /// `checked`: [`Self::room_for_all`] found room for it in every offline session, so a queue
     /// full by now (filled meanwhile) takes it past its limit rather than drop it.
     fn deliver(
         &self,
@@ -1076,6 +1254,7 @@ impl Router {
         message: Message,
         shared: Option<&mut SharedQos0>,
         checked: bool,
+        origin: Origin,
     ) {
         let message = match (&slot.link, message.qos, shared) {
             (Some(link), QoS::AtMostOnce, Some(shared)) if slot.state.nothing_queued() => {
@@ -1123,8 +1302,15 @@ impl Router {
         // With back-pressure, a connected client's queue is never a reason to drop: the publisher
         // waited for room in `await_room`, and what it still finds full (its own session, a cycle
         // of waits, a connection being cut) goes past the limit, by one message per publisher. Nor
-        // is an offline one's, once `offline_room` found room (it refuses the message otherwise).
-        let limits = if !self.limits.drop_when_full && (slot.link.is_some() || checked) {
+        // is an offline one's, once `room_for_all` found room (it refuses the message otherwise).
+        // The broker's own messages never go past a limit (see `Origin::Broker`).
+        // Nor does QoS 0, which nobody was promised: a queue that could not be waited for drops it.
+        let past_limit = match origin {
+            Origin::Client => !qos0 && (slot.link.is_some() || checked),
+            Origin::Retained => true,
+            Origin::Broker => false,
+        };
+        let limits = if !self.limits.drop_when_full && past_limit {
             Limits {
                 max_queued: 0,
                 max_queued_bytes: 0,
@@ -1133,6 +1319,12 @@ impl Router {
         } else {
             self.limits
         };
+        // For the log line of a drop: which of the broker's messages it was.
+        let topic = (origin == Origin::Broker).then(|| Arc::clone(&message.topic));
+        if slot.state.nothing_queued() {
+            // The queue starts to hold something: the time it may wait counts from now.
+            slot.progress_at = Instant::now();
+        }
         let dropped = slot.state.enqueue(message, limits).is_err();
         if let (false, Some(message)) = (dropped, logged) {
             self.log(slot, |client_id| Record::Enqueue {
@@ -1148,7 +1340,7 @@ impl Router {
         }
         if dropped {
             Metrics::add(&self.metrics.publish_dropped, 1);
-            self.log_drop(&slot.client_id);
+            self.log_drop(&slot.client_id, topic.as_deref(), qos0);
         }
     }
 
@@ -1176,7 +1368,8 @@ impl Router {
     /// its connection is cut, as its writer would have been, and the publisher goes on once the
     /// connection is closed (a clean session is gone; a persistent one keeps the message).
     fn await_room(&self, slot: &mut MutexGuard<'_, Slot>) {
-        if self.limits.drop_when_full {
+        // Inside a group of log records nothing may wait (see `InGroup`).
+        if self.limits.drop_when_full || IN_GROUP.get() {
             return;
         }
         let own = OWN_FLAG.with(|own| own.borrow().clone());
@@ -1220,7 +1413,8 @@ impl Router {
             deadline = Instant::now() + self.limits.stall;
             if let Some(link) = &slot.link {
                 warn!(
-                    "client {:?}: no progress for {:?} with its queue full (max_queued_messages);                      disconnecting it so that its publishers can go on",
+                    "client {:?}: no progress for {:?} with its queue full (max_queued_messages); \
+                     disconnecting it so that its publishers can go on",
                     slot.client_id, self.limits.stall
                 );
                 let stream = Arc::clone(&link.stream);
@@ -1234,8 +1428,41 @@ impl Router {
         self.pump_inner(slot);
         if slot.state.queued() < queued {
             slot.progress += 1;
+            slot.progress_at = Instant::now();
             slot.room.notify_all();
         }
+    }
+
+    /// Called by a connection's writer when it has nothing to write: whether its client is stuck.
+    /// That is so when messages wait in its queue (its window is full of messages it has not
+    /// acknowledged) and nothing left the queue for `write_timeout`. A writer blocked on the
+    /// socket is held to `write_timeout` by the socket; this covers the client whose unread bytes
+    /// all fit in the socket buffers, so that nothing blocks: it used to keep its connection and
+    /// its queue until keep-alive expired (1.5 x keep-alive: 90 s for mosquitto's default 60 s,
+    /// the 92 s of issue 14, item 8), or for ever with keep-alive 0, unless a publisher waited
+    /// for room in its queue.
+    pub(crate) fn stall_left(&self, slot_ref: &SlotRef, connection_id: u64) -> Stall {
+        let stall = self.limits.stall;
+        if stall.is_zero() {
+            return Stall::Never;
+        }
+        let slot = slot_ref.lock();
+        if !owns(&slot, connection_id) || slot.state.nothing_queued() {
+            return Stall::CheckIn(stall);
+        }
+        let waited = slot.progress_at.elapsed();
+        if waited < stall {
+            return Stall::CheckIn(stall - waited);
+        }
+        warn!(
+            "client {:?}: {} messages wait in its queue and none could be sent for {:?} \
+             (write_timeout: its window is full of messages it does not acknowledge); \
+             disconnecting it",
+            slot.client_id,
+            slot.state.queued(),
+            stall
+        );
+        Stall::Stuck
     }
 
     fn pump_inner(&self, slot: &mut Slot) {
@@ -1269,20 +1496,31 @@ impl Router {
     }
 
     /// Logs a dropped message, at most once every [`DROP_LOG_EVERY`]: a flood of drops must not
-    /// become a flood of log lines.
-    fn log_drop(&self, client_id: &str) {
+    /// become a flood of log lines. `broker_topic`: the topic of one of the broker's own messages
+    /// (see [`Origin::Broker`]); `None` for a client's, dropped only with `queue_full_drop`.
+    fn log_drop(&self, client_id: &str, broker_topic: Option<&str>, qos0: bool) {
         let now = Instant::now();
         let mut last = self.drop_logged.lock();
         if last.is_none_or(|last| now.saturating_duration_since(last) >= DROP_LOG_EVERY) {
             *last = Some(now);
             drop(last);
+            let what = match broker_topic {
+                Some(topic) => format!(
+                    "a message the broker published itself (a Will, $SYS or a bridge \
+                     notification, on {topic:?}) dropped, its queue is full; no client was \
+                     acknowledged for it"
+                ),
+                None if self.limits.drop_when_full => {
+                    "outgoing message dropped, its queue is full (queue_full_drop true)".into()
+                }
+                None if qos0 => "QoS 0 message dropped, its queue is full and its publisher \
+                                 could not wait (its own session, or one waiting itself)"
+                    .into(),
+                None => "outgoing message dropped, its queue is full".into(),
+            };
             warn!(
-                "client {client_id:?}: outgoing message dropped, its queue is full                  (max_queued_messages{}); counted in $SYS/broker/publish/messages/dropped,                  logged at most every {}s",
-                if self.limits.drop_when_full {
-                    ", queue_full_drop true"
-                } else {
-                    ", client offline"
-                },
+                "client {client_id:?}: {what} (max_queued_messages / max_queued_bytes); counted in \
+                 $SYS/broker/publish/messages/dropped, logged at most every {}s",
                 DROP_LOG_EVERY.as_secs()
             );
         }
@@ -1303,9 +1541,14 @@ impl Router {
             *last = Some(now);
             drop(last);
             warn!(
-                "offline client {:?}: its queue is full ({}), so a QoS 1/2 PUBLISH for it was \
+                "{} client {:?}: its queue is full ({}), so a QoS 1/2 PUBLISH for it was \
                  refused: its publisher is disconnected unacknowledged, to send it again later; \
                  counted in $SYS/broker/publish/messages/refused, logged at most every {}s",
+                if refused.connected {
+                    "connected (and not to be waited for)"
+                } else {
+                    "offline"
+                },
                 refused.client_id,
                 refused.limit,
                 DROP_LOG_EVERY.as_secs()

@@ -24,6 +24,7 @@ use std::sync::Arc;
 use mqtt_codec::{Delivery, PacketId, QoS};
 
 use crate::message::Message;
+use crate::persistence::ReplayedState;
 use crate::record::Record;
 use crate::routing::outbound::OutPacket;
 
@@ -35,7 +36,7 @@ pub(crate) struct Limits {
     /// QoS 1 and 2 messages waiting for a window slot or for the client to come back
     /// (`max_queued_messages`). While a live client's queue is full its publishers wait (see
     /// `router.rs`, "Back-pressure"), while an offline one's is, their QoS 1/2 PUBLISH is refused
-    /// (`Router::offline_room`); with `drop_when_full` the message is dropped and counted.
+    /// (`Router::room_for_all`); with `drop_when_full` the message is dropped and counted.
     pub(crate) max_queued: usize,
     /// `queue_full_drop true`: mosquitto's behaviour, a message for a full queue is dropped (and
     /// counted) instead of making its publisher wait.
@@ -167,6 +168,10 @@ pub(crate) struct SessionState {
     /// A PUBLISH arriving again with one of these is acknowledged but not delivered again
     /// [MQTT-4.3.3-2].
     inbound_qos2: BTreeSet<PacketId>,
+    /// The part of `inbound_qos2` still being routed, whose `Received` record is not logged yet
+    /// (see `Router::publish_once`): a snapshot leaves them out, since the subscribers' copies may
+    /// not be in it either.
+    routing_qos2: BTreeSet<PacketId>,
     /// The last identifier assigned to an outbound PUBLISH.
     last_packet_id: PacketId,
 }
@@ -180,6 +185,7 @@ impl Default for SessionState {
             inflight: VecDeque::new(),
             unsent: 0,
             inbound_qos2: BTreeSet::new(),
+            routing_qos2: BTreeSet::new(),
             // So that the first identifier assigned is 1.
             last_packet_id: LAST_ID,
         }
@@ -431,13 +437,30 @@ impl SessionState {
 
     /// An inbound QoS 2 PUBLISH: true the first time `packet_id` is seen, when the message is to be
     /// delivered; false for a duplicate before PUBREL, which must not be [MQTT-4.3.3-2].
+    /// Until [`routed_qos2`](Self::routed_qos2), the identifier counts as being routed.
     pub(crate) fn receive_qos2(&mut self, packet_id: PacketId) -> bool {
-        self.inbound_qos2.insert(packet_id)
+        let first = self.inbound_qos2.insert(packet_id);
+        if first {
+            self.routing_qos2.insert(packet_id);
+        }
+        first
+    }
+
+    /// The message of `packet_id` reached every subscriber: true if the identifier still awaits
+    /// PUBREL (a clean take-over may have discarded it meanwhile), when its `Received` record is due.
+    pub(crate) fn routed_qos2(&mut self, packet_id: PacketId) -> bool {
+        self.routing_qos2.remove(&packet_id) && self.inbound_qos2.contains(&packet_id)
+    }
+
+    /// Replay: a logged `Received`.
+    pub(crate) fn restore_received(&mut self, packet_id: PacketId) {
+        self.inbound_qos2.insert(packet_id);
     }
 
     /// An inbound PUBREL: the identifier may be used for a new message from now on [MQTT-4.3.3-2].
     /// The caller answers PUBCOMP whether or not the identifier was known.
     pub(crate) fn release_qos2(&mut self, packet_id: PacketId) -> bool {
+        self.routing_qos2.remove(&packet_id);
         self.inbound_qos2.remove(&packet_id)
     }
 
@@ -516,7 +539,7 @@ impl SessionState {
                 message: message.clone(),
             });
         }
-        for packet_id in &self.inbound_qos2 {
+        for packet_id in self.inbound_qos2.difference(&self.routing_qos2) {
             out.push(Record::Received {
                 client_id: Arc::clone(client_id),
                 packet_id: *packet_id,
@@ -571,6 +594,45 @@ fn publish_packet(message: &Message, packet_id: PacketId, dup: bool) -> OutPacke
     OutPacket::Publish {
         message: message.clone(),
         delivery: Delivery::new(message.qos, packet_id, dup),
+    }
+}
+
+/// Start-up: the persistent store replays each of this session's records here, in log order. The
+/// rules are the live ones (`pubrec`, `release_qos2`, ...) or their `restore_*` twins, so a restored
+/// session is in the state the same changes made live.
+impl ReplayedState for SessionState {
+    fn replay(&mut self, record: Record) {
+        match record {
+            Record::Subscribe { filter, qos, .. } => {
+                self.subscriptions.insert(filter, qos);
+            }
+            Record::Unsubscribe { filter, .. } => {
+                self.subscriptions.remove(&filter);
+            }
+            Record::Enqueue { message, .. } => self.restore_enqueue(message),
+            Record::Assign { packet_id, .. } => self.restore_assign(packet_id),
+            Record::Released { packet_id, .. } => {
+                let _ = self.pubrec(packet_id);
+            }
+            Record::Completed { packet_id, .. } => self.restore_complete(packet_id),
+            Record::Received { packet_id, .. } => self.restore_received(packet_id),
+            Record::Freed { packet_id, .. } => {
+                self.release_qos2(packet_id);
+            }
+            Record::InFlight {
+                packet_id, message, ..
+            } => self.restore_inflight(packet_id, message),
+            Record::LastId { packet_id, .. } => self.restore_last_id(packet_id),
+            // Not changes of one session's state: the replay keeps them itself.
+            Record::Retain(_)
+            | Record::Session { .. }
+            | Record::Forget { .. }
+            | Record::SessionMark { .. }
+            | Record::RetainedMark { .. }
+            | Record::End
+            | Record::GroupBegin
+            | Record::GroupEnd => {}
+        }
     }
 }
 
@@ -664,7 +726,7 @@ mod tests {
 
     #[test]
     fn take_shared_gives_back_unacknowledged_group_messages_only() {
-        let origin = crate::routing::shared::SharedOrigin {
+        let origin = crate::message::SharedOrigin {
             group: std::sync::Arc::new(("g".into(), "t".into())),
             qos: QoS::ExactlyOnce,
         };

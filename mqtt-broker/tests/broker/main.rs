@@ -20,6 +20,7 @@ mod offline;
 mod overload;
 mod persistence;
 mod publish;
+mod relay;
 mod retain;
 mod security;
 mod session;

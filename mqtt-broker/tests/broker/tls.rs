@@ -300,7 +300,7 @@ fn a_tls_record_sent_a_byte_at_a_time_is_cut_off_by_connect_timeout_mqtt_3_1_0_1
 }
 
 /// A rustls client configuration trusting `ca.pem`.
-fn client_config(certs: &Certificates) -> std::sync::Arc<rustls::ClientConfig> {
+pub(crate) fn client_config(certs: &Certificates) -> std::sync::Arc<rustls::ClientConfig> {
     use rustls::pki_types::CertificateDer;
     use rustls::pki_types::pem::PemObject;
 

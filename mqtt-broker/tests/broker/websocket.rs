@@ -35,7 +35,7 @@ fn ws_broker(tls: Option<TlsSettings>) -> (BrokerHandle, SocketAddr, SocketAddr)
 }
 
 /// The opening request, with the RFC 6455 §1.3 key (whose answer is known) and `protocols` offered.
-fn upgrade_request(protocols: &str) -> String {
+pub(crate) fn upgrade_request(protocols: &str) -> String {
     format!(
         "GET /mqtt HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
@@ -109,7 +109,7 @@ struct WsClient<S: ReadWrite> {
 
 /// A frame from the server.
 #[derive(Debug, PartialEq, Eq)]
-enum ServerFrame {
+pub(crate) enum ServerFrame {
     Binary(Vec<u8>),
     Pong(Vec<u8>),
     Close(Option<u16>),
@@ -226,7 +226,7 @@ impl<S: ReadWrite> WsClient<S> {
 }
 
 /// Parses one unmasked server frame at the start of `raw`.
-fn parse_server_frame(raw: &[u8]) -> Option<(ServerFrame, usize)> {
+pub(crate) fn parse_server_frame(raw: &[u8]) -> Option<(ServerFrame, usize)> {
     let [first, second, ..] = *raw else {
         return None;
     };
