@@ -165,6 +165,9 @@ impl Script {
             allow_zero_length_clientid: true,
             auto_id_prefix: "auto-".into(),
             message_size_limit: 64,
+            max_packet_size: mqtt_codec::MAX_PACKET_SIZE,
+            max_keepalive: 0,
+            topic_alias_maximum: 10,
         };
         Client {
             id,
@@ -230,6 +233,7 @@ impl Script {
                         tx: tx.clone(),
                         stream: Arc::new(Stream::Plain(socket)),
                         starved: Arc::clone(&starved),
+                        mqtt5: false,
                     };
                     let info = Arc::new(ClientInfo::restored(Arc::clone(&request.client_id), None));
                     let opened = self.router.open(&request, info, link);
@@ -253,11 +257,15 @@ impl Script {
                 }
                 (Action::Publish(message), _) => self.router.publish(&message),
                 (Action::PublishOnce { packet_id, message }, Some(slot)) => {
-                    match self
-                        .router
-                        .publish_once(&slot, id, packet_id, message.as_ref(), None)
-                    {
-                        Ok(()) => self.send(client, OutPacket::PubRec(packet_id)),
+                    match self.router.publish_once(
+                        &slot,
+                        id,
+                        packet_id,
+                        message.as_ref(),
+                        None,
+                        None,
+                    ) {
+                        Ok(_) => self.send(client, OutPacket::PubRec(packet_id)),
                         Err(refused) => {
                             let actions = self.clients[client]
                                 .protocol
@@ -280,19 +288,30 @@ impl Script {
                         }
                     }
                 }
-                (Action::Subscribe { packet_id, filters }, Some(slot)) => {
+                (
+                    Action::Subscribe {
+                        packet_id, filters, ..
+                    },
+                    Some(slot),
+                ) => {
                     let allowed = vec![true; filters.len()];
                     let level = self.clients[client].protocol.level();
-                    let (codes, subscribed) = self.router.subscribe(
-                        &slot,
-                        id,
-                        &filters,
-                        &allowed,
-                        MAX_SUBSCRIPTIONS,
-                        level,
+                    let asked = crate::routing::router::Asked {
+                        filters: &filters,
+                        options: &[],
+                        allowed: &allowed,
+                    };
+                    let done = self
+                        .router
+                        .subscribe(&slot, id, asked, MAX_SUBSCRIPTIONS, level);
+                    self.send(
+                        client,
+                        OutPacket::SubAck {
+                            packet_id,
+                            codes: done.codes,
+                        },
                     );
-                    self.send(client, OutPacket::SubAck { packet_id, codes });
-                    self.router.send_retained(&slot, id, &subscribed);
+                    self.router.send_retained(&slot, id, &done.send_retained);
                 }
                 (Action::Unsubscribe { packet_id, filters }, Some(slot)) => {
                     self.router.unsubscribe(&slot, id, &filters);
@@ -311,6 +330,8 @@ impl Script {
                 }
                 // Only an attached connection's session asks for these; the reader thread would
                 // end the connection if one came anyway.
+                // The script speaks 3.1.1 and 3.1, which never produce these.
+                (Action::PublishAcked { .. } | Action::SessionExpiry(_), Some(_)) => {}
                 (action, None) => panic!("{action:?} before the session was opened"),
             }
         }

@@ -385,7 +385,7 @@ impl BrokerHandle {
             let _ = thread.join();
         }
         for link in self.context.router.detach_all() {
-            link.disconnect();
+            link.disconnect_with(mqtt_codec::v5::ReasonCode::SERVER_SHUTTING_DOWN); // 5.0: 0x8B
         }
         let (count, ended) = &*self.live;
         let mut count = count.lock();

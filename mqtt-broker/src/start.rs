@@ -146,6 +146,11 @@ impl Broker {
                 allow_zero_length_clientid: config.allow_zero_length_clientid,
                 auto_id_prefix: config.auto_id_prefix.clone(),
                 message_size_limit: config.message_size_limit,
+                max_packet_size,
+                // No directive caps the keep-alive yet: 0 leaves the client's (see the README, "MQTT 5.0").
+                max_keepalive: 0,
+                // As many inbound topic aliases per 5.0 client as mosquitto's default.
+                topic_alias_maximum: 10,
             },
             max_connections,
             admitted: AtomicUsize::new(0),

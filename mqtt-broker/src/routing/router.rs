@@ -45,19 +45,20 @@ use mqtt_codec::{
 };
 use parking_lot::{Condvar, Mutex, MutexGuard, RwLock};
 
-use crate::connection::protocol::{Ack, OpenRequest};
+use crate::connection::protocol::{Ack, OpenRequest, SubscriptionOptions5};
 use crate::hooks::ClientInfo;
 use crate::message::Message;
 use crate::metrics::Metrics;
 use crate::persistence::{Persistence, Restored};
 use crate::record::Record;
-use crate::routing::outbound::{OutPacket, Outbound, WriterTx};
+use crate::routing::outbound::{ConnAck5, OutPacket, Outbound, WriterTx};
 use crate::routing::retained::RetainedStore;
 use crate::routing::session_state::{AckError, Limits, SessionState};
 use crate::routing::shared::{Filter, GroupId, SharedOrigin, SharedSubscriptions};
 use crate::routing::subscriptions::{Subscriber, SubscriptionTree};
 use crate::security::auth::Security;
 use crate::transport::Stream;
+use mqtt_codec::v5::{ReasonCode, RetainHandling};
 
 /// A session's slot in the registry, shared by its connection threads and by publishers.
 pub(crate) type SlotRef = Arc<Mutex<Slot>>;
@@ -97,6 +98,12 @@ pub(crate) struct Slot {
     /// Counts the pumps that moved something out of the queue: a waiting publisher sees progress
     /// and keeps waiting, where a stuck subscriber (no progress for `write_timeout`) is cut off.
     progress: u64,
+    /// Whether the connection that opened it speaks 5.0: its deliveries carry properties and
+    /// Subscription Identifiers, so they never share the 3.1.1 bytes of a QoS 0 PUBLISH.
+    mqtt5: bool,
+    /// 5.0 subscription options by filter (No Local, Retain As Published, Subscription
+    /// Identifier), looked up on delivery to a 5.0 session. Not yet persisted.
+    options5: HashMap<String, SubscriptionOptions5>,
 }
 
 /// How the router reaches a live connection.
@@ -110,6 +117,8 @@ pub(crate) struct Link {
     pub(crate) stream: Arc<Stream>,
     /// Set when a `try_send` found the channel full; the writer then calls [`Router::pump`].
     pub(crate) starved: Arc<AtomicBool>,
+    /// Whether the client speaks 5.0, and is told why the broker ends its connection.
+    pub(crate) mqtt5: bool,
 }
 
 impl Link {
@@ -118,6 +127,23 @@ impl Link {
     pub(crate) fn disconnect(self) {
         let _ = self.tx.try_send(Outbound::Close);
         self.stream.shutdown();
+    }
+
+    /// [`disconnect`](Self::disconnect), telling a 5.0 client why with a DISCONNECT: 0x8E when
+    /// another connection took its session over [MQTT5-3.1.4-3], 0x8B at shutdown. The writer
+    /// sends it, then closes the socket, which ends the reader; only if the writer's channel has
+    /// no room is the socket cut at once, without it.
+    pub(crate) fn disconnect_with(self, reason: ReasonCode) {
+        if self.mqtt5
+            && self
+                .tx
+                .try_send(Outbound::Packet(OutPacket::Disconnect(reason)))
+                .is_ok()
+            && self.tx.try_send(Outbound::Close).is_ok()
+        {
+            return;
+        }
+        self.disconnect();
     }
 }
 
@@ -230,6 +256,9 @@ impl Router {
                 room: Arc::default(),
                 reader_waiting: Arc::default(),
                 progress: 0,
+                // 5.0 options are not in the log yet: a restored session delivers as at 3.1.1.
+                mqtt5: false,
+                options5: HashMap::new(),
             };
             let slot_ref = Arc::new(Mutex::new(slot));
             for (filter, qos) in &filters {
@@ -373,6 +402,8 @@ impl Router {
                         room: Arc::default(),
                         reader_waiting: Arc::default(),
                         progress: 0,
+                        mqtt5: false,
+                        options5: HashMap::new(),
                     }))
                 }),
         );
@@ -380,9 +411,11 @@ impl Router {
         drop(sessions);
         let taken_over = slot.link.take();
         let mut orphans = Vec::new();
-        let session_present = if request.clean_session || slot.clean {
-            // Discard any previous session [MQTT-3.1.2-6]; a clean one is never resumed.
+        let session_present = if request.clean_start || slot.clean {
+            // Discard any previous session [MQTT-3.1.2-6] [MQTT5-3.1.2-4]; a clean one is never
+            // resumed.
             self.unsubscribe_all(&slot);
+            slot.options5.clear();
             orphans = slot.state.take_shared();
             if !slot.clean {
                 self.log(&mut slot, |client_id| Record::Forget {
@@ -392,8 +425,9 @@ impl Router {
             slot.state = SessionState::default();
             false
         } else {
-            existed // [MQTT-3.1.2-4]
+            existed // [MQTT-3.1.2-4] [MQTT5-3.1.2-5]
         };
+        slot.mqtt5 = request.mqtt5.is_some();
         slot.clean = request.clean_session;
         slot.bridge = request.bridge;
         slot.trusted = request.trusted;
@@ -403,9 +437,16 @@ impl Router {
             client_id: Arc::clone(client_id),
             user,
         });
-        let connack = OutPacket::ConnAck {
-            session_present, // [MQTT-3.2.2-1] [MQTT-3.2.2-2] [MQTT-3.2.2-3]
-            code: ConnectReturnCode::Accepted,
+        let connack = match &request.mqtt5 {
+            None => OutPacket::ConnAck {
+                session_present, // [MQTT-3.2.2-1] [MQTT-3.2.2-2] [MQTT-3.2.2-3]
+                code: ConnectReturnCode::Accepted,
+            },
+            Some(open) => OutPacket::ConnAck5(Box::new(ConnAck5 {
+                session_present,             // [MQTT5-3.2.2-2] [MQTT5-3.2.2-3]
+                reason: ReasonCode::SUCCESS, // [MQTT5-3.1.4-5]
+                properties: open.connack.clone(),
+            })),
         };
         // The channel is new and empty: this cannot fail.
         let _ = link.tx.try_send(Outbound::Packet(connack));
@@ -506,7 +547,7 @@ impl Router {
     /// This is for messages nobody could be refused to (Wills, `$SYS`, bridge notifications): an
     /// offline session whose queue is full drops them, counted, as before back-pressure.
     pub(crate) fn publish(&self, message: &Message) {
-        let _ = self.route(message, None, false);
+        let _ = self.route(message, None, None, false);
     }
 
     /// [`publish`](Self::publish) for a client's PUBLISH, which may be refused: with back-pressure
@@ -516,21 +557,28 @@ impl Router {
     ///
     /// `bridge` is the client identifier of the bridge it came from, if it did: it is not sent back
     /// to that bridge's own session, which is what stops two brokers bridged both ways from passing
-    /// a message back and forth for ever (mosquitto does the same).
+    /// a message back and forth for ever (mosquitto does the same). `publisher` is the client
+    /// identifier of the session that published it: a 5.0 subscription with No Local does not
+    /// send it back there [MQTT5-3.8.3-3].
+    ///
+    /// Answers how many sessions (and shared groups) it was given to: 0 is what a 5.0 publisher
+    /// is told as 0x10, no matching subscribers.
     pub(crate) fn publish_from(
         &self,
         message: &Message,
         bridge: Option<&str>,
-    ) -> Result<(), Refused> {
-        self.route(message, bridge, true)
+        publisher: Option<&str>,
+    ) -> Result<usize, Refused> {
+        self.route(message, bridge, publisher, true)
     }
 
     fn route(
         &self,
         message: &Message,
         bridge: Option<&str>,
+        publisher: Option<&str>,
         refusable: bool,
-    ) -> Result<(), Refused> {
+    ) -> Result<usize, Refused> {
         if message.retain {
             let mut retained = self.retained.lock();
             retained.0.update(message);
@@ -541,7 +589,7 @@ impl Router {
             }
         }
         let Ok(topic) = TopicName::new(&message.topic) else {
-            return Ok(());
+            return Ok(0);
         };
         // The list of subscribers is built in a buffer this thread keeps from one message to the
         // next, so that routing allocates nothing once the buffer has grown to the fan-out.
@@ -580,14 +628,23 @@ impl Router {
             if found.capacity() <= FOUND_KEPT {
                 FOUND.set(found);
             }
-            return self.refuse(refused);
+            return self.refuse(refused).map(|()| 0);
         }
         let mut refusal = None;
+        let mut delivered = 0;
         for subscriber in found.drain(..) {
             let mut slot = subscriber.target.lock();
             if bridge == Some(&*slot.client_id) {
                 continue;
             }
+            let options5 = if slot.mqtt5 {
+                match matching_options5(&slot, topic, publisher) {
+                    Some(options) => Some(options),
+                    None => continue, // No Local [MQTT5-3.8.3-3]
+                }
+            } else {
+                None
+            };
             if security.checks_reads() && !slot.trusted {
                 // Ask with the slot unlocked; if meanwhile another connection took the session
                 // over (another user, perhaps), ask again about the new one.
@@ -619,30 +676,41 @@ impl Router {
             }
             self.await_room(&mut slot);
             let retain = slot.bridge && message.retain;
+            let mut copy = message.for_delivery(message.qos.min(subscriber.qos), retain);
+            if let Some((retain_as_published, ids)) = options5 {
+                // [MQTT5-3.3.1-12] [MQTT5-3.3.1-13]
+                copy.retain = retain_as_published && message.retain;
+                copy.subscription_ids = ids;
+            }
+            // A bridge's copy keeps the retain flag, and a 5.0 one has properties of its own, so
+            // neither can share the others' bytes.
+            let shareable = !copy.retain && !slot.mqtt5;
             self.deliver(
                 &mut slot,
-                message.for_delivery(message.qos.min(subscriber.qos), retain),
-                // A bridge's copy keeps the retain flag, so it cannot share the others' bytes.
-                if retain { None } else { shared.as_mut() },
+                copy,
+                if shareable { shared.as_mut() } else { None },
                 checked,
             );
+            delivered += 1;
         }
         if found.capacity() <= FOUND_KEPT {
             FOUND.set(found);
         }
         if let Some(refused) = refusal {
-            return self.refuse(refused);
+            return self.refuse(refused).map(|()| 0);
         }
         if checked {
             for (group, members) in &groups {
                 self.deliver_shared(group, members, message, &security);
+                delivered += 1;
             }
         } else {
             self.shared.matching(topic, |group, members| {
                 self.deliver_shared(group, members, message, &security);
+                delivered += 1;
             });
         }
-        Ok(())
+        Ok(delivered)
     }
 
     /// [`offline_room`](Self::offline_room) for shared groups: a group refuses `message` when none
@@ -810,7 +878,8 @@ impl Router {
     /// [MQTT-4.3.3-2]. The caller answers PUBREC either way, unless the message was refused
     /// (see [`publish_from`](Self::publish_from), whose `bridge` this is): then the identifier is
     /// forgotten again, so that the PUBLISH the client sends again is routed, not taken for a
-    /// duplicate of one delivered.
+    /// duplicate of one delivered. Answers how many it was given to, as `publish_from` does, or
+    /// `None` when it was not routed (a duplicate, or no message).
     pub(crate) fn publish_once(
         &self,
         slot_ref: &SlotRef,
@@ -818,7 +887,8 @@ impl Router {
         packet_id: PacketId,
         message: Option<&Message>,
         bridge: Option<&str>,
-    ) -> Result<(), Refused> {
+        publisher: Option<&str>,
+    ) -> Result<Option<usize>, Refused> {
         let first = {
             let mut slot = slot_ref.lock();
             let first = owns(&slot, connection_id) && slot.state.receive_qos2(packet_id);
@@ -830,20 +900,36 @@ impl Router {
             }
             first
         };
-        if let (true, Some(message)) = (first, message)
-            && let Err(refused) = self.publish_from(message, bridge)
-        {
-            // Whichever connection has the session now: the identifier is the session's.
-            let mut slot = slot_ref.lock();
-            if slot.state.release_qos2(packet_id) {
-                self.log(&mut slot, |client_id| Record::Freed {
-                    client_id: Arc::clone(client_id),
-                    packet_id,
-                });
+        let (true, Some(message)) = (first, message) else {
+            return Ok(None);
+        };
+        match self.publish_from(message, bridge, publisher) {
+            Ok(delivered) => Ok(Some(delivered)),
+            Err(refused) => {
+                // Whichever connection has the session now: the identifier is the session's.
+                let mut slot = slot_ref.lock();
+                if slot.state.release_qos2(packet_id) {
+                    self.log(&mut slot, |client_id| Record::Freed {
+                        client_id: Arc::clone(client_id),
+                        packet_id,
+                    });
+                }
+                Err(refused)
             }
-            return Err(refused);
         }
-        Ok(())
+    }
+
+    /// A 5.0 client's new Session Expiry Interval, from its DISCONNECT: 0 makes the session end
+    /// with this connection [MQTT5-3.1.2-23] (5.0 §3.14.2.2.2), and forgets it on disk.
+    pub(crate) fn set_session_expiry(&self, slot_ref: &SlotRef, connection_id: u64, seconds: u32) {
+        let mut slot = slot_ref.lock();
+        if !owns(&slot, connection_id) || seconds != 0 || slot.clean {
+            return;
+        }
+        self.log(&mut slot, |client_id| Record::Forget {
+            client_id: Arc::clone(client_id),
+        });
+        slot.clean = true;
     }
 
     /// An inbound PUBREL: `packet_id` is free again. The caller answers PUBCOMP either way.
@@ -888,6 +974,7 @@ impl Router {
             Ack::PubAck(packet_id) => slot.state.puback(packet_id).map(|()| None),
             Ack::PubRec(packet_id) => slot.state.pubrec(packet_id).map(Some),
             Ack::PubComp(packet_id) => slot.state.pubcomp(packet_id).map(|()| None),
+            Ack::PubRecRefused(packet_id) => slot.state.pubrec_refused(packet_id).map(|()| None),
         };
         let reply = match outcome {
             Ok(reply) => reply,
@@ -905,7 +992,9 @@ impl Router {
                     client_id: Arc::clone(client_id),
                     packet_id,
                 },
-                Ack::PubAck(packet_id) | Ack::PubComp(packet_id) => Record::Completed {
+                Ack::PubAck(packet_id)
+                | Ack::PubComp(packet_id)
+                | Ack::PubRecRefused(packet_id) => Record::Completed {
                     client_id: Arc::clone(client_id),
                     packet_id,
                 },
@@ -918,7 +1007,8 @@ impl Router {
     /// Adds subscriptions, replacing identical ones [MQTT-3.8.4-3], and answers one return code per
     /// filter in order [MQTT-3.8.4-5] [MQTT-3.9.3-1], with the filters actually subscribed.
     ///
-    /// `allowed[i]` says whether the ACL and `max_topic_levels` let filter `i` through; `max_count`
+    /// `asked.allowed[i]` says whether the ACL and `max_topic_levels` let filter `i` through, and
+    /// `asked.options[i]` are its 5.0 options (none at 3.1.1); `max_count`
     /// caps the subscriptions of one session (0: no cap). A refused filter gets 0x80 at 3.1.1; a 3.1
     /// client has no failure code and is answered as if granted, with nothing ever delivered
     /// [V31-DIFF-34].
@@ -926,22 +1016,28 @@ impl Router {
         &self,
         slot_ref: &SlotRef,
         connection_id: u64,
-        filters: &[(String, QoS)],
-        allowed: &[bool],
+        asked: Asked<'_>,
         max_count: usize,
         level: ProtocolLevel,
-    ) -> (Vec<SubAckReturnCode>, Vec<(String, QoS)>) {
+    ) -> Subscribed {
+        let Asked {
+            filters,
+            options,
+            allowed,
+        } = asked;
         let mut slot = slot_ref.lock();
         if !owns(&slot, connection_id) {
-            return (Vec::new(), Vec::new());
+            return Subscribed::default();
         }
         let key = slot.key;
         let mut tree = self.subscriptions.write();
         let mut subscribed = Vec::new();
+        let mut send_retained = Vec::new();
         let codes = filters
             .iter()
             .zip(allowed)
-            .map(|((filter, qos), allowed)| {
+            .enumerate()
+            .map(|(index, ((filter, qos), allowed))| {
                 let room = max_count == 0
                     || slot.state.subscriptions.len() < max_count
                     || slot.state.subscriptions.contains_key(filter);
@@ -959,7 +1055,25 @@ impl Router {
                                     .subscribe(share, key, *qos, Arc::clone(slot_ref))
                             }
                         };
-                        slot.state.subscriptions.insert(filter.clone(), *qos);
+                        let existed = slot
+                            .state
+                            .subscriptions
+                            .insert(filter.clone(), *qos)
+                            .is_some();
+                        let wanted = match options.get(index) {
+                            Some(options5) => {
+                                slot.options5.insert(filter.clone(), *options5);
+                                match options5.retain_handling {
+                                    RetainHandling::SendOnSubscribe => true, // [MQTT5-3.3.1-9]
+                                    RetainHandling::SendIfNew => !existed,   // [MQTT5-3.3.1-10]
+                                    RetainHandling::DoNotSend => false,      // [MQTT5-3.3.1-11]
+                                }
+                            }
+                            None => true,
+                        };
+                        if wanted {
+                            send_retained.push((filter.clone(), *qos));
+                        }
                         self.log(&mut slot, |client_id| Record::Subscribe {
                             client_id: Arc::clone(client_id),
                             filter: filter.clone(),
@@ -973,7 +1087,11 @@ impl Router {
                 }
             })
             .collect();
-        (codes, subscribed)
+        Subscribed {
+            codes,
+            subscribed,
+            send_retained,
+        }
     }
 
     /// Sends the retained messages matching new subscriptions, with the retain flag set
@@ -1002,13 +1120,16 @@ impl Router {
             if !owns(&slot, connection_id) {
                 return;
             }
+            // A 5.0 subscription's identifier goes with its retained messages too [MQTT5-3.3.4-3].
+            let ids: Option<Arc<[u32]>> = slot
+                .options5
+                .get(filter)
+                .and_then(|options| options.id)
+                .map(|id| Arc::from([id]));
             for message in messages {
-                self.deliver(
-                    &mut slot,
-                    message.for_delivery(message.qos.min(*granted), true),
-                    None,
-                    false,
-                );
+                let mut copy = message.for_delivery(message.qos.min(*granted), true);
+                copy.subscription_ids = ids.clone();
+                self.deliver(&mut slot, copy, None, false);
             }
         }
     }
@@ -1016,21 +1137,34 @@ impl Router {
     /// Removes subscriptions whose filters equal the given ones exactly [MQTT-3.10.4-1]; unknown ones
     /// are ignored, and the caller answers UNSUBACK regardless [MQTT-3.10.4-5]. Messages already
     /// queued or in flight are still delivered [MQTT-3.10.4-3].
-    pub(crate) fn unsubscribe(&self, slot_ref: &SlotRef, connection_id: u64, filters: &[String]) {
+    ///
+    /// Answers, per filter, whether a subscription existed: a 5.0 client is told 0x11 for one that
+    /// did not [MQTT5-3.11.3-1].
+    pub(crate) fn unsubscribe(
+        &self,
+        slot_ref: &SlotRef,
+        connection_id: u64,
+        filters: &[String],
+    ) -> Vec<bool> {
         let mut slot = slot_ref.lock();
         if !owns(&slot, connection_id) {
-            return;
+            return vec![false; filters.len()];
         }
         let mut tree = self.subscriptions.write();
+        let mut existed = Vec::with_capacity(filters.len());
         for filter in filters {
             self.remove_subscription(&mut tree, filter, slot.key);
-            if slot.state.subscriptions.remove(filter).is_some() {
+            slot.options5.remove(filter);
+            let removed = slot.state.subscriptions.remove(filter).is_some();
+            if removed {
                 self.log(&mut slot, |client_id| Record::Unsubscribe {
                     client_id: Arc::clone(client_id),
                     filter: filter.clone(),
                 });
             }
+            existed.push(removed);
         }
+        existed
     }
 
     /// Sends what a session's window and the writer's channel now have room for; called by a writer
@@ -1259,7 +1393,10 @@ impl Router {
                 });
             }
         };
-        state.pump_with(self.limits, assigned, |packet| {
+        // Expired messages leave the queue unlogged, so only where nothing is logged: the log's
+        // replay gives each assigned identifier to the message then at the front.
+        let now = persistence.is_none().then(Instant::now);
+        state.pump_with(self.limits, now, assigned, |packet| {
             let sent = link.tx.try_send(self.outbound(packet)).is_ok();
             if !sent {
                 link.starved.store(true, Ordering::Relaxed);
@@ -1335,6 +1472,65 @@ impl Router {
             }
             Err(_) => {}
         }
+    }
+}
+
+/// What [`Router::subscribe`] is asked: the filters, in order, with what goes with each.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Asked<'a> {
+    /// Each filter with its requested QoS.
+    pub(crate) filters: &'a [(String, QoS)],
+    /// 5.0: each filter's other options; empty at 3.1.1.
+    pub(crate) options: &'a [SubscriptionOptions5],
+    /// Whether the authorisers and `max_topic_levels` let each filter through.
+    pub(crate) allowed: &'a [bool],
+}
+
+/// What [`Router::subscribe`] did.
+#[derive(Debug, Default)]
+pub(crate) struct Subscribed {
+    /// One return code per filter, in order [MQTT-3.9.3-1].
+    pub(crate) codes: Vec<SubAckReturnCode>,
+    /// The filters subscribed, with the QoS granted.
+    pub(crate) subscribed: Vec<(String, QoS)>,
+    /// Those whose retained messages are to be sent now: all at 3.1.1, at 5.0 as Retain Handling
+    /// says.
+    pub(crate) send_retained: Vec<(String, QoS)>,
+}
+
+/// How a 5.0 session's subscriptions matching `topic` want a message published by `publisher`
+/// delivered: `None` when every one of them has No Local and the session is the publisher's
+/// [MQTT5-3.8.3-3]; otherwise whether one of them has Retain As Published, and the Subscription
+/// Identifiers of those that have one, all of them in the one copy [MQTT5-3.3.4-4].
+fn matching_options5(
+    slot: &Slot,
+    topic: TopicName<'_>,
+    publisher: Option<&str>,
+) -> Option<(bool, Option<Arc<[u32]>>)> {
+    let own = publisher == Some(&*slot.client_id);
+    let (mut wanted, mut suppressed) = (false, false);
+    let mut retain_as_published = false;
+    let mut ids = Vec::new();
+    for (filter, options) in &slot.options5 {
+        let Ok(Filter::Plain(plain)) = Filter::parse(filter) else {
+            continue;
+        };
+        if !plain.matches(topic) {
+            continue;
+        }
+        if own && options.no_local {
+            suppressed = true;
+            continue;
+        }
+        wanted = true;
+        retain_as_published |= options.retain_as_published;
+        ids.extend(options.id);
+    }
+    match (wanted, suppressed) {
+        (true, _) => Some((retain_as_published, (!ids.is_empty()).then(|| ids.into()))),
+        (false, true) => None,
+        // No 5.0 options recorded for what matched: delivered as at 3.1.1.
+        (false, false) => Some((false, None)),
     }
 }
 
