@@ -172,6 +172,11 @@ pub(crate) struct Open5 {
     pub(crate) connack: ConnAckProperties,
     /// The client's Maximum Packet Size: nothing larger is sent to it [MQTT5-3.1.2-24].
     pub(crate) maximum_packet_size: Option<u32>,
+    /// The client's Receive Maximum: no more QoS 1/2 PUBLISHes than this unacknowledged at
+    /// once [MQTT5-3.3.4-9].
+    pub(crate) receive_maximum: Option<u16>,
+    /// The Session Expiry Interval, in seconds (0xFFFFFFFF: never).
+    pub(crate) session_expiry: u32,
 }
 
 /// A password from CONNECT. Its `Debug` form hides it, so no log line or panic message shows it.

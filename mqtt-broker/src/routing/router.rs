@@ -104,6 +104,16 @@ pub(crate) struct Slot {
     /// 5.0 subscription options by filter (No Local, Retain As Published, Subscription
     /// Identifier), looked up on delivery to a 5.0 session. Not yet persisted.
     options5: HashMap<String, SubscriptionOptions5>,
+    /// The 5.0 client's Receive Maximum: its window is no wider [MQTT5-3.3.4-9] [MQTT5-4.9.0-2].
+    receive_maximum: Option<u16>,
+    /// The 5.0 client's Maximum Packet Size: a PUBLISH larger than that is not delivered to it
+    /// [MQTT5-3.1.2-24] [MQTT5-3.1.2-25].
+    maximum_packet_size: Option<usize>,
+    /// How long a 5.0 session outlives its connection (its Session Expiry Interval); `None`: for
+    /// ever, as a 3.1.1 persistent session does, or 0xFFFFFFFF.
+    expiry: Option<std::time::Duration>,
+    /// When its last connection closed, while it has none.
+    detached_at: Option<Instant>,
 }
 
 /// How the router reaches a live connection.
@@ -259,6 +269,10 @@ impl Router {
                 // 5.0 options are not in the log yet: a restored session delivers as at 3.1.1.
                 mqtt5: false,
                 options5: HashMap::new(),
+                receive_maximum: None,
+                maximum_packet_size: None,
+                expiry: None,
+                detached_at: None,
             };
             let slot_ref = Arc::new(Mutex::new(slot));
             for (filter, qos) in &filters {
@@ -404,6 +418,10 @@ impl Router {
                         progress: 0,
                         mqtt5: false,
                         options5: HashMap::new(),
+                        receive_maximum: None,
+                        maximum_packet_size: None,
+                        expiry: None,
+                        detached_at: None,
                     }))
                 }),
         );
@@ -411,7 +429,14 @@ impl Router {
         drop(sessions);
         let taken_over = slot.link.take();
         let mut orphans = Vec::new();
-        let session_present = if request.clean_start || slot.clean {
+        // A session whose Session Expiry Interval passed while it had no connection is gone
+        // [MQTT5-4.1.0-2]: it is discarded here, when a client asks for it.
+        let expired = match (slot.expiry, slot.detached_at) {
+            (Some(expiry), Some(detached_at)) => detached_at.elapsed() >= expiry,
+            _ => false,
+        };
+        slot.detached_at = None;
+        let session_present = if request.clean_start || slot.clean || expired {
             // Discard any previous session [MQTT-3.1.2-6] [MQTT5-3.1.2-4]; a clean one is never
             // resumed.
             self.unsubscribe_all(&slot);
@@ -428,6 +453,17 @@ impl Router {
             existed // [MQTT-3.1.2-4] [MQTT5-3.1.2-5]
         };
         slot.mqtt5 = request.mqtt5.is_some();
+        slot.expiry = request
+            .mqtt5
+            .as_ref()
+            .filter(|open| open.session_expiry != u32::MAX)
+            .map(|open| std::time::Duration::from_secs(u64::from(open.session_expiry)));
+        slot.receive_maximum = request.mqtt5.as_ref().and_then(|open| open.receive_maximum);
+        slot.maximum_packet_size = request
+            .mqtt5
+            .as_ref()
+            .and_then(|open| open.maximum_packet_size)
+            .and_then(|size| usize::try_from(size).ok());
         slot.clean = request.clean_session;
         slot.bridge = request.bridge;
         slot.trusted = request.trusted;
@@ -483,6 +519,7 @@ impl Router {
             return;
         }
         slot.link = None;
+        slot.detached_at = Some(Instant::now());
         slot.state.forget_qos0();
         // Publishers waiting for room stop waiting: there is nobody to wait for any more.
         slot.room.notify_all();
@@ -923,7 +960,12 @@ impl Router {
     /// with this connection [MQTT5-3.1.2-23] (5.0 §3.14.2.2.2), and forgets it on disk.
     pub(crate) fn set_session_expiry(&self, slot_ref: &SlotRef, connection_id: u64, seconds: u32) {
         let mut slot = slot_ref.lock();
-        if !owns(&slot, connection_id) || seconds != 0 || slot.clean {
+        if !owns(&slot, connection_id) {
+            return;
+        }
+        slot.expiry =
+            (seconds != u32::MAX).then(|| std::time::Duration::from_secs(u64::from(seconds)));
+        if seconds != 0 || slot.clean {
             return;
         }
         self.log(&mut slot, |client_id| Record::Forget {
@@ -1211,6 +1253,18 @@ impl Router {
         shared: Option<&mut SharedQos0>,
         checked: bool,
     ) {
+        if let Some(maximum) = slot.maximum_packet_size
+            && !fits(&message, maximum)
+        {
+            // Discarded as if sent [MQTT5-3.1.2-25]: before the window, so that no identifier
+            // waits for an acknowledgement that cannot come.
+            Metrics::add(&self.metrics.publish_dropped, 1);
+            debug!(
+                "{}: a message on {:?} is over the client's Maximum Packet Size {maximum}",
+                slot.client_id, message.topic
+            );
+            return;
+        }
         let message = match (&slot.link, message.qos, shared) {
             (Some(link), QoS::AtMostOnce, Some(shared)) if slot.state.nothing_queued() => {
                 let bytes = shared
@@ -1379,8 +1433,22 @@ impl Router {
             client_id,
             clean,
             last_lsn,
+            receive_maximum,
             ..
         } = slot;
+        // A 5.0 client's Receive Maximum narrows the window [MQTT5-3.3.4-9]; the other packets
+        // are never held back for it [MQTT5-3.3.4-10].
+        let limits = match *receive_maximum {
+            Some(most) if self.limits.max_inflight == 0 => Limits {
+                max_inflight: usize::from(most),
+                ..self.limits
+            },
+            Some(most) => Limits {
+                max_inflight: self.limits.max_inflight.min(usize::from(most)),
+                ..self.limits
+            },
+            None => self.limits,
+        };
         let Some(link) = link else {
             return;
         };
@@ -1396,7 +1464,7 @@ impl Router {
         // Expired messages leave the queue unlogged, so only where nothing is logged: the log's
         // replay gives each assigned identifier to the message then at the front.
         let now = persistence.is_none().then(Instant::now);
-        state.pump_with(self.limits, now, assigned, |packet| {
+        state.pump_with(limits, now, assigned, |packet| {
             let sent = link.tx.try_send(self.outbound(packet)).is_ok();
             if !sent {
                 link.starved.store(true, Ordering::Relaxed);
@@ -1473,6 +1541,25 @@ impl Router {
             Err(_) => {}
         }
     }
+}
+
+/// Whether the 5.0 PUBLISH of `message` (with a packet identifier: the larger form) is at most
+/// `maximum` bytes.
+fn fits(message: &Message, maximum: usize) -> bool {
+    let delivery = match PacketId::new(1) {
+        Some(packet_id) if message.qos != QoS::AtMostOnce => {
+            mqtt_codec::Delivery::new(message.qos, packet_id, false)
+        }
+        _ => mqtt_codec::Delivery::AtMostOnce,
+    };
+    let packet = OutPacket::Publish {
+        message: message.clone(),
+        delivery,
+    };
+    let mut bytes = Vec::new();
+    packet
+        .encode5(Instant::now(), &mut bytes)
+        .is_ok_and(|len| len <= maximum)
 }
 
 /// What [`Router::subscribe`] is asked: the filters, in order, with what goes with each.

@@ -838,3 +838,97 @@ fn shutdown_is_disconnect_0x8b() {
     assert_eq!(client.recv(), Got5::Disconnect(0x8B));
     client.expect_closed();
 }
+
+/// A 5.0 client's Receive Maximum bounds the QoS 1 and 2 PUBLISHes it has unacknowledged
+/// [MQTT5-3.3.4-9], and nothing else waits for it [MQTT5-3.3.4-10].
+#[test]
+fn the_clients_receive_maximum_bounds_its_window_mqtt5_3_3_4_9() {
+    let (_broker, address) = broker();
+    let (mut slow, _) = Client5::connect_with(
+        address,
+        v5::Connect {
+            properties: Properties::from_slice(&[Property::ReceiveMaximum(1)]),
+            ..connect("slow")
+        },
+    );
+    assert_eq!(
+        slow.subscribe(1, &[("q", options(QoS::AtLeastOnce))], &[]),
+        Got5::SubAck(1, vec![1])
+    );
+    let mut publisher = Client5::connect(address, "fast");
+    for packet_id in [1, 2] {
+        publisher.publish("q", b"m", QoS::AtLeastOnce, packet_id, false, &[]);
+        assert_eq!(publisher.recv(), Got5::PubAck(packet_id, 0));
+    }
+    let Got5::Publish {
+        packet_id: Some(first),
+        ..
+    } = slow.recv()
+    else {
+        panic!("expected the first PUBLISH");
+    };
+    // The second waits for the first's PUBACK; the PINGRESP does not.
+    slow.barrier();
+    slow.send(v5::Packet::PubAck(v5::PubAck::new(id(first))));
+    assert!(
+        matches!(slow.recv(), Got5::Publish { packet_id: Some(second), .. } if second != first)
+    );
+}
+
+/// A PUBLISH over a 5.0 client's Maximum Packet Size is not sent to it, and the ones that fit
+/// still are [MQTT5-3.1.2-24] [MQTT5-3.1.2-25].
+#[test]
+fn nothing_over_the_clients_maximum_packet_size_is_sent_mqtt5_3_1_2_24() {
+    let (_broker, address) = broker();
+    let (mut small, _) = Client5::connect_with(
+        address,
+        v5::Connect {
+            properties: Properties::from_slice(&[Property::MaximumPacketSize(64)]),
+            ..connect("small")
+        },
+    );
+    assert_eq!(
+        small.subscribe(1, &[("big/#", options(QoS::AtLeastOnce))], &[]),
+        Got5::SubAck(1, vec![1])
+    );
+    let mut publisher = Client5::connect(address, "p");
+    publisher.publish("big/1", &[b'x'; 100], QoS::AtLeastOnce, 1, false, &[]);
+    assert_eq!(publisher.recv(), Got5::PubAck(1, 0));
+    publisher.publish("big/2", b"fits", QoS::AtLeastOnce, 2, false, &[]);
+    assert_eq!(publisher.recv(), Got5::PubAck(2, 0));
+    match small.recv() {
+        Got5::Publish { topic, .. } => assert_eq!(topic, "big/2"),
+        other => panic!("expected only the PUBLISH that fits, got {other:?}"),
+    }
+    small.barrier();
+}
+
+/// A session is discarded once its Session Expiry Interval has passed without a connection
+/// [MQTT5-4.1.0-2], here the interval a DISCONNECT set (5.0 §3.14.2.2.2). The wait is the point of
+/// the test: it is the second the client asked for, plus a margin.
+#[test]
+fn a_session_expires_after_its_interval_mqtt5_4_1_0_2() {
+    let (_broker, address) = broker();
+    let persistent = v5::Connect {
+        clean_start: false,
+        properties: Properties::from_slice(&[Property::SessionExpiryInterval(600)]),
+        ..connect("brief")
+    };
+    let (client, _) = Client5::connect_with(address, persistent);
+    client.disconnect(
+        ReasonCode::NORMAL_DISCONNECTION,
+        &[Property::SessionExpiryInterval(1)],
+    );
+    std::thread::sleep(std::time::Duration::from_millis(1_200));
+    let (_client, connack) = Client5::connect_with(address, persistent);
+    assert!(
+        matches!(
+            connack,
+            Got5::ConnAck {
+                session_present: false,
+                ..
+            }
+        ),
+        "{connack:?}"
+    );
+}

@@ -258,6 +258,8 @@ impl ProtocolMachine {
             mqtt5: Some(Open5 {
                 connack,
                 maximum_packet_size: properties.maximum_packet_size(),
+                receive_maximum: properties.receive_maximum(),
+                session_expiry,
             }),
             level: mqtt_codec::ProtocolLevel::Mqtt311,
             keep_alive,
