@@ -183,6 +183,20 @@ impl Message {
         }
     }
 
+    /// The message as published at `now`: a Will's Message Expiry Interval counts from its
+    /// publication, not from the CONNECT that carried it (5.0 §3.1.3.2.4).
+    pub(crate) fn published_now(&self, now: Instant) -> Self {
+        let mut message = self.clone();
+        if let Some(properties) = &self.properties
+            && let Some(seconds) = properties.message_expiry
+        {
+            let mut restarted = MessageProperties::clone(properties);
+            restarted.expires_at = now.checked_add(Duration::from_secs(u64::from(seconds)));
+            message.properties = Some(Arc::new(restarted));
+        }
+        message
+    }
+
     /// A copy for one delivery, with the QoS and retain flag that delivery uses.
     pub(crate) fn for_delivery(&self, qos: QoS, retain: bool) -> Self {
         Self {

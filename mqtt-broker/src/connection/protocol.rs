@@ -280,6 +280,17 @@ pub(crate) struct ProtocolMachine {
 }
 
 impl ProtocolMachine {
+    /// How long after the close the Will is to wait (5.0's Will Delay Interval, bounded by the
+    /// Session Expiry Interval, since the Will goes when the session ends if that comes first
+    /// [MQTT5-3.1.2-8]); zero at 3.1.1 and without one.
+    pub(crate) fn will_delay(&self) -> Duration {
+        self.mqtt5.as_ref().map_or(Duration::ZERO, |state| {
+            Duration::from_secs(u64::from(state.will_delay.min(state.session_expiry)))
+        })
+    }
+}
+
+impl ProtocolMachine {
     /// A session for a connection accepted at `now`.
     pub(crate) fn new(settings: Settings, connection_id: u64, now: Instant) -> Self {
         Self {

@@ -659,6 +659,7 @@ impl Connection {
             listener: self.listener,
             peer: self.peer,
             level: request.level,
+            mqtt5: request.mqtt5.is_some(),
         };
         let authenticated = if self.trusted {
             Ok(None)
@@ -712,6 +713,7 @@ impl Connection {
                 listener: self.listener,
                 peer: self.peer,
                 level: request.level,
+                mqtt5: request.mqtt5.is_some(),
                 certificate_identity: self.identity.clone(),
             }),
         });
@@ -861,9 +863,51 @@ impl Connection {
                     self.describe()
                 );
             } else if self.may_publish(&will) {
-                // [MQTT-3.1.2-8], with its QoS and retain flag [MQTT-3.1.2-16] [MQTT-3.1.2-17].
-                self.context.router.publish(&will);
+                let delay = self.protocol.will_delay();
+                if delay.is_zero() {
+                    // [MQTT-3.1.2-8], with its QoS and retain flag [MQTT-3.1.2-16] [MQTT-3.1.2-17].
+                    self.context
+                        .router
+                        .publish(&will.published_now(Instant::now()));
+                } else if let Some(attached) = &self.attached {
+                    self.publish_will_later(will, delay, Arc::clone(&attached.slot));
+                }
             }
+        }
+    }
+
+    /// A 5.0 Will with a Will Delay Interval: published by a thread of its own once `delay` has
+    /// passed, unless a new connection took up the session meanwhile [MQTT5-3.1.3-9]
+    /// [MQTT5-3.1.2-8] or the broker is stopping. The thread wakes every second to see whether the
+    /// broker is stopping, so that it never outlives a shutdown by more than that.
+    fn publish_will_later(&self, will: Message, delay: Duration, slot: SlotRef) {
+        let context = Arc::clone(&self.context);
+        let connection_id = self.id;
+        let due = Instant::now() + delay;
+        let spawned = std::thread::Builder::new()
+            .name(format!("will-{connection_id}"))
+            .stack_size(context.writer_stack)
+            .spawn(move || {
+                loop {
+                    if context.shutting_down.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    let now = Instant::now();
+                    if now >= due {
+                        break;
+                    }
+                    std::thread::sleep((due - now).min(Duration::from_secs(1)));
+                }
+                if context.router.will_due(&slot, connection_id) {
+                    context.router.publish(&will.published_now(Instant::now()));
+                }
+            });
+        if let Err(error) = spawned {
+            warn!(
+                "{}: cannot start a thread to delay the Will ({error}): published now",
+                self.describe()
+            );
+            // No thread: the Will goes now rather than never.
         }
     }
 

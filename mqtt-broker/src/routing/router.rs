@@ -114,6 +114,9 @@ pub(crate) struct Slot {
     expiry: Option<std::time::Duration>,
     /// When its last connection closed, while it has none.
     detached_at: Option<Instant>,
+    /// The connection that last opened it: a delayed Will is published only if no other has
+    /// since [MQTT5-3.1.3-9].
+    last_connection: u64,
 }
 
 /// How the router reaches a live connection.
@@ -273,6 +276,7 @@ impl Router {
                 maximum_packet_size: None,
                 expiry: None,
                 detached_at: None,
+                last_connection: 0,
             };
             let slot_ref = Arc::new(Mutex::new(slot));
             for (filter, qos) in &filters {
@@ -422,6 +426,7 @@ impl Router {
                         maximum_packet_size: None,
                         expiry: None,
                         detached_at: None,
+                        last_connection: link.connection_id,
                     }))
                 }),
         );
@@ -436,6 +441,7 @@ impl Router {
             _ => false,
         };
         slot.detached_at = None;
+        slot.last_connection = link.connection_id;
         let session_present = if request.clean_start || slot.clean || expired {
             // Discard any previous session [MQTT-3.1.2-6] [MQTT5-3.1.2-4]; a clean one is never
             // resumed.
@@ -873,6 +879,7 @@ impl Router {
                     group: Arc::clone(group),
                     qos: message.qos,
                 });
+                shared_options5(&slot, group, message, &mut copy);
                 self.deliver(&mut slot, copy, None, false);
                 return;
             }
@@ -900,6 +907,7 @@ impl Router {
                     group: Arc::clone(group),
                     qos: message.qos,
                 });
+                shared_options5(&slot, group, message, &mut copy);
                 self.deliver(&mut slot, copy, None, false);
                 return;
             }
@@ -954,6 +962,18 @@ impl Router {
                 Err(refused)
             }
         }
+    }
+
+    /// Whether the delayed Will of connection `connection_id` is still to be published: no other
+    /// connection has opened its session since (its slot's or a new one for the same client
+    /// identifier) [MQTT5-3.1.3-9].
+    pub(crate) fn will_due(&self, slot_ref: &SlotRef, connection_id: u64) -> bool {
+        let sessions = self.sessions.lock();
+        let slot = slot_ref.lock();
+        let replaced = sessions
+            .get(&slot.client_id)
+            .is_some_and(|current| !Arc::ptr_eq(current, slot_ref));
+        !replaced && slot.link.is_none() && slot.last_connection == connection_id
     }
 
     /// A 5.0 client's new Session Expiry Interval, from its DISCONNECT: 0 makes the session end
@@ -1540,6 +1560,19 @@ impl Router {
             }
             Err(_) => {}
         }
+    }
+}
+
+/// A 5.0 member's options for its shared subscription, applied to its copy of `message`: its
+/// Subscription Identifier [MQTT5-3.3.4-3] and Retain As Published [MQTT5-3.3.1-13].
+fn shared_options5(slot: &Slot, group: &GroupId, message: &Message, copy: &mut Message) {
+    if !slot.mqtt5 {
+        return;
+    }
+    let filter = format!("$share/{}/{}", group.0, group.1);
+    if let Some(options) = slot.options5.get(&filter) {
+        copy.retain = options.retain_as_published && message.retain;
+        copy.subscription_ids = options.id.map(|id| Arc::from([id]));
     }
 }
 

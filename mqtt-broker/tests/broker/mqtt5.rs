@@ -932,3 +932,95 @@ fn a_session_expires_after_its_interval_mqtt5_4_1_0_2() {
         "{connack:?}"
     );
 }
+
+/// A shared subscription's member gets the Subscription Identifier of its subscription too
+/// [MQTT5-3.3.4-3], and its SUBACK grants the QoS as for any filter [MQTT5-4.8.2-3].
+#[test]
+fn a_shared_subscription_carries_its_identifier_mqtt5_3_3_4_3() {
+    let (_broker, address) = broker();
+    let mut member = Client5::connect(address, "member");
+    assert_eq!(
+        member.subscribe(
+            1,
+            &[("$share/g/s", options(QoS::AtMostOnce))],
+            &[Property::SubscriptionIdentifier(9)]
+        ),
+        Got5::SubAck(1, vec![0])
+    );
+    let mut publisher = Client5::connect(address, "p");
+    publisher.publish("s", b"x", QoS::AtLeastOnce, 1, false, &[]);
+    assert_eq!(publisher.recv(), Got5::PubAck(1, 0));
+    match member.recv() {
+        Got5::Publish { properties, .. } => {
+            assert_eq!(properties, vec![p(Property::SubscriptionIdentifier(9))])
+        }
+        other => panic!("expected PUBLISH, got {other:?}"),
+    }
+}
+
+fn delayed_will<'a>(
+    client_id: &'a str,
+    topic: &'a str,
+    delay: &'a [Property<'a>; 1],
+) -> v5::Connect<'a> {
+    v5::Connect {
+        clean_start: false,
+        properties: Properties::from_slice(&[Property::SessionExpiryInterval(600)]),
+        will: Some(v5::Will {
+            properties: Properties::from_slice(delay),
+            topic: TopicName::new(topic).expect("topic"),
+            payload: b"late",
+            qos: QoS::AtMostOnce,
+            retain: false,
+        }),
+        ..connect(client_id)
+    }
+}
+
+/// A Will with a Will Delay Interval is published that long after the connection is lost, not
+/// at once [MQTT5-3.1.2-8]; a new connection to the session before then cancels it
+/// [MQTT5-3.1.3-9]. The waits are the delays under test.
+#[test]
+fn a_delayed_will_waits_and_a_reconnection_cancels_it_mqtt5_3_1_3_9() {
+    let (_broker, address) = broker();
+    let mut watcher = Client5::connect(address, "watcher");
+    assert_eq!(
+        watcher.subscribe(1, &[("late/#", options(QoS::AtMostOnce))], &[]),
+        Got5::SubAck(1, vec![0])
+    );
+    let delay = [Property::WillDelayInterval(1)];
+
+    let (lost, _) = Client5::connect_with(address, delayed_will("lost", "late/lost", &delay));
+    let dropped = std::time::Instant::now();
+    drop(lost);
+    match watcher.recv() {
+        Got5::Publish { topic, .. } => assert_eq!(topic, "late/lost"),
+        other => panic!("expected the Will, got {other:?}"),
+    }
+    assert!(
+        dropped.elapsed() >= std::time::Duration::from_millis(900),
+        "published after its delay"
+    );
+
+    let (back, _) = Client5::connect_with(address, delayed_will("back", "late/back", &delay));
+    drop(back);
+    let (_again, connack) =
+        Client5::connect_with(address, delayed_will("back", "late/back", &delay));
+    assert!(matches!(
+        connack,
+        Got5::ConnAck {
+            session_present: true,
+            ..
+        }
+    ));
+    // Past the delay, and then some: nothing came.
+    watcher
+        .stream
+        .set_read_timeout(Some(std::time::Duration::from_millis(2_000)))
+        .expect("timeout");
+    let mut byte = [0u8; 1];
+    assert!(
+        watcher.stream.read(&mut byte).is_err(),
+        "the cancelled Will was published"
+    );
+}

@@ -9,7 +9,8 @@
 //! DISCONNECT Reason Code [MQTT5-4.13.1-1].
 //!
 //! What it does not do: enhanced authentication (a CONNECT with an Authentication Method is
-//! refused, 0x8C), the Will Delay Interval (the Will goes at once), Receive Maximum enforcement.
+//! refused, 0x8C); wait out a Will Delay Interval (it says how long, [`ProtocolMachine::will_delay`],
+//! and the reader waits); check an inbound Receive Maximum (none is announced, so 65 535 applies).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -28,7 +29,9 @@ pub(super) struct Mqtt5State {
     /// connection [MQTT5-3.3.2-7].
     aliases: Vec<Option<Arc<str>>>,
     /// The Session Expiry Interval in force, in seconds (5.0 §3.1.2.11.2).
-    session_expiry: u32,
+    pub(super) session_expiry: u32,
+    /// The Will Delay Interval of the Will, in seconds (5.0 §3.1.3.2.2).
+    pub(super) will_delay: u32,
 }
 
 /// A 5.0 subscription's options besides its QoS (5.0 §3.8.3.1), and its Subscription Identifier.
@@ -241,11 +244,16 @@ impl ProtocolMachine {
         self.mqtt5 = Some(Mqtt5State {
             aliases: vec![None; usize::from(aliases)],
             session_expiry,
+            will_delay: connect
+                .will
+                .as_ref()
+                .and_then(|will| will.properties.will_delay_interval())
+                .unwrap_or(0),
         });
         self.phase = Phase::Connected;
         self.silence_limit =
             (keep_alive != 0).then(|| Duration::from_millis(u64::from(keep_alive) * 1500)); // [MQTT5-3.1.2-22]
-        // [MQTT5-3.1.2-7]; the Will Delay Interval is not applied (see the module doc).
+        // [MQTT5-3.1.2-7]; its Will Delay Interval is applied by the reader (`will_delay`).
         self.will = connect
             .will
             .as_ref()
