@@ -66,6 +66,8 @@ pub(crate) struct Persistence {
 #[derive(Debug, Default)]
 pub(crate) struct RestoredSession {
     pub(crate) user: Option<Arc<str>>,
+    /// A 5.0 client's session: its Session Expiry Interval.
+    pub(crate) expiry5: Option<u32>,
     pub(crate) state: SessionState,
     pub(crate) last_lsn: u64,
 }
@@ -287,6 +289,21 @@ impl Replay {
             Record::Unsubscribe { client_id, filter } => {
                 if let Some(state) = session(&mut self.sessions, &client_id) {
                     state.subscriptions.remove(&filter);
+                    state.options5.remove(&filter);
+                }
+            }
+            Record::Options5 {
+                client_id,
+                filter,
+                options,
+            } => {
+                if let Some(state) = session(&mut self.sessions, &client_id) {
+                    state.options5.insert(filter, options);
+                }
+            }
+            Record::Session5 { client_id, expiry } => {
+                if let Some(session) = self.sessions.get_mut(&client_id) {
+                    session.expiry5 = Some(expiry);
                 }
             }
             Record::Enqueue { client_id, message } => {

@@ -101,9 +101,6 @@ pub(crate) struct Slot {
     /// Whether the connection that opened it speaks 5.0: its deliveries carry properties and
     /// Subscription Identifiers, so they never share the 3.1.1 bytes of a QoS 0 PUBLISH.
     mqtt5: bool,
-    /// 5.0 subscription options by filter (No Local, Retain As Published, Subscription
-    /// Identifier), looked up on delivery to a 5.0 session. Not yet persisted.
-    options5: HashMap<String, SubscriptionOptions5>,
     /// The 5.0 client's Receive Maximum: its window is no wider [MQTT5-3.3.4-9] [MQTT5-4.9.0-2].
     receive_maximum: Option<u16>,
     /// The 5.0 client's Maximum Packet Size: a PUBLISH larger than that is not delivered to it
@@ -269,13 +266,16 @@ impl Router {
                 room: Arc::default(),
                 reader_waiting: Arc::default(),
                 progress: 0,
-                // 5.0 options are not in the log yet: a restored session delivers as at 3.1.1.
-                mqtt5: false,
-                options5: HashMap::new(),
+                // A 5.0 session's expiry counts from the restart: the time the broker was down
+                // is not held against it.
+                mqtt5: session.expiry5.is_some(),
                 receive_maximum: None,
                 maximum_packet_size: None,
-                expiry: None,
-                detached_at: None,
+                expiry: session
+                    .expiry5
+                    .filter(|expiry| *expiry != u32::MAX)
+                    .map(|expiry| std::time::Duration::from_secs(u64::from(expiry))),
+                detached_at: Some(Instant::now()),
                 last_connection: 0,
             };
             let slot_ref = Arc::new(Mutex::new(slot));
@@ -380,6 +380,12 @@ impl Router {
                 client_id: Arc::clone(&slot.client_id),
                 user: slot.client.user_name.clone(),
             });
+            if slot.mqtt5 {
+                records.push(Record::Session5 {
+                    client_id: Arc::clone(&slot.client_id),
+                    expiry: expiry_seconds(slot.expiry),
+                });
+            }
             slot.state.snapshot(&slot.client_id, &mut records);
         }
         let retained = self.retained.lock();
@@ -421,7 +427,6 @@ impl Router {
                         reader_waiting: Arc::default(),
                         progress: 0,
                         mqtt5: false,
-                        options5: HashMap::new(),
                         receive_maximum: None,
                         maximum_packet_size: None,
                         expiry: None,
@@ -446,7 +451,6 @@ impl Router {
             // Discard any previous session [MQTT-3.1.2-6] [MQTT5-3.1.2-4]; a clean one is never
             // resumed.
             self.unsubscribe_all(&slot);
-            slot.options5.clear();
             orphans = slot.state.take_shared();
             if !slot.clean {
                 self.log(&mut slot, |client_id| Record::Forget {
@@ -479,6 +483,13 @@ impl Router {
             client_id: Arc::clone(client_id),
             user,
         });
+        if slot.mqtt5 {
+            let expiry = expiry_seconds(slot.expiry);
+            self.log(&mut slot, |client_id| Record::Session5 {
+                client_id: Arc::clone(client_id),
+                expiry,
+            });
+        }
         let connack = match &request.mqtt5 {
             None => OutPacket::ConnAck {
                 session_present, // [MQTT-3.2.2-1] [MQTT-3.2.2-2] [MQTT-3.2.2-3]
@@ -985,7 +996,14 @@ impl Router {
         }
         slot.expiry =
             (seconds != u32::MAX).then(|| std::time::Duration::from_secs(u64::from(seconds)));
-        if seconds != 0 || slot.clean {
+        if seconds != 0 {
+            self.log(&mut slot, |client_id| Record::Session5 {
+                client_id: Arc::clone(client_id),
+                expiry: seconds,
+            });
+            return;
+        }
+        if slot.clean {
             return;
         }
         self.log(&mut slot, |client_id| Record::Forget {
@@ -1124,7 +1142,12 @@ impl Router {
                             .is_some();
                         let wanted = match options.get(index) {
                             Some(options5) => {
-                                slot.options5.insert(filter.clone(), *options5);
+                                slot.state.options5.insert(filter.clone(), *options5);
+                                self.log(&mut slot, |client_id| Record::Options5 {
+                                    client_id: Arc::clone(client_id),
+                                    filter: filter.clone(),
+                                    options: *options5,
+                                });
                                 match options5.retain_handling {
                                     RetainHandling::SendOnSubscribe => true, // [MQTT5-3.3.1-9]
                                     RetainHandling::SendIfNew => !existed,   // [MQTT5-3.3.1-10]
@@ -1184,6 +1207,7 @@ impl Router {
             }
             // A 5.0 subscription's identifier goes with its retained messages too [MQTT5-3.3.4-3].
             let ids: Option<Arc<[u32]>> = slot
+                .state
                 .options5
                 .get(filter)
                 .and_then(|options| options.id)
@@ -1216,7 +1240,7 @@ impl Router {
         let mut existed = Vec::with_capacity(filters.len());
         for filter in filters {
             self.remove_subscription(&mut tree, filter, slot.key);
-            slot.options5.remove(filter);
+            slot.state.options5.remove(filter);
             let removed = slot.state.subscriptions.remove(filter).is_some();
             if removed {
                 self.log(&mut slot, |client_id| Record::Unsubscribe {
@@ -1563,6 +1587,13 @@ impl Router {
     }
 }
 
+/// A Session Expiry Interval as the log keeps it (0xFFFFFFFF: never).
+fn expiry_seconds(expiry: Option<std::time::Duration>) -> u32 {
+    expiry.map_or(u32::MAX, |expiry| {
+        u32::try_from(expiry.as_secs()).unwrap_or(u32::MAX - 1)
+    })
+}
+
 /// A 5.0 member's options for its shared subscription, applied to its copy of `message`: its
 /// Subscription Identifier [MQTT5-3.3.4-3] and Retain As Published [MQTT5-3.3.1-13].
 fn shared_options5(slot: &Slot, group: &GroupId, message: &Message, copy: &mut Message) {
@@ -1570,7 +1601,7 @@ fn shared_options5(slot: &Slot, group: &GroupId, message: &Message, copy: &mut M
         return;
     }
     let filter = format!("$share/{}/{}", group.0, group.1);
-    if let Some(options) = slot.options5.get(&filter) {
+    if let Some(options) = slot.state.options5.get(&filter) {
         copy.retain = options.retain_as_published && message.retain;
         copy.subscription_ids = options.id.map(|id| Arc::from([id]));
     }
@@ -1631,7 +1662,7 @@ fn matching_options5(
     let (mut wanted, mut suppressed) = (false, false);
     let mut retain_as_published = false;
     let mut ids = Vec::new();
-    for (filter, options) in &slot.options5 {
+    for (filter, options) in &slot.state.options5 {
         let Ok(Filter::Plain(plain)) = Filter::parse(filter) else {
             continue;
         };

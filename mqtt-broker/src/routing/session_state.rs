@@ -23,6 +23,7 @@ use std::sync::Arc;
 
 use mqtt_codec::{Delivery, PacketId, QoS};
 
+use crate::connection::protocol::SubscriptionOptions5;
 use crate::message::Message;
 use crate::record::Record;
 use crate::routing::outbound::OutPacket;
@@ -150,6 +151,9 @@ pub(crate) struct SessionState {
     /// Topic filter → granted QoS. The subscription tree indexes these; this map is the truth that
     /// survives a disconnect [MQTT-3.1.2-4].
     pub(crate) subscriptions: BTreeMap<String, QoS>,
+    /// 5.0 subscription options by filter (No Local, Retain As Published, Retain Handling,
+    /// Subscription Identifier), for the filters of `subscriptions` a 5.0 client subscribed to.
+    pub(crate) options5: BTreeMap<String, SubscriptionOptions5>,
     /// QoS 1 and 2 messages not yet in the window, and QoS 0 messages waiting for room in the
     /// writer's channel, oldest first.
     queue: VecDeque<Message>,
@@ -175,6 +179,7 @@ impl Default for SessionState {
     fn default() -> Self {
         Self {
             subscriptions: BTreeMap::new(),
+            options5: BTreeMap::new(),
             queue: VecDeque::new(),
             queued_bytes: 0,
             inflight: VecDeque::new(),
@@ -519,6 +524,13 @@ impl SessionState {
                 filter: filter.clone(),
                 qos: *qos,
             });
+            if let Some(options) = self.options5.get(filter) {
+                out.push(Record::Options5 {
+                    client_id: Arc::clone(client_id),
+                    filter: filter.clone(),
+                    options: *options,
+                });
+            }
         }
         for entry in &self.inflight {
             out.push(Record::InFlight {

@@ -1024,3 +1024,80 @@ fn a_delayed_will_waits_and_a_reconnection_cancels_it_mqtt5_3_1_3_9() {
         "the cancelled Will was published"
     );
 }
+
+/// A 5.0 session survives a restart with what 5.0 added: its subscription's options and
+/// identifier, the properties of a message queued for it, and its Session Expiry Interval.
+#[test]
+fn a_5_0_session_survives_a_restart_with_its_options_and_properties() {
+    let dir = crate::client::TempDir::new("persist5");
+    let config = || mqtt_broker::Config {
+        persistence: true,
+        persistence_location: dir.0.clone(),
+        sys_interval: std::time::Duration::ZERO,
+        ..mqtt_broker::Config::default()
+    };
+    let persistent = v5::Connect {
+        clean_start: false,
+        properties: Properties::from_slice(&[Property::SessionExpiryInterval(600)]),
+        ..connect("durable")
+    };
+    let (broker, address) = crate::client::broker_with(config());
+    let (mut client, _) = Client5::connect_with(address, persistent);
+    let no_local = SubscriptionOptions {
+        no_local: true,
+        ..options(QoS::AtLeastOnce)
+    };
+    assert_eq!(
+        client.subscribe(
+            1,
+            &[("d/#", no_local)],
+            &[Property::SubscriptionIdentifier(5)]
+        ),
+        Got5::SubAck(1, vec![1])
+    );
+    client.disconnect(ReasonCode::NORMAL_DISCONNECTION, &[]);
+    let mut publisher = Client5::connect(address, "p");
+    publisher.publish(
+        "d/1",
+        b"kept",
+        QoS::AtLeastOnce,
+        1,
+        false,
+        &[Property::UserProperty("k", "v")],
+    );
+    assert_eq!(publisher.recv(), Got5::PubAck(1, 0));
+    broker.shutdown();
+
+    let (_broker, address) = crate::client::broker_with(config());
+    let (mut client, connack) = Client5::connect_with(address, persistent);
+    assert!(
+        matches!(
+            connack,
+            Got5::ConnAck {
+                session_present: true,
+                ..
+            }
+        ),
+        "{connack:?}"
+    );
+    match client.recv() {
+        Got5::Publish {
+            payload,
+            properties,
+            ..
+        } => {
+            assert_eq!(payload, b"kept");
+            assert_eq!(
+                properties,
+                vec![
+                    p(Property::UserProperty("k", "v")),
+                    p(Property::SubscriptionIdentifier(5))
+                ]
+            );
+        }
+        other => panic!("expected the queued message, got {other:?}"),
+    }
+    // No Local came back too: its own message is not delivered to it.
+    client.publish("d/2", b"own", QoS::AtMostOnce, 1, false, &[]);
+    client.barrier();
+}
