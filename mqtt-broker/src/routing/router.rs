@@ -1194,6 +1194,14 @@ impl Router {
                 continue;
             };
             let mut messages = self.retained.lock().0.matching(valid);
+            // An expired retained message is not sent to a new subscriber [MQTT5-3.3.2-5].
+            let now = Instant::now();
+            messages.retain(|message| {
+                message
+                    .properties
+                    .as_ref()
+                    .is_none_or(|properties| !properties.expired(now))
+            });
             let security = self.security();
             if security.checks_reads() && !slot_ref.lock().trusted {
                 // Asked with no lock held; if another connection takes the session over

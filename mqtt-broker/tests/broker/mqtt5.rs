@@ -1101,3 +1101,91 @@ fn a_5_0_session_survives_a_restart_with_its_options_and_properties() {
     client.publish("d/2", b"own", QoS::AtMostOnce, 1, false, &[]);
     client.barrier();
 }
+
+/// A retained message whose Message Expiry Interval has passed is not sent to a new subscriber;
+/// one still in time is, with what is left of its interval [MQTT5-3.3.2-5] [MQTT5-3.3.2-6]. The
+/// wait is the one-second interval under test.
+#[test]
+fn an_expired_retained_message_is_not_sent_mqtt5_3_3_2_5() {
+    let (_broker, address) = broker();
+    let mut publisher = Client5::connect(address, "p");
+    publisher.publish(
+        "exp/short",
+        b"gone",
+        QoS::AtMostOnce,
+        1,
+        true,
+        &[Property::MessageExpiryInterval(1)],
+    );
+    publisher.publish(
+        "exp/long",
+        b"kept",
+        QoS::AtMostOnce,
+        1,
+        true,
+        &[Property::MessageExpiryInterval(60)],
+    );
+    publisher.barrier();
+    std::thread::sleep(std::time::Duration::from_millis(1_200));
+    let mut late = Client5::connect(address, "late");
+    assert_eq!(
+        late.subscribe(1, &[("exp/#", options(QoS::AtMostOnce))], &[]),
+        Got5::SubAck(1, vec![0])
+    );
+    match late.recv() {
+        Got5::Publish {
+            topic, properties, ..
+        } => {
+            assert_eq!(topic, "exp/long");
+            assert!(
+                properties == vec![p(Property::MessageExpiryInterval(59))]
+                    || properties == vec![p(Property::MessageExpiryInterval(58))],
+                "{properties:?}"
+            );
+        }
+        other => panic!("expected the retained message still in time, got {other:?}"),
+    }
+    late.barrier();
+}
+
+/// Hostile 5.0 packets, each on its own connection: a duplicate property, Topic Alias 0, a
+/// Subscription Identifier of 0, Retain Handling 3, No Local on a shared subscription, an unknown
+/// property, an AUTH without an Authentication Method, a property length past the end. Each is
+/// answered DISCONNECT with a failure Reason Code and closed [MQTT5-4.13.1-1] [MQTT5-4.13.2-1],
+/// and a bystander is not disturbed.
+#[test]
+fn hostile_5_0_packets_get_a_failure_disconnect_and_harm_nobody_mqtt5_4_13_1_1() {
+    let (_broker, address) = broker();
+    let mut bystander = Client5::connect(address, "bystander");
+    assert_eq!(
+        bystander.subscribe(1, &[("t", options(QoS::AtMostOnce))], &[]),
+        Got5::SubAck(1, vec![0])
+    );
+    let mut share_no_local = vec![0x82, 16, 0x00, 0x01, 0x00, 0x00, 10];
+    share_no_local.extend_from_slice(b"$share/g/t");
+    share_no_local.push(0x04);
+    let hostile: [&[u8]; 8] = [
+        &[0x30, 0x08, 0x00, 0x01, b't', 0x04, 0x01, 0x01, 0x01, 0x01],
+        &[0x30, 0x07, 0x00, 0x01, b't', 0x03, 0x23, 0x00, 0x00],
+        &[
+            0x82, 0x09, 0x00, 0x01, 0x02, 0x0B, 0x00, 0x00, 0x01, b't', 0x00,
+        ],
+        &[0x82, 0x07, 0x00, 0x01, 0x00, 0x00, 0x01, b't', 0x30],
+        &share_no_local,
+        &[0x30, 0x06, 0x00, 0x01, b't', 0x02, 0x7F, 0x00],
+        &[0xF0, 0x00],
+        &[0x30, 0x05, 0x00, 0x01, b't', 0x09, 0x01],
+    ];
+    for (index, bytes) in hostile.iter().enumerate() {
+        let mut client = Client5::connect(address, &format!("hostile{index}"));
+        client.stream.write_all(bytes).expect("write");
+        match client.recv() {
+            Got5::Disconnect(code) => assert!(code >= 0x80, "packet {index}: 0x{code:02X}"),
+            other => panic!("packet {index}: expected DISCONNECT, got {other:?}"),
+        }
+        client.expect_closed();
+    }
+    let mut publisher = Client5::connect(address, "p");
+    publisher.publish("t", b"still here", QoS::AtMostOnce, 1, false, &[]);
+    assert!(matches!(bystander.recv(), Got5::Publish { payload, .. } if payload == b"still here"));
+}
