@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mqtt_codec::v5::{self, ReasonCode, RetainHandling};
-use mqtt_codec::{ClientIdRule, DecodeError, QoS};
+use mqtt_codec::{ClientIdRule, DecodeError, PacketType, QoS};
 
 use super::{Ack, Action, CloseReason, Open5, OpenRequest, Password, Phase, ProtocolMachine};
 use crate::message::Message;
@@ -66,7 +66,10 @@ pub(crate) fn ack_reason(allowed: bool, forwarded: bool, delivered: usize) -> Re
 pub(super) fn disconnect_reason(reason: &CloseReason) -> Option<ReasonCode> {
     match reason {
         CloseReason::KeepAliveExpired => Some(ReasonCode::KEEP_ALIVE_TIMEOUT),
-        CloseReason::Malformed(error) => Some(error.reason_code()),
+        CloseReason::Malformed(error) => Some(allowed_or_protocol_error(
+            error.reason_code(),
+            PacketType::Disconnect,
+        )),
         CloseReason::ProtocolViolation(_) | CloseReason::WrongAcknowledgement(_) => {
             Some(ReasonCode::PROTOCOL_ERROR)
         }
@@ -189,7 +192,8 @@ impl ProtocolMachine {
     pub(super) fn malformed5(&mut self, error: DecodeError) -> Vec<Action> {
         let mut actions = Vec::new();
         if let Phase::AwaitingConnect { .. } = self.phase {
-            actions.push(connack5(error.reason_code(), ConnAckProperties::default()));
+            let code = allowed_or_protocol_error(error.reason_code(), PacketType::ConnAck);
+            actions.push(connack5(code, ConnAckProperties::default()));
         }
         actions.extend(self.close(CloseReason::Malformed(error)));
         actions
@@ -378,6 +382,17 @@ impl ProtocolMachine {
         let mut actions = vec![connack5(code, ConnAckProperties::default())];
         actions.extend(self.close(CloseReason::Refused5(code, why)));
         actions
+    }
+}
+
+/// `code` if `packet_type` may carry it [MQTT5-3.2.2-8] [MQTT5-3.14.2-1], else 0x82, Protocol
+/// Error: a decoding error's own code may belong to another packet (0x84 Unsupported Protocol
+/// Version, say, is for CONNACK only, and a second CONNECT naming level 4 gets DISCONNECT 0x82).
+fn allowed_or_protocol_error(code: ReasonCode, packet_type: PacketType) -> ReasonCode {
+    if code.allowed_in(packet_type) {
+        code
+    } else {
+        ReasonCode::PROTOCOL_ERROR
     }
 }
 
@@ -573,6 +588,36 @@ mod tests {
             actions,
             [Action::Acknowledged(Ack::PubRecRefused(packet_id))]
         );
+    }
+
+    /// Regression: a decoding error whose own Reason Code DISCONNECT may not carry (0x84, from a
+    /// second CONNECT naming level 4) made the broker queue a DISCONNECT that could not be
+    /// encoded. It is sent as 0x82 [MQTT5-3.14.2-1]; before CONNECT, a CONNACK keeps 0x84.
+    #[test]
+    fn a_reason_code_disconnect_cannot_carry_becomes_0x82_mqtt5_3_14_2_1() {
+        let (mut machine, _) = connected(
+            v5::Connect {
+                client_id: "c",
+                ..v5::Connect::default()
+            },
+            settings(),
+        );
+        let actions = machine.malformed(DecodeError::UnsupportedProtocolLevel);
+        assert!(matches!(
+            actions.as_slice(),
+            [
+                Action::Send(OutPacket::Disconnect(ReasonCode::PROTOCOL_ERROR)),
+                Action::Close(_)
+            ]
+        ));
+        let mut fresh = ProtocolMachine::new(settings(), 1, Instant::now());
+        fresh.expect_v5();
+        let actions = fresh.malformed(DecodeError::UnsupportedProtocolLevel);
+        assert!(matches!(
+            actions.as_slice(),
+            [Action::Send(OutPacket::ConnAck5(connack)), Action::Close(_)]
+                if connack.reason == ReasonCode::UNSUPPORTED_PROTOCOL_VERSION
+        ));
     }
 
     #[test]
