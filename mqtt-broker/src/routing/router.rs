@@ -116,6 +116,20 @@ pub(crate) struct Slot {
     last_connection: u64,
 }
 
+impl Slot {
+    /// Whether this is a 5.0 session whose Session Expiry Interval passed while it had no
+    /// connection: it is over [MQTT5-4.1.0-2], so nothing is delivered or queued to it, and the
+    /// next CONNECT for its client identifier starts afresh. (It stays in the registry, holding its
+    /// memory, until then.)
+    fn gone(&self) -> bool {
+        self.link.is_none()
+            && matches!(
+                (self.expiry, self.detached_at),
+                (Some(expiry), Some(detached_at)) if detached_at.elapsed() >= expiry
+            )
+    }
+}
+
 /// How the router reaches a live connection.
 #[derive(Debug)]
 pub(crate) struct Link {
@@ -441,10 +455,7 @@ impl Router {
         let mut orphans = Vec::new();
         // A session whose Session Expiry Interval passed while it had no connection is gone
         // [MQTT5-4.1.0-2]: it is discarded here, when a client asks for it.
-        let expired = match (slot.expiry, slot.detached_at) {
-            (Some(expiry), Some(detached_at)) => detached_at.elapsed() >= expiry,
-            _ => false,
-        };
+        let expired = slot.gone();
         slot.detached_at = None;
         slot.last_connection = link.connection_id;
         let session_present = if request.clean_start || slot.clean || expired {
@@ -688,7 +699,7 @@ impl Router {
         let mut delivered = 0;
         for subscriber in found.drain(..) {
             let mut slot = subscriber.target.lock();
-            if bridge == Some(&*slot.client_id) {
+            if bridge == Some(&*slot.client_id) || slot.gone() {
                 continue;
             }
             let options5 = if slot.mqtt5 {
@@ -781,12 +792,16 @@ impl Router {
             let mut full = Vec::new();
             for member in members {
                 let slot = member.target.lock();
-                if slot.link.is_some() || (!slot.clean && slot.state.has_room(self.limits)) {
+                if slot.link.is_some()
+                    || (!slot.clean && !slot.gone() && slot.state.has_room(self.limits))
+                {
                     continue 'groups;
                 }
-                if let (false, QoS::AtLeastOnce | QoS::ExactlyOnce, Some(limit)) =
-                    (slot.clean, member.qos, slot.state.full_at(self.limits))
-                {
+                if let (false, QoS::AtLeastOnce | QoS::ExactlyOnce, Some(limit)) = (
+                    slot.clean || slot.gone(),
+                    member.qos,
+                    slot.state.full_at(self.limits),
+                ) {
                     let refused = Refused {
                         client_id: Arc::clone(&slot.client_id),
                         limit,
@@ -825,7 +840,8 @@ impl Router {
                 continue;
             }
             let slot = subscriber.target.lock();
-            if slot.link.is_some() || slot.clean || bridge == Some(&*slot.client_id) {
+            if slot.link.is_some() || slot.clean || slot.gone() || bridge == Some(&*slot.client_id)
+            {
                 continue;
             }
             let Some(limit) = slot.state.full_at(self.limits) else {
@@ -865,7 +881,7 @@ impl Router {
                 let candidate = if connected {
                     slot.link.is_some()
                 } else {
-                    !slot.clean
+                    !slot.clean && !slot.gone()
                 };
                 candidate && slot.state.has_room(self.limits)
             };

@@ -1189,3 +1189,34 @@ fn hostile_5_0_packets_get_a_failure_disconnect_and_harm_nobody_mqtt5_4_13_1_1()
     publisher.publish("t", b"still here", QoS::AtMostOnce, 1, false, &[]);
     assert!(matches!(bystander.recv(), Got5::Publish { payload, .. } if payload == b"still here"));
 }
+
+/// A session whose Session Expiry Interval has passed is over [MQTT5-4.1.0-2]: nothing more is
+/// queued for it, so its full queue refuses no publisher (where a live offline session's would),
+/// and a message nobody else wants is answered 0x10. The wait is the one-second interval.
+#[test]
+fn an_expired_session_takes_and_refuses_nothing_mqtt5_4_1_0_2() {
+    let (_broker, address) = crate::client::broker_with(mqtt_broker::Config {
+        max_queued_messages: 1,
+        sys_interval: std::time::Duration::ZERO,
+        ..mqtt_broker::Config::default()
+    });
+    let (mut client, _) = Client5::connect_with(
+        address,
+        v5::Connect {
+            clean_start: false,
+            properties: Properties::from_slice(&[Property::SessionExpiryInterval(1)]),
+            ..connect("short-lived")
+        },
+    );
+    assert_eq!(
+        client.subscribe(1, &[("full", options(QoS::AtLeastOnce))], &[]),
+        Got5::SubAck(1, vec![1])
+    );
+    client.disconnect(ReasonCode::NORMAL_DISCONNECTION, &[]);
+    std::thread::sleep(std::time::Duration::from_millis(1_200));
+    let mut publisher = Client5::connect(address, "publisher");
+    for packet_id in 1..=3 {
+        publisher.publish("full", b"x", QoS::AtLeastOnce, packet_id, false, &[]);
+        assert_eq!(publisher.recv(), Got5::PubAck(packet_id, 0x10));
+    }
+}
