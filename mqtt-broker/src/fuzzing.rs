@@ -300,7 +300,7 @@ impl Script {
                     }
                 }
                 (Action::Release(packet_id), Some(slot)) => {
-                    self.router.release(&slot, id, packet_id);
+                    let _ = self.router.release(&slot, id, packet_id);
                     self.send(client, OutPacket::PubComp(packet_id));
                 }
                 (Action::Acknowledged(ack), Some(slot)) => {

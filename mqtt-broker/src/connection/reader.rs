@@ -413,7 +413,14 @@ impl Connection {
                 ControlFlow::Continue(())
             }
             Action::Release(packet_id) => {
-                router.release(&self.attached()?.slot, self.id, packet_id);
+                let known = router.release(&self.attached()?.slot, self.id, packet_id);
+                if !known && self.protocol.is_v5() {
+                    // Packet Identifier not found (5.0 §3.7.2.1).
+                    return self.send(OutPacket::PubCompWith(
+                        packet_id,
+                        ReasonCode::PACKET_IDENTIFIER_NOT_FOUND,
+                    ));
+                }
                 self.send(OutPacket::PubComp(packet_id))
             }
             Action::Acknowledged(ack) => {

@@ -67,6 +67,9 @@ pub(crate) enum OutPacket {
     PubAckWith(PacketId, ReasonCode),
     /// 5.0: PUBREC with a Reason Code other than Success [MQTT5-3.5.2-1]. At 3.1.1 a plain PUBREC.
     PubRecWith(PacketId, ReasonCode),
+    /// 5.0: PUBCOMP with a Reason Code other than Success: 0x92 for a PUBREL whose identifier
+    /// was not awaiting one [MQTT5-3.7.2-1]. At 3.1.1 a plain PUBCOMP.
+    PubCompWith(PacketId, ReasonCode),
     /// 5.0: the answer to SUBSCRIBE, one Reason Code per filter in order [MQTT5-3.9.3-1]
     /// [MQTT5-3.9.3-2].
     SubAck5 {
@@ -401,6 +404,9 @@ impl OutPacket {
             Self::PubRecWith(packet_id, _) => Packet::PubRec(PubRec {
                 packet_id: *packet_id,
             }),
+            Self::PubCompWith(packet_id, _) => Packet::PubComp(PubComp {
+                packet_id: *packet_id,
+            }),
             Self::SubAck5 { packet_id, codes } => {
                 let codes: Vec<SubAckReturnCode> = codes
                     .iter()
@@ -482,6 +488,10 @@ impl OutPacket {
                 reason: *reason,
                 ..v5::PubRec::new(*packet_id)
             }),
+            Self::PubCompWith(packet_id, reason) => v5::Packet::PubComp(v5::PubComp {
+                reason: *reason,
+                ..v5::PubComp::new(*packet_id)
+            }),
             Self::SubAck { packet_id, codes } => {
                 granted = codes
                     .iter()
@@ -530,6 +540,7 @@ impl OutPacket {
             | Self::PubComp(_)
             | Self::PubAckWith(..)
             | Self::PubRecWith(..)
+            | Self::PubCompWith(..)
             | Self::SubAck { .. }
             | Self::SubAck5 { .. }
             | Self::UnsubAck5 { .. }

@@ -1028,22 +1028,30 @@ impl Router {
         slot.clean = true;
     }
 
-    /// An inbound PUBREL: `packet_id` is free again. The caller answers PUBCOMP either way.
-    pub(crate) fn release(&self, slot_ref: &SlotRef, connection_id: u64, packet_id: PacketId) {
+    /// An inbound PUBREL: `packet_id` is free again. The caller answers PUBCOMP either way; this
+    /// answers whether the identifier was known (a 5.0 client is told 0x92 if not).
+    pub(crate) fn release(
+        &self,
+        slot_ref: &SlotRef,
+        connection_id: u64,
+        packet_id: PacketId,
+    ) -> bool {
         let mut slot = slot_ref.lock();
         if !owns(&slot, connection_id) {
-            return;
+            return true;
         }
         if slot.state.release_qos2(packet_id) {
             self.log(&mut slot, |client_id| Record::Freed {
                 client_id: Arc::clone(client_id),
                 packet_id,
             });
+            true
         } else {
             debug!(
                 "{}: PUBREL for unknown packet id {packet_id}",
                 slot.client_id
             );
+            false
         }
     }
 

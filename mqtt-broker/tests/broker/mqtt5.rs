@@ -31,7 +31,7 @@ enum Got5 {
     PubAck(u16, u8),
     PubRec(u16, u8),
     PubRel(u16),
-    PubComp(u16),
+    PubComp(u16, u8),
     SubAck(u16, Vec<u8>),
     UnsubAck(u16, Vec<u8>),
     PingResp,
@@ -69,7 +69,7 @@ fn owned(packet: &v5::Packet<'_>) -> Got5 {
         v5::Packet::PubAck(ack) => Got5::PubAck(ack.packet_id.get(), ack.reason.get()),
         v5::Packet::PubRec(ack) => Got5::PubRec(ack.packet_id.get(), ack.reason.get()),
         v5::Packet::PubRel(ack) => Got5::PubRel(ack.packet_id.get()),
-        v5::Packet::PubComp(ack) => Got5::PubComp(ack.packet_id.get()),
+        v5::Packet::PubComp(ack) => Got5::PubComp(ack.packet_id.get(), ack.reason.get()),
         v5::Packet::SubAck(ack) => Got5::SubAck(
             ack.packet_id.get(),
             ack.reason_codes.iter().map(|code| code.get()).collect(),
@@ -1219,4 +1219,23 @@ fn an_expired_session_takes_and_refuses_nothing_mqtt5_4_1_0_2() {
         publisher.publish("full", b"x", QoS::AtLeastOnce, packet_id, false, &[]);
         assert_eq!(publisher.recv(), Got5::PubAck(packet_id, 0x10));
     }
+}
+
+/// The QoS 2 flow from a 5.0 publisher: PUBREC, then PUBCOMP 0x00 for the PUBREL; a PUBREL for an
+/// identifier nothing waits on gets PUBCOMP 0x92, Packet Identifier not found [MQTT5-3.7.2-1].
+#[test]
+fn pubrel_for_an_unknown_identifier_gets_pubcomp_0x92_mqtt5_3_7_2_1() {
+    let (_broker, address) = broker();
+    let mut subscriber = Client5::connect(address, "s");
+    assert_eq!(
+        subscriber.subscribe(1, &[("q2", options(QoS::ExactlyOnce))], &[]),
+        Got5::SubAck(1, vec![2])
+    );
+    let mut client = Client5::connect(address, "q2");
+    client.publish("q2", b"x", QoS::ExactlyOnce, 5, false, &[]);
+    assert_eq!(client.recv(), Got5::PubRec(5, 0));
+    client.send(v5::Packet::PubRel(v5::PubRel::new(id(5))));
+    assert_eq!(client.recv(), Got5::PubComp(5, 0));
+    client.send(v5::Packet::PubRel(v5::PubRel::new(id(6))));
+    assert_eq!(client.recv(), Got5::PubComp(6, 0x92));
 }
