@@ -67,6 +67,9 @@ pub(crate) enum OutPacket {
     PubAckWith(PacketId, ReasonCode),
     /// 5.0: PUBREC with a Reason Code other than Success [MQTT5-3.5.2-1]. At 3.1.1 a plain PUBREC.
     PubRecWith(PacketId, ReasonCode),
+    /// 5.0: PUBREL with a Reason Code other than Success: 0x92 for a PUBREC whose identifier is
+    /// not in flight [MQTT5-3.6.2-1]. At 3.1.1 a plain PUBREL.
+    PubRelWith(PacketId, ReasonCode),
     /// 5.0: PUBCOMP with a Reason Code other than Success: 0x92 for a PUBREL whose identifier
     /// was not awaiting one [MQTT5-3.7.2-1]. At 3.1.1 a plain PUBCOMP.
     PubCompWith(PacketId, ReasonCode),
@@ -407,6 +410,9 @@ impl OutPacket {
             Self::PubCompWith(packet_id, _) => Packet::PubComp(PubComp {
                 packet_id: *packet_id,
             }),
+            Self::PubRelWith(packet_id, _) => Packet::PubRel(PubRel {
+                packet_id: *packet_id,
+            }),
             Self::SubAck5 { packet_id, codes } => {
                 let codes: Vec<SubAckReturnCode> = codes
                     .iter()
@@ -488,6 +494,10 @@ impl OutPacket {
                 reason: *reason,
                 ..v5::PubRec::new(*packet_id)
             }),
+            Self::PubRelWith(packet_id, reason) => v5::Packet::PubRel(v5::PubRel {
+                reason: *reason,
+                ..v5::PubRel::new(*packet_id)
+            }),
             Self::PubCompWith(packet_id, reason) => v5::Packet::PubComp(v5::PubComp {
                 reason: *reason,
                 ..v5::PubComp::new(*packet_id)
@@ -541,6 +551,7 @@ impl OutPacket {
             | Self::PubAckWith(..)
             | Self::PubRecWith(..)
             | Self::PubCompWith(..)
+            | Self::PubRelWith(..)
             | Self::SubAck { .. }
             | Self::SubAck5 { .. }
             | Self::UnsubAck5 { .. }

@@ -1082,6 +1082,18 @@ impl Router {
         };
         let reply = match outcome {
             Ok(reply) => reply,
+            // A 5.0 client is answered PUBREL 0x92, Packet Identifier not found, for a PUBREC
+            // nothing waits on [MQTT5-3.6.2-1], so that its own QoS 2 state can end.
+            Err(AckError::Unknown) if slot.mqtt5 && matches!(ack, Ack::PubRec(_)) => {
+                debug!("{}: {ack} not in flight", slot.client_id);
+                return Ok(match ack {
+                    Ack::PubRec(packet_id) => Some(OutPacket::PubRelWith(
+                        packet_id,
+                        ReasonCode::PACKET_IDENTIFIER_NOT_FOUND,
+                    )),
+                    _ => None,
+                });
+            }
             Err(AckError::Unknown) => {
                 debug!("{}: {ack} not in flight, ignored", slot.client_id);
                 return Ok(None);

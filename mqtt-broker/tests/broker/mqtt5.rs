@@ -30,7 +30,7 @@ enum Got5 {
     },
     PubAck(u16, u8),
     PubRec(u16, u8),
-    PubRel(u16),
+    PubRel(u16, u8),
     PubComp(u16, u8),
     SubAck(u16, Vec<u8>),
     UnsubAck(u16, Vec<u8>),
@@ -68,7 +68,7 @@ fn owned(packet: &v5::Packet<'_>) -> Got5 {
         },
         v5::Packet::PubAck(ack) => Got5::PubAck(ack.packet_id.get(), ack.reason.get()),
         v5::Packet::PubRec(ack) => Got5::PubRec(ack.packet_id.get(), ack.reason.get()),
-        v5::Packet::PubRel(ack) => Got5::PubRel(ack.packet_id.get()),
+        v5::Packet::PubRel(ack) => Got5::PubRel(ack.packet_id.get(), ack.reason.get()),
         v5::Packet::PubComp(ack) => Got5::PubComp(ack.packet_id.get(), ack.reason.get()),
         v5::Packet::SubAck(ack) => Got5::SubAck(
             ack.packet_id.get(),
@@ -1221,10 +1221,10 @@ fn an_expired_session_takes_and_refuses_nothing_mqtt5_4_1_0_2() {
     }
 }
 
-/// The QoS 2 flow from a 5.0 publisher: PUBREC, then PUBCOMP 0x00 for the PUBREL; a PUBREL for an
+/// The QoS 2 flow with 5.0 clients: PUBREC, then PUBCOMP 0x00 for the PUBREL; a PUBREL for an
 /// identifier nothing waits on gets PUBCOMP 0x92, Packet Identifier not found [MQTT5-3.7.2-1].
 #[test]
-fn pubrel_for_an_unknown_identifier_gets_pubcomp_0x92_mqtt5_3_7_2_1() {
+fn unknown_identifiers_in_the_qos_2_flow_get_0x92_mqtt5_3_7_2_1() {
     let (_broker, address) = broker();
     let mut subscriber = Client5::connect(address, "s");
     assert_eq!(
@@ -1238,4 +1238,19 @@ fn pubrel_for_an_unknown_identifier_gets_pubcomp_0x92_mqtt5_3_7_2_1() {
     assert_eq!(client.recv(), Got5::PubComp(5, 0));
     client.send(v5::Packet::PubRel(v5::PubRel::new(id(6))));
     assert_eq!(client.recv(), Got5::PubComp(6, 0x92));
+
+    // The other way: the subscriber's PUBREC is answered PUBREL 0x00; one for an identifier not
+    // in flight, PUBREL 0x92 [MQTT5-3.6.2-1].
+    let Got5::Publish {
+        packet_id: Some(delivered),
+        ..
+    } = subscriber.recv()
+    else {
+        panic!("expected the QoS 2 delivery");
+    };
+    subscriber.send(v5::Packet::PubRec(v5::PubRec::new(id(delivered))));
+    assert_eq!(subscriber.recv(), Got5::PubRel(delivered, 0));
+    let unknown = if delivered == 9 { 10 } else { 9 };
+    subscriber.send(v5::Packet::PubRec(v5::PubRec::new(id(unknown))));
+    assert_eq!(subscriber.recv(), Got5::PubRel(unknown, 0x92));
 }
