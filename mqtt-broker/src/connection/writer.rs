@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::Instant;
 
-use log::{debug, error};
+use log::{debug, error, warn};
 use mqtt_codec::ProtocolLevel;
 
 use super::QUIET;
@@ -36,6 +36,9 @@ pub(crate) struct Writer {
     pub(crate) stream: Arc<Stream>,
     pub(crate) rx: WriterRx,
     pub(crate) level: ProtocolLevel,
+    /// For a 5.0 connection, the client's Maximum Packet Size (`usize::MAX` without one): packets
+    /// are encoded at 5.0, and one larger than that is not sent [MQTT5-3.1.2-24]. `None` at 3.x.
+    pub(crate) mqtt5: Option<usize>,
     pub(crate) router: Arc<Router>,
     pub(crate) slot: SlotRef,
     pub(crate) connection_id: u64,
@@ -146,7 +149,22 @@ impl Writer {
 
     /// Appends `packet` to `buffer`; answers 1 if it was encoded, 0 if not (a bug, logged).
     fn encode(&self, packet: &OutPacket, buffer: &mut Vec<u8>) -> u64 {
-        if let Err(error) = packet.encode(self.level, buffer) {
+        let start = buffer.len();
+        let encoded = match self.mqtt5 {
+            None => packet.encode(self.level, buffer),
+            Some(maximum) => packet.encode5(Instant::now(), buffer).inspect(|&len| {
+                if len > maximum {
+                    // Discarded unsent, and treated as sent [MQTT5-3.1.2-25]: the window entry
+                    // of a QoS 1/2 PUBLISH stays until the client's next session resends it.
+                    buffer.truncate(start);
+                    warn!(
+                        "connection {}: {} bytes over the client's Maximum Packet Size {maximum}, not sent",
+                        self.connection_id, len
+                    );
+                }
+            }),
+        };
+        if let Err(error) = encoded {
             error!(
                 "connection {}: cannot encode {packet:?}: {error}",
                 self.connection_id

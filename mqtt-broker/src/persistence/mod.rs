@@ -71,7 +71,7 @@ pub(crate) struct Persistence {
 /// is routing -> persistence (the router appends records while it holds its locks). The test
 /// `persistence_does_not_depend_on_routing` below keeps it so.
 pub(crate) trait ReplayedState: Default + std::fmt::Debug {
-    /// Applies one record of this session, in log order. `Session`, `Forget`, the marks, `Retain`
+    /// Applies one record of this session, in log order. `Session`, `Session5`, `Forget`, the marks, `Retain`
     /// and `End` never come here: the replay handles them itself.
     fn replay(&mut self, record: Record);
 }
@@ -80,6 +80,8 @@ pub(crate) trait ReplayedState: Default + std::fmt::Debug {
 #[derive(Debug, Default)]
 pub(crate) struct RestoredSession<S> {
     pub(crate) user: Option<Arc<str>>,
+    /// A 5.0 client's session: its Session Expiry Interval.
+    pub(crate) expiry5: Option<u32>,
     pub(crate) state: S,
     pub(crate) last_lsn: u64,
 }
@@ -315,6 +317,11 @@ impl<S: ReplayedState> Replay<S> {
             Record::Session { .. } | Record::End | Record::GroupBegin | Record::GroupEnd => {}
             Record::Forget { client_id } => {
                 self.sessions.remove(&client_id);
+            }
+            Record::Session5 { client_id, expiry } => {
+                if let Some(session) = self.sessions.get_mut(&client_id) {
+                    session.expiry5 = Some(expiry);
+                }
             }
             Record::SessionMark { client_id, lsn } => {
                 self.marks.insert(client_id, lsn);

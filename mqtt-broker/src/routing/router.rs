@@ -45,20 +45,21 @@ use mqtt_codec::{
 };
 use parking_lot::{Condvar, Mutex, MutexGuard, RwLock};
 
-use crate::connection::protocol::{Ack, OpenRequest};
+use crate::connection::protocol::{Ack, OpenRequest, SubscriptionOptions5};
 use crate::hooks::ClientInfo;
 use crate::message::Message;
 use crate::message::{GroupId, SharedOrigin};
 use crate::metrics::Metrics;
 use crate::persistence::{Persistence, Restored};
 use crate::record::Record;
-use crate::routing::outbound::{OutPacket, Outbound, WriterTx};
+use crate::routing::outbound::{ConnAck5, OutPacket, Outbound, WriterTx};
 use crate::routing::retained::RetainedStore;
 use crate::routing::session_state::{AckError, Limits, SessionState};
 use crate::routing::shared::{Filter, SharedSubscriptions};
 use crate::routing::subscriptions::{Subscriber, SubscriptionTree};
 use crate::security::auth::Security;
 use crate::transport::Stream;
+use mqtt_codec::v5::{ReasonCode, RetainHandling};
 
 /// A session's slot in the registry, shared by its connection threads and by publishers.
 pub(crate) type SlotRef = Arc<Mutex<Slot>>;
@@ -102,6 +103,36 @@ pub(crate) struct Slot {
     /// a connected client with messages waiting in its queue and no progress for `write_timeout`
     /// is stuck, publisher waiting or not (see [`Router::stall_left`]).
     progress_at: Instant,
+    /// Whether the connection that opened it speaks 5.0: its deliveries carry properties and
+    /// Subscription Identifiers, so they never share the 3.1.1 bytes of a QoS 0 PUBLISH.
+    mqtt5: bool,
+    /// The 5.0 client's Receive Maximum: its window is no wider [MQTT5-3.3.4-9] [MQTT5-4.9.0-2].
+    receive_maximum: Option<u16>,
+    /// The 5.0 client's Maximum Packet Size: a PUBLISH larger than that is not delivered to it
+    /// [MQTT5-3.1.2-24] [MQTT5-3.1.2-25].
+    maximum_packet_size: Option<usize>,
+    /// How long a 5.0 session outlives its connection (its Session Expiry Interval); `None`: for
+    /// ever, as a 3.1.1 persistent session does, or 0xFFFFFFFF.
+    expiry: Option<std::time::Duration>,
+    /// When its last connection closed, while it has none.
+    detached_at: Option<Instant>,
+    /// The connection that last opened it: a delayed Will is published only if no other has
+    /// since [MQTT5-3.1.3-9].
+    last_connection: u64,
+}
+
+impl Slot {
+    /// Whether this is a 5.0 session whose Session Expiry Interval passed while it had no
+    /// connection: it is over [MQTT5-4.1.0-2], so nothing is delivered or queued to it, and the
+    /// next CONNECT for its client identifier starts afresh. (It stays in the registry, holding its
+    /// memory, until then.)
+    fn gone(&self) -> bool {
+        self.link.is_none()
+            && matches!(
+                (self.expiry, self.detached_at),
+                (Some(expiry), Some(detached_at)) if detached_at.elapsed() >= expiry
+            )
+    }
 }
 
 /// What [`Router::stall_left`] tells a connection's idle writer.
@@ -127,6 +158,8 @@ pub(crate) struct Link {
     pub(crate) stream: Arc<Stream>,
     /// Set when a `try_send` found the channel full; the writer then calls [`Router::pump`].
     pub(crate) starved: Arc<AtomicBool>,
+    /// Whether the client speaks 5.0, and is told why the broker ends its connection.
+    pub(crate) mqtt5: bool,
 }
 
 impl Link {
@@ -135,6 +168,23 @@ impl Link {
     pub(crate) fn disconnect(self) {
         let _ = self.tx.try_send(Outbound::Close);
         self.stream.shutdown();
+    }
+
+    /// [`disconnect`](Self::disconnect), telling a 5.0 client why with a DISCONNECT: 0x8E when
+    /// another connection took its session over [MQTT5-3.1.4-3], 0x8B at shutdown. The writer
+    /// sends it, then closes the socket, which ends the reader; only if the writer's channel has
+    /// no room is the socket cut at once, without it.
+    pub(crate) fn disconnect_with(self, reason: ReasonCode) {
+        if self.mqtt5
+            && self
+                .tx
+                .try_send(Outbound::Packet(OutPacket::Disconnect(reason)))
+                .is_ok()
+            && self.tx.try_send(Outbound::Close).is_ok()
+        {
+            return;
+        }
+        self.disconnect();
     }
 }
 
@@ -309,6 +359,17 @@ impl Router {
                 reader_waiting: Arc::default(),
                 progress: 0,
                 progress_at: Instant::now(),
+                // A 5.0 session's expiry counts from the restart: the time the broker was down
+                // is not held against it.
+                mqtt5: session.expiry5.is_some(),
+                receive_maximum: None,
+                maximum_packet_size: None,
+                expiry: session
+                    .expiry5
+                    .filter(|expiry| *expiry != u32::MAX)
+                    .map(|expiry| std::time::Duration::from_secs(u64::from(expiry))),
+                detached_at: Some(Instant::now()),
+                last_connection: 0,
             };
             let slot_ref = Arc::new(Mutex::new(slot));
             for (filter, qos) in &filters {
@@ -412,6 +473,12 @@ impl Router {
                 client_id: Arc::clone(&slot.client_id),
                 user: slot.client.user_name.clone(),
             });
+            if slot.mqtt5 {
+                records.push(Record::Session5 {
+                    client_id: Arc::clone(&slot.client_id),
+                    expiry: expiry_seconds(slot.expiry),
+                });
+            }
             slot.state.snapshot(&slot.client_id, &mut records);
         }
         let retained = self.retained.lock();
@@ -453,6 +520,12 @@ impl Router {
                         reader_waiting: Arc::default(),
                         progress: 0,
                         progress_at: Instant::now(),
+                        mqtt5: false,
+                        receive_maximum: None,
+                        maximum_packet_size: None,
+                        expiry: None,
+                        detached_at: None,
+                        last_connection: link.connection_id,
                     }))
                 }),
         );
@@ -460,8 +533,14 @@ impl Router {
         drop(sessions);
         let taken_over = slot.link.take();
         let mut orphans = Vec::new();
-        let session_present = if request.clean_session || slot.clean {
-            // Discard any previous session [MQTT-3.1.2-6]; a clean one is never resumed.
+        // A session whose Session Expiry Interval passed while it had no connection is gone
+        // [MQTT5-4.1.0-2]: it is discarded here, when a client asks for it.
+        let expired = slot.gone();
+        slot.detached_at = None;
+        slot.last_connection = link.connection_id;
+        let session_present = if request.clean_start || slot.clean || expired {
+            // Discard any previous session [MQTT-3.1.2-6] [MQTT5-3.1.2-4]; a clean one is never
+            // resumed.
             self.unsubscribe_all(&slot);
             orphans = slot.state.take_shared();
             if !slot.clean {
@@ -472,8 +551,20 @@ impl Router {
             slot.state = SessionState::default();
             false
         } else {
-            existed // [MQTT-3.1.2-4]
+            existed // [MQTT-3.1.2-4] [MQTT5-3.1.2-5]
         };
+        slot.mqtt5 = request.mqtt5.is_some();
+        slot.expiry = request
+            .mqtt5
+            .as_ref()
+            .filter(|open| open.session_expiry != u32::MAX)
+            .map(|open| std::time::Duration::from_secs(u64::from(open.session_expiry)));
+        slot.receive_maximum = request.mqtt5.as_ref().and_then(|open| open.receive_maximum);
+        slot.maximum_packet_size = request
+            .mqtt5
+            .as_ref()
+            .and_then(|open| open.maximum_packet_size)
+            .and_then(|size| usize::try_from(size).ok());
         slot.clean = request.clean_session;
         slot.bridge = request.bridge;
         slot.trusted = request.trusted;
@@ -483,9 +574,23 @@ impl Router {
             client_id: Arc::clone(client_id),
             user,
         });
-        let connack = OutPacket::ConnAck {
-            session_present, // [MQTT-3.2.2-1] [MQTT-3.2.2-2] [MQTT-3.2.2-3]
-            code: ConnectReturnCode::Accepted,
+        if slot.mqtt5 {
+            let expiry = expiry_seconds(slot.expiry);
+            self.log(&mut slot, |client_id| Record::Session5 {
+                client_id: Arc::clone(client_id),
+                expiry,
+            });
+        }
+        let connack = match &request.mqtt5 {
+            None => OutPacket::ConnAck {
+                session_present, // [MQTT-3.2.2-1] [MQTT-3.2.2-2] [MQTT-3.2.2-3]
+                code: ConnectReturnCode::Accepted,
+            },
+            Some(open) => OutPacket::ConnAck5(Box::new(ConnAck5 {
+                session_present,             // [MQTT5-3.2.2-2] [MQTT5-3.2.2-3]
+                reason: ReasonCode::SUCCESS, // [MQTT5-3.1.4-5]
+                properties: open.connack.clone(),
+            })),
         };
         // The channel is new and empty: this cannot fail.
         let _ = link.tx.try_send(Outbound::Packet(connack));
@@ -524,6 +629,7 @@ impl Router {
             return;
         }
         slot.link = None;
+        slot.detached_at = Some(Instant::now());
         slot.state.forget_qos0();
         // Publishers waiting for room stop waiting: there is nobody to wait for any more.
         slot.room.notify_all();
@@ -590,7 +696,7 @@ impl Router {
     /// back-pressure (see [`Origin::Broker`]). A queue at a limit, its client connected or not,
     /// drops them, counted in `$SYS/broker/publish/messages/dropped` and logged.
     pub(crate) fn publish(&self, message: &Message) {
-        let _ = self.route(message, None, Origin::Broker, None);
+        let _ = self.route(message, None, None, Origin::Broker, None);
     }
 
     /// [`publish`](Self::publish) for a client's PUBLISH, which may be refused: with back-pressure
@@ -600,13 +706,19 @@ impl Router {
     ///
     /// `bridge` is the client identifier of the bridge it came from, if it did: it is not sent back
     /// to that bridge's own session, which is what stops two brokers bridged both ways from passing
-    /// a message back and forth for ever (mosquitto does the same).
+    /// a message back and forth for ever (mosquitto does the same). `publisher` is the client
+    /// identifier of the session that published it: a 5.0 subscription with No Local does not
+    /// send it back there [MQTT5-3.8.3-3].
+    ///
+    /// Answers how many sessions (and shared groups) it was given to: 0 is what a 5.0 publisher
+    /// is told as 0x10, no matching subscribers.
     pub(crate) fn publish_from(
         &self,
         message: &Message,
         bridge: Option<&str>,
-    ) -> Result<(), Refused> {
-        self.route(message, bridge, Origin::Client, None)
+        publisher: Option<&str>,
+    ) -> Result<usize, Refused> {
+        self.route(message, bridge, publisher, Origin::Client, None)
     }
 
     /// `received`: the session and packet identifier of an inbound QoS 2 PUBLISH (see
@@ -616,9 +728,10 @@ impl Router {
         &self,
         message: &Message,
         bridge: Option<&str>,
+        publisher: Option<&str>,
         origin: Origin,
         received: Option<(&SlotRef, PacketId)>,
-    ) -> Result<(), Refused> {
+    ) -> Result<usize, Refused> {
         if message.retain {
             let mut retained = self.retained.lock();
             retained.0.update(message);
@@ -630,7 +743,7 @@ impl Router {
         }
         let Ok(topic) = TopicName::new(&message.topic) else {
             self.log_received(received);
-            return Ok(());
+            return Ok(0);
         };
         // The list of subscribers is built in a buffer this thread keeps from one message to the
         // next, so that routing allocates nothing once the buffer has grown to the fan-out.
@@ -671,7 +784,7 @@ impl Router {
             if found.capacity() <= FOUND_KEPT {
                 FOUND.set(found);
             }
-            return self.refuse(refused);
+            return self.refuse(refused).map(|()| 0);
         }
         // With persistence, an inbound QoS 2 message is logged as one group: its publisher's
         // `Received` and every subscriber's `Enqueue` reach the disk together or not at all (see
@@ -686,11 +799,20 @@ impl Router {
             _ => None,
         };
         let mut refusal = None;
+        let mut delivered = 0;
         for subscriber in found.drain(..) {
             let mut slot = subscriber.target.lock();
-            if bridge == Some(&*slot.client_id) {
+            if bridge == Some(&*slot.client_id) || slot.gone() {
                 continue;
             }
+            let options5 = if slot.mqtt5 {
+                match matching_options5(&slot, topic, publisher) {
+                    Some(options) => Some(options),
+                    None => continue, // No Local [MQTT5-3.8.3-3]
+                }
+            } else {
+                None
+            };
             if security.checks_reads() && !slot.trusted {
                 // Ask with the slot unlocked; if meanwhile another connection took the session
                 // over (another user, perhaps), ask again about the new one.
@@ -719,32 +841,43 @@ impl Router {
                 self.await_room(&mut slot);
             }
             let retain = slot.bridge && message.retain;
+            let mut copy = message.for_delivery(message.qos.min(subscriber.qos), retain);
+            if let Some((retain_as_published, ids)) = options5 {
+                // [MQTT5-3.3.1-12] [MQTT5-3.3.1-13]
+                copy.retain = retain_as_published && message.retain;
+                copy.subscription_ids = ids;
+            }
+            // A bridge's copy keeps the retain flag, and a 5.0 one has properties of its own, so
+            // neither can share the others' bytes.
+            let shareable = !copy.retain && !slot.mqtt5;
             self.deliver(
                 &mut slot,
-                message.for_delivery(message.qos.min(subscriber.qos), retain),
-                // A bridge's copy keeps the retain flag, so it cannot share the others' bytes.
-                if retain { None } else { shared.as_mut() },
+                copy,
+                if shareable { shared.as_mut() } else { None },
                 checked,
                 origin,
             );
+            delivered += 1;
         }
         if found.capacity() <= FOUND_KEPT {
             FOUND.set(found);
         }
         if let Some(refused) = refusal {
-            return self.refuse(refused);
+            return self.refuse(refused).map(|()| 0);
         }
         if checked {
             for (group, members) in &groups {
                 self.deliver_shared(group, members, message, &security, origin);
+                delivered += 1;
             }
         } else {
             self.shared.matching(topic, |group, members| {
                 self.deliver_shared(group, members, message, &security, origin);
+                delivered += 1;
             });
         }
         self.log_received(received);
-        Ok(())
+        Ok(delivered)
     }
 
     /// Logs the `Received` record of an inbound QoS 2 message routed to everyone, unless its
@@ -805,12 +938,16 @@ impl Router {
             let mut full = Vec::new();
             for member in members {
                 let slot = member.target.lock();
-                if slot.link.is_some() || (!slot.clean && slot.state.has_room(self.limits)) {
+                if slot.link.is_some()
+                    || (!slot.clean && !slot.gone() && slot.state.has_room(self.limits))
+                {
                     continue 'groups;
                 }
-                if let (false, QoS::AtLeastOnce | QoS::ExactlyOnce, Some(limit)) =
-                    (slot.clean, member.qos, slot.state.full_at(self.limits))
-                {
+                if let (false, QoS::AtLeastOnce | QoS::ExactlyOnce, Some(limit)) = (
+                    slot.clean || slot.gone(),
+                    member.qos,
+                    slot.state.full_at(self.limits),
+                ) {
                     let refused = Refused {
                         client_id: Arc::clone(&slot.client_id),
                         limit,
@@ -852,7 +989,7 @@ impl Router {
                 continue;
             }
             let slot = subscriber.target.lock();
-            if bridge == Some(&*slot.client_id) {
+            if slot.gone() || bridge == Some(&*slot.client_id) {
                 continue;
             }
             let Some(refused) = self.refuses(&slot) else {
@@ -920,7 +1057,7 @@ impl Router {
                 let candidate = if connected {
                     slot.link.is_some()
                 } else {
-                    !slot.clean
+                    !slot.clean && !slot.gone()
                 };
                 candidate && slot.state.has_room(self.limits)
             };
@@ -945,6 +1082,7 @@ impl Router {
                     group: Arc::clone(group),
                     qos: message.qos,
                 });
+                shared_options5(&slot, group, message, &mut copy);
                 self.deliver(&mut slot, copy, None, false, origin);
                 return;
             }
@@ -972,6 +1110,7 @@ impl Router {
                     group: Arc::clone(group),
                     qos: message.qos,
                 });
+                shared_options5(&slot, group, message, &mut copy);
                 self.deliver(&mut slot, copy, None, false, origin);
                 return;
             }
@@ -987,7 +1126,8 @@ impl Router {
     /// [MQTT-4.3.3-2]. The caller answers PUBREC either way, unless the message was refused
     /// (see [`publish_from`](Self::publish_from), whose `bridge` this is): then the identifier is
     /// forgotten again, so that the PUBLISH the client sends again is routed, not taken for a
-    /// duplicate of one delivered.
+    /// duplicate of one delivered. Answers how many it was given to, as `publish_from` does, or
+    /// `None` when it was not routed (a duplicate, or no message).
     pub(crate) fn publish_once(
         &self,
         slot_ref: &SlotRef,
@@ -995,7 +1135,8 @@ impl Router {
         packet_id: PacketId,
         message: Option<&Message>,
         bridge: Option<&str>,
-    ) -> Result<(), Refused> {
+        publisher: Option<&str>,
+    ) -> Result<Option<usize>, Refused> {
         // The identifier is taken at once, so that a duplicate is known as one while the message
         // is routed, but its `Received` record is logged only with the subscribers' copies, as one
         // group (see `route`): logged first, a crash before the copies would leave an identifier
@@ -1005,40 +1146,91 @@ impl Router {
             owns(&slot, connection_id) && slot.state.receive_qos2(packet_id)
         };
         if !first {
-            return Ok(());
+            return Ok(None);
         }
         let Some(message) = message else {
             // Not to be delivered (the ACL): there is nobody's copy to log it with.
             self.log_received(Some((slot_ref, packet_id)));
-            return Ok(());
+            return Ok(None);
         };
-        if let Err(refused) =
-            self.route(message, bridge, Origin::Client, Some((slot_ref, packet_id)))
-        {
-            // Whichever connection has the session now: the identifier is the session's. Its
-            // `Received` was never logged.
-            slot_ref.lock().state.release_qos2(packet_id);
-            return Err(refused);
+        match self.route(
+            message,
+            bridge,
+            publisher,
+            Origin::Client,
+            Some((slot_ref, packet_id)),
+        ) {
+            Ok(delivered) => Ok(Some(delivered)),
+            Err(refused) => {
+                // Whichever connection has the session now: the identifier is the session's. Its
+                // `Received` was never logged.
+                slot_ref.lock().state.release_qos2(packet_id);
+                Err(refused)
+            }
         }
-        Ok(())
     }
 
-    /// An inbound PUBREL: `packet_id` is free again. The caller answers PUBCOMP either way.
-    pub(crate) fn release(&self, slot_ref: &SlotRef, connection_id: u64, packet_id: PacketId) {
+    /// Whether the delayed Will of connection `connection_id` is still to be published: no other
+    /// connection has opened its session since (its slot's or a new one for the same client
+    /// identifier) [MQTT5-3.1.3-9].
+    pub(crate) fn will_due(&self, slot_ref: &SlotRef, connection_id: u64) -> bool {
+        let sessions = self.sessions.lock();
+        let slot = slot_ref.lock();
+        let replaced = sessions
+            .get(&slot.client_id)
+            .is_some_and(|current| !Arc::ptr_eq(current, slot_ref));
+        !replaced && slot.link.is_none() && slot.last_connection == connection_id
+    }
+
+    /// A 5.0 client's new Session Expiry Interval, from its DISCONNECT: 0 makes the session end
+    /// with this connection [MQTT5-3.1.2-23] (5.0 §3.14.2.2.2), and forgets it on disk.
+    pub(crate) fn set_session_expiry(&self, slot_ref: &SlotRef, connection_id: u64, seconds: u32) {
         let mut slot = slot_ref.lock();
         if !owns(&slot, connection_id) {
             return;
+        }
+        slot.expiry =
+            (seconds != u32::MAX).then(|| std::time::Duration::from_secs(u64::from(seconds)));
+        if seconds != 0 {
+            self.log(&mut slot, |client_id| Record::Session5 {
+                client_id: Arc::clone(client_id),
+                expiry: seconds,
+            });
+            return;
+        }
+        if slot.clean {
+            return;
+        }
+        self.log(&mut slot, |client_id| Record::Forget {
+            client_id: Arc::clone(client_id),
+        });
+        slot.clean = true;
+    }
+
+    /// An inbound PUBREL: `packet_id` is free again. The caller answers PUBCOMP either way; this
+    /// answers whether the identifier was known (a 5.0 client is told 0x92 if not).
+    pub(crate) fn release(
+        &self,
+        slot_ref: &SlotRef,
+        connection_id: u64,
+        packet_id: PacketId,
+    ) -> bool {
+        let mut slot = slot_ref.lock();
+        if !owns(&slot, connection_id) {
+            return true;
         }
         if slot.state.release_qos2(packet_id) {
             self.log(&mut slot, |client_id| Record::Freed {
                 client_id: Arc::clone(client_id),
                 packet_id,
             });
+            true
         } else {
             debug!(
                 "{}: PUBREL for unknown packet id {packet_id}",
                 slot.client_id
             );
+            false
         }
     }
 
@@ -1065,9 +1257,22 @@ impl Router {
             Ack::PubAck(packet_id) => slot.state.puback(packet_id).map(|()| None),
             Ack::PubRec(packet_id) => slot.state.pubrec(packet_id).map(Some),
             Ack::PubComp(packet_id) => slot.state.pubcomp(packet_id).map(|()| None),
+            Ack::PubRecRefused(packet_id) => slot.state.pubrec_refused(packet_id).map(|()| None),
         };
         let reply = match outcome {
             Ok(reply) => reply,
+            // A 5.0 client is answered PUBREL 0x92, Packet Identifier not found, for a PUBREC
+            // nothing waits on [MQTT5-3.6.2-1], so that its own QoS 2 state can end.
+            Err(AckError::Unknown) if slot.mqtt5 && matches!(ack, Ack::PubRec(_)) => {
+                debug!("{}: {ack} not in flight", slot.client_id);
+                return Ok(match ack {
+                    Ack::PubRec(packet_id) => Some(OutPacket::PubRelWith(
+                        packet_id,
+                        ReasonCode::PACKET_IDENTIFIER_NOT_FOUND,
+                    )),
+                    _ => None,
+                });
+            }
             Err(AckError::Unknown) => {
                 debug!("{}: {ack} not in flight, ignored", slot.client_id);
                 return Ok(None);
@@ -1082,7 +1287,9 @@ impl Router {
                     client_id: Arc::clone(client_id),
                     packet_id,
                 },
-                Ack::PubAck(packet_id) | Ack::PubComp(packet_id) => Record::Completed {
+                Ack::PubAck(packet_id)
+                | Ack::PubComp(packet_id)
+                | Ack::PubRecRefused(packet_id) => Record::Completed {
                     client_id: Arc::clone(client_id),
                     packet_id,
                 },
@@ -1095,7 +1302,8 @@ impl Router {
     /// Adds subscriptions, replacing identical ones [MQTT-3.8.4-3], and answers one return code per
     /// filter in order [MQTT-3.8.4-5] [MQTT-3.9.3-1], with the filters actually subscribed.
     ///
-    /// `allowed[i]` says whether the ACL and `max_topic_levels` let filter `i` through; `max_count`
+    /// `asked.allowed[i]` says whether the ACL and `max_topic_levels` let filter `i` through, and
+    /// `asked.options[i]` are its 5.0 options (none at 3.1.1); `max_count`
     /// caps the subscriptions of one session (0: no cap). A refused filter gets 0x80 at 3.1.1; a 3.1
     /// client has no failure code and is answered as if granted, with nothing ever delivered
     /// [V31-DIFF-34].
@@ -1103,22 +1311,28 @@ impl Router {
         &self,
         slot_ref: &SlotRef,
         connection_id: u64,
-        filters: &[(String, QoS)],
-        allowed: &[bool],
+        asked: Asked<'_>,
         max_count: usize,
         level: ProtocolLevel,
-    ) -> (Vec<SubAckReturnCode>, Vec<(String, QoS)>) {
+    ) -> Subscribed {
+        let Asked {
+            filters,
+            options,
+            allowed,
+        } = asked;
         let mut slot = slot_ref.lock();
         if !owns(&slot, connection_id) {
-            return (Vec::new(), Vec::new());
+            return Subscribed::default();
         }
         let key = slot.key;
         let mut tree = self.subscriptions.write();
         let mut subscribed = Vec::new();
+        let mut send_retained = Vec::new();
         let codes = filters
             .iter()
             .zip(allowed)
-            .map(|((filter, qos), allowed)| {
+            .enumerate()
+            .map(|(index, ((filter, qos), allowed))| {
                 let room = max_count == 0
                     || slot.state.subscriptions.len() < max_count
                     || slot.state.subscriptions.contains_key(filter);
@@ -1136,7 +1350,30 @@ impl Router {
                                     .subscribe(share, key, *qos, Arc::clone(slot_ref))
                             }
                         };
-                        slot.state.subscriptions.insert(filter.clone(), *qos);
+                        let existed = slot
+                            .state
+                            .subscriptions
+                            .insert(filter.clone(), *qos)
+                            .is_some();
+                        let wanted = match options.get(index) {
+                            Some(options5) => {
+                                slot.state.options5.insert(filter.clone(), *options5);
+                                self.log(&mut slot, |client_id| Record::Options5 {
+                                    client_id: Arc::clone(client_id),
+                                    filter: filter.clone(),
+                                    options: *options5,
+                                });
+                                match options5.retain_handling {
+                                    RetainHandling::SendOnSubscribe => true, // [MQTT5-3.3.1-9]
+                                    RetainHandling::SendIfNew => !existed,   // [MQTT5-3.3.1-10]
+                                    RetainHandling::DoNotSend => false,      // [MQTT5-3.3.1-11]
+                                }
+                            }
+                            None => true,
+                        };
+                        if wanted {
+                            send_retained.push((filter.clone(), *qos));
+                        }
                         self.log(&mut slot, |client_id| Record::Subscribe {
                             client_id: Arc::clone(client_id),
                             filter: filter.clone(),
@@ -1150,7 +1387,11 @@ impl Router {
                 }
             })
             .collect();
-        (codes, subscribed)
+        Subscribed {
+            codes,
+            subscribed,
+            send_retained,
+        }
     }
 
     /// Sends the retained messages matching new subscriptions, with the retain flag set
@@ -1168,6 +1409,14 @@ impl Router {
                 continue;
             };
             let mut messages = self.retained.lock().0.matching(valid);
+            // An expired retained message is not sent to a new subscriber [MQTT5-3.3.2-5].
+            let now = Instant::now();
+            messages.retain(|message| {
+                message
+                    .properties
+                    .as_ref()
+                    .is_none_or(|properties| !properties.expired(now))
+            });
             let security = self.security();
             if security.checks_reads() && !slot_ref.lock().trusted {
                 // Asked with no lock held; if another connection takes the session over
@@ -1179,14 +1428,17 @@ impl Router {
             if !owns(&slot, connection_id) {
                 return;
             }
+            // A 5.0 subscription's identifier goes with its retained messages too [MQTT5-3.3.4-3].
+            let ids: Option<Arc<[u32]>> = slot
+                .state
+                .options5
+                .get(filter)
+                .and_then(|options| options.id)
+                .map(|id| Arc::from([id]));
             for message in messages {
-                self.deliver(
-                    &mut slot,
-                    message.for_delivery(message.qos.min(*granted), true),
-                    None,
-                    false,
-                    Origin::Retained,
-                );
+                let mut copy = message.for_delivery(message.qos.min(*granted), true);
+                copy.subscription_ids = ids.clone();
+                self.deliver(&mut slot, copy, None, false, Origin::Retained);
             }
         }
     }
@@ -1194,21 +1446,34 @@ impl Router {
     /// Removes subscriptions whose filters equal the given ones exactly [MQTT-3.10.4-1]; unknown ones
     /// are ignored, and the caller answers UNSUBACK regardless [MQTT-3.10.4-5]. Messages already
     /// queued or in flight are still delivered [MQTT-3.10.4-3].
-    pub(crate) fn unsubscribe(&self, slot_ref: &SlotRef, connection_id: u64, filters: &[String]) {
+    ///
+    /// Answers, per filter, whether a subscription existed: a 5.0 client is told 0x11 for one that
+    /// did not [MQTT5-3.11.3-1].
+    pub(crate) fn unsubscribe(
+        &self,
+        slot_ref: &SlotRef,
+        connection_id: u64,
+        filters: &[String],
+    ) -> Vec<bool> {
         let mut slot = slot_ref.lock();
         if !owns(&slot, connection_id) {
-            return;
+            return vec![false; filters.len()];
         }
         let mut tree = self.subscriptions.write();
+        let mut existed = Vec::with_capacity(filters.len());
         for filter in filters {
             self.remove_subscription(&mut tree, filter, slot.key);
-            if slot.state.subscriptions.remove(filter).is_some() {
+            slot.state.options5.remove(filter);
+            let removed = slot.state.subscriptions.remove(filter).is_some();
+            if removed {
                 self.log(&mut slot, |client_id| Record::Unsubscribe {
                     client_id: Arc::clone(client_id),
                     filter: filter.clone(),
                 });
             }
+            existed.push(removed);
         }
+        existed
     }
 
     /// Sends what a session's window and the writer's channel now have room for; called by a writer
@@ -1256,6 +1521,18 @@ impl Router {
         checked: bool,
         origin: Origin,
     ) {
+        if let Some(maximum) = slot.maximum_packet_size
+            && !fits(&message, maximum)
+        {
+            // Discarded as if sent [MQTT5-3.1.2-25]: before the window, so that no identifier
+            // waits for an acknowledgement that cannot come.
+            Metrics::add(&self.metrics.publish_dropped, 1);
+            debug!(
+                "{}: a message on {:?} is over the client's Maximum Packet Size {maximum}",
+                slot.client_id, message.topic
+            );
+            return;
+        }
         let message = match (&slot.link, message.qos, shared) {
             (Some(link), QoS::AtMostOnce, Some(shared)) if slot.state.nothing_queued() => {
                 let bytes = shared
@@ -1472,8 +1749,22 @@ impl Router {
             client_id,
             clean,
             last_lsn,
+            receive_maximum,
             ..
         } = slot;
+        // A 5.0 client's Receive Maximum narrows the window [MQTT5-3.3.4-9]; the other packets
+        // are never held back for it [MQTT5-3.3.4-10].
+        let limits = match *receive_maximum {
+            Some(most) if self.limits.max_inflight == 0 => Limits {
+                max_inflight: usize::from(most),
+                ..self.limits
+            },
+            Some(most) => Limits {
+                max_inflight: self.limits.max_inflight.min(usize::from(most)),
+                ..self.limits
+            },
+            None => self.limits,
+        };
         let Some(link) = link else {
             return;
         };
@@ -1486,7 +1777,10 @@ impl Router {
                 });
             }
         };
-        state.pump_with(self.limits, assigned, |packet| {
+        // Expired messages leave the queue unlogged, so only where nothing is logged: the log's
+        // replay gives each assigned identifier to the message then at the front.
+        let now = persistence.is_none().then(Instant::now);
+        state.pump_with(limits, now, assigned, |packet| {
             let sent = link.tx.try_send(self.outbound(packet)).is_ok();
             if !sent {
                 link.starved.store(true, Ordering::Relaxed);
@@ -1578,6 +1872,104 @@ impl Router {
             }
             Err(_) => {}
         }
+    }
+}
+
+/// A Session Expiry Interval as the log keeps it (0xFFFFFFFF: never).
+fn expiry_seconds(expiry: Option<std::time::Duration>) -> u32 {
+    expiry.map_or(u32::MAX, |expiry| {
+        u32::try_from(expiry.as_secs()).unwrap_or(u32::MAX - 1)
+    })
+}
+
+/// A 5.0 member's options for its shared subscription, applied to its copy of `message`: its
+/// Subscription Identifier [MQTT5-3.3.4-3] and Retain As Published [MQTT5-3.3.1-13].
+fn shared_options5(slot: &Slot, group: &GroupId, message: &Message, copy: &mut Message) {
+    if !slot.mqtt5 {
+        return;
+    }
+    let filter = format!("$share/{}/{}", group.0, group.1);
+    if let Some(options) = slot.state.options5.get(&filter) {
+        copy.retain = options.retain_as_published && message.retain;
+        copy.subscription_ids = options.id.map(|id| Arc::from([id]));
+    }
+}
+
+/// Whether the 5.0 PUBLISH of `message` (with a packet identifier: the larger form) is at most
+/// `maximum` bytes.
+fn fits(message: &Message, maximum: usize) -> bool {
+    let delivery = match PacketId::new(1) {
+        Some(packet_id) if message.qos != QoS::AtMostOnce => {
+            mqtt_codec::Delivery::new(message.qos, packet_id, false)
+        }
+        _ => mqtt_codec::Delivery::AtMostOnce,
+    };
+    let packet = OutPacket::Publish {
+        message: message.clone(),
+        delivery,
+    };
+    let mut bytes = Vec::new();
+    packet
+        .encode5(Instant::now(), &mut bytes)
+        .is_ok_and(|len| len <= maximum)
+}
+
+/// What [`Router::subscribe`] is asked: the filters, in order, with what goes with each.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Asked<'a> {
+    /// Each filter with its requested QoS.
+    pub(crate) filters: &'a [(String, QoS)],
+    /// 5.0: each filter's other options; empty at 3.1.1.
+    pub(crate) options: &'a [SubscriptionOptions5],
+    /// Whether the authorisers and `max_topic_levels` let each filter through.
+    pub(crate) allowed: &'a [bool],
+}
+
+/// What [`Router::subscribe`] did.
+#[derive(Debug, Default)]
+pub(crate) struct Subscribed {
+    /// One return code per filter, in order [MQTT-3.9.3-1].
+    pub(crate) codes: Vec<SubAckReturnCode>,
+    /// The filters subscribed, with the QoS granted.
+    pub(crate) subscribed: Vec<(String, QoS)>,
+    /// Those whose retained messages are to be sent now: all at 3.1.1, at 5.0 as Retain Handling
+    /// says.
+    pub(crate) send_retained: Vec<(String, QoS)>,
+}
+
+/// How a 5.0 session's subscriptions matching `topic` want a message published by `publisher`
+/// delivered: `None` when every one of them has No Local and the session is the publisher's
+/// [MQTT5-3.8.3-3]; otherwise whether one of them has Retain As Published, and the Subscription
+/// Identifiers of those that have one, all of them in the one copy [MQTT5-3.3.4-4].
+fn matching_options5(
+    slot: &Slot,
+    topic: TopicName<'_>,
+    publisher: Option<&str>,
+) -> Option<(bool, Option<Arc<[u32]>>)> {
+    let own = publisher == Some(&*slot.client_id);
+    let (mut wanted, mut suppressed) = (false, false);
+    let mut retain_as_published = false;
+    let mut ids = Vec::new();
+    for (filter, options) in &slot.state.options5 {
+        let Ok(Filter::Plain(plain)) = Filter::parse(filter) else {
+            continue;
+        };
+        if !plain.matches(topic) {
+            continue;
+        }
+        if own && options.no_local {
+            suppressed = true;
+            continue;
+        }
+        wanted = true;
+        retain_as_published |= options.retain_as_published;
+        ids.extend(options.id);
+    }
+    match (wanted, suppressed) {
+        (true, _) => Some((retain_as_published, (!ids.is_empty()).then(|| ids.into()))),
+        (false, true) => None,
+        // No 5.0 options recorded for what matched: delivered as at 3.1.1.
+        (false, false) => Some((false, None)),
     }
 }
 

@@ -23,6 +23,7 @@ use std::sync::Arc;
 
 use mqtt_codec::{Delivery, PacketId, QoS};
 
+use crate::connection::protocol::SubscriptionOptions5;
 use crate::message::Message;
 use crate::persistence::ReplayedState;
 use crate::record::Record;
@@ -151,6 +152,9 @@ pub(crate) struct SessionState {
     /// Topic filter → granted QoS. The subscription tree indexes these; this map is the truth that
     /// survives a disconnect [MQTT-3.1.2-4].
     pub(crate) subscriptions: BTreeMap<String, QoS>,
+    /// 5.0 subscription options by filter (No Local, Retain As Published, Retain Handling,
+    /// Subscription Identifier), for the filters of `subscriptions` a 5.0 client subscribed to.
+    pub(crate) options5: BTreeMap<String, SubscriptionOptions5>,
     /// QoS 1 and 2 messages not yet in the window, and QoS 0 messages waiting for room in the
     /// writer's channel, oldest first.
     queue: VecDeque<Message>,
@@ -180,6 +184,7 @@ impl Default for SessionState {
     fn default() -> Self {
         Self {
             subscriptions: BTreeMap::new(),
+            options5: BTreeMap::new(),
             queue: VecDeque::new(),
             queued_bytes: 0,
             inflight: VecDeque::new(),
@@ -257,14 +262,19 @@ impl SessionState {
     /// false when the writer's channel is full; everything after that waits for the next call.
     #[cfg(test)]
     pub(crate) fn pump(&mut self, limits: Limits, send: impl FnMut(OutPacket) -> bool) {
-        self.pump_with(limits, |_| {}, send);
+        self.pump_with(limits, None, |_| {}, send);
     }
 
     /// [`pump`](Self::pump), calling `assigned` when a queued message takes a packet identifier,
     /// before it is handed to `send`: the persistent store logs the assignment there.
+    ///
+    /// With `now`, a 5.0 message whose Message Expiry Interval has passed while it was queued is
+    /// dropped when it reaches the front, before any onward delivery starts [MQTT5-3.3.2-5]; one
+    /// already in the window is not [MQTT5-4.3.3-7].
     pub(crate) fn pump_with(
         &mut self,
         limits: Limits,
+        now: Option<std::time::Instant>,
         mut assigned: impl FnMut(PacketId),
         mut send: impl FnMut(OutPacket) -> bool,
     ) {
@@ -296,6 +306,14 @@ impl SessionState {
             limits.max_inflight.min(usize::from(u16::MAX))
         };
         while let Some(front) = self.queue.front() {
+            if let (Some(now), Some(properties)) = (now, &front.properties)
+                && properties.expired(now)
+            {
+                if let Some(expired) = self.queue.pop_front() {
+                    self.queued_bytes -= size(&expired);
+                }
+                continue;
+            }
             if front.qos == QoS::AtMostOnce {
                 // No identifier and no window slot: it is sent, or it stays at the front.
                 let packet = OutPacket::Publish {
@@ -377,6 +395,14 @@ impl SessionState {
             Expected::PubComp => Ok(OutPacket::PubRel(packet_id)),
             Expected::PubAck => Err(AckError::WrongStep(Expected::PubAck)),
         }
+    }
+
+    /// A 5.0 PUBREC with a failure Reason Code: the QoS 2 delivery `packet_id` ends there, as
+    /// acknowledged, with no PUBREL and never sent again [MQTT5-4.4.0-2].
+    pub(crate) fn pubrec_refused(&mut self, packet_id: PacketId) -> Result<(), AckError> {
+        self.expect(packet_id, Expected::PubRec)?;
+        self.remove_if(packet_id, |_| true);
+        Ok(())
     }
 
     /// PUBCOMP: the QoS 2 delivery `packet_id` is complete [MQTT-4.3.3-1].
@@ -521,6 +547,13 @@ impl SessionState {
                 filter: filter.clone(),
                 qos: *qos,
             });
+            if let Some(options) = self.options5.get(filter) {
+                out.push(Record::Options5 {
+                    client_id: Arc::clone(client_id),
+                    filter: filter.clone(),
+                    options: *options,
+                });
+            }
         }
         for entry in &self.inflight {
             out.push(Record::InFlight {
@@ -608,6 +641,12 @@ impl ReplayedState for SessionState {
             }
             Record::Unsubscribe { filter, .. } => {
                 self.subscriptions.remove(&filter);
+                self.options5.remove(&filter);
+            }
+            Record::Options5 {
+                filter, options, ..
+            } => {
+                self.options5.insert(filter, options);
             }
             Record::Enqueue { message, .. } => self.restore_enqueue(message),
             Record::Assign { packet_id, .. } => self.restore_assign(packet_id),
@@ -626,6 +665,7 @@ impl ReplayedState for SessionState {
             // Not changes of one session's state: the replay keeps them itself.
             Record::Retain(_)
             | Record::Session { .. }
+            | Record::Session5 { .. }
             | Record::Forget { .. }
             | Record::SessionMark { .. }
             | Record::RetainedMark { .. }
@@ -639,6 +679,46 @@ impl ReplayedState for SessionState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A 5.0 message queued past its Message Expiry Interval is not delivered; one still in time
+    /// is [MQTT5-3.3.2-5].
+    #[test]
+    fn an_expired_queued_message_is_not_delivered_mqtt5_3_3_2_5() {
+        use std::time::{Duration, Instant};
+        let start = Instant::now();
+        let expiring = |payload: &str, seconds| {
+            let mut message = message(payload, QoS::AtLeastOnce);
+            message.properties = Some(Arc::new(crate::message::MessageProperties {
+                message_expiry: Some(seconds),
+                expires_at: Some(start + Duration::from_secs(u64::from(seconds))),
+                ..Default::default()
+            }));
+            message
+        };
+        let mut state = SessionState::default();
+        for message in [expiring("old", 1), expiring("fresh", 60)] {
+            assert_eq!(state.enqueue(message, LIMITS), Ok(()));
+        }
+        let mut sent = Vec::new();
+        let later = start + Duration::from_secs(2);
+        state.pump_with(
+            LIMITS,
+            Some(later),
+            |_| {},
+            |packet| {
+                sent.push(packet);
+                true
+            },
+        );
+        let payloads: Vec<&[u8]> = sent
+            .iter()
+            .filter_map(|packet| match packet {
+                OutPacket::Publish { message, .. } => Some(&message.payload[..]),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(payloads, [&b"fresh"[..]]);
+    }
 
     #[test]
     fn max_queued_bytes_bounds_the_queue_in_bytes_and_an_empty_queue_takes_any_message() {

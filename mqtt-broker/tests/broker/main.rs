@@ -16,6 +16,7 @@ mod hooks;
 mod keepalive;
 mod limits;
 mod malformed;
+mod mqtt5;
 mod offline;
 mod overload;
 mod persistence;
