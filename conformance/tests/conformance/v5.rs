@@ -3,10 +3,10 @@
 //! `mosquitto_at_5_0`: every 5.0 check passes against mosquitto, is skipped, or is a deviation listed
 //! with its evidence in `deviations/mosquitto-2.0.txt` (`@5.0`).
 //!
-//! `our_broker_at_5_0`: this project's broker. Where it does not yet speak 5.0 (it answers a 5.0
-//! CONNECT with a 3.1.1 refusal), every 5.0 check that needs a 5.0 connection must *fail* against
-//! it: none may pass or skip a broker that cannot hold one. Once it accepts 5.0, every check must
-//! pass.
+//! `our_broker_at_5_0`: this project's broker, which speaks 5.0 since the v5broker merge: every
+//! 5.0 check must pass, none skipped. Should it ever stop accepting a 5.0 CONNECT (a build without
+//! 5.0, a regression), the test instead requires every check that needs a 5.0 connection to *fail*,
+//! so that the suite cannot be seen passing a broker that cannot hold one.
 //!
 //! `v5_checks_are_proven_to_fail`: each [`Fault`] of the relay (`v5_double.rs`) in front of
 //! mosquitto breaks one rule, and the checks aimed at it must fail through it; the transparent
@@ -25,8 +25,8 @@ const MOSQUITTO_V5: &str = "max_packet_size 100000\n";
 
 /// The 5.0 checks whose failure against mosquitto is a listed deviation. Against the relay in
 /// front of it they fail already, so no fault can prove them; mosquitto's failing them, with the
-/// evidence in the deviations file, is what shows they can fail. Our broker's 5.0 work (branch
-/// v5broker, at c7e2a9f) passes them, so once it is merged `our_broker_at_5_0` shows they can pass.
+/// evidence in the deviations file, is what shows they can fail; our broker passing them
+/// (`our_broker_at_5_0`) shows they can pass.
 ///
 /// `v5-keep-alive-expiry` is listed in the deviations file but not here: mosquitto's periodic
 /// keep-alive timer sometimes lands inside the check's window, so it passes now and then, and
@@ -115,6 +115,9 @@ fn speaks_5_0(port: u16) -> bool {
 fn our_broker_at_5_0() {
     let config = mqtt_broker::Config {
         listeners: vec!["127.0.0.1:0".parse().expect("an address")],
+        // A payload limit makes the broker state a Maximum Packet Size in CONNACK, so that
+        // `v5-packet-too-large-refused` runs instead of skipping.
+        message_size_limit: 100_000,
         ..mqtt_broker::Config::default()
     };
     let broker = mqtt_broker::Broker::start(config).expect("the broker starts");
@@ -127,6 +130,12 @@ fn our_broker_at_5_0() {
             results.iter().all(CheckResult::is_acceptable),
             "failures against our broker at 5.0:\n{report}"
         );
+        let skipped: Vec<&str> = results
+            .iter()
+            .filter(|result| matches!(result.verdict, Verdict::Skip(_)))
+            .map(|result| result.name)
+            .collect();
+        assert!(skipped.is_empty(), "skipped against our broker: {skipped:?}\n{report}");
     } else {
         // Not yet a 5.0 broker: the suite must say so with a failure on every check that needs a
         // 5.0 connection, not a pass or a skip that would read as conformance. The checks that
