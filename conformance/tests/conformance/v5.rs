@@ -135,7 +135,10 @@ fn our_broker_at_5_0() {
             .filter(|result| matches!(result.verdict, Verdict::Skip(_)))
             .map(|result| result.name)
             .collect();
-        assert!(skipped.is_empty(), "skipped against our broker: {skipped:?}\n{report}");
+        assert!(
+            skipped.is_empty(),
+            "skipped against our broker: {skipped:?}\n{report}"
+        );
     } else {
         // Not yet a 5.0 broker: the suite must say so with a failure on every check that needs a
         // 5.0 connection, not a pass or a skip that would read as conformance. The checks that
