@@ -32,6 +32,10 @@
 //! | the configuration file is read                                        | `config.rs`                 |
 //! | the connection limit is derived from the system's                     | `limits.rs`                 |
 //! | reload on SIGHUP (files, certificates), clean stop                    | `main.rs`                   |
+//! | the log settings (`log_dest`, `log_type`, ...)                        | `logging.rs`                |
+//! | the `log` backend honouring them: files, syslog, `$SYS/broker/log`    | `logging/logger.rs`         |
+//! | RFC 3164 syslog datagrams                                             | `logging/syslog.rs`         |
+//! | mosquitto-style timestamps (`log_timestamp_format`)                   | `logging/timestamp.rs`      |
 //! | the `mqtt-passwd` tool edits password files                           | `bin/mqtt_passwd.rs`        |
 //!
 //! **One connection (`connection/`)**
@@ -144,7 +148,7 @@ use parking_lot::{Condvar, Mutex, RwLock};
 
 pub use bridge::config::{BridgeConfig, BridgeTls, BridgeTopic, Direction};
 pub use config::{Config, ConfigError, SecuritySettings, TlsListener, WebSocketListener};
-pub use logging::{LogDestination, LogSettings, LogType};
+pub use logging::{LogDestination, LogSettings, LogType, Logger};
 pub use security::password_file::{
     DEFAULT_ITERATIONS, PasswordFile, PasswordFileError, hash_line, is_hashed_or_blank, line_user,
 };

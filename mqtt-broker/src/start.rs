@@ -157,6 +157,11 @@ impl Broker {
             max_topic_levels: config.max_topic_levels,
             write_timeout: config.write_timeout,
         });
+        if let Some(logger) = crate::Logger::installed() {
+            logger
+                .attach_topic(&context.router)
+                .map_err(StartError::Thread)?;
+        }
         let persistence = match store {
             Some(store) => Some(start_persistence(store, &context.router)?),
             None => None,
