@@ -81,6 +81,7 @@ impl Default for LogSettings {
     }
 }
 
+pub(crate) mod lines;
 mod logger;
 pub(crate) mod syslog;
 pub(crate) mod timestamp;

@@ -36,6 +36,7 @@ use crate::hooks::{
     ClientInfo, ConnectRequest, ConnectionInfo, DisconnectReason, Listener, MessageView,
     PublishDecision,
 };
+use crate::logging;
 use crate::message::Message;
 use crate::metrics::Metrics;
 use crate::routing::outbound::{OutPacket, Outbound, WriterTx, writer_channel};
@@ -182,6 +183,7 @@ impl Connection {
                 return;
             }
         }
+        logging::lines::new_connection(self.peer, self.listener.address.port());
         let mut decoder =
             Decoder::new(ProtocolLevel::Mqtt311).with_max_packet_size(self.context.max_packet_size);
         let mut buffer = ReadBuffer::default();
@@ -259,6 +261,10 @@ impl Connection {
         let flow = 'decoding: loop {
             match decoder.decode(&buffer.unread()[consumed..]) {
                 Ok(Status::Complete((packet, used))) => {
+                    if let Some(attached) = &self.attached {
+                        let bytes = &buffer.unread()[consumed..consumed + used];
+                        logging::lines::received(&attached.client.client_id, false, bytes);
+                    }
                     consumed += used;
                     let metrics = &self.context.router.metrics;
                     Metrics::add(&metrics.messages_received, 1);
@@ -582,6 +588,7 @@ impl Connection {
             slot: Arc::clone(&opened.slot),
             connection_id: self.id,
             starved,
+            client_id: Arc::clone(&request.client_id),
         };
         let writer = match writer.spawn(context.writer_stack) {
             Ok(writer) => writer,
@@ -604,7 +611,9 @@ impl Connection {
             );
             old.disconnect();
         }
-        info!(
+        // The operator's line is mosquitto's (`logging::lines::client_connected` below); this one
+        // adds what it leaves out.
+        debug!(
             "{}: client {:?}{} connected ({}{}, clean session {}, keep-alive {}s, session present {})",
             self.peer,
             request.client_id,
@@ -615,6 +624,17 @@ impl Connection {
             request.keep_alive,
             u8::from(opened.session_present),
         );
+        logging::lines::client_connected(&logging::lines::Connected {
+            peer: self.peer,
+            client_id: &request.client_id,
+            protocol: match request.level {
+                ProtocolLevel::Mqtt31 => 1,
+                ProtocolLevel::Mqtt311 => 2,
+            },
+            clean: request.clean_session,
+            keep_alive: request.keep_alive,
+            user_name: request.user_name.as_deref(),
+        });
         for hooks in security.hooks() {
             hooks.on_connect(&client);
         }
@@ -674,11 +694,24 @@ impl Connection {
                 ),
                 _,
             ) => {}
-            (CloseReason::Disconnect, _) => info!("{} disconnected", self.describe()),
+            // mosquitto's `Client X disconnected.` follows.
+            (CloseReason::Disconnect, _) => debug!("{} disconnected", self.describe()),
             (CloseReason::ConnectionLost, Some(_)) if shutting_down => {
                 debug!("{} disconnected: broker shutting down", self.describe());
             }
             (reason, _) => info!("{} disconnected: {reason}", self.describe()),
+        }
+        if let Some(attached) = &self.attached {
+            let ended = match self.ended {
+                DisconnectReason::Disconnect => Some(logging::lines::Ended::Disconnect),
+                DisconnectReason::KeepAliveExpired => Some(logging::lines::Ended::KeepAlive),
+                DisconnectReason::ProtocolError => Some(logging::lines::Ended::ProtocolError),
+                DisconnectReason::ConnectionLost => Some(logging::lines::Ended::Lost),
+                DisconnectReason::Shutdown => None,
+            };
+            if let Some(ended) = ended {
+                logging::lines::client_disconnected(&attached.client.client_id, ended);
+            }
         }
         if let Some(will) = close.will {
             if shutting_down {

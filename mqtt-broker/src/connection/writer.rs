@@ -20,6 +20,7 @@ use log::{debug, error};
 use mqtt_codec::ProtocolLevel;
 
 use super::QUIET;
+use crate::logging;
 use crate::metrics::Metrics;
 use crate::routing::outbound::{OutPacket, Outbound, WriterRx};
 use crate::routing::router::{Router, SlotRef};
@@ -40,6 +41,8 @@ pub(crate) struct Writer {
     pub(crate) slot: SlotRef,
     pub(crate) connection_id: u64,
     pub(crate) starved: Arc<AtomicBool>,
+    /// For the debug line of each packet sent (`logging/lines.rs`).
+    pub(crate) client_id: Arc<str>,
 }
 
 impl Writer {
@@ -126,6 +129,7 @@ impl Writer {
 
     /// Appends `packet` to `buffer`; answers 1 if it was encoded, 0 if not (a bug, logged).
     fn encode(&self, packet: &OutPacket, buffer: &mut Vec<u8>) -> u64 {
+        let start = buffer.len();
         if let Err(error) = packet.encode(self.level, buffer) {
             error!(
                 "connection {}: cannot encode {packet:?}: {error}",
@@ -135,6 +139,9 @@ impl Writer {
         }
         if packet.is_publish() {
             Metrics::add(&self.router.metrics.publish_sent, 1);
+        }
+        if logging::lines::packet_lines_enabled() {
+            logging::lines::sent(&self.client_id, false, &buffer[start..]);
         }
         1
     }

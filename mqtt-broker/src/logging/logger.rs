@@ -127,6 +127,11 @@ impl Logger {
         self.state.lock().settings.types.contains(&kind)
     }
 
+    /// Whether connection lines are wanted (`connection_messages`).
+    pub(crate) fn connection_messages(&self) -> bool {
+        self.state.lock().settings.connection_messages
+    }
+
     /// Starts publishing lines through `router`, if `log_dest topic` is set; replaces a previous
     /// broker's link (whose thread then ends).
     pub(crate) fn attach_topic(&self, router: &Arc<Router>) -> std::io::Result<()> {
