@@ -61,6 +61,7 @@
 //! | retained messages are kept                                            | `routing/retained.rs`       |
 //! | a message is held once, whoever receives it                           | `message.rs`                |
 //! | `$SYS` figures are published; the counters behind them                | `sys.rs`, `metrics.rs`      |
+//! | the same figures are served to Prometheus over HTTP                   | `prometheus.rs`             |
 //!
 //! **What carries the bytes (`transport/`)**
 //!
@@ -129,6 +130,7 @@ mod logging;
 mod message;
 mod metrics;
 mod persistence;
+mod prometheus;
 mod record;
 mod routing;
 mod security;
@@ -221,6 +223,8 @@ pub struct BrokerHandle {
     /// The bridges' threads, stopped first at shutdown. (A boxed slice rather than a `Vec`: the
     /// handle is kept small, since callers hold it in enums.)
     bridges: Box<[bridge::BridgeHandle]>,
+    /// The Prometheus endpoint, with `metrics_listener`.
+    metrics: Option<prometheus::MetricsServer>,
 }
 
 /// The files behind the settings that `SIGHUP` reloads, and where each one is in force.
@@ -318,6 +322,11 @@ impl BrokerHandle {
         &self.local_addrs
     }
 
+    /// Where the Prometheus metrics endpoint (`metrics_listener`) listens, if it is configured.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(|server| server.address)
+    }
+
     /// Reads the password file, the ACL file (registered plugins stay as they are) and each TLS listener's `certfile`, `keyfile` and
     /// `cafile` again and puts them in force (what `SIGHUP` does). Connected clients stay connected:
     /// the new rules apply from their next packet, the new certificates from the next handshake.
@@ -384,6 +393,9 @@ impl BrokerHandle {
         }
         for acceptor in self.acceptors.drain(..) {
             let _ = acceptor.join();
+        }
+        if let Some(metrics) = self.metrics.take() {
+            metrics.stop();
         }
         if let Some((stop, thread)) = self.sys.take() {
             let _ = stop.send(());

@@ -29,7 +29,7 @@ use crate::security::auth::{Security, SecuritySources};
 use crate::transport::{Stream, tls};
 use crate::{
     Broker, BrokerHandle, Config, PersistenceThreads, READER_STACK_SIZE, Reloadable, StartError,
-    WRITER_STACK_SIZE, bridge, sys,
+    WRITER_STACK_SIZE, bridge, prometheus, sys,
 };
 
 /// Packets a writer's channel holds beyond the in-flight window: room for acknowledgements and QoS 0
@@ -221,6 +221,15 @@ impl Broker {
         }
         let local_addrs: Vec<SocketAddr> =
             listeners.iter().map(|(_, info, _)| info.address).collect();
+        // Before the acceptors start, so that a metrics address that cannot be bound leaves no
+        // thread behind.
+        let metrics = match config.metrics_listener {
+            Some(address) => Some(
+                prometheus::MetricsServer::start(address, Arc::clone(&context.router))
+                    .map_err(|error| StartError::Bind(address, error))?,
+            ),
+            None => None,
+        };
         let live = Arc::new((Mutex::new(0usize), Condvar::new()));
         let next_id = Arc::new(AtomicU64::new(1));
         let mut acceptors = Vec::new();
@@ -260,6 +269,7 @@ impl Broker {
             }),
             persistence,
             bridges: bridges.into_boxed_slice(),
+            metrics,
         })
     }
 }

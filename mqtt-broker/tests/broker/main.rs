@@ -16,6 +16,7 @@ mod hooks;
 mod keepalive;
 mod limits;
 mod malformed;
+mod metrics;
 mod offline;
 mod overload;
 mod persistence;
