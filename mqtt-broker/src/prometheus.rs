@@ -169,6 +169,7 @@ type Figure = (&'static str, &'static str, &'static str, u64);
 fn figures(router: &Router, uptime: Duration) -> Vec<Figure> {
     let m = &router.metrics;
     let (connected, total, subscriptions, retained) = router.counts();
+    let (stored, stored_bytes) = router.stored();
     let read = Metrics::read;
     vec![
         (
@@ -254,6 +255,36 @@ fn figures(router: &Router, uptime: Duration) -> Vec<Figure> {
             "Bytes written to client sockets.",
             "counter",
             read(&m.bytes_sent),
+        ),
+        (
+            "mqtt_broker_sockets_total",
+            "Sockets accepted, before CONNECT.",
+            "counter",
+            read(&m.sockets),
+        ),
+        (
+            "mqtt_broker_publish_bytes_received_total",
+            "Payload bytes of the PUBLISH packets received.",
+            "counter",
+            read(&m.publish_bytes_received),
+        ),
+        (
+            "mqtt_broker_publish_bytes_sent_total",
+            "Payload bytes of the PUBLISH packets sent.",
+            "counter",
+            read(&m.publish_bytes_sent),
+        ),
+        (
+            "mqtt_broker_stored_messages",
+            "Messages held: retained, queued or in flight.",
+            "gauge",
+            stored,
+        ),
+        (
+            "mqtt_broker_stored_bytes",
+            "Payload bytes of the messages held.",
+            "gauge",
+            stored_bytes,
         ),
         (
             "mqtt_broker_subscriptions",

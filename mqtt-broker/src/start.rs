@@ -22,6 +22,7 @@ use crate::connection::protocol::Settings;
 use crate::connection::{CONNACK_SERVER_UNAVAILABLE, Connection, Context};
 use crate::hooks::{Listener, Plugins};
 use crate::limits::SystemLimits;
+use crate::metrics::Metrics;
 use crate::persistence::{Persistence, Restored};
 use crate::routing::router::Router;
 use crate::routing::session_state::Limits;
@@ -357,6 +358,7 @@ fn accept_loop(
                 continue;
             }
         };
+        Metrics::add(&context.router.metrics.sockets, 1);
         let peer = stream
             .peer_addr()
             .unwrap_or_else(|_| SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0));

@@ -268,8 +268,12 @@ impl Connection {
                     consumed += used;
                     let metrics = &self.context.router.metrics;
                     Metrics::add(&metrics.messages_received, 1);
-                    if matches!(packet, Packet::Publish(_)) {
+                    if let Packet::Publish(publish) = &packet {
                         Metrics::add(&metrics.publish_received, 1);
+                        Metrics::add(
+                            &metrics.publish_bytes_received,
+                            publish.payload.len() as u64,
+                        );
                     }
                     self.protocol
                         .packet_into(packet, Instant::now(), &mut actions);

@@ -139,6 +139,8 @@ impl Writer {
         }
         if packet.is_publish() {
             Metrics::add(&self.router.metrics.publish_sent, 1);
+            let payload = OutPacket::publish_payload_len(&buffer[start..]);
+            Metrics::add(&self.router.metrics.publish_bytes_sent, payload as u64);
         }
         if logging::lines::packet_lines_enabled() {
             logging::lines::sent(&self.client_id, false, &buffer[start..]);

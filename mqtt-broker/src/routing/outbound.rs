@@ -204,6 +204,25 @@ impl OutPacket {
         Some(bytes.into())
     }
 
+    /// The payload length of an encoded PUBLISH (3.1 or 3.1.1 layout: fixed header, topic, packet
+    /// identifier if QoS > 0, payload), for `$SYS/broker/publish/bytes/sent`; 0 for anything else.
+    pub(crate) fn publish_payload_len(bytes: &[u8]) -> usize {
+        let Some(&first) = bytes.first() else {
+            return 0;
+        };
+        let mut at = 1;
+        while bytes.get(at).is_some_and(|byte| byte & 0x80 != 0) {
+            at += 1;
+        }
+        at += 1;
+        let Some(topic) = bytes.get(at..at + 2) else {
+            return 0;
+        };
+        let topic = usize::from(u16::from_be_bytes([topic[0], topic[1]]));
+        let identifier = if first & 0x06 == 0 { 0 } else { 2 };
+        bytes.len().saturating_sub(at + 2 + topic + identifier)
+    }
+
     /// Appends the packet, as spoken at `level`, to `out`.
     pub(crate) fn encode(
         &self,
@@ -357,5 +376,20 @@ mod tests {
         let mut out = Vec::new();
         assert!(publish.encode(ProtocolLevel::Mqtt311, &mut out).is_ok());
         assert_eq!(out, [0x3B, 0x06, 0x00, 0x01, b'a', 0x00, 0x05, b'x']);
+    }
+
+    #[test]
+    fn the_payload_length_of_an_encoded_publish_is_found_for_publish_bytes_sent() {
+        // QoS 0 "t" "abc"; QoS 1 "ab" id 7 "xy"; a PUBACK has none.
+        assert_eq!(
+            OutPacket::publish_payload_len(&[0x30, 6, 0, 1, b't', b'a', b'b', b'c']),
+            3
+        );
+        assert_eq!(
+            OutPacket::publish_payload_len(&[0x32, 8, 0, 2, b'a', b'b', 0, 7, b'x', b'y']),
+            2
+        );
+        assert_eq!(OutPacket::publish_payload_len(&[0x40, 2]), 0);
+        assert_eq!(OutPacket::publish_payload_len(&[]), 0);
     }
 }
