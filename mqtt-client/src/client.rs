@@ -37,6 +37,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use mqtt_codec::v5::{self, ReasonCode};
 use mqtt_codec::{Decoder, Status, SubAckReturnCode};
 use parking_lot::Mutex;
 
@@ -44,6 +45,7 @@ use crate::error::Timeout;
 use crate::reconnect::Backoff;
 use crate::session::{Event, Message, Session, State, Token};
 use crate::transport::{self, ReadHalf, WriteHalf};
+use crate::v5::{PublishProperties, ServerSettings, SubscribeOptions, SubscribeProperties};
 use crate::{ConnectOptions, Error, QoS};
 
 /// A connected MQTT client. Cheap to clone; every clone drives the same connection, and the
@@ -114,6 +116,7 @@ struct Core {
 enum Waiter {
     Publish(Sender<Result<(), Error>>),
     Subscribe(Sender<Result<Vec<SubAckReturnCode>, Error>>),
+    SubscribeWith(Sender<Result<Vec<ReasonCode>, Error>>),
     Unsubscribe(Sender<Result<(), Error>>),
 }
 
@@ -191,6 +194,65 @@ impl Client {
         Ok(Pending { result })
     }
 
+    /// [`publish`](Self::publish) with MQTT 5.0 properties: content type, response topic,
+    /// correlation data, message expiry, payload format, user properties. Dropped at 3.1.1. A
+    /// refusal by the server (PUBACK or PUBREC 0x80 and above) is [`Error::PublishRefused`].
+    pub fn publish_with(
+        &self,
+        topic: &str,
+        payload: impl AsRef<[u8]>,
+        qos: QoS,
+        retain: bool,
+        properties: PublishProperties,
+    ) -> Result<Pending<()>, Error> {
+        let (sender, result) = crossbeam_channel::bounded(1);
+        self.request(Waiter::Publish(sender), |session, now| {
+            session.publish_with(topic, payload.as_ref(), qos, retain, properties, now)
+        })?;
+        Ok(Pending { result })
+    }
+
+    /// Subscribes with MQTT 5.0 subscription options and properties. The result gives the Reason
+    /// Code of each filter in order: 0x00 to 0x02 the QoS granted, 0x80 and above why it was
+    /// refused (for example 0x87 not authorized, 0xA2 wildcards not supported).
+    pub fn subscribe_with(
+        &self,
+        filters: &[(&str, SubscribeOptions)],
+        properties: SubscribeProperties,
+    ) -> Result<Pending<Vec<ReasonCode>>, Error> {
+        let (sender, result) = crossbeam_channel::bounded(1);
+        self.request(Waiter::SubscribeWith(sender), |session, now| {
+            session.subscribe_with(filters, properties, now)
+        })?;
+        Ok(Pending { result })
+    }
+
+    /// Re-authenticates the connection with its [`v5::Authenticator`](crate::v5::Authenticator)
+    /// (MQTT 5.0 §4.12.1), for example when a token is about to expire. Returns once AUTH 0x19 is
+    /// queued; the exchange then runs in the background, and a refusal by the server ends the
+    /// connection like any DISCONNECT.
+    pub fn reauthenticate(&self) -> Result<(), Error> {
+        let inner = &self.handle.inner;
+        {
+            let mut core = inner.core.lock();
+            core.session.reauthenticate(Instant::now())?;
+        }
+        let _ = inner.wake.send(Wake::Write);
+        Ok(())
+    }
+
+    /// What the server announced in its 5.0 CONNACK on the current connection (the defaults at
+    /// 3.1.1): receive maximum, maximum packet size, topic aliases, assigned client identifier...
+    pub fn server_settings(&self) -> ServerSettings {
+        self.handle
+            .inner
+            .core
+            .lock()
+            .session
+            .server_settings()
+            .clone()
+    }
+
     /// Subscribes to `filters`, each with the maximum QoS wanted. The result gives, per filter in
     /// order, the QoS granted or a failure.
     pub fn subscribe(
@@ -200,6 +262,19 @@ impl Client {
         let (sender, result) = crossbeam_channel::bounded(1);
         self.request(Waiter::Subscribe(sender), |session, now| {
             session.subscribe(filters, now)
+        })?;
+        Ok(Pending { result })
+    }
+
+    /// Unsubscribes from `filters`, with MQTT 5.0 user properties (dropped at 3.1.1).
+    pub fn unsubscribe_with(
+        &self,
+        filters: &[&str],
+        user_properties: Vec<(String, String)>,
+    ) -> Result<Pending<()>, Error> {
+        let (sender, result) = crossbeam_channel::bounded(1);
+        self.request(Waiter::Unsubscribe(sender), |session, now| {
+            session.unsubscribe_with(filters, user_properties, now)
         })?;
         Ok(Pending { result })
     }
@@ -353,11 +428,16 @@ impl Core {
                 Event::Subscribed {
                     token,
                     return_codes,
-                } => {
-                    if let Some(Waiter::Subscribe(sender)) = self.waiters.remove(&token) {
+                    reason_codes,
+                } => match self.waiters.remove(&token) {
+                    Some(Waiter::Subscribe(sender)) => {
                         let _ = sender.try_send(Ok(return_codes));
                     }
-                }
+                    Some(Waiter::SubscribeWith(sender)) => {
+                        let _ = sender.try_send(Ok(reason_codes));
+                    }
+                    _ => {}
+                },
                 Event::Unsubscribed(token) => {
                     if let Some(Waiter::Unsubscribe(sender)) = self.waiters.remove(&token) {
                         let _ = sender.try_send(Ok(()));
@@ -368,6 +448,9 @@ impl Core {
                         let _ = sender.try_send(Err(error));
                     }
                     Some(Waiter::Subscribe(sender)) => {
+                        let _ = sender.try_send(Err(error));
+                    }
+                    Some(Waiter::SubscribeWith(sender)) => {
                         let _ = sender.try_send(Err(error));
                     }
                     None => {}
@@ -394,7 +477,10 @@ fn establish(
     let (mut reader, mut writer) = transport::connect(options)?;
     let connect = {
         let mut core = inner.core.lock();
-        core.session.connect(Instant::now());
+        if let Err(error) = core.session.connect(Instant::now()) {
+            writer.shutdown();
+            return Err(error);
+        }
         core.session.take_outgoing()
     };
     writer
@@ -403,7 +489,7 @@ fn establish(
 
     // Read until the session leaves AwaitingConnAck, within the connect timeout.
     let deadline = Instant::now() + options.connect_timeout;
-    let decoder = Decoder::new(options.level);
+    let decoder = Decoding::for_options(options);
     let mut buffer = Vec::with_capacity(4096);
     let mut chunk = vec![0; 16 * 1024];
     loop {
@@ -439,6 +525,9 @@ fn establish(
         };
         buffer.extend_from_slice(&chunk[..read]);
         if let Err(error) = feed(inner, &decoder, &mut buffer) {
+            // At 5.0 the session may have queued a DISCONNECT saying why [MQTT5-4.13.1-1].
+            let bytes = inner.core.lock().session.take_outgoing();
+            let _ = writer.write_all(&bytes);
             writer.shutdown();
             return Err(error);
         }
@@ -469,26 +558,76 @@ fn establish(
     })
 }
 
+/// The decoder of the connection's level: 3.1 / 3.1.1, or 5.0 limited to our Maximum Packet Size.
+#[derive(Clone, Copy)]
+enum Decoding {
+    V3(Decoder),
+    V5(v5::Decoder),
+}
+
+impl Decoding {
+    fn for_options(options: &ConnectOptions) -> Self {
+        match &options.v5 {
+            None => Self::V3(Decoder::new(options.level)),
+            Some(properties) => {
+                let decoder = v5::Decoder::new();
+                Self::V5(match properties.maximum_packet_size {
+                    // A larger packet from the server is refused before it is buffered
+                    // [MQTT5-3.1.2-24].
+                    Some(maximum) => {
+                        decoder.with_max_packet_size(usize::try_from(maximum).unwrap_or(usize::MAX))
+                    }
+                    None => decoder,
+                })
+            }
+        }
+    }
+
+    /// Decodes one packet from `bytes` and hands it to `session`: `Ok(Some(used))` when a whole
+    /// packet was there, `Ok(None)` when more bytes are needed.
+    fn feed_one(&self, session: &mut Session, bytes: &[u8]) -> Result<Option<usize>, Error> {
+        match self {
+            Self::V3(decoder) => match decoder.decode(bytes) {
+                Ok(Status::Complete((packet, used))) => {
+                    log::debug!("received {:?}", packet.packet_type());
+                    session.handle(packet, Instant::now()).map(|()| Some(used))
+                }
+                Ok(Status::Partial) => Ok(None),
+                Err(error) => Err(Error::malformed(error)),
+            },
+            Self::V5(decoder) => match decoder.decode(bytes) {
+                Ok(Status::Complete((packet, used))) => {
+                    log::debug!("received {:?}", packet.packet_type());
+                    session
+                        .handle_v5(packet, Instant::now())
+                        .map(|()| Some(used))
+                }
+                Ok(Status::Partial) => Ok(None),
+                Err(error) => {
+                    // Tell the server why before closing [MQTT5-4.13.1-1].
+                    let reason = error.reason_code();
+                    session.protocol_error(reason, Instant::now());
+                    Err(Error::malformed(error))
+                }
+            },
+        }
+    }
+}
+
 /// Hands every complete packet in `buffer` to the session, and removes it from the buffer.
-fn feed(inner: &Inner, decoder: &Decoder, buffer: &mut Vec<u8>) -> Result<(), Error> {
+fn feed(inner: &Inner, decoder: &Decoding, buffer: &mut Vec<u8>) -> Result<(), Error> {
     let mut consumed = 0;
     let mut core = inner.core.lock();
     let result = loop {
         let Some(rest) = buffer.get(consumed..) else {
             break Ok(());
         };
-        match decoder.decode(rest) {
-            Ok(Status::Complete((packet, used))) => {
-                consumed += used;
-                log::debug!("received {:?}", packet.packet_type());
-                let handled = core.session.handle(packet, Instant::now());
-                core.dispatch();
-                if let Err(error) = handled {
-                    break Err(error);
-                }
-            }
-            Ok(Status::Partial) => break Ok(()),
-            Err(error) => break Err(Error::malformed(error)),
+        let fed = decoder.feed_one(&mut core.session, rest);
+        core.dispatch();
+        match fed {
+            Ok(Some(used)) => consumed += used,
+            Ok(None) => break Ok(()),
+            Err(error) => break Err(error),
         }
     };
     drop(core);
@@ -501,7 +640,7 @@ fn feed(inner: &Inner, decoder: &Decoder, buffer: &mut Vec<u8>) -> Result<(), Er
 fn read_loop(
     inner: Arc<Inner>,
     mut reader: ReadHalf,
-    decoder: Decoder,
+    decoder: Decoding,
     mut buffer: Vec<u8>,
     generation: u64,
 ) {
@@ -568,7 +707,12 @@ impl Driver {
             log::warn!("{error}");
             // Reconnect after anything but a refusal that would only be repeated (bad credentials, a
             // rejected id): network trouble and protocol violations may well be transient.
-            let permanent = matches!(&error, Error::Refused(_)) && !error.is_transient();
+            let permanent = (error.is_refusal()
+                || matches!(
+                    &error,
+                    Error::ServerDisconnected { .. } | Error::Authentication(_)
+                ))
+                && !error.is_transient();
             let retry = self.backoff.is_some() && !permanent;
             if !retry {
                 self.close(Some(error));
@@ -598,6 +742,12 @@ impl Driver {
             match woken {
                 Ok(Wake::Write) | Err(RecvTimeoutError::Timeout) => {}
                 Ok(Wake::Lost { generation, error }) if generation == connection.generation => {
+                    // At 5.0 the session may have queued a DISCONNECT saying why the connection
+                    // ends [MQTT5-4.13.1-1]; it goes out before the socket closes.
+                    let bytes = self.inner.core.lock().session.take_outgoing();
+                    if !bytes.is_empty() {
+                        let _ = connection.writer.write_all(&bytes);
+                    }
                     return Ending::Lost(error);
                 }
                 Ok(Wake::Lost { .. }) => {}
@@ -664,7 +814,7 @@ impl Driver {
                     }
                     return Some(connection);
                 }
-                Err(error @ Error::Refused(_)) if !error.is_transient() => {
+                Err(error) if error.is_refusal() && !error.is_transient() => {
                     self.close(Some(error));
                     return None;
                 }

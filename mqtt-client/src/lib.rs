@@ -1,4 +1,5 @@
-//! A blocking MQTT 3.1 / 3.1.1 client library, and the `mqtt-pub` / `mqtt-sub` command-line tools.
+//! A blocking MQTT 3.1 / 3.1.1 / 5.0 client library, and the `mqtt-pub` / `mqtt-sub` command-line
+//! tools.
 //!
 //! No async runtime: a [`Client`] is a handle to a connection served by two threads of its own, and
 //! every call either returns at once or blocks the calling thread only. The protocol itself lives
@@ -73,28 +74,80 @@
 //! # Ok::<(), mqtt_client::Error>(())
 //! ```
 //!
+//! # MQTT 5.0
+//!
+//! [`ConnectOptionsBuilder::mqtt5`] makes the client speak 5.0 with the given CONNECT properties
+//! (session expiry, receive maximum, maximum packet size, topic alias maximum, user properties);
+//! [`v5`] holds the owned 5.0 types. Messages carry their [`v5::PublishProperties`] both ways, and
+//! subscriptions their [`v5::SubscribeOptions`]:
+//!
+//! ```no_run
+//! use mqtt_client::v5::{ConnectProperties, PublishProperties, RetainHandling, SubscribeOptions, SubscribeProperties};
+//! use mqtt_client::{Client, ConnectOptions, QoS};
+//!
+//! let properties = ConnectProperties { session_expiry_interval: Some(3600), ..Default::default() };
+//! let options = ConnectOptions::builder("localhost", 1883)
+//!     .client_id("worker-1")
+//!     .clean_session(false)
+//!     .mqtt5(properties)
+//!     .build()?;
+//! let client = Client::connect(options)?;
+//! // What the server allows: the client keeps to it (window, packet size, topic aliases, QoS).
+//! println!("receive maximum {}", client.server_settings().receive_maximum);
+//!
+//! let own = SubscribeOptions { no_local: true, retain_handling: RetainHandling::DoNotSend, ..SubscribeOptions::qos(QoS::AtLeastOnce) };
+//! let with_id = SubscribeProperties { subscription_identifier: Some(7), ..Default::default() };
+//! let codes = client.subscribe_with(&[("jobs/#", own)], with_id)?.wait()?;
+//! assert!(codes.iter().all(|code| !code.is_failure()), "refused: {codes:?}");
+//!
+//! let request = PublishProperties {
+//!     response_topic: Some("replies/worker-1".into()),
+//!     correlation_data: Some(b"42".to_vec()),
+//!     user_properties: vec![("trace".into(), "abc".into())],
+//!     ..Default::default()
+//! };
+//! // A PUBACK with a failure Reason Code is Error::PublishRefused, saying why.
+//! client.publish_with("jobs/new", "{}", QoS::AtLeastOnce, false, request)?.wait()?;
+//! # Ok::<(), mqtt_client::Error>(())
+//! ```
+//!
+//! The server's CONNACK is obeyed: its Receive Maximum caps the in-flight window, a packet larger
+//! than its Maximum Packet Size is refused before it is written ([`Error::ExceedsServerLimit`]),
+//! Maximum QoS and Retain Available are checked, its Server Keep Alive replaces ours, and topic
+//! aliases are used up to its Topic Alias Maximum (and resolved from it within ours). Enhanced
+//! authentication runs through a [`v5::Authenticator`] callback, which answers each AUTH
+//! challenge while the client waits for CONNACK, and again for [`Client::reauthenticate`].
+//!
 //! # Errors
 //!
 //! Every [`Error`] says who is at fault: the server refused ([`Error::Refused`] with its CONNACK
-//! code) or broke a rule ([`Error::ProtocolViolation`], naming it); the network failed, timed out or
-//! was lost; or the application asked for something impossible (a topic with wildcards, a full
-//! offline buffer, a call after `disconnect`).
+//! code, [`Error::RefusedWithReason`] at 5.0 with its Reason Code and Reason String), refused a
+//! message ([`Error::PublishRefused`]), closed the connection saying why
+//! ([`Error::ServerDisconnected`]) or broke a rule ([`Error::ProtocolViolation`], naming it; at 5.0
+//! the client first sends a DISCONNECT with the matching Reason Code); the network failed, timed
+//! out or was lost; or the application asked for something impossible (a topic with wildcards, a
+//! full offline buffer, a call after `disconnect`, a packet over the server's limits).
 //!
 //! # Where things are
 //!
 //! | File | Its one job |
 //! |---|---|
 //! | `options.rs` | [`ConnectOptions`] and its builder, checked before anything is sent |
-//! | `session.rs` | [`Session`], the sans-IO protocol state machine: CONNECT, keep-alive, QoS flows, resumption |
+//! | `session/` | [`Session`], the sans-IO protocol state machine: CONNECT, keep-alive, QoS flows, resumption, and what 5.0 adds (`wire.rs` encodes at either level, `v5_inbound.rs` reads a 5.0 server's packets; one file per job, see its module doc) |
+//! | `v5.rs` | the owned MQTT 5.0 types: properties, subscription options, server settings, [`v5::Authenticator`] |
 //! | `client.rs` | [`Client`], the threads around the session, and its threading pattern |
 //! | `transport.rs` | TCP and TLS (rustls), split into a read half and a write half |
 //! | `reconnect.rs` | [`reconnect::Backoff`], exponential backoff with jitter |
 //! | `error.rs` | [`Error`], by who is at fault |
-//! | `cli.rs` | the options, output format and exit codes of `mqtt-pub` and `mqtt-sub` |
+//! | `cli/` | the options, output format and exit codes of `mqtt-pub` and `mqtt-sub` (`format.rs`: `-F`; `mqtt5.rs`: `-D` and `-x`); not library API |
 //!
 //! The protocol rules are cited where they are enforced, as `[MQTT-4.3.3-2]` for MQTT 3.1.1
-//! statements and `[V31-DIFF-5]` for the differences of MQTT 3.1.
+//! statements, `[V31-DIFF-5]` for the differences of MQTT 3.1 and `[MQTT5-3.3.4-7]` for MQTT 5.0.
 
+/// The options, output formats and main loops of `mqtt-pub` and `mqtt-sub`. Public only because
+/// the binaries are separate crates: not part of the library's API, hidden from its documentation,
+/// and free to change with the tools.
+#[doc(hidden)]
 pub mod cli;
 mod client;
 pub mod error;
@@ -102,6 +155,7 @@ pub mod options;
 pub mod reconnect;
 pub mod session;
 mod transport;
+pub mod v5;
 
 pub use client::{Client, Messages, Notification, Pending};
 pub use error::{Error, Timeout};

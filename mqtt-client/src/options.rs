@@ -6,7 +6,7 @@
 //! that can be checked before any byte is sent, so that a mistake is reported as the application's,
 //! not discovered as a refusal from the server.
 //!
-//! This file does not open connections (`transport.rs`) or speak the protocol (`session.rs`).
+//! This file does not open connections (`transport.rs`) or speak the protocol (`session/`).
 
 use std::hash::{BuildHasher, Hasher};
 use std::path::PathBuf;
@@ -16,6 +16,9 @@ use std::time::Duration;
 use mqtt_codec::{ProtocolLevel, QoS, TopicName};
 
 use crate::Error;
+use crate::v5::{
+    Authenticator, ConnectProperties, DisconnectProperties, PublishProperties, SharedAuthenticator,
+};
 
 /// How to connect, and how to behave once connected. Made with [`ConnectOptions::builder`].
 #[derive(Debug, Clone)]
@@ -35,6 +38,14 @@ pub struct ConnectOptions {
     pub(crate) max_inflight: usize,
     pub(crate) max_queued: usize,
     pub(crate) bridge: bool,
+    /// `Some` to speak MQTT 5.0, with these CONNECT properties; `level` is then unused.
+    pub(crate) v5: Option<ConnectProperties>,
+    /// The will's 5.0 properties.
+    pub(crate) will_properties: PublishProperties,
+    /// The enhanced-authentication hook (5.0 §4.12).
+    pub(crate) authenticator: Option<SharedAuthenticator>,
+    /// The 5.0 properties of the DISCONNECT sent by `disconnect`.
+    pub(crate) disconnect_properties: DisconnectProperties,
 }
 
 /// The will: a message the server publishes for the client if the connection ends without a
@@ -157,6 +168,10 @@ impl ConnectOptions {
                 max_inflight: 20,
                 max_queued: 1000,
                 bridge: false,
+                v5: None,
+                will_properties: PublishProperties::default(),
+                authenticator: None,
+                disconnect_properties: DisconnectProperties::default(),
             },
             client_id_set: false,
         }
@@ -180,6 +195,16 @@ impl ConnectOptions {
     /// The protocol level.
     pub fn level(&self) -> ProtocolLevel {
         self.level
+    }
+
+    /// Whether the connection speaks MQTT 5.0.
+    pub fn is_mqtt5(&self) -> bool {
+        self.v5.is_some()
+    }
+
+    /// The 5.0 CONNECT properties, when speaking 5.0.
+    pub fn connect_properties(&self) -> Option<&ConnectProperties> {
+        self.v5.as_ref()
     }
 
     /// The keep-alive interval; zero turns keep-alive off (3.1.1 §3.1.2.10).
@@ -240,7 +265,8 @@ impl ConnectOptionsBuilder {
         self
     }
 
-    /// The protocol level (default MQTT 3.1.1).
+    /// The protocol level (default MQTT 3.1.1); for MQTT 5.0 use [`mqtt5`](Self::mqtt5), which
+    /// takes precedence.
     pub fn level(mut self, level: ProtocolLevel) -> Self {
         self.options.level = level;
         self
@@ -290,6 +316,35 @@ impl ConnectOptionsBuilder {
         self
     }
 
+    /// Speak MQTT 5.0 instead of the level set by [`level`](Self::level), with these CONNECT
+    /// properties (session expiry, receive maximum, maximum packet size, topic alias maximum, user
+    /// properties; `ConnectProperties::default()` for none).
+    pub fn mqtt5(mut self, properties: ConnectProperties) -> Self {
+        self.options.v5 = Some(properties);
+        self
+    }
+
+    /// The will's MQTT 5.0 properties (will delay, message expiry, content type, ...); needs
+    /// [`mqtt5`](Self::mqtt5) and a [`will`](Self::will).
+    pub fn will_properties(mut self, properties: PublishProperties) -> Self {
+        self.options.will_properties = properties;
+        self
+    }
+
+    /// Authenticate with an MQTT 5.0 enhanced-authentication method (5.0 §4.12): the session calls
+    /// `authenticator` for the data of CONNECT and of each AUTH the server's challenges need.
+    pub fn authenticator(mut self, authenticator: Arc<dyn Authenticator>) -> Self {
+        self.options.authenticator = Some(SharedAuthenticator(authenticator));
+        self
+    }
+
+    /// The MQTT 5.0 properties of the DISCONNECT that [`Client::disconnect`](crate::Client::disconnect)
+    /// sends: a new session expiry interval, user properties. Needs [`mqtt5`](Self::mqtt5).
+    pub fn disconnect_properties(mut self, properties: DisconnectProperties) -> Self {
+        self.options.disconnect_properties = properties;
+        self
+    }
+
     /// Checks the options and returns them.
     pub fn build(mut self) -> Result<ConnectOptions, Error> {
         let options = &mut self.options;
@@ -301,12 +356,51 @@ impl ConnectOptionsBuilder {
                 "keep-alive is longer than 65535 seconds (3.1.1 §3.1.2.10)",
             ));
         }
-        if options.client_id.is_empty() && !options.clean_session {
+        if options.v5.is_none()
+            && (options.authenticator.is_some() || !options.will_properties.is_empty())
+        {
+            return Err(invalid(
+                "will properties and enhanced authentication need MQTT 5.0",
+            ));
+        }
+        if options.v5.is_none() && options.disconnect_properties != DisconnectProperties::default()
+        {
+            return Err(invalid("DISCONNECT properties need MQTT 5.0"));
+        }
+        let connect_expiry = options
+            .v5
+            .as_ref()
+            .and_then(|v5| v5.session_expiry_interval)
+            .unwrap_or(0);
+        if connect_expiry == 0
+            && options
+                .disconnect_properties
+                .session_expiry_interval
+                .is_some_and(|expiry| expiry != 0)
+        {
+            return Err(invalid(
+                "a session that expires with the connection cannot be given an expiry on DISCONNECT [MQTT5-3.14.2-2]",
+            ));
+        }
+        if !options.will_properties.is_empty() && options.will.is_none() {
+            return Err(invalid("will properties need a will"));
+        }
+        if let Some(properties) = &options.v5 {
+            // A zero would be a protocol error on the wire (5.0 §3.1.2.11.3, §3.1.2.11.4).
+            if properties.receive_maximum == Some(0) {
+                return Err(invalid("the receive maximum must be at least 1"));
+            }
+            if properties.maximum_packet_size == Some(0) {
+                return Err(invalid("the maximum packet size must be at least 1"));
+            }
+        }
+        if options.v5.is_none() && options.client_id.is_empty() && !options.clean_session {
             return Err(invalid(
                 "an empty client id needs a clean session [MQTT-3.1.3-7]",
             ));
         }
         if options.level == ProtocolLevel::Mqtt31
+            && options.v5.is_none()
             && !(1..=23).contains(&options.client_id.chars().count())
         {
             return Err(invalid(

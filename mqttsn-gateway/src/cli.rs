@@ -75,119 +75,98 @@ impl GatewayArgs {
     }
 }
 
-/// Publish one message to an MQTT-SN gateway.
-#[derive(FromArgs, Debug)]
-pub struct PubArgs {
-    /// the gateway's host (default 127.0.0.1)
-    #[argh(option, short = 'h', default = "String::from(\"127.0.0.1\")")]
-    pub host: String,
-    /// the gateway's UDP port (default 10000)
-    #[argh(option, short = 'p', default = "10000")]
-    pub port: u16,
-    /// the client id (default mqttsn-tools- and the process id)
-    #[argh(option, short = 'i')]
-    pub id: Option<String>,
-    /// keep-alive in seconds (default 10)
-    #[argh(option, short = 'k', default = "10")]
-    pub keep_alive: u16,
-    /// sleep for this many seconds after publishing, instead of disconnecting
-    #[argh(option, short = 'e')]
-    pub sleep: Option<u16>,
-    /// the QoS: -1, 0, 1 or 2 (default 0)
-    #[argh(option, short = 'q', default = "0")]
-    pub qos: i8,
-    /// retain the message
-    #[argh(switch, short = 'r')]
-    pub retain: bool,
-    /// the topic name (two characters: a short topic name)
-    #[argh(option, short = 't')]
-    pub topic: Option<String>,
-    /// a predefined topic id instead of a topic name
-    #[argh(option, short = 'T')]
-    pub topic_id: Option<u16>,
-    /// the message
-    #[argh(option, short = 'm')]
-    pub message: Option<String>,
-    /// send an empty message
-    #[argh(switch, short = 'n')]
-    pub null_message: bool,
-    /// read the message from standard input
-    #[argh(switch, short = 's')]
-    pub stdin: bool,
-    /// send through a forwarder encapsulation (with --wlnid)
-    #[argh(switch)]
-    pub fe: bool,
-    /// the wireless node id for --fe, in hex (default: the client id's bytes)
-    #[argh(option)]
-    pub wlnid: Option<String>,
-    /// log debug messages
-    #[argh(switch, short = 'd')]
-    pub debug: bool,
-    /// print the version and exit
-    #[argh(switch)]
-    pub version: bool,
-}
+tool_support::with_shared_options! {
+    shared {
+        /// the gateway's host (default 127.0.0.1)
+        #[argh(option, short = 'h', default = "String::from(\"127.0.0.1\")")]
+        pub host: String,
+        /// the gateway's UDP port (default 10000)
+        #[argh(option, short = 'p', default = "10000")]
+        pub port: u16,
+        /// the client id (default mqttsn-tools- and the process id)
+        #[argh(option, short = 'i')]
+        pub id: Option<String>,
+        /// keep-alive in seconds (default 10)
+        #[argh(option, short = 'k', default = "10")]
+        pub keep_alive: u16,
+        /// send through a forwarder encapsulation (with --wlnid)
+        #[argh(switch)]
+        pub fe: bool,
+        /// the wireless node id for --fe, in hex (default: the client id's bytes)
+        #[argh(option)]
+        pub wlnid: Option<String>,
+        /// log debug messages
+        #[argh(switch, short = 'd')]
+        pub debug: bool,
+        /// print the version and exit
+        #[argh(switch)]
+        pub version: bool,
+    }
 
-/// Subscribe to topics of an MQTT-SN gateway and print the messages.
-#[derive(FromArgs, Debug)]
-pub struct SubArgs {
-    /// the gateway's host (default 127.0.0.1)
-    #[argh(option, short = 'h', default = "String::from(\"127.0.0.1\")")]
-    pub host: String,
-    /// the gateway's UDP port (default 10000)
-    #[argh(option, short = 'p', default = "10000")]
-    pub port: u16,
-    /// the client id (default mqttsn-tools- and the process id)
-    #[argh(option, short = 'i')]
-    pub id: Option<String>,
-    /// keep-alive in seconds (default 10)
-    #[argh(option, short = 'k', default = "10")]
-    pub keep_alive: u16,
-    /// the QoS: 0, 1 or 2 (default 0)
-    #[argh(option, short = 'q', default = "0")]
-    pub qos: i8,
-    /// a topic filter to subscribe to (two characters: a short topic name); may be repeated
-    #[argh(option, short = 't')]
-    pub topic: Vec<String>,
-    /// a predefined topic id to subscribe to; may be repeated
-    #[argh(option, short = 'T')]
-    pub topic_id: Vec<u16>,
-    /// exit after the first message
-    #[argh(switch, short = '1')]
-    pub one: bool,
-    /// keep the session: connect without clean session
-    #[argh(switch, short = 'c')]
-    pub keep_session: bool,
-    /// print the topic name before each message
-    #[argh(switch, short = 'v')]
-    pub verbose: bool,
-    /// sleep for this many seconds between wake-ups, collecting buffered messages each time
-    #[argh(option, short = 'e')]
-    pub sleep: Option<u16>,
-    /// send through a forwarder encapsulation (with --wlnid)
-    #[argh(switch)]
-    pub fe: bool,
-    /// the wireless node id for --fe, in hex (default: the client id's bytes)
-    #[argh(option)]
-    pub wlnid: Option<String>,
-    /// log debug messages
-    #[argh(switch, short = 'd')]
-    pub debug: bool,
-    /// print the version and exit
-    #[argh(switch)]
-    pub version: bool,
+    /// Publish one message to an MQTT-SN gateway.
+    #[derive(FromArgs, Debug)]
+    pub struct PubArgs {
+        /// sleep for this many seconds after publishing, instead of disconnecting
+        #[argh(option, short = 'e')]
+        pub sleep: Option<u16>,
+        /// the QoS: -1, 0, 1 or 2 (default 0)
+        #[argh(option, short = 'q', default = "0")]
+        pub qos: i8,
+        /// retain the message
+        #[argh(switch, short = 'r')]
+        pub retain: bool,
+        /// the topic name (two characters: a short topic name)
+        #[argh(option, short = 't')]
+        pub topic: Option<String>,
+        /// a predefined topic id instead of a topic name
+        #[argh(option, short = 'T')]
+        pub topic_id: Option<u16>,
+        /// the message
+        #[argh(option, short = 'm')]
+        pub message: Option<String>,
+        /// send an empty message
+        #[argh(switch, short = 'n')]
+        pub null_message: bool,
+        /// read the message from standard input
+        #[argh(switch, short = 's')]
+        pub stdin: bool,
+    }
+
+    /// Subscribe to topics of an MQTT-SN gateway and print the messages.
+    #[derive(FromArgs, Debug)]
+    pub struct SubArgs {
+        /// the QoS: 0, 1 or 2 (default 0)
+        #[argh(option, short = 'q', default = "0")]
+        pub qos: i8,
+        /// a topic filter to subscribe to (two characters: a short topic name); may be repeated
+        #[argh(option, short = 't')]
+        pub topic: Vec<String>,
+        /// a predefined topic id to subscribe to; may be repeated
+        #[argh(option, short = 'T')]
+        pub topic_id: Vec<u16>,
+        /// exit after the first message
+        #[argh(switch, short = '1')]
+        pub one: bool,
+        /// keep the session: connect without clean session
+        #[argh(switch, short = 'c')]
+        pub keep_session: bool,
+        /// print the topic name before each message
+        #[argh(switch, short = 'v')]
+        pub verbose: bool,
+        /// sleep for this many seconds between wake-ups, collecting buffered messages each time
+        #[argh(option, short = 'e')]
+        pub sleep: Option<u16>,
+    }
 }
 
 /// The line `--version` prints for program `name`.
 pub fn version(name: &str) -> String {
-    format!("{name} {}", env!("CARGO_PKG_VERSION"))
+    tool_support::version_line(name, None, env!("CARGO_PKG_VERSION"))
 }
 
 /// Logging to standard error: warnings, or everything with `-d`; `RUST_LOG` overrides.
 pub fn init_logging(debug: bool) {
-    let default = if debug { "debug" } else { "warn" };
-    let _ = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(default))
-        .try_init();
+    tool_support::init_logging(debug, true);
 }
 
 fn qos(value: i8) -> Result<QoS, String> {

@@ -71,6 +71,9 @@
 //! on the code that enforces each rule and on the tests that prove it.
 
 pub mod action;
+/// The options and main loops of the three binaries. Public only because the binaries are
+/// separate crates: not part of the library's API, hidden from its documentation.
+#[doc(hidden)]
 pub mod cli;
 pub mod client;
 pub mod config;

@@ -222,6 +222,32 @@ pub(crate) fn silent_server(reply: &'static [u8]) -> u16 {
     port
 }
 
+/// A fake server like [`silent_server`] with a script: for each of `replies` it reads once from the
+/// client (CONNECT first, then whatever the client sends next) and writes the reply. It keeps what
+/// the client sends after the last one, and hands it over once the client has closed.
+pub(crate) fn recording_server(
+    replies: &'static [&'static [u8]],
+) -> (u16, std::sync::mpsc::Receiver<Vec<u8>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("binding a fake server");
+    let port = listener.local_addr().expect("local address").port();
+    let (sender, received) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        if let Ok((mut socket, _)) = listener.accept() {
+            let mut buffer = [0u8; 1024];
+            for reply in replies {
+                let _ = socket.read(&mut buffer);
+                let _ = socket.write_all(reply);
+            }
+            let mut kept = Vec::new();
+            while let Ok(read @ 1..) = socket.read(&mut buffer) {
+                kept.extend_from_slice(&buffer[..read]);
+            }
+            let _ = sender.send(kept);
+        }
+    });
+    (port, received)
+}
+
 /// Certificates for TLS tests, made with the `openssl` command: a CA, a server certificate for
 /// `localhost` only (so that connecting to 127.0.0.1 is a name mismatch), and a client certificate.
 pub(crate) struct Certificates {

@@ -395,32 +395,194 @@ fn pretty_json_is_mosquittos_layout() {
     );
 }
 
+/// At MQTT 5.0 our `mqtt-sub` and mosquitto's print the same properties for the same message,
+/// published by our `mqtt-pub` with `-D`; the broker is always mosquitto (ours is 3.1.1 on main).
 #[test]
-fn mqtt5_options_fail_clearly_and_quiet_silences_errors() {
-    for args in [
+fn mqtt5_properties_print_as_mosquitto_sub_prints_them() {
+    let broker = Broker::with_config("allow_anonymous true\n");
+    let format = "[%C|%D|%E|%F|%P|%R|%t|%p]";
+    let ours = subscriber(
+        &broker,
+        &["-V", "mqttv5", "-t", "p5/#", "-C", "1", "-F", format],
+    );
+    let (theirs, printed) = mosquitto_sub(
+        &broker,
+        &["-V", "mqttv5", "-t", "p5/#", "-C", "1", "-F", format],
+    );
+    let status = publish(
+        &broker,
         &[
             "-t",
-            "t",
+            "p5/x",
             "-m",
-            "x",
+            "hello",
+            "-q",
+            "1",
             "-D",
-            "connect",
-            "session-expiry-interval",
-            "10",
-        ][..],
-        &["-t", "t", "-m", "x", "-x", "10"],
-        &["-t", "t", "-m", "x", "-V", "mqttv5"],
+            "publish",
+            "content-type",
+            "text/plain",
+            "-D",
+            "publish",
+            "correlation-data",
+            "c-1",
+            "-D",
+            "publish",
+            "message-expiry-interval",
+            "300",
+            "-D",
+            "publish",
+            "payload-format-indicator",
+            "1",
+            "-D",
+            "publish",
+            "response-topic",
+            "reply/1",
+            "-D",
+            "publish",
+            "user-property",
+            "k1",
+            "v1",
+            "-D",
+            "publish",
+            "user-property",
+            "k2",
+            "v2",
+        ],
+    );
+    assert!(status.success());
+    let (status, output) = wait(ours);
+    assert!(status.success());
+    let mut theirs = theirs;
+    let _ = theirs.wait();
+    let expected = printed.join().expect("mosquitto_sub's output");
+    // The expiry counts down in the broker, so it may print one second less.
+    assert!(
+        output.starts_with("[text/plain|c-1|")
+            && output.ends_with("|1|k1:v1 k2:v2|reply/1|p5/x|hello]\n"),
+        "{output}"
+    );
+    // %E is the third field: blanked on both sides before comparing the rest.
+    let without_expiry = |line: &str| {
+        let mut fields: Vec<&str> = line.split('|').collect();
+        if let Some(expiry) = fields.get_mut(2) {
+            assert!(matches!(*expiry, "299" | "300"), "{line}");
+            *expiry = "E";
+        }
+        fields.join("|")
+    };
+    assert_eq!(
+        without_expiry(&output),
+        without_expiry(&expected),
+        "ours:   {output}theirs: {expected}"
+    );
+}
+
+#[test]
+fn a_5_0_refusal_exits_with_its_reason_code_as_mosquitto_pub_does() {
+    let broker = Broker::with_config("allow_anonymous false\n");
+    let status = publish(&broker, &["-V", "5", "-t", "t", "-m", "x"]);
+    assert_eq!(status.code(), Some(135), "CONNACK 0x87, not authorized");
+}
+
+/// mosquitto has no enhanced-authentication method without a plugin: both tools exit with 0x8C.
+#[test]
+fn an_unknown_authentication_method_exits_with_0x8c_as_mosquitto_pub_does() {
+    let broker = Broker::with_config("allow_anonymous true\n");
+    let args = [
+        "-t",
+        "t",
+        "-m",
+        "x",
+        "-D",
+        "connect",
+        "authentication-method",
+        "FOO",
+    ];
+    let ours = publish(&broker, &args);
+    let theirs = Command::new("mosquitto_pub")
+        .args(["-p", &broker.port().to_string()])
+        .args(args)
+        .stderr(Stdio::null())
+        .status()
+        .expect("mosquitto_pub runs");
+    assert_eq!(ours.code(), Some(140), "bad authentication method");
+    assert_eq!(ours.code(), theirs.code());
+}
+
+#[test]
+fn a_session_expiry_from_dash_x_keeps_subscriptions_between_runs() {
+    let broker = Broker::with_config("allow_anonymous true\n");
+    let port = broker.port().to_string();
+    let subscribe = tool("mqtt-sub")
+        .args([
+            "-p", &port, "-V", "5", "-i", "keeper", "-c", "-x", "300", "-q", "1", "-t", "kept",
+            "-E",
+        ])
+        .output()
+        .expect("mqtt-sub runs");
+    assert!(
+        subscribe.status.success(),
+        "{}",
+        String::from_utf8_lossy(&subscribe.stderr)
+    );
+    assert!(
+        publish(
+            &broker,
+            &["-V", "5", "-t", "kept", "-m", "stored", "-q", "1"]
+        )
+        .success()
+    );
+    let child = tool("mqtt-sub")
+        .args([
+            "-p", &port, "-V", "5", "-i", "keeper", "-c", "-x", "300", "-q", "1", "-t", "kept",
+            "-C", "1", "-W", "10",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("starting mqtt-sub");
+    let (status, output) = wait(child);
+    assert!(status.success());
+    assert_eq!(output, "stored\n");
+}
+
+#[test]
+fn bad_properties_fail_clearly_and_quiet_silences_errors() {
+    for (args, says) in [
+        (
+            &["-t", "t", "-m", "x", "-D", "connect", "content-type", "x"][..],
+            "not allowed for connect",
+        ),
+        (
+            &["-t", "t", "-m", "x", "-D", "publish", "user-property", "k"],
+            "not enough arguments",
+        ),
+        (
+            &["-t", "t", "-m", "x", "-V", "5", "-x", "soon"],
+            "not a number",
+        ),
+        (
+            &[
+                "-t",
+                "t",
+                "-m",
+                "x",
+                "-D",
+                "subscribe",
+                "user-property",
+                "k",
+                "v",
+            ],
+            "Invalid command",
+        ),
     ] {
         let output = tool("mqtt-pub").args(args).output().expect("mqtt-pub runs");
         assert_eq!(output.status.code(), Some(1), "{args:?}");
         let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(
-            stderr.contains("MQTT 5.0 is not supported yet"),
-            "{args:?}: {stderr}"
-        );
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
     }
     let output = tool("mqtt-sub")
-        .args(["-t", "t", "-x", "10", "--quiet"])
+        .args(["-t", "t", "-V", "5", "-x", "soon", "--quiet"])
         .output()
         .expect("mqtt-sub runs");
     assert_eq!(output.status.code(), Some(1));

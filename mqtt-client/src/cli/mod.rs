@@ -4,7 +4,8 @@
 //! The options are those of `mosquitto_pub` and `mosquitto_sub` that users rely on, with the same
 //! letters, meanings and defaults, so that scripts written for mosquitto's tools work unchanged. The
 //! exit codes are mosquitto's too: 0 on success, the CONNACK return code when the server refuses the
-//! connection (3.1.1 §3.2.2.3), 27 when `mqtt-sub -W` times out, and 1 for anything else.
+//! connection (3.1.1 §3.2.2.3; the Reason Code at 5.0, 5.0 §3.2.2.2), 27 when `mqtt-sub -W` times
+//! out, and 1 for anything else. The 5.0 options (`-V mqttv5`, `-D`, `-x`) are read in `mqtt5.rs`.
 //!
 //! Parsing uses argh. mosquitto's `-h` means host, which clashes with the usual help flag; argh 0.1.19
 //! only treats `--help` and a bare `help` as requests for help, so `-h` is free and the mosquitto flag
@@ -13,7 +14,6 @@
 //!
 //! This module does not implement the protocol; it calls the library like any application would.
 
-use std::fmt::Write as _;
 use std::fs;
 use std::io::{self, BufRead, Write};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -21,16 +21,19 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use argh::{FromArgValue, FromArgs};
 use mqtt_codec::{TopicFilter, TopicName};
 
+pub use format::{format_message, format_message_with};
+
+use crate::v5::{SubscribeOptions, SubscribeProperties};
 use crate::{
-    Client, ConnectOptions, Error, LastWill, Message, Notification, ProtocolLevel, QoS,
-    SubAckReturnCode, TlsOptions,
+    Client, ConnectOptions, Error, LastWill, Notification, ProtocolLevel, QoS, SubAckReturnCode,
+    TlsOptions,
 };
 
 /// The exit code of `mqtt-sub` when `-W` expires, as mosquitto's (`MOSQ_ERR_TIMEOUT`).
 pub const EXIT_TIMEOUT: u8 = 27;
 
-/// What the MQTT 5.0-only options (`-V mqttv5`, `-D`, `--property`, `-x`) answer.
-pub const MQTT5: &str = "MQTT 5.0 is not supported yet; use -V mqttv311 or mqttv31";
+mod format;
+pub mod mqtt5;
 
 /// A QoS given on the command line: `0`, `1` or `2`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,226 +50,168 @@ impl FromArgValue for QosArg {
     }
 }
 
-/// A protocol version given with `-V`: `mqttv31` (or `31`), `mqttv311` (or `311`).
+/// A protocol version given with `-V`: `mqttv5` (or `5`), `mqttv311` (or `311`), `mqttv31` (or
+/// `31`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct VersionArg(pub ProtocolLevel);
+pub enum VersionArg {
+    /// MQTT 3.1 or 3.1.1.
+    Mqtt3(ProtocolLevel),
+    /// MQTT 5.0.
+    Mqtt5,
+}
 
 impl FromArgValue for VersionArg {
     fn from_arg_value(value: &str) -> Result<Self, String> {
         match value {
-            "mqttv31" | "31" => Ok(Self(ProtocolLevel::Mqtt31)),
-            "mqttv311" | "311" => Ok(Self(ProtocolLevel::Mqtt311)),
-            "mqttv5" | "5" => Err(MQTT5.into()),
-            _ => Err("the protocol version must be mqttv31 or mqttv311".into()),
+            "mqttv31" | "31" => Ok(Self::Mqtt3(ProtocolLevel::Mqtt31)),
+            "mqttv311" | "311" => Ok(Self::Mqtt3(ProtocolLevel::Mqtt311)),
+            "mqttv5" | "5" => Ok(Self::Mqtt5),
+            _ => Err("the protocol version must be mqttv5, mqttv311 or mqttv31".into()),
         }
     }
 }
 
-/// Declares a tool's argument struct with the connection options both tools share, followed by the
-/// tool's own fields, and a `connection` method that gathers the shared ones. argh has no way to
-/// flatten one struct into another, hence the macro.
-macro_rules! with_connection_options {
-    (
-        $(#[$attr:meta])*
-        pub struct $name:ident {
-            $($fields:tt)*
-        }
-    ) => {
-        #[derive(FromArgs, Debug)]
-        $(#[$attr])*
-        pub struct $name {
-            /// the host to connect to (default localhost)
-            #[argh(option, short = 'h', default = "String::from(\"localhost\")")]
-            pub host: String,
-            /// the port to connect to (default 1883, or 8883 with TLS)
-            #[argh(option, short = 'p')]
-            pub port: Option<u16>,
-            /// the client id (default: a random one)
-            #[argh(option, short = 'i')]
-            pub id: Option<String>,
-            /// a client id prefix; the process id is appended to it
-            #[argh(option, short = 'I')]
-            pub id_prefix: Option<String>,
-            /// the keep-alive in seconds (default 60)
-            #[argh(option, short = 'k', default = "60")]
-            pub keepalive: u16,
-            /// keep the session when disconnected: a persistent session (needs -i)
-            #[argh(switch, short = 'c')]
-            pub disable_clean_session: bool,
-            /// the quality of service: 0, 1 or 2 (default 0)
-            #[argh(option, short = 'q', default = "QosArg(QoS::AtMostOnce)")]
-            pub qos: QosArg,
-            /// the user name
-            #[argh(option, short = 'u')]
-            pub username: Option<String>,
-            /// the password (needs -u)
-            #[argh(option, short = 'P')]
-            pub pw: Option<String>,
-            /// print debugging messages to stderr
-            #[argh(switch, short = 'd')]
-            pub debug: bool,
-            /// the protocol version: mqttv31 or mqttv311 (default mqttv311)
-            #[argh(option, short = 'V', default = "VersionArg(ProtocolLevel::Mqtt311)")]
-            pub protocol_version: VersionArg,
-            /// the topic of the will, published if the connection ends without DISCONNECT
-            #[argh(option)]
-            pub will_topic: Option<String>,
-            /// the payload of the will (default empty)
-            #[argh(option)]
-            pub will_payload: Option<String>,
-            /// the QoS of the will (default 0)
-            #[argh(option)]
-            pub will_qos: Option<QosArg>,
-            /// retain the will
-            #[argh(switch)]
-            pub will_retain: bool,
-            /// connect with TLS, trusting the CA certificates in this PEM file
-            #[argh(option)]
-            pub cafile: Option<String>,
-            /// connect with TLS, trusting the operating system's CA certificates
-            #[argh(switch)]
-            pub tls_use_os_certs: bool,
-            /// the client certificate (PEM), for servers that ask for one (needs --key)
-            #[argh(option)]
-            pub cert: Option<String>,
-            /// the private key of --cert (PEM)
-            #[argh(option)]
-            pub key: Option<String>,
-            /// do not check that the server certificate names the host (testing only)
-            #[argh(switch)]
-            pub insecure: bool,
-            /// connect with TLS, trusting the CA certificates in the PEM files of this directory
-            #[argh(option)]
-            pub capath: Option<String>,
-            /// the TLS 1.2 cipher suites to offer, ':'-separated OpenSSL names
-            #[argh(option)]
-            pub ciphers: Option<String>,
-            /// the lowest TLS version: tlsv1.3, tlsv1.2 (default) or tlsv1.1 (means tlsv1.2 here)
-            #[argh(option)]
-            pub tls_version: Option<String>,
-            /// the ALPN protocol to offer in the TLS handshake
-            #[argh(option)]
-            pub tls_alpn: Option<String>,
-            /// `-L`: host, port, credentials and topic in one URL (see [`Url`]).
-            #[argh(
-                option,
-                short = 'L',
-                description = "mqtt://[user[:password]@]host[:port]/topic (mqtts:// for TLS) instead of -h -p -u -P -t"
-            )]
-            pub url: Option<String>,
-            /// do not print error messages
-            #[argh(switch)]
-            pub quiet: bool,
-            /// accepted as mosquitto's: TCP_NODELAY is always on
-            #[argh(switch)]
-            pub nodelay: bool,
-            /// not supported: binding to a local address
-            #[argh(option, short = 'A', hidden_help)]
-            pub bind_address: Option<String>,
-            /// not supported: Unix domain sockets
-            #[argh(option, hidden_help)]
-            pub unix: Option<String>,
-            /// not supported: SOCKS5 proxies
-            #[argh(option, hidden_help)]
-            pub proxy: Option<String>,
-            /// not supported: TLS-PSK
-            #[argh(option, hidden_help)]
-            pub psk: Option<String>,
-            /// not supported: TLS-PSK
-            #[argh(option, hidden_help)]
-            pub psk_identity: Option<String>,
-            /// not supported: OpenSSL engines
-            #[argh(option, hidden_help)]
-            pub tls_engine: Option<String>,
-            /// not supported: OpenSSL engines
-            #[argh(option, hidden_help)]
-            pub keyform: Option<String>,
-            /// not supported: OpenSSL engines
-            #[argh(option, hidden_help)]
-            pub tls_engine_kpass_sha1: Option<String>,
-            /// MQTT 5.0 only: properties (-D command identifier value)
-            #[argh(option, short = 'D', hidden_help)]
-            pub property: Vec<String>,
-            /// MQTT 5.0 only: the session expiry interval
-            #[argh(option, short = 'x', hidden_help)]
-            pub session_expiry_interval: Option<String>,
-            /// the identifier and value of -D
-            #[argh(positional, hidden_help)]
-            pub rest: Vec<String>,
-            $($fields)*
-        }
+// The options of both tools: one block of connection options (mosquitto's, shared by
+// `mosquitto_pub` and `mosquitto_sub`), then each tool's own. argh cannot flatten structs, hence
+// the macro (from `tool-support`, which the MQTT-SN tools use the same way).
+tool_support::with_shared_options! {
+    shared {
+        /// the host to connect to (default localhost)
+        #[argh(option, short = 'h', default = "String::from(\"localhost\")")]
+        pub host: String,
+        /// the port to connect to (default 1883, or 8883 with TLS)
+        #[argh(option, short = 'p')]
+        pub port: Option<u16>,
+        /// the client id (default: a random one)
+        #[argh(option, short = 'i')]
+        pub id: Option<String>,
+        /// a client id prefix; the process id is appended to it
+        #[argh(option, short = 'I')]
+        pub id_prefix: Option<String>,
+        /// the keep-alive in seconds (default 60)
+        #[argh(option, short = 'k', default = "60")]
+        pub keepalive: u16,
+        /// keep the session when disconnected: a persistent session (needs -i)
+        #[argh(switch, short = 'c')]
+        pub disable_clean_session: bool,
+        /// the quality of service: 0, 1 or 2 (default 0)
+        #[argh(option, short = 'q', default = "QosArg(QoS::AtMostOnce)")]
+        pub qos: QosArg,
+        /// the user name
+        #[argh(option, short = 'u')]
+        pub username: Option<String>,
+        /// the password (needs -u)
+        #[argh(option, short = 'P')]
+        pub pw: Option<String>,
+        /// print debugging messages to stderr
+        #[argh(switch, short = 'd')]
+        pub debug: bool,
+        /// the protocol version: mqttv5 (or 5), mqttv311 (or 311) or mqttv31 (or 31); default
+        /// mqttv311, or mqttv5 when -D is given
+        #[argh(option, short = 'V')]
+        pub protocol_version: Option<VersionArg>,
+        /// the topic of the will, published if the connection ends without DISCONNECT
+        #[argh(option)]
+        pub will_topic: Option<String>,
+        /// the payload of the will (default empty)
+        #[argh(option)]
+        pub will_payload: Option<String>,
+        /// the QoS of the will (default 0)
+        #[argh(option)]
+        pub will_qos: Option<QosArg>,
+        /// retain the will
+        #[argh(switch)]
+        pub will_retain: bool,
+        /// connect with TLS, trusting the CA certificates in this PEM file
+        #[argh(option)]
+        pub cafile: Option<String>,
+        /// connect with TLS, trusting the operating system's CA certificates
+        #[argh(switch)]
+        pub tls_use_os_certs: bool,
+        /// the client certificate (PEM), for servers that ask for one (needs --key)
+        #[argh(option)]
+        pub cert: Option<String>,
+        /// the private key of --cert (PEM)
+        #[argh(option)]
+        pub key: Option<String>,
+        /// do not check that the server certificate names the host (testing only)
+        #[argh(switch)]
+        pub insecure: bool,
+        /// connect with TLS, trusting the CA certificates in the PEM files of this directory
+        #[argh(option)]
+        pub capath: Option<String>,
+        /// the TLS 1.2 cipher suites to offer, ':'-separated OpenSSL names
+        #[argh(option)]
+        pub ciphers: Option<String>,
+        /// the lowest TLS version: tlsv1.3, tlsv1.2 (default) or tlsv1.1 (means tlsv1.2 here)
+        #[argh(option)]
+        pub tls_version: Option<String>,
+        /// the ALPN protocol to offer in the TLS handshake
+        #[argh(option)]
+        pub tls_alpn: Option<String>,
+        /// `-L`: host, port, credentials and topic in one URL (see [`Url`]).
+        #[argh(
+            option,
+            short = 'L',
+            description = "mqtt://[user[:password]@]host[:port]/topic (mqtts:// for TLS) instead of -h -p -u -P -t"
+        )]
+        pub url: Option<String>,
+        /// do not print error messages
+        #[argh(switch)]
+        pub quiet: bool,
+        /// accepted as mosquitto's: TCP_NODELAY is always on
+        #[argh(switch)]
+        pub nodelay: bool,
+        /// not supported: binding to a local address
+        #[argh(option, short = 'A', hidden_help)]
+        pub bind_address: Option<String>,
+        /// not supported: Unix domain sockets
+        #[argh(option, hidden_help)]
+        pub unix: Option<String>,
+        /// not supported: SOCKS5 proxies
+        #[argh(option, hidden_help)]
+        pub proxy: Option<String>,
+        /// not supported: TLS-PSK
+        #[argh(option, hidden_help)]
+        pub psk: Option<String>,
+        /// not supported: TLS-PSK
+        #[argh(option, hidden_help)]
+        pub psk_identity: Option<String>,
+        /// not supported: OpenSSL engines
+        #[argh(option, hidden_help)]
+        pub tls_engine: Option<String>,
+        /// not supported: OpenSSL engines
+        #[argh(option, hidden_help)]
+        pub keyform: Option<String>,
+        /// not supported: OpenSSL engines
+        #[argh(option, hidden_help)]
+        pub tls_engine_kpass_sha1: Option<String>,
+        /// an MQTT 5.0 property: -D command identifier value, or -D command user-property name
+        /// value (see the notes); may be repeated, and makes the client speak MQTT 5.0
+        #[argh(option, short = 'D')]
+        pub property: Vec<String>,
+        /// MQTT 5.0: seconds the session outlives the connection: 0 to 4294967294, or -1 for
+        /// never (default -1 with -c, else 0); ignored at 3.1.1
+        #[argh(option, short = 'x')]
+        pub session_expiry_interval: Option<String>,
+        /// the identifier and value of -D
+        #[argh(positional, hidden_help)]
+        pub rest: Vec<String>,
+    }
 
-        impl $name {
-            /// The options both tools share.
-            pub fn connection(&self) -> Connection {
-                Connection {
-                    host: self.host.clone(),
-                    port: self.port,
-                    id: self.id.clone(),
-                    id_prefix: self.id_prefix.clone(),
-                    keepalive: self.keepalive,
-                    disable_clean_session: self.disable_clean_session,
-                    username: self.username.clone(),
-                    pw: self.pw.clone(),
-                    protocol_version: self.protocol_version.0,
-                    will_topic: self.will_topic.clone(),
-                    will_payload: self.will_payload.clone(),
-                    will_qos: self.will_qos.map(|qos| qos.0),
-                    will_retain: self.will_retain,
-                    cafile: self.cafile.clone(),
-                    tls_use_os_certs: self.tls_use_os_certs,
-                    cert: self.cert.clone(),
-                    key: self.key.clone(),
-                    insecure: self.insecure,
-                    capath: self.capath.clone(),
-                    ciphers: self.ciphers.clone(),
-                    tls_version: self.tls_version.clone(),
-                    tls_alpn: self.tls_alpn.clone(),
-                    url: self.url.clone(),
-                    refused: self.refused(),
-                }
-            }
-
-            /// Why the options cannot be used, if they cannot: an MQTT 5.0 option, one this tool
-            /// does not have, or stray words.
-            fn refused(&self) -> Option<String> {
-                if !self.property.is_empty() || self.session_expiry_interval.is_some() {
-                    return Some(MQTT5.into());
-                }
-                let unsupported = [
-                    ("-A", self.bind_address.is_some()),
-                    ("--unix", self.unix.is_some()),
-                    ("--proxy", self.proxy.is_some()),
-                    ("--psk", self.psk.is_some() || self.psk_identity.is_some()),
-                    (
-                        "--tls-engine",
-                        self.tls_engine.is_some()
-                            || self.keyform.is_some()
-                            || self.tls_engine_kpass_sha1.is_some(),
-                    ),
-                ];
-                if let Some((name, _)) = unsupported.iter().find(|(_, given)| *given) {
-                    return Some(format!("{name} is not supported by this tool"));
-                }
-                self.rest
-                    .first()
-                    .map(|word| format!("unexpected argument {word:?}"))
-            }
-        }
-    };
-}
-
-with_connection_options! {
     /// Publish one message, or one per line of standard input, to an MQTT broker.
     ///
     /// mqtt-pub connects to the broker, publishes, waits for the acknowledgement the QoS calls for,
     /// and disconnects. Exactly one of -m, -f, -l, -n and -s says what to publish. The options are
     /// those of mosquitto_pub, with the same meanings.
+    #[derive(FromArgs, Debug)]
     #[argh(
         example = "Publish a temperature reading, retained, at QoS 1:\n  $ {command_name} -h broker.local -t sensors/kitchen/temp -m 21.5 -q 1 -r",
         example = "Publish each line of a log as its own message:\n  $ tail -f app.log | {command_name} -t logs/app -l",
         example = "Publish over TLS with a client certificate:\n  $ {command_name} -h broker -p 8883 --cafile ca.pem --cert me.pem --key me.key -t a/b -m hi",
         note = "Without -i a random client id is used. TLS is on as soon as --cafile or --tls-use-os-certs is given.",
+        note = "MQTT 5.0 properties (-D, which makes the client speak 5.0): connect authentication-data, authentication-method, maximum-packet-size, receive-maximum, request-problem-information, request-response-information, session-expiry-interval, topic-alias-maximum, user-property; publish content-type, correlation-data, message-expiry-interval, payload-format-indicator, response-topic, topic-alias (ignored: aliases are chosen by the client), user-property; disconnect session-expiry-interval, user-property; will content-type, correlation-data, message-expiry-interval, payload-format-indicator, response-topic, user-property, will-delay-interval. user-property takes a name and a value.",
+        note = "At MQTT 5.0 a refusal exits with the CONNACK Reason Code instead, 128 to 162 (135: not authorized).",
         error_code(0, "Success: every message was published and acknowledged."),
         error_code(1, "Failure (bad options, network error, protocol violation by the server), or refused: unacceptable protocol version (CONNACK 1)."),
         error_code(2, "Refused: identifier rejected (CONNACK 2)."),
@@ -306,9 +251,7 @@ with_connection_options! {
         #[argh(option, short = 'M')]
         pub max_inflight: Option<usize>,
     }
-}
 
-with_connection_options! {
     /// Subscribe to topics on an MQTT broker and print the messages that arrive.
     ///
     /// mqtt-sub connects, subscribes to every -t filter, and prints each message on its own line:
@@ -316,11 +259,14 @@ with_connection_options! {
     /// messages have arrived, until -W seconds have passed, or until interrupted, and
     /// reconnects by itself if the connection is lost. The options are those of mosquitto_sub, with
     /// the same meanings.
+    #[derive(FromArgs, Debug)]
     #[argh(
         example = "Print everything under sensors/, with topics:\n  $ {command_name} -h broker.local -t 'sensors/#' -v",
         example = "Wait at most 10 s for three messages:\n  $ {command_name} -t jobs/done -C 3 -W 10",
         example = "Print one JSON object per message:\n  $ {command_name} -t '#' -F %j",
-        note = "Format (-F) specifiers: %t topic, %p payload, %x payload in hex, %l payload length, %q QoS, %r retain flag, %m message id, %I ISO-8601 time (UTC), %U Unix time, %j JSON object, %% a percent sign; escapes \\n \\t \\\\ \\0 \\r \\e \\a \\v.",
+        note = "Format (-F) specifiers: %t topic, %p payload, %x payload in hex, %l payload length, %q QoS, %r retain flag, %m message id, %I ISO-8601 time (UTC), %U Unix time, %j JSON object (with the 5.0 properties), %% a percent sign; flags - (left-align) and 0 (zero-pad), a width and a .maximum as in %-10.5t; at MQTT 5.0 %A topic alias, %C content type, %D correlation data, %E message expiry interval, %F payload format indicator, %P user properties (name:value, space-separated), %R response topic, %S subscription identifier (each empty when absent); escapes \\n \\t \\\\ \\0 \\r \\e \\a \\v.",
+        note = "MQTT 5.0 properties (-D, which makes the client speak 5.0): connect authentication-data, authentication-method, maximum-packet-size, receive-maximum, request-problem-information, request-response-information, session-expiry-interval, topic-alias-maximum, user-property; subscribe user-property; unsubscribe user-property; disconnect session-expiry-interval, user-property; will content-type, correlation-data, message-expiry-interval, payload-format-indicator, response-topic, user-property, will-delay-interval. user-property takes a name and a value.",
+        note = "At MQTT 5.0 a refusal exits with the CONNACK Reason Code instead, 128 to 162 (135: not authorized).",
         error_code(0, "Success: -C messages received, or interrupted."),
         error_code(1, "Failure (bad options, network error, protocol violation by the server), or refused: unacceptable protocol version (CONNACK 1)."),
         error_code(2, "Refused: identifier rejected (CONNACK 2)."),
@@ -375,6 +321,115 @@ with_connection_options! {
     }
 }
 
+/// Writes `connection` and `refused` for an argument struct declared with the shared connection
+/// options below: the same code for both tools, over the same field names.
+macro_rules! impl_connection {
+    ($name:ident, $tool:expr) => {
+        impl $name {
+            /// The options both tools share.
+            pub fn connection(&self) -> Connection {
+                let (v5, v5_error) = match self.mqtt5() {
+                    Ok(v5) => (v5, None),
+                    Err(why) => (None, Some(why)),
+                };
+                let protocol_version = match self.protocol_version {
+                    Some(VersionArg::Mqtt3(level)) => level,
+                    _ => ProtocolLevel::Mqtt311,
+                };
+                Connection {
+                    host: self.host.clone(),
+                    port: self.port,
+                    id: self.id.clone(),
+                    id_prefix: self.id_prefix.clone(),
+                    keepalive: self.keepalive,
+                    disable_clean_session: self.disable_clean_session,
+                    username: self.username.clone(),
+                    pw: self.pw.clone(),
+                    protocol_version,
+                    v5,
+                    will_topic: self.will_topic.clone(),
+                    will_payload: self.will_payload.clone(),
+                    will_qos: self.will_qos.map(|qos| qos.0),
+                    will_retain: self.will_retain,
+                    cafile: self.cafile.clone(),
+                    tls_use_os_certs: self.tls_use_os_certs,
+                    cert: self.cert.clone(),
+                    key: self.key.clone(),
+                    insecure: self.insecure,
+                    capath: self.capath.clone(),
+                    ciphers: self.ciphers.clone(),
+                    tls_version: self.tls_version.clone(),
+                    tls_alpn: self.tls_alpn.clone(),
+                    url: self.url.clone(),
+                    refused: v5_error.or_else(|| self.refused()),
+                }
+            }
+
+            /// The MQTT 5.0 settings, or `None` to speak 3.1 / 3.1.1: `-V 5`, or `-D` unless `-V`
+            /// names a 3.x level (mosquitto lets the later of `-V` and `-D` win; argh does not
+            /// keep their order, so an explicit 3.x `-V` wins here). `-x` alone does not change
+            /// the level, as with mosquitto, and is ignored at 3.x.
+            fn mqtt5(&self) -> Result<Option<Mqtt5>, String> {
+                // Parsed even when ignored, so that a mistake in -D is always reported.
+                let properties = mqtt5::parse($tool, &self.property, &self.rest)?;
+                let speak5 = match self.protocol_version {
+                    Some(VersionArg::Mqtt5) => true,
+                    Some(VersionArg::Mqtt3(_)) => false,
+                    None => !self.property.is_empty(),
+                };
+                if !speak5 {
+                    if !self.property.is_empty() || self.session_expiry_interval.is_some() {
+                        log::debug!("-D and -x apply to MQTT 5.0 only: ignored");
+                    }
+                    return Ok(None);
+                }
+                let session_expiry = self
+                    .session_expiry_interval
+                    .as_deref()
+                    .map(mqtt5::session_expiry)
+                    .transpose()?;
+                Ok(Some(Mqtt5 {
+                    properties,
+                    session_expiry,
+                }))
+            }
+
+            /// Why the options cannot be used, if they cannot: an option this tool does not have.
+            /// (Stray words are found with the words of `-D`.)
+            fn refused(&self) -> Option<String> {
+                let unsupported = [
+                    ("-A", self.bind_address.is_some()),
+                    ("--unix", self.unix.is_some()),
+                    ("--proxy", self.proxy.is_some()),
+                    ("--psk", self.psk.is_some() || self.psk_identity.is_some()),
+                    (
+                        "--tls-engine",
+                        self.tls_engine.is_some()
+                            || self.keyform.is_some()
+                            || self.tls_engine_kpass_sha1.is_some(),
+                    ),
+                ];
+                unsupported
+                    .iter()
+                    .find(|(_, given)| *given)
+                    .map(|(name, _)| format!("{name} is not supported by this tool"))
+            }
+        }
+    };
+}
+
+impl_connection!(PubArgs, mqtt5::Tool::Pub);
+impl_connection!(SubArgs, mqtt5::Tool::Sub);
+
+/// What `-V 5`, `-D` and `-x` ask of an MQTT 5.0 connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mqtt5 {
+    /// The `-D` properties, by packet.
+    pub properties: mqtt5::Properties,
+    /// `-x`, read.
+    pub session_expiry: Option<u32>,
+}
+
 /// The connection options both tools share, as parsed.
 #[derive(Debug, Clone)]
 pub struct Connection {
@@ -394,8 +449,10 @@ pub struct Connection {
     pub username: Option<String>,
     /// `-P`
     pub pw: Option<String>,
-    /// `-V`
+    /// `-V` at 3.1 / 3.1.1 (unused at 5.0)
     pub protocol_version: ProtocolLevel,
+    /// `-V 5`, `-D`, `-x`: `Some` to speak MQTT 5.0
+    pub v5: Option<Mqtt5>,
     /// `--will-topic`
     pub will_topic: Option<String>,
     /// `--will-payload`
@@ -424,7 +481,8 @@ pub struct Connection {
     pub tls_alpn: Option<String>,
     /// `-L`
     pub url: Option<String>,
-    /// Why the options cannot be used (MQTT 5.0 or unsupported options), if they cannot.
+    /// Why the options cannot be used (a bad `-D` or `-x`, an unsupported option), if they
+    /// cannot.
     pub refused: Option<String>,
 }
 
@@ -602,6 +660,50 @@ impl Connection {
             }
             builder = builder.tls(options);
         }
+        if let Some(v5) = &self.v5 {
+            builder = self.mqtt5_options(builder, v5)?;
+        }
+        Ok(builder)
+    }
+
+    /// The 5.0 part of [`connect_options`](Self::connect_options): the CONNECT, will and
+    /// DISCONNECT properties of `-D`, the session expiry of `-x` (or of `-c`: a session that never
+    /// expires, as mosquitto's tools ask for), and `-D connect authentication-method`.
+    fn mqtt5_options(
+        &self,
+        mut builder: crate::ConnectOptionsBuilder,
+        v5: &Mqtt5,
+    ) -> Result<crate::ConnectOptionsBuilder, String> {
+        let mut connect = v5.properties.connect.clone();
+        let expiry = v5.session_expiry.or(connect.session_expiry_interval).or(
+            // mosquitto: -c without -x keeps the session for ever.
+            self.disable_clean_session.then_some(u32::MAX),
+        );
+        if expiry == Some(u32::MAX) && self.id.is_none() && self.id_prefix.is_none() {
+            return Err(
+                "a client id (-i) is needed for a session that never expires (-c or -x -1)".into(),
+            );
+        }
+        connect.session_expiry_interval = expiry;
+        builder = builder.mqtt5(connect);
+        if !v5.properties.will.is_empty() {
+            if self.will_topic.is_none() {
+                return Err("-D will given, but no --will-topic".into());
+            }
+            builder = builder.will_properties(v5.properties.will.clone());
+        }
+        if v5.properties.disconnect != crate::v5::DisconnectProperties::default() {
+            builder = builder.disconnect_properties(v5.properties.disconnect.clone());
+        }
+        if let Some((method, data)) = &v5.properties.authentication {
+            if method.is_empty() {
+                return Err("authentication-data needs an authentication-method".into());
+            }
+            builder = builder.authenticator(mqtt5::FixedAuthentication::shared(
+                method.clone(),
+                data.clone(),
+            ));
+        }
         Ok(builder)
     }
 }
@@ -613,17 +715,22 @@ pub fn print_version(tool: &str) -> bool {
         return false;
     }
     println!(
-        "{tool} ({}) {}",
-        env!("CARGO_PKG_NAME"),
-        env!("CARGO_PKG_VERSION")
+        "{}",
+        tool_support::version_line(
+            tool,
+            Some(env!("CARGO_PKG_NAME")),
+            env!("CARGO_PKG_VERSION")
+        )
     );
     true
 }
 
-/// The exit code for `error`: the CONNACK code of a refusal, as mosquitto's tools, or 1.
+/// The exit code for `error`: the CONNACK code of a refusal (the 5.0 Reason Code at 5.0, for
+/// example 135 for not authorized), as mosquitto's tools, or 1.
 pub fn exit_code(error: &Error) -> u8 {
     match error {
         Error::Refused(code) => *code as u8,
+        Error::RefusedWithReason { reason, .. } => reason.get(),
         _ => 1,
     }
 }
@@ -631,10 +738,7 @@ pub fn exit_code(error: &Error) -> u8 {
 /// Turns on logging to stderr: at debug level with `-d`, else as `RUST_LOG` says (warnings by
 /// default).
 pub fn init_logging(debug: bool) {
-    let default = if debug { "debug" } else { "warn" };
-    let _ = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(default))
-        .format_timestamp(None)
-        .try_init();
+    tool_support::init_logging(debug, false);
 }
 
 /// What went wrong in a tool: a usage error (exit 1, with the message) or a client error.
@@ -737,6 +841,12 @@ pub fn run_pub(args: &PubArgs, stdin: &mut dyn BufRead) -> Result<(), Failure> {
         }
         options = options.max_inflight(window);
     }
+    let connection = args.connection();
+    let properties = connection
+        .v5
+        .as_ref()
+        .map(|v5| v5.properties.publish.clone())
+        .unwrap_or_default();
     let client = Client::connect(options.build()?)?;
     let qos = args.qos.0;
     let result = (|| {
@@ -744,7 +854,13 @@ pub fn run_pub(args: &PubArgs, stdin: &mut dyn BufRead) -> Result<(), Failure> {
             let mut pending = Vec::new();
             for line in stdin.lines() {
                 let line = line?;
-                pending.push(client.publish(topic, line, qos, args.retain)?);
+                pending.push(client.publish_with(
+                    topic,
+                    line,
+                    qos,
+                    args.retain,
+                    properties.clone(),
+                )?);
             }
             for token in pending {
                 token.wait()?;
@@ -769,7 +885,7 @@ pub fn run_pub(args: &PubArgs, stdin: &mut dyn BufRead) -> Result<(), Failure> {
                 std::thread::sleep(delay);
             }
             client
-                .publish(topic, payload.clone(), qos, args.retain)?
+                .publish_with(topic, payload.clone(), qos, args.retain, properties.clone())?
                 .wait()?;
         }
         Ok(())
@@ -831,17 +947,39 @@ fn receive(
         .iter()
         .map(|filter| (filter.as_str(), args.qos.0))
         .collect();
-    let codes = client.subscribe(&filters)?.wait()?;
-    for ((filter, _), code) in filters.iter().zip(codes) {
-        if code == SubAckReturnCode::Failure {
-            log::warn!("subscription to {filter} refused by the broker");
-        } else {
-            log::debug!("subscribed to {filter}: {code:?}");
+    let v5 = args.connection().v5.map(|v5| v5.properties);
+    if let Some(v5) = &v5 {
+        // At 5.0 the SUBACK says why a filter was refused.
+        let with_options: Vec<(&str, SubscribeOptions)> = filters
+            .iter()
+            .map(|(filter, qos)| (*filter, SubscribeOptions::qos(*qos)))
+            .collect();
+        let properties = SubscribeProperties {
+            subscription_identifier: None,
+            user_properties: v5.subscribe.clone(),
+        };
+        let codes = client.subscribe_with(&with_options, properties)?.wait()?;
+        for ((filter, _), code) in filters.iter().zip(codes) {
+            if code.is_failure() {
+                log::warn!("subscription to {filter} refused by the broker: {code}");
+            } else {
+                log::debug!("subscribed to {filter}: {code}");
+            }
+        }
+    } else {
+        let codes = client.subscribe(&filters)?.wait()?;
+        for ((filter, _), code) in filters.iter().zip(codes) {
+            if code == SubAckReturnCode::Failure {
+                log::warn!("subscription to {filter} refused by the broker");
+            } else {
+                log::debug!("subscribed to {filter}: {code:?}");
+            }
         }
     }
     if !args.unsubscribe.is_empty() {
         let filters: Vec<&str> = args.unsubscribe.iter().map(String::as_str).collect();
-        client.unsubscribe(&filters)?.wait()?;
+        let user_properties = v5.map(|v5| v5.unsubscribe).unwrap_or_default();
+        client.unsubscribe_with(&filters, user_properties)?.wait()?;
         log::debug!("unsubscribed from {}", filters.join(" "));
     }
     if args.exit_after_sub {
@@ -958,171 +1096,6 @@ impl Random {
     }
 }
 
-/// Formats `message` as the `-F` format string says; see `SubArgs` for the specifiers. Unknown
-/// specifiers are printed as they are, as mosquitto does.
-pub fn format_message(format: &str, message: &Message, now: SystemTime) -> Vec<u8> {
-    format_message_with(format, message, now, false)
-}
-
-/// [`format_message`], with `%j` indented over several lines when `pretty` (`--pretty`).
-pub fn format_message_with(
-    format: &str,
-    message: &Message,
-    now: SystemTime,
-    pretty: bool,
-) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut chars = format.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '%' => match chars.next() {
-                Some('%') => out.push(b'%'),
-                Some('t') => out.extend_from_slice(message.topic.as_bytes()),
-                Some('p') => out.extend_from_slice(&message.payload),
-                Some('x') => out.extend_from_slice(hex(&message.payload, false).as_bytes()),
-                Some('X') => out.extend_from_slice(hex(&message.payload, true).as_bytes()),
-                Some('l') => out.extend_from_slice(message.payload.len().to_string().as_bytes()),
-                Some('q') => out.extend_from_slice(message.qos.bits().to_string().as_bytes()),
-                Some('r') => out.push(if message.retain { b'1' } else { b'0' }),
-                Some('m') => {
-                    out.extend_from_slice(message.packet_id.unwrap_or(0).to_string().as_bytes())
-                }
-                Some('I') => out.extend_from_slice(iso8601(now, false).as_bytes()),
-                Some('U') => {
-                    let since = now.duration_since(UNIX_EPOCH).unwrap_or_default();
-                    out.extend_from_slice(
-                        format!("{}.{:09}", since.as_secs(), since.subsec_nanos()).as_bytes(),
-                    );
-                }
-                Some('j') => out.extend_from_slice(json(message, now, pretty).as_bytes()),
-                Some(other) => {
-                    out.push(b'%');
-                    let mut buffer = [0; 4];
-                    out.extend_from_slice(other.encode_utf8(&mut buffer).as_bytes());
-                }
-                None => out.push(b'%'),
-            },
-            '\\' => match chars.next() {
-                Some('n') => out.push(b'\n'),
-                Some('t') => out.push(b'\t'),
-                Some('r') => out.push(b'\r'),
-                Some('0') => out.push(0),
-                Some('a') => out.push(0x07),
-                Some('e') => out.push(0x1b),
-                Some('v') => out.push(0x0b),
-                Some('\\') => out.push(b'\\'),
-                Some(other) => {
-                    out.push(b'\\');
-                    let mut buffer = [0; 4];
-                    out.extend_from_slice(other.encode_utf8(&mut buffer).as_bytes());
-                }
-                None => out.push(b'\\'),
-            },
-            other => {
-                let mut buffer = [0; 4];
-                out.extend_from_slice(other.encode_utf8(&mut buffer).as_bytes());
-            }
-        }
-    }
-    out
-}
-
-fn hex(bytes: &[u8], upper: bool) -> String {
-    let mut text = String::with_capacity(bytes.len() * 2);
-    for byte in bytes {
-        let _ = if upper {
-            write!(text, "{byte:02X}")
-        } else {
-            write!(text, "{byte:02x}")
-        };
-    }
-    text
-}
-
-/// `%j`: mosquitto's JSON object, with its members in its order; an empty payload is `null`, as
-/// there. A payload that is not UTF-8 is given in hex under `payload_hex` (mosquitto prints the
-/// bytes as they are, which is not JSON). `pretty` lays it out as mosquitto's `--pretty` does: one
-/// member a line, a tab before each and after each colon.
-fn json(message: &Message, now: SystemTime, pretty: bool) -> String {
-    let payload = match std::str::from_utf8(&message.payload) {
-        Ok("") => ("payload", "null".to_owned()),
-        Ok(text) => ("payload", json_string(text)),
-        Err(_) => (
-            "payload_hex",
-            format!("\"{}\"", hex(&message.payload, false)),
-        ),
-    };
-    let members = [
-        ("tst", format!("\"{}\"", iso8601(now, true))),
-        ("topic", json_string(&message.topic)),
-        ("qos", message.qos.bits().to_string()),
-        ("retain", u8::from(message.retain).to_string()),
-        ("payloadlen", message.payload.len().to_string()),
-        payload,
-    ];
-    let (open, separator, colon, close) = if pretty {
-        ("{\n\t", ",\n\t", ":\t", "\n}")
-    } else {
-        ("{", ",", ":", "}")
-    };
-    let members: Vec<String> = members
-        .iter()
-        .map(|(key, value)| format!("\"{key}\"{colon}{value}"))
-        .collect();
-    format!("{open}{}{close}", members.join(separator))
-}
-
-fn json_string(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if u32::from(c) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// `now` in ISO 8601, in UTC (this crate has no time zone database): `2016-08-10T09:47:38+0000`,
-/// with microseconds when `micros` is set.
-fn iso8601(now: SystemTime, micros: bool) -> String {
-    let since = now.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let seconds = since.as_secs();
-    let (year, month, day) = civil_from_days(seconds / 86_400);
-    let time = seconds % 86_400;
-    let (hour, minute, second) = (time / 3600, time / 60 % 60, time % 60);
-    let fraction = if micros {
-        format!(".{:06}", since.subsec_micros())
-    } else {
-        String::new()
-    };
-    format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}{fraction}+0000")
-}
-
-/// The Gregorian date of a day counted from 1970-01-01 (Howard Hinnant's algorithm).
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let day_of_era = z - era * 146_097;
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let mp = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = year_of_era + era * 400 + u64::from(month <= 2);
-    (year, month, day)
-}
-
 /// Reads standard input for `mqtt-pub`.
 pub fn stdin() -> io::StdinLock<'static> {
     io::stdin().lock()
@@ -1138,17 +1111,6 @@ mod tests {
 
     fn parse_sub(args: &[&str]) -> Result<SubArgs, argh::EarlyExit> {
         SubArgs::from_args(&["mqtt-sub"], args)
-    }
-
-    fn message() -> Message {
-        Message {
-            topic: "a/b".into(),
-            payload: b"hi \"you\"".to_vec(),
-            qos: QoS::AtLeastOnce,
-            retain: true,
-            dup: false,
-            packet_id: Some(42),
-        }
     }
 
     #[test]
@@ -1227,7 +1189,7 @@ mod tests {
     #[test]
     fn bad_values_are_refused() {
         assert!(parse_pub(&["-t", "t", "-q", "3"]).is_err());
-        assert!(parse_pub(&["-t", "t", "-V", "mqttv5"]).is_err());
+        assert!(parse_pub(&["-t", "t", "-V", "mqttv6"]).is_err());
         assert!(parse_pub(&["-t", "t", "-p", "http"]).is_err());
     }
 
@@ -1277,46 +1239,6 @@ mod tests {
     }
 
     #[test]
-    fn format_specifiers() {
-        let message = message();
-        let epoch = UNIX_EPOCH + Duration::from_secs(1_470_822_458);
-        let format =
-            |spec: &str| String::from_utf8(format_message(spec, &message, epoch)).expect("utf-8");
-        assert_eq!(format("%t|%p|%q|%r|%m|%l"), "a/b|hi \"you\"|1|1|42|8");
-        assert_eq!(format("%x"), "68692022796f7522");
-        assert_eq!(format("%X"), "68692022796F7522");
-        assert_eq!(format("%I"), "2016-08-10T09:47:38+0000");
-        assert_eq!(format("%U"), "1470822458.000000000");
-        assert_eq!(format("100%% %z"), "100% %z");
-        assert_eq!(format("a\\tb\\n"), "a\tb\n");
-        assert_eq!(
-            format("%j"),
-            "{\"tst\":\"2016-08-10T09:47:38.000000+0000\",\"topic\":\"a/b\",\"qos\":1,\"retain\":1,\"payloadlen\":8,\"payload\":\"hi \\\"you\\\"\"}"
-        );
-    }
-
-    #[test]
-    fn json_has_payloadlen_null_for_empty_and_a_pretty_layout() {
-        let epoch = UNIX_EPOCH + Duration::from_secs(1_470_822_458);
-        let empty = Message {
-            payload: Vec::new(),
-            ..message()
-        };
-        let text = |message: &Message, pretty| {
-            String::from_utf8(format_message_with("%j", message, epoch, pretty)).expect("utf-8")
-        };
-        assert!(
-            text(&empty, false).ends_with(",\"payloadlen\":0,\"payload\":null}"),
-            "{}",
-            text(&empty, false)
-        );
-        assert_eq!(
-            text(&message(), true),
-            "{\n\t\"tst\":\t\"2016-08-10T09:47:38.000000+0000\",\n\t\"topic\":\t\"a/b\",\n\t\"qos\":\t1,\n\t\"retain\":\t1,\n\t\"payloadlen\":\t8,\n\t\"payload\":\t\"hi \\\"you\\\"\"\n}"
-        );
-    }
-
-    #[test]
     fn urls_are_read_as_mosquitto_reads_them() {
         let url = Url::parse("mqtts://bob:s3:cret@broker.example:1885/a/b/#").expect("valid");
         assert_eq!(
@@ -1363,7 +1285,7 @@ mod tests {
     }
 
     #[test]
-    fn mqtt5_and_missing_features_are_refused_by_name() {
+    fn missing_features_and_bad_properties_are_refused_by_name() {
         let refused = |args: &[&str]| {
             parse_pub(args)
                 .expect("parses")
@@ -1371,36 +1293,86 @@ mod tests {
                 .connect_options()
                 .expect_err("refused")
         };
-        for args in [
-            &[
-                "-t",
-                "t",
-                "-m",
-                "x",
-                "-D",
-                "connect",
-                "session-expiry-interval",
-                "10",
-            ][..],
-            &["-t", "t", "-m", "x", "-x", "10"],
-        ] {
-            assert!(
-                refused(args).contains("MQTT 5.0 is not supported yet"),
-                "{args:?}"
-            );
-        }
-        let error = parse_pub(&["-t", "t", "-V", "mqttv5"]).expect_err("refused");
         assert!(
-            error.output.contains("MQTT 5.0 is not supported yet"),
-            "{}",
-            error.output
+            refused(&["-D", "connect", "content-type", "x"]).contains("not allowed for connect")
         );
+        assert!(refused(&["-V", "5", "-x", "soon"]).contains("not a number"));
+        assert!(refused(&["-V", "5", "-c"]).contains("client id"));
         assert!(refused(&["-A", "127.0.0.1"]).contains("-A"));
         assert!(refused(&["--unix", "/tmp/s"]).contains("--unix"));
         assert!(refused(&["--psk", "00", "--psk-identity", "me"]).contains("--psk"));
         assert!(refused(&["stray"]).contains("stray"));
         assert!(refused(&["--tls-version", "tlsv1.3"]).contains("--cafile"));
         assert!(refused(&["--cafile", "ca.pem", "--tls-version", "sslv3"]).contains("tlsv1.3"));
+    }
+
+    /// What the 5.0 options make of the connection, as mosquitto's tools would.
+    fn v5_of(args: &[&str]) -> Option<crate::ConnectOptions> {
+        let options = parse_pub(args)
+            .expect("parses")
+            .connection()
+            .connect_options()
+            .expect("valid")
+            .build()
+            .expect("valid");
+        options.is_mqtt5().then_some(options)
+    }
+
+    #[test]
+    fn dash_v_5_and_dash_d_speak_mqtt5_and_dash_x_alone_does_not() {
+        assert!(v5_of(&["-V", "mqttv5"]).is_some());
+        assert!(v5_of(&["-V", "5"]).is_some());
+        assert!(v5_of(&["-D", "publish", "content-type", "a"]).is_some());
+        // An explicit 3.x level wins over -D (mosquitto: the later option wins).
+        assert!(v5_of(&["-V", "311", "-D", "publish", "content-type", "a"]).is_none());
+        // -x applies to 5.0 clients only, and does not make one.
+        assert!(v5_of(&["-x", "30"]).is_none());
+        assert!(v5_of(&[]).is_none());
+    }
+
+    #[test]
+    fn session_expiry_comes_from_dash_x_or_dash_c() {
+        let expiry = |args: &[&str]| {
+            v5_of(args).and_then(|o| {
+                o.connect_properties()
+                    .and_then(|p| p.session_expiry_interval)
+            })
+        };
+        assert_eq!(expiry(&["-V", "5", "-x", "30"]), Some(30));
+        assert_eq!(expiry(&["-V", "5", "-x", "-1", "-i", "me"]), Some(u32::MAX));
+        // -c without -x: a session that never expires, as mosquitto asks.
+        assert_eq!(expiry(&["-V", "5", "-c", "-i", "me"]), Some(u32::MAX));
+        assert_eq!(expiry(&["-V", "5", "-c", "-i", "me", "-x", "60"]), Some(60));
+        assert_eq!(expiry(&["-V", "5"]), None);
+    }
+
+    #[test]
+    fn connect_properties_of_dash_d_reach_the_options() {
+        let options = v5_of(&[
+            "-D",
+            "connect",
+            "receive-maximum",
+            "7",
+            "-D",
+            "connect",
+            "user-property",
+            "a",
+            "b",
+        ])
+        .expect("5.0");
+        let properties = options.connect_properties().expect("5.0");
+        assert_eq!(properties.receive_maximum, Some(7));
+        assert_eq!(properties.user_properties, [("a".into(), "b".into())]);
+    }
+
+    #[test]
+    fn a_5_0_refusal_exits_with_its_reason_code() {
+        let error = Error::RefusedWithReason {
+            reason: crate::v5::ReasonCode::NOT_AUTHORIZED,
+            reason_string: None,
+            server_reference: None,
+        };
+        assert_eq!(exit_code(&error), 135);
     }
 
     #[test]
@@ -1428,13 +1400,6 @@ mod tests {
         assert!(draws.iter().all(|draw| (0.0..100.0).contains(draw)));
         // Not a statistical test: only that both halves are reached, so 50 keeps some and drops some.
         assert!(draws.iter().any(|draw| *draw < 50.0) && draws.iter().any(|draw| *draw >= 50.0));
-    }
-
-    #[test]
-    fn dates_across_leap_years() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
-        assert_eq!(civil_from_days(19_782), (2024, 2, 29));
     }
 
     #[test]
