@@ -30,6 +30,7 @@
 //! | the public API: start, reload, shut down                              | `lib.rs` (here)             |
 //! | listeners are bound, connections accepted and refused at the limit    | `start.rs`                  |
 //! | the configuration file is read                                        | `config.rs`                 |
+//! | where the log goes and what it holds (mosquitto's `log_*` directives)  | `logging.rs`                |
 //! | the connection limit is derived from the system's                     | `limits.rs`                 |
 //! | reload on SIGHUP (files, certificates), clean stop                    | `main.rs`                   |
 //! | the log settings (`log_dest`, `log_type`, ...)                        | `logging.rs`                |
@@ -47,6 +48,7 @@
 //! | a socket becomes packets, and packets become actions                  | `connection/reader.rs`      |
 //! | the protocol rules of one connection are decided, sans I/O            | `connection/protocol.rs`    |
 //! | packets reach the socket, batched                                     | `connection/writer.rs`      |
+//! | those rules are driven by hand, bytes and time in (a runnable example) | [`sans_io`] (`sans_io.rs`)  |
 //!
 //! **Where a message goes (`routing/`)**
 //!
@@ -133,6 +135,7 @@ mod persistence;
 mod prometheus;
 mod record;
 mod routing;
+pub mod sans_io;
 mod security;
 mod start;
 mod sys;

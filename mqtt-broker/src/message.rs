@@ -12,7 +12,20 @@ use std::sync::Arc;
 
 use mqtt_codec::{Publish, QoS, Will};
 
-use crate::routing::shared::SharedOrigin;
+/// Where a message delivered through a shared group came from: the group, and the QoS it was
+/// published with, so that it can be given to another member at the QoS that member was granted
+/// (`routing/shared.rs`). It is here, with the message that carries it, so that this file (and
+/// `persistence/`, which stores messages) depends on nothing in `routing/`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SharedOrigin {
+    /// The group's name and filter.
+    pub(crate) group: Arc<GroupId>,
+    /// The QoS the message was published with.
+    pub(crate) qos: QoS,
+}
+
+/// What names a shared group: its name and its filter.
+pub(crate) type GroupId = (Box<str>, Box<str>);
 
 /// An application message: topic, payload, QoS and retain flag (3.1.1 §3.3).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -11,7 +11,8 @@
 //!                 bytes, QoS and flags as one byte, packet identifiers as u16 LE
 //! ```
 //!
-//! This file only encodes and decodes; `wal.rs` frames and checks, `mod.rs` applies.
+//! This file only encodes and decodes; `persistence/wal.rs` frames and checks, `persistence/mod.rs`
+//! replays, and `routing/session_state.rs` applies a session's records to its state.
 
 use std::sync::Arc;
 

@@ -17,6 +17,7 @@ use crate::{DecodeError, EncodeError, ProtocolLevel};
 pub(crate) mod acks;
 pub(crate) mod connack;
 pub(crate) mod connect;
+pub(crate) mod filter_request;
 pub(crate) mod publish;
 pub(crate) mod suback;
 pub(crate) mod subscribe;

@@ -62,7 +62,7 @@
 //! | `topics.rs` | predefined topics (Paho's `predefinedTopic.conf`) and each client's topic ids |
 //! | `action.rs` | the translator's inputs and outputs: [`Peer`], [`ConnId`], [`BrokerEvent`], [`Action`] |
 //! | `session.rs` | one client's session: [`ClientState`], will, subscriptions, buffer, retransmission |
-//! | `translator/` | [`Translator`], the protocol: what each message and broker event means, one module per flow (`mod.rs` has the map) |
+//! | `translator/` | [`Translator`], the protocol: what each message and broker event means, one module per flow, called by its path (`connection::connect`) |
 //! | `server.rs` | [`Gateway::start`]: the UDP socket, the broker connections, the threads |
 //! | `client.rs` | [`client::Client`], the blocking MQTT-SN client |
 //! | `cli.rs` | the options of `mqttsn-gateway`, `mqttsn-pub` and `mqttsn-sub` |

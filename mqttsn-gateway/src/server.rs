@@ -45,8 +45,8 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Select, Sender};
 use mqtt_client::{
-    Client, ConnectOptions, Error as ClientError, Notification, ReconnectOptions, SubAckReturnCode,
-    TlsOptions, reconnect::Backoff,
+    Client, ConnectOptions, Error as ClientError, Notification, ProtocolLevel, ReconnectOptions,
+    SubAckReturnCode, TlsOptions, reconnect::Backoff,
 };
 
 use crate::action::{Ack, Action, BrokerEvent, ConnId, ConnectRequest, Outcome};
@@ -377,6 +377,12 @@ fn options(
     reconnect: bool,
 ) -> Result<ConnectOptions, ClientError> {
     let mut builder = ConnectOptions::builder(config.broker_host.clone(), config.broker_port)
+        // MQTT 3.1.1 upstream, on purpose and whatever the client's default: MQTT-SN 1.2 is
+        // specified against 3.1.x semantics and needs nothing of 5.0, every broker accepts 3.1.1
+        // (5.0 brokers included), and a 5.0 connection would bring reason codes, session expiry
+        // and topic aliases the translator would have to map without an MQTT-SN counterpart.
+        // README, "Decisions"; pinned by tests/gateway/upstream.rs.
+        .level(ProtocolLevel::Mqtt311)
         .client_id(request.client_id.clone())
         .clean_session(request.clean_session)
         .keep_alive(

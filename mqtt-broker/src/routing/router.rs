@@ -48,13 +48,14 @@ use parking_lot::{Condvar, Mutex, MutexGuard, RwLock};
 use crate::connection::protocol::{Ack, OpenRequest};
 use crate::hooks::ClientInfo;
 use crate::message::Message;
+use crate::message::{GroupId, SharedOrigin};
 use crate::metrics::Metrics;
 use crate::persistence::{Persistence, Restored};
 use crate::record::Record;
 use crate::routing::outbound::{OutPacket, Outbound, WriterTx};
 use crate::routing::retained::RetainedStore;
 use crate::routing::session_state::{AckError, Limits, SessionState};
-use crate::routing::shared::{Filter, GroupId, SharedOrigin, SharedSubscriptions};
+use crate::routing::shared::{Filter, SharedSubscriptions};
 use crate::routing::subscriptions::{Subscriber, SubscriptionTree};
 use crate::security::auth::Security;
 use crate::transport::Stream;
@@ -203,7 +204,7 @@ impl Router {
         limits: Limits,
         security: Security,
         persistence: Option<Arc<Persistence>>,
-        restored: Restored,
+        restored: Restored<SessionState>,
     ) -> Self {
         let mut sessions = HashMap::new();
         let mut tree = SubscriptionTree::default();

@@ -24,6 +24,7 @@ use std::sync::Arc;
 use mqtt_codec::{Delivery, PacketId, QoS};
 
 use crate::message::Message;
+use crate::persistence::ReplayedState;
 use crate::record::Record;
 use crate::routing::outbound::OutPacket;
 
@@ -589,6 +590,45 @@ fn publish_packet(message: &Message, packet_id: PacketId, dup: bool) -> OutPacke
     }
 }
 
+/// Start-up: the persistent store replays each of this session's records here, in log order. The
+/// rules are the live ones (`pubrec`, `receive_qos2`, ...) or their `restore_*` twins, so a restored
+/// session is in the state the same changes made live.
+impl ReplayedState for SessionState {
+    fn replay(&mut self, record: Record) {
+        match record {
+            Record::Subscribe { filter, qos, .. } => {
+                self.subscriptions.insert(filter, qos);
+            }
+            Record::Unsubscribe { filter, .. } => {
+                self.subscriptions.remove(&filter);
+            }
+            Record::Enqueue { message, .. } => self.restore_enqueue(message),
+            Record::Assign { packet_id, .. } => self.restore_assign(packet_id),
+            Record::Released { packet_id, .. } => {
+                let _ = self.pubrec(packet_id);
+            }
+            Record::Completed { packet_id, .. } => self.restore_complete(packet_id),
+            Record::Received { packet_id, .. } => {
+                self.receive_qos2(packet_id);
+            }
+            Record::Freed { packet_id, .. } => {
+                self.release_qos2(packet_id);
+            }
+            Record::InFlight {
+                packet_id, message, ..
+            } => self.restore_inflight(packet_id, message),
+            Record::LastId { packet_id, .. } => self.restore_last_id(packet_id),
+            // Not changes of one session's state: the replay keeps them itself.
+            Record::Retain(_)
+            | Record::Session { .. }
+            | Record::Forget { .. }
+            | Record::SessionMark { .. }
+            | Record::RetainedMark { .. }
+            | Record::End => {}
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -679,7 +719,7 @@ mod tests {
 
     #[test]
     fn take_shared_gives_back_unacknowledged_group_messages_only() {
-        let origin = crate::routing::shared::SharedOrigin {
+        let origin = crate::message::SharedOrigin {
             group: std::sync::Arc::new(("g".into(), "t".into())),
             qos: QoS::ExactlyOnce,
         };

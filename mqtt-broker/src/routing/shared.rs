@@ -8,7 +8,7 @@
 //! member that takes a message needs to know which members are connected and have room, which only
 //! the router knows; so [`SharedSubscriptions::matching`] hands the router each matching group's
 //! members, starting at the group's next turn, and the router gives the message to the first one
-//! that can take it (`Router::publish`). Messages carry their group ([`SharedOrigin`]) so that a
+//! that can take it (`Router::publish`). Messages carry their group ([`SharedOrigin`](crate::message::SharedOrigin)) so that a
 //! member whose session ends can give back what it had not acknowledged. This file holds no
 //! session state and delivers nothing itself.
 //!
@@ -28,6 +28,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use mqtt_codec::{QoS, TopicFilter, TopicName};
 use parking_lot::{Mutex, RwLock};
 
+use crate::message::GroupId;
 use crate::routing::subscriptions::{Subscriber, SubscriptionTree};
 
 /// What starts the filter of a shared subscription.
@@ -131,16 +132,6 @@ fn parse_rest(rest: &str) -> Result<Share<'_>, FilterError> {
 /// One member of a group: which session, the QoS it was granted, and the router's handle.
 pub(crate) type Member<T> = Subscriber<T>;
 
-/// Where a message delivered through a group came from: the group, and the QoS it was published
-/// with, so that it can be given to another member at the QoS that member was granted.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct SharedOrigin {
-    /// The group's name and filter.
-    pub(crate) group: Arc<GroupId>,
-    /// The QoS the message was published with.
-    pub(crate) qos: QoS,
-}
-
 /// One group for one filter: `$share/g/a` and `$share/g/b` are two groups, as in mosquitto.
 #[derive(Debug)]
 struct Group<T> {
@@ -153,9 +144,6 @@ struct Group<T> {
     /// Where the next message's round starts; grows by one per message.
     turn: AtomicUsize,
 }
-
-/// What names a group: its name and its filter.
-pub(crate) type GroupId = (Box<str>, Box<str>);
 
 /// Every shared subscription of every session.
 ///

@@ -7,6 +7,7 @@
 //! payload     one or more of:      topic filter (string), requested QoS (one byte: 000000QQ)
 //! ```
 
+use super::filter_request;
 use crate::list::sealed::Entry;
 use crate::wire::{Reader, Sink};
 use crate::{DecodeError, EncodeError, List, PacketId, ProtocolLevel, QoS, TopicFilter};
@@ -56,32 +57,28 @@ impl<'a> Entry<'a> for Subscription<'a> {
 impl<'a> Subscribe<'a> {
     #[inline]
     pub(crate) fn decode(body: &'a [u8], level: ProtocolLevel) -> Result<Self, DecodeError> {
-        let mut reader = Reader::new(body);
-        let packet_id = PacketId::from_wire(reader.u16()?)?; // [MQTT-2.3.1-1]
-        let filters = List::decode(reader.rest(), level)?;
-        if filters.is_empty() {
-            return Err(DecodeError::NoTopicFilters); // [MQTT-3.8.3-3]
-        }
-        Ok(Self { packet_id, filters })
+        // The shared frame refuses a zero identifier [MQTT-2.3.1-1] and an empty list
+        // [MQTT-3.8.3-3].
+        let frame = filter_request::decode(body, level, |_| Ok(()))?;
+        Ok(Self {
+            packet_id: frame.packet_id,
+            filters: frame.entries,
+        })
     }
 
     #[inline]
     pub(crate) fn check(&self) -> Result<(), EncodeError> {
-        if self.filters.is_empty() {
-            return Err(EncodeError::EmptyList); // [MQTT-3.8.3-3]
-        }
-        Ok(())
+        filter_request::check(&self.filters) // [MQTT-3.8.3-3]
     }
 
     #[inline]
     pub(crate) fn body_len(&self) -> usize {
-        2 + self.filters.encoded_len()
+        filter_request::body_len(0, &self.filters)
     }
 
     #[inline]
     pub(crate) fn write_body(&self, sink: &mut impl Sink) {
-        sink.put_u16(self.packet_id.get());
-        self.filters.write(sink);
+        filter_request::write_body(sink, self.packet_id, |_| {}, &self.filters);
     }
 }
 

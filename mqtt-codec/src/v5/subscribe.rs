@@ -13,6 +13,7 @@
 use super::properties::PropertyContext;
 use super::{Properties, shared_subscription};
 use crate::list::sealed::Entry;
+use crate::packet::filter_request;
 use crate::wire::{Reader, Sink};
 use crate::{
     DecodeError, EncodeError, List, PacketId, PacketType, ProtocolLevel, QoS, TopicFilter,
@@ -144,26 +145,21 @@ impl<'a> Entry<'a> for Subscription<'a> {
 
 impl<'a> Subscribe<'a> {
     pub(crate) fn decode(body: &'a [u8]) -> Result<Self, DecodeError> {
-        let mut reader = Reader::new(body);
-        let packet_id = PacketId::from_wire(reader.u16()?)?; // [MQTT5-2.2.1-3]
-        let properties =
-            Properties::read(&mut reader, PropertyContext::Packet(PacketType::Subscribe))?;
-        // The level is not used by 5.0 entries; the list type is shared with 3.1.1.
-        let filters = List::decode(reader.rest(), ProtocolLevel::Mqtt311)?;
-        if filters.is_empty() {
-            return Err(DecodeError::NoTopicFilters); // [MQTT5-3.8.3-2]
-        }
+        // The shared frame refuses a zero identifier [MQTT5-2.2.1-3] and an empty list
+        // [MQTT5-3.8.3-2]. The level is not used by 5.0 entries; the list type is shared with
+        // 3.1.1.
+        let frame = filter_request::decode(body, ProtocolLevel::Mqtt311, |reader| {
+            Properties::read(reader, PropertyContext::Packet(PacketType::Subscribe))
+        })?;
         Ok(Self {
-            packet_id,
-            properties,
-            filters,
+            packet_id: frame.packet_id,
+            properties: frame.header,
+            filters: frame.entries,
         })
     }
 
     pub(crate) fn check(&self) -> Result<(), EncodeError> {
-        if self.filters.is_empty() {
-            return Err(EncodeError::EmptyList); // [MQTT5-3.8.3-2]
-        }
+        filter_request::check(&self.filters)?; // [MQTT5-3.8.3-2]
         for subscription in self.filters.iter() {
             let shared = shared_subscription(subscription.filter)
                 .map_err(|_| EncodeError::InvalidTopicFilter)?;
@@ -176,13 +172,12 @@ impl<'a> Subscribe<'a> {
     }
 
     pub(crate) fn body_len(&self) -> usize {
-        2 + self.properties.encoded_len() + self.filters.encoded_len()
+        filter_request::body_len(self.properties.encoded_len(), &self.filters)
     }
 
     pub(crate) fn write_body(&self, sink: &mut impl Sink) {
-        sink.put_u16(self.packet_id.get());
-        self.properties.write(sink);
-        self.filters.write(sink);
+        let properties = &self.properties;
+        filter_request::write_body(sink, self.packet_id, |s| properties.write(s), &self.filters);
     }
 }
 

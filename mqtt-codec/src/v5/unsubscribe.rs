@@ -10,7 +10,8 @@
 
 use super::Properties;
 use super::properties::PropertyContext;
-use crate::wire::{Reader, Sink};
+use crate::packet::filter_request;
+use crate::wire::Sink;
 use crate::{DecodeError, EncodeError, List, PacketId, PacketType, ProtocolLevel, TopicFilter};
 
 /// An UNSUBSCRIBE packet at MQTT 5.0.
@@ -26,39 +27,31 @@ pub struct Unsubscribe<'a> {
 
 impl<'a> Unsubscribe<'a> {
     pub(crate) fn decode(body: &'a [u8]) -> Result<Self, DecodeError> {
-        let mut reader = Reader::new(body);
-        let packet_id = PacketId::from_wire(reader.u16()?)?;
-        let properties = Properties::read(
-            &mut reader,
-            PropertyContext::Packet(PacketType::Unsubscribe),
-        )?;
-        let filters = List::decode(reader.rest(), ProtocolLevel::Mqtt311)?;
-        if filters.is_empty() {
-            return Err(DecodeError::NoTopicFilters); // [MQTT5-3.10.3-2]
-        }
+        // The shared frame refuses a zero identifier [MQTT5-2.2.1-3] and an empty list
+        // [MQTT5-3.10.3-2]; the entries are bare filters, read the same at every level.
+        let frame = filter_request::decode(body, ProtocolLevel::Mqtt311, |reader| {
+            Properties::read(reader, PropertyContext::Packet(PacketType::Unsubscribe))
+        })?;
         Ok(Self {
-            packet_id,
-            properties,
-            filters,
+            packet_id: frame.packet_id,
+            properties: frame.header,
+            filters: frame.entries,
         })
     }
 
     pub(crate) fn check(&self) -> Result<(), EncodeError> {
-        if self.filters.is_empty() {
-            return Err(EncodeError::EmptyList);
-        }
+        filter_request::check(&self.filters)?; // [MQTT5-3.10.3-2]
         self.properties
             .check(PropertyContext::Packet(PacketType::Unsubscribe))
     }
 
     pub(crate) fn body_len(&self) -> usize {
-        2 + self.properties.encoded_len() + self.filters.encoded_len()
+        filter_request::body_len(self.properties.encoded_len(), &self.filters)
     }
 
     pub(crate) fn write_body(&self, sink: &mut impl Sink) {
-        sink.put_u16(self.packet_id.get());
-        self.properties.write(sink);
-        self.filters.write(sink);
+        let properties = &self.properties;
+        filter_request::write_body(sink, self.packet_id, |s| properties.write(s), &self.filters);
     }
 }
 

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use mqttsn_codec::{Message, PubAck, PubRec, ReturnCode, UnsubAck};
 
-use super::{Translator, connack};
+use super::{Translator, connack, connection, discovery, subscriptions};
 use crate::action::{Ack, AckKind, Action, ConnId, Outcome};
 use crate::config::GatewayKind;
 use crate::session::ClientState;
@@ -18,143 +18,150 @@ use crate::session::ClientState;
 /// A gateway connection lost this soon after it came up was probably taken over.
 const TAKEN_OVER_WITHIN: std::time::Duration = std::time::Duration::from_secs(10);
 
-impl Translator {
-    pub(super) fn broker_connected(
-        &mut self,
-        now: Instant,
-        conn: ConnId,
-        actions: &mut Vec<Action>,
-    ) {
-        if conn == ConnId::GATEWAY {
-            log::info!("gateway connection to the broker is up");
-            self.gateway_up = true;
-            self.gateway_up_since = Some(now);
-            // [SN-6.1-1] Advertise at once, then every T_ADV.
-            self.advertise(now, actions);
-            return;
-        }
-        let Some(id) = self.owners.get(&conn).cloned() else {
-            return;
-        };
-        if self.client_state(&id) == Some(ClientState::AwaitingBroker) {
-            self.accept(now, &id, actions);
-        }
+pub(super) fn connected(
+    translator: &mut Translator,
+    now: Instant,
+    conn: ConnId,
+    actions: &mut Vec<Action>,
+) {
+    if conn == ConnId::GATEWAY {
+        log::info!("gateway connection to the broker is up");
+        translator.gateway_up = true;
+        translator.gateway_up_since = Some(now);
+        // [SN-6.1-1] Advertise at once, then every T_ADV.
+        discovery::advertise(translator, now, actions);
+        return;
     }
+    let Some(id) = translator.owners.get(&conn).cloned() else {
+        return;
+    };
+    if translator.client_state(&id) == Some(ClientState::AwaitingBroker) {
+        connection::accept(translator, now, &id, actions);
+    }
+}
 
-    pub(super) fn broker_lost(&mut self, now: Instant, conn: ConnId, actions: &mut Vec<Action>) {
-        if conn == ConnId::GATEWAY {
-            log::warn!("gateway connection to the broker lost");
-            self.gateway_up = false;
-            self.stats.broker_losses += 1;
-            if self
-                .gateway_up_since
-                .take()
-                .is_some_and(|since| now.saturating_duration_since(since) < TAKEN_OVER_WITHIN)
-            {
-                // A broker closes a connection when another one connects with its client id
-                // [MQTT-3.1.4-2]; two gateways configured alike then keep taking each other over.
-                log::warn!(
-                    "the broker closed the gateway's connection soon after accepting it: is another \
-                     client (a second gateway?) using the client id {:?}? Give each gateway its own \
-                     BrokerClientId, or leave it unset for a unique one",
-                    self.config.broker_client_id.as_deref().unwrap_or_default()
-                );
-            }
-            if self.config.kind == GatewayKind::Aggregating {
-                // Every client depends on this connection: each is told, rather than left
-                // believing it is connected [SN-5.4.21-2].
-                let ids: Vec<String> = self
-                    .sessions
-                    .iter()
-                    .filter(|(_, s)| {
-                        s.state != ClientState::Disconnected && s.state != ClientState::Lost
-                    })
-                    .map(|(id, _)| id.clone())
-                    .collect();
-                for id in ids {
-                    self.tell_disconnected(now, &id, actions);
-                }
-            }
-            return;
+pub(super) fn lost(
+    translator: &mut Translator,
+    now: Instant,
+    conn: ConnId,
+    actions: &mut Vec<Action>,
+) {
+    if conn == ConnId::GATEWAY {
+        log::warn!("gateway connection to the broker lost");
+        translator.gateway_up = false;
+        translator.stats.broker_losses += 1;
+        if translator
+            .gateway_up_since
+            .take()
+            .is_some_and(|since| now.saturating_duration_since(since) < TAKEN_OVER_WITHIN)
+        {
+            // A broker closes a connection when another one connects with its client id
+            // [MQTT-3.1.4-2]; two gateways configured alike then keep taking each other over.
+            log::warn!(
+                "the broker closed the gateway's connection soon after accepting it: is another \
+                 client (a second gateway?) using the client id {:?}? Give each gateway its own \
+                 BrokerClientId, or leave it unset for a unique one",
+                translator
+                    .config
+                    .broker_client_id
+                    .as_deref()
+                    .unwrap_or_default()
+            );
         }
-        let Some(id) = self.owners.remove(&conn) else {
-            return;
-        };
-        let Some(session) = self.sessions.get_mut(&id) else {
-            return;
-        };
-        session.conn = None;
-        if session.state == ClientState::AwaitingBroker {
-            // [SN-6.2-4] The broker could not be reached: congestion, try later.
-            log::warn!("{id}: broker connection failed");
-            self.send_to(&id, &connack(ReturnCode::Congestion), actions);
-            self.disconnect(now, &id, false, actions);
-        } else {
-            log::warn!("{id}: broker connection lost");
-            self.tell_disconnected(now, &id, actions);
+        if translator.config.kind == GatewayKind::Aggregating {
+            // Every client depends on this connection: each is told, rather than left
+            // believing it is connected [SN-5.4.21-2].
+            let ids: Vec<String> = translator
+                .sessions
+                .iter()
+                .filter(|(_, s)| {
+                    s.state != ClientState::Disconnected && s.state != ClientState::Lost
+                })
+                .map(|(id, _)| id.clone())
+                .collect();
+            for id in ids {
+                connection::tell_disconnected(translator, now, &id, actions);
+            }
         }
-        let _ = now;
+        return;
     }
+    let Some(id) = translator.owners.remove(&conn) else {
+        return;
+    };
+    let Some(session) = translator.sessions.get_mut(&id) else {
+        return;
+    };
+    session.conn = None;
+    if session.state == ClientState::AwaitingBroker {
+        // [SN-6.2-4] The broker could not be reached: congestion, try later.
+        log::warn!("{id}: broker connection failed");
+        translator.send_to(&id, &connack(ReturnCode::Congestion), actions);
+        connection::disconnect(translator, now, &id, false, actions);
+    } else {
+        log::warn!("{id}: broker connection lost");
+        connection::tell_disconnected(translator, now, &id, actions);
+    }
+    let _ = now;
+}
 
-    pub(super) fn broker_done(
-        &mut self,
-        now: Instant,
-        ack: Ack,
-        outcome: Outcome,
-        actions: &mut Vec<Action>,
-    ) {
-        let Some(session) = self.sessions.get_mut(&ack.client) else {
-            return;
-        };
-        if ack.conn != ConnId::GATEWAY && session.conn != Some(ack.conn) {
-            // The answer of a connection the client no longer has.
-            return;
-        }
-        let id = ack.client;
-        match (ack.kind, outcome) {
-            (AckKind::PubAck { msg_id, topic_id }, outcome) => {
-                let return_code = match outcome {
-                    Outcome::Done(_) => ReturnCode::Accepted,
-                    _ => ReturnCode::Congestion,
-                };
-                let puback = Message::PubAck(PubAck {
-                    topic_id,
-                    msg_id,
-                    return_code,
-                });
-                self.send_to(&id, &puback, actions);
-            }
-            (AckKind::PubRec { msg_id }, Outcome::Done(_)) => {
-                self.send_to(&id, &Message::PubRec(PubRec { msg_id }), actions);
-            }
-            (AckKind::PubRec { msg_id }, _) => {
-                // Not forwarded: forget the id, so that the client's retransmission is tried again.
-                session.qos2_received.remove(&msg_id.0);
-            }
-            (
-                AckKind::SubAck {
-                    msg_id,
-                    topic_id,
-                    requested,
-                    filter,
-                },
-                outcome,
-            ) => {
-                if ack.conn == ConnId::GATEWAY && self.config.kind == GatewayKind::Aggregating {
-                    self.retained_follow(&id, &filter);
-                }
-                let granted = match outcome {
-                    Outcome::Done(granted) => Some(granted.unwrap_or(requested).min(requested)),
-                    _ => None,
-                };
-                self.suback(&id, msg_id, topic_id, granted, actions);
-            }
-            (AckKind::UnsubAck { msg_id }, _) => {
-                self.send_to(&id, &Message::UnsubAck(UnsubAck { msg_id }), actions);
-            }
-        }
-        let _ = now;
+pub(super) fn done(
+    translator: &mut Translator,
+    now: Instant,
+    ack: Ack,
+    outcome: Outcome,
+    actions: &mut Vec<Action>,
+) {
+    let Some(session) = translator.sessions.get_mut(&ack.client) else {
+        return;
+    };
+    if ack.conn != ConnId::GATEWAY && session.conn != Some(ack.conn) {
+        // The answer of a connection the client no longer has.
+        return;
     }
+    let id = ack.client;
+    match (ack.kind, outcome) {
+        (AckKind::PubAck { msg_id, topic_id }, outcome) => {
+            let return_code = match outcome {
+                Outcome::Done(_) => ReturnCode::Accepted,
+                _ => ReturnCode::Congestion,
+            };
+            let puback = Message::PubAck(PubAck {
+                topic_id,
+                msg_id,
+                return_code,
+            });
+            translator.send_to(&id, &puback, actions);
+        }
+        (AckKind::PubRec { msg_id }, Outcome::Done(_)) => {
+            translator.send_to(&id, &Message::PubRec(PubRec { msg_id }), actions);
+        }
+        (AckKind::PubRec { msg_id }, _) => {
+            // Not forwarded: forget the id, so that the client's retransmission is tried again.
+            session.qos2_received.remove(&msg_id.0);
+        }
+        (
+            AckKind::SubAck {
+                msg_id,
+                topic_id,
+                requested,
+                filter,
+            },
+            outcome,
+        ) => {
+            if ack.conn == ConnId::GATEWAY && translator.config.kind == GatewayKind::Aggregating {
+                subscriptions::retained_follow(translator, &id, &filter);
+            }
+            let granted = match outcome {
+                Outcome::Done(granted) => Some(granted.unwrap_or(requested).min(requested)),
+                _ => None,
+            };
+            subscriptions::suback(translator, &id, msg_id, topic_id, granted, actions);
+        }
+        (AckKind::UnsubAck { msg_id }, _) => {
+            translator.send_to(&id, &Message::UnsubAck(UnsubAck { msg_id }), actions);
+        }
+    }
+    let _ = now;
 }
 
 #[cfg(test)]

@@ -13,398 +13,406 @@ use mqttsn_codec::{
     ConnAck, Connect, Disconnect, Message, ReturnCode, WillMsg, WillResp, WillTopic,
 };
 
-use super::{Translator, connack};
+use super::{Translator, connack, subscriptions};
 use crate::action::{Action, ConnId, ConnectRequest, Peer};
 use crate::config::GatewayKind;
 use crate::session::{ClientState, Session, mqtt_qos};
 
-impl Translator {
-    pub(super) fn rebind(&mut self, id: &str, peer: &Peer) {
-        if let Some(session) = self.sessions.get_mut(id)
-            && session.peer != *peer
-        {
-            log::info!("{id}: moved from {} to {peer}", session.peer);
-            self.peers.remove(&session.peer);
-            session.peer = peer.clone();
-        }
-        self.peers.insert(peer.clone(), id.to_string());
+pub(super) fn rebind(translator: &mut Translator, id: &str, peer: &Peer) {
+    if let Some(session) = translator.sessions.get_mut(id)
+        && session.peer != *peer
+    {
+        log::info!("{id}: moved from {} to {peer}", session.peer);
+        translator.peers.remove(&session.peer);
+        session.peer = peer.clone();
     }
+    translator.peers.insert(peer.clone(), id.to_string());
+}
 
-    pub(super) fn connect(
-        &mut self,
-        now: Instant,
-        peer: &Peer,
-        connect: &Connect<'_>,
-        actions: &mut Vec<Action>,
-    ) {
-        let id = connect.client_id.as_str().to_string();
-        let live = self
-            .sessions
-            .values()
-            .filter(|s| s.state != ClientState::Lost)
-            .count();
-        if !self.sessions.contains_key(&id) && live >= self.config.max_clients {
-            // [SN-6.2-4] A refusal carries its reason.
-            log::warn!("{peer}: {id} refused, {live} clients already");
-            let connack = Message::ConnAck(ConnAck {
-                return_code: ReturnCode::Congestion,
-            });
-            self.send(peer, &connack, actions);
-            return;
+pub(super) fn connect(
+    translator: &mut Translator,
+    now: Instant,
+    peer: &Peer,
+    connect: &Connect<'_>,
+    actions: &mut Vec<Action>,
+) {
+    let id = connect.client_id.as_str().to_string();
+    let live = translator
+        .sessions
+        .values()
+        .filter(|s| s.state != ClientState::Lost)
+        .count();
+    if !translator.sessions.contains_key(&id) && live >= translator.config.max_clients {
+        // [SN-6.2-4] A refusal carries its reason.
+        log::warn!("{peer}: {id} refused, {live} clients already");
+        let connack = Message::ConnAck(ConnAck {
+            return_code: ReturnCode::Congestion,
+        });
+        translator.send(peer, &connack, actions);
+        return;
+    }
+    // A peer that connects under a new client id leaves its old session behind.
+    if let Some(old) = translator.peers.get(peer).cloned()
+        && old != id
+    {
+        disconnect(translator, now, &old, false, actions);
+    }
+    let session = translator
+        .sessions
+        .entry(id.clone())
+        .or_insert_with(|| Session::new(&id, peer.clone(), now));
+    let was = session.state;
+    let moved = session.peer != *peer;
+    if session.peer != *peer && !matches!(was, ClientState::Disconnected | ClientState::Lost) {
+        // The client id is in use from another address. As in MQTT, the new connection takes
+        // the session over [MQTT-3.1.4-2]; the old node is told it is disconnected rather
+        // than left believing it is connected [SN-5.4.21-2], and anything it sends from now
+        // on is answered the same way (its address no longer maps to a client).
+        let old = session.peer.clone();
+        log::warn!("{id}: connected from {peer}, taking the session over from {old}");
+        let disconnect = Message::Disconnect(Disconnect { duration: None });
+        translator.send(&old, &disconnect, actions);
+        rebind(translator, &id, peer);
+    }
+    if was == ClientState::AwaitingBroker {
+        // A retransmitted CONNECT while the broker is being asked, or a take-over during it:
+        // the answer is on its way, and goes to the client's address as it is now.
+        return;
+    }
+    rebind(translator, &id, peer);
+    if connect.clean_session {
+        // [SN-6.3-2] [SN-6.3-3] A clean session starts from nothing, will included.
+        clean(translator, &id, actions);
+    }
+    let Some(session) = translator.sessions.get_mut(&id) else {
+        return;
+    };
+    session.clean_session = connect.clean_session;
+    if !connect.clean_session
+        && (moved || matches!(was, ClientState::Disconnected | ClientState::Lost))
+    {
+        // A kept session taken up again after a DISCONNECT or a loss, or by a node at another
+        // address: the client may have restarted and no longer know its topic ids. (A
+        // sleeping client that connects again never left, and keeps them [SN-6.14-14].)
+        session.rejoin();
+    }
+    session.keep_alive = std::time::Duration::from_secs(connect.duration.into());
+    session.last_heard = now;
+    session.away_since = None;
+    session.prompt_retries = 0;
+    if connect.will {
+        // [SN-6.2-2] [SN-6.3-4] Ask for the will; the new one replaces the stored one.
+        set_state(translator, &id, ClientState::AwaitingWillTopic);
+        translator.send_to(&id, &Message::WillTopicReq, actions);
+    } else {
+        // [SN-6.2-3] [SN-6.3-5]
+        open(translator, now, &id, actions);
+    }
+}
+
+/// Removes what a clean session discards, including the broker side of its subscriptions.
+pub(super) fn clean(translator: &mut Translator, id: &str, actions: &mut Vec<Action>) {
+    let Some(session) = translator.sessions.get_mut(id) else {
+        return;
+    };
+    let filters: Vec<String> = session
+        .subscriptions
+        .iter()
+        .map(|s| s.filter.clone())
+        .collect();
+    session.clear();
+    translator.retired.retain(|_, owner| owner != id);
+    let old_conn = session.conn.take();
+    if let Some(conn) = old_conn {
+        translator.owners.remove(&conn);
+        actions.push(Action::Disconnect(conn));
+    }
+    if translator.config.kind == GatewayKind::Aggregating {
+        for filter in filters {
+            subscriptions::release(translator, &filter, actions);
         }
-        // A peer that connects under a new client id leaves its old session behind.
-        if let Some(old) = self.peers.get(peer).cloned()
-            && old != id
-        {
-            self.disconnect(now, &old, false, actions);
+    }
+}
+
+/// The last step of the connection set-up: the broker side, then CONNACK.
+pub(super) fn open(translator: &mut Translator, now: Instant, id: &str, actions: &mut Vec<Action>) {
+    let Some(session) = translator.sessions.get_mut(id) else {
+        return;
+    };
+    match translator.config.kind {
+        GatewayKind::Transparent if session.conn.is_none() => {
+            // [SN-4.1-1] One MQTT connection per client, under the client's own id.
+            let conn = ConnId(translator.next_conn);
+            translator.next_conn += 1;
+            session.conn = Some(conn);
+            translator.owners.insert(conn, id.to_string());
+            let request = ConnectRequest {
+                client_id: id.to_string(),
+                clean_session: session.clean_session,
+                keep_alive: session.keep_alive.max(translator.config.broker_keep_alive),
+            };
+            actions.push(Action::Connect(conn, request));
+            set_state(translator, id, ClientState::AwaitingBroker);
         }
-        let session = self
-            .sessions
-            .entry(id.clone())
-            .or_insert_with(|| Session::new(&id, peer.clone(), now));
-        let was = session.state;
-        let moved = session.peer != *peer;
-        if session.peer != *peer && !matches!(was, ClientState::Disconnected | ClientState::Lost) {
-            // The client id is in use from another address. As in MQTT, the new connection takes
-            // the session over [MQTT-3.1.4-2]; the old node is told it is disconnected rather
-            // than left believing it is connected [SN-5.4.21-2], and anything it sends from now
-            // on is answered the same way (its address no longer maps to a client).
-            let old = session.peer.clone();
-            log::warn!("{id}: connected from {peer}, taking the session over from {old}");
-            let disconnect = Message::Disconnect(Disconnect { duration: None });
-            self.send(&old, &disconnect, actions);
-            self.rebind(&id, peer);
+        GatewayKind::Aggregating if !translator.gateway_up => {
+            // [SN-6.2-4] No broker, no connection: the client is told to wait.
+            translator.send_to(id, &connack(ReturnCode::Congestion), actions);
+            disconnect(translator, now, id, false, actions);
         }
-        if was == ClientState::AwaitingBroker {
-            // A retransmitted CONNECT while the broker is being asked, or a take-over during it:
-            // the answer is on its way, and goes to the client's address as it is now.
-            return;
-        }
-        self.rebind(&id, peer);
-        if connect.clean_session {
-            // [SN-6.3-2] [SN-6.3-3] A clean session starts from nothing, will included.
-            self.clean(&id, actions);
-        }
-        let Some(session) = self.sessions.get_mut(&id) else {
-            return;
-        };
-        session.clean_session = connect.clean_session;
-        if !connect.clean_session
-            && (moved || matches!(was, ClientState::Disconnected | ClientState::Lost))
-        {
-            // A kept session taken up again after a DISCONNECT or a loss, or by a node at another
-            // address: the client may have restarted and no longer know its topic ids. (A
-            // sleeping client that connects again never left, and keeps them [SN-6.14-14].)
-            session.rejoin();
-        }
-        session.keep_alive = std::time::Duration::from_secs(connect.duration.into());
+        // Aggregating with the broker up, or transparent with the client's connection still
+        // open (a sleeping client connecting again without a clean session).
+        _ => accept(translator, now, id, actions),
+    }
+}
+
+pub(super) fn accept(
+    translator: &mut Translator,
+    now: Instant,
+    id: &str,
+    actions: &mut Vec<Action>,
+) {
+    translator.send_to(id, &connack(ReturnCode::Accepted), actions);
+    set_state(translator, id, ClientState::Active);
+    if let Some(session) = translator.sessions.get_mut(id) {
         session.last_heard = now;
-        session.away_since = None;
-        session.prompt_retries = 0;
-        if connect.will {
-            // [SN-6.2-2] [SN-6.3-4] Ask for the will; the new one replaces the stored one.
-            self.set_state(&id, ClientState::AwaitingWillTopic);
-            self.send_to(&id, &Message::WillTopicReq, actions);
-        } else {
-            // [SN-6.2-3] [SN-6.3-5]
-            self.open(now, &id, actions);
-        }
+        // A client that reconnects with messages kept from its sleep gets them now.
+        let mut out = Vec::new();
+        session.resend_inflight(now, &mut out);
+        translator.send_out(id, out, actions);
     }
+    translator.pump(now, id, actions);
+}
 
-    /// Removes what a clean session discards, including the broker side of its subscriptions.
-    pub(super) fn clean(&mut self, id: &str, actions: &mut Vec<Action>) {
-        let Some(session) = self.sessions.get_mut(id) else {
-            return;
-        };
-        let filters: Vec<String> = session
-            .subscriptions
-            .iter()
-            .map(|s| s.filter.clone())
-            .collect();
-        session.clear();
-        self.retired.retain(|_, owner| owner != id);
-        let old_conn = session.conn.take();
-        if let Some(conn) = old_conn {
-            self.owners.remove(&conn);
-            actions.push(Action::Disconnect(conn));
-        }
-        if self.config.kind == GatewayKind::Aggregating {
-            for filter in filters {
-                self.release(&filter, actions);
-            }
-        }
+pub(super) fn connected_message(
+    translator: &mut Translator,
+    now: Instant,
+    id: &str,
+    message: Message<'_>,
+    actions: &mut Vec<Action>,
+) {
+    let Some(session) = translator.sessions.get_mut(id) else {
+        return;
+    };
+    let state = session.state;
+    // [SN-6.14-4] Any message shows the client is alive.
+    if state != ClientState::Asleep {
+        session.last_heard = now;
     }
-
-    /// The last step of the connection set-up: the broker side, then CONNACK.
-    pub(super) fn open(&mut self, now: Instant, id: &str, actions: &mut Vec<Action>) {
-        let Some(session) = self.sessions.get_mut(id) else {
-            return;
-        };
-        match self.config.kind {
-            GatewayKind::Transparent if session.conn.is_none() => {
-                // [SN-4.1-1] One MQTT connection per client, under the client's own id.
-                let conn = ConnId(self.next_conn);
-                self.next_conn += 1;
-                session.conn = Some(conn);
-                self.owners.insert(conn, id.to_string());
-                let request = ConnectRequest {
-                    client_id: id.to_string(),
-                    clean_session: session.clean_session,
-                    keep_alive: session.keep_alive.max(self.config.broker_keep_alive),
-                };
-                actions.push(Action::Connect(conn, request));
-                self.set_state(id, ClientState::AwaitingBroker);
-            }
-            GatewayKind::Aggregating if !self.gateway_up => {
-                // [SN-6.2-4] No broker, no connection: the client is told to wait.
-                self.send_to(id, &connack(ReturnCode::Congestion), actions);
-                self.disconnect(now, id, false, actions);
-            }
-            // Aggregating with the broker up, or transparent with the client's connection still
-            // open (a sleeping client connecting again without a clean session).
-            _ => self.accept(now, id, actions),
-        }
-    }
-
-    pub(super) fn accept(&mut self, now: Instant, id: &str, actions: &mut Vec<Action>) {
-        self.send_to(id, &connack(ReturnCode::Accepted), actions);
-        self.set_state(id, ClientState::Active);
-        if let Some(session) = self.sessions.get_mut(id) {
-            session.last_heard = now;
-            // A client that reconnects with messages kept from its sleep gets them now.
-            let mut out = Vec::new();
-            session.resend_inflight(now, &mut out);
-            self.send_out(id, out, actions);
-        }
-        self.pump(now, id, actions);
-    }
-
-    pub(super) fn connected_message(
-        &mut self,
-        now: Instant,
-        id: &str,
-        message: Message<'_>,
-        actions: &mut Vec<Action>,
-    ) {
-        let Some(session) = self.sessions.get_mut(id) else {
-            return;
-        };
-        let state = session.state;
-        // [SN-6.14-4] Any message shows the client is alive.
-        if state != ClientState::Asleep {
-            session.last_heard = now;
-        }
-        match (state, message) {
-            (ClientState::AwaitingWillTopic, Message::WillTopic(will)) => {
-                match will {
-                    // [SN-6.3-6] An empty WILLTOPIC deletes the will; there is no message to ask.
-                    WillTopic::Delete => {
-                        session.will = None;
-                        session.will_message.clear();
-                        self.open(now, id, actions);
-                    }
-                    WillTopic::Set { qos, retain, topic } => {
-                        session.will = Some((topic.as_str().to_string(), mqtt_qos(qos), retain));
-                        session.prompt_retries = 0;
-                        self.set_state(id, ClientState::AwaitingWillMsg);
-                        self.send_to(id, &Message::WillMsgReq, actions);
-                    }
+    match (state, message) {
+        (ClientState::AwaitingWillTopic, Message::WillTopic(will)) => {
+            match will {
+                // [SN-6.3-6] An empty WILLTOPIC deletes the will; there is no message to ask.
+                WillTopic::Delete => {
+                    session.will = None;
+                    session.will_message.clear();
+                    open(translator, now, id, actions);
+                }
+                WillTopic::Set { qos, retain, topic } => {
+                    session.will = Some((topic.as_str().to_string(), mqtt_qos(qos), retain));
+                    session.prompt_retries = 0;
+                    set_state(translator, id, ClientState::AwaitingWillMsg);
+                    translator.send_to(id, &Message::WillMsgReq, actions);
                 }
             }
-            (ClientState::AwaitingWillMsg, Message::WillMsg(will)) => {
-                session.will_message = will.message.to_vec();
-                self.open(now, id, actions);
-            }
-            (ClientState::AwaitingWillTopic | ClientState::AwaitingWillMsg, _) => {
-                log::debug!("{id}: unexpected message during the will dialogue, ignored");
-            }
-            (ClientState::AwaitingBroker, _) => {
-                log::debug!("{id}: message before CONNACK, ignored");
-            }
-            (ClientState::Disconnected | ClientState::Lost, message) => {
-                let peer = session.peer.clone();
-                self.unknown(&peer, &message, actions);
-            }
-            (_, message) => self.session_message(now, id, message, actions),
         }
+        (ClientState::AwaitingWillMsg, Message::WillMsg(will)) => {
+            session.will_message = will.message.to_vec();
+            open(translator, now, id, actions);
+        }
+        (ClientState::AwaitingWillTopic | ClientState::AwaitingWillMsg, _) => {
+            log::debug!("{id}: unexpected message during the will dialogue, ignored");
+        }
+        (ClientState::AwaitingBroker, _) => {
+            log::debug!("{id}: message before CONNACK, ignored");
+        }
+        (ClientState::Disconnected | ClientState::Lost, message) => {
+            let peer = session.peer.clone();
+            translator.unknown(&peer, &message, actions);
+        }
+        (_, message) => translator.session_message(now, id, message, actions),
     }
+}
 
-    pub(super) fn set_state(&mut self, id: &str, state: ClientState) {
-        if let Some(session) = self.sessions.get_mut(id)
-            && session.state != state
-        {
-            log::info!("{id} ({}): {} -> {state}", session.peer, session.state);
-            session.state = state;
-        }
+pub(super) fn set_state(translator: &mut Translator, id: &str, state: ClientState) {
+    if let Some(session) = translator.sessions.get_mut(id)
+        && session.state != state
+    {
+        log::info!("{id} ({}): {} -> {state}", session.peer, session.state);
+        session.state = state;
     }
+}
 
-    /// Disconnected [SN-6.14-5]: the client's own DISCONNECT, a failed set-up, or a broker loss.
-    /// `close` also closes a transparent client's broker connection. A clean session is then
-    /// forgotten: nothing of it would survive the next CONNECT.
-    pub(super) fn disconnect(
-        &mut self,
-        now: Instant,
-        id: &str,
-        close: bool,
-        actions: &mut Vec<Action>,
-    ) {
-        self.set_state(id, ClientState::Disconnected);
-        if let Some(session) = self.sessions.get_mut(id) {
-            session.away_since = Some(now);
-        }
-        // A kept session keeps what was on its way to the client (its queue and the message in
-        // flight): both are sent again when it connects [MQTT-3.1.2-5]. A clean one is forgotten
-        // below, and its messages with it.
-        if close {
-            self.close_connection(id, actions);
-        }
-        self.forget_if_clean(id, actions);
-    }
-
-    /// Lost [SN-6.14-4] [SN-6.14-7]: the will is published, the broker connection closed.
-    pub(super) fn lose(&mut self, now: Instant, id: &str, actions: &mut Vec<Action>) {
-        self.stats.lost += 1;
-        self.set_state(id, ClientState::Lost);
-        let Some(session) = self.sessions.get_mut(id) else {
-            return;
-        };
+/// Disconnected [SN-6.14-5]: the client's own DISCONNECT, a failed set-up, or a broker loss.
+/// `close` also closes a transparent client's broker connection. A clean session is then
+/// forgotten: nothing of it would survive the next CONNECT.
+pub(super) fn disconnect(
+    translator: &mut Translator,
+    now: Instant,
+    id: &str,
+    close: bool,
+    actions: &mut Vec<Action>,
+) {
+    set_state(translator, id, ClientState::Disconnected);
+    if let Some(session) = translator.sessions.get_mut(id) {
         session.away_since = Some(now);
-        // The gateway publishes the will itself, on its own connection: MQTT 3.1.1 cannot change a
-        // connection's will after CONNECT, which WILLTOPICUPD and WILLMSGUPD need, and an
-        // aggregating gateway has no connection per client to carry one.
-        if let Some((topic, qos, retain)) = session.will.clone() {
-            log::info!("{id}: will published on {topic}");
-            actions.push(Action::Publish {
-                conn: ConnId::GATEWAY,
-                topic,
-                payload: session.will_message.clone(),
-                qos,
-                retain,
-                ack: None,
-            });
-        }
-        self.close_connection(id, actions);
-        self.forget_if_clean(id, actions);
     }
-
-    /// Closes a transparent client's own broker connection, if it has one open. For a kept
-    /// session the connection is remembered as retired, so that a message already on its way on
-    /// it is kept for the client (see `broker_message`).
-    fn close_connection(&mut self, id: &str, actions: &mut Vec<Action>) {
-        let Some(session) = self.sessions.get_mut(id) else {
-            return;
-        };
-        let Some(conn) = session.conn.take() else {
-            return;
-        };
-        self.owners.remove(&conn);
-        actions.push(Action::Disconnect(conn));
-        self.retired.retain(|_, owner| owner != id);
-        if !session.clean_session {
-            self.retired.insert(conn, id.to_string());
-        }
+    // A kept session keeps what was on its way to the client (its queue and the message in
+    // flight): both are sent again when it connects [MQTT-3.1.2-5]. A clean one is forgotten
+    // below, and its messages with it.
+    if close {
+        close_connection(translator, id, actions);
     }
+    forget_if_clean(translator, id, actions);
+}
 
-    pub(super) fn forget_if_clean(&mut self, id: &str, actions: &mut Vec<Action>) {
-        if self.sessions.get(id).is_some_and(|s| s.clean_session) {
-            self.clean(id, actions);
-            if let Some(session) = self.sessions.remove(id) {
-                self.peers.remove(&session.peer);
-            }
-            self.retired.retain(|_, owner| owner != id);
-        }
-    }
-
-    /// The end of a kept session whose client stayed away past the session expiry: everything the
-    /// gateway kept for it goes (subscriptions, the aggregating kind's share of broker
-    /// subscriptions, topic ids, will, buffered messages). Behind a transparent gateway the broker
-    /// keeps a session of its own under the client's id; a connection with clean session 1,
-    /// closed at once, ends it too [MQTT-3.1.2-6], so that a later CONNECT does not find
-    /// subscriptions at the broker that the gateway no longer knows.
-    pub(super) fn expire_session(&mut self, id: &str, actions: &mut Vec<Action>) {
-        log::info!("{id}: kept session expired");
-        self.clean(id, actions);
-        if let Some(session) = self.sessions.remove(id) {
-            // Only if the peer is still this client's: another client may have its address now.
-            if self
-                .peers
-                .get(&session.peer)
-                .is_some_and(|owner| owner == id)
-            {
-                self.peers.remove(&session.peer);
-            }
-        }
-        self.retired.retain(|_, owner| owner != id);
-        if self.config.kind == GatewayKind::Transparent {
-            // Not in `owners`: the server closes it as soon as it is open, which is the point.
-            let conn = ConnId(self.next_conn);
-            self.next_conn += 1;
-            actions.push(Action::Connect(
-                conn,
-                ConnectRequest {
-                    client_id: id.to_string(),
-                    clean_session: true,
-                    keep_alive: self.config.broker_keep_alive,
-                },
-            ));
-        }
-    }
-
-    /// Sends an unsolicited DISCONNECT and marks the client disconnected.
-    pub(super) fn tell_disconnected(&mut self, now: Instant, id: &str, actions: &mut Vec<Action>) {
-        self.send_to(
-            id,
-            &Message::Disconnect(Disconnect { duration: None }),
-            actions,
-        );
-        self.disconnect(now, id, true, actions);
-    }
-
-    /// WILLTOPICUPD from a connected client.
-    pub(super) fn will_topic_update(
-        &mut self,
-        id: &str,
-        will: WillTopic<'_>,
-        actions: &mut Vec<Action>,
-    ) {
-        let Some(session) = self.sessions.get_mut(id) else {
-            return;
-        };
-        match will {
-            // [SN-6.4-4] An empty WILLTOPICUPD deletes topic and message.
-            WillTopic::Delete => {
-                session.will = None;
-                session.will_message.clear();
-            }
-            // [SN-6.4-1] [SN-6.4-3] The topic alone is replaced.
-            WillTopic::Set { qos, retain, topic } => {
-                session.will = Some((topic.as_str().to_string(), mqtt_qos(qos), retain));
-            }
-        }
-        // [SN-6.4-2] [SN-5.4.24-1]
-        let resp = Message::WillTopicResp(WillResp {
-            return_code: ReturnCode::Accepted,
+/// Lost [SN-6.14-4] [SN-6.14-7]: the will is published, the broker connection closed.
+pub(super) fn lose(translator: &mut Translator, now: Instant, id: &str, actions: &mut Vec<Action>) {
+    translator.stats.lost += 1;
+    set_state(translator, id, ClientState::Lost);
+    let Some(session) = translator.sessions.get_mut(id) else {
+        return;
+    };
+    session.away_since = Some(now);
+    // The gateway publishes the will itself, on its own connection: MQTT 3.1.1 cannot change a
+    // connection's will after CONNECT, which WILLTOPICUPD and WILLMSGUPD need, and an
+    // aggregating gateway has no connection per client to carry one.
+    if let Some((topic, qos, retain)) = session.will.clone() {
+        log::info!("{id}: will published on {topic}");
+        actions.push(Action::Publish {
+            conn: ConnId::GATEWAY,
+            topic,
+            payload: session.will_message.clone(),
+            qos,
+            retain,
+            ack: None,
         });
-        self.send_to(id, &resp, actions);
     }
+    close_connection(translator, id, actions);
+    forget_if_clean(translator, id, actions);
+}
 
-    /// WILLMSGUPD from a connected client.
-    pub(super) fn will_message_update(
-        &mut self,
-        id: &str,
-        will: &WillMsg<'_>,
-        actions: &mut Vec<Action>,
-    ) {
-        let Some(session) = self.sessions.get_mut(id) else {
-            return;
-        };
-        session.will_message = will.message.to_vec();
-        // [SN-6.4-2] [SN-5.4.25-1]
-        let resp = Message::WillMsgResp(WillResp {
-            return_code: ReturnCode::Accepted,
-        });
-        self.send_to(id, &resp, actions);
+/// Closes a transparent client's own broker connection, if it has one open. For a kept
+/// session the connection is remembered as retired, so that a message already on its way on
+/// it is kept for the client (see `broker_message`).
+fn close_connection(translator: &mut Translator, id: &str, actions: &mut Vec<Action>) {
+    let Some(session) = translator.sessions.get_mut(id) else {
+        return;
+    };
+    let Some(conn) = session.conn.take() else {
+        return;
+    };
+    translator.owners.remove(&conn);
+    actions.push(Action::Disconnect(conn));
+    translator.retired.retain(|_, owner| owner != id);
+    if !session.clean_session {
+        translator.retired.insert(conn, id.to_string());
     }
+}
+
+pub(super) fn forget_if_clean(translator: &mut Translator, id: &str, actions: &mut Vec<Action>) {
+    if translator.sessions.get(id).is_some_and(|s| s.clean_session) {
+        clean(translator, id, actions);
+        if let Some(session) = translator.sessions.remove(id) {
+            translator.peers.remove(&session.peer);
+        }
+        translator.retired.retain(|_, owner| owner != id);
+    }
+}
+
+/// The end of a kept session whose client stayed away past the session expiry: everything the
+/// gateway kept for it goes (subscriptions, the aggregating kind's share of broker
+/// subscriptions, topic ids, will, buffered messages). Behind a transparent gateway the broker
+/// keeps a session of its own under the client's id; a connection with clean session 1,
+/// closed at once, ends it too [MQTT-3.1.2-6], so that a later CONNECT does not find
+/// subscriptions at the broker that the gateway no longer knows.
+pub(super) fn expire_session(translator: &mut Translator, id: &str, actions: &mut Vec<Action>) {
+    log::info!("{id}: kept session expired");
+    clean(translator, id, actions);
+    if let Some(session) = translator.sessions.remove(id) {
+        // Only if the peer is still this client's: another client may have its address now.
+        if translator
+            .peers
+            .get(&session.peer)
+            .is_some_and(|owner| owner == id)
+        {
+            translator.peers.remove(&session.peer);
+        }
+    }
+    translator.retired.retain(|_, owner| owner != id);
+    if translator.config.kind == GatewayKind::Transparent {
+        // Not in `owners`: the server closes it as soon as it is open, which is the point.
+        let conn = ConnId(translator.next_conn);
+        translator.next_conn += 1;
+        actions.push(Action::Connect(
+            conn,
+            ConnectRequest {
+                client_id: id.to_string(),
+                clean_session: true,
+                keep_alive: translator.config.broker_keep_alive,
+            },
+        ));
+    }
+}
+
+/// Sends an unsolicited DISCONNECT and marks the client disconnected.
+pub(super) fn tell_disconnected(
+    translator: &mut Translator,
+    now: Instant,
+    id: &str,
+    actions: &mut Vec<Action>,
+) {
+    translator.send_to(
+        id,
+        &Message::Disconnect(Disconnect { duration: None }),
+        actions,
+    );
+    disconnect(translator, now, id, true, actions);
+}
+
+/// WILLTOPICUPD from a connected client.
+pub(super) fn will_topic_update(
+    translator: &mut Translator,
+    id: &str,
+    will: WillTopic<'_>,
+    actions: &mut Vec<Action>,
+) {
+    let Some(session) = translator.sessions.get_mut(id) else {
+        return;
+    };
+    match will {
+        // [SN-6.4-4] An empty WILLTOPICUPD deletes topic and message.
+        WillTopic::Delete => {
+            session.will = None;
+            session.will_message.clear();
+        }
+        // [SN-6.4-1] [SN-6.4-3] The topic alone is replaced.
+        WillTopic::Set { qos, retain, topic } => {
+            session.will = Some((topic.as_str().to_string(), mqtt_qos(qos), retain));
+        }
+    }
+    // [SN-6.4-2] [SN-5.4.24-1]
+    let resp = Message::WillTopicResp(WillResp {
+        return_code: ReturnCode::Accepted,
+    });
+    translator.send_to(id, &resp, actions);
+}
+
+/// WILLMSGUPD from a connected client.
+pub(super) fn will_message_update(
+    translator: &mut Translator,
+    id: &str,
+    will: &WillMsg<'_>,
+    actions: &mut Vec<Action>,
+) {
+    let Some(session) = translator.sessions.get_mut(id) else {
+        return;
+    };
+    session.will_message = will.message.to_vec();
+    // [SN-6.4-2] [SN-5.4.25-1]
+    let resp = Message::WillMsgResp(WillResp {
+        return_code: ReturnCode::Accepted,
+    });
+    translator.send_to(id, &resp, actions);
 }
 
 #[cfg(test)]

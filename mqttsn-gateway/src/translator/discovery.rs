@@ -11,55 +11,57 @@ use super::Translator;
 use crate::action::{Action, Peer};
 use crate::session::encode;
 
-impl Translator {
-    /// SEARCHGW from anyone.
-    pub(super) fn search_gw(&mut self, peer: &Peer, actions: &mut Vec<Action>) {
-        // [SN-6.1-12] A gateway answers SEARCHGW with GWINFO carrying its id. It answers the
-        // searcher directly: a UDP client waits on its own port, not on a broadcast address.
+/// SEARCHGW from anyone.
+pub(super) fn search_gw(translator: &mut Translator, peer: &Peer, actions: &mut Vec<Action>) {
+    // [SN-6.1-12] A gateway answers SEARCHGW with GWINFO carrying its id. It answers the
+    // searcher directly: a UDP client waits on its own port, not on a broadcast address.
+    let gwinfo = Message::GwInfo(GwInfo {
+        gw_id: translator.config.gateway_id,
+        gw_add: None,
+    });
+    translator.send(peer, &gwinfo, actions);
+}
+
+/// SEARCHGW sent to the multicast group: GWINFO to the group, where the specification
+/// broadcasts it [SN-6.1-14] so that other searchers hear it too [SN-6.1-10], and to the
+/// searcher itself, which may not listen on the group.
+pub(super) fn search_gw_on_group(
+    translator: &mut Translator,
+    from: SocketAddr,
+    actions: &mut Vec<Action>,
+) {
+    search_gw(translator, &Peer::direct(from), actions);
+    if let Some(group) = translator
+        .config
+        .advertise_address
+        .filter(|a| a.ip().is_multicast())
+        && group != from
+    {
         let gwinfo = Message::GwInfo(GwInfo {
-            gw_id: self.config.gateway_id,
+            gw_id: translator.config.gateway_id,
             gw_add: None,
         });
-        self.send(peer, &gwinfo, actions);
-    }
-
-    /// SEARCHGW sent to the multicast group: GWINFO to the group, where the specification
-    /// broadcasts it [SN-6.1-14] so that other searchers hear it too [SN-6.1-10], and to the
-    /// searcher itself, which may not listen on the group.
-    pub(super) fn search_gw_on_group(&mut self, from: SocketAddr, actions: &mut Vec<Action>) {
-        self.search_gw(&Peer::direct(from), actions);
-        if let Some(group) = self
-            .config
-            .advertise_address
-            .filter(|a| a.ip().is_multicast())
-            && group != from
-        {
-            let gwinfo = Message::GwInfo(GwInfo {
-                gw_id: self.config.gateway_id,
-                gw_add: None,
+        if let Some(datagram) = encode(&gwinfo) {
+            actions.push(Action::Send {
+                to: group,
+                datagram,
             });
-            if let Some(datagram) = encode(&gwinfo) {
-                actions.push(Action::Send {
-                    to: group,
-                    datagram,
-                });
-            }
         }
     }
+}
 
-    pub(super) fn advertise(&mut self, now: Instant, actions: &mut Vec<Action>) {
-        self.next_advertise = Some(now + self.config.advertise_interval);
-        let Some(to) = self.config.advertise_address else {
-            return;
-        };
-        // [SN-5.4.1-1] Duration: the seconds until the next ADVERTISE.
-        let advertise = Message::Advertise(Advertise {
-            gw_id: self.config.gateway_id,
-            duration: u16::try_from(self.config.advertise_interval.as_secs()).unwrap_or(u16::MAX),
-        });
-        if let Some(datagram) = encode(&advertise) {
-            actions.push(Action::Send { to, datagram });
-        }
+pub(super) fn advertise(translator: &mut Translator, now: Instant, actions: &mut Vec<Action>) {
+    translator.next_advertise = Some(now + translator.config.advertise_interval);
+    let Some(to) = translator.config.advertise_address else {
+        return;
+    };
+    // [SN-5.4.1-1] Duration: the seconds until the next ADVERTISE.
+    let advertise = Message::Advertise(Advertise {
+        gw_id: translator.config.gateway_id,
+        duration: u16::try_from(translator.config.advertise_interval.as_secs()).unwrap_or(u16::MAX),
+    });
+    if let Some(datagram) = encode(&advertise) {
+        actions.push(Action::Send { to, datagram });
     }
 }
 

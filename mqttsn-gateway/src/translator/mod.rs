@@ -5,8 +5,11 @@
 //! It implements the gateway's side of §6 and forwarder encapsulation (§5.5). The two gateway kinds
 //! of §4 differ only in which broker connection a request goes to and in the reference counting of
 //! subscriptions. This file holds the translator's state, its public entry points, the dispatch of
-//! each incoming message to the module that owns its flow, and the sending helpers; each flow lives
-//! in one child module:
+//! each incoming message to the module that owns its flow, and the sending helpers (`send`,
+//! `send_to`, `send_out`, `send_all`, `pump`), which are the only methods besides the public ones.
+//! Each flow lives in one child module as free functions over `&mut Translator`, and every call
+//! names its module (`connection::lose(self, ...)`, `publish::client_puback(self, ...)`), so a reader
+//! goes from a call to its code by the name alone, without this map:
 //!
 //! | Module | Its one job |
 //! |---|---|
@@ -192,7 +195,7 @@ impl Translator {
         let mut actions = Vec::new();
         let _ = now;
         match Message::decode(bytes) {
-            Ok(Message::SearchGw(_)) => self.search_gw_on_group(from, &mut actions),
+            Ok(Message::SearchGw(_)) => discovery::search_gw_on_group(self, from, &mut actions),
             Ok(message) => log::debug!("{from}: {:?} on the group ignored", message.msg_type()),
             Err(error) => log::debug!("{from}: malformed datagram on the group: {error}"),
         }
@@ -203,8 +206,8 @@ impl Translator {
     pub fn broker(&mut self, now: Instant, event: BrokerEvent) -> Vec<Action> {
         let mut actions = Vec::new();
         match event {
-            BrokerEvent::Connected(conn) => self.broker_connected(now, conn, &mut actions),
-            BrokerEvent::Lost(conn) => self.broker_lost(now, conn, &mut actions),
+            BrokerEvent::Connected(conn) => broker::connected(self, now, conn, &mut actions),
+            BrokerEvent::Lost(conn) => broker::lost(self, now, conn, &mut actions),
             BrokerEvent::Message {
                 conn,
                 topic,
@@ -218,9 +221,9 @@ impl Translator {
                     qos,
                     retain,
                 };
-                self.broker_message(now, conn, delivery, &mut actions);
+                publish::broker_message(self, now, conn, delivery, &mut actions);
             }
-            BrokerEvent::Done(ack, outcome) => self.broker_done(now, ack, outcome, &mut actions),
+            BrokerEvent::Done(ack, outcome) => broker::done(self, now, ack, outcome, &mut actions),
         }
         actions
     }
@@ -232,7 +235,7 @@ impl Translator {
             && let Some(due) = self.next_advertise
             && now >= due
         {
-            self.advertise(now, &mut actions);
+            discovery::advertise(self, now, &mut actions);
         }
         let ids: Vec<String> = self.sessions.keys().cloned().collect();
         for id in ids {
@@ -251,12 +254,12 @@ impl Translator {
             self.send_all(&peer, out, &mut actions);
             match expiry {
                 Expiry::None => {}
-                Expiry::Lost => self.lose(now, &id, &mut actions),
+                Expiry::Lost => connection::lose(self, now, &id, &mut actions),
                 Expiry::GaveUp => {
                     log::info!("{id}: will dialogue unanswered");
-                    self.disconnect(now, &id, false, &mut actions);
+                    connection::disconnect(self, now, &id, false, &mut actions);
                 }
-                Expiry::Expired => self.expire_session(&id, &mut actions),
+                Expiry::Expired => connection::expire_session(self, &id, &mut actions),
             }
         }
         actions
@@ -282,13 +285,13 @@ impl Translator {
         actions: &mut Vec<Action>,
     ) {
         match message {
-            Message::SearchGw(_) => self.search_gw(peer, actions),
+            Message::SearchGw(_) => discovery::search_gw(self, peer, actions),
             // Other gateways' and clients' discovery traffic is not for us.
             Message::Advertise(_) | Message::GwInfo(_) => {}
-            Message::Connect(connect) => self.connect(now, peer, &connect, actions),
+            Message::Connect(connect) => connection::connect(self, now, peer, &connect, actions),
             // [SN-6.8-1] QoS -1 needs no connection.
             Message::Publish(publish) if publish.qos == SnQoS::MinusOne => {
-                self.publish_minus_one(peer, &publish, actions);
+                publish::publish_minus_one(self, peer, &publish, actions);
             }
             Message::PingReq(ping) if !self.peers.contains_key(peer) => {
                 // A sleeping client may wake on another address: it names itself [SN-5.4.19-2].
@@ -299,14 +302,14 @@ impl Translator {
                             .get(&id)
                             .is_some_and(|s| s.state.is_connected()) =>
                     {
-                        self.rebind(&id, peer);
-                        self.connected_message(now, &id, message, actions);
+                        connection::rebind(self, &id, peer);
+                        connection::connected_message(self, now, &id, message, actions);
                     }
                     _ => self.unknown(peer, &message, actions),
                 }
             }
             message => match self.peers.get(peer).cloned() {
-                Some(id) => self.connected_message(now, &id, message, actions),
+                Some(id) => connection::connected_message(self, now, &id, message, actions),
                 None => self.unknown(peer, &message, actions),
             },
         }
@@ -349,22 +352,26 @@ impl Translator {
         actions: &mut Vec<Action>,
     ) {
         match message {
-            Message::Register(register) => self.client_register(id, &register, actions),
-            Message::RegAck(regack) => self.client_regack(now, id, &regack, actions),
-            Message::Publish(publish) => self.publish(id, &publish, actions),
-            Message::PubAck(puback) => self.client_puback(now, id, &puback, actions),
-            Message::PubRec(pubrec) => self.client_pubrec(now, id, &pubrec, actions),
-            Message::PubComp(pubcomp) => self.client_pubcomp(now, id, &pubcomp, actions),
-            Message::PubRel(pubrel) => self.client_pubrel(id, &pubrel, actions),
-            Message::Subscribe(subscribe) => self.subscribe(id, &subscribe, actions),
-            Message::Unsubscribe(unsubscribe) => self.unsubscribe(id, &unsubscribe, actions),
-            Message::PingReq(ping) => self.ping(now, id, &ping, actions),
+            Message::Register(register) => publish::client_register(self, id, &register, actions),
+            Message::RegAck(regack) => publish::client_regack(self, now, id, &regack, actions),
+            Message::Publish(publish) => publish::client_publish(self, id, &publish, actions),
+            Message::PubAck(puback) => publish::client_puback(self, now, id, &puback, actions),
+            Message::PubRec(pubrec) => publish::client_pubrec(self, now, id, &pubrec, actions),
+            Message::PubComp(pubcomp) => publish::client_pubcomp(self, now, id, &pubcomp, actions),
+            Message::PubRel(pubrel) => publish::client_pubrel(self, id, &pubrel, actions),
+            Message::Subscribe(subscribe) => {
+                subscriptions::subscribe(self, id, &subscribe, actions)
+            }
+            Message::Unsubscribe(unsubscribe) => {
+                subscriptions::unsubscribe(self, id, &unsubscribe, actions)
+            }
+            Message::PingReq(ping) => sleep::ping(self, now, id, &ping, actions),
             Message::PingResp => {}
             Message::Disconnect(disconnect) => {
-                self.client_disconnect(now, id, disconnect, actions);
+                sleep::client_disconnect(self, now, id, disconnect, actions);
             }
-            Message::WillTopicUpd(will) => self.will_topic_update(id, will, actions),
-            Message::WillMsgUpd(will) => self.will_message_update(id, &will, actions),
+            Message::WillTopicUpd(will) => connection::will_topic_update(self, id, will, actions),
+            Message::WillMsgUpd(will) => connection::will_message_update(self, id, &will, actions),
             // A will message outside the dialogue, or messages only a gateway sends.
             other => log::debug!("{id}: unexpected {:?} ignored", other.msg_type()),
         }

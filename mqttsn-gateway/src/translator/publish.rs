@@ -20,298 +20,311 @@ use crate::action::{Ack, AckKind, Action, ConnId, Peer};
 use crate::config::GatewayKind;
 use crate::session::{Delivery, mqtt_qos};
 
-impl Translator {
-    /// The client's REGISTER.
-    pub(super) fn client_register(
-        &mut self,
-        id: &str,
-        register: &Register<'_>,
-        actions: &mut Vec<Action>,
-    ) {
-        let Some(session) = self.sessions.get_mut(id) else {
-            return;
-        };
-        // [SN-6.5-2] A fresh id (or the one already given) in REGACK.
-        let (topic_id, return_code) = match session.registry.assign(register.topic_name.as_str()) {
-            Some(topic_id) => {
-                // The REGACK tells the client the id.
-                session.registry.tell(topic_id);
-                (topic_id, ReturnCode::Accepted)
-            }
-            None => (TopicId::UNASSIGNED, ReturnCode::Congestion),
-        };
-        let regack = Message::RegAck(RegAck {
+/// The client's REGISTER.
+pub(super) fn client_register(
+    translator: &mut Translator,
+    id: &str,
+    register: &Register<'_>,
+    actions: &mut Vec<Action>,
+) {
+    let Some(session) = translator.sessions.get_mut(id) else {
+        return;
+    };
+    // [SN-6.5-2] A fresh id (or the one already given) in REGACK.
+    let (topic_id, return_code) = match session.registry.assign(register.topic_name.as_str()) {
+        Some(topic_id) => {
+            // The REGACK tells the client the id.
+            session.registry.tell(topic_id);
+            (topic_id, ReturnCode::Accepted)
+        }
+        None => (TopicId::UNASSIGNED, ReturnCode::Congestion),
+    };
+    let regack = Message::RegAck(RegAck {
+        topic_id,
+        msg_id: register.msg_id,
+        return_code,
+    });
+    translator.send_to(id, &regack, actions);
+}
+
+/// The client's REGACK for the gateway's REGISTER.
+pub(super) fn client_regack(
+    translator: &mut Translator,
+    now: Instant,
+    id: &str,
+    regack: &RegAck,
+    actions: &mut Vec<Action>,
+) {
+    let Some(session) = translator.sessions.get_mut(id) else {
+        return;
+    };
+    let mut out = Vec::new();
+    session.on_regack(
+        regack.msg_id,
+        regack.return_code == ReturnCode::Accepted,
+        now,
+        &mut out,
+    );
+    translator.send_out(id, out, actions);
+    translator.pump(now, id, actions);
+}
+
+/// The client's PUBACK for a QoS 1 PUBLISH of the gateway's.
+pub(super) fn client_puback(
+    translator: &mut Translator,
+    now: Instant,
+    id: &str,
+    puback: &PubAck,
+    actions: &mut Vec<Action>,
+) {
+    let Some(session) = translator.sessions.get_mut(id) else {
+        return;
+    };
+    let mut out = Vec::new();
+    session.on_puback(
+        puback.msg_id,
+        puback.topic_id,
+        puback.return_code == ReturnCode::InvalidTopicId,
+        now,
+        &mut out,
+    );
+    translator.send_out(id, out, actions);
+    translator.pump(now, id, actions);
+}
+
+/// The client's PUBREC for a QoS 2 PUBLISH of the gateway's.
+pub(super) fn client_pubrec(
+    translator: &mut Translator,
+    now: Instant,
+    id: &str,
+    pubrec: &PubRec,
+    actions: &mut Vec<Action>,
+) {
+    let Some(session) = translator.sessions.get_mut(id) else {
+        return;
+    };
+    let mut out = Vec::new();
+    session.on_pubrec(pubrec.msg_id, now, &mut out);
+    translator.send_out(id, out, actions);
+}
+
+/// The client's PUBCOMP for the gateway's PUBREL.
+pub(super) fn client_pubcomp(
+    translator: &mut Translator,
+    now: Instant,
+    id: &str,
+    pubcomp: &PubComp,
+    actions: &mut Vec<Action>,
+) {
+    let Some(session) = translator.sessions.get_mut(id) else {
+        return;
+    };
+    session.on_pubcomp(pubcomp.msg_id);
+    translator.pump(now, id, actions);
+}
+
+/// The client's PUBREL, the end of its QoS 2 flow.
+pub(super) fn client_pubrel(
+    translator: &mut Translator,
+    id: &str,
+    pubrel: &PubRel,
+    actions: &mut Vec<Action>,
+) {
+    let Some(session) = translator.sessions.get_mut(id) else {
+        return;
+    };
+    // [SN-5.4.14-1] PUBCOMP even for an unknown id, as MQTT does, so that a client that lost
+    // our first PUBCOMP can finish.
+    session.qos2_received.remove(&pubrel.msg_id.0);
+    let pubcomp = Message::PubComp(PubComp {
+        msg_id: pubrel.msg_id,
+    });
+    translator.send_to(id, &pubcomp, actions);
+}
+
+/// The topic name a client's PUBLISH names, if it names one the gateway knows.
+pub(super) fn topic_name(
+    translator: &Translator,
+    client: Option<&str>,
+    topic: PublishTopic,
+) -> Option<String> {
+    match topic {
+        PublishTopic::Normal(id) => client
+            .and_then(|c| translator.sessions.get(c))
+            .and_then(|s| s.registry.name(id))
+            .map(str::to_string),
+        PublishTopic::Predefined(id) => translator
+            .config
+            .predefined
+            .name(client, id.0)
+            .map(str::to_string),
+        PublishTopic::Short(short) => Some(short.as_str().to_string()),
+    }
+}
+
+pub(super) fn publish_minus_one(
+    translator: &mut Translator,
+    peer: &Peer,
+    publish: &Publish<'_>,
+    actions: &mut Vec<Action>,
+) {
+    if !translator.config.qos_minus_one {
+        log::debug!("{peer}: QoS -1 PUBLISH dropped: QoS-1 is turned off");
+        return;
+    }
+    let client = translator.peers.get(peer).cloned();
+    let Some(topic) = topic_name(translator, client.as_deref(), publish.topic) else {
+        // [SN-6.7-3] An unknown predefined id.
+        log::info!("{peer}: QoS -1 PUBLISH on an unknown topic id dropped");
+        let puback = Message::PubAck(PubAck {
+            topic_id: TopicId(u16::from_be_bytes(publish.topic.to_array())),
+            msg_id: publish.msg_id,
+            return_code: ReturnCode::InvalidTopicId,
+        });
+        translator.send(peer, &puback, actions);
+        return;
+    };
+    // [SN-7.1-1] QoS -1 goes out on the gateway's own connection, at QoS 0.
+    actions.push(Action::Publish {
+        conn: ConnId::GATEWAY,
+        topic,
+        payload: publish.data.to_vec(),
+        qos: QoS::AtMostOnce,
+        retain: publish.retain,
+        ack: None,
+    });
+}
+
+pub(super) fn client_publish(
+    translator: &mut Translator,
+    id: &str,
+    publish: &Publish<'_>,
+    actions: &mut Vec<Action>,
+) {
+    let topic_id = TopicId(u16::from_be_bytes(publish.topic.to_array()));
+    let Some(topic) = topic_name(translator, Some(id), publish.topic) else {
+        // [SN-6.6-3] [SN-6.7-3] Whatever the QoS, an unknown id is refused with PUBACK.
+        let puback = Message::PubAck(PubAck {
             topic_id,
-            msg_id: register.msg_id,
-            return_code,
+            msg_id: publish.msg_id,
+            return_code: ReturnCode::InvalidTopicId,
         });
-        self.send_to(id, &regack, actions);
-    }
-
-    /// The client's REGACK for the gateway's REGISTER.
-    pub(super) fn client_regack(
-        &mut self,
-        now: Instant,
-        id: &str,
-        regack: &RegAck,
-        actions: &mut Vec<Action>,
-    ) {
-        let Some(session) = self.sessions.get_mut(id) else {
-            return;
-        };
-        let mut out = Vec::new();
-        session.on_regack(
-            regack.msg_id,
-            regack.return_code == ReturnCode::Accepted,
-            now,
-            &mut out,
-        );
-        self.send_out(id, out, actions);
-        self.pump(now, id, actions);
-    }
-
-    /// The client's PUBACK for a QoS 1 PUBLISH of the gateway's.
-    pub(super) fn client_puback(
-        &mut self,
-        now: Instant,
-        id: &str,
-        puback: &PubAck,
-        actions: &mut Vec<Action>,
-    ) {
-        let Some(session) = self.sessions.get_mut(id) else {
-            return;
-        };
-        let mut out = Vec::new();
-        session.on_puback(
-            puback.msg_id,
-            puback.topic_id,
-            puback.return_code == ReturnCode::InvalidTopicId,
-            now,
-            &mut out,
-        );
-        self.send_out(id, out, actions);
-        self.pump(now, id, actions);
-    }
-
-    /// The client's PUBREC for a QoS 2 PUBLISH of the gateway's.
-    pub(super) fn client_pubrec(
-        &mut self,
-        now: Instant,
-        id: &str,
-        pubrec: &PubRec,
-        actions: &mut Vec<Action>,
-    ) {
-        let Some(session) = self.sessions.get_mut(id) else {
-            return;
-        };
-        let mut out = Vec::new();
-        session.on_pubrec(pubrec.msg_id, now, &mut out);
-        self.send_out(id, out, actions);
-    }
-
-    /// The client's PUBCOMP for the gateway's PUBREL.
-    pub(super) fn client_pubcomp(
-        &mut self,
-        now: Instant,
-        id: &str,
-        pubcomp: &PubComp,
-        actions: &mut Vec<Action>,
-    ) {
-        let Some(session) = self.sessions.get_mut(id) else {
-            return;
-        };
-        session.on_pubcomp(pubcomp.msg_id);
-        self.pump(now, id, actions);
-    }
-
-    /// The client's PUBREL, the end of its QoS 2 flow.
-    pub(super) fn client_pubrel(&mut self, id: &str, pubrel: &PubRel, actions: &mut Vec<Action>) {
-        let Some(session) = self.sessions.get_mut(id) else {
-            return;
-        };
-        // [SN-5.4.14-1] PUBCOMP even for an unknown id, as MQTT does, so that a client that lost
-        // our first PUBCOMP can finish.
-        session.qos2_received.remove(&pubrel.msg_id.0);
-        let pubcomp = Message::PubComp(PubComp {
-            msg_id: pubrel.msg_id,
-        });
-        self.send_to(id, &pubcomp, actions);
-    }
-
-    /// The topic name a client's PUBLISH names, if it names one the gateway knows.
-    pub(super) fn topic_name(&self, client: Option<&str>, topic: PublishTopic) -> Option<String> {
-        match topic {
-            PublishTopic::Normal(id) => client
-                .and_then(|c| self.sessions.get(c))
-                .and_then(|s| s.registry.name(id))
-                .map(str::to_string),
-            PublishTopic::Predefined(id) => self
-                .config
-                .predefined
-                .name(client, id.0)
-                .map(str::to_string),
-            PublishTopic::Short(short) => Some(short.as_str().to_string()),
-        }
-    }
-
-    pub(super) fn publish_minus_one(
-        &mut self,
-        peer: &Peer,
-        publish: &Publish<'_>,
-        actions: &mut Vec<Action>,
-    ) {
-        if !self.config.qos_minus_one {
-            log::debug!("{peer}: QoS -1 PUBLISH dropped: QoS-1 is turned off");
-            return;
-        }
-        let client = self.peers.get(peer).cloned();
-        let Some(topic) = self.topic_name(client.as_deref(), publish.topic) else {
-            // [SN-6.7-3] An unknown predefined id.
-            log::info!("{peer}: QoS -1 PUBLISH on an unknown topic id dropped");
-            let puback = Message::PubAck(PubAck {
-                topic_id: TopicId(u16::from_be_bytes(publish.topic.to_array())),
-                msg_id: publish.msg_id,
-                return_code: ReturnCode::InvalidTopicId,
-            });
-            self.send(peer, &puback, actions);
-            return;
-        };
-        // [SN-7.1-1] QoS -1 goes out on the gateway's own connection, at QoS 0.
-        actions.push(Action::Publish {
-            conn: ConnId::GATEWAY,
-            topic,
-            payload: publish.data.to_vec(),
-            qos: QoS::AtMostOnce,
-            retain: publish.retain,
-            ack: None,
-        });
-    }
-
-    pub(super) fn publish(&mut self, id: &str, publish: &Publish<'_>, actions: &mut Vec<Action>) {
-        let topic_id = TopicId(u16::from_be_bytes(publish.topic.to_array()));
-        let Some(topic) = self.topic_name(Some(id), publish.topic) else {
-            // [SN-6.6-3] [SN-6.7-3] Whatever the QoS, an unknown id is refused with PUBACK.
-            let puback = Message::PubAck(PubAck {
-                topic_id,
-                msg_id: publish.msg_id,
-                return_code: ReturnCode::InvalidTopicId,
-            });
-            self.send_to(id, &puback, actions);
-            return;
-        };
-        let conn = self.conn_for(id);
-        let Some(session) = self.sessions.get_mut(id) else {
-            return;
-        };
-        let ack = match publish.qos {
-            SnQoS::AtMostOnce | SnQoS::MinusOne => None,
-            SnQoS::AtLeastOnce => Some(AckKind::PubAck {
-                msg_id: publish.msg_id,
-                topic_id,
-            }),
-            SnQoS::ExactlyOnce => {
-                if !session.qos2_received.insert(publish.msg_id.0) {
-                    // A retransmission of a QoS 2 PUBLISH already forwarded: answer, do not
-                    // forward again [SN-6.6-2].
-                    let pubrec = Message::PubRec(PubRec {
-                        msg_id: publish.msg_id,
-                    });
-                    self.send_to(id, &pubrec, actions);
-                    return;
-                }
-                Some(AckKind::PubRec {
+        translator.send_to(id, &puback, actions);
+        return;
+    };
+    let conn = conn_for(translator, id);
+    let Some(session) = translator.sessions.get_mut(id) else {
+        return;
+    };
+    let ack = match publish.qos {
+        SnQoS::AtMostOnce | SnQoS::MinusOne => None,
+        SnQoS::AtLeastOnce => Some(AckKind::PubAck {
+            msg_id: publish.msg_id,
+            topic_id,
+        }),
+        SnQoS::ExactlyOnce => {
+            if !session.qos2_received.insert(publish.msg_id.0) {
+                // A retransmission of a QoS 2 PUBLISH already forwarded: answer, do not
+                // forward again [SN-6.6-2].
+                let pubrec = Message::PubRec(PubRec {
                     msg_id: publish.msg_id,
-                })
+                });
+                translator.send_to(id, &pubrec, actions);
+                return;
             }
-        };
-        actions.push(Action::Publish {
+            Some(AckKind::PubRec {
+                msg_id: publish.msg_id,
+            })
+        }
+    };
+    actions.push(Action::Publish {
+        conn,
+        topic,
+        payload: publish.data.to_vec(),
+        qos: mqtt_qos(publish.qos),
+        retain: publish.retain,
+        ack: ack.map(|kind| Ack {
+            client: id.to_string(),
             conn,
-            topic,
-            payload: publish.data.to_vec(),
-            qos: mqtt_qos(publish.qos),
-            retain: publish.retain,
-            ack: ack.map(|kind| Ack {
-                client: id.to_string(),
-                conn,
-                kind,
-            }),
-        });
-    }
+            kind,
+        }),
+    });
+}
 
-    /// The broker connection a client's requests go to.
-    pub(super) fn conn_for(&self, id: &str) -> ConnId {
-        match self.config.kind {
-            GatewayKind::Aggregating => ConnId::GATEWAY,
-            GatewayKind::Transparent => self
-                .sessions
-                .get(id)
-                .and_then(|s| s.conn)
-                .unwrap_or(ConnId::GATEWAY),
-        }
+/// The broker connection a client's requests go to.
+pub(super) fn conn_for(translator: &Translator, id: &str) -> ConnId {
+    match translator.config.kind {
+        GatewayKind::Aggregating => ConnId::GATEWAY,
+        GatewayKind::Transparent => translator
+            .sessions
+            .get(id)
+            .and_then(|s| s.conn)
+            .unwrap_or(ConnId::GATEWAY),
     }
+}
 
-    pub(super) fn broker_message(
-        &mut self,
-        now: Instant,
-        conn: ConnId,
-        delivery: Delivery,
-        actions: &mut Vec<Action>,
-    ) {
-        let targets: Vec<String> = match (self.config.kind, self.owners.get(&conn)) {
-            (GatewayKind::Transparent, Some(owner)) => vec![owner.clone()],
-            (GatewayKind::Transparent, None) => match self.retired.get(&conn) {
-                Some(owner) => vec![owner.clone()],
-                None => return,
-            },
-            (GatewayKind::Aggregating, _) => {
-                // A retained message is the answer to one node's SUBSCRIBE (see `Retained`): it
-                // goes to the subscriptions that asked for it. One no subscription asked for (a
-                // broker that sets the flag on live messages) goes to every match, as any other.
-                let asked: Vec<String> = if delivery.retain {
-                    self.sessions
-                        .iter()
-                        .filter(|(_, s)| s.wants_retained(&delivery.topic))
-                        .map(|(id, _)| id.clone())
-                        .collect()
-                } else {
-                    Vec::new()
-                };
-                if asked.is_empty() {
-                    self.sessions.keys().cloned().collect()
-                } else {
-                    asked
-                }
+pub(super) fn broker_message(
+    translator: &mut Translator,
+    now: Instant,
+    conn: ConnId,
+    delivery: Delivery,
+    actions: &mut Vec<Action>,
+) {
+    let targets: Vec<String> = match (translator.config.kind, translator.owners.get(&conn)) {
+        (GatewayKind::Transparent, Some(owner)) => vec![owner.clone()],
+        (GatewayKind::Transparent, None) => match translator.retired.get(&conn) {
+            Some(owner) => vec![owner.clone()],
+            None => return,
+        },
+        (GatewayKind::Aggregating, _) => {
+            // A retained message is the answer to one node's SUBSCRIBE (see `Retained`): it
+            // goes to the subscriptions that asked for it. One no subscription asked for (a
+            // broker that sets the flag on live messages) goes to every match, as any other.
+            let asked: Vec<String> = if delivery.retain {
+                translator
+                    .sessions
+                    .iter()
+                    .filter(|(_, s)| s.wants_retained(&delivery.topic))
+                    .map(|(id, _)| id.clone())
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            if asked.is_empty() {
+                translator.sessions.keys().cloned().collect()
+            } else {
+                asked
             }
+        }
+    };
+    for id in targets {
+        let Some(session) = translator.sessions.get_mut(&id) else {
+            continue;
         };
-        for id in targets {
-            let Some(session) = self.sessions.get_mut(&id) else {
-                continue;
-            };
-            let Some(qos) = session.matching_qos(&delivery.topic, delivery.qos) else {
-                continue;
-            };
-            // In the aggregating kind the broker keeps nothing for a client that is away: the
-            // gateway keeps its QoS 1 and 2 messages itself, in the same bounded queue a sleeping
-            // client uses. (A transparent client's own connection is closed while it is away and its
-            // broker session keeps them; only what was already on its way comes here.)
-            if !session.takes(qos) {
-                continue;
-            }
-            let copy = Delivery {
-                qos,
-                ..delivery.clone()
-            };
-            if !session.enqueue(copy, self.config.max_buffered) {
-                self.stats.dropped += 1;
-                log::warn!(
-                    "{id}: buffer full ({} messages), message on {} dropped ({} so far)",
-                    self.config.max_buffered,
-                    delivery.topic,
-                    session.dropped
-                );
-            }
-            self.pump(now, &id, actions);
+        let Some(qos) = session.matching_qos(&delivery.topic, delivery.qos) else {
+            continue;
+        };
+        // In the aggregating kind the broker keeps nothing for a client that is away: the
+        // gateway keeps its QoS 1 and 2 messages itself, in the same bounded queue a sleeping
+        // client uses. (A transparent client's own connection is closed while it is away and its
+        // broker session keeps them; only what was already on its way comes here.)
+        if !session.takes(qos) {
+            continue;
         }
+        let copy = Delivery {
+            qos,
+            ..delivery.clone()
+        };
+        if !session.enqueue(copy, translator.config.max_buffered) {
+            translator.stats.dropped += 1;
+            log::warn!(
+                "{id}: buffer full ({} messages), message on {} dropped ({} so far)",
+                translator.config.max_buffered,
+                delivery.topic,
+                session.dropped
+            );
+        }
+        translator.pump(now, &id, actions);
     }
 }
 

@@ -10,66 +10,63 @@ use std::time::{Duration, Instant};
 
 use mqttsn_codec::{Disconnect, Message, PingReq};
 
-use super::Translator;
+use super::{Translator, connection};
 use crate::action::Action;
 use crate::session::ClientState;
 
-impl Translator {
-    /// PINGREQ from a connected client.
-    pub(super) fn ping(
-        &mut self,
-        now: Instant,
-        id: &str,
-        ping: &PingReq<'_>,
-        actions: &mut Vec<Action>,
-    ) {
-        let Some(session) = self.sessions.get_mut(id) else {
-            return;
-        };
-        if ping.client_id.is_some()
-            && matches!(session.state, ClientState::Asleep | ClientState::Awake)
-        {
-            // [SN-6.14-9] Awake: the sleep timer stops, the buffer drains, then PINGRESP
-            // [SN-6.14-10], or PINGRESP at once if there is nothing [SN-6.14-11].
-            session.last_heard = now;
-            let mut out = Vec::new();
-            session.resend_inflight(now, &mut out);
-            self.set_state(id, ClientState::Awake);
-            self.send_out(id, out, actions);
-            self.pump(now, id, actions);
-        } else {
-            // [SN-6.11-1]
-            self.send_to(id, &Message::PingResp, actions);
-        }
+/// PINGREQ from a connected client.
+pub(super) fn ping(
+    translator: &mut Translator,
+    now: Instant,
+    id: &str,
+    ping: &PingReq<'_>,
+    actions: &mut Vec<Action>,
+) {
+    let Some(session) = translator.sessions.get_mut(id) else {
+        return;
+    };
+    if ping.client_id.is_some() && matches!(session.state, ClientState::Asleep | ClientState::Awake)
+    {
+        // [SN-6.14-9] Awake: the sleep timer stops, the buffer drains, then PINGRESP
+        // [SN-6.14-10], or PINGRESP at once if there is nothing [SN-6.14-11].
+        session.last_heard = now;
+        let mut out = Vec::new();
+        session.resend_inflight(now, &mut out);
+        connection::set_state(translator, id, ClientState::Awake);
+        translator.send_out(id, out, actions);
+        translator.pump(now, id, actions);
+    } else {
+        // [SN-6.11-1]
+        translator.send_to(id, &Message::PingResp, actions);
     }
+}
 
-    /// DISCONNECT from a connected client: to sleep, or to leave.
-    pub(super) fn client_disconnect(
-        &mut self,
-        now: Instant,
-        id: &str,
-        disconnect: Disconnect,
-        actions: &mut Vec<Action>,
-    ) {
-        let Some(session) = self.sessions.get_mut(id) else {
-            return;
-        };
-        let ack = Message::Disconnect(Disconnect { duration: None });
-        match disconnect.duration {
-            // [SN-6.14-6] [SN-6.14-15] DISCONNECT with a duration: asleep, acknowledged with a
-            // DISCONNECT without one [SN-5.4.21-5]. The broker connection stays open so that
-            // messages keep arriving for the buffer.
-            Some(seconds) if seconds > 0 => {
-                session.sleep = Duration::from_secs(seconds.into());
-                session.last_heard = now;
-                self.send_to(id, &ack, actions);
-                self.set_state(id, ClientState::Asleep);
-            }
-            // [SN-6.12-3] [SN-6.14-5]
-            _ => {
-                self.send_to(id, &ack, actions);
-                self.disconnect(now, id, true, actions);
-            }
+/// DISCONNECT from a connected client: to sleep, or to leave.
+pub(super) fn client_disconnect(
+    translator: &mut Translator,
+    now: Instant,
+    id: &str,
+    disconnect: Disconnect,
+    actions: &mut Vec<Action>,
+) {
+    let Some(session) = translator.sessions.get_mut(id) else {
+        return;
+    };
+    let ack = Message::Disconnect(Disconnect { duration: None });
+    match disconnect.duration {
+        // [SN-6.14-6] [SN-6.14-15] DISCONNECT with a duration: asleep, acknowledged with a
+        // DISCONNECT without one [SN-5.4.21-5]. The broker connection stays open so that
+        // messages keep arriving for the buffer.
+        Some(seconds) if seconds > 0 => {
+            session.sleep = Duration::from_secs(seconds.into());
+            session.last_heard = now;
+            translator.send_to(id, &ack, actions);
+            connection::set_state(translator, id, ClientState::Asleep);
+        }
+        // [SN-6.12-3] [SN-6.14-5]
+        _ => {
+            translator.send_to(id, &ack, actions);
+            connection::disconnect(translator, now, id, true, actions);
         }
     }
 }

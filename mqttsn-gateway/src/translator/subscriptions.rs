@@ -14,236 +14,235 @@ use mqttsn_codec::{
     Unsubscribe,
 };
 
-use super::Translator;
+use super::{Translator, publish};
 use crate::action::{Ack, AckKind, Action, ConnId};
 use crate::config::GatewayKind;
 use crate::session::{Retained, Subscription, SubscriptionKind, mqtt_qos, sn_qos};
 
-impl Translator {
-    /// predefined id.
-    pub(super) fn subscription_topic(
-        &mut self,
-        id: &str,
-        topic: SubscribeTopic<'_>,
-    ) -> Option<(String, TopicId, SubscriptionKind)> {
-        match topic {
-            SubscribeTopic::Name(filter) => {
-                let name = filter.as_str().to_string();
-                // [SN-6.9-3] A wildcard filter gets TopicId 0x0000; a plain name gets its id now,
-                // which the gateway then publishes with [SN-5.4.16-2] [SN-6.10-1].
-                let topic_id = if filter.has_wildcards() {
-                    TopicId::UNASSIGNED
-                } else {
-                    self.sessions
-                        .get_mut(id)
-                        .and_then(|s| s.registry.assign(&name))
-                        .unwrap_or(TopicId::UNASSIGNED)
-                };
-                Some((name, topic_id, SubscriptionKind::Name))
-            }
-            SubscribeTopic::Predefined(topic_id) => {
-                let name = self.config.predefined.name(Some(id), topic_id.0)?;
-                Some((
-                    name.to_string(),
-                    topic_id,
-                    SubscriptionKind::Predefined(topic_id),
-                ))
-            }
-            // [SN-6.7-6] No registration; the TopicId of the SUBACK is not relevant [SN-5.4.16-2].
-            SubscribeTopic::Short(short) => Some((
-                short.as_str().to_string(),
-                TopicId::UNASSIGNED,
-                SubscriptionKind::Short(short),
-            )),
+/// predefined id.
+pub(super) fn subscription_topic(
+    translator: &mut Translator,
+    id: &str,
+    topic: SubscribeTopic<'_>,
+) -> Option<(String, TopicId, SubscriptionKind)> {
+    match topic {
+        SubscribeTopic::Name(filter) => {
+            let name = filter.as_str().to_string();
+            // [SN-6.9-3] A wildcard filter gets TopicId 0x0000; a plain name gets its id now,
+            // which the gateway then publishes with [SN-5.4.16-2] [SN-6.10-1].
+            let topic_id = if filter.has_wildcards() {
+                TopicId::UNASSIGNED
+            } else {
+                translator
+                    .sessions
+                    .get_mut(id)
+                    .and_then(|s| s.registry.assign(&name))
+                    .unwrap_or(TopicId::UNASSIGNED)
+            };
+            Some((name, topic_id, SubscriptionKind::Name))
         }
+        SubscribeTopic::Predefined(topic_id) => {
+            let name = translator.config.predefined.name(Some(id), topic_id.0)?;
+            Some((
+                name.to_string(),
+                topic_id,
+                SubscriptionKind::Predefined(topic_id),
+            ))
+        }
+        // [SN-6.7-6] No registration; the TopicId of the SUBACK is not relevant [SN-5.4.16-2].
+        SubscribeTopic::Short(short) => Some((
+            short.as_str().to_string(),
+            TopicId::UNASSIGNED,
+            SubscriptionKind::Short(short),
+        )),
     }
+}
 
-    pub(super) fn subscribe(
-        &mut self,
-        id: &str,
-        subscribe: &Subscribe<'_>,
-        actions: &mut Vec<Action>,
-    ) {
-        let requested = mqtt_qos(subscribe.qos);
-        let Some((filter, topic_id, kind)) = self.subscription_topic(id, subscribe.topic) else {
-            // [SN-6.7-3] An unknown predefined id.
-            let suback = Message::SubAck(SubAck {
-                qos: subscribe.qos,
-                topic_id: TopicId::UNASSIGNED,
-                msg_id: subscribe.msg_id,
-                return_code: ReturnCode::InvalidTopicId,
-            });
-            self.send_to(id, &suback, actions);
-            return;
-        };
-        let Some(session) = self.sessions.get_mut(id) else {
-            return;
-        };
-        let known = session.subscriptions.iter().any(|s| s.filter == filter);
-        session.subscriptions.retain(|s| s.filter != filter);
-        session.subscriptions.push(Subscription {
-            filter: filter.clone(),
-            qos: requested,
-            kind,
-            retained: Retained::Pending,
-        });
-        let kind = AckKind::SubAck {
+pub(super) fn subscribe(
+    translator: &mut Translator,
+    id: &str,
+    subscribe: &Subscribe<'_>,
+    actions: &mut Vec<Action>,
+) {
+    let requested = mqtt_qos(subscribe.qos);
+    let Some((filter, topic_id, kind)) = subscription_topic(translator, id, subscribe.topic) else {
+        // [SN-6.7-3] An unknown predefined id.
+        let suback = Message::SubAck(SubAck {
+            qos: subscribe.qos,
+            topic_id: TopicId::UNASSIGNED,
             msg_id: subscribe.msg_id,
+            return_code: ReturnCode::InvalidTopicId,
+        });
+        translator.send_to(id, &suback, actions);
+        return;
+    };
+    let Some(session) = translator.sessions.get_mut(id) else {
+        return;
+    };
+    let known = session.subscriptions.iter().any(|s| s.filter == filter);
+    session.subscriptions.retain(|s| s.filter != filter);
+    session.subscriptions.push(Subscription {
+        filter: filter.clone(),
+        qos: requested,
+        kind,
+        retained: Retained::Pending,
+    });
+    let kind = AckKind::SubAck {
+        msg_id: subscribe.msg_id,
+        topic_id,
+        requested,
+        filter: filter.clone(),
+    };
+    match translator.config.kind {
+        GatewayKind::Transparent => {
+            let conn = publish::conn_for(translator, id);
+            actions.push(Action::Subscribe {
+                conn,
+                filter,
+                qos: requested,
+                ack: Some(Ack {
+                    client: id.to_string(),
+                    conn,
+                    kind,
+                }),
+            });
+        }
+        GatewayKind::Aggregating => {
+            // [SN-4.2-1] One broker subscription per filter, shared and counted. It asks for
+            // QoS 2 so that each client can be served at the QoS it asked for. A filter
+            // already held is subscribed to again all the same: the broker then sends its
+            // retained messages, which the new subscriber is owed as a transparent gateway's
+            // would be [MQTT-3.3.1-6] [MQTT-3.8.4-3] (see `Retained`).
+            let count = translator.shared.entry(filter.clone()).or_insert(0);
+            if !known {
+                *count += 1;
+            }
+            actions.push(Action::Subscribe {
+                conn: ConnId::GATEWAY,
+                filter,
+                qos: QoS::ExactlyOnce,
+                ack: Some(Ack {
+                    client: id.to_string(),
+                    conn: ConnId::GATEWAY,
+                    kind,
+                }),
+            });
+        }
+    }
+}
+
+pub(super) fn suback(
+    translator: &mut Translator,
+    id: &str,
+    msg_id: MsgId,
+    topic_id: TopicId,
+    granted: Option<QoS>,
+    actions: &mut Vec<Action>,
+) {
+    // [SN-5.4.16-1] [SN-6.9-1] An accepted SUBACK tells the client the id; only from now on is
+    // it published with [SN-6.10-1].
+    if granted.is_some()
+        && topic_id != TopicId::UNASSIGNED
+        && let Some(session) = translator.sessions.get_mut(id)
+    {
+        session.registry.tell(topic_id);
+    }
+    let suback = Message::SubAck(match granted {
+        Some(qos) => SubAck {
+            qos: sn_qos(qos),
             topic_id,
-            requested,
-            filter: filter.clone(),
-        };
-        match self.config.kind {
-            GatewayKind::Transparent => {
-                let conn = self.conn_for(id);
-                actions.push(Action::Subscribe {
+            msg_id,
+            return_code: ReturnCode::Accepted,
+        },
+        None => SubAck {
+            qos: SnQoS::AtMostOnce,
+            topic_id,
+            msg_id,
+            return_code: ReturnCode::NotSupported,
+        },
+    });
+    translator.send_to(id, &suback, actions);
+}
+
+pub(super) fn unsubscribe(
+    translator: &mut Translator,
+    id: &str,
+    unsubscribe: &Unsubscribe<'_>,
+    actions: &mut Vec<Action>,
+) {
+    let unsuback = Message::UnsubAck(UnsubAck {
+        msg_id: unsubscribe.msg_id,
+    });
+    let filter = match unsubscribe.topic {
+        SubscribeTopic::Name(filter) => filter.as_str().to_string(),
+        SubscribeTopic::Predefined(topic_id) => {
+            match translator.config.predefined.name(Some(id), topic_id.0) {
+                Some(name) => name.to_string(),
+                None => {
+                    // Nothing to remove; UNSUBACK has no return code [SN-5.4.18-1].
+                    translator.send_to(id, &unsuback, actions);
+                    return;
+                }
+            }
+        }
+        SubscribeTopic::Short(short) => short.as_str().to_string(),
+    };
+    let Some(session) = translator.sessions.get_mut(id) else {
+        return;
+    };
+    let had = session.subscriptions.iter().any(|s| s.filter == filter);
+    session.subscriptions.retain(|s| s.filter != filter);
+    match translator.config.kind {
+        GatewayKind::Transparent => {
+            let conn = publish::conn_for(translator, id);
+            actions.push(Action::Unsubscribe {
+                conn,
+                filter,
+                ack: Some(Ack {
+                    client: id.to_string(),
                     conn,
-                    filter,
-                    qos: requested,
-                    ack: Some(Ack {
-                        client: id.to_string(),
-                        conn,
-                        kind,
-                    }),
-                });
+                    kind: AckKind::UnsubAck {
+                        msg_id: unsubscribe.msg_id,
+                    },
+                }),
+            });
+        }
+        GatewayKind::Aggregating => {
+            if had {
+                release(translator, &filter, actions);
             }
-            GatewayKind::Aggregating => {
-                // [SN-4.2-1] One broker subscription per filter, shared and counted. It asks for
-                // QoS 2 so that each client can be served at the QoS it asked for. A filter
-                // already held is subscribed to again all the same: the broker then sends its
-                // retained messages, which the new subscriber is owed as a transparent gateway's
-                // would be [MQTT-3.3.1-6] [MQTT-3.8.4-3] (see `Retained`).
-                let count = self.shared.entry(filter.clone()).or_insert(0);
-                if !known {
-                    *count += 1;
-                }
-                actions.push(Action::Subscribe {
-                    conn: ConnId::GATEWAY,
-                    filter,
-                    qos: QoS::ExactlyOnce,
-                    ack: Some(Ack {
-                        client: id.to_string(),
-                        conn: ConnId::GATEWAY,
-                        kind,
-                    }),
-                });
+            // [SN-6.9-5]
+            translator.send_to(id, &unsuback, actions);
+        }
+    }
+}
+
+/// Aggregating: the broker answered the SUBSCRIBE of `client` for `filter`. The retained
+/// messages that follow are that subscription's; every other subscription answered earlier
+/// has had all of its own, since the broker sends them before its next SUBACK.
+pub(super) fn retained_follow(translator: &mut Translator, client: &str, filter: &str) {
+    for (id, session) in &mut translator.sessions {
+        for subscription in &mut session.subscriptions {
+            if id == client && subscription.filter == filter {
+                subscription.retained = Retained::Fresh;
+            } else if subscription.retained == Retained::Fresh {
+                subscription.retained = Retained::Settled;
             }
         }
     }
+}
 
-    pub(super) fn suback(
-        &mut self,
-        id: &str,
-        msg_id: MsgId,
-        topic_id: TopicId,
-        granted: Option<QoS>,
-        actions: &mut Vec<Action>,
-    ) {
-        // [SN-5.4.16-1] [SN-6.9-1] An accepted SUBACK tells the client the id; only from now on is
-        // it published with [SN-6.10-1].
-        if granted.is_some()
-            && topic_id != TopicId::UNASSIGNED
-            && let Some(session) = self.sessions.get_mut(id)
-        {
-            session.registry.tell(topic_id);
-        }
-        let suback = Message::SubAck(match granted {
-            Some(qos) => SubAck {
-                qos: sn_qos(qos),
-                topic_id,
-                msg_id,
-                return_code: ReturnCode::Accepted,
-            },
-            None => SubAck {
-                qos: SnQoS::AtMostOnce,
-                topic_id,
-                msg_id,
-                return_code: ReturnCode::NotSupported,
-            },
-        });
-        self.send_to(id, &suback, actions);
-    }
-
-    pub(super) fn unsubscribe(
-        &mut self,
-        id: &str,
-        unsubscribe: &Unsubscribe<'_>,
-        actions: &mut Vec<Action>,
-    ) {
-        let unsuback = Message::UnsubAck(UnsubAck {
-            msg_id: unsubscribe.msg_id,
-        });
-        let filter = match unsubscribe.topic {
-            SubscribeTopic::Name(filter) => filter.as_str().to_string(),
-            SubscribeTopic::Predefined(topic_id) => {
-                match self.config.predefined.name(Some(id), topic_id.0) {
-                    Some(name) => name.to_string(),
-                    None => {
-                        // Nothing to remove; UNSUBACK has no return code [SN-5.4.18-1].
-                        self.send_to(id, &unsuback, actions);
-                        return;
-                    }
-                }
-            }
-            SubscribeTopic::Short(short) => short.as_str().to_string(),
-        };
-        let Some(session) = self.sessions.get_mut(id) else {
-            return;
-        };
-        let had = session.subscriptions.iter().any(|s| s.filter == filter);
-        session.subscriptions.retain(|s| s.filter != filter);
-        match self.config.kind {
-            GatewayKind::Transparent => {
-                let conn = self.conn_for(id);
-                actions.push(Action::Unsubscribe {
-                    conn,
-                    filter,
-                    ack: Some(Ack {
-                        client: id.to_string(),
-                        conn,
-                        kind: AckKind::UnsubAck {
-                            msg_id: unsubscribe.msg_id,
-                        },
-                    }),
-                });
-            }
-            GatewayKind::Aggregating => {
-                if had {
-                    self.release(&filter, actions);
-                }
-                // [SN-6.9-5]
-                self.send_to(id, &unsuback, actions);
-            }
-        }
-    }
-
-    /// Aggregating: the broker answered the SUBSCRIBE of `client` for `filter`. The retained
-    /// messages that follow are that subscription's; every other subscription answered earlier
-    /// has had all of its own, since the broker sends them before its next SUBACK.
-    pub(super) fn retained_follow(&mut self, client: &str, filter: &str) {
-        for (id, session) in &mut self.sessions {
-            for subscription in &mut session.subscriptions {
-                if id == client && subscription.filter == filter {
-                    subscription.retained = Retained::Fresh;
-                } else if subscription.retained == Retained::Fresh {
-                    subscription.retained = Retained::Settled;
-                }
-            }
-        }
-    }
-
-    /// Aggregating: one client fewer holds `filter`; the last one out unsubscribes the gateway.
-    pub(super) fn release(&mut self, filter: &str, actions: &mut Vec<Action>) {
-        if let Some(count) = self.shared.get_mut(filter) {
-            *count = count.saturating_sub(1);
-            if *count == 0 {
-                self.shared.remove(filter);
-                actions.push(Action::Unsubscribe {
-                    conn: ConnId::GATEWAY,
-                    filter: filter.to_string(),
-                    ack: None,
-                });
-            }
+/// Aggregating: one client fewer holds `filter`; the last one out unsubscribes the gateway.
+pub(super) fn release(translator: &mut Translator, filter: &str, actions: &mut Vec<Action>) {
+    if let Some(count) = translator.shared.get_mut(filter) {
+        *count = count.saturating_sub(1);
+        if *count == 0 {
+            translator.shared.remove(filter);
+            actions.push(Action::Unsubscribe {
+                conn: ConnId::GATEWAY,
+                filter: filter.to_string(),
+                ack: None,
+            });
         }
     }
 }

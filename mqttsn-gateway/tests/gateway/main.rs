@@ -19,3 +19,6 @@ mod network;
 
 /// Nothing lost at a subscription's start or a kept session's return (issue 19).
 mod delivery;
+
+/// The MQTT level of every connection to the broker, read off the wire (issue 15).
+mod upstream;
