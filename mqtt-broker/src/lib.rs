@@ -31,13 +31,12 @@
 //! | listeners are bound, connections accepted and refused at the limit    | `start.rs`                  |
 //! | the configuration file is read                                        | `config.rs`                 |
 //! | where the log goes and what it holds (mosquitto's `log_*` directives)  | `logging.rs`                |
-//! | the connection limit is derived from the system's                     | `limits.rs`                 |
-//! | reload on SIGHUP (files, certificates), clean stop                    | `main.rs`                   |
-//! | the log settings (`log_dest`, `log_type`, ...)                        | `logging.rs`                |
 //! | the `log` backend honouring them: files, syslog, `$SYS/broker/log`    | `logging/logger.rs`         |
 //! | mosquitto's connection and per-packet debug lines                     | `logging/lines.rs`          |
 //! | RFC 3164 syslog datagrams                                             | `logging/syslog.rs`         |
 //! | mosquitto-style timestamps (`log_timestamp_format`)                   | `logging/timestamp.rs`      |
+//! | the connection limit is derived from the system's                     | `limits.rs`                 |
+//! | reload on SIGHUP (files, certificates), clean stop                    | `main.rs`                   |
 //! | the `mqtt-passwd` tool edits password files                           | `bin/mqtt_passwd.rs`        |
 //!
 //! **One connection (`connection/`)**
