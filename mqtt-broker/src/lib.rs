@@ -225,8 +225,9 @@ pub struct BrokerHandle {
     /// The bridges' threads, stopped first at shutdown. (A boxed slice rather than a `Vec`: the
     /// handle is kept small, since callers hold it in enums.)
     bridges: Box<[bridge::BridgeHandle]>,
-    /// The Prometheus endpoint, with `metrics_listener`.
-    metrics: Option<prometheus::MetricsServer>,
+    /// The Prometheus endpoint, with `metrics_listener` (boxed, like `bridges`, to keep the
+    /// handle small).
+    metrics: Option<Box<prometheus::MetricsServer>>,
 }
 
 /// The files behind the settings that `SIGHUP` reloads, and where each one is in force.

@@ -225,10 +225,10 @@ impl Broker {
         // Before the acceptors start, so that a metrics address that cannot be bound leaves no
         // thread behind.
         let metrics = match config.metrics_listener {
-            Some(address) => Some(
+            Some(address) => Some(Box::new(
                 prometheus::MetricsServer::start(address, Arc::clone(&context.router))
                     .map_err(|error| StartError::Bind(address, error))?,
-            ),
+            )),
             None => None,
         };
         let live = Arc::new((Mutex::new(0usize), Condvar::new()));
