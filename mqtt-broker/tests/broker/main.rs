@@ -15,6 +15,7 @@ mod deep;
 mod hooks;
 mod keepalive;
 mod limits;
+mod logs;
 mod malformed;
 mod metrics;
 mod offline;
