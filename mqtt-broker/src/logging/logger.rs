@@ -479,4 +479,61 @@ mod tests {
         record(&logger, log::Level::Error, "mqtt_broker", "lost");
         assert!(logger.state.lock().sinks.len() == 1);
     }
+
+    /// End to end: lines reach a subscriber of `$SYS/broker/log/#` under mosquitto's topic names, in
+    /// order, and debug lines never do (each publication would log one more).
+    #[test]
+    fn topic_lines_are_published_under_sys_broker_log() {
+        let broker = crate::Broker::start(crate::Config {
+            listeners: vec![std::net::SocketAddr::from(([127, 0, 0, 1], 0))],
+            sys_interval: std::time::Duration::ZERO,
+            ..crate::Config::default()
+        })
+        .expect("the broker starts");
+        let port = broker.local_addrs()[0].port();
+        let logger = Logger::new(LogSettings {
+            destinations: vec![LogDestination::Topic],
+            types: vec![LogType::Debug, LogType::Warning, LogType::Information],
+            ..LogSettings::default()
+        });
+        logger
+            .attach_topic(&broker.context.router)
+            .expect("the publisher starts");
+        let options = mqtt_client::ConnectOptions::builder("127.0.0.1", port)
+            .client_id("log-watch")
+            .build()
+            .expect("options");
+        let watcher = mqtt_client::Client::connect(options).expect("connects");
+        watcher
+            .subscribe(&[("$SYS/broker/log/#", mqtt_client::QoS::AtMostOnce)])
+            .expect("subscribes")
+            .wait()
+            .expect("granted");
+        logger.write_line(LogType::Warning, "disk nearly full");
+        logger.write_line(LogType::Debug, "never published");
+        logger.write_line(LogType::Information, "after");
+        let mut got = Vec::new();
+        for _ in 0..2 {
+            let message = watcher
+                .messages()
+                .recv_timeout(std::time::Duration::from_secs(10))
+                .expect("a log line");
+            got.push((
+                message.topic.to_string(),
+                String::from_utf8_lossy(&message.payload).into_owned(),
+            ));
+        }
+        assert_eq!(
+            got,
+            vec![
+                (
+                    "$SYS/broker/log/W".to_owned(),
+                    "disk nearly full".to_owned()
+                ),
+                ("$SYS/broker/log/I".to_owned(), "after".to_owned()),
+            ]
+        );
+        watcher.disconnect();
+        broker.shutdown();
+    }
 }
