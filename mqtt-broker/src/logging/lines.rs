@@ -99,6 +99,11 @@ fn disconnected_line(client_id: &str, ended: Ended) -> String {
 /// `subscribe`/`unsubscribe` lines (`c1 1 a/#`). `v5` says whether the connection speaks 5.0
 /// (properties after the variable header).
 pub(crate) fn received(client_id: &str, v5: bool, bytes: &[u8]) {
+    // The hot path (every packet read) pays one atomic load and a byte test when debug is off.
+    let subscription = bytes.first().is_some_and(|first| matches!(first >> 4, 8 | 10));
+    if !subscription && !packet_lines_enabled() {
+        return;
+    }
     let Some(packet) = Described::from_bytes(bytes, v5) else {
         return;
     };
