@@ -117,7 +117,8 @@ pub struct Config {
     /// limit; not a mosquitto directive). Further filters are refused with 0x80 (3.1.1).
     pub max_subscriptions_per_client: usize,
     /// The most levels a topic name or filter may have (`max_topic_levels`, default 0 = no limit;
-    /// not a mosquitto directive). A longer PUBLISH topic is dropped, a longer filter refused.
+    /// not a mosquitto directive). A PUBLISH to a deeper topic closes its connection unacknowledged,
+    /// a deeper filter is refused with 0x80.
     pub max_topic_levels: usize,
     /// Bridges to other brokers (`connection` blocks; see `bridge/config.rs`), default none.
     pub bridges: Vec<crate::BridgeConfig>,

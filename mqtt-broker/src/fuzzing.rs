@@ -10,7 +10,8 @@
 //! What a run checks, beyond "nothing panics, nothing hangs": every packet the broker hands a writer
 //! encodes, and decodes back to one whole packet at the connection's protocol level; CONNACK is the
 //! first packet on every accepted connection [MQTT-3.2.0-1]; a closed session answers nothing more
-//! [MQTT-3.1.4-5].
+//! [MQTT-3.1.4-5]. A client whose first packet names level 5 speaks MQTT 5.0 from then on, as in
+//! `connection/reader.rs`, so 3.1.1 and 5.0 sessions meet in the same router.
 //!
 //! What it does not cover: `connection/reader.rs`'s glue around the same calls (authentication, the ACL and
 //! `max_topic_levels` checks, blocking on a full channel, threads) and `connection/writer.rs`. The script
@@ -22,9 +23,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use mqtt_codec::v5::{self, ReasonCode};
 use mqtt_codec::{Decoder, ProtocolLevel, Status};
 
-use crate::connection::protocol::{Action, ProtocolMachine, Settings};
+use crate::connection::protocol::{Action, ProtocolMachine, Settings, ack_reason};
 use crate::hooks::ClientInfo;
 use crate::persistence::Restored;
 use crate::routing::outbound::{OutPacket, Outbound, WriterRx, WriterTx, writer_channel};
@@ -128,6 +130,7 @@ struct Client {
     id: u64,
     protocol: ProtocolMachine,
     decoder: Decoder,
+    decoder5: v5::Decoder,
     /// Bytes received and not yet a whole packet.
     buffer: Vec<u8>,
     attached: Option<Attached>,
@@ -165,11 +168,15 @@ impl Script {
             allow_zero_length_clientid: true,
             auto_id_prefix: "auto-".into(),
             message_size_limit: 64,
+            max_packet_size: mqtt_codec::MAX_PACKET_SIZE,
+            max_keepalive: 0,
+            topic_alias_maximum: 10,
         };
         Client {
             id,
             protocol: ProtocolMachine::new(settings, id, self.now),
             decoder: Decoder::new(ProtocolLevel::Mqtt311).with_max_packet_size(MAX_PACKET_SIZE),
+            decoder5: v5::Decoder::new().with_max_packet_size(MAX_PACKET_SIZE),
             buffer: Vec::new(),
             attached: None,
             closed: false,
@@ -187,17 +194,38 @@ impl Script {
         let mut consumed = 0;
         while !self.clients[client].closed {
             let state = &mut self.clients[client];
-            let actions = match state.decoder.decode(&buffer[consumed..]) {
-                Ok(Status::Complete((packet, used))) => {
-                    consumed += used;
-                    self.packets += 1;
-                    let mut actions = Vec::new();
-                    state.protocol.packet_into(packet, self.now, &mut actions);
-                    state.decoder.set_level(state.protocol.level());
-                    actions
+            let bytes = &buffer[consumed..];
+            if !state.protocol.is_v5()
+                && state.attached.is_none()
+                && let Ok(Status::Complete(Some(5))) = v5::connect_level(bytes)
+            {
+                state.protocol.expect_v5();
+            }
+            let actions = if state.protocol.is_v5() {
+                match state.decoder5.decode(bytes) {
+                    Ok(Status::Complete((packet, used))) => {
+                        consumed += used;
+                        self.packets += 1;
+                        let mut actions = Vec::new();
+                        state.protocol.packet5_into(packet, self.now, &mut actions);
+                        actions
+                    }
+                    Ok(Status::Partial) => break,
+                    Err(error) => state.protocol.malformed(error),
                 }
-                Ok(Status::Partial) => break,
-                Err(error) => state.protocol.malformed(error),
+            } else {
+                match state.decoder.decode(bytes) {
+                    Ok(Status::Complete((packet, used))) => {
+                        consumed += used;
+                        self.packets += 1;
+                        let mut actions = Vec::new();
+                        state.protocol.packet_into(packet, self.now, &mut actions);
+                        state.decoder.set_level(state.protocol.level());
+                        actions
+                    }
+                    Ok(Status::Partial) => break,
+                    Err(error) => state.protocol.malformed(error),
+                }
             };
             self.execute(client, actions);
         }
@@ -230,6 +258,7 @@ impl Script {
                         tx: tx.clone(),
                         stream: Arc::new(Stream::Plain(socket)),
                         starved: Arc::clone(&starved),
+                        mqtt5: request.mqtt5.is_some(),
                     };
                     let info = Arc::new(ClientInfo::restored(Arc::clone(&request.client_id), None));
                     let opened = self.router.open(&request, info, link);
@@ -243,7 +272,7 @@ impl Script {
                     if let Some(old) = opened.taken_over {
                         // The old connection's socket is shut down; its reader sees the end.
                         let connection_id = old.connection_id;
-                        old.disconnect();
+                        old.disconnect_with(ReasonCode::SESSION_TAKEN_OVER);
                         if let Some(other) = self.clients.iter().position(|c| c.id == connection_id)
                         {
                             let actions = self.clients[other].protocol.connection_lost();
@@ -253,11 +282,15 @@ impl Script {
                 }
                 (Action::Publish(message), _) => self.router.publish(&message),
                 (Action::PublishOnce { packet_id, message }, Some(slot)) => {
-                    match self
-                        .router
-                        .publish_once(&slot, id, packet_id, message.as_ref(), None)
-                    {
-                        Ok(()) => self.send(client, OutPacket::PubRec(packet_id)),
+                    match self.router.publish_once(
+                        &slot,
+                        id,
+                        packet_id,
+                        message.as_ref(),
+                        None,
+                        None,
+                    ) {
+                        Ok(_) => self.send(client, OutPacket::PubRec(packet_id)),
                         Err(refused) => {
                             let actions = self.clients[client]
                                 .protocol
@@ -267,7 +300,7 @@ impl Script {
                     }
                 }
                 (Action::Release(packet_id), Some(slot)) => {
-                    self.router.release(&slot, id, packet_id);
+                    let _ = self.router.release(&slot, id, packet_id);
                     self.send(client, OutPacket::PubComp(packet_id));
                 }
                 (Action::Acknowledged(ack), Some(slot)) => {
@@ -280,23 +313,71 @@ impl Script {
                         }
                     }
                 }
-                (Action::Subscribe { packet_id, filters }, Some(slot)) => {
+                (
+                    Action::Subscribe {
+                        packet_id,
+                        filters,
+                        options,
+                    },
+                    Some(slot),
+                ) => {
                     let allowed = vec![true; filters.len()];
                     let level = self.clients[client].protocol.level();
-                    let (codes, subscribed) = self.router.subscribe(
-                        &slot,
-                        id,
-                        &filters,
-                        &allowed,
-                        MAX_SUBSCRIPTIONS,
-                        level,
+                    let asked = crate::routing::router::Asked {
+                        filters: &filters,
+                        options: &options,
+                        allowed: &allowed,
+                    };
+                    let done = self
+                        .router
+                        .subscribe(&slot, id, asked, MAX_SUBSCRIPTIONS, level);
+                    self.send(
+                        client,
+                        OutPacket::SubAck {
+                            packet_id,
+                            codes: done.codes,
+                        },
                     );
-                    self.send(client, OutPacket::SubAck { packet_id, codes });
-                    self.router.send_retained(&slot, id, &subscribed);
+                    self.router.send_retained(&slot, id, &done.send_retained);
                 }
                 (Action::Unsubscribe { packet_id, filters }, Some(slot)) => {
-                    self.router.unsubscribe(&slot, id, &filters);
-                    self.send(client, OutPacket::UnsubAck(packet_id));
+                    let existed = self.router.unsubscribe(&slot, id, &filters);
+                    if self.clients[client].protocol.is_v5() {
+                        let codes = existed
+                            .iter()
+                            .map(|existed| {
+                                if *existed {
+                                    ReasonCode::SUCCESS
+                                } else {
+                                    ReasonCode::NO_SUBSCRIPTION_EXISTED
+                                }
+                            })
+                            .collect();
+                        self.send(client, OutPacket::UnsubAck5 { packet_id, codes });
+                    } else {
+                        self.send(client, OutPacket::UnsubAck(packet_id));
+                    }
+                }
+                (Action::PublishAcked { packet_id, message }, Some(_)) => {
+                    let forwarded = message.is_some();
+                    let delivered = message.map_or(Ok(0), |message| {
+                        self.router.publish_from(&message, None, None)
+                    });
+                    match delivered {
+                        Ok(delivered) => {
+                            let code = ack_reason(true, forwarded, delivered);
+                            self.send(client, OutPacket::PubAckWith(packet_id, code));
+                        }
+                        Err(refused) => {
+                            let actions = self.clients[client]
+                                .protocol
+                                .queue_full(refused.to_string());
+                            self.execute(client, actions);
+                        }
+                    }
+                }
+                (Action::SessionExpiry(seconds), Some(slot)) => {
+                    self.router.set_session_expiry(&slot, id, seconds);
                 }
                 (Action::Dropped { .. }, _) => {}
                 (Action::Close(close), slot) => {
@@ -354,7 +435,11 @@ impl Script {
 
     /// The writer's checks on one outbound packet.
     fn check(&mut self, client: usize, outbound: &Outbound) {
-        let level = self.clients[client].protocol.level();
+        let level = if self.clients[client].protocol.is_v5() {
+            None
+        } else {
+            Some(self.clients[client].protocol.level())
+        };
         let packets = match outbound {
             Outbound::Packet(packet) | Outbound::Durable(packet, _) => std::slice::from_ref(packet),
             Outbound::Batch(packets, _) => packets.as_slice(),
@@ -365,23 +450,47 @@ impl Script {
         }
     }
 
-    /// The writer's checks on one packet.
-    fn check_packet(&mut self, client: usize, level: ProtocolLevel, packet: &OutPacket) {
+    /// The writer's checks on one packet, at `level` (`None`: 5.0).
+    fn check_packet(&mut self, client: usize, level: Option<ProtocolLevel>, packet: &OutPacket) {
         if let Some(attached) = &mut self.clients[client].attached {
             if !attached.started {
                 assert!(
-                    matches!(packet, OutPacket::ConnAck { .. }),
-                    "first packet {packet:?} is not CONNACK [MQTT-3.2.0-1]"
+                    matches!(packet, OutPacket::ConnAck { .. } | OutPacket::ConnAck5(_)),
+                    "first packet {packet:?} is not CONNACK [MQTT-3.2.0-1] [MQTT5-3.2.0-1]"
                 );
             }
             attached.started = true;
         }
         let mut bytes = Vec::new();
-        let encoded = packet.encode(level, &mut bytes);
-        assert!(encoded.is_ok(), "{packet:?} does not encode: {encoded:?}");
         // Server packets decode with a client's view: a decoder at the connection's level.
-        match Decoder::new(level).decode(&bytes) {
-            Ok(Status::Complete((_, used))) => {
+        let (encoded, decoded) = match level {
+            Some(level) => {
+                let encoded = packet.encode(level, &mut bytes);
+                let decoded = Decoder::new(level)
+                    .decode(&bytes)
+                    .map(|status| match status {
+                        Status::Complete((_, used)) => Status::Complete(used),
+                        Status::Partial => Status::Partial,
+                    });
+                (encoded, decoded)
+            }
+            None => {
+                let encoded = packet.encode5(self.now, &mut bytes);
+                let decoded = v5::Decoder::new()
+                    .decode(&bytes)
+                    .map(|status| match status {
+                        Status::Complete((_, used)) => Status::Complete(used),
+                        Status::Partial => Status::Partial,
+                    });
+                (encoded, decoded)
+            }
+        };
+        assert!(encoded.is_ok(), "{packet:?} does not encode: {encoded:?}");
+        if bytes.is_empty() {
+            return; // a 5.0-only packet (a server DISCONNECT) has no 3.1.1 form
+        }
+        match decoded {
+            Ok(Status::Complete(used)) => {
                 assert_eq!(used, bytes.len(), "{packet:?} encoded with trailing bytes");
             }
             other => panic!("{packet:?} encoded as {bytes:02x?}, which decodes as {other:?}"),
@@ -424,5 +533,17 @@ mod tests {
             packets >= 10,
             "the seeds reach the sessions: {packets} packets"
         );
+    }
+
+    /// The `mqtt5` seed (two 5.0 clients and a 3.1.1 one: subscription options and identifier,
+    /// a topic alias, user properties, UNSUBSCRIBE, DISCONNECT with a Session Expiry Interval)
+    /// gets every one of its ten packets decoded at its level: a 5.0 CONNECT taken for 3.1.1 would
+    /// close the connection at once.
+    #[test]
+    fn the_5_0_seed_is_decoded_at_5_0() {
+        let seed = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../fuzz/corpus/broker_session/mqtt5");
+        let data = std::fs::read(seed).expect("the 5.0 seed is in the repository");
+        assert_eq!(session(&data), 10);
     }
 }

@@ -253,6 +253,7 @@ pub struct ConnectRequest<'a> {
     pub(crate) listener: Listener,
     pub(crate) peer: SocketAddr,
     pub(crate) level: ProtocolLevel,
+    pub(crate) mqtt5: bool,
 }
 
 impl<'a> ConnectRequest<'a> {
@@ -286,9 +287,15 @@ impl<'a> ConnectRequest<'a> {
         self.peer
     }
 
-    /// MQTT 3.1 or 3.1.1, as CONNECT named it.
+    /// MQTT 3.1 or 3.1.1, as CONNECT named it; `Mqtt311` for a 5.0 client too, whose rules the
+    /// broker shares with 3.1.1 where a hook can see them (see [`is_mqtt5`](Self::is_mqtt5)).
     pub fn protocol_level(&self) -> ProtocolLevel {
         self.level
+    }
+
+    /// Whether the CONNECT named MQTT 5.0.
+    pub fn is_mqtt5(&self) -> bool {
+        self.mqtt5
     }
 }
 
@@ -303,6 +310,7 @@ impl fmt::Debug for ConnectRequest<'_> {
             .field("listener", &self.listener)
             .field("peer", &self.peer)
             .field("level", &self.level)
+            .field("mqtt5", &self.mqtt5)
             .finish()
     }
 }
@@ -324,6 +332,7 @@ pub(crate) struct ConnectionInfo {
     pub(crate) listener: Listener,
     pub(crate) peer: SocketAddr,
     pub(crate) level: ProtocolLevel,
+    pub(crate) mqtt5: bool,
     pub(crate) certificate_identity: Option<Arc<str>>,
 }
 
@@ -362,9 +371,18 @@ impl ClientInfo {
         self.connection.as_ref().map(|connection| connection.peer)
     }
 
-    /// MQTT 3.1 or 3.1.1 (`None` as for [`listener`](Self::listener)).
+    /// MQTT 3.1 or 3.1.1 (`None` as for [`listener`](Self::listener)); `Mqtt311` for a 5.0
+    /// client, which [`is_mqtt5`](Self::is_mqtt5) tells apart.
     pub fn protocol_level(&self) -> Option<ProtocolLevel> {
         self.connection.as_ref().map(|connection| connection.level)
+    }
+
+    /// Whether the client's connection speaks MQTT 5.0 (false as well for a session restored
+    /// from disk whose client has not reconnected).
+    pub fn is_mqtt5(&self) -> bool {
+        self.connection
+            .as_ref()
+            .is_some_and(|connection| connection.mqtt5)
     }
 
     /// The subject CN of the client's certificate, on a TLS listener that verified one.
@@ -472,6 +490,7 @@ mod tests {
             },
             peer: SocketAddr::from(([127, 0, 0, 1], 40000)),
             level: ProtocolLevel::Mqtt311,
+            mqtt5: false,
         };
         assert!(!format!("{request:?}").contains("hunter2"));
     }

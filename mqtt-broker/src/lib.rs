@@ -1,4 +1,4 @@
-//! A blocking MQTT 3.1 / 3.1.1 broker: one reader and one writer thread per connection, joined by a
+//! A blocking MQTT 3.1 / 3.1.1 / 5.0 broker: one reader and one writer thread per connection, joined by a
 //! bounded channel; shared state behind `parking_lot` locks that are never held across I/O.
 //!
 //! Start one in-process from a [`Config`], learn where it listens, stop it:
@@ -46,6 +46,7 @@
 //! | the folder's parts fit together                                       | `connection/mod.rs`         |
 //! | a socket becomes packets, and packets become actions                  | `connection/reader.rs`      |
 //! | the protocol rules of one connection are decided, sans I/O            | `connection/protocol.rs`    |
+//! | ... and their MQTT 5.0 form (properties, Reason Codes, topic aliases) | `connection/protocol/v5.rs` |
 //! | packets reach the socket, batched                                     | `connection/writer.rs`      |
 //! | those rules are driven by hand, bytes and time in (a runnable example) | [`sans_io`] (`sans_io.rs`)  |
 //!
@@ -405,7 +406,7 @@ impl BrokerHandle {
             let _ = thread.join();
         }
         for link in self.context.router.detach_all() {
-            link.disconnect();
+            link.disconnect_with(mqtt_codec::v5::ReasonCode::SERVER_SHUTTING_DOWN); // 5.0: 0x8B
         }
         let (count, ended) = &*self.live;
         let mut count = count.lock();

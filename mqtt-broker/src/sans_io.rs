@@ -110,12 +110,7 @@ impl ConnectionRules {
     /// uses (`connect_timeout`, `allow_zero_length_clientid`, `auto_id_prefix`,
     /// `message_size_limit`).
     pub fn new(config: &Config, now: Instant) -> Self {
-        let settings = Settings {
-            connect_timeout: config.connect_timeout,
-            allow_zero_length_clientid: config.allow_zero_length_clientid,
-            auto_id_prefix: config.auto_id_prefix.clone(),
-            message_size_limit: config.message_size_limit,
-        };
+        let settings = Settings::from_config(config);
         Self {
             machine: ProtocolMachine::new(settings, 1, now),
             buffer: Vec::new(),

@@ -132,22 +132,11 @@ impl Broker {
         } else {
             limits.max_inflight
         };
-        let max_packet_size = if config.message_size_limit == 0 {
-            mqtt_codec::MAX_PACKET_SIZE
-        } else {
-            // Room for the fixed header, topic and packet identifier around the payload; a payload over
-            // the limit but within this is acknowledged and dropped, a larger packet closes the
-            // connection before it is buffered.
-            config.message_size_limit.saturating_add(5 + 2 + 65_535 + 2)
-        };
+        let settings = Settings::from_config(&config);
+        let max_packet_size = settings.max_packet_size;
         let context = Arc::new(Context {
             router: Arc::new(Router::new(limits, security, store.clone(), restored)),
-            settings: Settings {
-                connect_timeout: config.connect_timeout,
-                allow_zero_length_clientid: config.allow_zero_length_clientid,
-                auto_id_prefix: config.auto_id_prefix.clone(),
-                message_size_limit: config.message_size_limit,
-            },
+            settings,
             max_connections,
             admitted: AtomicUsize::new(0),
             channel_capacity: window.min(CHANNEL_MAX) + CHANNEL_HEADROOM,

@@ -1,8 +1,12 @@
 //! `cargo xtask crash [--smoke] [--rounds N]`: the broker's durability promise, tested by killing it.
 //!
-//! A broker binary runs with `persistence true`. Two persistent subscribers (QoS 1 on `crash/1`,
-//! QoS 2 on `crash/2`) and two publishers (QoS 1 and QoS 2, one message at a time, payload = a
-//! sequence number) run throughout, reconnecting whenever the broker is gone. The broker is killed
+//! A broker binary runs with `persistence true`. Three persistent subscribers (QoS 1 on `crash/1`,
+//! QoS 2 on `crash/2` and `crash/3`) and three publishers (one message at a time, payload = a
+//! sequence number) run throughout, reconnecting whenever the broker is gone: a QoS 1 and a QoS 2
+//! one with clean sessions, which give up a message whose acknowledgement a crash cut off, and a
+//! QoS 2 one with a persistent session, which sends that PUBLISH again (same packet identifier, DUP
+//! set) or its PUBREL, as its session requires [MQTT-4.3.3-1]: the broker must tell a resent
+//! PUBLISH it has routed from one it has not, across the crash. The broker is killed
 //! with SIGKILL at random moments and restarted, `rounds` times. At the end it is left running until
 //! the subscribers have caught up, and the task checks: every message whose PUBLISH was acknowledged
 //! (PUBACK for QoS 1, PUBREC for QoS 2) was received at least once on QoS 1 and exactly once on
@@ -62,18 +66,26 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
 
     let stop = Arc::new(AtomicBool::new(false));
     let mut broker = Broker::start(&binary, &config, address, &dir)?;
-    let subscribers: Vec<_> = [(1u8, QoS::AtLeastOnce), (2, QoS::ExactlyOnce)]
-        .into_iter()
-        .map(|(n, qos)| Subscriber::spawn(address, n, qos, Arc::clone(&stop)))
+    // (topic number, QoS, persistent publisher, name in the report)
+    let cases = [
+        (1u8, QoS::AtLeastOnce, false, "QoS 1"),
+        (2, QoS::ExactlyOnce, false, "QoS 2"),
+        (3, QoS::ExactlyOnce, true, "QoS 2, persistent publisher"),
+    ];
+    let subscribers: Vec<_> = cases
+        .iter()
+        .map(|&(n, qos, _, _)| Subscriber::spawn(address, n, qos, Arc::clone(&stop)))
         .collect();
     for subscriber in &subscribers {
         subscriber.wait_subscribed(Duration::from_secs(20))?;
     }
     // The publishers have their own flag: the subscribers must keep reading after they stop.
     let publishers_stop = Arc::new(AtomicBool::new(false));
-    let publishers: Vec<_> = [(1u8, QoS::AtLeastOnce), (2, QoS::ExactlyOnce)]
-        .into_iter()
-        .map(|(n, qos)| Publisher::spawn(address, n, qos, Arc::clone(&publishers_stop)))
+    let publishers: Vec<_> = cases
+        .iter()
+        .map(|&(n, qos, persistent, _)| {
+            Publisher::spawn(address, n, qos, persistent, Arc::clone(&publishers_stop))
+        })
         .collect();
 
     for round in 1..=rounds {
@@ -119,7 +131,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     for ((subscriber, acked), (name, exactly_once)) in subscribers
         .iter()
         .zip(&acknowledged)
-        .zip([("QoS 1", false), ("QoS 2", true)])
+        .zip(cases.map(|(_, qos, _, name)| (name, qos == QoS::ExactlyOnce)))
     {
         let received = subscriber.received.lock().map_err(|_| "poisoned")?.clone();
         let missing = acked
@@ -478,7 +490,16 @@ impl Subscriber {
 struct Publisher(thread::JoinHandle<BTreeSet<u64>>);
 
 impl Publisher {
-    fn spawn(address: SocketAddr, n: u8, qos: QoS, stop: Arc<AtomicBool>) -> Self {
+    fn spawn(
+        address: SocketAddr,
+        n: u8,
+        qos: QoS,
+        persistent: bool,
+        stop: Arc<AtomicBool>,
+    ) -> Self {
+        if persistent {
+            return Self(thread::spawn(move || persistent_qos2(address, n, &stop)));
+        }
         Self(thread::spawn(move || {
             let topic = format!("crash/{n}");
             let client_id = format!("crash-pub-{n}");
@@ -537,4 +558,68 @@ impl Publisher {
     fn join(self) -> BTreeSet<u64> {
         self.0.join().unwrap_or_default()
     }
+}
+
+/// The QoS 2 publisher with a persistent session: a PUBLISH not answered by PUBREC is sent again
+/// (DUP set, same identifier) after reconnecting, and a PUBREL not answered by PUBCOMP likewise.
+/// Answers the sequence numbers acknowledged by PUBREC (for the first sending or a later one).
+fn persistent_qos2(address: SocketAddr, n: u8, stop: &AtomicBool) -> BTreeSet<u64> {
+    let topic = format!("crash/{n}");
+    let client_id = format!("crash-pub-{n}");
+    let mut acknowledged = BTreeSet::new();
+    let mut seq: u64 = 1;
+    let mut packet_id: u16 = 1;
+    // Whether `seq` was sent before (its next sending has DUP set), and whether PUBREC came.
+    let mut sent = false;
+    let mut received = false;
+    while !stop.load(Ordering::SeqCst) {
+        let Some(mut link) = Link::connect(address, &client_id, false) else {
+            thread::sleep(Duration::from_millis(20));
+            continue;
+        };
+        while !stop.load(Ordering::SeqCst) {
+            let payload = seq.to_string();
+            let packet = if received {
+                Packet::PubRel(PubRel {
+                    packet_id: id(packet_id),
+                })
+            } else {
+                Packet::Publish(Publish {
+                    topic: TopicName::new(&topic).unwrap_or_else(|_| unreachable!()),
+                    payload: payload.as_bytes(),
+                    delivery: Delivery::new(QoS::ExactlyOnce, id(packet_id), sent),
+                    retain: false,
+                })
+            };
+            if link.send(&packet).is_err() {
+                break;
+            }
+            sent = true;
+            let answer = loop {
+                match link.next(|packet| match packet {
+                    Packet::PubRec(ack) if ack.packet_id.get() == packet_id => Some(true),
+                    Packet::PubComp(ack) if ack.packet_id.get() == packet_id => Some(false),
+                    _ => None,
+                }) {
+                    Ok(Some(Some(pubrec))) => break Some(pubrec),
+                    Ok(_) if !stop.load(Ordering::SeqCst) => continue,
+                    _ => break None,
+                }
+            };
+            match answer {
+                None => break,
+                Some(true) => {
+                    acknowledged.insert(seq);
+                    received = true;
+                }
+                Some(false) if received => {
+                    seq += 1;
+                    packet_id = packet_id % u16::MAX + 1;
+                    (sent, received) = (false, false);
+                }
+                Some(false) => {}
+            }
+        }
+    }
+    acknowledged
 }

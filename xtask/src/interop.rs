@@ -1,9 +1,10 @@
 //! `cargo xtask interop`: the broker against real third-party clients.
 //!
 //! Builds `mqtt-broker`, starts it on a free loopback port, and drives it with Debian's
-//! `mosquitto_pub` / `mosquitto_sub` (package `mosquitto-clients`) at both protocol levels and all
+//! `mosquitto_pub` / `mosquitto_sub` (package `mosquitto-clients`) at the three protocol levels and all
 //! three QoS levels, with retained messages, a Will and a shared subscription, then with the Python
-//! `paho-mqtt` client (package `python3-paho-mqtt`). Each check names what it proves. A missing tool
+//! `paho-mqtt` client (package `python3-paho-mqtt`), at 3.1.1 and at 5.0 (properties, subscription
+//! options and identifiers). Each check names what it proves. A missing tool
 //! is an error, not a skip: CI installs them.
 
 use std::io::{BufRead, BufReader, Write};
@@ -38,7 +39,7 @@ pub(crate) fn run() -> Result<(), String> {
     let port = free_port()?;
     let broker = Broker::start(&binary, port)?;
 
-    for version in ["mqttv31", "mqttv311"] {
+    for version in ["mqttv31", "mqttv311", "mqttv5"] {
         for qos in ["0", "1", "2"] {
             live_message(port, version, qos)?;
             retained_message(port, version, qos)?;
@@ -47,6 +48,7 @@ pub(crate) fn run() -> Result<(), String> {
         shared_subscription(port, version)?;
     }
     paho(port)?;
+    paho5(port)?;
     drop(broker);
     eprintln!("interop: all checks passed");
     Ok(())
@@ -264,6 +266,65 @@ fn paho(port: u16) -> Result<(), String> {
          assert message.retain\n\
          print('paho ok')\n"
     );
+    python(&script, "paho-mqtt", "paho ok")
+}
+
+/// paho-mqtt at MQTTv5: a subscription with No Local and a Subscription Identifier; a PUBLISH with
+/// User Property, Response Topic, Correlation Data and Content Type reaches it with all of them
+/// unchanged and the identifier [MQTT5-3.3.2-17] [MQTT5-3.3.4-3]; the subscriber's own message on
+/// the topic does not come back [MQTT5-3.8.3-3]; CONNACK assigned the empty client id one
+/// [MQTT5-3.1.3-7].
+fn paho5(port: u16) -> Result<(), String> {
+    let script = format!(
+        "import threading, paho.mqtt.client as mqtt\n\
+         from paho.mqtt.properties import Properties\n\
+         from paho.mqtt.packettypes import PacketTypes\n\
+         from paho.mqtt.subscribeoptions import SubscribeOptions\n\
+         got, connack = [], {{}}\n\
+         subscribed, second = threading.Event(), threading.Event()\n\
+         def on_connect(client, userdata, flags, rc, properties=None):\n\
+         \x20   connack['properties'] = properties\n\
+         \x20   wanted = Properties(PacketTypes.SUBSCRIBE)\n\
+         \x20   wanted.SubscriptionIdentifier = 7\n\
+         \x20   client.subscribe('interop/paho5', options=SubscribeOptions(qos=1, noLocal=True), properties=wanted)\n\
+         def on_message(client, userdata, message):\n\
+         \x20   got.append(message)\n\
+         \x20   if message.payload == b'second': second.set()\n\
+         sub = mqtt.Client(client_id='', protocol=mqtt.MQTTv5)\n\
+         sub.on_connect = on_connect\n\
+         sub.on_subscribe = lambda *args: subscribed.set()\n\
+         sub.on_message = on_message\n\
+         sub.connect('127.0.0.1', {port})\n\
+         sub.loop_start()\n\
+         assert subscribed.wait(10), 'no SUBACK'\n\
+         assert connack['properties'].AssignedClientIdentifier, 'no Assigned Client Identifier'\n\
+         pub = mqtt.Client(client_id='paho5-pub', protocol=mqtt.MQTTv5)\n\
+         pub.connect('127.0.0.1', {port})\n\
+         pub.loop_start()\n\
+         sent = Properties(PacketTypes.PUBLISH)\n\
+         sent.UserProperty = [('k', 'v'), ('k', 'w')]\n\
+         sent.ResponseTopic = 'interop/reply'\n\
+         sent.CorrelationData = b'42'\n\
+         sent.ContentType = 'text/plain'\n\
+         pub.publish('interop/paho5', b'first', qos=1, properties=sent).wait_for_publish(10)\n\
+         sub.publish('interop/paho5', b'own', qos=1).wait_for_publish(10)\n\
+         pub.publish('interop/paho5', b'second', qos=1).wait_for_publish(10)\n\
+         assert second.wait(10), 'the second message did not come'\n\
+         payloads = [message.payload for message in got]\n\
+         assert payloads == [b'first', b'second'], payloads\n\
+         p = got[0].properties\n\
+         assert p.UserProperty == [('k', 'v'), ('k', 'w')], p.UserProperty\n\
+         assert (p.ResponseTopic, p.CorrelationData, p.ContentType) == ('interop/reply', b'42', 'text/plain'), p\n\
+         assert p.SubscriptionIdentifier == [7], p.SubscriptionIdentifier\n\
+         sub.loop_stop(); pub.loop_stop()\n\
+         print('paho5 ok')\n"
+    );
+    python(&script, "paho-mqtt at MQTTv5", "paho5 ok")
+}
+
+/// Runs `script` with Debian's Python (the one `python3-paho-mqtt` is installed for) and expects
+/// `expected` on its output.
+fn python(script: &str, what: &str, expected: &str) -> Result<(), String> {
     let python = if Path::new("/usr/bin/python3").exists() {
         "/usr/bin/python3"
     } else {
@@ -282,7 +343,7 @@ fn paho(port: u16) -> Result<(), String> {
             .map_err(|error| format!("cannot feed the paho script: {error}"))?;
     }
     drop(child.stdin.take());
-    expect_output(child.wait_with_output(), "paho-mqtt", "paho ok")
+    expect_output(child.wait_with_output(), what, expected)
 }
 
 fn mosquitto_sub(

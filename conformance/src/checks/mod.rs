@@ -4,6 +4,7 @@
 use crate::check::Check;
 
 mod connect;
+mod hostile;
 mod publish;
 mod retain;
 mod session;
@@ -25,6 +26,7 @@ pub(crate) fn all() -> Vec<&'static Check> {
         session::CHECKS,
         will::CHECKS,
         topics::CHECKS,
+        hostile::CHECKS,
         // The MQTT-SN gateway suite, run only against a gateway.
         sn_connect::CHECKS,
         sn_publish::CHECKS,

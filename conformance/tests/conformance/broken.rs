@@ -165,6 +165,20 @@ const TARGETS: &[Target] = &[
     ),
     (Fault::DiesOnDeepFilter, None, &["deep-filter-survived"]),
     (
+        Fault::AckAndDropDeepPublish,
+        None,
+        &["deep-publish-delivered-or-refused"],
+    ),
+    (
+        Fault::IgnoreWrongQos2Steps,
+        None,
+        &[
+            "qos2-answered-with-puback-closes",
+            "qos2-pubcomp-before-pubrec-closes",
+            "qos2-puback-after-pubrel-closes",
+        ],
+    ),
+    (
         Fault::FirstOverlapWins,
         None,
         &["overlapping-subscriptions"],

@@ -104,6 +104,12 @@ pub(crate) enum Fault {
     /// Drops the connection on a filter of more than 1 000 levels, as a broker whose reader
     /// thread overflows its stack on a deep filter would.
     DiesOnDeepFilter,
+    /// Acknowledges a PUBLISH to a topic of more than 1 000 levels and delivers it to nobody, as
+    /// our broker did with `max_topic_levels`.
+    AckAndDropDeepPublish,
+    /// Ignores an acknowledgement at the wrong step of a QoS 2 flow (PUBACK for a QoS 2 delivery,
+    /// PUBCOMP before PUBREC, PUBACK for a PUBREL).
+    IgnoreWrongQos2Steps,
     /// Delivers at the QoS of the first matching subscription only.
     FirstOverlapWins,
     /// Does not answer PINGREQ.
@@ -705,8 +711,27 @@ impl Broker {
         let id = frame.packet_id().unwrap_or(0);
         match (frame.kind(), frame.flags()) {
             (kind::PUBLISH, _) => return self.publish(frame, connect, writer),
-            (kind::PUBACK, _) | (kind::PUBCOMP, _) => {
+            (ack @ (kind::PUBACK | kind::PUBCOMP), _) => {
                 let mut state = lock(&self.state);
+                // PUBACK answers only a QoS 1 PUBLISH, PUBCOMP only a PUBREL: anything else in
+                // flight under this identifier is at another step of its flow.
+                let wrong = state
+                    .sessions
+                    .get(&connect.client_id)
+                    .is_some_and(|session| {
+                        session.inflight.iter().any(|(held, entry)| {
+                            *held == id
+                                && match entry {
+                                    Outbound::Publish { qos, .. } => {
+                                        ack == kind::PUBCOMP || *qos == 2
+                                    }
+                                    Outbound::Released => ack == kind::PUBACK,
+                                }
+                        })
+                    });
+                if wrong && !self.is(Fault::IgnoreWrongQos2Steps) {
+                    return Next::Close;
+                }
                 if let Some(session) = state.sessions.get_mut(&connect.client_id) {
                     session.inflight.retain(|(held, _)| *held != id);
                     self.flush(session);
@@ -840,7 +865,9 @@ impl Broker {
                 .get(&connect.client_id)
                 .is_some_and(|session| session.awaiting_pubrel.contains(&id))
             && !self.is(Fault::Qos2DeliverTwice);
-        if !duplicate {
+        let dropped =
+            self.is(Fault::AckAndDropDeepPublish) && topic.split('/').nth(1_000).is_some();
+        if !duplicate && !dropped {
             let dup = frame.dup() && self.is(Fault::PropagateDup);
             self.route_with_dup(
                 &mut state,

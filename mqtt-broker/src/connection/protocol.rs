@@ -19,6 +19,10 @@
 //!   after DISCONNECT [MQTT-3.14.4-3] [MQTT-3.1.2-10];
 //! - a packet only a server may send, arriving from a client, is a protocol violation [MQTT-4.8.0-1].
 //!
+//! MQTT 5.0 connections are handled by the same machine, their packets in `protocol/v5.rs`
+//! ([`ProtocolMachine::packet5_into`]): the rules above in their 5.0 form, plus Reason Codes,
+//! properties, topic aliases and a server DISCONNECT before every close the broker decides.
+//!
 //! What it does not do: hold session state that outlives the connection (`routing/session_state.rs`), know other
 //! clients (`routing/router.rs`), or decide whether the broker has room for one more (`connection/reader.rs`).
 
@@ -30,7 +34,11 @@ use mqtt_codec::{
 };
 
 use crate::message::Message;
-use crate::routing::outbound::OutPacket;
+use crate::routing::outbound::{ConnAckProperties, OutPacket};
+
+mod v5;
+
+pub(crate) use v5::{SubscriptionOptions5, ack_reason};
 
 /// The settings a session needs from the configuration.
 #[derive(Debug, Clone)]
@@ -43,6 +51,39 @@ pub(crate) struct Settings {
     pub(crate) auto_id_prefix: String,
     /// Payloads over this many bytes are not forwarded; 0 means no limit.
     pub(crate) message_size_limit: usize,
+    /// The largest packet the decoder accepts: announced to 5.0 clients as Maximum Packet Size.
+    pub(crate) max_packet_size: usize,
+    /// The longest keep-alive allowed, in seconds (0: no cap); a 5.0 client asking for more, or
+    /// for none, is told this one as Server Keep Alive [MQTT5-3.2.2-21].
+    pub(crate) max_keepalive: u16,
+    /// Topic aliases accepted from each 5.0 client (Topic Alias Maximum, 0: none).
+    pub(crate) topic_alias_maximum: u16,
+}
+
+impl Settings {
+    /// The settings `config` gives every connection.
+    pub(crate) fn from_config(config: &crate::Config) -> Self {
+        let max_packet_size = if config.message_size_limit == 0 {
+            mqtt_codec::MAX_PACKET_SIZE
+        } else {
+            // Room for the fixed header, topic and packet identifier around the payload; a payload
+            // over the limit but within this is acknowledged and dropped, a larger packet closes
+            // the connection before it is buffered.
+            config.message_size_limit.saturating_add(5 + 2 + 65_535 + 2)
+        };
+        Self {
+            connect_timeout: config.connect_timeout,
+            allow_zero_length_clientid: config.allow_zero_length_clientid,
+            auto_id_prefix: config.auto_id_prefix.clone(),
+            message_size_limit: config.message_size_limit,
+            max_packet_size,
+            // No directive caps the keep-alive yet: 0 leaves the client's (see the README,
+            // "MQTT 5.0").
+            max_keepalive: 0,
+            // As many inbound topic aliases per 5.0 client as mosquitto's default.
+            topic_alias_maximum: 10,
+        }
+    }
 }
 
 /// What the connection thread must do, in order.
@@ -61,6 +102,14 @@ pub(crate) enum Action {
         packet_id: PacketId,
         message: Option<Message>,
     },
+    /// A 5.0 QoS 1 PUBLISH: route `message` (`None`: too large to forward), then answer PUBACK with
+    /// the Reason Code [`ack_reason`] gives for what happened [MQTT5-3.4.2-1].
+    PublishAcked {
+        packet_id: PacketId,
+        message: Option<Message>,
+    },
+    /// A 5.0 client changed its Session Expiry Interval at DISCONNECT (5.0 §3.14.2.2.2).
+    SessionExpiry(u32),
     /// An inbound PUBREL: forget `packet_id` and answer PUBCOMP, known or not [MQTT-4.3.3-2].
     Release(PacketId),
     /// The client acknowledged an outbound message.
@@ -69,6 +118,8 @@ pub(crate) enum Action {
     Subscribe {
         packet_id: PacketId,
         filters: Vec<(String, QoS)>,
+        /// 5.0: each filter's other options, in the same order; empty at 3.1.1.
+        options: Vec<SubscriptionOptions5>,
     },
     /// Unsubscribe from filters, answering one UNSUBACK [MQTT-3.10.4-6].
     Unsubscribe {
@@ -92,6 +143,8 @@ pub(crate) enum Ack {
     PubRec(PacketId),
     /// QoS 2 delivery complete.
     PubComp(PacketId),
+    /// 5.0: PUBREC with a failure Reason Code, which ends the QoS 2 delivery [MQTT5-4.4.0-2].
+    PubRecRefused(PacketId),
 }
 
 impl std::fmt::Display for Ack {
@@ -100,6 +153,7 @@ impl std::fmt::Display for Ack {
             Self::PubAck(id) => write!(f, "PUBACK for packet id {id}"),
             Self::PubRec(id) => write!(f, "PUBREC for packet id {id}"),
             Self::PubComp(id) => write!(f, "PUBCOMP for packet id {id}"),
+            Self::PubRecRefused(id) => write!(f, "PUBREC with a failure code for packet id {id}"),
         }
     }
 }
@@ -111,8 +165,14 @@ pub(crate) struct OpenRequest {
     pub(crate) client_id: Arc<str>,
     /// Whether the identifier was assigned by the broker [MQTT-3.1.3-6].
     pub(crate) assigned: bool,
-    /// CleanSession [MQTT-3.1.2-4] [MQTT-3.1.2-6].
+    /// CleanSession [MQTT-3.1.2-4] [MQTT-3.1.2-6]: the session ends with the connection. At 5.0,
+    /// a Session Expiry Interval of 0 [MQTT5-3.1.2-23].
     pub(crate) clean_session: bool,
+    /// Whether a stored session is discarded first: CleanSession again at 3.1.1, Clean Start at
+    /// 5.0 [MQTT5-3.1.2-4] [MQTT5-3.1.2-5] [MQTT5-3.1.2-6].
+    pub(crate) clean_start: bool,
+    /// 5.0: what the CONNACK announces and what the client said it accepts; `None` at 3.1.1.
+    pub(crate) mqtt5: Option<Open5>,
     /// The level the connection speaks from now on.
     pub(crate) level: ProtocolLevel,
     /// The keep-alive, in seconds, for the log line.
@@ -129,6 +189,20 @@ pub(crate) struct OpenRequest {
     /// bridges), which is neither authenticated nor subject to the ACL, as in mosquitto. The session
     /// always says false; the connection thread knows better.
     pub(crate) trusted: bool,
+}
+
+/// What a 5.0 CONNECT adds to [`OpenRequest`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Open5 {
+    /// The CONNACK's properties (Assigned Client Identifier, Server Keep Alive, limits...).
+    pub(crate) connack: ConnAckProperties,
+    /// The client's Maximum Packet Size: nothing larger is sent to it [MQTT5-3.1.2-24].
+    pub(crate) maximum_packet_size: Option<u32>,
+    /// The client's Receive Maximum: no more QoS 1/2 PUBLISHes than this unacknowledged at
+    /// once [MQTT5-3.3.4-9].
+    pub(crate) receive_maximum: Option<u16>,
+    /// The Session Expiry Interval, in seconds (0xFFFFFFFF: never).
+    pub(crate) session_expiry: u32,
 }
 
 /// A password from CONNECT. Its `Debug` form hides it, so no log line or panic message shows it.
@@ -165,15 +239,23 @@ pub(crate) enum CloseReason {
     Malformed(DecodeError),
     /// A valid packet that breaks a rule, described with its rule id.
     ProtocolViolation(&'static str),
+    /// 5.0: a Topic Alias over the Topic Alias Maximum the broker announced [MQTT5-3.2.2-17].
+    TopicAliasInvalid,
     /// An acknowledgement of the wrong kind for a message in flight (PUBREC for QoS 1, PUBACK at
     /// QoS 2, PUBCOMP before PUBREC...), as the session store described it [MQTT-4.8.0-1].
     WrongAcknowledgement(String),
     /// CONNECT refused with this CONNACK code, for this reason.
     Refused(ConnectReturnCode, &'static str),
+    /// 5.0 CONNECT refused with this CONNACK Reason Code, for this reason.
+    Refused5(mqtt_codec::v5::ReasonCode, &'static str),
     /// A QoS 1/2 PUBLISH the broker could not take (an offline session's queue is full, as the
     /// router described it): closed without acknowledging it, since 3.1.1 has no negative
     /// acknowledgement; the client sends it again once reconnected [MQTT-4.4.0-1].
     QueueFull(String),
+    /// A PUBLISH beyond a configured limit (a topic deeper than `max_topic_levels`), as the
+    /// connection described it: closed unacknowledged, since acknowledging a message and then
+    /// dropping it would break the promise an acknowledgement makes [MQTT-4.3.2-2].
+    OverLimit(String),
 }
 
 impl std::fmt::Display for CloseReason {
@@ -187,11 +269,15 @@ impl std::fmt::Display for CloseReason {
             Self::ConnectionLost => f.write_str("connection lost"),
             Self::Malformed(error) => write!(f, "{error}"),
             Self::ProtocolViolation(what) => write!(f, "protocol violation: {what}"),
+            Self::TopicAliasInvalid => {
+                f.write_str("Topic Alias over the Topic Alias Maximum [MQTT5-3.2.2-17]")
+            }
             Self::WrongAcknowledgement(what) => {
                 write!(f, "protocol violation: {what} [MQTT-4.8.0-1]")
             }
             Self::Refused(code, why) => write!(f, "refused with CONNACK {}: {why}", *code as u8),
-            Self::QueueFull(why) => f.write_str(why),
+            Self::Refused5(code, why) => write!(f, "refused with CONNACK {code}: {why}"),
+            Self::QueueFull(why) | Self::OverLimit(why) => f.write_str(why),
         }
     }
 }
@@ -219,6 +305,19 @@ pub(crate) struct ProtocolMachine {
     /// Makes assigned client identifiers unique (the connection's number).
     connection_id: u64,
     settings: Settings,
+    /// What a 5.0 connection keeps (topic aliases, the Session Expiry Interval); `None` at 3.x.
+    mqtt5: Option<v5::Mqtt5State>,
+}
+
+impl ProtocolMachine {
+    /// How long after the close the Will is to wait (5.0's Will Delay Interval, bounded by the
+    /// Session Expiry Interval, since the Will goes when the session ends if that comes first
+    /// [MQTT5-3.1.2-8]); zero at 3.1.1 and without one.
+    pub(crate) fn will_delay(&self) -> Duration {
+        self.mqtt5.as_ref().map_or(Duration::ZERO, |state| {
+            Duration::from_secs(u64::from(state.will_delay.min(state.session_expiry)))
+        })
+    }
 }
 
 impl ProtocolMachine {
@@ -234,12 +333,20 @@ impl ProtocolMachine {
             will: None,
             connection_id,
             settings,
+            mqtt5: None,
         }
     }
 
-    /// The protocol level: 3.1.1 until CONNECT says otherwise.
+    /// The protocol level: 3.1.1 until CONNECT says otherwise. A 5.0 connection answers 3.1.1,
+    /// whose rules it shares where the broker's code is common (see [`is_v5`](Self::is_v5)).
     pub(crate) fn level(&self) -> ProtocolLevel {
         self.level
+    }
+
+    /// Whether the connection speaks 5.0: from the moment its reader saw a CONNECT naming level 5
+    /// ([`expect_v5`](Self::expect_v5)).
+    pub(crate) fn is_v5(&self) -> bool {
+        self.mqtt5.is_some()
     }
 
     /// When [`tick`](Self::tick) must next be called, if ever.
@@ -280,6 +387,9 @@ impl ProtocolMachine {
 
     /// The bytes received are not a valid packet.
     pub(crate) fn malformed(&mut self, error: DecodeError) -> Vec<Action> {
+        if self.is_v5() {
+            return self.malformed5(error);
+        }
         let mut actions = Vec::new();
         if let (Phase::AwaitingConnect { .. }, Some(code)) = (self.phase, error.connack_code()) {
             // An unsupported level is answered before closing [MQTT-3.1.2-2]; nothing else is
@@ -304,6 +414,12 @@ impl ProtocolMachine {
     /// the close not being a DISCONNECT, the Will is published [MQTT-3.1.2-8].
     pub(crate) fn queue_full(&mut self, why: String) -> Vec<Action> {
         self.close(CloseReason::QueueFull(why))
+    }
+
+    /// The connection found a PUBLISH this session passed on beyond a configured limit: it closes
+    /// before the PUBLISH is routed or acknowledged.
+    pub(crate) fn over_limit(&mut self, why: String) -> Vec<Action> {
+        self.close(CloseReason::OverLimit(why))
     }
 
     /// A packet arrived.
@@ -378,6 +494,7 @@ impl ProtocolMachine {
                     .iter()
                     .map(|entry| (entry.filter.as_str().to_owned(), entry.qos))
                     .collect(),
+                options: Vec::new(),
             }],
             (Phase::Connected, Packet::Unsubscribe(unsubscribe)) => vec![Action::Unsubscribe {
                 packet_id: unsubscribe.packet_id,
@@ -440,6 +557,8 @@ impl ProtocolMachine {
             client_id,
             assigned,
             clean_session: connect.clean_session,
+            clean_start: connect.clean_session,
+            mqtt5: None,
             level: connect.level,
             keep_alive: connect.keep_alive,
             user_name: connect.user_name.map(Arc::from),
@@ -461,11 +580,21 @@ impl ProtocolMachine {
         if self.phase == Phase::Closed {
             return Vec::new();
         }
+        let mut actions = Vec::new();
+        // A 5.0 client is told why the broker ends the connection, once CONNACK has gone
+        // [MQTT5-3.14.0-1] (V5-DIFF-18).
+        if self.is_v5()
+            && self.phase == Phase::Connected
+            && let Some(code) = v5::disconnect_reason(&reason)
+        {
+            actions.push(Action::Send(OutPacket::Disconnect(code)));
+        }
         self.phase = Phase::Closed;
-        vec![Action::Close(Close {
+        actions.push(Action::Close(Close {
             reason,
             will: self.will.take(),
-        })]
+        }));
+        actions
     }
 }
 
@@ -477,16 +606,19 @@ fn connack(code: ConnectReturnCode) -> Action {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use mqtt_codec::{Connect, Decoder, Status, TopicName, Will};
 
-    fn settings() -> Settings {
+    pub(in crate::connection::protocol) fn settings() -> Settings {
         Settings {
             connect_timeout: Duration::from_secs(10),
             allow_zero_length_clientid: true,
             auto_id_prefix: "auto-".into(),
             message_size_limit: 0,
+            max_packet_size: 1 << 20,
+            max_keepalive: 0,
+            topic_alias_maximum: 10,
         }
     }
 

@@ -15,6 +15,11 @@
 //! the registered [`Hooks`](crate::hooks::Hooks) (connect, publish, subscribe, disconnect), with no
 //! lock held.
 //!
+//! The level is known only once CONNECT has arrived: the reader looks at the level byte of the
+//! first packet (`v5::connect_level`) and decodes it, and everything after it, with the 5.0
+//! decoder if it names level 5, with the 3.1.1 one (which speaks 3.1 too) otherwise. A 5.0
+//! PUBLISH is answered with the Reason Code of what happened to it (`protocol::ack_reason`).
+//!
 //! This file holds no protocol rules (`connection/protocol.rs`) and no shared state (`routing/router.rs`); it is the glue
 //! between a socket and those two.
 
@@ -27,10 +32,13 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use log::{debug, info, warn};
-use mqtt_codec::{ConnectReturnCode, Decoder, Packet, ProtocolLevel, Status};
+use mqtt_codec::v5::{self, ReasonCode};
+use mqtt_codec::{ConnectReturnCode, Decoder, Packet, ProtocolLevel, Status, SubAckReturnCode};
 
 use super::QUIET;
-use super::protocol::{Action, Close, CloseReason, OpenRequest, ProtocolMachine, Settings};
+use super::protocol::{
+    Action, Close, CloseReason, OpenRequest, ProtocolMachine, Settings, ack_reason,
+};
 use super::writer::Writer;
 use crate::hooks::{
     ClientInfo, ConnectRequest, ConnectionInfo, DisconnectReason, Listener, MessageView,
@@ -39,8 +47,10 @@ use crate::hooks::{
 use crate::logging;
 use crate::message::Message;
 use crate::metrics::Metrics;
-use crate::routing::outbound::{OutPacket, Outbound, WriterTx, writer_channel};
-use crate::routing::router::{Link, Router, SlotRef};
+use crate::routing::outbound::{
+    ConnAck5, ConnAckProperties, OutPacket, Outbound, WriterTx, connack_reason, writer_channel,
+};
+use crate::routing::router::{Asked, Link, Router, SlotRef};
 use crate::transport::Stream;
 
 /// What every connection thread shares: the router and the broker-wide settings and limits.
@@ -184,8 +194,11 @@ impl Connection {
             }
         }
         logging::lines::new_connection(self.peer, self.listener.address.port());
-        let mut decoder =
-            Decoder::new(ProtocolLevel::Mqtt311).with_max_packet_size(self.context.max_packet_size);
+        let mut decoder = Decoders {
+            v3: Decoder::new(ProtocolLevel::Mqtt311)
+                .with_max_packet_size(self.context.max_packet_size),
+            v5: v5::Decoder::new().with_max_packet_size(self.context.max_packet_size),
+        };
         let mut buffer = ReadBuffer::default();
         // The read timeout now set on the socket; `None` until the first is set.
         let mut armed: Option<Option<Duration>> = None;
@@ -254,31 +267,62 @@ impl Connection {
     }
 
     /// Decodes and handles every complete packet in `buffer`, keeping the incomplete rest.
-    fn decode_all(&mut self, decoder: &mut Decoder, buffer: &mut ReadBuffer) -> ControlFlow<()> {
+    fn decode_all(&mut self, decoder: &mut Decoders, buffer: &mut ReadBuffer) -> ControlFlow<()> {
         let mut consumed = 0;
         // One vector for the actions of every packet of this read (see `ProtocolMachine::packet_into`).
         let mut actions = Vec::new();
         let flow = 'decoding: loop {
-            match decoder.decode(&buffer.unread()[consumed..]) {
-                Ok(Status::Complete((packet, used))) => {
+            let bytes = &buffer.unread()[consumed..];
+            if !self.protocol.is_v5() && self.attached.is_none() {
+                // Before CONNECT: a level 5 CONNECT turns the 5.0 decoder on for good.
+                match v5::connect_level(bytes) {
+                    Ok(Status::Complete(Some(5))) => self.protocol.expect_v5(),
+                    Ok(Status::Partial) if !bytes.is_empty() => break ControlFlow::Continue(()),
+                    _ => {}
+                }
+            }
+            let metrics = &self.context.router.metrics;
+            let decoded = if self.protocol.is_v5() {
+                match decoder.v5.decode(bytes) {
+                    Ok(Status::Complete((packet, used))) => {
+                        if let v5::Packet::Publish(publish) = &packet {
+                            Metrics::add(&metrics.publish_received, 1);
+                            let payload = publish.payload.len() as u64;
+                            Metrics::add(&metrics.publish_bytes_received, payload);
+                        }
+                        self.protocol
+                            .packet5_into(packet, Instant::now(), &mut actions);
+                        Ok(Status::Complete(used))
+                    }
+                    Ok(Status::Partial) => Ok(Status::Partial),
+                    Err(error) => Err(error),
+                }
+            } else {
+                match decoder.v3.decode(bytes) {
+                    Ok(Status::Complete((packet, used))) => {
+                        if let Packet::Publish(publish) = &packet {
+                            Metrics::add(&metrics.publish_received, 1);
+                            let payload = publish.payload.len() as u64;
+                            Metrics::add(&metrics.publish_bytes_received, payload);
+                        }
+                        self.protocol
+                            .packet_into(packet, Instant::now(), &mut actions);
+                        // After CONNECT, the connection speaks the level it named.
+                        decoder.v3.set_level(self.protocol.level());
+                        Ok(Status::Complete(used))
+                    }
+                    Ok(Status::Partial) => Ok(Status::Partial),
+                    Err(error) => Err(error),
+                }
+            };
+            match decoded {
+                Ok(Status::Complete(used)) => {
                     if let Some(attached) = &self.attached {
-                        let bytes = &buffer.unread()[consumed..consumed + used];
-                        logging::lines::received(&attached.client.client_id, false, bytes);
+                        let v5 = self.protocol.is_v5();
+                        logging::lines::received(&attached.client.client_id, v5, &bytes[..used]);
                     }
                     consumed += used;
-                    let metrics = &self.context.router.metrics;
                     Metrics::add(&metrics.messages_received, 1);
-                    if let Packet::Publish(publish) = &packet {
-                        Metrics::add(&metrics.publish_received, 1);
-                        Metrics::add(
-                            &metrics.publish_bytes_received,
-                            publish.payload.len() as u64,
-                        );
-                    }
-                    self.protocol
-                        .packet_into(packet, Instant::now(), &mut actions);
-                    // After CONNECT, the connection speaks the level it named.
-                    decoder.set_level(self.protocol.level());
                 }
                 Ok(Status::Partial) => break ControlFlow::Continue(()),
                 Err(error) => actions.extend(self.protocol.malformed(error)),
@@ -310,8 +354,10 @@ impl Connection {
                 self.open(&request)
             }
             Action::Publish(message) => {
+                self.within_topic_levels(&message)?;
                 if self.may_publish(&message)
-                    && let Err(refused) = router.publish_from(&message, self.bridge_id())
+                    && let Err(refused) =
+                        router.publish_from(&message, self.bridge_id(), self.publisher())
                 {
                     // Its PUBACK, the next action, is never sent: the loop stops at the close.
                     let actions = self.protocol.queue_full(refused.to_string());
@@ -319,24 +365,79 @@ impl Connection {
                 }
                 ControlFlow::Continue(())
             }
+            Action::PublishAcked { packet_id, message } => {
+                if let Some(message) = &message {
+                    self.within_topic_levels(message)?;
+                }
+                let forwarded = message.is_some();
+                let allowed = message
+                    .as_ref()
+                    .is_none_or(|message| self.may_publish(message));
+                let routed = match message.filter(|_| allowed) {
+                    Some(message) => {
+                        router.publish_from(&message, self.bridge_id(), self.publisher())
+                    }
+                    None => Ok(0),
+                };
+                match routed {
+                    Ok(delivered) => match ack_reason(allowed, forwarded, delivered) {
+                        ReasonCode::SUCCESS => self.send(OutPacket::PubAck(packet_id)),
+                        code => self.send(OutPacket::PubAckWith(packet_id, code)),
+                    },
+                    Err(refused) => {
+                        let actions = self.protocol.queue_full(refused.to_string());
+                        self.execute(actions)
+                    }
+                }
+            }
             Action::PublishOnce { packet_id, message } => {
-                let message = message.filter(|message| self.may_publish(message));
+                if let Some(message) = &message {
+                    self.within_topic_levels(message)?;
+                }
+                let forwarded = message.is_some();
+                let allowed = message
+                    .as_ref()
+                    .is_none_or(|message| self.may_publish(message));
+                let message = message.filter(|_| allowed);
                 let attached = self.attached()?;
                 let bridge = self.bridge_id();
-                if let Err(refused) = router.publish_once(
+                let publisher = self.publisher();
+                match router.publish_once(
                     &attached.slot,
                     self.id,
                     packet_id,
                     message.as_ref(),
                     bridge,
+                    publisher,
                 ) {
-                    let actions = self.protocol.queue_full(refused.to_string());
-                    return self.execute(actions);
+                    Err(refused) => {
+                        let actions = self.protocol.queue_full(refused.to_string());
+                        self.execute(actions)
+                    }
+                    // A duplicate of one already routed [MQTT5-4.3.3-10].
+                    Ok(None) if allowed && forwarded => self.send(OutPacket::PubRec(packet_id)),
+                    Ok(delivered) if self.protocol.is_v5() => {
+                        match ack_reason(allowed, forwarded, delivered.unwrap_or(0)) {
+                            ReasonCode::SUCCESS => self.send(OutPacket::PubRec(packet_id)),
+                            code => self.send(OutPacket::PubRecWith(packet_id, code)),
+                        }
+                    }
+                    Ok(_) => self.send(OutPacket::PubRec(packet_id)),
                 }
-                self.send(OutPacket::PubRec(packet_id))
+            }
+            Action::SessionExpiry(seconds) => {
+                router.set_session_expiry(&self.attached()?.slot, self.id, seconds);
+                ControlFlow::Continue(())
             }
             Action::Release(packet_id) => {
-                router.release(&self.attached()?.slot, self.id, packet_id);
+                let known = router.release(&self.attached()?.slot, self.id, packet_id);
+                if !known && self.protocol.is_v5() {
+                    // Packet Identifier not found (5.0 §3.7.2.1).
+                    return self.send(OutPacket::PubCompWith(
+                        packet_id,
+                        ReasonCode::PACKET_IDENTIFIER_NOT_FOUND,
+                    ));
+                }
                 self.send(OutPacket::PubComp(packet_id))
             }
             Action::Acknowledged(ack) => {
@@ -349,7 +450,11 @@ impl Connection {
                     }
                 }
             }
-            Action::Subscribe { packet_id, filters } => {
+            Action::Subscribe {
+                packet_id,
+                filters,
+                options,
+            } => {
                 let attached = self.attached()?;
                 let slot = Arc::clone(&attached.slot);
                 let security = router.security();
@@ -375,14 +480,19 @@ impl Connection {
                         ok
                     })
                     .collect();
-                let (codes, subscribed) = router.subscribe(
+                let asked = Asked {
+                    filters: &filters,
+                    options: &options,
+                    allowed: &allowed,
+                };
+                let done = router.subscribe(
                     &slot,
                     self.id,
-                    &filters,
-                    &allowed,
+                    asked,
                     self.context.max_subscriptions,
                     self.protocol.level(),
                 );
+                let subscribed = done.subscribed;
                 for (filter, _) in &filters {
                     let granted = subscribed
                         .iter()
@@ -395,13 +505,45 @@ impl Connection {
                 // The SUBACK goes before the retained messages, which a client may find easier to
                 // read, though either order is allowed (3.1.1 §3.8.4). The retained messages go
                 // to the writer directly, so what is held back goes first.
-                self.send(OutPacket::SubAck { packet_id, codes })?;
+                let suback = if self.protocol.is_v5() {
+                    // A refusal says why where the broker knows: the authorisers said no.
+                    let codes = done
+                        .codes
+                        .iter()
+                        .zip(&allowed)
+                        .map(|(code, allowed)| match (code, allowed) {
+                            (SubAckReturnCode::Granted(qos), _) => ReasonCode::granted(*qos),
+                            (SubAckReturnCode::Failure, false) => ReasonCode::NOT_AUTHORIZED,
+                            (SubAckReturnCode::Failure, true) => ReasonCode::UNSPECIFIED_ERROR,
+                        })
+                        .collect();
+                    OutPacket::SubAck5 { packet_id, codes } // [MQTT5-3.9.3-1] [MQTT5-3.9.3-2]
+                } else {
+                    OutPacket::SubAck {
+                        packet_id,
+                        codes: done.codes,
+                    }
+                };
+                self.send(suback)?;
                 self.flush()?;
-                router.send_retained(&slot, self.id, &subscribed);
+                router.send_retained(&slot, self.id, &done.send_retained);
                 ControlFlow::Continue(())
             }
             Action::Unsubscribe { packet_id, filters } => {
-                router.unsubscribe(&self.attached()?.slot, self.id, &filters);
+                let existed = router.unsubscribe(&self.attached()?.slot, self.id, &filters);
+                if self.protocol.is_v5() {
+                    let codes = existed
+                        .iter()
+                        .map(|existed| {
+                            if *existed {
+                                ReasonCode::SUCCESS
+                            } else {
+                                ReasonCode::NO_SUBSCRIPTION_EXISTED
+                            }
+                        })
+                        .collect();
+                    return self.send(OutPacket::UnsubAck5 { packet_id, codes }); // [MQTT5-3.11.3-1]
+                }
                 self.send(OutPacket::UnsubAck(packet_id)) // [MQTT-3.10.4-4] [MQTT-3.10.4-5]
             }
             Action::Dropped { topic, size } => {
@@ -423,6 +565,21 @@ impl Connection {
     /// (the ACL's and registered ones) and every `on_publish` hook. A refusal is counted and logged;
     /// the caller still acknowledges the PUBLISH, which 3.1.1 allows [MQTT-3.3.5-2] and 3.1 requires
     /// [V31-DIFF-35], so that the client does not retry it forever.
+    /// A PUBLISH to a topic deeper than `max_topic_levels` closes the connection, unacknowledged:
+    /// acknowledged and dropped, it would be lost to its publisher without a word [MQTT-4.3.2-2].
+    fn within_topic_levels(&mut self, message: &Message) -> ControlFlow<()> {
+        let levels = self.context.max_topic_levels;
+        if self.trusted || levels == 0 || message.topic.split('/').nth(levels).is_none() {
+            return ControlFlow::Continue(());
+        }
+        let why = format!(
+            "PUBLISH to a topic of more than {levels} levels (max_topic_levels); closing the \
+             connection without acknowledging it"
+        );
+        let actions = self.protocol.over_limit(why);
+        self.execute(actions)
+    }
+
     fn may_publish(&self, message: &Message) -> bool {
         let Some(attached) = &self.attached else {
             return false;
@@ -430,10 +587,9 @@ impl Connection {
         if self.trusted {
             return true;
         }
-        let levels = self.context.max_topic_levels;
         let security = self.context.router.security();
-        let allowed = (levels == 0 || message.topic.split('/').count() <= levels)
-            && security.may_publish(&attached.client, message);
+        // Deeper topics closed the connection already (`within_topic_levels`).
+        let allowed = security.may_publish(&attached.client, message);
         let refusal = if allowed {
             let view = MessageView::new(message);
             security.hooks().iter().find_map(|hooks| {
@@ -443,7 +599,7 @@ impl Connection {
                 }
             })
         } else {
-            Some("acl_file, a registered authoriser or max_topic_levels".into())
+            Some("acl_file or a registered authoriser".into())
         };
         let Some(why) = refusal else {
             return true;
@@ -455,6 +611,14 @@ impl Connection {
             message.topic
         );
         false
+    }
+
+    /// The client identifier of this connection, as the publisher of what it sends (No Local
+    /// compares it with each subscriber's).
+    fn publisher(&self) -> Option<&str> {
+        self.attached
+            .as_ref()
+            .map(|attached| &*attached.client.client_id)
     }
 
     /// The client identifier, if this connection is a bridge: what it publishes skips its session.
@@ -485,7 +649,12 @@ impl Connection {
             }
             None => {
                 let mut bytes = Vec::with_capacity(8);
-                if packet.encode(self.protocol.level(), &mut bytes).is_ok() {
+                let encoded = if self.protocol.is_v5() {
+                    packet.encode5(Instant::now(), &mut bytes)
+                } else {
+                    packet.encode(self.protocol.level(), &mut bytes)
+                };
+                if encoded.is_ok() {
                     let _ = self.stream.write_all(&bytes);
                 }
                 ControlFlow::Continue(())
@@ -528,6 +697,7 @@ impl Connection {
             listener: self.listener,
             peer: self.peer,
             level: request.level,
+            mqtt5: request.mqtt5.is_some(),
         };
         let authenticated = if self.trusted {
             Ok(None)
@@ -537,9 +707,9 @@ impl Connection {
         let user = match authenticated {
             Ok(user) => user,
             Err(refusal) => {
-                // Session Present 0 on a refusal [MQTT-3.2.2-4]; then close [MQTT-3.2.2-5].
-                let bytes = [0x20, 0x02, 0x00, refusal.code as u8];
-                let _ = self.stream.write_all(&bytes);
+                // Session Present 0 on a refusal [MQTT-3.2.2-4] [MQTT5-3.2.2-6]; then close
+                // [MQTT-3.2.2-5] [MQTT5-3.2.2-7].
+                self.write_refusal(refusal.code);
                 warn!(
                     "{}: client {:?} (user {:?}) refused with CONNACK {} ({}): {}",
                     self.peer,
@@ -572,6 +742,7 @@ impl Connection {
             tx: tx.clone(),
             stream: Arc::clone(&self.stream),
             starved: Arc::clone(&starved),
+            mqtt5: request.mqtt5.is_some(),
         };
         let client = Arc::new(ClientInfo {
             client_id: Arc::clone(&request.client_id),
@@ -580,6 +751,7 @@ impl Connection {
                 listener: self.listener,
                 peer: self.peer,
                 level: request.level,
+                mqtt5: request.mqtt5.is_some(),
                 certificate_identity: self.identity.clone(),
             }),
         });
@@ -588,6 +760,12 @@ impl Connection {
             stream: Arc::clone(&self.stream),
             rx,
             level: request.level,
+            mqtt5: request.mqtt5.as_ref().map(|open| {
+                // Nothing larger than the client accepts is sent to it [MQTT5-3.1.2-24].
+                open.maximum_packet_size.map_or(usize::MAX, |size| {
+                    usize::try_from(size).unwrap_or(usize::MAX)
+                })
+            }),
             router: Arc::clone(&context.router),
             slot: Arc::clone(&opened.slot),
             connection_id: self.id,
@@ -602,7 +780,7 @@ impl Connection {
                 context.router.close(&opened.slot, self.id);
                 context.admitted.fetch_sub(1, Ordering::AcqRel);
                 if let Some(old) = opened.taken_over {
-                    old.disconnect();
+                    old.disconnect_with(ReasonCode::SESSION_TAKEN_OVER);
                 }
                 return self
                     .refuse_unavailable(request, &format!("cannot start a thread: {error}"));
@@ -613,7 +791,7 @@ impl Connection {
                 "client {:?} already connected, closing the old connection [MQTT-3.1.4-2]",
                 request.client_id
             );
-            old.disconnect();
+            old.disconnect_with(ReasonCode::SESSION_TAKEN_OVER); // [MQTT5-3.1.4-3]
         }
         // The operator's line is mosquitto's (`logging::lines::client_connected` below); this one
         // adds what it leaves out.
@@ -622,7 +800,11 @@ impl Connection {
             self.peer,
             request.client_id,
             if request.assigned { " (assigned)" } else { "" },
-            request.level,
+            if request.mqtt5.is_some() {
+                "MQTT 5.0".to_string()
+            } else {
+                request.level.to_string()
+            },
             if request.bridge { " bridge" } else { "" },
             u8::from(request.clean_session),
             request.keep_alive,
@@ -631,11 +813,17 @@ impl Connection {
         logging::lines::client_connected(&logging::lines::Connected {
             peer: self.peer,
             client_id: &request.client_id,
-            protocol: match request.level {
-                ProtocolLevel::Mqtt31 => 1,
-                ProtocolLevel::Mqtt311 => 2,
+            protocol: match (&request.mqtt5, request.level) {
+                (Some(_), _) => 5,
+                (None, ProtocolLevel::Mqtt31) => 1,
+                (None, ProtocolLevel::Mqtt311) => 2,
             },
-            clean: request.clean_session,
+            // mosquitto's c is Clean Session at 3.1.1 and Clean Start at 5.0.
+            clean: if request.mqtt5.is_some() {
+                request.clean_start
+            } else {
+                request.clean_session
+            },
             keep_alive: request.keep_alive,
             user_name: request.user_name.as_deref(),
         });
@@ -654,7 +842,7 @@ impl Connection {
 
     /// CONNACK 3 and close, with a log line an operator can act on.
     fn refuse_unavailable(&mut self, request: &OpenRequest, why: &str) -> ControlFlow<()> {
-        let _ = self.stream.write_all(&CONNACK_SERVER_UNAVAILABLE);
+        self.write_refusal(ConnectReturnCode::ServerUnavailable);
         warn!(
             "{}: client {:?} refused with CONNACK 3 (server unavailable): {why}",
             self.peer, request.client_id
@@ -664,6 +852,26 @@ impl Connection {
             will: None,
         });
         ControlFlow::Break(())
+    }
+
+    /// Writes the CONNACK of a refusal the reader decided (authentication, limits), at the
+    /// connection's level: before any writer exists, so straight to the socket.
+    fn write_refusal(&self, code: ConnectReturnCode) {
+        if self.protocol.is_v5() {
+            let connack = OutPacket::ConnAck5(Box::new(ConnAck5 {
+                session_present: false,
+                reason: connack_reason(code),
+                properties: ConnAckProperties::default(),
+            }));
+            let mut bytes = Vec::with_capacity(8);
+            if connack.encode5(Instant::now(), &mut bytes).is_ok() {
+                let _ = self.stream.write_all(&bytes);
+            }
+        } else if code == ConnectReturnCode::ServerUnavailable {
+            let _ = self.stream.write_all(&CONNACK_SERVER_UNAVAILABLE);
+        } else {
+            let _ = self.stream.write_all(&[0x20, 0x02, 0x00, code as u8]);
+        }
     }
 
     fn describe(&self) -> String {
@@ -682,11 +890,14 @@ impl Connection {
             CloseReason::KeepAliveExpired => DisconnectReason::KeepAliveExpired,
             CloseReason::Malformed(_)
             | CloseReason::ProtocolViolation(_)
-            | CloseReason::WrongAcknowledgement(_) => DisconnectReason::ProtocolError,
+            | CloseReason::TopicAliasInvalid
+            | CloseReason::WrongAcknowledgement(_)
+            | CloseReason::OverLimit(_) => DisconnectReason::ProtocolError,
             CloseReason::ConnectionLost
             | CloseReason::QueueFull(_)
             | CloseReason::ConnectTimeout
-            | CloseReason::Refused(..) => DisconnectReason::ConnectionLost,
+            | CloseReason::Refused(..)
+            | CloseReason::Refused5(..) => DisconnectReason::ConnectionLost,
         };
         match (&close.reason, &self.attached) {
             (
@@ -724,9 +935,51 @@ impl Connection {
                     self.describe()
                 );
             } else if self.may_publish(&will) {
-                // [MQTT-3.1.2-8], with its QoS and retain flag [MQTT-3.1.2-16] [MQTT-3.1.2-17].
-                self.context.router.publish(&will);
+                let delay = self.protocol.will_delay();
+                if delay.is_zero() {
+                    // [MQTT-3.1.2-8], with its QoS and retain flag [MQTT-3.1.2-16] [MQTT-3.1.2-17].
+                    self.context
+                        .router
+                        .publish(&will.published_now(Instant::now()));
+                } else if let Some(attached) = &self.attached {
+                    self.publish_will_later(will, delay, Arc::clone(&attached.slot));
+                }
             }
+        }
+    }
+
+    /// A 5.0 Will with a Will Delay Interval: published by a thread of its own once `delay` has
+    /// passed, unless a new connection took up the session meanwhile [MQTT5-3.1.3-9]
+    /// [MQTT5-3.1.2-8] or the broker is stopping. The thread wakes every second to see whether the
+    /// broker is stopping, so that it never outlives a shutdown by more than that.
+    fn publish_will_later(&self, will: Message, delay: Duration, slot: SlotRef) {
+        let context = Arc::clone(&self.context);
+        let connection_id = self.id;
+        let due = Instant::now() + delay;
+        let spawned = std::thread::Builder::new()
+            .name(format!("will-{connection_id}"))
+            .stack_size(context.writer_stack)
+            .spawn(move || {
+                loop {
+                    if context.shutting_down.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    let now = Instant::now();
+                    if now >= due {
+                        break;
+                    }
+                    std::thread::sleep((due - now).min(Duration::from_secs(1)));
+                }
+                if context.router.will_due(&slot, connection_id) {
+                    context.router.publish(&will.published_now(Instant::now()));
+                }
+            });
+        if let Err(error) = spawned {
+            warn!(
+                "{}: cannot start a thread to delay the Will ({error}): published now",
+                self.describe()
+            );
+            // No thread: the Will goes now rather than never.
         }
     }
 
@@ -766,6 +1019,12 @@ fn needs_rearming(armed: Option<Option<Duration>>, needed: Option<Duration>) -> 
         (Some(None), None) => false,
         _ => true,
     }
+}
+
+/// The two decoders a connection may need: 3.1.1 (which also speaks 3.1) and 5.0.
+struct Decoders {
+    v3: Decoder,
+    v5: v5::Decoder,
 }
 
 /// The bytes read from the socket and not yet decoded: `data[start..end]`.

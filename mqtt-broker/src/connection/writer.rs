@@ -16,14 +16,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::Instant;
 
-use log::{debug, error};
+use log::{debug, error, warn};
 use mqtt_codec::ProtocolLevel;
 
 use super::QUIET;
 use crate::logging;
 use crate::metrics::Metrics;
 use crate::routing::outbound::{OutPacket, Outbound, WriterRx};
-use crate::routing::router::{Router, SlotRef};
+use crate::routing::router::{Router, SlotRef, Stall};
 use crate::transport::Stream;
 
 /// The largest batch written at once.
@@ -37,6 +37,9 @@ pub(crate) struct Writer {
     pub(crate) stream: Arc<Stream>,
     pub(crate) rx: WriterRx,
     pub(crate) level: ProtocolLevel,
+    /// For a 5.0 connection, the client's Maximum Packet Size (`usize::MAX` without one): packets
+    /// are encoded at 5.0, and one larger than that is not sent [MQTT5-3.1.2-24]. `None` at 3.x.
+    pub(crate) mqtt5: Option<usize>,
     pub(crate) router: Arc<Router>,
     pub(crate) slot: SlotRef,
     pub(crate) connection_id: u64,
@@ -60,8 +63,8 @@ impl Writer {
         let mut open = true;
         let mut last_write: Option<Instant> = None;
         while open {
-            let Ok(first) = self.rx.recv() else {
-                break; // every sender is gone
+            let Some(first) = self.next_outbound() else {
+                break; // every sender is gone, or the client is stuck
             };
             let mut next = Some(first);
             let mut packets = 0;
@@ -127,10 +130,44 @@ impl Writer {
         self.stream.close();
     }
 
+    /// The next thing to send, waiting for it; `None` once every sender is gone, or when the
+    /// client is stuck: messages wait for it and it has acknowledged nothing for `write_timeout`
+    /// (see `Router::stall_left`), which only an idle writer can notice.
+    fn next_outbound(&self) -> Option<Outbound> {
+        if let Ok(outbound) = self.rx.try_recv() {
+            return Some(outbound);
+        }
+        loop {
+            match self.router.stall_left(&self.slot, self.connection_id) {
+                Stall::Stuck => return None,
+                Stall::Never => return self.rx.recv().ok(),
+                Stall::CheckIn(wait) => match self.rx.recv_timeout(wait) {
+                    Ok(outbound) => return Some(outbound),
+                    Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+                    Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return None,
+                },
+            }
+        }
+    }
+
     /// Appends `packet` to `buffer`; answers 1 if it was encoded, 0 if not (a bug, logged).
     fn encode(&self, packet: &OutPacket, buffer: &mut Vec<u8>) -> u64 {
         let start = buffer.len();
-        if let Err(error) = packet.encode(self.level, buffer) {
+        let encoded = match self.mqtt5 {
+            None => packet.encode(self.level, buffer),
+            Some(maximum) => packet.encode5(Instant::now(), buffer).inspect(|&len| {
+                if len > maximum {
+                    // Discarded unsent, and treated as sent [MQTT5-3.1.2-25]: the window entry
+                    // of a QoS 1/2 PUBLISH stays until the client's next session resends it.
+                    buffer.truncate(start);
+                    warn!(
+                        "connection {}: {} bytes over the client's Maximum Packet Size {maximum}, not sent",
+                        self.connection_id, len
+                    );
+                }
+            }),
+        };
+        if let Err(error) = encoded {
             error!(
                 "connection {}: cannot encode {packet:?}: {error}",
                 self.connection_id
@@ -139,11 +176,11 @@ impl Writer {
         }
         if packet.is_publish() {
             Metrics::add(&self.router.metrics.publish_sent, 1);
-            let payload = OutPacket::publish_payload_len(&buffer[start..]);
+            let payload = OutPacket::publish_payload_len(&buffer[start..], self.mqtt5.is_some());
             Metrics::add(&self.router.metrics.publish_bytes_sent, payload as u64);
         }
         if logging::lines::packet_lines_enabled() {
-            logging::lines::sent(&self.client_id, false, &buffer[start..]);
+            logging::lines::sent(&self.client_id, self.mqtt5.is_some(), &buffer[start..]);
         }
         1
     }

@@ -100,7 +100,9 @@ fn disconnected_line(client_id: &str, ended: Ended) -> String {
 /// (properties after the variable header).
 pub(crate) fn received(client_id: &str, v5: bool, bytes: &[u8]) {
     // The hot path (every packet read) pays one atomic load and a byte test when debug is off.
-    let subscription = bytes.first().is_some_and(|first| matches!(first >> 4, 8 | 10));
+    let subscription = bytes
+        .first()
+        .is_some_and(|first| matches!(first >> 4, 8 | 10));
     if !subscription && !packet_lines_enabled() {
         return;
     }

@@ -38,6 +38,8 @@
 
 mod wal;
 
+pub(crate) use wal::Group;
+
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::io::Write;
@@ -69,7 +71,7 @@ pub(crate) struct Persistence {
 /// is routing -> persistence (the router appends records while it holds its locks). The test
 /// `persistence_does_not_depend_on_routing` below keeps it so.
 pub(crate) trait ReplayedState: Default + std::fmt::Debug {
-    /// Applies one record of this session, in log order. `Session`, `Forget`, the marks, `Retain`
+    /// Applies one record of this session, in log order. `Session`, `Session5`, `Forget`, the marks, `Retain`
     /// and `End` never come here: the replay handles them itself.
     fn replay(&mut self, record: Record);
 }
@@ -78,6 +80,8 @@ pub(crate) trait ReplayedState: Default + std::fmt::Debug {
 #[derive(Debug, Default)]
 pub(crate) struct RestoredSession<S> {
     pub(crate) user: Option<Arc<str>>,
+    /// A 5.0 client's session: its Session Expiry Interval.
+    pub(crate) expiry5: Option<u32>,
     pub(crate) state: S,
     pub(crate) last_lsn: u64,
 }
@@ -142,6 +146,13 @@ impl Persistence {
         self.log.append(record)
     }
 
+    /// Begins a group of records that a restart applies whole or not at all; it ends when the
+    /// answer is dropped (see `wal.rs`, "Groups"). Call it with no lock held, and wait for nothing
+    /// while it is open.
+    pub(crate) fn begin_group(&self) -> Group<'_> {
+        self.log.begin_group()
+    }
+
     /// The highest LSN appended.
     pub(crate) fn appended(&self) -> u64 {
         self.log.appended()
@@ -170,12 +181,19 @@ impl Persistence {
     /// Compaction: starts a new segment, writes the snapshot `collect` produces, deletes the
     /// segments the snapshot replaces. `collect` must take each session's state and mark under that
     /// session's lock (see the module doc).
+    ///
+    /// No group of records is open while `collect` runs (see `wal.rs`, "Groups"): a snapshot with
+    /// half an inbound QoS 2 message in it (its publisher's `Received`, not every subscriber's
+    /// `Enqueue`) would lose the message at the next crash.
     pub(crate) fn compact(&self, collect: impl FnOnce() -> Vec<Record>) -> Result<(), String> {
-        let generation = self.log.rotate()?;
-        let records = collect();
-        // Every record the snapshot reflects has an LSN up to this; framing the snapshot's records
-        // with it makes the next start continue numbering above every mark (see `Replay::apply`).
-        let lsn = self.log.appended();
+        let (generation, records, lsn) = self.log.quiesce(|| {
+            let generation = self.log.rotate()?;
+            let records = collect();
+            // Every record the snapshot reflects has an LSN up to this; framing the snapshot's
+            // records with it makes the next start continue numbering above every mark (see
+            // `Replay::apply`).
+            Ok::<_, String>((generation, records, self.log.appended()))
+        })?;
         let mut bytes = Vec::with_capacity(1024);
         bytes.extend_from_slice(SNAPSHOT_MAGIC);
         bytes.extend_from_slice(&generation.to_le_bytes());
@@ -295,9 +313,15 @@ impl<S: ReplayedState> Replay<S> {
                     self.retained.insert(Arc::clone(&message.topic), message);
                 }
             }
-            Record::Session { .. } | Record::End => {}
+            // `wal.rs` keeps group markers out of what it reads.
+            Record::Session { .. } | Record::End | Record::GroupBegin | Record::GroupEnd => {}
             Record::Forget { client_id } => {
                 self.sessions.remove(&client_id);
+            }
+            Record::Session5 { client_id, expiry } => {
+                if let Some(session) = self.sessions.get_mut(&client_id) {
+                    session.expiry5 = Some(expiry);
+                }
             }
             Record::SessionMark { client_id, lsn } => {
                 self.marks.insert(client_id, lsn);

@@ -19,6 +19,25 @@
 //! to send PUBACK, PUBREC, PUBREL, PUBCOMP, SUBACK or an outbound QoS 1/2 PUBLISH) waits for that LSN.
 //! Records appended during one `fdatasync` share the next: the cost of durability is paid per batch,
 //! not per message.
+//!
+//! # Groups
+//!
+//! Some changes take several records that a restart must see all or none of: an inbound QoS 2
+//! PUBLISH is one `Received` record for its publisher's session and one `Enqueue` for each
+//! persistent subscriber. With only the first on disk, the publisher's resent PUBLISH would be taken
+//! for a duplicate and the message would reach nobody [MQTT-4.3.3-2]. Such a change is appended
+//! between a `GroupBegin` and a `GroupEnd` record ([`Log::begin_group`]). Groups may overlap (other
+//! threads append meanwhile), so the flusher treats every group begun while another was open as
+//! one *chain*, and writes nothing from the chain's start until its last group has ended: the chain
+//! reaches the file in one write, and becomes durable in one `fdatasync`. On reading, a chain that
+//! has not ended by the end of the newest segment is the remains of a write that never completed:
+//! it is discarded like a torn record. Elsewhere it is damage.
+//!
+//! Nothing may wait inside a group (everything appended after its start waits with it); and so
+//! that a stream of overlapping groups cannot hold the log back for ever, the flusher, when the
+//! chain is all it has left to write, closes a gate that new groups wait at, with no lock held,
+//! until the chain has ended. Compaction closes the same gate while it takes its snapshot
+//! ([`Log::quiesce`]), so that no snapshot holds half a group.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -84,6 +103,28 @@ pub(crate) fn read_bytes(
 ) -> Result<Read, String> {
     let mut records = Vec::new();
     let mut offset = 0usize;
+    // The open chain of groups (see "Groups"): how deep, and where it began (index in `records`,
+    // byte offset).
+    let mut depth = 0usize;
+    let mut chain_start = (0usize, 0usize);
+    // A chain still open where the readable records end is an unfinished write: cut it off, as a
+    // torn record, in the newest segment; anywhere else it is damage.
+    let unfinished = |mut records: Vec<(u64, Record)>, depth: usize, start: (usize, usize)| {
+        if depth == 0 {
+            return Ok(records);
+        }
+        if !tail_may_tear {
+            return Err(format!(
+                "{}: a group of records begun at byte offset {} never ends; refusing to start \
+                 with part of the persistent state missing. Move the directory aside to start \
+                 empty.",
+                path.display(),
+                base + start.1
+            ));
+        }
+        records.truncate(start.0);
+        Ok(records)
+    };
     while offset < bytes.len() {
         let rest = &bytes[offset..];
         let body = rest.get(..8).and_then(|header| {
@@ -101,9 +142,10 @@ pub(crate) fn read_bytes(
             });
             let zeros_after = rest.iter().all(|&b| b == 0);
             if tail_may_tear && (reaches_end || zeros_after) {
+                let torn_at = if depth > 0 { chain_start.1 } else { offset };
                 return Ok(Read {
-                    records,
-                    torn_at: Some(offset as u64),
+                    records: unfinished(records, depth, chain_start)?,
+                    torn_at: Some(torn_at as u64),
                 });
             }
             return Err(format!(
@@ -121,20 +163,30 @@ pub(crate) fn read_bytes(
                 base + offset
             ));
         };
-        records.push(record);
+        match record.1 {
+            Record::GroupBegin => {
+                if depth == 0 {
+                    chain_start = (records.len(), offset);
+                }
+                depth += 1;
+            }
+            Record::GroupEnd => depth = depth.saturating_sub(1),
+            _ => records.push(record),
+        }
         offset += 8 + body.len();
     }
+    let torn_at = (depth > 0).then_some(chain_start.1 as u64);
     Ok(Read {
-        records,
-        torn_at: None,
+        records: unfinished(records, depth, chain_start)?,
+        torn_at,
     })
 }
 
 /// Truncates a file with a torn last record to its valid prefix.
 pub(crate) fn truncate(path: &Path, at: u64) -> Result<(), String> {
     warn!(
-        "{}: discarding a torn record at byte offset {at} (the broker stopped while writing it; \
-         it was never acknowledged)",
+        "{}: discarding a torn record or unfinished group at byte offset {at} (the broker \
+         stopped while writing it; nothing in it was acknowledged)",
         path.display()
     );
     let file = OpenOptions::new()
@@ -191,6 +243,8 @@ pub(crate) struct Log {
     /// The highest LSN durable, and a condition signalled when it grows.
     durable: Mutex<u64>,
     grown: Condvar,
+    /// Signalled, with `pending`, when the gate opens or the last open group ends (see "Groups").
+    gate_opened: Condvar,
     /// Set when the log cannot be written any more (disk full, I/O error): waiters give up.
     failed: AtomicBool,
     stop: AtomicBool,
@@ -200,6 +254,67 @@ pub(crate) struct Log {
 struct Pending {
     buffer: Vec<u8>,
     next_lsn: u64,
+    /// Groups begun and not yet ended.
+    open_groups: usize,
+    /// Where the open chain starts in `buffer` (byte offset) and its first LSN: nothing from there
+    /// on is written until `open_groups` is back to zero.
+    chain: Option<(usize, u64)>,
+    /// Set by the flusher when the chain is all it has to write: new groups wait.
+    gate_closed: bool,
+    /// Set during compaction's snapshot: new groups wait.
+    quiescing: bool,
+}
+
+impl Pending {
+    /// How many bytes of `buffer` may be written now, and the last LSN among them.
+    fn writable(&self) -> (usize, u64) {
+        match self.chain {
+            Some((at, first_lsn)) => (at, first_lsn - 1),
+            None => (self.buffer.len(), self.next_lsn - 1),
+        }
+    }
+
+    /// Removes and answers the writable bytes; what stays is the chain, now at offset 0.
+    fn take_writable(&mut self) -> (Vec<u8>, u64) {
+        let (len, last) = self.writable();
+        let rest = self.buffer.split_off(len);
+        if let Some((at, _)) = &mut self.chain {
+            *at = 0;
+        }
+        (std::mem::replace(&mut self.buffer, rest), last)
+    }
+
+    fn push(&mut self, record: &Record) -> u64 {
+        let lsn = self.next_lsn;
+        self.next_lsn += 1;
+        frame(record, lsn, &mut self.buffer);
+        lsn
+    }
+}
+
+/// An open group of records (see "Groups"): records appended while it lives, by this thread or any
+/// other, reach the file together with it. Dropping it ends the group. Nothing may wait for
+/// durability, or for another thread that might, while one is held.
+#[derive(Debug)]
+pub(crate) struct Group<'a> {
+    log: &'a Log,
+}
+
+impl Drop for Group<'_> {
+    fn drop(&mut self) {
+        let log = self.log;
+        let mut pending = log.pending.lock();
+        let lsn = pending.push(&Record::GroupEnd);
+        log.appended.store(lsn, Ordering::Release);
+        pending.open_groups -= 1;
+        if pending.open_groups == 0 {
+            pending.chain = None;
+            pending.gate_closed = false;
+            log.gate_opened.notify_all();
+        }
+        drop(pending);
+        log.work.notify_one();
+    }
 }
 
 #[derive(Debug)]
@@ -218,6 +333,10 @@ impl Log {
             pending: Mutex::new(Pending {
                 buffer: Vec::new(),
                 next_lsn,
+                open_groups: 0,
+                chain: None,
+                gate_closed: false,
+                quiescing: false,
             }),
             work: Condvar::new(),
             file: Mutex::new(Segment {
@@ -228,6 +347,7 @@ impl Log {
             appended: AtomicU64::new(next_lsn - 1),
             durable: Mutex::new(next_lsn - 1),
             grown: Condvar::new(),
+            gate_opened: Condvar::new(),
             failed: AtomicBool::new(false),
             stop: AtomicBool::new(false),
         })
@@ -237,13 +357,42 @@ impl Log {
     /// for that LSN returns true.
     pub(crate) fn append(&self, record: &Record) -> u64 {
         let mut pending = self.pending.lock();
-        let lsn = pending.next_lsn;
-        pending.next_lsn += 1;
-        frame(record, lsn, &mut pending.buffer);
+        let lsn = pending.push(record);
         self.appended.store(lsn, Ordering::Release);
         drop(pending);
         self.work.notify_one();
         lsn
+    }
+
+    /// Begins a group (see "Groups"); it ends when the answer is dropped. Waits while the gate is
+    /// closed, so it must be called with no lock held that an open group's thread might need.
+    pub(crate) fn begin_group(&self) -> Group<'_> {
+        let mut pending = self.pending.lock();
+        while pending.gate_closed || pending.quiescing {
+            self.gate_opened.wait(&mut pending);
+        }
+        if pending.open_groups == 0 {
+            pending.chain = Some((pending.buffer.len(), pending.next_lsn));
+        }
+        pending.open_groups += 1;
+        let lsn = pending.push(&Record::GroupBegin);
+        self.appended.store(lsn, Ordering::Release);
+        Group { log: self }
+    }
+
+    /// Runs `f` with no group open and none beginning: compaction's snapshot, which reads the
+    /// live state, then sees every group whole or not at all.
+    pub(crate) fn quiesce<T>(&self, f: impl FnOnce() -> T) -> T {
+        let mut pending = self.pending.lock();
+        pending.quiescing = true;
+        while pending.open_groups > 0 {
+            self.gate_opened.wait(&mut pending);
+        }
+        drop(pending);
+        let result = f();
+        self.pending.lock().quiescing = false;
+        self.gate_opened.notify_all();
+        result
     }
 
     /// The highest LSN appended so far.
@@ -272,11 +421,15 @@ impl Log {
     pub(crate) fn run_flusher(&self) {
         loop {
             let mut pending = self.pending.lock();
-            while pending.buffer.is_empty() && !self.stop.load(Ordering::Acquire) {
+            while pending.writable().0 == 0 {
+                if pending.buffer.is_empty() && self.stop.load(Ordering::Acquire) {
+                    return; // stopping, and everything is flushed
+                }
+                if !pending.buffer.is_empty() {
+                    // Only an open chain is left: let no new group lengthen it (see "Groups").
+                    pending.gate_closed = true;
+                }
                 self.work.wait(&mut pending);
-            }
-            if pending.buffer.is_empty() {
-                return; // stopping, and everything is flushed
             }
             if self.flush_locked(pending).is_err() {
                 return;
@@ -284,10 +437,10 @@ impl Log {
         }
     }
 
-    /// Takes the pending buffer, then writes and syncs it with `pending` released.
+    /// Takes the writable part of the pending buffer, then writes and syncs it with `pending`
+    /// released.
     fn flush_locked(&self, mut pending: parking_lot::MutexGuard<'_, Pending>) -> Result<(), ()> {
-        let buffer = std::mem::take(&mut pending.buffer);
-        let last = pending.next_lsn - 1;
+        let (buffer, last) = pending.take_writable();
         let mut segment = self.file.lock();
         drop(pending);
         let result = segment
@@ -320,12 +473,15 @@ impl Log {
     /// Flushes what is pending into the current segment, then starts segment `generation + 1`;
     /// answers the new generation. Records appended after this call go to the new segment. Appenders
     /// wait for one `fdatasync` meanwhile; this only happens at compaction.
+    /// An open chain (there is none under [`quiesce`](Self::quiesce)) stays pending, for the new
+    /// segment.
     pub(crate) fn rotate(&self) -> Result<u64, String> {
         let mut pending = self.pending.lock();
         let mut segment = self.file.lock();
+        let (len, last) = pending.writable();
         segment
             .file
-            .write_all(&pending.buffer)
+            .write_all(&pending.buffer[..len])
             .and_then(|()| segment.file.sync_data())
             .map_err(|error| format!("persistence: cannot write the log: {error}"))?;
         let generation = segment.generation + 1;
@@ -334,8 +490,7 @@ impl Log {
             generation,
             len: 0,
         };
-        pending.buffer.clear();
-        let last = pending.next_lsn - 1;
+        drop(pending.take_writable());
         drop(segment);
         drop(pending);
         let mut durable = self.durable.lock();
@@ -439,6 +594,70 @@ mod tests {
             error.contains("f.log") && error.contains(&format!("offset {second}")),
             "{error}"
         );
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn nothing_after_an_open_group_becomes_durable_until_it_ends() {
+        let dir = temp_dir("group");
+        let log = std::sync::Arc::new(Log::create(&dir, 1, 1).expect("creates"));
+        let flusher = {
+            let log = std::sync::Arc::clone(&log);
+            std::thread::spawn(move || log.run_flusher())
+        };
+        let before = log.append(&retain(1));
+        let group = log.begin_group();
+        let inside = log.append(&retain(2));
+        let after = log.append(&retain(3));
+        assert!(log.wait_durable(before));
+        assert!(
+            *log.durable.lock() < inside,
+            "the flusher stops at the group's start"
+        );
+        drop(group);
+        assert!(log.wait_durable(after));
+        log.stop();
+        flusher.join().expect("flusher ends");
+        let read = read_file(&segment_path(&dir, 1), true).expect("reads");
+        assert_eq!(
+            read.records,
+            [(before, retain(1)), (inside, retain(2)), (after, retain(3))],
+            "the markers are not records to apply"
+        );
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn an_unfinished_group_is_cut_off_the_newest_segment_and_damage_elsewhere() {
+        let dir = temp_dir("unfinished");
+        let records = [
+            retain(1),
+            Record::GroupBegin,
+            retain(2),
+            Record::GroupBegin,
+            Record::GroupEnd,
+            retain(3),
+        ];
+        let (path, bytes) = file_with(&dir, &records);
+        let read = read_file(&path, true).expect("an unfinished tail is not an error");
+        assert_eq!(read.records, [(1, retain(1))]);
+        let group_start = {
+            let mut first = Vec::new();
+            frame(&retain(1), 1, &mut first);
+            first.len() as u64
+        };
+        assert_eq!(read.torn_at, Some(group_start));
+        assert!(
+            read_file(&path, false).is_err(),
+            "older segments never tear"
+        );
+        // The same, ended: everything but the markers is read.
+        let mut ended = bytes.clone();
+        frame(&Record::GroupEnd, 7, &mut ended);
+        fs::write(&path, &ended).expect("write");
+        let read = read_file(&path, false).expect("reads");
+        assert_eq!(read.records.len(), 3);
+        assert_eq!(read.torn_at, None);
         let _ = fs::remove_dir_all(&dir);
     }
 

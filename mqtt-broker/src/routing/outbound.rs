@@ -3,21 +3,27 @@
 //!
 //! Everything the broker sends to a client is one of these. They are turned into the codec's borrowed
 //! [`Packet`] only at the moment of encoding, in the writer thread, under the protocol level of the
-//! connection: that is where CONNACK loses its Session Present bit for MQTT 3.1 ([V31-DIFF-7]).
+//! connection: that is where CONNACK loses its Session Present bit for MQTT 3.1 ([V31-DIFF-7]), and
+//! where a 5.0 connection's packets get their Reason Codes and properties ([`OutPacket::encode5`]).
+//! The 5.0-only packets (CONNACK with properties, SUBACK and UNSUBACK with 5.0 Reason Codes, a
+//! server's DISCONNECT) have variants of their own; the acknowledgements of the publish path are
+//! shared by both levels and reach a 5.0 client as Success [MQTT5-3.4.2-1].
 //!
 //! This file does not decide what to send (`connection/protocol.rs`, `routing/session_state.rs`, `routing/router.rs`) nor write to a socket
 //! (`connection/writer.rs`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvError, SendError, Sender, TryRecvError, TrySendError};
 use mqtt_codec::{
     ConnAck, ConnectReturnCode, Delivery, EncodeError, List, Packet, PacketId, ProtocolLevel,
-    PubAck, PubComp, PubRec, PubRel, Publish, SubAck, SubAckReturnCode, TopicName, UnsubAck,
+    PubAck, PubComp, PubRec, PubRel, Publish, QoS, SubAck, SubAckReturnCode, TopicName, UnsubAck,
 };
 use parking_lot::{Condvar, Mutex};
+
+use mqtt_codec::v5::{self, Property, ReasonCode};
 
 use crate::message::Message;
 
@@ -54,6 +60,137 @@ pub(crate) enum OutPacket {
     UnsubAck(PacketId),
     /// The answer to PINGREQ [MQTT-3.12.4-1].
     PingResp,
+    /// 5.0: the answer to CONNECT, with its Reason Code and properties (5.0 §3.2).
+    ConnAck5(Box<ConnAck5>),
+    /// 5.0: PUBACK with a Reason Code other than Success (0x10 no matching subscribers, 0x87 not
+    /// authorised...) [MQTT5-3.4.2-1]. At 3.1.1 a plain PUBACK.
+    PubAckWith(PacketId, ReasonCode),
+    /// 5.0: PUBREC with a Reason Code other than Success [MQTT5-3.5.2-1]. At 3.1.1 a plain PUBREC.
+    PubRecWith(PacketId, ReasonCode),
+    /// 5.0: PUBREL with a Reason Code other than Success: 0x92 for a PUBREC whose identifier is
+    /// not in flight [MQTT5-3.6.2-1]. At 3.1.1 a plain PUBREL.
+    PubRelWith(PacketId, ReasonCode),
+    /// 5.0: PUBCOMP with a Reason Code other than Success: 0x92 for a PUBREL whose identifier
+    /// was not awaiting one [MQTT5-3.7.2-1]. At 3.1.1 a plain PUBCOMP.
+    PubCompWith(PacketId, ReasonCode),
+    /// 5.0: the answer to SUBSCRIBE, one Reason Code per filter in order [MQTT5-3.9.3-1]
+    /// [MQTT5-3.9.3-2].
+    SubAck5 {
+        packet_id: PacketId,
+        codes: Vec<ReasonCode>,
+    },
+    /// 5.0: the answer to UNSUBSCRIBE, one Reason Code per filter in order [MQTT5-3.11.3-1]
+    /// [MQTT5-3.11.3-2].
+    UnsubAck5 {
+        packet_id: PacketId,
+        codes: Vec<ReasonCode>,
+    },
+    /// 5.0: the server ends the connection, and says why [MQTT5-3.14.2-1]. Nothing at 3.1.1,
+    /// which has no server DISCONNECT ([V5-DIFF-18]).
+    Disconnect(ReasonCode),
+}
+
+/// A 5.0 CONNACK, owned: Session Present, the Reason Code and the properties the broker announces
+/// (5.0 §3.2.2.3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ConnAck5 {
+    /// Session Present; 0 with a failure code [MQTT5-3.2.2-6].
+    pub(crate) session_present: bool,
+    pub(crate) reason: ReasonCode,
+    pub(crate) properties: ConnAckProperties,
+}
+
+/// The properties of a CONNACK that the broker may send; `None` or `false` leaves one out (its
+/// default then applies, 5.0 §3.2.2.3).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct ConnAckProperties {
+    /// Session Expiry Interval, sent when the broker uses another than the client asked for.
+    pub(crate) session_expiry: Option<u32>,
+    /// Receive Maximum: QoS 1/2 PUBLISHes the broker processes at once from this client.
+    pub(crate) receive_maximum: Option<u16>,
+    /// Maximum QoS, sent when below 2 [MQTT5-3.2.2-9].
+    pub(crate) maximum_qos: Option<u8>,
+    /// Retain Available, sent as 0 when retained messages are off.
+    pub(crate) retain_unavailable: bool,
+    /// Maximum Packet Size the broker accepts.
+    pub(crate) maximum_packet_size: Option<u32>,
+    /// Assigned Client Identifier, for a client that sent an empty one [MQTT5-3.1.3-7].
+    pub(crate) assigned_client_id: Option<Box<str>>,
+    /// Topic Alias Maximum: aliases the broker accepts from this client [MQTT5-3.2.2-17].
+    pub(crate) topic_alias_maximum: Option<u16>,
+    /// Reason String, for a refusal.
+    pub(crate) reason_string: Option<Box<str>>,
+    /// Wildcard Subscription Available, sent as 0 when off.
+    pub(crate) wildcards_unavailable: bool,
+    /// Subscription Identifiers Available, sent as 0 when off.
+    pub(crate) subscription_ids_unavailable: bool,
+    /// Shared Subscription Available, sent as 0 when off.
+    pub(crate) shared_unavailable: bool,
+    /// Server Keep Alive, sent when the broker caps the client's keep-alive [MQTT5-3.2.2-21].
+    pub(crate) server_keep_alive: Option<u16>,
+    /// Response Information, for a client that asked for it (5.0 §4.10).
+    pub(crate) response_information: Option<Box<str>>,
+}
+
+impl ConnAckProperties {
+    fn to_wire<'a>(&'a self, out: &mut Vec<Property<'a>>) {
+        let flags = [
+            (self.retain_unavailable, Property::RetainAvailable(0)),
+            (
+                self.wildcards_unavailable,
+                Property::WildcardSubscriptionAvailable(0),
+            ),
+            (
+                self.subscription_ids_unavailable,
+                Property::SubscriptionIdentifierAvailable(0),
+            ),
+            (
+                self.shared_unavailable,
+                Property::SharedSubscriptionAvailable(0),
+            ),
+        ];
+        if let Some(value) = self.session_expiry {
+            out.push(Property::SessionExpiryInterval(value));
+        }
+        if let Some(value) = self.receive_maximum {
+            out.push(Property::ReceiveMaximum(value));
+        }
+        if let Some(value) = self.maximum_qos {
+            out.push(Property::MaximumQoS(value));
+        }
+        if let Some(value) = self.maximum_packet_size {
+            out.push(Property::MaximumPacketSize(value));
+        }
+        if let Some(value) = &self.assigned_client_id {
+            out.push(Property::AssignedClientIdentifier(value));
+        }
+        if let Some(value) = self.topic_alias_maximum {
+            out.push(Property::TopicAliasMaximum(value));
+        }
+        if let Some(value) = &self.reason_string {
+            out.push(Property::ReasonString(value));
+        }
+        out.extend(flags.into_iter().filter(|(off, _)| *off).map(|(_, p)| p));
+        if let Some(value) = self.server_keep_alive {
+            out.push(Property::ServerKeepAlive(value));
+        }
+        if let Some(value) = &self.response_information {
+            out.push(Property::ResponseInformation(value));
+        }
+    }
+}
+
+/// The 5.0 CONNACK Reason Code for a 3.1.1 return code: the refusals the broker decides alike at
+/// both levels (authentication, limits) [MQTT5-3.2.2-8].
+pub(crate) fn connack_reason(code: ConnectReturnCode) -> ReasonCode {
+    match code {
+        ConnectReturnCode::Accepted => ReasonCode::SUCCESS,
+        ConnectReturnCode::UnacceptableProtocolVersion => ReasonCode::UNSUPPORTED_PROTOCOL_VERSION,
+        ConnectReturnCode::IdentifierRejected => ReasonCode::CLIENT_IDENTIFIER_NOT_VALID,
+        ConnectReturnCode::ServerUnavailable => ReasonCode::SERVER_UNAVAILABLE,
+        ConnectReturnCode::BadUserNameOrPassword => ReasonCode::BAD_USER_NAME_OR_PASSWORD,
+        ConnectReturnCode::NotAuthorized => ReasonCode::NOT_AUTHORIZED,
+    }
 }
 
 /// What a writer thread receives on its channel.
@@ -166,6 +303,14 @@ impl WriterRx {
         self.rx.recv()
     }
 
+    /// Waits at most `timeout` for the next message.
+    pub(crate) fn recv_timeout(
+        &self,
+        timeout: Duration,
+    ) -> Result<Outbound, crossbeam_channel::RecvTimeoutError> {
+        self.rx.recv_timeout(timeout)
+    }
+
     /// The next message if there is one, without waiting.
     pub(crate) fn try_recv(&self) -> Result<Outbound, TryRecvError> {
         self.rx.try_recv()
@@ -204,9 +349,10 @@ impl OutPacket {
         Some(bytes.into())
     }
 
-    /// The payload length of an encoded PUBLISH (3.1 or 3.1.1 layout: fixed header, topic, packet
-    /// identifier if QoS > 0, payload), for `$SYS/broker/publish/bytes/sent`; 0 for anything else.
-    pub(crate) fn publish_payload_len(bytes: &[u8]) -> usize {
+    /// The payload length of an encoded PUBLISH (fixed header, topic, packet identifier if QoS > 0,
+    /// at 5.0 the properties, then the payload), for `$SYS/broker/publish/bytes/sent`; 0 for
+    /// anything else.
+    pub(crate) fn publish_payload_len(bytes: &[u8], v5: bool) -> usize {
         let Some(&first) = bytes.first() else {
             return 0;
         };
@@ -220,7 +366,19 @@ impl OutPacket {
         };
         let topic = usize::from(u16::from_be_bytes([topic[0], topic[1]]));
         let identifier = if first & 0x06 == 0 { 0 } else { 2 };
-        bytes.len().saturating_sub(at + 2 + topic + identifier)
+        let mut header = at + 2 + topic + identifier;
+        if v5 {
+            // The property length, a variable byte integer, and the properties.
+            let mut properties = 0usize;
+            for (index, byte) in bytes.iter().skip(header).take(4).enumerate() {
+                properties |= usize::from(byte & 0x7f) << (7 * index);
+                if byte & 0x80 == 0 {
+                    header += index + 1 + properties;
+                    break;
+                }
+            }
+        }
+        bytes.len().saturating_sub(header)
     }
 
     /// Appends the packet, as spoken at `level`, to `out`.
@@ -273,8 +431,152 @@ impl OutPacket {
                 packet_id: *packet_id,
             }),
             Self::PingResp => Packet::PingResp,
+            // The 5.0 forms reach a 3.x connection only by mistake; each has a 3.1.1 meaning but
+            // DISCONNECT, which a 3.1.1 server never sends.
+            Self::ConnAck5(connack) => Packet::ConnAck(ConnAck {
+                session_present: connack.session_present,
+                code: if connack.reason.is_failure() {
+                    ConnectReturnCode::ServerUnavailable
+                } else {
+                    ConnectReturnCode::Accepted
+                },
+            }),
+            Self::PubAckWith(packet_id, _) => Packet::PubAck(PubAck {
+                packet_id: *packet_id,
+            }),
+            Self::PubRecWith(packet_id, _) => Packet::PubRec(PubRec {
+                packet_id: *packet_id,
+            }),
+            Self::PubCompWith(packet_id, _) => Packet::PubComp(PubComp {
+                packet_id: *packet_id,
+            }),
+            Self::PubRelWith(packet_id, _) => Packet::PubRel(PubRel {
+                packet_id: *packet_id,
+            }),
+            Self::SubAck5 { packet_id, codes } => {
+                let codes: Vec<SubAckReturnCode> = codes
+                    .iter()
+                    .map(|code| match code.get() {
+                        0 => SubAckReturnCode::Granted(QoS::AtMostOnce),
+                        1 => SubAckReturnCode::Granted(QoS::AtLeastOnce),
+                        2 => SubAckReturnCode::Granted(QoS::ExactlyOnce),
+                        _ => SubAckReturnCode::Failure,
+                    })
+                    .collect();
+                return Packet::SubAck(SubAck {
+                    packet_id: *packet_id,
+                    return_codes: List::from_slice(&codes),
+                })
+                .encode(level, out);
+            }
+            Self::UnsubAck5 { packet_id, .. } => Packet::UnsubAck(UnsubAck {
+                packet_id: *packet_id,
+            }),
+            Self::Disconnect(_) => return Ok(0),
         };
         packet.encode(level, out)
+    }
+
+    /// Appends the packet, as spoken at 5.0, to `out`, at `now` (the Message Expiry Interval left
+    /// depends on it [MQTT5-3.3.2-6]). The shared QoS 0 bytes of [`OutPacket::Encoded`] are 3.1.1
+    /// bytes; the router never gives them to a 5.0 connection.
+    pub(crate) fn encode5(&self, now: Instant, out: &mut Vec<u8>) -> Result<usize, EncodeError> {
+        let mut properties: Vec<Property<'_>> = Vec::new();
+        let granted: Vec<ReasonCode>;
+        let packet: v5::Packet<'_> = match self {
+            Self::Encoded(bytes) => {
+                out.extend_from_slice(bytes);
+                return Ok(bytes.len());
+            }
+            Self::ConnAck {
+                session_present,
+                code,
+            } => v5::Packet::ConnAck(v5::ConnAck {
+                session_present: *session_present,
+                reason: connack_reason(*code),
+                properties: v5::Properties::from_slice(&[]),
+            }),
+            Self::ConnAck5(connack) => {
+                connack.properties.to_wire(&mut properties);
+                v5::Packet::ConnAck(v5::ConnAck {
+                    session_present: connack.session_present,
+                    reason: connack.reason,
+                    properties: v5::Properties::from_slice(&properties),
+                })
+            }
+            Self::Publish { message, delivery } => {
+                let topic =
+                    TopicName::new(&message.topic).map_err(|_| EncodeError::FieldTooLong)?;
+                if let Some(kept) = &message.properties {
+                    kept.to_wire(now, &mut properties);
+                }
+                // [MQTT5-3.3.4-3] [MQTT5-3.3.4-4]
+                for id in message.subscription_ids.iter().flat_map(|ids| ids.iter()) {
+                    properties.push(Property::SubscriptionIdentifier(*id));
+                }
+                v5::Packet::Publish(v5::Publish {
+                    topic: Some(topic),
+                    payload: &message.payload,
+                    delivery: *delivery,
+                    retain: message.retain,
+                    properties: v5::Properties::from_slice(&properties),
+                })
+            }
+            Self::PubAck(packet_id) => v5::Packet::PubAck(v5::PubAck::new(*packet_id)),
+            Self::PubRec(packet_id) => v5::Packet::PubRec(v5::PubRec::new(*packet_id)),
+            Self::PubRel(packet_id) => v5::Packet::PubRel(v5::PubRel::new(*packet_id)),
+            Self::PubComp(packet_id) => v5::Packet::PubComp(v5::PubComp::new(*packet_id)),
+            Self::PubAckWith(packet_id, reason) => v5::Packet::PubAck(v5::PubAck {
+                reason: *reason,
+                ..v5::PubAck::new(*packet_id)
+            }),
+            Self::PubRecWith(packet_id, reason) => v5::Packet::PubRec(v5::PubRec {
+                reason: *reason,
+                ..v5::PubRec::new(*packet_id)
+            }),
+            Self::PubRelWith(packet_id, reason) => v5::Packet::PubRel(v5::PubRel {
+                reason: *reason,
+                ..v5::PubRel::new(*packet_id)
+            }),
+            Self::PubCompWith(packet_id, reason) => v5::Packet::PubComp(v5::PubComp {
+                reason: *reason,
+                ..v5::PubComp::new(*packet_id)
+            }),
+            Self::SubAck { packet_id, codes } => {
+                granted = codes
+                    .iter()
+                    .map(|code| match code {
+                        SubAckReturnCode::Granted(qos) => ReasonCode::granted(*qos),
+                        SubAckReturnCode::Failure => ReasonCode::UNSPECIFIED_ERROR,
+                    })
+                    .collect();
+                v5::Packet::SubAck(v5::SubAck {
+                    packet_id: *packet_id,
+                    properties: v5::Properties::from_slice(&[]),
+                    reason_codes: List::from_slice(&granted),
+                })
+            }
+            Self::SubAck5 { packet_id, codes } => v5::Packet::SubAck(v5::SubAck {
+                packet_id: *packet_id,
+                properties: v5::Properties::from_slice(&[]),
+                reason_codes: List::from_slice(codes),
+            }),
+            // The reader answers 5.0 clients with `UnsubAck5`; one code is all this one knows.
+            Self::UnsubAck(packet_id) => v5::Packet::UnsubAck(v5::UnsubAck {
+                packet_id: *packet_id,
+                properties: v5::Properties::from_slice(&[]),
+                reason_codes: List::from_slice(&[ReasonCode::SUCCESS]),
+            }),
+            Self::UnsubAck5 { packet_id, codes } => v5::Packet::UnsubAck(v5::UnsubAck {
+                packet_id: *packet_id,
+                properties: v5::Properties::from_slice(&[]),
+                reason_codes: List::from_slice(codes),
+            }),
+            Self::PingResp => v5::Packet::PingResp,
+            // No Session Expiry Interval from the server [MQTT5-3.14.2-2].
+            Self::Disconnect(reason) => v5::Packet::Disconnect(v5::Disconnect::new(*reason)),
+        };
+        packet.encode(out)
     }
 
     /// Whether, with persistence on, this packet promises something that must be durable first:
@@ -286,9 +588,19 @@ impl OutPacket {
             | Self::PubRec(_)
             | Self::PubRel(_)
             | Self::PubComp(_)
+            | Self::PubAckWith(..)
+            | Self::PubRecWith(..)
+            | Self::PubCompWith(..)
+            | Self::PubRelWith(..)
             | Self::SubAck { .. }
+            | Self::SubAck5 { .. }
+            | Self::UnsubAck5 { .. }
             | Self::UnsubAck(_) => true,
-            Self::ConnAck { .. } | Self::PingResp | Self::Encoded(_) => false,
+            Self::ConnAck { .. }
+            | Self::ConnAck5(_)
+            | Self::PingResp
+            | Self::Encoded(_)
+            | Self::Disconnect(_) => false,
         }
     }
 
@@ -301,7 +613,6 @@ impl OutPacket {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mqtt_codec::QoS;
 
     #[test]
     fn the_writer_channel_refuses_past_its_capacity_and_a_sender_waits_for_room() {
@@ -346,6 +657,49 @@ mod tests {
         }
     }
 
+    /// A 5.0 CONNACK carries its Reason Code and properties; PUBACK with Success is the short form
+    /// (5.0 §3.4.2.1), with another code its code [MQTT5-3.4.2-1].
+    #[test]
+    fn mqtt5_connack_and_acks_have_reason_codes() {
+        let connack = OutPacket::ConnAck5(Box::new(ConnAck5 {
+            session_present: true,
+            reason: ReasonCode::SUCCESS,
+            properties: ConnAckProperties {
+                topic_alias_maximum: Some(10),
+                ..ConnAckProperties::default()
+            },
+        }));
+        let mut out = Vec::new();
+        assert!(connack.encode5(Instant::now(), &mut out).is_ok());
+        assert_eq!(out, [0x20, 0x06, 0x01, 0x00, 0x03, 0x22, 0x00, 0x0A]);
+        let Some(packet_id) = PacketId::new(7) else {
+            return;
+        };
+        for (packet, bytes) in [
+            (OutPacket::PubAck(packet_id), &[0x40, 0x02, 0x00, 0x07][..]),
+            (
+                OutPacket::PubAckWith(packet_id, ReasonCode::NO_MATCHING_SUBSCRIBERS),
+                &[0x40, 0x03, 0x00, 0x07, 0x10][..],
+            ),
+            (
+                OutPacket::Disconnect(ReasonCode::SESSION_TAKEN_OVER),
+                &[0xE0, 0x01, 0x8E][..],
+            ),
+        ] {
+            out.clear();
+            assert!(packet.encode5(Instant::now(), &mut out).is_ok());
+            assert_eq!(out, bytes, "{packet:?}");
+        }
+        // A server DISCONNECT has no 3.1.1 form.
+        out.clear();
+        assert_eq!(
+            OutPacket::Disconnect(ReasonCode::SESSION_TAKEN_OVER)
+                .encode(ProtocolLevel::Mqtt311, &mut out),
+            Ok(0)
+        );
+        assert!(out.is_empty());
+    }
+
     #[test]
     fn connack_has_no_session_present_at_3_1_v31_diff_7() {
         let connack = OutPacket::ConnAck {
@@ -382,14 +736,22 @@ mod tests {
     fn the_payload_length_of_an_encoded_publish_is_found_for_publish_bytes_sent() {
         // QoS 0 "t" "abc"; QoS 1 "ab" id 7 "xy"; a PUBACK has none.
         assert_eq!(
-            OutPacket::publish_payload_len(&[0x30, 6, 0, 1, b't', b'a', b'b', b'c']),
+            OutPacket::publish_payload_len(&[0x30, 6, 0, 1, b't', b'a', b'b', b'c'], false),
             3
         );
         assert_eq!(
-            OutPacket::publish_payload_len(&[0x32, 8, 0, 2, b'a', b'b', 0, 7, b'x', b'y']),
+            OutPacket::publish_payload_len(&[0x32, 8, 0, 2, b'a', b'b', 0, 7, b'x', b'y'], false),
             2
         );
-        assert_eq!(OutPacket::publish_payload_len(&[0x40, 2]), 0);
-        assert_eq!(OutPacket::publish_payload_len(&[]), 0);
+        assert_eq!(OutPacket::publish_payload_len(&[0x40, 2], false), 0);
+        assert_eq!(OutPacket::publish_payload_len(&[], false), 0);
+        // 5.0: QoS 1 "t" id 1, two bytes of properties (Payload Format Indicator), "ok".
+        assert_eq!(
+            OutPacket::publish_payload_len(
+                &[0x32, 10, 0, 1, b't', 0, 1, 2, 1, 1, b'o', b'k'],
+                true
+            ),
+            2
+        );
     }
 }

@@ -45,20 +45,21 @@ use mqtt_codec::{
 };
 use parking_lot::{Condvar, Mutex, MutexGuard, RwLock};
 
-use crate::connection::protocol::{Ack, OpenRequest};
+use crate::connection::protocol::{Ack, OpenRequest, SubscriptionOptions5};
 use crate::hooks::ClientInfo;
 use crate::message::Message;
 use crate::message::{GroupId, SharedOrigin};
 use crate::metrics::Metrics;
 use crate::persistence::{Persistence, Restored};
 use crate::record::Record;
-use crate::routing::outbound::{OutPacket, Outbound, WriterTx};
+use crate::routing::outbound::{ConnAck5, OutPacket, Outbound, WriterTx};
 use crate::routing::retained::RetainedStore;
 use crate::routing::session_state::{AckError, Limits, SessionState};
 use crate::routing::shared::{Filter, SharedSubscriptions};
 use crate::routing::subscriptions::{Subscriber, SubscriptionTree};
 use crate::security::auth::Security;
 use crate::transport::Stream;
+use mqtt_codec::v5::{ReasonCode, RetainHandling};
 
 /// A session's slot in the registry, shared by its connection threads and by publishers.
 pub(crate) type SlotRef = Arc<Mutex<Slot>>;
@@ -98,6 +99,52 @@ pub(crate) struct Slot {
     /// Counts the pumps that moved something out of the queue: a waiting publisher sees progress
     /// and keeps waiting, where a stuck subscriber (no progress for `write_timeout`) is cut off.
     progress: u64,
+    /// When the queue last moved, or last started to hold something, or a connection attached:
+    /// a connected client with messages waiting in its queue and no progress for `write_timeout`
+    /// is stuck, publisher waiting or not (see [`Router::stall_left`]).
+    progress_at: Instant,
+    /// Whether the connection that opened it speaks 5.0: its deliveries carry properties and
+    /// Subscription Identifiers, so they never share the 3.1.1 bytes of a QoS 0 PUBLISH.
+    mqtt5: bool,
+    /// The 5.0 client's Receive Maximum: its window is no wider [MQTT5-3.3.4-9] [MQTT5-4.9.0-2].
+    receive_maximum: Option<u16>,
+    /// The 5.0 client's Maximum Packet Size: a PUBLISH larger than that is not delivered to it
+    /// [MQTT5-3.1.2-24] [MQTT5-3.1.2-25].
+    maximum_packet_size: Option<usize>,
+    /// How long a 5.0 session outlives its connection (its Session Expiry Interval); `None`: for
+    /// ever, as a 3.1.1 persistent session does, or 0xFFFFFFFF.
+    expiry: Option<std::time::Duration>,
+    /// When its last connection closed, while it has none.
+    detached_at: Option<Instant>,
+    /// The connection that last opened it: a delayed Will is published only if no other has
+    /// since [MQTT5-3.1.3-9].
+    last_connection: u64,
+}
+
+impl Slot {
+    /// Whether this is a 5.0 session whose Session Expiry Interval passed while it had no
+    /// connection: it is over [MQTT5-4.1.0-2], so nothing is delivered or queued to it, and the
+    /// next CONNECT for its client identifier starts afresh. (It stays in the registry, holding its
+    /// memory, until then.)
+    fn gone(&self) -> bool {
+        self.link.is_none()
+            && matches!(
+                (self.expiry, self.detached_at),
+                (Some(expiry), Some(detached_at)) if detached_at.elapsed() >= expiry
+            )
+    }
+}
+
+/// What [`Router::stall_left`] tells a connection's idle writer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stall {
+    /// Look again after this long, or as soon as there is something to write.
+    CheckIn(std::time::Duration),
+    /// Nothing to check (`write_timeout` zero): wait for something to write.
+    Never,
+    /// Messages wait for this client and it made no progress for `write_timeout`: end the
+    /// connection (logged).
+    Stuck,
 }
 
 /// How the router reaches a live connection.
@@ -111,6 +158,8 @@ pub(crate) struct Link {
     pub(crate) stream: Arc<Stream>,
     /// Set when a `try_send` found the channel full; the writer then calls [`Router::pump`].
     pub(crate) starved: Arc<AtomicBool>,
+    /// Whether the client speaks 5.0, and is told why the broker ends its connection.
+    pub(crate) mqtt5: bool,
 }
 
 impl Link {
@@ -119,6 +168,23 @@ impl Link {
     pub(crate) fn disconnect(self) {
         let _ = self.tx.try_send(Outbound::Close);
         self.stream.shutdown();
+    }
+
+    /// [`disconnect`](Self::disconnect), telling a 5.0 client why with a DISCONNECT: 0x8E when
+    /// another connection took its session over [MQTT5-3.1.4-3], 0x8B at shutdown. The writer
+    /// sends it, then closes the socket, which ends the reader; only if the writer's channel has
+    /// no room is the socket cut at once, without it.
+    pub(crate) fn disconnect_with(self, reason: ReasonCode) {
+        if self.mqtt5
+            && self
+                .tx
+                .try_send(Outbound::Packet(OutPacket::Disconnect(reason)))
+                .is_ok()
+            && self.tx.try_send(Outbound::Close).is_ok()
+        {
+            return;
+        }
+        self.disconnect();
     }
 }
 
@@ -165,24 +231,40 @@ pub(crate) struct Router {
     refuse_logged: Mutex<Option<Instant>>,
 }
 
-/// Why a PUBLISH was refused upstream: a persistent session that is offline, and would have to
-/// queue it, has its queue at a limit. Nothing was delivered to anyone; the publisher is not
-/// acknowledged, and its connection is closed (3.1.1 has no negative acknowledgement).
+/// Why a PUBLISH was refused upstream: a session that would have to queue it has its queue at a
+/// limit and cannot be waited for (see [`Router::refuses`]): it is offline and persistent, or it
+/// is connected but is the publisher's own session, or its reader waits for room itself. Nothing
+/// was delivered to anyone; the publisher is not acknowledged, and its connection is closed
+/// (3.1.1 has no negative acknowledgement).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Refused {
-    /// The offline session whose queue is full.
+    /// The session whose queue is full.
     pub(crate) client_id: Arc<str>,
     /// The limit it is at: `max_queued_messages` or `max_queued_bytes`.
     pub(crate) limit: &'static str,
+    /// Whether that session's client is connected (the publisher's own session, or one whose
+    /// reader waits for room itself); otherwise it is offline.
+    pub(crate) connected: bool,
 }
 
 impl std::fmt::Display for Refused {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "PUBLISH not accepted: the queue of offline session {:?} is full ({}); \
+            "PUBLISH not accepted: the queue of {} session {:?} is full ({}){}; \
              not acknowledged, the client is to send it again",
-            self.client_id, self.limit
+            if self.connected {
+                "connected"
+            } else {
+                "offline"
+            },
+            self.client_id,
+            self.limit,
+            if self.connected {
+                " and cannot be waited for (the publisher's own, or one waiting itself)"
+            } else {
+                ""
+            }
         )
     }
 }
@@ -196,6 +278,51 @@ thread_local! {
     static OWN_FLAG: std::cell::RefCell<Option<Arc<AtomicBool>>> = const { std::cell::RefCell::new(None) };
     /// Set when this thread waited in `await_room`; read and cleared by [`Router::waited`].
     static WAITED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Set while this thread holds a group of log records open (see [`InGroup`]).
+    static IN_GROUP: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Who a routed message came from, which decides what a full queue does with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    /// A client's PUBLISH (also one a shared group's member left behind): it takes part in
+    /// back-pressure. Its publisher waits for room in a connected subscriber's queue, and is
+    /// refused upstream by one that cannot be waited for (see [`Router::refuses`]); once
+    /// acknowledged, it is never dropped (unless `queue_full_drop`). At QoS 0 nothing was
+    /// promised: a queue that cannot be waited for drops it.
+    Client,
+    /// A retained message for a new subscription, delivered by the subscriber's own reader: every
+    /// one enters the queue, past its limit if need be (there are at most as many as the retained
+    /// store holds, sharing its payloads), and leaves it at the pace the client acknowledges.
+    Retained,
+    /// The broker's own message: a Will, a `$SYS` update, a bridge's notification. Nobody was
+    /// acknowledged for it and nobody can be refused, so it takes no part in back-pressure: it
+    /// never waits for room (which would hold up the `$SYS` thread or a bridge for up to
+    /// `write_timeout` behind one slow subscriber) and never goes past a limit (which would let
+    /// `$SYS` grow a slow subscriber's queue without bound). A queue at a limit drops it, counted
+    /// and logged, whether its client is connected or not.
+    Broker,
+}
+
+/// A group of log records open on this thread (see `persistence/wal.rs`, "Groups"). While it is,
+/// `await_room` does not wait: the log writes nothing after the group's start until it ends, so a
+/// wait inside it would hold up every acknowledgement, the stuck subscriber's own included.
+struct InGroup<'a> {
+    _group: crate::persistence::Group<'a>,
+}
+
+impl<'a> InGroup<'a> {
+    fn begin(persistence: &'a Persistence) -> Self {
+        let group = persistence.begin_group();
+        IN_GROUP.set(true);
+        Self { _group: group }
+    }
+}
+
+impl Drop for InGroup<'_> {
+    fn drop(&mut self) {
+        IN_GROUP.set(false);
+    }
 }
 
 impl Router {
@@ -231,6 +358,18 @@ impl Router {
                 room: Arc::default(),
                 reader_waiting: Arc::default(),
                 progress: 0,
+                progress_at: Instant::now(),
+                // A 5.0 session's expiry counts from the restart: the time the broker was down
+                // is not held against it.
+                mqtt5: session.expiry5.is_some(),
+                receive_maximum: None,
+                maximum_packet_size: None,
+                expiry: session
+                    .expiry5
+                    .filter(|expiry| *expiry != u32::MAX)
+                    .map(|expiry| std::time::Duration::from_secs(u64::from(expiry))),
+                detached_at: Some(Instant::now()),
+                last_connection: 0,
             };
             let slot_ref = Arc::new(Mutex::new(slot));
             for (filter, qos) in &filters {
@@ -334,6 +473,12 @@ impl Router {
                 client_id: Arc::clone(&slot.client_id),
                 user: slot.client.user_name.clone(),
             });
+            if slot.mqtt5 {
+                records.push(Record::Session5 {
+                    client_id: Arc::clone(&slot.client_id),
+                    expiry: expiry_seconds(slot.expiry),
+                });
+            }
             slot.state.snapshot(&slot.client_id, &mut records);
         }
         let retained = self.retained.lock();
@@ -374,6 +519,13 @@ impl Router {
                         room: Arc::default(),
                         reader_waiting: Arc::default(),
                         progress: 0,
+                        progress_at: Instant::now(),
+                        mqtt5: false,
+                        receive_maximum: None,
+                        maximum_packet_size: None,
+                        expiry: None,
+                        detached_at: None,
+                        last_connection: link.connection_id,
                     }))
                 }),
         );
@@ -381,8 +533,14 @@ impl Router {
         drop(sessions);
         let taken_over = slot.link.take();
         let mut orphans = Vec::new();
-        let session_present = if request.clean_session || slot.clean {
-            // Discard any previous session [MQTT-3.1.2-6]; a clean one is never resumed.
+        // A session whose Session Expiry Interval passed while it had no connection is gone
+        // [MQTT5-4.1.0-2]: it is discarded here, when a client asks for it.
+        let expired = slot.gone();
+        slot.detached_at = None;
+        slot.last_connection = link.connection_id;
+        let session_present = if request.clean_start || slot.clean || expired {
+            // Discard any previous session [MQTT-3.1.2-6] [MQTT5-3.1.2-4]; a clean one is never
+            // resumed.
             self.unsubscribe_all(&slot);
             orphans = slot.state.take_shared();
             if !slot.clean {
@@ -393,8 +551,20 @@ impl Router {
             slot.state = SessionState::default();
             false
         } else {
-            existed // [MQTT-3.1.2-4]
+            existed // [MQTT-3.1.2-4] [MQTT5-3.1.2-5]
         };
+        slot.mqtt5 = request.mqtt5.is_some();
+        slot.expiry = request
+            .mqtt5
+            .as_ref()
+            .filter(|open| open.session_expiry != u32::MAX)
+            .map(|open| std::time::Duration::from_secs(u64::from(open.session_expiry)));
+        slot.receive_maximum = request.mqtt5.as_ref().and_then(|open| open.receive_maximum);
+        slot.maximum_packet_size = request
+            .mqtt5
+            .as_ref()
+            .and_then(|open| open.maximum_packet_size)
+            .and_then(|size| usize::try_from(size).ok());
         slot.clean = request.clean_session;
         slot.bridge = request.bridge;
         slot.trusted = request.trusted;
@@ -404,14 +574,30 @@ impl Router {
             client_id: Arc::clone(client_id),
             user,
         });
-        let connack = OutPacket::ConnAck {
-            session_present, // [MQTT-3.2.2-1] [MQTT-3.2.2-2] [MQTT-3.2.2-3]
-            code: ConnectReturnCode::Accepted,
+        if slot.mqtt5 {
+            let expiry = expiry_seconds(slot.expiry);
+            self.log(&mut slot, |client_id| Record::Session5 {
+                client_id: Arc::clone(client_id),
+                expiry,
+            });
+        }
+        let connack = match &request.mqtt5 {
+            None => OutPacket::ConnAck {
+                session_present, // [MQTT-3.2.2-1] [MQTT-3.2.2-2] [MQTT-3.2.2-3]
+                code: ConnectReturnCode::Accepted,
+            },
+            Some(open) => OutPacket::ConnAck5(Box::new(ConnAck5 {
+                session_present,             // [MQTT5-3.2.2-2] [MQTT5-3.2.2-3]
+                reason: ReasonCode::SUCCESS, // [MQTT5-3.1.4-5]
+                properties: open.connack.clone(),
+            })),
         };
         // The channel is new and empty: this cannot fail.
         let _ = link.tx.try_send(Outbound::Packet(connack));
         slot.state.resume();
         slot.link = Some(link);
+        // A resumed session's queue has waited for its client, not for this connection.
+        slot.progress_at = Instant::now();
         // This thread is the connection's reader: it is the one that must not be waited for while
         // it waits itself (see `await_room`).
         let flag = Arc::clone(&slot.reader_waiting);
@@ -443,6 +629,7 @@ impl Router {
             return;
         }
         slot.link = None;
+        slot.detached_at = Some(Instant::now());
         slot.state.forget_qos0();
         // Publishers waiting for room stop waiting: there is nobody to wait for any more.
         slot.room.notify_all();
@@ -476,7 +663,7 @@ impl Router {
             };
             let original = message.for_delivery(origin.qos, false);
             let given = self.shared.members_of(&origin.group, |group, members| {
-                self.deliver_shared(group, members, &original, &security);
+                self.deliver_shared(group, members, &original, &security, Origin::Client);
             });
             if !given {
                 Metrics::add(&self.metrics.publish_dropped, 1);
@@ -504,34 +691,47 @@ impl Router {
     /// itself, which keeps the flag as published so that retained messages cross it). Subscribers of a persistent session
     /// that is offline get QoS 1 and 2 messages queued [MQTT-3.1.2-5].
     ///
-    /// This is for messages nobody could be refused to (Wills, `$SYS`, bridge notifications): an
-    /// offline session whose queue is full drops them, counted, as before back-pressure.
+    /// This is for the broker's own messages (Wills, `$SYS`, bridge notifications), which nobody
+    /// could be refused to, and which no client was acknowledged for: they take no part in
+    /// back-pressure (see [`Origin::Broker`]). A queue at a limit, its client connected or not,
+    /// drops them, counted in `$SYS/broker/publish/messages/dropped` and logged.
     pub(crate) fn publish(&self, message: &Message) {
-        let _ = self.route(message, None, false);
+        let _ = self.route(message, None, None, Origin::Broker, None);
     }
 
     /// [`publish`](Self::publish) for a client's PUBLISH, which may be refused: with back-pressure
     /// (no `queue_full_drop`), a QoS 1 or 2 message that an offline persistent session would have
     /// to queue while its queue is at a limit is delivered to nobody and answered `Err`, so that
-    /// its publisher is not acknowledged (see [`Self::offline_room`]).
+    /// its publisher is not acknowledged (see [`Self::room_for_all`]).
     ///
     /// `bridge` is the client identifier of the bridge it came from, if it did: it is not sent back
     /// to that bridge's own session, which is what stops two brokers bridged both ways from passing
-    /// a message back and forth for ever (mosquitto does the same).
+    /// a message back and forth for ever (mosquitto does the same). `publisher` is the client
+    /// identifier of the session that published it: a 5.0 subscription with No Local does not
+    /// send it back there [MQTT5-3.8.3-3].
+    ///
+    /// Answers how many sessions (and shared groups) it was given to: 0 is what a 5.0 publisher
+    /// is told as 0x10, no matching subscribers.
     pub(crate) fn publish_from(
         &self,
         message: &Message,
         bridge: Option<&str>,
-    ) -> Result<(), Refused> {
-        self.route(message, bridge, true)
+        publisher: Option<&str>,
+    ) -> Result<usize, Refused> {
+        self.route(message, bridge, publisher, Origin::Client, None)
     }
 
+    /// `received`: the session and packet identifier of an inbound QoS 2 PUBLISH (see
+    /// [`publish_once`](Self::publish_once)), whose `Received` record is logged with the
+    /// subscribers' records, as one group.
     fn route(
         &self,
         message: &Message,
         bridge: Option<&str>,
-        refusable: bool,
-    ) -> Result<(), Refused> {
+        publisher: Option<&str>,
+        origin: Origin,
+        received: Option<(&SlotRef, PacketId)>,
+    ) -> Result<usize, Refused> {
         if message.retain {
             let mut retained = self.retained.lock();
             retained.0.update(message);
@@ -542,7 +742,8 @@ impl Router {
             }
         }
         let Ok(topic) = TopicName::new(&message.topic) else {
-            return Ok(());
+            self.log_received(received);
+            return Ok(0);
         };
         // The list of subscribers is built in a buffer this thread keeps from one message to the
         // next, so that routing allocates nothing once the buffer has grown to the fan-out.
@@ -558,7 +759,9 @@ impl Router {
         let mut shared = (found.len() > 1).then(SharedQos0::default);
         // Checked before anyone gets the message, so that a refused one (resent later by its
         // publisher) reaches nobody twice. QoS 0 is never queued for an offline session.
-        let checked = refusable && !self.limits.drop_when_full && message.qos != QoS::AtMostOnce;
+        let checked = origin == Origin::Client
+            && !self.limits.drop_when_full
+            && message.qos != QoS::AtMostOnce;
         // The shared groups are then looked up first too (which moves their turns on once, as
         // delivering does), so that a group none of whose members can take the message refuses it
         // as well. Nothing is allocated when there is no shared subscription.
@@ -574,21 +777,42 @@ impl Router {
         if checked
             && !inline
             && let Err(refused) = self
-                .offline_room(&found, message, bridge, &security)
+                .room_for_all(&found, message, bridge, &security)
                 .and_then(|()| self.groups_room(&groups, message, &security))
         {
             found.clear();
             if found.capacity() <= FOUND_KEPT {
                 FOUND.set(found);
             }
-            return self.refuse(refused);
+            return self.refuse(refused).map(|()| 0);
         }
+        // With persistence, an inbound QoS 2 message is logged as one group: its publisher's
+        // `Received` and every subscriber's `Enqueue` reach the disk together or not at all (see
+        // `persistence/wal.rs`, "Groups"). Nothing may wait inside a group, so the waits for room
+        // come first, and the deliveries in the group go past a queue that filled up meanwhile.
+        // A clean session's publisher logs nothing, so needs no group.
+        let _group = match (&self.persistence, received) {
+            (Some(persistence), Some((publisher, _))) if !publisher.lock().clean => {
+                self.await_room_all(&found, message, bridge, &security);
+                Some(InGroup::begin(persistence))
+            }
+            _ => None,
+        };
         let mut refusal = None;
+        let mut delivered = 0;
         for subscriber in found.drain(..) {
             let mut slot = subscriber.target.lock();
-            if bridge == Some(&*slot.client_id) {
+            if bridge == Some(&*slot.client_id) || slot.gone() {
                 continue;
             }
+            let options5 = if slot.mqtt5 {
+                match matching_options5(&slot, topic, publisher) {
+                    Some(options) => Some(options),
+                    None => continue, // No Local [MQTT5-3.8.3-3]
+                }
+            } else {
+                None
+            };
             if security.checks_reads() && !slot.trusted {
                 // Ask with the slot unlocked; if meanwhile another connection took the session
                 // over (another user, perhaps), ask again about the new one.
@@ -608,45 +832,99 @@ impl Router {
             }
             if inline
                 && subscriber.qos != QoS::AtMostOnce
-                && slot.link.is_none()
-                && !slot.clean
-                && let Some(limit) = slot.state.full_at(self.limits)
+                && let Some(refused) = self.refuses(&slot)
             {
-                refusal = Some(Refused {
-                    client_id: Arc::clone(&slot.client_id),
-                    limit,
-                });
+                refusal = Some(refused);
                 break;
             }
-            self.await_room(&mut slot);
+            if origin == Origin::Client {
+                self.await_room(&mut slot);
+            }
             let retain = slot.bridge && message.retain;
+            let mut copy = message.for_delivery(message.qos.min(subscriber.qos), retain);
+            if let Some((retain_as_published, ids)) = options5 {
+                // [MQTT5-3.3.1-12] [MQTT5-3.3.1-13]
+                copy.retain = retain_as_published && message.retain;
+                copy.subscription_ids = ids;
+            }
+            // A bridge's copy keeps the retain flag, and a 5.0 one has properties of its own, so
+            // neither can share the others' bytes.
+            let shareable = !copy.retain && !slot.mqtt5;
             self.deliver(
                 &mut slot,
-                message.for_delivery(message.qos.min(subscriber.qos), retain),
-                // A bridge's copy keeps the retain flag, so it cannot share the others' bytes.
-                if retain { None } else { shared.as_mut() },
+                copy,
+                if shareable { shared.as_mut() } else { None },
                 checked,
+                origin,
             );
+            delivered += 1;
         }
         if found.capacity() <= FOUND_KEPT {
             FOUND.set(found);
         }
         if let Some(refused) = refusal {
-            return self.refuse(refused);
+            return self.refuse(refused).map(|()| 0);
         }
         if checked {
             for (group, members) in &groups {
-                self.deliver_shared(group, members, message, &security);
+                self.deliver_shared(group, members, message, &security, origin);
+                delivered += 1;
             }
         } else {
             self.shared.matching(topic, |group, members| {
-                self.deliver_shared(group, members, message, &security);
+                self.deliver_shared(group, members, message, &security, origin);
+                delivered += 1;
             });
         }
-        Ok(())
+        self.log_received(received);
+        Ok(delivered)
     }
 
-    /// [`offline_room`](Self::offline_room) for shared groups: a group refuses `message` when none
+    /// Logs the `Received` record of an inbound QoS 2 message routed to everyone, unless its
+    /// identifier was discarded meanwhile (a clean take-over of its session).
+    fn log_received(&self, received: Option<(&SlotRef, PacketId)>) {
+        if let Some((slot_ref, packet_id)) = received {
+            let mut slot = slot_ref.lock();
+            if slot.state.routed_qos2(packet_id) {
+                self.log(&mut slot, |client_id| Record::Received {
+                    client_id: Arc::clone(client_id),
+                    packet_id,
+                });
+            }
+        }
+    }
+
+    /// The waits for room of a message about to be logged as one group, before the group begins:
+    /// each subscriber in `found` that may read it and whose queue is full is waited for as in
+    /// [`await_room`](Self::await_room).
+    fn await_room_all(
+        &self,
+        found: &[Subscriber<SlotRef>],
+        message: &Message,
+        bridge: Option<&str>,
+        security: &Security,
+    ) {
+        for subscriber in found {
+            let mut slot = subscriber.target.lock();
+            if bridge == Some(&*slot.client_id)
+                || slot.link.is_none()
+                || slot.state.has_room(self.limits)
+            {
+                continue;
+            }
+            if security.checks_reads() && !slot.trusted {
+                let client = Arc::clone(&slot.client);
+                drop(slot);
+                if !security.may_receive(&client, message) {
+                    continue;
+                }
+                slot = subscriber.target.lock();
+            }
+            self.await_room(&mut slot);
+        }
+    }
+
+    /// [`room_for_all`](Self::room_for_all) for shared groups: a group refuses `message` when none
     /// of its members is connected or has room (`deliver_shared` would drop it) and one of them is
     /// a persistent session at a limit that may read the topic (a group nobody may read from
     /// refuses nothing: the message is not for it).
@@ -660,15 +938,20 @@ impl Router {
             let mut full = Vec::new();
             for member in members {
                 let slot = member.target.lock();
-                if slot.link.is_some() || (!slot.clean && slot.state.has_room(self.limits)) {
+                if slot.link.is_some()
+                    || (!slot.clean && !slot.gone() && slot.state.has_room(self.limits))
+                {
                     continue 'groups;
                 }
-                if let (false, QoS::AtLeastOnce | QoS::ExactlyOnce, Some(limit)) =
-                    (slot.clean, member.qos, slot.state.full_at(self.limits))
-                {
+                if let (false, QoS::AtLeastOnce | QoS::ExactlyOnce, Some(limit)) = (
+                    slot.clean || slot.gone(),
+                    member.qos,
+                    slot.state.full_at(self.limits),
+                ) {
                     let refused = Refused {
                         client_id: Arc::clone(&slot.client_id),
                         limit,
+                        connected: false,
                     };
                     full.push((refused, Arc::clone(&slot.client), slot.trusted));
                 }
@@ -683,15 +966,17 @@ impl Router {
         Ok(())
     }
 
-    /// Whether every offline persistent session among `found` that would queue `message` (a QoS 1
-    /// or 2 one) has room for it; if one has not, the first such session and its limit.
+    /// Whether every session among `found` that would queue `message` (a QoS 1 or 2 one) and
+    /// cannot be waited for (see [`refuses`](Self::refuses): an offline persistent one, the
+    /// publisher's own, one whose reader waits itself) has room for it; if one has not, the first
+    /// such session and its limit.
     ///
     /// Each slot is locked in turn, as delivery does. A session that fills up or goes offline
     /// between this check and the delivery gets the message past its limit (by one message per
     /// publisher at most, as with back-pressure's other exceptions), never drops it. The ACL is
     /// asked only about a session that would refuse: one that may not read the topic gets nothing,
     /// so it refuses nothing either.
-    fn offline_room(
+    fn room_for_all(
         &self,
         found: &[Subscriber<SlotRef>],
         message: &Message,
@@ -704,15 +989,11 @@ impl Router {
                 continue;
             }
             let slot = subscriber.target.lock();
-            if slot.link.is_some() || slot.clean || bridge == Some(&*slot.client_id) {
+            if slot.gone() || bridge == Some(&*slot.client_id) {
                 continue;
             }
-            let Some(limit) = slot.state.full_at(self.limits) else {
+            let Some(refused) = self.refuses(&slot) else {
                 continue;
-            };
-            let refused = Refused {
-                client_id: Arc::clone(&slot.client_id),
-                limit,
             };
             if security.checks_reads() && !slot.trusted {
                 let client = Arc::clone(&slot.client);
@@ -726,6 +1007,37 @@ impl Router {
         Ok(())
     }
 
+    /// Whether `slot` refuses a QoS 1/2 message upstream, and why: its queue is at a limit and its
+    /// publisher cannot wait for room in it. That is so for a persistent session that is offline
+    /// (nothing drains its queue until its client is back); for the session of this thread's own
+    /// connection (only this thread reads the acknowledgements that would make room); and for a
+    /// session whose reader itself waits for room (two clients publishing to each other would wait
+    /// for each other). Those are the cases [`await_room`](Self::await_room) does not wait in, and
+    /// each used to take the message past the limit, without bound: a client publishing to its own
+    /// subscription faster than it acknowledged grew its queue for ever.
+    fn refuses(&self, slot: &Slot) -> Option<Refused> {
+        let connected = match &slot.link {
+            None if slot.clean => return None,
+            None => false,
+            Some(_) => {
+                let own = OWN_FLAG.with(|own| {
+                    own.borrow()
+                        .as_ref()
+                        .is_some_and(|own| Arc::ptr_eq(own, &slot.reader_waiting))
+                });
+                if !own && !slot.reader_waiting.load(Ordering::SeqCst) {
+                    return None;
+                }
+                true
+            }
+        };
+        slot.state.full_at(self.limits).map(|limit| Refused {
+            client_id: Arc::clone(&slot.client_id),
+            limit,
+            connected,
+        })
+    }
+
     /// Gives `message` to one member of a shared subscription's group: the first of `members` (in
     /// round-robin order) that is connected, has room in its queue and may read the topic; if none
     /// is, the first persistent session that has room and may, where it is queued like any message
@@ -737,6 +1049,7 @@ impl Router {
         members: &[Subscriber<SlotRef>],
         message: &Message,
         security: &Security,
+        origin: Origin,
     ) {
         for connected in [true, false] {
             // Whether this member may take the message in this round.
@@ -744,7 +1057,7 @@ impl Router {
                 let candidate = if connected {
                     slot.link.is_some()
                 } else {
-                    !slot.clean
+                    !slot.clean && !slot.gone()
                 };
                 candidate && slot.state.has_room(self.limits)
             };
@@ -769,11 +1082,12 @@ impl Router {
                     group: Arc::clone(group),
                     qos: message.qos,
                 });
-                self.deliver(&mut slot, copy, None, false);
+                shared_options5(&slot, group, message, &mut copy);
+                self.deliver(&mut slot, copy, None, false, origin);
                 return;
             }
         }
-        if !self.limits.drop_when_full {
+        if !self.limits.drop_when_full && origin == Origin::Client {
             // Every member is full: with back-pressure the publisher waits for the first
             // connected one that may read the topic, as for an ordinary subscription.
             for member in members {
@@ -796,7 +1110,8 @@ impl Router {
                     group: Arc::clone(group),
                     qos: message.qos,
                 });
-                self.deliver(&mut slot, copy, None, false);
+                shared_options5(&slot, group, message, &mut copy);
+                self.deliver(&mut slot, copy, None, false, origin);
                 return;
             }
         }
@@ -811,7 +1126,8 @@ impl Router {
     /// [MQTT-4.3.3-2]. The caller answers PUBREC either way, unless the message was refused
     /// (see [`publish_from`](Self::publish_from), whose `bridge` this is): then the identifier is
     /// forgotten again, so that the PUBLISH the client sends again is routed, not taken for a
-    /// duplicate of one delivered.
+    /// duplicate of one delivered. Answers how many it was given to, as `publish_from` does, or
+    /// `None` when it was not routed (a duplicate, or no message).
     pub(crate) fn publish_once(
         &self,
         slot_ref: &SlotRef,
@@ -819,50 +1135,102 @@ impl Router {
         packet_id: PacketId,
         message: Option<&Message>,
         bridge: Option<&str>,
-    ) -> Result<(), Refused> {
+        publisher: Option<&str>,
+    ) -> Result<Option<usize>, Refused> {
+        // The identifier is taken at once, so that a duplicate is known as one while the message
+        // is routed, but its `Received` record is logged only with the subscribers' copies, as one
+        // group (see `route`): logged first, a crash before the copies would leave an identifier
+        // that makes the resent PUBLISH a duplicate, and the message would reach nobody.
         let first = {
             let mut slot = slot_ref.lock();
-            let first = owns(&slot, connection_id) && slot.state.receive_qos2(packet_id);
-            if first {
-                self.log(&mut slot, |client_id| Record::Received {
-                    client_id: Arc::clone(client_id),
-                    packet_id,
-                });
-            }
-            first
+            owns(&slot, connection_id) && slot.state.receive_qos2(packet_id)
         };
-        if let (true, Some(message)) = (first, message)
-            && let Err(refused) = self.publish_from(message, bridge)
-        {
-            // Whichever connection has the session now: the identifier is the session's.
-            let mut slot = slot_ref.lock();
-            if slot.state.release_qos2(packet_id) {
-                self.log(&mut slot, |client_id| Record::Freed {
-                    client_id: Arc::clone(client_id),
-                    packet_id,
-                });
-            }
-            return Err(refused);
+        if !first {
+            return Ok(None);
         }
-        Ok(())
+        let Some(message) = message else {
+            // Not to be delivered (the ACL): there is nobody's copy to log it with.
+            self.log_received(Some((slot_ref, packet_id)));
+            return Ok(None);
+        };
+        match self.route(
+            message,
+            bridge,
+            publisher,
+            Origin::Client,
+            Some((slot_ref, packet_id)),
+        ) {
+            Ok(delivered) => Ok(Some(delivered)),
+            Err(refused) => {
+                // Whichever connection has the session now: the identifier is the session's. Its
+                // `Received` was never logged.
+                slot_ref.lock().state.release_qos2(packet_id);
+                Err(refused)
+            }
+        }
     }
 
-    /// An inbound PUBREL: `packet_id` is free again. The caller answers PUBCOMP either way.
-    pub(crate) fn release(&self, slot_ref: &SlotRef, connection_id: u64, packet_id: PacketId) {
+    /// Whether the delayed Will of connection `connection_id` is still to be published: no other
+    /// connection has opened its session since (its slot's or a new one for the same client
+    /// identifier) [MQTT5-3.1.3-9].
+    pub(crate) fn will_due(&self, slot_ref: &SlotRef, connection_id: u64) -> bool {
+        let sessions = self.sessions.lock();
+        let slot = slot_ref.lock();
+        let replaced = sessions
+            .get(&slot.client_id)
+            .is_some_and(|current| !Arc::ptr_eq(current, slot_ref));
+        !replaced && slot.link.is_none() && slot.last_connection == connection_id
+    }
+
+    /// A 5.0 client's new Session Expiry Interval, from its DISCONNECT: 0 makes the session end
+    /// with this connection [MQTT5-3.1.2-23] (5.0 §3.14.2.2.2), and forgets it on disk.
+    pub(crate) fn set_session_expiry(&self, slot_ref: &SlotRef, connection_id: u64, seconds: u32) {
         let mut slot = slot_ref.lock();
         if !owns(&slot, connection_id) {
             return;
+        }
+        slot.expiry =
+            (seconds != u32::MAX).then(|| std::time::Duration::from_secs(u64::from(seconds)));
+        if seconds != 0 {
+            self.log(&mut slot, |client_id| Record::Session5 {
+                client_id: Arc::clone(client_id),
+                expiry: seconds,
+            });
+            return;
+        }
+        if slot.clean {
+            return;
+        }
+        self.log(&mut slot, |client_id| Record::Forget {
+            client_id: Arc::clone(client_id),
+        });
+        slot.clean = true;
+    }
+
+    /// An inbound PUBREL: `packet_id` is free again. The caller answers PUBCOMP either way; this
+    /// answers whether the identifier was known (a 5.0 client is told 0x92 if not).
+    pub(crate) fn release(
+        &self,
+        slot_ref: &SlotRef,
+        connection_id: u64,
+        packet_id: PacketId,
+    ) -> bool {
+        let mut slot = slot_ref.lock();
+        if !owns(&slot, connection_id) {
+            return true;
         }
         if slot.state.release_qos2(packet_id) {
             self.log(&mut slot, |client_id| Record::Freed {
                 client_id: Arc::clone(client_id),
                 packet_id,
             });
+            true
         } else {
             debug!(
                 "{}: PUBREL for unknown packet id {packet_id}",
                 slot.client_id
             );
+            false
         }
     }
 
@@ -889,9 +1257,22 @@ impl Router {
             Ack::PubAck(packet_id) => slot.state.puback(packet_id).map(|()| None),
             Ack::PubRec(packet_id) => slot.state.pubrec(packet_id).map(Some),
             Ack::PubComp(packet_id) => slot.state.pubcomp(packet_id).map(|()| None),
+            Ack::PubRecRefused(packet_id) => slot.state.pubrec_refused(packet_id).map(|()| None),
         };
         let reply = match outcome {
             Ok(reply) => reply,
+            // A 5.0 client is answered PUBREL 0x92, Packet Identifier not found, for a PUBREC
+            // nothing waits on [MQTT5-3.6.2-1], so that its own QoS 2 state can end.
+            Err(AckError::Unknown) if slot.mqtt5 && matches!(ack, Ack::PubRec(_)) => {
+                debug!("{}: {ack} not in flight", slot.client_id);
+                return Ok(match ack {
+                    Ack::PubRec(packet_id) => Some(OutPacket::PubRelWith(
+                        packet_id,
+                        ReasonCode::PACKET_IDENTIFIER_NOT_FOUND,
+                    )),
+                    _ => None,
+                });
+            }
             Err(AckError::Unknown) => {
                 debug!("{}: {ack} not in flight, ignored", slot.client_id);
                 return Ok(None);
@@ -906,7 +1287,9 @@ impl Router {
                     client_id: Arc::clone(client_id),
                     packet_id,
                 },
-                Ack::PubAck(packet_id) | Ack::PubComp(packet_id) => Record::Completed {
+                Ack::PubAck(packet_id)
+                | Ack::PubComp(packet_id)
+                | Ack::PubRecRefused(packet_id) => Record::Completed {
                     client_id: Arc::clone(client_id),
                     packet_id,
                 },
@@ -919,7 +1302,8 @@ impl Router {
     /// Adds subscriptions, replacing identical ones [MQTT-3.8.4-3], and answers one return code per
     /// filter in order [MQTT-3.8.4-5] [MQTT-3.9.3-1], with the filters actually subscribed.
     ///
-    /// `allowed[i]` says whether the ACL and `max_topic_levels` let filter `i` through; `max_count`
+    /// `asked.allowed[i]` says whether the ACL and `max_topic_levels` let filter `i` through, and
+    /// `asked.options[i]` are its 5.0 options (none at 3.1.1); `max_count`
     /// caps the subscriptions of one session (0: no cap). A refused filter gets 0x80 at 3.1.1; a 3.1
     /// client has no failure code and is answered as if granted, with nothing ever delivered
     /// [V31-DIFF-34].
@@ -927,22 +1311,28 @@ impl Router {
         &self,
         slot_ref: &SlotRef,
         connection_id: u64,
-        filters: &[(String, QoS)],
-        allowed: &[bool],
+        asked: Asked<'_>,
         max_count: usize,
         level: ProtocolLevel,
-    ) -> (Vec<SubAckReturnCode>, Vec<(String, QoS)>) {
+    ) -> Subscribed {
+        let Asked {
+            filters,
+            options,
+            allowed,
+        } = asked;
         let mut slot = slot_ref.lock();
         if !owns(&slot, connection_id) {
-            return (Vec::new(), Vec::new());
+            return Subscribed::default();
         }
         let key = slot.key;
         let mut tree = self.subscriptions.write();
         let mut subscribed = Vec::new();
+        let mut send_retained = Vec::new();
         let codes = filters
             .iter()
             .zip(allowed)
-            .map(|((filter, qos), allowed)| {
+            .enumerate()
+            .map(|(index, ((filter, qos), allowed))| {
                 let room = max_count == 0
                     || slot.state.subscriptions.len() < max_count
                     || slot.state.subscriptions.contains_key(filter);
@@ -960,7 +1350,30 @@ impl Router {
                                     .subscribe(share, key, *qos, Arc::clone(slot_ref))
                             }
                         };
-                        slot.state.subscriptions.insert(filter.clone(), *qos);
+                        let existed = slot
+                            .state
+                            .subscriptions
+                            .insert(filter.clone(), *qos)
+                            .is_some();
+                        let wanted = match options.get(index) {
+                            Some(options5) => {
+                                slot.state.options5.insert(filter.clone(), *options5);
+                                self.log(&mut slot, |client_id| Record::Options5 {
+                                    client_id: Arc::clone(client_id),
+                                    filter: filter.clone(),
+                                    options: *options5,
+                                });
+                                match options5.retain_handling {
+                                    RetainHandling::SendOnSubscribe => true, // [MQTT5-3.3.1-9]
+                                    RetainHandling::SendIfNew => !existed,   // [MQTT5-3.3.1-10]
+                                    RetainHandling::DoNotSend => false,      // [MQTT5-3.3.1-11]
+                                }
+                            }
+                            None => true,
+                        };
+                        if wanted {
+                            send_retained.push((filter.clone(), *qos));
+                        }
                         self.log(&mut slot, |client_id| Record::Subscribe {
                             client_id: Arc::clone(client_id),
                             filter: filter.clone(),
@@ -974,7 +1387,11 @@ impl Router {
                 }
             })
             .collect();
-        (codes, subscribed)
+        Subscribed {
+            codes,
+            subscribed,
+            send_retained,
+        }
     }
 
     /// Sends the retained messages matching new subscriptions, with the retain flag set
@@ -992,6 +1409,14 @@ impl Router {
                 continue;
             };
             let mut messages = self.retained.lock().0.matching(valid);
+            // An expired retained message is not sent to a new subscriber [MQTT5-3.3.2-5].
+            let now = Instant::now();
+            messages.retain(|message| {
+                message
+                    .properties
+                    .as_ref()
+                    .is_none_or(|properties| !properties.expired(now))
+            });
             let security = self.security();
             if security.checks_reads() && !slot_ref.lock().trusted {
                 // Asked with no lock held; if another connection takes the session over
@@ -1003,13 +1428,17 @@ impl Router {
             if !owns(&slot, connection_id) {
                 return;
             }
+            // A 5.0 subscription's identifier goes with its retained messages too [MQTT5-3.3.4-3].
+            let ids: Option<Arc<[u32]>> = slot
+                .state
+                .options5
+                .get(filter)
+                .and_then(|options| options.id)
+                .map(|id| Arc::from([id]));
             for message in messages {
-                self.deliver(
-                    &mut slot,
-                    message.for_delivery(message.qos.min(*granted), true),
-                    None,
-                    false,
-                );
+                let mut copy = message.for_delivery(message.qos.min(*granted), true);
+                copy.subscription_ids = ids.clone();
+                self.deliver(&mut slot, copy, None, false, Origin::Retained);
             }
         }
     }
@@ -1017,21 +1446,34 @@ impl Router {
     /// Removes subscriptions whose filters equal the given ones exactly [MQTT-3.10.4-1]; unknown ones
     /// are ignored, and the caller answers UNSUBACK regardless [MQTT-3.10.4-5]. Messages already
     /// queued or in flight are still delivered [MQTT-3.10.4-3].
-    pub(crate) fn unsubscribe(&self, slot_ref: &SlotRef, connection_id: u64, filters: &[String]) {
+    ///
+    /// Answers, per filter, whether a subscription existed: a 5.0 client is told 0x11 for one that
+    /// did not [MQTT5-3.11.3-1].
+    pub(crate) fn unsubscribe(
+        &self,
+        slot_ref: &SlotRef,
+        connection_id: u64,
+        filters: &[String],
+    ) -> Vec<bool> {
         let mut slot = slot_ref.lock();
         if !owns(&slot, connection_id) {
-            return;
+            return vec![false; filters.len()];
         }
         let mut tree = self.subscriptions.write();
+        let mut existed = Vec::with_capacity(filters.len());
         for filter in filters {
             self.remove_subscription(&mut tree, filter, slot.key);
-            if slot.state.subscriptions.remove(filter).is_some() {
+            slot.state.options5.remove(filter);
+            let removed = slot.state.subscriptions.remove(filter).is_some();
+            if removed {
                 self.log(&mut slot, |client_id| Record::Unsubscribe {
                     client_id: Arc::clone(client_id),
                     filter: filter.clone(),
                 });
             }
+            existed.push(removed);
         }
+        existed
     }
 
     /// Sends what a session's window and the writer's channel now have room for; called by a writer
@@ -1086,7 +1528,7 @@ impl Router {
     /// client is connected. Only a full queue drops a message.
     ///
     /// `shared`, when one message goes to several subscribers, holds its QoS 0 encoding once made.
-    /// `checked`: [`Self::offline_room`] found room for it in every offline session, so a queue
+    /// `checked`: [`Self::room_for_all`] found room for it in every offline session, so a queue
     /// full by now (filled meanwhile) takes it past its limit rather than drop it.
     fn deliver(
         &self,
@@ -1094,7 +1536,20 @@ impl Router {
         message: Message,
         shared: Option<&mut SharedQos0>,
         checked: bool,
+        origin: Origin,
     ) {
+        if let Some(maximum) = slot.maximum_packet_size
+            && !fits(&message, maximum)
+        {
+            // Discarded as if sent [MQTT5-3.1.2-25]: before the window, so that no identifier
+            // waits for an acknowledgement that cannot come.
+            Metrics::add(&self.metrics.publish_dropped, 1);
+            debug!(
+                "{}: a message on {:?} is over the client's Maximum Packet Size {maximum}",
+                slot.client_id, message.topic
+            );
+            return;
+        }
         let message = match (&slot.link, message.qos, shared) {
             (Some(link), QoS::AtMostOnce, Some(shared)) if slot.state.nothing_queued() => {
                 let bytes = shared
@@ -1141,8 +1596,15 @@ impl Router {
         // With back-pressure, a connected client's queue is never a reason to drop: the publisher
         // waited for room in `await_room`, and what it still finds full (its own session, a cycle
         // of waits, a connection being cut) goes past the limit, by one message per publisher. Nor
-        // is an offline one's, once `offline_room` found room (it refuses the message otherwise).
-        let limits = if !self.limits.drop_when_full && (slot.link.is_some() || checked) {
+        // is an offline one's, once `room_for_all` found room (it refuses the message otherwise).
+        // The broker's own messages never go past a limit (see `Origin::Broker`).
+        // Nor does QoS 0, which nobody was promised: a queue that could not be waited for drops it.
+        let past_limit = match origin {
+            Origin::Client => !qos0 && (slot.link.is_some() || checked),
+            Origin::Retained => true,
+            Origin::Broker => false,
+        };
+        let limits = if !self.limits.drop_when_full && past_limit {
             Limits {
                 max_queued: 0,
                 max_queued_bytes: 0,
@@ -1151,6 +1613,12 @@ impl Router {
         } else {
             self.limits
         };
+        // For the log line of a drop: which of the broker's messages it was.
+        let topic = (origin == Origin::Broker).then(|| Arc::clone(&message.topic));
+        if slot.state.nothing_queued() {
+            // The queue starts to hold something: the time it may wait counts from now.
+            slot.progress_at = Instant::now();
+        }
         let dropped = slot.state.enqueue(message, limits).is_err();
         if let (false, Some(message)) = (dropped, logged) {
             self.log(slot, |client_id| Record::Enqueue {
@@ -1166,7 +1634,7 @@ impl Router {
         }
         if dropped {
             Metrics::add(&self.metrics.publish_dropped, 1);
-            self.log_drop(&slot.client_id);
+            self.log_drop(&slot.client_id, topic.as_deref(), qos0);
         }
     }
 
@@ -1194,7 +1662,8 @@ impl Router {
     /// its connection is cut, as its writer would have been, and the publisher goes on once the
     /// connection is closed (a clean session is gone; a persistent one keeps the message).
     fn await_room(&self, slot: &mut MutexGuard<'_, Slot>) {
-        if self.limits.drop_when_full {
+        // Inside a group of log records nothing may wait (see `InGroup`).
+        if self.limits.drop_when_full || IN_GROUP.get() {
             return;
         }
         let own = OWN_FLAG.with(|own| own.borrow().clone());
@@ -1238,7 +1707,8 @@ impl Router {
             deadline = Instant::now() + self.limits.stall;
             if let Some(link) = &slot.link {
                 warn!(
-                    "client {:?}: no progress for {:?} with its queue full (max_queued_messages);                      disconnecting it so that its publishers can go on",
+                    "client {:?}: no progress for {:?} with its queue full (max_queued_messages); \
+                     disconnecting it so that its publishers can go on",
                     slot.client_id, self.limits.stall
                 );
                 let stream = Arc::clone(&link.stream);
@@ -1252,8 +1722,41 @@ impl Router {
         self.pump_inner(slot);
         if slot.state.queued() < queued {
             slot.progress += 1;
+            slot.progress_at = Instant::now();
             slot.room.notify_all();
         }
+    }
+
+    /// Called by a connection's writer when it has nothing to write: whether its client is stuck.
+    /// That is so when messages wait in its queue (its window is full of messages it has not
+    /// acknowledged) and nothing left the queue for `write_timeout`. A writer blocked on the
+    /// socket is held to `write_timeout` by the socket; this covers the client whose unread bytes
+    /// all fit in the socket buffers, so that nothing blocks: it used to keep its connection and
+    /// its queue until keep-alive expired (1.5 x keep-alive: 90 s for mosquitto's default 60 s,
+    /// the 92 s of issue 14, item 8), or for ever with keep-alive 0, unless a publisher waited
+    /// for room in its queue.
+    pub(crate) fn stall_left(&self, slot_ref: &SlotRef, connection_id: u64) -> Stall {
+        let stall = self.limits.stall;
+        if stall.is_zero() {
+            return Stall::Never;
+        }
+        let slot = slot_ref.lock();
+        if !owns(&slot, connection_id) || slot.state.nothing_queued() {
+            return Stall::CheckIn(stall);
+        }
+        let waited = slot.progress_at.elapsed();
+        if waited < stall {
+            return Stall::CheckIn(stall - waited);
+        }
+        warn!(
+            "client {:?}: {} messages wait in its queue and none could be sent for {:?} \
+             (write_timeout: its window is full of messages it does not acknowledge); \
+             disconnecting it",
+            slot.client_id,
+            slot.state.queued(),
+            stall
+        );
+        Stall::Stuck
     }
 
     fn pump_inner(&self, slot: &mut Slot) {
@@ -1263,8 +1766,22 @@ impl Router {
             client_id,
             clean,
             last_lsn,
+            receive_maximum,
             ..
         } = slot;
+        // A 5.0 client's Receive Maximum narrows the window [MQTT5-3.3.4-9]; the other packets
+        // are never held back for it [MQTT5-3.3.4-10].
+        let limits = match *receive_maximum {
+            Some(most) if self.limits.max_inflight == 0 => Limits {
+                max_inflight: usize::from(most),
+                ..self.limits
+            },
+            Some(most) => Limits {
+                max_inflight: self.limits.max_inflight.min(usize::from(most)),
+                ..self.limits
+            },
+            None => self.limits,
+        };
         let Some(link) = link else {
             return;
         };
@@ -1277,7 +1794,10 @@ impl Router {
                 });
             }
         };
-        state.pump_with(self.limits, assigned, |packet| {
+        // Expired messages leave the queue unlogged, so only where nothing is logged: the log's
+        // replay gives each assigned identifier to the message then at the front.
+        let now = persistence.is_none().then(Instant::now);
+        state.pump_with(limits, now, assigned, |packet| {
             let sent = link.tx.try_send(self.outbound(packet)).is_ok();
             if !sent {
                 link.starved.store(true, Ordering::Relaxed);
@@ -1287,20 +1807,31 @@ impl Router {
     }
 
     /// Logs a dropped message, at most once every [`DROP_LOG_EVERY`]: a flood of drops must not
-    /// become a flood of log lines.
-    fn log_drop(&self, client_id: &str) {
+    /// become a flood of log lines. `broker_topic`: the topic of one of the broker's own messages
+    /// (see [`Origin::Broker`]); `None` for a client's, dropped only with `queue_full_drop`.
+    fn log_drop(&self, client_id: &str, broker_topic: Option<&str>, qos0: bool) {
         let now = Instant::now();
         let mut last = self.drop_logged.lock();
         if last.is_none_or(|last| now.saturating_duration_since(last) >= DROP_LOG_EVERY) {
             *last = Some(now);
             drop(last);
+            let what = match broker_topic {
+                Some(topic) => format!(
+                    "a message the broker published itself (a Will, $SYS or a bridge \
+                     notification, on {topic:?}) dropped, its queue is full; no client was \
+                     acknowledged for it"
+                ),
+                None if self.limits.drop_when_full => {
+                    "outgoing message dropped, its queue is full (queue_full_drop true)".into()
+                }
+                None if qos0 => "QoS 0 message dropped, its queue is full and its publisher \
+                                 could not wait (its own session, or one waiting itself)"
+                    .into(),
+                None => "outgoing message dropped, its queue is full".into(),
+            };
             warn!(
-                "client {client_id:?}: outgoing message dropped, its queue is full                  (max_queued_messages{}); counted in $SYS/broker/publish/messages/dropped,                  logged at most every {}s",
-                if self.limits.drop_when_full {
-                    ", queue_full_drop true"
-                } else {
-                    ", client offline"
-                },
+                "client {client_id:?}: {what} (max_queued_messages / max_queued_bytes); counted in \
+                 $SYS/broker/publish/messages/dropped, logged at most every {}s",
                 DROP_LOG_EVERY.as_secs()
             );
         }
@@ -1321,9 +1852,14 @@ impl Router {
             *last = Some(now);
             drop(last);
             warn!(
-                "offline client {:?}: its queue is full ({}), so a QoS 1/2 PUBLISH for it was \
+                "{} client {:?}: its queue is full ({}), so a QoS 1/2 PUBLISH for it was \
                  refused: its publisher is disconnected unacknowledged, to send it again later; \
                  counted in $SYS/broker/publish/messages/refused, logged at most every {}s",
+                if refused.connected {
+                    "connected (and not to be waited for)"
+                } else {
+                    "offline"
+                },
                 refused.client_id,
                 refused.limit,
                 DROP_LOG_EVERY.as_secs()
@@ -1353,6 +1889,104 @@ impl Router {
             }
             Err(_) => {}
         }
+    }
+}
+
+/// A Session Expiry Interval as the log keeps it (0xFFFFFFFF: never).
+fn expiry_seconds(expiry: Option<std::time::Duration>) -> u32 {
+    expiry.map_or(u32::MAX, |expiry| {
+        u32::try_from(expiry.as_secs()).unwrap_or(u32::MAX - 1)
+    })
+}
+
+/// A 5.0 member's options for its shared subscription, applied to its copy of `message`: its
+/// Subscription Identifier [MQTT5-3.3.4-3] and Retain As Published [MQTT5-3.3.1-13].
+fn shared_options5(slot: &Slot, group: &GroupId, message: &Message, copy: &mut Message) {
+    if !slot.mqtt5 {
+        return;
+    }
+    let filter = format!("$share/{}/{}", group.0, group.1);
+    if let Some(options) = slot.state.options5.get(&filter) {
+        copy.retain = options.retain_as_published && message.retain;
+        copy.subscription_ids = options.id.map(|id| Arc::from([id]));
+    }
+}
+
+/// Whether the 5.0 PUBLISH of `message` (with a packet identifier: the larger form) is at most
+/// `maximum` bytes.
+fn fits(message: &Message, maximum: usize) -> bool {
+    let delivery = match PacketId::new(1) {
+        Some(packet_id) if message.qos != QoS::AtMostOnce => {
+            mqtt_codec::Delivery::new(message.qos, packet_id, false)
+        }
+        _ => mqtt_codec::Delivery::AtMostOnce,
+    };
+    let packet = OutPacket::Publish {
+        message: message.clone(),
+        delivery,
+    };
+    let mut bytes = Vec::new();
+    packet
+        .encode5(Instant::now(), &mut bytes)
+        .is_ok_and(|len| len <= maximum)
+}
+
+/// What [`Router::subscribe`] is asked: the filters, in order, with what goes with each.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Asked<'a> {
+    /// Each filter with its requested QoS.
+    pub(crate) filters: &'a [(String, QoS)],
+    /// 5.0: each filter's other options; empty at 3.1.1.
+    pub(crate) options: &'a [SubscriptionOptions5],
+    /// Whether the authorisers and `max_topic_levels` let each filter through.
+    pub(crate) allowed: &'a [bool],
+}
+
+/// What [`Router::subscribe`] did.
+#[derive(Debug, Default)]
+pub(crate) struct Subscribed {
+    /// One return code per filter, in order [MQTT-3.9.3-1].
+    pub(crate) codes: Vec<SubAckReturnCode>,
+    /// The filters subscribed, with the QoS granted.
+    pub(crate) subscribed: Vec<(String, QoS)>,
+    /// Those whose retained messages are to be sent now: all at 3.1.1, at 5.0 as Retain Handling
+    /// says.
+    pub(crate) send_retained: Vec<(String, QoS)>,
+}
+
+/// How a 5.0 session's subscriptions matching `topic` want a message published by `publisher`
+/// delivered: `None` when every one of them has No Local and the session is the publisher's
+/// [MQTT5-3.8.3-3]; otherwise whether one of them has Retain As Published, and the Subscription
+/// Identifiers of those that have one, all of them in the one copy [MQTT5-3.3.4-4].
+fn matching_options5(
+    slot: &Slot,
+    topic: TopicName<'_>,
+    publisher: Option<&str>,
+) -> Option<(bool, Option<Arc<[u32]>>)> {
+    let own = publisher == Some(&*slot.client_id);
+    let (mut wanted, mut suppressed) = (false, false);
+    let mut retain_as_published = false;
+    let mut ids = Vec::new();
+    for (filter, options) in &slot.state.options5 {
+        let Ok(Filter::Plain(plain)) = Filter::parse(filter) else {
+            continue;
+        };
+        if !plain.matches(topic) {
+            continue;
+        }
+        if own && options.no_local {
+            suppressed = true;
+            continue;
+        }
+        wanted = true;
+        retain_as_published |= options.retain_as_published;
+        ids.extend(options.id);
+    }
+    match (wanted, suppressed) {
+        (true, _) => Some((retain_as_published, (!ids.is_empty()).then(|| ids.into()))),
+        (false, true) => None,
+        // No 5.0 options recorded for what matched: delivered as at 3.1.1.
+        (false, false) => Some((false, None)),
     }
 }
 

@@ -23,6 +23,7 @@ use std::sync::Arc;
 
 use mqtt_codec::{Delivery, PacketId, QoS};
 
+use crate::connection::protocol::SubscriptionOptions5;
 use crate::message::Message;
 use crate::persistence::ReplayedState;
 use crate::record::Record;
@@ -36,7 +37,7 @@ pub(crate) struct Limits {
     /// QoS 1 and 2 messages waiting for a window slot or for the client to come back
     /// (`max_queued_messages`). While a live client's queue is full its publishers wait (see
     /// `router.rs`, "Back-pressure"), while an offline one's is, their QoS 1/2 PUBLISH is refused
-    /// (`Router::offline_room`); with `drop_when_full` the message is dropped and counted.
+    /// (`Router::room_for_all`); with `drop_when_full` the message is dropped and counted.
     pub(crate) max_queued: usize,
     /// `queue_full_drop true`: mosquitto's behaviour, a message for a full queue is dropped (and
     /// counted) instead of making its publisher wait.
@@ -151,6 +152,9 @@ pub(crate) struct SessionState {
     /// Topic filter → granted QoS. The subscription tree indexes these; this map is the truth that
     /// survives a disconnect [MQTT-3.1.2-4].
     pub(crate) subscriptions: BTreeMap<String, QoS>,
+    /// 5.0 subscription options by filter (No Local, Retain As Published, Retain Handling,
+    /// Subscription Identifier), for the filters of `subscriptions` a 5.0 client subscribed to.
+    pub(crate) options5: BTreeMap<String, SubscriptionOptions5>,
     /// QoS 1 and 2 messages not yet in the window, and QoS 0 messages waiting for room in the
     /// writer's channel, oldest first.
     queue: VecDeque<Message>,
@@ -168,6 +172,10 @@ pub(crate) struct SessionState {
     /// A PUBLISH arriving again with one of these is acknowledged but not delivered again
     /// [MQTT-4.3.3-2].
     inbound_qos2: BTreeSet<PacketId>,
+    /// The part of `inbound_qos2` still being routed, whose `Received` record is not logged yet
+    /// (see `Router::publish_once`): a snapshot leaves them out, since the subscribers' copies may
+    /// not be in it either.
+    routing_qos2: BTreeSet<PacketId>,
     /// The last identifier assigned to an outbound PUBLISH.
     last_packet_id: PacketId,
 }
@@ -176,11 +184,13 @@ impl Default for SessionState {
     fn default() -> Self {
         Self {
             subscriptions: BTreeMap::new(),
+            options5: BTreeMap::new(),
             queue: VecDeque::new(),
             queued_bytes: 0,
             inflight: VecDeque::new(),
             unsent: 0,
             inbound_qos2: BTreeSet::new(),
+            routing_qos2: BTreeSet::new(),
             // So that the first identifier assigned is 1.
             last_packet_id: LAST_ID,
         }
@@ -267,14 +277,19 @@ impl SessionState {
     /// false when the writer's channel is full; everything after that waits for the next call.
     #[cfg(test)]
     pub(crate) fn pump(&mut self, limits: Limits, send: impl FnMut(OutPacket) -> bool) {
-        self.pump_with(limits, |_| {}, send);
+        self.pump_with(limits, None, |_| {}, send);
     }
 
     /// [`pump`](Self::pump), calling `assigned` when a queued message takes a packet identifier,
     /// before it is handed to `send`: the persistent store logs the assignment there.
+    ///
+    /// With `now`, a 5.0 message whose Message Expiry Interval has passed while it was queued is
+    /// dropped when it reaches the front, before any onward delivery starts [MQTT5-3.3.2-5]; one
+    /// already in the window is not [MQTT5-4.3.3-7].
     pub(crate) fn pump_with(
         &mut self,
         limits: Limits,
+        now: Option<std::time::Instant>,
         mut assigned: impl FnMut(PacketId),
         mut send: impl FnMut(OutPacket) -> bool,
     ) {
@@ -306,6 +321,14 @@ impl SessionState {
             limits.max_inflight.min(usize::from(u16::MAX))
         };
         while let Some(front) = self.queue.front() {
+            if let (Some(now), Some(properties)) = (now, &front.properties)
+                && properties.expired(now)
+            {
+                if let Some(expired) = self.queue.pop_front() {
+                    self.queued_bytes -= size(&expired);
+                }
+                continue;
+            }
             if front.qos == QoS::AtMostOnce {
                 // No identifier and no window slot: it is sent, or it stays at the front.
                 let packet = OutPacket::Publish {
@@ -389,6 +412,14 @@ impl SessionState {
         }
     }
 
+    /// A 5.0 PUBREC with a failure Reason Code: the QoS 2 delivery `packet_id` ends there, as
+    /// acknowledged, with no PUBREL and never sent again [MQTT5-4.4.0-2].
+    pub(crate) fn pubrec_refused(&mut self, packet_id: PacketId) -> Result<(), AckError> {
+        self.expect(packet_id, Expected::PubRec)?;
+        self.remove_if(packet_id, |_| true);
+        Ok(())
+    }
+
     /// PUBCOMP: the QoS 2 delivery `packet_id` is complete [MQTT-4.3.3-1].
     pub(crate) fn pubcomp(&mut self, packet_id: PacketId) -> Result<(), AckError> {
         self.expect(packet_id, Expected::PubComp)?;
@@ -447,13 +478,30 @@ impl SessionState {
 
     /// An inbound QoS 2 PUBLISH: true the first time `packet_id` is seen, when the message is to be
     /// delivered; false for a duplicate before PUBREL, which must not be [MQTT-4.3.3-2].
+    /// Until [`routed_qos2`](Self::routed_qos2), the identifier counts as being routed.
     pub(crate) fn receive_qos2(&mut self, packet_id: PacketId) -> bool {
-        self.inbound_qos2.insert(packet_id)
+        let first = self.inbound_qos2.insert(packet_id);
+        if first {
+            self.routing_qos2.insert(packet_id);
+        }
+        first
+    }
+
+    /// The message of `packet_id` reached every subscriber: true if the identifier still awaits
+    /// PUBREL (a clean take-over may have discarded it meanwhile), when its `Received` record is due.
+    pub(crate) fn routed_qos2(&mut self, packet_id: PacketId) -> bool {
+        self.routing_qos2.remove(&packet_id) && self.inbound_qos2.contains(&packet_id)
+    }
+
+    /// Replay: a logged `Received`.
+    pub(crate) fn restore_received(&mut self, packet_id: PacketId) {
+        self.inbound_qos2.insert(packet_id);
     }
 
     /// An inbound PUBREL: the identifier may be used for a new message from now on [MQTT-4.3.3-2].
     /// The caller answers PUBCOMP whether or not the identifier was known.
     pub(crate) fn release_qos2(&mut self, packet_id: PacketId) -> bool {
+        self.routing_qos2.remove(&packet_id);
         self.inbound_qos2.remove(&packet_id)
     }
 
@@ -514,6 +562,13 @@ impl SessionState {
                 filter: filter.clone(),
                 qos: *qos,
             });
+            if let Some(options) = self.options5.get(filter) {
+                out.push(Record::Options5 {
+                    client_id: Arc::clone(client_id),
+                    filter: filter.clone(),
+                    options: *options,
+                });
+            }
         }
         for entry in &self.inflight {
             out.push(Record::InFlight {
@@ -532,7 +587,7 @@ impl SessionState {
                 message: message.clone(),
             });
         }
-        for packet_id in &self.inbound_qos2 {
+        for packet_id in self.inbound_qos2.difference(&self.routing_qos2) {
             out.push(Record::Received {
                 client_id: Arc::clone(client_id),
                 packet_id: *packet_id,
@@ -591,7 +646,7 @@ fn publish_packet(message: &Message, packet_id: PacketId, dup: bool) -> OutPacke
 }
 
 /// Start-up: the persistent store replays each of this session's records here, in log order. The
-/// rules are the live ones (`pubrec`, `receive_qos2`, ...) or their `restore_*` twins, so a restored
+/// rules are the live ones (`pubrec`, `release_qos2`, ...) or their `restore_*` twins, so a restored
 /// session is in the state the same changes made live.
 impl ReplayedState for SessionState {
     fn replay(&mut self, record: Record) {
@@ -601,6 +656,12 @@ impl ReplayedState for SessionState {
             }
             Record::Unsubscribe { filter, .. } => {
                 self.subscriptions.remove(&filter);
+                self.options5.remove(&filter);
+            }
+            Record::Options5 {
+                filter, options, ..
+            } => {
+                self.options5.insert(filter, options);
             }
             Record::Enqueue { message, .. } => self.restore_enqueue(message),
             Record::Assign { packet_id, .. } => self.restore_assign(packet_id),
@@ -608,9 +669,7 @@ impl ReplayedState for SessionState {
                 let _ = self.pubrec(packet_id);
             }
             Record::Completed { packet_id, .. } => self.restore_complete(packet_id),
-            Record::Received { packet_id, .. } => {
-                self.receive_qos2(packet_id);
-            }
+            Record::Received { packet_id, .. } => self.restore_received(packet_id),
             Record::Freed { packet_id, .. } => {
                 self.release_qos2(packet_id);
             }
@@ -621,10 +680,13 @@ impl ReplayedState for SessionState {
             // Not changes of one session's state: the replay keeps them itself.
             Record::Retain(_)
             | Record::Session { .. }
+            | Record::Session5 { .. }
             | Record::Forget { .. }
             | Record::SessionMark { .. }
             | Record::RetainedMark { .. }
-            | Record::End => {}
+            | Record::End
+            | Record::GroupBegin
+            | Record::GroupEnd => {}
         }
     }
 }
@@ -632,6 +694,46 @@ impl ReplayedState for SessionState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A 5.0 message queued past its Message Expiry Interval is not delivered; one still in time
+    /// is [MQTT5-3.3.2-5].
+    #[test]
+    fn an_expired_queued_message_is_not_delivered_mqtt5_3_3_2_5() {
+        use std::time::{Duration, Instant};
+        let start = Instant::now();
+        let expiring = |payload: &str, seconds| {
+            let mut message = message(payload, QoS::AtLeastOnce);
+            message.properties = Some(Arc::new(crate::message::MessageProperties {
+                message_expiry: Some(seconds),
+                expires_at: Some(start + Duration::from_secs(u64::from(seconds))),
+                ..Default::default()
+            }));
+            message
+        };
+        let mut state = SessionState::default();
+        for message in [expiring("old", 1), expiring("fresh", 60)] {
+            assert_eq!(state.enqueue(message, LIMITS), Ok(()));
+        }
+        let mut sent = Vec::new();
+        let later = start + Duration::from_secs(2);
+        state.pump_with(
+            LIMITS,
+            Some(later),
+            |_| {},
+            |packet| {
+                sent.push(packet);
+                true
+            },
+        );
+        let payloads: Vec<&[u8]> = sent
+            .iter()
+            .filter_map(|packet| match packet {
+                OutPacket::Publish { message, .. } => Some(&message.payload[..]),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(payloads, [&b"fresh"[..]]);
+    }
 
     #[test]
     fn max_queued_bytes_bounds_the_queue_in_bytes_and_an_empty_queue_takes_any_message() {

@@ -489,6 +489,7 @@ mod tests {
             listener: listener(index),
             peer: SocketAddr::from((Ipv4Addr::LOCALHOST, 40000)),
             level: mqtt_codec::ProtocolLevel::Mqtt311,
+            mqtt5: false,
         }
     }
 
@@ -662,6 +663,7 @@ mod tests {
                 listener: listener(0),
                 peer: SocketAddr::from((Ipv4Addr::LOCALHOST, 40000)),
                 level: mqtt_codec::ProtocolLevel::Mqtt311,
+                mqtt5: false,
                 certificate_identity: None,
             }),
             ..restored

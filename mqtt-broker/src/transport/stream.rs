@@ -73,6 +73,11 @@ pub(crate) struct TlsStream {
     state: Mutex<ServerConnection>,
     /// Held while records taken from `state` are written, so they reach the socket in order.
     write: Mutex<()>,
+    /// Bytes read from the socket that rustls could not take yet: it holds at most 16 KiB of
+    /// decrypted bytes the reader has not taken, and refuses more ("received plaintext buffer
+    /// full", which closed the connection of a client sending a burst: found by the overload test
+    /// over TLS). Only the reader thread (and the handshake before it) uses it.
+    unread: Mutex<Vec<u8>>,
 }
 
 /// A server-side WebSocket connection.
@@ -121,6 +126,7 @@ impl Stream {
             tcp,
             state: Mutex::new(state),
             write: Mutex::new(()),
+            unread: Mutex::new(Vec::new()),
         })))
     }
 
@@ -275,12 +281,18 @@ impl TlsStream {
             // Ok(0) after the client's close_notify; an error for a truncated stream.
             result => return result,
         }
-        let mut raw = [0u8; 4096];
-        let count = (&self.tcp).read(&mut raw)?;
-        if count == 0 {
-            return Ok(0);
-        }
-        let absorbed = self.absorb(&raw[..count]);
+        // What rustls could not take last time goes first, without reading the socket.
+        let unread = std::mem::take(&mut *self.unread.lock());
+        let absorbed = if unread.is_empty() {
+            let mut raw = [0u8; 4096];
+            let count = (&self.tcp).read(&mut raw)?;
+            if count == 0 {
+                return Ok(0);
+            }
+            self.absorb(&raw[..count])
+        } else {
+            self.absorb(&unread)
+        };
         self.flush()?;
         absorbed?;
         self.state.lock().reader().read(buffer)
@@ -297,7 +309,8 @@ impl TlsStream {
         write_all_within_timeout(&self.tcp, &records)
     }
 
-    /// Feeds raw bytes from the socket to rustls and processes them.
+    /// Feeds raw bytes from the socket to rustls and processes them. Once rustls holds decrypted
+    /// bytes, the rest is kept in `unread` for the next read: rustls would refuse it.
     fn absorb(&self, mut raw: &[u8]) -> io::Result<()> {
         let mut state = self.state.lock();
         while !raw.is_empty() {
@@ -305,6 +318,10 @@ impl TlsStream {
             state
                 .process_new_packets()
                 .map_err(|error| io::Error::new(io::ErrorKind::InvalidData, error))?;
+            if !raw.is_empty() && !state.wants_read() {
+                self.unread.lock().extend_from_slice(raw);
+                break;
+            }
         }
         Ok(())
     }

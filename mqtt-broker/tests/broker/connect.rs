@@ -29,13 +29,14 @@ fn both_levels_on_one_listener_mqtt_3_1_4_4() {
     );
 }
 
-/// An unsupported protocol level gets CONNACK 1, then the connection closes [MQTT-3.1.2-2].
+/// An unsupported protocol level (6: no MQTT has it; 5 is 5.0, see `mqtt5.rs`) gets CONNACK 1,
+/// then the connection closes [MQTT-3.1.2-2].
 #[test]
 fn unsupported_level_gets_connack_1_then_close_mqtt_3_1_2_2() {
     let (_broker, address) = broker();
     let mut client = Client::open(address);
     client.send_raw(&[
-        0x10, 0x0D, 0x00, 0x04, b'M', b'Q', b'T', b'T', 0x05, 0x02, 0x00, 0x00, 0x00, 0x01, b'c',
+        0x10, 0x0D, 0x00, 0x04, b'M', b'Q', b'T', b'T', 0x06, 0x02, 0x00, 0x00, 0x00, 0x01, b'c',
     ]);
     assert_eq!(
         client.recv(),

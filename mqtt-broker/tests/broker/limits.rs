@@ -320,9 +320,10 @@ fn subscriptions_beyond_the_cap_get_0x80_mqtt_3_8_4_5() {
 }
 
 /// With `max_topic_levels`, a deeper filter gets 0x80 [MQTT-3.9.3-2], and a PUBLISH to a deeper topic
-/// is acknowledged and dropped [MQTT-3.3.5-2], while other clients are served.
+/// closes its connection unacknowledged, at every QoS: acknowledged and dropped (as it was), it was
+/// lost without its publisher knowing [MQTT-4.3.2-2]. Other clients are served.
 #[test]
-fn topics_deeper_than_max_topic_levels_are_refused_mqtt_3_3_5_2() {
+fn topics_deeper_than_max_topic_levels_are_refused_mqtt_3_9_3_2_mqtt_4_3_2_2() {
     let (_broker, address) = broker_with(Config {
         max_topic_levels: 3,
         sys_interval: Duration::ZERO,
@@ -344,9 +345,12 @@ fn topics_deeper_than_max_topic_levels_are_refused_mqtt_3_3_5_2() {
         filters: List::from_slice(&entries),
     }));
     assert_eq!(deep.recv(), Got::SubAck(3, vec![0x80, 0]));
+    for qos in [0, 1, 2] {
+        let (mut publisher, _) = Client::connect(address, "deep-publisher", true);
+        publisher.publish("a/b/c/d", b"too deep", qos, 1, false);
+        publisher.expect_closed();
+    }
     let (mut publisher, _) = Client::connect(address, "deep-publisher", true);
-    publisher.publish("a/b/c/d", b"too deep", 1, 1, false);
-    assert_eq!(publisher.recv(), Got::PubAck(1));
     publisher.publish("a/b/c", b"fine", 1, 2, false);
     assert_eq!(publisher.recv(), Got::PubAck(2));
     assert_eq!(

@@ -225,3 +225,88 @@ fn a_shared_group_of_full_offline_members_refuses_the_publish() {
     assert_eq!(drain(address, name), payloads(1..=5));
     broker.shutdown();
 }
+
+/// A Will, one of the broker's own messages, bound for an offline session whose queue is full: it
+/// cannot be refused to anyone, and nobody was acknowledged for it, so it is dropped and counted
+/// (`$SYS/broker/publish/messages/dropped`), never queued past the limit.
+#[test]
+fn a_will_for_a_full_offline_queue_is_dropped_and_counted() {
+    let (broker, address) = broker_with(config(5, 0, false));
+    offline_subscriber(address, "offline-will", 1);
+    let (mut publisher, _) = Client::connect(address, "offline-will-pub", true);
+    assert_eq!(
+        publish_one_at_a_time(&mut publisher, 1, 1, 5),
+        [1, 2, 3, 4, 5]
+    );
+    let (dying, _) = Client::connect_with(
+        address,
+        crate::client::connect_with_will("offline-will-dying", TOPIC, b"will", 1, false),
+    );
+    let _ = dying.stream.shutdown(std::net::Shutdown::Both);
+    assert_eq!(
+        sys_counter(address, "$SYS/broker/publish/messages/dropped", |n| n >= 1),
+        1
+    );
+    assert_eq!(drain(address, "offline-will"), payloads(1..=5));
+    broker.shutdown();
+}
+
+/// A client subscribed to what it publishes, which never acknowledges its deliveries (window 1,
+/// queue 5): its publisher cannot wait for room in its own queue (only its own reader reads the
+/// acknowledgements that make room), so at the limit its PUBLISH is refused upstream,
+/// unacknowledged, and the connection closed. It broke while such a message went into the queue
+/// past its limit: all twenty were acknowledged and the queue grew without bound. The persistent
+/// session keeps exactly what was acknowledged.
+#[test]
+fn a_client_publishing_to_its_own_full_queue_is_refused_upstream() {
+    let (broker, address) = broker_with(Config {
+        max_inflight_messages: 1,
+        ..config(5, 0, false)
+    });
+    let (mut client, _) = Client::connect(address, "own-queue", false);
+    client.subscribe(TOPIC, 1);
+    let mut acknowledged = Vec::new();
+    'publishing: for n in 1..=20u16 {
+        client.publish(TOPIC, &payload(n), 1, n, false);
+        loop {
+            match client.try_recv() {
+                Some(Got::PubAck(got)) if got == n => {
+                    acknowledged.push(n);
+                    break;
+                }
+                // Its own deliveries, never acknowledged.
+                Some(Got::Publish { .. }) => {}
+                Some(other) => panic!("message {n}: expected its PUBACK, got {other:?}"),
+                None => break 'publishing,
+            }
+        }
+    }
+    assert_eq!(
+        acknowledged,
+        [1, 2, 3, 4, 5, 6],
+        "one in flight, five queued, the seventh refused"
+    );
+    assert_eq!(
+        sys_counter(address, "$SYS/broker/publish/messages/refused", |n| n >= 1),
+        1
+    );
+    // Window 1: each acknowledgement lets the next one out.
+    let (mut client, present) = Client::connect(address, "own-queue", false);
+    assert!(present);
+    let mut got = Vec::new();
+    while got.len() < 6 {
+        let Got::Publish {
+            payload, packet_id, ..
+        } = client.recv()
+        else {
+            panic!("expected the queued messages");
+        };
+        client.send(Packet::PubAck(mqtt_codec::PubAck {
+            packet_id: id(packet_id.expect("QoS 1")),
+        }));
+        got.push(payload);
+    }
+    client.barrier();
+    assert_eq!(got, payloads(1..=6));
+    broker.shutdown();
+}

@@ -83,3 +83,102 @@ fn a_damaged_log_stops_the_start_naming_file_and_offset() {
         "{message}"
     );
 }
+
+/// A crash at any moment of an inbound QoS 2 PUBLISH for two offline persistent subscribers:
+/// whatever prefix of the log reached the disk, the publisher's resent PUBLISH (same packet
+/// identifier, DUP set, as its session requires [MQTT-4.3.3-1]) ends with each subscriber holding
+/// the message exactly once [MQTT-4.3.3-2]. The crash is simulated by restarting on a copy of the
+/// log cut after each of its records. It broke while the publisher's `Received` record was logged
+/// before the subscribers' copies: cut between them, the resent PUBLISH was taken for a duplicate
+/// and acknowledged, and the message reached nobody.
+#[test]
+fn an_inbound_qos2_message_survives_a_crash_between_any_two_records_mqtt_4_3_3_2() {
+    let dir = TempDir::new("qos2-group");
+    let (broker, address) = broker_with(persistent(&dir));
+    for name in ["sub-a", "sub-b"] {
+        let (mut subscriber, _) = Client::connect(address, name, false);
+        subscriber.subscribe("t", 2);
+        subscriber.disconnect();
+    }
+    // The SUBACKs were sent, so the subscriptions are on disk: crashes from here on.
+    let subscribed = newest_segment_len(&dir.0);
+    let (mut publisher, _) = Client::connect(address, "pub", false);
+    publisher.publish("t", b"m", 2, 7, false);
+    assert_eq!(publisher.recv(), Got::PubRec(7));
+    // PUBREC was sent, so everything is on disk: this is what a SIGKILL now would leave.
+    let files: Vec<(std::ffi::OsString, Vec<u8>)> = std::fs::read_dir(&dir.0)
+        .expect("lists")
+        .map(|entry| {
+            let entry = entry.expect("entry");
+            (
+                entry.file_name(),
+                std::fs::read(entry.path()).expect("reads"),
+            )
+        })
+        .collect();
+    drop(publisher);
+    broker.shutdown();
+    let newest = files
+        .iter()
+        .filter(|(name, _)| name.to_string_lossy().starts_with("wal-"))
+        .map(|(name, _)| name.clone())
+        .max()
+        .expect("a log segment");
+    let log = &files
+        .iter()
+        .find(|(name, _)| *name == newest)
+        .expect("it")
+        .1;
+    // Record boundaries: each record is a u32 LE body length, a CRC, then the body.
+    let mut cuts = vec![0];
+    while let Some(&at) = cuts.last().filter(|&&at| at < log.len()) {
+        let len = u32::from_le_bytes(log[at..at + 4].try_into().expect("4 bytes")) as usize;
+        cuts.push(at + 8 + len);
+    }
+    cuts.retain(|&cut| cut >= subscribed);
+    assert!(cuts.len() > 3, "the log holds the publication: {cuts:?}");
+    for cut in cuts {
+        let crashed = TempDir::new("qos2-group-cut");
+        for (name, bytes) in &files {
+            let bytes = if *name == newest {
+                &bytes[..cut]
+            } else {
+                bytes
+            };
+            std::fs::write(crashed.0.join(name), bytes).expect("writes");
+        }
+        let (_broker, address) = broker_with(persistent(&crashed));
+        let (mut publisher, _) = Client::connect(address, "pub", false);
+        publisher.send(Packet::Publish(mqtt_codec::Publish {
+            topic: mqtt_codec::TopicName::new("t").expect("topic"),
+            payload: b"m",
+            delivery: mqtt_codec::Delivery::new(mqtt_codec::QoS::ExactlyOnce, id(7), true),
+            retain: false,
+        }));
+        assert_eq!(publisher.recv(), Got::PubRec(7), "cut at byte {cut}");
+        publisher.send(Packet::PubRel(mqtt_codec::PubRel { packet_id: id(7) }));
+        assert_eq!(publisher.recv(), Got::PubComp(7), "cut at byte {cut}");
+        for name in ["sub-a", "sub-b"] {
+            let (mut subscriber, _) = Client::connect(address, name, false);
+            match subscriber.recv() {
+                Got::Publish { payload, qos, .. } if payload == b"m" && qos == 2 => {}
+                other => {
+                    panic!("{name}, log cut at byte {cut}: expected the message, got {other:?}")
+                }
+            }
+            // A second copy would already have been sent, before the PINGRESP.
+            subscriber.barrier();
+        }
+    }
+}
+
+/// The length of the newest log segment in `dir`.
+fn newest_segment_len(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir)
+        .expect("lists")
+        .map(|entry| entry.expect("entry"))
+        .filter(|entry| entry.file_name().to_string_lossy().starts_with("wal-"))
+        .max_by_key(|entry| entry.file_name())
+        .map(|entry| entry.metadata().expect("metadata").len() as usize)
+        .expect("a log segment")
+}

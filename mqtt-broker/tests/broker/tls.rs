@@ -131,6 +131,48 @@ fn mosquitto_clients_publish_and_subscribe_over_tls() {
     assert_eq!(String::from_utf8_lossy(&received.stdout).trim(), "over tls");
 }
 
+/// The same at MQTT 5.0 (`-V mqttv5`), user property and all: a TLS listener speaks every level.
+#[test]
+fn mosquitto_clients_speak_mqtt_5_over_tls() {
+    let certs = Certificates::generate();
+    let (_broker, port) = tls_broker(certs.settings(false), Config::default());
+    let published = mosquitto(
+        "mosquitto_pub",
+        &certs,
+        port,
+        &[
+            "-V",
+            "mqttv5",
+            "-t",
+            "t5",
+            "-m",
+            "v5 over tls",
+            "-r",
+            "-q",
+            "1",
+            "-D",
+            "publish",
+            "user-property",
+            "k",
+            "v",
+        ],
+    );
+    assert!(published.status.success(), "{published:?}");
+    let received = mosquitto(
+        "mosquitto_sub",
+        &certs,
+        port,
+        &[
+            "-V", "mqttv5", "-t", "t5", "-C", "1", "-W", "5", "-F", "%p %P",
+        ],
+    );
+    assert!(received.status.success(), "{received:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&received.stdout).trim(),
+        "v5 over tls k:v"
+    );
+}
+
 /// With require_certificate and use_identity_as_username, a client with a certificate from the CA
 /// acts as its CN (which the ACL grants), one from another CA fails the handshake, and a failed
 /// handshake affects nobody else.
@@ -300,7 +342,7 @@ fn a_tls_record_sent_a_byte_at_a_time_is_cut_off_by_connect_timeout_mqtt_3_1_0_1
 }
 
 /// A rustls client configuration trusting `ca.pem`.
-fn client_config(certs: &Certificates) -> std::sync::Arc<rustls::ClientConfig> {
+pub(crate) fn client_config(certs: &Certificates) -> std::sync::Arc<rustls::ClientConfig> {
     use rustls::pki_types::CertificateDer;
     use rustls::pki_types::pem::PemObject;
 

@@ -35,7 +35,7 @@ fn ws_broker(tls: Option<TlsSettings>) -> (BrokerHandle, SocketAddr, SocketAddr)
 }
 
 /// The opening request, with the RFC 6455 §1.3 key (whose answer is known) and `protocols` offered.
-fn upgrade_request(protocols: &str) -> String {
+pub(crate) fn upgrade_request(protocols: &str) -> String {
     format!(
         "GET /mqtt HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
@@ -109,7 +109,7 @@ struct WsClient<S: ReadWrite> {
 
 /// A frame from the server.
 #[derive(Debug, PartialEq, Eq)]
-enum ServerFrame {
+pub(crate) enum ServerFrame {
     Binary(Vec<u8>),
     Pong(Vec<u8>),
     Close(Option<u16>),
@@ -226,7 +226,7 @@ impl<S: ReadWrite> WsClient<S> {
 }
 
 /// Parses one unmasked server frame at the start of `raw`.
-fn parse_server_frame(raw: &[u8]) -> Option<(ServerFrame, usize)> {
+pub(crate) fn parse_server_frame(raw: &[u8]) -> Option<(ServerFrame, usize)> {
     let [first, second, ..] = *raw else {
         return None;
     };
@@ -552,4 +552,29 @@ sys.exit(0 if got else 1)
         String::from_utf8_lossy(&output.stdout).trim(),
         "over websockets"
     );
+}
+
+/// A WebSocket listener carries MQTT 5.0 too: a level 5 CONNECT is answered with a 5.0 CONNACK
+/// (Reason Code 0x00, then properties), and a 5.0 PINGREQ with PINGRESP.
+#[test]
+fn websocket_carries_mqtt_5() {
+    let (_broker, _tcp, ws) = ws_broker(None);
+    let mut client = ws_connect(ws);
+    let mut connect = Vec::new();
+    mqtt_codec::v5::Packet::Connect(mqtt_codec::v5::Connect {
+        clean_start: true,
+        client_id: "ws5",
+        ..mqtt_codec::v5::Connect::default()
+    })
+    .encode(&mut connect)
+    .expect("encodes");
+    client.send_frame(0x82, &connect);
+    let Some(ServerFrame::Binary(connack)) = client.recv_frame() else {
+        panic!("expected CONNACK in a binary frame");
+    };
+    // CONNACK, Session Present 0, Reason Code 0x00, a property length (5.0 §3.2.2).
+    assert_eq!(&connack[..1], [0x20]);
+    assert_eq!(&connack[2..4], [0x00, 0x00], "{connack:02x?}");
+    client.send_frame(0x82, &[0xC0, 0x00]);
+    assert!(matches!(client.recv_frame(), Some(ServerFrame::Binary(pong)) if pong == [0xD0, 0x00]));
 }

@@ -1,0 +1,639 @@
+//! The MQTT 5.0 packets of [`ProtocolMachine`]: CONNECT with its properties, PUBLISH with topic
+//! aliases, acknowledgements with Reason Codes, SUBSCRIBE options, DISCONNECT both ways.
+//!
+//! The machine is the same as at 3.1.1 (phases, keep-alive, Will); this file adds what 5.0 changes
+//! (5.0 §3, V5-DIFF rows of `mqtt-v5-differences.md`): the Session Expiry Interval replaces
+//! CleanSession [MQTT5-3.1.2-23], an empty client identifier is assigned one and told so
+//! [MQTT5-3.1.3-6] [MQTT5-3.1.3-7], inbound Topic Aliases are resolved per connection
+//! [MQTT5-3.3.2-7] [MQTT5-3.3.2-12], and every close the broker decides is announced with a
+//! DISCONNECT Reason Code [MQTT5-4.13.1-1].
+//!
+//! What it does not do: enhanced authentication (a CONNECT with an Authentication Method is
+//! refused, 0x8C); wait out a Will Delay Interval (it says how long, [`ProtocolMachine::will_delay`],
+//! and the reader waits); check an inbound Receive Maximum (none is announced, so 65 535 applies).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mqtt_codec::v5::{self, ReasonCode, RetainHandling};
+use mqtt_codec::{ClientIdRule, DecodeError, PacketType, QoS};
+
+use super::{Ack, Action, CloseReason, Open5, OpenRequest, Password, Phase, ProtocolMachine};
+use crate::message::Message;
+use crate::routing::outbound::{ConnAck5, ConnAckProperties, OutPacket};
+
+/// What a 5.0 connection keeps beyond the 3.1.1 state.
+#[derive(Debug, Default)]
+pub(super) struct Mqtt5State {
+    /// The topic each inbound Topic Alias stands for, by alias - 1; never carried to another
+    /// connection [MQTT5-3.3.2-7].
+    aliases: Vec<Option<Arc<str>>>,
+    /// The Session Expiry Interval in force, in seconds (5.0 §3.1.2.11.2).
+    pub(super) session_expiry: u32,
+    /// The Will Delay Interval of the Will, in seconds (5.0 §3.1.3.2.2).
+    pub(super) will_delay: u32,
+}
+
+/// A 5.0 subscription's options besides its QoS (5.0 §3.8.3.1), and its Subscription Identifier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SubscriptionOptions5 {
+    /// Not sent what its own client publishes [MQTT5-3.8.3-3].
+    pub(crate) no_local: bool,
+    /// Forwarded with the RETAIN flag as published [MQTT5-3.3.1-12] [MQTT5-3.3.1-13].
+    pub(crate) retain_as_published: bool,
+    /// Whether retained messages are sent at subscribe time [MQTT5-3.3.1-9] [MQTT5-3.3.1-10]
+    /// [MQTT5-3.3.1-11].
+    pub(crate) retain_handling: RetainHandling,
+    /// The Subscription Identifier of the SUBSCRIBE, given back on deliveries [MQTT5-3.3.4-3].
+    pub(crate) id: Option<u32>,
+}
+
+/// The PUBACK or PUBREC Reason Code for an inbound PUBLISH: 0x87 when the authorisers refused it,
+/// 0x83 when it was too large to forward (`message_size_limit`), 0x10 when nobody was subscribed,
+/// Success otherwise [MQTT5-3.4.2-1] [MQTT5-3.5.2-1].
+pub(crate) fn ack_reason(allowed: bool, forwarded: bool, delivered: usize) -> ReasonCode {
+    match (allowed, forwarded, delivered) {
+        (false, _, _) => ReasonCode::NOT_AUTHORIZED,
+        (true, false, _) => ReasonCode::IMPLEMENTATION_SPECIFIC_ERROR,
+        (true, true, 0) => ReasonCode::NO_MATCHING_SUBSCRIBERS,
+        (true, true, _) => ReasonCode::SUCCESS,
+    }
+}
+
+/// The DISCONNECT Reason Code the broker sends before closing for `reason`, if it sends one: not
+/// after the client's own DISCONNECT, a lost connection or a refused CONNECT (no DISCONNECT
+/// before a successful CONNACK [MQTT5-3.14.0-1]).
+pub(super) fn disconnect_reason(reason: &CloseReason) -> Option<ReasonCode> {
+    match reason {
+        CloseReason::KeepAliveExpired => Some(ReasonCode::KEEP_ALIVE_TIMEOUT),
+        CloseReason::Malformed(error) => Some(allowed_or_protocol_error(
+            error.reason_code(),
+            PacketType::Disconnect,
+        )),
+        CloseReason::ProtocolViolation(_) | CloseReason::WrongAcknowledgement(_) => {
+            Some(ReasonCode::PROTOCOL_ERROR)
+        }
+        CloseReason::TopicAliasInvalid => Some(ReasonCode::TOPIC_ALIAS_INVALID),
+        CloseReason::QueueFull(_) => Some(ReasonCode::QUOTA_EXCEEDED),
+        // A well-formed topic name deeper than `max_topic_levels`, a limit of ours: 0x90 is the
+        // code for a correctly formed topic name the receiver does not accept.
+        CloseReason::OverLimit(_) => Some(ReasonCode::TOPIC_NAME_INVALID),
+        CloseReason::Disconnect
+        | CloseReason::ConnectTimeout
+        | CloseReason::ConnectionLost
+        | CloseReason::Refused(..)
+        | CloseReason::Refused5(..) => None,
+    }
+}
+
+impl ProtocolMachine {
+    /// The reader saw a CONNECT naming level 5: from now on packets come through
+    /// [`packet5_into`](Self::packet5_into).
+    pub(crate) fn expect_v5(&mut self) {
+        self.mqtt5.get_or_insert_with(Mqtt5State::default);
+    }
+
+    /// The 5.0 counterpart of [`packet_into`](Self::packet_into).
+    pub(crate) fn packet5_into(
+        &mut self,
+        packet: v5::Packet<'_>,
+        now: Instant,
+        actions: &mut Vec<Action>,
+    ) {
+        self.last_received = now;
+        let more = match (self.phase, packet) {
+            (Phase::Closed, _) => return,
+            (Phase::AwaitingConnect { .. }, v5::Packet::Connect(connect)) => {
+                self.connect5(&connect, now)
+            }
+            (Phase::AwaitingConnect { .. }, _) => self.close(CloseReason::ProtocolViolation(
+                "first packet is not CONNECT [MQTT5-3.1.0-1]",
+            )),
+            (Phase::Connected, v5::Packet::Connect(_)) => self.close(
+                CloseReason::ProtocolViolation("second CONNECT [MQTT5-3.1.0-2]"),
+            ),
+            (Phase::Connected, v5::Packet::Publish(publish)) => {
+                return self.publish5(&publish, now, actions);
+            }
+            (Phase::Connected, v5::Packet::PubAck(ack)) => {
+                // A failure code still ends the delivery [MQTT5-4.4.0-2].
+                return actions.push(Action::Acknowledged(Ack::PubAck(ack.packet_id)));
+            }
+            (Phase::Connected, v5::Packet::PubRec(ack)) => {
+                let ack = if ack.reason.is_failure() {
+                    Ack::PubRecRefused(ack.packet_id) // [MQTT5-4.4.0-2]
+                } else {
+                    Ack::PubRec(ack.packet_id)
+                };
+                return actions.push(Action::Acknowledged(ack));
+            }
+            (Phase::Connected, v5::Packet::PubComp(ack)) => {
+                return actions.push(Action::Acknowledged(Ack::PubComp(ack.packet_id)));
+            }
+            (Phase::Connected, v5::Packet::PubRel(rel)) => {
+                return actions.push(Action::Release(rel.packet_id));
+            }
+            (Phase::Connected, v5::Packet::Subscribe(subscribe)) => {
+                let id = subscribe.properties.subscription_identifiers().next();
+                let (filters, options) = subscribe
+                    .filters
+                    .iter()
+                    .map(|entry| {
+                        let options = entry.options;
+                        (
+                            (entry.filter.as_str().to_owned(), options.qos),
+                            SubscriptionOptions5 {
+                                no_local: options.no_local,
+                                retain_as_published: options.retain_as_published,
+                                retain_handling: options.retain_handling,
+                                id,
+                            },
+                        )
+                    })
+                    .unzip();
+                vec![Action::Subscribe {
+                    packet_id: subscribe.packet_id,
+                    filters,
+                    options,
+                }]
+            }
+            (Phase::Connected, v5::Packet::Unsubscribe(unsubscribe)) => {
+                vec![Action::Unsubscribe {
+                    packet_id: unsubscribe.packet_id,
+                    filters: unsubscribe
+                        .filters
+                        .iter()
+                        .map(|filter| filter.as_str().to_owned())
+                        .collect(),
+                }]
+            }
+            (Phase::Connected, v5::Packet::PingReq) => {
+                return actions.push(Action::Send(OutPacket::PingResp));
+            }
+            (Phase::Connected, v5::Packet::Disconnect(disconnect)) => self.disconnect5(&disconnect),
+            // No Authentication Method was accepted at CONNECT, so no AUTH may follow
+            // [MQTT5-4.12.0-7]: a Protocol Error.
+            (Phase::Connected, v5::Packet::Auth(_)) => self.close(CloseReason::ProtocolViolation(
+                "AUTH without an Authentication Method at CONNECT [MQTT5-4.12.0-7]",
+            )),
+            (
+                Phase::Connected,
+                v5::Packet::ConnAck(_)
+                | v5::Packet::SubAck(_)
+                | v5::Packet::UnsubAck(_)
+                | v5::Packet::PingResp,
+            ) => self.close(CloseReason::ProtocolViolation(
+                "a packet only a server sends [MQTT5-4.13.1-1]",
+            )),
+        };
+        actions.extend(more);
+    }
+
+    /// Bytes that are not a valid 5.0 packet: before CONNECT, CONNACK with the error's Reason Code
+    /// (0x84 for a level the broker does not speak [MQTT5-3.1.2-2]); after, DISCONNECT with it
+    /// [MQTT5-4.13.1-1]. Closed either way [MQTT5-4.13.2-1].
+    pub(super) fn malformed5(&mut self, error: DecodeError) -> Vec<Action> {
+        let mut actions = Vec::new();
+        if let Phase::AwaitingConnect { .. } = self.phase {
+            let code = allowed_or_protocol_error(error.reason_code(), PacketType::ConnAck);
+            actions.push(connack5(code, ConnAckProperties::default()));
+        }
+        actions.extend(self.close(CloseReason::Malformed(error)));
+        actions
+    }
+
+    fn connect5(&mut self, connect: &v5::Connect<'_>, now: Instant) -> Vec<Action> {
+        let properties = &connect.properties;
+        if properties.authentication_method().is_some() {
+            // No enhanced authentication method is offered [MQTT5-4.12.0-1].
+            return self.refuse5(
+                ReasonCode::BAD_AUTHENTICATION_METHOD,
+                "enhanced authentication is not supported",
+            );
+        }
+        let mut connack = ConnAckProperties::default();
+        let (client_id, assigned): (Arc<str>, bool) = match connect.client_id_rule() {
+            ClientIdRule::MustAccept | ClientIdRule::MayAccept => (connect.client_id.into(), false),
+            ClientIdRule::MayAssign if self.settings.allow_zero_length_clientid => {
+                // Unique: the connection's number is [MQTT5-3.2.2-16]; processed as if the client
+                // had sent it, and told in CONNACK [MQTT5-3.1.3-6] [MQTT5-3.1.3-7].
+                let id = format!(
+                    "{}{:016x}",
+                    self.settings.auto_id_prefix, self.connection_id
+                );
+                connack.assigned_client_id = Some(id.as_str().into());
+                (id.into(), true)
+            }
+            ClientIdRule::MayAssign | ClientIdRule::MustReject => {
+                return self.refuse5(
+                    ReasonCode::CLIENT_IDENTIFIER_NOT_VALID,
+                    "empty client identifier and allow_zero_length_clientid is false [MQTT5-3.1.3-8]",
+                );
+            }
+        };
+        let session_expiry = properties.session_expiry_interval().unwrap_or(0);
+        // Server Keep Alive, when the broker caps the client's [MQTT5-3.2.2-21]; without it the
+        // client's own applies [MQTT5-3.2.2-22].
+        let cap = self.settings.max_keepalive;
+        let keep_alive = if cap != 0 && (connect.keep_alive == 0 || connect.keep_alive > cap) {
+            connack.server_keep_alive = Some(cap);
+            cap
+        } else {
+            connect.keep_alive
+        };
+        if self.settings.max_packet_size < mqtt_codec::MAX_PACKET_SIZE {
+            connack.maximum_packet_size = u32::try_from(self.settings.max_packet_size).ok();
+        }
+        let aliases = self.settings.topic_alias_maximum;
+        if aliases > 0 {
+            connack.topic_alias_maximum = Some(aliases);
+        }
+        self.mqtt5 = Some(Mqtt5State {
+            aliases: vec![None; usize::from(aliases)],
+            session_expiry,
+            will_delay: connect
+                .will
+                .as_ref()
+                .and_then(|will| will.properties.will_delay_interval())
+                .unwrap_or(0),
+        });
+        self.phase = Phase::Connected;
+        self.silence_limit =
+            (keep_alive != 0).then(|| Duration::from_millis(u64::from(keep_alive) * 1500)); // [MQTT5-3.1.2-22]
+        // [MQTT5-3.1.2-7]; its Will Delay Interval is applied by the reader (`will_delay`).
+        self.will = connect
+            .will
+            .as_ref()
+            .map(|will| Message::from_will5(will, now));
+        vec![Action::Open(OpenRequest {
+            client_id,
+            assigned,
+            clean_session: session_expiry == 0, // [MQTT5-3.1.2-23]
+            clean_start: connect.clean_start,   // [MQTT5-3.1.2-4] [MQTT5-3.1.2-5]
+            mqtt5: Some(Open5 {
+                connack,
+                maximum_packet_size: properties.maximum_packet_size(),
+                receive_maximum: properties.receive_maximum(),
+                session_expiry,
+            }),
+            level: mqtt_codec::ProtocolLevel::Mqtt311,
+            keep_alive,
+            user_name: connect.user_name.map(Arc::from),
+            password: connect.password.map(|password| Password(password.to_vec())),
+            bridge: connect.bridge,
+            trusted: false,
+        })]
+    }
+
+    fn publish5(&mut self, publish: &v5::Publish<'_>, now: Instant, actions: &mut Vec<Action>) {
+        if publish
+            .properties
+            .subscription_identifiers()
+            .next()
+            .is_some()
+        {
+            // Only a server sends Subscription Identifiers [MQTT5-3.3.4-6].
+            return actions.extend(self.close(CloseReason::ProtocolViolation(
+                "Subscription Identifier in a client's PUBLISH [MQTT5-3.3.4-6]",
+            )));
+        }
+        let Some(state) = &mut self.mqtt5 else {
+            return;
+        };
+        // The topic: the PUBLISH's own, which a Topic Alias then stands for, or the one the alias
+        // was given earlier on this connection [MQTT5-3.3.2-12].
+        let topic: Arc<str> = match (publish.topic, publish.properties.topic_alias()) {
+            (Some(topic), None) => topic.as_str().into(),
+            (topic, Some(alias)) => {
+                let Some(entry) = usize::from(alias)
+                    .checked_sub(1)
+                    .and_then(|index| state.aliases.get_mut(index))
+                else {
+                    // Over the Topic Alias Maximum the broker announced [MQTT5-3.2.2-17].
+                    return actions.extend(self.close(CloseReason::TopicAliasInvalid));
+                };
+                match topic {
+                    Some(topic) => Arc::clone(entry.insert(topic.as_str().into())),
+                    None => match entry {
+                        Some(known) => Arc::clone(known),
+                        None => {
+                            return actions.extend(self.close(CloseReason::ProtocolViolation(
+                                "a Topic Alias with no topic set for it on this connection \
+                                 [MQTT5-3.3.2-12]",
+                            )));
+                        }
+                    },
+                }
+            }
+            // The codec refuses an empty topic without an alias.
+            (None, None) => return,
+        };
+        let Ok(topic_name) = mqtt_codec::TopicName::new(&topic) else {
+            return;
+        };
+        let message = Message::from_publish5(topic_name, publish, now);
+        let limit = self.settings.message_size_limit;
+        let oversized = limit != 0 && message.payload.len() > limit;
+        if oversized {
+            actions.push(Action::Dropped {
+                topic: message.topic.to_string(),
+                size: message.payload.len(),
+            });
+        }
+        let routed = (!oversized).then_some(message);
+        match publish.delivery.packet_id() {
+            None => actions.extend(routed.map(Action::Publish)),
+            Some(packet_id) if publish.qos() == QoS::AtLeastOnce => {
+                actions.push(Action::PublishAcked {
+                    packet_id,
+                    message: routed,
+                });
+            }
+            Some(packet_id) => actions.push(Action::PublishOnce {
+                packet_id,
+                message: routed,
+            }),
+        }
+    }
+
+    /// A client's DISCONNECT: 0x04 keeps the Will for publication, any other code discards it
+    /// [MQTT5-3.14.4-3] [MQTT5-3.1.2-10]. A new Session Expiry Interval applies, except that one
+    /// cannot be set when CONNECT said 0 (5.0 §3.14.2.2.2): that is a Protocol Error.
+    fn disconnect5(&mut self, disconnect: &v5::Disconnect<'_>) -> Vec<Action> {
+        let mut actions = Vec::new();
+        if let (Some(state), Some(expiry)) = (
+            &mut self.mqtt5,
+            disconnect.properties.session_expiry_interval(),
+        ) {
+            if state.session_expiry == 0 && expiry != 0 {
+                return self.close(CloseReason::ProtocolViolation(
+                    "Session Expiry Interval set at DISCONNECT after 0 at CONNECT (5.0 §3.14.2.2.2)",
+                ));
+            }
+            state.session_expiry = expiry;
+            actions.push(Action::SessionExpiry(expiry));
+        }
+        if disconnect.reason != ReasonCode::DISCONNECT_WITH_WILL_MESSAGE {
+            self.will = None;
+        }
+        actions.extend(self.close(CloseReason::Disconnect));
+        actions
+    }
+
+    /// CONNACK with a failure code and close [MQTT5-3.2.2-6] [MQTT5-3.2.2-7].
+    fn refuse5(&mut self, code: ReasonCode, why: &'static str) -> Vec<Action> {
+        let mut actions = vec![connack5(code, ConnAckProperties::default())];
+        actions.extend(self.close(CloseReason::Refused5(code, why)));
+        actions
+    }
+}
+
+/// `code` if `packet_type` may carry it [MQTT5-3.2.2-8] [MQTT5-3.14.2-1], else 0x82, Protocol
+/// Error: a decoding error's own code may belong to another packet (0x84 Unsupported Protocol
+/// Version, say, is for CONNACK only, and a second CONNECT naming level 4 gets DISCONNECT 0x82).
+fn allowed_or_protocol_error(code: ReasonCode, packet_type: PacketType) -> ReasonCode {
+    if code.allowed_in(packet_type) {
+        code
+    } else {
+        ReasonCode::PROTOCOL_ERROR
+    }
+}
+
+fn connack5(reason: ReasonCode, properties: ConnAckProperties) -> Action {
+    Action::Send(OutPacket::ConnAck5(Box::new(ConnAck5 {
+        session_present: false, // on a refusal [MQTT5-3.2.2-6]
+        reason,
+        properties,
+    })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::connection::protocol::tests::settings;
+    use mqtt_codec::v5::{Properties, Property};
+    use mqtt_codec::{Delivery, PacketId, TopicName};
+
+    fn connected(
+        connect: v5::Connect<'_>,
+        settings: super::super::Settings,
+    ) -> (ProtocolMachine, Vec<Action>) {
+        let now = Instant::now();
+        let mut machine = ProtocolMachine::new(settings, 0xAB, now);
+        machine.expect_v5();
+        let mut actions = Vec::new();
+        machine.packet5_into(v5::Packet::Connect(connect), now, &mut actions);
+        (machine, actions)
+    }
+
+    fn open(actions: &[Action]) -> &OpenRequest {
+        match actions {
+            [Action::Open(request)] => request,
+            other => panic!("expected Open, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn session_expiry_0_is_a_clean_session_and_clean_start_discards_mqtt5_3_1_2_23() {
+        let properties = [Property::SessionExpiryInterval(30)];
+        let connect = v5::Connect {
+            client_id: "c",
+            clean_start: false,
+            properties: Properties::from_slice(&properties),
+            ..v5::Connect::default()
+        };
+        let (_, actions) = connected(connect, settings());
+        let request = open(&actions);
+        assert!(!request.clean_session && !request.clean_start);
+        let (_, actions) = connected(
+            v5::Connect {
+                client_id: "c",
+                clean_start: true,
+                ..v5::Connect::default()
+            },
+            settings(),
+        );
+        let request = open(&actions);
+        assert!(request.clean_session && request.clean_start);
+    }
+
+    #[test]
+    fn a_capped_keep_alive_is_announced_as_server_keep_alive_mqtt5_3_2_2_21() {
+        let mut capped = settings();
+        capped.max_keepalive = 60;
+        for asked in [0, 61, 600] {
+            let (machine, actions) = connected(
+                v5::Connect {
+                    client_id: "c",
+                    keep_alive: asked,
+                    ..v5::Connect::default()
+                },
+                capped.clone(),
+            );
+            let request = open(&actions);
+            let connack = &request.mqtt5.as_ref().expect("5.0").connack;
+            assert_eq!(connack.server_keep_alive, Some(60), "asked {asked}");
+            assert!(machine.deadline().is_some());
+        }
+        let (_, actions) = connected(
+            v5::Connect {
+                client_id: "c",
+                keep_alive: 30,
+                ..v5::Connect::default()
+            },
+            capped,
+        );
+        assert_eq!(
+            open(&actions)
+                .mqtt5
+                .as_ref()
+                .expect("5.0")
+                .connack
+                .server_keep_alive,
+            None,
+            "[MQTT5-3.2.2-22]"
+        );
+    }
+
+    #[test]
+    fn an_empty_id_without_allow_zero_length_clientid_is_0x85_mqtt5_3_1_3_8() {
+        let mut strict = settings();
+        strict.allow_zero_length_clientid = false;
+        let (_, actions) = connected(v5::Connect::default(), strict);
+        assert!(matches!(
+            actions.as_slice(),
+            [Action::Send(OutPacket::ConnAck5(connack)), Action::Close(_)]
+                if connack.reason == ReasonCode::CLIENT_IDENTIFIER_NOT_VALID && !connack.session_present
+        ));
+    }
+
+    #[test]
+    fn session_expiry_cannot_go_from_0_to_more_at_disconnect() {
+        let (mut machine, _) = connected(
+            v5::Connect {
+                client_id: "c",
+                ..v5::Connect::default()
+            },
+            settings(),
+        );
+        let properties = [Property::SessionExpiryInterval(10)];
+        let mut actions = Vec::new();
+        machine.packet5_into(
+            v5::Packet::Disconnect(v5::Disconnect {
+                reason: ReasonCode::NORMAL_DISCONNECTION,
+                properties: Properties::from_slice(&properties),
+            }),
+            Instant::now(),
+            &mut actions,
+        );
+        assert!(matches!(
+            actions.as_slice(),
+            [
+                Action::Send(OutPacket::Disconnect(ReasonCode::PROTOCOL_ERROR)),
+                Action::Close(_)
+            ]
+        ));
+    }
+
+    #[test]
+    fn a_topic_alias_over_the_maximum_is_0x94_mqtt5_3_2_2_17() {
+        let (mut machine, _) = connected(
+            v5::Connect {
+                client_id: "c",
+                ..v5::Connect::default()
+            },
+            settings(),
+        );
+        let properties = [Property::TopicAlias(11)];
+        let mut actions = Vec::new();
+        machine.packet5_into(
+            v5::Packet::Publish(v5::Publish {
+                topic: TopicName::new("t").ok(),
+                payload: b"",
+                delivery: Delivery::AtMostOnce,
+                retain: false,
+                properties: Properties::from_slice(&properties),
+            }),
+            Instant::now(),
+            &mut actions,
+        );
+        assert!(matches!(
+            actions.as_slice(),
+            [
+                Action::Send(OutPacket::Disconnect(ReasonCode::TOPIC_ALIAS_INVALID)),
+                Action::Close(_)
+            ]
+        ));
+    }
+
+    #[test]
+    fn a_refused_pubrec_ends_the_delivery_mqtt5_4_4_0_2() {
+        let (mut machine, _) = connected(
+            v5::Connect {
+                client_id: "c",
+                ..v5::Connect::default()
+            },
+            settings(),
+        );
+        let Some(packet_id) = PacketId::new(4) else {
+            return;
+        };
+        let mut actions = Vec::new();
+        machine.packet5_into(
+            v5::Packet::PubRec(v5::PubRec {
+                reason: ReasonCode::UNSPECIFIED_ERROR,
+                ..v5::PubRec::new(packet_id)
+            }),
+            Instant::now(),
+            &mut actions,
+        );
+        assert_eq!(
+            actions,
+            [Action::Acknowledged(Ack::PubRecRefused(packet_id))]
+        );
+    }
+
+    /// Regression: a decoding error whose own Reason Code DISCONNECT may not carry (0x84, from a
+    /// second CONNECT naming level 4) made the broker queue a DISCONNECT that could not be
+    /// encoded. It is sent as 0x82 [MQTT5-3.14.2-1]; before CONNECT, a CONNACK keeps 0x84.
+    #[test]
+    fn a_reason_code_disconnect_cannot_carry_becomes_0x82_mqtt5_3_14_2_1() {
+        let (mut machine, _) = connected(
+            v5::Connect {
+                client_id: "c",
+                ..v5::Connect::default()
+            },
+            settings(),
+        );
+        let actions = machine.malformed(DecodeError::UnsupportedProtocolLevel);
+        assert!(matches!(
+            actions.as_slice(),
+            [
+                Action::Send(OutPacket::Disconnect(ReasonCode::PROTOCOL_ERROR)),
+                Action::Close(_)
+            ]
+        ));
+        let mut fresh = ProtocolMachine::new(settings(), 1, Instant::now());
+        fresh.expect_v5();
+        let actions = fresh.malformed(DecodeError::UnsupportedProtocolLevel);
+        assert!(matches!(
+            actions.as_slice(),
+            [Action::Send(OutPacket::ConnAck5(connack)), Action::Close(_)]
+                if connack.reason == ReasonCode::UNSUPPORTED_PROTOCOL_VERSION
+        ));
+    }
+
+    #[test]
+    fn ack_reasons_say_what_happened_mqtt5_3_4_2_1() {
+        assert_eq!(ack_reason(false, true, 3), ReasonCode::NOT_AUTHORIZED);
+        assert_eq!(
+            ack_reason(true, false, 0),
+            ReasonCode::IMPLEMENTATION_SPECIFIC_ERROR
+        );
+        assert_eq!(
+            ack_reason(true, true, 0),
+            ReasonCode::NO_MATCHING_SUBSCRIBERS
+        );
+        assert_eq!(ack_reason(true, true, 2), ReasonCode::SUCCESS);
+    }
+}
