@@ -31,6 +31,10 @@
 //! | listeners are bound, connections accepted and refused at the limit    | `start.rs`                  |
 //! | the configuration file is read                                        | `config.rs`                 |
 //! | where the log goes and what it holds (mosquitto's `log_*` directives)  | `logging.rs`                |
+//! | the `log` backend honouring them: files, syslog, `$SYS/broker/log`    | `logging/logger.rs`         |
+//! | mosquitto's connection and per-packet debug lines                     | `logging/lines.rs`          |
+//! | RFC 3164 syslog datagrams                                             | `logging/syslog.rs`         |
+//! | mosquitto-style timestamps (`log_timestamp_format`)                   | `logging/timestamp.rs`      |
 //! | the connection limit is derived from the system's                     | `limits.rs`                 |
 //! | reload on SIGHUP (files, certificates), clean stop                    | `main.rs`                   |
 //! | the `mqtt-passwd` tool edits password files                           | `bin/mqtt_passwd.rs`        |
@@ -59,6 +63,7 @@
 //! | retained messages are kept                                            | `routing/retained.rs`       |
 //! | a message is held once, whoever receives it                           | `message.rs`                |
 //! | `$SYS` figures are published; the counters behind them                | `sys.rs`, `metrics.rs`      |
+//! | the same figures are served to Prometheus over HTTP                   | `prometheus.rs`             |
 //!
 //! **What carries the bytes (`transport/`)**
 //!
@@ -127,6 +132,7 @@ mod logging;
 mod message;
 mod metrics;
 mod persistence;
+mod prometheus;
 mod record;
 mod routing;
 pub mod sans_io;
@@ -148,7 +154,7 @@ use parking_lot::{Condvar, Mutex, RwLock};
 
 pub use bridge::config::{BridgeConfig, BridgeTls, BridgeTopic, Direction};
 pub use config::{Config, ConfigError, SecuritySettings, TlsListener, WebSocketListener};
-pub use logging::{LogDestination, LogSettings, LogType};
+pub use logging::{LogDestination, LogSettings, LogType, Logger};
 pub use security::password_file::{
     DEFAULT_ITERATIONS, PasswordFile, PasswordFileError, hash_line, is_hashed_or_blank, line_user,
 };
@@ -220,6 +226,9 @@ pub struct BrokerHandle {
     /// The bridges' threads, stopped first at shutdown. (A boxed slice rather than a `Vec`: the
     /// handle is kept small, since callers hold it in enums.)
     bridges: Box<[bridge::BridgeHandle]>,
+    /// The Prometheus endpoint, with `metrics_listener` (boxed, like `bridges`, to keep the
+    /// handle small).
+    metrics: Option<Box<prometheus::MetricsServer>>,
 }
 
 /// The files behind the settings that `SIGHUP` reloads, and where each one is in force.
@@ -317,6 +326,11 @@ impl BrokerHandle {
         &self.local_addrs
     }
 
+    /// Where the Prometheus metrics endpoint (`metrics_listener`) listens, if it is configured.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(|server| server.address)
+    }
+
     /// Reads the password file, the ACL file (registered plugins stay as they are) and each TLS listener's `certfile`, `keyfile` and
     /// `cafile` again and puts them in force (what `SIGHUP` does). Connected clients stay connected:
     /// the new rules apply from their next packet, the new certificates from the next handshake.
@@ -383,6 +397,9 @@ impl BrokerHandle {
         }
         for acceptor in self.acceptors.drain(..) {
             let _ = acceptor.join();
+        }
+        if let Some(metrics) = self.metrics.take() {
+            metrics.stop();
         }
         if let Some((stop, thread)) = self.sys.take() {
             let _ = stop.send(());

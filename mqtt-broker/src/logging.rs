@@ -1,8 +1,8 @@
 //! [`LogSettings`]: where the broker's log goes and what it contains, as mosquitto's `log_dest`,
 //! `log_type`, `log_timestamp`, `log_timestamp_format` and `connection_messages` say.
 //!
-//! `config.rs` reads the directives into these types; the logger that honours them is installed by
-//! the binary (`main.rs`). A program that embeds the broker keeps its own `log` implementation and
+//! `config.rs` reads the directives into these types; the logger that honours them
+//! (`logging/logger.rs`) is installed by the binary (`main.rs`). A program that embeds the broker keeps its own `log` implementation and
 //! may ignore these settings.
 
 use std::path::PathBuf;
@@ -80,3 +80,19 @@ impl Default for LogSettings {
         }
     }
 }
+
+pub(crate) mod lines;
+mod logger;
+pub(crate) mod syslog;
+pub(crate) mod timestamp;
+
+pub use logger::Logger;
+
+/// The `log` target of mosquitto's `notice` lines (`info!(target: NOTICE, ...)`).
+pub(crate) const NOTICE: &str = "notice";
+/// The `log` target of `subscribe` lines.
+pub(crate) const SUBSCRIBE: &str = "subscribe";
+/// The `log` target of `unsubscribe` lines.
+pub(crate) const UNSUBSCRIBE: &str = "unsubscribe";
+/// The `log` target of `websockets` lines.
+pub(crate) const WEBSOCKETS: &str = "websockets";

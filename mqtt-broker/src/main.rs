@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use mqtt_broker::{Broker, Config, StartError};
+use mqtt_broker::{Broker, Config, LogSettings, LogType, Logger, StartError};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
@@ -24,7 +24,8 @@ struct Args {
     /// port to listen on, on 127.0.0.1 only; ignored if the configuration file has listeners
     #[argh(option, short = 'p')]
     port: Option<u16>,
-    /// log debug messages too (RUST_LOG overrides)
+    /// log every type of message, debug included, whatever log_type says (as mosquitto's -v);
+    /// RUST_LOG, if set, replaces the configured logging with env_logger's
     #[argh(switch, short = 'v')]
     verbose: bool,
 }
@@ -41,8 +42,16 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let args: Args = argh::from_env();
-    let level = if args.verbose { "debug" } else { "info" };
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level)).init();
+    // RUST_LOG is for developers: with it, env_logger takes over (its filter syntax, every crate's
+    // lines, stderr only) and the configuration's log settings are ignored. Without it the log is
+    // mosquitto's: the configuration's `log_dest`, `log_type` and timestamps, stderr until the file
+    // is read.
+    let logger = if std::env::var_os("RUST_LOG").is_some() {
+        env_logger::Builder::from_env(env_logger::Env::default()).init();
+        None
+    } else {
+        Logger::install(verbose_settings(LogSettings::default(), args.verbose))
+    };
 
     let mut config = match &args.config {
         Some(path) => match Config::from_file(path) {
@@ -54,6 +63,9 @@ fn main() -> ExitCode {
         },
         None => Config::default(),
     };
+    if let Some(logger) = logger {
+        logger.configure(verbose_settings(config.logging.clone(), args.verbose));
+    }
     if let Some(port) = args.port {
         if config.local_only {
             for listener in &mut config.listeners {
@@ -84,6 +96,9 @@ fn main() -> ExitCode {
             }
             for signal in signals.forever() {
                 if signal == SIGHUP {
+                    if let Some(logger) = logger {
+                        logger.reopen();
+                    }
                     if let Err(error) = broker.reload() {
                         log::error!("reload: what failed keeps its previous settings: {error}");
                     }
@@ -111,4 +126,21 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `-v` is mosquitto's: every log type, overriding `log_type`.
+fn verbose_settings(mut settings: LogSettings, verbose: bool) -> LogSettings {
+    if verbose {
+        settings.types = vec![
+            LogType::Debug,
+            LogType::Error,
+            LogType::Warning,
+            LogType::Notice,
+            LogType::Information,
+            LogType::Subscribe,
+            LogType::Unsubscribe,
+            LogType::Websockets,
+        ];
+    }
+    settings
 }

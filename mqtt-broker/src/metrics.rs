@@ -33,6 +33,16 @@ pub(crate) struct Metrics {
     pub(crate) connections: AtomicU64,
     /// The most clients connected at once (`$SYS/broker/clients/maximum`).
     pub(crate) clients_maximum: AtomicU64,
+    /// Sockets accepted by any listener, before CONNECT (`$SYS/broker/load/sockets/*`).
+    pub(crate) sockets: AtomicU64,
+    /// Payload bytes of the PUBLISH packets received (`$SYS/broker/publish/bytes/received`).
+    pub(crate) publish_bytes_received: AtomicU64,
+    /// Payload bytes of the PUBLISH packets sent (`$SYS/broker/publish/bytes/sent`).
+    pub(crate) publish_bytes_sent: AtomicU64,
+    /// Persistent sessions removed for being disconnected too long (`$SYS/broker/clients/expired`).
+    /// The broker does not expire sessions yet (`persistent_client_expiration`), so nothing adds
+    /// to it; it is published so that monitoring written for mosquitto finds the topic, truthfully 0.
+    pub(crate) clients_expired: AtomicU64,
 }
 
 impl Metrics {

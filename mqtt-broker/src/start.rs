@@ -22,6 +22,7 @@ use crate::connection::protocol::Settings;
 use crate::connection::{CONNACK_SERVER_UNAVAILABLE, Connection, Context};
 use crate::hooks::{Listener, Plugins};
 use crate::limits::SystemLimits;
+use crate::metrics::Metrics;
 use crate::persistence::{Persistence, Restored};
 use crate::routing::router::Router;
 use crate::routing::session_state::Limits;
@@ -29,7 +30,7 @@ use crate::security::auth::{Security, SecuritySources};
 use crate::transport::{Stream, tls};
 use crate::{
     Broker, BrokerHandle, Config, PersistenceThreads, READER_STACK_SIZE, Reloadable, StartError,
-    WRITER_STACK_SIZE, bridge, sys,
+    WRITER_STACK_SIZE, bridge, prometheus, sys,
 };
 
 /// Packets a writer's channel holds beyond the in-flight window: room for acknowledgements and QoS 0
@@ -146,6 +147,11 @@ impl Broker {
             max_topic_levels: config.max_topic_levels,
             write_timeout: config.write_timeout,
         });
+        if let Some(logger) = crate::Logger::installed() {
+            logger
+                .attach_topic(&context.router)
+                .map_err(StartError::Thread)?;
+        }
         let persistence = match store {
             Some(store) => Some(start_persistence(store, &context.router)?),
             None => None,
@@ -205,6 +211,15 @@ impl Broker {
         }
         let local_addrs: Vec<SocketAddr> =
             listeners.iter().map(|(_, info, _)| info.address).collect();
+        // Before the acceptors start, so that a metrics address that cannot be bound leaves no
+        // thread behind.
+        let metrics = match config.metrics_listener {
+            Some(address) => Some(Box::new(
+                prometheus::MetricsServer::start(address, Arc::clone(&context.router))
+                    .map_err(|error| StartError::Bind(address, error))?,
+            )),
+            None => None,
+        };
         let live = Arc::new((Mutex::new(0usize), Condvar::new()));
         let next_id = Arc::new(AtomicU64::new(1));
         let mut acceptors = Vec::new();
@@ -244,6 +259,7 @@ impl Broker {
             }),
             persistence,
             bridges: bridges.into_boxed_slice(),
+            metrics,
         })
     }
 }
@@ -331,6 +347,7 @@ fn accept_loop(
                 continue;
             }
         };
+        Metrics::add(&context.router.metrics.sockets, 1);
         let peer = stream
             .peer_addr()
             .unwrap_or_else(|_| SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0));

@@ -77,6 +77,8 @@ fn run(router: &Router, interval: Duration, stop: &Receiver<()>) {
 fn figures(router: &Router, uptime: Duration) -> Vec<(String, String)> {
     let metrics = &router.metrics;
     let (connected, total, subscriptions, retained) = router.counts();
+    let (stored, stored_bytes) = router.stored();
+    let disconnected = total.saturating_sub(connected);
     let counter = |value: &std::sync::atomic::AtomicU64| Metrics::read(value).to_string();
     [
         (
@@ -85,10 +87,11 @@ fn figures(router: &Router, uptime: Duration) -> Vec<(String, String)> {
         ),
         ("uptime", format!("{} seconds", uptime.as_secs())),
         ("clients/connected", connected.to_string()),
-        (
-            "clients/disconnected",
-            total.saturating_sub(connected).to_string(),
-        ),
+        ("clients/disconnected", disconnected.to_string()),
+        // mosquitto's deprecated names for the two above, still published by mosquitto 2.
+        ("clients/active", connected.to_string()),
+        ("clients/inactive", disconnected.to_string()),
+        ("clients/expired", counter(&metrics.clients_expired)),
         ("clients/total", total.to_string()),
         ("clients/maximum", counter(&metrics.clients_maximum)),
         ("messages/received", counter(&metrics.messages_received)),
@@ -106,6 +109,16 @@ fn figures(router: &Router, uptime: Duration) -> Vec<(String, String)> {
             "publish/messages/refused",
             counter(&metrics.publish_refused),
         ),
+        (
+            "publish/bytes/received",
+            counter(&metrics.publish_bytes_received),
+        ),
+        ("publish/bytes/sent", counter(&metrics.publish_bytes_sent)),
+        // Every message held: retained, queued or in flight. `messages/stored` is mosquitto's
+        // deprecated name for the count.
+        ("messages/stored", stored.to_string()),
+        ("store/messages/count", stored.to_string()),
+        ("store/messages/bytes", stored_bytes.to_string()),
         ("bytes/received", counter(&metrics.bytes_received)),
         ("bytes/sent", counter(&metrics.bytes_sent)),
         ("subscriptions/count", subscriptions.to_string()),
@@ -121,7 +134,7 @@ fn figures(router: &Router, uptime: Duration) -> Vec<(String, String)> {
 }
 
 /// The counters behind `$SYS/broker/load/<name>/...`, in the order of [`LOAD_TOPICS`].
-const LOAD_TOPICS: [&str; 8] = [
+const LOAD_TOPICS: [&str; 9] = [
     "messages/received",
     "messages/sent",
     "publish/received",
@@ -130,9 +143,10 @@ const LOAD_TOPICS: [&str; 8] = [
     "bytes/received",
     "bytes/sent",
     "connections",
+    "sockets",
 ];
 
-fn load_counters(router: &Router) -> [u64; 8] {
+fn load_counters(router: &Router) -> [u64; 9] {
     let metrics = &router.metrics;
     [
         &metrics.messages_received,
@@ -143,6 +157,7 @@ fn load_counters(router: &Router) -> [u64; 8] {
         &metrics.bytes_received,
         &metrics.bytes_sent,
         &metrics.connections,
+        &metrics.sockets,
     ]
     .map(Metrics::read)
 }

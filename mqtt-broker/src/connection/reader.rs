@@ -44,6 +44,7 @@ use crate::hooks::{
     ClientInfo, ConnectRequest, ConnectionInfo, DisconnectReason, Listener, MessageView,
     PublishDecision,
 };
+use crate::logging;
 use crate::message::Message;
 use crate::metrics::Metrics;
 use crate::routing::outbound::{
@@ -192,6 +193,7 @@ impl Connection {
                 return;
             }
         }
+        logging::lines::new_connection(self.peer, self.listener.address.port());
         let mut decoder = Decoders {
             v3: Decoder::new(ProtocolLevel::Mqtt311)
                 .with_max_packet_size(self.context.max_packet_size),
@@ -283,8 +285,10 @@ impl Connection {
             let decoded = if self.protocol.is_v5() {
                 match decoder.v5.decode(bytes) {
                     Ok(Status::Complete((packet, used))) => {
-                        if matches!(packet, v5::Packet::Publish(_)) {
+                        if let v5::Packet::Publish(publish) = &packet {
                             Metrics::add(&metrics.publish_received, 1);
+                            let payload = publish.payload.len() as u64;
+                            Metrics::add(&metrics.publish_bytes_received, payload);
                         }
                         self.protocol
                             .packet5_into(packet, Instant::now(), &mut actions);
@@ -296,8 +300,10 @@ impl Connection {
             } else {
                 match decoder.v3.decode(bytes) {
                     Ok(Status::Complete((packet, used))) => {
-                        if matches!(packet, Packet::Publish(_)) {
+                        if let Packet::Publish(publish) = &packet {
                             Metrics::add(&metrics.publish_received, 1);
+                            let payload = publish.payload.len() as u64;
+                            Metrics::add(&metrics.publish_bytes_received, payload);
                         }
                         self.protocol
                             .packet_into(packet, Instant::now(), &mut actions);
@@ -311,6 +317,10 @@ impl Connection {
             };
             match decoded {
                 Ok(Status::Complete(used)) => {
+                    if let Some(attached) = &self.attached {
+                        let v5 = self.protocol.is_v5();
+                        logging::lines::received(&attached.client.client_id, v5, &bytes[..used]);
+                    }
                     consumed += used;
                     Metrics::add(&metrics.messages_received, 1);
                 }
@@ -760,6 +770,7 @@ impl Connection {
             slot: Arc::clone(&opened.slot),
             connection_id: self.id,
             starved,
+            client_id: Arc::clone(&request.client_id),
         };
         let writer = match writer.spawn(context.writer_stack) {
             Ok(writer) => writer,
@@ -782,7 +793,9 @@ impl Connection {
             );
             old.disconnect_with(ReasonCode::SESSION_TAKEN_OVER); // [MQTT5-3.1.4-3]
         }
-        info!(
+        // The operator's line is mosquitto's (`logging::lines::client_connected` below); this one
+        // adds what it leaves out.
+        debug!(
             "{}: client {:?}{} connected ({}{}, clean session {}, keep-alive {}s, session present {})",
             self.peer,
             request.client_id,
@@ -797,6 +810,23 @@ impl Connection {
             request.keep_alive,
             u8::from(opened.session_present),
         );
+        logging::lines::client_connected(&logging::lines::Connected {
+            peer: self.peer,
+            client_id: &request.client_id,
+            protocol: match (&request.mqtt5, request.level) {
+                (Some(_), _) => 5,
+                (None, ProtocolLevel::Mqtt31) => 1,
+                (None, ProtocolLevel::Mqtt311) => 2,
+            },
+            // mosquitto's c is Clean Session at 3.1.1 and Clean Start at 5.0.
+            clean: if request.mqtt5.is_some() {
+                request.clean_start
+            } else {
+                request.clean_session
+            },
+            keep_alive: request.keep_alive,
+            user_name: request.user_name.as_deref(),
+        });
         for hooks in security.hooks() {
             hooks.on_connect(&client);
         }
@@ -879,11 +909,24 @@ impl Connection {
                 ),
                 _,
             ) => {}
-            (CloseReason::Disconnect, _) => info!("{} disconnected", self.describe()),
+            // mosquitto's `Client X disconnected.` follows.
+            (CloseReason::Disconnect, _) => debug!("{} disconnected", self.describe()),
             (CloseReason::ConnectionLost, Some(_)) if shutting_down => {
                 debug!("{} disconnected: broker shutting down", self.describe());
             }
             (reason, _) => info!("{} disconnected: {reason}", self.describe()),
+        }
+        if let Some(attached) = &self.attached {
+            let ended = match self.ended {
+                DisconnectReason::Disconnect => Some(logging::lines::Ended::Disconnect),
+                DisconnectReason::KeepAliveExpired => Some(logging::lines::Ended::KeepAlive),
+                DisconnectReason::ProtocolError => Some(logging::lines::Ended::ProtocolError),
+                DisconnectReason::ConnectionLost => Some(logging::lines::Ended::Lost),
+                DisconnectReason::Shutdown => None,
+            };
+            if let Some(ended) = ended {
+                logging::lines::client_disconnected(&attached.client.client_id, ended);
+            }
         }
         if let Some(will) = close.will {
             if shutting_down {

@@ -20,6 +20,7 @@ use log::{debug, error, warn};
 use mqtt_codec::ProtocolLevel;
 
 use super::QUIET;
+use crate::logging;
 use crate::metrics::Metrics;
 use crate::routing::outbound::{OutPacket, Outbound, WriterRx};
 use crate::routing::router::{Router, SlotRef, Stall};
@@ -43,6 +44,8 @@ pub(crate) struct Writer {
     pub(crate) slot: SlotRef,
     pub(crate) connection_id: u64,
     pub(crate) starved: Arc<AtomicBool>,
+    /// For the debug line of each packet sent (`logging/lines.rs`).
+    pub(crate) client_id: Arc<str>,
 }
 
 impl Writer {
@@ -173,6 +176,11 @@ impl Writer {
         }
         if packet.is_publish() {
             Metrics::add(&self.router.metrics.publish_sent, 1);
+            let payload = OutPacket::publish_payload_len(&buffer[start..], self.mqtt5.is_some());
+            Metrics::add(&self.router.metrics.publish_bytes_sent, payload as u64);
+        }
+        if logging::lines::packet_lines_enabled() {
+            logging::lines::sent(&self.client_id, self.mqtt5.is_some(), &buffer[start..]);
         }
         1
     }

@@ -349,6 +349,38 @@ impl OutPacket {
         Some(bytes.into())
     }
 
+    /// The payload length of an encoded PUBLISH (fixed header, topic, packet identifier if QoS > 0,
+    /// at 5.0 the properties, then the payload), for `$SYS/broker/publish/bytes/sent`; 0 for
+    /// anything else.
+    pub(crate) fn publish_payload_len(bytes: &[u8], v5: bool) -> usize {
+        let Some(&first) = bytes.first() else {
+            return 0;
+        };
+        let mut at = 1;
+        while bytes.get(at).is_some_and(|byte| byte & 0x80 != 0) {
+            at += 1;
+        }
+        at += 1;
+        let Some(topic) = bytes.get(at..at + 2) else {
+            return 0;
+        };
+        let topic = usize::from(u16::from_be_bytes([topic[0], topic[1]]));
+        let identifier = if first & 0x06 == 0 { 0 } else { 2 };
+        let mut header = at + 2 + topic + identifier;
+        if v5 {
+            // The property length, a variable byte integer, and the properties.
+            let mut properties = 0usize;
+            for (index, byte) in bytes.iter().skip(header).take(4).enumerate() {
+                properties |= usize::from(byte & 0x7f) << (7 * index);
+                if byte & 0x80 == 0 {
+                    header += index + 1 + properties;
+                    break;
+                }
+            }
+        }
+        bytes.len().saturating_sub(header)
+    }
+
     /// Appends the packet, as spoken at `level`, to `out`.
     pub(crate) fn encode(
         &self,
@@ -698,5 +730,28 @@ mod tests {
         let mut out = Vec::new();
         assert!(publish.encode(ProtocolLevel::Mqtt311, &mut out).is_ok());
         assert_eq!(out, [0x3B, 0x06, 0x00, 0x01, b'a', 0x00, 0x05, b'x']);
+    }
+
+    #[test]
+    fn the_payload_length_of_an_encoded_publish_is_found_for_publish_bytes_sent() {
+        // QoS 0 "t" "abc"; QoS 1 "ab" id 7 "xy"; a PUBACK has none.
+        assert_eq!(
+            OutPacket::publish_payload_len(&[0x30, 6, 0, 1, b't', b'a', b'b', b'c'], false),
+            3
+        );
+        assert_eq!(
+            OutPacket::publish_payload_len(&[0x32, 8, 0, 2, b'a', b'b', 0, 7, b'x', b'y'], false),
+            2
+        );
+        assert_eq!(OutPacket::publish_payload_len(&[0x40, 2], false), 0);
+        assert_eq!(OutPacket::publish_payload_len(&[], false), 0);
+        // 5.0: QoS 1 "t" id 1, two bytes of properties (Payload Format Indicator), "ok".
+        assert_eq!(
+            OutPacket::publish_payload_len(
+                &[0x32, 10, 0, 1, b't', 0, 1, 2, 1, 1, b'o', b'k'],
+                true
+            ),
+            2
+        );
     }
 }

@@ -41,6 +41,14 @@ impl RetainedStore {
             .collect()
     }
 
+    /// The payload bytes of the retained messages (part of `$SYS/broker/store/messages/bytes`).
+    pub(crate) fn payload_bytes(&self) -> usize {
+        self.messages
+            .values()
+            .map(|message| message.payload.len())
+            .sum()
+    }
+
     /// The number of retained messages (`$SYS/broker/retained messages/count`).
     pub(crate) fn len(&self) -> usize {
         self.messages.len()

@@ -1498,6 +1498,23 @@ impl Router {
         )
     }
 
+    /// The messages the broker holds (retained, queued, in flight) and their payload bytes, for
+    /// `$SYS/broker/store/messages/count` and `.../bytes`. The slots are cloned out of `sessions`
+    /// first and locked one at a time, as `snapshot` does (the lock order).
+    pub(crate) fn stored(&self) -> (u64, u64) {
+        let slots: Vec<SlotRef> = self.sessions.lock().values().cloned().collect();
+        let (mut count, mut bytes) = {
+            let retained = self.retained.lock();
+            (retained.0.len(), retained.0.payload_bytes())
+        };
+        for slot in slots {
+            let (held, held_bytes) = slot.lock().state.held();
+            count += held;
+            bytes += held_bytes;
+        }
+        (count as u64, bytes as u64)
+    }
+
     /// The number of shared-subscription memberships (`$SYS/broker/shared_subscriptions/count`).
     pub(crate) fn shared_count(&self) -> u64 {
         self.shared.len() as u64

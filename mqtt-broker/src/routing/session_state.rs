@@ -220,6 +220,21 @@ impl SessionState {
         Ok(())
     }
 
+    /// The messages this session holds, queued or in flight, and their payload bytes (for
+    /// `$SYS/broker/store/messages/...`). A released QoS 2 entry holds no message any more.
+    pub(crate) fn held(&self) -> (usize, usize) {
+        let in_flight = self.inflight.iter().filter_map(|entry| match entry {
+            InFlight::Publish { message, .. } => Some(message.payload.len()),
+            InFlight::Released { .. } => None,
+        });
+        let queued = self.queue.iter().map(|message| message.payload.len());
+        queued
+            .chain(in_flight)
+            .fold((0, 0), |(count, bytes), payload| {
+                (count + 1, bytes + payload)
+            })
+    }
+
     /// Whether the queue can take another message: a shared subscription's group passes a member
     /// whose queue is full over for one that has room, rather than dropping the message.
     pub(crate) fn has_room(&self, limits: Limits) -> bool {

@@ -30,10 +30,14 @@
 //! - matching is MQTT's own (`TopicFilter::matches`), so a rule whose first level is a wildcard never
 //!   grants a `$` topic [MQTT-4.7.2-1].
 //!
-//! Unlike mosquitto, which accepts every SUBSCRIBE and only filters at delivery, a subscription is
-//! granted only if one `read` rule covers every topic its filter can match and no `deny` rule covers it
-//! all; `read` is checked again on every delivery, which settles the partial overlaps. This file only
-//! answers questions; `connection/reader.rs` and `routing/router.rs` act on the answers.
+//! A subscription is granted, as mosquitto grants it, when some `read` rule could match a topic
+//! its filter matches (the two filters overlap: `a/#` with `topic read a/b/#`, or `#` with any read
+//! rule not under `$`), unless a `deny` rule covers every topic of the filter. Deliveries, retained
+//! ones included, are then filtered one by one by `read` (`routing/router.rs`), so a restricted
+//! user's `#` receives exactly what it may read. A filter that no read rule could ever match is
+//! refused (0x80 at 3.1.1), which mosquitto does not do (it grants, then delivers nothing); the
+//! refusal tells the client at once. This file only answers questions; `connection/reader.rs` and
+//! `routing/router.rs` act on the answers.
 
 use std::collections::HashMap;
 
@@ -158,9 +162,10 @@ impl AclFile {
         {
             return false;
         }
+        let overlaps = |rule: &str| TopicFilter::new(rule).is_ok_and(|rule| overlaps(rule, wanted));
         rules
             .iter()
-            .any(|(access, rule)| access.grants(Operation::Read) && covers(rule))
+            .any(|(access, rule)| access.grants(Operation::Read) && overlaps(rule))
     }
 
     /// The rules that apply to a client, with patterns already substituted.
@@ -256,6 +261,37 @@ fn covers(rule: TopicFilter<'_>, wanted: TopicFilter<'_>) -> bool {
     }
 }
 
+/// Whether some topic is matched by both `a` and `b`. A wildcard at the first level matches no
+/// `$` topic [MQTT-4.7.2-1], so it overlaps nothing that names one there.
+fn overlaps(a: TopicFilter<'_>, b: TopicFilter<'_>) -> bool {
+    let mut a_levels = a.levels();
+    let mut b_levels = b.levels();
+    let mut first = true;
+    loop {
+        match (a_levels.next(), b_levels.next()) {
+            (
+                Some(FilterLevel::Literal(l)),
+                Some(FilterLevel::MultiLevel | FilterLevel::SingleLevel),
+            )
+            | (
+                Some(FilterLevel::MultiLevel | FilterLevel::SingleLevel),
+                Some(FilterLevel::Literal(l)),
+            ) if first && l.starts_with('$') => {
+                return false;
+            }
+            // `#` matches any rest, including none (`a/#` matches `a`) (3.1.1 §4.7.1.2).
+            (Some(FilterLevel::MultiLevel), _) | (_, Some(FilterLevel::MultiLevel)) => return true,
+            (None, None) => return true,
+            (None, Some(_)) | (Some(_), None) => return false,
+            (Some(FilterLevel::Literal(x)), Some(FilterLevel::Literal(y))) if x != y => {
+                return false;
+            }
+            _ => {}
+        }
+        first = false;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -328,11 +364,46 @@ pattern read users/%u/#
         assert!(alice("sensors/#"));
         assert!(alice("sensors/+"));
         assert!(alice("sensors/room1"));
-        assert!(!alice("#"), "wider than any rule");
         assert!(!alice("sensors/secret"), "denied");
         assert!(!alice("cmd/+"), "write only");
+        assert!(!alice("other/#"), "no read rule could match");
         assert!(acl.allows_subscription("c", None, "public/+/x"));
-        assert!(!acl.allows_subscription("c", None, "+/news"));
+    }
+
+    /// mosquitto's behaviour: a filter partly covered by read rules is granted (deliveries are
+    /// filtered by `read`); one no read rule could match is refused.
+    #[test]
+    fn a_partly_covered_subscription_is_granted_and_a_disjoint_one_refused() {
+        let acl = AclFile::parse(
+            "topic read a/b/#
+topic read x/+/y
+topic read $SYS/broker/#
+",
+        )
+        .expect("parses");
+        let granted = |filter| acl.allows_subscription("c", None, filter);
+        assert!(granted("a/#"), "a/b/# lies inside it");
+        assert!(granted("#"));
+        assert!(granted("+/b"), "a/b");
+        assert!(
+            granted("a/b"),
+            "a/b/# matches its parent a/b (3.1.1 §4.7.1.2)"
+        );
+        assert!(granted("x/z/+"), "x/z/y");
+        assert!(granted("$SYS/#"), "a literal $ rule");
+        assert!(!granted("a/c"), "disjoint");
+        assert!(granted("a/+/c/d"), "a/b/c/d");
+        assert!(!granted("a/c/+"), "a/c/... is not under a/b");
+        assert!(!granted("x/+/z"));
+        assert!(!granted("b/#"));
+        // Wildcards at the first level never reach $ topics [MQTT-4.7.2-1].
+        let wide = AclFile::parse(
+            "topic read #
+",
+        )
+        .expect("parses");
+        assert!(!wide.allows_subscription("c", None, "$SYS/#"));
+        assert!(!wide.allows_subscription("c", None, "$SYS/x"));
     }
 
     #[test]

@@ -234,3 +234,56 @@ fn an_acl_typo_refuses_the_start_and_a_reload_keeps_the_old_rules() {
     );
     assert_eq!(suback_code(&mut alice, "sensors/open"), 1);
 }
+
+/// A filter that read rules cover only in part is granted, as mosquitto grants it, and each
+/// delivery (retained ones too) is filtered by `read`: alice, who may read `a/b/#` only, subscribes
+/// `#` (what `mosquitto_sub -t '#'` does) and gets `a/b/...` and nothing else. A filter no read rule
+/// could match is still refused with 0x80.
+#[test]
+fn a_partly_covered_filter_is_granted_and_filtered_per_delivery() {
+    let dir = TempDir::new("acl-partial");
+    let acl = "user alice\ntopic read a/b/#\n\nuser bob\ntopic readwrite #\n";
+    let (_broker, address) = secured(&dir, Some(acl));
+    let (mut bob, _) = Client::connect_with(address, with_credentials("b", "bob", b"builder"));
+    bob.publish("a/b/kept", b"retained-ok", 1, 1, true);
+    assert_eq!(bob.recv(), Got::PubAck(1));
+    bob.publish("a/c/kept", b"retained-secret", 1, 2, true);
+    assert_eq!(bob.recv(), Got::PubAck(2));
+    let (mut alice, _) = Client::connect_with(address, with_credentials("a", "alice", b"wonder"));
+    assert_eq!(
+        suback_code(&mut alice, "#"),
+        1,
+        "granted, as mosquitto does"
+    );
+    // Of the retained messages only the readable one arrives.
+    match alice.recv() {
+        Got::Publish { topic, payload, .. } => {
+            assert_eq!(
+                (topic.as_str(), payload.as_slice()),
+                ("a/b/kept", &b"retained-ok"[..])
+            );
+        }
+        other => panic!("expected the readable retained message, got {other:?}"),
+    }
+    for (topic, payload) in [("a/c", "secret"), ("a/b/1", "ok-1"), ("z", "secret")] {
+        bob.publish(topic, payload.as_bytes(), 0, 0, false);
+    }
+    bob.barrier();
+    match alice.recv() {
+        Got::Publish { topic, payload, .. } => {
+            assert_eq!(
+                (topic.as_str(), payload.as_slice()),
+                ("a/b/1", &b"ok-1"[..])
+            );
+        }
+        other => panic!("expected a/b/1 only, got {other:?}"),
+    }
+    // Nothing else was delivered: the barrier's PINGRESP is next.
+    alice.barrier();
+    assert_eq!(
+        suback_code(&mut alice, "a/c/#"),
+        0x80,
+        "no read rule could match"
+    );
+    assert_eq!(suback_code(&mut alice, "a/+/x"), 1, "a/b/x is readable");
+}
