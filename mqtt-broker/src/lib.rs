@@ -153,12 +153,12 @@ use log::{info, warn};
 use parking_lot::{Condvar, Mutex, RwLock};
 
 pub use bridge::config::{BridgeConfig, BridgeTls, BridgeTopic, Direction};
-pub use config::{Config, ConfigError, SecuritySettings, TlsListener, WebSocketListener};
+pub use config::{Config, ConfigError, ListenerSettings, ProcessSettings, SecuritySettings};
 pub use logging::{LogDestination, LogSettings, LogType, Logger};
 pub use security::password_file::{
     DEFAULT_ITERATIONS, PasswordFile, PasswordFileError, hash_line, is_hashed_or_blank, line_user,
 };
-pub use transport::tls::TlsSettings;
+pub use transport::tls::{TlsSettings, TlsVersion};
 
 use connection::Context;
 use hooks::{Authenticator, Authoriser, Hooks, Plugins};

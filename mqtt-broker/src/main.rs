@@ -54,10 +54,13 @@ fn main() -> ExitCode {
     };
 
     let mut config = match &args.config {
-        Some(path) => match Config::from_file(path) {
+        // Every error of the file at once, one `file:line: message` line each.
+        Some(path) => match Config::load(path) {
             Ok(config) => config,
-            Err(error) => {
-                log::error!("{error}");
+            Err(errors) => {
+                for error in errors {
+                    log::error!("{error}");
+                }
                 return ExitCode::from(BAD_CONFIGURATION);
             }
         },
@@ -69,7 +72,7 @@ fn main() -> ExitCode {
     if let Some(port) = args.port {
         if config.local_only {
             for listener in &mut config.listeners {
-                listener.set_port(port);
+                listener.address.set_port(port);
             }
         } else {
             log::warn!("-p {port} ignored: the configuration file defines listeners");

@@ -1,0 +1,256 @@
+//! The configuration parser's unit tests: each directive sets its field, errors name their file and
+//! line, and every error of a file is reported at once.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::*;
+use crate::transport::tls::TlsSettings;
+
+/// A plain listener on `address` (tests only: a bad literal is the test's own bug).
+fn plain(address: &str) -> ListenerSettings {
+    ListenerSettings::plain(
+        address
+            .parse()
+            .unwrap_or(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 9)),
+    )
+}
+
+/// Each listener's security settings, in order.
+fn security(config: &Config) -> Vec<SecuritySettings> {
+    config
+        .listeners
+        .iter()
+        .map(|listener| listener.security.clone())
+        .collect()
+}
+
+#[test]
+fn the_shipped_example_parses_to_the_defaults() {
+    let example = include_str!("../../mqtt-broker.conf");
+    assert_eq!(
+        Config::parse(example, "mqtt-broker.conf"),
+        Ok(Config::default())
+    );
+}
+
+#[test]
+fn directives_set_their_fields() {
+    let text = "# comment\n\nlistener 1883\nlistener 0 127.0.0.1\nmax_inflight_messages 5\n\
+                max_queued_messages 7\nmessage_size_limit 100\nsys_interval 0\n\
+                max_connections 3\nallow_zero_length_clientid false\nauto_id_prefix x-\n";
+    let config = Config::parse(text, "t.conf");
+    let expected = Config {
+        listeners: vec![plain("0.0.0.0:1883"), plain("127.0.0.1:0")],
+        max_inflight_messages: 5,
+        max_queued_messages: 7,
+        message_size_limit: 100,
+        sys_interval: Duration::ZERO,
+        max_connections: Some(3),
+        connect_timeout: Duration::from_secs(10),
+        allow_zero_length_clientid: false,
+        auto_id_prefix: "x-".into(),
+        local_only: false,
+        ..Config::default()
+    };
+    assert_eq!(config, Ok(expected));
+}
+
+/// mosquitto 2: without any listener configured, the one default listener is on loopback and
+/// the broker is in local-only mode (anonymous allowed by default); `port` or `bind_address`
+/// configure the default listener, on every interface unless `bind_address` says otherwise.
+#[test]
+fn local_only_mode_until_a_listener_is_configured() {
+    let loopback = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 1883);
+    for text in ["", "persistence true\n", "allow_anonymous true\n"] {
+        let config = Config::parse(text, "l.conf").expect("parses");
+        assert!(config.local_only, "{text}");
+        assert_eq!(
+            config.listeners,
+            [ListenerSettings::plain(loopback)],
+            "{text}"
+        );
+    }
+    assert!(Config::default().local_only);
+    assert_eq!(
+        Config::default().listeners,
+        [ListenerSettings::plain(loopback)]
+    );
+    for (text, address) in [
+        ("port 1884\n", "0.0.0.0:1884"),
+        ("bind_address 127.0.0.1\n", "127.0.0.1:1883"),
+        ("listener 1883\n", "0.0.0.0:1883"),
+    ] {
+        let config = Config::parse(text, "l.conf").expect("parses");
+        assert!(!config.local_only, "{text}");
+        assert_eq!(config.listeners, [plain(address)], "{text}");
+    }
+}
+
+#[test]
+fn errors_name_the_file_and_line() {
+    let error = Config::parse("sys_interval 10\nmax_inflight_mesages 5\n", "b.conf");
+    assert_eq!(
+        error.map_err(|error| error.to_string()),
+        Err("b.conf:2: unknown directive `max_inflight_mesages`".into())
+    );
+    for bad in [
+        "sys_interval ten",
+        "listener",
+        "listener 70000",
+        "persistence yes",
+        "certfile a.pem",
+        "listener 8883\ncafile ca.pem",
+        "max_connections 0",
+        "allow_zero_length_clientid yes",
+    ] {
+        assert!(
+            matches!(
+                Config::parse(bad, "c.conf"),
+                Err(ConfigError { line: 1, .. })
+            ),
+            "{bad}"
+        );
+    }
+}
+
+#[test]
+fn allow_anonymous_false_needs_a_way_to_authenticate() {
+    assert!(Config::parse("allow_anonymous false\n", "a.conf").is_err());
+    assert!(Config::parse("allow_anonymous false\npassword_file p\n", "a.conf").is_ok());
+}
+
+#[test]
+fn tls_directives_belong_to_the_listener_above_them() {
+    let text = "listener 1883\nlistener 8883 127.0.0.1\ncertfile s.pem\nkeyfile s.key\n\
+                cafile ca.pem\nrequire_certificate true\nuse_identity_as_username true\n\
+                password_file pw\nacl_file acl\nallow_anonymous false\npersistence true\n\
+                persistence_location /var/lib/mqtt\n";
+    let config = Config::parse(text, "t.conf").expect("parses");
+    assert_eq!(config.listeners.len(), 2);
+    assert_eq!(
+        config.listeners[1],
+        ListenerSettings::tls(
+            SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8883),
+            TlsSettings {
+                certfile: "s.pem".into(),
+                keyfile: "s.key".into(),
+                cafile: Some("ca.pem".into()),
+                require_certificate: true,
+                use_identity_as_username: true,
+                ..TlsSettings::default()
+            },
+        )
+    );
+    assert_eq!(config.password_file, Some(PathBuf::from("pw")));
+    assert_eq!(config.allow_anonymous, Some(false));
+    assert!(config.persistence);
+    assert_eq!(config.persistence_location, PathBuf::from("/var/lib/mqtt"));
+    // A keyfile without a certfile leaves the listener unencrypted: refused, naming its line.
+    let error = Config::parse("listener 1\nlistener 2\nkeyfile k\n", "u.conf");
+    assert_eq!(error.map_err(|error| error.line), Err(2));
+}
+
+#[test]
+fn per_listener_settings_follow_their_listener_plain_ones_first() {
+    let text = "per_listener_settings true\nlistener 8883\ncertfile s.pem\nkeyfile s.key\n\
+                password_file tls.pw\nlistener 1883\nacl_file plain.acl\n\
+                allow_anonymous true\n";
+    let config = Config::parse(text, "p.conf").expect("parses");
+    assert!(config.per_listener_settings);
+    assert_eq!(config.password_file, None, "nothing global");
+    assert_eq!(
+        security(&config),
+        [
+            SecuritySettings {
+                acl_file: Some("plain.acl".into()),
+                allow_anonymous: Some(true),
+                ..SecuritySettings::default()
+            },
+            SecuritySettings {
+                password_file: Some("tls.pw".into()),
+                ..SecuritySettings::default()
+            },
+        ]
+    );
+    // Without listener lines, they belong to the default listener.
+    let config = Config::parse("per_listener_settings true\npassword_file p\n", "d.conf");
+    assert_eq!(
+        config.map(|config| security(&config)),
+        Ok(vec![SecuritySettings {
+            password_file: Some("p".into()),
+            ..SecuritySettings::default()
+        }])
+    );
+}
+
+#[test]
+fn protocol_websockets_makes_a_ws_or_wss_listener() {
+    let text = "listener 1883\nlistener 9001\nprotocol websockets\nlistener 8883\n\
+                protocol mqtt\ncertfile s.pem\nkeyfile s.key\nlistener 9443 127.0.0.1\n\
+                protocol websockets\ncertfile s.pem\nkeyfile s.key\n";
+    let config = Config::parse(text, "w.conf").expect("parses");
+    let tls = TlsSettings {
+        certfile: "s.pem".into(),
+        keyfile: "s.key".into(),
+        ..TlsSettings::default()
+    };
+    // Plain first, then TLS, then WebSocket: mosquitto's order, kept by `local_addrs`.
+    assert_eq!(
+        config.listeners,
+        [
+            plain("0.0.0.0:1883"),
+            ListenerSettings::tls(
+                SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 8883),
+                tls.clone()
+            ),
+            ListenerSettings::websocket(
+                SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 9001),
+                None
+            ),
+            ListenerSettings::websocket(
+                SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 9443),
+                Some(tls)
+            ),
+        ]
+    );
+    for (bad, line) in [
+        ("protocol websockets\n", 1),
+        ("listener 9001\nprotocol http\n", 2),
+    ] {
+        assert_eq!(
+            Config::parse(bad, "x.conf").map_err(|error| error.line),
+            Err(line),
+            "{bad}"
+        );
+    }
+}
+
+#[test]
+fn port_and_bind_address_make_the_default_listener() {
+    let config = Config::parse("port 1884\nbind_address 127.0.0.1\n", "d.conf");
+    assert_eq!(
+        config.map(|config| config.listeners),
+        Ok(vec![plain("127.0.0.1:1884")])
+    );
+}
+
+/// One start reports every error of a file, each with its line, not only the first.
+#[test]
+fn every_error_of_a_file_is_reported_at_once() {
+    let text = "sys_interval ten\nlistener 1883\nmax_inflight_mesages 5\npersistence yes\n\
+                listener 8883\nkeyfile k\n";
+    let errors = Config::parse_all(text, "many.conf").expect_err("four errors");
+    let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        lines,
+        [
+            "many.conf:1: `sys_interval` needs a whole number from 0 to 86400, not `ten`",
+            "many.conf:3: unknown directive `max_inflight_mesages`",
+            "many.conf:4: `persistence` is `true` or `false`, not `yes`",
+            "many.conf:5: this listener has TLS directives but not both `certfile` and \
+             `keyfile`; it would not be encrypted",
+        ]
+    );
+}
