@@ -171,6 +171,8 @@ impl Script {
             max_packet_size: mqtt_codec::MAX_PACKET_SIZE,
             max_keepalive: 0,
             topic_alias_maximum: 10,
+            retain_available: true,
+            clientid_prefixes: std::sync::Arc::from([]),
         };
         Client {
             id,

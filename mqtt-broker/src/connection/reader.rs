@@ -892,7 +892,8 @@ impl Connection {
             | CloseReason::ProtocolViolation(_)
             | CloseReason::TopicAliasInvalid
             | CloseReason::WrongAcknowledgement(_)
-            | CloseReason::OverLimit(_) => DisconnectReason::ProtocolError,
+            | CloseReason::OverLimit(_)
+            | CloseReason::RetainUnavailable => DisconnectReason::ProtocolError,
             CloseReason::ConnectionLost
             | CloseReason::QueueFull(_)
             | CloseReason::ConnectTimeout

@@ -78,6 +78,7 @@ pub(super) fn disconnect_reason(reason: &CloseReason) -> Option<ReasonCode> {
         // A well-formed topic name deeper than `max_topic_levels`, a limit of ours: 0x90 is the
         // code for a correctly formed topic name the receiver does not accept.
         CloseReason::OverLimit(_) => Some(ReasonCode::TOPIC_NAME_INVALID),
+        CloseReason::RetainUnavailable => Some(ReasonCode::RETAIN_NOT_SUPPORTED),
         CloseReason::Disconnect
         | CloseReason::ConnectTimeout
         | CloseReason::ConnectionLost
@@ -231,6 +232,13 @@ impl ProtocolMachine {
                 );
             }
         };
+        if !self.settings.prefix_allowed(&client_id) {
+            return self.refuse5(
+                ReasonCode::CLIENT_IDENTIFIER_NOT_VALID,
+                "client identifier does not start with one of clientid_prefixes",
+            );
+        }
+        connack.retain_unavailable = !self.settings.retain_available;
         let session_expiry = properties.session_expiry_interval().unwrap_or(0);
         // Server Keep Alive, when the broker caps the client's [MQTT5-3.2.2-21]; without it the
         // client's own applies [MQTT5-3.2.2-22].
@@ -286,6 +294,10 @@ impl ProtocolMachine {
     }
 
     fn publish5(&mut self, publish: &v5::Publish<'_>, now: Instant, actions: &mut Vec<Action>) {
+        if publish.retain && !self.settings.retain_available {
+            // CONNACK said Retain Available 0: DISCONNECT 0x9A.
+            return actions.extend(self.close(CloseReason::RetainUnavailable));
+        }
         if publish
             .properties
             .subscription_identifiers()
