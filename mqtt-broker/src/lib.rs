@@ -132,6 +132,7 @@ mod logging;
 mod message;
 mod metrics;
 mod persistence;
+pub mod process;
 mod prometheus;
 mod record;
 mod routing;

@@ -157,6 +157,7 @@ impl Broker {
             let kind = Kind {
                 tls,
                 websocket: listener.websocket,
+                http_dir: listener.http_dir.as_deref().map(Arc::from),
             };
             kinds.push((listener.address, kind));
         }
@@ -246,6 +247,8 @@ struct Kind {
     tls: Option<Arc<RwLock<Arc<rustls::ServerConfig>>>>,
     /// `protocol websockets`.
     websocket: bool,
+    /// A WebSocket listener's `http_dir`.
+    http_dir: Option<Arc<std::path::Path>>,
 }
 
 impl Kind {
@@ -350,7 +353,7 @@ fn accept_loop(
             },
         };
         let stream = if kind.websocket {
-            Stream::websocket(stream)
+            Stream::websocket(stream, kind.http_dir.clone())
         } else {
             stream
         };

@@ -3,6 +3,7 @@
 //! reader and writer share.
 
 pub(crate) mod base64;
+pub(crate) mod http_dir;
 mod stream;
 pub(crate) mod tls;
 pub(crate) mod websocket;

@@ -26,12 +26,14 @@
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use rustls::{ServerConfig, ServerConnection};
 
+use crate::transport::http_dir;
 use crate::transport::websocket::{self, Frame, FrameDecoder, close_code};
 
 /// A connection's byte stream.
@@ -85,6 +87,8 @@ pub(crate) struct TlsStream {
 pub(crate) struct WebSocketStream {
     /// The plain or TLS stream underneath; never itself a WebSocket.
     inner: Stream,
+    /// The listener's `http_dir`, if it has one (`http_dir.rs`).
+    http_dir: Option<Arc<Path>>,
     /// The reader's state. Only the reader thread locks it (a lock only because `read` takes
     /// `&self`), and it may hold it across a socket read.
     receiving: Mutex<Receiving>,
@@ -131,9 +135,11 @@ impl Stream {
     }
 
     /// A WebSocket stream over `inner` (plain or TLS); the upgrade is done by [`Stream::handshake`].
-    pub(crate) fn websocket(inner: Self) -> Self {
+    /// With `http_dir`, a plain HTTP GET instead of an upgrade is answered with a file from it.
+    pub(crate) fn websocket(inner: Self, http_dir: Option<Arc<Path>>) -> Self {
         Self::WebSocket(Box::new(WebSocketStream {
             inner,
+            http_dir,
             receiving: Mutex::default(),
             sending: Mutex::default(),
         }))
@@ -358,6 +364,13 @@ impl WebSocketStream {
                 }
                 Ok(None) => {}
                 Err(refusal) => {
+                    if let Some(dir) = &self.http_dir
+                        && let Some(target) = http_dir::plain_get(raw)
+                    {
+                        let (status, response) = http_dir::answer(dir, &target);
+                        let _ = self.inner.write_all(&response);
+                        return Err(format!("HTTP GET {target} answered {status} from http_dir"));
+                    }
                     let _ = self.inner.write_all(&refusal.response());
                     return Err(refusal.to_string());
                 }
