@@ -158,6 +158,10 @@ impl Broker {
                 tls,
                 websocket: listener.websocket,
                 http_dir: listener.http_dir.as_deref().map(Arc::from),
+                subject_identity: listener
+                    .tls
+                    .as_ref()
+                    .is_some_and(|tls| tls.use_subject_as_username),
             };
             kinds.push((listener.address, kind));
         }
@@ -247,6 +251,8 @@ struct Kind {
     tls: Option<Arc<RwLock<Arc<rustls::ServerConfig>>>>,
     /// `protocol websockets`.
     websocket: bool,
+    /// `use_subject_as_username`: a certificate's whole subject is the identity, not its CN.
+    subject_identity: bool,
     /// A WebSocket listener's `http_dir`.
     http_dir: Option<Arc<std::path::Path>>,
 }
@@ -344,13 +350,15 @@ fn accept_loop(
         let spare = stream.try_clone();
         let stream = match &kind.tls {
             None => Stream::Plain(stream),
-            Some(tls) => match Stream::tls(stream, Arc::clone(&tls.read())) {
-                Ok(stream) => stream,
-                Err(error) => {
-                    warn!("{peer}: cannot start TLS: {error}");
-                    continue;
+            Some(tls) => {
+                match Stream::tls(stream, Arc::clone(&tls.read()), kind.subject_identity) {
+                    Ok(stream) => stream,
+                    Err(error) => {
+                        warn!("{peer}: cannot start TLS: {error}");
+                        continue;
+                    }
                 }
-            },
+            }
         };
         let stream = if kind.websocket {
             Stream::websocket(stream, kind.http_dir.clone())

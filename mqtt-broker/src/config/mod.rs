@@ -269,8 +269,8 @@ impl Config {
         parser.finish()
     }
 
-    /// Each listener's `use_identity_as_username`, in [`local_addrs`](crate::BrokerHandle::local_addrs)
-    /// order.
+    /// Each listener's `use_identity_as_username` or `use_subject_as_username` (either makes the
+    /// certificate the identity), in [`local_addrs`](crate::BrokerHandle::local_addrs) order.
     pub(crate) fn identity_listeners(&self) -> Vec<bool> {
         self.listeners
             .iter()
@@ -278,7 +278,7 @@ impl Config {
                 listener
                     .tls
                     .as_ref()
-                    .is_some_and(|tls| tls.use_identity_as_username)
+                    .is_some_and(|tls| tls.use_identity_as_username || tls.use_subject_as_username)
             })
             .collect()
     }

@@ -80,6 +80,8 @@ pub(crate) struct TlsStream {
     /// full", which closed the connection of a client sending a burst: found by the overload test
     /// over TLS). Only the reader thread (and the handshake before it) uses it.
     unread: Mutex<Vec<u8>>,
+    /// `use_subject_as_username`: the identity is the certificate's whole subject, not its CN.
+    subject_identity: bool,
 }
 
 /// A server-side WebSocket connection.
@@ -122,7 +124,13 @@ const COPY_LIMIT: usize = 64 * 1024;
 
 impl Stream {
     /// A TLS stream on an accepted socket; the handshake is done later by [`Stream::handshake`].
-    pub(crate) fn tls(tcp: TcpStream, config: Arc<ServerConfig>) -> io::Result<Self> {
+    /// `subject_identity`: the identity the handshake answers is the client certificate's whole
+    /// subject (`use_subject_as_username`) rather than its CN.
+    pub(crate) fn tls(
+        tcp: TcpStream,
+        config: Arc<ServerConfig>,
+        subject_identity: bool,
+    ) -> io::Result<Self> {
         let mut state = ServerConnection::new(config).map_err(io::Error::other)?;
         // Records are drained right after each write, so rustls need not bound its buffer.
         state.set_buffer_limit(None);
@@ -131,6 +139,7 @@ impl Stream {
             state: Mutex::new(state),
             write: Mutex::new(()),
             unread: Mutex::new(Vec::new()),
+            subject_identity,
         })))
     }
 
@@ -272,7 +281,13 @@ impl TlsStream {
         Ok(state
             .peer_certificates()
             .and_then(|chain| chain.first())
-            .and_then(|leaf| crate::transport::tls::common_name(leaf)))
+            .and_then(|leaf| {
+                if self.subject_identity {
+                    crate::transport::tls::subject(leaf)
+                } else {
+                    crate::transport::tls::common_name(leaf)
+                }
+            }))
     }
 
     /// Reads decrypted bytes.

@@ -402,6 +402,118 @@ pub(crate) fn common_name(certificate: &[u8]) -> Option<String> {
     None
 }
 
+/// The whole subject of a DER certificate in RFC 2253 form, as mosquitto's
+/// `use_subject_as_username` gives it (OpenSSL's `XN_FLAG_RFC2253`): the last RDN first, `,`
+/// between RDNs, `+` inside a multi-valued one, OpenSSL's short names (`CN`, `O`...) and the
+/// dotted OID for others, with RFC 2253's escapes.
+pub(crate) fn subject(certificate: &[u8]) -> Option<String> {
+    let (0x30, certificate, _) = tlv(certificate)? else {
+        return None;
+    };
+    let (0x30, mut tbs, _) = tlv(certificate)? else {
+        return None;
+    };
+    if tbs.first() == Some(&0xA0) {
+        tbs = tlv(tbs)?.2;
+    }
+    for _ in 0..4 {
+        tbs = tlv(tbs)?.2;
+    }
+    let (0x30, mut name, _) = tlv(tbs)? else {
+        return None;
+    };
+    let mut rdns = Vec::new();
+    while !name.is_empty() {
+        let (0x31, mut set, rest) = tlv(name)? else {
+            return None;
+        };
+        name = rest;
+        let mut attributes = Vec::new();
+        while !set.is_empty() {
+            let (0x30, attribute, rest) = tlv(set)? else {
+                return None;
+            };
+            set = rest;
+            let (0x06, oid, value) = tlv(attribute)? else {
+                return None;
+            };
+            let (tag, text, _) = tlv(value)?;
+            let text = match tag {
+                0x0C | 0x13 | 0x16 => String::from_utf8(text.to_vec()).ok()?,
+                0x14 => text.iter().map(|&b| char::from(b)).collect(),
+                _ => return None,
+            };
+            attributes.push(format!("{}={}", short_name(oid), escape_rfc2253(&text)));
+        }
+        rdns.push(attributes.join("+"));
+    }
+    rdns.reverse();
+    Some(rdns.join(","))
+}
+
+/// OpenSSL's short name of an attribute type, or its dotted OID.
+fn short_name(oid: &[u8]) -> String {
+    let known: &[(&[u8], &str)] = &[
+        (&[0x55, 0x04, 0x03], "CN"),
+        (&[0x55, 0x04, 0x05], "serialNumber"),
+        (&[0x55, 0x04, 0x06], "C"),
+        (&[0x55, 0x04, 0x07], "L"),
+        (&[0x55, 0x04, 0x08], "ST"),
+        (&[0x55, 0x04, 0x09], "street"),
+        (&[0x55, 0x04, 0x0A], "O"),
+        (&[0x55, 0x04, 0x0B], "OU"),
+        (
+            &[0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x09, 0x01],
+            "emailAddress",
+        ),
+        (
+            &[0x09, 0x92, 0x26, 0x89, 0x93, 0xF2, 0x2C, 0x64, 0x01, 0x19],
+            "DC",
+        ),
+        (
+            &[0x09, 0x92, 0x26, 0x89, 0x93, 0xF2, 0x2C, 0x64, 0x01, 0x01],
+            "UID",
+        ),
+    ];
+    if let Some((_, name)) = known.iter().find(|(known, _)| *known == oid) {
+        return (*name).to_owned();
+    }
+    let mut arcs = Vec::new();
+    let mut value = 0u64;
+    for (index, byte) in oid.iter().enumerate() {
+        value = value << 7 | u64::from(byte & 0x7F);
+        if byte & 0x80 == 0 {
+            if index == arcs.len() && arcs.is_empty() {
+                let first = (value / 40).min(2);
+                arcs.push(first);
+                arcs.push(value - first * 40);
+            } else {
+                arcs.push(value);
+            }
+            value = 0;
+        }
+    }
+    let arcs: Vec<String> = arcs.iter().map(u64::to_string).collect();
+    arcs.join(".")
+}
+
+/// RFC 2253 §2.4: a backslash before `,` `+` `"` `\` `<` `>` `;`, a leading `#` or space and a
+/// trailing space.
+fn escape_rfc2253(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let last = text.chars().count().saturating_sub(1);
+    for (index, character) in text.chars().enumerate() {
+        let special = matches!(character, ',' | '+' | '"' | '\\' | '<' | '>' | ';')
+            || (index == 0 && matches!(character, '#' | ' '))
+            || (index == last && character == ' ');
+        if special {
+            out.push('\\');
+        }
+        out.push(character);
+    }
+    out
+}
+
 /// One DER tag-length-value: the tag, the value and what follows.
 fn tlv(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
     let (&tag, rest) = input.split_first()?;
@@ -509,6 +621,28 @@ mod tests {
         .concat();
         let certificate = der(0x30, &[der(0x30, &tbs), der(0x30, &[])].concat());
         assert_eq!(common_name(&certificate).as_deref(), Some("device-7"));
+        // use_subject_as_username: RFC 2253, the last RDN first.
+        assert_eq!(subject(&certificate).as_deref(), Some("CN=device-7,O=org"));
+        let tricky = [
+            der(0xA0, &der(0x02, &[2])),
+            der(0x02, &[1]),
+            der(0x30, &der(0x06, &[1, 2])),
+            name(&[(CN, 0x0C, "the-ca")]),
+            der(0x30, &[]),
+            name(&[
+                (&[0x55, 0x04, 0x06], 0x13, "GB"),
+                (O, 0x0C, "a,b+c"),
+                (&[0x2B, 0x06, 0x01], 0x0C, " x"),
+            ]),
+            der(0x30, &[0; 200]),
+        ]
+        .concat();
+        let certificate = der(0x30, &[der(0x30, &tricky), der(0x30, &[])].concat());
+        assert_eq!(
+            subject(&certificate).as_deref(),
+            Some("1.3.6.1=\\ x,O=a\\,b\\+c,C=GB")
+        );
+        assert_eq!(subject(&certificate[..10]), None);
         assert_eq!(common_name(&certificate[..10]), None);
         assert_eq!(common_name(b"\x30\x84\xff\xff\xff\xff"), None);
     }

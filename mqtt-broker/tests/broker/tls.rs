@@ -32,7 +32,7 @@ impl Certificates {
     }
 
     /// Runs `openssl` with the whitespace-separated `args` in the certificates' directory.
-    fn openssl(&self, args: &str) {
+    pub(crate) fn openssl(&self, args: &str) {
         let status = Command::new("openssl")
             .args(args.split_whitespace())
             .current_dir(&self.0.0)
@@ -45,7 +45,7 @@ impl Certificates {
 
     /// Makes `name.pem` and `name.key`: a certificate for `cn`, signed by `ca`, for `usage`
     /// (`serverAuth` certificates are also valid for the DNS name `localhost`).
-    fn issue(&self, name: &str, ca: &str, cn: &str, usage: &str) {
+    pub(crate) fn issue(&self, name: &str, ca: &str, cn: &str, usage: &str) {
         let ec = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
         let san = if usage == "serverAuth" {
             "subjectAltName=DNS:localhost\n"
