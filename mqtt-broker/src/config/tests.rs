@@ -254,3 +254,178 @@ fn every_error_of_a_file_is_reported_at_once() {
         ]
     );
 }
+
+/// `log_dest` and `log_type` as in mosquitto: the first replaces the default, later ones add, and
+/// `none` empties; the other logging directives set their fields.
+#[test]
+fn logging_directives_replace_then_add_to_the_defaults() {
+    use crate::{LogDestination, LogType};
+    let config = Config::parse(
+        "log_dest file /var/log/b.log\nlog_dest syslog\nlog_dest topic\nlog_dest stdout\n\
+         log_type subscribe\nlog_type unsubscribe\nlog_type websockets\nlog_type debug\n\
+         log_timestamp false\nlog_timestamp_format %H:%M\nconnection_messages false\n",
+        "l.conf",
+    )
+    .expect("parses");
+    assert_eq!(
+        config.logging.destinations,
+        [
+            LogDestination::File("/var/log/b.log".into()),
+            LogDestination::Syslog,
+            LogDestination::Topic,
+            LogDestination::Stdout,
+        ]
+    );
+    assert_eq!(
+        config.logging.types,
+        [
+            LogType::Subscribe,
+            LogType::Unsubscribe,
+            LogType::Websockets,
+            LogType::Debug
+        ]
+    );
+    assert!(!config.logging.timestamp);
+    assert_eq!(config.logging.timestamp_format.as_deref(), Some("%H:%M"));
+    assert!(!config.logging.connection_messages);
+    let all = Config::parse("log_type all\nlog_dest none\n", "a.conf").expect("parses");
+    assert_eq!(all.logging.types.len(), 8);
+    assert_eq!(all.logging.destinations, [LogDestination::None]);
+    let none = Config::parse("log_type error\nlog_type none\n", "n.conf").expect("parses");
+    assert!(none.logging.types.is_empty());
+    for bad in [
+        "log_dest file",
+        "log_dest pigeon",
+        "log_dest stderr now",
+        "log_type everything",
+        "log_timestamp yes",
+        "connection_messages 1",
+    ] {
+        assert!(Config::parse(bad, "b.conf").is_err(), "{bad}");
+    }
+}
+
+/// The limits and client directives of issue #18 set their fields; out-of-range values are refused.
+#[test]
+fn limit_and_client_directives_set_their_fields() {
+    let config = Config::parse(
+        "max_packet_size 2048\nmax_keepalive 300\nretain_available false\n\
+         clientid_prefixes sensor-, ops-\nautosave_interval 60\nautosave_on_changes true\n\
+         metrics_listener 9100 127.0.0.1\npid_file /run/b.pid\nuser mqtt\n",
+        "k.conf",
+    )
+    .expect("parses");
+    assert_eq!(config.max_packet_size, 2048);
+    assert_eq!(config.max_keepalive, 300);
+    assert!(!config.retain_available);
+    assert_eq!(config.clientid_prefixes, ["sensor-", "ops-"]);
+    assert_eq!(
+        config.metrics_listener,
+        Some(plain("127.0.0.1:9100").address)
+    );
+    assert_eq!(config.process.pid_file, Some(PathBuf::from("/run/b.pid")));
+    assert_eq!(config.process.user.as_deref(), Some("mqtt"));
+    for bad in [
+        "max_packet_size 10",
+        "max_keepalive 0",
+        "max_keepalive 70000",
+        "retain_available no",
+        "autosave_interval soon",
+        "autosave_on_changes 5",
+        "metrics_listener http",
+    ] {
+        assert!(Config::parse(bad, "b.conf").is_err(), "{bad}");
+    }
+}
+
+/// The TLS directives belong to their listener; `ciphers` names are checked when read, and
+/// `http_dir` only belongs to a WebSocket listener.
+#[test]
+fn tls_and_http_directives_belong_to_their_listener() {
+    let config = Config::parse(
+        "listener 8883\ncertfile s.pem\nkeyfile s.key\ncapath /etc/ssl/certs\ncrlfile c.pem\n\
+         use_subject_as_username true\nciphers ECDHE-RSA-AES128-GCM-SHA256\n\
+         ciphers_tls1.3 TLS_AES_256_GCM_SHA384\ntls_version tlsv1.3\n\
+         listener 9001\nprotocol websockets\nhttp_dir /srv/www\n",
+        "t.conf",
+    )
+    .expect("parses");
+    let tls = config.listeners[0].tls.clone().expect("TLS");
+    assert_eq!(tls.capath, Some(PathBuf::from("/etc/ssl/certs")));
+    assert_eq!(tls.crlfile, Some(PathBuf::from("c.pem")));
+    assert!(tls.use_subject_as_username);
+    assert_eq!(tls.ciphers.as_deref(), Some("ECDHE-RSA-AES128-GCM-SHA256"));
+    assert_eq!(tls.ciphers_tls13.as_deref(), Some("TLS_AES_256_GCM_SHA384"));
+    assert_eq!(tls.tls_version, Some(crate::TlsVersion::Tls13));
+    assert_eq!(
+        config.listeners[1].http_dir,
+        Some(PathBuf::from("/srv/www"))
+    );
+    for (bad, line) in [
+        ("capath /etc/ssl/certs\n", 1),
+        ("listener 1\nciphers HIGH:!aNULL\n", 2),
+        ("listener 1\nciphers_tls1.3 TLS_AES_128_CCM_SHA256\n", 2),
+        ("listener 1\ntls_version tlsv1.0\n", 2),
+        ("listener 1\nhttp_dir /srv\n", 2),
+        ("listener 1\ncapath /x\n", 1),
+    ] {
+        assert_eq!(
+            Config::parse(bad, "x.conf").map_err(|error| error.line),
+            Err(line),
+            "{bad}"
+        );
+    }
+}
+
+/// mosquitto directives this broker lacks are refused by name with the reason, not as typos.
+#[test]
+fn unsupported_mosquitto_directives_are_refused_by_name() {
+    for name in [
+        "plugin",
+        "plugin_opt_x",
+        "auth_opt_db",
+        "psk_file",
+        "memory_limit",
+        "max_inflight_bytes",
+        "upgrade_outgoing_qos",
+        "check_retain_source",
+        "persistent_client_expiration",
+        "mount_point",
+    ] {
+        let error = Config::parse(&format!("{name} 1\n"), "u.conf").expect_err(name);
+        assert!(
+            error
+                .message
+                .starts_with(&format!("`{name}` is not supported: ")),
+            "{error}"
+        );
+    }
+}
+
+/// `include_dir`: the `.conf` files of the directory in byte order (capitals first), nothing else;
+/// errors name the included file; an included file cannot include.
+#[test]
+fn include_dir_reads_conf_files_in_byte_order() {
+    let dir = std::env::temp_dir().join(format!("mqtt-include-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let write = |name: &str, text: &str| std::fs::write(dir.join(name), text).expect("write");
+    write("b.conf", "sys_interval 3\n");
+    write("B.conf", "sys_interval 2\n");
+    write("a.conf", "auto_id_prefix from-a-\n");
+    write("z.txt", "not read at all\n");
+    let main = format!("sys_interval 1\ninclude_dir {}\n", dir.display());
+    let config = Config::parse(&main, "main.conf").expect("parses");
+    // B.conf, a.conf, b.conf: b.conf's value is the last.
+    assert_eq!(config.sys_interval, Duration::from_secs(3));
+    assert_eq!(config.auto_id_prefix, "from-a-");
+    write("c.conf", "\nbogus 1\ninclude_dir /tmp\n");
+    let errors = Config::parse_all(&main, "main.conf").expect_err("errors");
+    let c = dir.join("c.conf").display().to_string();
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert_eq!((errors[0].file.as_str(), errors[0].line), (c.as_str(), 2));
+    assert_eq!((errors[1].file.as_str(), errors[1].line), (c.as_str(), 3));
+    let missing = Config::parse("include_dir /nonexistent/conf.d\n", "m.conf");
+    assert_eq!(missing.map_err(|error| error.line), Err(1));
+    let _ = std::fs::remove_dir_all(&dir);
+}
