@@ -24,9 +24,11 @@ pub(in crate::config) fn directive(
         "bind_address" => resolve(value, 0).map(|address| {
             parser.default_address = Some(address.ip());
         }),
-        "metrics_listener" => parse_listener(value).map(|address| {
-            parser.config.metrics_listener = Some(address);
-        }),
+        // `<address>:<port>` (the README's form) or, like `listener`, `<port> [<address>]`.
+        "metrics_listener" => value
+            .parse::<SocketAddr>()
+            .or_else(|_| parse_listener(value))
+            .map(|address| parser.config.metrics_listener = Some(address)),
         "protocol"
         | "http_dir"
         | "certfile"
