@@ -119,7 +119,11 @@ impl Broker {
         let settings = Settings::from_config(&config);
         let max_packet_size = settings.max_packet_size;
         let context = Arc::new(Context {
-            router: Arc::new(Router::new(limits, security, store.clone(), restored)),
+            router: {
+                let mut router = Router::new(limits, security, store.clone(), restored);
+                router.expire_persistent_sessions_after(config.persistent_client_expiration);
+                Arc::new(router)
+            },
             settings,
             max_connections,
             admitted: AtomicUsize::new(0),

@@ -120,6 +120,11 @@ pub struct Config {
     /// (`per_listener_settings`, default false). When true, the three fields above are not used and
     /// each listener's [`ListenerSettings::security`] is.
     pub per_listener_settings: bool,
+    /// How long a 3.1.1 persistent session may stay without a connection before it is over
+    /// (`persistent_client_expiration`, `<n>h`, `d`, `w`, `m` (30 days) or `y`; default `None`: for
+    /// ever). An expired session gets nothing more delivered or queued, and its next CONNECT starts
+    /// afresh, as a 5.0 session past its Session Expiry Interval [MQTT5-4.1.0-2].
+    pub persistent_client_expiration: Option<Duration>,
     /// Whether sessions and retained messages survive a restart (`persistence`, default false).
     pub persistence: bool,
     /// The directory of the persistence files (`persistence_location`, default the current one).
@@ -201,6 +206,7 @@ impl Default for Config {
             acl_file: None,
             allow_anonymous: None,
             per_listener_settings: false,
+            persistent_client_expiration: None,
             persistence: false,
             persistence_location: PathBuf::from("."),
             max_subscriptions_per_client: 0,

@@ -389,7 +389,6 @@ fn unsupported_mosquitto_directives_are_refused_by_name() {
         "max_inflight_bytes",
         "upgrade_outgoing_qos",
         "check_retain_source",
-        "persistent_client_expiration",
         "mount_point",
     ] {
         let error = Config::parse(&format!("{name} 1\n"), "u.conf").expect_err(name);
@@ -428,4 +427,30 @@ fn include_dir_reads_conf_files_in_byte_order() {
     let missing = Config::parse("include_dir /nonexistent/conf.d\n", "m.conf");
     assert_eq!(missing.map_err(|error| error.line), Err(1));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `persistent_client_expiration` in mosquitto's units.
+#[test]
+fn persistent_client_expiration_takes_mosquittos_units() {
+    for (value, hours) in [
+        ("2h", 2),
+        ("14d", 336),
+        ("1w", 168),
+        ("1m", 720),
+        ("1y", 8760),
+    ] {
+        let config = Config::parse(&format!("persistent_client_expiration {value}\n"), "e.conf")
+            .expect("parses");
+        assert_eq!(
+            config.persistent_client_expiration,
+            Some(Duration::from_secs(hours * 3600)),
+            "{value}"
+        );
+    }
+    for bad in ["14", "d", "0d", "14s", "-1d", "1.5d", "99999999999999999y"] {
+        assert!(
+            Config::parse(&format!("persistent_client_expiration {bad}\n"), "e.conf").is_err(),
+            "{bad}"
+        );
+    }
 }

@@ -104,10 +104,6 @@ pub(super) const UNSUPPORTED: &[(&str, &str)] = &[
          protocol says",
     ),
     (
-        "persistent_client_expiration",
-        "3.1.1 persistent sessions do not expire; 5.0 clients set their own Session Expiry Interval",
-    ),
-    (
         "enable_control_api",
         "there is no $CONTROL API; manage users with mqtt-passwd and the ACL file",
     ),

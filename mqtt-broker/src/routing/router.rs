@@ -203,6 +203,9 @@ pub(crate) struct Opened {
 #[derive(Debug)]
 pub(crate) struct Router {
     limits: Limits,
+    /// `persistent_client_expiration`: how long a 3.1.1 persistent session may stay without a
+    /// connection before it is over, as a 5.0 session's Session Expiry Interval (`None`: for ever).
+    persistent_expiry: Option<std::time::Duration>,
     /// Client identifier → session. Locked first, briefly (see the module doc).
     sessions: Mutex<HashMap<Arc<str>, SlotRef>>,
     /// Every subscription, indexed by filter, each with its session's slot. Read-locked by
@@ -391,6 +394,7 @@ impl Router {
         }
         Self {
             limits,
+            persistent_expiry: None,
             sessions: Mutex::new(sessions),
             subscriptions: RwLock::new(tree),
             shared,
@@ -402,6 +406,19 @@ impl Router {
             metrics: Metrics::default(),
             drop_logged: Mutex::new(None),
             refuse_logged: Mutex::new(None),
+        }
+    }
+
+    /// Sets `persistent_client_expiration`, before the router is shared: every 3.1.1 persistent
+    /// session, those restored included (counted from now, as 5.0 ones are), then expires after
+    /// `after` without a connection.
+    pub(crate) fn expire_persistent_sessions_after(&mut self, after: Option<std::time::Duration>) {
+        self.persistent_expiry = after;
+        for slot in self.sessions.get_mut().values() {
+            let mut slot = slot.lock();
+            if !slot.mqtt5 {
+                slot.expiry = after;
+            }
         }
     }
 
@@ -554,11 +571,12 @@ impl Router {
             existed // [MQTT-3.1.2-4] [MQTT5-3.1.2-5]
         };
         slot.mqtt5 = request.mqtt5.is_some();
-        slot.expiry = request
-            .mqtt5
-            .as_ref()
-            .filter(|open| open.session_expiry != u32::MAX)
-            .map(|open| std::time::Duration::from_secs(u64::from(open.session_expiry)));
+        slot.expiry = match &request.mqtt5 {
+            Some(open) => (open.session_expiry != u32::MAX)
+                .then(|| std::time::Duration::from_secs(u64::from(open.session_expiry))),
+            // 3.1.1 has no expiry of its own: `persistent_client_expiration`, if configured.
+            None => self.persistent_expiry,
+        };
         slot.receive_maximum = request.mqtt5.as_ref().and_then(|open| open.receive_maximum);
         slot.maximum_packet_size = request
             .mqtt5

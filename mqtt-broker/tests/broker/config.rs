@@ -178,6 +178,7 @@ fn a_file_with_every_new_directive_starts() {
          connection_messages true\n\
          autosave_interval 1800\n\
          autosave_on_changes false\n\
+         persistent_client_expiration 14d\n\
          persistence true\n\
          persistence_location {root}/\n\
          retain_available true\n\
@@ -458,5 +459,32 @@ fn the_binary_prints_every_error_and_exits_3() {
         "bad.conf:4: `persistence` is `true` or `false`",
     ] {
         assert!(stderr.contains(wanted), "{wanted} in {stderr}");
+    }
+}
+
+/// `persistent_client_expiration` (set here from a program, in milliseconds, since the file's
+/// smallest unit is an hour): a 3.1.1 persistent session left longer than that is over, so the
+/// next CONNECT gets Session Present 0; without it the session is resumed.
+#[test]
+fn persistent_client_expiration_ends_idle_3_1_1_sessions() {
+    for (expiration, resumed) in [(None, true), (Some(Duration::from_millis(1)), false)] {
+        let broker = Broker::start(Config {
+            listeners: vec!["127.0.0.1:0".parse().expect("address")],
+            persistent_client_expiration: expiration,
+            sys_interval: Duration::ZERO,
+            ..Config::default()
+        })
+        .expect("starts");
+        let address = broker.local_addrs()[0];
+        let (mut client, _) = Client::connect(address, "expiring", false);
+        client.subscribe("e/#", 1);
+        client.disconnect();
+        // The expiry is measured from the disconnection, which the broker sees after the
+        // DISCONNECT: time has to pass, and nothing can be awaited instead of it.
+        std::thread::sleep(Duration::from_millis(50));
+        let (client, session_present) = Client::connect(address, "expiring", false);
+        assert_eq!(session_present, resumed, "expiration {expiration:?}");
+        client.disconnect();
+        broker.shutdown();
     }
 }
