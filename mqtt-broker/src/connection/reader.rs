@@ -187,6 +187,11 @@ impl Connection {
                 }
                 self.identity = identity.map(Arc::from);
             }
+            Err(crate::transport::HandshakeError::Served(what)) => {
+                info!(target: logging::WEBSOCKETS, "{}: {what}", self.peer);
+                self.stream.shutdown();
+                return;
+            }
             Err(why) => {
                 warn!("{}: {why}", self.peer);
                 self.stream.shutdown();

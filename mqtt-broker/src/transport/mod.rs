@@ -8,4 +8,4 @@ mod stream;
 pub(crate) mod tls;
 pub(crate) mod websocket;
 
-pub(crate) use stream::Stream;
+pub(crate) use stream::{HandshakeError, Stream};

@@ -56,6 +56,9 @@ pub(crate) enum HandshakeError {
     Tls(String),
     /// The HTTP upgrade request was refused (with its HTTP status) or did not come.
     WebSocket(String),
+    /// Not a failure: a plain HTTP GET was answered from `http_dir` (what was served, and the
+    /// status), and the connection ends there.
+    Served(String),
 }
 
 impl std::fmt::Display for HandshakeError {
@@ -63,6 +66,7 @@ impl std::fmt::Display for HandshakeError {
         match self {
             Self::Tls(why) => write!(f, "TLS handshake failed: {why}"),
             Self::WebSocket(why) => write!(f, "WebSocket handshake failed: {why}"),
+            Self::Served(what) => write!(f, "{what}"),
         }
     }
 }
@@ -162,7 +166,7 @@ impl Stream {
             Self::Tls(tls) => tls.handshake(deadline).map_err(HandshakeError::Tls),
             Self::WebSocket(ws) => {
                 let identity = ws.inner.handshake(deadline)?;
-                ws.upgrade(deadline).map_err(HandshakeError::WebSocket)?;
+                ws.upgrade(deadline)?;
                 Ok(identity)
             }
         }
@@ -364,7 +368,15 @@ impl TlsStream {
 impl WebSocketStream {
     /// Reads the HTTP upgrade request before `deadline` and answers it: `101` and the subprotocol,
     /// or an error status with the reason, which is also returned for the log.
-    fn upgrade(&self, deadline: Instant) -> Result<(), String> {
+    fn upgrade(&self, deadline: Instant) -> Result<(), HandshakeError> {
+        self.upgrade_or_serve(deadline).map_err(|end| match end {
+            Ok(served) => HandshakeError::Served(served),
+            Err(why) => HandshakeError::WebSocket(why),
+        })
+    }
+
+    /// [`upgrade`](Self::upgrade)'s work: `Err(Ok(_))` when a file was served instead.
+    fn upgrade_or_serve(&self, deadline: Instant) -> Result<(), Result<String, String>> {
         let mut receiving = self.receiving.lock();
         let raw = &mut receiving.raw;
         loop {
@@ -372,7 +384,7 @@ impl WebSocketStream {
                 Ok(Some(upgrade)) => {
                     self.inner
                         .write_all(&upgrade.response)
-                        .map_err(|error| format!("write failed: {error}"))?;
+                        .map_err(|error| Err(format!("write failed: {error}")))?;
                     // Anything after the request is already frames.
                     raw.drain(..upgrade.used);
                     return Ok(());
@@ -384,24 +396,28 @@ impl WebSocketStream {
                     {
                         let (status, response) = http_dir::answer(dir, &target);
                         let _ = self.inner.write_all(&response);
-                        return Err(format!("HTTP GET {target} answered {status} from http_dir"));
+                        return Err(Ok(format!(
+                            "HTTP GET {target} answered {status} from http_dir"
+                        )));
                     }
                     let _ = self.inner.write_all(&refusal.response());
-                    return Err(refusal.to_string());
+                    return Err(Err(refusal.to_string()));
                 }
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return Err("no complete upgrade request within connect_timeout".into());
+                return Err(Err(
+                    "no complete upgrade request within connect_timeout".into()
+                ));
             }
             self.inner
                 .set_read_timeout(Some(left.max(Duration::from_millis(1))))
-                .map_err(|error| error.to_string())?;
+                .map_err(|error| Err(error.to_string()))?;
             match read_more(&self.inner, raw) {
-                Ok(0) => return Err("the client closed the connection".into()),
+                Ok(0) => return Err(Err("the client closed the connection".into())),
                 Ok(_) => {}
                 Err(error) if is_timeout(&error) => {}
-                Err(error) => return Err(format!("read failed: {error}")),
+                Err(error) => return Err(Err(format!("read failed: {error}"))),
             }
         }
     }

@@ -488,3 +488,65 @@ fn persistent_client_expiration_ends_idle_3_1_1_sessions() {
         broker.shutdown();
     }
 }
+
+/// The logging directives in a file run by the binary: `log_dest file`, `log_type subscribe` (and
+/// error) only, `connection_messages false` and `log_timestamp false`: the subscription is logged,
+/// the connection is not, and lines carry no timestamp.
+#[test]
+fn log_type_and_connection_messages_choose_the_lines() {
+    let dir = TempDir::new("logtypes");
+    let port = free_port();
+    let log = dir.0.join("broker.log");
+    let conf = dir.file(
+        "log.conf",
+        &format!(
+            "listener {port} 127.0.0.1\nallow_anonymous true\nlog_dest file {}\n\
+             log_type subscribe\nlog_type error\nconnection_messages false\nlog_timestamp false\n",
+            log.display()
+        ),
+    );
+    let running = run(&conf, port);
+    let address = SocketAddr::from(([127, 0, 0, 1], port));
+    let (mut client, _) = Client::connect(address, "log-1", true);
+    client.subscribe("a/#", 1);
+    client.disconnect();
+    assert!(stop(running), "a clean exit");
+    let text = std::fs::read_to_string(&log).expect("the log file");
+    assert!(text.lines().any(|line| line == "log-1 1 a/#"), "{text}");
+    assert!(!text.contains("New client connected"), "{text}");
+    assert!(
+        !text.contains("running"),
+        "information lines are not wanted: {text}"
+    );
+}
+
+/// `user` as mosquitto means it cannot be honoured here (see process.rs): started as root with
+/// another user named, the binary refuses to start with exit 3; started as anyone else, it runs.
+#[test]
+fn user_as_root_is_refused_and_otherwise_ignored() {
+    use std::os::unix::fs::MetadataExt;
+    let root = std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0);
+    let dir = TempDir::new("user");
+    let port = free_port();
+    let conf = dir.file(
+        "user.conf",
+        &format!("user nobody\nlistener {port} 127.0.0.1\nallow_anonymous true\n"),
+    );
+    if root {
+        let output = Command::new(env!("CARGO_BIN_EXE_mqtt-broker"))
+            .arg("-c")
+            .arg(&conf)
+            .env_remove("RUST_LOG")
+            .output()
+            .expect("runs");
+        assert_eq!(output.status.code(), Some(3));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("`user nobody` is not supported when started as root"),
+            "{stderr}"
+        );
+    } else {
+        let running = run(&conf, port);
+        assert!(stop(running));
+    }
+}
