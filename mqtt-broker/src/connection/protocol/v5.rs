@@ -648,4 +648,69 @@ mod tests {
         );
         assert_eq!(ack_reason(true, true, 2), ReasonCode::SUCCESS);
     }
+
+    /// `retain_available false`: CONNACK says Retain Available 0, and a retained PUBLISH is
+    /// answered with DISCONNECT 0x9A (Retain not supported) and closes the connection.
+    #[test]
+    fn retain_available_false_is_announced_and_enforced_with_0x9a() {
+        let no_retain = super::super::Settings {
+            retain_available: false,
+            ..settings()
+        };
+        let (mut machine, actions) = connected(
+            v5::Connect {
+                client_id: "c",
+                ..v5::Connect::default()
+            },
+            no_retain,
+        );
+        assert!(
+            open(&actions)
+                .mqtt5
+                .as_ref()
+                .expect("5.0")
+                .connack
+                .retain_unavailable
+        );
+        let mut actions = Vec::new();
+        machine.packet5_into(
+            v5::Packet::Publish(v5::Publish {
+                topic: TopicName::new("t").ok(),
+                payload: b"x",
+                delivery: Delivery::AtMostOnce,
+                retain: true,
+                properties: Properties::default(),
+            }),
+            Instant::now(),
+            &mut actions,
+        );
+        assert!(matches!(
+            actions.as_slice(),
+            [
+                Action::Send(OutPacket::Disconnect(ReasonCode::RETAIN_NOT_SUPPORTED)),
+                Action::Close(_)
+            ]
+        ));
+    }
+
+    /// `clientid_prefixes`: another identifier is refused with CONNACK 0x85.
+    #[test]
+    fn clientid_prefixes_refuse_other_identifiers_with_0x85() {
+        let strict = super::super::Settings {
+            clientid_prefixes: Arc::from(["sensor-".to_owned()]),
+            ..settings()
+        };
+        let (_, actions) = connected(
+            v5::Connect {
+                client_id: "laptop",
+                ..v5::Connect::default()
+            },
+            strict,
+        );
+        assert!(matches!(
+            actions.as_slice(),
+            [Action::Send(OutPacket::ConnAck5(connack)), Action::Close(_)]
+                if connack.reason == ReasonCode::CLIENT_IDENTIFIER_NOT_VALID
+        ));
+    }
 }
