@@ -46,7 +46,7 @@ pub struct Config {
     /// WebSocket, each with its own settings (`listener`, or `port` and `bind_address` for the
     /// single default listener; 127.0.0.1:1883 when none of them is given). Port 0 asks the system
     /// for a free port. A file's listeners come in mosquitto's groups: plain ones first, then TLS,
-    /// then WebSocket (see [`Parser::finish`]).
+    /// then WebSocket, as mosquitto orders them.
     ///
     /// [`BrokerHandle::local_addrs`]: crate::BrokerHandle::local_addrs
     pub listeners: Vec<ListenerSettings>,
