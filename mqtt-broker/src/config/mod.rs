@@ -45,8 +45,8 @@ pub struct Config {
     /// Every listener, in the order [`BrokerHandle::local_addrs`] reports them: plain MQTT, TLS or
     /// WebSocket, each with its own settings (`listener`, or `port` and `bind_address` for the
     /// single default listener; 127.0.0.1:1883 when none of them is given). Port 0 asks the system
-    /// for a free port. A file's listeners come in mosquitto's groups: plain ones first, then TLS,
-    /// then WebSocket, as mosquitto orders them.
+    /// for a free port. A file's listeners are grouped, plain ones first, then TLS, then WebSocket
+    /// (each group in the file's order): the order `local_addrs` has always had.
     ///
     /// [`BrokerHandle::local_addrs`]: crate::BrokerHandle::local_addrs
     pub listeners: Vec<ListenerSettings>,
@@ -458,8 +458,8 @@ impl Parser {
                         .into(),
                 );
             }
-            // mosquitto's order, which `local_addrs` keeps: plain listeners first, then TLS ones,
-            // then WebSocket ones (ws and wss in the order given). The sort is stable.
+            // The order `local_addrs` has always had: plain listeners first, then TLS ones, then
+            // WebSocket ones (ws and wss in the order given). The sort is stable.
             let mut listeners = Vec::new();
             for pending in std::mem::take(&mut self.listeners) {
                 match pending.finish() {

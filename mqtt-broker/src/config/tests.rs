@@ -196,7 +196,7 @@ fn protocol_websockets_makes_a_ws_or_wss_listener() {
         keyfile: "s.key".into(),
         ..TlsSettings::default()
     };
-    // Plain first, then TLS, then WebSocket: mosquitto's order, kept by `local_addrs`.
+    // Plain first, then TLS, then WebSocket: the order `local_addrs` has always had.
     assert_eq!(
         config.listeners,
         [
@@ -453,4 +453,23 @@ fn persistent_client_expiration_takes_mosquittos_units() {
             "{bad}"
         );
     }
+}
+
+/// A main file inside its own `include_dir` (mosquitto forbids it) cannot recurse: read again as an
+/// included file, its `include_dir` line is an error, reported with the file and line.
+#[test]
+fn a_file_including_itself_does_not_recurse() {
+    let dir = std::env::temp_dir().join(format!("mqtt-include-self-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let main = dir.join("main.conf");
+    std::fs::write(&main, format!("include_dir {}\n", dir.display())).expect("write");
+    let errors = Config::load(&main).expect_err("refused");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].line, 1);
+    assert!(
+        errors[0].message.contains("only read in the main"),
+        "{errors:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }
