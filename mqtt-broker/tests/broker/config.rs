@@ -550,3 +550,52 @@ fn user_as_root_is_refused_and_otherwise_ignored() {
         assert!(stop(running));
     }
 }
+
+/// `ciphers` and `ciphers_tls1.3`: the suite a rustls client (offering all of them) ends up with is
+/// the one the listener allows, at TLS 1.2 and at 1.3 (ChaCha20 in both, which a rustls client
+/// offers last, so that the default could not pass for it).
+#[test]
+fn ciphers_choose_the_suites_offered() {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, ServerName};
+
+    let certs = Certificates::generate();
+    let text = format!(
+        "listener 0 127.0.0.1\ncertfile {}\nkeyfile {}\nciphers ECDHE-ECDSA-CHACHA20-POLY1305\n\
+         ciphers_tls1.3 TLS_CHACHA20_POLY1305_SHA256\nallow_anonymous true\nsys_interval 0\n",
+        certs.path("server.pem").display(),
+        certs.path("server.key").display(),
+    );
+    let broker = Broker::start(Config::parse(&text, "c.conf").expect("parses")).expect("starts");
+    let address = broker.local_addrs()[0];
+    let negotiated = |version: &'static rustls::SupportedProtocolVersion| {
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in CertificateDer::pem_file_iter(certs.path("ca.pem")).expect("ca.pem") {
+            roots.add(cert.expect("a CA certificate")).expect("usable");
+        }
+        let config = rustls::ClientConfig::builder_with_protocol_versions(&[version])
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let name = ServerName::try_from("localhost").expect("name");
+        let mut connection =
+            rustls::ClientConnection::new(std::sync::Arc::new(config), name).expect("client");
+        let mut tcp = TcpStream::connect(address).expect("connects");
+        tcp.set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        while connection.is_handshaking() {
+            connection.complete_io(&mut tcp).expect("handshake");
+        }
+        connection
+            .negotiated_cipher_suite()
+            .map(|suite| suite.suite())
+    };
+    assert_eq!(
+        negotiated(&rustls::version::TLS12),
+        Some(rustls::CipherSuite::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256)
+    );
+    assert_eq!(
+        negotiated(&rustls::version::TLS13),
+        Some(rustls::CipherSuite::TLS13_CHACHA20_POLY1305_SHA256)
+    );
+    broker.shutdown();
+}
