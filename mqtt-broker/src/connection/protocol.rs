@@ -589,6 +589,12 @@ impl ProtocolMachine {
         if !self.settings.prefix_allowed(&client_id) {
             return self.refuse("client identifier does not start with one of clientid_prefixes");
         }
+        if !self.settings.retain_available && connect.will.as_ref().is_some_and(|will| will.retain)
+        {
+            // A retained will could not be kept; 3.1.1 has no CONNACK code for it, so the
+            // connection closes without one, as mosquitto's does.
+            return self.close(CloseReason::RetainUnavailable);
+        }
         self.phase = Phase::Connected;
         self.silence_limit = (connect.keep_alive != 0)
             .then(|| Duration::from_millis(u64::from(connect.keep_alive) * 1500));
@@ -1015,5 +1021,22 @@ pub(super) mod tests {
             closed_with(&actions),
             Some((&CloseReason::RetainUnavailable, false))
         );
+        // A retained will cannot be kept either: closed without CONNACK or session.
+        let mut machine = ProtocolMachine::new(
+            Settings {
+                retain_available: false,
+                ..tests::settings()
+            },
+            2,
+            start,
+        );
+        let actions = machine.packet(Packet::Connect(connect_packet("w", 0, true)), start);
+        assert!(
+            !actions
+                .iter()
+                .any(|action| matches!(action, Action::Open(_) | Action::Send(_))),
+            "{actions:?}"
+        );
+        assert!(closed_with(&actions).is_some());
     }
 }

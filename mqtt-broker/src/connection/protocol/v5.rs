@@ -238,6 +238,13 @@ impl ProtocolMachine {
                 "client identifier does not start with one of clientid_prefixes",
             );
         }
+        if !self.settings.retain_available && connect.will.as_ref().is_some_and(|will| will.retain)
+        {
+            return self.refuse5(
+                ReasonCode::RETAIN_NOT_SUPPORTED,
+                "a retained will while retain_available is false",
+            );
+        }
         connack.retain_unavailable = !self.settings.retain_available;
         let session_expiry = properties.session_expiry_interval().unwrap_or(0);
         // Server Keep Alive, when the broker caps the client's [MQTT5-3.2.2-21]; without it the
