@@ -90,7 +90,8 @@ pub struct Config {
     /// [MQTT5-3.2.2-21]; a 3.1.1 client asking for more is refused, as mosquitto does.
     pub max_keepalive: u16,
     /// Whether retained messages are kept at all (`retain_available`, default true). When false,
-    /// 5.0 clients are told so in CONNACK and a retained PUBLISH is refused [MQTT5-3.3.1-4].
+    /// 5.0 clients are told so in CONNACK, a retained PUBLISH is refused [MQTT5-3.2.2-14] and so
+    /// is a CONNECT with a retained will [MQTT5-3.2.2-13].
     pub retain_available: bool,
     /// How often `$SYS` topics are refreshed (`sys_interval`, default 10 s; zero disables them).
     pub sys_interval: Duration,
@@ -106,7 +107,7 @@ pub struct Config {
     pub auto_id_prefix: String,
     /// Client identifier prefixes allowed to connect (`clientid_prefixes`, default none: any
     /// identifier). A client whose identifier starts with none of them is refused with CONNACK
-    /// "identifier rejected" [MQTT-3.2.2-4].
+    /// "identifier rejected" [MQTT-3.1.3-9].
     pub clientid_prefixes: Vec<String>,
     /// The mosquitto password file checked at CONNECT (`password_file`, default none).
     pub password_file: Option<PathBuf>,

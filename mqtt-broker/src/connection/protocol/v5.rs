@@ -242,7 +242,7 @@ impl ProtocolMachine {
         {
             return self.refuse5(
                 ReasonCode::RETAIN_NOT_SUPPORTED,
-                "a retained will while retain_available is false",
+                "a retained will while retain_available is false [MQTT5-3.2.2-13]",
             );
         }
         connack.retain_unavailable = !self.settings.retain_available;
@@ -302,7 +302,7 @@ impl ProtocolMachine {
 
     fn publish5(&mut self, publish: &v5::Publish<'_>, now: Instant, actions: &mut Vec<Action>) {
         if publish.retain && !self.settings.retain_available {
-            // CONNACK said Retain Available 0: DISCONNECT 0x9A.
+            // CONNACK said Retain Available 0: DISCONNECT 0x9A [MQTT5-3.2.2-14].
             return actions.extend(self.close(CloseReason::RetainUnavailable));
         }
         if publish
