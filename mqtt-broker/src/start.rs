@@ -122,6 +122,7 @@ impl Broker {
             router: {
                 let mut router = Router::new(limits, security, store.clone(), restored);
                 router.expire_persistent_sessions_after(config.persistent_client_expiration);
+                router.upgrade_outgoing_qos(config.upgrade_outgoing_qos);
                 Arc::new(router)
             },
             settings,

@@ -93,6 +93,10 @@ pub struct Config {
     /// 5.0 clients are told so in CONNACK, a retained PUBLISH is refused [MQTT5-3.2.2-14] and so
     /// is a CONNECT with a retained will [MQTT5-3.2.2-13].
     pub retain_available: bool,
+    /// Whether messages are delivered at the subscription's QoS even when they were published at a
+    /// lower one (`upgrade_outgoing_qos`, default false). Non-standard: the protocol delivers at
+    /// the lower of the two [MQTT-3.8.4-6]; mosquitto offers it for subscribers that need QoS 1.
+    pub upgrade_outgoing_qos: bool,
     /// How often `$SYS` topics are refreshed (`sys_interval`, default 10 s; zero disables them).
     pub sys_interval: Duration,
     /// The most clients connected at once (`max_connections`, default `None`, written -1: as many as
@@ -197,6 +201,7 @@ impl Default for Config {
             max_packet_size: 0,
             max_keepalive: u16::MAX,
             retain_available: true,
+            upgrade_outgoing_qos: false,
             sys_interval: Duration::from_secs(10),
             max_connections: None,
             connect_timeout: Duration::from_secs(10),

@@ -387,7 +387,6 @@ fn unsupported_mosquitto_directives_are_refused_by_name() {
         "psk_file",
         "memory_limit",
         "max_inflight_bytes",
-        "upgrade_outgoing_qos",
         "check_retain_source",
         "mount_point",
     ] {

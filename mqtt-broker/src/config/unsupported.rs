@@ -99,11 +99,6 @@ pub(super) const UNSUPPORTED: &[(&str, &str)] = &[
         "retained messages are not re-checked against their publisher's current ACL",
     ),
     (
-        "upgrade_outgoing_qos",
-        "messages are delivered at the lower of the published and the subscribed QoS, as the \
-         protocol says",
-    ),
-    (
         "enable_control_api",
         "there is no $CONTROL API; manage users with mqtt-passwd and the ACL file",
     ),

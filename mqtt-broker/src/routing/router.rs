@@ -206,6 +206,9 @@ pub(crate) struct Router {
     /// `persistent_client_expiration`: how long a 3.1.1 persistent session may stay without a
     /// connection before it is over, as a 5.0 session's Session Expiry Interval (`None`: for ever).
     persistent_expiry: Option<std::time::Duration>,
+    /// `upgrade_outgoing_qos`: deliver at the subscription's QoS even above the published one
+    /// (mosquitto's non-standard option; off, as the protocol requires [MQTT-3.8.4-6]).
+    upgrade_qos: bool,
     /// Client identifier → session. Locked first, briefly (see the module doc).
     sessions: Mutex<HashMap<Arc<str>, SlotRef>>,
     /// Every subscription, indexed by filter, each with its session's slot. Read-locked by
@@ -395,6 +398,7 @@ impl Router {
         Self {
             limits,
             persistent_expiry: None,
+            upgrade_qos: false,
             sessions: Mutex::new(sessions),
             subscriptions: RwLock::new(tree),
             shared,
@@ -419,6 +423,21 @@ impl Router {
             if !slot.mqtt5 {
                 slot.expiry = after;
             }
+        }
+    }
+
+    /// Sets `upgrade_outgoing_qos`, before the router is shared.
+    pub(crate) fn upgrade_outgoing_qos(&mut self, on: bool) {
+        self.upgrade_qos = on;
+    }
+
+    /// The QoS a message published at `published` is delivered at to a subscription granted
+    /// `granted`: the lower of the two [MQTT-3.8.4-6], or `granted` with `upgrade_outgoing_qos`.
+    fn delivery_qos(&self, published: QoS, granted: QoS) -> QoS {
+        if self.upgrade_qos {
+            granted
+        } else {
+            published.min(granted)
         }
     }
 
@@ -859,7 +878,8 @@ impl Router {
                 self.await_room(&mut slot);
             }
             let retain = slot.bridge && message.retain;
-            let mut copy = message.for_delivery(message.qos.min(subscriber.qos), retain);
+            let mut copy =
+                message.for_delivery(self.delivery_qos(message.qos, subscriber.qos), retain);
             if let Some((retain_as_published, ids)) = options5 {
                 // [MQTT5-3.3.1-12] [MQTT5-3.3.1-13]
                 copy.retain = retain_as_published && message.retain;
@@ -1095,7 +1115,8 @@ impl Router {
                         continue;
                     }
                 }
-                let mut copy = message.for_delivery(message.qos.min(member.qos), false);
+                let mut copy =
+                    message.for_delivery(self.delivery_qos(message.qos, member.qos), false);
                 copy.shared = Some(SharedOrigin {
                     group: Arc::clone(group),
                     qos: message.qos,
@@ -1123,7 +1144,8 @@ impl Router {
                     }
                 }
                 self.await_room(&mut slot);
-                let mut copy = message.for_delivery(message.qos.min(member.qos), false);
+                let mut copy =
+                    message.for_delivery(self.delivery_qos(message.qos, member.qos), false);
                 copy.shared = Some(SharedOrigin {
                     group: Arc::clone(group),
                     qos: message.qos,
@@ -1454,7 +1476,7 @@ impl Router {
                 .and_then(|options| options.id)
                 .map(|id| Arc::from([id]));
             for message in messages {
-                let mut copy = message.for_delivery(message.qos.min(*granted), true);
+                let mut copy = message.for_delivery(self.delivery_qos(message.qos, *granted), true);
                 copy.subscription_ids = ids.clone();
                 self.deliver(&mut slot, copy, None, false, Origin::Retained);
             }

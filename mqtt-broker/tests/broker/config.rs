@@ -599,3 +599,37 @@ fn ciphers_choose_the_suites_offered() {
     );
     broker.shutdown();
 }
+
+/// `upgrade_outgoing_qos`: a QoS 0 message reaches a QoS 1 subscription at QoS 1 (with a packet
+/// identifier, to acknowledge); without it, at QoS 0 as the protocol says [MQTT-3.8.4-6].
+#[test]
+fn upgrade_outgoing_qos_delivers_at_the_subscriptions_qos() {
+    for (upgrade, delivered) in [(false, 0), (true, 1)] {
+        let broker = Broker::start(Config {
+            listeners: vec!["127.0.0.1:0".parse().expect("address")],
+            upgrade_outgoing_qos: upgrade,
+            sys_interval: Duration::ZERO,
+            ..Config::default()
+        })
+        .expect("starts");
+        let address = broker.local_addrs()[0];
+        let (mut subscriber, _) = Client::connect(address, "up-sub", true);
+        subscriber.subscribe("up/#", 1);
+        let (mut publisher, _) = Client::connect(address, "up-pub", true);
+        publisher.publish("up/t", b"low", 0, 0, false);
+        publisher.barrier();
+        match subscriber.recv() {
+            crate::client::Got::Publish { qos, packet_id, .. } => {
+                assert_eq!(qos, delivered, "upgrade_outgoing_qos {upgrade}");
+                assert_eq!(packet_id.is_some(), upgrade);
+                if let Some(id) = packet_id {
+                    subscriber.send_raw(&[0x40, 2, (id >> 8) as u8, id as u8]);
+                }
+            }
+            other => panic!("expected the message, got {other:?}"),
+        }
+        subscriber.disconnect();
+        publisher.disconnect();
+        broker.shutdown();
+    }
+}

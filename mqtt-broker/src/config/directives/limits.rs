@@ -44,6 +44,7 @@ pub(in crate::config) fn directive(
             number(name, value, 10..=65_535).map(|n| config.max_keepalive = n as u16)
         }
         "retain_available" => boolean(name, value).map(|on| config.retain_available = on),
+        "upgrade_outgoing_qos" => boolean(name, value).map(|on| config.upgrade_outgoing_qos = on),
         "sys_interval" => seconds(name, value, 0..=86_400).map(|d| config.sys_interval = d),
         "connect_timeout" => seconds(name, value, 1..=3_600).map(|d| config.connect_timeout = d),
         "max_connections" => {
