@@ -106,6 +106,7 @@ impl Broker {
         );
         let limits = Limits {
             max_inflight: config.max_inflight_messages,
+            max_inflight_bytes: config.max_inflight_bytes,
             max_queued: config.max_queued_messages,
             drop_when_full: config.queue_full_drop,
             max_queued_bytes: config.max_queued_bytes,

@@ -60,6 +60,10 @@ pub struct Config {
     /// Outbound QoS 1 and 2 messages in flight per session (`max_inflight_messages`, default 20; 0
     /// means no limit).
     pub max_inflight_messages: usize,
+    /// The bytes (topics and payloads) of those messages in flight per session
+    /// (`max_inflight_bytes`, default 0: no limit, as in mosquitto). The window is full at either
+    /// limit; one message is always let into an empty window, however large.
+    pub max_inflight_bytes: usize,
     /// QoS 1 and 2 messages queued per session beyond the in-flight window (`max_queued_messages`,
     /// default 1000; 0 means no limit). While a connected subscriber's queue is full, the
     /// publishers routing to it wait (back-pressure) rather than drop what they acknowledged; while
@@ -193,6 +197,7 @@ impl Default for Config {
             ))],
             local_only: true,
             max_inflight_messages: 20,
+            max_inflight_bytes: 0,
             max_queued_messages: 1000,
             queue_full_drop: false,
             max_queued_bytes: 0,

@@ -386,7 +386,6 @@ fn unsupported_mosquitto_directives_are_refused_by_name() {
         "auth_opt_db",
         "psk_file",
         "memory_limit",
-        "max_inflight_bytes",
         "check_retain_source",
         "mount_point",
     ] {

@@ -85,11 +85,6 @@ pub(super) const UNSUPPORTED: &[(&str, &str)] = &[
         "the WebSocket handshake's header size limit is fixed (transport/websocket.rs)",
     ),
     (
-        "max_inflight_bytes",
-        "the in-flight window is counted in messages only (`max_inflight_messages`); limit queued \
-         bytes with `max_queued_bytes`",
-    ),
-    (
         "memory_limit",
         "the broker does not account its heap; bound it with `max_queued_messages`, \
          `max_queued_bytes`, `message_size_limit` and `max_connections`",

@@ -16,6 +16,9 @@ pub(in crate::config) fn directive(
         "max_inflight_messages" => {
             number(name, value, 0..=65_535).map(|n| config.max_inflight_messages = n)
         }
+        "max_inflight_bytes" => {
+            number(name, value, 0..=usize::MAX).map(|n| config.max_inflight_bytes = n)
+        }
         "max_queued_messages" => {
             number(name, value, 0..=usize::MAX).map(|n| config.max_queued_messages = n)
         }
