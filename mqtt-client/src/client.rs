@@ -118,6 +118,7 @@ enum Waiter {
     Subscribe(Sender<Result<Vec<SubAckReturnCode>, Error>>),
     SubscribeWith(Sender<Result<Vec<ReasonCode>, Error>>),
     Unsubscribe(Sender<Result<(), Error>>),
+    UnsubscribeWith(Sender<Result<Vec<ReasonCode>, Error>>),
 }
 
 enum Wake {
@@ -271,9 +272,9 @@ impl Client {
         &self,
         filters: &[&str],
         user_properties: Vec<(String, String)>,
-    ) -> Result<Pending<()>, Error> {
+    ) -> Result<Pending<Vec<ReasonCode>>, Error> {
         let (sender, result) = crossbeam_channel::bounded(1);
-        self.request(Waiter::Unsubscribe(sender), |session, now| {
+        self.request(Waiter::UnsubscribeWith(sender), |session, now| {
             session.unsubscribe_with(filters, user_properties, now)
         })?;
         Ok(Pending { result })
@@ -438,11 +439,18 @@ impl Core {
                     }
                     _ => {}
                 },
-                Event::Unsubscribed(token) => {
-                    if let Some(Waiter::Unsubscribe(sender)) = self.waiters.remove(&token) {
+                Event::Unsubscribed {
+                    token,
+                    reason_codes,
+                } => match self.waiters.remove(&token) {
+                    Some(Waiter::Unsubscribe(sender)) => {
                         let _ = sender.try_send(Ok(()));
                     }
-                }
+                    Some(Waiter::UnsubscribeWith(sender)) => {
+                        let _ = sender.try_send(Ok(reason_codes));
+                    }
+                    _ => {}
+                },
                 Event::Failed { token, error } => match self.waiters.remove(&token) {
                     Some(Waiter::Publish(sender) | Waiter::Unsubscribe(sender)) => {
                         let _ = sender.try_send(Err(error));
@@ -451,6 +459,9 @@ impl Core {
                         let _ = sender.try_send(Err(error));
                     }
                     Some(Waiter::SubscribeWith(sender)) => {
+                        let _ = sender.try_send(Err(error));
+                    }
+                    Some(Waiter::UnsubscribeWith(sender)) => {
                         let _ = sender.try_send(Err(error));
                     }
                     None => {}

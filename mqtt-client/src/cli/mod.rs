@@ -979,8 +979,14 @@ fn receive(
     if !args.unsubscribe.is_empty() {
         let filters: Vec<&str> = args.unsubscribe.iter().map(String::as_str).collect();
         let user_properties = v5.map(|v5| v5.unsubscribe).unwrap_or_default();
-        client.unsubscribe_with(&filters, user_properties)?.wait()?;
-        log::debug!("unsubscribed from {}", filters.join(" "));
+        let codes = client.unsubscribe_with(&filters, user_properties)?.wait()?;
+        for (filter, code) in filters.iter().zip(codes) {
+            if code.is_failure() {
+                log::warn!("unsubscribe from {filter} refused by the broker: {code}");
+            } else {
+                log::debug!("unsubscribed from {filter}: {code}");
+            }
+        }
     }
     if args.exit_after_sub {
         return Ok(());

@@ -56,8 +56,15 @@ pub enum Event {
         /// 0x80 and above a refusal saying why, 5.0 §3.9.3); at 3.1.1 the granted QoS or 0x80.
         reason_codes: Vec<ReasonCode>,
     },
-    /// An UNSUBSCRIBE was answered.
-    Unsubscribed(Token),
+    /// An UNSUBSCRIBE was answered, one Reason Code per filter in request order.
+    Unsubscribed {
+        /// The request.
+        token: Token,
+        /// At 5.0 as the server sent them: 0x00 removed, 0x11 there was no such subscription, 0x80
+        /// and above a refusal saying why [MQTT5-3.11.3-2]. A 3.1.1 UNSUBACK carries no codes
+        /// (3.1.1 §3.11.3), so each filter reads 0x00 there.
+        reason_codes: Vec<ReasonCode>,
+    },
     /// A request was abandoned: the client closed, or the connection was lost for good.
     Failed {
         /// The request.

@@ -312,7 +312,7 @@ impl Session {
                 self.on_suback(suback.packet_id, codes)
             }
             (State::Connected, Packet::UnsubAck(UnsubAck { packet_id })) => {
-                self.on_unsuback(packet_id);
+                self.on_unsuback(packet_id, None);
                 Ok(())
             }
             (State::Connected, Packet::PingResp) => {

@@ -86,7 +86,9 @@ impl Session {
         Ok(())
     }
 
-    pub(super) fn on_unsuback(&mut self, packet_id: PacketId) {
+    /// An UNSUBACK: `codes` is `None` at 3.1.1, whose UNSUBACK says only that the request was
+    /// handled, and the server's list at 5.0.
+    pub(super) fn on_unsuback(&mut self, packet_id: PacketId, codes: Option<Vec<ReasonCode>>) {
         let Some(request) = self
             .request_index(packet_id)
             .and_then(|index| self.requests.remove(index))
@@ -94,13 +96,27 @@ impl Session {
             log::debug!("ignoring an UNSUBACK for unknown packet {packet_id}");
             return;
         };
+        let mut reason_codes = Vec::new();
         if let RequestKind::Unsubscribe(filters, _) = &request.kind {
-            for filter in filters {
-                self.subscriptions.remove(filter);
+            for (index, filter) in filters.iter().enumerate() {
+                // A server missing a code for a filter is read as success, as at 3.1.1.
+                let code = codes
+                    .as_ref()
+                    .and_then(|codes| codes.get(index).copied())
+                    .unwrap_or(ReasonCode::SUCCESS);
+                // A refused UNSUBSCRIBE leaves the subscription in place on the server, so it
+                // stays in the list resubscribed after a reconnection too.
+                if !code.is_failure() {
+                    self.subscriptions.remove(filter);
+                }
+                reason_codes.push(code);
             }
         }
         if let Some(token) = request.token {
-            self.events.push_back(Event::Unsubscribed(token));
+            self.events.push_back(Event::Unsubscribed {
+                token,
+                reason_codes,
+            });
         }
     }
 

@@ -502,7 +502,11 @@ fn unsubscribe_forgets_the_filter() {
     session
         .handle(UnsubAck { packet_id: id(2) }.into(), now)
         .expect("valid");
-    assert!(matches!(&events(&mut session)[..], [_, Event::Unsubscribed(t)] if *t == token));
+    assert!(matches!(
+        &events(&mut session)[..],
+        [_, Event::Unsubscribed { token: t, reason_codes }]
+            if *t == token && reason_codes[..] == [ReasonCode::SUCCESS]
+    ));
     assert_eq!(session.subscriptions().count(), 0);
 }
 

@@ -103,7 +103,10 @@ impl Session {
                 self.on_suback(suback.packet_id, suback.reason_codes.iter().collect())
             }
             (State::Connected, v5::Packet::UnsubAck(unsuback)) => {
-                self.on_unsuback(unsuback.packet_id);
+                self.on_unsuback(
+                    unsuback.packet_id,
+                    Some(unsuback.reason_codes.iter().collect()),
+                );
                 Ok(())
             }
             (State::Connected, v5::Packet::PingResp) => {

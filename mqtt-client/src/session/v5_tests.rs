@@ -541,6 +541,55 @@ fn subscription_options_and_identifier_are_sent_and_codes_reported_per_filter() 
     );
 }
 
+/// A refused UNSUBSCRIBE leaves the subscription on the server, so the session keeps it (and
+/// renews it after a reconnection); the codes reach the caller in filter order [MQTT5-3.11.3-2].
+#[test]
+fn unsuback_codes_are_reported_and_a_refused_filter_stays_subscribed() {
+    let now = Instant::now();
+    let mut session = connected(options(ConnectProperties::default(), |o| o), &[], now);
+    session
+        .subscribe_with(
+            &[
+                ("a", SubscribeOptions::qos(QoS::AtMostOnce)),
+                ("b", SubscribeOptions::qos(QoS::AtMostOnce)),
+            ],
+            SubscribeProperties::default(),
+            now,
+        )
+        .expect("sent");
+    let granted = [ReasonCode::SUCCESS, ReasonCode::SUCCESS];
+    let suback = v5::SubAck {
+        packet_id: id(1),
+        properties: Properties::EMPTY,
+        reason_codes: List::from_slice(&granted),
+    };
+    session.handle_v5(suback.into(), now).expect("valid");
+    let _ = events(&mut session);
+    let _ = sent(&mut session);
+    let token = session
+        .unsubscribe_with(&["a", "b", "c"], Vec::new(), now)
+        .expect("sent");
+    let codes = [
+        ReasonCode::SUCCESS,
+        ReasonCode::NOT_AUTHORIZED,
+        ReasonCode::NO_SUBSCRIPTION_EXISTED,
+    ];
+    let unsuback = v5::UnsubAck {
+        packet_id: id(2),
+        properties: Properties::EMPTY,
+        reason_codes: List::from_slice(&codes),
+    };
+    session.handle_v5(unsuback.into(), now).expect("valid");
+    assert!(matches!(
+        &events(&mut session)[..],
+        [Event::Unsubscribed { token: t, reason_codes }] if *t == token && reason_codes[..] == codes
+    ));
+    assert_eq!(
+        session.subscriptions().collect::<Vec<_>>(),
+        [("b", QoS::AtMostOnce)]
+    );
+}
+
 #[test]
 fn a_lost_session_resubscribes_with_the_same_options_and_identifier() {
     let now = Instant::now();
