@@ -41,6 +41,7 @@ const CLIENTS: usize = 4;
 /// Small limits, so that short inputs reach them.
 const LIMITS: Limits = Limits {
     max_inflight: 2,
+    max_inflight_bytes: 0,
     max_queued: 4,
     // The fuzz target plays every client on one thread: nobody could make room for a wait.
     drop_when_full: true,
@@ -171,6 +172,8 @@ impl Script {
             max_packet_size: mqtt_codec::MAX_PACKET_SIZE,
             max_keepalive: 0,
             topic_alias_maximum: 10,
+            retain_available: true,
+            clientid_prefixes: std::sync::Arc::from([]),
         };
         Client {
             id,

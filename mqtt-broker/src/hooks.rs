@@ -225,8 +225,9 @@ pub struct Listener {
 }
 
 impl Listener {
-    /// Its position in [`BrokerHandle::local_addrs`](crate::BrokerHandle::local_addrs): the plain
-    /// listeners in configuration order, then the TLS ones, then the WebSocket ones. The local side
+    /// Its position in [`BrokerHandle::local_addrs`](crate::BrokerHandle::local_addrs), which is
+    /// that of [`Config::listeners`](crate::Config::listeners) (a file's plain listeners, then its
+    /// TLS ones, then its WebSocket ones). The local side
     /// of one of the broker's own bridges came through no listener: its index is `usize::MAX`.
     pub fn index(&self) -> usize {
         self.index

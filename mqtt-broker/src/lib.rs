@@ -29,7 +29,12 @@
 //! |-----------------------------------------------------------------------|-----------------------------|
 //! | the public API: start, reload, shut down                              | `lib.rs` (here)             |
 //! | listeners are bound, connections accepted and refused at the limit    | `start.rs`                  |
-//! | the configuration file is read                                        | `config.rs`                 |
+//! | the configuration file is read: the line loop and the final check      | `config/mod.rs`             |
+//! | one listener's settings (protocol, TLS, `http_dir`, per-listener security) | `config/listener.rs`   |
+//! | each group of directives (listeners, security, limits, logging, ...)  | `config/directives/`        |
+//! | `include_dir`; mosquitto directives refused by name, with why        | `config/include.rs`, `config/unsupported.rs` |
+//! | `pid_file` and `user` around the broker process                       | `process.rs`                |
+//! | plain HTTP GETs served from `http_dir` on WebSocket listeners         | `transport/http_dir.rs`     |
 //! | where the log goes and what it holds (mosquitto's `log_*` directives)  | `logging.rs`                |
 //! | the `log` backend honouring them: files, syslog, `$SYS/broker/log`    | `logging/logger.rs`         |
 //! | mosquitto's connection and per-packet debug lines                     | `logging/lines.rs`          |
@@ -132,6 +137,7 @@ mod logging;
 mod message;
 mod metrics;
 mod persistence;
+pub mod process;
 mod prometheus;
 mod record;
 mod routing;
@@ -153,12 +159,12 @@ use log::{info, warn};
 use parking_lot::{Condvar, Mutex, RwLock};
 
 pub use bridge::config::{BridgeConfig, BridgeTls, BridgeTopic, Direction};
-pub use config::{Config, ConfigError, SecuritySettings, TlsListener, WebSocketListener};
+pub use config::{Config, ConfigError, ListenerSettings, ProcessSettings, SecuritySettings};
 pub use logging::{LogDestination, LogSettings, LogType, Logger};
 pub use security::password_file::{
     DEFAULT_ITERATIONS, PasswordFile, PasswordFileError, hash_line, is_hashed_or_blank, line_user,
 };
-pub use transport::tls::TlsSettings;
+pub use transport::tls::{TlsSettings, TlsVersion};
 
 use connection::Context;
 use hooks::{Authenticator, Authoriser, Hooks, Plugins};

@@ -1,7 +1,7 @@
 //! [`LogSettings`]: where the broker's log goes and what it contains, as mosquitto's `log_dest`,
 //! `log_type`, `log_timestamp`, `log_timestamp_format` and `connection_messages` say.
 //!
-//! `config.rs` reads the directives into these types; the logger that honours them
+//! `config/directives/logging.rs` reads the directives into these types; the logger that honours them
 //! (`logging/logger.rs`) is installed by the binary (`main.rs`). A program that embeds the broker keeps its own `log` implementation and
 //! may ignore these settings.
 

@@ -54,10 +54,13 @@ fn main() -> ExitCode {
     };
 
     let mut config = match &args.config {
-        Some(path) => match Config::from_file(path) {
+        // Every error of the file at once, one `file:line: message` line each.
+        Some(path) => match Config::load(path) {
             Ok(config) => config,
-            Err(error) => {
-                log::error!("{error}");
+            Err(errors) => {
+                for error in errors {
+                    log::error!("{error}");
+                }
                 return ExitCode::from(BAD_CONFIGURATION);
             }
         },
@@ -69,12 +72,33 @@ fn main() -> ExitCode {
     if let Some(port) = args.port {
         if config.local_only {
             for listener in &mut config.listeners {
-                listener.set_port(port);
+                listener.address.set_port(port);
             }
         } else {
             log::warn!("-p {port} ignored: the configuration file defines listeners");
         }
     }
+    if let Some(user) = &config.process.user {
+        match mqtt_broker::process::decide_user(user, mqtt_broker::process::effective_uid()) {
+            Ok(line) => log::info!("{line}"),
+            Err(error) => {
+                log::error!("{error}");
+                return ExitCode::from(BAD_CONFIGURATION);
+            }
+        }
+    }
+    // Written before the listeners are bound, as mosquitto does, and removed when `_pid_file`
+    // drops: at every return below, a failed start included.
+    let _pid_file = match &config.process.pid_file {
+        Some(path) => match mqtt_broker::process::PidFile::write(path) {
+            Ok(pid_file) => Some(pid_file),
+            Err(error) => {
+                log::error!("cannot write pid file {}: {error}", path.display());
+                return ExitCode::FAILURE;
+            }
+        },
+        None => None,
+    };
     // Registered before the broker starts, so that no signal is missed in between.
     let mut signals = match Signals::new([SIGHUP, SIGINT, SIGTERM]) {
         Ok(signals) => signals,

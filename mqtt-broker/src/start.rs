@@ -43,14 +43,10 @@ impl Broker {
     /// Binds every listener of `config`, with `plugins` installed, and starts serving: what
     /// [`Broker::start`] and [`BrokerBuilder::start`](crate::BrokerBuilder::start) do.
     pub(crate) fn start_with(config: Config, plugins: Plugins) -> Result<BrokerHandle, StartError> {
-        if config.listeners.is_empty()
-            && config.tls_listeners.is_empty()
-            && config.websocket_listeners.is_empty()
-        {
+        if config.listeners.is_empty() {
             return Err(StartError::NoListener);
         }
-        // Listeners are numbered in `local_addrs` order: the plain ones, then the TLS ones, then
-        // the WebSocket ones.
+        // Listeners are numbered in `local_addrs` order, the order of `config.listeners`.
         let use_identity = config.identity_listeners();
         // Anonymous access by default only in local-only mode, and only if every listener really
         // is on loopback (a program may have set other addresses and left `local_only` on).
@@ -58,41 +54,29 @@ impl Broker {
             && config
                 .listeners
                 .iter()
-                .chain(
-                    config
-                        .tls_listeners
-                        .iter()
-                        .map(|listener| &listener.address),
-                )
-                .chain(
-                    config
-                        .websocket_listeners
-                        .iter()
-                        .map(|listener| &listener.address),
-                )
-                .all(|address| address.ip().is_loopback());
+                .all(|listener| listener.address.ip().is_loopback());
         let security_sources = SecuritySources {
             anonymous_by_default,
             global: config.security_settings(),
-            per_listener: config
-                .per_listener_settings
-                .then(|| config.listener_security.clone()),
+            per_listener: config.per_listener_settings.then(|| {
+                config
+                    .listeners
+                    .iter()
+                    .map(|listener| listener.security.clone())
+                    .collect()
+            }),
             use_identity,
             plugins,
         };
         let security = Security::load(&security_sources).map_err(StartError::Security)?;
         info!("security: {}", security.describe());
         let mut tls_configs = Vec::new();
-        for listener in &config.tls_listeners {
-            tls_configs.push(tls::server_config(&listener.tls).map_err(StartError::Tls)?);
-        }
-        let mut websocket_configs = Vec::new();
-        for listener in &config.websocket_listeners {
+        for listener in &config.listeners {
             let tls = match &listener.tls {
                 Some(settings) => Some(tls::server_config(settings).map_err(StartError::Tls)?),
                 None => None,
             };
-            websocket_configs.push(tls);
+            tls_configs.push(tls);
         }
         let (store, restored) = if config.persistence {
             let (store, restored) =
@@ -122,6 +106,7 @@ impl Broker {
         );
         let limits = Limits {
             max_inflight: config.max_inflight_messages,
+            max_inflight_bytes: config.max_inflight_bytes,
             max_queued: config.max_queued_messages,
             drop_when_full: config.queue_full_drop,
             max_queued_bytes: config.max_queued_bytes,
@@ -135,7 +120,12 @@ impl Broker {
         let settings = Settings::from_config(&config);
         let max_packet_size = settings.max_packet_size;
         let context = Arc::new(Context {
-            router: Arc::new(Router::new(limits, security, store.clone(), restored)),
+            router: {
+                let mut router = Router::new(limits, security, store.clone(), restored);
+                router.expire_persistent_sessions_after(config.persistent_client_expiration);
+                router.upgrade_outgoing_qos(config.upgrade_outgoing_qos);
+                Arc::new(router)
+            },
             settings,
             max_connections,
             admitted: AtomicUsize::new(0),
@@ -161,19 +151,7 @@ impl Broker {
         // kept for reload too (new certificates on SIGHUP).
         let mut kinds = Vec::new();
         let mut tls_listeners = Vec::new();
-        for address in &config.listeners {
-            kinds.push((*address, Kind::default()));
-        }
-        for (listener, tls) in config.tls_listeners.iter().zip(tls_configs) {
-            let tls = Arc::new(RwLock::new(tls));
-            tls_listeners.push((listener.tls.clone(), Arc::clone(&tls)));
-            let kind = Kind {
-                tls: Some(tls),
-                websocket: false,
-            };
-            kinds.push((listener.address, kind));
-        }
-        for (listener, tls) in config.websocket_listeners.iter().zip(websocket_configs) {
+        for (listener, tls) in config.listeners.iter().zip(tls_configs) {
             let tls = match (&listener.tls, tls) {
                 (Some(settings), Some(tls)) => {
                     let tls = Arc::new(RwLock::new(tls));
@@ -184,7 +162,12 @@ impl Broker {
             };
             let kind = Kind {
                 tls,
-                websocket: true,
+                websocket: listener.websocket,
+                http_dir: listener.http_dir.as_deref().map(Arc::from),
+                subject_identity: listener
+                    .tls
+                    .as_ref()
+                    .is_some_and(|tls| tls.use_subject_as_username),
             };
             kinds.push((listener.address, kind));
         }
@@ -274,6 +257,10 @@ struct Kind {
     tls: Option<Arc<RwLock<Arc<rustls::ServerConfig>>>>,
     /// `protocol websockets`.
     websocket: bool,
+    /// `use_subject_as_username`: a certificate's whole subject is the identity, not its CN.
+    subject_identity: bool,
+    /// A WebSocket listener's `http_dir`.
+    http_dir: Option<Arc<std::path::Path>>,
 }
 
 impl Kind {
@@ -369,16 +356,18 @@ fn accept_loop(
         let spare = stream.try_clone();
         let stream = match &kind.tls {
             None => Stream::Plain(stream),
-            Some(tls) => match Stream::tls(stream, Arc::clone(&tls.read())) {
-                Ok(stream) => stream,
-                Err(error) => {
-                    warn!("{peer}: cannot start TLS: {error}");
-                    continue;
+            Some(tls) => {
+                match Stream::tls(stream, Arc::clone(&tls.read()), kind.subject_identity) {
+                    Ok(stream) => stream,
+                    Err(error) => {
+                        warn!("{peer}: cannot start TLS: {error}");
+                        continue;
+                    }
                 }
-            },
+            }
         };
         let stream = if kind.websocket {
-            Stream::websocket(stream)
+            Stream::websocket(stream, kind.http_dir.clone())
         } else {
             stream
         };

@@ -58,12 +58,28 @@ pub(crate) struct Settings {
     pub(crate) max_keepalive: u16,
     /// Topic aliases accepted from each 5.0 client (Topic Alias Maximum, 0: none).
     pub(crate) topic_alias_maximum: u16,
+    /// `retain_available`: when false a retained PUBLISH closes its connection and 5.0 clients
+    /// are told Retain Available 0.
+    pub(crate) retain_available: bool,
+    /// `clientid_prefixes`: when not empty, a client identifier must start with one of them.
+    pub(crate) clientid_prefixes: Arc<[String]>,
+}
+
+impl Settings {
+    /// Whether `clientid_prefixes` lets `client_id` in.
+    pub(crate) fn prefix_allowed(&self, client_id: &str) -> bool {
+        self.clientid_prefixes.is_empty()
+            || self
+                .clientid_prefixes
+                .iter()
+                .any(|prefix| client_id.starts_with(prefix.as_str()))
+    }
 }
 
 impl Settings {
     /// The settings `config` gives every connection.
     pub(crate) fn from_config(config: &crate::Config) -> Self {
-        let max_packet_size = if config.message_size_limit == 0 {
+        let mut max_packet_size = if config.message_size_limit == 0 {
             mqtt_codec::MAX_PACKET_SIZE
         } else {
             // Room for the fixed header, topic and packet identifier around the payload; a payload
@@ -71,17 +87,27 @@ impl Settings {
             // the connection before it is buffered.
             config.message_size_limit.saturating_add(5 + 2 + 65_535 + 2)
         };
+        // `max_packet_size` bounds whole packets, whatever `message_size_limit` allows.
+        if config.max_packet_size != 0 {
+            max_packet_size = max_packet_size.min(config.max_packet_size);
+        }
         Self {
             connect_timeout: config.connect_timeout,
             allow_zero_length_clientid: config.allow_zero_length_clientid,
             auto_id_prefix: config.auto_id_prefix.clone(),
             message_size_limit: config.message_size_limit,
             max_packet_size,
-            // No directive caps the keep-alive yet: 0 leaves the client's (see the README,
-            // "MQTT 5.0").
-            max_keepalive: 0,
+            // `max_keepalive` at mosquitto's default, 65535, caps nothing: 0 here leaves the
+            // client's own keep-alive.
+            max_keepalive: if config.max_keepalive == u16::MAX {
+                0
+            } else {
+                config.max_keepalive
+            },
             // As many inbound topic aliases per 5.0 client as mosquitto's default.
             topic_alias_maximum: 10,
+            retain_available: config.retain_available,
+            clientid_prefixes: config.clientid_prefixes.clone().into(),
         }
     }
 }
@@ -256,6 +282,9 @@ pub(crate) enum CloseReason {
     /// connection described it: closed unacknowledged, since acknowledging a message and then
     /// dropping it would break the promise an acknowledgement makes [MQTT-4.3.2-2].
     OverLimit(String),
+    /// A retained PUBLISH while `retain_available` is false: closed unacknowledged, as mosquitto
+    /// does (at 5.0 with DISCONNECT 0x9A, Retain not supported).
+    RetainUnavailable,
 }
 
 impl std::fmt::Display for CloseReason {
@@ -278,6 +307,9 @@ impl std::fmt::Display for CloseReason {
             Self::Refused(code, why) => write!(f, "refused with CONNACK {}: {why}", *code as u8),
             Self::Refused5(code, why) => write!(f, "refused with CONNACK {code}: {why}"),
             Self::QueueFull(why) | Self::OverLimit(why) => f.write_str(why),
+            Self::RetainUnavailable => {
+                f.write_str("retained PUBLISH while retain_available is false")
+            }
         }
     }
 }
@@ -449,6 +481,11 @@ impl ProtocolMachine {
             (Phase::Connected, Packet::Connect(_)) => self.close(CloseReason::ProtocolViolation(
                 "second CONNECT [MQTT-3.1.0-2]",
             )),
+            (Phase::Connected, Packet::Publish(publish))
+                if publish.retain && !self.settings.retain_available =>
+            {
+                self.close(CloseReason::RetainUnavailable)
+            }
             (Phase::Connected, Packet::Publish(publish)) => {
                 let message = Message::from_publish(&publish);
                 let limit = self.settings.message_size_limit;
@@ -549,6 +586,15 @@ impl ProtocolMachine {
                 });
             }
         };
+        if !self.settings.prefix_allowed(&client_id) {
+            return self.refuse("client identifier does not start with one of clientid_prefixes");
+        }
+        if !self.settings.retain_available && connect.will.as_ref().is_some_and(|will| will.retain)
+        {
+            // A retained will could not be kept; 3.1.1 has no CONNACK code for it, so the
+            // connection closes without one, as mosquitto's does.
+            return self.close(CloseReason::RetainUnavailable);
+        }
         self.phase = Phase::Connected;
         self.silence_limit = (connect.keep_alive != 0)
             .then(|| Duration::from_millis(u64::from(connect.keep_alive) * 1500));
@@ -619,6 +665,8 @@ pub(super) mod tests {
             max_packet_size: 1 << 20,
             max_keepalive: 0,
             topic_alias_maximum: 10,
+            retain_available: true,
+            clientid_prefixes: Arc::from([]),
         }
     }
 
@@ -909,5 +957,86 @@ pub(super) mod tests {
                 Action::Send(OutPacket::PubAck(_))
             ]
         ));
+    }
+
+    /// `clientid_prefixes`: an identifier starting with none of them gets CONNACK 2 and is closed.
+    #[test]
+    fn clientid_prefixes_refuse_other_identifiers_with_connack_2() {
+        let start = Instant::now();
+        let strict = Settings {
+            clientid_prefixes: Arc::from(["sensor-".to_owned(), "ops-".to_owned()]),
+            ..settings()
+        };
+        let mut machine = ProtocolMachine::new(strict.clone(), 1, start);
+        let actions = machine.packet(Packet::Connect(connect_packet("laptop", 0, false)), start);
+        assert_eq!(
+            actions.first(),
+            Some(&Action::Send(OutPacket::ConnAck {
+                session_present: false,
+                code: ConnectReturnCode::IdentifierRejected
+            }))
+        );
+        assert!(closed_with(&actions).is_some());
+        let mut machine = ProtocolMachine::new(strict, 2, start);
+        let actions = machine.packet(Packet::Connect(connect_packet("ops-1", 0, false)), start);
+        assert!(
+            matches!(actions.as_slice(), [Action::Open(_)]),
+            "{actions:?}"
+        );
+    }
+
+    /// `retain_available false`: a retained PUBLISH closes the connection unacknowledged and is
+    /// not routed (so nothing is retained); an unretained one passes.
+    #[test]
+    fn a_retained_publish_without_retain_available_closes_the_connection() {
+        let start = Instant::now();
+        let settings = Settings {
+            retain_available: false,
+            ..settings()
+        };
+        let mut machine = ProtocolMachine::new(settings, 1, start);
+        machine.packet(Packet::Connect(connect_packet("c", 0, false)), start);
+        let topic = TopicName::new("t").expect("topic");
+        let publish = |retain| {
+            Packet::Publish(mqtt_codec::Publish {
+                topic,
+                payload: b"x",
+                delivery: mqtt_codec::Delivery::AtMostOnce,
+                retain,
+            })
+        };
+        let actions = machine.packet(publish(false), start);
+        assert!(
+            matches!(actions.as_slice(), [Action::Publish(_)]),
+            "{actions:?}"
+        );
+        let actions = machine.packet(publish(true), start);
+        assert!(
+            !actions
+                .iter()
+                .any(|action| matches!(action, Action::Publish(_))),
+            "{actions:?}"
+        );
+        assert_eq!(
+            closed_with(&actions),
+            Some((&CloseReason::RetainUnavailable, false))
+        );
+        // A retained will cannot be kept either: closed without CONNACK or session.
+        let mut machine = ProtocolMachine::new(
+            Settings {
+                retain_available: false,
+                ..tests::settings()
+            },
+            2,
+            start,
+        );
+        let actions = machine.packet(Packet::Connect(connect_packet("w", 0, true)), start);
+        assert!(
+            !actions
+                .iter()
+                .any(|action| matches!(action, Action::Open(_) | Action::Send(_))),
+            "{actions:?}"
+        );
+        assert!(closed_with(&actions).is_some());
     }
 }

@@ -187,6 +187,11 @@ impl Connection {
                 }
                 self.identity = identity.map(Arc::from);
             }
+            Err(crate::transport::HandshakeError::Served(what)) => {
+                info!(target: logging::WEBSOCKETS, "{}: {what}", self.peer);
+                self.stream.shutdown();
+                return;
+            }
             Err(why) => {
                 warn!("{}: {why}", self.peer);
                 self.stream.shutdown();
@@ -892,7 +897,8 @@ impl Connection {
             | CloseReason::ProtocolViolation(_)
             | CloseReason::TopicAliasInvalid
             | CloseReason::WrongAcknowledgement(_)
-            | CloseReason::OverLimit(_) => DisconnectReason::ProtocolError,
+            | CloseReason::OverLimit(_)
+            | CloseReason::RetainUnavailable => DisconnectReason::ProtocolError,
             CloseReason::ConnectionLost
             | CloseReason::QueueFull(_)
             | CloseReason::ConnectTimeout

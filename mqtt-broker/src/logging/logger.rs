@@ -485,7 +485,7 @@ mod tests {
     #[test]
     fn topic_lines_are_published_under_sys_broker_log() {
         let broker = crate::Broker::start(crate::Config {
-            listeners: vec![std::net::SocketAddr::from(([127, 0, 0, 1], 0))],
+            listeners: vec![std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into()],
             sys_interval: std::time::Duration::ZERO,
             ..crate::Config::default()
         })

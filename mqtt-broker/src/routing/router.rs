@@ -203,6 +203,12 @@ pub(crate) struct Opened {
 #[derive(Debug)]
 pub(crate) struct Router {
     limits: Limits,
+    /// `persistent_client_expiration`: how long a 3.1.1 persistent session may stay without a
+    /// connection before it is over, as a 5.0 session's Session Expiry Interval (`None`: for ever).
+    persistent_expiry: Option<std::time::Duration>,
+    /// `upgrade_outgoing_qos`: deliver at the subscription's QoS even above the published one
+    /// (mosquitto's non-standard option; off, as the protocol requires [MQTT-3.8.4-6]).
+    upgrade_qos: bool,
     /// Client identifier → session. Locked first, briefly (see the module doc).
     sessions: Mutex<HashMap<Arc<str>, SlotRef>>,
     /// Every subscription, indexed by filter, each with its session's slot. Read-locked by
@@ -391,6 +397,8 @@ impl Router {
         }
         Self {
             limits,
+            persistent_expiry: None,
+            upgrade_qos: false,
             sessions: Mutex::new(sessions),
             subscriptions: RwLock::new(tree),
             shared,
@@ -402,6 +410,34 @@ impl Router {
             metrics: Metrics::default(),
             drop_logged: Mutex::new(None),
             refuse_logged: Mutex::new(None),
+        }
+    }
+
+    /// Sets `persistent_client_expiration`, before the router is shared: every 3.1.1 persistent
+    /// session, those restored included (counted from now, as 5.0 ones are), then expires after
+    /// `after` without a connection.
+    pub(crate) fn expire_persistent_sessions_after(&mut self, after: Option<std::time::Duration>) {
+        self.persistent_expiry = after;
+        for slot in self.sessions.get_mut().values() {
+            let mut slot = slot.lock();
+            if !slot.mqtt5 {
+                slot.expiry = after;
+            }
+        }
+    }
+
+    /// Sets `upgrade_outgoing_qos`, before the router is shared.
+    pub(crate) fn upgrade_outgoing_qos(&mut self, on: bool) {
+        self.upgrade_qos = on;
+    }
+
+    /// The QoS a message published at `published` is delivered at to a subscription granted
+    /// `granted`: the lower of the two [MQTT-3.8.4-6], or `granted` with `upgrade_outgoing_qos`.
+    fn delivery_qos(&self, published: QoS, granted: QoS) -> QoS {
+        if self.upgrade_qos {
+            granted
+        } else {
+            published.min(granted)
         }
     }
 
@@ -554,11 +590,12 @@ impl Router {
             existed // [MQTT-3.1.2-4] [MQTT5-3.1.2-5]
         };
         slot.mqtt5 = request.mqtt5.is_some();
-        slot.expiry = request
-            .mqtt5
-            .as_ref()
-            .filter(|open| open.session_expiry != u32::MAX)
-            .map(|open| std::time::Duration::from_secs(u64::from(open.session_expiry)));
+        slot.expiry = match &request.mqtt5 {
+            Some(open) => (open.session_expiry != u32::MAX)
+                .then(|| std::time::Duration::from_secs(u64::from(open.session_expiry))),
+            // 3.1.1 has no expiry of its own: `persistent_client_expiration`, if configured.
+            None => self.persistent_expiry,
+        };
         slot.receive_maximum = request.mqtt5.as_ref().and_then(|open| open.receive_maximum);
         slot.maximum_packet_size = request
             .mqtt5
@@ -841,7 +878,8 @@ impl Router {
                 self.await_room(&mut slot);
             }
             let retain = slot.bridge && message.retain;
-            let mut copy = message.for_delivery(message.qos.min(subscriber.qos), retain);
+            let mut copy =
+                message.for_delivery(self.delivery_qos(message.qos, subscriber.qos), retain);
             if let Some((retain_as_published, ids)) = options5 {
                 // [MQTT5-3.3.1-12] [MQTT5-3.3.1-13]
                 copy.retain = retain_as_published && message.retain;
@@ -1077,7 +1115,8 @@ impl Router {
                         continue;
                     }
                 }
-                let mut copy = message.for_delivery(message.qos.min(member.qos), false);
+                let mut copy =
+                    message.for_delivery(self.delivery_qos(message.qos, member.qos), false);
                 copy.shared = Some(SharedOrigin {
                     group: Arc::clone(group),
                     qos: message.qos,
@@ -1105,7 +1144,8 @@ impl Router {
                     }
                 }
                 self.await_room(&mut slot);
-                let mut copy = message.for_delivery(message.qos.min(member.qos), false);
+                let mut copy =
+                    message.for_delivery(self.delivery_qos(message.qos, member.qos), false);
                 copy.shared = Some(SharedOrigin {
                     group: Arc::clone(group),
                     qos: message.qos,
@@ -1436,7 +1476,7 @@ impl Router {
                 .and_then(|options| options.id)
                 .map(|id| Arc::from([id]));
             for message in messages {
-                let mut copy = message.for_delivery(message.qos.min(*granted), true);
+                let mut copy = message.for_delivery(self.delivery_qos(message.qos, *granted), true);
                 copy.subscription_ids = ids.clone();
                 self.deliver(&mut slot, copy, None, false, Origin::Retained);
             }

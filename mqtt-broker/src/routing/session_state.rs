@@ -34,6 +34,10 @@ use crate::routing::outbound::OutPacket;
 pub(crate) struct Limits {
     /// Outbound QoS 1 and 2 messages sent and not yet fully acknowledged (`max_inflight_messages`).
     pub(crate) max_inflight: usize,
+    /// The bytes (topics and payloads) of those messages (`max_inflight_bytes`, 0: no limit, as in
+    /// mosquitto). A window at either limit is full; one message always fits in an empty window,
+    /// however large, so that none waits for ever.
+    pub(crate) max_inflight_bytes: usize,
     /// QoS 1 and 2 messages waiting for a window slot or for the client to come back
     /// (`max_queued_messages`). While a live client's queue is full its publishers wait (see
     /// `router.rs`, "Back-pressure"), while an offline one's is, their QoS 1/2 PUBLISH is refused
@@ -69,6 +73,16 @@ enum InFlight {
     },
     /// PUBREL sent, waiting for PUBCOMP; the PUBLISH is never sent again [MQTT-4.3.3-1].
     Released { packet_id: PacketId, sent: bool },
+}
+
+impl InFlight {
+    /// The bytes it holds against `max_inflight_bytes`: a released one holds no message.
+    fn bytes(&self) -> usize {
+        match self {
+            Self::Publish { message, .. } => size(message),
+            Self::Released { .. } => 0,
+        }
+    }
 }
 
 /// The acknowledgement an in-flight entry waits for.
@@ -345,6 +359,12 @@ impl SessionState {
             }
             if self.inflight.len() >= window {
                 return;
+            }
+            if limits.max_inflight_bytes != 0 {
+                let in_flight: usize = self.inflight.iter().map(InFlight::bytes).sum();
+                if in_flight != 0 && in_flight + size(front) > limits.max_inflight_bytes {
+                    return;
+                }
             }
             let Some(message) = self.queue.pop_front() else {
                 return;
@@ -768,6 +788,7 @@ mod tests {
 
     const LIMITS: Limits = Limits {
         max_inflight: 2,
+        max_inflight_bytes: 0,
         max_queued: 3,
         drop_when_full: true,
         max_queued_bytes: 0,
@@ -802,6 +823,48 @@ mod tests {
                 _ => None,
             })
             .collect()
+    }
+
+    /// `max_inflight_bytes`: the window fills at that many bytes even with slots free; an
+    /// acknowledgement makes room; a message larger than the limit still goes alone.
+    #[test]
+    fn max_inflight_bytes_bounds_the_window_in_bytes() {
+        let limits = Limits {
+            max_inflight: 10,
+            max_inflight_bytes: 10,
+            max_queued: 0,
+            ..LIMITS
+        };
+        let mut state = SessionState::default();
+        // Topic "t" and 4 bytes: 5 each, so two fill the 10 bytes.
+        for payload in ["aaaa", "bbbb", "cccc", "a much larger payload"] {
+            assert_eq!(
+                state.enqueue(message(payload, QoS::AtLeastOnce), limits),
+                Ok(())
+            );
+        }
+        let mut sent = Vec::new();
+        state.pump(limits, |packet| {
+            sent.push(packet);
+            true
+        });
+        assert_eq!(publish_ids(&sent), [(1, false), (2, false)]);
+        assert_eq!(state.puback(id(1)), Ok(()));
+        assert_eq!(state.puback(id(2)), Ok(()));
+        sent.clear();
+        state.pump(limits, |packet| {
+            sent.push(packet);
+            true
+        });
+        // "cccc" goes; the large one waits for an empty window, then goes alone.
+        assert_eq!(publish_ids(&sent), [(3, false)]);
+        assert_eq!(state.puback(id(3)), Ok(()));
+        sent.clear();
+        state.pump(limits, |packet| {
+            sent.push(packet);
+            true
+        });
+        assert_eq!(publish_ids(&sent), [(4, false)]);
     }
 
     #[test]

@@ -3,8 +3,9 @@
 //! reader and writer share.
 
 pub(crate) mod base64;
+pub(crate) mod http_dir;
 mod stream;
 pub(crate) mod tls;
 pub(crate) mod websocket;
 
-pub(crate) use stream::Stream;
+pub(crate) use stream::{HandshakeError, Stream};

@@ -26,12 +26,14 @@
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use rustls::{ServerConfig, ServerConnection};
 
+use crate::transport::http_dir;
 use crate::transport::websocket::{self, Frame, FrameDecoder, close_code};
 
 /// A connection's byte stream.
@@ -54,6 +56,9 @@ pub(crate) enum HandshakeError {
     Tls(String),
     /// The HTTP upgrade request was refused (with its HTTP status) or did not come.
     WebSocket(String),
+    /// Not a failure: a plain HTTP GET was answered from `http_dir` (what was served, and the
+    /// status), and the connection ends there.
+    Served(String),
 }
 
 impl std::fmt::Display for HandshakeError {
@@ -61,6 +66,7 @@ impl std::fmt::Display for HandshakeError {
         match self {
             Self::Tls(why) => write!(f, "TLS handshake failed: {why}"),
             Self::WebSocket(why) => write!(f, "WebSocket handshake failed: {why}"),
+            Self::Served(what) => write!(f, "{what}"),
         }
     }
 }
@@ -78,6 +84,8 @@ pub(crate) struct TlsStream {
     /// full", which closed the connection of a client sending a burst: found by the overload test
     /// over TLS). Only the reader thread (and the handshake before it) uses it.
     unread: Mutex<Vec<u8>>,
+    /// `use_subject_as_username`: the identity is the certificate's whole subject, not its CN.
+    subject_identity: bool,
 }
 
 /// A server-side WebSocket connection.
@@ -85,6 +93,8 @@ pub(crate) struct TlsStream {
 pub(crate) struct WebSocketStream {
     /// The plain or TLS stream underneath; never itself a WebSocket.
     inner: Stream,
+    /// The listener's `http_dir`, if it has one (`http_dir.rs`).
+    http_dir: Option<Arc<Path>>,
     /// The reader's state. Only the reader thread locks it (a lock only because `read` takes
     /// `&self`), and it may hold it across a socket read.
     receiving: Mutex<Receiving>,
@@ -118,7 +128,13 @@ const COPY_LIMIT: usize = 64 * 1024;
 
 impl Stream {
     /// A TLS stream on an accepted socket; the handshake is done later by [`Stream::handshake`].
-    pub(crate) fn tls(tcp: TcpStream, config: Arc<ServerConfig>) -> io::Result<Self> {
+    /// `subject_identity`: the identity the handshake answers is the client certificate's whole
+    /// subject (`use_subject_as_username`) rather than its CN.
+    pub(crate) fn tls(
+        tcp: TcpStream,
+        config: Arc<ServerConfig>,
+        subject_identity: bool,
+    ) -> io::Result<Self> {
         let mut state = ServerConnection::new(config).map_err(io::Error::other)?;
         // Records are drained right after each write, so rustls need not bound its buffer.
         state.set_buffer_limit(None);
@@ -127,13 +143,16 @@ impl Stream {
             state: Mutex::new(state),
             write: Mutex::new(()),
             unread: Mutex::new(Vec::new()),
+            subject_identity,
         })))
     }
 
     /// A WebSocket stream over `inner` (plain or TLS); the upgrade is done by [`Stream::handshake`].
-    pub(crate) fn websocket(inner: Self) -> Self {
+    /// With `http_dir`, a plain HTTP GET instead of an upgrade is answered with a file from it.
+    pub(crate) fn websocket(inner: Self, http_dir: Option<Arc<Path>>) -> Self {
         Self::WebSocket(Box::new(WebSocketStream {
             inner,
+            http_dir,
             receiving: Mutex::default(),
             sending: Mutex::default(),
         }))
@@ -147,7 +166,7 @@ impl Stream {
             Self::Tls(tls) => tls.handshake(deadline).map_err(HandshakeError::Tls),
             Self::WebSocket(ws) => {
                 let identity = ws.inner.handshake(deadline)?;
-                ws.upgrade(deadline).map_err(HandshakeError::WebSocket)?;
+                ws.upgrade(deadline)?;
                 Ok(identity)
             }
         }
@@ -266,7 +285,13 @@ impl TlsStream {
         Ok(state
             .peer_certificates()
             .and_then(|chain| chain.first())
-            .and_then(|leaf| crate::transport::tls::common_name(leaf)))
+            .and_then(|leaf| {
+                if self.subject_identity {
+                    crate::transport::tls::subject(leaf)
+                } else {
+                    crate::transport::tls::common_name(leaf)
+                }
+            }))
     }
 
     /// Reads decrypted bytes.
@@ -343,7 +368,15 @@ impl TlsStream {
 impl WebSocketStream {
     /// Reads the HTTP upgrade request before `deadline` and answers it: `101` and the subprotocol,
     /// or an error status with the reason, which is also returned for the log.
-    fn upgrade(&self, deadline: Instant) -> Result<(), String> {
+    fn upgrade(&self, deadline: Instant) -> Result<(), HandshakeError> {
+        self.upgrade_or_serve(deadline).map_err(|end| match end {
+            Ok(served) => HandshakeError::Served(served),
+            Err(why) => HandshakeError::WebSocket(why),
+        })
+    }
+
+    /// [`upgrade`](Self::upgrade)'s work: `Err(Ok(_))` when a file was served instead.
+    fn upgrade_or_serve(&self, deadline: Instant) -> Result<(), Result<String, String>> {
         let mut receiving = self.receiving.lock();
         let raw = &mut receiving.raw;
         loop {
@@ -351,29 +384,40 @@ impl WebSocketStream {
                 Ok(Some(upgrade)) => {
                     self.inner
                         .write_all(&upgrade.response)
-                        .map_err(|error| format!("write failed: {error}"))?;
+                        .map_err(|error| Err(format!("write failed: {error}")))?;
                     // Anything after the request is already frames.
                     raw.drain(..upgrade.used);
                     return Ok(());
                 }
                 Ok(None) => {}
                 Err(refusal) => {
+                    if let Some(dir) = &self.http_dir
+                        && let Some(target) = http_dir::plain_get(raw)
+                    {
+                        let (status, response) = http_dir::answer(dir, &target);
+                        let _ = self.inner.write_all(&response);
+                        return Err(Ok(format!(
+                            "HTTP GET {target} answered {status} from http_dir"
+                        )));
+                    }
                     let _ = self.inner.write_all(&refusal.response());
-                    return Err(refusal.to_string());
+                    return Err(Err(refusal.to_string()));
                 }
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return Err("no complete upgrade request within connect_timeout".into());
+                return Err(Err(
+                    "no complete upgrade request within connect_timeout".into()
+                ));
             }
             self.inner
                 .set_read_timeout(Some(left.max(Duration::from_millis(1))))
-                .map_err(|error| error.to_string())?;
+                .map_err(|error| Err(error.to_string()))?;
             match read_more(&self.inner, raw) {
-                Ok(0) => return Err("the client closed the connection".into()),
+                Ok(0) => return Err(Err("the client closed the connection".into())),
                 Ok(_) => {}
                 Err(error) if is_timeout(&error) => {}
-                Err(error) => return Err(format!("read failed: {error}")),
+                Err(error) => return Err(Err(format!("read failed: {error}"))),
             }
         }
     }

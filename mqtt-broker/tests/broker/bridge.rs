@@ -24,7 +24,7 @@ const PATIENCE: Duration = Duration::from_secs(20);
 fn ours(port: u16, text: &str) -> BrokerHandle {
     let parsed = Config::parse(text, "test.conf").expect("the test configuration parses");
     Broker::start(Config {
-        listeners: vec![SocketAddr::from(([127, 0, 0, 1], port))],
+        listeners: vec![SocketAddr::from(([127, 0, 0, 1], port)).into()],
         sys_interval: Duration::ZERO,
         ..parsed
     })
@@ -332,7 +332,7 @@ fn remote_outage_during_a_qos_1_stream_loses_nothing() {
     };
     let start_remote = |port: u16| {
         Broker::start(Config {
-            listeners: vec![SocketAddr::from(([127, 0, 0, 1], port))],
+            listeners: vec![SocketAddr::from(([127, 0, 0, 1], port)).into()],
             sys_interval: Duration::ZERO,
             ..remote_config()
         })

@@ -16,7 +16,7 @@ pub(crate) const WAIT: Duration = Duration::from_secs(5);
 /// A broker on 127.0.0.1, any free port, with `$SYS` off unless a test turns it on.
 pub(crate) fn broker_with(config: Config) -> (BrokerHandle, SocketAddr) {
     let config = Config {
-        listeners: vec![SocketAddr::from(([127, 0, 0, 1], 0))],
+        listeners: vec![SocketAddr::from(([127, 0, 0, 1], 0)).into()],
         ..config
     };
     let broker = Broker::start(config).expect("broker starts");

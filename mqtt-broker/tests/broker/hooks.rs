@@ -19,7 +19,7 @@ use crate::client::{Client, Got, TempDir, connack_code, connect};
 /// A builder for a broker on 127.0.0.1, any free port, `$SYS` off.
 fn builder() -> BrokerBuilder {
     Broker::builder(Config {
-        listeners: vec![SocketAddr::from(([127, 0, 0, 1], 0))],
+        listeners: vec![SocketAddr::from(([127, 0, 0, 1], 0)).into()],
         sys_interval: Duration::ZERO,
         ..Config::default()
     })

@@ -10,6 +10,7 @@
 
 mod bridge;
 mod client;
+mod config;
 mod connect;
 mod deep;
 mod hooks;

@@ -251,11 +251,10 @@ fn open_loop_qos_1_sixteen_to_one_loses_nothing_acknowledged() {
 fn tls_overload(qos: QoS, count: u16) {
     let certs = crate::tls::Certificates::generate();
     let broker = mqtt_broker::Broker::start(Config {
-        listeners: Vec::new(),
-        tls_listeners: vec![mqtt_broker::TlsListener {
-            address: SocketAddr::from(([127, 0, 0, 1], 0)),
-            tls: certs.settings(false),
-        }],
+        listeners: vec![mqtt_broker::ListenerSettings::tls(
+            SocketAddr::from(([127, 0, 0, 1], 0)),
+            certs.settings(false),
+        )],
         ..small_queues()
     })
     .expect("the TLS broker starts");
@@ -269,11 +268,10 @@ fn tls_overload(qos: QoS, count: u16) {
 /// The same over a WebSocket listener.
 fn websocket_overload(qos: QoS, count: u16) {
     let broker = mqtt_broker::Broker::start(Config {
-        listeners: Vec::new(),
-        websocket_listeners: vec![mqtt_broker::WebSocketListener {
-            address: SocketAddr::from(([127, 0, 0, 1], 0)),
-            tls: None,
-        }],
+        listeners: vec![mqtt_broker::ListenerSettings::websocket(
+            SocketAddr::from(([127, 0, 0, 1], 0)),
+            None,
+        )],
         ..small_queues()
     })
     .expect("the WebSocket broker starts");

@@ -167,7 +167,7 @@ fn anonymous_by_default_only_on_loopback() {
     assert_eq!(code, 0);
 
     let everywhere = mqtt_broker::Broker::start(Config {
-        listeners: vec![std::net::SocketAddr::from(([0, 0, 0, 0], 0))],
+        listeners: vec![std::net::SocketAddr::from(([0, 0, 0, 0], 0)).into()],
         sys_interval: Duration::ZERO,
         ..Config::default()
     })
@@ -207,7 +207,7 @@ fn an_acl_typo_refuses_the_start_and_a_reload_keeps_the_old_rules() {
     let typo = "user alice\ntopic readwrite sensors/#\ntopic dney sensors/secret\n";
     dir.file("typo.acl", typo);
     let refused = mqtt_broker::Broker::start(Config {
-        listeners: vec![std::net::SocketAddr::from(([127, 0, 0, 1], 0))],
+        listeners: vec![std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into()],
         acl_file: Some(dir.0.join("typo.acl")),
         sys_interval: Duration::ZERO,
         ..Config::default()

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use mqtt_broker::{Broker, Config, TlsListener, TlsSettings};
+use mqtt_broker::{Broker, Config, ListenerSettings, TlsSettings};
 
 use crate::client::TempDir;
 
@@ -32,7 +32,7 @@ impl Certificates {
     }
 
     /// Runs `openssl` with the whitespace-separated `args` in the certificates' directory.
-    fn openssl(&self, args: &str) {
+    pub(crate) fn openssl(&self, args: &str) {
         let status = Command::new("openssl")
             .args(args.split_whitespace())
             .current_dir(&self.0.0)
@@ -45,7 +45,7 @@ impl Certificates {
 
     /// Makes `name.pem` and `name.key`: a certificate for `cn`, signed by `ca`, for `usage`
     /// (`serverAuth` certificates are also valid for the DNS name `localhost`).
-    fn issue(&self, name: &str, ca: &str, cn: &str, usage: &str) {
+    pub(crate) fn issue(&self, name: &str, ca: &str, cn: &str, usage: &str) {
         let ec = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
         let san = if usage == "serverAuth" {
             "subjectAltName=DNS:localhost\n"
@@ -76,17 +76,17 @@ impl Certificates {
             cafile: Some(self.path("ca.pem")),
             require_certificate: require,
             use_identity_as_username: require,
+            ..TlsSettings::default()
         }
     }
 }
 
 fn tls_broker(tls: TlsSettings, extra: Config) -> (mqtt_broker::BrokerHandle, u16) {
     let broker = Broker::start(Config {
-        listeners: Vec::new(),
-        tls_listeners: vec![TlsListener {
-            address: "127.0.0.1:0".parse().expect("address"),
+        listeners: vec![ListenerSettings::tls(
+            "127.0.0.1:0".parse().expect("address"),
             tls,
-        }],
+        )],
         sys_interval: Duration::ZERO,
         ..extra
     })
@@ -243,11 +243,10 @@ fn tls_misconfiguration_is_refused_at_start_naming_the_file() {
     };
     for (settings, needle) in [(mismatched, "does not match"), (missing, "nowhere.pem")] {
         let error = Broker::start(Config {
-            listeners: Vec::new(),
-            tls_listeners: vec![TlsListener {
-                address: "127.0.0.1:0".parse().expect("address"),
-                tls: settings,
-            }],
+            listeners: vec![ListenerSettings::tls(
+                "127.0.0.1:0".parse().expect("address"),
+                settings,
+            )],
             ..Config::default()
         })
         .expect_err("refused");
@@ -268,11 +267,13 @@ fn a_tls_record_sent_a_byte_at_a_time_is_cut_off_by_connect_timeout_mqtt_3_1_0_1
 
     let certs = Certificates::generate();
     let broker = Broker::start(Config {
-        listeners: vec!["127.0.0.1:0".parse().expect("address")],
-        tls_listeners: vec![TlsListener {
-            address: "127.0.0.1:0".parse().expect("address"),
-            tls: certs.settings(false),
-        }],
+        listeners: vec![
+            "127.0.0.1:0".parse().expect("address"),
+            ListenerSettings::tls(
+                "127.0.0.1:0".parse().expect("address"),
+                certs.settings(false),
+            ),
+        ],
         connect_timeout: Duration::from_secs(1),
         sys_interval: Duration::ZERO,
         ..Config::default()
@@ -430,9 +431,7 @@ fn reload_puts_a_renewed_certificate_in_force_for_new_handshakes() {
     let settings = TlsSettings {
         certfile: live.0.join("live.pem"),
         keyfile: live.0.join("live.key"),
-        cafile: None,
-        require_certificate: false,
-        use_identity_as_username: false,
+        ..TlsSettings::default()
     };
     let (broker, port) = tls_broker(settings, Config::default());
     let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));

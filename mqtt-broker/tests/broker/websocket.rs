@@ -9,7 +9,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mqtt_broker::{Broker, BrokerHandle, Config, TlsSettings, WebSocketListener};
+use mqtt_broker::{Broker, BrokerHandle, Config, ListenerSettings, TlsSettings};
 use mqtt_codec::{
     Decoder, Delivery, List, Packet, ProtocolLevel, Publish, QoS, Status, Subscribe, Subscription,
     TopicFilter, TopicName,
@@ -21,11 +21,10 @@ use crate::tls::Certificates;
 /// A broker with one plain TCP listener and one WebSocket listener (wss with `tls`).
 fn ws_broker(tls: Option<TlsSettings>) -> (BrokerHandle, SocketAddr, SocketAddr) {
     let broker = Broker::start(Config {
-        listeners: vec![SocketAddr::from(([127, 0, 0, 1], 0))],
-        websocket_listeners: vec![WebSocketListener {
-            address: SocketAddr::from(([127, 0, 0, 1], 0)),
-            tls,
-        }],
+        listeners: vec![
+            SocketAddr::from(([127, 0, 0, 1], 0)).into(),
+            ListenerSettings::websocket(SocketAddr::from(([127, 0, 0, 1], 0)), tls),
+        ],
         sys_interval: Duration::ZERO,
         ..Config::default()
     })

@@ -113,7 +113,7 @@ impl Broker {
     fn spawn(&mut self) {
         if self.is_ours {
             let config = mqtt_broker::Config {
-                listeners: vec![([127, 0, 0, 1], self.port).into()],
+                listeners: vec![std::net::SocketAddr::from(([127, 0, 0, 1], self.port)).into()],
                 ..mqtt_broker::Config::default()
             };
             self.ours = Some(mqtt_broker::Broker::start(config).expect("starting our broker"));

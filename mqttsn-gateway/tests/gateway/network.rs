@@ -200,17 +200,14 @@ fn publish_through_tls(port: u16, ca: &std::path::Path) {
 fn the_gateway_reaches_our_broker_over_tls() {
     let certs = certificates();
     let broker = mqtt_broker::Broker::start(mqtt_broker::Config {
-        listeners: Vec::new(),
-        tls_listeners: vec![mqtt_broker::TlsListener {
-            address: "127.0.0.1:0".parse().expect("address"),
-            tls: mqtt_broker::TlsSettings {
+        listeners: vec![mqtt_broker::ListenerSettings::tls(
+            "127.0.0.1:0".parse().expect("address"),
+            mqtt_broker::TlsSettings {
                 certfile: certs.0.join("server.pem"),
                 keyfile: certs.0.join("server.key"),
-                cafile: None,
-                require_certificate: false,
-                use_identity_as_username: false,
+                ..mqtt_broker::TlsSettings::default()
             },
-        }],
+        )],
         ..Default::default()
     })
     .expect("the TLS broker starts");

@@ -38,7 +38,7 @@ impl TestBroker {
     /// Our broker on `port` (0: any free port).
     pub(crate) fn ours_on(port: u16) -> Self {
         let config = mqtt_broker::Config {
-            listeners: vec![SocketAddr::from(([127, 0, 0, 1], port))],
+            listeners: vec![SocketAddr::from(([127, 0, 0, 1], port)).into()],
             ..Default::default()
         };
         let handle = Broker::start(config).expect("our broker starts");

@@ -78,6 +78,7 @@ pub(super) fn disconnect_reason(reason: &CloseReason) -> Option<ReasonCode> {
         // A well-formed topic name deeper than `max_topic_levels`, a limit of ours: 0x90 is the
         // code for a correctly formed topic name the receiver does not accept.
         CloseReason::OverLimit(_) => Some(ReasonCode::TOPIC_NAME_INVALID),
+        CloseReason::RetainUnavailable => Some(ReasonCode::RETAIN_NOT_SUPPORTED),
         CloseReason::Disconnect
         | CloseReason::ConnectTimeout
         | CloseReason::ConnectionLost
@@ -231,6 +232,20 @@ impl ProtocolMachine {
                 );
             }
         };
+        if !self.settings.prefix_allowed(&client_id) {
+            return self.refuse5(
+                ReasonCode::CLIENT_IDENTIFIER_NOT_VALID,
+                "client identifier does not start with one of clientid_prefixes",
+            );
+        }
+        if !self.settings.retain_available && connect.will.as_ref().is_some_and(|will| will.retain)
+        {
+            return self.refuse5(
+                ReasonCode::RETAIN_NOT_SUPPORTED,
+                "a retained will while retain_available is false [MQTT5-3.2.2-13]",
+            );
+        }
+        connack.retain_unavailable = !self.settings.retain_available;
         let session_expiry = properties.session_expiry_interval().unwrap_or(0);
         // Server Keep Alive, when the broker caps the client's [MQTT5-3.2.2-21]; without it the
         // client's own applies [MQTT5-3.2.2-22].
@@ -286,6 +301,10 @@ impl ProtocolMachine {
     }
 
     fn publish5(&mut self, publish: &v5::Publish<'_>, now: Instant, actions: &mut Vec<Action>) {
+        if publish.retain && !self.settings.retain_available {
+            // CONNACK said Retain Available 0: DISCONNECT 0x9A [MQTT5-3.2.2-14].
+            return actions.extend(self.close(CloseReason::RetainUnavailable));
+        }
         if publish
             .properties
             .subscription_identifiers()
@@ -635,5 +654,70 @@ mod tests {
             ReasonCode::NO_MATCHING_SUBSCRIBERS
         );
         assert_eq!(ack_reason(true, true, 2), ReasonCode::SUCCESS);
+    }
+
+    /// `retain_available false`: CONNACK says Retain Available 0, and a retained PUBLISH is
+    /// answered with DISCONNECT 0x9A (Retain not supported) and closes the connection.
+    #[test]
+    fn retain_available_false_is_announced_and_enforced_with_0x9a() {
+        let no_retain = super::super::Settings {
+            retain_available: false,
+            ..settings()
+        };
+        let (mut machine, actions) = connected(
+            v5::Connect {
+                client_id: "c",
+                ..v5::Connect::default()
+            },
+            no_retain,
+        );
+        assert!(
+            open(&actions)
+                .mqtt5
+                .as_ref()
+                .expect("5.0")
+                .connack
+                .retain_unavailable
+        );
+        let mut actions = Vec::new();
+        machine.packet5_into(
+            v5::Packet::Publish(v5::Publish {
+                topic: TopicName::new("t").ok(),
+                payload: b"x",
+                delivery: Delivery::AtMostOnce,
+                retain: true,
+                properties: Properties::default(),
+            }),
+            Instant::now(),
+            &mut actions,
+        );
+        assert!(matches!(
+            actions.as_slice(),
+            [
+                Action::Send(OutPacket::Disconnect(ReasonCode::RETAIN_NOT_SUPPORTED)),
+                Action::Close(_)
+            ]
+        ));
+    }
+
+    /// `clientid_prefixes`: another identifier is refused with CONNACK 0x85.
+    #[test]
+    fn clientid_prefixes_refuse_other_identifiers_with_0x85() {
+        let strict = super::super::Settings {
+            clientid_prefixes: Arc::from(["sensor-".to_owned()]),
+            ..settings()
+        };
+        let (_, actions) = connected(
+            v5::Connect {
+                client_id: "laptop",
+                ..v5::Connect::default()
+            },
+            strict,
+        );
+        assert!(matches!(
+            actions.as_slice(),
+            [Action::Send(OutPacket::ConnAck5(connack)), Action::Close(_)]
+                if connack.reason == ReasonCode::CLIENT_IDENTIFIER_NOT_VALID
+        ));
     }
 }
