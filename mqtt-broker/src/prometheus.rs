@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use crate::metrics::Metrics;
 use crate::routing::router::Router;
+use crate::sys::Memory;
 
 /// The most a request's head (request line and headers) may take.
 const MAX_REQUEST_HEAD: usize = 8 * 1024;
@@ -169,9 +170,9 @@ type Figure = (&'static str, &'static str, &'static str, u64);
 fn figures(router: &Router, uptime: Duration) -> Vec<Figure> {
     let m = &router.metrics;
     let (connected, total, subscriptions, retained) = router.counts();
-    let (stored, stored_bytes) = router.stored();
+    let (stored, stored_bytes, inflight) = router.stored();
     let read = Metrics::read;
-    vec![
+    let mut figures = vec![
         (
             "mqtt_broker_uptime_seconds",
             "Seconds since the broker started.",
@@ -183,6 +184,18 @@ fn figures(router: &Router, uptime: Duration) -> Vec<Figure> {
             "Clients connected now.",
             "gauge",
             connected,
+        ),
+        (
+            "mqtt_broker_clients_disconnected",
+            "Sessions kept for clients not connected now.",
+            "gauge",
+            total.saturating_sub(connected),
+        ),
+        (
+            "mqtt_broker_messages_inflight",
+            "Outgoing QoS 1/2 messages awaiting their acknowledgement.",
+            "gauge",
+            inflight,
         ),
         (
             "mqtt_broker_clients_total",
@@ -304,7 +317,22 @@ fn figures(router: &Router, uptime: Duration) -> Vec<Figure> {
             "gauge",
             retained,
         ),
-    ]
+    ];
+    if let Some(memory) = Memory::of_this_process() {
+        figures.push((
+            "mqtt_broker_resident_memory_bytes",
+            "Resident memory of the broker process (VmRSS), as $SYS/broker/heap/current.",
+            "gauge",
+            memory.resident,
+        ));
+        figures.push((
+            "mqtt_broker_resident_memory_peak_bytes",
+            "High-water mark of resident memory (VmHWM), as $SYS/broker/heap/maximum.",
+            "gauge",
+            memory.peak,
+        ));
+    }
+    figures
 }
 
 /// The exposition: for each figure its HELP and TYPE lines, then its sample.

@@ -1539,20 +1539,23 @@ impl Router {
     }
 
     /// The messages the broker holds (retained, queued, in flight) and their payload bytes, for
-    /// `$SYS/broker/store/messages/count` and `.../bytes`. The slots are cloned out of `sessions`
+    /// `$SYS/broker/store/messages/count` and `.../bytes`, and the outgoing messages awaiting an
+    /// acknowledgement (`$SYS/broker/messages/inflight`). The slots are cloned out of `sessions`
     /// first and locked one at a time, as `snapshot` does (the lock order).
-    pub(crate) fn stored(&self) -> (u64, u64) {
+    pub(crate) fn stored(&self) -> (u64, u64, u64) {
         let slots: Vec<SlotRef> = self.sessions.lock().values().cloned().collect();
         let (mut count, mut bytes) = {
             let retained = self.retained.lock();
             (retained.0.len(), retained.0.payload_bytes())
         };
+        let mut inflight = 0;
         for slot in slots {
-            let (held, held_bytes) = slot.lock().state.held();
+            let ((held, held_bytes), awaiting) = slot.lock().state.held();
             count += held;
             bytes += held_bytes;
+            inflight += awaiting;
         }
-        (count as u64, bytes as u64)
+        (count as u64, bytes as u64, inflight as u64)
     }
 
     /// The number of shared-subscription memberships (`$SYS/broker/shared_subscriptions/count`).

@@ -236,17 +236,22 @@ impl SessionState {
 
     /// The messages this session holds, queued or in flight, and their payload bytes (for
     /// `$SYS/broker/store/messages/...`). A released QoS 2 entry holds no message any more.
-    pub(crate) fn held(&self) -> (usize, usize) {
+    ///
+    /// Also returns the number of outgoing QoS 1 and 2 messages awaiting their acknowledgement (a
+    /// PUBREL-stage entry counts: its PUBCOMP is still awaited), for `$SYS/broker/messages/inflight`.
+    pub(crate) fn held(&self) -> ((usize, usize), usize) {
+        let awaiting = self.inflight.len();
         let in_flight = self.inflight.iter().filter_map(|entry| match entry {
             InFlight::Publish { message, .. } => Some(message.payload.len()),
             InFlight::Released { .. } => None,
         });
         let queued = self.queue.iter().map(|message| message.payload.len());
-        queued
+        let held = queued
             .chain(in_flight)
             .fold((0, 0), |(count, bytes), payload| {
                 (count + 1, bytes + payload)
-            })
+            });
+        (held, awaiting)
     }
 
     /// Whether the queue can take another message: a shared subscription's group passes a member

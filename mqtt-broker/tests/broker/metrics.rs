@@ -149,8 +149,19 @@ fn get_metrics_reports_connections_messages_and_bytes_in_the_text_format() {
         "mqtt_broker_retained_messages",
         "mqtt_broker_messages_received_total",
         "mqtt_broker_uptime_seconds",
+        "mqtt_broker_clients_disconnected",
+        "mqtt_broker_messages_inflight",
+        "mqtt_broker_stored_messages",
+        "mqtt_broker_stored_bytes",
     ] {
         let _ = value(name);
+    }
+    if cfg!(target_os = "linux") {
+        assert!(value("mqtt_broker_resident_memory_bytes") > 0.0);
+        assert!(
+            value("mqtt_broker_resident_memory_peak_bytes")
+                >= value("mqtt_broker_resident_memory_bytes")
+        );
     }
 }
 
@@ -186,4 +197,31 @@ fn other_paths_methods_and_hostile_requests_are_refused() {
     // A client that connects and says nothing delays, but does not stop, the next scrape.
     let _silent = TcpStream::connect(metrics).expect("connect");
     assert_eq!(http(metrics, b"GET /metrics HTTP/1.0\r\n\r\n").0, 200);
+}
+
+/// A real HTTP client, curl, scrapes the endpoint as Prometheus would, and its body passes the same
+/// strict parser. Without curl on the machine the test says so and passes (CI images have it).
+#[test]
+fn curl_scrapes_the_endpoint() {
+    let (_broker, _address, metrics) = broker_with_metrics();
+    let output = match std::process::Command::new("curl")
+        .args(["--silent", "--show-error", "--fail", "--max-time", "10"])
+        .arg(format!("http://{metrics}/metrics"))
+        .output()
+    {
+        Ok(output) => output,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            eprintln!("curl not installed: skipped");
+            return;
+        }
+        Err(error) => panic!("running curl: {error}"),
+    };
+    assert!(
+        output.status.success(),
+        "curl failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let body = String::from_utf8(output.stdout).expect("utf8 body");
+    let samples = parse_exposition(&body);
+    assert_eq!(samples["mqtt_broker_clients_connected"].value, 0.0);
 }
