@@ -139,16 +139,11 @@
 //! | `transport.rs` | TCP and TLS (rustls), split into a read half and a write half |
 //! | `reconnect.rs` | [`reconnect::Backoff`], exponential backoff with jitter |
 //! | `error.rs` | [`Error`], by who is at fault |
-//! | `cli/` | the options, output format and exit codes of `mqtt-pub` and `mqtt-sub` (`format.rs`: `-F`; `mqtt5.rs`: `-D` and `-x`); not library API |
+//! | `bin/cli/` | the options, output format and exit codes of `mqtt-pub` and `mqtt-sub` (`format.rs`: `-F`; `mqtt5.rs`: `-D` and `-x`); part of the binaries, not of the library |
 //!
 //! The protocol rules are cited where they are enforced, as `[MQTT-4.3.3-2]` for MQTT 3.1.1
 //! statements, `[V31-DIFF-5]` for the differences of MQTT 3.1 and `[MQTT5-3.3.4-7]` for MQTT 5.0.
 
-/// The options, output formats and main loops of `mqtt-pub` and `mqtt-sub`. Public only because
-/// the binaries are separate crates: not part of the library's API, hidden from its documentation,
-/// and free to change with the tools.
-#[doc(hidden)]
-pub mod cli;
 mod client;
 pub mod error;
 pub mod options;

@@ -65,16 +65,12 @@
 //! | `translator/` | [`Translator`], the protocol: what each message and broker event means, one module per flow, called by its path (`connection::connect`) |
 //! | `server.rs` | [`Gateway::start`]: the UDP socket, the broker connections, the threads |
 //! | `client.rs` | [`client::Client`], the blocking MQTT-SN client |
-//! | `cli.rs` | the options of `mqttsn-gateway`, `mqttsn-pub` and `mqttsn-sub` |
+//! | `bin/cli/` | the options of `mqttsn-gateway`, `mqttsn-pub` and `mqttsn-sub`; part of the binaries, not of the library |
 //!
 //! Rule ids such as `[SN-6.14-9]` are those of `shared/specs/mqtt-sn-v1.2-rules.tsv`; they are cited
 //! on the code that enforces each rule and on the tests that prove it.
 
 pub mod action;
-/// The options and main loops of the three binaries. Public only because the binaries are
-/// separate crates: not part of the library's API, hidden from its documentation.
-#[doc(hidden)]
-pub mod cli;
 pub mod client;
 pub mod config;
 mod server;

@@ -75,11 +75,11 @@ macro_rules! with_shared_options {
     (
         shared { $($shared:tt)* }
         $(#[$attr:meta])*
-        pub struct $name:ident { $($own:tt)* }
+        $vis:vis struct $name:ident { $($own:tt)* }
         $($rest:tt)*
     ) => {
         $(#[$attr])*
-        pub struct $name {
+        $vis struct $name {
             $($shared)*
             $($own)*
         }

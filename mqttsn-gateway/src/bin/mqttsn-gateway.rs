@@ -1,35 +1,11 @@
 //! `mqttsn-gateway`: the MQTT-SN gateway as a program.
 //!
-//! Thin by design: parse the arguments, load the configuration, set up logging, start the library's
-//! gateway and wait.
+//! Thin by design: everything is in `cli/`, shared by the three programs.
 
 use std::process::ExitCode;
 
-use mqttsn_gateway::Gateway;
-use mqttsn_gateway::cli::{self, GatewayArgs};
+mod cli;
 
 fn main() -> ExitCode {
-    let args: GatewayArgs = argh::from_env();
-    if args.version {
-        println!("{}", cli::version("mqttsn-gateway"));
-        return ExitCode::SUCCESS;
-    }
-    cli::init_logging(args.debug);
-    let config = match args.config() {
-        Ok(config) => config,
-        Err(error) => {
-            eprintln!("Error: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match Gateway::start(config) {
-        Ok(gateway) => {
-            gateway.wait();
-            ExitCode::SUCCESS
-        }
-        Err(error) => {
-            eprintln!("Error: cannot start the gateway: {error}");
-            ExitCode::FAILURE
-        }
-    }
+    cli::main()
 }

@@ -1,24 +1,12 @@
 //! `mqttsn-sub`: subscribe to topics of an MQTT-SN gateway and print the messages, with options in
 //! the spirit of mqtt-sn-tools' `mqtt-sn-sub`.
 //!
-//! Thin by design: parse the arguments, set up logging, call the library (`mqttsn_gateway::cli`).
+//! Thin by design: everything is in `cli/`, shared by the three programs.
 
 use std::process::ExitCode;
 
-use mqttsn_gateway::cli::{self, SubArgs};
+mod cli;
 
 fn main() -> ExitCode {
-    let args: SubArgs = argh::from_env();
-    if args.version {
-        println!("{}", cli::version("mqttsn-sub"));
-        return ExitCode::SUCCESS;
-    }
-    cli::init_logging(args.debug);
-    match cli::run_sub(&args, &mut std::io::stdout()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("Error: {error}");
-            ExitCode::FAILURE
-        }
-    }
+    cli::main()
 }

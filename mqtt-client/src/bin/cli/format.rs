@@ -8,16 +8,12 @@
 use std::fmt::Write as _;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::Message;
+use mqtt_client::Message;
 
-/// Formats `message` as the `-F` format string says; see `SubArgs` for the specifiers. Unknown
-/// specifiers are printed as they are (mosquitto 1.x did so; 2.0 refuses the whole format).
-pub fn format_message(format: &str, message: &Message, now: SystemTime) -> Vec<u8> {
-    format_message_with(format, message, now, false)
-}
-
-/// [`format_message`], with `%j` indented over several lines when `pretty` (`--pretty`).
-pub fn format_message_with(
+/// Formats `message` as the `-F` format string says; see `SubArgs` for the specifiers, with `%j`
+/// indented over several lines when `pretty` (`--pretty`). Unknown specifiers are printed as they
+/// are (mosquitto 1.x did so; 2.0 refuses the whole format).
+pub(crate) fn format_message_with(
     format: &str,
     message: &Message,
     now: SystemTime,
@@ -258,7 +254,7 @@ fn json_object(members: &[(&str, String)], pretty: bool, depth: usize) -> String
 /// The `"properties"` members of `%j`, named and ordered as mosquitto_sub prints what mosquitto
 /// forwards (user properties first, as one object keeping duplicate names).
 fn json_properties(
-    properties: &crate::v5::PublishProperties,
+    properties: &mqtt_client::v5::PublishProperties,
     pretty: bool,
 ) -> Vec<(&'static str, String)> {
     let mut members = Vec::new();
@@ -384,7 +380,12 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::QoS;
+    use mqtt_client::QoS;
+
+    /// One-line output, as without `--pretty`.
+    fn format_message(format: &str, message: &Message, now: SystemTime) -> Vec<u8> {
+        format_message_with(format, message, now, false)
+    }
 
     fn message() -> Message {
         Message {
@@ -394,7 +395,7 @@ mod tests {
             retain: true,
             dup: false,
             packet_id: Some(42),
-            properties: crate::v5::PublishProperties::default(),
+            properties: mqtt_client::v5::PublishProperties::default(),
         }
     }
 
@@ -441,7 +442,7 @@ mod tests {
     #[test]
     fn properties_in_formats_are_mosquittos() {
         let mut message = message();
-        message.properties = crate::v5::PublishProperties {
+        message.properties = mqtt_client::v5::PublishProperties {
             content_type: Some("text/plain".into()),
             correlation_data: Some(b"cd".to_vec()),
             message_expiry_interval: Some(30),

@@ -13,31 +13,34 @@
 //! tools take no bare words, so nothing is lost.)
 //!
 //! This module does not implement the protocol; it calls the library like any application would.
+//! It lives beside the binaries rather than in the library, which it is not part of: each binary
+//! compiles it as its own module (`mod cli;`) and calls [`main`] with the tool it is.
 
 use std::fs;
 use std::io::{self, BufRead, Write};
+use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use argh::{FromArgValue, FromArgs};
 use mqtt_codec::{TopicFilter, TopicName};
 
-pub use format::{format_message, format_message_with};
+pub(crate) use format::format_message_with;
 
-use crate::v5::{SubscribeOptions, SubscribeProperties};
-use crate::{
+use mqtt_client::v5::{SubscribeOptions, SubscribeProperties};
+use mqtt_client::{
     Client, ConnectOptions, Error, LastWill, Notification, ProtocolLevel, QoS, SubAckReturnCode,
     TlsOptions,
 };
 
 /// The exit code of `mqtt-sub` when `-W` expires, as mosquitto's (`MOSQ_ERR_TIMEOUT`).
-pub const EXIT_TIMEOUT: u8 = 27;
+pub(crate) const EXIT_TIMEOUT: u8 = 27;
 
 mod format;
-pub mod mqtt5;
+pub(crate) mod mqtt5;
 
 /// A QoS given on the command line: `0`, `1` or `2`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct QosArg(pub QoS);
+pub(crate) struct QosArg(pub QoS);
 
 impl FromArgValue for QosArg {
     fn from_arg_value(value: &str) -> Result<Self, String> {
@@ -53,7 +56,7 @@ impl FromArgValue for QosArg {
 /// A protocol version given with `-V`: `mqttv5` (or `5`), `mqttv311` (or `311`), `mqttv31` (or
 /// `31`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum VersionArg {
+pub(crate) enum VersionArg {
     /// MQTT 3.1 or 3.1.1.
     Mqtt3(ProtocolLevel),
     /// MQTT 5.0.
@@ -78,125 +81,126 @@ tool_support::with_shared_options! {
     shared {
         /// the host to connect to (default localhost)
         #[argh(option, short = 'h', default = "String::from(\"localhost\")")]
-        pub host: String,
+        pub(crate) host: String,
         /// the port to connect to (default 1883, or 8883 with TLS)
         #[argh(option, short = 'p')]
-        pub port: Option<u16>,
+        pub(crate) port: Option<u16>,
         /// the client id (default: a random one)
         #[argh(option, short = 'i')]
-        pub id: Option<String>,
+        pub(crate) id: Option<String>,
         /// a client id prefix; the process id is appended to it
         #[argh(option, short = 'I')]
-        pub id_prefix: Option<String>,
+        pub(crate) id_prefix: Option<String>,
         /// the keep-alive in seconds (default 60)
         #[argh(option, short = 'k', default = "60")]
-        pub keepalive: u16,
+        pub(crate) keepalive: u16,
         /// keep the session when disconnected: a persistent session (needs -i)
         #[argh(switch, short = 'c')]
-        pub disable_clean_session: bool,
+        pub(crate) disable_clean_session: bool,
         /// the quality of service: 0, 1 or 2 (default 0)
         #[argh(option, short = 'q', default = "QosArg(QoS::AtMostOnce)")]
-        pub qos: QosArg,
+        pub(crate) qos: QosArg,
         /// the user name
         #[argh(option, short = 'u')]
-        pub username: Option<String>,
+        pub(crate) username: Option<String>,
         /// the password (needs -u)
         #[argh(option, short = 'P')]
-        pub pw: Option<String>,
+        pub(crate) pw: Option<String>,
         /// print debugging messages to stderr
         #[argh(switch, short = 'd')]
-        pub debug: bool,
+        pub(crate) debug: bool,
         /// the protocol version: mqttv5 (or 5), mqttv311 (or 311) or mqttv31 (or 31); default
         /// mqttv311, or mqttv5 when -D is given
         #[argh(option, short = 'V')]
-        pub protocol_version: Option<VersionArg>,
+        pub(crate) protocol_version: Option<VersionArg>,
         /// the topic of the will, published if the connection ends without DISCONNECT
         #[argh(option)]
-        pub will_topic: Option<String>,
+        pub(crate) will_topic: Option<String>,
         /// the payload of the will (default empty)
         #[argh(option)]
-        pub will_payload: Option<String>,
+        pub(crate) will_payload: Option<String>,
         /// the QoS of the will (default 0)
         #[argh(option)]
-        pub will_qos: Option<QosArg>,
+        pub(crate) will_qos: Option<QosArg>,
         /// retain the will
         #[argh(switch)]
-        pub will_retain: bool,
+        pub(crate) will_retain: bool,
         /// connect with TLS, trusting the CA certificates in this PEM file
         #[argh(option)]
-        pub cafile: Option<String>,
+        pub(crate) cafile: Option<String>,
         /// connect with TLS, trusting the operating system's CA certificates
         #[argh(switch)]
-        pub tls_use_os_certs: bool,
+        pub(crate) tls_use_os_certs: bool,
         /// the client certificate (PEM), for servers that ask for one (needs --key)
         #[argh(option)]
-        pub cert: Option<String>,
+        pub(crate) cert: Option<String>,
         /// the private key of --cert (PEM)
         #[argh(option)]
-        pub key: Option<String>,
+        pub(crate) key: Option<String>,
         /// do not check that the server certificate names the host (testing only)
         #[argh(switch)]
-        pub insecure: bool,
+        pub(crate) insecure: bool,
         /// connect with TLS, trusting the CA certificates in the PEM files of this directory
         #[argh(option)]
-        pub capath: Option<String>,
+        pub(crate) capath: Option<String>,
         /// the TLS 1.2 cipher suites to offer, ':'-separated OpenSSL names
         #[argh(option)]
-        pub ciphers: Option<String>,
+        pub(crate) ciphers: Option<String>,
         /// the lowest TLS version: tlsv1.3, tlsv1.2 (default) or tlsv1.1 (means tlsv1.2 here)
         #[argh(option)]
-        pub tls_version: Option<String>,
+        pub(crate) tls_version: Option<String>,
         /// the ALPN protocol to offer in the TLS handshake
         #[argh(option)]
-        pub tls_alpn: Option<String>,
+        pub(crate) tls_alpn: Option<String>,
         /// `-L`: host, port, credentials and topic in one URL (see [`Url`]).
         #[argh(
             option,
             short = 'L',
             description = "mqtt://[user[:password]@]host[:port]/topic (mqtts:// for TLS) instead of -h -p -u -P -t"
         )]
-        pub url: Option<String>,
+        pub(crate) url: Option<String>,
         /// do not print error messages
         #[argh(switch)]
-        pub quiet: bool,
+        pub(crate) quiet: bool,
         /// accepted as mosquitto's: TCP_NODELAY is always on
         #[argh(switch)]
-        pub nodelay: bool,
+        #[allow(dead_code, reason = "parsed so that mosquitto's scripts run; there is nothing to do")]
+        pub(crate) nodelay: bool,
         /// not supported: binding to a local address
         #[argh(option, short = 'A', hidden_help)]
-        pub bind_address: Option<String>,
+        pub(crate) bind_address: Option<String>,
         /// not supported: Unix domain sockets
         #[argh(option, hidden_help)]
-        pub unix: Option<String>,
+        pub(crate) unix: Option<String>,
         /// not supported: SOCKS5 proxies
         #[argh(option, hidden_help)]
-        pub proxy: Option<String>,
+        pub(crate) proxy: Option<String>,
         /// not supported: TLS-PSK
         #[argh(option, hidden_help)]
-        pub psk: Option<String>,
+        pub(crate) psk: Option<String>,
         /// not supported: TLS-PSK
         #[argh(option, hidden_help)]
-        pub psk_identity: Option<String>,
+        pub(crate) psk_identity: Option<String>,
         /// not supported: OpenSSL engines
         #[argh(option, hidden_help)]
-        pub tls_engine: Option<String>,
+        pub(crate) tls_engine: Option<String>,
         /// not supported: OpenSSL engines
         #[argh(option, hidden_help)]
-        pub keyform: Option<String>,
+        pub(crate) keyform: Option<String>,
         /// not supported: OpenSSL engines
         #[argh(option, hidden_help)]
-        pub tls_engine_kpass_sha1: Option<String>,
+        pub(crate) tls_engine_kpass_sha1: Option<String>,
         /// an MQTT 5.0 property: -D command identifier value, or -D command user-property name
         /// value (see the notes); may be repeated, and makes the client speak MQTT 5.0
         #[argh(option, short = 'D')]
-        pub property: Vec<String>,
+        pub(crate) property: Vec<String>,
         /// MQTT 5.0: seconds the session outlives the connection: 0 to 4294967294, or -1 for
         /// never (default -1 with -c, else 0); ignored at 3.1.1
         #[argh(option, short = 'x')]
-        pub session_expiry_interval: Option<String>,
+        pub(crate) session_expiry_interval: Option<String>,
         /// the identifier and value of -D
         #[argh(positional, hidden_help)]
-        pub rest: Vec<String>,
+        pub(crate) rest: Vec<String>,
     }
 
     /// Publish one message, or one per line of standard input, to an MQTT broker.
@@ -219,37 +223,37 @@ tool_support::with_shared_options! {
         error_code(4, "Refused: bad user name or password (CONNACK 4)."),
         error_code(5, "Refused: not authorised (CONNACK 5).")
     )]
-    pub struct PubArgs {
+    pub(crate) struct PubArgs {
         /// the topic to publish to
         #[argh(option, short = 't')]
-        pub topic: Option<String>,
+        pub(crate) topic: Option<String>,
         /// the message to publish
         #[argh(option, short = 'm')]
-        pub message: Option<String>,
+        pub(crate) message: Option<String>,
         /// publish the contents of this file as the message
         #[argh(option, short = 'f')]
-        pub file: Option<String>,
+        pub(crate) file: Option<String>,
         /// read standard input and publish each line as a message
         #[argh(switch, short = 'l')]
-        pub stdin_line: bool,
+        pub(crate) stdin_line: bool,
         /// publish an empty (zero-length) message
         #[argh(switch, short = 'n')]
-        pub null_message: bool,
+        pub(crate) null_message: bool,
         /// read all of standard input and publish it as one message
         #[argh(switch, short = 's')]
-        pub stdin_file: bool,
+        pub(crate) stdin_file: bool,
         /// ask the broker to retain the message
         #[argh(switch, short = 'r')]
-        pub retain: bool,
+        pub(crate) retain: bool,
         /// with -m, -f, -n or -s: publish the message this many times (default 1)
         #[argh(option)]
-        pub repeat: Option<u64>,
+        pub(crate) repeat: Option<u64>,
         /// with --repeat: wait this many seconds (fractions allowed) between publishes
         #[argh(option)]
-        pub repeat_delay: Option<f64>,
+        pub(crate) repeat_delay: Option<f64>,
         /// the most QoS 1 and 2 messages awaiting acknowledgement at once (default 20)
         #[argh(option, short = 'M')]
-        pub max_inflight: Option<usize>,
+        pub(crate) max_inflight: Option<usize>,
     }
 
     /// Subscribe to topics on an MQTT broker and print the messages that arrive.
@@ -275,49 +279,49 @@ tool_support::with_shared_options! {
         error_code(5, "Refused: not authorised (CONNACK 5)."),
         error_code(27, "-W expired before -C messages arrived.")
     )]
-    pub struct SubArgs {
+    pub(crate) struct SubArgs {
         /// a topic filter to subscribe to; may be repeated
         #[argh(option, short = 't')]
-        pub topic: Vec<String>,
+        pub(crate) topic: Vec<String>,
         /// print the topic before each payload
         #[argh(switch, short = 'v')]
-        pub verbose: bool,
+        pub(crate) verbose: bool,
         /// exit after this many messages
         #[argh(option, short = 'C')]
-        pub count: Option<u64>,
+        pub(crate) count: Option<u64>,
         /// stop after this many seconds, with exit code 27 unless -C was reached first
         #[argh(option, short = 'W')]
-        pub timeout: Option<u64>,
+        pub(crate) timeout: Option<u64>,
         /// do not print a newline after each message
         #[argh(switch, short = 'N')]
-        pub no_eol: bool,
+        pub(crate) no_eol: bool,
         /// do not print stale (retained) messages
         #[argh(switch, short = 'R')]
-        pub skip_retained: bool,
+        pub(crate) skip_retained: bool,
         /// do not print messages on topics matching this filter; may be repeated
         #[argh(option, short = 'T')]
-        pub filter_out: Vec<String>,
+        pub(crate) filter_out: Vec<String>,
         /// print each message as this format says (see the notes)
         #[argh(option, short = 'F')]
-        pub format: Option<String>,
+        pub(crate) format: Option<String>,
         /// exit once the subscriptions (and -U unsubscriptions) are acknowledged
         #[argh(switch, short = 'E')]
-        pub exit_after_sub: bool,
+        pub(crate) exit_after_sub: bool,
         /// a topic filter to unsubscribe from after subscribing (with -c, to clean a session); may be repeated
         #[argh(option, short = 'U')]
-        pub unsubscribe: Vec<String>,
+        pub(crate) unsubscribe: Vec<String>,
         /// print only retained messages, and exit at the first message that is not retained
         #[argh(switch)]
-        pub retained_only: bool,
+        pub(crate) retained_only: bool,
         /// clear each retained message received (not those -T filters out or -R skips)
         #[argh(switch)]
-        pub remove_retained: bool,
+        pub(crate) remove_retained: bool,
         /// with -F %j: print the JSON indented, over several lines
         #[argh(switch)]
-        pub pretty: bool,
+        pub(crate) pretty: bool,
         /// print only this percentage of the messages, chosen at random (default 100)
         #[argh(option)]
-        pub random_filter: Option<f64>,
+        pub(crate) random_filter: Option<f64>,
     }
 }
 
@@ -327,7 +331,7 @@ macro_rules! impl_connection {
     ($name:ident, $tool:expr) => {
         impl $name {
             /// The options both tools share.
-            pub fn connection(&self) -> Connection {
+            pub(crate) fn connection(&self) -> Connection {
                 let (v5, v5_error) = match self.mqtt5() {
                     Ok(v5) => (v5, None),
                     Err(why) => (None, Some(why)),
@@ -423,91 +427,91 @@ impl_connection!(SubArgs, mqtt5::Tool::Sub);
 
 /// What `-V 5`, `-D` and `-x` ask of an MQTT 5.0 connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Mqtt5 {
+pub(crate) struct Mqtt5 {
     /// The `-D` properties, by packet.
-    pub properties: mqtt5::Properties,
+    pub(crate) properties: mqtt5::Properties,
     /// `-x`, read.
-    pub session_expiry: Option<u32>,
+    pub(crate) session_expiry: Option<u32>,
 }
 
 /// The connection options both tools share, as parsed.
 #[derive(Debug, Clone)]
-pub struct Connection {
+pub(crate) struct Connection {
     /// `-h`
-    pub host: String,
+    pub(crate) host: String,
     /// `-p`
-    pub port: Option<u16>,
+    pub(crate) port: Option<u16>,
     /// `-i`
-    pub id: Option<String>,
+    pub(crate) id: Option<String>,
     /// `-I`
-    pub id_prefix: Option<String>,
+    pub(crate) id_prefix: Option<String>,
     /// `-k`
-    pub keepalive: u16,
+    pub(crate) keepalive: u16,
     /// `-c`
-    pub disable_clean_session: bool,
+    pub(crate) disable_clean_session: bool,
     /// `-u`
-    pub username: Option<String>,
+    pub(crate) username: Option<String>,
     /// `-P`
-    pub pw: Option<String>,
+    pub(crate) pw: Option<String>,
     /// `-V` at 3.1 / 3.1.1 (unused at 5.0)
-    pub protocol_version: ProtocolLevel,
+    pub(crate) protocol_version: ProtocolLevel,
     /// `-V 5`, `-D`, `-x`: `Some` to speak MQTT 5.0
-    pub v5: Option<Mqtt5>,
+    pub(crate) v5: Option<Mqtt5>,
     /// `--will-topic`
-    pub will_topic: Option<String>,
+    pub(crate) will_topic: Option<String>,
     /// `--will-payload`
-    pub will_payload: Option<String>,
+    pub(crate) will_payload: Option<String>,
     /// `--will-qos`
-    pub will_qos: Option<QoS>,
+    pub(crate) will_qos: Option<QoS>,
     /// `--will-retain`
-    pub will_retain: bool,
+    pub(crate) will_retain: bool,
     /// `--cafile`
-    pub cafile: Option<String>,
+    pub(crate) cafile: Option<String>,
     /// `--tls-use-os-certs`
-    pub tls_use_os_certs: bool,
+    pub(crate) tls_use_os_certs: bool,
     /// `--cert`
-    pub cert: Option<String>,
+    pub(crate) cert: Option<String>,
     /// `--key`
-    pub key: Option<String>,
+    pub(crate) key: Option<String>,
     /// `--insecure`
-    pub insecure: bool,
+    pub(crate) insecure: bool,
     /// `--capath`
-    pub capath: Option<String>,
+    pub(crate) capath: Option<String>,
     /// `--ciphers`
-    pub ciphers: Option<String>,
+    pub(crate) ciphers: Option<String>,
     /// `--tls-version`
-    pub tls_version: Option<String>,
+    pub(crate) tls_version: Option<String>,
     /// `--tls-alpn`
-    pub tls_alpn: Option<String>,
+    pub(crate) tls_alpn: Option<String>,
     /// `-L`
-    pub url: Option<String>,
+    pub(crate) url: Option<String>,
     /// Why the options cannot be used (a bad `-D` or `-x`, an unsupported option), if they
     /// cannot.
-    pub refused: Option<String>,
+    pub(crate) refused: Option<String>,
 }
 
 /// What `-L mqtt(s)://[user[:password]@]host[:port]/topic` says, parsed as mosquitto does: the
 /// topic is everything after the first `/`, the credentials everything before the last `@`, and
 /// nothing is percent-decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Url {
+pub(crate) struct Url {
     /// `mqtts://`
-    pub tls: bool,
+    pub(crate) tls: bool,
     /// The host.
-    pub host: String,
+    pub(crate) host: String,
     /// The port, or the scheme's (1883, 8883).
-    pub port: u16,
+    pub(crate) port: u16,
     /// The user name and password, if given.
-    pub username: Option<String>,
+    pub(crate) username: Option<String>,
     /// The password, if given.
-    pub password: Option<String>,
+    pub(crate) password: Option<String>,
     /// The topic (a filter for `mqtt-sub`).
-    pub topic: String,
+    pub(crate) topic: String,
 }
 
 impl Url {
     /// Parses `-L`'s argument, or says what is wrong with it.
-    pub fn parse(url: &str) -> Result<Self, String> {
+    pub(crate) fn parse(url: &str) -> Result<Self, String> {
         let lower = url.to_ascii_lowercase();
         let (tls, rest) = if lower.starts_with("mqtt://") {
             (false, &url[7..])
@@ -555,7 +559,7 @@ impl Url {
 impl Connection {
     /// The library's options for these command-line options, or the usage error mosquitto would
     /// print for them.
-    pub fn connect_options(&self) -> Result<crate::ConnectOptionsBuilder, String> {
+    pub(crate) fn connect_options(&self) -> Result<mqtt_client::ConnectOptionsBuilder, String> {
         if let Some(why) = &self.refused {
             return Err(why.clone());
         }
@@ -671,9 +675,9 @@ impl Connection {
     /// expires, as mosquitto's tools ask for), and `-D connect authentication-method`.
     fn mqtt5_options(
         &self,
-        mut builder: crate::ConnectOptionsBuilder,
+        mut builder: mqtt_client::ConnectOptionsBuilder,
         v5: &Mqtt5,
-    ) -> Result<crate::ConnectOptionsBuilder, String> {
+    ) -> Result<mqtt_client::ConnectOptionsBuilder, String> {
         let mut connect = v5.properties.connect.clone();
         let expiry = v5.session_expiry.or(connect.session_expiry_interval).or(
             // mosquitto: -c without -x keeps the session for ever.
@@ -692,7 +696,7 @@ impl Connection {
             }
             builder = builder.will_properties(v5.properties.will.clone());
         }
-        if v5.properties.disconnect != crate::v5::DisconnectProperties::default() {
+        if v5.properties.disconnect != mqtt_client::v5::DisconnectProperties::default() {
             builder = builder.disconnect_properties(v5.properties.disconnect.clone());
         }
         if let Some((method, data)) = &v5.properties.authentication {
@@ -708,9 +712,40 @@ impl Connection {
     }
 }
 
+/// A program's whole life: `--version`, the options, logging, the run, and the exit code
+/// (mosquitto's: see the module's documentation). Both binaries are this function, which picks the
+/// tool by the binary's name, so each one compiles all of this module without dead code.
+pub(crate) fn main() -> ExitCode {
+    let name = env!("CARGO_BIN_NAME");
+    if print_version(name) {
+        return ExitCode::SUCCESS;
+    }
+    let (quiet, outcome) = match name {
+        "mqtt-pub" => {
+            let args: PubArgs = argh::from_env();
+            init_logging(args.debug);
+            (args.quiet, run_pub(&args, &mut stdin()))
+        }
+        _ => {
+            let args: SubArgs = argh::from_env();
+            init_logging(args.debug);
+            (args.quiet, run_sub(&args, &mut io::stdout().lock()))
+        }
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            if !quiet {
+                eprintln!("Error: {failure}");
+            }
+            ExitCode::from(failure.exit_code())
+        }
+    }
+}
+
 /// Answers a lone `--version` (which argh does not know) with the tool's name, this crate's name
 /// and version; returns whether it did, so that `main` can exit.
-pub fn print_version(tool: &str) -> bool {
+pub(crate) fn print_version(tool: &str) -> bool {
     if !std::env::args().skip(1).eq(["--version"]) {
         return false;
     }
@@ -727,7 +762,7 @@ pub fn print_version(tool: &str) -> bool {
 
 /// The exit code for `error`: the CONNACK code of a refusal (the 5.0 Reason Code at 5.0, for
 /// example 135 for not authorized), as mosquitto's tools, or 1.
-pub fn exit_code(error: &Error) -> u8 {
+pub(crate) fn exit_code(error: &Error) -> u8 {
     match error {
         Error::Refused(code) => *code as u8,
         Error::RefusedWithReason { reason, .. } => reason.get(),
@@ -737,13 +772,13 @@ pub fn exit_code(error: &Error) -> u8 {
 
 /// Turns on logging to stderr: at debug level with `-d`, else as `RUST_LOG` says (warnings by
 /// default).
-pub fn init_logging(debug: bool) {
+pub(crate) fn init_logging(debug: bool) {
     tool_support::init_logging(debug, false);
 }
 
 /// What went wrong in a tool: a usage error (exit 1, with the message) or a client error.
 #[derive(Debug)]
-pub enum Failure {
+pub(crate) enum Failure {
     /// The options do not make sense together.
     Usage(String),
     /// The client failed.
@@ -756,7 +791,7 @@ pub enum Failure {
 
 impl Failure {
     /// The process exit code.
-    pub fn exit_code(&self) -> u8 {
+    pub(crate) fn exit_code(&self) -> u8 {
         match self {
             Self::Usage(_) | Self::Io(_) => 1,
             Self::Client(error) => exit_code(error),
@@ -789,7 +824,7 @@ impl From<io::Error> for Failure {
 }
 
 /// `mqtt-pub`: connect, publish, wait for the acknowledgements, disconnect.
-pub fn run_pub(args: &PubArgs, stdin: &mut dyn BufRead) -> Result<(), Failure> {
+pub(crate) fn run_pub(args: &PubArgs, stdin: &mut dyn BufRead) -> Result<(), Failure> {
     let url_topic = match &args.url {
         Some(url) => Some(Url::parse(url).map_err(Failure::Usage)?.topic),
         None => None,
@@ -895,7 +930,7 @@ pub fn run_pub(args: &PubArgs, stdin: &mut dyn BufRead) -> Result<(), Failure> {
 }
 
 /// `mqtt-sub`: connect, subscribe, print messages until `-C` or `-W` says to stop.
-pub fn run_sub(args: &SubArgs, out: &mut dyn Write) -> Result<(), Failure> {
+pub(crate) fn run_sub(args: &SubArgs, out: &mut dyn Write) -> Result<(), Failure> {
     let mut topics = args.topic.clone();
     if let Some(url) = &args.url {
         topics.push(Url::parse(url).map_err(Failure::Usage)?.topic);
@@ -1103,7 +1138,7 @@ impl Random {
 }
 
 /// Reads standard input for `mqtt-pub`.
-pub fn stdin() -> io::StdinLock<'static> {
+pub(crate) fn stdin() -> io::StdinLock<'static> {
     io::stdin().lock()
 }
 
@@ -1313,7 +1348,7 @@ mod tests {
     }
 
     /// What the 5.0 options make of the connection, as mosquitto's tools would.
-    fn v5_of(args: &[&str]) -> Option<crate::ConnectOptions> {
+    fn v5_of(args: &[&str]) -> Option<mqtt_client::ConnectOptions> {
         let options = parse_pub(args)
             .expect("parses")
             .connection()
@@ -1374,7 +1409,7 @@ mod tests {
     #[test]
     fn a_5_0_refusal_exits_with_its_reason_code() {
         let error = Error::RefusedWithReason {
-            reason: crate::v5::ReasonCode::NOT_AUTHORIZED,
+            reason: mqtt_client::v5::ReasonCode::NOT_AUTHORIZED,
             reason_string: None,
             server_reference: None,
         };
@@ -1410,7 +1445,7 @@ mod tests {
 
     #[test]
     fn exit_codes_are_mosquittos() {
-        use crate::ConnectReturnCode;
+        use mqtt_client::ConnectReturnCode;
         assert_eq!(
             exit_code(&Error::Refused(ConnectReturnCode::NotAuthorized)),
             5

@@ -7,51 +7,107 @@
 //! A topic of exactly two characters given with `-t` is sent as a short topic name (§6.7), as
 //! mqtt-sn-tools does; any other is registered (pub) or subscribed by name (sub). This module calls
 //! the library like any application would; it does not implement the protocol.
+//!
+//! It belongs to the binaries, not the library: each of the three compiles it (`mod cli;`) and is
+//! [`main`], which picks the program by the binary's name.
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::time::Duration;
 
 use argh::FromArgs;
 use mqttsn_codec::QoS;
+use mqttsn_gateway::Gateway;
 
-use crate::client::{Client, ClientOptions, Error, Filter, Topic};
-use crate::config::{Config, GatewayKind};
+use mqttsn_gateway::client::{Client, ClientOptions, Error, Filter, Topic};
+use mqttsn_gateway::config::{Config, GatewayKind};
+
+/// A program's whole life: `--version`, the options, logging, the run, and its exit status (0, or 1
+/// with the error on stderr).
+pub(crate) fn main() -> ExitCode {
+    let name = env!("CARGO_BIN_NAME");
+    let outcome = match name {
+        "mqttsn-pub" => {
+            let args: PubArgs = argh::from_env();
+            if args.version {
+                println!("{}", version(name));
+                return ExitCode::SUCCESS;
+            }
+            init_logging(args.debug);
+            run_pub(&args)
+        }
+        "mqttsn-sub" => {
+            let args: SubArgs = argh::from_env();
+            if args.version {
+                println!("{}", version(name));
+                return ExitCode::SUCCESS;
+            }
+            init_logging(args.debug);
+            run_sub(&args, &mut io::stdout())
+        }
+        _ => {
+            let args: GatewayArgs = argh::from_env();
+            if args.version {
+                println!("{}", version(name));
+                return ExitCode::SUCCESS;
+            }
+            init_logging(args.debug);
+            run_gateway(&args)
+        }
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("Error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs the gateway until it stops.
+fn run_gateway(args: &GatewayArgs) -> Result<(), String> {
+    let config = args.config()?;
+    let gateway =
+        Gateway::start(config).map_err(|error| format!("cannot start the gateway: {error}"))?;
+    gateway.wait();
+    Ok(())
+}
 
 /// The MQTT-SN gateway: translates MQTT-SN 1.2 over UDP to MQTT for any broker.
 #[derive(FromArgs, Debug)]
-pub struct GatewayArgs {
+pub(crate) struct GatewayArgs {
     /// the configuration file (key=value, see gateway.conf); without one, the defaults
     #[argh(option, short = 'c')]
-    pub config: Option<PathBuf>,
+    pub(crate) config: Option<PathBuf>,
     /// the UDP address to listen on, e.g. `0.0.0.0:10000` or `[::]:10000` (overrides Listen)
     #[argh(option, short = 'l')]
-    pub listen: Option<SocketAddr>,
+    pub(crate) listen: Option<SocketAddr>,
     /// the broker's host (overrides BrokerName)
     #[argh(option, short = 'b')]
-    pub broker: Option<String>,
+    pub(crate) broker: Option<String>,
     /// the UDP port to listen on, as `-p` is the gateway's port for mqttsn-pub and mqttsn-sub
     /// (overrides GatewayPortNo and the port of Listen)
     #[argh(option, short = 'p')]
-    pub port: Option<u16>,
+    pub(crate) port: Option<u16>,
     /// the broker's port (overrides BrokerPortNo)
     #[argh(option, short = 'P')]
-    pub broker_port: Option<u16>,
+    pub(crate) broker_port: Option<u16>,
     /// run an aggregating gateway: one MQTT connection for all clients
     #[argh(switch, short = 'a')]
-    pub aggregating: bool,
+    pub(crate) aggregating: bool,
     /// log debug messages (RUST_LOG also works)
     #[argh(switch, short = 'd')]
-    pub debug: bool,
+    pub(crate) debug: bool,
     /// print the version and exit
     #[argh(switch)]
-    pub version: bool,
+    pub(crate) version: bool,
 }
 
 impl GatewayArgs {
     /// The configuration: the file's (if any), then the flags on top.
-    pub fn config(&self) -> Result<Config, String> {
+    pub(crate) fn config(&self) -> Result<Config, String> {
         let mut config = match &self.config {
             Some(path) => Config::load(path).map_err(|e| e.to_string())?,
             None => Config::default(),
@@ -79,93 +135,93 @@ tool_support::with_shared_options! {
     shared {
         /// the gateway's host (default 127.0.0.1)
         #[argh(option, short = 'h', default = "String::from(\"127.0.0.1\")")]
-        pub host: String,
+        pub(crate) host: String,
         /// the gateway's UDP port (default 10000)
         #[argh(option, short = 'p', default = "10000")]
-        pub port: u16,
+        pub(crate) port: u16,
         /// the client id (default mqttsn-tools- and the process id)
         #[argh(option, short = 'i')]
-        pub id: Option<String>,
+        pub(crate) id: Option<String>,
         /// keep-alive in seconds (default 10)
         #[argh(option, short = 'k', default = "10")]
-        pub keep_alive: u16,
+        pub(crate) keep_alive: u16,
         /// send through a forwarder encapsulation (with --wlnid)
         #[argh(switch)]
-        pub fe: bool,
+        pub(crate) fe: bool,
         /// the wireless node id for --fe, in hex (default: the client id's bytes)
         #[argh(option)]
-        pub wlnid: Option<String>,
+        pub(crate) wlnid: Option<String>,
         /// log debug messages
         #[argh(switch, short = 'd')]
-        pub debug: bool,
+        pub(crate) debug: bool,
         /// print the version and exit
         #[argh(switch)]
-        pub version: bool,
+        pub(crate) version: bool,
     }
 
     /// Publish one message to an MQTT-SN gateway.
     #[derive(FromArgs, Debug)]
-    pub struct PubArgs {
+    pub(crate) struct PubArgs {
         /// sleep for this many seconds after publishing, instead of disconnecting
         #[argh(option, short = 'e')]
-        pub sleep: Option<u16>,
+        pub(crate) sleep: Option<u16>,
         /// the QoS: -1, 0, 1 or 2 (default 0)
         #[argh(option, short = 'q', default = "0")]
-        pub qos: i8,
+        pub(crate) qos: i8,
         /// retain the message
         #[argh(switch, short = 'r')]
-        pub retain: bool,
+        pub(crate) retain: bool,
         /// the topic name (two characters: a short topic name)
         #[argh(option, short = 't')]
-        pub topic: Option<String>,
+        pub(crate) topic: Option<String>,
         /// a predefined topic id instead of a topic name
         #[argh(option, short = 'T')]
-        pub topic_id: Option<u16>,
+        pub(crate) topic_id: Option<u16>,
         /// the message
         #[argh(option, short = 'm')]
-        pub message: Option<String>,
+        pub(crate) message: Option<String>,
         /// send an empty message
         #[argh(switch, short = 'n')]
-        pub null_message: bool,
+        pub(crate) null_message: bool,
         /// read the message from standard input
         #[argh(switch, short = 's')]
-        pub stdin: bool,
+        pub(crate) stdin: bool,
     }
 
     /// Subscribe to topics of an MQTT-SN gateway and print the messages.
     #[derive(FromArgs, Debug)]
-    pub struct SubArgs {
+    pub(crate) struct SubArgs {
         /// the QoS: 0, 1 or 2 (default 0)
         #[argh(option, short = 'q', default = "0")]
-        pub qos: i8,
+        pub(crate) qos: i8,
         /// a topic filter to subscribe to (two characters: a short topic name); may be repeated
         #[argh(option, short = 't')]
-        pub topic: Vec<String>,
+        pub(crate) topic: Vec<String>,
         /// a predefined topic id to subscribe to; may be repeated
         #[argh(option, short = 'T')]
-        pub topic_id: Vec<u16>,
+        pub(crate) topic_id: Vec<u16>,
         /// exit after the first message
         #[argh(switch, short = '1')]
-        pub one: bool,
+        pub(crate) one: bool,
         /// keep the session: connect without clean session
         #[argh(switch, short = 'c')]
-        pub keep_session: bool,
+        pub(crate) keep_session: bool,
         /// print the topic name before each message
         #[argh(switch, short = 'v')]
-        pub verbose: bool,
+        pub(crate) verbose: bool,
         /// sleep for this many seconds between wake-ups, collecting buffered messages each time
         #[argh(option, short = 'e')]
-        pub sleep: Option<u16>,
+        pub(crate) sleep: Option<u16>,
     }
 }
 
 /// The line `--version` prints for program `name`.
-pub fn version(name: &str) -> String {
+pub(crate) fn version(name: &str) -> String {
     tool_support::version_line(name, None, env!("CARGO_PKG_VERSION"))
 }
 
 /// Logging to standard error: warnings, or everything with `-d`; `RUST_LOG` overrides.
-pub fn init_logging(debug: bool) {
+pub(crate) fn init_logging(debug: bool) {
     tool_support::init_logging(debug, true);
 }
 
@@ -229,7 +285,7 @@ fn parse_hex(hex: &str) -> Result<Vec<u8>, String> {
 }
 
 /// `mqttsn-pub`: connect (unless QoS -1), register if needed, publish, then disconnect or sleep.
-pub fn run_pub(args: &PubArgs) -> Result<(), String> {
+pub(crate) fn run_pub(args: &PubArgs) -> Result<(), String> {
     let qos = qos(args.qos)?;
     let payload = if args.null_message {
         Vec::new()
@@ -289,7 +345,7 @@ pub fn run_pub(args: &PubArgs) -> Result<(), String> {
 }
 
 /// `mqttsn-sub`: subscribe and print each message on its own line (with `-v`, the topic first).
-pub fn run_sub(args: &SubArgs, out: &mut dyn Write) -> Result<(), String> {
+pub(crate) fn run_sub(args: &SubArgs, out: &mut dyn Write) -> Result<(), String> {
     let qos = qos(args.qos)?;
     if qos == QoS::MinusOne {
         return Err("QoS -1 is for publishing only".into());
@@ -392,7 +448,7 @@ fn receive(
 /// How `mqttsn-sub` prints a message, as mqtt-sn-tools' `mqtt-sn-sub` does: the payload, or with
 /// `-v` the topic, a colon and a space first. The topic is its name (registered, subscribed, or a
 /// short name); a predefined id, which has no name on the node, prints as four hex digits.
-pub fn line(message: &crate::client::Received, verbose: bool) -> String {
+pub(crate) fn line(message: &mqttsn_gateway::client::Received, verbose: bool) -> String {
     let text = String::from_utf8_lossy(&message.payload);
     if !verbose {
         return text.into_owned();
@@ -429,8 +485,8 @@ mod tests {
 
     #[test]
     fn lines_follow_mqtt_sn_tools() {
-        use crate::client::Received;
         use mqttsn_codec::{PublishTopic, TopicId};
+        use mqttsn_gateway::client::Received;
         let mut message = Received {
             topic_name: Some("a/b".into()),
             topic: PublishTopic::Normal(TopicId(3)),

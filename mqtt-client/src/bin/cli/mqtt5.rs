@@ -14,11 +14,11 @@
 
 use std::sync::Arc;
 
-use crate::v5::{Authenticator, ConnectProperties, DisconnectProperties, PublishProperties};
+use mqtt_client::v5::{Authenticator, ConnectProperties, DisconnectProperties, PublishProperties};
 
 /// Which tool is reading `-D`: each accepts its own set of commands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Tool {
+pub(crate) enum Tool {
     /// `mqtt-pub`: connect, publish, disconnect, will.
     Pub,
     /// `mqtt-sub`: connect, subscribe, unsubscribe, disconnect, will.
@@ -27,26 +27,30 @@ pub enum Tool {
 
 /// Everything `-D` set, by the packet it goes into.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Properties {
+pub(crate) struct Properties {
     /// `-D connect ...`, and `-x`.
-    pub connect: ConnectProperties,
+    pub(crate) connect: ConnectProperties,
     /// `-D connect authentication-method` and `authentication-data`.
-    pub authentication: Option<(String, Option<Vec<u8>>)>,
+    pub(crate) authentication: Option<(String, Option<Vec<u8>>)>,
     /// `-D publish ...` (mqtt-pub).
-    pub publish: PublishProperties,
+    pub(crate) publish: PublishProperties,
     /// `-D will ...`.
-    pub will: PublishProperties,
+    pub(crate) will: PublishProperties,
     /// `-D subscribe user-property ...` (mqtt-sub).
-    pub subscribe: Vec<(String, String)>,
+    pub(crate) subscribe: Vec<(String, String)>,
     /// `-D unsubscribe user-property ...` (mqtt-sub).
-    pub unsubscribe: Vec<(String, String)>,
+    pub(crate) unsubscribe: Vec<(String, String)>,
     /// `-D disconnect ...`.
-    pub disconnect: DisconnectProperties,
+    pub(crate) disconnect: DisconnectProperties,
 }
 
 /// Parses the `-D` commands `commands` and their words `words` (argh's positionals, in order)
 /// for `tool`. Leftover words are an error, as any stray argument is.
-pub fn parse(tool: Tool, commands: &[String], words: &[String]) -> Result<Properties, String> {
+pub(crate) fn parse(
+    tool: Tool,
+    commands: &[String],
+    words: &[String],
+) -> Result<Properties, String> {
     let mut properties = Properties::default();
     let mut words = words.iter();
     for command in commands {
@@ -229,7 +233,7 @@ fn set(properties: &mut Properties, command: &str, name: &str, value: &str) -> R
 
 /// Reads `-x`: 0 to 4 294 967 294 seconds, or `-1`, `4294967295` or `∞` for a session that never
 /// expires, as mosquitto's tools do.
-pub fn session_expiry(value: &str) -> Result<u32, String> {
+pub(crate) fn session_expiry(value: &str) -> Result<u32, String> {
     match value {
         "-1" | "∞" => Ok(u32::MAX),
         _ => value
@@ -241,14 +245,14 @@ pub fn session_expiry(value: &str) -> Result<u32, String> {
 /// The authenticator of `-D connect authentication-method`: it sends the method and data of
 /// CONNECT and cannot answer a challenge, which a command-line tool has no way to compute.
 #[derive(Debug)]
-pub struct FixedAuthentication {
+pub(crate) struct FixedAuthentication {
     method: String,
     data: Option<Vec<u8>>,
 }
 
 impl FixedAuthentication {
     /// The authenticator for `method` with `data`.
-    pub fn shared(method: String, data: Option<Vec<u8>>) -> Arc<dyn Authenticator> {
+    pub(crate) fn shared(method: String, data: Option<Vec<u8>>) -> Arc<dyn Authenticator> {
         Arc::new(Self { method, data })
     }
 }
