@@ -25,6 +25,7 @@ use mqtt_codec::{
     PubRel, Publish, QoS, Status, Subscribe, Subscription, TopicFilter, TopicName,
 };
 
+use super::config::BridgeConfig;
 use super::duplex::{End, duplex};
 use crate::connection::{Connection, Context};
 
@@ -73,7 +74,7 @@ impl Local {
     /// from then on is carried.
     pub(crate) fn connect(
         context: &Arc<Context>,
-        client_id: &str,
+        config: &BridgeConfig,
         filters: &[(String, QoS)],
     ) -> Result<Self, String> {
         let (ours, theirs) = duplex();
@@ -131,12 +132,13 @@ impl Local {
         };
         local.send(Packet::Connect(Connect {
             level: ProtocolLevel::Mqtt311,
-            clean_session: false,
+            // `local_cleansession true` gives up queueing for an absent remote (mosquitto.conf(5)).
+            clean_session: config.local_clean_session,
             keep_alive: 0,
-            client_id,
+            client_id: &config.local_clientid,
             will: None,
-            user_name: None,
-            password: None,
+            user_name: config.local_username.as_deref(),
+            password: config.local_password.as_deref().map(str::as_bytes),
             bridge: true,
         }))?;
         // CONNACK is the first packet the broker sends [MQTT-3.2.0-1].

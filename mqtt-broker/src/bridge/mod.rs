@@ -63,6 +63,7 @@ use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Select, Sender, TryRecvError};
 use log::{debug, info, warn};
+use mqtt_client::v5::{ConnectProperties, SubscribeOptions, SubscribeProperties};
 use mqtt_client::{
     Client, ConnectOptions, ConnectReturnCode, Error, LastWill, Notification, QoS,
     ReconnectOptions, TlsOptions,
@@ -71,7 +72,7 @@ use mqtt_codec::PacketId;
 
 use crate::connection::Context;
 use crate::message::Message;
-use config::BridgeConfig;
+use config::{BridgeConfig, StartType};
 use local::{Local, LocalEvent};
 
 /// A running bridge: its thread, and the channel that stops it.
@@ -146,7 +147,13 @@ impl Bridge {
                 Ok(remote) => {
                     info!("bridge {}: connected to {host}:{port}", self.config.name);
                     self.backoff.reset();
-                    index = 0;
+                    // After a lost connection, `round_robin false` goes back to the main (first)
+                    // address; `round_robin true` goes on to the next one, as mosquitto does.
+                    index = if self.config.round_robin {
+                        index + 1
+                    } else {
+                        0
+                    };
                     let ending = self.serve(&remote);
                     self.notify_local(false);
                     let say_goodbye = self.config.notifications
@@ -167,7 +174,7 @@ impl Bridge {
                     ending
                 }
                 Err(Error::Refused(ConnectReturnCode::UnacceptableProtocolVersion))
-                    if self.try_private =>
+                    if self.try_private && !self.config.mqtt5 =>
                 {
                     warn!(
                         "bridge {}: {host}:{port} refused the bridge bit (try_private); connecting \
@@ -184,6 +191,15 @@ impl Bridge {
             };
             match ending {
                 Ending::Stop => return,
+                Ending::Lost(why) if self.config.start_type == StartType::Once => {
+                    warn!(
+                        "bridge {}: {why}; not restarted (start_type once)",
+                        self.config.name
+                    );
+                    // Wait for the broker to stop, so that the stop handshake stays the same.
+                    let _ = self.stopped.recv();
+                    return;
+                }
                 Ending::Lost(why) => {
                     let delay = self.backoff.next_delay();
                     warn!(
@@ -198,7 +214,13 @@ impl Bridge {
         }
     }
 
-    /// Connects to the remote broker and subscribes to what comes in.
+    /// Connects to the remote broker, unsubscribes what no longer comes in
+    /// (`bridge_attempt_unsubscribe`) and subscribes to what comes in.
+    ///
+    /// At 5.0 the bridge bit of `try_private` does not exist (it is a 3.1 / 3.1.1 convention):
+    /// the remote subscriptions carry No Local instead, so that the remote broker does not send
+    /// back what the bridge publishes [MQTT5-3.8.3-3], and Retain As Published, so that retained
+    /// messages arrive retained as they do over a 3.1.1 bridge (5.0 §3.8.3.1).
     fn connect_remote(&self, host: &str, port: u16) -> Result<Client, Error> {
         let config = &self.config;
         let mut options = ConnectOptions::builder(host, port)
@@ -206,8 +228,16 @@ impl Bridge {
             .clean_session(config.clean_session)
             .keep_alive(config.keepalive)
             .level(config.level)
-            .bridge(self.try_private)
+            .bridge(self.try_private && !config.mqtt5)
             .max_queued(100_000);
+        if config.mqtt5 {
+            // A persistent remote session never expires, as a 3.1.1 one does not [MQTT5-3.1.2-23].
+            let expiry = if config.clean_session { 0 } else { u32::MAX };
+            options = options.mqtt5(ConnectProperties {
+                session_expiry_interval: Some(expiry),
+                ..ConnectProperties::default()
+            });
+        }
         if let Some(user) = &config.remote_username {
             let password = config.remote_password.clone().map(String::into_bytes);
             options = options.credentials(user, password);
@@ -222,36 +252,82 @@ impl Bridge {
         }
         if let Some(tls) = &config.tls {
             let mut settings = TlsOptions::system()
-                .ca_file(&tls.cafile)
-                .insecure(tls.insecure);
+                .insecure(tls.insecure)
+                .tls13_only(tls.tls13_only);
+            if let Some(cafile) = &tls.cafile {
+                settings = settings.ca_file(cafile);
+            }
+            if let Some(capath) = &tls.capath {
+                settings = settings.ca_path(capath);
+            }
+            if let Some(alpn) = &tls.alpn {
+                settings = settings.alpn(alpn.as_bytes());
+            }
             if let Some((cert, key)) = &tls.client_auth {
                 settings = settings.client_auth(cert, key);
             }
             options = options.tls(settings);
         }
         let client = Client::connect(options.build()?)?;
+        let gone = unsubscribed_filters(config);
+        if !gone.is_empty() {
+            let borrowed: Vec<&str> = gone.iter().map(String::as_str).collect();
+            if config.mqtt5 {
+                client
+                    .unsubscribe_with(&borrowed, Vec::new())?
+                    .wait_timeout(Duration::from_secs(10))?;
+            } else {
+                client
+                    .unsubscribe(&borrowed)?
+                    .wait_timeout(Duration::from_secs(10))?;
+            }
+        }
         let filters: Vec<(String, QoS)> = config
             .topics
             .iter()
             .filter(|topic| topic.incoming())
             .map(|topic| (topic.remote_filter(), topic.qos))
             .collect();
-        if !filters.is_empty() {
+        if filters.is_empty() {
+            return Ok(client);
+        }
+        let refused: Vec<bool> = if config.mqtt5 {
+            let borrowed: Vec<(&str, SubscribeOptions)> = filters
+                .iter()
+                .map(|(filter, qos)| {
+                    let options = SubscribeOptions {
+                        no_local: true,
+                        retain_as_published: true,
+                        ..SubscribeOptions::qos(*qos)
+                    };
+                    (filter.as_str(), options)
+                })
+                .collect();
+            client
+                .subscribe_with(&borrowed, SubscribeProperties::default())?
+                .wait_timeout(Duration::from_secs(10))?
+                .iter()
+                .map(|code| code.is_failure())
+                .collect()
+        } else {
             let borrowed: Vec<(&str, QoS)> = filters
                 .iter()
                 .map(|(filter, qos)| (filter.as_str(), *qos))
                 .collect();
-            let codes = client
+            client
                 .subscribe(&borrowed)?
-                .wait_timeout(Duration::from_secs(10))?;
-            for ((filter, _), code) in filters.iter().zip(codes) {
-                if code == mqtt_client::SubAckReturnCode::Failure {
-                    warn!(
-                        "bridge {}: {host}:{port} refused the subscription to {filter:?}; nothing \
-                         will come in on it",
-                        config.name
-                    );
-                }
+                .wait_timeout(Duration::from_secs(10))?
+                .iter()
+                .map(|code| *code == mqtt_client::SubAckReturnCode::Failure)
+                .collect()
+        };
+        for ((filter, _), refused) in filters.iter().zip(refused) {
+            if refused {
+                warn!(
+                    "bridge {}: {host}:{port} refused the subscription to {filter:?}; nothing \
+                     will come in on it",
+                    config.name
+                );
             }
         }
         Ok(client)
@@ -266,7 +342,7 @@ impl Bridge {
             .filter(|topic| topic.outgoing())
             .map(|topic| (topic.local_filter(), topic.qos))
             .collect();
-        let mut local = match Local::connect(&self.context, &self.config.local_clientid, &filters) {
+        let mut local = match Local::connect(&self.context, &self.config, &filters) {
             Ok(local) => local,
             Err(why) => return Ending::Lost(why),
         };
@@ -361,6 +437,18 @@ impl Bridge {
                     );
                     return packet_id.map_or(Ok(()), |id| local.acknowledge(id, qos));
                 };
+                // `bridge_outgoing_retain false`: for remote brokers that refuse retained messages.
+                let retain = retain && self.config.outgoing_retain;
+                let limit = self.config.max_packet_size;
+                let size = publish_size(&remote_topic, payload.len(), qos, self.config.mqtt5);
+                if limit != 0 && size > limit as usize {
+                    warn!(
+                        "bridge {}: message on {topic:?} not sent: its PUBLISH of {size} bytes is \
+                         over bridge_max_packet_size {limit}",
+                        self.config.name
+                    );
+                    return packet_id.map_or(Ok(()), |id| local.acknowledge(id, qos));
+                }
                 let pending = match remote.publish(&remote_topic, &payload, qos, retain) {
                     Ok(pending) => pending,
                     Err(error) if qos == QoS::AtMostOnce => {
@@ -416,5 +504,78 @@ impl Bridge {
                 true,
             ));
         }
+    }
+}
+
+/// The remote filters of the `out`-only lines, which the bridge unsubscribes on connecting when
+/// `bridge_attempt_unsubscribe` is on: a persistent remote session may still hold them from a
+/// time when the line was `in` or `both` (mosquitto.conf(5), `bridge_attempt_unsubscribe`).
+fn unsubscribed_filters(config: &BridgeConfig) -> Vec<String> {
+    if !config.attempt_unsubscribe {
+        return Vec::new();
+    }
+    let mut filters: Vec<String> = config
+        .topics
+        .iter()
+        .filter(|topic| !topic.incoming())
+        .map(|topic| topic.remote_filter())
+        .filter(|filter| {
+            // Not one an `in` line subscribes to again right after.
+            !config
+                .topics
+                .iter()
+                .any(|other| other.incoming() && other.remote_filter() == *filter)
+        })
+        .collect();
+    filters.sort();
+    filters.dedup();
+    filters
+}
+
+/// The size in bytes of the PUBLISH that carries a `payload_len`-byte message on `topic`: fixed
+/// header, topic, packet identifier above QoS 0 (3.1.1 §3.3), and at 5.0 an empty property
+/// length (the bridge forwards no properties to the remote yet).
+fn publish_size(topic: &str, payload_len: usize, qos: QoS, mqtt5: bool) -> usize {
+    let packet_id = if qos == QoS::AtMostOnce { 0 } else { 2 };
+    let body = 2 + topic.len() + packet_id + usize::from(mqtt5) + payload_len;
+    let length_bytes = match body {
+        0..=127 => 1,
+        128..=16_383 => 2,
+        16_384..=2_097_151 => 3,
+        _ => 4,
+    };
+    1 + length_bytes + body
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bridge(lines: &str) -> BridgeConfig {
+        let text = format!("connection t\naddress 127.0.0.1\n{lines}");
+        crate::Config::parse(&text, "t.conf")
+            .expect("parses")
+            .bridges
+            .remove(0)
+    }
+
+    #[test]
+    fn out_lines_are_unsubscribed_unless_an_in_line_wants_the_filter() {
+        let config = bridge(
+            "topic a/# out 1\ntopic b/# both 1\ntopic c/# out 0 l/ r/\ntopic c/# in 0 x/ r/\n",
+        );
+        assert_eq!(unsubscribed_filters(&config), ["a/#"]);
+        let off = bridge("topic a/# out 1\nbridge_attempt_unsubscribe false\n");
+        assert!(unsubscribed_filters(&off).is_empty());
+    }
+
+    #[test]
+    fn publish_size_counts_every_byte() {
+        // 0x30, length, 0x00 0x01 't', then 2 payload bytes: 7 bytes at QoS 0.
+        assert_eq!(publish_size("t", 2, QoS::AtMostOnce, false), 7);
+        assert_eq!(publish_size("t", 2, QoS::AtLeastOnce, false), 9);
+        assert_eq!(publish_size("t", 2, QoS::AtLeastOnce, true), 10);
+        // A body of 128 bytes needs two bytes of remaining length.
+        assert_eq!(publish_size("t", 125, QoS::AtMostOnce, false), 131);
     }
 }
