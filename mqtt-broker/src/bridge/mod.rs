@@ -7,14 +7,17 @@
 //!
 //! - **remote**: an `mqtt-client` [`Client`](mqtt_client::Client) to the other broker, over TCP or
 //!   TLS, announced as a bridge when `try_private` is on (the top bit of the protocol level; the other
-//!   broker then does not send back what the bridge publishes);
+//!   broker then does not send back what the bridge publishes), or at MQTT 5.0 with
+//!   `bridge_protocol_version mqttv50` (No Local and Retain As Published on its subscriptions
+//!   instead of the bridge bit);
 //! - **local**: an ordinary MQTT connection to this broker, but over an in-process duplex instead of
 //!   TCP (`local.rs`, `duplex.rs`). It is served by the same reader and writer threads as any client,
 //!   so the router, the session rules, queueing, `$SYS` counters and persistence apply unchanged: the
 //!   bridge needs no special path through the router, only two marks on its session (it is a bridge,
 //!   so the router does not send back what it publishes here; it is trusted, so no password or ACL
 //!   applies, as in mosquitto). TCP to ourselves would have needed a plain listener reachable from
-//!   this host and credentials, and would cost a system call per packet.
+//!   this host and credentials, and would cost a system call per packet. At 5.0 it speaks 5.0
+//!   too, so that messages keep their properties across the bridge.
 //!
 //! **Nothing acknowledged is lost across an outage.** The local session is persistent (clean session
 //! 0). A message from this broker is acknowledged to it (PUBACK, or PUBREC at QoS 2) only after the
@@ -49,8 +52,10 @@
 //! too (unless `notifications_local_only`), where a Will sets `0` if the bridge vanishes.
 //!
 //! **Reconnection.** After a failed attempt the next `address` is tried; after a lost connection the
-//! first one again. Between attempts the bridge waits `restart_timeout` (constant, or doubling with
-//! jitter between two bounds). A broker shutting down stops each bridge first, with DISCONNECT.
+//! first one again (`round_robin false`) or the next (`round_robin true`). Between attempts the
+//! bridge waits `restart_timeout` (constant, or doubling with jitter between two bounds); with
+//! `start_type once` it does not try again at all. A broker shutting down stops each bridge
+//! first, with DISCONNECT.
 
 pub(crate) mod config;
 pub(crate) mod duplex;
@@ -424,6 +429,7 @@ impl Bridge {
                 topic,
                 payload,
                 retain,
+                properties,
             } => {
                 let Some(remote_topic) = self
                     .config
@@ -440,7 +446,13 @@ impl Bridge {
                 // `bridge_outgoing_retain false`: for remote brokers that refuse retained messages.
                 let retain = retain && self.config.outgoing_retain;
                 let limit = self.config.max_packet_size;
-                let size = publish_size(&remote_topic, payload.len(), qos, self.config.mqtt5);
+                let properties_len = self.config.mqtt5.then(|| {
+                    local::forwarded(&properties)
+                        .iter()
+                        .map(mqtt_codec::v5::Property::encoded_len)
+                        .sum()
+                });
+                let size = publish_size(&remote_topic, payload.len(), qos, properties_len);
                 if limit != 0 && size > limit as usize {
                     warn!(
                         "bridge {}: message on {topic:?} not sent: its PUBLISH of {size} bytes is \
@@ -449,7 +461,10 @@ impl Bridge {
                     );
                     return packet_id.map_or(Ok(()), |id| local.acknowledge(id, qos));
                 }
-                let pending = match remote.publish(&remote_topic, &payload, qos, retain) {
+                // At 5.0 both sides are 5.0 and the properties go on as they came (dropped by the
+                // client at 3.1.1, where there are none).
+                let sent = remote.publish_with(&remote_topic, &payload, qos, retain, properties);
+                let pending = match sent {
                     Ok(pending) => pending,
                     Err(error) if qos == QoS::AtMostOnce => {
                         debug!(
@@ -490,7 +505,13 @@ impl Bridge {
             );
             return Ok(());
         };
-        local.publish(&topic, &message.payload, message.qos, message.retain)
+        local.publish(
+            &topic,
+            &message.payload,
+            message.qos,
+            message.retain,
+            &message.properties,
+        )
     }
 
     /// Publishes the bridge's state here, retained, if notifications are on.
@@ -533,18 +554,23 @@ fn unsubscribed_filters(config: &BridgeConfig) -> Vec<String> {
 }
 
 /// The size in bytes of the PUBLISH that carries a `payload_len`-byte message on `topic`: fixed
-/// header, topic, packet identifier above QoS 0 (3.1.1 §3.3), and at 5.0 an empty property
-/// length (the bridge forwards no properties to the remote yet).
-fn publish_size(topic: &str, payload_len: usize, qos: QoS, mqtt5: bool) -> usize {
+/// header, topic, packet identifier above QoS 0 (3.1.1 §3.3), and at 5.0 the Property Length and
+/// the `properties` bytes (5.0 §3.3.2.3; `None` at 3.1.1).
+fn publish_size(topic: &str, payload_len: usize, qos: QoS, properties: Option<usize>) -> usize {
     let packet_id = if qos == QoS::AtMostOnce { 0 } else { 2 };
-    let body = 2 + topic.len() + packet_id + usize::from(mqtt5) + payload_len;
-    let length_bytes = match body {
+    let properties = properties.map_or(0, |len| variable_length(len) + len);
+    let body = 2 + topic.len() + packet_id + properties + payload_len;
+    1 + variable_length(body) + body
+}
+
+/// The bytes of a Variable Byte Integer holding `value` (3.1.1 §2.2.3, 5.0 §1.5.5).
+fn variable_length(value: usize) -> usize {
+    match value {
         0..=127 => 1,
         128..=16_383 => 2,
         16_384..=2_097_151 => 3,
         _ => 4,
-    };
-    1 + length_bytes + body
+    }
 }
 
 #[cfg(test)]
@@ -572,10 +598,31 @@ mod tests {
     #[test]
     fn publish_size_counts_every_byte() {
         // 0x30, length, 0x00 0x01 't', then 2 payload bytes: 7 bytes at QoS 0.
-        assert_eq!(publish_size("t", 2, QoS::AtMostOnce, false), 7);
-        assert_eq!(publish_size("t", 2, QoS::AtLeastOnce, false), 9);
-        assert_eq!(publish_size("t", 2, QoS::AtLeastOnce, true), 10);
+        assert_eq!(publish_size("t", 2, QoS::AtMostOnce, None), 7);
+        assert_eq!(publish_size("t", 2, QoS::AtLeastOnce, None), 9);
+        assert_eq!(publish_size("t", 2, QoS::AtLeastOnce, Some(0)), 10);
         // A body of 128 bytes needs two bytes of remaining length.
-        assert_eq!(publish_size("t", 125, QoS::AtMostOnce, false), 131);
+        assert_eq!(publish_size("t", 125, QoS::AtMostOnce, None), 131);
+        // At 5.0 the size is what the codec encodes, properties included.
+        let properties = [
+            mqtt_codec::v5::Property::UserProperty("unit", "C"),
+            mqtt_codec::v5::Property::ContentType("text/plain"),
+        ];
+        let publish = mqtt_codec::v5::Publish {
+            topic: Some(mqtt_codec::TopicName::new("a/b").expect("topic")),
+            payload: &[0; 200],
+            delivery: mqtt_codec::Delivery::new(QoS::AtLeastOnce, mqtt_codec::PacketId::MIN, false),
+            retain: false,
+            properties: mqtt_codec::v5::Properties::from_slice(&properties),
+        };
+        let mut bytes = Vec::new();
+        mqtt_codec::v5::Packet::from(publish)
+            .encode(&mut bytes)
+            .expect("encodes");
+        let properties_len = properties.iter().map(|p| p.encoded_len()).sum();
+        assert_eq!(
+            publish_size("a/b", 200, QoS::AtLeastOnce, Some(properties_len)),
+            bytes.len()
+        );
     }
 }

@@ -664,3 +664,116 @@ fn outgoing_retain_off_and_max_packet_size() {
         "nothing was retained on the remote"
     );
 }
+
+/// A 5.0 client of `port`.
+fn client5(port: u16, id: &str) -> Client {
+    let options = ConnectOptions::builder("127.0.0.1", port)
+        .client_id(id)
+        .mqtt5(mqtt_client::v5::ConnectProperties::default())
+        .build()
+        .expect("options");
+    Client::connect(options).expect("client connects")
+}
+
+/// The properties a 5.0 bridge must carry unchanged [MQTT5-3.3.2-18] (5.0 §3.3.2.3).
+fn request_properties(tag: &str) -> mqtt_client::v5::PublishProperties {
+    mqtt_client::v5::PublishProperties {
+        payload_format_indicator: Some(1),
+        content_type: Some("text/plain".into()),
+        response_topic: Some(format!("replies/{tag}")),
+        correlation_data: Some(tag.as_bytes().to_vec()),
+        user_properties: vec![
+            ("trace".into(), tag.into()),
+            ("trace".into(), "again".into()),
+        ],
+        ..Default::default()
+    }
+}
+
+/// Checks that `message` carries `request_properties(tag)`.
+fn assert_carried(message: &Message, tag: &str) {
+    let expected = request_properties(tag);
+    let got = &message.properties;
+    assert_eq!(
+        got.payload_format_indicator,
+        expected.payload_format_indicator
+    );
+    assert_eq!(got.content_type, expected.content_type);
+    assert_eq!(got.response_topic, expected.response_topic);
+    assert_eq!(got.correlation_data, expected.correlation_data);
+    assert_eq!(got.user_properties, expected.user_properties);
+}
+
+/// `publish` of a QoS 1 message with `request_properties(tag)`.
+fn publish5(client: &Client, topic: &str, tag: &str) {
+    client
+        .publish_with(topic, tag, QoS::AtLeastOnce, false, request_properties(tag))
+        .expect("publish")
+        .wait_timeout(PATIENCE)
+        .expect("PUBACK");
+}
+
+/// Across a 5.0 bridge between our brokers, a message keeps its 5.0 properties both ways: the
+/// bridge's local side speaks 5.0 too.
+#[test]
+fn a_5_0_bridge_forwards_message_properties_both_ways() {
+    let b = ours(0, "");
+    let a = ours(
+        0,
+        &format!(
+            "connection p\naddress 127.0.0.1:{}\nremote_clientid props\nrestart_timeout 1\n\
+             bridge_protocol_version mqttv50\ntopic p/# both 1\n",
+            port(&b)
+        ),
+    );
+    let state_topic = "$SYS/broker/connection/props/state";
+    let (_watch, watch) = subscriber(port(&b), "watch", &[state_topic]);
+    state(&watch, state_topic, "1");
+    let sa = client5(port(&a), "sa");
+    let sb = client5(port(&b), "sb");
+    for subscriber in [&sa, &sb] {
+        subscriber
+            .subscribe(&[("p/#", QoS::AtLeastOnce)])
+            .expect("subscribe")
+            .wait_timeout(PATIENCE)
+            .expect("SUBACK");
+    }
+    let (on_a, on_b) = (sa.messages(), sb.messages());
+    publish5(&client5(port(&a), "pa"), "p/from-a", "out");
+    publish5(&client5(port(&b), "pb"), "p/from-b", "in");
+    let got = until(&on_b, "p/from-a");
+    assert_carried(got.last().expect("a message"), "out");
+    let got = until(&on_a, "p/from-b");
+    assert_carried(got.last().expect("a message"), "in");
+}
+
+/// Our broker bridged at 5.0 to mosquitto: properties survive the trip into mosquitto and back.
+#[test]
+fn a_5_0_bridge_to_mosquitto_forwards_message_properties() {
+    let mosquitto = Mosquitto::start();
+    let ours = ours(
+        0,
+        &format!(
+            "connection mp\naddress 127.0.0.1:{}\nremote_clientid ours-props\nrestart_timeout 1\n\
+             bridge_protocol_version mqttv50\ntopic mp/# both 1\n",
+            mosquitto.port
+        ),
+    );
+    let state_topic = "$SYS/broker/connection/ours-props/state";
+    let (_watch, watch) = subscriber(mosquitto.port, "watch", &[state_topic]);
+    state(&watch, state_topic, "1");
+    let s_ours = client5(port(&ours), "s-ours");
+    let s_mosq = client5(mosquitto.port, "s-mosq");
+    for subscriber in [&s_ours, &s_mosq] {
+        subscriber
+            .subscribe(&[("mp/#", QoS::AtLeastOnce)])
+            .expect("subscribe")
+            .wait_timeout(PATIENCE)
+            .expect("SUBACK");
+    }
+    let (on_ours, on_mosq) = (s_ours.messages(), s_mosq.messages());
+    publish5(&client5(port(&ours), "p-ours"), "mp/ours", "out");
+    publish5(&client5(mosquitto.port, "p-mosq"), "mp/mosq", "in");
+    assert_carried(until(&on_mosq, "mp/ours").last().expect("a message"), "out");
+    assert_carried(until(&on_ours, "mp/mosq").last().expect("a message"), "in");
+}
