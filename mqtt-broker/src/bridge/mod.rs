@@ -154,12 +154,17 @@ impl Bridge {
                     self.backoff.reset();
                     // After a lost connection, `round_robin false` goes back to the main (first)
                     // address; `round_robin true` goes on to the next one, as mosquitto does.
+                    let on_secondary = index % self.config.addresses.len() != 0;
                     index = if self.config.round_robin {
                         index + 1
                     } else {
                         0
                     };
-                    let ending = self.serve(&remote);
+                    // Without round_robin, a bridge on a secondary address keeps looking for the
+                    // main one, and moves back to it as soon as it answers.
+                    let probe = (on_secondary && !self.config.round_robin)
+                        .then(|| self.config.addresses[0].clone());
+                    let ending = self.serve(&remote, probe);
                     self.notify_local(false);
                     let say_goodbye = self.config.notifications
                         && !self.config.notifications_local_only
@@ -339,7 +344,11 @@ impl Bridge {
     }
 
     /// Carries messages both ways until a connection is lost or the broker stops.
-    fn serve(&mut self, remote: &Client) -> Ending {
+    ///
+    /// With `main`, the connection is to a secondary address: every `restart_timeout` (its first
+    /// number) the bridge tries a TCP connection to the main address, and once one succeeds it
+    /// leaves the secondary, to connect to the main address again (mosquitto's `round_robin false`).
+    fn serve(&mut self, remote: &Client, main: Option<(String, u16)>) -> Ending {
         let filters: Vec<(String, QoS)> = self
             .config
             .topics
@@ -365,12 +374,17 @@ impl Bridge {
                 return Ending::Lost(why);
             }
         }
+        let probe = match &main {
+            Some(_) => crossbeam_channel::tick(self.config.restart_timeout.0),
+            None => crossbeam_channel::never(),
+        };
         let ending = loop {
             let ready = {
                 let mut select = Select::new();
                 select.recv(&self.stopped);
                 select.recv(&local.events);
                 select.recv(&notifications);
+                select.recv(&probe);
                 if let Some(front) = unacknowledged.front() {
                     select.recv(&front.result);
                 }
@@ -394,6 +408,12 @@ impl Bridge {
                     }
                     Err(TryRecvError::Empty) => Ok(()),
                     Err(TryRecvError::Disconnected) => Err("remote connection closed".into()),
+                },
+                3 => match (probe.try_recv(), &main) {
+                    (Ok(_), Some((host, port))) if reachable(host, *port) => Err(format!(
+                        "the main address {host}:{port} answers again; moving back to it"
+                    )),
+                    _ => Ok(()),
                 },
                 _ => match unacknowledged.front().map(|front| front.result.try_recv()) {
                     Some(Ok(Ok(()))) => match unacknowledged.pop_front() {
@@ -526,6 +546,19 @@ impl Bridge {
             ));
         }
     }
+}
+
+/// Whether a TCP connection to `host:port` can be opened (closed at once): the probe of the main
+/// address. It blocks the bridge's thread for up to a second per address, which delays its
+/// messages by as much, once per `restart_timeout`.
+fn reachable(host: &str, port: u16) -> bool {
+    use std::net::{TcpStream, ToSocketAddrs};
+    let Ok(addresses) = (host, port).to_socket_addrs() else {
+        return false;
+    };
+    addresses
+        .into_iter()
+        .any(|address| TcpStream::connect_timeout(&address, Duration::from_secs(1)).is_ok())
 }
 
 /// The remote filters of the `out`-only lines, which the bridge unsubscribes on connecting when

@@ -777,3 +777,62 @@ fn a_5_0_bridge_to_mosquitto_forwards_message_properties() {
     assert_carried(until(&on_mosq, "mp/ours").last().expect("a message"), "out");
     assert_carried(until(&on_ours, "mp/mosq").last().expect("a message"), "in");
 }
+
+/// `round_robin false` (the default): connected to the second address because the first did not
+/// answer, the bridge moves back to the first as soon as a broker listens there.
+#[test]
+fn without_round_robin_the_bridge_moves_back_to_the_main_address() {
+    let main_port = free_port();
+    let secondary = ours(0, "");
+    let _local = ours(
+        0,
+        &format!(
+            "connection rr\naddress 127.0.0.1:{main_port} 127.0.0.1:{}\nremote_clientid rr\n\
+             restart_timeout 1\ntopic rr/# out 1\n",
+            port(&secondary)
+        ),
+    );
+    let state_topic = "$SYS/broker/connection/rr/state";
+    let (_on_secondary, on_secondary) = subscriber(port(&secondary), "w2", &[state_topic]);
+    state(&on_secondary, state_topic, "1");
+    let main = ours(main_port, "");
+    let (_on_main, on_main) = subscriber(port(&main), "w1", &[state_topic]);
+    state(&on_main, state_topic, "1");
+}
+
+/// `round_robin true`: after losing the first address, the bridge goes on to the second, and stays
+/// there even though the first comes back.
+#[test]
+fn with_round_robin_a_lost_connection_moves_on_to_the_next_address() {
+    let first = ours(0, "");
+    let first_port = port(&first);
+    let second = ours(0, "");
+    let local = ours(
+        0,
+        &format!(
+            "connection rr2\naddress 127.0.0.1:{first_port} 127.0.0.1:{}\nremote_clientid rr2\n\
+             round_robin true\nrestart_timeout 1\ntopic rr2/# out 1\n",
+            port(&second)
+        ),
+    );
+    let state_topic = "$SYS/broker/connection/rr2/state";
+    let (_w1, w1) = subscriber(first_port, "w1", &[state_topic]);
+    state(&w1, state_topic, "1");
+    let (_w2, w2) = subscriber(port(&second), "w2", &[state_topic, "rr2/#"]);
+    drop((_w1, w1));
+    first.shutdown();
+    state(&w2, state_topic, "1");
+    // The first broker is back on its port; the bridge stays on the second.
+    let first = ours(first_port, "");
+    let (_w1, w1) = subscriber(port(&first), "w1", &["rr2/#"]);
+    let p = client(port(&local), "p");
+    publish(&p, "rr2/x", "still via the second");
+    let got = until(&w2, "rr2/x");
+    assert_eq!(topics(&got).last(), Some(&"rr2/x"));
+    // Had the bridge moved back, the first broker's subscriber would have it first.
+    assert!(
+        w1.recv_timeout(Duration::ZERO).is_none(),
+        "nothing on the first"
+    );
+    drop(_w1);
+}
