@@ -113,6 +113,14 @@ pub enum StartType {
     Automatic,
     /// Once at start; after a failed attempt or a lost connection the bridge stops for good.
     Once,
+    /// When `threshold` messages wait for the remote; stopped again after `idle_timeout` without
+    /// traffic.
+    Lazy {
+        /// `threshold` (default 10).
+        threshold: usize,
+        /// `idle_timeout` (default 60 s).
+        idle_timeout: Duration,
+    },
 }
 
 /// One `topic` line.
@@ -196,7 +204,7 @@ fn map(topic: &str, filter: &str, from: &str, to: &str) -> Option<String> {
 
 /// The bridge options of mosquitto this broker does not implement, each with the reason: refused
 /// by name, so that nobody believes they are in force.
-const NOT_IMPLEMENTED: [(&str, &str); 6] = [
+const NOT_IMPLEMENTED: [(&str, &str); 4] = [
     (
         "bridge_bind_address",
         "the client library connects from the address the system picks",
@@ -212,14 +220,6 @@ const NOT_IMPLEMENTED: [(&str, &str); 6] = [
     (
         "bridge_require_ocsp",
         "the TLS client does not check OCSP responses",
-    ),
-    (
-        "idle_timeout",
-        "it belongs to `start_type lazy`, which is not implemented",
-    ),
-    (
-        "threshold",
-        "it belongs to `start_type lazy`, which is not implemented",
     ),
 ];
 
@@ -256,6 +256,8 @@ struct Pending {
     max_packet_size: u32,
     round_robin: bool,
     start_type: Option<StartType>,
+    threshold: Option<usize>,
+    idle_timeout: Option<Duration>,
     capath: Option<std::path::PathBuf>,
     tls13_only: bool,
     alpn: Option<String>,
@@ -312,6 +314,8 @@ impl BridgeParser {
                     | "bridge_max_packet_size"
                     | "round_robin"
                     | "start_type"
+                    | "threshold"
+                    | "idle_timeout"
                     | "bridge_capath"
                     | "bridge_tls_version"
                     | "bridge_alpn"
@@ -438,19 +442,20 @@ impl BridgeParser {
                 bridge.start_type = Some(match value {
                     "automatic" => StartType::Automatic,
                     "once" => StartType::Once,
-                    "lazy" => {
-                        return Err(
-                            "`start_type lazy` is not implemented: use automatic or once \
-                                    (see the README)"
-                                .into(),
-                        );
-                    }
+                    "lazy" => StartType::Lazy {
+                        threshold: 10,
+                        idle_timeout: Duration::from_secs(60),
+                    },
                     _ => {
                         return Err(format!(
                             "`start_type` is automatic, lazy or once, not `{value}`"
                         ));
                     }
                 });
+            }
+            "threshold" => bridge.threshold = Some(number(name, value, 1, 1_000_000)? as usize),
+            "idle_timeout" => {
+                bridge.idle_timeout = Some(Duration::from_secs(number(name, value, 1, 86_400)?));
             }
             _ => bridge.insecure = boolean(name, value)?, // bridge_insecure
         }
@@ -514,6 +519,20 @@ impl Pending {
                 "bridge `{name}`: `local_password` needs `local_username` [MQTT-3.1.2-22]"
             ));
         }
+        let start_type = match self.start_type {
+            Some(StartType::Lazy { .. }) => StartType::Lazy {
+                threshold: self.threshold.unwrap_or(10),
+                idle_timeout: self.idle_timeout.unwrap_or(Duration::from_secs(60)),
+            },
+            other => {
+                if self.threshold.is_some() || self.idle_timeout.is_some() {
+                    return Err(format!(
+                        "bridge `{name}`: `threshold` and `idle_timeout` belong to `start_type lazy`"
+                    ));
+                }
+                other.unwrap_or(StartType::Automatic)
+            }
+        };
         let remote_clientid = self
             .remote_clientid
             .unwrap_or_else(|| format!("{}.{name}", hostname()));
@@ -538,7 +557,7 @@ impl Pending {
             outgoing_retain: self.outgoing_retain.unwrap_or(true),
             max_packet_size: self.max_packet_size,
             round_robin: self.round_robin,
-            start_type: self.start_type.unwrap_or(StartType::Automatic),
+            start_type,
             keepalive: self.keepalive.unwrap_or(Duration::from_secs(60)),
             remote_username: self.remote_username,
             remote_password: self.remote_password,
@@ -795,6 +814,25 @@ mod tests {
         ])
         .expect("parses");
         assert!(!bridges[0].mqtt5 && bridges[0].local_clean_session);
+        let lazy = |extra: &[&str]| {
+            let mut lines = vec!["connection l", "address h", "topic #", "start_type lazy"];
+            lines.extend(extra);
+            parse(&lines).expect("parses")[0].start_type
+        };
+        assert_eq!(
+            lazy(&[]),
+            StartType::Lazy {
+                threshold: 10,
+                idle_timeout: Duration::from_secs(60)
+            }
+        );
+        assert_eq!(
+            lazy(&["threshold 3", "idle_timeout 7"]),
+            StartType::Lazy {
+                threshold: 3,
+                idle_timeout: Duration::from_secs(7)
+            }
+        );
     }
 
     #[test]
@@ -804,7 +842,6 @@ mod tests {
             ("bridge_identity", "rustls"),
             ("bridge_bind_address", "address"),
             ("bridge_require_ocsp", "OCSP"),
-            ("idle_timeout", "lazy"),
         ] {
             let (_, message) = parse(&["connection a", &format!("{name} x")]).expect_err(name);
             assert!(message.contains(name) && message.contains(why), "{message}");
@@ -838,8 +875,8 @@ mod tests {
             (&["connection a", "topic a/# out 0 pre/+/ r/"], 2),
             (&["connection a", "address h:99999"], 2),
             (&["connection a", "bridge_psk 00ff"], 2),
-            (&["connection a", "start_type lazy"], 2),
-            (&["connection a", "threshold 10"], 2),
+            (&["connection a", "threshold 0"], 2),
+            (&["connection a", "address h", "topic x", "threshold 5"], 1), // not lazy
             (&["connection a", "bridge_tls_version tlsv1.1"], 2),
             (&["connection a", "bridge_protocol_version mqttv6"], 2),
             (

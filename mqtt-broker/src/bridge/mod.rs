@@ -54,7 +54,9 @@
 //! **Reconnection.** After a failed attempt the next `address` is tried; after a lost connection the
 //! first one again (`round_robin false`) or the next (`round_robin true`). Between attempts the
 //! bridge waits `restart_timeout` (constant, or doubling with jitter between two bounds); with
-//! `start_type once` it does not try again at all. A broker shutting down stops each bridge
+//! `start_type once` it does not try again at all. With `start_type lazy` only the local side is
+//! open until `threshold` messages wait (held unacknowledged), and an `idle_timeout` without traffic
+//! closes the remote side again. A broker shutting down stops each bridge
 //! first, with DISCONNECT.
 
 pub(crate) mod config;
@@ -110,6 +112,8 @@ enum Ending {
     Stop,
     /// A connection was lost; reconnect.
     Lost(String),
+    /// A lazy bridge saw no traffic for `idle_timeout`: disconnect, and wait for `threshold` again.
+    Idle,
 }
 
 /// A message of this broker's sent to the remote, waiting for the remote's acknowledgement before
@@ -126,6 +130,9 @@ struct Bridge {
     stopped: Receiver<()>,
     try_private: bool,
     backoff: mqtt_client::reconnect::Backoff,
+    /// A lazy bridge's local side, opened while it waits for `threshold` messages, with the
+    /// messages that arrived meanwhile (unacknowledged), for `serve` to carry first.
+    waiting: Option<(Local, Vec<LocalEvent>)>,
 }
 
 impl Bridge {
@@ -140,13 +147,90 @@ impl Bridge {
             config,
             context,
             stopped,
+            waiting: None,
         }
     }
 
-    fn run(mut self) {
+    /// `start_type lazy`: opens the local side and waits until `threshold` messages wait for the
+    /// remote (or the in-flight window, `max_inflight_messages`, is full: the rest then queue in
+    /// the session, beyond the bridge's sight). False if the broker stops meanwhile.
+    fn wait_for_threshold(&mut self, threshold: usize) -> bool {
+        let filters = self.outgoing_filters();
+        let mut local = loop {
+            match Local::connect(&self.context, &self.config, &filters) {
+                Ok(local) => break local,
+                Err(why) => {
+                    warn!("bridge {}: {why}", self.config.name);
+                    if self.stopped.recv_timeout(self.backoff.next_delay()).is_ok() {
+                        return false;
+                    }
+                }
+            }
+        };
+        // Down, and now listening: for a lazy bridge this `0` comes once its local subscriptions are
+        // in place, so that whoever waits for it knows messages are counted from then on.
         self.notify_local(false);
+        let window = self.context.router.max_inflight();
+        let threshold = if window == 0 {
+            threshold
+        } else {
+            threshold.min(window)
+        };
+        let mut held: Vec<LocalEvent> = Vec::new();
+        let mut pending = std::mem::take(&mut local.early);
+        let mut count = pending
+            .iter()
+            .filter(|event| matches!(event, LocalEvent::Publish { .. }))
+            .count();
+        held.append(&mut pending);
+        while count < threshold {
+            crossbeam_channel::select! {
+                recv(self.stopped) -> _ => {
+                    local.close();
+                    return false;
+                }
+                recv(local.events) -> event => match event {
+                    Ok(LocalEvent::Closed) | Err(_) => {
+                        local.close();
+                        return self.wait_for_threshold(threshold);
+                    }
+                    Ok(event) => {
+                        count += usize::from(matches!(event, LocalEvent::Publish { .. }));
+                        held.push(event);
+                    }
+                },
+            }
+        }
+        info!(
+            "bridge {}: {count} messages wait for the remote (threshold); starting",
+            self.config.name
+        );
+        self.waiting = Some((local, held));
+        true
+    }
+
+    /// The local filters of the lines that carry messages out.
+    fn outgoing_filters(&self) -> Vec<(String, QoS)> {
+        self.config
+            .topics
+            .iter()
+            .filter(|topic| topic.outgoing())
+            .map(|topic| (topic.local_filter(), topic.qos))
+            .collect()
+    }
+
+    fn run(mut self) {
+        if !matches!(self.config.start_type, StartType::Lazy { .. }) {
+            self.notify_local(false);
+        }
         let mut index = 0;
         loop {
+            if let StartType::Lazy { threshold, .. } = self.config.start_type
+                && self.waiting.is_none()
+                && !self.wait_for_threshold(threshold)
+            {
+                return;
+            }
             let (host, port) = self.config.addresses[index % self.config.addresses.len()].clone();
             let ending = match self.connect_remote(&host, port) {
                 Ok(remote) => {
@@ -168,7 +252,7 @@ impl Bridge {
                     self.notify_local(false);
                     let say_goodbye = self.config.notifications
                         && !self.config.notifications_local_only
-                        && matches!(ending, Ending::Stop);
+                        && matches!(ending, Ending::Stop | Ending::Idle);
                     // A clean stop discards the Will, so the remote state is set to 0 by hand.
                     if say_goodbye
                         && let Ok(pending) = remote.publish(
@@ -196,11 +280,19 @@ impl Bridge {
                 }
                 Err(error) => {
                     index += 1;
+                    // A lazy bridge's held messages go back to its session, to be sent again.
+                    if let Some((local, _)) = self.waiting.take() {
+                        local.close();
+                    }
                     Ending::Lost(format!("cannot connect to {host}:{port}: {error}"))
                 }
             };
             match ending {
                 Ending::Stop => return,
+                Ending::Idle => info!(
+                    "bridge {}: idle for idle_timeout; disconnected until threshold is reached",
+                    self.config.name
+                ),
                 Ending::Lost(why) if self.config.start_type == StartType::Once => {
                     warn!(
                         "bridge {}: {why}; not restarted (start_type once)",
@@ -349,17 +441,22 @@ impl Bridge {
     /// number) the bridge tries a TCP connection to the main address, and once one succeeds it
     /// leaves the secondary, to connect to the main address again (mosquitto's `round_robin false`).
     fn serve(&mut self, remote: &Client, main: Option<(String, u16)>) -> Ending {
-        let filters: Vec<(String, QoS)> = self
-            .config
-            .topics
-            .iter()
-            .filter(|topic| topic.outgoing())
-            .map(|topic| (topic.local_filter(), topic.qos))
-            .collect();
-        let mut local = match Local::connect(&self.context, &self.config, &filters) {
-            Ok(local) => local,
-            Err(why) => return Ending::Lost(why),
+        let mut local = match self.waiting.take() {
+            Some((mut local, mut held)) => {
+                held.append(&mut local.early);
+                local.early = held;
+                local
+            }
+            None => match Local::connect(&self.context, &self.config, &self.outgoing_filters()) {
+                Ok(local) => local,
+                Err(why) => return Ending::Lost(why),
+            },
         };
+        let idle_timeout = match self.config.start_type {
+            StartType::Lazy { idle_timeout, .. } => Some(idle_timeout),
+            _ => None,
+        };
+        let mut last_traffic = std::time::Instant::now();
         // Up only now that both sides carry messages, so that whoever waits for `1` can rely on it.
         self.notify_local(true);
         if self.config.notifications && !self.config.notifications_local_only {
@@ -379,12 +476,17 @@ impl Bridge {
             None => crossbeam_channel::never(),
         };
         let ending = loop {
+            let idle = match idle_timeout {
+                Some(timeout) => crossbeam_channel::at(last_traffic + timeout),
+                None => crossbeam_channel::never(),
+            };
             let ready = {
                 let mut select = Select::new();
                 select.recv(&self.stopped);
                 select.recv(&local.events);
                 select.recv(&notifications);
                 select.recv(&probe);
+                select.recv(&idle);
                 if let Some(front) = unacknowledged.front() {
                     select.recv(&front.result);
                 }
@@ -396,12 +498,18 @@ impl Bridge {
                     _ => break Ending::Stop,
                 },
                 1 => match local.events.try_recv() {
-                    Ok(event) => self.outgoing(event, remote, &mut local, &mut unacknowledged),
+                    Ok(event) => {
+                        last_traffic = std::time::Instant::now();
+                        self.outgoing(event, remote, &mut local, &mut unacknowledged)
+                    }
                     Err(TryRecvError::Empty) => Ok(()),
                     Err(TryRecvError::Disconnected) => Err("local connection closed".into()),
                 },
                 2 => match notifications.try_recv() {
-                    Ok(Notification::Message(message)) => self.incoming(&message, &mut local),
+                    Ok(Notification::Message(message)) => {
+                        last_traffic = std::time::Instant::now();
+                        self.incoming(&message, &mut local)
+                    }
                     Ok(Notification::Connected { .. }) => Ok(()),
                     Ok(Notification::ConnectionLost(error)) => {
                         Err(format!("connection lost: {error}"))
@@ -413,6 +521,10 @@ impl Bridge {
                     (Ok(_), Some((host, port))) if reachable(host, *port) => Err(format!(
                         "the main address {host}:{port} answers again; moving back to it"
                     )),
+                    _ => Ok(()),
+                },
+                4 => match idle.try_recv() {
+                    Ok(_) if unacknowledged.is_empty() => break Ending::Idle,
                     _ => Ok(()),
                 },
                 _ => match unacknowledged.front().map(|front| front.result.try_recv()) {

@@ -836,3 +836,45 @@ fn with_round_robin_a_lost_connection_moves_on_to_the_next_address() {
     );
     drop(_w1);
 }
+
+/// `start_type lazy`: the bridge connects only once `threshold` messages wait for the remote,
+/// carries them in order, disconnects after `idle_timeout` without traffic, and starts again at
+/// the next `threshold`.
+#[test]
+fn a_lazy_bridge_starts_at_the_threshold_and_stops_when_idle() {
+    let remote = ours(0, "");
+    let state_topic = "$SYS/broker/connection/lazy/state";
+    let (_watch, watch) = subscriber(port(&remote), "watch", &[state_topic, "l/#"]);
+    let local = ours(
+        0,
+        &format!(
+            "connection lz\naddress 127.0.0.1:{}\nremote_clientid lazy\nrestart_timeout 1\n\
+             start_type lazy\nthreshold 3\nidle_timeout 1\ntopic l/# out 1\n",
+            port(&remote)
+        ),
+    );
+    // The lazy bridge publishes its `0` here once it counts messages.
+    let (_local_watch, local_watch) = subscriber(port(&local), "local-watch", &[state_topic]);
+    state(&local_watch, state_topic, "0");
+    let p = client(port(&local), "p");
+    publish(&p, "l/1", "");
+    publish(&p, "l/2", "");
+    // Below the threshold nothing crosses: a message published on the remote itself arrives
+    // before any of them, and before the bridge says it is up.
+    publish(&client(port(&remote), "r"), "l/sentinel", "");
+    let got = until(&watch, "l/sentinel");
+    assert_eq!(topics(&got), ["l/sentinel"], "the bridge stayed down");
+    publish(&p, "l/3", "");
+    let got = until(&watch, "l/3");
+    let carried: Vec<&str> = topics(&got)
+        .into_iter()
+        .filter(|topic| topic.starts_with("l/"))
+        .collect();
+    assert_eq!(carried, ["l/1", "l/2", "l/3"]);
+    // Idle for a second: the bridge says goodbye on the remote, then starts again when needed.
+    state(&watch, state_topic, "0");
+    for n in 4..7 {
+        publish(&p, &format!("l/{n}"), "");
+    }
+    until(&watch, "l/6");
+}
