@@ -4,8 +4,8 @@
 //! It speaks MQTT with `mqtt-codec` directly rather than through `mqtt-client`, because the bridge
 //! must choose when to acknowledge: a message from this broker is acknowledged (PUBACK, or PUBREC for
 //! QoS 2) only once the remote broker has acknowledged it, so a message this broker still holds is
-//! never one that the remote might not have. The session is persistent (clean session 0) and
-//! announced as a bridge (the top bit of the protocol level), so that the router does not send back
+//! never one that the remote might not have. The session is persistent (clean session 0, unless
+//! `local_cleansession true`) and announced as a bridge (the top bit of the protocol level), so that the router does not send back
 //! what the bridge publishes here.
 //!
 //! With `bridge_protocol_version mqttv50` it speaks 5.0 to this broker too, so that a message's 5.0
@@ -82,7 +82,8 @@ pub(crate) struct Local {
 }
 
 impl Local {
-    /// Connects to the broker as `client_id` (persistent session, bridge bit set), subscribes to
+    /// Connects to the broker as the bridge's `local_clientid` (persistent session unless
+    /// `local_cleansession`; bridge bit at 3.1.1, No Local at 5.0), subscribes to
     /// `filters`, and returns once the subscriptions are in place (SUBACK), so that what is published
     /// from then on is carried.
     pub(crate) fn connect(
