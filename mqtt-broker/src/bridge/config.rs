@@ -26,11 +26,39 @@ pub struct BridgeConfig {
     pub addresses: Vec<(String, u16)>,
     /// The `topic` lines.
     pub topics: Vec<BridgeTopic>,
-    /// `bridge_protocol_version`: `mqttv311` (default) or `mqttv31`.
+    /// `bridge_protocol_version`: `mqttv311` (default) or `mqttv31`; ignored when `mqtt5` is set.
     pub level: ProtocolLevel,
-    /// `cleansession` (default false): whether the remote session is clean. The local session is
-    /// always persistent, so that this broker queues messages for the remote while it is away.
+    /// `bridge_protocol_version mqttv50`: the remote connection speaks MQTT 5.0.
+    pub mqtt5: bool,
+    /// `cleansession` (default false): whether the remote session is clean.
     pub clean_session: bool,
+    /// `local_cleansession` (default: `cleansession`): whether the bridge's session in this broker
+    /// is clean. A persistent one (false) makes this broker queue messages for the remote while it
+    /// is away; a clean one drops them.
+    pub local_clean_session: bool,
+    /// `local_username` / `local_password`: the credentials of the local side's CONNECT. The local
+    /// side is trusted as mosquitto trusts its bridges (no password check, no ACL), so they only
+    /// name the session's user in this broker's log lines.
+    pub local_username: Option<String>,
+    /// See `local_username`.
+    pub local_password: Option<String>,
+    /// `bridge_attempt_unsubscribe` (default true): UNSUBSCRIBE, on the remote broker, the remote
+    /// filter of each `out` line, so that a line changed from `in` to `out` stops bringing
+    /// messages in from a persistent remote session.
+    pub attempt_unsubscribe: bool,
+    /// `bridge_outgoing_retain` (default true): false clears the retain flag of every message sent
+    /// to the remote broker (for remote brokers without retained messages).
+    pub outgoing_retain: bool,
+    /// `bridge_max_packet_size` (default 0, no limit): a message for the remote broker whose
+    /// PUBLISH would be larger is not sent (acknowledged here, logged). At 5.0 the remote's own
+    /// Maximum Packet Size applies too, and the smaller wins.
+    pub max_packet_size: u32,
+    /// `round_robin` (default false): with false the first `address` is the main one, and the
+    /// bridge goes back to it when a connection to another is lost; with true the next address
+    /// is tried after each failure or loss.
+    pub round_robin: bool,
+    /// `start_type` (default automatic).
+    pub start_type: StartType,
     /// `keepalive_interval` (default 60 s, at least 5 s) of the remote connection.
     pub keepalive: Duration,
     /// `local_clientid` (default `local.<remote_clientid>`): the bridge's session in this broker.
@@ -63,12 +91,36 @@ pub struct BridgeConfig {
 /// TLS settings of a bridge's remote connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BridgeTls {
-    /// CA certificates (PEM) the remote broker's certificate must chain to.
-    pub cafile: std::path::PathBuf,
+    /// CA certificates (PEM) the remote broker's certificate must chain to (`bridge_cafile`; with
+    /// only `bridge_capath`, none from a file).
+    pub cafile: Option<std::path::PathBuf>,
     /// The bridge's own certificate chain and key (PEM), if the remote asks for one.
     pub client_auth: Option<(std::path::PathBuf, std::path::PathBuf)>,
     /// Accept a remote certificate whose name does not match the address (testing only).
     pub insecure: bool,
+    /// `bridge_capath`: a directory of PEM CA certificates, trusted too.
+    pub capath: Option<std::path::PathBuf>,
+    /// `bridge_tls_version tlsv1.3`: TLS 1.3 only. `tlsv1.2` (the default) offers 1.2 and 1.3.
+    pub tls13_only: bool,
+    /// `bridge_alpn`: the protocol offered in ALPN.
+    pub alpn: Option<String>,
+}
+
+/// `start_type`: when the bridge connects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartType {
+    /// At start, and again after each lost connection (the default).
+    Automatic,
+    /// Once at start; after a failed attempt or a lost connection the bridge stops for good.
+    Once,
+    /// When `threshold` messages wait for the remote; stopped again after `idle_timeout` without
+    /// traffic.
+    Lazy {
+        /// `threshold` (default 10).
+        threshold: usize,
+        /// `idle_timeout` (default 60 s).
+        idle_timeout: Duration,
+    },
 }
 
 /// One `topic` line.
@@ -150,26 +202,34 @@ fn map(topic: &str, filter: &str, from: &str, to: &str) -> Option<String> {
     Some(format!("{to}{}", topic.strip_prefix(from)?))
 }
 
-/// The bridge options of mosquitto this broker does not implement: refused by name, so that nobody
-/// believes they are in force.
-const NOT_IMPLEMENTED: [&str; 16] = [
-    "bridge_alpn",
-    "bridge_attempt_unsubscribe",
-    "bridge_bind_address",
-    "bridge_capath",
-    "bridge_identity",
-    "bridge_max_packet_size",
-    "bridge_outgoing_retain",
-    "bridge_psk",
-    "bridge_require_ocsp",
-    "bridge_tls_version",
-    "idle_timeout",
-    "local_password",
-    "local_username",
-    "round_robin",
-    "start_type",
-    "threshold",
+/// The bridge options of mosquitto this broker does not implement, each with the reason: refused
+/// by name, so that nobody believes they are in force.
+const NOT_IMPLEMENTED: [(&str, &str); 4] = [
+    (
+        "bridge_bind_address",
+        "the client library connects from the address the system picks",
+    ),
+    (
+        "bridge_identity",
+        "TLS-PSK is not available: rustls implements no pre-shared-key cipher suites",
+    ),
+    (
+        "bridge_psk",
+        "TLS-PSK is not available: rustls implements no pre-shared-key cipher suites",
+    ),
+    (
+        "bridge_require_ocsp",
+        "the TLS client does not check OCSP responses",
+    ),
 ];
+
+/// Why an option is not implemented, if it is one of those.
+fn not_implemented(name: &str) -> Option<&'static str> {
+    NOT_IMPLEMENTED
+        .iter()
+        .find(|(known, _)| *known == name)
+        .map(|(_, why)| *why)
+}
 
 /// Reads the bridge directives of a configuration file, one line at a time.
 #[derive(Debug, Default)]
@@ -186,7 +246,21 @@ struct Pending {
     addresses: Vec<(String, u16)>,
     topics: Vec<BridgeTopic>,
     level: Option<ProtocolLevel>,
+    mqtt5: bool,
     clean_session: bool,
+    local_clean_session: Option<bool>,
+    local_username: Option<String>,
+    local_password: Option<String>,
+    attempt_unsubscribe: Option<bool>,
+    outgoing_retain: Option<bool>,
+    max_packet_size: u32,
+    round_robin: bool,
+    start_type: Option<StartType>,
+    threshold: Option<usize>,
+    idle_timeout: Option<Duration>,
+    capath: Option<std::path::PathBuf>,
+    tls13_only: bool,
+    alpn: Option<String>,
     keepalive: Option<Duration>,
     local_clientid: Option<String>,
     remote_clientid: Option<String>,
@@ -206,7 +280,7 @@ struct Pending {
 impl BridgeParser {
     /// Whether `name` is a bridge directive (and so belongs to this parser).
     pub(crate) fn handles(name: &str) -> bool {
-        NOT_IMPLEMENTED.contains(&name)
+        not_implemented(name).is_some()
             || matches!(
                 name,
                 "connection"
@@ -232,6 +306,19 @@ impl BridgeParser {
                     | "bridge_certfile"
                     | "bridge_keyfile"
                     | "bridge_insecure"
+                    | "local_cleansession"
+                    | "local_username"
+                    | "local_password"
+                    | "bridge_attempt_unsubscribe"
+                    | "bridge_outgoing_retain"
+                    | "bridge_max_packet_size"
+                    | "round_robin"
+                    | "start_type"
+                    | "threshold"
+                    | "idle_timeout"
+                    | "bridge_capath"
+                    | "bridge_tls_version"
+                    | "bridge_alpn"
             )
     }
 
@@ -255,9 +342,10 @@ impl BridgeParser {
             ));
             return Ok(());
         }
-        if NOT_IMPLEMENTED.contains(&name) {
+        if let Some(why) = not_implemented(name) {
             return Err(format!(
-                "`{name}` is a mosquitto bridge option this broker does not implement (see the README)"
+                "`{name}` is a mosquitto bridge option this broker does not implement: {why} \
+                 (see the README)"
             ));
         }
         let Some((_, bridge)) = &mut self.current else {
@@ -276,15 +364,15 @@ impl BridgeParser {
                 bridge.level = Some(match value {
                     "mqttv311" => ProtocolLevel::Mqtt311,
                     "mqttv31" => ProtocolLevel::Mqtt31,
-                    "mqttv50" => {
-                        return Err("MQTT 5 is not supported: use mqttv311 or mqttv31".into());
-                    }
+                    "mqttv50" => ProtocolLevel::Mqtt311,
                     _ => {
                         return Err(format!(
-                            "`bridge_protocol_version` is mqttv311 or mqttv31, not `{value}`"
+                            "`bridge_protocol_version` is mqttv50, mqttv311 or mqttv31, not \
+                             `{value}`"
                         ));
                     }
                 });
+                bridge.mqtt5 = value == "mqttv50";
             }
             "cleansession" => bridge.clean_session = boolean(name, value)?,
             "keepalive_interval" => {
@@ -315,6 +403,60 @@ impl BridgeParser {
             "bridge_cafile" => bridge.cafile = Some(value.into()),
             "bridge_certfile" => bridge.certfile = Some(value.into()),
             "bridge_keyfile" => bridge.keyfile = Some(value.into()),
+            "bridge_capath" => bridge.capath = Some(value.into()),
+            "bridge_tls_version" => {
+                bridge.tls13_only = match value {
+                    "tlsv1.3" => true,
+                    "tlsv1.2" => false,
+                    "tlsv1.1" | "tlsv1" => {
+                        return Err(format!(
+                            "`bridge_tls_version {value}` is not available: rustls speaks TLS 1.2 \
+                             and 1.3 only"
+                        ));
+                    }
+                    _ => {
+                        return Err(format!(
+                            "`bridge_tls_version` is tlsv1.3 or tlsv1.2, not `{value}`"
+                        ));
+                    }
+                };
+            }
+            "bridge_alpn" => {
+                if value.is_empty() || value.len() > 255 {
+                    return Err("`bridge_alpn` needs a protocol name of 1 to 255 bytes".into());
+                }
+                bridge.alpn = Some(value.into());
+            }
+            "local_cleansession" => bridge.local_clean_session = Some(boolean(name, value)?),
+            "local_username" => bridge.local_username = Some(value.into()),
+            "local_password" => bridge.local_password = Some(value.into()),
+            "bridge_attempt_unsubscribe" => {
+                bridge.attempt_unsubscribe = Some(boolean(name, value)?);
+            }
+            "bridge_outgoing_retain" => bridge.outgoing_retain = Some(boolean(name, value)?),
+            "bridge_max_packet_size" => {
+                bridge.max_packet_size = number(name, value, 0, 268_435_460)? as u32;
+            }
+            "round_robin" => bridge.round_robin = boolean(name, value)?,
+            "start_type" => {
+                bridge.start_type = Some(match value {
+                    "automatic" => StartType::Automatic,
+                    "once" => StartType::Once,
+                    "lazy" => StartType::Lazy {
+                        threshold: 10,
+                        idle_timeout: Duration::from_secs(60),
+                    },
+                    _ => {
+                        return Err(format!(
+                            "`start_type` is automatic, lazy or once, not `{value}`"
+                        ));
+                    }
+                });
+            }
+            "threshold" => bridge.threshold = Some(number(name, value, 1, 1_000_000)? as usize),
+            "idle_timeout" => {
+                bridge.idle_timeout = Some(Duration::from_secs(number(name, value, 1, 86_400)?));
+            }
             _ => bridge.insecure = boolean(name, value)?, // bridge_insecure
         }
         Ok(())
@@ -341,34 +483,56 @@ impl Pending {
                 "bridge `{name}` has no `topic`: it would carry nothing"
             ));
         }
-        let tls = match (self.cafile, self.certfile, self.keyfile) {
-            (None, None, None) => None,
-            (None, _, _) => {
+        let tls_on = self.cafile.is_some() || self.capath.is_some();
+        let tls = |cafile, client_auth| BridgeTls {
+            cafile,
+            client_auth,
+            insecure: self.insecure,
+            capath: self.capath.clone(),
+            tls13_only: self.tls13_only,
+            alpn: self.alpn.clone(),
+        };
+        let tls = match (tls_on, self.certfile, self.keyfile) {
+            (false, None, None) => None,
+            (false, _, _) => {
                 return Err(format!(
-                    "bridge `{name}`: `bridge_certfile`/`bridge_keyfile` need `bridge_cafile` (TLS)"
+                    "bridge `{name}`: `bridge_certfile`/`bridge_keyfile` need `bridge_cafile` or \
+                     `bridge_capath` (TLS)"
                 ));
             }
-            (Some(cafile), None, None) => Some(BridgeTls {
-                cafile,
-                client_auth: None,
-                insecure: self.insecure,
-            }),
-            (Some(cafile), Some(cert), Some(key)) => Some(BridgeTls {
-                cafile,
-                client_auth: Some((cert, key)),
-                insecure: self.insecure,
-            }),
+            (true, None, None) => Some(tls(self.cafile, None)),
+            (true, Some(cert), Some(key)) => Some(tls(self.cafile, Some((cert, key)))),
             _ => {
                 return Err(format!(
                     "bridge `{name}`: `bridge_certfile` and `bridge_keyfile` go together"
                 ));
             }
         };
-        if self.insecure && tls.is_none() {
+        if (self.insecure || self.tls13_only || self.alpn.is_some()) && tls.is_none() {
             return Err(format!(
-                "bridge `{name}`: `bridge_insecure` without `bridge_cafile`"
+                "bridge `{name}`: `bridge_insecure`, `bridge_tls_version` and `bridge_alpn` need \
+                 `bridge_cafile` or `bridge_capath` (TLS)"
             ));
         }
+        if self.local_password.is_some() && self.local_username.is_none() {
+            return Err(format!(
+                "bridge `{name}`: `local_password` needs `local_username` [MQTT-3.1.2-22]"
+            ));
+        }
+        let start_type = match self.start_type {
+            Some(StartType::Lazy { .. }) => StartType::Lazy {
+                threshold: self.threshold.unwrap_or(10),
+                idle_timeout: self.idle_timeout.unwrap_or(Duration::from_secs(60)),
+            },
+            other => {
+                if self.threshold.is_some() || self.idle_timeout.is_some() {
+                    return Err(format!(
+                        "bridge `{name}`: `threshold` and `idle_timeout` belong to `start_type lazy`"
+                    ));
+                }
+                other.unwrap_or(StartType::Automatic)
+            }
+        };
         let remote_clientid = self
             .remote_clientid
             .unwrap_or_else(|| format!("{}.{name}", hostname()));
@@ -384,7 +548,16 @@ impl Pending {
             addresses: self.addresses,
             topics: self.topics,
             level: self.level.unwrap_or(ProtocolLevel::Mqtt311),
+            mqtt5: self.mqtt5,
             clean_session: self.clean_session,
+            local_clean_session: self.local_clean_session.unwrap_or(self.clean_session),
+            local_username: self.local_username,
+            local_password: self.local_password,
+            attempt_unsubscribe: self.attempt_unsubscribe.unwrap_or(true),
+            outgoing_retain: self.outgoing_retain.unwrap_or(true),
+            max_packet_size: self.max_packet_size,
+            round_robin: self.round_robin,
+            start_type,
             keepalive: self.keepalive.unwrap_or(Duration::from_secs(60)),
             remote_username: self.remote_username,
             remote_password: self.remote_password,
@@ -592,6 +765,90 @@ mod tests {
     }
 
     #[test]
+    fn the_directives_added_for_mosquitto_parity() {
+        let bridges = parse(&[
+            "connection v5",
+            "address a:1 b:2",
+            "topic t/# both 1",
+            "bridge_protocol_version mqttv50",
+            "cleansession true",
+            "local_cleansession false",
+            "local_username bridge-user",
+            "local_password secret",
+            "bridge_attempt_unsubscribe false",
+            "bridge_outgoing_retain false",
+            "bridge_max_packet_size 1000",
+            "round_robin true",
+            "start_type once",
+            "bridge_capath /etc/ssl/certs",
+            "bridge_tls_version tlsv1.3",
+            "bridge_alpn mqtt",
+        ])
+        .expect("parses");
+        let bridge = &bridges[0];
+        assert!(bridge.mqtt5 && bridge.clean_session && !bridge.local_clean_session);
+        assert_eq!(bridge.local_username.as_deref(), Some("bridge-user"));
+        assert_eq!(bridge.local_password.as_deref(), Some("secret"));
+        assert!(!bridge.attempt_unsubscribe && !bridge.outgoing_retain && bridge.round_robin);
+        assert_eq!(bridge.max_packet_size, 1000);
+        assert_eq!(bridge.start_type, StartType::Once);
+        let tls = bridge
+            .tls
+            .as_ref()
+            .expect("bridge_capath alone turns TLS on");
+        assert_eq!(tls.cafile, None);
+        assert_eq!(
+            tls.capath.as_deref(),
+            Some(std::path::Path::new("/etc/ssl/certs"))
+        );
+        assert!(tls.tls13_only);
+        assert_eq!(tls.alpn.as_deref(), Some("mqtt"));
+        // The last `bridge_protocol_version` wins, and `local_cleansession` follows `cleansession`.
+        let bridges = parse(&[
+            "connection b",
+            "address h",
+            "topic #",
+            "bridge_protocol_version mqttv50",
+            "bridge_protocol_version mqttv311",
+            "cleansession true",
+        ])
+        .expect("parses");
+        assert!(!bridges[0].mqtt5 && bridges[0].local_clean_session);
+        let lazy = |extra: &[&str]| {
+            let mut lines = vec!["connection l", "address h", "topic #", "start_type lazy"];
+            lines.extend(extra);
+            parse(&lines).expect("parses")[0].start_type
+        };
+        assert_eq!(
+            lazy(&[]),
+            StartType::Lazy {
+                threshold: 10,
+                idle_timeout: Duration::from_secs(60)
+            }
+        );
+        assert_eq!(
+            lazy(&["threshold 3", "idle_timeout 7"]),
+            StartType::Lazy {
+                threshold: 3,
+                idle_timeout: Duration::from_secs(7)
+            }
+        );
+    }
+
+    #[test]
+    fn unsupported_options_say_why() {
+        for (name, why) in [
+            ("bridge_psk", "rustls"),
+            ("bridge_identity", "rustls"),
+            ("bridge_bind_address", "address"),
+            ("bridge_require_ocsp", "OCSP"),
+        ] {
+            let (_, message) = parse(&["connection a", &format!("{name} x")]).expect_err(name);
+            assert!(message.contains(name) && message.contains(why), "{message}");
+        }
+    }
+
+    #[test]
     fn defaults_follow_mosquitto() {
         let bridges = parse(&["connection b", "address h", "topic #"]).expect("parses");
         let bridge = &bridges[0];
@@ -599,6 +856,10 @@ mod tests {
         assert_eq!(bridge.topics[0].direction, Direction::Out);
         assert_eq!(bridge.topics[0].qos, QoS::AtMostOnce);
         assert!(bridge.try_private && bridge.notifications && !bridge.clean_session);
+        assert!(!bridge.mqtt5 && !bridge.local_clean_session && !bridge.round_robin);
+        assert!(bridge.attempt_unsubscribe && bridge.outgoing_retain);
+        assert_eq!(bridge.max_packet_size, 0);
+        assert_eq!(bridge.start_type, StartType::Automatic);
         assert_eq!(
             bridge.restart_timeout,
             (Duration::from_secs(5), Duration::from_secs(30))
@@ -613,7 +874,19 @@ mod tests {
             (&["connection a", "topic x out 3"], 2),
             (&["connection a", "topic a/# out 0 pre/+/ r/"], 2),
             (&["connection a", "address h:99999"], 2),
-            (&["connection a", "round_robin true"], 2),
+            (&["connection a", "bridge_psk 00ff"], 2),
+            (&["connection a", "threshold 0"], 2),
+            (&["connection a", "address h", "topic x", "threshold 5"], 1), // not lazy
+            (&["connection a", "bridge_tls_version tlsv1.1"], 2),
+            (&["connection a", "bridge_protocol_version mqttv6"], 2),
+            (
+                &["connection a", "address h", "topic x", "bridge_alpn mqtt"],
+                1,
+            ), // TLS is off
+            (
+                &["connection a", "address h", "topic x", "local_password p"],
+                1,
+            ),
             (&["connection a", "topic x"], 1), // no address: the block's line
             (&["connection a", "address h"], 1), // no topic
             (&["connection a", "address h", "topic x", "connection a"], 4),

@@ -332,6 +332,12 @@ impl Drop for InGroup<'_> {
 }
 
 impl Router {
+    /// `max_inflight_messages` (0: no limit): how many QoS 1/2 messages a lazy bridge can be sent
+    /// before the rest queue, which bounds what it can count toward its `threshold`.
+    pub(crate) fn max_inflight(&self) -> usize {
+        self.limits.max_inflight
+    }
+
     /// A broker state with the persistent sessions and retained messages of `restored`.
     pub(crate) fn new(
         limits: Limits,
