@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use mqttsn_codec::{Message, PubAck, PubRec, ReturnCode, UnsubAck};
 
-use super::{Translator, connack, connection, discovery, subscriptions};
+use super::{Translator, connack, connection, disconnection, discovery, subscriptions};
 use crate::action::{Ack, AckKind, Action, ConnId, Outcome};
 use crate::config::GatewayKind;
 use crate::session::ClientState;
@@ -80,7 +80,7 @@ pub(super) fn lost(
                 .map(|(id, _)| id.clone())
                 .collect();
             for id in ids {
-                connection::tell_disconnected(translator, now, &id, actions);
+                disconnection::tell_disconnected(translator, now, &id, actions);
             }
         }
         return;
@@ -96,10 +96,10 @@ pub(super) fn lost(
         // [SN-6.2-4] The broker could not be reached: congestion, try later.
         log::warn!("{id}: broker connection failed");
         translator.send_to(&id, &connack(ReturnCode::Congestion), actions);
-        connection::disconnect(translator, now, &id, false, actions);
+        disconnection::disconnect(translator, now, &id, false, actions);
     } else {
         log::warn!("{id}: broker connection lost");
-        connection::tell_disconnected(translator, now, &id, actions);
+        disconnection::tell_disconnected(translator, now, &id, actions);
     }
     let _ = now;
 }

@@ -8,13 +8,15 @@
 //! each incoming message to the module that owns its flow, and the sending helpers (`send`,
 //! `send_to`, `send_out`, `send_all`, `pump`), which are the only methods besides the public ones.
 //! Each flow lives in one child module as free functions over `&mut Translator`, and every call
-//! names its module (`connection::lose(self, ...)`, `publish::client_puback(self, ...)`), so a reader
+//! names its module (`disconnection::lose(self, ...)`, `publish::client_puback(self, ...)`), so a reader
 //! goes from a call to its code by the name alone, without this map:
 //!
 //! | Module | Its one job |
 //! |---|---|
 //! | `discovery` | GWINFO in answer to SEARCHGW, ADVERTISE every T_ADV (§6.1) |
-//! | `connection` | CONNECT and the will dialogue (§6.2, §6.3), a client id taken over from another address, will updates (§6.4), the state changes to disconnected and lost (§6.12, §6.14), and the expiry of kept sessions |
+//! | `connection` | CONNECT and the will dialogue (§6.2, §6.3), a client id taken over from another address, the broker side opened before CONNACK |
+//! | `disconnection` | the state changes to disconnected and lost (§6.12, §6.14), the will published, and the expiry of kept sessions |
+//! | `will` | will updates while connected (§6.4) |
 //! | `publish` | registration both ways (§6.5, §6.10), PUBLISH at QoS -1 to 2 both ways (§6.6 to §6.8) |
 //! | `subscriptions` | SUBSCRIBE and UNSUBSCRIBE (§6.9), and the aggregating kind's shared, counted subscriptions (§4.2) |
 //! | `sleep` | keep-alive pings (§6.11) and sleeping clients (§6.14) |
@@ -25,12 +27,14 @@
 
 mod broker;
 mod connection;
+mod disconnection;
 mod discovery;
 #[cfg(test)]
 mod harness;
 mod publish;
 mod sleep;
 mod subscriptions;
+mod will;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -254,12 +258,12 @@ impl Translator {
             self.send_all(&peer, out, &mut actions);
             match expiry {
                 Expiry::None => {}
-                Expiry::Lost => connection::lose(self, now, &id, &mut actions),
+                Expiry::Lost => disconnection::lose(self, now, &id, &mut actions),
                 Expiry::GaveUp => {
                     log::info!("{id}: will dialogue unanswered");
-                    connection::disconnect(self, now, &id, false, &mut actions);
+                    disconnection::disconnect(self, now, &id, false, &mut actions);
                 }
-                Expiry::Expired => connection::expire_session(self, &id, &mut actions),
+                Expiry::Expired => disconnection::expire_session(self, &id, &mut actions),
             }
         }
         actions
@@ -370,8 +374,8 @@ impl Translator {
             Message::Disconnect(disconnect) => {
                 sleep::client_disconnect(self, now, id, disconnect, actions);
             }
-            Message::WillTopicUpd(will) => connection::will_topic_update(self, id, will, actions),
-            Message::WillMsgUpd(will) => connection::will_message_update(self, id, &will, actions),
+            Message::WillTopicUpd(will) => will::will_topic_update(self, id, will, actions),
+            Message::WillMsgUpd(will) => will::will_message_update(self, id, &will, actions),
             // A will message outside the dialogue, or messages only a gateway sends.
             other => log::debug!("{id}: unexpected {:?} ignored", other.msg_type()),
         }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use mqttsn_codec::{Disconnect, Message, PingReq};
 
-use super::{Translator, connection};
+use super::{Translator, connection, disconnection};
 use crate::action::Action;
 use crate::session::ClientState;
 
@@ -66,7 +66,7 @@ pub(super) fn client_disconnect(
         // [SN-6.12-3] [SN-6.14-5]
         _ => {
             translator.send_to(id, &ack, actions);
-            connection::disconnect(translator, now, id, true, actions);
+            disconnection::disconnect(translator, now, id, true, actions);
         }
     }
 }
