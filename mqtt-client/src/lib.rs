@@ -139,7 +139,7 @@
 //! | `transport.rs` | TCP and TLS (rustls), split into a read half and a write half |
 //! | `reconnect.rs` | [`reconnect::Backoff`], exponential backoff with jitter |
 //! | `error.rs` | [`Error`], by who is at fault |
-//! | `bin/cli/` | the options, output format and exit codes of `mqtt-pub` and `mqtt-sub` (`format.rs`: `-F`; `mqtt5.rs`: `-D` and `-x`); part of the binaries, not of the library |
+//! | `bin/cli/` | `mqtt-pub` and `mqtt-sub`: options, their translation to `ConnectOptions`, each tool's run, `-F` output and exit codes (its `mod.rs` maps the files); part of the binaries, not of the library |
 //!
 //! The protocol rules are cited where they are enforced, as `[MQTT-4.3.3-2]` for MQTT 3.1.1
 //! statements, `[V31-DIFF-5]` for the differences of MQTT 3.1 and `[MQTT5-3.3.4-7]` for MQTT 5.0.
