@@ -105,7 +105,7 @@
 //! | a bridge carries topics to and from another broker                    | `bridge/mod.rs`             |
 //! | a bridge's `connection` block is read                                 | `bridge/config.rs`          |
 //! | a bridge's local side is an ordinary connection                       | `bridge/local.rs`           |
-//! | two threads talk as over a socket, in memory                          | `bridge/duplex.rs`          |
+//! | two threads talk as over a socket, in memory                          | `transport/duplex.rs`       |
 //!
 //! **Testing without sockets**
 //!
@@ -132,6 +132,8 @@ pub mod hooks;
 /// of the words the code uses. Documentation only: this module has no items.
 #[doc = include_str!("../ARCHITECTURE.md")]
 pub mod architecture {}
+#[cfg(test)]
+mod layering;
 mod limits;
 mod logging;
 mod message;

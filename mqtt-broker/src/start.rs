@@ -22,6 +22,7 @@ use crate::connection::protocol::Settings;
 use crate::connection::{CONNACK_SERVER_UNAVAILABLE, Connection, Context};
 use crate::hooks::{Listener, Plugins};
 use crate::limits::SystemLimits;
+use crate::message::Message;
 use crate::metrics::Metrics;
 use crate::persistence::{Persistence, Restored};
 use crate::routing::router::Router;
@@ -139,7 +140,7 @@ impl Broker {
         });
         if let Some(logger) = crate::Logger::installed() {
             logger
-                .attach_topic(&context.router)
+                .attach_topic(log_publisher(&context.router))
                 .map_err(StartError::Thread)?;
         }
         let persistence = match store {
@@ -401,4 +402,16 @@ fn refuse(mut stream: TcpStream, plain: bool, peer: SocketAddr, why: &str) {
         let _ = stream.write_all(&CONNACK_SERVER_UNAVAILABLE);
     }
     warn!("{peer}: connection refused with CONNACK 3 (server unavailable): {why}");
+}
+
+/// How `log_dest topic` lines reach `router`: published at QoS 0 while the broker lives. The logger
+/// holds only a weak link, so a stopped broker is not kept alive by its log lines.
+pub(crate) fn log_publisher(router: &Arc<Router>) -> impl Fn(&Message) -> bool + Send + 'static {
+    let router = Arc::downgrade(router);
+    move |message| {
+        router.upgrade().is_some_and(|router| {
+            router.publish(message);
+            true
+        })
+    }
 }

@@ -1,5 +1,5 @@
 //! [`Local`]: a bridge's local side, an MQTT client of this very broker over an in-process duplex
-//! (`duplex.rs`), served by an ordinary reader thread (`connection/reader.rs`) like any network client.
+//! (`transport/duplex.rs`), served by an ordinary reader thread (`connection/reader.rs`) like any network client.
 //!
 //! It speaks MQTT with `mqtt-codec` directly rather than through `mqtt-client`, because the bridge
 //! must choose when to acknowledge: a message from this broker is acknowledged (PUBACK, or PUBREC for
@@ -35,8 +35,8 @@ use mqtt_client::v5::PublishProperties;
 use mqtt_codec::v5;
 
 use super::config::BridgeConfig;
-use super::duplex::{End, duplex};
 use crate::connection::{Connection, Context};
+use crate::transport::duplex::{End, duplex};
 
 /// Connection numbers for in-process connections, far above those of accepted sockets, so that the
 /// two never collide (the router tells a connection from its successor by this number).

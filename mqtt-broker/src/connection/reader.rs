@@ -158,7 +158,7 @@ impl Connection {
     /// in the logs, and for the listener's (whose index, `usize::MAX`, is no listener's).
     pub(crate) fn internal(
         context: Arc<Context>,
-        end: crate::bridge::duplex::End,
+        end: crate::transport::duplex::End,
         peer: SocketAddr,
         id: u64,
     ) -> Self {
@@ -1179,7 +1179,7 @@ mod tests {
 
     #[test]
     fn an_idle_reader_holds_no_buffer_and_a_full_first_read_asks_for_one() {
-        let (client, broker) = crate::bridge::duplex::duplex();
+        let (client, broker) = crate::transport::duplex::duplex();
         let broker = Stream::Memory(broker);
         let mut buffer = ReadBuffer::default();
         // A PINGREQ after a quiet spell: read without a 4 KiB buffer, given back once decoded.

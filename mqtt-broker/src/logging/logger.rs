@@ -20,7 +20,7 @@ use std::cell::Cell;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock, Weak};
+use std::sync::OnceLock;
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use mqtt_codec::QoS;
@@ -30,7 +30,6 @@ use super::syslog::Syslog;
 use super::timestamp;
 use super::{LogDestination, LogSettings, LogType};
 use crate::message::Message;
-use crate::routing::router::Router;
 
 /// Lines waiting for the topic publisher; beyond this they are dropped (for the topic only).
 const TOPIC_BACKLOG: usize = 1024;
@@ -132,9 +131,14 @@ impl Logger {
         self.state.lock().settings.connection_messages
     }
 
-    /// Starts publishing lines through `router`, if `log_dest topic` is set; replaces a previous
-    /// broker's link (whose thread then ends).
-    pub(crate) fn attach_topic(&self, router: &Arc<Router>) -> std::io::Result<()> {
+    /// Starts publishing lines with `publish`, if `log_dest topic` is set; replaces a previous
+    /// broker's link (whose thread then ends). `publish` routes one message and answers false once
+    /// its broker is gone. It is a function rather than the router so that logging, which every
+    /// part of the broker uses, depends on none of them.
+    pub(crate) fn attach_topic(
+        &self,
+        publish: impl Fn(&Message) -> bool + Send + 'static,
+    ) -> std::io::Result<()> {
         let wanted = self
             .state
             .lock()
@@ -145,11 +149,10 @@ impl Logger {
             return Ok(());
         }
         let (sender, receiver) = crossbeam_channel::bounded(TOPIC_BACKLOG);
-        let router = Arc::downgrade(router);
         std::thread::Builder::new()
             .name("log-topic".into())
             .stack_size(128 * 1024)
-            .spawn(move || publish_lines(&receiver, &router))?;
+            .spawn(move || publish_lines(&receiver, &publish))?;
         *self.topic.lock() = Some(sender);
         Ok(())
     }
@@ -278,18 +281,13 @@ pub(crate) fn topic_of(kind: LogType) -> &'static str {
     }
 }
 
-fn publish_lines(receiver: &Receiver<(LogType, String)>, router: &Weak<Router>) {
+fn publish_lines(receiver: &Receiver<(LogType, String)>, publish: &dyn Fn(&Message) -> bool) {
     PUBLISHING.with(|publishing| publishing.set(true));
     for (kind, line) in receiver {
-        let Some(router) = router.upgrade() else {
+        let message = Message::new(topic_of(kind), line.as_bytes(), QoS::AtMostOnce, false);
+        if !publish(&message) {
             return;
-        };
-        router.publish(&Message::new(
-            topic_of(kind),
-            line.as_bytes(),
-            QoS::AtMostOnce,
-            false,
-        ));
+        }
     }
 }
 
@@ -497,7 +495,7 @@ mod tests {
             ..LogSettings::default()
         });
         logger
-            .attach_topic(&broker.context.router)
+            .attach_topic(crate::start::log_publisher(&broker.context.router))
             .expect("the publisher starts");
         let options = mqtt_client::ConnectOptions::builder("127.0.0.1", port)
             .client_id("log-watch")

@@ -1,5 +1,5 @@
 //! [`Stream`]: one accepted connection's byte stream, plain TCP, TLS, or WebSocket over either (or,
-//! for a bridge's local side, an in-process duplex: `bridge/duplex.rs`), shared by its reader and
+//! for a bridge's local side, an in-process duplex: `duplex.rs`), shared by its reader and
 //! writer threads.
 //!
 //! A plain `TcpStream` can be read by one thread and written by another at the same time. A TLS
@@ -46,7 +46,7 @@ pub(crate) enum Stream {
     /// MQTT in WebSocket binary frames, over a plain or a TLS stream.
     WebSocket(Box<WebSocketStream>),
     /// In-process: the local side of a bridge, which is served as an ordinary connection.
-    Memory(crate::bridge::duplex::End),
+    Memory(super::duplex::End),
 }
 
 /// Why a connection's opening handshake failed; the connection is then closed.
