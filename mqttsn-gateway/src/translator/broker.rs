@@ -155,6 +155,9 @@ pub(super) fn done(
                 Outcome::Done(granted) => Some(granted.unwrap_or(requested).min(requested)),
                 _ => None,
             };
+            if granted.is_none() {
+                subscriptions::refused(translator, &id, &filter, actions);
+            }
             subscriptions::suback(translator, &id, msg_id, topic_id, granted, actions);
         }
         (AckKind::UnsubAck { msg_id }, _) => {

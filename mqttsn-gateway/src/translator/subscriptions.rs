@@ -233,6 +233,29 @@ pub(super) fn retained_follow(translator: &mut Translator, client: &str, filter:
 }
 
 /// Aggregating: one client fewer holds `filter`; the last one out unsubscribes the gateway.
+/// The broker refused (or never answered) a SUBSCRIBE: the client does not hold the filter, so the
+/// gateway forgets it too, and an aggregating gateway gives back the share it counted for it (the
+/// last share unsubscribes the gateway's connection). Only a subscription still held is released:
+/// one already removed by UNSUBSCRIBE or a clean session was released then.
+pub(super) fn refused(
+    translator: &mut Translator,
+    id: &str,
+    filter: &str,
+    actions: &mut Vec<Action>,
+) {
+    let Some(session) = translator.sessions.get_mut(id) else {
+        return;
+    };
+    let held = session.subscriptions.len();
+    session.subscriptions.retain(|s| s.filter != filter);
+    if session.subscriptions.len() < held {
+        log::info!("{id}: subscription to {filter} refused by the broker");
+        if translator.config.kind == GatewayKind::Aggregating {
+            release(translator, filter, actions);
+        }
+    }
+}
+
 pub(super) fn release(translator: &mut Translator, filter: &str, actions: &mut Vec<Action>) {
     if let Some(count) = translator.shared.get_mut(filter) {
         *count = count.saturating_sub(1);
@@ -251,6 +274,7 @@ pub(super) fn release(translator: &mut Translator, filter: &str, actions: &mut V
 mod tests {
     use super::super::harness::*;
     use super::*;
+    use crate::action::Outcome;
 
     fn retained(h: &mut Harness, topic: &str, retain: bool) -> Vec<Action> {
         h.broker(crate::action::BrokerEvent::Message {
@@ -260,6 +284,70 @@ mod tests {
             qos: QoS::AtMostOnce,
             retain,
         })
+    }
+
+    /// Sends node `n`'s SUBSCRIBE to `filter` and answers the broker's SUBACK with `outcome`.
+    fn subscribe_answered(h: &mut Harness, n: u16, filter: &str, outcome: Outcome) -> Vec<Action> {
+        let actions = h.from(
+            n,
+            Message::Subscribe(Subscribe {
+                dup: false,
+                qos: SnQoS::AtMostOnce,
+                msg_id: MsgId(7),
+                topic: name(filter),
+            }),
+        );
+        let mut all = actions.clone();
+        for action in actions {
+            if let Action::Subscribe { ack: Some(ack), .. } = action {
+                all.extend(h.broker(crate::action::BrokerEvent::Done(ack, outcome)));
+            }
+        }
+        all
+    }
+
+    /// A SUBSCRIBE the broker refuses is not held: the client is told so, the gateway forgets the
+    /// filter, and an aggregating gateway's count is given back, so the last real holder's
+    /// UNSUBSCRIBE still removes the broker subscription (it once stayed counted forever).
+    #[test]
+    fn a_refused_subscription_is_not_counted_aggregating() {
+        let mut h = Harness::new(GatewayKind::Aggregating);
+        h.connect(1, "c1", true, 30);
+        h.connect(2, "c2", true, 30);
+        let actions = subscribe_answered(&mut h, 1, "x/y", Outcome::Failed);
+        let refusal = sent(&actions)
+            .into_iter()
+            .find_map(|(_, d)| match Message::decode(&d) {
+                Ok(Message::SubAck(suback)) => Some(suback.return_code),
+                _ => None,
+            });
+        assert_eq!(refusal, Some(ReturnCode::NotSupported));
+        assert!(h.translator.sessions["c1"].subscriptions.is_empty());
+        assert!(!h.translator.shared.contains_key("x/y"), "nothing counted");
+        subscribe_answered(&mut h, 2, "x/y", Outcome::Done(Some(QoS::AtMostOnce)));
+        assert_eq!(h.translator.shared.get("x/y"), Some(&1));
+        let actions = h.from(
+            2,
+            Message::Unsubscribe(Unsubscribe {
+                msg_id: MsgId(8),
+                topic: name("x/y"),
+            }),
+        );
+        assert!(
+            actions
+                .iter()
+                .any(|a| matches!(a, Action::Unsubscribe { conn, filter, .. }
+                if *conn == ConnId::GATEWAY && filter == "x/y")),
+            "the last holder's UNSUBSCRIBE reaches the broker: {actions:?}"
+        );
+    }
+
+    #[test]
+    fn a_refused_subscription_is_forgotten_transparent() {
+        let mut h = Harness::new(GatewayKind::Transparent);
+        h.connect(1, "c1", true, 30);
+        subscribe_answered(&mut h, 1, "x/y", Outcome::Failed);
+        assert!(h.translator.sessions["c1"].subscriptions.is_empty());
     }
 
     /// [MQTT-3.3.1-8] [MQTT-3.8.4-3] A node subscribing to a filter the gateway already holds
