@@ -18,8 +18,42 @@ fn tool(name: &str) -> Command {
     command
 }
 
-/// Waits for `child` within the test's patience, killing it if it hangs.
-fn wait(mut child: Child) -> (ExitStatus, String) {
+/// A tool's process, killed when dropped unless it was waited for: a test that fails (panics)
+/// between starting a tool and waiting for it leaves no process behind.
+struct Running(Option<Child>);
+
+impl From<Child> for Running {
+    fn from(child: Child) -> Self {
+        Self(Some(child))
+    }
+}
+
+impl std::ops::Deref for Running {
+    type Target = Child;
+
+    fn deref(&self) -> &Child {
+        self.0.as_ref().expect("not yet waited for")
+    }
+}
+
+impl std::ops::DerefMut for Running {
+    fn deref_mut(&mut self) -> &mut Child {
+        self.0.as_mut().expect("not yet waited for")
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Waits for `running` within the test's patience, killing it if it hangs.
+fn wait(mut running: Running) -> (ExitStatus, String) {
+    let mut child = running.0.take().expect("waited for once");
     let (done, finished) = mpsc::channel();
     let mut stdout = child.stdout.take();
     let reader = thread::spawn(move || {
@@ -46,7 +80,7 @@ fn wait(mut child: Child) -> (ExitStatus, String) {
 }
 
 /// Starts `mqtt-sub` with `args` (plus `-d`) and returns once it has subscribed.
-fn subscriber(broker: &Broker, args: &[&str]) -> Child {
+fn subscriber(broker: &Broker, args: &[&str]) -> Running {
     let port = broker.port().to_string();
     let mut child = tool("mqtt-sub")
         .args(["-p", &port, "-d"])
@@ -54,6 +88,7 @@ fn subscriber(broker: &Broker, args: &[&str]) -> Child {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
+        .map(Running::from)
         .expect("starting mqtt-sub");
     let stderr = child.stderr.take().expect("stderr");
     let (subscribed, ready) = mpsc::channel();
@@ -77,6 +112,7 @@ fn publish(broker: &Broker, args: &[&str]) -> ExitStatus {
         .args(args)
         .stdout(Stdio::piped())
         .spawn()
+        .map(Running::from)
         .expect("starting mqtt-pub");
     wait(child).0
 }
@@ -111,6 +147,7 @@ fn pub_sends_each_line_of_stdin_and_sub_formats_them() {
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
+        .map(Running::from)
         .expect("starting mqtt-pub");
     publisher
         .stdin
@@ -152,6 +189,7 @@ fn sub_timeout_exits_with_27() {
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
+        .map(Running::from)
         .expect("starting mqtt-sub");
     assert_eq!(wait(child).0.code(), Some(27));
 }
@@ -164,6 +202,7 @@ fn unreachable_broker_and_usage_errors_exit_with_1() {
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
+        .map(Running::from)
         .expect("starting mqtt-pub");
     assert_eq!(wait(child).0.code(), Some(1));
     let child = tool("mqtt-pub")
@@ -171,6 +210,7 @@ fn unreachable_broker_and_usage_errors_exit_with_1() {
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
+        .map(Running::from)
         .expect("starting mqtt-pub");
     assert_eq!(wait(child).0.code(), Some(1), "no message given");
 }
@@ -181,6 +221,7 @@ fn help_reads_like_a_manual() {
         .arg("--help")
         .stdout(Stdio::piped())
         .spawn()
+        .map(Running::from)
         .expect("starting mqtt-pub");
     let (status, output) = wait(child);
     assert!(status.success());
@@ -202,6 +243,7 @@ fn version_names_the_tool_and_the_crate() {
             .arg("--version")
             .stdout(Stdio::piped())
             .spawn()
+            .map(Running::from)
             .expect("starting the tool");
         let (status, output) = wait(child);
         assert!(status.success());
@@ -214,7 +256,7 @@ fn version_names_the_tool_and_the_crate() {
 
 /// mosquitto_sub with `args` (plus `-d`), once subscribed, and what it prints with its debug lines
 /// (which it writes to standard output: `Client ...` and `Subscribed (mid...` lines) taken out.
-fn mosquitto_sub(broker: &Broker, args: &[&str]) -> (Child, thread::JoinHandle<String>) {
+fn mosquitto_sub(broker: &Broker, args: &[&str]) -> (Running, thread::JoinHandle<String>) {
     let port = broker.port().to_string();
     // Its debug lines go through stdio's buffer: stdbuf (coreutils) makes them arrive as written.
     let mut child = Command::new("stdbuf")
@@ -223,6 +265,7 @@ fn mosquitto_sub(broker: &Broker, args: &[&str]) -> (Child, thread::JoinHandle<S
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
+        .map(Running::from)
         .unwrap_or_else(|error| {
             panic!("starting mosquitto_sub (apt-get install mosquitto-clients): {error}")
         });
@@ -321,6 +364,7 @@ fn exit_after_subscribe_and_unsubscribe_clean_a_session() {
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
+            .map(Running::from)
             .expect("starting mqtt-sub");
         wait(child)
     };
@@ -540,6 +584,7 @@ fn a_session_expiry_from_dash_x_keeps_subscriptions_between_runs() {
         ])
         .stdout(Stdio::piped())
         .spawn()
+        .map(Running::from)
         .expect("starting mqtt-sub");
     let (status, output) = wait(child);
     assert!(status.success());

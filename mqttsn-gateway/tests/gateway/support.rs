@@ -204,3 +204,29 @@ pub(crate) fn next_sn(client: &mut Client) -> mqttsn_gateway::client::Received {
 pub(crate) fn result_is_disconnected<T: std::fmt::Debug>(result: Result<T, Error>) -> bool {
     matches!(result, Err(Error::Disconnected))
 }
+
+/// A program started by a test, killed when dropped: a test that fails (panics) before its program
+/// exits leaves no process behind. Waiting for it through `Deref` is as for a `Child`; killing one
+/// that already exited does nothing.
+pub(crate) struct KillOnDrop(pub(crate) Child);
+
+impl std::ops::Deref for KillOnDrop {
+    type Target = Child;
+
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for KillOnDrop {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

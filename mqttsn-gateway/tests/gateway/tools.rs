@@ -61,6 +61,7 @@ fn mqttsn_sub_prints_one_message() {
         ])
         .stdout(Stdio::piped())
         .spawn()
+        .map(KillOnDrop)
         .expect("runs");
     let publisher = broker.mqtt_client("tool-pub");
     let stdout = child.stdout.take().expect("piped");
@@ -100,6 +101,7 @@ fn mqttsn_sub_prints_a_predefined_id_in_hex() {
         .args(["-p", &port, "-T", "7", "-1", "-v", "-i", "tool-sub-pre"])
         .stdout(Stdio::piped())
         .spawn()
+        .map(KillOnDrop)
         .expect("runs");
     let publisher = broker.mqtt_client("tool-pub-pre");
     let stdout = child.stdout.take().expect("piped");
@@ -193,6 +195,7 @@ fn mqttsn_sub_disconnects_on_sigint_and_sigterm() {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
+            .map(KillOnDrop)
             .expect("runs");
         let stdout = child.stdout.take().expect("piped");
         let (lines, received) = crossbeam_channel::unbounded();
@@ -250,6 +253,7 @@ fn mqttsn_pub_disconnects_on_sigint_while_waiting() {
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
+        .map(KillOnDrop)
         .expect("runs");
     // Message type is the second byte of a one-byte-length header: CONNECT 0x04, PUBLISH 0x0C,
     // DISCONNECT 0x18.
