@@ -87,6 +87,19 @@ impl<'a> Reader<'a> {
         utf8(bytes)
     }
 
+    /// A string checked by the rules of [`string`](Self::string) but not returned: an empty string
+    /// stands in for it. Short ASCII strings without U+0000, which most property names and values
+    /// are, are recognised in one pass over the bytes without the general UTF-8 check.
+    #[inline]
+    pub(crate) fn checked_string(&mut self) -> Result<&'a str, DecodeError> {
+        let bytes = self.binary()?;
+        // 1..=127 is ASCII other than U+0000: subtracting 1 maps it to 0..=126, and U+0000 to 255.
+        if !bytes.iter().all(|&byte| byte.wrapping_sub(1) < 0x7F) {
+            utf8(bytes)?;
+        }
+        Ok("")
+    }
+
     /// A string checked for UTF-8 only: for topics, whose constructors look for U+0000 in the same
     /// pass as the wildcards, so that the bytes are scanned once.
     #[inline]

@@ -236,32 +236,40 @@ impl<'a> Property<'a> {
     /// identifier 5.0 does not define, or a value that is not of its type (a string that is not UTF-8,
     /// a pair missing its value, a Variable Byte Integer longer than needed), is malformed (5.0
     /// §2.2.2.2, [MQTT5-1.5.4-1] [MQTT5-1.5.4-2] [MQTT5-1.5.7-1] [MQTT5-1.5.5-1]).
+    ///
+    /// `string` reads each string value. Iterating passes [`Reader::string`]; the decoder's check
+    /// passes [`Reader::checked_string`], which validates the string without making a `&str` (an
+    /// empty one stands in for it), since checking the set needs only the numbers and the Response
+    /// Topic, which is always read whole.
     #[inline]
-    fn read(reader: &mut Reader<'a>) -> Result<Self, DecodeError> {
+    fn read(
+        reader: &mut Reader<'a>,
+        string: impl Fn(&mut Reader<'a>) -> Result<&'a str, DecodeError>,
+    ) -> Result<Self, DecodeError> {
         Ok(match reader.var_int()? {
             0x01 => Self::PayloadFormatIndicator(reader.u8()?),
             0x02 => Self::MessageExpiryInterval(reader.u32()?),
-            0x03 => Self::ContentType(reader.string()?),
+            0x03 => Self::ContentType(string(reader)?),
             0x08 => Self::ResponseTopic(reader.string()?),
             0x09 => Self::CorrelationData(reader.binary()?),
             0x0B => Self::SubscriptionIdentifier(reader.var_int()?),
             0x11 => Self::SessionExpiryInterval(reader.u32()?),
-            0x12 => Self::AssignedClientIdentifier(reader.string()?),
+            0x12 => Self::AssignedClientIdentifier(string(reader)?),
             0x13 => Self::ServerKeepAlive(reader.u16()?),
-            0x15 => Self::AuthenticationMethod(reader.string()?),
+            0x15 => Self::AuthenticationMethod(string(reader)?),
             0x16 => Self::AuthenticationData(reader.binary()?),
             0x17 => Self::RequestProblemInformation(reader.u8()?),
             0x18 => Self::WillDelayInterval(reader.u32()?),
             0x19 => Self::RequestResponseInformation(reader.u8()?),
-            0x1A => Self::ResponseInformation(reader.string()?),
-            0x1C => Self::ServerReference(reader.string()?),
-            0x1F => Self::ReasonString(reader.string()?),
+            0x1A => Self::ResponseInformation(string(reader)?),
+            0x1C => Self::ServerReference(string(reader)?),
+            0x1F => Self::ReasonString(string(reader)?),
             0x21 => Self::ReceiveMaximum(reader.u16()?),
             0x22 => Self::TopicAliasMaximum(reader.u16()?),
             0x23 => Self::TopicAlias(reader.u16()?),
             0x24 => Self::MaximumQoS(reader.u8()?),
             0x25 => Self::RetainAvailable(reader.u8()?),
-            0x26 => Self::UserProperty(reader.string()?, reader.string()?),
+            0x26 => Self::UserProperty(string(reader)?, string(reader)?),
             0x27 => Self::MaximumPacketSize(reader.u32()?),
             0x28 => Self::WildcardSubscriptionAvailable(reader.u8()?),
             0x29 => Self::SubscriptionIdentifierAvailable(reader.u8()?),
@@ -305,7 +313,7 @@ impl<'a> Property<'a> {
 
     /// The bytes `write` produces.
     #[inline]
-    pub fn encoded_len(&self) -> usize {
+    pub const fn encoded_len(&self) -> usize {
         1 + match *self {
             Self::PayloadFormatIndicator(_)
             | Self::RequestProblemInformation(_)
@@ -400,6 +408,7 @@ struct Seen(u64);
 
 impl Seen {
     /// Checks one more property of a set in `context`.
+    #[inline]
     fn check(
         &mut self,
         property: &Property<'_>,
@@ -431,8 +440,10 @@ pub struct Properties<'a> {
 enum Repr<'a> {
     /// The property bytes of a decoded packet (after the Property Length), all validated.
     Wire(&'a [u8]),
-    /// Properties given by the caller.
-    Slice(&'a [Property<'a>]),
+    /// Properties given by the caller, with the bytes they take (without the Property Length),
+    /// summed once when the set is made: the encoder needs it for the Remaining Length, the
+    /// Property Length and its limit check.
+    Slice(&'a [Property<'a>], usize),
 }
 
 impl Default for Properties<'_> {
@@ -449,8 +460,14 @@ impl<'a> Properties<'a> {
 
     /// A set of the given properties, for encoding.
     pub const fn from_slice(properties: &'a [Property<'a>]) -> Self {
+        let mut len = 0;
+        let mut index = 0;
+        while index < properties.len() {
+            len += properties[index].encoded_len();
+            index += 1;
+        }
         Self {
-            repr: Repr::Slice(properties),
+            repr: Repr::Slice(properties, len),
         }
     }
 
@@ -460,7 +477,7 @@ impl<'a> Properties<'a> {
         PropertyIter {
             repr: match self.repr {
                 Repr::Wire(bytes) => IterRepr::Wire(Reader::new(bytes)),
-                Repr::Slice(properties) => IterRepr::Slice(properties.iter()),
+                Repr::Slice(properties, _) => IterRepr::Slice(properties.iter()),
             },
         }
     }
@@ -470,7 +487,7 @@ impl<'a> Properties<'a> {
     pub fn is_empty(&self) -> bool {
         match self.repr {
             Repr::Wire(bytes) => bytes.is_empty(),
-            Repr::Slice(properties) => properties.is_empty(),
+            Repr::Slice(properties, _) => properties.is_empty(),
         }
     }
 
@@ -485,7 +502,7 @@ impl<'a> Properties<'a> {
         let mut properties = Reader::new(bytes);
         let mut seen = Seen::default();
         while !properties.is_empty() {
-            let property = Property::read(&mut properties)?;
+            let property = Property::read(&mut properties, Reader::checked_string)?;
             seen.check(&property, context)?;
         }
         Ok(Self {
@@ -515,7 +532,7 @@ impl<'a> Properties<'a> {
     fn len_without_prefix(&self) -> usize {
         match self.repr {
             Repr::Wire(bytes) => bytes.len(),
-            Repr::Slice(properties) => properties.iter().map(Property::encoded_len).sum(),
+            Repr::Slice(_, len) => len,
         }
     }
 
@@ -532,7 +549,7 @@ impl<'a> Properties<'a> {
         match self.repr {
             // Decoded properties are written back exactly as they arrived.
             Repr::Wire(bytes) => sink.put(bytes),
-            Repr::Slice(properties) => {
+            Repr::Slice(properties, _) => {
                 for property in properties {
                     property.write(sink);
                 }
@@ -676,7 +693,9 @@ impl<'a> Iterator for PropertyIter<'a> {
     fn next(&mut self) -> Option<Property<'a>> {
         match &mut self.repr {
             // Validated when decoded: this parse cannot fail (see the module doc).
-            IterRepr::Wire(reader) if !reader.is_empty() => Property::read(reader).ok(),
+            IterRepr::Wire(reader) if !reader.is_empty() => {
+                Property::read(reader, Reader::string).ok()
+            }
             IterRepr::Wire(_) => None,
             IterRepr::Slice(properties) => properties.next().copied(),
         }
@@ -843,6 +862,34 @@ mod tests {
         assert_eq!(
             read(PropertyContext::Packet(Publish), "04 03 00 01 00"),
             Err(DecodeError::NullCharacter)
+        );
+        // The same in a User Property's name and in its value, which the decoder checks without
+        // the general UTF-8 routine when they are plain ASCII [MQTT5-1.5.7-1].
+        assert_eq!(
+            read(PropertyContext::Packet(Publish), "07 26 00 01 ff 00 01 61"),
+            Err(DecodeError::InvalidUtf8)
+        );
+        assert_eq!(
+            read(PropertyContext::Packet(Publish), "07 26 00 01 61 00 01 00"),
+            Err(DecodeError::NullCharacter)
+        );
+        assert_eq!(
+            read(
+                PropertyContext::Packet(Publish),
+                "08 26 00 01 61 00 02 ed a0"
+            ),
+            Err(DecodeError::InvalidUtf8),
+            "half of an encoded surrogate"
+        );
+        // Non-ASCII UTF-8 is accepted and read back whole: U+00B0 DEGREE SIGN, then 'C'.
+        let degrees = read(
+            PropertyContext::Packet(Publish),
+            "09 26 00 01 74 00 03 c2 b0 43",
+        )
+        .expect("valid UTF-8");
+        assert_eq!(
+            degrees.user_properties().collect::<alloc::vec::Vec<_>>(),
+            [("t", "\u{b0}C")]
         );
         // A user property whose value runs past the set [MQTT5-1.5.7-1].
         assert_eq!(
