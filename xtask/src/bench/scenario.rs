@@ -4,7 +4,7 @@
 //! and one subscriber (`16to1`, fan-in) and one publisher and sixteen subscribers (`1to16`, fan-out),
 //! with 64-byte and 1 KiB payloads. Latency: QoS 0 and 1 at 1 000 and 10 000 messages a second. Idle
 //! connections: 1 000 and 5 000 held open while a publisher and a subscriber keep working. Persistence:
-//! QoS 1, one to one, with the broker's `persistence true` and persistent sessions (CleanSession 0),
+//! QoS 1, one to one and sixteen to one, with the broker's `persistence true` and persistent sessions (CleanSession 0),
 //! so that every message goes through the broker's durable store (unsupported brokers say so).
 //!
 //! This file holds no measuring code; each kind of scenario has its own file.
@@ -182,17 +182,21 @@ pub(crate) fn all(sizes: &Sizes, smoke: bool) -> Vec<Scenario> {
             service: sizes.service,
         }));
     }
-    scenarios.push(Scenario::Throughput(ThroughputShape {
-        qos: QoS::AtLeastOnce,
-        publishers: 1,
-        subscribers: 1,
-        payload: 64,
-        warmup: sizes.warmup,
-        window: sizes.window,
-        in_flight: sizes.in_flight,
-        flows: sizes.flows,
-        setup: BrokerSetup::Persistent,
-    }));
+    // One publisher, and sixteen: with sixteen, one `fdatasync` can cover records of many
+    // connections (the write-ahead log's group commit), which one publisher cannot show.
+    for publishers in [1, 16] {
+        scenarios.push(Scenario::Throughput(ThroughputShape {
+            qos: QoS::AtLeastOnce,
+            publishers,
+            subscribers: 1,
+            payload: 64,
+            warmup: sizes.warmup,
+            window: sizes.window,
+            in_flight: sizes.in_flight,
+            flows: sizes.flows,
+            setup: BrokerSetup::Persistent,
+        }));
+    }
     for qos in [QoS::AtMostOnce, QoS::AtLeastOnce] {
         scenarios.push(Scenario::Retained(RetainedShape {
             qos,
