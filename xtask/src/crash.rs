@@ -1,10 +1,11 @@
 //! `cargo xtask crash [--smoke] [--rounds N]`: the broker's durability promise, tested by killing it.
 //!
-//! A broker binary runs with `persistence true`. Three persistent subscribers (QoS 1 on `crash/1`,
-//! QoS 2 on `crash/2` and `crash/3`) and three publishers (one message at a time, payload = a
+//! A broker binary runs with `persistence true`. Four persistent subscribers (QoS 1 on `crash/1`,
+//! QoS 2 on `crash/2` to `crash/4`; the one on `crash/4` is an MQTT 5.0 session that never expires,
+//! so that 5.0 session state is covered too) and four publishers (one message at a time, payload = a
 //! sequence number) run throughout, reconnecting whenever the broker is gone: a QoS 1 and a QoS 2
-//! one with clean sessions, which give up a message whose acknowledgement a crash cut off, and a
-//! QoS 2 one with a persistent session, which sends that PUBLISH again (same packet identifier, DUP
+//! one with clean sessions, which give up a message whose acknowledgement a crash cut off, and two
+//! QoS 2 ones with a persistent session, which send that PUBLISH again (same packet identifier, DUP
 //! set) or its PUBREL, as its session requires [MQTT-4.3.3-1]: the broker must tell a resent
 //! PUBLISH it has routed from one it has not, across the crash. The broker is killed
 //! with SIGKILL at random moments and restarted, `rounds` times. At the end it is left running until
@@ -27,8 +28,9 @@ use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
 use mqtt_codec::{
-    Connect, Decoder, Delivery, List, Packet, PacketId, ProtocolLevel, PubAck, PubComp, PubRec,
-    PubRel, Publish, QoS, Status, Subscribe, Subscription, TopicFilter, TopicName,
+    ConnAck, Connect, ConnectReturnCode, Decoder, Delivery, List, Packet, PacketId, ProtocolLevel,
+    PubAck, PubComp, PubRec, PubRel, Publish, QoS, Status, SubAck, Subscribe, Subscription,
+    TopicFilter, TopicName, v5,
 };
 
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
@@ -66,15 +68,29 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
 
     let stop = Arc::new(AtomicBool::new(false));
     let mut broker = Broker::start(&binary, &config, address, &dir)?;
-    // (topic number, QoS, persistent publisher, name in the report)
+    // (topic number, QoS, persistent publisher, name in the report, 5.0 subscriber). The last
+    // subscriber is a 5.0 session (Session Expiry 0xFFFFFFFF) fed by a 3.1.1 publisher.
     let cases = [
-        (1u8, QoS::AtLeastOnce, false, "QoS 1"),
-        (2, QoS::ExactlyOnce, false, "QoS 2"),
-        (3, QoS::ExactlyOnce, true, "QoS 2, persistent publisher"),
+        (1u8, QoS::AtLeastOnce, false, "QoS 1", false),
+        (2, QoS::ExactlyOnce, false, "QoS 2", false),
+        (
+            3,
+            QoS::ExactlyOnce,
+            true,
+            "QoS 2, persistent publisher",
+            false,
+        ),
+        (
+            4,
+            QoS::ExactlyOnce,
+            true,
+            "QoS 2, persistent publisher, 5.0 subscriber",
+            true,
+        ),
     ];
     let subscribers: Vec<_> = cases
         .iter()
-        .map(|&(n, qos, _, _)| Subscriber::spawn(address, n, qos, Arc::clone(&stop)))
+        .map(|&(n, qos, _, _, mqtt5)| Subscriber::spawn(address, n, qos, mqtt5, Arc::clone(&stop)))
         .collect();
     for subscriber in &subscribers {
         subscriber.wait_subscribed(Duration::from_secs(20))?;
@@ -83,7 +99,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let publishers_stop = Arc::new(AtomicBool::new(false));
     let publishers: Vec<_> = cases
         .iter()
-        .map(|&(n, qos, persistent, _)| {
+        .map(|&(n, qos, persistent, _, _)| {
             Publisher::spawn(address, n, qos, persistent, Arc::clone(&publishers_stop))
         })
         .collect();
@@ -131,7 +147,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     for ((subscriber, acked), (name, exactly_once)) in subscribers
         .iter()
         .zip(&acknowledged)
-        .zip(cases.map(|(_, qos, _, name)| (name, qos == QoS::ExactlyOnce)))
+        .zip(cases.map(|(_, qos, _, name, _)| (name, qos == QoS::ExactlyOnce)))
     {
         let received = subscriber.received.lock().map_err(|_| "poisoned")?.clone();
         let missing = acked
@@ -282,11 +298,23 @@ impl Random {
 struct Link {
     stream: TcpStream,
     buffer: Vec<u8>,
+    /// Whether the connection speaks MQTT 5.0. The code above it speaks in 3.1.1 packets either
+    /// way; `send` and `next` translate the few it uses (see `v5_of` and `from_v5`).
+    mqtt5: bool,
 }
+
+/// What a persistent 5.0 session asks for: it never expires [MQTT5-3.1.2-23] (a Session Expiry
+/// Interval of 0xFFFFFFFF), as a 3.1.1 session with CleanSession 0 would not either.
+const FOREVER: [v5::Property<'static>; 1] = [v5::Property::SessionExpiryInterval(u32::MAX)];
 
 impl Link {
     /// Connects and waits for CONNACK 0; `None` while the broker is down.
     fn connect(address: SocketAddr, client_id: &str, clean: bool) -> Option<Self> {
+        Self::connect_at(address, client_id, clean, false)
+    }
+
+    /// [`connect`](Self::connect), at MQTT 5.0 if `mqtt5`.
+    fn connect_at(address: SocketAddr, client_id: &str, clean: bool, mqtt5: bool) -> Option<Self> {
         let stream = TcpStream::connect(address).ok()?;
         stream
             .set_read_timeout(Some(Duration::from_millis(500)))
@@ -294,6 +322,7 @@ impl Link {
         let mut link = Self {
             stream,
             buffer: Vec::new(),
+            mqtt5,
         };
         link.send(&Packet::Connect(Connect {
             level: ProtocolLevel::Mqtt311,
@@ -322,9 +351,26 @@ impl Link {
 
     fn send(&mut self, packet: &Packet<'_>) -> Result<(), ()> {
         let mut bytes = Vec::new();
-        packet
-            .encode(ProtocolLevel::Mqtt311, &mut bytes)
-            .map_err(|_| ())?;
+        if self.mqtt5 {
+            let mut subscriptions = Vec::new();
+            if let Packet::Subscribe(subscribe) = packet {
+                subscriptions.extend(subscribe.filters.iter().map(|entry| v5::Subscription {
+                    filter: entry.filter,
+                    options: v5::SubscriptionOptions {
+                        qos: entry.qos,
+                        ..v5::SubscriptionOptions::default()
+                    },
+                }));
+            }
+            v5_of(packet, &subscriptions)
+                .ok_or(())?
+                .encode(&mut bytes)
+                .map_err(|_| ())?;
+        } else {
+            packet
+                .encode(ProtocolLevel::Mqtt311, &mut bytes)
+                .map_err(|_| ())?;
+        }
         self.stream.write_all(&bytes).map_err(|_| ())
     }
 
@@ -332,7 +378,18 @@ impl Link {
     /// gone.
     fn next<T>(&mut self, f: impl FnOnce(&Packet<'_>) -> T) -> Result<Option<T>, ()> {
         loop {
-            if let Ok(Status::Complete((packet, used))) =
+            if self.mqtt5 {
+                match v5::Decoder::new().decode(&self.buffer) {
+                    Ok(Status::Complete((packet, used))) => {
+                        // A 5.0 packet the code above has no use for reads as a PINGRESP.
+                        let value = f(&from_v5(&packet).unwrap_or(Packet::PingResp));
+                        self.buffer.drain(..used);
+                        return Ok(Some(value));
+                    }
+                    Ok(Status::Partial) => {}
+                    Err(_) => return Err(()),
+                }
+            } else if let Ok(Status::Complete((packet, used))) =
                 Decoder::new(ProtocolLevel::Mqtt311).decode(&self.buffer)
             {
                 let value = f(&packet);
@@ -354,6 +411,103 @@ impl Link {
     }
 }
 
+/// The 5.0 form of the 3.1.1 packets a crash client sends; `subscriptions` are a SUBSCRIBE's
+/// entries with 5.0 options, made by the caller so that they outlive the packet.
+fn v5_of<'a>(
+    packet: &Packet<'a>,
+    subscriptions: &'a [v5::Subscription<'a>],
+) -> Option<v5::Packet<'a>> {
+    let empty = v5::Properties::EMPTY;
+    Some(match *packet {
+        Packet::Connect(connect) => v5::Packet::Connect(v5::Connect {
+            clean_start: connect.clean_session,
+            keep_alive: connect.keep_alive,
+            properties: if connect.clean_session {
+                empty
+            } else {
+                v5::Properties::from_slice(&FOREVER)
+            },
+            client_id: connect.client_id,
+            will: None,
+            user_name: None,
+            password: None,
+            bridge: false,
+        }),
+        Packet::Publish(publish) => v5::Packet::Publish(v5::Publish {
+            topic: Some(publish.topic),
+            payload: publish.payload,
+            delivery: publish.delivery,
+            retain: publish.retain,
+            properties: empty,
+        }),
+        Packet::Subscribe(subscribe) => v5::Packet::Subscribe(v5::Subscribe {
+            packet_id: subscribe.packet_id,
+            properties: empty,
+            filters: List::from_slice(subscriptions),
+        }),
+        Packet::PubAck(ack) => v5::Packet::PubAck(v5::PubAck {
+            packet_id: ack.packet_id,
+            reason: v5::ReasonCode::SUCCESS,
+            properties: empty,
+        }),
+        Packet::PubRec(ack) => v5::Packet::PubRec(v5::PubRec {
+            packet_id: ack.packet_id,
+            reason: v5::ReasonCode::SUCCESS,
+            properties: empty,
+        }),
+        Packet::PubRel(ack) => v5::Packet::PubRel(v5::PubRel {
+            packet_id: ack.packet_id,
+            reason: v5::ReasonCode::SUCCESS,
+            properties: empty,
+        }),
+        Packet::PubComp(ack) => v5::Packet::PubComp(v5::PubComp {
+            packet_id: ack.packet_id,
+            reason: v5::ReasonCode::SUCCESS,
+            properties: empty,
+        }),
+        _ => return None,
+    })
+}
+
+/// The 3.1.1 form of the 5.0 packets a crash client reads: CONNACK (accepted or not), SUBACK, and
+/// the QoS flows. A PUBLISH without a topic name (a Topic Alias, which these clients never
+/// allow) has none.
+fn from_v5<'a>(packet: &v5::Packet<'a>) -> Option<Packet<'a>> {
+    Some(match packet {
+        v5::Packet::ConnAck(connack) => Packet::ConnAck(ConnAck {
+            session_present: connack.session_present,
+            code: if connack.reason == v5::ReasonCode::SUCCESS {
+                ConnectReturnCode::Accepted
+            } else {
+                ConnectReturnCode::ServerUnavailable
+            },
+        }),
+        v5::Packet::Publish(publish) => Packet::Publish(Publish {
+            topic: publish.topic?,
+            payload: publish.payload,
+            delivery: publish.delivery,
+            retain: publish.retain,
+        }),
+        v5::Packet::SubAck(suback) => Packet::SubAck(SubAck {
+            packet_id: suback.packet_id,
+            return_codes: List::from_slice(&[]),
+        }),
+        v5::Packet::PubAck(ack) => Packet::PubAck(PubAck {
+            packet_id: ack.packet_id,
+        }),
+        v5::Packet::PubRec(ack) => Packet::PubRec(PubRec {
+            packet_id: ack.packet_id,
+        }),
+        v5::Packet::PubRel(ack) => Packet::PubRel(PubRel {
+            packet_id: ack.packet_id,
+        }),
+        v5::Packet::PubComp(ack) => Packet::PubComp(PubComp {
+            packet_id: ack.packet_id,
+        }),
+        _ => return None,
+    })
+}
+
 fn id(value: u16) -> PacketId {
     PacketId::new(value).unwrap_or(PacketId::MIN)
 }
@@ -365,7 +519,7 @@ struct Subscriber {
 }
 
 impl Subscriber {
-    fn spawn(address: SocketAddr, n: u8, qos: QoS, stop: Arc<AtomicBool>) -> Self {
+    fn spawn(address: SocketAddr, n: u8, qos: QoS, mqtt5: bool, stop: Arc<AtomicBool>) -> Self {
         let received = Arc::new(Mutex::new(BTreeMap::new()));
         let subscribed = Arc::new(AtomicBool::new(false));
         let (counts, flag) = (Arc::clone(&received), Arc::clone(&subscribed));
@@ -375,7 +529,7 @@ impl Subscriber {
             // Inbound QoS 2 identifiers delivered and not yet released: client-side session state.
             let mut awaiting_rel: BTreeMap<u16, u64> = BTreeMap::new();
             while !stop.load(Ordering::SeqCst) {
-                let Some(mut link) = Link::connect(address, &client_id, false) else {
+                let Some(mut link) = Link::connect_at(address, &client_id, false, mqtt5) else {
                     thread::sleep(Duration::from_millis(20));
                     continue;
                 };
