@@ -2,8 +2,9 @@
 //!
 //! Each rule names a folder (or a single file) and the parts of the crate it must not name. They
 //! keep the lower layers free of the upper ones, so that a reader can understand `transport/`
-//! without `connection/`, and `logging/` without the router: bytes below connections, connections
-//! below routing, and logging below everything that logs. `persistence/` keeps its own test of the
+//! without `connection/`, the router without the connections it serves, and `logging/` without the
+//! router: bytes at the bottom, then the shared leaves (messages, records), routing, connections,
+//! and logging below everything that logs. `persistence/` keeps its own test of the
 //! same kind (`persistence_does_not_depend_on_routing`), next to the trait that makes it possible.
 
 use std::fs;
@@ -23,6 +24,20 @@ const RULES: &[(&str, &[&str])] = &[
             "config",
         ],
     ),
+    // The router serves connections and knows none: what a connection asks of it is in
+    // `routing/requests.rs`.
+    ("routing", &["connection", "bridge"]),
+    // The leaves that the router, persistence and connections share.
+    ("record.rs", &["connection", "routing", "persistence"]),
+    ("message.rs", &["connection", "routing", "persistence"]),
+    (
+        "subscription_options.rs",
+        &["connection", "routing", "persistence"],
+    ),
+    ("persistence", &["connection", "transport", "bridge"]),
+    // Security is asked by the router and the connections, and set up from the configuration,
+    // whose `SecuritySettings` it defines.
+    ("security", &["config", "routing", "connection"]),
     // Every part of the broker logs; logging may need none of them.
     (
         "logging",

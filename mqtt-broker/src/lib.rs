@@ -63,10 +63,12 @@
 //! | a message finds its subscribers; the locks and their order            | `routing/router.rs`         |
 //! | a session's queue, in-flight window and QoS 2 state work              | `routing/session_state.rs`  |
 //! | deliveries are packed and queued for a writer                         | `routing/outbound.rs`       |
+//! | a connection asks the router for a session, or reports an ack         | `routing/requests.rs`       |
 //! | topic filters are indexed                                             | `routing/subscriptions.rs`  |
 //! | `$share` groups pick a member                                         | `routing/shared.rs`         |
 //! | retained messages are kept                                            | `routing/retained.rs`       |
 //! | a message is held once, whoever receives it                           | `message.rs`                |
+//! | a 5.0 subscription's options travel from SUBSCRIBE to disk            | `subscription_options.rs`   |
 //! | `$SYS` figures are published; the counters behind them                | `sys.rs`, `metrics.rs`      |
 //! | the same figures are served to Prometheus over HTTP                   | `prometheus.rs`             |
 //!
@@ -146,6 +148,7 @@ mod routing;
 pub mod sans_io;
 mod security;
 mod start;
+mod subscription_options;
 mod sys;
 mod transport;
 

@@ -26,8 +26,8 @@ use std::sync::Arc;
 use mqtt_codec::v5::RetainHandling;
 use mqtt_codec::{PacketId, QoS};
 
-use crate::connection::protocol::SubscriptionOptions5;
 use crate::message::{Message, MessageProperties};
+use crate::subscription_options::SubscriptionOptions5;
 
 /// A change to the durable state. Session records name the session by client id.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -28,6 +28,10 @@
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
+
+// Defined with the security it sets up (so that `security/` needs nothing from here), and part of
+// this module's API.
+pub use crate::security::SecuritySettings;
 use std::time::Duration;
 
 mod directives;
@@ -165,27 +169,6 @@ pub struct ProcessSettings {
     /// user named, the broker refuses to start rather than keep root's rights, since dropping them
     /// needs `setuid`, which this workspace's `forbid(unsafe_code)` rules out.
     pub user: Option<String>,
-}
-
-/// Who may connect and what they may do: the global settings, or one listener's with
-/// `per_listener_settings`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SecuritySettings {
-    /// The mosquitto password file checked at CONNECT (`password_file`).
-    pub password_file: Option<PathBuf>,
-    /// The mosquitto ACL file (`acl_file`; none: every client may use every topic).
-    pub acl_file: Option<PathBuf>,
-    /// `allow_anonymous`; `None` means true in [local-only mode](Config::local_only) without a
-    /// password file, and false otherwise.
-    pub allow_anonymous: Option<bool>,
-}
-
-impl SecuritySettings {
-    /// Whether nobody could ever connect: anonymous clients refused and no password file. (A
-    /// `use_identity_as_username` listener or a registered authenticator may still let clients in.)
-    fn locks_everyone_out(&self) -> bool {
-        self.allow_anonymous == Some(false) && self.password_file.is_none()
-    }
 }
 
 impl Default for Config {

@@ -495,7 +495,13 @@ mod tests {
             ..LogSettings::default()
         });
         logger
-            .attach_topic(crate::start::log_publisher(&broker.context.router))
+            .attach_topic({
+                let router = std::sync::Arc::clone(&broker.context.router);
+                move |message| {
+                    router.publish(message);
+                    true
+                }
+            })
             .expect("the publisher starts");
         let options = mqtt_client::ConnectOptions::builder("127.0.0.1", port)
             .client_id("log-watch")

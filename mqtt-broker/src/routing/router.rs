@@ -45,7 +45,7 @@ use mqtt_codec::{
 };
 use parking_lot::{Condvar, Mutex, MutexGuard, RwLock};
 
-use crate::connection::protocol::{Ack, OpenRequest, SubscriptionOptions5};
+use super::requests::{Ack, OpenRequest};
 use crate::hooks::ClientInfo;
 use crate::message::Message;
 use crate::message::{GroupId, SharedOrigin};
@@ -58,6 +58,7 @@ use crate::routing::session_state::{AckError, Limits, SessionState};
 use crate::routing::shared::{Filter, SharedSubscriptions};
 use crate::routing::subscriptions::{Subscriber, SubscriptionTree};
 use crate::security::auth::Security;
+use crate::subscription_options::SubscriptionOptions5;
 use crate::transport::Stream;
 use mqtt_codec::v5::{ReasonCode, RetainHandling};
 

@@ -23,11 +23,11 @@ use std::sync::Arc;
 
 use mqtt_codec::{Delivery, PacketId, QoS};
 
-use crate::connection::protocol::SubscriptionOptions5;
 use crate::message::Message;
 use crate::persistence::ReplayedState;
 use crate::record::Record;
 use crate::routing::outbound::OutPacket;
+use crate::subscription_options::SubscriptionOptions5;
 
 /// How much one session may hold. Zero means "no limit", as in mosquitto.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

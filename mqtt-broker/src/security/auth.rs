@@ -43,12 +43,12 @@ use std::sync::Arc;
 
 use mqtt_codec::{ConnectReturnCode, QoS};
 
-use crate::config::SecuritySettings;
 use crate::hooks::{
     Authentication, Authenticator, Authoriser, ClientInfo, ConnectRequest, Hooks, MessageView,
     Permission, Plugins,
 };
 use crate::message::Message;
+use crate::security::SecuritySettings;
 use crate::security::acl::{AclFile, Operation};
 use crate::security::password_file::PasswordFile;
 

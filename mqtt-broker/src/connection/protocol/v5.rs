@@ -15,12 +15,14 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mqtt_codec::v5::{self, ReasonCode, RetainHandling};
+use mqtt_codec::v5::{self, ReasonCode};
 use mqtt_codec::{ClientIdRule, DecodeError, PacketType, QoS};
 
 use super::{Ack, Action, CloseReason, Open5, OpenRequest, Password, Phase, ProtocolMachine};
 use crate::message::Message;
 use crate::routing::outbound::{ConnAck5, ConnAckProperties, OutPacket};
+
+pub(crate) use crate::subscription_options::SubscriptionOptions5;
 
 /// What a 5.0 connection keeps beyond the 3.1.1 state.
 #[derive(Debug, Default)]
@@ -32,20 +34,6 @@ pub(super) struct Mqtt5State {
     pub(super) session_expiry: u32,
     /// The Will Delay Interval of the Will, in seconds (5.0 §3.1.3.2.2).
     pub(super) will_delay: u32,
-}
-
-/// A 5.0 subscription's options besides its QoS (5.0 §3.8.3.1), and its Subscription Identifier.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct SubscriptionOptions5 {
-    /// Not sent what its own client publishes [MQTT5-3.8.3-3].
-    pub(crate) no_local: bool,
-    /// Forwarded with the RETAIN flag as published [MQTT5-3.3.1-12] [MQTT5-3.3.1-13].
-    pub(crate) retain_as_published: bool,
-    /// Whether retained messages are sent at subscribe time [MQTT5-3.3.1-9] [MQTT5-3.3.1-10]
-    /// [MQTT5-3.3.1-11].
-    pub(crate) retain_handling: RetainHandling,
-    /// The Subscription Identifier of the SUBSCRIBE, given back on deliveries [MQTT5-3.3.4-3].
-    pub(crate) id: Option<u32>,
 }
 
 /// The PUBACK or PUBREC Reason Code for an inbound PUBLISH: 0x87 when the authorisers refused it,
