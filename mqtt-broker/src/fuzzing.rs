@@ -142,6 +142,8 @@ struct Client {
 /// A connection whose CONNECT was accepted: its slot and both ends of its writer's channel.
 struct Attached {
     slot: SlotRef,
+    /// The session's client identifier: what it publishes is routed as its own (No Local).
+    client_id: Arc<str>,
     tx: WriterTx,
     rx: WriterRx,
     starved: Arc<AtomicBool>,
@@ -267,6 +269,7 @@ impl Script {
                     let opened = self.router.open(&request, info, link);
                     self.clients[client].attached = Some(Attached {
                         slot: opened.slot,
+                        client_id: Arc::clone(&request.client_id),
                         tx,
                         rx,
                         starved,
@@ -283,15 +286,35 @@ impl Script {
                         }
                     }
                 }
-                (Action::Publish(message), _) => self.router.publish(&message),
+                // A client's QoS 0 PUBLISH, routed as the reader routes it: as the client's, so
+                // that back-pressure can refuse it and No Local sees its publisher.
+                (Action::Publish(message), _) => {
+                    let publisher = self.clients[client]
+                        .attached
+                        .as_ref()
+                        .map(|attached| Arc::clone(&attached.client_id));
+                    if let Err(refused) =
+                        self.router
+                            .publish_from(&message, None, publisher.as_deref())
+                    {
+                        let actions = self.clients[client]
+                            .protocol
+                            .queue_full(refused.to_string());
+                        self.execute(client, actions);
+                    }
+                }
                 (Action::PublishOnce { packet_id, message }, Some(slot)) => {
+                    let publisher = self.clients[client]
+                        .attached
+                        .as_ref()
+                        .map(|attached| Arc::clone(&attached.client_id));
                     match self.router.publish_once(
                         &slot,
                         id,
                         packet_id,
                         message.as_ref(),
                         None,
-                        None,
+                        publisher.as_deref(),
                     ) {
                         Ok(_) => self.send(client, OutPacket::PubRec(packet_id)),
                         Err(refused) => {
@@ -363,8 +386,13 @@ impl Script {
                 }
                 (Action::PublishAcked { packet_id, message }, Some(_)) => {
                     let forwarded = message.is_some();
+                    let publisher = self.clients[client]
+                        .attached
+                        .as_ref()
+                        .map(|attached| Arc::clone(&attached.client_id));
                     let delivered = message.map_or(Ok(0), |message| {
-                        self.router.publish_from(&message, None, None)
+                        self.router
+                            .publish_from(&message, None, publisher.as_deref())
                     });
                     match delivered {
                         Ok(delivered) => {
