@@ -118,7 +118,7 @@ tool_support::with_shared_options! {
         /// the ALPN protocol to offer in the TLS handshake
         #[argh(option)]
         pub(crate) tls_alpn: Option<String>,
-        /// `-L`: host, port, credentials and topic in one URL (see [`Url`]).
+        /// `-L`: host, port, credentials and topic in one URL (see [`super::connection::Url`]).
         #[argh(
             option,
             short = 'L',
