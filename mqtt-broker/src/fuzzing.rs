@@ -176,6 +176,7 @@ impl Script {
             topic_alias_maximum: 10,
             retain_available: true,
             clientid_prefixes: std::sync::Arc::from([]),
+            receive_maximum: 20,
         };
         Client {
             id,

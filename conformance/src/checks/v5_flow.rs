@@ -31,6 +31,14 @@ pub(crate) const CHECKS: &[Check] = &[
         run: receive_maximum,
     },
     Check {
+        name: "v5-server-receive-maximum-enforced",
+        section: SECTION,
+        ids: &["MQTT5-3.3.4-7"],
+        summary: "a client with as many QoS 2 PUBLISHes awaiting PUBREL as the server's Receive Maximum that sends one more is disconnected (0x93 if the server says why)",
+        applies: Applies::V5,
+        run: server_receive_maximum,
+    },
+    Check {
         name: "v5-maximum-packet-size-to-client",
         section: SECTION_SIZE,
         ids: &["MQTT5-3.1.2-24", "MQTT5-3.1.2-25"],
@@ -115,6 +123,40 @@ fn receive_maximum(context: &Context) -> Result<Verdict, String> {
     sub.disconnect()?;
     sender.disconnect()?;
     Ok(Verdict::Pass)
+}
+
+fn server_receive_maximum(context: &Context) -> Result<Verdict, String> {
+    let connected = connect(context, &context.client_id(), true, &[], None)?;
+    let maximum = connected.property(|properties| properties.receive_maximum())?;
+    let Some(maximum) = maximum.filter(|maximum| *maximum <= 1_000) else {
+        connected.client.disconnect()?;
+        return Ok(Verdict::Skip(format!(
+            "the server's Receive Maximum ({}) is more than this check sends",
+            maximum.map_or("65 535 by default".to_owned(), |maximum| maximum
+                .to_string())
+        )));
+    };
+    let mut client = connected.client;
+    let topic = context.topic("receive-maximum");
+    // Up to the quota, each QoS 2 PUBLISH is answered with PUBREC and left unreleased.
+    for id in 1..=maximum {
+        client.send(&v5_wire::publish(&topic, 2, false, id, b"q", &[])?)?;
+        client
+            .wait_for(kind::PUBREC)
+            .map_err(|error| format!("QoS 2 PUBLISH {id} of {maximum} allowed: {error}"))?;
+    }
+    client.send(&v5_wire::publish(&topic, 2, false, maximum + 1, b"q", &[])?)?;
+    match expect_error_close(&mut client).map_err(|error| {
+        format!(
+            "QoS 2 PUBLISH {} over Receive Maximum {maximum}: {error}",
+            maximum + 1
+        )
+    })? {
+        None | Some(0x93) => Ok(Verdict::Pass),
+        Some(other) => Err(format!(
+            "over Receive Maximum {maximum}: DISCONNECT {other:#04x}, where 0x93 is the code for it"
+        )),
+    }
 }
 
 /// A delivery's payload (empty if it does not decode: the loop reports that elsewhere).

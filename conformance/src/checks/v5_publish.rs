@@ -9,7 +9,7 @@ use mqtt_codec::v5::{Packet, Property, ReasonCode};
 use crate::check::{Applies, Check, Context, Verdict};
 use crate::checks::v5_common::{
     self, Watched5, clean, connect, delivery, end_session, expect_error_close, expect_payload,
-    next_delivery, publish, subscribe, subscriber,
+    granted, next_delivery, publish, subscribe, subscriber,
 };
 use crate::client::TestClient;
 use crate::v5_wire::{self, options};
@@ -188,6 +188,14 @@ pub(crate) const CHECKS: &[Check] = &[
         summary: "a subscriber that sent no Topic Alias Maximum gets every delivery with its topic and no alias",
         applies: Applies::V5,
         run: no_topic_alias_unasked,
+    },
+    Check {
+        name: "v5-topic-alias-outbound-within-maximum",
+        section: SECTION,
+        ids: &["MQTT5-3.1.2-26", "MQTT5-3.3.2-11", "MQTT5-3.3.2-8"],
+        summary: "a subscriber with Topic Alias Maximum 1 gets no alias but 1, and every delivery resolves to the topic it was published to",
+        applies: Applies::V5,
+        run: topic_alias_outbound_within_maximum,
     },
 ];
 
@@ -560,6 +568,75 @@ fn no_topic_alias_unasked(context: &Context) -> Result<Verdict, String> {
         }
         if publish.topic.map(|topic| topic.as_str()) != Some(topic.as_str()) {
             return Err("a delivery without its topic".to_owned());
+        }
+    }
+    sub.disconnect()?;
+    sender.disconnect()?;
+    Ok(Verdict::Pass)
+}
+
+fn topic_alias_outbound_within_maximum(context: &Context) -> Result<Verdict, String> {
+    let prefix = context.topic("aliased");
+    let mut sub = connect(
+        context,
+        &context.client_id(),
+        true,
+        &[Property::TopicAliasMaximum(1)],
+        None,
+    )?
+    .client;
+    granted(&subscribe(
+        &mut sub,
+        1,
+        &[(&format!("{prefix}/#"), options(0, false, false, 0))],
+        &[],
+    )?)?;
+    let mut sender = clean(context, &context.client_id())?;
+    // The payload says which topic each message went to; whether and how the server aliases
+    // them is its choice, but an alias may only be 1, and must resolve to the right topic.
+    let sent = [
+        (&b"1"[..], "one"),
+        (b"2", "one"),
+        (b"3", "two"),
+        (b"4", "one"),
+        (b"5", "two"),
+    ];
+    for (payload, level) in sent {
+        publish(
+            &mut sender,
+            &format!("{prefix}/{level}"),
+            1,
+            false,
+            payload,
+            &[],
+        )?;
+    }
+    let mut alias_one: Option<String> = None;
+    for (payload, level) in sent {
+        let bytes = expect_payload(&mut sub, payload)?;
+        let publish = delivery(&bytes)?;
+        let topic = publish.topic.map(|topic| topic.as_str().to_owned());
+        let resolved = match (topic, publish.properties.topic_alias()) {
+            (Some(topic), None) => topic,
+            (topic, Some(1)) => match topic {
+                Some(topic) => alias_one.insert(topic).clone(),
+                None => alias_one
+                    .clone()
+                    .ok_or("an empty topic with Topic Alias 1, which no delivery had set")?,
+            },
+            (_, Some(alias)) => {
+                return Err(format!(
+                    "a delivery carries Topic Alias {alias}, above the Topic Alias Maximum 1"
+                ));
+            }
+            (None, None) => return Err("a delivery with neither topic nor alias".to_owned()),
+        };
+        let expected = format!("{prefix}/{level}");
+        if resolved != expected {
+            return Err(format!(
+                "message {} resolves to {resolved}, published to {expected}",
+                String::from_utf8_lossy(payload)
+            ));
         }
     }
     sub.disconnect()?;

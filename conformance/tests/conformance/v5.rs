@@ -229,6 +229,10 @@ const TARGETS: &[(Fault, &[&str])] = &[
         &["v5-topic-alias-not-carried", "v5-topic-alias-over-maximum"],
     ),
     (Fault::InjectTopicAlias, &["v5-no-topic-alias-unasked"]),
+    (
+        Fault::AliasPastMaximum,
+        &["v5-topic-alias-outbound-within-maximum"],
+    ),
     (Fault::SubackReasonsReversed, &["v5-suback-reason-codes"]),
     (Fault::UnsubackAllSuccess, &["v5-unsuback-reason-codes"]),
     (
@@ -321,6 +325,10 @@ const TARGETS: &[(Fault, &[&str])] = &[
     ),
     (Fault::KeepAliveZero, &["v5-keep-alive-expiry"]),
     (Fault::StripReceiveMaximum, &["v5-receive-maximum"]),
+    (
+        Fault::HalveReceiveMaximum,
+        &["v5-server-receive-maximum-enforced"],
+    ),
     (
         Fault::StripInboundSubscriptionIdentifier,
         &["v5-publish-subscription-identifier"],

@@ -62,6 +62,8 @@ pub(crate) enum Fault {
     ResolveAliasesUnbounded,
     /// Topic Alias 1 added to every delivery, allowed or not.
     InjectTopicAlias,
+    /// Topic Alias 2 added to every delivery that has none: one past a maximum of 1.
+    AliasPastMaximum,
     // SUBSCRIBE.
     /// SUBACK's Reason Codes in reverse order.
     SubackReasonsReversed,
@@ -80,6 +82,8 @@ pub(crate) enum Fault {
     // Flow control and sizes.
     /// Receive Maximum dropped from CONNECT: the server sends as many as it likes.
     StripReceiveMaximum,
+    /// The server's Receive Maximum in CONNACK halved: a limit announced and not enforced.
+    HalveReceiveMaximum,
     /// Maximum Packet Size dropped from CONNECT: the server sends packets of any size.
     StripMaximumPacketSize,
     /// A packet over the Maximum Packet Size of CONNACK is dropped silently, the connection kept.
@@ -505,6 +509,14 @@ fn rewrite_connack(fault: Fault, connack: v5::ConnAck<'_>) -> Option<Vec<u8>> {
             properties.push(Property::AuthenticationMethod("RELAY"));
             properties
         }
+        Fault::HalveReceiveMaximum => connack
+            .properties
+            .iter()
+            .map(|property| match property {
+                Property::ReceiveMaximum(maximum) => Property::ReceiveMaximum((maximum / 2).max(1)),
+                other => other,
+            })
+            .collect(),
         _ => return None,
     };
     connack.properties = Properties::from_slice(&properties);
@@ -549,6 +561,11 @@ fn rewrite_delivery(fault: Fault, publish: v5::Publish<'_>) -> Option<Vec<u8>> {
         Fault::InjectTopicAlias if publish.properties.topic_alias().is_none() => {
             let mut properties: Vec<Property<'_>> = publish.properties.iter().collect();
             properties.push(Property::TopicAlias(1));
+            properties
+        }
+        Fault::AliasPastMaximum if publish.properties.topic_alias().is_none() => {
+            let mut properties: Vec<Property<'_>> = publish.properties.iter().collect();
+            properties.push(Property::TopicAlias(2));
             properties
         }
         _ => return None,

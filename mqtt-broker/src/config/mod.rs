@@ -97,6 +97,10 @@ pub struct Config {
     /// cap). A 5.0 client asking for more, or for none, is given this one in Server Keep Alive
     /// [MQTT5-3.2.2-21]; a 3.1.1 client asking for more is refused, as mosquitto does.
     pub max_keepalive: u16,
+    /// Topic aliases per 5.0 connection (`max_topic_alias`, default 10 as in mosquitto, 0: none):
+    /// announced as the broker's Topic Alias Maximum, and the most the broker itself uses toward a
+    /// client that accepts more, so that one client cannot make it keep a topic table of any size.
+    pub max_topic_alias: u16,
     /// Whether retained messages are kept at all (`retain_available`, default true). When false,
     /// 5.0 clients are told so in CONNACK, a retained PUBLISH is refused [MQTT5-3.2.2-14] and so
     /// is a CONNECT with a retained will [MQTT5-3.2.2-13].
@@ -188,6 +192,7 @@ impl Default for Config {
             message_size_limit: 0,
             max_packet_size: 0,
             max_keepalive: u16::MAX,
+            max_topic_alias: 10,
             retain_available: true,
             upgrade_outgoing_qos: false,
             sys_interval: Duration::from_secs(10),

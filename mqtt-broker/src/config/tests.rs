@@ -309,7 +309,7 @@ fn logging_directives_replace_then_add_to_the_defaults() {
 #[test]
 fn limit_and_client_directives_set_their_fields() {
     let config = Config::parse(
-        "max_packet_size 2048\nmax_keepalive 300\nretain_available false\n\
+        "max_packet_size 2048\nmax_keepalive 300\nmax_topic_alias 0\nretain_available false\n\
          clientid_prefixes sensor-, ops-\nautosave_interval 60\nautosave_on_changes true\n\
          metrics_listener 9100 127.0.0.1\npid_file /run/b.pid\nuser mqtt\n",
         "k.conf",
@@ -317,6 +317,7 @@ fn limit_and_client_directives_set_their_fields() {
     .expect("parses");
     assert_eq!(config.max_packet_size, 2048);
     assert_eq!(config.max_keepalive, 300);
+    assert_eq!(config.max_topic_alias, 0);
     assert!(!config.retain_available);
     assert_eq!(config.clientid_prefixes, ["sensor-", "ops-"]);
     assert_eq!(
@@ -329,6 +330,7 @@ fn limit_and_client_directives_set_their_fields() {
         "max_packet_size 10",
         "max_keepalive 0",
         "max_keepalive 70000",
+        "max_topic_alias 65536",
         "retain_available no",
         "autosave_interval soon",
         "autosave_on_changes 5",

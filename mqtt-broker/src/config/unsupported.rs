@@ -69,10 +69,6 @@ pub(super) const UNSUPPORTED: &[(&str, &str)] = &[
     ),
     ("max_qos", "the broker always grants QoS up to 2"),
     (
-        "max_topic_alias",
-        "the Topic Alias Maximum offered to 5.0 clients is fixed at 10, mosquitto's default",
-    ),
-    (
         "use_username_as_clientid",
         "client identifiers are never replaced by user names",
     ),

@@ -66,6 +66,9 @@ pub(crate) struct Settings {
     pub(crate) retain_available: bool,
     /// `clientid_prefixes`: when not empty, a client identifier must start with one of them.
     pub(crate) clientid_prefixes: Arc<[String]>,
+    /// The Receive Maximum announced to 5.0 clients: QoS 2 PUBLISHes from one connection that may
+    /// await their PUBREL at once (65 535: none announced, the protocol's default).
+    pub(crate) receive_maximum: u16,
 }
 
 impl Settings {
@@ -107,10 +110,15 @@ impl Settings {
             } else {
                 config.max_keepalive
             },
-            // As many inbound topic aliases per 5.0 client as mosquitto's default.
-            topic_alias_maximum: 10,
+            topic_alias_maximum: config.max_topic_alias,
             retain_available: config.retain_available,
             clientid_prefixes: config.clientid_prefixes.clone().into(),
+            // mosquitto's reading of `max_inflight_messages`: the same number bounds both
+            // directions, and 0 means no bound.
+            receive_maximum: match config.max_inflight_messages {
+                0 => u16::MAX,
+                n => u16::try_from(n).unwrap_or(u16::MAX),
+            },
         }
     }
 }
@@ -205,6 +213,9 @@ pub(crate) enum CloseReason {
     /// A retained PUBLISH while `retain_available` is false: closed unacknowledged, as mosquitto
     /// does (at 5.0 with DISCONNECT 0x9A, Retain not supported).
     RetainUnavailable,
+    /// 5.0: a QoS 2 PUBLISH while as many as the Receive Maximum the broker announced still await
+    /// their PUBREL [MQTT5-3.3.4-7]: DISCONNECT 0x93.
+    ReceiveMaximumExceeded(u16),
 }
 
 impl std::fmt::Display for CloseReason {
@@ -230,6 +241,10 @@ impl std::fmt::Display for CloseReason {
             Self::RetainUnavailable => {
                 f.write_str("retained PUBLISH while retain_available is false")
             }
+            Self::ReceiveMaximumExceeded(maximum) => write!(
+                f,
+                "a QoS 2 PUBLISH while {maximum} (the Receive Maximum) await PUBREL [MQTT5-3.3.4-7]"
+            ),
         }
     }
 }
@@ -299,6 +314,12 @@ impl ProtocolMachine {
     /// ([`expect_v5`](Self::expect_v5)).
     pub(crate) fn is_v5(&self) -> bool {
         self.mqtt5.is_some()
+    }
+
+    /// The most Topic Aliases the broker uses toward a client, whatever it accepts
+    /// (`max_topic_alias`, the same number it accepts from one).
+    pub(crate) fn topic_alias_cap(&self) -> u16 {
+        self.settings.topic_alias_maximum
     }
 
     /// When [`tick`](Self::tick) must next be called, if ever.
@@ -549,11 +570,11 @@ impl ProtocolMachine {
         let mut actions = Vec::new();
         // A 5.0 client is told why the broker ends the connection, once CONNACK has gone
         // [MQTT5-3.14.0-1] (V5-DIFF-18).
-        if self.is_v5()
-            && self.phase == Phase::Connected
+        if self.phase == Phase::Connected
+            && let Some(state) = &self.mqtt5
             && let Some(code) = v5::disconnect_reason(&reason)
         {
-            actions.push(Action::Send(OutPacket::Disconnect(code)));
+            actions.push(Action::Send(state.disconnect(code, &reason)));
         }
         self.phase = Phase::Closed;
         actions.push(Action::Close(Close {
@@ -587,6 +608,7 @@ pub(super) mod tests {
             topic_alias_maximum: 10,
             retain_available: true,
             clientid_prefixes: Arc::from([]),
+            receive_maximum: 20,
         }
     }
 

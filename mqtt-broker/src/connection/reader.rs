@@ -39,6 +39,7 @@ use super::QUIET;
 use super::protocol::{
     Action, Close, CloseReason, OpenRequest, ProtocolMachine, Settings, ack_reason,
 };
+use super::topic_aliases::OutboundAliases;
 use super::writer::Writer;
 use crate::hooks::{
     ClientInfo, ConnectRequest, ConnectionInfo, DisconnectReason, Listener, MessageView,
@@ -424,7 +425,14 @@ impl Connection {
                     Ok(delivered) if self.protocol.is_v5() => {
                         match ack_reason(allowed, forwarded, delivered.unwrap_or(0)) {
                             ReasonCode::SUCCESS => self.send(OutPacket::PubRec(packet_id)),
-                            code => self.send(OutPacket::PubRecWith(packet_id, code)),
+                            code => {
+                                if code.is_failure() {
+                                    // PUBREL only answers a PUBREC under 0x80 [MQTT5-4.3.3-4]:
+                                    // none will come to end this one's count.
+                                    self.protocol.refused_inbound(packet_id);
+                                }
+                                self.send(OutPacket::PubRecWith(packet_id, code))
+                            }
                         }
                     }
                     Ok(_) => self.send(OutPacket::PubRec(packet_id)),
@@ -771,6 +779,9 @@ impl Connection {
                     usize::try_from(size).unwrap_or(usize::MAX)
                 })
             }),
+            aliases: request.mqtt5.as_ref().and_then(|open| {
+                OutboundAliases::new(open.topic_alias_maximum, self.protocol.topic_alias_cap())
+            }),
             router: Arc::clone(&context.router),
             slot: Arc::clone(&opened.slot),
             connection_id: self.id,
@@ -898,7 +909,8 @@ impl Connection {
             | CloseReason::TopicAliasInvalid
             | CloseReason::WrongAcknowledgement(_)
             | CloseReason::OverLimit(_)
-            | CloseReason::RetainUnavailable => DisconnectReason::ProtocolError,
+            | CloseReason::RetainUnavailable
+            | CloseReason::ReceiveMaximumExceeded(_) => DisconnectReason::ProtocolError,
             CloseReason::ConnectionLost
             | CloseReason::QueueFull(_)
             | CloseReason::ConnectTimeout

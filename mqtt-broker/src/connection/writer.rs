@@ -20,6 +20,7 @@ use log::{debug, error, warn};
 use mqtt_codec::ProtocolLevel;
 
 use super::QUIET;
+use super::topic_aliases::{AliasUse, OutboundAliases};
 use crate::logging;
 use crate::metrics::Metrics;
 use crate::routing::outbound::{OutPacket, Outbound, WriterRx};
@@ -40,6 +41,8 @@ pub(crate) struct Writer {
     /// For a 5.0 connection, the client's Maximum Packet Size (`usize::MAX` without one): packets
     /// are encoded at 5.0, and one larger than that is not sent [MQTT5-3.1.2-24]. `None` at 3.x.
     pub(crate) mqtt5: Option<usize>,
+    /// The Topic Aliases used toward a 5.0 client that accepts some (see `topic_aliases.rs`).
+    pub(crate) aliases: Option<OutboundAliases>,
     pub(crate) router: Arc<Router>,
     pub(crate) slot: SlotRef,
     pub(crate) connection_id: u64,
@@ -57,7 +60,7 @@ impl Writer {
             .spawn(move || self.run())
     }
 
-    fn run(self) {
+    fn run(mut self) {
         // Allocated by the first packet, and given back after a small write (see below).
         let mut buffer = Vec::new();
         let mut open = true;
@@ -151,21 +154,11 @@ impl Writer {
     }
 
     /// Appends `packet` to `buffer`; answers 1 if it was encoded, 0 if not (a bug, logged).
-    fn encode(&self, packet: &OutPacket, buffer: &mut Vec<u8>) -> u64 {
+    fn encode(&mut self, packet: &OutPacket, buffer: &mut Vec<u8>) -> u64 {
         let start = buffer.len();
         let encoded = match self.mqtt5 {
             None => packet.encode(self.level, buffer),
-            Some(maximum) => packet.encode5(Instant::now(), buffer).inspect(|&len| {
-                if len > maximum {
-                    // Discarded unsent, and treated as sent [MQTT5-3.1.2-25]: the window entry
-                    // of a QoS 1/2 PUBLISH stays until the client's next session resends it.
-                    buffer.truncate(start);
-                    warn!(
-                        "connection {}: {} bytes over the client's Maximum Packet Size {maximum}, not sent",
-                        self.connection_id, len
-                    );
-                }
-            }),
+            Some(maximum) => self.encode5(packet, maximum, buffer),
         };
         if let Err(error) = encoded {
             error!(
@@ -183,5 +176,46 @@ impl Writer {
             logging::lines::sent(&self.client_id, self.mqtt5.is_some(), &buffer[start..]);
         }
         1
+    }
+
+    /// Appends `packet` at 5.0, a PUBLISH under its Topic Alias where it has or gets one, unless
+    /// the result is over the client's Maximum Packet Size `maximum`: then nothing is appended.
+    fn encode5(
+        &mut self,
+        packet: &OutPacket,
+        maximum: usize,
+        buffer: &mut Vec<u8>,
+    ) -> Result<usize, mqtt_codec::EncodeError> {
+        let start = buffer.len();
+        let now = Instant::now();
+        let topic = match packet {
+            OutPacket::Publish { message, .. } => Some(&message.topic),
+            _ => None,
+        };
+        let alias = topic
+            .zip(self.aliases.as_ref())
+            .and_then(|(topic, aliases)| aliases.name(topic));
+        let mut len = packet.encode5_aliased(now, alias, buffer)?;
+        if len > maximum && matches!(alias, Some(AliasUse::Set(_))) {
+            // Setting an alias adds three bytes: without them the PUBLISH may still fit.
+            buffer.truncate(start);
+            len = packet.encode5_aliased(now, None, buffer)?;
+        } else if let (Some(AliasUse::Set(alias)), Some(topic), Some(aliases)) =
+            (alias, topic, self.aliases.as_mut())
+        {
+            // Only now does the client learn the alias (what goes into `buffer` is sent, or the
+            // connection ends, and the table with it).
+            aliases.assigned(topic, alias);
+        }
+        if len > maximum {
+            // Discarded unsent, and treated as sent [MQTT5-3.1.2-25]: the window entry of a QoS
+            // 1/2 PUBLISH stays until the client's next session resends it.
+            buffer.truncate(start);
+            warn!(
+                "connection {}: {len} bytes over the client's Maximum Packet Size {maximum}, not sent",
+                self.connection_id
+            );
+        }
+        Ok(len)
     }
 }

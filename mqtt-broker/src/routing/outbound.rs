@@ -85,9 +85,22 @@ pub(crate) enum OutPacket {
         packet_id: PacketId,
         codes: Vec<ReasonCode>,
     },
-    /// 5.0: the server ends the connection, and says why [MQTT5-3.14.2-1]. Nothing at 3.1.1,
-    /// which has no server DISCONNECT ([V5-DIFF-18]).
-    Disconnect(ReasonCode),
+    /// 5.0: the server ends the connection, and says why [MQTT5-3.14.2-1], with a Reason String
+    /// for a person reading the client's log when the sender checked that it fits within the
+    /// client's Maximum Packet Size [MQTT5-3.14.2-3]. Nothing at 3.1.1, which has no server
+    /// DISCONNECT ([V5-DIFF-18]).
+    Disconnect(ReasonCode, Option<Box<str>>),
+}
+
+/// How a 5.0 PUBLISH names its topic toward a client that accepts Topic Aliases (the writer's
+/// `connection/topic_aliases.rs` decides which).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AliasUse {
+    /// Topic and alias: this PUBLISH tells the client what the alias stands for.
+    Set(u16),
+    /// The alias alone, with an empty topic: the client knows it from an earlier PUBLISH on this
+    /// connection.
+    Reuse(u16),
 }
 
 /// A 5.0 CONNACK, owned: Session Present, the Reason Code and the properties the broker announces
@@ -472,7 +485,7 @@ impl OutPacket {
             Self::UnsubAck5 { packet_id, .. } => Packet::UnsubAck(UnsubAck {
                 packet_id: *packet_id,
             }),
-            Self::Disconnect(_) => return Ok(0),
+            Self::Disconnect(..) => return Ok(0),
         };
         packet.encode(level, out)
     }
@@ -481,6 +494,17 @@ impl OutPacket {
     /// depends on it [MQTT5-3.3.2-6]). The shared QoS 0 bytes of [`OutPacket::Encoded`] are 3.1.1
     /// bytes; the router never gives them to a 5.0 connection.
     pub(crate) fn encode5(&self, now: Instant, out: &mut Vec<u8>) -> Result<usize, EncodeError> {
+        self.encode5_aliased(now, None, out)
+    }
+
+    /// [`encode5`](Self::encode5), with a PUBLISH naming its topic as `alias` says (the writer's
+    /// `connection/topic_aliases.rs` decides); other packets ignore it.
+    pub(crate) fn encode5_aliased(
+        &self,
+        now: Instant,
+        alias: Option<AliasUse>,
+        out: &mut Vec<u8>,
+    ) -> Result<usize, EncodeError> {
         let mut properties: Vec<Property<'_>> = Vec::new();
         let granted: Vec<ReasonCode>;
         let packet: v5::Packet<'_> = match self {
@@ -514,8 +538,19 @@ impl OutPacket {
                 for id in message.subscription_ids.iter().flat_map(|ids| ids.iter()) {
                     properties.push(Property::SubscriptionIdentifier(*id));
                 }
+                let topic = match alias {
+                    None => Some(topic),
+                    Some(AliasUse::Set(alias)) => {
+                        properties.push(Property::TopicAlias(alias));
+                        Some(topic)
+                    }
+                    Some(AliasUse::Reuse(alias)) => {
+                        properties.push(Property::TopicAlias(alias));
+                        None
+                    }
+                };
                 v5::Packet::Publish(v5::Publish {
-                    topic: Some(topic),
+                    topic,
                     payload: &message.payload,
                     delivery: *delivery,
                     retain: message.retain,
@@ -574,7 +609,15 @@ impl OutPacket {
             }),
             Self::PingResp => v5::Packet::PingResp,
             // No Session Expiry Interval from the server [MQTT5-3.14.2-2].
-            Self::Disconnect(reason) => v5::Packet::Disconnect(v5::Disconnect::new(*reason)),
+            Self::Disconnect(reason, reason_string) => {
+                if let Some(text) = reason_string {
+                    properties.push(Property::ReasonString(text));
+                }
+                v5::Packet::Disconnect(v5::Disconnect {
+                    reason: *reason,
+                    properties: v5::Properties::from_slice(&properties),
+                })
+            }
         };
         packet.encode(out)
     }
@@ -600,7 +643,7 @@ impl OutPacket {
             | Self::ConnAck5(_)
             | Self::PingResp
             | Self::Encoded(_)
-            | Self::Disconnect(_) => false,
+            | Self::Disconnect(..) => false,
         }
     }
 
@@ -682,7 +725,7 @@ mod tests {
                 &[0x40, 0x03, 0x00, 0x07, 0x10][..],
             ),
             (
-                OutPacket::Disconnect(ReasonCode::SESSION_TAKEN_OVER),
+                OutPacket::Disconnect(ReasonCode::SESSION_TAKEN_OVER, None),
                 &[0xE0, 0x01, 0x8E][..],
             ),
         ] {
@@ -693,7 +736,7 @@ mod tests {
         // A server DISCONNECT has no 3.1.1 form.
         out.clear();
         assert_eq!(
-            OutPacket::Disconnect(ReasonCode::SESSION_TAKEN_OVER)
+            OutPacket::Disconnect(ReasonCode::SESSION_TAKEN_OVER, None)
                 .encode(ProtocolLevel::Mqtt311, &mut out),
             Ok(0)
         );

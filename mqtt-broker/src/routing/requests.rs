@@ -79,6 +79,9 @@ pub(crate) struct Open5 {
     /// The client's Receive Maximum: no more QoS 1/2 PUBLISHes than this unacknowledged at
     /// once [MQTT5-3.3.4-9].
     pub(crate) receive_maximum: Option<u16>,
+    /// The client's Topic Alias Maximum: the aliases the broker may use toward it
+    /// [MQTT5-3.1.2-26].
+    pub(crate) topic_alias_maximum: Option<u16>,
     /// The Session Expiry Interval, in seconds (0xFFFFFFFF: never).
     pub(crate) session_expiry: u32,
 }

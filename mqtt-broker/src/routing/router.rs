@@ -179,7 +179,7 @@ impl Link {
         if self.mqtt5
             && self
                 .tx
-                .try_send(Outbound::Packet(OutPacket::Disconnect(reason)))
+                .try_send(Outbound::Packet(OutPacket::Disconnect(reason, None)))
                 .is_ok()
             && self.tx.try_send(Outbound::Close).is_ok()
         {

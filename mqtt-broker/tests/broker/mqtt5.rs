@@ -1254,3 +1254,74 @@ fn unknown_identifiers_in_the_qos_2_flow_get_0x92_mqtt5_3_7_2_1() {
     subscriber.send(v5::Packet::PubRec(v5::PubRec::new(id(unknown))));
     assert_eq!(subscriber.recv(), Got5::PubRel(unknown, 0x92));
 }
+
+/// Toward a client that accepts Topic Aliases, a topic's first PUBLISH sets an alias and later
+/// ones use it with an empty topic; no alias goes past the client's maximum [MQTT5-3.3.2-11]
+/// [MQTT5-3.1.2-26], and a client that accepts none gets none [MQTT5-3.1.2-27].
+#[test]
+fn outbound_topic_aliases_stay_within_the_clients_maximum_mqtt5_3_3_2_11() {
+    let (_broker, address) = broker();
+    let (mut aliased, _) = Client5::connect_with(
+        address,
+        v5::Connect {
+            properties: Properties::from_slice(&[Property::TopicAliasMaximum(1)]),
+            ..connect("aliased")
+        },
+    );
+    let mut plain = Client5::connect(address, "plain");
+    for client in [&mut aliased, &mut plain] {
+        assert_eq!(
+            client.subscribe(1, &[("sensors/#", options(QoS::AtMostOnce))], &[]),
+            Got5::SubAck(1, vec![0])
+        );
+    }
+    let mut publisher = Client5::connect(address, "p");
+    for topic in ["sensors/one", "sensors/one", "sensors/two", "sensors/one"] {
+        publisher.publish(topic, b"m", QoS::AtMostOnce, 1, false, &[]);
+    }
+    publisher.barrier();
+    let named = |topic: &str, alias: Option<u16>| Got5::Publish {
+        topic: topic.to_owned(),
+        payload: b"m".to_vec(),
+        qos: 0,
+        retain: false,
+        packet_id: None,
+        properties: alias
+            .map(|alias| p(Property::TopicAlias(alias)))
+            .into_iter()
+            .collect(),
+    };
+    for expected in [
+        named("sensors/one", Some(1)),
+        named("", Some(1)),
+        named("sensors/two", None),
+        named("", Some(1)),
+    ] {
+        assert_eq!(aliased.recv(), expected);
+    }
+    for topic in ["sensors/one", "sensors/one", "sensors/two", "sensors/one"] {
+        assert_eq!(plain.recv(), named(topic, None));
+    }
+}
+
+/// The broker announces `max_inflight_messages` as its Receive Maximum, and one QoS 2 PUBLISH more
+/// than that awaiting PUBREL is DISCONNECT 0x93, with the reason in words [MQTT5-3.3.4-7].
+#[test]
+fn more_qos_2_than_the_brokers_receive_maximum_is_0x93_mqtt5_3_3_4_7() {
+    let (_broker, address) = broker();
+    let (mut client, connack) = Client5::connect_with(address, connect("eager"));
+    let Got5::ConnAck { properties, .. } = connack else {
+        panic!("expected CONNACK");
+    };
+    assert!(
+        properties.contains(&p(Property::ReceiveMaximum(20))),
+        "{properties:?}"
+    );
+    for packet_id in 1..=20 {
+        client.publish("q2", b"m", QoS::ExactlyOnce, packet_id, false, &[]);
+        assert_eq!(client.recv(), Got5::PubRec(packet_id, 0x10));
+    }
+    client.publish("q2", b"m", QoS::ExactlyOnce, 21, false, &[]);
+    assert_eq!(client.recv(), Got5::Disconnect(0x93));
+    client.expect_closed();
+}

@@ -1,6 +1,7 @@
 //! How much the broker takes on: queues, windows, sizes, time-outs and counts
 //! (`max_inflight_messages`, `max_queued_messages`, `max_queued_bytes`, `queue_full_drop`,
-//! `write_timeout`, `message_size_limit`, `max_packet_size`, `max_keepalive`, `retain_available`,
+//! `write_timeout`, `message_size_limit`, `max_packet_size`, `max_keepalive`, `max_topic_alias`,
+//! `retain_available`,
 //! `sys_interval`, `connect_timeout`, `max_connections`, `max_subscriptions_per_client`,
 //! `max_topic_levels`, `set_tcp_nodelay`).
 
@@ -45,6 +46,9 @@ pub(in crate::config) fn directive(
         // mosquitto refuses 0 here: a cap of zero seconds would mean no keep-alive at all.
         "max_keepalive" => {
             number(name, value, 10..=65_535).map(|n| config.max_keepalive = n as u16)
+        }
+        "max_topic_alias" => {
+            number(name, value, 0..=65_535).map(|n| config.max_topic_alias = n as u16)
         }
         "retain_available" => boolean(name, value).map(|on| config.retain_available = on),
         "upgrade_outgoing_qos" => boolean(name, value).map(|on| config.upgrade_outgoing_qos = on),

@@ -8,15 +8,23 @@
 //! [MQTT5-3.3.2-7] [MQTT5-3.3.2-12], and every close the broker decides is announced with a
 //! DISCONNECT Reason Code [MQTT5-4.13.1-1].
 //!
+//! The Receive Maximum it announces bounds the QoS 2 PUBLISHes awaiting their PUBREL on this
+//! connection [MQTT5-3.3.4-7]; QoS 1 needs no count, because the reader routes and acknowledges
+//! each QoS 1 PUBLISH before it decodes the next one (a publisher held up by back-pressure is held
+//! before its PUBLISH is routed, and reads nothing meanwhile). Every DISCONNECT the broker decides
+//! carries the reason as a Reason String when it fits the client's Maximum Packet Size
+//! [MQTT5-3.14.2-3]; so does a refusing CONNACK [MQTT5-3.2.2-19].
+//!
 //! What it does not do: enhanced authentication (a CONNECT with an Authentication Method is
 //! refused, 0x8C); wait out a Will Delay Interval (it says how long, [`ProtocolMachine::will_delay`],
-//! and the reader waits); check an inbound Receive Maximum (none is announced, so 65 535 applies).
+//! and the reader waits).
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mqtt_codec::v5::{self, ReasonCode};
-use mqtt_codec::{ClientIdRule, DecodeError, PacketType, QoS};
+use mqtt_codec::{ClientIdRule, DecodeError, PacketId, PacketType, QoS};
 
 use super::{Ack, Action, CloseReason, Open5, OpenRequest, Password, Phase, ProtocolMachine};
 use crate::message::Message;
@@ -34,6 +42,47 @@ pub(super) struct Mqtt5State {
     pub(super) session_expiry: u32,
     /// The Will Delay Interval of the Will, in seconds (5.0 §3.1.3.2.2).
     pub(super) will_delay: u32,
+    /// The client's Maximum Packet Size: a Reason String that would make a CONNACK or DISCONNECT
+    /// larger is left out [MQTT5-3.2.2-19] [MQTT5-3.14.2-3].
+    peer_maximum_packet_size: Option<u32>,
+    /// The Receive Maximum announced in CONNACK (65 535 when none was).
+    receive_maximum: u16,
+    /// The inbound QoS 2 PUBLISHes of this connection whose PUBREL has not come yet: the count the
+    /// Receive Maximum bounds. It applies to this network connection only (5.0 §3.3.4), so a
+    /// session's releases pending from an earlier connection are not in it.
+    awaiting_release: HashSet<PacketId>,
+}
+
+impl Mqtt5State {
+    /// The DISCONNECT that tells the client `reason` with `code`, with the reason in words when
+    /// that fits within the client's Maximum Packet Size [MQTT5-3.14.2-3].
+    pub(super) fn disconnect(&self, code: ReasonCode, reason: &CloseReason) -> OutPacket {
+        let text: Box<str> = reason.to_string().into();
+        let reason_string = [v5::Property::ReasonString(&text)];
+        let with_text = v5::Disconnect {
+            reason: code,
+            properties: v5::Properties::from_slice(&reason_string),
+        };
+        if fits(
+            self.peer_maximum_packet_size,
+            &v5::Packet::Disconnect(with_text),
+        ) {
+            OutPacket::Disconnect(code, Some(text))
+        } else {
+            OutPacket::Disconnect(code, None)
+        }
+    }
+}
+
+/// Whether `packet` encodes within `maximum` bytes (any size fits without one).
+fn fits(maximum: Option<u32>, packet: &v5::Packet<'_>) -> bool {
+    let Some(maximum) = maximum else {
+        return true;
+    };
+    let mut scratch = Vec::new();
+    packet
+        .encode(&mut scratch)
+        .is_ok_and(|len| u32::try_from(len).is_ok_and(|len| len <= maximum))
 }
 
 /// The PUBACK or PUBREC Reason Code for an inbound PUBLISH: 0x87 when the authorisers refused it,
@@ -67,6 +116,7 @@ pub(super) fn disconnect_reason(reason: &CloseReason) -> Option<ReasonCode> {
         // code for a correctly formed topic name the receiver does not accept.
         CloseReason::OverLimit(_) => Some(ReasonCode::TOPIC_NAME_INVALID),
         CloseReason::RetainUnavailable => Some(ReasonCode::RETAIN_NOT_SUPPORTED),
+        CloseReason::ReceiveMaximumExceeded(_) => Some(ReasonCode::RECEIVE_MAXIMUM_EXCEEDED),
         CloseReason::Disconnect
         | CloseReason::ConnectTimeout
         | CloseReason::ConnectionLost
@@ -120,6 +170,9 @@ impl ProtocolMachine {
                 return actions.push(Action::Acknowledged(Ack::PubComp(ack.packet_id)));
             }
             (Phase::Connected, v5::Packet::PubRel(rel)) => {
+                if let Some(state) = &mut self.mqtt5 {
+                    state.awaiting_release.remove(&rel.packet_id);
+                }
                 return actions.push(Action::Release(rel.packet_id));
             }
             (Phase::Connected, v5::Packet::Subscribe(subscribe)) => {
@@ -191,8 +244,21 @@ impl ProtocolMachine {
         actions
     }
 
+    /// The reader answered the QoS 2 PUBLISH `packet_id` with a failure PUBREC: no PUBREL will
+    /// follow, so it no longer counts against the Receive Maximum [MQTT5-3.3.4-7].
+    pub(crate) fn refused_inbound(&mut self, packet_id: PacketId) {
+        if let Some(state) = &mut self.mqtt5 {
+            state.awaiting_release.remove(&packet_id);
+        }
+    }
+
     fn connect5(&mut self, connect: &v5::Connect<'_>, now: Instant) -> Vec<Action> {
         let properties = &connect.properties;
+        let peer_maximum_packet_size = properties.maximum_packet_size();
+        if let Some(state) = &mut self.mqtt5 {
+            // Known before any refusal, whose CONNACK it bounds [MQTT5-3.2.2-19].
+            state.peer_maximum_packet_size = peer_maximum_packet_size;
+        }
         if properties.authentication_method().is_some() {
             // No enhanced authentication method is offered [MQTT5-4.12.0-1].
             return self.refuse5(
@@ -251,6 +317,10 @@ impl ProtocolMachine {
         if aliases > 0 {
             connack.topic_alias_maximum = Some(aliases);
         }
+        let receive_maximum = self.settings.receive_maximum.max(1);
+        if receive_maximum < u16::MAX {
+            connack.receive_maximum = Some(receive_maximum);
+        }
         self.mqtt5 = Some(Mqtt5State {
             aliases: vec![None; usize::from(aliases)],
             session_expiry,
@@ -259,6 +329,9 @@ impl ProtocolMachine {
                 .as_ref()
                 .and_then(|will| will.properties.will_delay_interval())
                 .unwrap_or(0),
+            peer_maximum_packet_size,
+            receive_maximum,
+            awaiting_release: HashSet::new(),
         });
         self.phase = Phase::Connected;
         self.silence_limit =
@@ -277,6 +350,7 @@ impl ProtocolMachine {
                 connack,
                 maximum_packet_size: properties.maximum_packet_size(),
                 receive_maximum: properties.receive_maximum(),
+                topic_alias_maximum: properties.topic_alias_maximum(),
                 session_expiry,
             }),
             level: mqtt_codec::ProtocolLevel::Mqtt311,
@@ -307,6 +381,17 @@ impl ProtocolMachine {
         let Some(state) = &mut self.mqtt5 else {
             return;
         };
+        if let Some(packet_id) = publish.delivery.packet_id()
+            && publish.qos() == QoS::ExactlyOnce
+            && !state.awaiting_release.contains(&packet_id)
+        {
+            // A new one (a resent duplicate is already counted) [MQTT5-3.3.4-7].
+            if state.awaiting_release.len() >= usize::from(state.receive_maximum) {
+                let maximum = state.receive_maximum;
+                return actions.extend(self.close(CloseReason::ReceiveMaximumExceeded(maximum)));
+            }
+            state.awaiting_release.insert(packet_id);
+        }
         // The topic: the PUBLISH's own, which a Topic Alias then stands for, or the one the alias
         // was given earlier on this connection [MQTT5-3.3.2-12].
         let topic: Arc<str> = match (publish.topic, publish.properties.topic_alias()) {
@@ -387,9 +472,29 @@ impl ProtocolMachine {
         actions
     }
 
-    /// CONNACK with a failure code and close [MQTT5-3.2.2-6] [MQTT5-3.2.2-7].
+    /// CONNACK with a failure code and close [MQTT5-3.2.2-6] [MQTT5-3.2.2-7], saying why in a
+    /// Reason String when it fits the client's Maximum Packet Size [MQTT5-3.2.2-19].
     fn refuse5(&mut self, code: ReasonCode, why: &'static str) -> Vec<Action> {
-        let mut actions = vec![connack5(code, ConnAckProperties::default())];
+        let explained = ConnAckProperties {
+            reason_string: Some(why.into()),
+            ..ConnAckProperties::default()
+        };
+        let limit = self
+            .mqtt5
+            .as_ref()
+            .and_then(|state| state.peer_maximum_packet_size);
+        let reason_string = [v5::Property::ReasonString(why)];
+        let with_text = v5::Packet::ConnAck(v5::ConnAck {
+            session_present: false,
+            reason: code,
+            properties: v5::Properties::from_slice(&reason_string),
+        });
+        let properties = if fits(limit, &with_text) {
+            explained
+        } else {
+            ConnAckProperties::default()
+        };
+        let mut actions = vec![connack5(code, properties)];
         actions.extend(self.close(CloseReason::Refused5(code, why)));
         actions
     }
@@ -419,7 +524,7 @@ mod tests {
     use super::*;
     use crate::connection::protocol::tests::settings;
     use mqtt_codec::v5::{Properties, Property};
-    use mqtt_codec::{Delivery, PacketId, TopicName};
+    use mqtt_codec::{Delivery, TopicName};
 
     fn connected(
         connect: v5::Connect<'_>,
@@ -536,7 +641,7 @@ mod tests {
         assert!(matches!(
             actions.as_slice(),
             [
-                Action::Send(OutPacket::Disconnect(ReasonCode::PROTOCOL_ERROR)),
+                Action::Send(OutPacket::Disconnect(ReasonCode::PROTOCOL_ERROR, _)),
                 Action::Close(_)
             ]
         ));
@@ -567,7 +672,7 @@ mod tests {
         assert!(matches!(
             actions.as_slice(),
             [
-                Action::Send(OutPacket::Disconnect(ReasonCode::TOPIC_ALIAS_INVALID)),
+                Action::Send(OutPacket::Disconnect(ReasonCode::TOPIC_ALIAS_INVALID, _)),
                 Action::Close(_)
             ]
         ));
@@ -616,7 +721,7 @@ mod tests {
         assert!(matches!(
             actions.as_slice(),
             [
-                Action::Send(OutPacket::Disconnect(ReasonCode::PROTOCOL_ERROR)),
+                Action::Send(OutPacket::Disconnect(ReasonCode::PROTOCOL_ERROR, _)),
                 Action::Close(_)
             ]
         ));
@@ -682,7 +787,7 @@ mod tests {
         assert!(matches!(
             actions.as_slice(),
             [
-                Action::Send(OutPacket::Disconnect(ReasonCode::RETAIN_NOT_SUPPORTED)),
+                Action::Send(OutPacket::Disconnect(ReasonCode::RETAIN_NOT_SUPPORTED, _)),
                 Action::Close(_)
             ]
         ));
@@ -707,5 +812,179 @@ mod tests {
             [Action::Send(OutPacket::ConnAck5(connack)), Action::Close(_)]
                 if connack.reason == ReasonCode::CLIENT_IDENTIFIER_NOT_VALID
         ));
+    }
+
+    fn qos2_publish(machine: &mut ProtocolMachine, id: u16) -> Vec<Action> {
+        let mut actions = Vec::new();
+        let Some(packet_id) = PacketId::new(id) else {
+            return actions;
+        };
+        machine.packet5_into(
+            v5::Packet::Publish(v5::Publish {
+                topic: TopicName::new("t").ok(),
+                payload: b"x",
+                delivery: Delivery::ExactlyOnce {
+                    packet_id,
+                    dup: false,
+                },
+                retain: false,
+                properties: Properties::default(),
+            }),
+            Instant::now(),
+            &mut actions,
+        );
+        actions
+    }
+
+    /// The Receive Maximum is announced, counts QoS 2 PUBLISHes until their PUBREL (a resent one
+    /// once), and one more is DISCONNECT 0x93 with the reason in words [MQTT5-3.3.4-7].
+    #[test]
+    fn more_qos_2_than_the_receive_maximum_is_0x93_mqtt5_3_3_4_7() {
+        let limited = super::super::Settings {
+            receive_maximum: 2,
+            ..settings()
+        };
+        let (mut machine, actions) = connected(
+            v5::Connect {
+                client_id: "c",
+                ..v5::Connect::default()
+            },
+            limited,
+        );
+        let connack = &open(&actions).mqtt5.as_ref().expect("5.0").connack;
+        assert_eq!(connack.receive_maximum, Some(2));
+        for id in [1, 2, 2] {
+            let actions = qos2_publish(&mut machine, id);
+            assert!(
+                matches!(actions.as_slice(), [Action::PublishOnce { .. }]),
+                "{id}: {actions:?}"
+            );
+        }
+        // PUBREL for 1 frees its place; a PUBREC refused for 3 frees it at once.
+        let mut actions = Vec::new();
+        if let Some(one) = PacketId::new(1) {
+            machine.packet5_into(
+                v5::Packet::PubRel(v5::PubRel::new(one)),
+                Instant::now(),
+                &mut actions,
+            );
+        }
+        assert!(matches!(
+            qos2_publish(&mut machine, 3).as_slice(),
+            [Action::PublishOnce { .. }]
+        ));
+        if let Some(three) = PacketId::new(3) {
+            machine.refused_inbound(three);
+        }
+        assert!(matches!(
+            qos2_publish(&mut machine, 4).as_slice(),
+            [Action::PublishOnce { .. }]
+        ));
+        // 2 and 4 await PUBREL: 5 is one too many.
+        let actions = qos2_publish(&mut machine, 5);
+        assert!(
+            matches!(
+                actions.as_slice(),
+                [
+                    Action::Send(OutPacket::Disconnect(ReasonCode::RECEIVE_MAXIMUM_EXCEEDED, Some(text))),
+                    Action::Close(_)
+                ] if text.contains("Receive Maximum")
+            ),
+            "{actions:?}"
+        );
+    }
+
+    /// At the default, 65 535, no Receive Maximum is announced (it is the protocol's default).
+    #[test]
+    fn no_receive_maximum_is_announced_at_65535() {
+        let unlimited = super::super::Settings {
+            receive_maximum: u16::MAX,
+            ..settings()
+        };
+        let (_, actions) = connected(
+            v5::Connect {
+                client_id: "c",
+                ..v5::Connect::default()
+            },
+            unlimited,
+        );
+        assert_eq!(
+            open(&actions)
+                .mqtt5
+                .as_ref()
+                .expect("5.0")
+                .connack
+                .receive_maximum,
+            None
+        );
+    }
+
+    /// A refusing CONNACK says why in a Reason String, unless that would make it larger than the
+    /// client's Maximum Packet Size [MQTT5-3.2.2-19].
+    #[test]
+    fn a_refusal_says_why_within_the_clients_maximum_packet_size_mqtt5_3_2_2_19() {
+        let strict = super::super::Settings {
+            clientid_prefixes: Arc::from(["sensor-".to_owned()]),
+            ..settings()
+        };
+        for (maximum, explained) in [(None, true), (Some(1_000), true), (Some(20), false)] {
+            let properties: Vec<Property<'_>> = maximum
+                .into_iter()
+                .map(Property::MaximumPacketSize)
+                .collect();
+            let (_, actions) = connected(
+                v5::Connect {
+                    client_id: "laptop",
+                    properties: Properties::from_slice(&properties),
+                    ..v5::Connect::default()
+                },
+                strict.clone(),
+            );
+            let Some(Action::Send(OutPacket::ConnAck5(connack))) = actions.first() else {
+                panic!("expected CONNACK, got {actions:?}");
+            };
+            assert_eq!(
+                connack.properties.reason_string.is_some(),
+                explained,
+                "Maximum Packet Size {maximum:?}"
+            );
+            let mut out = Vec::new();
+            let packet = OutPacket::ConnAck5(connack.clone());
+            let len = packet
+                .encode5(Instant::now(), &mut out)
+                .unwrap_or(usize::MAX);
+            assert!(maximum.is_none_or(|maximum| len <= maximum as usize));
+        }
+    }
+
+    /// A server DISCONNECT carries the reason in words, and leaves them out where they would not
+    /// fit the client's Maximum Packet Size [MQTT5-3.14.2-3].
+    #[test]
+    fn a_server_disconnect_says_why_within_the_maximum_packet_size_mqtt5_3_14_2_3() {
+        for (maximum, explained) in [(None, true), (Some(10), false)] {
+            let properties: Vec<Property<'_>> = maximum
+                .into_iter()
+                .map(Property::MaximumPacketSize)
+                .collect();
+            let (mut machine, _) = connected(
+                v5::Connect {
+                    client_id: "c",
+                    properties: Properties::from_slice(&properties),
+                    ..v5::Connect::default()
+                },
+                settings(),
+            );
+            let actions = machine.malformed(DecodeError::UnsupportedProtocolLevel);
+            let Some(Action::Send(disconnect @ OutPacket::Disconnect(_, text))) = actions.first()
+            else {
+                panic!("expected DISCONNECT, got {actions:?}");
+            };
+            assert_eq!(text.is_some(), explained, "Maximum Packet Size {maximum:?}");
+            let mut out = Vec::new();
+            let len = disconnect
+                .encode5(Instant::now(), &mut out)
+                .unwrap_or(usize::MAX);
+            assert!(maximum.is_none_or(|maximum| len <= maximum as usize));
+        }
     }
 }
