@@ -177,6 +177,7 @@ impl Script {
             retain_available: true,
             clientid_prefixes: std::sync::Arc::from([]),
             receive_maximum: 20,
+            response_information: None,
         };
         Client {
             id,

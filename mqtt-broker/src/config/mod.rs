@@ -101,6 +101,10 @@ pub struct Config {
     /// announced as the broker's Topic Alias Maximum, and the most the broker itself uses toward a
     /// client that accepts more, so that one client cannot make it keep a topic table of any size.
     pub max_topic_alias: u16,
+    /// What a 5.0 client that sets Request Response Information is told in CONNACK's Response
+    /// Information (`response_information`, EMQX's option; default none: nothing is sent, which
+    /// 5.0 allows). Typically the root of the topics responses go to, such as `responses/`.
+    pub response_information: Option<String>,
     /// Whether retained messages are kept at all (`retain_available`, default true). When false,
     /// 5.0 clients are told so in CONNACK, a retained PUBLISH is refused [MQTT5-3.2.2-14] and so
     /// is a CONNECT with a retained will [MQTT5-3.2.2-13].
@@ -193,6 +197,7 @@ impl Default for Config {
             max_packet_size: 0,
             max_keepalive: u16::MAX,
             max_topic_alias: 10,
+            response_information: None,
             retain_available: true,
             upgrade_outgoing_qos: false,
             sys_interval: Duration::from_secs(10),

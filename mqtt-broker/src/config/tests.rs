@@ -310,6 +310,7 @@ fn logging_directives_replace_then_add_to_the_defaults() {
 fn limit_and_client_directives_set_their_fields() {
     let config = Config::parse(
         "max_packet_size 2048\nmax_keepalive 300\nmax_topic_alias 0\nretain_available false\n\
+         response_information responses/\n\
          clientid_prefixes sensor-, ops-\nautosave_interval 60\nautosave_on_changes true\n\
          metrics_listener 9100 127.0.0.1\npid_file /run/b.pid\nuser mqtt\n",
         "k.conf",
@@ -318,6 +319,7 @@ fn limit_and_client_directives_set_their_fields() {
     assert_eq!(config.max_packet_size, 2048);
     assert_eq!(config.max_keepalive, 300);
     assert_eq!(config.max_topic_alias, 0);
+    assert_eq!(config.response_information.as_deref(), Some("responses/"));
     assert!(!config.retain_available);
     assert_eq!(config.clientid_prefixes, ["sensor-", "ops-"]);
     assert_eq!(

@@ -69,6 +69,8 @@ pub(crate) struct Settings {
     /// The Receive Maximum announced to 5.0 clients: QoS 2 PUBLISHes from one connection that may
     /// await their PUBREL at once (65 535: none announced, the protocol's default).
     pub(crate) receive_maximum: u16,
+    /// `response_information`: given to a 5.0 client that asks for it (5.0 §4.10).
+    pub(crate) response_information: Option<Arc<str>>,
 }
 
 impl Settings {
@@ -119,6 +121,7 @@ impl Settings {
                 0 => u16::MAX,
                 n => u16::try_from(n).unwrap_or(u16::MAX),
             },
+            response_information: config.response_information.as_deref().map(Arc::from),
         }
     }
 }
@@ -609,6 +612,7 @@ pub(super) mod tests {
             retain_available: true,
             clientid_prefixes: Arc::from([]),
             receive_maximum: 20,
+            response_information: None,
         }
     }
 

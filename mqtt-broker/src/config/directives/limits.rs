@@ -1,7 +1,7 @@
 //! How much the broker takes on: queues, windows, sizes, time-outs and counts
 //! (`max_inflight_messages`, `max_queued_messages`, `max_queued_bytes`, `queue_full_drop`,
 //! `write_timeout`, `message_size_limit`, `max_packet_size`, `max_keepalive`, `max_topic_alias`,
-//! `retain_available`,
+//! `response_information`, `retain_available`,
 //! `sys_interval`, `connect_timeout`, `max_connections`, `max_subscriptions_per_client`,
 //! `max_topic_levels`, `set_tcp_nodelay`).
 
@@ -49,6 +49,15 @@ pub(in crate::config) fn directive(
         }
         "max_topic_alias" => {
             number(name, value, 0..=65_535).map(|n| config.max_topic_alias = n as u16)
+        }
+        // EMQX's option: the string a 5.0 client that asks for Response Information is given.
+        "response_information" => {
+            if value.is_empty() || value.len() > usize::from(u16::MAX) {
+                Err("`response_information` needs a string of 1 to 65 535 bytes".into())
+            } else {
+                config.response_information = Some(value.to_owned());
+                Ok(())
+            }
         }
         "retain_available" => boolean(name, value).map(|on| config.retain_available = on),
         "upgrade_outgoing_qos" => boolean(name, value).map(|on| config.upgrade_outgoing_qos = on),

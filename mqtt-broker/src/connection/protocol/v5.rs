@@ -317,6 +317,11 @@ impl ProtocolMachine {
         if aliases > 0 {
             connack.topic_alias_maximum = Some(aliases);
         }
+        // Only to a client that asked [MQTT5-3.1.2-28] (5.0 §3.1.2.11.6).
+        if properties.request_response_information() == Some(1) {
+            connack.response_information =
+                self.settings.response_information.as_deref().map(Box::from);
+        }
         let receive_maximum = self.settings.receive_maximum.max(1);
         if receive_maximum < u16::MAX {
             connack.receive_maximum = Some(receive_maximum);
@@ -985,6 +990,36 @@ mod tests {
                 .encode5(Instant::now(), &mut out)
                 .unwrap_or(usize::MAX);
             assert!(maximum.is_none_or(|maximum| len <= maximum as usize));
+        }
+    }
+
+    /// `response_information` goes only to a client that set Request Response Information 1
+    /// [MQTT5-3.1.2-28].
+    #[test]
+    fn response_information_only_when_asked_mqtt5_3_1_2_28() {
+        let offering = super::super::Settings {
+            response_information: Some(Arc::from("responses/")),
+            ..settings()
+        };
+        for (asked, expected) in [(None, None), (Some(0), None), (Some(1), Some("responses/"))] {
+            let properties: Vec<Property<'_>> = asked
+                .into_iter()
+                .map(Property::RequestResponseInformation)
+                .collect();
+            let (_, actions) = connected(
+                v5::Connect {
+                    client_id: "c",
+                    properties: Properties::from_slice(&properties),
+                    ..v5::Connect::default()
+                },
+                offering.clone(),
+            );
+            let connack = &open(&actions).mqtt5.as_ref().expect("5.0").connack;
+            assert_eq!(
+                connack.response_information.as_deref(),
+                expected,
+                "Request Response Information {asked:?}"
+            );
         }
     }
 }
