@@ -139,6 +139,7 @@ pub mod architecture {}
 mod layering;
 mod limits;
 mod logging;
+mod memory_limit;
 mod message;
 mod metrics;
 mod persistence;

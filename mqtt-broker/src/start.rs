@@ -22,6 +22,7 @@ use crate::connection::protocol::Settings;
 use crate::connection::{CONNACK_SERVER_UNAVAILABLE, Connection, Context};
 use crate::hooks::{Listener, Plugins};
 use crate::limits::SystemLimits;
+use crate::memory_limit::MemoryLimit;
 use crate::message::Message;
 use crate::metrics::Metrics;
 use crate::persistence::{Persistence, Restored};
@@ -137,6 +138,7 @@ impl Broker {
             max_subscriptions: config.max_subscriptions_per_client,
             max_topic_levels: config.max_topic_levels,
             write_timeout: config.write_timeout,
+            memory_limit: MemoryLimit::new(config.memory_limit),
         });
         if let Some(logger) = crate::Logger::installed() {
             logger

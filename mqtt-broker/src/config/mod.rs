@@ -105,6 +105,10 @@ pub struct Config {
     /// Information (`response_information`, EMQX's option; default none: nothing is sent, which
     /// 5.0 allows). Typically the root of the topics responses go to, such as `responses/`.
     pub response_information: Option<String>,
+    /// The most bytes of messages (retained, queued, in flight) the broker holds before it refuses
+    /// PUBLISH (`memory_limit`, default 0: no limit). mosquitto bounds its whole heap
+    /// with it; see `memory_limit.rs` for what this broker measures and why.
+    pub memory_limit: u64,
     /// Whether retained messages are kept at all (`retain_available`, default true). When false,
     /// 5.0 clients are told so in CONNACK, a retained PUBLISH is refused [MQTT5-3.2.2-14] and so
     /// is a CONNECT with a retained will [MQTT5-3.2.2-13].
@@ -198,6 +202,7 @@ impl Default for Config {
             max_keepalive: u16::MAX,
             max_topic_alias: 10,
             response_information: None,
+            memory_limit: 0,
             retain_available: true,
             upgrade_outgoing_qos: false,
             sys_interval: Duration::from_secs(10),

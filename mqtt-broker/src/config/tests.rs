@@ -310,7 +310,7 @@ fn logging_directives_replace_then_add_to_the_defaults() {
 fn limit_and_client_directives_set_their_fields() {
     let config = Config::parse(
         "max_packet_size 2048\nmax_keepalive 300\nmax_topic_alias 0\nretain_available false\n\
-         response_information responses/\n\
+         response_information responses/\nmemory_limit 1048576\n\
          clientid_prefixes sensor-, ops-\nautosave_interval 60\nautosave_on_changes true\n\
          metrics_listener 9100 127.0.0.1\npid_file /run/b.pid\nuser mqtt\n",
         "k.conf",
@@ -320,6 +320,7 @@ fn limit_and_client_directives_set_their_fields() {
     assert_eq!(config.max_keepalive, 300);
     assert_eq!(config.max_topic_alias, 0);
     assert_eq!(config.response_information.as_deref(), Some("responses/"));
+    assert_eq!(config.memory_limit, 1_048_576);
     assert!(!config.retain_available);
     assert_eq!(config.clientid_prefixes, ["sensor-", "ops-"]);
     assert_eq!(
@@ -333,6 +334,7 @@ fn limit_and_client_directives_set_their_fields() {
         "max_keepalive 0",
         "max_keepalive 70000",
         "max_topic_alias 65536",
+        "memory_limit lots",
         "retain_available no",
         "autosave_interval soon",
         "autosave_on_changes 5",

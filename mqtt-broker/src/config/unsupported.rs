@@ -81,11 +81,6 @@ pub(super) const UNSUPPORTED: &[(&str, &str)] = &[
         "the WebSocket handshake's header size limit is fixed (transport/websocket.rs)",
     ),
     (
-        "memory_limit",
-        "the broker does not account its heap; bound it with `max_queued_messages`, \
-         `max_queued_bytes`, `message_size_limit` and `max_connections`",
-    ),
-    (
         "check_retain_source",
         "retained messages are not re-checked against their publisher's current ACL",
     ),

@@ -206,7 +206,7 @@ pub(crate) enum CloseReason {
     /// 5.0 CONNECT refused with this CONNACK Reason Code, for this reason.
     Refused5(mqtt_codec::v5::ReasonCode, &'static str),
     /// A QoS 1/2 PUBLISH the broker could not take (an offline session's queue is full, as the
-    /// router described it): closed without acknowledging it, since 3.1.1 has no negative
+    /// router described it, or `memory_limit` is reached): closed without acknowledging it, since 3.1.1 has no negative
     /// acknowledgement; the client sends it again once reconnected [MQTT-4.4.0-1].
     QueueFull(String),
     /// A PUBLISH beyond a configured limit (a topic deeper than `max_topic_levels`), as the
@@ -386,8 +386,9 @@ impl ProtocolMachine {
     }
 
     /// The router refused a PUBLISH this session passed on ([`Action::Publish`] or
-    /// [`Action::PublishOnce`]): the connection closes before its acknowledgement goes out, and,
-    /// the close not being a DISCONNECT, the Will is published [MQTT-3.1.2-8].
+    /// [`Action::PublishOnce`]), or the broker holds more than `memory_limit` allows: the
+    /// connection closes before its acknowledgement goes out, and, the close not being a
+    /// DISCONNECT, the Will is published [MQTT-3.1.2-8].
     pub(crate) fn queue_full(&mut self, why: String) -> Vec<Action> {
         self.close(CloseReason::QueueFull(why))
     }

@@ -46,6 +46,7 @@ use crate::hooks::{
     PublishDecision,
 };
 use crate::logging;
+use crate::memory_limit::MemoryLimit;
 use crate::message::Message;
 use crate::metrics::Metrics;
 use crate::routing::outbound::{
@@ -77,6 +78,8 @@ pub(crate) struct Context {
     pub(crate) max_topic_levels: usize,
     /// How long a write may block before the client is considered gone (`write_timeout`).
     pub(crate) write_timeout: Duration,
+    /// `memory_limit`, if set: no PUBLISH or CONNECT is taken while it is exceeded.
+    pub(crate) memory_limit: Option<MemoryLimit>,
 }
 
 /// How late the socket's read timeout may fire after the session's deadline before it is set again.
@@ -361,6 +364,7 @@ impl Connection {
             }
             Action::Publish(message) => {
                 self.within_topic_levels(&message)?;
+                self.within_memory_limit(Some(message.payload.len()))?;
                 if self.may_publish(&message)
                     && let Err(refused) =
                         router.publish_from(&message, self.bridge_id(), self.publisher())
@@ -375,6 +379,7 @@ impl Connection {
                 if let Some(message) = &message {
                     self.within_topic_levels(message)?;
                 }
+                self.within_memory_limit(message.as_ref().map(|message| message.payload.len()))?;
                 let forwarded = message.is_some();
                 let allowed = message
                     .as_ref()
@@ -400,6 +405,7 @@ impl Connection {
                 if let Some(message) = &message {
                     self.within_topic_levels(message)?;
                 }
+                self.within_memory_limit(message.as_ref().map(|message| message.payload.len()))?;
                 let forwarded = message.is_some();
                 let allowed = message
                     .as_ref()
@@ -590,6 +596,26 @@ impl Connection {
              connection without acknowledging it"
         );
         let actions = self.protocol.over_limit(why);
+        self.execute(actions)
+    }
+
+    /// `memory_limit`: while the broker holds more message bytes than it allows, a PUBLISH with a
+    /// payload closes its connection unacknowledged, to be sent again later (see
+    /// `memory_limit.rs`). One without a payload passes: it is how a retained message is deleted,
+    /// which is one way back under the limit. A bridge's local side (trusted) is held to it too:
+    /// what it brings in takes memory like anything else.
+    fn within_memory_limit(&mut self, payload: Option<usize>) -> ControlFlow<()> {
+        let Some(limit) = &self.context.memory_limit else {
+            return ControlFlow::Continue(());
+        };
+        if payload.unwrap_or(0) == 0 || !limit.exceeded(&self.context.router, Instant::now()) {
+            return ControlFlow::Continue(());
+        }
+        let why = format!(
+            "{}; closing the connection without acknowledging its PUBLISH",
+            limit.describe()
+        );
+        let actions = self.protocol.queue_full(why);
         self.execute(actions)
     }
 

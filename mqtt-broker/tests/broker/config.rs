@@ -183,6 +183,9 @@ fn a_file_with_every_new_directive_starts() {
          persistence_location {root}/\n\
          retain_available true\n\
          max_packet_size 1048576\n\
+         max_inflight_bytes 0\n\
+         upgrade_outgoing_qos false\n\
+         memory_limit 104857600\n\
          allow_zero_length_clientid true\n\
          auto_id_prefix auto-\n\
          clientid_prefixes every-\n\

@@ -310,3 +310,95 @@ fn a_client_publishing_to_its_own_full_queue_is_refused_upstream() {
     assert_eq!(got, payloads(1..=6));
     broker.shutdown();
 }
+
+/// `memory_limit`: once the messages the broker holds (here, an offline session's queue) pass it,
+/// a PUBLISH with a payload closes its connection unacknowledged; nothing acknowledged is lost, a
+/// client can still connect, and once the subscriber has taken its messages PUBLISH is accepted
+/// again. (The limit is measured at most every 100 ms, so how far past it the queue goes depends on
+/// the machine's speed; what is checked is that it stops, and that nothing acknowledged is lost.)
+#[test]
+fn past_memory_limit_a_publish_is_refused_unacknowledged_and_nothing_acknowledged_is_lost() {
+    const LIMIT: u64 = 16 * 1024;
+    let (broker, address) = broker_with(Config {
+        memory_limit: LIMIT,
+        // No queue limit can be what refuses here.
+        max_queued_messages: 0,
+        ..Config::default()
+    });
+    let name = "memory-limited";
+    offline_subscriber(address, name, 1);
+    let (mut publisher, _) = Client::connect(address, "memory-pub", true);
+    let big = |n: u16| {
+        let mut payload = payload(n);
+        payload.resize(1024, b'.');
+        payload
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut acknowledged = Vec::new();
+    for n in 1..=u16::MAX {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} messages acknowledged and no refusal",
+            acknowledged.len()
+        );
+        publisher.publish(TOPIC, &big(n), 1, n, false);
+        match publisher.try_recv() {
+            Some(Got::PubAck(got)) if got == n => acknowledged.push(n),
+            None => break,
+            Some(other) => panic!("message {n}: expected PUBACK, got {other:?}"),
+        }
+    }
+    assert!(
+        acknowledged.len() as u64 * 1024 > LIMIT,
+        "refused after {} messages, within the limit",
+        acknowledged.len()
+    );
+    // Connecting is not refused: a connection holds no message, and subscribers must come back
+    // for the figure to fall.
+    let (mut publisher, _) = Client::connect(address, "memory-pub", true);
+    // More than one window's worth waits: take them as they come, acknowledging each, and a
+    // PINGREQ after the last shows nothing else was queued.
+    let (mut subscriber, present) = Client::connect(address, name, false);
+    assert!(present, "the persistent session is resumed");
+    for &n in &acknowledged {
+        match subscriber.recv() {
+            Got::Publish {
+                payload, packet_id, ..
+            } => {
+                assert!(
+                    payload == big(n),
+                    "message {n} delivered in order, unchanged"
+                );
+                subscriber.send(Packet::PubAck(mqtt_codec::PubAck {
+                    packet_id: id(packet_id.expect("QoS 1")),
+                }));
+            }
+            other => panic!("expected acknowledged message {n}, got {other:?}"),
+        }
+    }
+    subscriber.send(Packet::PingReq);
+    assert_eq!(
+        subscriber.recv(),
+        Got::PingResp,
+        "only what was acknowledged"
+    );
+    subscriber.disconnect();
+    // With the queue taken, the next measure is under the limit: PUBLISH is accepted again.
+    let mut accepted = false;
+    for n in 1..=200u16 {
+        publisher.publish(TOPIC, &big(n), 1, n, false);
+        match publisher.try_recv() {
+            Some(Got::PubAck(got)) if got == n => {
+                accepted = true;
+                break;
+            }
+            None => {
+                (publisher, _) = Client::connect(address, "memory-pub", true);
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Some(other) => panic!("expected PUBACK, got {other:?}"),
+        }
+    }
+    assert!(accepted, "PUBLISH accepted again once the queue was taken");
+    broker.shutdown();
+}

@@ -1,7 +1,7 @@
 //! How much the broker takes on: queues, windows, sizes, time-outs and counts
 //! (`max_inflight_messages`, `max_queued_messages`, `max_queued_bytes`, `queue_full_drop`,
 //! `write_timeout`, `message_size_limit`, `max_packet_size`, `max_keepalive`, `max_topic_alias`,
-//! `response_information`, `retain_available`,
+//! `response_information`, `memory_limit`, `retain_available`,
 //! `sys_interval`, `connect_timeout`, `max_connections`, `max_subscriptions_per_client`,
 //! `max_topic_levels`, `set_tcp_nodelay`).
 
@@ -58,6 +58,9 @@ pub(in crate::config) fn directive(
                 config.response_information = Some(value.to_owned());
                 Ok(())
             }
+        }
+        "memory_limit" => {
+            number(name, value, 0..=usize::MAX).map(|n| config.memory_limit = n as u64)
         }
         "retain_available" => boolean(name, value).map(|on| config.retain_available = on),
         "upgrade_outgoing_qos" => boolean(name, value).map(|on| config.upgrade_outgoing_qos = on),
