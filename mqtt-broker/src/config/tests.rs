@@ -391,7 +391,6 @@ fn unsupported_mosquitto_directives_are_refused_by_name() {
         "plugin_opt_x",
         "auth_opt_db",
         "psk_file",
-        "memory_limit",
         "check_retain_source",
         "mount_point",
     ] {
