@@ -1,12 +1,71 @@
 //! The binaries: `mqtt-passwd` writes files the broker (and mosquitto) read, and `mqtt-broker` stops
 //! cleanly on SIGTERM.
 
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use mqtt_broker::PasswordFile;
 
 use crate::client::TempDir;
+
+/// A broker process started by a test, killed when the guard is dropped: a test that fails while
+/// the broker runs leaves no process behind, holding its port.
+struct Running(Option<Child>);
+
+impl Running {
+    fn start(command: &mut Command) -> Self {
+        Self(Some(command.spawn().expect("mqtt-broker starts")))
+    }
+
+    fn child(&mut self) -> &mut Child {
+        self.0.as_mut().expect("still running")
+    }
+
+    /// Waits up to `limit` for the process to exit on its own.
+    fn exit_within(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child().try_wait().expect("wait") {
+                return Some(status);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Kills the process and answers what it wrote.
+    fn kill_for_output(mut self) -> std::process::Output {
+        let mut child = self.0.take().expect("still running");
+        let _ = child.kill();
+        child.wait_with_output().expect("the broker's output")
+    }
+
+    /// The output of a process that has exited.
+    fn output(mut self) -> std::process::Output {
+        let child = self.0.take().expect("still running");
+        child.wait_with_output().expect("the broker's output")
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Waits until something listens on `port` of 127.0.0.1.
+fn listening(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "the broker never listened");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
 
 fn passwd(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_mqtt-passwd"))
@@ -69,30 +128,21 @@ fn sigterm_stops_the_broker_cleanly() {
         .and_then(|listener| listener.local_addr())
         .expect("a free port")
         .port();
-    let mut broker = Command::new(env!("CARGO_BIN_EXE_mqtt-broker"))
-        .args(["-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("mqtt-broker starts");
+    let mut broker = Running::start(
+        Command::new(env!("CARGO_BIN_EXE_mqtt-broker"))
+            .args(["-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
     // Listening means the signal handlers are installed (they are registered first).
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "the broker never listened");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    listening(port);
+    let pid = broker.child().id();
     let _ = Command::new("kill")
-        .args(["-TERM", &broker.id().to_string()])
+        .args(["-TERM", &pid.to_string()])
         .status();
-    let (done, exited) = std::sync::mpsc::channel();
-    let pid = broker.id();
-    std::thread::spawn(move || {
-        let _ = done.send(broker.wait());
-    });
-    let status = exited
-        .recv_timeout(Duration::from_secs(10))
-        .unwrap_or_else(|_| panic!("broker {pid} did not stop on SIGTERM"))
-        .expect("wait");
+    let status = broker
+        .exit_within(Duration::from_secs(10))
+        .unwrap_or_else(|| panic!("broker {pid} did not stop on SIGTERM"));
     assert!(status.success(), "{status}");
 }
 
@@ -168,23 +218,18 @@ fn without_a_configuration_file_only_loopback_and_anonymous() {
         .and_then(|listener| listener.local_addr())
         .expect("a free port")
         .port();
-    let mut broker = Command::new(env!("CARGO_BIN_EXE_mqtt-broker"))
-        .args(["-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("mqtt-broker starts");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "the broker never listened");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let broker = Running::start(
+        Command::new(env!("CARGO_BIN_EXE_mqtt-broker"))
+            .args(["-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped()),
+    );
+    listening(port);
     let elsewhere = std::net::TcpStream::connect(("127.0.0.2", port));
     let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
     let (_client, code) =
         crate::client::connack_code(address, crate::client::connect("anon", true));
-    let _ = broker.kill();
-    let output = broker.wait_with_output().expect("the broker's log");
+    let output = broker.kill_for_output();
     let log = String::from_utf8_lossy(&output.stderr);
     assert!(
         elsewhere.is_err(),
@@ -215,26 +260,22 @@ fn a_bad_configuration_or_acl_line_exits_with_3_naming_file_and_line() {
         "listener 0 127.0.0.1\nalow_anonymous true\n",
     );
     for (config, wanted) in [(&with_acl, "typo.acl:2:"), (&unknown, "unknown.conf:2:")] {
-        let mut broker = Command::new(env!("CARGO_BIN_EXE_mqtt-broker"))
-            .arg("-c")
-            .arg(config)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("mqtt-broker starts");
+        let mut broker = Running::start(
+            Command::new(env!("CARGO_BIN_EXE_mqtt-broker"))
+                .arg("-c")
+                .arg(config)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped()),
+        );
         // A broker that accepted the configuration would run forever: give it a generous while
-        // to exit, then kill it and fail.
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while broker.try_wait().expect("wait").is_none() {
-            if Instant::now() > deadline {
-                let _ = broker.kill();
-                let _ = broker.wait();
-                panic!("{} was accepted: the broker kept running", config.display());
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let output = broker.wait_with_output().expect("the broker's log");
+        // to exit; the guard kills it if the test fails.
+        assert!(
+            broker.exit_within(Duration::from_secs(30)).is_some(),
+            "{} was accepted: the broker kept running",
+            config.display()
+        );
+        let output = broker.output();
         let log = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(3), "{log}");
         assert!(log.contains(wanted), "{log}");
