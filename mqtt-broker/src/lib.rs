@@ -227,6 +227,9 @@ pub struct BrokerHandle {
     local_addrs: Vec<SocketAddr>,
     acceptors: Vec<JoinHandle<()>>,
     sys: Option<(crossbeam_channel::Sender<()>, JoinHandle<()>)>,
+    /// The thread that ends offline sessions whose expiry passed (stopped through the router's
+    /// schedule).
+    expiry: Option<JoinHandle<()>>,
     /// Reader threads still running, and a condition signalled when one ends.
     live: Arc<(Mutex<usize>, Condvar)>,
     /// What [`reload`](Self::reload) reads again (boxed: only reload looks at it, and it keeps the
@@ -414,6 +417,10 @@ impl BrokerHandle {
         }
         if let Some((stop, thread)) = self.sys.take() {
             let _ = stop.send(());
+            let _ = thread.join();
+        }
+        if let Some(thread) = self.expiry.take() {
+            self.context.router.expiries().stop();
             let _ = thread.join();
         }
         for link in self.context.router.detach_all() {

@@ -39,7 +39,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
 use crossbeam_channel::TrySendError;
-use log::{debug, warn};
+use log::{debug, info, warn};
 use mqtt_codec::{
     ConnectReturnCode, PacketId, ProtocolLevel, QoS, SubAckReturnCode, TopicFilter, TopicName,
 };
@@ -54,6 +54,7 @@ use crate::persistence::{Persistence, Restored};
 use crate::record::Record;
 use crate::routing::outbound::{ConnAck5, OutPacket, Outbound, WriterTx};
 use crate::routing::retained::RetainedStore;
+use crate::routing::session_expiry::ExpirySchedule;
 use crate::routing::session_state::{AckError, Limits, SessionState};
 use crate::routing::shared::{Filter, SharedSubscriptions};
 use crate::routing::subscriptions::{Subscriber, SubscriptionTree};
@@ -123,16 +124,33 @@ pub(crate) struct Slot {
 }
 
 impl Slot {
-    /// Whether this is a 5.0 session whose Session Expiry Interval passed while it had no
-    /// connection: it is over [MQTT5-4.1.0-2], so nothing is delivered or queued to it, and the
-    /// next CONNECT for its client identifier starts afresh. (It stays in the registry, holding its
-    /// memory, until then.)
+    /// Whether this is a session whose Session Expiry Interval (or `persistent_client_expiration`)
+    /// passed while it had no connection: it is over [MQTT5-4.1.0-2], so nothing is delivered or
+    /// queued to it, and the next CONNECT for its client identifier starts afresh. The expiry
+    /// thread removes it from the registry soon after (see [`Router::expire_sessions`]); until
+    /// then, this is what keeps it from taking messages.
     fn gone(&self) -> bool {
+        self.gone_at(Instant::now())
+    }
+
+    /// [`gone`](Self::gone) at `now`.
+    fn gone_at(&self, now: Instant) -> bool {
         self.link.is_none()
             && matches!(
                 (self.expiry, self.detached_at),
-                (Some(expiry), Some(detached_at)) if detached_at.elapsed() >= expiry
+                (Some(expiry), Some(detached_at))
+                    if now.saturating_duration_since(detached_at) >= expiry
             )
+    }
+
+    /// When this session is over if no connection opens it first: a persistent session without
+    /// a connection and with an expiry. `None` for a connected one, a clean one (removed with its
+    /// connection) and one that never expires (or whose deadline is past what an `Instant` holds).
+    fn expires_at(&self) -> Option<Instant> {
+        if self.clean || self.link.is_some() {
+            return None;
+        }
+        self.detached_at?.checked_add(self.expiry?)
     }
 }
 
@@ -212,6 +230,10 @@ pub(crate) struct Router {
     upgrade_qos: bool,
     /// Client identifier → session. Locked first, briefly (see the module doc).
     sessions: Mutex<HashMap<Arc<str>, SlotRef>>,
+    /// When each offline persistent session expires, for the expiry thread (`start.rs`), which
+    /// sleeps until the first deadline and then calls [`expire_sessions`](Self::expire_sessions).
+    /// Set and cancelled with the session's slot locked; its own lock is a leaf.
+    expiries: ExpirySchedule,
     /// Every subscription, indexed by filter, each with its session's slot. Read-locked by
     /// publishers, write-locked by (un)subscribers and session clean-up; a leaf lock.
     subscriptions: RwLock<SubscriptionTree<SlotRef>>,
@@ -350,6 +372,7 @@ impl Router {
         let mut tree = SubscriptionTree::default();
         let shared = SharedSubscriptions::default();
         let mut key = 0;
+        let expiries = ExpirySchedule::default();
         for (client_id, session) in restored.sessions {
             key += 1;
             let filters: Vec<(String, QoS)> = session
@@ -384,6 +407,9 @@ impl Router {
                 detached_at: Some(Instant::now()),
                 last_connection: 0,
             };
+            if let Some(at) = slot.expires_at() {
+                expiries.set(&client_id, at);
+            }
             let slot_ref = Arc::new(Mutex::new(slot));
             for (filter, qos) in &filters {
                 match Filter::parse(filter) {
@@ -407,6 +433,7 @@ impl Router {
             persistent_expiry: None,
             upgrade_qos: false,
             sessions: Mutex::new(sessions),
+            expiries,
             subscriptions: RwLock::new(tree),
             shared,
             next_key: AtomicU64::new(key + 1),
@@ -421,16 +448,71 @@ impl Router {
     }
 
     /// Sets `persistent_client_expiration`, before the router is shared: every 3.1.1 persistent
-    /// session, those restored included (counted from now, as 5.0 ones are), then expires after
-    /// `after` without a connection.
+    /// session, those restored included (counted from when they lost their connection, as 5.0
+    /// ones are), then expires after `after` without a connection, as mosquitto does.
     pub(crate) fn expire_persistent_sessions_after(&mut self, after: Option<std::time::Duration>) {
         self.persistent_expiry = after;
-        for slot in self.sessions.get_mut().values() {
+        for slot in self.sessions.lock().values() {
             let mut slot = slot.lock();
             if !slot.mqtt5 {
                 slot.expiry = after;
+                self.schedule_expiry(&slot);
             }
         }
+    }
+
+    /// The schedule the expiry thread waits on.
+    pub(crate) fn expiries(&self) -> &ExpirySchedule {
+        &self.expiries
+    }
+
+    /// Tells the schedule when `slot`'s session expires, or that it does not (the slot is locked
+    /// by the caller).
+    fn schedule_expiry(&self, slot: &Slot) {
+        match slot.expires_at() {
+            Some(at) => self.expiries.set(&slot.client_id, at),
+            None => self.expiries.cancel(&slot.client_id),
+        }
+    }
+
+    /// Ends every offline session whose expiry is due at `now` [MQTT5-4.1.0-2]: its subscriptions
+    /// stop matching, its queue is freed, the messages a shared group gave it go to another member,
+    /// the log forgets it (so a restart does not bring it back), and it leaves the registry.
+    /// Counted in `$SYS/broker/clients/expired`. Called by the expiry thread when the schedule's
+    /// first deadline passes; answers how many sessions it ended.
+    ///
+    /// A session a connection opened again since its deadline was set is no longer offline (or
+    /// has a later deadline): it is checked under its lock and left alone.
+    pub(crate) fn expire_sessions(&self, now: Instant) -> usize {
+        let mut ended = 0;
+        for client_id in self.expiries.take_due(now) {
+            let mut sessions = self.sessions.lock();
+            let Some(slot_ref) = sessions.get(&client_id).cloned() else {
+                continue;
+            };
+            let mut slot = slot_ref.lock();
+            if slot.clean || !slot.gone_at(now) {
+                continue;
+            }
+            self.unsubscribe_all(&slot);
+            let orphans = slot.state.take_shared();
+            self.log(&mut slot, |client_id| Record::Forget {
+                client_id: Arc::clone(client_id),
+            });
+            // Freed now, even if some thread still holds the slot (a delayed Will's).
+            slot.state = SessionState::default();
+            slot.clean = true;
+            sessions.remove(&client_id);
+            drop(slot);
+            drop(sessions);
+            Metrics::add(&self.metrics.clients_expired, 1);
+            info!(
+                "client {client_id:?}: session expired, it had no connection for its expiry interval"
+            );
+            self.redispatch(orphans);
+            ended += 1;
+        }
+        ended
     }
 
     /// Sets `upgrade_outgoing_qos`, before the router is shared.
@@ -577,8 +659,12 @@ impl Router {
         let taken_over = slot.link.take();
         let mut orphans = Vec::new();
         // A session whose Session Expiry Interval passed while it had no connection is gone
-        // [MQTT5-4.1.0-2]: it is discarded here, when a client asks for it.
+        // [MQTT5-4.1.0-2]: if the expiry thread has not removed it yet, it is discarded here.
         let expired = slot.gone();
+        if expired {
+            Metrics::add(&self.metrics.clients_expired, 1);
+        }
+        self.expiries.cancel(&slot.client_id);
         slot.detached_at = None;
         slot.last_connection = link.connection_id;
         let session_present = if request.clean_start || slot.clean || expired {
@@ -675,6 +761,8 @@ impl Router {
         slot.link = None;
         slot.detached_at = Some(Instant::now());
         slot.state.forget_qos0();
+        // From now on its interval runs [MQTT5-4.1.0-2].
+        self.schedule_expiry(&slot);
         // Publishers waiting for room stop waiting: there is nobody to wait for any more.
         slot.room.notify_all();
         self.connected.fetch_sub(1, Ordering::Relaxed);
@@ -2061,4 +2149,100 @@ fn owns(slot: &Slot, connection_id: u64) -> bool {
     slot.link
         .as_ref()
         .is_some_and(|link| link.connection_id == connection_id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::persistence::RestoredSession;
+    use crate::security::auth::SecuritySources;
+    use std::time::Duration;
+
+    const LIMITS: Limits = Limits {
+        max_inflight: 2,
+        max_inflight_bytes: 0,
+        max_queued: 4,
+        drop_when_full: true,
+        max_queued_bytes: 0,
+        stall: Duration::from_secs(30),
+    };
+
+    /// A router restored with one offline session per entry of `sessions`: its client identifier,
+    /// its 5.0 Session Expiry Interval (`None`: a 3.1.1 session) and one subscription to `t/#`.
+    fn restored(sessions: &[(&str, Option<u32>)]) -> Router {
+        let mut restored = Restored::default();
+        for (client_id, expiry5) in sessions {
+            let mut state = SessionState::default();
+            state
+                .subscriptions
+                .insert("t/#".to_owned(), QoS::AtLeastOnce);
+            restored.sessions.insert(
+                Arc::from(*client_id),
+                RestoredSession {
+                    expiry5: *expiry5,
+                    state,
+                    ..RestoredSession::default()
+                },
+            );
+        }
+        let security = Security::load(&SecuritySources {
+            anonymous_by_default: true,
+            ..SecuritySources::default()
+        })
+        .unwrap_or_else(|error| panic!("default security: {error}"));
+        Router::new(LIMITS, security, None, restored)
+    }
+
+    /// Sessions in the registry and subscriptions in the tree.
+    fn held(router: &Router) -> (u64, u64) {
+        let (_, sessions, subscriptions, _) = router.counts();
+        (sessions, subscriptions)
+    }
+
+    /// An offline session is ended when its interval has passed, not when its client returns
+    /// [MQTT5-4.1.0-2]: its subscription stops matching, it leaves the registry, and it is
+    /// counted. Before then, and for a session that never expires, nothing happens. The clock is
+    /// made up: nothing sleeps.
+    #[test]
+    fn an_offline_session_is_ended_when_its_interval_passes_mqtt5_4_1_0_2() {
+        let restored_at = Instant::now();
+        let router = restored(&[("brief", Some(60)), ("forever", Some(u32::MAX))]);
+        assert_eq!(held(&router), (2, 2));
+        assert_eq!(router.expiries.len(), 1, "only the one that can expire");
+        assert_eq!(
+            router.expire_sessions(restored_at + Duration::from_secs(30)),
+            0
+        );
+        assert_eq!(held(&router), (2, 2));
+        let message = Message::new("t/1", b"x", QoS::AtLeastOnce, false);
+        assert_eq!(router.publish_from(&message, None, None), Ok(2));
+
+        // A minute after the restart (which is when a restored session's interval starts).
+        let later = Instant::now() + Duration::from_secs(61);
+        assert_eq!(router.expire_sessions(later), 1);
+        assert_eq!(
+            held(&router),
+            (1, 1),
+            "the expired session and its subscription are gone"
+        );
+        assert_eq!(Metrics::read(&router.metrics.clients_expired), 1);
+        assert_eq!(router.expiries.len(), 0);
+        assert!(!router.sessions.lock().contains_key("brief"));
+        assert_eq!(router.publish_from(&message, None, None), Ok(1));
+        assert_eq!(router.expire_sessions(later + Duration::from_secs(3600)), 0);
+    }
+
+    /// `persistent_client_expiration` gives 3.1.1 persistent sessions a deadline too, restored ones
+    /// included; without it they never expire.
+    #[test]
+    fn persistent_client_expiration_ends_3_1_1_sessions_on_time() {
+        let mut router = restored(&[("old", None)]);
+        assert_eq!(router.expiries.len(), 0);
+        router.expire_persistent_sessions_after(Some(Duration::from_secs(3600)));
+        assert_eq!(router.expiries.len(), 1);
+        let now = Instant::now();
+        assert_eq!(router.expire_sessions(now), 0);
+        assert_eq!(router.expire_sessions(now + Duration::from_secs(3601)), 1);
+        assert_eq!(held(&router), (0, 0));
+    }
 }

@@ -933,6 +933,84 @@ fn a_session_expires_after_its_interval_mqtt5_4_1_0_2() {
     );
 }
 
+/// Reads `$SYS` updates on `client` (subscribed to them) until each topic of `wanted` last said
+/// its value, within `within`; panics with what it saw otherwise.
+fn await_sys(client: &mut Client5, wanted: &[(&str, &str)], within: std::time::Duration) {
+    let deadline = std::time::Instant::now() + within;
+    let mut latest = std::collections::HashMap::new();
+    while !wanted
+        .iter()
+        .all(|(topic, value)| latest.get(*topic).map(String::as_str) == Some(*value))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "within {within:?}, wanted {wanted:?}, saw {latest:?}"
+        );
+        if let Got5::Publish { topic, payload, .. } = client.recv() {
+            latest.insert(topic, String::from_utf8_lossy(&payload).into_owned());
+        }
+    }
+}
+
+/// An offline session is ended when its Session Expiry Interval passes, whether or not its client
+/// comes back [MQTT5-4.1.0-2]: it leaves the registry with the message queued for it
+/// (`$SYS/broker/clients/total` is down to the two connected clients), its subscription stops
+/// matching (a publisher is told 0x10) and `$SYS/broker/clients/expired` counts it. `$SYS` is
+/// polled with a bounded deadline.
+#[test]
+fn an_offline_session_is_ended_when_its_interval_passes_mqtt5_4_1_0_2() {
+    let (_broker, address) = crate::client::broker_with(mqtt_broker::Config {
+        sys_interval: std::time::Duration::from_secs(1),
+        ..mqtt_broker::Config::default()
+    });
+    let mut watcher = Client5::connect(address, "watcher");
+    assert_eq!(
+        watcher.subscribe(
+            1,
+            &[
+                ("$SYS/broker/clients/expired", options(QoS::AtMostOnce)),
+                ("$SYS/broker/clients/total", options(QoS::AtMostOnce)),
+            ],
+            &[]
+        ),
+        Got5::SubAck(1, vec![0, 0])
+    );
+    let (mut client, _) = Client5::connect_with(
+        address,
+        v5::Connect {
+            clean_start: false,
+            properties: Properties::from_slice(&[Property::SessionExpiryInterval(1)]),
+            ..connect("brief")
+        },
+    );
+    assert_eq!(
+        client.subscribe(1, &[("e/#", options(QoS::AtLeastOnce))], &[]),
+        Got5::SubAck(1, vec![1])
+    );
+    client.disconnect(ReasonCode::NORMAL_DISCONNECTION, &[]);
+    let mut publisher = Client5::connect(address, "publisher");
+    publisher.publish("e/1", b"queued", QoS::AtLeastOnce, 1, false, &[]);
+    assert_eq!(
+        publisher.recv(),
+        Got5::PubAck(1, 0x00),
+        "queued for the session"
+    );
+    await_sys(
+        &mut watcher,
+        &[
+            ("$SYS/broker/clients/expired", "1"),
+            ("$SYS/broker/clients/total", "2"),
+        ],
+        std::time::Duration::from_secs(10),
+    );
+    publisher.publish("e/2", b"late", QoS::AtLeastOnce, 2, false, &[]);
+    assert_eq!(
+        publisher.recv(),
+        Got5::PubAck(2, 0x10),
+        "no subscriber any more"
+    );
+}
+
 /// A shared subscription's member gets the Subscription Identifier of its subscription too
 /// [MQTT5-3.3.4-3], and its SUBACK grants the QoS as for any filter [MQTT5-4.8.2-3].
 #[test]
