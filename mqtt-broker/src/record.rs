@@ -18,10 +18,17 @@
 //!
 //! Group markers (kinds 19 and 20) frame records a restart applies whole or not at all.
 //!
+//! Time that must survive a restart is wall-clock time, as u64 LE milliseconds since the Unix
+//! epoch, since an `Instant` means nothing to the next process: when a session lost its
+//! connection (kind 21, `Detached`), so that the broker's downtime counts against its Session
+//! Expiry Interval. Logs written before kind 21 existed read as they did: their sessions count
+//! from the restart.
+//!
 //! This file only encodes and decodes; `persistence/wal.rs` frames and checks, `persistence/mod.rs`
 //! replays, and `routing/session_state.rs` applies a session's records to its state.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use mqtt_codec::v5::RetainHandling;
 use mqtt_codec::{PacketId, QoS};
@@ -111,6 +118,10 @@ pub(crate) enum Record {
     /// The session is a 5.0 client's, with this Session Expiry Interval (after its `Session`, and
     /// again when DISCONNECT changes it).
     Session5 { client_id: Arc<str>, expiry: u32 },
+    /// The session lost its connection at `at` (wall-clock milliseconds since the Unix epoch): its
+    /// expiry runs from then, across a restart. A later `Session` (a connection opened it) undoes
+    /// it.
+    Detached { client_id: Arc<str>, at: u64 },
 }
 
 impl Record {
@@ -131,7 +142,8 @@ impl Record {
             | Self::InFlight { client_id, .. }
             | Self::LastId { client_id, .. }
             | Self::Options5 { client_id, .. }
-            | Self::Session5 { client_id, .. } => Some(client_id),
+            | Self::Session5 { client_id, .. }
+            | Self::Detached { client_id, .. } => Some(client_id),
             Self::Retain(_)
             | Self::RetainedMark { .. }
             | Self::End
@@ -258,6 +270,11 @@ impl Record {
             }
             Self::GroupBegin => out.push(19),
             Self::GroupEnd => out.push(20),
+            Self::Detached { client_id, at } => {
+                out.push(21);
+                put_str(out, client_id);
+                out.extend_from_slice(&at.to_le_bytes());
+            }
         }
     }
 
@@ -366,9 +383,38 @@ impl Record {
             },
             19 => Self::GroupBegin,
             20 => Self::GroupEnd,
+            21 => Self::Detached {
+                client_id: r.str()?.into(),
+                at: r.u64()?,
+            },
             _ => return None,
         };
         r.0.is_empty().then_some((lsn, record))
+    }
+}
+
+/// `at` as the log keeps time: wall-clock milliseconds since the Unix epoch, given that `now` is
+/// `wall_now` on the wall clock. (0 for a time before the epoch, which no clock set right shows.)
+pub(crate) fn wall_millis(at: Instant, now: Instant, wall_now: SystemTime) -> u64 {
+    let wall = if at <= now {
+        wall_now.checked_sub(now - at)
+    } else {
+        wall_now.checked_add(at - now)
+    };
+    wall.and_then(|wall| wall.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |since| {
+            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+        })
+}
+
+/// The `Instant` of the wall-clock time `millis` (see [`wall_millis`]), given that `now` is
+/// `wall_now`. A time too far back for an `Instant` to hold is taken as `now`: an expiry counted
+/// from it is then counted from the restart, as it was before the log kept time.
+pub(crate) fn instant_of(millis: u64, now: Instant, wall_now: SystemTime) -> Instant {
+    let wall = UNIX_EPOCH + Duration::from_millis(millis);
+    match wall_now.duration_since(wall) {
+        Ok(ago) => now.checked_sub(ago).unwrap_or(now),
+        Err(ahead) => now.checked_add(ahead.duration()).unwrap_or(now),
     }
 }
 
@@ -580,6 +626,40 @@ mod tests {
         }
     }
 
+    /// Instants go to the log as wall-clock milliseconds and come back as the same moment in
+    /// another process, whose clocks started elsewhere: what was 90 s before the old process's
+    /// `now` is 90 s plus the downtime before the new one's. The clocks are made up.
+    #[test]
+    fn instants_cross_a_restart_as_wall_clock_time() {
+        let before = Instant::now();
+        let wall_before = UNIX_EPOCH + Duration::from_secs(1_765_000_000);
+        let detached = before - Duration::from_secs(90);
+        let millis = wall_millis(detached, before, wall_before);
+        assert_eq!(millis, (1_765_000_000 - 90) * 1000);
+        let deadline = before + Duration::from_millis(2_500);
+        assert_eq!(
+            wall_millis(deadline, before, wall_before),
+            1_765_000_002_500
+        );
+
+        // The new process started 10 s of wall-clock time later.
+        let after = Instant::now();
+        let wall_after = wall_before + Duration::from_secs(10);
+        assert_eq!(
+            after.duration_since(instant_of(millis, after, wall_after)),
+            Duration::from_secs(100)
+        );
+        assert_eq!(
+            instant_of(1_765_000_012_500, after, wall_after).duration_since(after),
+            Duration::from_millis(2_500),
+            "a deadline still ahead"
+        );
+        assert_eq!(
+            wall_millis(before, before, UNIX_EPOCH - Duration::from_secs(1)),
+            0
+        );
+    }
+
     #[test]
     fn every_kind_round_trips() {
         let id = PacketId::new(513).unwrap_or(PacketId::MIN);
@@ -653,6 +733,10 @@ mod tests {
             Record::End,
             Record::GroupBegin,
             Record::GroupEnd,
+            Record::Detached {
+                client_id: c.clone(),
+                at: 1_765_000_000_123,
+            },
         ] {
             let mut body = Vec::new();
             record.encode(77, &mut body);

@@ -36,7 +36,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use crossbeam_channel::TrySendError;
 use log::{debug, info, warn};
@@ -51,7 +51,7 @@ use crate::message::Message;
 use crate::message::{GroupId, SharedOrigin};
 use crate::metrics::Metrics;
 use crate::persistence::{Persistence, Restored};
-use crate::record::Record;
+use crate::record::{Record, instant_of, wall_millis};
 use crate::routing::outbound::{ConnAck5, OutPacket, Outbound, WriterTx};
 use crate::routing::retained::RetainedStore;
 use crate::routing::session_expiry::ExpirySchedule;
@@ -373,6 +373,7 @@ impl Router {
         let shared = SharedSubscriptions::default();
         let mut key = 0;
         let expiries = ExpirySchedule::default();
+        let (now, wall_now) = (Instant::now(), SystemTime::now());
         for (client_id, session) in restored.sessions {
             key += 1;
             let filters: Vec<(String, QoS)> = session
@@ -394,9 +395,7 @@ impl Router {
                 room: Arc::default(),
                 reader_waiting: Arc::default(),
                 progress: 0,
-                progress_at: Instant::now(),
-                // A 5.0 session's expiry counts from the restart: the time the broker was down
-                // is not held against it.
+                progress_at: now,
                 mqtt5: session.expiry5.is_some(),
                 receive_maximum: None,
                 maximum_packet_size: None,
@@ -404,7 +403,15 @@ impl Router {
                     .expiry5
                     .filter(|expiry| *expiry != u32::MAX)
                     .map(|expiry| std::time::Duration::from_secs(u64::from(expiry))),
-                detached_at: Some(Instant::now()),
+                // Its expiry counts from when it lost its connection, the broker's downtime
+                // included [MQTT5-4.1.0-2]; already past, the expiry thread ends it at once. A
+                // session the log does not say that of (connected at a crash, or an older log)
+                // counts from the restart.
+                detached_at: Some(
+                    session
+                        .detached_at
+                        .map_or(now, |millis| instant_of(millis, now, wall_now)),
+                ),
                 last_connection: 0,
             };
             if let Some(at) = slot.expires_at() {
@@ -604,6 +611,12 @@ impl Router {
                     expiry: expiry_seconds(slot.expiry),
                 });
             }
+            if let (None, Some(detached_at)) = (&slot.link, slot.detached_at) {
+                records.push(Record::Detached {
+                    client_id: Arc::clone(&slot.client_id),
+                    at: wall_millis(detached_at, Instant::now(), SystemTime::now()),
+                });
+            }
             slot.state.snapshot(&slot.client_id, &mut records);
         }
         let retained = self.retained.lock();
@@ -759,10 +772,16 @@ impl Router {
             return;
         }
         slot.link = None;
-        slot.detached_at = Some(Instant::now());
+        let now = Instant::now();
+        slot.detached_at = Some(now);
         slot.state.forget_qos0();
-        // From now on its interval runs [MQTT5-4.1.0-2].
+        // From now on its interval runs [MQTT5-4.1.0-2], across a restart too.
         self.schedule_expiry(&slot);
+        let at = wall_millis(now, now, SystemTime::now());
+        self.log(&mut slot, |client_id| Record::Detached {
+            client_id: Arc::clone(client_id),
+            at,
+        });
         // Publishers waiting for room stop waiting: there is nobody to wait for any more.
         slot.room.notify_all();
         self.connected.fetch_sub(1, Ordering::Relaxed);
@@ -805,11 +824,25 @@ impl Router {
 
     /// Detaches every live connection (broker shutdown) and returns them, to be disconnected once no
     /// lock is held.
+    ///
+    /// Each persistent session's expiry runs from now, and the log says so (as [`close`](Self::close)
+    /// does), so that the time the broker is down counts against it.
     pub(crate) fn detach_all(&self) -> Vec<Link> {
         let slots: Vec<SlotRef> = self.sessions.lock().values().cloned().collect();
+        let (now, wall_now) = (Instant::now(), SystemTime::now());
         let links: Vec<Link> = slots
             .iter()
-            .filter_map(|slot| slot.lock().link.take())
+            .filter_map(|slot| {
+                let mut slot = slot.lock();
+                let link = slot.link.take()?;
+                slot.detached_at = Some(now);
+                let at = wall_millis(now, now, wall_now);
+                self.log(&mut slot, |client_id| Record::Detached {
+                    client_id: Arc::clone(client_id),
+                    at,
+                });
+                Some(link)
+            })
             .collect();
         self.connected.store(0, Ordering::Relaxed);
         links
@@ -2168,10 +2201,20 @@ mod tests {
     };
 
     /// A router restored with one offline session per entry of `sessions`: its client identifier,
-    /// its 5.0 Session Expiry Interval (`None`: a 3.1.1 session) and one subscription to `t/#`.
+    /// its 5.0 Session Expiry Interval (`None`: a 3.1.1 session) and one subscription to `t/#`,
+    /// the log not saying when it lost its connection.
     fn restored(sessions: &[(&str, Option<u32>)]) -> Router {
+        let sessions: Vec<_> = sessions
+            .iter()
+            .map(|(client_id, expiry5)| (*client_id, *expiry5, None))
+            .collect();
+        restored_detached(&sessions)
+    }
+
+    /// [`restored`], each session with the wall-clock time the log says it lost its connection.
+    fn restored_detached(sessions: &[(&str, Option<u32>, Option<u64>)]) -> Router {
         let mut restored = Restored::default();
-        for (client_id, expiry5) in sessions {
+        for (client_id, expiry5, detached_at) in sessions {
             let mut state = SessionState::default();
             state
                 .subscriptions
@@ -2180,6 +2223,7 @@ mod tests {
                 Arc::from(*client_id),
                 RestoredSession {
                     expiry5: *expiry5,
+                    detached_at: *detached_at,
                     state,
                     ..RestoredSession::default()
                 },
@@ -2230,6 +2274,29 @@ mod tests {
         assert!(!router.sessions.lock().contains_key("brief"));
         assert_eq!(router.publish_from(&message, None, None), Ok(1));
         assert_eq!(router.expire_sessions(later + Duration::from_secs(3600)), 0);
+    }
+
+    /// A restored session's interval runs from when the log says it lost its connection, so the
+    /// broker's downtime counts [MQTT5-4.1.0-2]: one whose interval passed meanwhile is due at
+    /// once, one with time left is due when that runs out.
+    #[test]
+    fn the_downtime_counts_against_a_restored_sessions_interval_mqtt5_4_1_0_2() {
+        let now = Instant::now();
+        let wall_now = SystemTime::now();
+        let ago = |seconds| wall_millis(now - Duration::from_secs(seconds), now, wall_now);
+        let router = restored_detached(&[
+            ("lapsed", Some(60), Some(ago(100))),
+            ("left", Some(60), Some(ago(30))),
+            ("unknown", Some(60), None),
+        ]);
+        assert_eq!(router.expire_sessions(now), 1);
+        assert!(!router.sessions.lock().contains_key("lapsed"));
+        assert_eq!(router.expire_sessions(now + Duration::from_secs(29)), 0);
+        assert_eq!(router.expire_sessions(now + Duration::from_secs(31)), 1);
+        assert!(!router.sessions.lock().contains_key("left"));
+        // The log did not say: counted from the restart.
+        assert_eq!(router.expire_sessions(now + Duration::from_secs(59)), 0);
+        assert_eq!(held(&router), (1, 1));
     }
 
     /// `persistent_client_expiration` gives 3.1.1 persistent sessions a deadline too, restored ones

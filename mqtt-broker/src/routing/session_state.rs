@@ -706,6 +706,7 @@ impl ReplayedState for SessionState {
             Record::Retain(_)
             | Record::Session { .. }
             | Record::Session5 { .. }
+            | Record::Detached { .. }
             | Record::Forget { .. }
             | Record::SessionMark { .. }
             | Record::RetainedMark { .. }

@@ -1180,6 +1180,60 @@ fn a_5_0_session_survives_a_restart_with_its_options_and_properties() {
     client.barrier();
 }
 
+/// A session whose Session Expiry Interval passes while the broker is down is over when it starts
+/// again [MQTT5-4.1.0-2]: the log says when the session lost its connection, so the downtime
+/// counts. Its subscription takes nothing (0x10) and its client starts afresh, while a session
+/// with time left is resumed. The wait is the one-second interval under test.
+#[test]
+fn a_session_that_expired_while_the_broker_was_down_is_gone_mqtt5_4_1_0_2() {
+    let dir = crate::client::TempDir::new("expired-down");
+    let config = || mqtt_broker::Config {
+        persistence: true,
+        persistence_location: dir.0.clone(),
+        sys_interval: std::time::Duration::ZERO,
+        ..mqtt_broker::Config::default()
+    };
+    let session = |client_id, seconds| v5::Connect {
+        clean_start: false,
+        properties: Properties::from_slice(match seconds {
+            1 => &[Property::SessionExpiryInterval(1)],
+            _ => &[Property::SessionExpiryInterval(600)],
+        }),
+        ..connect(client_id)
+    };
+    let (broker, address) = crate::client::broker_with(config());
+    for (client_id, seconds, filter) in [("brief", 1, "brief/#"), ("kept", 600, "kept/#")] {
+        let (mut client, _) = Client5::connect_with(address, session(client_id, seconds));
+        assert_eq!(
+            client.subscribe(1, &[(filter, options(QoS::AtLeastOnce))], &[]),
+            Got5::SubAck(1, vec![1])
+        );
+        client.disconnect(ReasonCode::NORMAL_DISCONNECTION, &[]);
+    }
+    let disconnected = std::time::Instant::now();
+    broker.shutdown();
+    let past = disconnected + std::time::Duration::from_millis(1_200);
+    std::thread::sleep(past.saturating_duration_since(std::time::Instant::now()));
+
+    let (_broker, address) = crate::client::broker_with(config());
+    let mut publisher = Client5::connect(address, "p");
+    publisher.publish("brief/1", b"x", QoS::AtLeastOnce, 1, false, &[]);
+    assert_eq!(publisher.recv(), Got5::PubAck(1, 0x10), "nobody subscribed");
+    publisher.publish("kept/1", b"x", QoS::AtLeastOnce, 2, false, &[]);
+    assert_eq!(
+        publisher.recv(),
+        Got5::PubAck(2, 0x00),
+        "queued for the live one"
+    );
+    for (client_id, seconds, present) in [("brief", 1, false), ("kept", 600, true)] {
+        let (_client, connack) = Client5::connect_with(address, session(client_id, seconds));
+        assert!(
+            matches!(connack, Got5::ConnAck { session_present, .. } if session_present == present),
+            "{client_id}: {connack:?}"
+        );
+    }
+}
+
 /// A retained message whose Message Expiry Interval has passed is not sent to a new subscriber;
 /// one still in time is, with what is left of its interval [MQTT5-3.3.2-5] [MQTT5-3.3.2-6]. The
 /// wait is the one-second interval under test.
