@@ -20,9 +20,11 @@
 //!
 //! Time that must survive a restart is wall-clock time, as u64 LE milliseconds since the Unix
 //! epoch, since an `Instant` means nothing to the next process: when a session lost its
-//! connection (kind 21, `Detached`), so that the broker's downtime counts against its Session
-//! Expiry Interval. Logs written before kind 21 existed read as they did: their sessions count
-//! from the restart.
+//! connection (kind 21, `Detached`), and when a message expires (bit 5 of its properties' byte),
+//! so that the broker's downtime counts against a Session Expiry Interval and a Message Expiry
+//! Interval alike. A message that expires in the queue has a record too (kind 22, `Expired`).
+//! Logs written before these existed read as they did: their sessions and messages count from
+//! the restart.
 //!
 //! This file only encodes and decodes; `persistence/wal.rs` frames and checks, `persistence/mod.rs`
 //! replays, and `routing/session_state.rs` applies a session's records to its state.
@@ -122,6 +124,9 @@ pub(crate) enum Record {
     /// expiry runs from then, across a restart. A later `Session` (a connection opened it) undoes
     /// it.
     Detached { client_id: Arc<str>, at: u64 },
+    /// The message at the front of the queue expired before its delivery started and left the
+    /// queue [MQTT5-3.3.2-5] (as `Assign` takes it into the window: replay must take the same one).
+    Expired { client_id: Arc<str> },
 }
 
 impl Record {
@@ -143,7 +148,8 @@ impl Record {
             | Self::LastId { client_id, .. }
             | Self::Options5 { client_id, .. }
             | Self::Session5 { client_id, .. }
-            | Self::Detached { client_id, .. } => Some(client_id),
+            | Self::Detached { client_id, .. }
+            | Self::Expired { client_id } => Some(client_id),
             Self::Retain(_)
             | Self::RetainedMark { .. }
             | Self::End
@@ -275,6 +281,10 @@ impl Record {
                 put_str(out, client_id);
                 out.extend_from_slice(&at.to_le_bytes());
             }
+            Self::Expired { client_id } => {
+                out.push(22);
+                put_str(out, client_id);
+            }
         }
     }
 
@@ -387,6 +397,9 @@ impl Record {
                 client_id: r.str()?.into(),
                 at: r.u64()?,
             },
+            22 => Self::Expired {
+                client_id: r.str()?.into(),
+            },
             _ => return None,
         };
         r.0.is_empty().then_some((lsn, record))
@@ -450,16 +463,25 @@ fn put_message(out: &mut Vec<u8>, message: &Message) {
     }
 }
 
-/// A message's 5.0 properties: a byte saying which are present, then those, in its bit order.
-/// The Message Expiry Interval is what is left of it now; the time the broker is down does not
-/// count against it.
+/// A message's 5.0 properties: a byte saying which are present, then those, in its bit order:
+/// Payload Format Indicator (bit 0), Message Expiry Interval (bit 1: u32 LE seconds, as
+/// published), Content Type, Response Topic, Correlation Data (bits 2 to 4), and when the message
+/// expires (bit 5: u64 LE wall-clock milliseconds, see [`wall_millis`]), then the user properties.
+/// The deadline is what a restart goes by, so the time the broker is down counts against the
+/// interval [MQTT5-3.3.2-5]. Logs written before bit 5 stored in bit 1 what was left of the
+/// interval when the record was written, and have no deadline: their messages count from the load.
 fn put_properties(out: &mut Vec<u8>, properties: &MessageProperties) {
+    let (now, wall_now) = (Instant::now(), SystemTime::now());
+    let deadline = properties
+        .expires_at
+        .map(|at| wall_millis(at, now, wall_now));
     let present = [
         properties.payload_format.is_some(),
         properties.expires_at.is_some(),
         properties.content_type.is_some(),
         properties.response_topic.is_some(),
         properties.correlation_data.is_some(),
+        deadline.is_some(),
     ];
     out.push(
         present
@@ -472,8 +494,10 @@ fn put_properties(out: &mut Vec<u8>, properties: &MessageProperties) {
         out.push(format);
     }
     if let Some(expires_at) = properties.expires_at {
-        let left = expires_at.saturating_duration_since(std::time::Instant::now());
-        let seconds = u32::try_from(left.as_secs()).unwrap_or(u32::MAX);
+        let seconds = properties.message_expiry.unwrap_or_else(|| {
+            let left = expires_at.saturating_duration_since(now);
+            u32::try_from(left.as_secs()).unwrap_or(u32::MAX)
+        });
         out.extend_from_slice(&seconds.to_le_bytes());
     }
     for text in [&properties.content_type, &properties.response_topic]
@@ -484,6 +508,9 @@ fn put_properties(out: &mut Vec<u8>, properties: &MessageProperties) {
     }
     if let Some(data) = &properties.correlation_data {
         put_str_bytes(out, data);
+    }
+    if let Some(deadline) = deadline {
+        out.extend_from_slice(&deadline.to_le_bytes());
     }
     let count = u16::try_from(properties.user_properties.len()).unwrap_or(u16::MAX);
     out.extend_from_slice(&count.to_le_bytes());
@@ -554,11 +581,12 @@ impl<'a> Reader<'a> {
         if present & 1 != 0 {
             properties.payload_format = Some(self.u8()?);
         }
+        let now = Instant::now();
         if present & 2 != 0 {
             let seconds = self.u32()?;
             properties.message_expiry = Some(seconds);
-            properties.expires_at = std::time::Instant::now()
-                .checked_add(std::time::Duration::from_secs(u64::from(seconds)));
+            // What an older log has: counted from the load.
+            properties.expires_at = now.checked_add(Duration::from_secs(u64::from(seconds)));
         }
         if present & 4 != 0 {
             properties.content_type = Some(self.str()?.into());
@@ -569,6 +597,9 @@ impl<'a> Reader<'a> {
         if present & 16 != 0 {
             let len = usize::from(self.u16()?);
             properties.correlation_data = Some(self.take(len)?.into());
+        }
+        if present & 32 != 0 {
+            properties.expires_at = Some(instant_of(self.u64()?, now, SystemTime::now()));
         }
         for _ in 0..self.u16()? {
             properties
@@ -660,6 +691,49 @@ mod tests {
         );
     }
 
+    /// A message's expiry is logged as a wall-clock deadline with the interval as published, so
+    /// that after a restart it expires when it would have, downtime included [MQTT5-3.3.2-5], and
+    /// what is forwarded is what is left [MQTT5-3.3.2-6].
+    #[test]
+    fn a_messages_expiry_is_logged_as_a_deadline_mqtt5_3_3_2_5() {
+        let expiring = |expires_at| {
+            let mut message = Message::new("a/b", b"p", QoS::AtLeastOnce, false);
+            message.properties = Some(Arc::new(MessageProperties {
+                message_expiry: Some(3),
+                expires_at: Some(expires_at),
+                ..MessageProperties::default()
+            }));
+            Record::Enqueue {
+                client_id: "c".into(),
+                message,
+            }
+        };
+        let decoded = |record: &Record| {
+            let mut body = Vec::new();
+            record.encode(1, &mut body);
+            match Record::decode(&body) {
+                Some((_, Record::Enqueue { message, .. })) => message.properties,
+                other => panic!("{other:?}"),
+            }
+        };
+        let now = Instant::now();
+        let properties = decoded(&expiring(now + Duration::from_millis(2_500)));
+        let properties = properties.as_deref().expect("properties");
+        assert_eq!(properties.message_expiry, Some(3), "as published");
+        let left = properties
+            .expires_at
+            .map(|at| at.saturating_duration_since(now));
+        assert!(
+            left.is_some_and(
+                |left| left > Duration::from_millis(2_400) && left <= Duration::from_millis(2_500)
+            ),
+            "the deadline, not the interval: {left:?}"
+        );
+        // Written after its deadline (a snapshot of a queue that waited offline): still expired.
+        let late = decoded(&expiring(now - Duration::from_secs(5)));
+        assert!(late.is_some_and(|properties| properties.expired(Instant::now())));
+    }
+
     #[test]
     fn every_kind_round_trips() {
         let id = PacketId::new(513).unwrap_or(PacketId::MIN);
@@ -736,6 +810,9 @@ mod tests {
             Record::Detached {
                 client_id: c.clone(),
                 at: 1_765_000_000_123,
+            },
+            Record::Expired {
+                client_id: c.clone(),
             },
         ] {
             let mut body = Vec::new();

@@ -55,7 +55,7 @@ use crate::record::{Record, instant_of, wall_millis};
 use crate::routing::outbound::{ConnAck5, OutPacket, Outbound, WriterTx};
 use crate::routing::retained::RetainedStore;
 use crate::routing::session_expiry::ExpirySchedule;
-use crate::routing::session_state::{AckError, Limits, SessionState};
+use crate::routing::session_state::{AckError, Limits, QueueChange, SessionState};
 use crate::routing::shared::{Filter, SharedSubscriptions};
 use crate::routing::subscriptions::{Subscriber, SubscriptionTree};
 use crate::security::auth::Security;
@@ -432,7 +432,13 @@ impl Router {
             sessions.insert(client_id, slot_ref);
         }
         let mut retained = RetainedStore::default();
-        for message in restored.retained.values() {
+        // One that expired while the broker was down is not sent to anyone again [MQTT5-3.3.2-5].
+        for message in restored.retained.values().filter(|message| {
+            message
+                .properties
+                .as_ref()
+                .is_none_or(|properties| !properties.expired(now))
+        }) {
             retained.update(message);
         }
         Self {
@@ -1957,18 +1963,21 @@ impl Router {
             return;
         };
         let persistence = self.persistence.as_ref().filter(|_| !*clean);
-        let assigned = |packet_id| {
+        // Both are logged, so that the log's replay takes the same messages out of the queue: it
+        // gives each assigned identifier to the message then at the front.
+        let changed = |change| {
             if let Some(persistence) = persistence {
-                *last_lsn = persistence.append(&Record::Assign {
-                    client_id: Arc::clone(client_id),
-                    packet_id,
+                let client_id = Arc::clone(client_id);
+                *last_lsn = persistence.append(&match change {
+                    QueueChange::Assigned(packet_id) => Record::Assign {
+                        client_id,
+                        packet_id,
+                    },
+                    QueueChange::Expired => Record::Expired { client_id },
                 });
             }
         };
-        // Expired messages leave the queue unlogged, so only where nothing is logged: the log's
-        // replay gives each assigned identifier to the message then at the front.
-        let now = persistence.is_none().then(Instant::now);
-        state.pump_with(limits, now, assigned, |packet| {
+        state.pump_with(limits, Some(Instant::now()), changed, |packet| {
             let sent = link.tx.try_send(self.outbound(packet)).is_ok();
             if !sent {
                 link.starved.store(true, Ordering::Relaxed);

@@ -55,6 +55,17 @@ pub(crate) struct Limits {
     pub(crate) stall: std::time::Duration,
 }
 
+/// What [`SessionState::pump_with`] did to the queue that the log must hear of, in the order it
+/// happened, so that a replay takes the same messages out of the queue: the replayed queue has no
+/// QoS 0 messages, so neither change is ever about one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum QueueChange {
+    /// The front of the queue entered the window with this packet identifier.
+    Assigned(PacketId),
+    /// The front of the queue expired before its delivery started, and left it [MQTT5-3.3.2-5].
+    Expired,
+}
+
 /// Why a message was not taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct QueueFull;
@@ -299,8 +310,9 @@ impl SessionState {
         self.pump_with(limits, None, |_| {}, send);
     }
 
-    /// [`pump`](Self::pump), calling `assigned` when a queued message takes a packet identifier,
-    /// before it is handed to `send`: the persistent store logs the assignment there.
+    /// [`pump`](Self::pump), calling `changed` when a queued QoS 1 or 2 message takes a packet
+    /// identifier (before it is handed to `send`) or expires: the persistent store logs both
+    /// there, so that its replay takes the same messages out of the queue.
     ///
     /// With `now`, a 5.0 message whose Message Expiry Interval has passed while it was queued is
     /// dropped when it reaches the front, before any onward delivery starts [MQTT5-3.3.2-5]; one
@@ -309,7 +321,7 @@ impl SessionState {
         &mut self,
         limits: Limits,
         now: Option<std::time::Instant>,
-        mut assigned: impl FnMut(PacketId),
+        mut changed: impl FnMut(QueueChange),
         mut send: impl FnMut(OutPacket) -> bool,
     ) {
         debug_assert_eq!(
@@ -345,6 +357,9 @@ impl SessionState {
             {
                 if let Some(expired) = self.queue.pop_front() {
                     self.queued_bytes -= size(&expired);
+                    if expired.qos != QoS::AtMostOnce {
+                        changed(QueueChange::Expired);
+                    }
                 }
                 continue;
             }
@@ -376,7 +391,7 @@ impl SessionState {
             };
             self.queued_bytes -= size(&message);
             let packet_id = self.fresh_packet_id();
-            assigned(packet_id);
+            changed(QueueChange::Assigned(packet_id));
             let sent = send(publish_packet(&message, packet_id, false));
             self.inflight.push_back(InFlight::Publish {
                 packet_id,
@@ -552,6 +567,13 @@ impl SessionState {
         self.last_packet_id = packet_id;
     }
 
+    /// Replay: the front of the queue expired before it was sent.
+    pub(crate) fn restore_expired(&mut self) {
+        if let Some(message) = self.queue.pop_front() {
+            self.queued_bytes -= size(&message);
+        }
+    }
+
     /// Replay: PUBACK or PUBCOMP completed `packet_id`.
     pub(crate) fn restore_complete(&mut self, packet_id: PacketId) {
         self.remove_if(packet_id, |_| true);
@@ -690,6 +712,7 @@ impl ReplayedState for SessionState {
             }
             Record::Enqueue { message, .. } => self.restore_enqueue(message),
             Record::Assign { packet_id, .. } => self.restore_assign(packet_id),
+            Record::Expired { .. } => self.restore_expired(),
             Record::Released { packet_id, .. } => {
                 let _ = self.pubrec(packet_id);
             }
@@ -759,6 +782,67 @@ mod tests {
             })
             .collect();
         assert_eq!(payloads, [&b"fresh"[..]]);
+    }
+
+    /// With persistence, a message that expires in the queue is logged as it leaves, like an
+    /// assignment, so that the replay takes the same messages out of the queue and gives the
+    /// identifier to the one that was sent [MQTT5-3.3.2-5]. (Queued messages used not to expire
+    /// at all with persistence, for want of this.) The clock is made up.
+    #[test]
+    fn an_expiry_in_the_queue_is_replayed_like_an_assignment_mqtt5_3_3_2_5() {
+        use std::time::{Duration, Instant};
+        let start = Instant::now();
+        let expiring = |payload: &str, seconds| {
+            let mut message = message(payload, QoS::AtLeastOnce);
+            message.properties = Some(Arc::new(crate::message::MessageProperties {
+                message_expiry: Some(seconds),
+                expires_at: Some(start + Duration::from_secs(u64::from(seconds))),
+                ..Default::default()
+            }));
+            message
+        };
+        let queued = [expiring("old", 1), expiring("fresh", 60)];
+        let mut live = SessionState::default();
+        for message in queued.clone() {
+            assert_eq!(live.enqueue(message, LIMITS), Ok(()));
+        }
+        let mut changes = Vec::new();
+        live.pump_with(
+            LIMITS,
+            Some(start + Duration::from_secs(2)),
+            |change| changes.push(change),
+            |_| true,
+        );
+        let Some(&QueueChange::Assigned(packet_id)) = changes.get(1) else {
+            panic!("an expiry, then an assignment: {changes:?}");
+        };
+        assert_eq!(changes[0], QueueChange::Expired);
+
+        let mut replayed = SessionState::default();
+        let client_id: Arc<str> = "c".into();
+        for message in queued {
+            replayed.replay(Record::Enqueue {
+                client_id: Arc::clone(&client_id),
+                message,
+            });
+        }
+        replayed.replay(Record::Expired {
+            client_id: Arc::clone(&client_id),
+        });
+        replayed.replay(Record::Assign {
+            client_id,
+            packet_id,
+        });
+        assert_eq!((replayed.queued(), replayed.inflight()), (0, 1));
+        let mut resent = Vec::new();
+        replayed.pump(LIMITS, |packet| {
+            resent.push(packet);
+            true
+        });
+        assert!(
+            matches!(&resent[..], [OutPacket::Publish { message, .. }] if &message.payload[..] == b"fresh"),
+            "{resent:?}"
+        );
     }
 
     #[test]

@@ -1234,6 +1234,79 @@ fn a_session_that_expired_while_the_broker_was_down_is_gone_mqtt5_4_1_0_2() {
     }
 }
 
+/// With persistence, a message's expiry survives a restart as a deadline, the downtime included:
+/// a queued message and a retained one whose Message Expiry Interval passed while the broker was
+/// down are not delivered [MQTT5-3.3.2-5], and a queued one still in time is forwarded with what
+/// is left of its interval [MQTT5-3.3.2-6]. The wait is the two-second interval under test.
+#[test]
+fn message_expiry_counts_across_a_restart_mqtt5_3_3_2_5() {
+    let dir = crate::client::TempDir::new("expiry-restart");
+    let config = || mqtt_broker::Config {
+        persistence: true,
+        persistence_location: dir.0.clone(),
+        sys_interval: std::time::Duration::ZERO,
+        ..mqtt_broker::Config::default()
+    };
+    let persistent = v5::Connect {
+        clean_start: false,
+        properties: Properties::from_slice(&[Property::SessionExpiryInterval(600)]),
+        ..connect("waiting")
+    };
+    let (broker, address) = crate::client::broker_with(config());
+    let (mut client, _) = Client5::connect_with(address, persistent);
+    assert_eq!(
+        client.subscribe(1, &[("m/#", options(QoS::AtLeastOnce))], &[]),
+        Got5::SubAck(1, vec![1])
+    );
+    client.disconnect(ReasonCode::NORMAL_DISCONNECTION, &[]);
+    let mut publisher = Client5::connect(address, "p");
+    let published = std::time::Instant::now();
+    for (packet_id, topic, seconds) in [(1, "m/short", 2), (2, "m/long", 4)] {
+        let expiry = [Property::MessageExpiryInterval(seconds)];
+        publisher.publish(topic, b"x", QoS::AtLeastOnce, packet_id, false, &expiry);
+        assert_eq!(publisher.recv(), Got5::PubAck(packet_id, 0x00));
+    }
+    let expiry = [Property::MessageExpiryInterval(2)];
+    publisher.publish("r/short", b"x", QoS::AtLeastOnce, 3, true, &expiry);
+    assert_eq!(publisher.recv(), Got5::PubAck(3, 0x10));
+    broker.shutdown();
+    let past = published + std::time::Duration::from_millis(2_200);
+    std::thread::sleep(past.saturating_duration_since(std::time::Instant::now()));
+
+    let (_broker, address) = crate::client::broker_with(config());
+    let (mut client, connack) = Client5::connect_with(address, persistent);
+    assert!(
+        matches!(
+            connack,
+            Got5::ConnAck {
+                session_present: true,
+                ..
+            }
+        ),
+        "{connack:?}"
+    );
+    match client.recv() {
+        Got5::Publish {
+            topic, properties, ..
+        } => {
+            assert_eq!(topic, "m/long", "the expired one is not delivered");
+            assert!(
+                properties == vec![p(Property::MessageExpiryInterval(2))]
+                    || properties == vec![p(Property::MessageExpiryInterval(1))],
+                "what is left of 4 s after more than 2: {properties:?}"
+            );
+        }
+        other => panic!("expected the message still in time, got {other:?}"),
+    }
+    client.barrier();
+    let mut late = Client5::connect(address, "late");
+    assert_eq!(
+        late.subscribe(1, &[("r/#", options(QoS::AtMostOnce))], &[]),
+        Got5::SubAck(1, vec![0])
+    );
+    late.barrier();
+}
+
 /// A retained message whose Message Expiry Interval has passed is not sent to a new subscriber;
 /// one still in time is, with what is left of its interval [MQTT5-3.3.2-5] [MQTT5-3.3.2-6]. The
 /// wait is the one-second interval under test.
