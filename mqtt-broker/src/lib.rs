@@ -62,6 +62,7 @@
 //! | the folder's parts fit together                                       | `routing/mod.rs`            |
 //! | a message finds its subscribers; the locks and their order            | `routing/router.rs`         |
 //! | a session's queue, in-flight window and QoS 2 state work              | `routing/session_state.rs`  |
+//! | an offline session ends when its expiry interval passes               | `routing/session_expiry.rs` |
 //! | deliveries are packed and queued for a writer                         | `routing/outbound.rs`       |
 //! | a connection asks the router for a session, or reports an ack         | `routing/requests.rs`       |
 //! | topic filters are indexed                                             | `routing/subscriptions.rs`  |
