@@ -424,7 +424,9 @@ pub(crate) fn wall_millis(at: Instant, now: Instant, wall_now: SystemTime) -> u6
 /// `wall_now`. A time too far back for an `Instant` to hold is taken as `now`: an expiry counted
 /// from it is then counted from the restart, as it was before the log kept time.
 pub(crate) fn instant_of(millis: u64, now: Instant, wall_now: SystemTime) -> Instant {
-    let wall = UNIX_EPOCH + Duration::from_millis(millis);
+    let Some(wall) = UNIX_EPOCH.checked_add(Duration::from_millis(millis)) else {
+        return now;
+    };
     match wall_now.duration_since(wall) {
         Ok(ago) => now.checked_sub(ago).unwrap_or(now),
         Err(ahead) => now.checked_add(ahead.duration()).unwrap_or(now),

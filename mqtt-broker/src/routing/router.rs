@@ -2308,6 +2308,22 @@ mod tests {
         assert_eq!(held(&router), (1, 1));
     }
 
+    /// The worst case for one sweep: ten thousand sessions due at the same instant all end in
+    /// it, and leave nothing behind in the registry, the tree or the schedule.
+    #[test]
+    fn ten_thousand_sessions_due_at_once_all_end() {
+        let names: Vec<String> = (0..10_000).map(|n| format!("s{n}")).collect();
+        let sessions: Vec<(&str, Option<u32>)> =
+            names.iter().map(|name| (name.as_str(), Some(60))).collect();
+        let router = restored(&sessions);
+        assert_eq!(held(&router), (10_000, 10_000));
+        let later = Instant::now() + Duration::from_secs(61);
+        assert_eq!(router.expire_sessions(later), 10_000);
+        assert_eq!(held(&router), (0, 0));
+        assert_eq!(router.expiries.len(), 0);
+        assert_eq!(Metrics::read(&router.metrics.clients_expired), 10_000);
+    }
+
     /// `persistent_client_expiration` gives 3.1.1 persistent sessions a deadline too, restored ones
     /// included; without it they never expire.
     #[test]

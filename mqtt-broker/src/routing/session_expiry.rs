@@ -168,6 +168,26 @@ mod tests {
         assert!(schedule.by_client.is_empty());
     }
 
+    /// A thread waiting for a far deadline wakes for an earlier one set meanwhile: a session that
+    /// goes offline with a short interval is not kept waiting behind one with a long interval.
+    #[test]
+    fn an_earlier_deadline_wakes_the_waiting_thread() {
+        let schedule = Arc::new(ExpirySchedule::default());
+        schedule.set(&"later".into(), Instant::now() + Duration::from_secs(3600));
+        let (woke, woken) = std::sync::mpsc::channel();
+        let waiter = {
+            let schedule = Arc::clone(&schedule);
+            std::thread::spawn(move || {
+                let _ = woke.send(schedule.wait_due());
+            })
+        };
+        schedule.set(&"sooner".into(), Instant::now() + Duration::from_millis(20));
+        assert_eq!(woken.recv_timeout(Duration::from_secs(10)), Ok(true));
+        assert_eq!(schedule.take_due(Instant::now()), [Arc::from("sooner")]);
+        assert_eq!(schedule.len(), 1);
+        let _ = waiter.join();
+    }
+
     /// The thread's wait ends at once for a deadline already past, and at stop.
     #[test]
     fn the_wait_ends_when_a_deadline_passes_or_at_stop() {

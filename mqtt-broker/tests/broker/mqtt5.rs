@@ -1011,6 +1011,55 @@ fn an_offline_session_is_ended_when_its_interval_passes_mqtt5_4_1_0_2() {
     );
 }
 
+/// A session resumed before its deadline is not ended by that deadline [MQTT5-4.1.0-1]: the
+/// reconnection cancels it, so past the old deadline the connection still gets what its
+/// subscription matches and nothing was counted as expired. The wait is the one-second interval.
+#[test]
+fn a_session_resumed_before_its_deadline_is_not_ended_mqtt5_4_1_0_1() {
+    let (_broker, address) = crate::client::broker_with(mqtt_broker::Config {
+        sys_interval: std::time::Duration::from_secs(1),
+        ..mqtt_broker::Config::default()
+    });
+    let brief = v5::Connect {
+        clean_start: false,
+        properties: Properties::from_slice(&[Property::SessionExpiryInterval(1)]),
+        ..connect("back")
+    };
+    let (mut client, _) = Client5::connect_with(address, brief);
+    assert_eq!(
+        client.subscribe(1, &[("b/#", options(QoS::AtLeastOnce))], &[]),
+        Got5::SubAck(1, vec![1])
+    );
+    client.disconnect(ReasonCode::NORMAL_DISCONNECTION, &[]);
+    let left = std::time::Instant::now();
+    let (mut client, connack) = Client5::connect_with(address, brief);
+    assert!(
+        matches!(
+            connack,
+            Got5::ConnAck {
+                session_present: true,
+                ..
+            }
+        ),
+        "{connack:?}"
+    );
+    let past = left + std::time::Duration::from_millis(1_500);
+    std::thread::sleep(past.saturating_duration_since(std::time::Instant::now()));
+    let mut publisher = Client5::connect(address, "publisher");
+    publisher.publish("b/1", b"still", QoS::AtLeastOnce, 1, false, &[]);
+    assert_eq!(publisher.recv(), Got5::PubAck(1, 0x00));
+    assert!(matches!(client.recv(), Got5::Publish { payload, .. } if payload == b"still"));
+    assert_eq!(
+        publisher.subscribe(
+            1,
+            &[("$SYS/broker/clients/expired", options(QoS::AtMostOnce))],
+            &[]
+        ),
+        Got5::SubAck(1, vec![0])
+    );
+    assert!(matches!(publisher.recv(), Got5::Publish { payload, .. } if payload == b"0"));
+}
+
 /// A shared subscription's member gets the Subscription Identifier of its subscription too
 /// [MQTT5-3.3.4-3], and its SUBACK grants the QoS as for any filter [MQTT5-4.8.2-3].
 #[test]
