@@ -8,8 +8,9 @@
 //!
 //! 1. `sessions`, the registry (client identifier → slot). Held only to find, add or remove a slot.
 //! 2. one `Slot` (a session and its live connection, if any). Never two slots at once.
-//! 3. `subscriptions` or `retained`. These are leaves: nothing else is locked while one is held,
-//!    except that (un)subscribing changes the shared-subscription groups under `subscriptions`.
+//! 3. `subscriptions`, `retained` or `expiries` (`routing/session_expiry.rs`). These are leaves:
+//!    nothing else is locked while one is held, except that (un)subscribing changes the
+//!    shared-subscription groups under `subscriptions`.
 //! 4. the locks inside `shared` (`routing/shared.rs`), taken last: nothing outside it is locked while one of
 //!    them is held, so a publisher copies a group's members out before it locks their slots.
 //!
@@ -113,8 +114,9 @@ pub(crate) struct Slot {
     /// The 5.0 client's Maximum Packet Size: a PUBLISH larger than that is not delivered to it
     /// [MQTT5-3.1.2-24] [MQTT5-3.1.2-25].
     maximum_packet_size: Option<usize>,
-    /// How long a 5.0 session outlives its connection (its Session Expiry Interval); `None`: for
-    /// ever, as a 3.1.1 persistent session does, or 0xFFFFFFFF.
+    /// How long the session outlives its connection: a 5.0 one's Session Expiry Interval, a 3.1.1
+    /// one's `persistent_client_expiration`; `None`: for ever (0xFFFFFFFF at 5.0, no directive at
+    /// 3.1.1).
     expiry: Option<std::time::Duration>,
     /// When its last connection closed, while it has none.
     detached_at: Option<Instant>,
