@@ -124,9 +124,11 @@ pub(crate) enum Record {
     /// expiry runs from then, across a restart. A later `Session` (a connection opened it) undoes
     /// it.
     Detached { client_id: Arc<str>, at: u64 },
-    /// The message at the front of the queue expired before its delivery started and left the
-    /// queue [MQTT5-3.3.2-5] (as `Assign` takes it into the window: replay must take the same one).
-    Expired { client_id: Arc<str> },
+    /// A queued message expired before its delivery started and left the queue [MQTT5-3.3.2-5]:
+    /// the one at `position` among the queue's QoS 1 and 2 messages (0: the front, where the pump
+    /// finds them). Replay must take the same one out, or it would give the next `Assign`'s
+    /// identifier to the wrong message.
+    Expired { client_id: Arc<str>, position: u32 },
 }
 
 impl Record {
@@ -149,7 +151,7 @@ impl Record {
             | Self::Options5 { client_id, .. }
             | Self::Session5 { client_id, .. }
             | Self::Detached { client_id, .. }
-            | Self::Expired { client_id } => Some(client_id),
+            | Self::Expired { client_id, .. } => Some(client_id),
             Self::Retain(_)
             | Self::RetainedMark { .. }
             | Self::End
@@ -281,9 +283,13 @@ impl Record {
                 put_str(out, client_id);
                 out.extend_from_slice(&at.to_le_bytes());
             }
-            Self::Expired { client_id } => {
+            Self::Expired {
+                client_id,
+                position,
+            } => {
                 out.push(22);
                 put_str(out, client_id);
+                out.extend_from_slice(&position.to_le_bytes());
             }
         }
     }
@@ -399,6 +405,7 @@ impl Record {
             },
             22 => Self::Expired {
                 client_id: r.str()?.into(),
+                position: r.u32()?,
             },
             _ => return None,
         };
@@ -815,6 +822,7 @@ mod tests {
             },
             Record::Expired {
                 client_id: c.clone(),
+                position: 3,
             },
         ] {
             let mut body = Vec::new();

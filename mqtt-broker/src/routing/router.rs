@@ -1005,7 +1005,7 @@ impl Router {
             }
             if inline
                 && subscriber.qos != QoS::AtMostOnce
-                && let Some(refused) = self.refuses(&slot)
+                && let Some(refused) = self.refuses(&mut slot)
             {
                 refusal = Some(refused);
                 break;
@@ -1082,7 +1082,7 @@ impl Router {
             let mut slot = subscriber.target.lock();
             if bridge == Some(&*slot.client_id)
                 || slot.link.is_none()
-                || slot.state.has_room(self.limits)
+                || self.room_after_expiry(&mut slot)
             {
                 continue;
             }
@@ -1111,9 +1111,9 @@ impl Router {
         'groups: for (_, members) in groups {
             let mut full = Vec::new();
             for member in members {
-                let slot = member.target.lock();
+                let mut slot = member.target.lock();
                 if slot.link.is_some()
-                    || (!slot.clean && !slot.gone() && slot.state.has_room(self.limits))
+                    || (!slot.clean && !slot.gone() && self.room_after_expiry(&mut slot))
                 {
                     continue 'groups;
                 }
@@ -1162,11 +1162,11 @@ impl Router {
             if subscriber.qos == QoS::AtMostOnce {
                 continue;
             }
-            let slot = subscriber.target.lock();
+            let mut slot = subscriber.target.lock();
             if slot.gone() || bridge == Some(&*slot.client_id) {
                 continue;
             }
-            let Some(refused) = self.refuses(&slot) else {
+            let Some(refused) = self.refuses(&mut slot) else {
                 continue;
             };
             if security.checks_reads() && !slot.trusted {
@@ -1189,7 +1189,11 @@ impl Router {
     /// for each other). Those are the cases [`await_room`](Self::await_room) does not wait in, and
     /// each used to take the message past the limit, without bound: a client publishing to its own
     /// subscription faster than it acknowledged grew its queue for ever.
-    fn refuses(&self, slot: &Slot) -> Option<Refused> {
+    ///
+    /// A queue at a limit first lets go of the messages that expired in it (see
+    /// [`room_after_expiry`](Self::room_after_expiry)): expired messages refuse nobody.
+    fn refuses(&self, slot: &mut Slot) -> Option<Refused> {
+        self.room_after_expiry(slot);
         let connected = match &slot.link {
             None if slot.clean => return None,
             None => false,
@@ -1237,6 +1241,7 @@ impl Router {
             };
             for member in members {
                 let mut slot = member.target.lock();
+                self.room_after_expiry(&mut slot);
                 if !fits(&slot) {
                     continue;
                 }
@@ -1798,6 +1803,7 @@ impl Router {
             // The queue starts to hold something: the time it may wait counts from now.
             slot.progress_at = Instant::now();
         }
+        self.room_after_expiry(slot);
         let dropped = slot.state.enqueue(message, limits).is_err();
         if let (false, Some(message)) = (dropped, logged) {
             self.log(slot, |client_id| Record::Enqueue {
@@ -1848,7 +1854,7 @@ impl Router {
         let own = OWN_FLAG.with(|own| own.borrow().clone());
         let mut deadline = Instant::now() + self.limits.stall;
         let mut cut = false;
-        while slot.link.is_some() && !slot.state.has_room(self.limits) {
+        while slot.link.is_some() && !self.room_after_expiry(slot) {
             if own
                 .as_ref()
                 .is_some_and(|own| Arc::ptr_eq(own, &slot.reader_waiting))
@@ -1894,6 +1900,37 @@ impl Router {
                 MutexGuard::unlocked(slot, || stream.shutdown());
             }
         }
+    }
+
+    /// Whether `slot`'s queue has room, once the messages that expired in it have left it if it is
+    /// at a limit [MQTT5-3.3.2-5]. The pump drops expired messages only as they reach the front;
+    /// without this, an offline session's queue full of expired messages would refuse every
+    /// publisher until its client came back. Each one leaving is logged, with its position, so
+    /// that the replay takes the same ones out (see `Record::Expired`).
+    fn room_after_expiry(&self, slot: &mut Slot) -> bool {
+        if slot.state.has_room(self.limits) {
+            return true;
+        }
+        let Slot {
+            state,
+            client_id,
+            clean,
+            last_lsn,
+            ..
+        } = slot;
+        let persistence = self.persistence.as_ref().filter(|_| !*clean);
+        let dropped = state.drop_expired(Instant::now(), |position| {
+            if let Some(persistence) = persistence {
+                *last_lsn = persistence.append(&Record::Expired {
+                    client_id: Arc::clone(client_id),
+                    position,
+                });
+            }
+        });
+        if dropped > 0 {
+            debug!("{client_id}: {dropped} expired messages left its full queue");
+        }
+        state.has_room(self.limits)
     }
 
     fn pump_slot(&self, slot: &mut Slot) {
@@ -1975,7 +2012,10 @@ impl Router {
                         client_id,
                         packet_id,
                     },
-                    QueueChange::Expired => Record::Expired { client_id },
+                    QueueChange::Expired(position) => Record::Expired {
+                        client_id,
+                        position,
+                    },
                 });
             }
         };

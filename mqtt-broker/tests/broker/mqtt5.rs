@@ -1356,6 +1356,58 @@ fn message_expiry_counts_across_a_restart_mqtt5_3_3_2_5() {
     late.barrier();
 }
 
+/// An offline session's queue full of expired messages refuses no publisher: they leave it for a
+/// live one [MQTT5-3.3.2-5], where they used to stay until the client came back (and the
+/// publisher was disconnected with 0x97). With persistence, what left is logged, so after a
+/// restart the client gets the live message only. The wait is the one-second interval.
+#[test]
+fn expired_messages_make_room_in_an_offline_queue_mqtt5_3_3_2_5() {
+    let dir = crate::client::TempDir::new("expiry-room");
+    let config = || mqtt_broker::Config {
+        persistence: true,
+        persistence_location: dir.0.clone(),
+        max_queued_messages: 2,
+        sys_interval: std::time::Duration::ZERO,
+        ..mqtt_broker::Config::default()
+    };
+    let persistent = v5::Connect {
+        clean_start: false,
+        properties: Properties::from_slice(&[Property::SessionExpiryInterval(600)]),
+        ..connect("away")
+    };
+    let (broker, address) = crate::client::broker_with(config());
+    let (mut client, _) = Client5::connect_with(address, persistent);
+    assert_eq!(
+        client.subscribe(1, &[("q/#", options(QoS::AtLeastOnce))], &[]),
+        Got5::SubAck(1, vec![1])
+    );
+    client.disconnect(ReasonCode::NORMAL_DISCONNECTION, &[]);
+    let mut publisher = Client5::connect(address, "p");
+    let published = std::time::Instant::now();
+    let brief = [Property::MessageExpiryInterval(1)];
+    for packet_id in 1..=2 {
+        publisher.publish("q/old", b"old", QoS::AtLeastOnce, packet_id, false, &brief);
+        assert_eq!(publisher.recv(), Got5::PubAck(packet_id, 0x00));
+    }
+    let past = published + std::time::Duration::from_millis(1_200);
+    std::thread::sleep(past.saturating_duration_since(std::time::Instant::now()));
+    publisher.publish("q/new", b"new", QoS::AtLeastOnce, 3, false, &[]);
+    assert_eq!(
+        publisher.recv(),
+        Got5::PubAck(3, 0x00),
+        "room made, not refused"
+    );
+    broker.shutdown();
+
+    let (_broker, address) = crate::client::broker_with(config());
+    let (mut client, _) = Client5::connect_with(address, persistent);
+    match client.recv() {
+        Got5::Publish { topic, .. } => assert_eq!(topic, "q/new"),
+        other => panic!("expected the live message, got {other:?}"),
+    }
+    client.barrier();
+}
+
 /// A retained message whose Message Expiry Interval has passed is not sent to a new subscriber;
 /// one still in time is, with what is left of its interval [MQTT5-3.3.2-5] [MQTT5-3.3.2-6]. The
 /// wait is the one-second interval under test.
