@@ -63,6 +63,7 @@
 //! | the folder's parts fit together                                       | `routing/mod.rs`            |
 //! | a message finds its subscribers; the locks and their order            | `routing/router.rs`         |
 //! | a session's queue, in-flight window and QoS 2 state work              | `routing/session_state.rs`  |
+//! | an offline session ends when its expiry interval passes               | `routing/session_expiry.rs` |
 //! | deliveries are packed and queued for a writer                         | `routing/outbound.rs`       |
 //! | a connection asks the router for a session, or reports an ack         | `routing/requests.rs`       |
 //! | topic filters are indexed                                             | `routing/subscriptions.rs`  |
@@ -229,6 +230,9 @@ pub struct BrokerHandle {
     local_addrs: Vec<SocketAddr>,
     acceptors: Vec<JoinHandle<()>>,
     sys: Option<(crossbeam_channel::Sender<()>, JoinHandle<()>)>,
+    /// The thread that ends offline sessions whose expiry passed (stopped through the router's
+    /// schedule).
+    expiry: Option<JoinHandle<()>>,
     /// Reader threads still running, and a condition signalled when one ends.
     live: Arc<(Mutex<usize>, Condvar)>,
     /// What [`reload`](Self::reload) reads again (boxed: only reload looks at it, and it keeps the
@@ -416,6 +420,10 @@ impl BrokerHandle {
         }
         if let Some((stop, thread)) = self.sys.take() {
             let _ = stop.send(());
+            let _ = thread.join();
+        }
+        if let Some(thread) = self.expiry.take() {
+            self.context.router.expiries().stop();
             let _ = thread.join();
         }
         for link in self.context.router.detach_all() {

@@ -39,9 +39,9 @@ pub(crate) struct Metrics {
     pub(crate) publish_bytes_received: AtomicU64,
     /// Payload bytes of the PUBLISH packets sent (`$SYS/broker/publish/bytes/sent`).
     pub(crate) publish_bytes_sent: AtomicU64,
-    /// Persistent sessions removed for being disconnected too long (`$SYS/broker/clients/expired`).
-    /// The broker does not expire sessions yet (`persistent_client_expiration`), so nothing adds
-    /// to it; it is published so that monitoring written for mosquitto finds the topic, truthfully 0.
+    /// Persistent sessions ended for being disconnected longer than their Session Expiry Interval
+    /// or `persistent_client_expiration` (`$SYS/broker/clients/expired`): by the expiry thread on
+    /// time, or at the CONNECT that found one it had not reached yet.
     pub(crate) clients_expired: AtomicU64,
 }
 

@@ -18,10 +18,19 @@
 //!
 //! Group markers (kinds 19 and 20) frame records a restart applies whole or not at all.
 //!
+//! Time that must survive a restart is wall-clock time, as u64 LE milliseconds since the Unix
+//! epoch, since an `Instant` means nothing to the next process: when a session lost its
+//! connection (kind 21, `Detached`), and when a message expires (bit 5 of its properties' byte),
+//! so that the broker's downtime counts against a Session Expiry Interval and a Message Expiry
+//! Interval alike. A message that expires in the queue has a record too (kind 22, `Expired`).
+//! Logs written before these existed read as they did: their sessions and messages count from
+//! the restart.
+//!
 //! This file only encodes and decodes; `persistence/wal.rs` frames and checks, `persistence/mod.rs`
 //! replays, and `routing/session_state.rs` applies a session's records to its state.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use mqtt_codec::v5::RetainHandling;
 use mqtt_codec::{PacketId, QoS};
@@ -111,6 +120,15 @@ pub(crate) enum Record {
     /// The session is a 5.0 client's, with this Session Expiry Interval (after its `Session`, and
     /// again when DISCONNECT changes it).
     Session5 { client_id: Arc<str>, expiry: u32 },
+    /// The session lost its connection at `at` (wall-clock milliseconds since the Unix epoch): its
+    /// expiry runs from then, across a restart. A later `Session` (a connection opened it) undoes
+    /// it.
+    Detached { client_id: Arc<str>, at: u64 },
+    /// A queued message expired before its delivery started and left the queue [MQTT5-3.3.2-5]:
+    /// the one at `position` among the queue's QoS 1 and 2 messages (0: the front, where the pump
+    /// finds them). Replay must take the same one out, or it would give the next `Assign`'s
+    /// identifier to the wrong message.
+    Expired { client_id: Arc<str>, position: u32 },
 }
 
 impl Record {
@@ -131,7 +149,9 @@ impl Record {
             | Self::InFlight { client_id, .. }
             | Self::LastId { client_id, .. }
             | Self::Options5 { client_id, .. }
-            | Self::Session5 { client_id, .. } => Some(client_id),
+            | Self::Session5 { client_id, .. }
+            | Self::Detached { client_id, .. }
+            | Self::Expired { client_id, .. } => Some(client_id),
             Self::Retain(_)
             | Self::RetainedMark { .. }
             | Self::End
@@ -258,6 +278,19 @@ impl Record {
             }
             Self::GroupBegin => out.push(19),
             Self::GroupEnd => out.push(20),
+            Self::Detached { client_id, at } => {
+                out.push(21);
+                put_str(out, client_id);
+                out.extend_from_slice(&at.to_le_bytes());
+            }
+            Self::Expired {
+                client_id,
+                position,
+            } => {
+                out.push(22);
+                put_str(out, client_id);
+                out.extend_from_slice(&position.to_le_bytes());
+            }
         }
     }
 
@@ -366,9 +399,44 @@ impl Record {
             },
             19 => Self::GroupBegin,
             20 => Self::GroupEnd,
+            21 => Self::Detached {
+                client_id: r.str()?.into(),
+                at: r.u64()?,
+            },
+            22 => Self::Expired {
+                client_id: r.str()?.into(),
+                position: r.u32()?,
+            },
             _ => return None,
         };
         r.0.is_empty().then_some((lsn, record))
+    }
+}
+
+/// `at` as the log keeps time: wall-clock milliseconds since the Unix epoch, given that `now` is
+/// `wall_now` on the wall clock. (0 for a time before the epoch, which no clock set right shows.)
+pub(crate) fn wall_millis(at: Instant, now: Instant, wall_now: SystemTime) -> u64 {
+    let wall = if at <= now {
+        wall_now.checked_sub(now - at)
+    } else {
+        wall_now.checked_add(at - now)
+    };
+    wall.and_then(|wall| wall.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |since| {
+            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+        })
+}
+
+/// The `Instant` of the wall-clock time `millis` (see [`wall_millis`]), given that `now` is
+/// `wall_now`. A time too far back for an `Instant` to hold is taken as `now`: an expiry counted
+/// from it is then counted from the restart, as it was before the log kept time.
+pub(crate) fn instant_of(millis: u64, now: Instant, wall_now: SystemTime) -> Instant {
+    let Some(wall) = UNIX_EPOCH.checked_add(Duration::from_millis(millis)) else {
+        return now;
+    };
+    match wall_now.duration_since(wall) {
+        Ok(ago) => now.checked_sub(ago).unwrap_or(now),
+        Err(ahead) => now.checked_add(ahead.duration()).unwrap_or(now),
     }
 }
 
@@ -404,16 +472,25 @@ fn put_message(out: &mut Vec<u8>, message: &Message) {
     }
 }
 
-/// A message's 5.0 properties: a byte saying which are present, then those, in its bit order.
-/// The Message Expiry Interval is what is left of it now; the time the broker is down does not
-/// count against it.
+/// A message's 5.0 properties: a byte saying which are present, then those, in its bit order:
+/// Payload Format Indicator (bit 0), Message Expiry Interval (bit 1: u32 LE seconds, as
+/// published), Content Type, Response Topic, Correlation Data (bits 2 to 4), and when the message
+/// expires (bit 5: u64 LE wall-clock milliseconds, see [`wall_millis`]), then the user properties.
+/// The deadline is what a restart goes by, so the time the broker is down counts against the
+/// interval [MQTT5-3.3.2-5]. Logs written before bit 5 stored in bit 1 what was left of the
+/// interval when the record was written, and have no deadline: their messages count from the load.
 fn put_properties(out: &mut Vec<u8>, properties: &MessageProperties) {
+    let (now, wall_now) = (Instant::now(), SystemTime::now());
+    let deadline = properties
+        .expires_at
+        .map(|at| wall_millis(at, now, wall_now));
     let present = [
         properties.payload_format.is_some(),
         properties.expires_at.is_some(),
         properties.content_type.is_some(),
         properties.response_topic.is_some(),
         properties.correlation_data.is_some(),
+        deadline.is_some(),
     ];
     out.push(
         present
@@ -426,8 +503,10 @@ fn put_properties(out: &mut Vec<u8>, properties: &MessageProperties) {
         out.push(format);
     }
     if let Some(expires_at) = properties.expires_at {
-        let left = expires_at.saturating_duration_since(std::time::Instant::now());
-        let seconds = u32::try_from(left.as_secs()).unwrap_or(u32::MAX);
+        let seconds = properties.message_expiry.unwrap_or_else(|| {
+            let left = expires_at.saturating_duration_since(now);
+            u32::try_from(left.as_secs()).unwrap_or(u32::MAX)
+        });
         out.extend_from_slice(&seconds.to_le_bytes());
     }
     for text in [&properties.content_type, &properties.response_topic]
@@ -438,6 +517,9 @@ fn put_properties(out: &mut Vec<u8>, properties: &MessageProperties) {
     }
     if let Some(data) = &properties.correlation_data {
         put_str_bytes(out, data);
+    }
+    if let Some(deadline) = deadline {
+        out.extend_from_slice(&deadline.to_le_bytes());
     }
     let count = u16::try_from(properties.user_properties.len()).unwrap_or(u16::MAX);
     out.extend_from_slice(&count.to_le_bytes());
@@ -508,11 +590,12 @@ impl<'a> Reader<'a> {
         if present & 1 != 0 {
             properties.payload_format = Some(self.u8()?);
         }
+        let now = Instant::now();
         if present & 2 != 0 {
             let seconds = self.u32()?;
             properties.message_expiry = Some(seconds);
-            properties.expires_at = std::time::Instant::now()
-                .checked_add(std::time::Duration::from_secs(u64::from(seconds)));
+            // What an older log has: counted from the load.
+            properties.expires_at = now.checked_add(Duration::from_secs(u64::from(seconds)));
         }
         if present & 4 != 0 {
             properties.content_type = Some(self.str()?.into());
@@ -523,6 +606,9 @@ impl<'a> Reader<'a> {
         if present & 16 != 0 {
             let len = usize::from(self.u16()?);
             properties.correlation_data = Some(self.take(len)?.into());
+        }
+        if present & 32 != 0 {
+            properties.expires_at = Some(instant_of(self.u64()?, now, SystemTime::now()));
         }
         for _ in 0..self.u16()? {
             properties
@@ -578,6 +664,83 @@ mod tests {
             record.encode(9, &mut body);
             assert_eq!(Record::decode(&body), Some((9, record)));
         }
+    }
+
+    /// Instants go to the log as wall-clock milliseconds and come back as the same moment in
+    /// another process, whose clocks started elsewhere: what was 90 s before the old process's
+    /// `now` is 90 s plus the downtime before the new one's. The clocks are made up.
+    #[test]
+    fn instants_cross_a_restart_as_wall_clock_time() {
+        let before = Instant::now();
+        let wall_before = UNIX_EPOCH + Duration::from_secs(1_765_000_000);
+        let detached = before - Duration::from_secs(90);
+        let millis = wall_millis(detached, before, wall_before);
+        assert_eq!(millis, (1_765_000_000 - 90) * 1000);
+        let deadline = before + Duration::from_millis(2_500);
+        assert_eq!(
+            wall_millis(deadline, before, wall_before),
+            1_765_000_002_500
+        );
+
+        // The new process started 10 s of wall-clock time later.
+        let after = Instant::now();
+        let wall_after = wall_before + Duration::from_secs(10);
+        assert_eq!(
+            after.duration_since(instant_of(millis, after, wall_after)),
+            Duration::from_secs(100)
+        );
+        assert_eq!(
+            instant_of(1_765_000_012_500, after, wall_after).duration_since(after),
+            Duration::from_millis(2_500),
+            "a deadline still ahead"
+        );
+        assert_eq!(
+            wall_millis(before, before, UNIX_EPOCH - Duration::from_secs(1)),
+            0
+        );
+    }
+
+    /// A message's expiry is logged as a wall-clock deadline with the interval as published, so
+    /// that after a restart it expires when it would have, downtime included [MQTT5-3.3.2-5], and
+    /// what is forwarded is what is left [MQTT5-3.3.2-6].
+    #[test]
+    fn a_messages_expiry_is_logged_as_a_deadline_mqtt5_3_3_2_5() {
+        let expiring = |expires_at| {
+            let mut message = Message::new("a/b", b"p", QoS::AtLeastOnce, false);
+            message.properties = Some(Arc::new(MessageProperties {
+                message_expiry: Some(3),
+                expires_at: Some(expires_at),
+                ..MessageProperties::default()
+            }));
+            Record::Enqueue {
+                client_id: "c".into(),
+                message,
+            }
+        };
+        let decoded = |record: &Record| {
+            let mut body = Vec::new();
+            record.encode(1, &mut body);
+            match Record::decode(&body) {
+                Some((_, Record::Enqueue { message, .. })) => message.properties,
+                other => panic!("{other:?}"),
+            }
+        };
+        let now = Instant::now();
+        let properties = decoded(&expiring(now + Duration::from_millis(2_500)));
+        let properties = properties.as_deref().expect("properties");
+        assert_eq!(properties.message_expiry, Some(3), "as published");
+        let left = properties
+            .expires_at
+            .map(|at| at.saturating_duration_since(now));
+        assert!(
+            left.is_some_and(
+                |left| left > Duration::from_millis(2_400) && left <= Duration::from_millis(2_500)
+            ),
+            "the deadline, not the interval: {left:?}"
+        );
+        // Written after its deadline (a snapshot of a queue that waited offline): still expired.
+        let late = decoded(&expiring(now - Duration::from_secs(5)));
+        assert!(late.is_some_and(|properties| properties.expired(Instant::now())));
     }
 
     #[test]
@@ -653,6 +816,14 @@ mod tests {
             Record::End,
             Record::GroupBegin,
             Record::GroupEnd,
+            Record::Detached {
+                client_id: c.clone(),
+                at: 1_765_000_000_123,
+            },
+            Record::Expired {
+                client_id: c.clone(),
+                position: 3,
+            },
         ] {
             let mut body = Vec::new();
             record.encode(77, &mut body);

@@ -3,8 +3,9 @@
 //!
 //! In order: the security chain and TLS configurations are loaded, persistence is opened and replayed,
 //! the connection limit is derived from the system's (`limits.rs`), the shared [`Context`] is built,
-//! every listener is bound, and the acceptors, the `$SYS` thread (`sys.rs`) and the bridges (`bridge/`)
-//! are started. A listener at its limit, or one where no thread can be started, refuses with CONNACK 3.
+//! every listener is bound, and the acceptors, the session-expiry thread, the `$SYS` thread (`sys.rs`)
+//! and the bridges (`bridge/`) are started. A listener at its limit, or one where no thread can be
+//! started, refuses with CONNACK 3.
 //!
 //! What the running broker is, and how it stops, is in `lib.rs` ([`BrokerHandle`]).
 
@@ -219,6 +220,7 @@ impl Broker {
                 .map_err(StartError::Thread)?;
             acceptors.push(acceptor);
         }
+        let expiry = spawn_expiry(&context.router).map_err(StartError::Thread)?;
         let sys = if config.sys_interval.is_zero() {
             None
         } else {
@@ -238,6 +240,7 @@ impl Broker {
             local_addrs,
             acceptors,
             sys,
+            expiry: Some(expiry),
             live,
             reloadable: Box::new(Reloadable {
                 security_sources,
@@ -313,6 +316,20 @@ fn start_persistence(
         flusher,
         compactor: (stop, compactor),
     })
+}
+
+/// Starts the thread that ends offline sessions when their expiry passes (see
+/// `routing/session_expiry.rs`): it sleeps until the first deadline, never polls. Sessions restored
+/// already past their deadline (the broker was down meanwhile) are ended at once.
+fn spawn_expiry(router: &Arc<Router>) -> std::io::Result<thread::JoinHandle<()>> {
+    let router = Arc::clone(router);
+    thread::Builder::new()
+        .name("session-expiry".into())
+        .spawn(move || {
+            while router.expiries().wait_due() {
+                router.expire_sessions(std::time::Instant::now());
+            }
+        })
 }
 
 /// Accepts connections on one listener until shutdown.

@@ -147,8 +147,9 @@ pub struct Config {
     pub per_listener_settings: bool,
     /// How long a 3.1.1 persistent session may stay without a connection before it is over
     /// (`persistent_client_expiration`, `<n>h`, `d`, `w`, `m` (30 days) or `y`; default `None`: for
-    /// ever). An expired session gets nothing more delivered or queued, and its next CONNECT starts
-    /// afresh, as a 5.0 session past its Session Expiry Interval [MQTT5-4.1.0-2].
+    /// ever). The session is ended when that time has passed (its subscriptions and queue freed),
+    /// and its next CONNECT starts afresh, as a 5.0 session past its Session Expiry Interval
+    /// [MQTT5-4.1.0-2].
     pub persistent_client_expiration: Option<Duration>,
     /// Whether sessions and retained messages survive a restart (`persistence`, default false).
     pub persistence: bool,

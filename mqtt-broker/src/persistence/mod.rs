@@ -71,8 +71,8 @@ pub(crate) struct Persistence {
 /// is routing -> persistence (the router appends records while it holds its locks). The test
 /// `persistence_does_not_depend_on_routing` below keeps it so.
 pub(crate) trait ReplayedState: Default + std::fmt::Debug {
-    /// Applies one record of this session, in log order. `Session`, `Session5`, `Forget`, the marks, `Retain`
-    /// and `End` never come here: the replay handles them itself.
+    /// Applies one record of this session, in log order. `Session`, `Session5`, `Detached`,
+    /// `Forget`, the marks, `Retain` and `End` never come here: the replay handles them itself.
     fn replay(&mut self, record: Record);
 }
 
@@ -82,6 +82,10 @@ pub(crate) struct RestoredSession<S> {
     pub(crate) user: Option<Arc<str>>,
     /// A 5.0 client's session: its Session Expiry Interval.
     pub(crate) expiry5: Option<u32>,
+    /// When it lost its last connection, in wall-clock milliseconds since the Unix epoch (see
+    /// `record.rs`); `None` when the log does not say: it was connected at a crash, or the log was
+    /// written before it kept that.
+    pub(crate) detached_at: Option<u64>,
     pub(crate) state: S,
     pub(crate) last_lsn: u64,
 }
@@ -297,6 +301,8 @@ impl<S: ReplayedState> Replay<S> {
         if let Record::Session { client_id, user } = &record {
             let session = self.sessions.entry(Arc::clone(client_id)).or_default();
             session.user.clone_from(user);
+            // A connection opened it: connected until a `Detached` says otherwise.
+            session.detached_at = None;
             session.last_lsn = lsn;
             return;
         }
@@ -321,6 +327,11 @@ impl<S: ReplayedState> Replay<S> {
             Record::Session5 { client_id, expiry } => {
                 if let Some(session) = self.sessions.get_mut(&client_id) {
                     session.expiry5 = Some(expiry);
+                }
+            }
+            Record::Detached { client_id, at } => {
+                if let Some(session) = self.sessions.get_mut(&client_id) {
+                    session.detached_at = Some(at);
                 }
             }
             Record::SessionMark { client_id, lsn } => {
@@ -387,6 +398,114 @@ mod tests {
                 "{file} names {forbidden}: persistence must not depend on routing"
             );
         }
+    }
+
+    /// One framed record of the given body, written byte by byte as the format was before
+    /// wall-clock times (see `record.rs`), so that the test pins the old layout, not the encoder.
+    fn old_frame(out: &mut Vec<u8>, lsn: u64, kind: u8, fields: &[&[u8]]) {
+        let mut body = lsn.to_le_bytes().to_vec();
+        body.push(kind);
+        for field in fields {
+            body.extend_from_slice(field);
+        }
+        out.extend_from_slice(&u32::try_from(body.len()).unwrap_or(0).to_le_bytes());
+        out.extend_from_slice(&wal::crc32(&body).to_le_bytes());
+        out.extend_from_slice(&body);
+    }
+
+    /// A string field: u16 LE length and the bytes.
+    fn old_str(text: &str) -> Vec<u8> {
+        let mut field = u16::try_from(text.len())
+            .unwrap_or(0)
+            .to_le_bytes()
+            .to_vec();
+        field.extend_from_slice(text.as_bytes());
+        field
+    }
+
+    /// A log written before the log kept wall-clock times still loads as it did: a 5.0 session
+    /// with its interval and subscription, the log not saying when it lost its connection, and a
+    /// queued message whose Message Expiry Interval (stored as what was left, 30 s) counts from
+    /// the load. Then the new record: `Detached` says when a session lost its connection, and a
+    /// later `Session` (a connection opened it) undoes that.
+    #[test]
+    fn a_log_written_before_wall_clock_times_still_loads() {
+        let dir = std::env::temp_dir().join(format!("mqtt-broker-old-log-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).expect("a directory");
+        let mut bytes = Vec::new();
+        let old = old_str("old");
+        old_frame(&mut bytes, 1, 2, &[&old, &[0]]);
+        old_frame(&mut bytes, 2, 18, &[&old, &600u32.to_le_bytes()]);
+        old_frame(&mut bytes, 3, 4, &[&old, &old_str("t/#"), &[1]]);
+        // Enqueue: topic, flags (QoS 1, properties follow), payload, then the properties: only
+        // the expiry (bit 1), 30 s left, and no user properties.
+        let message: &[&[u8]] = &[
+            &old,
+            &old_str("t/1"),
+            &[0x01 | 0x08],
+            &2u32.to_le_bytes(),
+            b"hi",
+            &[0b10],
+            &30u32.to_le_bytes(),
+            &0u16.to_le_bytes(),
+        ];
+        old_frame(&mut bytes, 4, 6, message);
+        for (lsn, record) in [
+            Record::Session {
+                client_id: "new".into(),
+                user: None,
+            },
+            Record::Detached {
+                client_id: "new".into(),
+                at: 1_765_000_000_000,
+            },
+            Record::Session {
+                client_id: "back".into(),
+                user: None,
+            },
+            Record::Detached {
+                client_id: "back".into(),
+                at: 1_765_000_000_000,
+            },
+            Record::Session {
+                client_id: "back".into(),
+                user: None,
+            },
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            wal::frame(&record, 5 + lsn as u64, &mut bytes);
+        }
+        fs::write(wal::segment_path(&dir, 1), &bytes).expect("the old log");
+
+        let loaded_at = std::time::Instant::now();
+        let (store, restored) = Persistence::open::<Recorded>(&dir).expect("loads");
+        drop(store);
+        let session = restored.sessions.get("old").expect("the old session");
+        assert_eq!((session.expiry5, session.detached_at), (Some(600), None));
+        let [
+            Record::Subscribe { filter, .. },
+            Record::Enqueue { message, .. },
+        ] = &session.state.0[..]
+        else {
+            panic!("the subscription and the message: {:?}", session.state.0);
+        };
+        assert_eq!((filter.as_str(), &*message.payload), ("t/#", &b"hi"[..]));
+        let properties = message.properties.as_deref().expect("its properties");
+        assert_eq!(properties.message_expiry, Some(30));
+        let left = properties
+            .expires_at
+            .map(|at| at.saturating_duration_since(loaded_at));
+        assert!(
+            left.is_some_and(|left| left > std::time::Duration::from_secs(29)),
+            "{left:?}"
+        );
+        let detached = |client_id: &str| restored.sessions.get(client_id).map(|s| s.detached_at);
+        assert_eq!(detached("new"), Some(Some(1_765_000_000_000)));
+        assert_eq!(detached("back"), Some(None));
+        let _ = fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -8,8 +8,9 @@
 //!
 //! 1. `sessions`, the registry (client identifier → slot). Held only to find, add or remove a slot.
 //! 2. one `Slot` (a session and its live connection, if any). Never two slots at once.
-//! 3. `subscriptions` or `retained`. These are leaves: nothing else is locked while one is held,
-//!    except that (un)subscribing changes the shared-subscription groups under `subscriptions`.
+//! 3. `subscriptions`, `retained` or `expiries` (`routing/session_expiry.rs`). These are leaves:
+//!    nothing else is locked while one is held, except that (un)subscribing changes the
+//!    shared-subscription groups under `subscriptions`.
 //! 4. the locks inside `shared` (`routing/shared.rs`), taken last: nothing outside it is locked while one of
 //!    them is held, so a publisher copies a group's members out before it locks their slots.
 //!
@@ -36,10 +37,10 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use crossbeam_channel::TrySendError;
-use log::{debug, warn};
+use log::{debug, info, warn};
 use mqtt_codec::{
     ConnectReturnCode, PacketId, ProtocolLevel, QoS, SubAckReturnCode, TopicFilter, TopicName,
 };
@@ -51,10 +52,11 @@ use crate::message::Message;
 use crate::message::{GroupId, SharedOrigin};
 use crate::metrics::Metrics;
 use crate::persistence::{Persistence, Restored};
-use crate::record::Record;
+use crate::record::{Record, instant_of, wall_millis};
 use crate::routing::outbound::{ConnAck5, OutPacket, Outbound, WriterTx};
 use crate::routing::retained::RetainedStore;
-use crate::routing::session_state::{AckError, Limits, SessionState};
+use crate::routing::session_expiry::ExpirySchedule;
+use crate::routing::session_state::{AckError, Limits, QueueChange, SessionState};
 use crate::routing::shared::{Filter, SharedSubscriptions};
 use crate::routing::subscriptions::{Subscriber, SubscriptionTree};
 use crate::security::auth::Security;
@@ -112,8 +114,9 @@ pub(crate) struct Slot {
     /// The 5.0 client's Maximum Packet Size: a PUBLISH larger than that is not delivered to it
     /// [MQTT5-3.1.2-24] [MQTT5-3.1.2-25].
     maximum_packet_size: Option<usize>,
-    /// How long a 5.0 session outlives its connection (its Session Expiry Interval); `None`: for
-    /// ever, as a 3.1.1 persistent session does, or 0xFFFFFFFF.
+    /// How long the session outlives its connection: a 5.0 one's Session Expiry Interval, a 3.1.1
+    /// one's `persistent_client_expiration`; `None`: for ever (0xFFFFFFFF at 5.0, no directive at
+    /// 3.1.1).
     expiry: Option<std::time::Duration>,
     /// When its last connection closed, while it has none.
     detached_at: Option<Instant>,
@@ -123,16 +126,33 @@ pub(crate) struct Slot {
 }
 
 impl Slot {
-    /// Whether this is a 5.0 session whose Session Expiry Interval passed while it had no
-    /// connection: it is over [MQTT5-4.1.0-2], so nothing is delivered or queued to it, and the
-    /// next CONNECT for its client identifier starts afresh. (It stays in the registry, holding its
-    /// memory, until then.)
+    /// Whether this is a session whose Session Expiry Interval (or `persistent_client_expiration`)
+    /// passed while it had no connection: it is over [MQTT5-4.1.0-2], so nothing is delivered or
+    /// queued to it, and the next CONNECT for its client identifier starts afresh. The expiry
+    /// thread removes it from the registry soon after (see [`Router::expire_sessions`]); until
+    /// then, this is what keeps it from taking messages.
     fn gone(&self) -> bool {
+        self.gone_at(Instant::now())
+    }
+
+    /// [`gone`](Self::gone) at `now`.
+    fn gone_at(&self, now: Instant) -> bool {
         self.link.is_none()
             && matches!(
                 (self.expiry, self.detached_at),
-                (Some(expiry), Some(detached_at)) if detached_at.elapsed() >= expiry
+                (Some(expiry), Some(detached_at))
+                    if now.saturating_duration_since(detached_at) >= expiry
             )
+    }
+
+    /// When this session is over if no connection opens it first: a persistent session without
+    /// a connection and with an expiry. `None` for a connected one, a clean one (removed with its
+    /// connection) and one that never expires (or whose deadline is past what an `Instant` holds).
+    fn expires_at(&self) -> Option<Instant> {
+        if self.clean || self.link.is_some() {
+            return None;
+        }
+        self.detached_at?.checked_add(self.expiry?)
     }
 }
 
@@ -212,6 +232,10 @@ pub(crate) struct Router {
     upgrade_qos: bool,
     /// Client identifier → session. Locked first, briefly (see the module doc).
     sessions: Mutex<HashMap<Arc<str>, SlotRef>>,
+    /// When each offline persistent session expires, for the expiry thread (`start.rs`), which
+    /// sleeps until the first deadline and then calls [`expire_sessions`](Self::expire_sessions).
+    /// Set and cancelled with the session's slot locked; its own lock is a leaf.
+    expiries: ExpirySchedule,
     /// Every subscription, indexed by filter, each with its session's slot. Read-locked by
     /// publishers, write-locked by (un)subscribers and session clean-up; a leaf lock.
     subscriptions: RwLock<SubscriptionTree<SlotRef>>,
@@ -350,6 +374,8 @@ impl Router {
         let mut tree = SubscriptionTree::default();
         let shared = SharedSubscriptions::default();
         let mut key = 0;
+        let expiries = ExpirySchedule::default();
+        let (now, wall_now) = (Instant::now(), SystemTime::now());
         for (client_id, session) in restored.sessions {
             key += 1;
             let filters: Vec<(String, QoS)> = session
@@ -371,9 +397,7 @@ impl Router {
                 room: Arc::default(),
                 reader_waiting: Arc::default(),
                 progress: 0,
-                progress_at: Instant::now(),
-                // A 5.0 session's expiry counts from the restart: the time the broker was down
-                // is not held against it.
+                progress_at: now,
                 mqtt5: session.expiry5.is_some(),
                 receive_maximum: None,
                 maximum_packet_size: None,
@@ -381,9 +405,20 @@ impl Router {
                     .expiry5
                     .filter(|expiry| *expiry != u32::MAX)
                     .map(|expiry| std::time::Duration::from_secs(u64::from(expiry))),
-                detached_at: Some(Instant::now()),
+                // Its expiry counts from when it lost its connection, the broker's downtime
+                // included [MQTT5-4.1.0-2]; already past, the expiry thread ends it at once. A
+                // session the log does not say that of (connected at a crash, or an older log)
+                // counts from the restart.
+                detached_at: Some(
+                    session
+                        .detached_at
+                        .map_or(now, |millis| instant_of(millis, now, wall_now)),
+                ),
                 last_connection: 0,
             };
+            if let Some(at) = slot.expires_at() {
+                expiries.set(&client_id, at);
+            }
             let slot_ref = Arc::new(Mutex::new(slot));
             for (filter, qos) in &filters {
                 match Filter::parse(filter) {
@@ -399,7 +434,13 @@ impl Router {
             sessions.insert(client_id, slot_ref);
         }
         let mut retained = RetainedStore::default();
-        for message in restored.retained.values() {
+        // One that expired while the broker was down is not sent to anyone again [MQTT5-3.3.2-5].
+        for message in restored.retained.values().filter(|message| {
+            message
+                .properties
+                .as_ref()
+                .is_none_or(|properties| !properties.expired(now))
+        }) {
             retained.update(message);
         }
         Self {
@@ -407,6 +448,7 @@ impl Router {
             persistent_expiry: None,
             upgrade_qos: false,
             sessions: Mutex::new(sessions),
+            expiries,
             subscriptions: RwLock::new(tree),
             shared,
             next_key: AtomicU64::new(key + 1),
@@ -421,16 +463,71 @@ impl Router {
     }
 
     /// Sets `persistent_client_expiration`, before the router is shared: every 3.1.1 persistent
-    /// session, those restored included (counted from now, as 5.0 ones are), then expires after
-    /// `after` without a connection.
+    /// session, those restored included (counted from when they lost their connection, as 5.0
+    /// ones are), then expires after `after` without a connection, as mosquitto does.
     pub(crate) fn expire_persistent_sessions_after(&mut self, after: Option<std::time::Duration>) {
         self.persistent_expiry = after;
-        for slot in self.sessions.get_mut().values() {
+        for slot in self.sessions.lock().values() {
             let mut slot = slot.lock();
             if !slot.mqtt5 {
                 slot.expiry = after;
+                self.schedule_expiry(&slot);
             }
         }
+    }
+
+    /// The schedule the expiry thread waits on.
+    pub(crate) fn expiries(&self) -> &ExpirySchedule {
+        &self.expiries
+    }
+
+    /// Tells the schedule when `slot`'s session expires, or that it does not (the slot is locked
+    /// by the caller).
+    fn schedule_expiry(&self, slot: &Slot) {
+        match slot.expires_at() {
+            Some(at) => self.expiries.set(&slot.client_id, at),
+            None => self.expiries.cancel(&slot.client_id),
+        }
+    }
+
+    /// Ends every offline session whose expiry is due at `now` [MQTT5-4.1.0-2]: its subscriptions
+    /// stop matching, its queue is freed, the messages a shared group gave it go to another member,
+    /// the log forgets it (so a restart does not bring it back), and it leaves the registry.
+    /// Counted in `$SYS/broker/clients/expired`. Called by the expiry thread when the schedule's
+    /// first deadline passes; answers how many sessions it ended.
+    ///
+    /// A session a connection opened again since its deadline was set is no longer offline (or
+    /// has a later deadline): it is checked under its lock and left alone.
+    pub(crate) fn expire_sessions(&self, now: Instant) -> usize {
+        let mut ended = 0;
+        for client_id in self.expiries.take_due(now) {
+            let mut sessions = self.sessions.lock();
+            let Some(slot_ref) = sessions.get(&client_id).cloned() else {
+                continue;
+            };
+            let mut slot = slot_ref.lock();
+            if slot.clean || !slot.gone_at(now) {
+                continue;
+            }
+            self.unsubscribe_all(&slot);
+            let orphans = slot.state.take_shared();
+            self.log(&mut slot, |client_id| Record::Forget {
+                client_id: Arc::clone(client_id),
+            });
+            // Freed now, even if some thread still holds the slot (a delayed Will's).
+            slot.state = SessionState::default();
+            slot.clean = true;
+            sessions.remove(&client_id);
+            drop(slot);
+            drop(sessions);
+            Metrics::add(&self.metrics.clients_expired, 1);
+            info!(
+                "client {client_id:?}: session expired, it had no connection for its expiry interval"
+            );
+            self.redispatch(orphans);
+            ended += 1;
+        }
+        ended
     }
 
     /// Sets `upgrade_outgoing_qos`, before the router is shared.
@@ -522,6 +619,12 @@ impl Router {
                     expiry: expiry_seconds(slot.expiry),
                 });
             }
+            if let (None, Some(detached_at)) = (&slot.link, slot.detached_at) {
+                records.push(Record::Detached {
+                    client_id: Arc::clone(&slot.client_id),
+                    at: wall_millis(detached_at, Instant::now(), SystemTime::now()),
+                });
+            }
             slot.state.snapshot(&slot.client_id, &mut records);
         }
         let retained = self.retained.lock();
@@ -577,8 +680,12 @@ impl Router {
         let taken_over = slot.link.take();
         let mut orphans = Vec::new();
         // A session whose Session Expiry Interval passed while it had no connection is gone
-        // [MQTT5-4.1.0-2]: it is discarded here, when a client asks for it.
+        // [MQTT5-4.1.0-2]: if the expiry thread has not removed it yet, it is discarded here.
         let expired = slot.gone();
+        if expired {
+            Metrics::add(&self.metrics.clients_expired, 1);
+        }
+        self.expiries.cancel(&slot.client_id);
         slot.detached_at = None;
         slot.last_connection = link.connection_id;
         let session_present = if request.clean_start || slot.clean || expired {
@@ -673,8 +780,16 @@ impl Router {
             return;
         }
         slot.link = None;
-        slot.detached_at = Some(Instant::now());
+        let now = Instant::now();
+        slot.detached_at = Some(now);
         slot.state.forget_qos0();
+        // From now on its interval runs [MQTT5-4.1.0-2], across a restart too.
+        self.schedule_expiry(&slot);
+        let at = wall_millis(now, now, SystemTime::now());
+        self.log(&mut slot, |client_id| Record::Detached {
+            client_id: Arc::clone(client_id),
+            at,
+        });
         // Publishers waiting for room stop waiting: there is nobody to wait for any more.
         slot.room.notify_all();
         self.connected.fetch_sub(1, Ordering::Relaxed);
@@ -717,11 +832,25 @@ impl Router {
 
     /// Detaches every live connection (broker shutdown) and returns them, to be disconnected once no
     /// lock is held.
+    ///
+    /// Each persistent session's expiry runs from now, and the log says so (as [`close`](Self::close)
+    /// does), so that the time the broker is down counts against it.
     pub(crate) fn detach_all(&self) -> Vec<Link> {
         let slots: Vec<SlotRef> = self.sessions.lock().values().cloned().collect();
+        let (now, wall_now) = (Instant::now(), SystemTime::now());
         let links: Vec<Link> = slots
             .iter()
-            .filter_map(|slot| slot.lock().link.take())
+            .filter_map(|slot| {
+                let mut slot = slot.lock();
+                let link = slot.link.take()?;
+                slot.detached_at = Some(now);
+                let at = wall_millis(now, now, wall_now);
+                self.log(&mut slot, |client_id| Record::Detached {
+                    client_id: Arc::clone(client_id),
+                    at,
+                });
+                Some(link)
+            })
             .collect();
         self.connected.store(0, Ordering::Relaxed);
         links
@@ -876,7 +1005,7 @@ impl Router {
             }
             if inline
                 && subscriber.qos != QoS::AtMostOnce
-                && let Some(refused) = self.refuses(&slot)
+                && let Some(refused) = self.refuses(&mut slot)
             {
                 refusal = Some(refused);
                 break;
@@ -953,7 +1082,7 @@ impl Router {
             let mut slot = subscriber.target.lock();
             if bridge == Some(&*slot.client_id)
                 || slot.link.is_none()
-                || slot.state.has_room(self.limits)
+                || self.room_after_expiry(&mut slot)
             {
                 continue;
             }
@@ -982,9 +1111,9 @@ impl Router {
         'groups: for (_, members) in groups {
             let mut full = Vec::new();
             for member in members {
-                let slot = member.target.lock();
+                let mut slot = member.target.lock();
                 if slot.link.is_some()
-                    || (!slot.clean && !slot.gone() && slot.state.has_room(self.limits))
+                    || (!slot.clean && !slot.gone() && self.room_after_expiry(&mut slot))
                 {
                     continue 'groups;
                 }
@@ -1033,11 +1162,11 @@ impl Router {
             if subscriber.qos == QoS::AtMostOnce {
                 continue;
             }
-            let slot = subscriber.target.lock();
+            let mut slot = subscriber.target.lock();
             if slot.gone() || bridge == Some(&*slot.client_id) {
                 continue;
             }
-            let Some(refused) = self.refuses(&slot) else {
+            let Some(refused) = self.refuses(&mut slot) else {
                 continue;
             };
             if security.checks_reads() && !slot.trusted {
@@ -1060,7 +1189,11 @@ impl Router {
     /// for each other). Those are the cases [`await_room`](Self::await_room) does not wait in, and
     /// each used to take the message past the limit, without bound: a client publishing to its own
     /// subscription faster than it acknowledged grew its queue for ever.
-    fn refuses(&self, slot: &Slot) -> Option<Refused> {
+    ///
+    /// A queue at a limit first lets go of the messages that expired in it (see
+    /// [`room_after_expiry`](Self::room_after_expiry)): expired messages refuse nobody.
+    fn refuses(&self, slot: &mut Slot) -> Option<Refused> {
+        self.room_after_expiry(slot);
         let connected = match &slot.link {
             None if slot.clean => return None,
             None => false,
@@ -1108,6 +1241,7 @@ impl Router {
             };
             for member in members {
                 let mut slot = member.target.lock();
+                self.room_after_expiry(&mut slot);
                 if !fits(&slot) {
                     continue;
                 }
@@ -1669,6 +1803,7 @@ impl Router {
             // The queue starts to hold something: the time it may wait counts from now.
             slot.progress_at = Instant::now();
         }
+        self.room_after_expiry(slot);
         let dropped = slot.state.enqueue(message, limits).is_err();
         if let (false, Some(message)) = (dropped, logged) {
             self.log(slot, |client_id| Record::Enqueue {
@@ -1719,7 +1854,7 @@ impl Router {
         let own = OWN_FLAG.with(|own| own.borrow().clone());
         let mut deadline = Instant::now() + self.limits.stall;
         let mut cut = false;
-        while slot.link.is_some() && !slot.state.has_room(self.limits) {
+        while slot.link.is_some() && !self.room_after_expiry(slot) {
             if own
                 .as_ref()
                 .is_some_and(|own| Arc::ptr_eq(own, &slot.reader_waiting))
@@ -1765,6 +1900,37 @@ impl Router {
                 MutexGuard::unlocked(slot, || stream.shutdown());
             }
         }
+    }
+
+    /// Whether `slot`'s queue has room, once the messages that expired in it have left it if it is
+    /// at a limit [MQTT5-3.3.2-5]. The pump drops expired messages only as they reach the front;
+    /// without this, an offline session's queue full of expired messages would refuse every
+    /// publisher until its client came back. Each one leaving is logged, with its position, so
+    /// that the replay takes the same ones out (see `Record::Expired`).
+    fn room_after_expiry(&self, slot: &mut Slot) -> bool {
+        if slot.state.has_room(self.limits) {
+            return true;
+        }
+        let Slot {
+            state,
+            client_id,
+            clean,
+            last_lsn,
+            ..
+        } = slot;
+        let persistence = self.persistence.as_ref().filter(|_| !*clean);
+        let dropped = state.drop_expired(Instant::now(), |position| {
+            if let Some(persistence) = persistence {
+                *last_lsn = persistence.append(&Record::Expired {
+                    client_id: Arc::clone(client_id),
+                    position,
+                });
+            }
+        });
+        if dropped > 0 {
+            debug!("{client_id}: {dropped} expired messages left its full queue");
+        }
+        state.has_room(self.limits)
     }
 
     fn pump_slot(&self, slot: &mut Slot) {
@@ -1836,18 +2002,24 @@ impl Router {
             return;
         };
         let persistence = self.persistence.as_ref().filter(|_| !*clean);
-        let assigned = |packet_id| {
+        // Both are logged, so that the log's replay takes the same messages out of the queue: it
+        // gives each assigned identifier to the message then at the front.
+        let changed = |change| {
             if let Some(persistence) = persistence {
-                *last_lsn = persistence.append(&Record::Assign {
-                    client_id: Arc::clone(client_id),
-                    packet_id,
+                let client_id = Arc::clone(client_id);
+                *last_lsn = persistence.append(&match change {
+                    QueueChange::Assigned(packet_id) => Record::Assign {
+                        client_id,
+                        packet_id,
+                    },
+                    QueueChange::Expired(position) => Record::Expired {
+                        client_id,
+                        position,
+                    },
                 });
             }
         };
-        // Expired messages leave the queue unlogged, so only where nothing is logged: the log's
-        // replay gives each assigned identifier to the message then at the front.
-        let now = persistence.is_none().then(Instant::now);
-        state.pump_with(limits, now, assigned, |packet| {
+        state.pump_with(limits, Some(Instant::now()), changed, |packet| {
             let sent = link.tx.try_send(self.outbound(packet)).is_ok();
             if !sent {
                 link.starved.store(true, Ordering::Relaxed);
@@ -2061,4 +2233,150 @@ fn owns(slot: &Slot, connection_id: u64) -> bool {
     slot.link
         .as_ref()
         .is_some_and(|link| link.connection_id == connection_id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::persistence::RestoredSession;
+    use crate::security::auth::SecuritySources;
+    use std::time::Duration;
+
+    const LIMITS: Limits = Limits {
+        max_inflight: 2,
+        max_inflight_bytes: 0,
+        max_queued: 4,
+        drop_when_full: true,
+        max_queued_bytes: 0,
+        stall: Duration::from_secs(30),
+    };
+
+    /// A router restored with one offline session per entry of `sessions`: its client identifier,
+    /// its 5.0 Session Expiry Interval (`None`: a 3.1.1 session) and one subscription to `t/#`,
+    /// the log not saying when it lost its connection.
+    fn restored(sessions: &[(&str, Option<u32>)]) -> Router {
+        let sessions: Vec<_> = sessions
+            .iter()
+            .map(|(client_id, expiry5)| (*client_id, *expiry5, None))
+            .collect();
+        restored_detached(&sessions)
+    }
+
+    /// [`restored`], each session with the wall-clock time the log says it lost its connection.
+    fn restored_detached(sessions: &[(&str, Option<u32>, Option<u64>)]) -> Router {
+        let mut restored = Restored::default();
+        for (client_id, expiry5, detached_at) in sessions {
+            let mut state = SessionState::default();
+            state
+                .subscriptions
+                .insert("t/#".to_owned(), QoS::AtLeastOnce);
+            restored.sessions.insert(
+                Arc::from(*client_id),
+                RestoredSession {
+                    expiry5: *expiry5,
+                    detached_at: *detached_at,
+                    state,
+                    ..RestoredSession::default()
+                },
+            );
+        }
+        let security = Security::load(&SecuritySources {
+            anonymous_by_default: true,
+            ..SecuritySources::default()
+        })
+        .unwrap_or_else(|error| panic!("default security: {error}"));
+        Router::new(LIMITS, security, None, restored)
+    }
+
+    /// Sessions in the registry and subscriptions in the tree.
+    fn held(router: &Router) -> (u64, u64) {
+        let (_, sessions, subscriptions, _) = router.counts();
+        (sessions, subscriptions)
+    }
+
+    /// An offline session is ended when its interval has passed, not when its client returns
+    /// [MQTT5-4.1.0-2]: its subscription stops matching, it leaves the registry, and it is
+    /// counted. Before then, and for a session that never expires, nothing happens. The clock is
+    /// made up: nothing sleeps.
+    #[test]
+    fn an_offline_session_is_ended_when_its_interval_passes_mqtt5_4_1_0_2() {
+        let restored_at = Instant::now();
+        let router = restored(&[("brief", Some(60)), ("forever", Some(u32::MAX))]);
+        assert_eq!(held(&router), (2, 2));
+        assert_eq!(router.expiries.len(), 1, "only the one that can expire");
+        assert_eq!(
+            router.expire_sessions(restored_at + Duration::from_secs(30)),
+            0
+        );
+        assert_eq!(held(&router), (2, 2));
+        let message = Message::new("t/1", b"x", QoS::AtLeastOnce, false);
+        assert_eq!(router.publish_from(&message, None, None), Ok(2));
+
+        // A minute after the restart (which is when a restored session's interval starts).
+        let later = Instant::now() + Duration::from_secs(61);
+        assert_eq!(router.expire_sessions(later), 1);
+        assert_eq!(
+            held(&router),
+            (1, 1),
+            "the expired session and its subscription are gone"
+        );
+        assert_eq!(Metrics::read(&router.metrics.clients_expired), 1);
+        assert_eq!(router.expiries.len(), 0);
+        assert!(!router.sessions.lock().contains_key("brief"));
+        assert_eq!(router.publish_from(&message, None, None), Ok(1));
+        assert_eq!(router.expire_sessions(later + Duration::from_secs(3600)), 0);
+    }
+
+    /// A restored session's interval runs from when the log says it lost its connection, so the
+    /// broker's downtime counts [MQTT5-4.1.0-2]: one whose interval passed meanwhile is due at
+    /// once, one with time left is due when that runs out.
+    #[test]
+    fn the_downtime_counts_against_a_restored_sessions_interval_mqtt5_4_1_0_2() {
+        let now = Instant::now();
+        let wall_now = SystemTime::now();
+        let ago = |seconds| wall_millis(now - Duration::from_secs(seconds), now, wall_now);
+        let router = restored_detached(&[
+            ("lapsed", Some(60), Some(ago(100))),
+            ("left", Some(60), Some(ago(30))),
+            ("unknown", Some(60), None),
+        ]);
+        assert_eq!(router.expire_sessions(now), 1);
+        assert!(!router.sessions.lock().contains_key("lapsed"));
+        assert_eq!(router.expire_sessions(now + Duration::from_secs(29)), 0);
+        assert_eq!(router.expire_sessions(now + Duration::from_secs(31)), 1);
+        assert!(!router.sessions.lock().contains_key("left"));
+        // The log did not say: counted from the restart.
+        assert_eq!(router.expire_sessions(now + Duration::from_secs(59)), 0);
+        assert_eq!(held(&router), (1, 1));
+    }
+
+    /// The worst case for one sweep: ten thousand sessions due at the same instant all end in
+    /// it, and leave nothing behind in the registry, the tree or the schedule.
+    #[test]
+    fn ten_thousand_sessions_due_at_once_all_end() {
+        let names: Vec<String> = (0..10_000).map(|n| format!("s{n}")).collect();
+        let sessions: Vec<(&str, Option<u32>)> =
+            names.iter().map(|name| (name.as_str(), Some(60))).collect();
+        let router = restored(&sessions);
+        assert_eq!(held(&router), (10_000, 10_000));
+        let later = Instant::now() + Duration::from_secs(61);
+        assert_eq!(router.expire_sessions(later), 10_000);
+        assert_eq!(held(&router), (0, 0));
+        assert_eq!(router.expiries.len(), 0);
+        assert_eq!(Metrics::read(&router.metrics.clients_expired), 10_000);
+    }
+
+    /// `persistent_client_expiration` gives 3.1.1 persistent sessions a deadline too, restored ones
+    /// included; without it they never expire.
+    #[test]
+    fn persistent_client_expiration_ends_3_1_1_sessions_on_time() {
+        let mut router = restored(&[("old", None)]);
+        assert_eq!(router.expiries.len(), 0);
+        router.expire_persistent_sessions_after(Some(Duration::from_secs(3600)));
+        assert_eq!(router.expiries.len(), 1);
+        let now = Instant::now();
+        assert_eq!(router.expire_sessions(now), 0);
+        assert_eq!(router.expire_sessions(now + Duration::from_secs(3601)), 1);
+        assert_eq!(held(&router), (0, 0));
+    }
 }

@@ -55,6 +55,18 @@ pub(crate) struct Limits {
     pub(crate) stall: std::time::Duration,
 }
 
+/// What [`SessionState::pump_with`] did to the queue that the log must hear of, in the order it
+/// happened, so that a replay takes the same messages out of the queue: the replayed queue has no
+/// QoS 0 messages, so neither change is ever about one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum QueueChange {
+    /// The front of the queue entered the window with this packet identifier.
+    Assigned(PacketId),
+    /// A message expired before its delivery started, and left the queue [MQTT5-3.3.2-5]: the
+    /// one at this position among the queue's QoS 1 and 2 messages (0: the first).
+    Expired(u32),
+}
+
 /// Why a message was not taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct QueueFull;
@@ -174,6 +186,11 @@ pub(crate) struct SessionState {
     queue: VecDeque<Message>,
     /// The bytes of topic and payload in `queue`, for `max_queued_bytes`.
     queued_bytes: usize,
+    /// No queued message expires before this (it may be earlier than the first that does, never
+    /// later): [`drop_expired`](Self::drop_expired) looks through the queue only once it has
+    /// passed, so a full queue of messages without an expiry is not scanned at every publish.
+    /// `None`: nothing queued has an expiry.
+    earliest_expiry: Option<std::time::Instant>,
     /// The window, in the order the packets were first sent, which is the order they are re-sent in
     /// [MQTT-4.6.0-1].
     inflight: VecDeque<InFlight>,
@@ -201,6 +218,7 @@ impl Default for SessionState {
             options5: BTreeMap::new(),
             queue: VecDeque::new(),
             queued_bytes: 0,
+            earliest_expiry: None,
             inflight: VecDeque::new(),
             unsent: 0,
             inbound_qos2: BTreeSet::new(),
@@ -229,9 +247,51 @@ impl SessionState {
         if !self.has_room(limits) {
             return Err(QueueFull);
         }
-        self.queued_bytes += size(&message);
-        self.queue.push_back(message);
+        self.restore_enqueue(message);
         Ok(())
+    }
+
+    /// Takes every queued message whose Message Expiry Interval has passed at `now` out of the
+    /// queue, wherever it is in it, since its delivery has not started [MQTT5-3.3.2-5]; calls
+    /// `expired` with each QoS 1 or 2 one's position among the queue's QoS 1 and 2 messages at
+    /// that moment (what the log records, see [`QueueChange::Expired`]). Answers how many left.
+    ///
+    /// The pump drops an expired message when it reaches the front; this is for a queue at a
+    /// limit, whose expired messages would otherwise keep out live ones (an offline session's
+    /// would refuse publishers) until they reached the front, at its client's return.
+    pub(crate) fn drop_expired(
+        &mut self,
+        now: std::time::Instant,
+        mut expired: impl FnMut(u32),
+    ) -> usize {
+        if self.earliest_expiry.is_none_or(|at| at > now) {
+            return 0;
+        }
+        let before = self.queue.len();
+        let mut position = 0u32;
+        let mut earliest = None;
+        self.queue.retain(|message| {
+            let expires_at = message
+                .properties
+                .as_ref()
+                .and_then(|properties| properties.expires_at);
+            let qos12 = message.qos != QoS::AtMostOnce;
+            if expires_at.is_some_and(|at| at <= now) {
+                if qos12 {
+                    expired(position);
+                }
+                return false;
+            }
+            if let Some(at) = expires_at {
+                earliest =
+                    Some(earliest.map_or(at, |earliest: std::time::Instant| earliest.min(at)));
+            }
+            position += u32::from(qos12);
+            true
+        });
+        self.earliest_expiry = earliest;
+        self.queued_bytes = self.queue.iter().map(size).sum();
+        before - self.queue.len()
     }
 
     /// The messages this session holds, queued or in flight, and their payload bytes (for
@@ -299,8 +359,9 @@ impl SessionState {
         self.pump_with(limits, None, |_| {}, send);
     }
 
-    /// [`pump`](Self::pump), calling `assigned` when a queued message takes a packet identifier,
-    /// before it is handed to `send`: the persistent store logs the assignment there.
+    /// [`pump`](Self::pump), calling `changed` when a queued QoS 1 or 2 message takes a packet
+    /// identifier (before it is handed to `send`) or expires: the persistent store logs both
+    /// there, so that its replay takes the same messages out of the queue.
     ///
     /// With `now`, a 5.0 message whose Message Expiry Interval has passed while it was queued is
     /// dropped when it reaches the front, before any onward delivery starts [MQTT5-3.3.2-5]; one
@@ -309,7 +370,7 @@ impl SessionState {
         &mut self,
         limits: Limits,
         now: Option<std::time::Instant>,
-        mut assigned: impl FnMut(PacketId),
+        mut changed: impl FnMut(QueueChange),
         mut send: impl FnMut(OutPacket) -> bool,
     ) {
         debug_assert_eq!(
@@ -345,6 +406,9 @@ impl SessionState {
             {
                 if let Some(expired) = self.queue.pop_front() {
                     self.queued_bytes -= size(&expired);
+                    if expired.qos != QoS::AtMostOnce {
+                        changed(QueueChange::Expired(0));
+                    }
                 }
                 continue;
             }
@@ -376,7 +440,7 @@ impl SessionState {
             };
             self.queued_bytes -= size(&message);
             let packet_id = self.fresh_packet_id();
-            assigned(packet_id);
+            changed(QueueChange::Assigned(packet_id));
             let sent = send(publish_packet(&message, packet_id, false));
             self.inflight.push_back(InFlight::Publish {
                 packet_id,
@@ -532,6 +596,14 @@ impl SessionState {
 
     /// Replay: a logged [`enqueue`](Self::enqueue), which was within the limit when it happened.
     pub(crate) fn restore_enqueue(&mut self, message: Message) {
+        if let Some(at) = message
+            .properties
+            .as_ref()
+            .and_then(|properties| properties.expires_at)
+        {
+            self.earliest_expiry =
+                Some(self.earliest_expiry.map_or(at, |earliest| earliest.min(at)));
+        }
         self.queued_bytes += size(&message);
         self.queue.push_back(message);
     }
@@ -550,6 +622,21 @@ impl SessionState {
             self.unsent += 1;
         }
         self.last_packet_id = packet_id;
+    }
+
+    /// Replay: the QoS 1 or 2 message at `position` among the queue's (the replayed queue holds
+    /// no others) expired before it was sent.
+    pub(crate) fn restore_expired(&mut self, position: u32) {
+        let index = self
+            .queue
+            .iter()
+            .enumerate()
+            .filter(|(_, message)| message.qos != QoS::AtMostOnce)
+            .nth(position as usize)
+            .map(|(index, _)| index);
+        if let Some(message) = index.and_then(|index| self.queue.remove(index)) {
+            self.queued_bytes -= size(&message);
+        }
     }
 
     /// Replay: PUBACK or PUBCOMP completed `packet_id`.
@@ -690,6 +777,7 @@ impl ReplayedState for SessionState {
             }
             Record::Enqueue { message, .. } => self.restore_enqueue(message),
             Record::Assign { packet_id, .. } => self.restore_assign(packet_id),
+            Record::Expired { position, .. } => self.restore_expired(position),
             Record::Released { packet_id, .. } => {
                 let _ = self.pubrec(packet_id);
             }
@@ -706,6 +794,7 @@ impl ReplayedState for SessionState {
             Record::Retain(_)
             | Record::Session { .. }
             | Record::Session5 { .. }
+            | Record::Detached { .. }
             | Record::Forget { .. }
             | Record::SessionMark { .. }
             | Record::RetainedMark { .. }
@@ -758,6 +847,152 @@ mod tests {
             })
             .collect();
         assert_eq!(payloads, [&b"fresh"[..]]);
+    }
+
+    /// A full queue lets go of every message that expired in it, not only one at the front, and
+    /// reports each QoS 1/2 one's position as the log records it; replaying those positions in
+    /// order leaves the same queue [MQTT5-3.3.2-5]. A queue with nothing that expires is not
+    /// looked through. The clock is made up.
+    #[test]
+    fn a_full_queue_lets_go_of_its_expired_messages_wherever_they_are_mqtt5_3_3_2_5() {
+        use std::time::{Duration, Instant};
+        let start = Instant::now();
+        let expiring = |payload: &str, qos, seconds| {
+            let mut message = message(payload, qos);
+            message.properties = Some(Arc::new(crate::message::MessageProperties {
+                message_expiry: Some(seconds),
+                expires_at: Some(start + Duration::from_secs(u64::from(seconds))),
+                ..Default::default()
+            }));
+            message
+        };
+        let queued = [
+            expiring("live", QoS::AtLeastOnce, 60),
+            expiring("dead1", QoS::AtLeastOnce, 1),
+            expiring("dead0", QoS::AtMostOnce, 1),
+            expiring("dead2", QoS::ExactlyOnce, 1),
+            message("plain", QoS::AtLeastOnce),
+        ];
+        let limits = Limits {
+            max_queued: queued.len(),
+            ..LIMITS
+        };
+        let mut live = SessionState::default();
+        for message in queued.clone() {
+            assert_eq!(live.enqueue(message, limits), Ok(()));
+        }
+        assert!(!live.has_room(limits));
+        let mut positions = Vec::new();
+        assert_eq!(
+            live.drop_expired(start, |p| positions.push(p)),
+            0,
+            "not yet"
+        );
+        let later = start + Duration::from_secs(2);
+        assert_eq!(live.drop_expired(later, |p| positions.push(p)), 3);
+        assert_eq!(
+            positions,
+            [1, 1],
+            "dead1, then dead2 where dead1 was; QoS 0 unlogged"
+        );
+        assert!(live.has_room(limits));
+        assert_eq!(live.queued(), 2);
+        assert_eq!(
+            live.drop_expired(later, |_| panic!("nothing left to expire")),
+            0
+        );
+
+        let mut replayed = SessionState::default();
+        let client_id: Arc<str> = "c".into();
+        for message in queued.into_iter().filter(|m| m.qos != QoS::AtMostOnce) {
+            replayed.replay(Record::Enqueue {
+                client_id: Arc::clone(&client_id),
+                message,
+            });
+        }
+        for position in positions {
+            replayed.replay(Record::Expired {
+                client_id: Arc::clone(&client_id),
+                position,
+            });
+        }
+        let payloads = |state: &mut SessionState| {
+            let mut sent = Vec::new();
+            state.pump(LIMITS, |packet| {
+                if let OutPacket::Publish { message, .. } = packet {
+                    sent.push(message.payload.to_vec());
+                }
+                true
+            });
+            sent
+        };
+        assert_eq!(payloads(&mut replayed), payloads(&mut live));
+        assert_eq!(
+            payloads(&mut SessionState::default()),
+            Vec::<Vec<u8>>::new()
+        );
+    }
+
+    /// With persistence, a message that expires in the queue is logged as it leaves, like an
+    /// assignment, so that the replay takes the same messages out of the queue and gives the
+    /// identifier to the one that was sent [MQTT5-3.3.2-5]. (Queued messages used not to expire
+    /// at all with persistence, for want of this.) The clock is made up.
+    #[test]
+    fn an_expiry_in_the_queue_is_replayed_like_an_assignment_mqtt5_3_3_2_5() {
+        use std::time::{Duration, Instant};
+        let start = Instant::now();
+        let expiring = |payload: &str, seconds| {
+            let mut message = message(payload, QoS::AtLeastOnce);
+            message.properties = Some(Arc::new(crate::message::MessageProperties {
+                message_expiry: Some(seconds),
+                expires_at: Some(start + Duration::from_secs(u64::from(seconds))),
+                ..Default::default()
+            }));
+            message
+        };
+        let queued = [expiring("old", 1), expiring("fresh", 60)];
+        let mut live = SessionState::default();
+        for message in queued.clone() {
+            assert_eq!(live.enqueue(message, LIMITS), Ok(()));
+        }
+        let mut changes = Vec::new();
+        live.pump_with(
+            LIMITS,
+            Some(start + Duration::from_secs(2)),
+            |change| changes.push(change),
+            |_| true,
+        );
+        let Some(&QueueChange::Assigned(packet_id)) = changes.get(1) else {
+            panic!("an expiry, then an assignment: {changes:?}");
+        };
+        assert_eq!(changes[0], QueueChange::Expired(0));
+
+        let mut replayed = SessionState::default();
+        let client_id: Arc<str> = "c".into();
+        for message in queued {
+            replayed.replay(Record::Enqueue {
+                client_id: Arc::clone(&client_id),
+                message,
+            });
+        }
+        replayed.replay(Record::Expired {
+            client_id: Arc::clone(&client_id),
+            position: 0,
+        });
+        replayed.replay(Record::Assign {
+            client_id,
+            packet_id,
+        });
+        assert_eq!((replayed.queued(), replayed.inflight()), (0, 1));
+        let mut resent = Vec::new();
+        replayed.pump(LIMITS, |packet| {
+            resent.push(packet);
+            true
+        });
+        assert!(
+            matches!(&resent[..], [OutPacket::Publish { message, .. }] if &message.payload[..] == b"fresh"),
+            "{resent:?}"
+        );
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use mqtt_broker::{Broker, Config};
 
-use crate::client::{Client, TempDir, connack_code, connect};
+use crate::client::{Client, Got, TempDir, connack_code, connect};
 use crate::tls::Certificates;
 
 /// A port that was free a moment ago: a file cannot say "port 0" to a broker whose address the test
@@ -490,6 +490,43 @@ fn persistent_client_expiration_ends_idle_3_1_1_sessions() {
         client.disconnect();
         broker.shutdown();
     }
+}
+
+/// `persistent_client_expiration` ends a 3.1.1 persistent session on time, as a 5.0 session's
+/// interval does, not only when its client returns: `$SYS/broker/clients/expired` counts it and
+/// `clients/total` no longer does. `$SYS` is polled with a bounded deadline.
+#[test]
+fn persistent_client_expiration_ends_a_3_1_1_session_without_its_client() {
+    let broker = Broker::start(Config {
+        listeners: vec!["127.0.0.1:0".parse().expect("address")],
+        persistent_client_expiration: Some(Duration::from_millis(300)),
+        sys_interval: Duration::from_secs(1),
+        ..Config::default()
+    })
+    .expect("starts");
+    let address = broker.local_addrs()[0];
+    let (mut watcher, _) = Client::connect(address, "watcher", true);
+    watcher.subscribe("$SYS/broker/clients/+", 0);
+    let (mut client, _) = Client::connect(address, "idle", false);
+    client.subscribe("e/#", 1);
+    client.disconnect();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let (mut expired, mut total) = (String::new(), String::new());
+    while (expired.as_str(), total.as_str()) != ("1", "1") {
+        assert!(
+            Instant::now() < deadline,
+            "expired {expired:?}, total {total:?}"
+        );
+        if let Got::Publish { topic, payload, .. } = watcher.recv() {
+            let value = String::from_utf8_lossy(&payload).into_owned();
+            match topic.as_str() {
+                "$SYS/broker/clients/expired" => expired = value,
+                "$SYS/broker/clients/total" => total = value,
+                _ => {}
+            }
+        }
+    }
+    broker.shutdown();
 }
 
 /// The logging directives in a file run by the binary: `log_dest file`, `log_type subscribe` (and

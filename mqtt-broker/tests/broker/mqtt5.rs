@@ -933,6 +933,133 @@ fn a_session_expires_after_its_interval_mqtt5_4_1_0_2() {
     );
 }
 
+/// Reads `$SYS` updates on `client` (subscribed to them) until each topic of `wanted` last said
+/// its value, within `within`; panics with what it saw otherwise.
+fn await_sys(client: &mut Client5, wanted: &[(&str, &str)], within: std::time::Duration) {
+    let deadline = std::time::Instant::now() + within;
+    let mut latest = std::collections::HashMap::new();
+    while !wanted
+        .iter()
+        .all(|(topic, value)| latest.get(*topic).map(String::as_str) == Some(*value))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "within {within:?}, wanted {wanted:?}, saw {latest:?}"
+        );
+        if let Got5::Publish { topic, payload, .. } = client.recv() {
+            latest.insert(topic, String::from_utf8_lossy(&payload).into_owned());
+        }
+    }
+}
+
+/// An offline session is ended when its Session Expiry Interval passes, whether or not its client
+/// comes back [MQTT5-4.1.0-2]: it leaves the registry with the message queued for it
+/// (`$SYS/broker/clients/total` is down to the two connected clients), its subscription stops
+/// matching (a publisher is told 0x10) and `$SYS/broker/clients/expired` counts it. `$SYS` is
+/// polled with a bounded deadline.
+#[test]
+fn an_offline_session_is_ended_when_its_interval_passes_mqtt5_4_1_0_2() {
+    let (_broker, address) = crate::client::broker_with(mqtt_broker::Config {
+        sys_interval: std::time::Duration::from_secs(1),
+        ..mqtt_broker::Config::default()
+    });
+    let mut watcher = Client5::connect(address, "watcher");
+    assert_eq!(
+        watcher.subscribe(
+            1,
+            &[
+                ("$SYS/broker/clients/expired", options(QoS::AtMostOnce)),
+                ("$SYS/broker/clients/total", options(QoS::AtMostOnce)),
+            ],
+            &[]
+        ),
+        Got5::SubAck(1, vec![0, 0])
+    );
+    let (mut client, _) = Client5::connect_with(
+        address,
+        v5::Connect {
+            clean_start: false,
+            properties: Properties::from_slice(&[Property::SessionExpiryInterval(1)]),
+            ..connect("brief")
+        },
+    );
+    assert_eq!(
+        client.subscribe(1, &[("e/#", options(QoS::AtLeastOnce))], &[]),
+        Got5::SubAck(1, vec![1])
+    );
+    client.disconnect(ReasonCode::NORMAL_DISCONNECTION, &[]);
+    let mut publisher = Client5::connect(address, "publisher");
+    publisher.publish("e/1", b"queued", QoS::AtLeastOnce, 1, false, &[]);
+    assert_eq!(
+        publisher.recv(),
+        Got5::PubAck(1, 0x00),
+        "queued for the session"
+    );
+    await_sys(
+        &mut watcher,
+        &[
+            ("$SYS/broker/clients/expired", "1"),
+            ("$SYS/broker/clients/total", "2"),
+        ],
+        std::time::Duration::from_secs(10),
+    );
+    publisher.publish("e/2", b"late", QoS::AtLeastOnce, 2, false, &[]);
+    assert_eq!(
+        publisher.recv(),
+        Got5::PubAck(2, 0x10),
+        "no subscriber any more"
+    );
+}
+
+/// A session resumed before its deadline is not ended by that deadline [MQTT5-4.1.0-1]: the
+/// reconnection cancels it, so past the old deadline the connection still gets what its
+/// subscription matches and nothing was counted as expired. The wait is the one-second interval.
+#[test]
+fn a_session_resumed_before_its_deadline_is_not_ended_mqtt5_4_1_0_1() {
+    let (_broker, address) = crate::client::broker_with(mqtt_broker::Config {
+        sys_interval: std::time::Duration::from_secs(1),
+        ..mqtt_broker::Config::default()
+    });
+    let brief = v5::Connect {
+        clean_start: false,
+        properties: Properties::from_slice(&[Property::SessionExpiryInterval(1)]),
+        ..connect("back")
+    };
+    let (mut client, _) = Client5::connect_with(address, brief);
+    assert_eq!(
+        client.subscribe(1, &[("b/#", options(QoS::AtLeastOnce))], &[]),
+        Got5::SubAck(1, vec![1])
+    );
+    client.disconnect(ReasonCode::NORMAL_DISCONNECTION, &[]);
+    let left = std::time::Instant::now();
+    let (mut client, connack) = Client5::connect_with(address, brief);
+    assert!(
+        matches!(
+            connack,
+            Got5::ConnAck {
+                session_present: true,
+                ..
+            }
+        ),
+        "{connack:?}"
+    );
+    let past = left + std::time::Duration::from_millis(1_500);
+    std::thread::sleep(past.saturating_duration_since(std::time::Instant::now()));
+    let mut publisher = Client5::connect(address, "publisher");
+    publisher.publish("b/1", b"still", QoS::AtLeastOnce, 1, false, &[]);
+    assert_eq!(publisher.recv(), Got5::PubAck(1, 0x00));
+    assert!(matches!(client.recv(), Got5::Publish { payload, .. } if payload == b"still"));
+    assert_eq!(
+        publisher.subscribe(
+            1,
+            &[("$SYS/broker/clients/expired", options(QoS::AtMostOnce))],
+            &[]
+        ),
+        Got5::SubAck(1, vec![0])
+    );
+    assert!(matches!(publisher.recv(), Got5::Publish { payload, .. } if payload == b"0"));
+}
+
 /// A shared subscription's member gets the Subscription Identifier of its subscription too
 /// [MQTT5-3.3.4-3], and its SUBACK grants the QoS as for any filter [MQTT5-4.8.2-3].
 #[test]
@@ -1099,6 +1226,185 @@ fn a_5_0_session_survives_a_restart_with_its_options_and_properties() {
     }
     // No Local came back too: its own message is not delivered to it.
     client.publish("d/2", b"own", QoS::AtMostOnce, 1, false, &[]);
+    client.barrier();
+}
+
+/// A session whose Session Expiry Interval passes while the broker is down is over when it starts
+/// again [MQTT5-4.1.0-2]: the log says when the session lost its connection, so the downtime
+/// counts. Its subscription takes nothing (0x10) and its client starts afresh, while a session
+/// with time left is resumed. The wait is the one-second interval under test.
+#[test]
+fn a_session_that_expired_while_the_broker_was_down_is_gone_mqtt5_4_1_0_2() {
+    let dir = crate::client::TempDir::new("expired-down");
+    let config = || mqtt_broker::Config {
+        persistence: true,
+        persistence_location: dir.0.clone(),
+        sys_interval: std::time::Duration::ZERO,
+        ..mqtt_broker::Config::default()
+    };
+    let session = |client_id, seconds| v5::Connect {
+        clean_start: false,
+        properties: Properties::from_slice(match seconds {
+            1 => &[Property::SessionExpiryInterval(1)],
+            _ => &[Property::SessionExpiryInterval(600)],
+        }),
+        ..connect(client_id)
+    };
+    let (broker, address) = crate::client::broker_with(config());
+    for (client_id, seconds, filter) in [("brief", 1, "brief/#"), ("kept", 600, "kept/#")] {
+        let (mut client, _) = Client5::connect_with(address, session(client_id, seconds));
+        assert_eq!(
+            client.subscribe(1, &[(filter, options(QoS::AtLeastOnce))], &[]),
+            Got5::SubAck(1, vec![1])
+        );
+        client.disconnect(ReasonCode::NORMAL_DISCONNECTION, &[]);
+    }
+    let disconnected = std::time::Instant::now();
+    broker.shutdown();
+    let past = disconnected + std::time::Duration::from_millis(1_200);
+    std::thread::sleep(past.saturating_duration_since(std::time::Instant::now()));
+
+    let (_broker, address) = crate::client::broker_with(config());
+    let mut publisher = Client5::connect(address, "p");
+    publisher.publish("brief/1", b"x", QoS::AtLeastOnce, 1, false, &[]);
+    assert_eq!(publisher.recv(), Got5::PubAck(1, 0x10), "nobody subscribed");
+    publisher.publish("kept/1", b"x", QoS::AtLeastOnce, 2, false, &[]);
+    assert_eq!(
+        publisher.recv(),
+        Got5::PubAck(2, 0x00),
+        "queued for the live one"
+    );
+    for (client_id, seconds, present) in [("brief", 1, false), ("kept", 600, true)] {
+        let (_client, connack) = Client5::connect_with(address, session(client_id, seconds));
+        assert!(
+            matches!(connack, Got5::ConnAck { session_present, .. } if session_present == present),
+            "{client_id}: {connack:?}"
+        );
+    }
+}
+
+/// With persistence, a message's expiry survives a restart as a deadline, the downtime included:
+/// a queued message and a retained one whose Message Expiry Interval passed while the broker was
+/// down are not delivered [MQTT5-3.3.2-5], and a queued one still in time is forwarded with what
+/// is left of its interval [MQTT5-3.3.2-6]. The wait is the two-second interval under test.
+#[test]
+fn message_expiry_counts_across_a_restart_mqtt5_3_3_2_5() {
+    let dir = crate::client::TempDir::new("expiry-restart");
+    let config = || mqtt_broker::Config {
+        persistence: true,
+        persistence_location: dir.0.clone(),
+        sys_interval: std::time::Duration::ZERO,
+        ..mqtt_broker::Config::default()
+    };
+    let persistent = v5::Connect {
+        clean_start: false,
+        properties: Properties::from_slice(&[Property::SessionExpiryInterval(600)]),
+        ..connect("waiting")
+    };
+    let (broker, address) = crate::client::broker_with(config());
+    let (mut client, _) = Client5::connect_with(address, persistent);
+    assert_eq!(
+        client.subscribe(1, &[("m/#", options(QoS::AtLeastOnce))], &[]),
+        Got5::SubAck(1, vec![1])
+    );
+    client.disconnect(ReasonCode::NORMAL_DISCONNECTION, &[]);
+    let mut publisher = Client5::connect(address, "p");
+    let published = std::time::Instant::now();
+    for (packet_id, topic, seconds) in [(1, "m/short", 2), (2, "m/long", 4)] {
+        let expiry = [Property::MessageExpiryInterval(seconds)];
+        publisher.publish(topic, b"x", QoS::AtLeastOnce, packet_id, false, &expiry);
+        assert_eq!(publisher.recv(), Got5::PubAck(packet_id, 0x00));
+    }
+    let expiry = [Property::MessageExpiryInterval(2)];
+    publisher.publish("r/short", b"x", QoS::AtLeastOnce, 3, true, &expiry);
+    assert_eq!(publisher.recv(), Got5::PubAck(3, 0x10));
+    broker.shutdown();
+    let past = published + std::time::Duration::from_millis(2_200);
+    std::thread::sleep(past.saturating_duration_since(std::time::Instant::now()));
+
+    let (_broker, address) = crate::client::broker_with(config());
+    let (mut client, connack) = Client5::connect_with(address, persistent);
+    assert!(
+        matches!(
+            connack,
+            Got5::ConnAck {
+                session_present: true,
+                ..
+            }
+        ),
+        "{connack:?}"
+    );
+    match client.recv() {
+        Got5::Publish {
+            topic, properties, ..
+        } => {
+            assert_eq!(topic, "m/long", "the expired one is not delivered");
+            assert!(
+                properties == vec![p(Property::MessageExpiryInterval(2))]
+                    || properties == vec![p(Property::MessageExpiryInterval(1))],
+                "what is left of 4 s after more than 2: {properties:?}"
+            );
+        }
+        other => panic!("expected the message still in time, got {other:?}"),
+    }
+    client.barrier();
+    let mut late = Client5::connect(address, "late");
+    assert_eq!(
+        late.subscribe(1, &[("r/#", options(QoS::AtMostOnce))], &[]),
+        Got5::SubAck(1, vec![0])
+    );
+    late.barrier();
+}
+
+/// An offline session's queue full of expired messages refuses no publisher: they leave it for a
+/// live one [MQTT5-3.3.2-5], where they used to stay until the client came back (and the
+/// publisher was disconnected with 0x97). With persistence, what left is logged, so after a
+/// restart the client gets the live message only. The wait is the one-second interval.
+#[test]
+fn expired_messages_make_room_in_an_offline_queue_mqtt5_3_3_2_5() {
+    let dir = crate::client::TempDir::new("expiry-room");
+    let config = || mqtt_broker::Config {
+        persistence: true,
+        persistence_location: dir.0.clone(),
+        max_queued_messages: 2,
+        sys_interval: std::time::Duration::ZERO,
+        ..mqtt_broker::Config::default()
+    };
+    let persistent = v5::Connect {
+        clean_start: false,
+        properties: Properties::from_slice(&[Property::SessionExpiryInterval(600)]),
+        ..connect("away")
+    };
+    let (broker, address) = crate::client::broker_with(config());
+    let (mut client, _) = Client5::connect_with(address, persistent);
+    assert_eq!(
+        client.subscribe(1, &[("q/#", options(QoS::AtLeastOnce))], &[]),
+        Got5::SubAck(1, vec![1])
+    );
+    client.disconnect(ReasonCode::NORMAL_DISCONNECTION, &[]);
+    let mut publisher = Client5::connect(address, "p");
+    let published = std::time::Instant::now();
+    let brief = [Property::MessageExpiryInterval(1)];
+    for packet_id in 1..=2 {
+        publisher.publish("q/old", b"old", QoS::AtLeastOnce, packet_id, false, &brief);
+        assert_eq!(publisher.recv(), Got5::PubAck(packet_id, 0x00));
+    }
+    let past = published + std::time::Duration::from_millis(1_200);
+    std::thread::sleep(past.saturating_duration_since(std::time::Instant::now()));
+    publisher.publish("q/new", b"new", QoS::AtLeastOnce, 3, false, &[]);
+    assert_eq!(
+        publisher.recv(),
+        Got5::PubAck(3, 0x00),
+        "room made, not refused"
+    );
+    broker.shutdown();
+
+    let (_broker, address) = crate::client::broker_with(config());
+    let (mut client, _) = Client5::connect_with(address, persistent);
+    match client.recv() {
+        Got5::Publish { topic, .. } => assert_eq!(topic, "q/new"),
+        other => panic!("expected the live message, got {other:?}"),
+    }
     client.barrier();
 }
 
