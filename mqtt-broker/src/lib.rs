@@ -169,6 +169,7 @@ pub use logging::{LogDestination, LogSettings, LogType, Logger};
 pub use security::password_file::{
     DEFAULT_ITERATIONS, PasswordFile, PasswordFileError, hash_line, is_hashed_or_blank, line_user,
 };
+pub use security::scram_file::{ScramPasswordFile, scram_line};
 pub use transport::tls::{TlsSettings, TlsVersion};
 
 use connection::Context;
@@ -300,6 +301,14 @@ impl BrokerBuilder {
     /// Adds an authoriser, asked after those added before it and before the ACL file.
     pub fn authoriser(mut self, authoriser: Arc<dyn Authoriser>) -> Self {
         self.plugins.authorisers.push(authoriser);
+        self
+    }
+
+    /// Adds a source of SCRAM-SHA-256 credentials for MQTT 5.0 enhanced authentication, asked
+    /// after those added before it and before the `scram_password_file` (see
+    /// [`hooks`](crate::hooks), "Enhanced authentication").
+    pub fn scram_credentials(mut self, store: Arc<dyn hooks::ScramCredentialStore>) -> Self {
+        self.plugins.scram.push(store);
         self
     }
 

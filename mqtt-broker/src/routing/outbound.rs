@@ -88,6 +88,19 @@ pub(crate) enum OutPacket {
     /// 5.0: the server ends the connection, and says why [MQTT5-3.14.2-1]. Nothing at 3.1.1,
     /// which has no server DISCONNECT ([V5-DIFF-18]).
     Disconnect(ReasonCode),
+    /// 5.0: a step of an enhanced authentication exchange (5.0 §4.12). Nothing at 3.1.1, which has
+    /// no AUTH.
+    Auth(Box<Auth5>),
+}
+
+/// A 5.0 AUTH from the broker, owned: 0x18 Continue authentication with the method's next
+/// message [MQTT5-4.12.0-2], or 0x00 Success ending a re-authentication (5.0 §4.12.1). It always
+/// names the method of CONNECT [MQTT5-4.12.0-5].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Auth5 {
+    pub(crate) reason: ReasonCode,
+    pub(crate) method: Box<str>,
+    pub(crate) data: Box<[u8]>,
 }
 
 /// A 5.0 CONNACK, owned: Session Present, the Reason Code and the properties the broker announces
@@ -130,6 +143,11 @@ pub(crate) struct ConnAckProperties {
     pub(crate) server_keep_alive: Option<u16>,
     /// Response Information, for a client that asked for it (5.0 §4.10).
     pub(crate) response_information: Option<Box<str>>,
+    /// Authentication Method, after an enhanced authentication: the method of CONNECT
+    /// [MQTT5-4.12.0-5], and never without one [MQTT5-4.12.0-6].
+    pub(crate) authentication_method: Option<Box<str>>,
+    /// Authentication Data: the method's last message (SCRAM's server-final).
+    pub(crate) authentication_data: Option<Box<[u8]>>,
 }
 
 impl ConnAckProperties {
@@ -176,6 +194,12 @@ impl ConnAckProperties {
         }
         if let Some(value) = &self.response_information {
             out.push(Property::ResponseInformation(value));
+        }
+        if let Some(value) = &self.authentication_method {
+            out.push(Property::AuthenticationMethod(value));
+            if let Some(data) = &self.authentication_data {
+                out.push(Property::AuthenticationData(data));
+            }
         }
     }
 }
@@ -472,7 +496,7 @@ impl OutPacket {
             Self::UnsubAck5 { packet_id, .. } => Packet::UnsubAck(UnsubAck {
                 packet_id: *packet_id,
             }),
-            Self::Disconnect(_) => return Ok(0),
+            Self::Disconnect(_) | Self::Auth(_) => return Ok(0),
         };
         packet.encode(level, out)
     }
@@ -575,6 +599,16 @@ impl OutPacket {
             Self::PingResp => v5::Packet::PingResp,
             // No Session Expiry Interval from the server [MQTT5-3.14.2-2].
             Self::Disconnect(reason) => v5::Packet::Disconnect(v5::Disconnect::new(*reason)),
+            Self::Auth(auth) => {
+                properties.push(Property::AuthenticationMethod(&auth.method));
+                if !auth.data.is_empty() {
+                    properties.push(Property::AuthenticationData(&auth.data));
+                }
+                v5::Packet::Auth(v5::Auth {
+                    reason: auth.reason,
+                    properties: v5::Properties::from_slice(&properties),
+                })
+            }
         };
         packet.encode(out)
     }
@@ -600,7 +634,8 @@ impl OutPacket {
             | Self::ConnAck5(_)
             | Self::PingResp
             | Self::Encoded(_)
-            | Self::Disconnect(_) => false,
+            | Self::Disconnect(_)
+            | Self::Auth(_) => false,
         }
     }
 
