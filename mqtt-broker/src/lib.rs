@@ -306,7 +306,7 @@ impl BrokerBuilder {
 
     /// Adds a source of SCRAM-SHA-256 credentials for MQTT 5.0 enhanced authentication, asked
     /// after those added before it and before the `scram_password_file` (see
-    /// [`hooks`](crate::hooks), "Enhanced authentication").
+    /// [`hooks`], "Enhanced authentication").
     pub fn scram_credentials(mut self, store: Arc<dyn hooks::ScramCredentialStore>) -> Self {
         self.plugins.scram.push(store);
         self
