@@ -75,13 +75,7 @@ impl ProtocolMachine {
         };
         let first = match ClientFirst::parse(data.unwrap_or_default()) {
             Ok(first) => first,
-            Err(error) => {
-                log::info!("SCRAM client-first refused: {error}");
-                return self.refuse5(
-                    ReasonCode::NOT_AUTHORIZED,
-                    "SCRAM-SHA-256 without a valid client-first in CONNECT",
-                );
-            }
+            Err(error) => return self.refuse5(ReasonCode::NOT_AUTHORIZED, why(error)),
         };
         if let Some(name) = &accepted.request.user_name
             && **name != *first.user()
@@ -134,11 +128,8 @@ impl ProtocolMachine {
                     server_first,
                 )]
             }
-            // Only a nonce of ours could be refused here.
-            Err(_) => self.auth_failed(
-                ReasonCode::UNSPECIFIED_ERROR,
-                "could not make a server nonce",
-            ),
+            // Only a nonce of ours could be refused here (the reader could not draw one).
+            Err(error) => self.auth_failed(ReasonCode::UNSPECIFIED_ERROR, why(error)),
         }
     }
 
@@ -172,12 +163,7 @@ impl ProtocolMachine {
         // AUTH 0x19: a new client-first, for the user already proved.
         let first = match ClientFirst::parse(data.unwrap_or_default()) {
             Ok(first) => first,
-            Err(_) => {
-                return self.auth_failed(
-                    ReasonCode::NOT_AUTHORIZED,
-                    "re-authentication without a valid client-first",
-                );
-            }
+            Err(error) => return self.auth_failed(ReasonCode::NOT_AUTHORIZED, why(error)),
         };
         if enhanced.user.as_deref() != Some(first.user()) {
             return self.auth_failed(
@@ -225,16 +211,10 @@ impl ProtocolMachine {
         };
         let verified = match state.client_final(data.unwrap_or_default()) {
             Ok(verified) => verified,
-            Err(mqtt_scram::Error::InvalidProof) => {
-                return self.auth_failed(
-                    ReasonCode::BAD_USER_NAME_OR_PASSWORD,
-                    "SCRAM proof invalid: wrong password or unknown user",
-                );
+            Err(error @ mqtt_scram::Error::InvalidProof) => {
+                return self.auth_failed(ReasonCode::BAD_USER_NAME_OR_PASSWORD, why(error));
             }
-            Err(error) => {
-                log::info!("SCRAM client-final refused: {error}");
-                return self.auth_failed(ReasonCode::NOT_AUTHORIZED, "SCRAM client-final refused");
-            }
+            Err(error) => return self.auth_failed(ReasonCode::NOT_AUTHORIZED, why(error)),
         };
         let (user, server_final) = verified.into_parts();
         let method = enhanced.method.clone();
@@ -265,6 +245,27 @@ impl ProtocolMachine {
         } else {
             self.close(CloseReason::ReauthenticationFailed(why))
         }
+    }
+}
+
+/// Why a SCRAM step failed, for the log line of the close (the machine logs nothing itself).
+fn why(error: mqtt_scram::Error) -> &'static str {
+    use mqtt_scram::Error;
+    match error {
+        Error::InvalidProof => "SCRAM proof invalid: wrong password or unknown user",
+        Error::Malformed(_) => "SCRAM message malformed or missing",
+        Error::NotAscii => "SCRAM user name not printable ASCII",
+        Error::ChannelBindingUnsupported => "SCRAM channel binding asked for; only n,, is offered",
+        Error::AuthzidUnsupported => "SCRAM authorisation identity (a=) not supported",
+        Error::UnsupportedExtension => "SCRAM mandatory extension (m=) not supported",
+        Error::NonceMismatch => "SCRAM client-final nonce is not the exchange's",
+        Error::ChannelBindingMismatch => "SCRAM client-final channel binding changed",
+        // Client-side errors, or ours (a nonce); not the client's fault.
+        Error::IterationCount
+        | Error::InvalidServerSignature
+        | Error::ServerRejected
+        | Error::InvalidArgument(_)
+        | Error::Random => "SCRAM exchange failed on the broker's side",
     }
 }
 
