@@ -346,3 +346,52 @@ fn mqtt_passwd_scram_writes_what_the_broker_reads() {
     let scram = Scram::new("gone", "pencil").expect("ascii");
     assert!(Client::connect(client_options(address, "deleted", scram)).is_err());
 }
+
+/// Our client's `reauthenticate()` (AUTH 0x19) passes while the credentials hold: the exchange runs
+/// behind the application's packets and the connection stays up. Once the user's credentials
+/// change (the file rewritten and reloaded, as on SIGHUP), the next re-authentication fails and
+/// the broker ends the connection with DISCONNECT 0x87 [MQTT5-4.12.1-2].
+#[test]
+fn re_authentication_holds_until_the_credentials_change_mqtt5_4_12_1_2() {
+    let (broker, address, dir) = scram_broker(Duration::from_secs(10));
+    let scram = Scram::new("sensor", "pencil").expect("ascii");
+    let client = Client::connect(client_options(address, "reauth", scram)).expect("connects");
+    let notifications = client.notifications();
+    client.reauthenticate().expect("AUTH 0x19 queued");
+    // Packets queued after AUTH 0x19 are answered after the broker's AUTH 0x18, and those queued
+    // after the SUBACK after its AUTH 0x00: by this PUBACK the exchange is over, and passed.
+    client
+        .subscribe(&[("reauth/t", QoS::AtLeastOnce)])
+        .expect("queued")
+        .wait()
+        .expect("SUBACK");
+    client
+        .publish("reauth/t", "still here", QoS::AtLeastOnce, false)
+        .expect("queued")
+        .wait()
+        .expect("PUBACK: still connected");
+    assert!(client.is_connected());
+
+    let line = mqtt_broker::scram_line("sensor", "changed", 4096).expect("random works");
+    dir.file("scram", &format!("{line}\n"));
+    broker.reload().expect("reloads");
+    client.reauthenticate().expect("AUTH 0x19 queued");
+    // Bounded: a broker that let the connection live would fail the test, not hang it.
+    let ended = loop {
+        match notifications.recv_timeout(crate::client::WAIT) {
+            Ok(mqtt_client::Notification::ConnectionLost(error)) => break error,
+            Ok(_) => {}
+            Err(_) => panic!("the connection outlived a failed re-authentication"),
+        }
+    };
+    assert!(
+        matches!(
+            ended,
+            Error::ServerDisconnected {
+                reason: ReasonCode::NOT_AUTHORIZED,
+                ..
+            }
+        ),
+        "{ended:?}"
+    );
+}
