@@ -42,7 +42,7 @@
 //! | mosquitto-style timestamps (`log_timestamp_format`)                   | `logging/timestamp.rs`      |
 //! | the connection limit is derived from the system's                     | `limits.rs`                 |
 //! | reload on SIGHUP (files, certificates), clean stop                    | `main.rs`                   |
-//! | the `mqtt-passwd` tool edits password files                           | `bin/mqtt_passwd.rs`        |
+//! | the `mqtt-passwd` tool edits password files (and SCRAM ones)          | `bin/mqtt_passwd.rs`        |
 //!
 //! **One connection (`connection/`)**
 //!
@@ -52,6 +52,7 @@
 //! | a socket becomes packets, and packets become actions                  | `connection/reader.rs`      |
 //! | the protocol rules of one connection are decided, sans I/O            | `connection/protocol.rs`    |
 //! | ... and their MQTT 5.0 form (properties, Reason Codes, topic aliases) | `connection/protocol/v5.rs` |
+//! | ... and 5.0 enhanced authentication (SCRAM-SHA-256, AUTH packets)     | `connection/protocol/auth.rs` |
 //! | packets reach the socket, batched                                     | `connection/writer.rs`      |
 //! | those rules are driven by hand, bytes and time in (a runnable example) | [`sans_io`] (`sans_io.rs`)  |
 //!
@@ -89,6 +90,7 @@
 //! | the folder's parts fit together                                       | `security/mod.rs`           |
 //! | a CONNECT is authenticated; the ACL is consulted                      | `security/auth.rs`          |
 //! | mosquitto password files are read and written                         | `security/password_file.rs` |
+//! | SCRAM-SHA-256 credentials (`scram_password_file`) are read            | `security/scram_file.rs`    |
 //! | mosquitto ACL files are read and matched                              | `security/acl.rs`           |
 //! | a program embedding the broker extends it (plugin traits)             | `hooks.rs`                  |
 //!

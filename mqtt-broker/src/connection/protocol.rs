@@ -22,6 +22,8 @@
 //! MQTT 5.0 connections are handled by the same machine, their packets in `protocol/v5.rs`
 //! ([`ProtocolMachine::packet5_into`]): the rules above in their 5.0 form, plus Reason Codes,
 //! properties, topic aliases and a server DISCONNECT before every close the broker decides.
+//! Enhanced authentication (an Authentication Method in CONNECT, then AUTH packets, SCRAM-SHA-256)
+//! is `protocol/auth.rs`, in the phase between CONNECT and CONNACK ([`Phase::Authenticating`]).
 //!
 //! What it does not do: hold session state that outlives the connection (`routing/session_state.rs`), know other
 //! clients (`routing/router.rs`), or decide whether the broker has room for one more (`connection/reader.rs`).
