@@ -845,7 +845,11 @@ impl Connection {
                 request.clean_session
             },
             keep_alive: request.keep_alive,
-            user_name: request.user_name.as_deref(),
+            // The SCRAM user name when the client authenticated with SCRAM and sent none.
+            user_name: request
+                .user_name
+                .as_deref()
+                .or(request.authenticated.as_deref()),
         });
         for hooks in security.hooks() {
             hooks.on_connect(&client);
