@@ -26,7 +26,7 @@
 //! A listener's chain also holds its sources of SCRAM-SHA-256 credentials: the registered
 //! `ScramCredentialStore`s, then the `scram_password_file`. [`Security::scram_credentials`] asks
 //! them in order; a user none of them knows gets stand-in credentials, derived from a secret drawn
-//! at each (re)load, so that an unknown user fails at the proof exactly as a wrong password does.
+//! once per process, so that an unknown user fails at the proof exactly as a wrong password does.
 //! A client that passes is not asked for a password again (see `connection/reader.rs`).
 //!
 //! # What a client may do
@@ -73,7 +73,7 @@ pub(crate) struct Security {
     checks_reads: bool,
     /// The registered hooks, called in order.
     hooks: Vec<Arc<dyn Hooks>>,
-    /// The key of the stand-in SCRAM credentials of unknown users; random, never shown.
+    /// The key of the stand-in SCRAM credentials of unknown users ([`scram_secret`]).
     scram_secret: [u8; 32],
 }
 
@@ -208,9 +208,7 @@ impl Security {
             chains.push(Chain::new(&builtins, *use_identity, &sources.plugins));
         }
         let checks_reads = chains.iter().any(|chain| !chain.authorisers.is_empty());
-        let mut scram_secret = [0; 32];
-        ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut scram_secret)
-            .map_err(|_| "the system's random number generator failed".to_owned())?;
+        let scram_secret = scram_secret()?;
         Ok(Self {
             chains,
             per_listener: sources.per_listener.is_some(),
@@ -329,6 +327,21 @@ impl Security {
             None => self.chains.first().is_none_or(|chain| chain.decide(&ask)),
         }
     }
+}
+
+/// The key of the stand-in SCRAM credentials of unknown users: random, never shown, and drawn once
+/// per process, so that a reload does not change an unknown user's salt (a salt that changed on
+/// `SIGHUP` while real users' stayed put would tell the two apart).
+fn scram_secret() -> Result<[u8; 32], String> {
+    static SECRET: std::sync::OnceLock<[u8; 32]> = std::sync::OnceLock::new();
+    if let Some(secret) = SECRET.get() {
+        return Ok(*secret);
+    }
+    let mut drawn = [0; 32];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut drawn)
+        .map_err(|_| "the system's random number generator failed".to_owned())?;
+    // Two first loads at once keep whichever was set first.
+    Ok(*SECRET.get_or_init(|| drawn))
 }
 
 impl Chain {
@@ -779,5 +792,11 @@ mod tests {
             None,
             "no such listener"
         );
+    }
+
+    /// The stand-in of an unknown user is the same after a reload, as a real user's salt is.
+    #[test]
+    fn the_stand_in_secret_survives_reloads() {
+        assert_eq!(scram_secret(), scram_secret());
     }
 }
