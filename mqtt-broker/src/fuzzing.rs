@@ -254,6 +254,11 @@ impl Script {
                 .map(|attached| Arc::clone(&attached.slot));
             match (action, slot) {
                 (Action::Send(packet), _) => self.send(client, packet),
+                // No SCRAM store in the harness: the machine refuses the method (0x8C).
+                (Action::FetchCredentials { .. }, _) => {
+                    let actions = self.clients[client].protocol.credentials(None, "fuzz");
+                    self.execute(client, actions);
+                }
                 (Action::Open(request), _) => {
                     let (tx, rx) = writer_channel(CHANNEL_CAPACITY);
                     let starved = Arc::new(AtomicBool::new(false));

@@ -1,5 +1,5 @@
-//! Extending an embedded broker: the [`Authenticator`], [`Authoriser`] and [`Hooks`] traits, and the
-//! views of clients and messages they are given.
+//! Extending an embedded broker: the [`Authenticator`], [`Authoriser`], [`ScramCredentialStore`]
+//! and [`Hooks`] traits, and the views of clients and messages they are given.
 //!
 //! A program that embeds the broker registers its own implementations with
 //! [`Broker::builder`](crate::Broker::builder):
@@ -38,6 +38,47 @@
 //!
 //! `examples/custom_auth.rs` is a complete program.
 //!
+//! # Enhanced authentication (MQTT 5.0, SCRAM-SHA-256)
+//!
+//! A 5.0 client may authenticate with SCRAM-SHA-256 instead of a password in CONNECT (5.0 §4.12;
+//! the exchange is in `connection/protocol/auth.rs`). The broker runs the mechanism itself; what it
+//! needs from outside is each user's stored credentials (salt, iteration count, `StoredKey`,
+//! `ServerKey`: never the password). A [`ScramCredentialStore`] gives them, from a database, say:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use mqtt_broker::hooks::{Listener, ScramCredentialStore, StoredCredentials};
+//! use mqtt_broker::{Broker, Config};
+//!
+//! /// One user, derived at start-up (a real store would keep the derived credentials, not the
+//! /// password).
+//! struct OneUser(StoredCredentials);
+//!
+//! impl ScramCredentialStore for OneUser {
+//!     fn scram_credentials(&self, user: &str, _: Listener) -> Option<StoredCredentials> {
+//!         (user == "sensor").then(|| self.0.clone()) // None: ask the next store
+//!     }
+//! }
+//!
+//! let credentials = StoredCredentials::generate("pencil", 4096)?;
+//! let broker = Broker::builder(Config {
+//!     listeners: vec!["127.0.0.1:0".parse()?],
+//!     ..Config::default()
+//! })
+//! .scram_credentials(Arc::new(OneUser(credentials)))
+//! .start()?;
+//! broker.shutdown();
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Stores are asked in registration order, then the `scram_password_file`; the first that knows
+//! the user answers. A user nobody knows still gets a challenge (with stand-in credentials) and
+//! fails at the proof, as a wrong password does, so that clients cannot probe for user names. A
+//! listener with no store and no `scram_password_file` refuses SCRAM with CONNACK 0x8C (Bad
+//! authentication method). A client that passes acts under its SCRAM user name: the
+//! [`Authenticator`] chain, `password_file` and `allow_anonymous` are not asked, since the
+//! exchange proved more than they could; the authorisers and the ACL apply as to anyone.
+//!
 //! # How decisions combine
 //!
 //! Each listener has a chain of authenticators and a chain of authorisers. A chain asks its members
@@ -66,6 +107,9 @@
 //! |---|---|
 //! | [`Authentication::BadCredentials`] | CONNACK 4, then the connection is closed [MQTT-3.2.2-5] |
 //! | [`Authentication::NotAuthorised`] | CONNACK 5, then the connection is closed [MQTT-3.2.2-5] |
+//! | SCRAM proof wrong (wrong password, unknown user) | CONNACK 0x86, closed [MQTT5-4.12.0-4]; during a re-authentication, DISCONNECT 0x87 [MQTT5-4.12.1-2] |
+//! | SCRAM exchange broken (malformed message, wrong nonce, channel binding asked for) | CONNACK 0x87, closed [MQTT5-4.12.0-4] |
+//! | another Authentication Method, or SCRAM with no credential store on the listener | CONNACK 0x8C, closed [MQTT5-4.12.0-1] |
 //! | [`Authoriser::may_publish`] or [`Hooks::on_publish`] refuses | the PUBLISH is acknowledged as usual (PUBACK, PUBREC) and dropped [MQTT-3.3.5-2] [V31-DIFF-35] |
 //! | [`Authoriser::may_subscribe`] refuses | 0x80 for that filter in SUBACK [MQTT-3.8.4-5] [MQTT-3.9.3-2]; a 3.1 client, which has no failure code, is answered with the QoS it asked for and never receives anything on it [V31-DIFF-34] |
 //! | [`Authoriser::may_receive`] refuses | that subscriber does not get that message; others do |
@@ -106,6 +150,18 @@ use std::sync::Arc;
 use mqtt_codec::{ProtocolLevel, QoS};
 
 use crate::message::Message;
+
+/// What a [`ScramCredentialStore`] answers: one user's SCRAM-SHA-256 credentials as a server
+/// stores them (`mqtt_scram::StoredCredentials`, re-exported so that a store needs no other crate).
+pub use mqtt_scram::StoredCredentials;
+
+/// Where the broker finds SCRAM-SHA-256 credentials for MQTT 5.0 enhanced authentication. See the
+/// module doc, "Enhanced authentication".
+pub trait ScramCredentialStore: Send + Sync {
+    /// The stored credentials of `user`, connecting through `listener`; `None` when this store
+    /// does not know the user (the next one is asked).
+    fn scram_credentials(&self, user: &str, listener: Listener) -> Option<StoredCredentials>;
+}
 
 /// Decides whether a CONNECT may go through. See the module doc for how authenticators combine.
 pub trait Authenticator: Send + Sync {
@@ -214,6 +270,8 @@ pub enum DisconnectReason {
     ProtocolError,
     /// The broker is shutting down.
     Shutdown,
+    /// A 5.0 re-authentication failed (DISCONNECT 0x87).
+    NotAuthorised,
 }
 
 /// The listener a client connected through.
@@ -433,16 +491,18 @@ pub(crate) struct Plugins {
     pub(crate) authenticators: Vec<Arc<dyn Authenticator>>,
     pub(crate) authorisers: Vec<Arc<dyn Authoriser>>,
     pub(crate) hooks: Vec<Arc<dyn Hooks>>,
+    pub(crate) scram: Vec<Arc<dyn ScramCredentialStore>>,
 }
 
 impl fmt::Debug for Plugins {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "Plugins({} authenticators, {} authorisers, {} hooks)",
+            "Plugins({} authenticators, {} authorisers, {} hooks, {} SCRAM stores)",
             self.authenticators.len(),
             self.authorisers.len(),
-            self.hooks.len()
+            self.hooks.len(),
+            self.scram.len()
         )
     }
 }

@@ -42,7 +42,7 @@
 //! | mosquitto-style timestamps (`log_timestamp_format`)                   | `logging/timestamp.rs`      |
 //! | the connection limit is derived from the system's                     | `limits.rs`                 |
 //! | reload on SIGHUP (files, certificates), clean stop                    | `main.rs`                   |
-//! | the `mqtt-passwd` tool edits password files                           | `bin/mqtt_passwd.rs`        |
+//! | the `mqtt-passwd` tool edits password files (and SCRAM ones)          | `bin/mqtt_passwd.rs`        |
 //!
 //! **One connection (`connection/`)**
 //!
@@ -52,6 +52,7 @@
 //! | a socket becomes packets, and packets become actions                  | `connection/reader.rs`      |
 //! | the protocol rules of one connection are decided, sans I/O            | `connection/protocol.rs`    |
 //! | ... and their MQTT 5.0 form (properties, Reason Codes, topic aliases) | `connection/protocol/v5.rs` |
+//! | ... and 5.0 enhanced authentication (SCRAM-SHA-256, AUTH packets)     | `connection/protocol/auth.rs` |
 //! | packets reach the socket, batched                                     | `connection/writer.rs`      |
 //! | ... naming a 5.0 client's topics by the aliases it accepts, sans I/O  | `connection/topic_aliases.rs` |
 //! | those rules are driven by hand, bytes and time in (a runnable example) | [`sans_io`] (`sans_io.rs`)  |
@@ -91,6 +92,7 @@
 //! | the folder's parts fit together                                       | `security/mod.rs`           |
 //! | a CONNECT is authenticated; the ACL is consulted                      | `security/auth.rs`          |
 //! | mosquitto password files are read and written                         | `security/password_file.rs` |
+//! | SCRAM-SHA-256 credentials (`scram_password_file`) are read            | `security/scram_file.rs`    |
 //! | mosquitto ACL files are read and matched                              | `security/acl.rs`           |
 //! | a program embedding the broker extends it (plugin traits)             | `hooks.rs`                  |
 //!
@@ -172,6 +174,7 @@ pub use logging::{LogDestination, LogSettings, LogType, Logger};
 pub use security::password_file::{
     DEFAULT_ITERATIONS, PasswordFile, PasswordFileError, hash_line, is_hashed_or_blank, line_user,
 };
+pub use security::scram_file::{ScramPasswordFile, scram_line};
 pub use transport::tls::{TlsSettings, TlsVersion};
 
 use connection::Context;
@@ -306,6 +309,14 @@ impl BrokerBuilder {
     /// Adds an authoriser, asked after those added before it and before the ACL file.
     pub fn authoriser(mut self, authoriser: Arc<dyn Authoriser>) -> Self {
         self.plugins.authorisers.push(authoriser);
+        self
+    }
+
+    /// Adds a source of SCRAM-SHA-256 credentials for MQTT 5.0 enhanced authentication, asked
+    /// after those added before it and before the `scram_password_file` (see
+    /// [`hooks`], "Enhanced authentication").
+    pub fn scram_credentials(mut self, store: Arc<dyn hooks::ScramCredentialStore>) -> Self {
+        self.plugins.scram.push(store);
         self
     }
 

@@ -546,11 +546,14 @@ fn establish(
             let mut core = inner.core.lock();
             (core.session.state(), core.session.take_outgoing())
         };
-        if state == State::Connected {
-            // Resent messages and re-subscriptions the CONNACK caused.
+        // Before CONNACK: the answers to the server's AUTH challenges (5.0 §4.12), which the
+        // server waits for. After it: resent messages and re-subscriptions the CONNACK caused.
+        if !bytes.is_empty() {
             writer
                 .write_all(&bytes)
                 .map_err(|error| Error::io("writing to the server", error))?;
+        }
+        if state == State::Connected {
             break;
         }
     }

@@ -116,7 +116,8 @@
 //! Maximum QoS and Retain Available are checked, its Server Keep Alive replaces ours, and topic
 //! aliases are used up to its Topic Alias Maximum (and resolved from it within ours). Enhanced
 //! authentication runs through a [`v5::Authenticator`] callback, which answers each AUTH
-//! challenge while the client waits for CONNACK, and again for [`Client::reauthenticate`].
+//! challenge while the client waits for CONNACK, and again for [`Client::reauthenticate`];
+//! [`Scram`] is one, for SCRAM-SHA-256 with a user name and password that never cross the network.
 //!
 //! # Errors
 //!
@@ -135,6 +136,7 @@
 //! | `options.rs` | [`ConnectOptions`] and its builder, checked before anything is sent |
 //! | `session/` | [`Session`], the sans-IO protocol state machine: CONNECT, keep-alive, QoS flows, resumption, and what 5.0 adds (`wire.rs` encodes at either level, `v5_inbound.rs` reads a 5.0 server's packets; one file per job, see its module doc) |
 //! | `v5.rs` | the owned MQTT 5.0 types: properties, subscription options, server settings, [`v5::Authenticator`] |
+//! | `scram.rs` | [`Scram`], the SCRAM-SHA-256 authenticator (the mechanism is the `mqtt-scram` crate's) |
 //! | `client.rs` | [`Client`], the threads around the session, and its threading pattern |
 //! | `transport.rs` | TCP and TLS (rustls), split into a read half and a write half |
 //! | `reconnect.rs` | [`reconnect::Backoff`], exponential backoff with jitter |
@@ -148,6 +150,7 @@ mod client;
 pub mod error;
 pub mod options;
 pub mod reconnect;
+mod scram;
 pub mod session;
 mod transport;
 pub mod v5;
@@ -156,4 +159,5 @@ pub use client::{Client, Messages, Notification, Pending};
 pub use error::{Error, Timeout};
 pub use mqtt_codec::{ConnectReturnCode, ProtocolLevel, QoS, SubAckReturnCode};
 pub use options::{ConnectOptions, ConnectOptionsBuilder, LastWill, ReconnectOptions, TlsOptions};
+pub use scram::Scram;
 pub use session::{Event, Message, Session, State, Token};

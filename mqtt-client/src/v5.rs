@@ -180,7 +180,7 @@ impl Default for ServerSettings {
 
 /// Enhanced authentication (5.0 §4.12): the application's side of an AUTH exchange, called by the
 /// session while it waits for CONNACK. SCRAM, Kerberos or a challenge of the application's own
-/// all fit: the session only carries the bytes.
+/// all fit: the session only carries the bytes. [`Scram`](crate::Scram) is the SCRAM-SHA-256 one.
 ///
 /// Each method returns `Err` with a reason to abandon the connection; the session then fails the
 /// connection attempt with [`Error::Authentication`](crate::Error::Authentication).

@@ -1,5 +1,5 @@
 //! `mqtt-passwd`: manages password files for `password_file`, compatible with `mosquitto_passwd` for
-//! its common uses. The file format and the hashing are in the library (`security/password_file.rs`); this
+//! its common uses, and with `--scram` the `scram_password_file` of MQTT 5.0 SCRAM-SHA-256 clients. The file format and the hashing are in the library (`security/password_file.rs`); this
 //! file only parses arguments, prompts and rewrites the file.
 
 use std::fs;
@@ -9,7 +9,7 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 
-use mqtt_broker::{DEFAULT_ITERATIONS, hash_line, is_hashed_or_blank, line_user};
+use mqtt_broker::{DEFAULT_ITERATIONS, hash_line, is_hashed_or_blank, line_user, scram_line};
 
 const USAGE: &str = "\
 mqtt-passwd manages password files for mqtt-broker's `password_file` (mosquitto's format).
@@ -17,6 +17,7 @@ mqtt-passwd manages password files for mqtt-broker's `password_file` (mosquitto'
 Usage: mqtt-passwd [-H sha512-pbkdf2] [-I iterations] [-c | -D] passwordfile username
        mqtt-passwd [-H sha512-pbkdf2] [-I iterations] [-c] -b passwordfile username password
        mqtt-passwd [-I iterations] -U passwordfile
+       mqtt-passwd --scram [-I iterations] [-c | -D] [-b] scrampasswordfile username [password]
 
  -b  batch mode: the password is on the command line (it is then visible to other users of this
      machine in the process list; prefer the prompt).
@@ -26,6 +27,10 @@ Usage: mqtt-passwd [-H sha512-pbkdf2] [-I iterations] [-c | -D] passwordfile use
  -I  PBKDF2 iterations (default 210000). Lower values make brute force cheaper.
  -U  convert a file of `username:password` lines to hashed lines, leaving lines that are already
      hashed ($6$ or $7$) untouched.
+ --scram  write SCRAM-SHA-256 credentials (`user:SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:
+     <ServerKey>`) for mqtt-broker's `scram_password_file`, for MQTT 5.0 clients that authenticate
+     with SCRAM-SHA-256; -I then defaults to 4096 (RFC 7677's minimum, paid by the client at every
+     connection). User names and passwords must be printable ASCII. Not with -U or -H.
 
 Without -b the password is prompted for twice on the terminal, without echo.
 Each new entry gets a fresh random 12-byte salt. The file is rewritten atomically, mode 0600 when
@@ -63,7 +68,8 @@ fn main() -> ExitCode {
 
 fn run(args: Vec<String>) -> Result<(), String> {
     let (mut create, mut delete, mut batch, mut convert) = (false, false, false, false);
-    let mut iterations = DEFAULT_ITERATIONS;
+    let (mut scram, mut hash_named) = (false, false);
+    let mut iterations = None;
     let mut positional = Vec::new();
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
@@ -72,8 +78,9 @@ fn run(args: Vec<String>) -> Result<(), String> {
             "-D" => delete = true,
             "-b" => batch = true,
             "-U" => convert = true,
+            "--scram" => scram = true,
             "-H" => match args.next().as_deref() {
-                Some("sha512-pbkdf2") => {}
+                Some("sha512-pbkdf2") => hash_named = true,
                 Some(other) => {
                     return Err(format!(
                         "hash {other:?} is not supported; only sha512-pbkdf2 is written"
@@ -82,11 +89,12 @@ fn run(args: Vec<String>) -> Result<(), String> {
                 None => return Err("-H needs a hash name".into()),
             },
             "-I" => {
-                iterations = args
-                    .next()
-                    .and_then(|n| n.parse().ok())
-                    .filter(|&n| n > 0)
-                    .ok_or("-I needs a positive number of iterations")?;
+                iterations = Some(
+                    args.next()
+                        .and_then(|n| n.parse::<u32>().ok())
+                        .filter(|&n| n > 0)
+                        .ok_or("-I needs a positive number of iterations")?,
+                );
             }
             "-h" | "--help" => {
                 print!("{USAGE}");
@@ -107,6 +115,14 @@ fn run(args: Vec<String>) -> Result<(), String> {
     if exclusive.iter().any(|&both| both) {
         return Err("-c, -D and -U exclude each other, and -b cannot be used with -D".into());
     }
+    if scram && (convert || hash_named) {
+        return Err("--scram writes SCRAM-SHA-256 only: not with -U or -H".into());
+    }
+    let iterations = iterations.unwrap_or(if scram {
+        mqtt_scram::DEFAULT_ITERATIONS
+    } else {
+        DEFAULT_ITERATIONS
+    });
     let iterations = NonZeroU32::new(iterations).ok_or("iterations must be positive")?;
     let wanted = match (convert, batch) {
         (true, _) => 1,
@@ -160,7 +176,11 @@ fn run(args: Vec<String>) -> Result<(), String> {
             if password.is_empty() {
                 return Err("empty passwords are not allowed".into());
             }
-            let entry = hash_line(user, password.as_bytes(), iterations)?;
+            let entry = if scram {
+                scram_line(user, &password, iterations.get())?
+            } else {
+                hash_line(user, password.as_bytes(), iterations)?
+            };
             let mut replaced = false;
             let mut updated: Vec<String> = lines
                 .iter()

@@ -19,7 +19,8 @@
 //!
 //! As in mosquitto, `protocol`, `http_dir` and the TLS directives belong to the `listener` line above
 //! them (`listener.rs`). With `per_listener_settings true` (which must come before them),
-//! `password_file`, `acl_file` and `allow_anonymous` belong to the `listener` line above them too, or
+//! `password_file`, `scram_password_file`, `acl_file` and `allow_anonymous` belong to the
+//! `listener` line above them too, or
 //! to the default listener when there is no `listener` line at all.
 //!
 //! This module only reads settings; it does not apply them or open the files they name (except the
@@ -135,6 +136,10 @@ pub struct Config {
     pub clientid_prefixes: Vec<String>,
     /// The mosquitto password file checked at CONNECT (`password_file`, default none).
     pub password_file: Option<PathBuf>,
+    /// The SCRAM-SHA-256 credentials of 5.0 clients using enhanced authentication
+    /// (`scram_password_file`, default none: SCRAM refused with CONNACK 0x8C unless a store is
+    /// registered). Written by `mqtt-passwd --scram`.
+    pub scram_password_file: Option<PathBuf>,
     /// The mosquitto ACL file (`acl_file`, default none: every client may use every topic).
     pub acl_file: Option<PathBuf>,
     /// Whether clients that are not authenticated may connect (`allow_anonymous`). `None`, the
@@ -213,6 +218,7 @@ impl Default for Config {
             auto_id_prefix: "auto-".into(),
             clientid_prefixes: Vec::new(),
             password_file: None,
+            scram_password_file: None,
             acl_file: None,
             allow_anonymous: None,
             per_listener_settings: false,
@@ -303,6 +309,7 @@ impl Config {
     pub fn security_settings(&self) -> SecuritySettings {
         SecuritySettings {
             password_file: self.password_file.clone(),
+            scram_password_file: self.scram_password_file.clone(),
             acl_file: self.acl_file.clone(),
             allow_anonymous: self.allow_anonymous,
         }
@@ -496,8 +503,9 @@ impl Parser {
             let file = self.place.file.clone();
             self.error_at(
                 Place { file, line: 0 },
-                "`allow_anonymous false` with neither a `password_file` nor a \
-                 `use_identity_as_username` listener: no client could ever connect"
+                "`allow_anonymous false` with neither a `password_file`, a \
+                 `scram_password_file` nor a `use_identity_as_username` listener: no client \
+                 could ever connect"
                     .into(),
             );
         }

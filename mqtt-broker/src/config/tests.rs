@@ -119,6 +119,32 @@ fn errors_name_the_file_and_line() {
 fn allow_anonymous_false_needs_a_way_to_authenticate() {
     assert!(Config::parse("allow_anonymous false\n", "a.conf").is_err());
     assert!(Config::parse("allow_anonymous false\npassword_file p\n", "a.conf").is_ok());
+    // SCRAM users can still connect.
+    assert!(Config::parse("allow_anonymous false\nscram_password_file s\n", "a.conf").is_ok());
+}
+
+/// `scram_password_file` is global, or with `per_listener_settings` the listener's above it.
+#[test]
+fn scram_password_file_is_a_security_setting() {
+    let config = Config::parse("scram_password_file /etc/scram\n", "s.conf").expect("parses");
+    assert_eq!(
+        config.scram_password_file,
+        Some(PathBuf::from("/etc/scram"))
+    );
+    assert_eq!(
+        config.security_settings().scram_password_file,
+        Some(PathBuf::from("/etc/scram"))
+    );
+    let text = "per_listener_settings true\nlistener 1883\nscram_password_file one\n";
+    let config = Config::parse(text, "p.conf").expect("parses");
+    assert_eq!(config.scram_password_file, None, "nothing global");
+    assert_eq!(
+        security(&config),
+        [SecuritySettings {
+            scram_password_file: Some("one".into()),
+            ..SecuritySettings::default()
+        }]
+    );
 }
 
 #[test]

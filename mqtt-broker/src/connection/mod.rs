@@ -1,6 +1,7 @@
 //! One client connection: the reader thread (`reader.rs`), the writer thread (`writer.rs`) and the
-//! protocol rules they obey (`protocol.rs`, sans I/O, with their MQTT 5.0 form in `protocol/v5.rs`),
-//! and the Topic Aliases the writer uses toward a 5.0 client (`topic_aliases.rs`, sans I/O).
+//! protocol rules they obey (`protocol.rs`, sans I/O, with their MQTT 5.0 form in `protocol/v5.rs`
+//! and 5.0 enhanced authentication in `protocol/auth.rs`), and the Topic Aliases the writer uses
+//! toward a 5.0 client (`topic_aliases.rs`, sans I/O).
 //!
 //! A connection's reader decodes packets and hands them to its protocol machine, then carries out
 //! the actions the machine answers (route a message, open a session, send a packet, close); its

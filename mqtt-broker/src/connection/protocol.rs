@@ -22,6 +22,8 @@
 //! MQTT 5.0 connections are handled by the same machine, their packets in `protocol/v5.rs`
 //! ([`ProtocolMachine::packet5_into`]): the rules above in their 5.0 form, plus Reason Codes,
 //! properties, topic aliases and a server DISCONNECT before every close the broker decides.
+//! Enhanced authentication (an Authentication Method in CONNECT, then AUTH packets, SCRAM-SHA-256)
+//! is `protocol/auth.rs`, in the phase between CONNECT and CONNACK ([`Phase::Authenticating`]).
 //!
 //! What it does not do: hold session state that outlives the connection (`routing/session_state.rs`), know other
 //! clients (`routing/router.rs`), or decide whether the broker has room for one more (`connection/reader.rs`).
@@ -39,6 +41,7 @@ use crate::routing::outbound::OutPacket;
 // routing needs nothing from connection/).
 pub(crate) use crate::routing::requests::{Ack, Open5, OpenRequest, Password};
 
+mod auth;
 mod v5;
 
 pub(crate) use v5::{SubscriptionOptions5, ack_reason};
@@ -168,6 +171,10 @@ pub(crate) enum Action {
     },
     /// A message was not forwarded because its payload is over `message_size_limit`.
     Dropped { topic: String, size: usize },
+    /// 5.0 enhanced authentication: look up `user`'s SCRAM credentials on this connection's
+    /// listener, draw a fresh server nonce, and hand both to
+    /// [`ProtocolMachine::credentials`], whose actions follow this one.
+    FetchCredentials { user: String },
     /// Close the connection, publishing `will` if there is one.
     Close(Close),
 }
@@ -190,6 +197,10 @@ pub(crate) enum CloseReason {
     KeepAliveExpired,
     /// No CONNECT within `connect_timeout` [MQTT-3.1.0-1].
     ConnectTimeout,
+    /// 5.0: an enhanced authentication exchange still unfinished when `connect_timeout` ran out.
+    AuthenticationTimeout,
+    /// 5.0: a re-authentication failed (5.0 §4.12.1): DISCONNECT 0x87 [MQTT5-4.12.1-2].
+    ReauthenticationFailed(&'static str),
     /// The socket closed or failed.
     ConnectionLost,
     /// Bytes that are not a valid packet [MQTT-4.8.0-1].
@@ -229,6 +240,10 @@ impl std::fmt::Display for CloseReason {
                 "keep-alive expired: nothing received for 1.5 x keep-alive [MQTT-3.1.2-24]",
             ),
             Self::ConnectTimeout => f.write_str("no CONNECT within connect_timeout [MQTT-3.1.0-1]"),
+            Self::AuthenticationTimeout => {
+                f.write_str("enhanced authentication unfinished within connect_timeout")
+            }
+            Self::ReauthenticationFailed(why) => write!(f, "re-authentication failed: {why}"),
             Self::ConnectionLost => f.write_str("connection lost"),
             Self::Malformed(error) => write!(f, "{error}"),
             Self::ProtocolViolation(what) => write!(f, "protocol violation: {what}"),
@@ -257,6 +272,9 @@ impl std::fmt::Display for CloseReason {
 enum Phase {
     /// Expecting CONNECT, until the deadline.
     AwaitingConnect { deadline: Instant },
+    /// 5.0: CONNECT named an Authentication Method; expecting the client's AUTH packets until
+    /// the same deadline, which covers the whole exchange (`protocol/auth.rs`).
+    Authenticating { deadline: Instant },
     /// CONNECT accepted: any packet a client may send.
     Connected,
     /// Nothing more is processed [MQTT-3.1.4-5].
@@ -277,6 +295,9 @@ pub(crate) struct ProtocolMachine {
     settings: Settings,
     /// What a 5.0 connection keeps (topic aliases, the Session Expiry Interval); `None` at 3.x.
     mqtt5: Option<v5::Mqtt5State>,
+    /// 5.0 enhanced authentication: the method, the exchange under way, what CONNECT asked for
+    /// until it succeeds; `None` when CONNECT named no Authentication Method.
+    auth: Option<Box<auth::Enhanced>>,
 }
 
 impl ProtocolMachine {
@@ -304,6 +325,7 @@ impl ProtocolMachine {
             connection_id,
             settings,
             mqtt5: None,
+            auth: None,
         }
     }
 
@@ -328,7 +350,9 @@ impl ProtocolMachine {
     /// When [`tick`](Self::tick) must next be called, if ever.
     pub(crate) fn deadline(&self) -> Option<Instant> {
         match self.phase {
-            Phase::AwaitingConnect { deadline } => Some(deadline),
+            Phase::AwaitingConnect { deadline } | Phase::Authenticating { deadline } => {
+                Some(deadline)
+            }
             Phase::Connected => self.silence_limit.map(|limit| self.last_received + limit),
             Phase::Closed => None,
         }
@@ -348,6 +372,9 @@ impl ProtocolMachine {
         match self.phase {
             Phase::AwaitingConnect { deadline } if now >= deadline => {
                 self.close(CloseReason::ConnectTimeout)
+            }
+            Phase::Authenticating { deadline } if now >= deadline => {
+                self.close(CloseReason::AuthenticationTimeout)
             }
             Phase::Connected if self.deadline().is_some_and(|deadline| now >= deadline) => {
                 self.close(CloseReason::KeepAliveExpired)
@@ -422,6 +449,10 @@ impl ProtocolMachine {
             (Phase::AwaitingConnect { .. }, Packet::Connect(connect)) => self.connect(&connect),
             (Phase::AwaitingConnect { .. }, _) => self.close(CloseReason::ProtocolViolation(
                 "first packet is not CONNECT [MQTT-3.1.0-1]",
+            )),
+            // Only a 5.0 CONNECT starts an enhanced authentication; not reached at 3.x.
+            (Phase::Authenticating { .. }, _) => self.close(CloseReason::ProtocolViolation(
+                "a 3.x packet during a 5.0 enhanced authentication",
             )),
             (Phase::Connected, Packet::Connect(_)) => self.close(CloseReason::ProtocolViolation(
                 "second CONNECT [MQTT-3.1.0-2]",
@@ -556,6 +587,7 @@ impl ProtocolMachine {
             password: connect.password.map(|password| Password(password.to_vec())),
             bridge: connect.bridge,
             trusted: false,
+            authenticated: None,
         })]
     }
 

@@ -573,6 +573,17 @@ impl Connection {
                 );
                 ControlFlow::Continue(())
             }
+            Action::FetchCredentials { user } => {
+                // The lookup and the random nonce the sans-I/O machine asked for; no lock is
+                // held while a registered store runs.
+                let credentials = router.security().scram_credentials(&user, self.listener);
+                let actions = match mqtt_scram::nonce() {
+                    Ok(nonce) => self.protocol.credentials(credentials.as_ref(), &nonce),
+                    // Without a nonce the machine refuses the exchange (0x80 / DISCONNECT 0x87).
+                    Err(_) => self.protocol.credentials(credentials.as_ref(), ""),
+                };
+                self.execute(actions)
+            }
             Action::Close(close) => {
                 self.close(close);
                 ControlFlow::Break(())
@@ -740,6 +751,10 @@ impl Connection {
         };
         let authenticated = if self.trusted {
             Ok(None)
+        } else if let Some(user) = &request.authenticated {
+            // A SCRAM exchange proved who the client is (`protocol/auth.rs`): the password chain
+            // has nothing to add.
+            Ok(Some(Arc::clone(user)))
         } else {
             security.authenticate(&asked)
         };
@@ -867,7 +882,11 @@ impl Connection {
                 request.clean_session
             },
             keep_alive: request.keep_alive,
-            user_name: request.user_name.as_deref(),
+            // The SCRAM user name when the client authenticated with SCRAM and sent none.
+            user_name: request
+                .user_name
+                .as_deref()
+                .or(request.authenticated.as_deref()),
         });
         for hooks in security.hooks() {
             hooks.on_connect(&client);
@@ -930,6 +949,7 @@ impl Connection {
             _ if shutting_down => DisconnectReason::Shutdown,
             CloseReason::Disconnect => DisconnectReason::Disconnect,
             CloseReason::KeepAliveExpired => DisconnectReason::KeepAliveExpired,
+            CloseReason::ReauthenticationFailed(_) => DisconnectReason::NotAuthorised,
             CloseReason::Malformed(_)
             | CloseReason::ProtocolViolation(_)
             | CloseReason::TopicAliasInvalid
@@ -940,6 +960,7 @@ impl Connection {
             CloseReason::ConnectionLost
             | CloseReason::QueueFull(_)
             | CloseReason::ConnectTimeout
+            | CloseReason::AuthenticationTimeout
             | CloseReason::Refused(..)
             | CloseReason::Refused5(..) => DisconnectReason::ConnectionLost,
         };
@@ -965,6 +986,7 @@ impl Connection {
                 DisconnectReason::Disconnect => Some(logging::lines::Ended::Disconnect),
                 DisconnectReason::KeepAliveExpired => Some(logging::lines::Ended::KeepAlive),
                 DisconnectReason::ProtocolError => Some(logging::lines::Ended::ProtocolError),
+                DisconnectReason::NotAuthorised => Some(logging::lines::Ended::NotAuthorised),
                 DisconnectReason::ConnectionLost => Some(logging::lines::Ended::Lost),
                 DisconnectReason::Shutdown => None,
             };

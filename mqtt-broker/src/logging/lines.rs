@@ -77,6 +77,8 @@ pub(crate) enum Ended {
     ProtocolError,
     /// The socket closed or failed.
     Lost,
+    /// A 5.0 re-authentication failed.
+    NotAuthorised,
 }
 
 /// `Client c1 disconnected.` and its siblings.
@@ -92,6 +94,7 @@ fn disconnected_line(client_id: &str, ended: Ended) -> String {
         Ended::KeepAlive => format!("Client {client_id} has exceeded timeout, disconnecting."),
         Ended::ProtocolError => format!("Client {client_id} disconnected due to protocol error."),
         Ended::Lost => format!("Client {client_id} closed its connection."),
+        Ended::NotAuthorised => format!("Client {client_id} disconnected, not authorised."),
     }
 }
 

@@ -90,6 +90,9 @@ pub(crate) enum OutPacket {
     /// client's Maximum Packet Size [MQTT5-3.14.2-3]. Nothing at 3.1.1, which has no server
     /// DISCONNECT ([V5-DIFF-18]).
     Disconnect(ReasonCode, Option<Box<str>>),
+    /// 5.0: a step of an enhanced authentication exchange (5.0 §4.12). Nothing at 3.1.1, which has
+    /// no AUTH.
+    Auth(Box<Auth5>),
 }
 
 /// How a 5.0 PUBLISH names its topic toward a client that accepts Topic Aliases (the writer's
@@ -101,6 +104,16 @@ pub(crate) enum AliasUse {
     /// The alias alone, with an empty topic: the client knows it from an earlier PUBLISH on this
     /// connection.
     Reuse(u16),
+}
+
+/// A 5.0 AUTH from the broker, owned: 0x18 Continue authentication with the method's next
+/// message [MQTT5-4.12.0-2], or 0x00 Success ending a re-authentication (5.0 §4.12.1). It always
+/// names the method of CONNECT [MQTT5-4.12.0-5].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Auth5 {
+    pub(crate) reason: ReasonCode,
+    pub(crate) method: Box<str>,
+    pub(crate) data: Box<[u8]>,
 }
 
 /// A 5.0 CONNACK, owned: Session Present, the Reason Code and the properties the broker announces
@@ -143,6 +156,11 @@ pub(crate) struct ConnAckProperties {
     pub(crate) server_keep_alive: Option<u16>,
     /// Response Information, for a client that asked for it (5.0 §4.10).
     pub(crate) response_information: Option<Box<str>>,
+    /// Authentication Method, after an enhanced authentication: the method of CONNECT
+    /// [MQTT5-4.12.0-5], and never without one [MQTT5-4.12.0-6].
+    pub(crate) authentication_method: Option<Box<str>>,
+    /// Authentication Data: the method's last message (SCRAM's server-final).
+    pub(crate) authentication_data: Option<Box<[u8]>>,
 }
 
 impl ConnAckProperties {
@@ -189,6 +207,12 @@ impl ConnAckProperties {
         }
         if let Some(value) = &self.response_information {
             out.push(Property::ResponseInformation(value));
+        }
+        if let Some(value) = &self.authentication_method {
+            out.push(Property::AuthenticationMethod(value));
+            if let Some(data) = &self.authentication_data {
+                out.push(Property::AuthenticationData(data));
+            }
         }
     }
 }
@@ -485,7 +509,7 @@ impl OutPacket {
             Self::UnsubAck5 { packet_id, .. } => Packet::UnsubAck(UnsubAck {
                 packet_id: *packet_id,
             }),
-            Self::Disconnect(..) => return Ok(0),
+            Self::Disconnect(..) | Self::Auth(_) => return Ok(0),
         };
         packet.encode(level, out)
     }
@@ -618,6 +642,16 @@ impl OutPacket {
                     properties: v5::Properties::from_slice(&properties),
                 })
             }
+            Self::Auth(auth) => {
+                properties.push(Property::AuthenticationMethod(&auth.method));
+                if !auth.data.is_empty() {
+                    properties.push(Property::AuthenticationData(&auth.data));
+                }
+                v5::Packet::Auth(v5::Auth {
+                    reason: auth.reason,
+                    properties: v5::Properties::from_slice(&properties),
+                })
+            }
         };
         packet.encode(out)
     }
@@ -643,7 +677,8 @@ impl OutPacket {
             | Self::ConnAck5(_)
             | Self::PingResp
             | Self::Encoded(_)
-            | Self::Disconnect(..) => false,
+            | Self::Disconnect(..)
+            | Self::Auth(_) => false,
         }
     }
 

@@ -67,6 +67,9 @@ pub(crate) struct OpenRequest {
     /// bridges), which is neither authenticated nor subject to the ACL, as in mosquitto. The session
     /// always says false; the connection thread knows better.
     pub(crate) trusted: bool,
+    /// The user a 5.0 enhanced authentication proved the client to be (SCRAM's user name), set
+    /// by the session once the exchange succeeded: the password chain is not asked again.
+    pub(crate) authenticated: Option<Arc<str>>,
 }
 
 /// What a 5.0 CONNECT adds to [`OpenRequest`].

@@ -21,6 +21,14 @@
 //! An explicit line always wins. A refusal by default says in the log what line to add. After a refusal the connection is closed [MQTT-3.2.2-5] with Session
 //! Present 0 [MQTT-3.2.2-4]. Passwords are never logged or kept.
 //!
+//! # SCRAM credentials (MQTT 5.0 enhanced authentication)
+//!
+//! A listener's chain also holds its sources of SCRAM-SHA-256 credentials: the registered
+//! `ScramCredentialStore`s, then the `scram_password_file`. [`Security::scram_credentials`] asks
+//! them in order; a user none of them knows gets stand-in credentials, derived from a secret drawn
+//! once per process, so that an unknown user fails at the proof exactly as a wrong password does.
+//! A client that passes is not asked for a password again (see `connection/reader.rs`).
+//!
 //! # What a client may do
 //!
 //! A listener's authorisers (the registered ones, then the `acl_file`, see `security/acl.rs`) are asked the
@@ -43,14 +51,17 @@ use std::sync::Arc;
 
 use mqtt_codec::{ConnectReturnCode, QoS};
 
+use mqtt_scram::StoredCredentials;
+
 use crate::hooks::{
-    Authentication, Authenticator, Authoriser, ClientInfo, ConnectRequest, Hooks, MessageView,
-    Permission, Plugins,
+    Authentication, Authenticator, Authoriser, ClientInfo, ConnectRequest, Hooks, Listener,
+    MessageView, Permission, Plugins, ScramCredentialStore,
 };
 use crate::message::Message;
 use crate::security::SecuritySettings;
 use crate::security::acl::{AclFile, Operation};
 use crate::security::password_file::PasswordFile;
+use crate::security::scram_file::ScramPasswordFile;
 
 /// The security in force: one chain per listener, replaced as a whole on reload.
 pub(crate) struct Security {
@@ -62,6 +73,8 @@ pub(crate) struct Security {
     checks_reads: bool,
     /// The registered hooks, called in order.
     hooks: Vec<Arc<dyn Hooks>>,
+    /// The key of the stand-in SCRAM credentials of unknown users ([`scram_secret`]).
+    scram_secret: [u8; 32],
 }
 
 impl std::fmt::Debug for Security {
@@ -79,6 +92,8 @@ impl std::fmt::Debug for Security {
 struct Chain {
     authenticators: Vec<Arc<dyn Authenticator>>,
     authorisers: Vec<Arc<dyn Authoriser>>,
+    /// Where SCRAM credentials come from: registered stores, then the `scram_password_file`.
+    scram: Vec<Arc<dyn ScramCredentialStore>>,
     /// For the log line after a (re)load.
     summary: String,
 }
@@ -115,6 +130,7 @@ pub(crate) struct Refusal {
 #[derive(Clone)]
 struct Builtins {
     passwords: Option<Arc<PasswordFile>>,
+    scram: Option<Arc<ScramPasswordFile>>,
     acl: Option<Arc<AclFile>>,
     anonymous: Arc<Anonymous>,
 }
@@ -124,6 +140,12 @@ impl Builtins {
         let passwords = match &settings.password_file {
             Some(path) => Some(Arc::new(
                 PasswordFile::load(path).map_err(|error| error.to_string())?,
+            )),
+            None => None,
+        };
+        let scram = match &settings.scram_password_file {
+            Some(path) => Some(Arc::new(
+                ScramPasswordFile::load(path).map_err(|error| error.to_string())?,
             )),
             None => None,
         };
@@ -149,6 +171,7 @@ impl Builtins {
         };
         Ok(Self {
             passwords,
+            scram,
             acl,
             anonymous: Arc::new(anonymous),
         })
@@ -185,11 +208,13 @@ impl Security {
             chains.push(Chain::new(&builtins, *use_identity, &sources.plugins));
         }
         let checks_reads = chains.iter().any(|chain| !chain.authorisers.is_empty());
+        let scram_secret = scram_secret()?;
         Ok(Self {
             chains,
             per_listener: sources.per_listener.is_some(),
             checks_reads,
             hooks: sources.plugins.hooks.clone(),
+            scram_secret,
         })
     }
 
@@ -252,6 +277,25 @@ impl Security {
         )
     }
 
+    /// The SCRAM credentials of `user` on `listener`: the first store's that knows the user, a
+    /// stand-in if none does (see the module doc), or `None` when the listener has no store at
+    /// all, which refuses the method (0x8C).
+    pub(crate) fn scram_credentials(
+        &self,
+        user: &str,
+        listener: Listener,
+    ) -> Option<StoredCredentials> {
+        let chain = self.chains.get(listener.index())?;
+        if chain.scram.is_empty() {
+            return None;
+        }
+        let found = chain
+            .scram
+            .iter()
+            .find_map(|store| store.scram_credentials(user, listener));
+        Some(found.unwrap_or_else(|| StoredCredentials::unknown_user(user, &self.scram_secret)))
+    }
+
     /// Whether the client may publish `message` [MQTT-3.3.5-2].
     pub(crate) fn may_publish(&self, client: &ClientInfo, message: &Message) -> bool {
         let view = MessageView::new(message);
@@ -285,6 +329,21 @@ impl Security {
     }
 }
 
+/// The key of the stand-in SCRAM credentials of unknown users: random, never shown, and drawn once
+/// per process, so that a reload does not change an unknown user's salt (a salt that changed on
+/// `SIGHUP` while real users' stayed put would tell the two apart).
+fn scram_secret() -> Result<[u8; 32], String> {
+    static SECRET: std::sync::OnceLock<[u8; 32]> = std::sync::OnceLock::new();
+    if let Some(secret) = SECRET.get() {
+        return Ok(*secret);
+    }
+    let mut drawn = [0; 32];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut drawn)
+        .map_err(|_| "the system's random number generator failed".to_owned())?;
+    // Two first loads at once keep whichever was set first.
+    Ok(*SECRET.get_or_init(|| drawn))
+}
+
 impl Chain {
     fn new(builtins: &Builtins, use_identity: bool, plugins: &Plugins) -> Self {
         let mut authenticators: Vec<Arc<dyn Authenticator>> = Vec::new();
@@ -296,12 +355,16 @@ impl Chain {
             authenticators.push(Arc::clone(passwords) as Arc<dyn Authenticator>);
         }
         authenticators.push(Arc::clone(&builtins.anonymous) as Arc<dyn Authenticator>);
+        let mut scram = plugins.scram.clone();
+        if let Some(file) = &builtins.scram {
+            scram.push(Arc::clone(file) as Arc<dyn ScramCredentialStore>);
+        }
         let mut authorisers: Vec<Arc<dyn Authoriser>> = plugins.authorisers.clone();
         if let Some(acl) = &builtins.acl {
             authorisers.push(Arc::clone(acl) as Arc<dyn Authoriser>);
         }
         let summary = format!(
-            "{}{}, {}, anonymous clients {}",
+            "{}{}{}, {}, anonymous clients {}",
             builtins
                 .passwords
                 .as_ref()
@@ -311,6 +374,17 @@ impl Chain {
             match plugins.authenticators.len() {
                 0 => String::new(),
                 n => format!(" and {n} registered authenticators"),
+            },
+            match (&builtins.scram, plugins.scram.len()) {
+                (None, 0) => String::new(),
+                (Some(file), 0) => format!(", {} SCRAM users", file.len()),
+                (None, n) => format!(", {n} registered SCRAM stores"),
+                (Some(file), n) => {
+                    format!(
+                        ", {n} registered SCRAM stores and {} SCRAM users",
+                        file.len()
+                    )
+                }
             },
             match (builtins.acl.is_some(), plugins.authorisers.len()) {
                 (true, 0) => "ACL file loaded".to_owned(),
@@ -327,6 +401,7 @@ impl Chain {
         Self {
             authenticators,
             authorisers,
+            scram,
             summary,
         }
     }
@@ -458,6 +533,7 @@ mod tests {
             per_listener: chains.len() > 1,
             chains,
             hooks: Vec::new(),
+            scram_secret: [7; 32],
         }
     }
 
@@ -467,6 +543,7 @@ mod tests {
         let passwords = PasswordFile::parse(&line, "p").expect("parses");
         Builtins {
             passwords: Some(Arc::new(passwords)),
+            scram: None,
             acl: None,
             anonymous: Arc::new(Anonymous {
                 allowed: allow_anonymous.unwrap_or(false),
@@ -669,5 +746,57 @@ mod tests {
             ..restored
         };
         assert!(security.may_receive(&on_first, &message("b/1")));
+    }
+
+    /// SCRAM credentials: registered stores first, then the file; a stand-in (the same each
+    /// time) for a user nobody knows; nothing at all on a listener without a source.
+    #[test]
+    fn scram_credentials_come_from_stores_then_the_file_with_a_stand_in_for_strangers() {
+        struct Bob(StoredCredentials);
+        impl ScramCredentialStore for Bob {
+            fn scram_credentials(&self, user: &str, _: Listener) -> Option<StoredCredentials> {
+                (user == "bob" || user == "alice").then(|| self.0.clone())
+            }
+        }
+        let none = security(&[with_alice(None)], false, &Plugins::default());
+        assert_eq!(none.scram_credentials("alice", listener(0)), None);
+        let line = crate::security::scram_file::scram_line("alice", "pw", 4096).expect("random");
+        let file = ScramPasswordFile::parse(&line, "s").expect("parses");
+        let alice = file
+            .scram_credentials("alice", listener(0))
+            .expect("in the file");
+        let builtins = Builtins {
+            scram: Some(Arc::new(file)),
+            ..with_alice(None)
+        };
+        let from_file = security(std::slice::from_ref(&builtins), false, &Plugins::default());
+        assert_eq!(
+            from_file.scram_credentials("alice", listener(0)),
+            Some(alice)
+        );
+        let stranger = from_file.scram_credentials("mallory", listener(0));
+        assert!(stranger.is_some());
+        assert_eq!(
+            stranger,
+            from_file.scram_credentials("mallory", listener(0))
+        );
+        let bob = StoredCredentials::generate("bob's", 4096).expect("random");
+        let plugins = Plugins {
+            scram: vec![Arc::new(Bob(bob.clone()))],
+            ..Plugins::default()
+        };
+        let both = security(&[builtins], false, &plugins);
+        assert_eq!(both.scram_credentials("alice", listener(0)), Some(bob));
+        assert_eq!(
+            both.scram_credentials("alice", listener(5)),
+            None,
+            "no such listener"
+        );
+    }
+
+    /// The stand-in of an unknown user is the same after a reload, as a real user's salt is.
+    #[test]
+    fn the_stand_in_secret_survives_reloads() {
+        assert_eq!(scram_secret(), scram_secret());
     }
 }

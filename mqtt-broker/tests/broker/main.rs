@@ -13,6 +13,7 @@ mod client;
 mod config;
 mod connect;
 mod deep;
+mod enhanced_auth;
 mod hooks;
 mod keepalive;
 mod limits;

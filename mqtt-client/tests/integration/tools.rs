@@ -655,3 +655,37 @@ fn random_filter_at_its_extremes() {
     let (status, output) = wait(none);
     assert_eq!((status.code(), output.as_str()), (Some(27), ""));
 }
+
+/// `mqtt-pub -D connect authentication-method SCRAM-SHA-256 -u -P` authenticates with SCRAM against
+/// our broker (mosquitto has no SCRAM): accepted with the right password, refused (exit status
+/// not 0) with a wrong one. Always our broker, whatever `MQTT_CLIENT_TEST_BROKER` says.
+#[test]
+fn pub_authenticates_with_scram_sha_256() {
+    let dir = crate::support::TempDir::new("scram");
+    let file = dir.path().join("scram");
+    let line = mqtt_broker::scram_line("sensor", "pencil", 4096).expect("random works");
+    std::fs::write(&file, format!("{line}\n")).expect("writing the SCRAM file");
+    let port = free_port();
+    let broker = mqtt_broker::Broker::start(mqtt_broker::Config {
+        listeners: vec![std::net::SocketAddr::from(([127, 0, 0, 1], port)).into()],
+        scram_password_file: Some(file),
+        allow_anonymous: Some(false),
+        ..mqtt_broker::Config::default()
+    })
+    .expect("starting our broker");
+    let run = |password: &str| {
+        let child = tool("mqtt-pub")
+            .args(["-p", &port.to_string(), "-t", "scram/t", "-m", "hi"])
+            .args(["-u", "sensor", "-P", password])
+            .args(["-D", "connect", "authentication-method", "SCRAM-SHA-256"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map(Running::from)
+            .expect("starting mqtt-pub");
+        wait(child).0
+    };
+    assert!(run("pencil").success());
+    assert!(!run("crayon").success());
+    broker.shutdown();
+}

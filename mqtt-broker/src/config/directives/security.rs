@@ -1,4 +1,5 @@
-//! Who may connect: `per_listener_settings`, `password_file`, `acl_file`, `allow_anonymous`, and the
+//! Who may connect: `per_listener_settings`, `password_file`, `scram_password_file`, `acl_file`,
+//! `allow_anonymous`, and the
 //! client identifier rules `allow_zero_length_clientid`, `auto_id_prefix` and `clientid_prefixes`.
 
 use super::super::{Parser, boolean};
@@ -11,13 +12,13 @@ pub(in crate::config) fn directive(
     let result = match name {
         "per_listener_settings" => match &parser.first_security_line {
             Some(place) => Err(format!(
-                "`per_listener_settings` must come before `password_file`, `acl_file` and \
-                 `allow_anonymous` ({}:{})",
+                "`per_listener_settings` must come before `password_file`, \
+                 `scram_password_file`, `acl_file` and `allow_anonymous` ({}:{})",
                 place.file, place.line
             )),
             None => boolean(name, value).map(|on| parser.config.per_listener_settings = on),
         },
-        "password_file" | "acl_file" | "allow_anonymous" => {
+        "password_file" | "scram_password_file" | "acl_file" | "allow_anonymous" => {
             let place = parser.place.clone();
             parser.first_security_line.get_or_insert(place.clone());
             let settings = if !parser.config.per_listener_settings {
@@ -34,6 +35,7 @@ pub(in crate::config) fn directive(
                     let mut global = parser.config.security_settings();
                     set(&mut global, name, value).map(|()| {
                         parser.config.password_file = global.password_file;
+                        parser.config.scram_password_file = global.scram_password_file;
                         parser.config.acl_file = global.acl_file;
                         parser.config.allow_anonymous = global.allow_anonymous;
                     })
@@ -62,7 +64,7 @@ pub(in crate::config) fn directive(
     Some(result)
 }
 
-/// Sets one of `password_file`, `acl_file`, `allow_anonymous`.
+/// Sets one of `password_file`, `scram_password_file`, `acl_file`, `allow_anonymous`.
 fn set(
     settings: &mut super::super::SecuritySettings,
     name: &str,
@@ -70,6 +72,7 @@ fn set(
 ) -> Result<(), String> {
     match name {
         "password_file" => settings.password_file = Some(value.into()),
+        "scram_password_file" => settings.scram_password_file = Some(value.into()),
         "acl_file" => settings.acl_file = Some(value.into()),
         _ => settings.allow_anonymous = Some(boolean(name, value)?),
     }

@@ -15,9 +15,11 @@
 //! carries the reason as a Reason String when it fits the client's Maximum Packet Size
 //! [MQTT5-3.14.2-3]; so does a refusing CONNACK [MQTT5-3.2.2-19].
 //!
-//! What it does not do: enhanced authentication (a CONNECT with an Authentication Method is
-//! refused, 0x8C); wait out a Will Delay Interval (it says how long, [`ProtocolMachine::will_delay`],
-//! and the reader waits).
+//! Enhanced authentication (an Authentication Method in CONNECT, then AUTH packets) is in
+//! `protocol/auth.rs`; this file hands the CONNECT over to it and AUTH packets with it.
+//!
+//! What it does not do: wait out a Will Delay Interval (it says how long,
+//! [`ProtocolMachine::will_delay`], and the reader waits).
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -31,6 +33,16 @@ use crate::message::Message;
 use crate::routing::outbound::{ConnAck5, ConnAckProperties, OutPacket};
 
 pub(crate) use crate::subscription_options::SubscriptionOptions5;
+
+/// A CONNECT that passed every check, waiting for nothing but, when it named an Authentication
+/// Method, the end of its exchange: what [`ProtocolMachine::accept5`] needs.
+#[derive(Debug)]
+pub(super) struct Accepted {
+    pub(super) request: OpenRequest,
+    /// The Will; armed only on acceptance, so that a client refused mid-exchange leaves none.
+    pub(super) will: Option<Message>,
+    pub(super) silence_limit: Option<Duration>,
+}
 
 /// What a 5.0 connection keeps beyond the 3.1.1 state.
 #[derive(Debug, Default)]
@@ -117,8 +129,10 @@ pub(super) fn disconnect_reason(reason: &CloseReason) -> Option<ReasonCode> {
         CloseReason::OverLimit(_) => Some(ReasonCode::TOPIC_NAME_INVALID),
         CloseReason::RetainUnavailable => Some(ReasonCode::RETAIN_NOT_SUPPORTED),
         CloseReason::ReceiveMaximumExceeded(_) => Some(ReasonCode::RECEIVE_MAXIMUM_EXCEEDED),
+        CloseReason::ReauthenticationFailed(_) => Some(ReasonCode::NOT_AUTHORIZED), // [MQTT5-4.12.1-2]
         CloseReason::Disconnect
         | CloseReason::ConnectTimeout
+        | CloseReason::AuthenticationTimeout
         | CloseReason::ConnectionLost
         | CloseReason::Refused(..)
         | CloseReason::Refused5(..) => None,
@@ -148,6 +162,17 @@ impl ProtocolMachine {
             (Phase::AwaitingConnect { .. }, _) => self.close(CloseReason::ProtocolViolation(
                 "first packet is not CONNECT [MQTT5-3.1.0-1]",
             )),
+            (Phase::Authenticating { .. }, v5::Packet::Auth(auth)) => {
+                self.auth_before_connack(&auth)
+            }
+            // The client may give up at any point of the exchange (5.0 §4.12).
+            (Phase::Authenticating { .. }, v5::Packet::Disconnect(_)) => {
+                self.close(CloseReason::Disconnect)
+            }
+            (Phase::Authenticating { .. }, _) => self.refuse5(
+                ReasonCode::PROTOCOL_ERROR,
+                "a packet other than AUTH during enhanced authentication [MQTT5-4.12.0-3]",
+            ),
             (Phase::Connected, v5::Packet::Connect(_)) => self.close(
                 CloseReason::ProtocolViolation("second CONNECT [MQTT5-3.1.0-2]"),
             ),
@@ -213,11 +238,7 @@ impl ProtocolMachine {
                 return actions.push(Action::Send(OutPacket::PingResp));
             }
             (Phase::Connected, v5::Packet::Disconnect(disconnect)) => self.disconnect5(&disconnect),
-            // No Authentication Method was accepted at CONNECT, so no AUTH may follow
-            // [MQTT5-4.12.0-7]: a Protocol Error.
-            (Phase::Connected, v5::Packet::Auth(_)) => self.close(CloseReason::ProtocolViolation(
-                "AUTH without an Authentication Method at CONNECT [MQTT5-4.12.0-7]",
-            )),
+            (Phase::Connected, v5::Packet::Auth(auth)) => self.auth_after_connack(&auth),
             (
                 Phase::Connected,
                 v5::Packet::ConnAck(_)
@@ -236,7 +257,7 @@ impl ProtocolMachine {
     /// [MQTT5-4.13.1-1]. Closed either way [MQTT5-4.13.2-1].
     pub(super) fn malformed5(&mut self, error: DecodeError) -> Vec<Action> {
         let mut actions = Vec::new();
-        if let Phase::AwaitingConnect { .. } = self.phase {
+        if let Phase::AwaitingConnect { .. } | Phase::Authenticating { .. } = self.phase {
             let code = allowed_or_protocol_error(error.reason_code(), PacketType::ConnAck);
             actions.push(connack5(code, ConnAckProperties::default()));
         }
@@ -259,11 +280,13 @@ impl ProtocolMachine {
             // Known before any refusal, whose CONNACK it bounds [MQTT5-3.2.2-19].
             state.peer_maximum_packet_size = peer_maximum_packet_size;
         }
-        if properties.authentication_method().is_some() {
-            // No enhanced authentication method is offered [MQTT5-4.12.0-1].
+        if let Some(method) = properties.authentication_method()
+            && method != mqtt_scram::METHOD
+        {
+            // SCRAM-SHA-256 is the one method offered [MQTT5-4.12.0-1].
             return self.refuse5(
                 ReasonCode::BAD_AUTHENTICATION_METHOD,
-                "enhanced authentication is not supported",
+                "an Authentication Method other than SCRAM-SHA-256 [MQTT5-4.12.0-1]",
             );
         }
         let mut connack = ConnAckProperties::default();
@@ -338,15 +361,14 @@ impl ProtocolMachine {
             receive_maximum,
             awaiting_release: HashSet::new(),
         });
-        self.phase = Phase::Connected;
-        self.silence_limit =
+        let silence_limit =
             (keep_alive != 0).then(|| Duration::from_millis(u64::from(keep_alive) * 1500)); // [MQTT5-3.1.2-22]
         // [MQTT5-3.1.2-7]; its Will Delay Interval is applied by the reader (`will_delay`).
-        self.will = connect
+        let will = connect
             .will
             .as_ref()
             .map(|will| Message::from_will5(will, now));
-        vec![Action::Open(OpenRequest {
+        let request = OpenRequest {
             client_id,
             assigned,
             clean_session: session_expiry == 0, // [MQTT5-3.1.2-23]
@@ -364,7 +386,28 @@ impl ProtocolMachine {
             password: connect.password.map(|password| Password(password.to_vec())),
             bridge: connect.bridge,
             trusted: false,
-        })]
+            authenticated: None,
+        };
+        let accepted = Accepted {
+            request,
+            will,
+            silence_limit,
+        };
+        match properties.authentication_method() {
+            Some(method) => {
+                self.begin_authentication(method, properties.authentication_data(), accepted)
+            }
+            None => self.accept5(accepted),
+        }
+    }
+
+    /// The CONNECT is accepted (after its enhanced authentication, if it had one): the
+    /// connection is live, its Will armed, its session opened.
+    pub(super) fn accept5(&mut self, accepted: Accepted) -> Vec<Action> {
+        self.phase = Phase::Connected;
+        self.silence_limit = accepted.silence_limit;
+        self.will = accepted.will;
+        vec![Action::Open(accepted.request)]
     }
 
     fn publish5(&mut self, publish: &v5::Publish<'_>, now: Instant, actions: &mut Vec<Action>) {
@@ -479,7 +522,7 @@ impl ProtocolMachine {
 
     /// CONNACK with a failure code and close [MQTT5-3.2.2-6] [MQTT5-3.2.2-7], saying why in a
     /// Reason String when it fits the client's Maximum Packet Size [MQTT5-3.2.2-19].
-    fn refuse5(&mut self, code: ReasonCode, why: &'static str) -> Vec<Action> {
+    pub(super) fn refuse5(&mut self, code: ReasonCode, why: &'static str) -> Vec<Action> {
         let explained = ConnAckProperties {
             reason_string: Some(why.into()),
             ..ConnAckProperties::default()

@@ -201,7 +201,22 @@ impl Connection {
             }
             (None, None) => {}
         }
+        // `-D connect authentication-method SCRAM-SHA-256`: -u and -P feed the exchange, and the
+        // password stays out of CONNECT, which is the point of SCRAM.
+        let scram = self
+            .v5
+            .as_ref()
+            .and_then(|v5| v5.properties.authentication.as_ref())
+            .is_some_and(|(method, _)| method == mqtt_scram::METHOD);
         match (&username, &pw) {
+            (Some(user), Some(pw)) if scram => {
+                let scram = mqtt_client::Scram::new(user.clone(), pw.clone())
+                    .map_err(|error| error.to_string())?;
+                builder = builder.authenticator(std::sync::Arc::new(scram));
+            }
+            _ if scram => {
+                return Err("authentication-method SCRAM-SHA-256 needs -u and -P".into());
+            }
             (Some(user), pw) => {
                 builder = builder.credentials(user.clone(), pw.clone().map(String::into_bytes));
             }
@@ -255,7 +270,8 @@ impl Connection {
 
     /// The 5.0 part of [`connect_options`](Self::connect_options): the CONNECT, will and
     /// DISCONNECT properties of `-D`, the session expiry of `-x` (or of `-c`: a session that never
-    /// expires, as mosquitto's tools ask for), and `-D connect authentication-method`.
+    /// expires, as mosquitto's tools ask for), and `-D connect authentication-method` (but for
+    /// SCRAM-SHA-256, whose authenticator `connect_options` makes from -u and -P).
     fn mqtt5_options(
         &self,
         mut builder: mqtt_client::ConnectOptionsBuilder,
@@ -285,6 +301,13 @@ impl Connection {
         if let Some((method, data)) = &v5.properties.authentication {
             if method.is_empty() {
                 return Err("authentication-data needs an authentication-method".into());
+            }
+            if method == mqtt_scram::METHOD {
+                // The Scram authenticator of `connect_options` computes every message.
+                if data.is_some() {
+                    return Err("SCRAM-SHA-256 computes its own authentication-data".into());
+                }
+                return Ok(builder);
             }
             builder = builder.authenticator(mqtt5::FixedAuthentication::shared(
                 method.clone(),

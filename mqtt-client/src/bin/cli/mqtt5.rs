@@ -10,7 +10,8 @@
 //! Differences from mosquitto: a number that does not parse is refused (mosquitto reads it as 0);
 //! `-D publish topic-alias` is accepted and ignored (the client picks its own aliases, within the
 //! server's maximum); `authentication-method` starts an exchange that fails if the server sends a
-//! challenge (the tools cannot answer one).
+//! challenge (the tools cannot answer one), except `authentication-method SCRAM-SHA-256`, which
+//! runs SCRAM with -u and -P (`connection.rs`), the password never sent.
 
 use std::sync::Arc;
 

@@ -309,3 +309,49 @@ fn exit_codes_are_mosquittos() {
     assert_eq!(exit_code(&Error::NotConnected), 1);
     assert_eq!(Failure::Timeout.exit_code(), EXIT_TIMEOUT);
 }
+
+/// `-D connect authentication-method SCRAM-SHA-256` turns -u and -P into the Scram authenticator:
+/// the password is not put in CONNECT, and both are required.
+#[test]
+fn scram_takes_the_user_name_and_password_out_of_connect() {
+    let args = parse_pub(&[
+        "-t",
+        "t",
+        "-n",
+        "-u",
+        "sensor",
+        "-P",
+        "pencil",
+        "-D",
+        "connect",
+        "authentication-method",
+        "SCRAM-SHA-256",
+    ])
+    .expect("valid");
+    let options = args
+        .connection()
+        .connect_options()
+        .expect("valid")
+        .build()
+        .expect("valid");
+    let shown = format!("{options:?}");
+    assert!(
+        shown.contains("Authenticator(\"SCRAM-SHA-256\")"),
+        "{shown}"
+    );
+    assert!(!shown.contains("pencil"), "{shown}");
+    for missing in [&["-u", "sensor"][..], &["-P", "pencil"][..], &[][..]] {
+        let mut argv = vec![
+            "-t",
+            "t",
+            "-n",
+            "-D",
+            "connect",
+            "authentication-method",
+            "SCRAM-SHA-256",
+        ];
+        argv.extend_from_slice(missing);
+        let args = parse_pub(&argv).expect("parses");
+        assert!(args.connection().connect_options().is_err(), "{missing:?}");
+    }
+}
