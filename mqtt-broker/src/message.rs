@@ -53,6 +53,17 @@ pub(crate) struct Message {
     /// For one delivery to a 5.0 subscriber: the Subscription Identifiers of its matching
     /// subscriptions [MQTT5-3.3.4-3] [MQTT5-3.3.4-4]. `None` for every other message.
     pub(crate) subscription_ids: Option<Arc<[u32]>>,
+    /// For a retained message, the client that published it, so that `check_retain_source` can
+    /// ask whether it may still publish there before the message goes to a new subscriber.
+    /// `None` for deliveries, and for what the broker itself (or a bridge) retained.
+    pub(crate) source: Option<Arc<Source>>,
+}
+
+/// Who published a retained message: what the ACL needs to ask about its publisher later.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Source {
+    pub(crate) client_id: Arc<str>,
+    pub(crate) user_name: Option<Arc<str>>,
 }
 
 /// The properties of a 5.0 PUBLISH (or Will) that the broker forwards to subscribers as it received
@@ -149,6 +160,7 @@ impl Message {
             shared: None,
             properties: None,
             subscription_ids: None,
+            source: None,
         }
     }
 
@@ -220,6 +232,7 @@ impl Message {
             shared: None,
             properties: self.properties.clone(),
             subscription_ids: None,
+            source: None,
         }
     }
 }

@@ -11,8 +11,9 @@
 //!                 bytes, QoS and flags as one byte, packet identifiers as u16 LE
 //! ```
 //!
-//! A message's 5.0 properties follow its payload when bit 3 of its flags byte is set, and its
-//! Subscription Identifiers (u8 count, u32 LE each) after them when bit 4 is; 5.0
+//! A message's 5.0 properties follow its payload when bit 3 of its flags byte is set, its
+//! Subscription Identifiers (u8 count, u32 LE each) after them when bit 4 is, and a retained
+//! message's publisher (client id, then u8 0 or 1 and the user name) last when bit 5 is; 5.0
 //! subscription options and a 5.0 session's Session Expiry Interval have records of their own
 //! (kinds 17 and 18), so that logs written before 5.0 read as they did.
 //!
@@ -35,7 +36,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use mqtt_codec::v5::RetainHandling;
 use mqtt_codec::{PacketId, QoS};
 
-use crate::message::{Message, MessageProperties};
+use crate::message::{Message, MessageProperties, Source};
 use crate::subscription_options::SubscriptionOptions5;
 
 /// A change to the durable state. Session records name the session by client id.
@@ -451,11 +452,13 @@ fn put_message(out: &mut Vec<u8>, message: &Message) {
     put_str(out, &message.topic);
     let properties = message.properties.as_deref();
     let ids = message.subscription_ids.as_deref();
+    let source = message.source.as_deref();
     out.push(
         message.qos.bits()
             | u8::from(message.retain) << 2
             | u8::from(properties.is_some()) << 3
-            | u8::from(ids.is_some()) << 4,
+            | u8::from(ids.is_some()) << 4
+            | u8::from(source.is_some()) << 5,
     );
     let len = u32::try_from(message.payload.len()).unwrap_or(u32::MAX);
     out.extend_from_slice(&len.to_le_bytes());
@@ -468,6 +471,16 @@ fn put_message(out: &mut Vec<u8>, message: &Message) {
         out.push(count);
         for id in ids.iter().take(usize::from(count)) {
             out.extend_from_slice(&id.to_le_bytes());
+        }
+    }
+    if let Some(source) = source {
+        put_str(out, &source.client_id);
+        match &source.user_name {
+            Some(user) => {
+                out.push(1);
+                put_str(out, user);
+            }
+            None => out.push(0),
         }
     }
 }
@@ -580,6 +593,18 @@ impl<'a> Reader<'a> {
         if flags & 16 != 0 {
             let ids: Option<Vec<u32>> = (0..self.u8()?).map(|_| self.u32()).collect();
             message.subscription_ids = Some(ids?.into());
+        }
+        if flags & 32 != 0 {
+            let client_id = self.str()?.into();
+            let user_name = match self.u8()? {
+                0 => None,
+                1 => Some(self.str()?.into()),
+                _ => return None,
+            };
+            message.source = Some(Arc::new(Source {
+                client_id,
+                user_name,
+            }));
         }
         Some(message)
     }
@@ -748,8 +773,18 @@ mod tests {
         let id = PacketId::new(513).unwrap_or(PacketId::MIN);
         let c: Arc<str> = "client".into();
         let message = Message::new("a/b", b"payload", QoS::ExactlyOnce, true);
+        let with_source = |user_name: Option<&str>| {
+            let mut retained = message.clone();
+            retained.source = Some(Arc::new(Source {
+                client_id: "publisher".into(),
+                user_name: user_name.map(Arc::from),
+            }));
+            retained
+        };
         for record in [
             Record::Retain(message.clone()),
+            Record::Retain(with_source(Some("alice"))),
+            Record::Retain(with_source(None)),
             Record::Session {
                 client_id: c.clone(),
                 user: Some("u".into()),

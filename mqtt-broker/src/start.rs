@@ -127,6 +127,7 @@ impl Broker {
                 let mut router = Router::new(limits, security, store.clone(), restored);
                 router.expire_persistent_sessions_after(config.persistent_client_expiration);
                 router.upgrade_outgoing_qos(config.upgrade_outgoing_qos);
+                router.check_retain_source(config.check_retain_source);
                 Arc::new(router)
             },
             settings,

@@ -118,6 +118,10 @@ pub struct Config {
     /// lower one (`upgrade_outgoing_qos`, default false). Non-standard: the protocol delivers at
     /// the lower of the two [MQTT-3.8.4-6]; mosquitto offers it for subscribers that need QoS 1.
     pub upgrade_outgoing_qos: bool,
+    /// Whether a retained message goes to a new subscriber only while its publisher may still
+    /// publish to its topic (`check_retain_source`, default true as in mosquitto): an ACL changed
+    /// on SIGHUP, or a user removed, takes back what that publisher retained.
+    pub check_retain_source: bool,
     /// How often `$SYS` topics are refreshed (`sys_interval`, default 10 s; zero disables them).
     pub sys_interval: Duration,
     /// The most clients connected at once (`max_connections`, default `None`, written -1: as many as
@@ -211,6 +215,7 @@ impl Default for Config {
             memory_limit: 0,
             retain_available: true,
             upgrade_outgoing_qos: false,
+            check_retain_source: true,
             sys_interval: Duration::from_secs(10),
             max_connections: None,
             connect_timeout: Duration::from_secs(10),

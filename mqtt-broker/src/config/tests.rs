@@ -417,7 +417,6 @@ fn unsupported_mosquitto_directives_are_refused_by_name() {
         "plugin_opt_x",
         "auth_opt_db",
         "psk_file",
-        "check_retain_source",
         "mount_point",
     ] {
         let error = Config::parse(&format!("{name} 1\n"), "u.conf").expect_err(name);

@@ -81,10 +81,6 @@ pub(super) const UNSUPPORTED: &[(&str, &str)] = &[
         "the WebSocket handshake's header size limit is fixed (transport/websocket.rs)",
     ),
     (
-        "check_retain_source",
-        "retained messages are not re-checked against their publisher's current ACL",
-    ),
-    (
         "enable_control_api",
         "there is no $CONTROL API; manage users with mqtt-passwd and the ACL file",
     ),

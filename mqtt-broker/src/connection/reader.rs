@@ -48,6 +48,7 @@ use crate::hooks::{
 use crate::logging;
 use crate::memory_limit::MemoryLimit;
 use crate::message::Message;
+use crate::message::Source;
 use crate::metrics::Metrics;
 use crate::routing::outbound::{
     ConnAck5, ConnAckProperties, OutPacket, Outbound, WriterTx, connack_reason, writer_channel,
@@ -363,6 +364,7 @@ impl Connection {
                 self.open(&request)
             }
             Action::Publish(message) => {
+                let message = self.with_source(message);
                 self.within_topic_levels(&message)?;
                 self.within_memory_limit(Some(message.payload.len()))?;
                 if self.may_publish(&message)
@@ -376,6 +378,7 @@ impl Connection {
                 ControlFlow::Continue(())
             }
             Action::PublishAcked { packet_id, message } => {
+                let message = message.map(|message| self.with_source(message));
                 if let Some(message) = &message {
                     self.within_topic_levels(message)?;
                 }
@@ -402,6 +405,7 @@ impl Connection {
                 }
             }
             Action::PublishOnce { packet_id, message } => {
+                let message = message.map(|message| self.with_source(message));
                 if let Some(message) = &message {
                     self.within_topic_levels(message)?;
                 }
@@ -628,6 +632,22 @@ impl Connection {
         );
         let actions = self.protocol.queue_full(why);
         self.execute(actions)
+    }
+
+    /// A retained PUBLISH remembers who published it, for `check_retain_source` (the
+    /// `routing/router.rs` side). Not one from inside the process (a bridge's local side), which
+    /// the ACL never judges.
+    fn with_source(&self, mut message: Message) -> Message {
+        if message.retain
+            && !self.trusted
+            && let Some(attached) = &self.attached
+        {
+            message.source = Some(Arc::new(Source {
+                client_id: Arc::clone(&attached.client.client_id),
+                user_name: attached.client.user_name.clone(),
+            }));
+        }
+        message
     }
 
     fn may_publish(&self, message: &Message) -> bool {

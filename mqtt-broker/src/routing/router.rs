@@ -230,6 +230,9 @@ pub(crate) struct Router {
     /// `upgrade_outgoing_qos`: deliver at the subscription's QoS even above the published one
     /// (mosquitto's non-standard option; off, as the protocol requires [MQTT-3.8.4-6]).
     upgrade_qos: bool,
+    /// `check_retain_source`: a retained message goes to a new subscriber only if its publisher
+    /// may still publish to its topic.
+    check_retain_source: bool,
     /// Client identifier → session. Locked first, briefly (see the module doc).
     sessions: Mutex<HashMap<Arc<str>, SlotRef>>,
     /// When each offline persistent session expires, for the expiry thread (`start.rs`), which
@@ -447,6 +450,7 @@ impl Router {
             limits,
             persistent_expiry: None,
             upgrade_qos: false,
+            check_retain_source: true,
             sessions: Mutex::new(sessions),
             expiries,
             subscriptions: RwLock::new(tree),
@@ -533,6 +537,11 @@ impl Router {
     /// Sets `upgrade_outgoing_qos`, before the router is shared.
     pub(crate) fn upgrade_outgoing_qos(&mut self, on: bool) {
         self.upgrade_qos = on;
+    }
+
+    /// Sets `check_retain_source`, before the router is shared.
+    pub(crate) fn check_retain_source(&mut self, on: bool) {
+        self.check_retain_source = on;
     }
 
     /// The QoS a message published at `published` is delivered at to a subscription granted
@@ -1604,6 +1613,21 @@ impl Router {
                 // meanwhile, `owns` below notices and nothing is sent.
                 let client = Arc::clone(&slot_ref.lock().client);
                 messages.retain(|message| security.may_receive(&client, message));
+            }
+            if self.check_retain_source {
+                // Its publisher may have lost the right to publish there since (a new ACL on
+                // SIGHUP, a user removed), as mosquitto checks: asked as the publisher, which is
+                // offline as far as this question goes (the ACL sees its identifier and user
+                // name; with per_listener_settings, every listener's rules must allow it).
+                messages.retain(|message| {
+                    message.source.as_deref().is_none_or(|source| {
+                        let publisher = ClientInfo::restored(
+                            Arc::clone(&source.client_id),
+                            source.user_name.clone(),
+                        );
+                        security.may_publish(&publisher, message)
+                    })
+                });
             }
             let mut slot = slot_ref.lock();
             if !owns(&slot, connection_id) {

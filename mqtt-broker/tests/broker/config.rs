@@ -185,6 +185,7 @@ fn a_file_with_every_new_directive_starts() {
          max_packet_size 1048576\n\
          max_inflight_bytes 0\n\
          upgrade_outgoing_qos false\n\
+         check_retain_source true\n\
          memory_limit 104857600\n\
          allow_zero_length_clientid true\n\
          auto_id_prefix auto-\n\

@@ -287,3 +287,68 @@ fn a_partly_covered_filter_is_granted_and_filtered_per_delivery() {
     );
     assert_eq!(suback_code(&mut alice, "a/+/x"), 1, "a/b/x is readable");
 }
+
+/// `check_retain_source` (on by default, as in mosquitto): once the ACL no longer lets a retained
+/// message's publisher publish to its topic, the message is not given to new subscribers; off,
+/// it still is. The publisher is remembered across a restart too (see `persistence.rs`'s tests of
+/// the record).
+#[test]
+fn check_retain_source_withholds_what_a_publisher_may_no_longer_publish() {
+    for check in [true, false] {
+        let dir = TempDir::new("retain-source");
+        let allowed = "user alice\ntopic readwrite news/#\nuser bob\ntopic read news/#\n";
+        let acl = dir.file("acl", allowed);
+        let (broker, address) = broker_with(Config {
+            password_file: Some(password_file(
+                &dir,
+                &[("alice", "wonder"), ("bob", "builder")],
+            )),
+            acl_file: Some(acl.clone()),
+            check_retain_source: check,
+            sys_interval: Duration::ZERO,
+            ..Config::default()
+        });
+        let (mut alice, _) =
+            Client::connect_with(address, with_credentials("alice", "alice", b"wonder"));
+        alice.publish("news/today", b"kept", 1, 1, true);
+        assert_eq!(alice.recv(), Got::PubAck(1));
+        alice.disconnect();
+        let retained_for_bob = |name: &str| {
+            let (mut bob, _) =
+                Client::connect_with(address, with_credentials(name, "bob", b"builder"));
+            bob.subscribe("news/#", 0);
+            bob.send(Packet::PingReq);
+            let got = bob.recv();
+            if got != Got::PingResp {
+                assert_eq!(bob.recv(), Got::PingResp, "one retained message at most");
+            }
+            bob.disconnect();
+            got
+        };
+        assert!(
+            matches!(retained_for_bob("bob-1"), Got::Publish { ref payload, .. } if payload == b"kept"),
+            "while alice may publish there"
+        );
+        // alice loses write access; the reload keeps the retained message.
+        std::fs::write(
+            &acl,
+            "user alice\ntopic read news/#\nuser bob\ntopic read news/#\n",
+        )
+        .expect("new ACL");
+        broker.reload().expect("reloads");
+        let got = retained_for_bob("bob-2");
+        if check {
+            assert_eq!(
+                got,
+                Got::PingResp,
+                "withheld once alice may not publish there"
+            );
+        } else {
+            assert!(
+                matches!(got, Got::Publish { ref payload, .. } if payload == b"kept"),
+                "check_retain_source false: delivered whatever the ACL says now, got {got:?}"
+            );
+        }
+        broker.shutdown();
+    }
+}

@@ -1,7 +1,7 @@
 //! How much the broker takes on: queues, windows, sizes, time-outs and counts
 //! (`max_inflight_messages`, `max_queued_messages`, `max_queued_bytes`, `queue_full_drop`,
 //! `write_timeout`, `message_size_limit`, `max_packet_size`, `max_keepalive`, `max_topic_alias`,
-//! `response_information`, `memory_limit`, `retain_available`,
+//! `response_information`, `memory_limit`, `check_retain_source`, `retain_available`,
 //! `sys_interval`, `connect_timeout`, `max_connections`, `max_subscriptions_per_client`,
 //! `max_topic_levels`, `set_tcp_nodelay`).
 
@@ -64,6 +64,7 @@ pub(in crate::config) fn directive(
         }
         "retain_available" => boolean(name, value).map(|on| config.retain_available = on),
         "upgrade_outgoing_qos" => boolean(name, value).map(|on| config.upgrade_outgoing_qos = on),
+        "check_retain_source" => boolean(name, value).map(|on| config.check_retain_source = on),
         "sys_interval" => seconds(name, value, 0..=86_400).map(|d| config.sys_interval = d),
         "connect_timeout" => seconds(name, value, 1..=3_600).map(|d| config.connect_timeout = d),
         "max_connections" => {
