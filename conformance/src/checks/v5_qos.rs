@@ -1,6 +1,7 @@
 //! MQTT 5.0 QoS 1 and 2 as the server runs them (5.0 §4.3, §4.4, §2.2.1): the Packet Identifiers it
 //! chooses for deliveries, what it holds as unacknowledged across a reconnection, what a failed
-//! acknowledgement ends, Message Expiry inside a QoS 2 exchange, and the DUP flag it sets.
+//! acknowledgement ends (the client's, and its own PUBREC refusing a PUBLISH), Message Expiry
+//! inside a QoS 2 exchange, and the DUP flag it sets.
 //!
 //! The server is the sender towards a subscriber and the receiver of a publisher; each check says
 //! which side it watches. Two checks wait for a Message Expiry Interval of one second to pass: that
@@ -12,7 +13,7 @@ use mqtt_codec::v5::{Packet, Property, ReasonCode};
 
 use crate::check::{Applies, Check, Context, Verdict};
 use crate::checks::v5_common::{
-    Watched5, clean, connect, delivery, end_session, expect_payload, publish, subscriber,
+    Watched5, clean, connect, delivery, end_session, expect_payload, publish, subscribe, subscriber,
 };
 use crate::client::TestClient;
 use crate::v5_wire::{self, options};
@@ -161,7 +162,7 @@ fn qos2_redelivery_on_reconnect(context: &Context) -> Result<Verdict, String> {
     let id = context.client_id();
     let topic = context.topic("qos2-again");
     let mut watched = Watched5::connect(context, &id, true, &[KEEP])?;
-    super::v5_common::subscribe(
+    subscribe(
         watched.client(),
         1,
         &[(&topic, options(2, false, false, 0))],
@@ -223,7 +224,7 @@ fn failed_ack_not_resent(context: &Context) -> Result<Verdict, String> {
     let id = context.client_id();
     let topic = context.topic("refused-ack");
     let mut watched = Watched5::connect(context, &id, true, &[KEEP])?;
-    super::v5_common::subscribe(
+    subscribe(
         watched.client(),
         1,
         &[(&topic, options(2, false, false, 0))],
@@ -269,7 +270,7 @@ fn qos2_sent_not_expired(context: &Context) -> Result<Verdict, String> {
     let id = context.client_id();
     let topic = context.topic("sent-then-expired");
     let mut watched = Watched5::connect(context, &id, true, &[KEEP])?;
-    super::v5_common::subscribe(
+    subscribe(
         watched.client(),
         1,
         &[(&topic, options(2, false, false, 0))],
