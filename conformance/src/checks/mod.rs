@@ -15,12 +15,16 @@ mod sn_publish;
 mod sn_sleep;
 mod subscribe;
 mod topics;
+mod v5_capabilities;
 mod v5_common;
 mod v5_connect;
 mod v5_flow;
 mod v5_malformed;
 mod v5_publish;
+mod v5_qos;
+mod v5_shared;
 mod v5_subscribe;
+mod v5_topics;
 mod v5_will;
 mod will;
 
@@ -37,8 +41,12 @@ pub(crate) fn all() -> Vec<&'static Check> {
         hostile::CHECKS,
         // The MQTT 5.0 suite, run only at 5.0.
         v5_connect::CHECKS,
+        v5_capabilities::CHECKS,
         v5_publish::CHECKS,
+        v5_qos::CHECKS,
+        v5_shared::CHECKS,
         v5_subscribe::CHECKS,
+        v5_topics::CHECKS,
         v5_flow::CHECKS,
         v5_will::CHECKS,
         v5_malformed::CHECKS,

@@ -163,10 +163,34 @@ pub(crate) const CHECKS: &[Check] = &[
     Check {
         name: "v5-keep-alive-expiry",
         section: SECTION_CONNECT,
-        ids: &["MQTT5-3.1.2-22"],
-        summary: "a client silent for 1.5 times its 1-second Keep Alive is disconnected",
+        ids: &["MQTT5-3.1.2-22", "MQTT5-3.2.2-22"],
+        summary: "a client silent for 1.5 times its 1-second Keep Alive (or the Server Keep Alive, if CONNACK has one) is disconnected",
         applies: Applies::V5,
         run: keep_alive_expiry,
+    },
+    Check {
+        name: "v5-client-id-refusal-closes",
+        section: SECTION_CONNECT,
+        ids: &["MQTT5-3.1.3-8"],
+        summary: "a Client Identifier with punctuation, which a server may refuse, is either accepted or refused with a CONNACK failure and a close",
+        applies: Applies::V5,
+        run: client_id_refusal_closes,
+    },
+    Check {
+        name: "v5-refused-connect-processes-nothing",
+        section: SECTION_CONNECT,
+        ids: &["MQTT5-3.1.4-6"],
+        summary: "a retained PUBLISH sent right behind a CONNECT that is refused is not processed: no later subscriber gets it",
+        applies: Applies::V5,
+        run: refused_connect_processes_nothing,
+    },
+    Check {
+        name: "v5-session-kept-while-connected",
+        section: SECTION_CONNECT,
+        ids: &["MQTT5-4.1.0-1"],
+        summary: "a connection open past its Session Expiry Interval of 1 s keeps its session: its subscription still delivers",
+        applies: Applies::V5,
+        run: session_kept_while_connected,
     },
 ];
 
@@ -381,15 +405,26 @@ fn keep_alive_expiry(context: &Context) -> Result<Verdict, String> {
     bytes[10] = 0;
     bytes[11] = 1;
     client.send(&bytes)?;
-    client.expect(kind::CONNACK)?;
+    let connack = v5_wire::bytes_of(&client.expect(kind::CONNACK)?);
     let started = Instant::now();
-    let limit = Duration::from_millis(1500) + client.timeout();
+    // Without Server Keep Alive the client's own applies [MQTT5-3.2.2-22]; with one, that one.
+    let seconds = match v5_wire::decode(&connack)? {
+        Packet::ConnAck(connack) => connack.properties.server_keep_alive().unwrap_or(1),
+        other => return Err(format!("expected CONNACK, got {:?}", other.packet_type())),
+    };
+    if seconds == 0 || seconds > 10 {
+        return Ok(Verdict::Skip(format!(
+            "the server replaced Keep Alive 1 s with a Server Keep Alive of {seconds} s"
+        )));
+    }
+    let keep_alive = Duration::from_secs(u64::from(seconds));
+    let limit = keep_alive * 3 / 2 + client.timeout();
     // The server may say why before closing: DISCONNECT 0x8D (Keep Alive timeout).
     client
         .expect_closed_within(limit, &[kind::DISCONNECT])
-        .map_err(|error| format!("with Keep Alive 1 s: {error}"))?;
+        .map_err(|error| format!("with Keep Alive {seconds} s: {error}"))?;
     let elapsed = started.elapsed();
-    if elapsed < Duration::from_millis(900) {
+    if elapsed < keep_alive * 9 / 10 {
         return Err(format!(
             "closed after {elapsed:?}, before Keep Alive passed"
         ));
@@ -490,4 +525,96 @@ fn auth_without_method(context: &Context) -> Result<Verdict, String> {
     client.send(&[0xF0, 0x02, 0x19, 0x00])?;
     expect_error_close(&mut client)?;
     Ok(Verdict::Pass)
+}
+
+fn client_id_refusal_closes(context: &Context) -> Result<Verdict, String> {
+    // Not only digits and letters, and longer than 23: a server may refuse it [MQTT5-3.1.3-5].
+    let id = format!("{}-id/with:punctuation", context.client_id());
+    let mut client = TestClient::open(context)?;
+    client.send(&v5_wire::connect(context, &id, true, &[], None)?)?;
+    let frame = match client.next_within(client.timeout()) {
+        // Closed without CONNACK: a refusal that closes.
+        Err(_) => return Ok(Verdict::Pass),
+        Ok(None) => return Err("no answer to the CONNECT".to_owned()),
+        Ok(Some(frame)) if frame.kind() == kind::CONNACK => frame,
+        Ok(Some(frame)) => return Err(format!("expected CONNACK, got {}", frame.describe())),
+    };
+    let bytes = v5_wire::bytes_of(&frame);
+    let reason = match v5_wire::decode(&bytes)? {
+        Packet::ConnAck(connack) => connack.reason,
+        other => return Err(format!("expected CONNACK, got {:?}", other.packet_type())),
+    };
+    if reason == ReasonCode::SUCCESS {
+        client.disconnect()?;
+        return Ok(Verdict::Observation(format!(
+            "the Client Identifier {id:?} was accepted: the rule is about refusing one"
+        )));
+    }
+    client
+        .expect_closed(&[])
+        .map_err(|error| format!("after CONNACK {reason} for {id:?}: {error}"))?;
+    Ok(Verdict::Pass)
+}
+
+fn refused_connect_processes_nothing(context: &Context) -> Result<Verdict, String> {
+    let topic = context.topic("after-refusal");
+    let mut client = TestClient::open(context)?;
+    // An Authentication Method no server knows, and in the same write a retained PUBLISH.
+    let mut bytes = v5_wire::connect(
+        context,
+        &context.client_id(),
+        true,
+        &[Property::AuthenticationMethod("X-CONFORMANCE-UNKNOWN")],
+        None,
+    )?;
+    bytes.extend(v5_wire::publish(&topic, 0, true, 0, b"smuggled", &[])?);
+    client.send(&bytes)?;
+    let refused = v5_common::expect_refused_connect(&mut client)
+        .map_err(|error| format!("a CONNECT with an unknown Authentication Method: {error}"));
+    // A new subscriber gets any retained message before the PINGRESP after its SUBACK.
+    let mut sub = v5_common::subscriber(context, &topic, options(1, false, false, 0))?;
+    let arrived = deliveries_before_ping(&mut sub)?;
+    sub.disconnect()?;
+    if !arrived.is_empty() {
+        let mut cleaner = v5_common::clean(context, &context.client_id())?;
+        publish(&mut cleaner, &topic, 1, true, b"", &[])?;
+        cleaner.disconnect()?;
+    }
+    refused?;
+    if !arrived.is_empty() {
+        return Err(
+            "the retained PUBLISH sent after a refused CONNECT was processed: a later subscriber got it"
+                .to_owned(),
+        );
+    }
+    Ok(Verdict::Pass)
+}
+
+fn session_kept_while_connected(context: &Context) -> Result<Verdict, String> {
+    let topic = context.topic("still-here");
+    let mut client = connect(
+        context,
+        &context.client_id(),
+        true,
+        &[Property::SessionExpiryInterval(1)],
+        None,
+    )?
+    .client;
+    v5_common::granted(&subscribe(
+        &mut client,
+        1,
+        &[(&topic, options(1, false, false, 0))],
+        &[],
+    )?)?;
+    // The interval counts from the end of the connection [MQTT5-3.1.2-23]; it passes here while
+    // the connection is open, which is what is checked.
+    std::thread::sleep(Duration::from_millis(2100));
+    let mut sender = v5_common::clean(context, &context.client_id())?;
+    publish(&mut sender, &topic, 1, false, b"kept", &[])?;
+    let outcome = expect_payload(&mut client, b"kept")
+        .map(drop)
+        .map_err(|error| format!("2 s into a connection with Session Expiry 1 s: {error}"));
+    client.disconnect()?;
+    sender.disconnect()?;
+    outcome.map(|()| Verdict::Pass)
 }

@@ -228,6 +228,12 @@ pub(crate) const CHECKS: &[Check] = &[
         response_topic_invalid_utf8
     ),
     packet_check!(
+        "v5-response-topic-wildcard",
+        &["MQTT5-3.3.2-14", "MQTT5-4.13.1-1"],
+        "a PUBLISH whose Response Topic holds '+' closes the connection",
+        response_topic_wildcard
+    ),
+    packet_check!(
         "v5-subscribe-invalid-utf8",
         &["MQTT5-3.8.3-1", "MQTT5-1.5.4-1"],
         "a SUBSCRIBE whose filter holds a surrogate closes the connection",
@@ -650,6 +656,14 @@ fn response_topic_invalid_utf8(context: &Context) -> Result<Verdict, String> {
     closes(
         context,
         &publish_with_string_property(context, 0x08, &value),
+    )
+}
+
+fn response_topic_wildcard(context: &Context) -> Result<Verdict, String> {
+    let value = format!("{}/+", context.topic("replies"));
+    closes(
+        context,
+        &publish_with_string_property(context, 0x08, value.as_bytes()),
     )
 }
 

@@ -86,7 +86,7 @@ pub(crate) const CHECKS: &[Check] = &[
     Check {
         name: "v5-redelivery-on-reconnect",
         section: SECTION,
-        ids: &["MQTT5-4.4.0-1", "MQTT5-3.3.1-1"],
+        ids: &["MQTT5-4.4.0-1", "MQTT5-3.3.1-1", "MQTT5-4.3.2-3"],
         summary: "an unacknowledged QoS 1 delivery is sent again, with DUP 1 and its identifier, when the session returns",
         applies: Applies::V5,
         run: redelivery_on_reconnect,
@@ -168,8 +168,13 @@ pub(crate) const CHECKS: &[Check] = &[
     Check {
         name: "v5-topic-alias-over-maximum",
         section: SECTION,
-        ids: &["MQTT5-3.2.2-17", "MQTT5-4.13.1-1"],
-        summary: "a Topic Alias above the server's Topic Alias Maximum closes the connection",
+        ids: &[
+            "MQTT5-3.2.2-17",
+            "MQTT5-3.2.2-18",
+            "MQTT5-3.3.2-9",
+            "MQTT5-4.13.1-1",
+        ],
+        summary: "a Topic Alias above the server's Topic Alias Maximum (any alias, when CONNACK has none) closes the connection",
         applies: Applies::V5,
         run: topic_alias_over_maximum,
     },
@@ -517,10 +522,13 @@ fn topic_alias_not_carried(context: &Context) -> Result<Verdict, String> {
 
 fn topic_alias_over_maximum(context: &Context) -> Result<Verdict, String> {
     let topic = context.topic("too-far");
-    let (mut client, maximum) = match aliasing(context, &context.client_id())? {
-        Ok(found) => found,
-        Err(skip) => return Ok(skip),
-    };
+    // A client must stay within the server's maximum [MQTT5-3.3.2-9], and send no alias at all when
+    // CONNACK has none [MQTT5-3.2.2-18]: the server's side of both is to refuse what is over it.
+    let connected = connect(context, &context.client_id(), true, &[], None)?;
+    let maximum = connected
+        .property(|properties| properties.topic_alias_maximum())?
+        .unwrap_or(0);
+    let mut client = connected.client;
     let Some(over) = maximum.checked_add(1) else {
         client.disconnect()?;
         return Ok(Verdict::Skip("Topic Alias Maximum is 65 535".to_owned()));

@@ -36,6 +36,8 @@ const MOSQUITTO_DEVIATES: &[&str] = &[
     "v5-shared-no-local-refused",
     "v5-receive-maximum",
     "v5-publish-subscription-identifier",
+    "v5-qos2-sent-not-expired",
+    "v5-response-topic-wildcard",
 ];
 
 fn v5_checks() -> Vec<&'static conformance::Check> {
@@ -179,17 +181,26 @@ const TARGETS: &[(Fault, &[&str])] = &[
         Fault::AnswerPingBeforeConnect,
         &["v5-first-packet-not-connect"],
     ),
-    (Fault::RejectLongClientIds, &["v5-client-id-23-characters"]),
+    (
+        Fault::RejectLongClientIds,
+        &["v5-client-id-23-characters", "v5-client-id-refusal-closes"],
+    ),
     (
         Fault::InjectAuthenticationMethod,
         &["v5-no-authentication-unasked"],
     ),
     (
         Fault::StripAuthenticationMethod,
-        &["v5-unsupported-authentication-method"],
+        &[
+            "v5-unsupported-authentication-method",
+            "v5-refused-connect-processes-nothing",
+        ],
     ),
     (Fault::SwallowAuth, &["v5-auth-without-method"]),
-    (Fault::SetDupOnDeliveries, &["v5-delivery-qos-and-dup"]),
+    (
+        Fault::SetDupOnDeliveries,
+        &["v5-delivery-qos-and-dup", "v5-dup-not-propagated"],
+    ),
     (Fault::UpgradeRequestedQos, &["v5-delivery-qos-and-dup"]),
     (Fault::ClearDupOnDeliveries, &["v5-redelivery-on-reconnect"]),
     (Fault::SwapDeliveries, &["v5-ordered-delivery"]),
@@ -203,7 +214,71 @@ const TARGETS: &[(Fault, &[&str])] = &[
     (Fault::WrongDeliveryTopic, &["v5-wildcards"]),
     (Fault::UnshareSubscriptions, &["v5-shared-subscription"]),
     (Fault::PubackNoMatchingSubscribers, &["v5-puback-success"]),
-    (Fault::PubcompNotFound, &["v5-qos2-flow"]),
+    (
+        Fault::PubcompNotFound,
+        &["v5-qos2-flow", "v5-qos2-released-after-expiry"],
+    ),
+    (Fault::ReuseDeliveryIds, &["v5-delivery-packet-ids-unused"]),
+    (
+        Fault::DropResentPubrel,
+        &["v5-qos2-redelivery-on-reconnect"],
+    ),
+    (Fault::IgnoreFailedAcks, &["v5-failed-ack-not-resent"]),
+    (
+        Fault::RememberFailedPubrec,
+        &["v5-pubrec-failure-then-new-message"],
+    ),
+    (
+        Fault::DropRedeliveries,
+        &[
+            "v5-qos2-redelivery-on-reconnect",
+            "v5-shared-delivery-completed-on-return",
+            // Also one of mosquitto's deviations (see MOSQUITTO_DEVIATES).
+            "v5-qos2-sent-not-expired",
+        ],
+    ),
+    (
+        Fault::HandOverToAnotherMember,
+        &[
+            "v5-shared-delivery-completed-on-return",
+            "v5-shared-not-handed-over-after-session-end",
+            "v5-shared-refusal-discards",
+        ],
+    ),
+    (
+        Fault::DropAcksAfterUnsubscribe,
+        &["v5-unsubscribe-completes-inflight"],
+    ),
+    (
+        Fault::DropDeliveriesAfterSessionExpiry,
+        &["v5-session-kept-while-connected"],
+    ),
+    (Fault::StripByteOrderMark, &["v5-byte-order-mark-kept"]),
+    (
+        Fault::DollarCopiedUndollared,
+        &["v5-dollar-topics-not-matched-by-wildcards"],
+    ),
+    (Fault::DropLongPackets, &["v5-longest-topic"]),
+    (
+        Fault::SubscriptionsAtFirstQos,
+        &["v5-overlapping-highest-qos"],
+    ),
+    (
+        Fault::UnderstateCapabilities,
+        &[
+            "v5-maximum-qos-subscriptions",
+            "v5-will-qos-within-maximum",
+            "v5-will-retain-within-retain-available",
+        ],
+    ),
+    (
+        Fault::InjectReasonString,
+        &["v5-no-problem-information-unasked"],
+    ),
+    (
+        Fault::StripTopicAliasMaximum,
+        &["v5-topic-alias-over-maximum"],
+    ),
     (
         Fault::ReverseUserProperties,
         &[
@@ -312,6 +387,8 @@ const TARGETS: &[(Fault, &[&str])] = &[
             "v5-publish-null-in-topic",
             "v5-content-type-invalid-utf8",
             "v5-response-topic-invalid-utf8",
+            // Also one of mosquitto's deviations (see MOSQUITTO_DEVIATES).
+            "v5-response-topic-wildcard",
             "v5-subscribe-invalid-utf8",
             "v5-unsubscribe-invalid-utf8",
         ],

@@ -12,6 +12,7 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
 use mqtt_codec::v5::{self, Packet, Properties, Property, ReasonCode};
 use mqtt_codec::{List, Status};
@@ -39,7 +40,8 @@ pub(crate) enum Fault {
     IgnoreSecondConnect,
     /// DISCONNECT from the server says 0x80 (Unspecified error) whatever the reason.
     DisconnectReasonUnspecified,
-    /// Keep Alive turned off in every CONNECT: silent clients are never dropped.
+    /// Keep Alive turned off in every CONNECT, and the Server Keep Alive mosquitto answers that
+    /// with dropped from CONNACK: silent clients are never dropped, and not told so.
     KeepAliveZero,
     // PUBLISH and acknowledgements.
     /// PUBACK says 0x10 (No matching subscribers) even with subscribers.
@@ -129,6 +131,50 @@ pub(crate) enum Fault {
     WrongDeliveryTopic,
     /// "$share/NAME/" removed from SUBSCRIBE filters: every member gets every message.
     UnshareSubscriptions,
+    // QoS flows, as the server runs them towards subscribers.
+    /// Every QoS 1/2 delivery carries Packet Identifier 1, in use or not.
+    ReuseDeliveryIds,
+    /// A PUBREL from the server for an identifier the client has not PUBREC'd on this connection
+    /// (one sent again for a returning session) is dropped: a server that forgot it.
+    DropResentPubrel,
+    /// A PUBACK or PUBREC of 0x80 or above from a client is dropped: the server still holds the
+    /// delivery as unacknowledged, and sends it again.
+    IgnoreFailedAcks,
+    /// A delivery sent again (DUP 1) is dropped: a server that forgets what it had sent.
+    DropRedeliveries,
+    /// A delivery a client left unacknowledged when it disconnected, or refused with 0x80 or above,
+    /// is handed to the next other connection the relay writes to, as a QoS 0 PUBLISH: a server
+    /// passing a shared message on to another member.
+    HandOverToAnotherMember,
+    /// After an UNSUBSCRIBE, the client's PUBRECs are dropped: a server that forgot the deliveries
+    /// under way for the filter.
+    DropAcksAfterUnsubscribe,
+    /// A QoS 2 PUBLISH reusing the identifier of one the server refused with a PUBREC of 0x80 or
+    /// above is answered with that PUBREC again and dropped: taken as the refused one again.
+    RememberFailedPubrec,
+    /// Deliveries stop once the connection is older than the Session Expiry Interval of its
+    /// CONNECT: a server that let the session expire while the connection was open.
+    DropDeliveriesAfterSessionExpiry,
+    // Topics.
+    /// U+FEFF taken out of the topics and User Property values of deliveries.
+    StripByteOrderMark,
+    /// A client PUBLISH to a topic starting with '$' also goes on, at QoS 0, to the same topic
+    /// without the '$': wildcards at the start of a filter then get it.
+    DollarCopiedUndollared,
+    /// A packet of more than 32 KiB from a client is dropped: a server whose strings stop at 32 KiB.
+    DropLongPackets,
+    /// Every filter of a SUBSCRIBE gets the QoS of the first: overlapping subscriptions lose the
+    /// highest one.
+    SubscriptionsAtFirstQos,
+    // Capabilities.
+    /// CONNACK says Maximum QoS 1 and Retain Available 0, and SUBACK refuses (0x80) what mosquitto
+    /// grants at QoS 2: capabilities announced and not applied to Wills, a QoS 2 request refused.
+    UnderstateCapabilities,
+    /// A Reason String on every PUBACK, PUBREC, PUBCOMP, SUBACK and UNSUBACK, asked for or not.
+    InjectReasonString,
+    /// Topic Alias Maximum dropped from CONNACK: the client is told no alias is allowed, and the
+    /// server accepts them anyway.
+    StripTopicAliasMaximum,
     // Malformed packets.
     /// A packet the codec refuses is dropped (a CONNECT: replaced by a valid one), not answered by
     /// closing the connection.
@@ -153,6 +199,10 @@ impl Drop for Relay {
 /// Aliases the [`Fault::ResolveAliasesUnbounded`] relay has seen, by Client Identifier.
 type AliasBook = Arc<Mutex<HashMap<String, HashMap<u16, String>>>>;
 
+/// Deliveries the [`Fault::HandOverToAnotherMember`] relay took from a connection (its serial) to
+/// give to another.
+type Orphans = Arc<Mutex<Vec<(u32, Vec<u8>)>>>;
+
 impl Relay {
     /// A relay on a free loopback port in front of `upstream` (a mosquitto port).
     pub(crate) fn start(upstream: u16, fault: Fault) -> Self {
@@ -162,6 +212,8 @@ impl Relay {
         let stop = Arc::clone(&stopping);
         let aliases = AliasBook::default();
         let fresh = Arc::new(AtomicU32::new(0));
+        let orphans = Orphans::default();
+        let mut serial = 0;
         std::thread::spawn(move || {
             for client in listener.incoming() {
                 if stop.load(Ordering::SeqCst) {
@@ -178,8 +230,11 @@ impl Relay {
                     aliases: Arc::clone(&aliases),
                     fresh: Arc::clone(&fresh),
                     back: client.try_clone().ok(),
+                    serial,
+                    orphans: Arc::clone(&orphans),
                     ..Connection::default()
                 }));
+                serial += 1;
                 pump(&client, &server, Direction::Up, &state);
                 pump(&server, &client, Direction::Down, &state);
             }
@@ -213,6 +268,21 @@ struct Connection {
     swapped: bool,
     /// [`Fault::DropReusedIds`]: the Packet Identifiers the client has used.
     used_ids: std::collections::HashSet<u16>,
+    /// This connection's number, to tell it from the others in [`Orphans`].
+    serial: u32,
+    /// [`Fault::HandOverToAnotherMember`]: this connection's unacknowledged deliveries, by Packet
+    /// Identifier, as QoS 0 PUBLISH bytes; and those given up, shared by all connections.
+    unacked: HashMap<u16, Vec<u8>>,
+    orphans: Orphans,
+    /// [`Fault::DropResentPubrel`]: the identifiers the client PUBREC'd on this connection.
+    pubrecs: std::collections::HashSet<u16>,
+    /// [`Fault::RememberFailedPubrec`]: the failed PUBRECs the server sent, by identifier.
+    failed_pubrecs: HashMap<u16, Vec<u8>>,
+    /// [`Fault::DropAcksAfterUnsubscribe`]: whether the client has sent UNSUBSCRIBE.
+    unsubscribed: bool,
+    /// [`Fault::DropDeliveriesAfterSessionExpiry`]: when the session would expire if its interval
+    /// counted from the CONNECT.
+    expires_at: Option<Instant>,
 }
 
 impl Connection {
@@ -277,11 +347,92 @@ fn frame_length(buffer: &[u8]) -> Option<usize> {
     Some(buffer.len())
 }
 
-/// What to send on for one packet: the bytes, changed or not, or nothing.
+/// What to send on for one packet: the bytes, changed or not, or nothing; with
+/// [`Fault::HandOverToAnotherMember`], what another connection gave up goes first.
 fn rewrite(connection: &mut Connection, direction: Direction, packet: Vec<u8>) -> Option<Vec<u8>> {
+    if connection.fault != Fault::HandOverToAnotherMember {
+        return rewrite_packet(connection, direction, packet);
+    }
+    track_unacknowledged(connection, direction, &packet);
+    let out = rewrite_packet(connection, direction, packet);
+    if direction == Direction::Up {
+        return out;
+    }
+    let serial = connection.serial;
+    let mut orphans = lock(&connection.orphans);
+    let (theirs, ours): (Vec<_>, Vec<_>) = orphans.drain(..).partition(|(from, _)| *from != serial);
+    *orphans = ours;
+    drop(orphans);
+    if theirs.is_empty() {
+        return out;
+    }
+    let mut bytes: Vec<u8> = theirs.into_iter().flat_map(|(_, bytes)| bytes).collect();
+    bytes.extend(out.unwrap_or_default());
+    Some(bytes)
+}
+
+/// For [`Fault::HandOverToAnotherMember`]: records deliveries, forgets acknowledged ones, and
+/// gives up those refused or left behind by a DISCONNECT.
+fn track_unacknowledged(connection: &mut Connection, direction: Direction, packet: &[u8]) {
+    let Ok(Status::Complete((decoded, _))) = v5::Decoder::new().decode(packet) else {
+        return;
+    };
+    let given_up = match (direction, decoded) {
+        (Direction::Down, Packet::Publish(publish)) => {
+            if let Some(id) = publish.delivery.packet_id() {
+                let copy = v5::Publish {
+                    delivery: mqtt_codec::Delivery::AtMostOnce,
+                    properties: Properties::EMPTY,
+                    ..publish
+                };
+                connection
+                    .unacked
+                    .insert(id.get(), encode(Packet::Publish(copy)));
+            }
+            return;
+        }
+        (
+            Direction::Up,
+            Packet::PubAck(v5::PubAck {
+                packet_id, reason, ..
+            }),
+        )
+        | (
+            Direction::Up,
+            Packet::PubRec(v5::PubRec {
+                packet_id, reason, ..
+            }),
+        ) => {
+            let taken = connection.unacked.remove(&packet_id.get());
+            if reason.is_failure() {
+                taken.into_iter().collect()
+            } else {
+                Vec::new()
+            }
+        }
+        (Direction::Up, Packet::Disconnect(_)) => {
+            connection.unacked.drain().map(|(_, bytes)| bytes).collect()
+        }
+        _ => return,
+    };
+    let serial = connection.serial;
+    lock(&connection.orphans).extend(given_up.into_iter().map(|bytes| (serial, bytes)));
+}
+
+fn rewrite_packet(
+    connection: &mut Connection,
+    direction: Direction,
+    packet: Vec<u8>,
+) -> Option<Vec<u8>> {
     let fault = connection.fault;
     let kind = packet.first().map_or(0, |first| first >> 4);
     if direction == Direction::Up {
+        if fault == Fault::DropLongPackets && packet.len() > 32 * 1024 {
+            return None;
+        }
+        if kind == 10 {
+            connection.unsubscribed = true;
+        }
         if fault == Fault::DropOversize
             && connection
                 .maximum_packet_size
@@ -327,6 +478,10 @@ fn rewrite(connection: &mut Connection, direction: Direction, packet: Vec<u8>) -
                 return None;
             }
             connection.client_id = connect.client_id.to_owned();
+            connection.expires_at = connect
+                .properties
+                .session_expiry_interval()
+                .map(|seconds| Instant::now() + Duration::from_secs(u64::from(seconds)));
             if fault == Fault::RejectLongClientIds && connect.client_id.len() >= 20 {
                 connection.answer(&[0x20, 0x03, 0x00, 0x85, 0x00]);
                 return None;
@@ -334,13 +489,59 @@ fn rewrite(connection: &mut Connection, direction: Direction, packet: Vec<u8>) -
             Some(rewrite_connect(fault, connect).unwrap_or(packet))
         }
         (Direction::Up, Packet::Publish(publish)) => {
+            if fault == Fault::RememberFailedPubrec
+                && publish.qos() == mqtt_codec::QoS::ExactlyOnce
+                && let Some(id) = publish.delivery.packet_id()
+                && let Some(answer) = connection.failed_pubrecs.get(&id.get()).cloned()
+            {
+                connection.answer(&answer);
+                return None;
+            }
             if fault == Fault::DropReusedIds
                 && let Some(id) = publish.delivery.packet_id()
                 && !connection.used_ids.insert(id.get())
             {
                 return None;
             }
+            if fault == Fault::DollarCopiedUndollared
+                && let Some(topic) = publish.topic
+                && let Some(plain) = topic.as_str().strip_prefix('$')
+                && let Ok(plain) = mqtt_codec::TopicName::new(plain)
+            {
+                let mut out = packet.clone();
+                out.extend(encode(Packet::Publish(v5::Publish {
+                    topic: Some(plain),
+                    delivery: mqtt_codec::Delivery::AtMostOnce,
+                    ..publish
+                })));
+                return Some(out);
+            }
             rewrite_inbound_publish(connection, fault, publish).or(Some(packet))
+        }
+        (Direction::Up, Packet::PubAck(ack))
+            if fault == Fault::IgnoreFailedAcks && ack.reason.is_failure() =>
+        {
+            None
+        }
+        (Direction::Up, Packet::PubRec(rec)) => {
+            connection.pubrecs.insert(rec.packet_id.get());
+            let dropped = (fault == Fault::IgnoreFailedAcks && rec.reason.is_failure())
+                || (fault == Fault::DropAcksAfterUnsubscribe && connection.unsubscribed);
+            (!dropped).then_some(packet)
+        }
+        (Direction::Down, Packet::PubRec(rec))
+            if fault == Fault::RememberFailedPubrec && rec.reason.is_failure() =>
+        {
+            connection
+                .failed_pubrecs
+                .insert(rec.packet_id.get(), packet.clone());
+            Some(packet)
+        }
+        (Direction::Down, Packet::PubRel(rel))
+            if fault == Fault::DropResentPubrel
+                && !connection.pubrecs.contains(&rel.packet_id.get()) =>
+        {
+            None
         }
         (Direction::Up, Packet::Unsubscribe(unsubscribe)) if fault == Fault::FakeUnsuback => {
             let codes = vec![ReasonCode::SUCCESS; unsubscribe.filters.len()];
@@ -357,6 +558,13 @@ fn rewrite(connection: &mut Connection, direction: Direction, packet: Vec<u8>) -
             Some(rewrite_connack(fault, connack).unwrap_or(packet))
         }
         (Direction::Down, Packet::Publish(publish)) => {
+            let dup = packet.first().is_some_and(|first| first & 0x08 != 0);
+            if (fault == Fault::DropRedeliveries && dup)
+                || (fault == Fault::DropDeliveriesAfterSessionExpiry
+                    && connection.expires_at.is_some_and(|at| Instant::now() >= at))
+            {
+                return None;
+            }
             let mut out = rewrite_delivery(fault, publish).unwrap_or(packet);
             match fault {
                 Fault::SetDupOnDeliveries => out[0] |= 0x08,
@@ -374,6 +582,53 @@ fn rewrite(connection: &mut Connection, direction: Direction, packet: Vec<u8>) -
                 _ => {}
             }
             Some(out)
+        }
+        (Direction::Down, Packet::PubAck(ack)) if fault == Fault::InjectReasonString => {
+            Some(encode(Packet::PubAck(v5::PubAck {
+                properties: Properties::from_slice(&[RELAY_REASON]),
+                ..ack
+            })))
+        }
+        (Direction::Down, Packet::PubRec(ack)) if fault == Fault::InjectReasonString => {
+            Some(encode(Packet::PubRec(v5::PubRec {
+                properties: Properties::from_slice(&[RELAY_REASON]),
+                ..ack
+            })))
+        }
+        (Direction::Down, Packet::PubComp(ack)) if fault == Fault::InjectReasonString => {
+            Some(encode(Packet::PubComp(v5::PubComp {
+                properties: Properties::from_slice(&[RELAY_REASON]),
+                ..ack
+            })))
+        }
+        (Direction::Down, Packet::SubAck(ack)) if fault == Fault::InjectReasonString => {
+            Some(encode(Packet::SubAck(v5::SubAck {
+                properties: Properties::from_slice(&[RELAY_REASON]),
+                ..ack
+            })))
+        }
+        (Direction::Down, Packet::UnsubAck(ack)) if fault == Fault::InjectReasonString => {
+            Some(encode(Packet::UnsubAck(v5::UnsubAck {
+                properties: Properties::from_slice(&[RELAY_REASON]),
+                ..ack
+            })))
+        }
+        (Direction::Down, Packet::SubAck(suback)) if fault == Fault::UnderstateCapabilities => {
+            let codes: Vec<ReasonCode> = suback
+                .reason_codes
+                .iter()
+                .map(|code| {
+                    if code.get() == 2 {
+                        ReasonCode::UNSPECIFIED_ERROR
+                    } else {
+                        code
+                    }
+                })
+                .collect();
+            Some(encode(Packet::SubAck(v5::SubAck {
+                reason_codes: List::from_slice(&codes),
+                ..suback
+            })))
         }
         (Direction::Down, Packet::PubAck(ack)) if fault == Fault::PubackNoMatchingSubscribers => {
             Some(encode(Packet::PubAck(v5::PubAck {
@@ -413,6 +668,9 @@ fn rewrite(connection: &mut Connection, direction: Direction, packet: Vec<u8>) -
         _ => Some(packet),
     }
 }
+
+/// What [`Fault::InjectReasonString`] adds.
+const RELAY_REASON: Property<'static> = Property::ReasonString("said by the relay");
 
 fn encode(packet: Packet<'_>) -> Vec<u8> {
     let mut out = Vec::new();
@@ -509,6 +767,22 @@ fn rewrite_connack(fault: Fault, connack: v5::ConnAck<'_>) -> Option<Vec<u8>> {
             properties.push(Property::AuthenticationMethod("RELAY"));
             properties
         }
+        Fault::UnderstateCapabilities => {
+            let mut properties = filtered(connack.properties, |property| {
+                !matches!(
+                    property,
+                    Property::MaximumQoS(_) | Property::RetainAvailable(_)
+                )
+            });
+            properties.extend([Property::MaximumQoS(1), Property::RetainAvailable(0)]);
+            properties
+        }
+        Fault::KeepAliveZero => filtered(connack.properties, |property| {
+            !matches!(property, Property::ServerKeepAlive(_))
+        }),
+        Fault::StripTopicAliasMaximum => filtered(connack.properties, |property| {
+            !matches!(property, Property::TopicAliasMaximum(_))
+        }),
         Fault::HalveReceiveMaximum => connack
             .properties
             .iter()
@@ -556,6 +830,47 @@ fn rewrite_delivery(fault: Fault, publish: v5::Publish<'_>) -> Option<Vec<u8>> {
             let wrong = format!("{}/x", publish.topic?.as_str());
             let mut publish = publish;
             publish.topic = Some(mqtt_codec::TopicName::new(&wrong).ok()?);
+            return Some(encode(Packet::Publish(publish)));
+        }
+        Fault::ReuseDeliveryIds => {
+            let one = mqtt_codec::PacketId::new(1)?;
+            publish.delivery = match publish.delivery {
+                mqtt_codec::Delivery::AtMostOnce => return None,
+                mqtt_codec::Delivery::AtLeastOnce { dup, .. } => {
+                    mqtt_codec::Delivery::AtLeastOnce {
+                        packet_id: one,
+                        dup,
+                    }
+                }
+                mqtt_codec::Delivery::ExactlyOnce { dup, .. } => {
+                    mqtt_codec::Delivery::ExactlyOnce {
+                        packet_id: one,
+                        dup,
+                    }
+                }
+            };
+            return Some(encode(Packet::Publish(publish)));
+        }
+        Fault::StripByteOrderMark => {
+            let strip = |text: &str| text.replace('\u{feff}', "");
+            let topic = publish.topic.map(|topic| strip(topic.as_str()));
+            let users: Vec<(String, String)> = publish
+                .properties
+                .user_properties()
+                .map(|(name, value)| (strip(name), strip(value)))
+                .collect();
+            let mut properties = filtered(publish.properties, |property| {
+                !matches!(property, Property::UserProperty(..))
+            });
+            properties.extend(
+                users
+                    .iter()
+                    .map(|(name, value)| Property::UserProperty(name, value)),
+            );
+            publish.properties = Properties::from_slice(&properties);
+            if let Some(topic) = &topic {
+                publish.topic = Some(mqtt_codec::TopicName::new(topic).ok()?);
+            }
             return Some(encode(Packet::Publish(publish)));
         }
         Fault::InjectTopicAlias if publish.properties.topic_alias().is_none() => {
@@ -645,6 +960,7 @@ fn subscription_options(fault: Fault, packet: Vec<u8>) -> Vec<u8> {
         Fault::RetainHandlingIfNew => (0b0001_0000, 0b0011_0000),
         Fault::UpgradeRequestedQos => (0b0000_0010, 0b0000_0011),
         Fault::UnshareSubscriptions => return unshare(packet),
+        Fault::SubscriptionsAtFirstQos => return at_first_qos(packet),
         _ => return rewrite_or_drop_malformed(fault, packet),
     };
     let Some(body_at) = (1..5).find(|at| packet.get(*at).is_some_and(|byte| byte & 0x80 == 0))
@@ -665,6 +981,35 @@ fn subscription_options(fault: Fault, packet: Vec<u8>) -> Vec<u8> {
         at += 1;
     }
     packet
+}
+
+/// A SUBSCRIBE whose every filter asks for the QoS of the first.
+fn at_first_qos(packet: Vec<u8>) -> Vec<u8> {
+    let Ok(Status::Complete((Packet::Subscribe(subscribe), _))) =
+        v5::Decoder::new().decode(&packet)
+    else {
+        return packet;
+    };
+    let Some(first) = subscribe.filters.iter().next() else {
+        return packet;
+    };
+    let qos = first.options.to_byte() & 0b11;
+    let mut subscriptions = Vec::new();
+    for subscription in subscribe.filters.iter() {
+        let Ok(options) =
+            v5::SubscriptionOptions::from_byte(subscription.options.to_byte() & !0b11 | qos)
+        else {
+            return packet;
+        };
+        subscriptions.push(v5::Subscription {
+            filter: subscription.filter,
+            options,
+        });
+    }
+    encode(Packet::Subscribe(v5::Subscribe {
+        filters: List::from_slice(&subscriptions),
+        ..subscribe
+    }))
 }
 
 /// A SUBSCRIBE left alone, or dropped when it is malformed and the fault says so.

@@ -440,6 +440,9 @@ impl Connection {
                                     // PUBREL only answers a PUBREC under 0x80 [MQTT5-4.3.3-4]:
                                     // none will come to end this one's count.
                                     self.protocol.refused_inbound(packet_id);
+                                    // Nor to free the identifier: the exchange ends here, and a
+                                    // later PUBLISH with it is a new message [MQTT5-4.3.3-9].
+                                    router.release(&self.attached()?.slot, self.id, packet_id);
                                 }
                                 self.send(OutPacket::PubRecWith(packet_id, code))
                             }

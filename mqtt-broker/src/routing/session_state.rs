@@ -535,16 +535,22 @@ impl SessionState {
     /// Takes out the QoS 1 and 2 messages that came through a shared subscription and that the
     /// client has not acknowledged: queued ones, and window entries still waiting for PUBACK or
     /// PUBREC. A member whose session ends gives them back to its group (see `routing/shared.rs`); a message
-    /// past PUBREC was received and stays.
+    /// past PUBREC was received and stays. So does a QoS 2 PUBLISH already sent to the member: its
+    /// delivery was under way, and it must not go to another member [MQTT5-4.8.2-5].
     pub(crate) fn take_shared(&mut self) -> Vec<Message> {
         let mut taken = Vec::new();
-        if self.inflight.iter().any(
-            |entry| matches!(entry, InFlight::Publish { message, .. } if message.shared.is_some()),
-        ) {
+        let given_back = |message: &Message, sent: bool, dup: bool| {
+            message.shared.is_some() && !(message.qos == QoS::ExactlyOnce && (sent || dup))
+        };
+        if self.inflight.iter().any(|entry| {
+            matches!(entry, InFlight::Publish { message, sent, dup, .. } if given_back(message, *sent, *dup))
+        }) {
             let mut kept = VecDeque::with_capacity(self.inflight.len());
             for entry in self.inflight.drain(..) {
                 match entry {
-                    InFlight::Publish { message, sent, .. } if message.shared.is_some() => {
+                    InFlight::Publish {
+                        message, sent, dup, ..
+                    } if given_back(&message, sent, dup) => {
                         if !sent {
                             self.unsent -= 1;
                         }
@@ -1168,6 +1174,43 @@ mod tests {
         // The count of unsent window entries was kept (`pump` checks it): only QoS 0 is left.
         let left = pump_all(&mut state);
         assert_eq!((left.len(), publish_ids(&left).len()), (1, 0));
+    }
+
+    /// A QoS 2 delivery already sent to a member whose session ends goes with the session: it must
+    /// not reach another member, which would make two deliveries of it; a QoS 2 one not sent yet
+    /// is given back like any other.
+    #[test]
+    fn take_shared_keeps_a_sent_qos_2_delivery_mqtt5_4_8_2_5() {
+        let origin = crate::message::SharedOrigin {
+            group: std::sync::Arc::new(("g".into(), "t".into())),
+            qos: QoS::ExactlyOnce,
+        };
+        let from_group = |payload: &str| Message {
+            shared: Some(origin.clone()),
+            ..message(payload, QoS::ExactlyOnce)
+        };
+        let limits = Limits {
+            max_inflight: 2,
+            max_queued: 0,
+            ..LIMITS
+        };
+        let mut state = SessionState::default();
+        for queued in [from_group("sent"), from_group("unsent")] {
+            assert_eq!(state.enqueue(queued, limits), Ok(()));
+        }
+        // The writer takes one packet: "unsent" gets its identifier but waits.
+        let mut sent = 0;
+        state.pump(limits, |_| {
+            sent += 1;
+            sent <= 1
+        });
+        let taken: Vec<_> = state
+            .take_shared()
+            .iter()
+            .map(|message| message.payload.to_vec())
+            .collect();
+        assert_eq!(taken, [b"unsent".to_vec()]);
+        assert_eq!(state.inflight(), 1, "the sent one stays, with the session");
     }
 
     #[test]

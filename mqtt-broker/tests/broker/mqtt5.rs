@@ -1650,3 +1650,28 @@ fn more_qos_2_than_the_brokers_receive_maximum_is_0x93_mqtt5_3_3_4_7() {
     assert_eq!(client.recv(), Got5::Disconnect(0x93));
     client.expect_closed();
 }
+
+/// A QoS 2 PUBLISH refused with a PUBREC of 0x80 or above ends its exchange: a later PUBLISH with
+/// the same identifier is a new message, delivered, not a duplicate of the refused one
+/// [MQTT5-4.3.3-9]. The broker kept the refused identifier as received and swallowed the new one.
+#[test]
+fn a_refused_qos_2_identifier_starts_a_new_message_mqtt5_4_3_3_9() {
+    let (_broker, address) = crate::client::broker_with(mqtt_broker::Config {
+        message_size_limit: 10,
+        ..mqtt_broker::Config::default()
+    });
+    let mut subscriber = Client5::connect(address, "reader");
+    assert_eq!(
+        subscriber.subscribe(1, &[("q2", options(QoS::ExactlyOnce))], &[]),
+        Got5::SubAck(1, vec![2])
+    );
+    let mut client = Client5::connect(address, "refused");
+    client.publish("q2", b"far too large", QoS::ExactlyOnce, 7, false, &[]);
+    assert_eq!(client.recv(), Got5::PubRec(7, 0x83));
+    client.publish("q2", b"small", QoS::ExactlyOnce, 7, false, &[]);
+    assert_eq!(client.recv(), Got5::PubRec(7, 0));
+    assert!(matches!(
+        subscriber.recv(),
+        Got5::Publish { payload, .. } if payload == b"small"
+    ));
+}
