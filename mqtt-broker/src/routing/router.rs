@@ -1228,8 +1228,9 @@ impl Router {
     /// Gives `message` to one member of a shared subscription's group: the first of `members` (in
     /// round-robin order) that is connected, has room in its queue and may read the topic; if none
     /// is, the first persistent session that has room and may, where it is queued like any message
-    /// for an offline session. QoS is the lower of the message's and the member's [MQTT-3.8.4-6].
-    /// If no member can take it, it is dropped and counted like a message for a full queue.
+    /// for an offline session (not at QoS 0, which an offline session does not keep). QoS is the
+    /// lower of the message's and the member's [MQTT-3.8.4-6]. If no member can take it, it is
+    /// dropped and counted like a message for a full queue.
     fn deliver_shared(
         &self,
         group: &Arc<GroupId>,
@@ -1249,6 +1250,12 @@ impl Router {
                 candidate && slot.state.has_room(self.limits)
             };
             for member in members {
+                if !connected && self.delivery_qos(message.qos, member.qos) == QoS::AtMostOnce {
+                    // An offline session keeps no QoS 0 message: given to one, it would be
+                    // gone without a trace, where waiting for a connected member (below) or
+                    // counting the drop says what became of it.
+                    continue;
+                }
                 let mut slot = member.target.lock();
                 self.room_after_expiry(&mut slot);
                 if !fits(&slot) {

@@ -382,3 +382,30 @@ fn a_leaving_member_gives_back_its_unacknowledged_messages() {
     expected.sort();
     assert_eq!(all, expected, "each message exactly once across the group");
 }
+
+/// A QoS 0 message for a group whose only member is an offline persistent session is not given to
+/// it, since an offline session keeps no QoS 0 message: it is dropped and counted in
+/// `$SYS/broker/publish/messages/dropped`, not lost without a trace. A QoS 1 message is queued
+/// for that member as before.
+#[test]
+fn a_qos_0_message_for_an_offline_only_group_is_counted_as_dropped() {
+    let (_broker, address) = broker_with(Config {
+        sys_interval: Duration::from_secs(1),
+        ..Config::default()
+    });
+    let (mut member, _) = Client::connect(address, "away", false);
+    member.subscribe("$share/g/news", 1);
+    member.disconnect();
+    let (mut publisher, _) = Client::connect(address, "pub", true);
+    publisher.publish("news", b"gone", 0, 0, false);
+    publisher.publish("news", b"kept", 1, 1, false);
+    assert_eq!(publisher.recv(), Got::PubAck(1));
+    assert_eq!(
+        crate::limits::sys_counter(address, "$SYS/broker/publish/messages/dropped", |n| n >= 1),
+        1
+    );
+    let (mut member, present) = Client::connect(address, "away", false);
+    assert!(present);
+    assert_eq!(take(&mut member, 1), [b"kept".to_vec()]);
+    member.barrier();
+}
