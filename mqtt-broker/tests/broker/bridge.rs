@@ -878,3 +878,44 @@ fn a_lazy_bridge_starts_at_the_threshold_and_stops_when_idle() {
     }
     until(&watch, "l/6");
 }
+
+/// `start_type once`: the bridge connects at start-up and, once the connection is lost, is not
+/// started again, even with the remote back on its port. (An automatic bridge with the same
+/// `restart_timeout 1` is back within a second or two: `round_robin` above waits for that. Three
+/// restart timeouts without a reconnection is the evidence here.)
+#[test]
+fn a_once_bridge_is_not_restarted_after_its_connection_is_lost() {
+    let remote = ours(0, "");
+    let remote_port = port(&remote);
+    let local = ours(
+        0,
+        &format!(
+            "connection once\naddress 127.0.0.1:{remote_port}\nremote_clientid once\n\
+             start_type once\nrestart_timeout 1\ntopic once/# out 1\n"
+        ),
+    );
+    let state_topic = "$SYS/broker/connection/once/state";
+    let (watcher, watched) = subscriber(remote_port, "w", &[state_topic, "once/#"]);
+    state(&watched, state_topic, "1");
+    let p = client(port(&local), "p");
+    publish(&p, "once/first", "while connected");
+    assert_eq!(
+        topics(&until(&watched, "once/first")).last(),
+        Some(&"once/first")
+    );
+    drop((watcher, watched));
+    remote.shutdown();
+    let remote = ours(remote_port, "");
+    let (_watcher, watched) = subscriber(port(&remote), "w", &[state_topic, "once/#"]);
+    publish(&p, "once/second", "after the loss");
+    let waited = Instant::now() + Duration::from_secs(3);
+    while let Some(message) = watched.recv_timeout(waited.saturating_duration_since(Instant::now()))
+    {
+        panic!(
+            "the once bridge came back: {} {:?}",
+            message.topic,
+            String::from_utf8_lossy(&message.payload)
+        );
+    }
+    drop(local);
+}
