@@ -908,9 +908,7 @@ fn a_once_bridge_is_not_restarted_after_its_connection_is_lost() {
     let remote = ours(remote_port, "");
     let (_watcher, watched) = subscriber(port(&remote), "w", &[state_topic, "once/#"]);
     publish(&p, "once/second", "after the loss");
-    let waited = Instant::now() + Duration::from_secs(3);
-    while let Some(message) = watched.recv_timeout(waited.saturating_duration_since(Instant::now()))
-    {
+    if let Some(message) = watched.recv_timeout(Duration::from_secs(3)) {
         panic!(
             "the once bridge came back: {} {:?}",
             message.topic,
