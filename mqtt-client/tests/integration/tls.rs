@@ -171,3 +171,60 @@ fn tools_take_mosquittos_tls_options() {
     assert_eq!(code, Some(1));
     assert!(stderr.contains("RC4-MD5"), "{stderr}");
 }
+
+/// `TlsOptions::alpn` (mosquitto_sub's `--tls-alpn`): the protocol is offered in the handshake, and
+/// a server that speaks only another refuses it. The server here is rustls itself with ALPN set,
+/// since mosquitto ignores ALPN; it answers the handshake and reports what was agreed.
+#[test]
+fn alpn_is_offered_and_a_server_without_that_protocol_refuses() {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    use std::sync::Arc;
+
+    let certificates = Certificates::generate();
+    let chain: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_file_iter(certificates.path("server.pem"))
+            .expect("server.pem")
+            .collect::<Result<_, _>>()
+            .expect("certificates");
+    let key = PrivateKeyDer::from_pem_file(certificates.path("server.key")).expect("server.key");
+    let mut config = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .expect("server config");
+    config.alpn_protocols = vec![b"mqtt".to_vec()];
+    let config = Arc::new(config);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listener");
+    let port = listener.local_addr().expect("address").port();
+    let server = std::thread::spawn(move || {
+        let mut agreed = Vec::new();
+        for _ in 0..2 {
+            let (mut socket, _) = listener.accept().expect("accept");
+            let mut connection =
+                rustls::ServerConnection::new(Arc::clone(&config)).expect("connection");
+            while connection.is_handshaking() {
+                if connection.complete_io(&mut socket).is_err() {
+                    break;
+                }
+            }
+            agreed.push(connection.alpn_protocol().map(<[u8]>::to_vec));
+        }
+        agreed
+    });
+    for offered in ["mqtt", "x-other"] {
+        let options = ConnectOptions::builder("localhost", port)
+            .connect_timeout(std::time::Duration::from_secs(3))
+            .tls(
+                TlsOptions::system()
+                    .ca_file(certificates.path("ca.pem"))
+                    .alpn(offered.as_bytes()),
+            )
+            .build()
+            .expect("options");
+        // No MQTT server behind the handshake: the connect fails either way, after the
+        // handshake for "mqtt" and at it for the other.
+        let _ = Client::connect(options);
+    }
+    let agreed = server.join().expect("the server thread");
+    assert_eq!(agreed, [Some(b"mqtt".to_vec()), None]);
+}
