@@ -473,15 +473,37 @@ fn reload_puts_a_renewed_certificate_in_force_for_new_handshakes() {
 /// `bridge_certfile` and `bridge_keyfile`, and carries a QoS 1 message over it.
 #[test]
 fn a_bridge_connects_over_tls_with_a_client_certificate() {
+    let certs = Certificates::generate();
+    let trust = format!("bridge_cafile {}\n", certs.path("ca.pem").display());
+    bridge_over_tls(&certs, &trust);
+}
+
+/// The same with the CA found in a directory (`bridge_capath`, a file among others that are not
+/// certificates), TLS 1.3 required (`bridge_tls_version`) and an ALPN protocol offered
+/// (`bridge_alpn`, which a server without ALPN ignores).
+#[test]
+fn a_bridge_connects_over_tls_with_capath_tls_version_and_alpn() {
+    let certs = Certificates::generate();
+    let dir = crate::client::TempDir::new("bridge-capath");
+    std::fs::copy(certs.path("ca.pem"), dir.0.join("ca.pem")).expect("the CA in the directory");
+    std::fs::write(dir.0.join("README"), "not a certificate").expect("another file");
+    let trust = format!(
+        "bridge_capath {}\nbridge_tls_version tlsv1.3\nbridge_alpn mqtt\n",
+        dir.0.display()
+    );
+    bridge_over_tls(&certs, &trust);
+}
+
+/// A bridge to a TLS broker requiring client certificates, trusting its CA as `trust` (bridge
+/// directives) says; a QoS 1 message published locally must reach a subscriber on the remote.
+fn bridge_over_tls(certs: &Certificates, trust: &str) {
     use mqtt_client::{Client, ConnectOptions, QoS, TlsOptions};
 
-    let certs = Certificates::generate();
     let (remote, port) = tls_broker(certs.settings(true), Config::default());
     let text = format!(
         "connection secure\naddress localhost:{port}\nremote_clientid tls-bridge\n\
-         restart_timeout 1\ntopic t/# out 1\nbridge_cafile {}\nbridge_certfile {}\n\
+         restart_timeout 1\ntopic t/# out 1\n{trust}bridge_certfile {}\n\
          bridge_keyfile {}\n",
-        certs.path("ca.pem").display(),
         certs.path("client.pem").display(),
         certs.path("client.key").display(),
     );
