@@ -843,6 +843,10 @@ impl Connection {
                     usize::try_from(size).unwrap_or(usize::MAX)
                 })
             }),
+            explain: request
+                .mqtt5
+                .as_ref()
+                .is_some_and(|open| open.problem_information),
             aliases: request.mqtt5.as_ref().and_then(|open| {
                 OutboundAliases::new(open.topic_alias_maximum, self.protocol.topic_alias_cap())
             }),

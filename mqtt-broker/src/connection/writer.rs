@@ -23,7 +23,7 @@ use super::QUIET;
 use super::topic_aliases::{AliasUse, OutboundAliases};
 use crate::logging;
 use crate::metrics::Metrics;
-use crate::routing::outbound::{OutPacket, Outbound, WriterRx};
+use crate::routing::outbound::{OutPacket, Outbound, Shape, WriterRx};
 use crate::routing::router::{Router, SlotRef, Stall};
 use crate::transport::Stream;
 
@@ -43,6 +43,9 @@ pub(crate) struct Writer {
     pub(crate) mqtt5: Option<usize>,
     /// The Topic Aliases used toward a 5.0 client that accepts some (see `topic_aliases.rs`).
     pub(crate) aliases: Option<OutboundAliases>,
+    /// Whether a failing acknowledgement says why in a Reason String: a 5.0 client that did not
+    /// set Request Problem Information 0 [MQTT5-3.1.2-29].
+    pub(crate) explain: bool,
     pub(crate) router: Arc<Router>,
     pub(crate) slot: SlotRef,
     pub(crate) connection_id: u64,
@@ -195,11 +198,16 @@ impl Writer {
         let alias = topic
             .zip(self.aliases.as_ref())
             .and_then(|(topic, aliases)| aliases.name(topic));
-        let mut len = packet.encode5_aliased(now, alias, buffer)?;
-        if len > maximum && matches!(alias, Some(AliasUse::Set(_))) {
-            // Setting an alias adds three bytes: without them the PUBLISH may still fit.
+        let shape = Shape {
+            alias,
+            explain: self.explain,
+        };
+        let mut len = packet.encode5_shaped(now, shape, buffer)?;
+        if len > maximum && (matches!(alias, Some(AliasUse::Set(_))) || self.explain) {
+            // Setting an alias adds three bytes, a Reason String more: without them the packet
+            // may still fit [MQTT5-3.4.2-2].
             buffer.truncate(start);
-            len = packet.encode5_aliased(now, None, buffer)?;
+            len = packet.encode5_shaped(now, Shape::default(), buffer)?;
         } else if let (Some(AliasUse::Set(alias)), Some(topic), Some(aliases)) =
             (alias, topic, self.aliases.as_mut())
         {

@@ -18,8 +18,9 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvError, SendError, Sender, TryRecvError, TrySendError};
 use mqtt_codec::{
-    ConnAck, ConnectReturnCode, Delivery, EncodeError, List, Packet, PacketId, ProtocolLevel,
-    PubAck, PubComp, PubRec, PubRel, Publish, QoS, SubAck, SubAckReturnCode, TopicName, UnsubAck,
+    ConnAck, ConnectReturnCode, Delivery, EncodeError, List, Packet, PacketId, PacketType,
+    ProtocolLevel, PubAck, PubComp, PubRec, PubRel, Publish, QoS, SubAck, SubAckReturnCode,
+    TopicName, UnsubAck,
 };
 use parking_lot::{Condvar, Mutex};
 
@@ -93,6 +94,48 @@ pub(crate) enum OutPacket {
     /// 5.0: a step of an enhanced authentication exchange (5.0 §4.12). Nothing at 3.1.1, which has
     /// no AUTH.
     Auth(Box<Auth5>),
+}
+
+/// How the writer shapes one 5.0 packet for its connection (see [`OutPacket::encode5_shaped`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Shape {
+    /// How a PUBLISH names its topic; `None`: in full.
+    pub(crate) alias: Option<AliasUse>,
+    /// Whether a failing PUBACK, PUBREC or SUBACK carries a Reason String: only for a client that
+    /// did not set Request Problem Information 0 [MQTT5-3.1.2-29], and only where it fits the
+    /// client's Maximum Packet Size [MQTT5-3.4.2-2] [MQTT5-3.5.2-2] [MQTT5-3.9.2-1] (the writer
+    /// encodes again without it otherwise).
+    pub(crate) explain: bool,
+}
+
+/// What this broker means by a failing acknowledgement, in words: the codes alone say what, not
+/// which of the broker's rules (an ACL, a plugin, a configured limit) said so. `None` for a code
+/// the broker does not send there.
+pub(crate) fn explanation(packet: PacketType, code: ReasonCode) -> Option<&'static str> {
+    match (packet, code) {
+        (PacketType::PubAck | PacketType::PubRec, ReasonCode::NOT_AUTHORIZED) => {
+            Some("not authorized: the ACL or a plugin does not let this client publish there")
+        }
+        (PacketType::PubAck | PacketType::PubRec, ReasonCode::IMPLEMENTATION_SPECIFIC_ERROR) => {
+            Some("not forwarded: the payload is over the broker's message_size_limit")
+        }
+        (PacketType::SubAck, ReasonCode::NOT_AUTHORIZED) => {
+            Some("not authorized: the ACL or a plugin does not let this client subscribe there")
+        }
+        (PacketType::SubAck, ReasonCode::UNSPECIFIED_ERROR) => Some(
+            "refused: over max_topic_levels or max_subscriptions_per_client, or a filter the \
+             broker does not take",
+        ),
+        _ => None,
+    }
+}
+
+/// The Reason String property for `code` in `packet`, when `explain` and there is one.
+fn explained(explain: bool, packet: PacketType, code: ReasonCode) -> Option<Property<'static>> {
+    explain
+        .then(|| explanation(packet, code))
+        .flatten()
+        .map(Property::ReasonString)
 }
 
 /// How a 5.0 PUBLISH names its topic toward a client that accepts Topic Aliases (the writer's
@@ -518,17 +561,19 @@ impl OutPacket {
     /// depends on it [MQTT5-3.3.2-6]). The shared QoS 0 bytes of [`OutPacket::Encoded`] are 3.1.1
     /// bytes; the router never gives them to a 5.0 connection.
     pub(crate) fn encode5(&self, now: Instant, out: &mut Vec<u8>) -> Result<usize, EncodeError> {
-        self.encode5_aliased(now, None, out)
+        self.encode5_shaped(now, Shape::default(), out)
     }
 
-    /// [`encode5`](Self::encode5), with a PUBLISH naming its topic as `alias` says (the writer's
-    /// `connection/topic_aliases.rs` decides); other packets ignore it.
-    pub(crate) fn encode5_aliased(
+    /// [`encode5`](Self::encode5), shaped for one connection as the writer decides: a PUBLISH
+    /// naming its topic as `shape.alias` says (`connection/topic_aliases.rs`), and a failing
+    /// acknowledgement saying why in words when `shape.explain` (see [`explanation`]).
+    pub(crate) fn encode5_shaped(
         &self,
         now: Instant,
-        alias: Option<AliasUse>,
+        shape: Shape,
         out: &mut Vec<u8>,
     ) -> Result<usize, EncodeError> {
+        let Shape { alias, explain } = shape;
         let mut properties: Vec<Property<'_>> = Vec::new();
         let granted: Vec<ReasonCode>;
         let packet: v5::Packet<'_> = match self {
@@ -585,14 +630,22 @@ impl OutPacket {
             Self::PubRec(packet_id) => v5::Packet::PubRec(v5::PubRec::new(*packet_id)),
             Self::PubRel(packet_id) => v5::Packet::PubRel(v5::PubRel::new(*packet_id)),
             Self::PubComp(packet_id) => v5::Packet::PubComp(v5::PubComp::new(*packet_id)),
-            Self::PubAckWith(packet_id, reason) => v5::Packet::PubAck(v5::PubAck {
-                reason: *reason,
-                ..v5::PubAck::new(*packet_id)
-            }),
-            Self::PubRecWith(packet_id, reason) => v5::Packet::PubRec(v5::PubRec {
-                reason: *reason,
-                ..v5::PubRec::new(*packet_id)
-            }),
+            Self::PubAckWith(packet_id, reason) => {
+                properties.extend(explained(explain, PacketType::PubAck, *reason));
+                v5::Packet::PubAck(v5::PubAck {
+                    reason: *reason,
+                    properties: v5::Properties::from_slice(&properties),
+                    ..v5::PubAck::new(*packet_id)
+                })
+            }
+            Self::PubRecWith(packet_id, reason) => {
+                properties.extend(explained(explain, PacketType::PubRec, *reason));
+                v5::Packet::PubRec(v5::PubRec {
+                    reason: *reason,
+                    properties: v5::Properties::from_slice(&properties),
+                    ..v5::PubRec::new(*packet_id)
+                })
+            }
             Self::PubRelWith(packet_id, reason) => v5::Packet::PubRel(v5::PubRel {
                 reason: *reason,
                 ..v5::PubRel::new(*packet_id)
@@ -615,11 +668,17 @@ impl OutPacket {
                     reason_codes: List::from_slice(&granted),
                 })
             }
-            Self::SubAck5 { packet_id, codes } => v5::Packet::SubAck(v5::SubAck {
-                packet_id: *packet_id,
-                properties: v5::Properties::from_slice(&[]),
-                reason_codes: List::from_slice(codes),
-            }),
+            Self::SubAck5 { packet_id, codes } => {
+                // One Reason String for the packet: the first refusal's.
+                if let Some(refused) = codes.iter().find(|code| code.is_failure()) {
+                    properties.extend(explained(explain, PacketType::SubAck, *refused));
+                }
+                v5::Packet::SubAck(v5::SubAck {
+                    packet_id: *packet_id,
+                    properties: v5::Properties::from_slice(&properties),
+                    reason_codes: List::from_slice(codes),
+                })
+            }
             // The reader answers 5.0 clients with `UnsubAck5`; one code is all this one knows.
             Self::UnsubAck(packet_id) => v5::Packet::UnsubAck(v5::UnsubAck {
                 packet_id: *packet_id,
@@ -830,6 +889,57 @@ mod tests {
                 true
             ),
             2
+        );
+    }
+
+    /// A failing acknowledgement carries its explanation only when the writer asks for it, and a
+    /// SUBACK the first refusal's; a successful one never does.
+    #[test]
+    fn failing_acknowledgements_are_explained_only_when_asked() {
+        let Some(packet_id) = PacketId::new(9) else {
+            return;
+        };
+        let decoded_reason_string = |packet: &OutPacket, explain: bool| {
+            let mut out = Vec::new();
+            let shape = Shape {
+                alias: None,
+                explain,
+            };
+            assert!(
+                packet
+                    .encode5_shaped(Instant::now(), shape, &mut out)
+                    .is_ok()
+            );
+            match v5::Decoder::new().decode(&out) {
+                Ok(mqtt_codec::Status::Complete((v5::Packet::PubAck(ack), _))) => {
+                    ack.properties.reason_string().map(str::to_owned)
+                }
+                Ok(mqtt_codec::Status::Complete((v5::Packet::SubAck(ack), _))) => {
+                    ack.properties.reason_string().map(str::to_owned)
+                }
+                other => panic!("{other:?}"),
+            }
+        };
+        let refused = OutPacket::PubAckWith(packet_id, ReasonCode::NOT_AUTHORIZED);
+        assert!(decoded_reason_string(&refused, true).is_some_and(|text| text.contains("ACL")));
+        assert_eq!(decoded_reason_string(&refused, false), None);
+        let unmatched = OutPacket::PubAckWith(packet_id, ReasonCode::NO_MATCHING_SUBSCRIBERS);
+        assert_eq!(
+            decoded_reason_string(&unmatched, true),
+            None,
+            "not a failure"
+        );
+        let suback = OutPacket::SubAck5 {
+            packet_id,
+            codes: vec![
+                ReasonCode::granted(QoS::AtLeastOnce),
+                ReasonCode::UNSPECIFIED_ERROR,
+                ReasonCode::NOT_AUTHORIZED,
+            ],
+        };
+        assert!(
+            decoded_reason_string(&suback, true)
+                .is_some_and(|text| text.contains("max_topic_levels"))
         );
     }
 }

@@ -85,6 +85,9 @@ pub(crate) struct Open5 {
     /// The client's Topic Alias Maximum: the aliases the broker may use toward it
     /// [MQTT5-3.1.2-26].
     pub(crate) topic_alias_maximum: Option<u16>,
+    /// The client's Request Problem Information: false when it set 0, and then nothing but
+    /// PUBLISH, CONNACK and DISCONNECT carries a Reason String to it [MQTT5-3.1.2-29].
+    pub(crate) problem_information: bool,
     /// The Session Expiry Interval, in seconds (0xFFFFFFFF: never).
     pub(crate) session_expiry: u32,
 }

@@ -1675,3 +1675,43 @@ fn a_refused_qos_2_identifier_starts_a_new_message_mqtt5_4_3_3_9() {
         Got5::Publish { payload, .. } if payload == b"small"
     ));
 }
+
+/// A failing PUBACK says why in a Reason String (here, over `message_size_limit`), unless the
+/// client set Request Problem Information 0, which leaves Reason Strings to PUBLISH, CONNACK and
+/// DISCONNECT [MQTT5-3.1.2-29].
+#[test]
+fn a_failing_puback_says_why_unless_problem_information_is_0_mqtt5_3_1_2_29() {
+    let (_broker, address) = crate::client::broker_with(mqtt_broker::Config {
+        message_size_limit: 10,
+        ..mqtt_broker::Config::default()
+    });
+    for (asked, explained) in [(None, true), (Some(1), true), (Some(0), false)] {
+        let properties: Vec<Property<'_>> = asked
+            .into_iter()
+            .map(Property::RequestProblemInformation)
+            .collect();
+        let (mut client, _) = Client5::connect_with(
+            address,
+            v5::Connect {
+                properties: Properties::from_slice(&properties),
+                ..connect("explained")
+            },
+        );
+        client.publish("big", b"far too large", QoS::AtLeastOnce, 3, false, &[]);
+        let reason_string = client
+            .try_recv_with(|packet| match packet {
+                v5::Packet::PubAck(ack) if ack.reason.get() == 0x83 => {
+                    Some(ack.properties.reason_string().map(str::to_owned))
+                }
+                _ => None,
+            })
+            .flatten()
+            .unwrap_or_else(|| panic!("PUBACK 0x83 expected"));
+        assert_eq!(
+            reason_string.is_some_and(|text| text.contains("message_size_limit")),
+            explained,
+            "Request Problem Information {asked:?}"
+        );
+        client.disconnect(ReasonCode::NORMAL_DISCONNECTION, &[]);
+    }
+}

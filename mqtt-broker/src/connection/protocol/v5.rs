@@ -378,6 +378,7 @@ impl ProtocolMachine {
                 maximum_packet_size: properties.maximum_packet_size(),
                 receive_maximum: properties.receive_maximum(),
                 topic_alias_maximum: properties.topic_alias_maximum(),
+                problem_information: properties.request_problem_information() != Some(0),
                 session_expiry,
             }),
             level: mqtt_codec::ProtocolLevel::Mqtt311,
