@@ -4,9 +4,11 @@
 //! `target/`, makes a throw-away certificate with `openssl`, starts `mqtt-broker` with a TCP
 //! listener and two `protocol websockets` listeners (plain and TLS) on free ports, and serves, from
 //! a small HTTP server in this process on 127.0.0.1, a page that loads MQTT.js's browser bundle.
-//! The page connects over `ws://`, then over `wss://`; each time it subscribes, publishes QoS 1 and
-//! waits for its own message and for one this task publishes from a plain TCP connection once the
-//! page says it is subscribed, so the round trip crosses transports both ways. The page reports each
+//! The page connects over `ws://`, then over `wss://`, then over `ws://` again at MQTT 5.0
+//! (`protocolVersion: 5`, publishing with a User Property that must come back with its message);
+//! each time it subscribes, publishes QoS 1 and waits for its own message and for one this task
+//! publishes from a plain TCP connection once the page says it is subscribed, so the round trip
+//! crosses transports (and, at 5.0, protocol levels) both ways. The page reports each
 //! step by requesting `/step`, `/subscribed`, `/done` or `/failed` from the same server. Debian's
 //! `chromium` runs it headless with a fresh profile, told to accept the throw-away certificate.
 //! Everything is bounded in time, and each failure says which step failed and why.
@@ -149,7 +151,7 @@ pub(crate) fn run() -> Result<(), String> {
     let query = outcome?;
     eprintln!("browser: page: {query}");
     eprintln!(
-        "browser: the page published and received over ws:// and wss:// through mqtt-broker: passed"
+        "browser: the page published and received over ws:// and wss://, and at MQTT 5.0, through mqtt-broker: passed"
     );
     Ok(())
 }
@@ -412,7 +414,7 @@ fn free_port() -> Result<u16, String> {
         .map_err(|error| format!("no free port: {error}"))
 }
 
-/// The page: MQTT.js over ws://, then wss://, to the broker. Each time it subscribes to
+/// The page: MQTT.js over ws://, then wss://, then ws:// at MQTT 5.0, to the broker. Each time it subscribes to
 /// `browser/<transport>/#`, reports that, and publishes QoS 1 to `browser/<transport>/echo`; it
 /// goes on once it has received its own message and the one this task publishes over TCP. Every
 /// step and any error is reported to the server.
@@ -428,28 +430,32 @@ const PAGE: &str = r##"<!doctype html>
   window.onerror = (message) => report("/failed", "script error: " + message);
 
   // One round trip over `url`; resolves once both messages have arrived and the client is closed.
-  const roundTrip = (transport, url) => new Promise((resolve, reject) => {
+  // `extra`: more options for connect and publish, and a check of the echoed message's packet.
+  const roundTrip = (transport, url, extra = {}) => new Promise((resolve, reject) => {
     const prefix = "browser/" + transport + "/";
     const expected = new Map([[prefix + "echo", "hello from chromium"], [prefix + "from-tcp", "from tcp"]]);
     const client = mqtt.connect(url, {
       clientId: "chromium-" + transport + "-" + Math.random().toString(16).slice(2),
       reconnectPeriod: 0,
       connectTimeout: 10000,
+      ...(extra.connect || {}),
     });
     client.on("connect", () => {
       report("/step", transport + ": connected to " + url);
       client.subscribe(prefix + "#", { qos: 1 }, (error) => {
         if (error) return reject(transport + ": subscribe: " + error.message);
         report("/subscribed", transport);
-        client.publish(prefix + "echo", "hello from chromium", { qos: 1 }, (error) => {
+        client.publish(prefix + "echo", "hello from chromium", { qos: 1, ...(extra.publish || {}) }, (error) => {
           if (error) reject(transport + ": publish: " + error.message);
           else report("/step", transport + ": PUBACK received");
         });
       });
     });
-    client.on("message", (topic, payload) => {
+    client.on("message", (topic, payload, packet) => {
       const text = payload.toString();
       if (expected.get(topic) !== text) return reject(transport + ": unexpected " + topic + ": " + text);
+      const wrong = topic === prefix + "echo" && extra.check && extra.check(packet);
+      if (wrong) return reject(transport + ": " + wrong);
       expected.delete(topic);
       report("/step", transport + ": received " + topic + ": " + text);
       if (expected.size === 0) client.end(false, {}, () => resolve());
@@ -463,7 +469,17 @@ const PAGE: &str = r##"<!doctype html>
   (async () => {
     await roundTrip("ws", "ws://127.0.0.1:WS_PORT/mqtt");
     await roundTrip("wss", "wss://127.0.0.1:WSS_PORT/mqtt");
-    report("/done", "both round trips complete; disconnected cleanly");
+    await roundTrip("ws5", "ws://127.0.0.1:WS_PORT/mqtt", {
+      connect: { protocolVersion: 5 },
+      publish: { properties: { userProperties: { from: "chromium" } } },
+      check: (packet) => {
+        const user = packet.properties && packet.properties.userProperties;
+        return user && user.from === "chromium"
+          ? null
+          : "the User Property did not come back: " + JSON.stringify(packet.properties);
+      },
+    });
+    report("/done", "all three round trips complete (the last at MQTT 5.0); disconnected cleanly");
   })().catch((why) => report("/failed", String(why)));
 </script></body></html>
 "##;
