@@ -83,7 +83,7 @@
 //! | one stream (plain, TLS, WebSocket) is shared by a reader and a writer | `transport/stream.rs`       |
 //! | TLS listeners are configured; a certificate's CN is read              | `transport/tls.rs`          |
 //! | MQTT travels over WebSocket: the upgrade and the frames               | `transport/websocket.rs`    |
-//! | the WebSocket handshake's (and password file's) base64                | `transport/base64.rs`       |
+//! | the WebSocket handshake's (and password file's) base64: `mqtt-scram`'s | `transport/mod.rs`          |
 //!
 //! **Who may do what (`security/`, `hooks.rs`)**
 //!

@@ -1,14 +1,14 @@
 //! Base64 with the standard alphabet and `=` padding (RFC 4648 §4), which SCRAM uses for salts,
-//! proofs, signatures and the channel binding header (RFC 5802 §7).
+//! proofs, signatures and the channel binding header (RFC 5802 §7), and which the broker also uses
+//! for mosquitto's password files and the WebSocket handshake: the workspace's one copy.
 //!
-//! The same twenty lines each way as the broker's `transport/base64.rs`, kept private here rather
-//! than made a public API of an authentication crate. Decoding is strict (no whitespace, padding
+//! Twenty lines each way are cheaper to read than a dependency. Decoding is strict (no whitespace, padding
 //! required, no stray bits), so a damaged message is refused rather than decoded to something else.
 
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /// Encodes `bytes`, padded with `=` to a multiple of four characters.
-pub(crate) fn encode(bytes: &[u8]) -> String {
+pub fn encode(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
         let group = chunk.iter().enumerate().fold(0u32, |group, (i, byte)| {
@@ -28,7 +28,7 @@ pub(crate) fn encode(bytes: &[u8]) -> String {
 }
 
 /// Decodes padded standard base64; `None` for anything else.
-pub(crate) fn decode(text: &str) -> Option<Vec<u8>> {
+pub fn decode(text: &str) -> Option<Vec<u8>> {
     let bytes = text.as_bytes();
     if !bytes.len().is_multiple_of(4) {
         return None;

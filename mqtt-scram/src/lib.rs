@@ -66,7 +66,7 @@
 
 #![forbid(unsafe_code)]
 
-mod base64;
+pub mod base64;
 mod client;
 mod credentials;
 mod crypto;

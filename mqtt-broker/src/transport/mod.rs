@@ -1,8 +1,9 @@
 //! What carries MQTT's bytes: plain TCP, TLS (`tls.rs`) and WebSocket (`websocket.rs`, with the
-//! `base64.rs` its handshake needs), and for a bridge's local side an in-process duplex
+//! the base64 its handshake needs, `mqtt_scram::base64`), and for a bridge's local side an in-process duplex
 //! (`duplex.rs`), all behind one [`Stream`] (`stream.rs`) that a connection's reader and writer share.
 
-pub(crate) mod base64;
+// Base64 (password files, the WebSocket handshake): the one copy, which SCRAM needs too.
+pub(crate) use mqtt_scram::base64;
 pub(crate) mod duplex;
 pub(crate) mod http_dir;
 mod stream;
