@@ -1,5 +1,6 @@
-//! A blocking MQTT 3.1 / 3.1.1 / 5.0 broker: one reader and one writer thread per connection, joined by a
-//! bounded channel; shared state behind `parking_lot` locks that are never held across I/O.
+//! A blocking MQTT 3.1 / 3.1.1 / 5.0 broker: one thread per connection, which reads its socket and
+//! writes what it routes into its subscribers' sockets itself, with a second thread only while a
+//! client is behind; shared state behind `parking_lot` locks that are never held across I/O.
 //!
 //! Start one in-process from a [`Config`], learn where it listens, stop it:
 //!
@@ -186,7 +187,8 @@ use transport::tls;
 /// Stack size of reader threads: the decoder and the session need little (the read buffer is on the
 /// heap), and 128 KiB leaves a wide margin for logging and debug builds (see ARCHITECTURE.md, "Memory").
 pub const READER_STACK_SIZE: usize = 128 * 1024;
-/// Stack size of writer threads, which only encode into a heap buffer.
+/// Stack size of the helper threads that write to clients that are behind, which only encode into a
+/// heap buffer.
 pub const WRITER_STACK_SIZE: usize = 64 * 1024;
 
 /// The entry point: [`Broker::start`].

@@ -1,9 +1,11 @@
 //! How many connections this machine can hold: the operating system limits that bound a
 //! thread-per-connection server, read from `/proc`, and the connection limit derived from them.
 //!
-//! Each connection costs two threads (reader and writer) and one file descriptor. A thread costs about
-//! four memory mappings (its stack, the stack's guard page, and its share of allocator arenas), so
-//! `vm.max_map_count` (65 530 by default) is usually the first wall, near 16 000 threads; then
+//! Each connection costs one thread (its reader, which also writes: `connection/writer.rs`) and one
+//! file descriptor, and a second thread only while its client is behind (the writer's helper). A
+//! thread costs four memory mappings (its stack and the stack's guard page, its signal stack and
+//! that one's guard page), so `vm.max_map_count` (65 530 by default) is usually the first wall, near
+//! 16 000 threads; then
 //! `kernel.pid_max` / `kernel.threads-max` (every thread takes a pid) and the open-files limit
 //! (`ulimit -n`). Hitting any of them makes thread creation or `accept` fail, so the broker stops
 //! admitting clients (CONNACK 3) a safety margin before the nearest one. The README explains how an
@@ -13,8 +15,11 @@
 
 use std::fs;
 
-/// Threads per connection.
-const THREADS_PER_CONNECTION: usize = 2;
+/// Connections per helper thread kept room for: the limit leaves one thread in this many
+/// connections for the helpers of clients that fall behind (`connection/writer.rs`). A helper
+/// that cannot start ends its connection, which stays clean (the session keeps what was not
+/// acknowledged), but should be rare.
+const CONNECTIONS_PER_HELPER: usize = 16;
 /// Memory mappings per thread, measured (see ARCHITECTURE.md, "Memory").
 const MAPS_PER_THREAD: usize = 4;
 /// Mappings, threads and files kept for everything else: the program, libraries, listeners, logs.
@@ -53,12 +58,15 @@ impl SystemLimits {
 
     /// The most connections these limits allow with the reserve kept, and which limit decides.
     pub(crate) fn max_connections(self) -> (usize, &'static str) {
+        // Threads for `connections` connections: one each, and the helpers' share.
+        let connections_for =
+            |threads: usize| threads * CONNECTIONS_PER_HELPER / (CONNECTIONS_PER_HELPER + 1);
         let by_maps = self
             .max_map_count
-            .map(|maps| maps.saturating_sub(RESERVE) / (MAPS_PER_THREAD * THREADS_PER_CONNECTION));
+            .map(|maps| connections_for(maps.saturating_sub(RESERVE) / MAPS_PER_THREAD));
         let by_threads = self
             .max_threads
-            .map(|threads| threads.saturating_sub(RESERVE) / THREADS_PER_CONNECTION);
+            .map(|threads| connections_for(threads.saturating_sub(RESERVE)));
         let by_files = self
             .open_files
             .map(|files| files.saturating_sub(RESERVE / 10));
@@ -91,13 +99,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_default_map_count_allows_more_than_5000_connections() {
+    fn the_default_map_count_allows_more_than_15000_connections() {
         let limits = SystemLimits {
             max_map_count: Some(65_530),
             max_threads: Some(32_768),
             open_files: Some(20_000),
         };
-        assert_eq!(limits.max_connections(), (8_066, "vm.max_map_count"));
+        // (65 530 - 1 000) / 4 mappings = 16 132 threads, 16 in 17 of them readers.
+        assert_eq!(limits.max_connections(), (15_183, "vm.max_map_count"));
     }
 
     #[test]

@@ -399,7 +399,7 @@ fn accept_loop(
             .name(format!("reader-{id}"))
             .stack_size(READER_STACK_SIZE)
             .spawn(move || {
-                Connection::new(thread_context, stream, peer, id, info).run();
+                Connection::boxed(thread_context, stream, peer, id, info).run();
                 let (count, ended) = &*thread_live;
                 *count.lock() -= 1;
                 ended.notify_all();

@@ -11,7 +11,7 @@
 //!   `bridge_protocol_version mqttv50` (No Local and Retain As Published on its subscriptions
 //!   instead of the bridge bit);
 //! - **local**: an ordinary MQTT connection to this broker, but over an in-process duplex instead of
-//!   TCP (`local.rs`, `transport/duplex.rs`). It is served by the same reader and writer threads as any client,
+//!   TCP (`local.rs`, `transport/duplex.rs`). It is served by the same reader and writer as any client,
 //!   so the router, the session rules, queueing, `$SYS` counters and persistence apply unchanged: the
 //!   bridge needs no special path through the router, only two marks on its session (it is a bridge,
 //!   so the router does not send back what it publishes here; it is trusted, so no password or ACL

@@ -1,11 +1,14 @@
 //! The reader thread of one connection: reads the socket, decodes packets, feeds them to the
 //! connection's [`ProtocolMachine`] and carries out the actions it answers.
 //!
-//! One such thread per accepted socket. It owns the read side, the decoder and the session state
-//! machine; it starts the connection's writer thread once CONNECT is accepted. It blocks only on its
-//! own socket (with a read timeout that wakes it for the session's next deadline) and on its own
-//! writer's channel, never while holding a lock. When it ends, for whatever reason, it publishes the
-//! Will if the session handed one over, detaches from the router, and waits for its writer.
+//! One such thread per accepted socket, and the connection's only thread while its client keeps up.
+//! It owns the read side, the decoder and the session state machine; it makes the connection's
+//! [`Writer`] once CONNECT is accepted, and before each blocking read it writes what it put in
+//! channels, its own and its subscribers' (`outbound::kick_all`, see `writer.rs`). It blocks only on
+//! its own socket (with a read timeout that wakes it for the session's next deadline), on its own
+//! channel when that is full, and on the log's fsync before a write that promises, never while
+//! holding a lock. When it ends, for whatever reason, it publishes the Will if the session handed one
+//! over, detaches from the router, and waits for its writer's helper, if one is running.
 //!
 //! On a TLS or WebSocket listener the thread first completes the handshakes (`transport/stream.rs`), within
 //! `connect_timeout`. At CONNECT it asks `security/auth.rs` whether the client may connect, and on every
@@ -28,7 +31,6 @@ use std::net::SocketAddr;
 use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use log::{debug, info, warn};
@@ -40,7 +42,7 @@ use super::protocol::{
     Action, Close, CloseReason, OpenRequest, ProtocolMachine, Settings, ack_reason,
 };
 use super::topic_aliases::OutboundAliases;
-use super::writer::Writer;
+use super::writer::{Encoding, Writer};
 use crate::hooks::{
     ClientInfo, ConnectRequest, ConnectionInfo, DisconnectReason, Listener, MessageView,
     PublishDecision,
@@ -51,7 +53,8 @@ use crate::message::Message;
 use crate::message::Source;
 use crate::metrics::Metrics;
 use crate::routing::outbound::{
-    ConnAck5, ConnAckProperties, OutPacket, Outbound, WriterTx, connack_reason, writer_channel,
+    self as outbound, ConnAck5, ConnAckProperties, Drain, OutPacket, Outbound, WriterTx,
+    connack_reason, writer_channel,
 };
 use crate::routing::router::{Asked, Link, Router, SlotRef};
 use crate::transport::Stream;
@@ -71,7 +74,7 @@ pub(crate) struct Context {
     pub(crate) max_packet_size: usize,
     /// Set by [`BrokerHandle::shutdown`](crate::BrokerHandle::shutdown): Wills are not published.
     pub(crate) shutting_down: AtomicBool,
-    /// Stack size of the writer threads.
+    /// Stack size of the writers' helper threads.
     pub(crate) writer_stack: usize,
     /// The most subscriptions per session (0: no limit).
     pub(crate) max_subscriptions: usize,
@@ -100,7 +103,7 @@ pub(crate) const CONNACK_SERVER_UNAVAILABLE: [u8; 4] = [0x20, 0x02, 0x00, 0x03];
 struct Attached {
     slot: SlotRef,
     tx: WriterTx,
-    writer: JoinHandle<()>,
+    writer: Arc<Writer>,
     /// Who the client is (its client id among it), for authorisers and hooks (the user name it acts under, its listener...).
     client: Arc<ClientInfo>,
     /// Whether the client is a bridge (see `OpenRequest::bridge`): what it publishes is not sent back
@@ -158,6 +161,22 @@ impl Connection {
         }
     }
 
+    /// [`Connection::new`], on the heap. Every frame below the reader's loop stays on its stack
+    /// for the connection's life, and every idle connection keeps the deepest page it touched
+    /// resident: built in this function's frame (popped before the loop starts) and kept behind a
+    /// pointer, the 600-byte connection adds to no frame. That is what keeps the reader's stack
+    /// to three pages (see ARCHITECTURE.md, "Memory").
+    #[inline(never)]
+    pub(crate) fn boxed(
+        context: Arc<Context>,
+        stream: Stream,
+        peer: SocketAddr,
+        id: u64,
+        listener: Listener,
+    ) -> Box<Self> {
+        Box::new(Self::new(context, stream, peer, id, listener))
+    }
+
     /// The broker's end of an in-process connection: the local side of one of our own bridges,
     /// trusted as mosquitto trusts its bridges (no password, no ACL). `peer` stands in for an address
     /// in the logs, and for the listener's (whose index, `usize::MAX`, is no listener's).
@@ -166,20 +185,19 @@ impl Connection {
         end: crate::transport::duplex::End,
         peer: SocketAddr,
         id: u64,
-    ) -> Self {
+    ) -> Box<Self> {
         let listener = Listener {
             index: usize::MAX,
             address: peer,
             tls: false,
         };
-        Self {
-            trusted: true,
-            ..Self::new(context, Stream::Memory(end), peer, id, listener)
-        }
+        let mut connection = Self::boxed(context, Stream::Memory(end), peer, id, listener);
+        connection.trusted = true;
+        connection
     }
 
-    /// Runs the connection to its end.
-    pub(crate) fn run(mut self) {
+    /// Runs the connection to its end. The connection is boxed (see [`Connection::boxed`]).
+    pub(crate) fn run(mut self: Box<Self>) {
         let _ = self
             .stream
             .set_write_timeout(Some(self.context.write_timeout));
@@ -218,10 +236,12 @@ impl Connection {
             if self.execute(actions).is_break() {
                 break;
             }
-            // Whatever this read produced for the writer goes now, before blocking on the socket.
+            // Whatever this read produced for the writer goes now, before blocking on the socket,
+            // and so does what it delivered to other connections (see `writer.rs`).
             if self.flush().is_break() {
                 break;
             }
+            outbound::kick_all();
             let needed = self.protocol.deadline().map(|deadline| {
                 deadline
                     .saturating_duration_since(now)
@@ -756,6 +776,9 @@ impl Connection {
     }
 
     /// A valid CONNECT: check the connection limit, start the writer, open the session.
+    // Out of line, like `close`: inlined into `execute_one`, their locals made its frame 2.5 KiB,
+    // which every packet paid in stack depth (and every idle connection in a resident page).
+    #[inline(never)]
     fn open(&mut self, request: &OpenRequest) -> ControlFlow<()> {
         let context = Arc::clone(&self.context);
         let security = context.router.security();
@@ -813,29 +836,7 @@ impl Connection {
             return self.refuse_unavailable(request, "max_connections reached");
         }
         let (tx, rx) = writer_channel(context.channel_capacity);
-        let starved = Arc::new(AtomicBool::new(false));
-        let link = Link {
-            connection_id: self.id,
-            tx: tx.clone(),
-            stream: Arc::clone(&self.stream),
-            starved: Arc::clone(&starved),
-            mqtt5: request.mqtt5.is_some(),
-        };
-        let client = Arc::new(ClientInfo {
-            client_id: Arc::clone(&request.client_id),
-            user_name: user,
-            connection: Some(ConnectionInfo {
-                listener: self.listener,
-                peer: self.peer,
-                level: request.level,
-                mqtt5: request.mqtt5.is_some(),
-                certificate_identity: self.identity.clone(),
-            }),
-        });
-        let opened = context.router.open(request, Arc::clone(&client), link);
-        let writer = Writer {
-            stream: Arc::clone(&self.stream),
-            rx,
+        let encoding = Encoding {
             level: request.level,
             mqtt5: request.mqtt5.as_ref().map(|open| {
                 // Nothing larger than the client accepts is sent to it [MQTT5-3.1.2-24].
@@ -850,26 +851,38 @@ impl Connection {
             aliases: request.mqtt5.as_ref().and_then(|open| {
                 OutboundAliases::new(open.topic_alias_maximum, self.protocol.topic_alias_cap())
             }),
-            router: Arc::clone(&context.router),
-            slot: Arc::clone(&opened.slot),
-            connection_id: self.id,
-            starved,
             client_id: Arc::clone(&request.client_id),
         };
-        let writer = match writer.spawn(context.writer_stack) {
-            Ok(writer) => writer,
-            Err(error) => {
-                // The session was opened with a CONNACK 0 queued for a writer that does not exist:
-                // undo, and answer 3 directly instead.
-                context.router.close(&opened.slot, self.id);
-                context.admitted.fetch_sub(1, Ordering::AcqRel);
-                if let Some(old) = opened.taken_over {
-                    old.disconnect_with(ReasonCode::SESSION_TAKEN_OVER);
-                }
-                return self
-                    .refuse_unavailable(request, &format!("cannot start a thread: {error}"));
-            }
+        let writer = Arc::new(Writer::new(
+            Arc::clone(&self.stream),
+            rx,
+            encoding,
+            Arc::clone(&context.router),
+            self.id,
+            context.write_timeout,
+            context.writer_stack,
+        ));
+        let tx = tx.drained_by(Arc::clone(&writer) as Arc<dyn Drain>);
+        let link = Link {
+            connection_id: self.id,
+            tx: tx.clone(),
+            stream: Arc::clone(&self.stream),
+            starved: writer.starved(),
+            mqtt5: request.mqtt5.is_some(),
         };
+        let client = Arc::new(ClientInfo {
+            client_id: Arc::clone(&request.client_id),
+            user_name: user,
+            connection: Some(ConnectionInfo {
+                listener: self.listener,
+                peer: self.peer,
+                level: request.level,
+                mqtt5: request.mqtt5.is_some(),
+                certificate_identity: self.identity.clone(),
+            }),
+        });
+        let opened = context.router.open(request, Arc::clone(&client), link);
+        writer.attach(Arc::clone(&opened.slot));
         if let Some(old) = opened.taken_over {
             info!(
                 "client {:?} already connected, closing the old connection [MQTT-3.1.4-2]",
@@ -970,6 +983,7 @@ impl Connection {
     }
 
     /// Logs the end and publishes the Will, if any. The session is detached in `finish`.
+    #[inline(never)]
     fn close(&mut self, close: Close) {
         let shutting_down = self.context.shutting_down.load(Ordering::Relaxed);
         self.ended = match close.reason {
@@ -1077,9 +1091,10 @@ impl Connection {
     }
 
     /// Detaches from the router, tells the hooks, stops the writer and waits for it.
-    fn finish(mut self) {
+    fn finish(mut self: Box<Self>) {
         // Acknowledgements of packets read before the end still go out.
         let _ = self.flush();
+        outbound::kick_all();
         if let Some(attached) = self.attached {
             self.context.router.close(&attached.slot, self.id);
             self.context.admitted.fetch_sub(1, Ordering::AcqRel);
@@ -1096,7 +1111,8 @@ impl Connection {
                 self.stream.shutdown();
             }
             drop(attached.tx);
-            let _ = attached.writer.join();
+            outbound::kick_all();
+            attached.writer.finish();
         }
         self.stream.close();
     }

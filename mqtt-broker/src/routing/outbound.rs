@@ -2,12 +2,15 @@
 //! [`Outbound`], what travels on that channel, and the channel itself ([`writer_channel`]).
 //!
 //! Everything the broker sends to a client is one of these. They are turned into the codec's borrowed
-//! [`Packet`] only at the moment of encoding, in the writer thread, under the protocol level of the
+//! [`Packet`] only at the moment of encoding, by the connection's writer, under the protocol level of the
 //! connection: that is where CONNACK loses its Session Present bit for MQTT 3.1 ([V31-DIFF-7]), and
 //! where a 5.0 connection's packets get their Reason Codes and properties ([`OutPacket::encode5`]).
 //! The 5.0-only packets (CONNACK with properties, SUBACK and UNSUBACK with 5.0 Reason Codes, a
 //! server's DISCONNECT) have variants of their own; the acknowledgements of the publish path are
 //! shared by both levels and reach a 5.0 client as Success [MQTT5-3.4.2-1].
+//!
+//! The channel has no thread waiting on it: a thread that sends into one owes its [`Drain`] a kick,
+//! made with no lock held ([`kick_all`]), which writes what the channel holds.
 //!
 //! This file does not decide what to send (`connection/protocol.rs`, `routing/session_state.rs`, `routing/router.rs`) nor write to a socket
 //! (`connection/writer.rs`).
@@ -16,7 +19,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvError, SendError, Sender, TryRecvError, TrySendError};
+use std::collections::VecDeque;
+
+use crossbeam_channel::{SendError, TryRecvError, TrySendError};
 use mqtt_codec::{
     ConnAck, ConnectReturnCode, Delivery, EncodeError, List, Packet, PacketId, PacketType,
     ProtocolLevel, PubAck, PubComp, PubRec, PubRel, Publish, QoS, SubAck, SubAckReturnCode,
@@ -273,7 +278,7 @@ pub(crate) fn connack_reason(code: ConnectReturnCode) -> ReasonCode {
     }
 }
 
-/// What a writer thread receives on its channel.
+/// What travels on a connection's channel.
 #[derive(Debug)]
 pub(crate) enum Outbound {
     /// Encode and send this packet.
@@ -292,17 +297,18 @@ pub(crate) enum Outbound {
 /// (publishers, with [`WriterTx::try_send`], which never waits) and the connection's reader (with
 /// [`WriterTx::send`], which waits for room).
 ///
-/// The bound is kept here rather than by the channel. crossbeam's bounded channel allocates and
-/// writes all its slots when it is created: 17 KiB for the default 276, most of the memory of an
-/// idle connection (see `BENCHMARKS.md`). Its unbounded channel allocates blocks of 31 slots as they
-/// fill and frees them as they drain, so an idle connection holds one block (about 2 KiB). The
-/// price is that the length is checked before sending, so the bound is soft: a reader and a
-/// publisher sending at once may both find the last place free. Publishers deliver to one session
-/// under its slot lock, one at a time, so the overshoot is at most one batch of the reader's.
+/// It is a queue under a mutex (a leaf lock, held to push or pop one message) rather than a
+/// crossbeam channel: nothing ever blocks on receiving from it, since whoever sent drains it
+/// (`connection/writer.rs`), and a queue can give its memory back whenever it empties. A crossbeam
+/// channel keeps a block of 31 slots (3.5 KiB) once a message has passed, which was the largest
+/// part of an idle connection's heap. The bound is soft, as it was with the channel: a reader
+/// and a publisher sending at once may both find the last place free, and publishers deliver to
+/// one session under its slot lock, one at a time, so the overshoot is at most one batch of the
+/// reader's.
 pub(crate) fn writer_channel(capacity: usize) -> (WriterTx, WriterRx) {
-    let (tx, rx) = crossbeam_channel::unbounded();
     let room = Arc::new(Room {
         capacity,
+        queue: Mutex::new(VecDeque::new()),
         waiting: AtomicBool::new(false),
         closed: AtomicBool::new(false),
         lock: Mutex::new(()),
@@ -310,62 +316,136 @@ pub(crate) fn writer_channel(capacity: usize) -> (WriterTx, WriterRx) {
     });
     (
         WriterTx {
-            tx,
             room: Arc::clone(&room),
+            drain: None,
         },
-        WriterRx { rx, room },
+        WriterRx { room },
     )
+}
+
+/// Whoever empties a writer's channel into its socket (`connection/writer.rs`), seen from the
+/// senders. There is no writer thread waiting on the channel: a sender that put something in it
+/// owes its drain a [`Drain::kick`], made later on the same thread with no lock held (see
+/// [`kick_all`]).
+pub(crate) trait Drain: Send + Sync + std::fmt::Debug {
+    /// Writes what the channel holds, now on this thread if the socket takes it without waiting,
+    /// or by the connection's helper thread otherwise. Called with no lock held.
+    fn kick(self: Arc<Self>);
+    /// The session's queue began to hold messages: somebody must watch that its client makes
+    /// progress (`Router::stall_left`), since no thread waits on the channel to notice.
+    fn watch(&self);
+}
+
+thread_local! {
+    /// The drains this thread sent something to and has not kicked yet (see [`kick_all`]).
+    static OWED: std::cell::RefCell<Vec<Arc<dyn Drain>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Remembers that this thread owes `drain` a kick; the last few entries are looked at so that a
+/// burst of messages for one subscriber costs one kick, and a repeat elsewhere costs only a cheap
+/// second kick.
+fn owe(drain: &Arc<dyn Drain>) {
+    OWED.with(|owed| {
+        let mut owed = owed.borrow_mut();
+        let recent = owed.len().saturating_sub(8);
+        if !owed[recent..].iter().any(|seen| Arc::ptr_eq(seen, drain)) {
+            owed.push(Arc::clone(drain));
+        }
+    });
+}
+
+/// Kicks every drain this thread sent to since its last call, and those those kicks owe in turn
+/// (a drain that pumps its session sends more). Call with no lock held: a kick may write to a
+/// socket (never waiting for a slow client) and wait until the log is durable.
+pub(crate) fn kick_all() {
+    loop {
+        let owed = OWED.with(|owed| std::mem::take(&mut *owed.borrow_mut()));
+        if owed.is_empty() {
+            return;
+        }
+        for drain in owed {
+            drain.kick();
+        }
+    }
+}
+
+/// Whether this thread owes any drain a kick (see [`kick_all`]).
+pub(crate) fn kicks_owed() -> bool {
+    OWED.with(|owed| !owed.borrow().is_empty())
 }
 
 /// The sending side of [`writer_channel`].
 #[derive(Debug, Clone)]
 pub(crate) struct WriterTx {
-    tx: Sender<Outbound>,
     room: Arc<Room>,
+    /// Who empties the channel; `None` in tests that read the channel themselves.
+    drain: Option<Arc<dyn Drain>>,
 }
 
-/// The receiving side of [`writer_channel`], owned by the writer thread.
+/// The receiving side of [`writer_channel`], owned by the connection's writer.
 #[derive(Debug)]
 pub(crate) struct WriterRx {
-    rx: Receiver<Outbound>,
     room: Arc<Room>,
 }
 
-/// The bound of one writer's channel, and how a reader waiting for room is woken.
+/// The queue of one writer's channel, its bound, and how a reader waiting for room is woken.
 #[derive(Debug)]
 struct Room {
     capacity: usize,
+    queue: Mutex<VecDeque<Outbound>>,
     /// Set by a reader about to wait; the writer then notifies `drained` after its next write.
     waiting: AtomicBool,
-    /// Set when the writer ends: nobody will make room any more.
+    /// Set when the writer ends: nobody will take messages or make room any more.
     closed: AtomicBool,
     lock: Mutex<()>,
     drained: Condvar,
 }
 
 impl WriterTx {
-    /// Whether the channel holds `capacity` messages already (what makes `try_send` fail).
-    pub(crate) fn is_full(&self) -> bool {
-        self.tx.len() >= self.room.capacity
+    /// This sending side, with `drain` to be kicked after each send.
+    pub(crate) fn drained_by(self, drain: Arc<dyn Drain>) -> Self {
+        Self {
+            drain: Some(drain),
+            ..self
+        }
     }
 
-    /// Sends unless the channel holds `capacity` messages already or the writer is gone. Never waits.
+    /// Whether the channel holds `capacity` messages already (what makes `try_send` fail).
+    pub(crate) fn is_full(&self) -> bool {
+        self.room.queue.lock().len() >= self.room.capacity
+    }
+
+    /// Sends unless the channel holds `capacity` messages already or the writer is gone. Never
+    /// waits. This thread then owes the drain a kick ([`kick_all`]).
     pub(crate) fn try_send(&self, outbound: Outbound) -> Result<(), TrySendError<Outbound>> {
-        if self.tx.len() >= self.room.capacity {
-            return Err(TrySendError::Full(outbound));
+        {
+            let mut queue = self.room.queue.lock();
+            if self.room.closed.load(Ordering::SeqCst) {
+                return Err(TrySendError::Disconnected(outbound));
+            }
+            if queue.len() >= self.room.capacity {
+                return Err(TrySendError::Full(outbound));
+            }
+            queue.push_back(outbound);
         }
-        self.tx.try_send(outbound)
+        if let Some(drain) = &self.drain {
+            owe(drain);
+        }
+        Ok(())
     }
 
     /// Sends, first waiting while the channel is full: a client that does not read what it is sent
-    /// stops its own reader, and nobody else. Fails only once the writer is gone.
+    /// stops its own reader, and nobody else. Fails only once the writer is gone. This thread then
+    /// owes the drain a kick ([`kick_all`]).
     pub(crate) fn send(&self, outbound: Outbound) -> Result<(), SendError<Outbound>> {
-        while self.tx.len() >= self.room.capacity {
+        while self.is_full() && !self.room.closed.load(Ordering::SeqCst) {
+            // What this thread sent before may be what fills the channel: written first.
+            kick_all();
             let mut guard = self.room.lock.lock();
             self.room.waiting.store(true, Ordering::SeqCst);
             // Checked again under the lock: the writer may have drained just before `waiting` was
             // set, and would then not notify.
-            if self.tx.len() < self.room.capacity || self.room.closed.load(Ordering::SeqCst) {
+            if !self.is_full() || self.room.closed.load(Ordering::SeqCst) {
                 break;
             }
             // The timeout is a safety net; the writer notifies when it takes messages or ends.
@@ -373,27 +453,47 @@ impl WriterTx {
                 .drained
                 .wait_for(&mut guard, Duration::from_millis(100));
         }
-        self.tx.send(outbound)
+        {
+            let mut queue = self.room.queue.lock();
+            if self.room.closed.load(Ordering::SeqCst) {
+                return Err(SendError(outbound));
+            }
+            queue.push_back(outbound);
+        }
+        if let Some(drain) = &self.drain {
+            owe(drain);
+        }
+        Ok(())
+    }
+
+    /// Asks the drain to watch the client's progress (see [`Drain::watch`]).
+    pub(crate) fn watch(&self) {
+        if let Some(drain) = &self.drain {
+            drain.watch();
+            owe(drain);
+        }
     }
 }
 
 impl WriterRx {
-    /// Waits for the next message; fails once every sender is gone.
-    pub(crate) fn recv(&self) -> Result<Outbound, RecvError> {
-        self.rx.recv()
+    /// Whether nothing waits in the channel.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.room.queue.lock().is_empty()
     }
 
-    /// Waits at most `timeout` for the next message.
-    pub(crate) fn recv_timeout(
-        &self,
-        timeout: Duration,
-    ) -> Result<Outbound, crossbeam_channel::RecvTimeoutError> {
-        self.rx.recv_timeout(timeout)
-    }
-
-    /// The next message if there is one, without waiting.
+    /// The next message if there is one, without waiting. Once the channel is empty it gives its
+    /// memory back: an idle connection holds none.
     pub(crate) fn try_recv(&self) -> Result<Outbound, TryRecvError> {
-        self.rx.try_recv()
+        let mut queue = self.room.queue.lock();
+        match queue.pop_front() {
+            Some(outbound) => Ok(outbound),
+            None => {
+                if queue.capacity() > 0 {
+                    *queue = VecDeque::new();
+                }
+                Err(TryRecvError::Empty)
+            }
+        }
     }
 
     /// Called by the writer after each write: wakes a reader waiting for room.
@@ -403,14 +503,21 @@ impl WriterRx {
             self.room.drained.notify_all();
         }
     }
+
+    /// The writer is done (its stream closed or failed): senders fail from now on, a reader
+    /// waiting for room stops waiting, and what is left in the queue is dropped.
+    pub(crate) fn close(&self) {
+        self.room.closed.store(true, Ordering::SeqCst);
+        let left = std::mem::take(&mut *self.room.queue.lock());
+        drop(left);
+        let _guard = self.room.lock.lock();
+        self.room.drained.notify_all();
+    }
 }
 
 impl Drop for WriterRx {
-    /// The writer is gone: a reader waiting for room must stop waiting (its send then fails).
     fn drop(&mut self) {
-        self.room.closed.store(true, Ordering::SeqCst);
-        let _guard = self.room.lock.lock();
-        self.room.drained.notify_all();
+        self.close();
     }
 }
 
@@ -762,7 +869,7 @@ mod tests {
         ));
         let waiting = std::thread::spawn(move || tx.send(Outbound::Close).is_ok());
         // The sender waits until the writer takes one and says so.
-        assert!(rx.recv().is_ok());
+        assert!(rx.try_recv().is_ok());
         rx.drained();
         assert!(waiting.join().unwrap_or(false));
         assert!(rx.try_recv().is_ok());

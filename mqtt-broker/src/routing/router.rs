@@ -17,7 +17,8 @@
 //! A publisher never takes the registry: the subscription tree stores each subscription's slot, so it
 //! copies its subscribers' slots out of the tree, releases the tree, and then locks one slot at a
 //! time. Sixteen publishers feeding one subscriber therefore meet only on that subscriber's slot. Nothing in this file
-//! blocks while holding a lock: packets go to writer threads with `try_send`, which never waits, and
+//! blocks while holding a lock: packets go into channels with `try_send`, which never waits (the
+//! thread that sent writes them later, with no lock held: `outbound::kick_all`), and
 //! sockets are shut down only after every lock is released. A subscriber whose queue is full makes
 //! its publishers wait before they route (and so before they acknowledge), on the slot's condition
 //! variable, which releases the lock while waiting; a subscriber that makes no progress for
@@ -53,7 +54,7 @@ use crate::message::{GroupId, SharedOrigin};
 use crate::metrics::Metrics;
 use crate::persistence::{Persistence, Restored};
 use crate::record::{Record, instant_of, wall_millis};
-use crate::routing::outbound::{ConnAck5, OutPacket, Outbound, WriterTx};
+use crate::routing::outbound::{self, ConnAck5, OutPacket, Outbound, WriterTx};
 use crate::routing::retained::RetainedStore;
 use crate::routing::session_expiry::ExpirySchedule;
 use crate::routing::session_state::{AckError, Limits, QueueChange, SessionState};
@@ -156,11 +157,14 @@ impl Slot {
     }
 }
 
-/// What [`Router::stall_left`] tells a connection's idle writer.
+/// What [`Router::stall_left`] tells the thread that watches a connection (its writer's helper).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Stall {
     /// Look again after this long, or as soon as there is something to write.
     CheckIn(std::time::Duration),
+    /// Nothing waits in the session's queue (or the connection no longer owns it): nothing to
+    /// watch.
+    Nothing,
     /// Nothing to check (`write_timeout` zero): wait for something to write.
     Never,
     /// Messages wait for this client and it made no progress for `write_timeout`: end the
@@ -173,7 +177,7 @@ pub(crate) enum Stall {
 pub(crate) struct Link {
     /// Which connection: a slot ignores requests from a connection that was taken over.
     pub(crate) connection_id: u64,
-    /// The writer thread's bounded channel.
+    /// The connection's bounded channel, drained by its `Writer` (`connection/writer.rs`).
     pub(crate) tx: WriterTx,
     /// The socket, to shut down on take-over or broker shutdown.
     pub(crate) stream: Arc<Stream>,
@@ -189,6 +193,7 @@ impl Link {
     pub(crate) fn disconnect(self) {
         let _ = self.tx.try_send(Outbound::Close);
         self.stream.shutdown();
+        outbound::kick_all();
     }
 
     /// [`disconnect`](Self::disconnect), telling a 5.0 client why with a DISCONNECT: 0x8E when
@@ -203,6 +208,7 @@ impl Link {
                 .is_ok()
             && self.tx.try_send(Outbound::Close).is_ok()
         {
+            outbound::kick_all();
             return;
         }
         self.disconnect();
@@ -879,6 +885,9 @@ impl Router {
     /// drops them, counted in `$SYS/broker/publish/messages/dropped` and logged.
     pub(crate) fn publish(&self, message: &Message) {
         let _ = self.route(message, None, None, Origin::Broker, None);
+        // Its callers (Wills, `$SYS`, the log topic) are not readers with a kick of their own to
+        // make before they block.
+        outbound::kick_all();
     }
 
     /// [`publish`](Self::publish) for a client's PUBLISH, which may be refused: with back-pressure
@@ -1830,7 +1839,8 @@ impl Router {
         };
         // For the log line of a drop: which of the broker's messages it was.
         let topic = (origin == Origin::Broker).then(|| Arc::clone(&message.topic));
-        if slot.state.nothing_queued() {
+        let was_empty = slot.state.nothing_queued();
+        if was_empty {
             // The queue starts to hold something: the time it may wait counts from now.
             slot.progress_at = Instant::now();
         }
@@ -1847,6 +1857,14 @@ impl Router {
         // window was full). Pumping here too would only fail again, once per message.
         if !qos0 {
             self.pump_slot(slot);
+        }
+        if was_empty
+            && !slot.state.nothing_queued()
+            && let Some(link) = &slot.link
+        {
+            // Something stays in the queue (the window or the channel is full): somebody must
+            // watch that it moves (see `stall_left`).
+            link.tx.watch();
         }
         if dropped {
             Metrics::add(&self.metrics.publish_dropped, 1);
@@ -1886,6 +1904,12 @@ impl Router {
         let mut deadline = Instant::now() + self.limits.stall;
         let mut cut = false;
         while slot.link.is_some() && !self.room_after_expiry(slot) {
+            if outbound::kicks_owed() {
+                // What this thread delivered may not be written yet, and the subscriber cannot
+                // acknowledge what it was not sent: written first, with no lock held.
+                MutexGuard::unlocked(slot, outbound::kick_all);
+                continue;
+            }
             if own
                 .as_ref()
                 .is_some_and(|own| Arc::ptr_eq(own, &slot.reader_waiting))
@@ -1974,7 +1998,8 @@ impl Router {
         }
     }
 
-    /// Called by a connection's writer when it has nothing to write: whether its client is stuck.
+    /// Called by a connection's watching helper when it has nothing to write: whether its client
+    /// is stuck.
     /// That is so when messages wait in its queue (its window is full of messages it has not
     /// acknowledged) and nothing left the queue for `write_timeout`. A writer blocked on the
     /// socket is held to `write_timeout` by the socket; this covers the client whose unread bytes
@@ -1989,7 +2014,7 @@ impl Router {
         }
         let slot = slot_ref.lock();
         if !owns(&slot, connection_id) || slot.state.nothing_queued() {
-            return Stall::CheckIn(stall);
+            return Stall::Nothing;
         }
         let waited = slot.progress_at.elapsed();
         if waited < stall {

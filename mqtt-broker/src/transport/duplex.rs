@@ -2,7 +2,7 @@
 //! blocking, timeout and shutdown behaviour of a socket.
 //!
 //! A bridge's local side is an ordinary MQTT connection to this broker, served by the same reader and
-//! writer threads (`connection/reader.rs`, `connection/writer.rs`) as a network client, so the router and session code
+//! writer (`connection/reader.rs`, `connection/writer.rs`) as a network client, so the router and session code
 //! know nothing of bridges. Only the bytes travel differently: each direction is a bounded crossbeam
 //! channel of chunks (one `write_all` is one chunk, so a packet is never interleaved with another
 //! thread's), and a full channel blocks the writer as a full socket buffer would. A shutdown, from

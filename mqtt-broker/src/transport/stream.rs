@@ -1,6 +1,7 @@
 //! [`Stream`]: one accepted connection's byte stream, plain TCP, TLS, or WebSocket over either (or,
 //! for a bridge's local side, an in-process duplex: `duplex.rs`), shared by its reader and
-//! writer threads.
+//! writing side (the connection's reader thread, other connections' readers writing to it, its
+//! helper thread while its client is behind: `connection/writer.rs`).
 //!
 //! A plain `TcpStream` can be read by one thread and written by another at the same time. A TLS
 //! connection cannot simply be split: one rustls state holds both directions. So for TLS:
@@ -10,8 +11,9 @@
 //! - every write of TLS records to the socket (the writer's batches, and any record rustls wants to
 //!   send after reading, such as an alert) happens under a second, *write* mutex, taken before the
 //!   state mutex and held across the socket write. Records leave rustls in sequence order and reach
-//!   the socket in that same order, which TLS requires. Only the connection's own two threads ever
-//!   take these locks, so a slow client still stalls nobody else.
+//!   the socket in that same order, which TLS requires. A TLS stream takes no direct write from
+//!   another connection's thread: its writes go to its own helper, so a slow client still stalls
+//!   nobody else.
 //!
 //! A WebSocket stream (`protocol websockets`, RFC 6455 in `transport/websocket.rs`) wraps a plain or TLS one
 //! and splits the same way: the reader alone decodes frames (the receiving state is locked only by
@@ -174,6 +176,10 @@ impl Stream {
 
     /// Reads MQTT bytes (decrypted, unframed); 0 at the end of the stream. Read timeouts surface as
     /// errors of kind `WouldBlock` or `TimedOut`, as for a `TcpStream`.
+    ///
+    /// Every reader thread blocks here, so its frame is kept small: the TLS and WebSocket reads are
+    /// out of line. Inlined, they made this frame 4 KiB, one more resident stack page on every
+    /// idle connection (see ARCHITECTURE.md, "Memory").
     pub(crate) fn read(&self, buffer: &mut [u8]) -> io::Result<usize> {
         match self {
             Self::Plain(tcp) => (&*tcp).read(buffer),
@@ -190,6 +196,24 @@ impl Stream {
             Self::Tls(tls) => tls.write_all(bytes),
             Self::WebSocket(ws) => ws.write_all(bytes),
             Self::Memory(end) => end.write_all(bytes),
+        }
+    }
+
+    /// Whether [`try_write`](Self::try_write) works on this stream: plain TCP, whose write can be
+    /// made to return at once (see `connection/writer.rs`). TLS and WebSocket streams frame or
+    /// encrypt what they are given, and a short write would leave half a record behind; the
+    /// in-process duplex blocks until the bridge reads.
+    pub(crate) fn takes_direct_writes(&self) -> bool {
+        matches!(self, Self::Plain(_))
+    }
+
+    /// One write of as much of `bytes` as the socket takes now: how many it took. Only for a
+    /// stream that [`takes_direct_writes`](Self::takes_direct_writes); the socket's write timeout
+    /// bounds how long it can block when the socket buffer is full.
+    pub(crate) fn try_write(&self, bytes: &[u8]) -> io::Result<usize> {
+        match self {
+            Self::Plain(tcp) => (&*tcp).write(bytes),
+            _ => Err(io::ErrorKind::Unsupported.into()),
         }
     }
 
@@ -300,6 +324,9 @@ impl TlsStream {
     /// answers `WouldBlock`. Looping here until a record is whole would let a client that sends one
     /// byte a second keep the caller away from its deadlines (`connect_timeout`, keep-alive) for as
     /// long as it likes.
+    // Out of line: inlined, its frame would be on every plain connection's reader stack too
+    // (see `Stream::read`).
+    #[inline(never)]
     fn read(&self, buffer: &mut [u8]) -> io::Result<usize> {
         match self.state.lock().reader().read(buffer) {
             Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
@@ -431,6 +458,9 @@ impl WebSocketStream {
     /// `Interrupted` error before the socket is read again, as a read timeout would: the caller's
     /// deadlines (keep-alive, connect timeout) are then checked, so a client cannot hold a
     /// connection open with pings alone.
+    // Out of line: inlined, its frame would be on every plain connection's reader stack too
+    // (see `Stream::read`).
+    #[inline(never)]
     fn read(&self, buffer: &mut [u8]) -> io::Result<usize> {
         let mut guard = self.receiving.lock();
         let receiving = &mut *guard;

@@ -674,3 +674,45 @@ fn a_new_subscriber_gets_every_one_of_10_000_retained_messages() {
         assert_eq!(received.len(), RETAINED, "at QoS {qos}");
     }
 }
+
+/// A subscriber that never reads does not hold up the thread of a publisher that writes to it
+/// (issue #16). There is no writer thread per connection: the publisher's own reader writes each
+/// message into the subscriber's socket, and a write into a full socket gives up after one tick of
+/// the kernel's clock, leaving the rest to the subscriber's helper thread. With a `write_timeout`
+/// of a minute, a publisher whose writes waited for the deaf client would not get its PINGRESP for
+/// a minute; it gets it within [`WAIT`], and a subscriber that reads gets every message.
+#[test]
+fn a_never_reading_subscriber_does_not_hold_up_its_publisher() {
+    const SENT: usize = 400;
+    let (_broker, address) = broker_with(Config {
+        write_timeout: Duration::from_secs(60),
+        // mosquitto's drop-when-full: without it the publisher is held back on purpose once the
+        // deaf client's queue is full (back-pressure), which is not what is tested here.
+        queue_full_drop: true,
+        sys_interval: Duration::ZERO,
+        ..Config::default()
+    });
+    let (mut deaf, _) = Client::connect(address, "deaf-subscriber", true);
+    deaf.subscribe("flood", 0);
+    let (mut listener, _) = Client::connect(address, "listening-subscriber", true);
+    listener.subscribe("flood", 0);
+    let counting = thread::spawn(move || {
+        let mut count = 0;
+        read_packets(&mut listener.stream, |packet| {
+            if matches!(packet, Packet::Publish(_)) {
+                count += 1;
+            }
+            count < SENT
+        });
+        count
+    });
+    let (mut publisher, _) = Client::connect(address, "flood-publisher", true);
+    // 25 MiB in all, far more than the deaf client's socket buffers hold.
+    let payload = vec![0xA5; 64 * 1024];
+    for _ in 0..SENT {
+        publisher.publish("flood", &payload, 0, 0, false);
+    }
+    publisher.barrier();
+    assert_eq!(counting.join().expect("the listener"), SENT);
+    drop(deaf);
+}

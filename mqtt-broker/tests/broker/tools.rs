@@ -281,3 +281,76 @@ fn a_bad_configuration_or_acl_line_exits_with_3_naming_file_and_line() {
         assert!(log.contains(wanted), "{log}");
     }
 }
+
+/// The number of threads of process `pid`, from `/proc`; once it has held still for a moment,
+/// since connections that just ended may still be finishing their threads.
+fn settled_thread_count(pid: u32) -> usize {
+    let read = || {
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .expect("the broker's /proc status")
+            .lines()
+            .find_map(|line| line.strip_prefix("Threads:"))
+            .and_then(|count| count.trim().parse::<usize>().ok())
+            .expect("a thread count")
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut last = read();
+    let mut same = 0;
+    while same < 10 {
+        assert!(Instant::now() < deadline, "the thread count never settled");
+        std::thread::sleep(Duration::from_millis(20));
+        let now = read();
+        same = if now == last { same + 1 } else { 0 };
+        last = now;
+    }
+    last
+}
+
+/// One thread per connection (issue #16): forty idle clients add forty threads, where the broker
+/// used to start a reader and a writer for each. The CONNACK is written by the reader itself; a
+/// helper thread starts only for a client that falls behind (`connection/writer.rs`).
+#[test]
+fn an_idle_connection_costs_one_thread() {
+    if !std::path::Path::new("/proc/self/status").exists() {
+        eprintln!("skipped: no /proc to count threads with");
+        return;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port();
+    let mut broker = Running::start(
+        Command::new(env!("CARGO_BIN_EXE_mqtt-broker"))
+            .args(["-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
+    listening(port);
+    let pid = broker.child().id();
+    let before = settled_thread_count(pid);
+    let clients: Vec<std::net::TcpStream> = (0..40)
+        .map(|n| {
+            let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+            let client_id = format!("idle-{n:02}");
+            let mut connect = vec![0x10, 12 + client_id.len() as u8, 0, 4];
+            connect.extend_from_slice(b"MQTT");
+            connect.extend_from_slice(&[4, 2, 0, 60, 0, client_id.len() as u8]);
+            connect.extend_from_slice(client_id.as_bytes());
+            std::io::Write::write_all(&mut stream, &connect).expect("CONNECT");
+            let mut connack = [0u8; 4];
+            stream
+                .set_read_timeout(Some(Duration::from_secs(10)))
+                .expect("timeout");
+            std::io::Read::read_exact(&mut stream, &mut connack).expect("CONNACK");
+            assert_eq!(connack, [0x20, 2, 0, 0]);
+            stream
+        })
+        .collect();
+    let after = settled_thread_count(pid);
+    assert_eq!(
+        after - before,
+        clients.len(),
+        "{before} threads before, {after} with {} idle clients",
+        clients.len()
+    );
+}
