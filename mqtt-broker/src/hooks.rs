@@ -302,6 +302,50 @@ impl Listener {
     }
 }
 
+/// The version of MQTT a client speaks, as its CONNECT named it (the Protocol Level byte: 3, 4 or
+/// 5). The codec's `ProtocolLevel` has only the 3.x levels, since 5.0 has a decoder of its own;
+/// this is the broker's view, which has all three.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ProtocolVersion {
+    /// MQTT 3.1 (Protocol Level 3, protocol name `MQIsdp`).
+    Mqtt31,
+    /// MQTT 3.1.1 (Protocol Level 4).
+    Mqtt311,
+    /// MQTT 5.0 (Protocol Version 5).
+    Mqtt5,
+}
+
+impl ProtocolVersion {
+    /// The version of a connection that speaks `level` (what its decoder was set to) and, when
+    /// `mqtt5`, 5.0 (whose connections keep the 3.1.1 level where broker code is shared).
+    pub(crate) fn of(level: ProtocolLevel, mqtt5: bool) -> Self {
+        match (mqtt5, level) {
+            (true, _) => Self::Mqtt5,
+            (false, ProtocolLevel::Mqtt31) => Self::Mqtt31,
+            (false, ProtocolLevel::Mqtt311) => Self::Mqtt311,
+        }
+    }
+
+    /// The Protocol Level byte of CONNECT: 3, 4 or 5 (mosquitto's plugins are given this number).
+    pub fn level_byte(self) -> u8 {
+        match self {
+            Self::Mqtt31 => 3,
+            Self::Mqtt311 => 4,
+            Self::Mqtt5 => 5,
+        }
+    }
+}
+
+impl fmt::Display for ProtocolVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Mqtt31 => "MQTT 3.1",
+            Self::Mqtt311 => "MQTT 3.1.1",
+            Self::Mqtt5 => "MQTT 5.0",
+        })
+    }
+}
+
 /// A CONNECT being authenticated: what the client sent, and where it came from.
 #[derive(Clone, Copy)]
 pub struct ConnectRequest<'a> {
@@ -311,8 +355,7 @@ pub struct ConnectRequest<'a> {
     pub(crate) certificate_identity: Option<&'a str>,
     pub(crate) listener: Listener,
     pub(crate) peer: SocketAddr,
-    pub(crate) level: ProtocolLevel,
-    pub(crate) mqtt5: bool,
+    pub(crate) version: ProtocolVersion,
 }
 
 impl<'a> ConnectRequest<'a> {
@@ -346,15 +389,15 @@ impl<'a> ConnectRequest<'a> {
         self.peer
     }
 
-    /// MQTT 3.1 or 3.1.1, as CONNECT named it; `Mqtt311` for a 5.0 client too, whose rules the
-    /// broker shares with 3.1.1 where a hook can see them (see [`is_mqtt5`](Self::is_mqtt5)).
-    pub fn protocol_level(&self) -> ProtocolLevel {
-        self.level
+    /// The version of MQTT the CONNECT named: 3.1, 3.1.1 or 5.0.
+    pub fn protocol_version(&self) -> ProtocolVersion {
+        self.version
     }
 
-    /// Whether the CONNECT named MQTT 5.0.
+    /// Whether the CONNECT named MQTT 5.0 (the same as asking
+    /// [`protocol_version`](Self::protocol_version) for [`ProtocolVersion::Mqtt5`]).
     pub fn is_mqtt5(&self) -> bool {
-        self.mqtt5
+        self.version == ProtocolVersion::Mqtt5
     }
 }
 
@@ -368,8 +411,7 @@ impl fmt::Debug for ConnectRequest<'_> {
             .field("certificate_identity", &self.certificate_identity)
             .field("listener", &self.listener)
             .field("peer", &self.peer)
-            .field("level", &self.level)
-            .field("mqtt5", &self.mqtt5)
+            .field("version", &self.version)
             .finish()
     }
 }
@@ -390,8 +432,7 @@ pub struct ClientInfo {
 pub(crate) struct ConnectionInfo {
     pub(crate) listener: Listener,
     pub(crate) peer: SocketAddr,
-    pub(crate) level: ProtocolLevel,
-    pub(crate) mqtt5: bool,
+    pub(crate) version: ProtocolVersion,
     pub(crate) certificate_identity: Option<Arc<str>>,
 }
 
@@ -430,18 +471,18 @@ impl ClientInfo {
         self.connection.as_ref().map(|connection| connection.peer)
     }
 
-    /// MQTT 3.1 or 3.1.1 (`None` as for [`listener`](Self::listener)); `Mqtt311` for a 5.0
-    /// client, which [`is_mqtt5`](Self::is_mqtt5) tells apart.
-    pub fn protocol_level(&self) -> Option<ProtocolLevel> {
-        self.connection.as_ref().map(|connection| connection.level)
+    /// The version of MQTT the client's connection speaks: 3.1, 3.1.1 or 5.0 (`None` as for
+    /// [`listener`](Self::listener)).
+    pub fn protocol_version(&self) -> Option<ProtocolVersion> {
+        self.connection
+            .as_ref()
+            .map(|connection| connection.version)
     }
 
     /// Whether the client's connection speaks MQTT 5.0 (false as well for a session restored
     /// from disk whose client has not reconnected).
     pub fn is_mqtt5(&self) -> bool {
-        self.connection
-            .as_ref()
-            .is_some_and(|connection| connection.mqtt5)
+        self.protocol_version() == Some(ProtocolVersion::Mqtt5)
     }
 
     /// The subject CN of the client's certificate, on a TLS listener that verified one.
@@ -533,10 +574,39 @@ mod tests {
             ("t", &b"p"[..], QoS::AtLeastOnce, true)
         );
         assert_eq!(client.listener(), None, "restored: no connection yet");
+        assert_eq!(client.protocol_version(), None);
+        assert!(!client.is_mqtt5());
         assert_eq!(client.user_name(), Some("u"));
     }
 
     /// The password never shows in a `ConnectRequest`'s debug form.
+    /// A 5.0 client is told apart from a 3.1.1 one: its connection keeps the 3.1.1 level for the
+    /// code the two share, which is not what a hook is to see.
+    #[test]
+    fn a_5_0_connection_is_version_5_whatever_level_its_decoder_has() {
+        assert_eq!(
+            ProtocolVersion::of(ProtocolLevel::Mqtt311, true),
+            ProtocolVersion::Mqtt5
+        );
+        assert_eq!(
+            ProtocolVersion::of(ProtocolLevel::Mqtt311, false),
+            ProtocolVersion::Mqtt311
+        );
+        assert_eq!(
+            ProtocolVersion::of(ProtocolLevel::Mqtt31, false),
+            ProtocolVersion::Mqtt31
+        );
+        let bytes: Vec<u8> = [
+            ProtocolVersion::Mqtt31,
+            ProtocolVersion::Mqtt311,
+            ProtocolVersion::Mqtt5,
+        ]
+        .map(ProtocolVersion::level_byte)
+        .into();
+        assert_eq!(bytes, [3, 4, 5]);
+        assert_eq!(ProtocolVersion::Mqtt5.to_string(), "MQTT 5.0");
+    }
+
     #[test]
     fn a_connect_request_does_not_print_its_password() {
         let request = ConnectRequest {
@@ -550,9 +620,9 @@ mod tests {
                 tls: false,
             },
             peer: SocketAddr::from(([127, 0, 0, 1], 40000)),
-            level: ProtocolLevel::Mqtt311,
-            mqtt5: false,
+            version: ProtocolVersion::Mqtt311,
         };
         assert!(!format!("{request:?}").contains("hunter2"));
+        assert!(!request.is_mqtt5());
     }
 }

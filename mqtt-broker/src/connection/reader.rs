@@ -43,7 +43,7 @@ use super::topic_aliases::OutboundAliases;
 use super::writer::Writer;
 use crate::hooks::{
     ClientInfo, ConnectRequest, ConnectionInfo, DisconnectReason, Listener, MessageView,
-    PublishDecision,
+    ProtocolVersion, PublishDecision,
 };
 use crate::logging;
 use crate::memory_limit::MemoryLimit;
@@ -769,8 +769,7 @@ impl Connection {
             certificate_identity: self.identity.as_deref(),
             listener: self.listener,
             peer: self.peer,
-            level: request.level,
-            mqtt5: request.mqtt5.is_some(),
+            version: ProtocolVersion::of(request.level, request.mqtt5.is_some()),
         };
         let authenticated = if self.trusted {
             Ok(None)
@@ -827,8 +826,7 @@ impl Connection {
             connection: Some(ConnectionInfo {
                 listener: self.listener,
                 peer: self.peer,
-                level: request.level,
-                mqtt5: request.mqtt5.is_some(),
+                version: ProtocolVersion::of(request.level, request.mqtt5.is_some()),
                 certificate_identity: self.identity.clone(),
             }),
         });

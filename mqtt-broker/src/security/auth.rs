@@ -565,8 +565,7 @@ mod tests {
             certificate_identity: certificate,
             listener: listener(index),
             peer: SocketAddr::from((Ipv4Addr::LOCALHOST, 40000)),
-            level: mqtt_codec::ProtocolLevel::Mqtt311,
-            mqtt5: false,
+            version: crate::hooks::ProtocolVersion::Mqtt311,
         }
     }
 
@@ -739,8 +738,7 @@ mod tests {
             connection: Some(crate::hooks::ConnectionInfo {
                 listener: listener(0),
                 peer: SocketAddr::from((Ipv4Addr::LOCALHOST, 40000)),
-                level: mqtt_codec::ProtocolLevel::Mqtt311,
-                mqtt5: false,
+                version: crate::hooks::ProtocolVersion::Mqtt311,
                 certificate_identity: None,
             }),
             ..restored
