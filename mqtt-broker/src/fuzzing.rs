@@ -254,9 +254,11 @@ impl Script {
                 .map(|attached| Arc::clone(&attached.slot));
             match (action, slot) {
                 (Action::Send(packet), _) => self.send(client, packet),
-                // No SCRAM store in the harness: the machine refuses the method (0x8C).
-                (Action::FetchCredentials { .. }, _) => {
-                    let actions = self.clients[client].protocol.credentials(None, "fuzz");
+                // No enhanced authenticator in the harness: the machine refuses the method
+                // (0x8C).
+                (Action::Authenticate { .. }, _) => {
+                    let now = std::time::Instant::now();
+                    let actions = self.clients[client].protocol.exchange_step(None, now);
                     self.execute(client, actions);
                 }
                 (Action::Open(request), _) => {

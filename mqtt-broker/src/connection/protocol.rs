@@ -22,12 +22,14 @@
 //! MQTT 5.0 connections are handled by the same machine, their packets in `protocol/v5.rs`
 //! ([`ProtocolMachine::packet5_into`]): the rules above in their 5.0 form, plus Reason Codes,
 //! properties, topic aliases and a server DISCONNECT before every close the broker decides.
-//! Enhanced authentication (an Authentication Method in CONNECT, then AUTH packets, SCRAM-SHA-256)
-//! is `protocol/auth.rs`, in the phase between CONNECT and CONNACK ([`Phase::Authenticating`]).
+//! Enhanced authentication (an Authentication Method in CONNECT, then AUTH packets, whatever the
+//! method) is `protocol/auth.rs`, in the phase between CONNECT and CONNACK
+//! ([`Phase::Authenticating`]), and in re-authentications after it.
 //!
 //! What it does not do: hold session state that outlives the connection (`routing/session_state.rs`), know other
 //! clients (`routing/router.rs`), or decide whether the broker has room for one more (`connection/reader.rs`).
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -39,11 +41,12 @@ use crate::message::Message;
 use crate::routing::outbound::OutPacket;
 // The router's vocabulary, which this machine speaks to it in (defined with the router, so that
 // routing needs nothing from connection/).
-pub(crate) use crate::routing::requests::{Ack, Open5, OpenRequest, Password};
+pub(crate) use crate::routing::requests::{Ack, Authenticated, Open5, OpenRequest, Password};
 
 mod auth;
 mod v5;
 
+pub(crate) use auth::ExchangeStart;
 pub(crate) use v5::{SubscriptionOptions5, ack_reason};
 
 /// The settings a session needs from the configuration.
@@ -171,10 +174,15 @@ pub(crate) enum Action {
     },
     /// A message was not forwarded because its payload is over `message_size_limit`.
     Dropped { topic: String, size: usize },
-    /// 5.0 enhanced authentication: look up `user`'s SCRAM credentials on this connection's
-    /// listener, draw a fresh server nonce, and hand both to
-    /// [`ProtocolMachine::credentials`], whose actions follow this one.
-    FetchCredentials { user: String },
+    /// 5.0 enhanced authentication: with `start`, begin an exchange of its method with the
+    /// first enhanced authenticator of this connection's listener that takes it; then hand
+    /// `data` (the client's Authentication Data) to the exchange under way, and its answer (or
+    /// `None`, no authenticator runs the method) to [`ProtocolMachine::exchange_step`], whose
+    /// actions follow this one.
+    Authenticate {
+        start: Option<ExchangeStart>,
+        data: Option<Box<[u8]>>,
+    },
     /// Close the connection, publishing `will` if there is one.
     Close(Close),
 }
@@ -200,7 +208,10 @@ pub(crate) enum CloseReason {
     /// 5.0: an enhanced authentication exchange still unfinished when `connect_timeout` ran out.
     AuthenticationTimeout,
     /// 5.0: a re-authentication failed (5.0 §4.12.1): DISCONNECT 0x87 [MQTT5-4.12.1-2].
-    ReauthenticationFailed(&'static str),
+    ReauthenticationFailed(Cow<'static, str>),
+    /// 5.0: the client left the broker's AUTH 0x18 of a re-authentication unanswered for
+    /// `connect_timeout`: DISCONNECT 0x87, as for a failed one [MQTT5-4.12.1-2].
+    ReauthenticationTimeout,
     /// The socket closed or failed.
     ConnectionLost,
     /// Bytes that are not a valid packet [MQTT-4.8.0-1].
@@ -215,7 +226,7 @@ pub(crate) enum CloseReason {
     /// CONNECT refused with this CONNACK code, for this reason.
     Refused(ConnectReturnCode, &'static str),
     /// 5.0 CONNECT refused with this CONNACK Reason Code, for this reason.
-    Refused5(mqtt_codec::v5::ReasonCode, &'static str),
+    Refused5(mqtt_codec::v5::ReasonCode, Cow<'static, str>),
     /// A QoS 1/2 PUBLISH the broker could not take (an offline session's queue is full, as the
     /// router described it, or `memory_limit` is reached): closed without acknowledging it, since 3.1.1 has no negative
     /// acknowledgement; the client sends it again once reconnected [MQTT-4.4.0-1].
@@ -244,6 +255,9 @@ impl std::fmt::Display for CloseReason {
                 f.write_str("enhanced authentication unfinished within connect_timeout")
             }
             Self::ReauthenticationFailed(why) => write!(f, "re-authentication failed: {why}"),
+            Self::ReauthenticationTimeout => f.write_str(
+                "re-authentication: the broker's AUTH 0x18 unanswered within connect_timeout",
+            ),
             Self::ConnectionLost => f.write_str("connection lost"),
             Self::Malformed(error) => write!(f, "{error}"),
             Self::ProtocolViolation(what) => write!(f, "protocol violation: {what}"),
@@ -353,7 +367,14 @@ impl ProtocolMachine {
             Phase::AwaitingConnect { deadline } | Phase::Authenticating { deadline } => {
                 Some(deadline)
             }
-            Phase::Connected => self.silence_limit.map(|limit| self.last_received + limit),
+            Phase::Connected => {
+                let keep_alive = self.silence_limit.map(|limit| self.last_received + limit);
+                let reauthentication = self.auth.as_deref().and_then(auth::Enhanced::deadline);
+                match (keep_alive, reauthentication) {
+                    (Some(one), Some(other)) => Some(one.min(other)),
+                    (one, other) => one.or(other),
+                }
+            }
             Phase::Closed => None,
         }
     }
@@ -376,8 +397,16 @@ impl ProtocolMachine {
             Phase::Authenticating { deadline } if now >= deadline => {
                 self.close(CloseReason::AuthenticationTimeout)
             }
-            Phase::Connected if self.deadline().is_some_and(|deadline| now >= deadline) => {
-                self.close(CloseReason::KeepAliveExpired)
+            Phase::Connected => {
+                if let Some(actions) = self.reauthentication_expired(now) {
+                    return actions;
+                }
+                let keep_alive = self.silence_limit.map(|limit| self.last_received + limit);
+                if keep_alive.is_some_and(|deadline| now >= deadline) {
+                    self.close(CloseReason::KeepAliveExpired)
+                } else {
+                    Vec::new()
+                }
             }
             _ => Vec::new(),
         }

@@ -1,14 +1,19 @@
-//! MQTT 5.0 enhanced authentication with SCRAM-SHA-256 (5.0 §4.12): our own client's `Scram`
-//! authenticator against the broker, then the exchange byte by byte over a raw socket (driven by
-//! the `mqtt-scram` client machine), and what a broken or stalled client gets. The users come from
-//! a `scram_password_file` written with `mqtt_broker::scram_line`, as `mqtt-passwd --scram` writes
-//! it, or from a registered `ScramCredentialStore`.
+//! MQTT 5.0 enhanced authentication (5.0 §4.12). First SCRAM-SHA-256, the built-in method: our
+//! own client's `Scram` authenticator against the broker, then the exchange byte by byte over a
+//! raw socket (driven by the `mqtt-scram` client machine), and what a broken or stalled client
+//! gets. The users come from a `scram_password_file` written with `mqtt_broker::scram_line`, as
+//! `mqtt-passwd --scram` writes it, or from a registered `ScramCredentialStore`. Then a method of a
+//! test plugin, `TOY-CHALLENGE`, through the `EnhancedAuthenticator` hook: connecting,
+//! re-authenticating, failing, and stalling a re-authentication.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mqtt_broker::hooks::{Listener, ScramCredentialStore, StoredCredentials};
+use mqtt_broker::hooks::{
+    AuthFailure, AuthenticationExchange, ClientInfo, EnhancedAuthenticator, ExchangeRequest,
+    ExchangeStep, Hooks, Listener, ScramCredentialStore, StoredCredentials,
+};
 use mqtt_broker::{Broker, BrokerHandle, Config};
 use mqtt_client::v5::{ConnectProperties, ReasonCode};
 use mqtt_client::{Client, ConnectOptions, Error, QoS, Scram};
@@ -394,4 +399,279 @@ fn re_authentication_holds_until_the_credentials_change_mqtt5_4_12_1_2() {
         ),
         "{ended:?}"
     );
+}
+
+const TOY: &str = "TOY-CHALLENGE";
+
+/// A two-step challenge-response method, for the tests only: the client names a user in its
+/// first Authentication Data; the broker answers a challenge; the client must send back the
+/// challenge, a colon and the user's secret. alice's secret is "opensesame"; nobody else exists.
+struct Toy;
+
+impl EnhancedAuthenticator for Toy {
+    fn methods(&self) -> Vec<String> {
+        vec![TOY.into()]
+    }
+
+    fn start(
+        &self,
+        _: &str,
+        request: &ExchangeRequest<'_>,
+    ) -> Option<Box<dyn AuthenticationExchange>> {
+        Some(Box::new(ToyExchange {
+            client_id: request.client_id().to_owned(),
+            user: None,
+            authenticated_as: request.authenticated_as().map(str::to_owned),
+        }))
+    }
+}
+
+struct ToyExchange {
+    client_id: String,
+    user: Option<String>,
+    authenticated_as: Option<String>,
+}
+
+impl ToyExchange {
+    fn challenge(&self, user: &str) -> Vec<u8> {
+        format!("challenge for {user} on {}", self.client_id).into_bytes()
+    }
+}
+
+impl AuthenticationExchange for ToyExchange {
+    fn step(&mut self, data: Option<&[u8]>) -> ExchangeStep {
+        let data = String::from_utf8_lossy(data.unwrap_or_default()).into_owned();
+        match self.user.take() {
+            None if data == "alice" => {
+                let challenge = self.challenge(&data);
+                self.user = Some(data);
+                ExchangeStep::Continue(challenge)
+            }
+            None => ExchangeStep::Failure(AuthFailure::NotAuthorised(format!("who is {data:?}?"))),
+            Some(user) => {
+                let expected = format!(
+                    "{}:opensesame",
+                    String::from_utf8_lossy(&self.challenge(&user))
+                );
+                if data != expected {
+                    return ExchangeStep::Failure(AuthFailure::BadCredentials(
+                        "wrong answer to the challenge".into(),
+                    ));
+                }
+                let user_name = format!("toy:{user}");
+                if let Some(previous) = &self.authenticated_as
+                    && *previous != user_name
+                {
+                    return ExchangeStep::Failure(AuthFailure::NotAuthorised(
+                        "re-authentication as another user".into(),
+                    ));
+                }
+                ExchangeStep::Success {
+                    data: Some(b"welcome".to_vec()),
+                    user_name: Some(user_name),
+                }
+            }
+        }
+    }
+}
+
+/// Records the user name each client acts under once connected.
+#[derive(Default)]
+struct Users(parking_lot::Mutex<Vec<String>>);
+
+impl Hooks for Users {
+    fn on_connect(&self, client: &ClientInfo) {
+        self.0.lock().push(format!(
+            "{} as {:?}",
+            client.client_id(),
+            client.user_name()
+        ));
+    }
+}
+
+/// A broker with the `Toy` method registered (and no other way in: anonymous clients refused).
+fn toy_broker(connect_timeout: Duration, users: Arc<Users>) -> BrokerHandle {
+    Broker::builder(Config {
+        listeners: vec![SocketAddr::from(([127, 0, 0, 1], 0)).into()],
+        allow_anonymous: Some(false),
+        connect_timeout,
+        sys_interval: Duration::ZERO,
+        ..Config::default()
+    })
+    .enhanced_authenticator(Arc::new(Toy))
+    .hooks(users)
+    .start()
+    .expect("starts")
+}
+
+/// CONNECT naming `method` with `data`, by client "toy-1".
+fn toy_connect(client: &mut Client5, method: &str, data: &[u8]) {
+    let properties = [
+        Property::AuthenticationMethod(method),
+        Property::AuthenticationData(data),
+    ];
+    client.send(scram_connect(&properties, "toy-1"));
+}
+
+/// Expects AUTH `reason` naming the toy method and returns its data.
+fn toy_auth(client: &mut Client5, reason: u8) -> Vec<u8> {
+    match client.recv() {
+        Got5::Auth {
+            reason: got,
+            method: Some(method),
+            data: Some(data),
+        } if got == reason && method == TOY => data,
+        other => panic!("expected AUTH {reason:#04x} naming {TOY}, got {other:?}"),
+    }
+}
+
+/// The answer to a toy challenge, with this secret.
+fn answer(challenge: &[u8], secret: &str) -> Vec<u8> {
+    let mut answer = challenge.to_vec();
+    answer.extend_from_slice(format!(":{secret}").as_bytes());
+    answer
+}
+
+/// A client connected through the toy method's two steps.
+fn toy_connected(address: SocketAddr) -> Client5 {
+    let mut client = Client5::open(address);
+    toy_connect(&mut client, TOY, b"alice");
+    let challenge = toy_auth(&mut client, 0x18); // [MQTT5-4.12.0-2]
+    assert_eq!(challenge, b"challenge for alice on toy-1");
+    auth(
+        &mut client,
+        ReasonCode::CONTINUE_AUTHENTICATION,
+        TOY,
+        &answer(&challenge, "opensesame"),
+    );
+    let connack = client.try_recv_with(|packet| match packet {
+        v5::Packet::ConnAck(connack) => Some((
+            connack.reason.get(),
+            connack
+                .properties
+                .authentication_method()
+                .map(str::to_owned),
+            connack.properties.authentication_data().map(<[u8]>::to_vec),
+        )),
+        _ => None,
+    });
+    assert_eq!(
+        connack,
+        Some(Some((0, Some(TOY.to_owned()), Some(b"welcome".to_vec())))),
+        "CONNACK 0x00 naming the method, with the plugin's last data [MQTT5-4.12.0-5]"
+    );
+    client
+}
+
+/// A plugin's method runs the exchange the built-in SCRAM runs: CONNECT, AUTH 0x18 both ways,
+/// CONNACK 0x00 with the method and the plugin's data; the client then acts under the user name
+/// the plugin named.
+#[test]
+fn a_plugins_method_authenticates_in_two_steps_mqtt5_4_12_0_2() {
+    let users = Arc::new(Users::default());
+    let broker = toy_broker(Duration::from_secs(10), Arc::clone(&users));
+    let mut client = toy_connected(broker.local_addrs()[0]);
+    client.barrier();
+    assert_eq!(*users.0.lock(), ["toy-1 as Some(\"toy:alice\")"]);
+    broker.shutdown();
+}
+
+/// The plugin's refusals are the CONNACK codes they name, then the close [MQTT5-4.12.0-4]: a wrong
+/// answer 0x86, an unknown user 0x87.
+#[test]
+fn a_plugins_refusal_is_its_connack_code_mqtt5_4_12_0_4() {
+    let broker = toy_broker(Duration::from_secs(10), Arc::default());
+    let address = broker.local_addrs()[0];
+    let mut client = Client5::open(address);
+    toy_connect(&mut client, TOY, b"alice");
+    let challenge = toy_auth(&mut client, 0x18);
+    auth(
+        &mut client,
+        ReasonCode::CONTINUE_AUTHENTICATION,
+        TOY,
+        &answer(&challenge, "guess"),
+    );
+    assert!(matches!(
+        client.recv(),
+        Got5::ConnAck {
+            reason: 0x86,
+            session_present: false,
+            ..
+        }
+    ));
+    client.expect_closed();
+
+    let mut client = Client5::open(address);
+    toy_connect(&mut client, TOY, b"mallory");
+    assert!(matches!(client.recv(), Got5::ConnAck { reason: 0x87, .. }));
+    client.expect_closed();
+    broker.shutdown();
+}
+
+/// A method that no registered plugin names (and no built-in, there being no SCRAM credentials)
+/// is refused with CONNACK 0x8C, Bad authentication method, and the close [MQTT5-4.12.0-1].
+#[test]
+fn a_method_no_plugin_names_is_refused_0x8c_mqtt5_4_12_0_1() {
+    let broker = toy_broker(Duration::from_secs(10), Arc::default());
+    let address = broker.local_addrs()[0];
+    for method in ["NOPE", METHOD] {
+        let mut client = Client5::open(address);
+        toy_connect(&mut client, method, b"alice");
+        match client.recv() {
+            Got5::ConnAck {
+                reason: 0x8C,
+                session_present: false,
+                ..
+            } => {}
+            other => panic!("{method}: expected CONNACK 0x8C, got {other:?}"),
+        }
+        client.expect_closed();
+    }
+    broker.shutdown();
+}
+
+/// Re-authentication through the plugin (5.0 §4.12.1): AUTH 0x19 starts a new exchange, AUTH
+/// 0x18 both ways, AUTH 0x00 ends it and the connection carries on. A wrong answer in the next
+/// one is DISCONNECT 0x87 and the close [MQTT5-4.12.1-2].
+#[test]
+fn re_authentication_goes_through_the_plugin_mqtt5_4_12_1_2() {
+    let broker = toy_broker(Duration::from_secs(10), Arc::default());
+    let mut client = toy_connected(broker.local_addrs()[0]);
+    auth(&mut client, ReasonCode::RE_AUTHENTICATE, TOY, b"alice"); // [MQTT5-4.12.1-1]
+    let challenge = toy_auth(&mut client, 0x18);
+    auth(
+        &mut client,
+        ReasonCode::CONTINUE_AUTHENTICATION,
+        TOY,
+        &answer(&challenge, "opensesame"),
+    );
+    assert_eq!(toy_auth(&mut client, 0x00), b"welcome");
+    client.barrier();
+
+    auth(&mut client, ReasonCode::RE_AUTHENTICATE, TOY, b"alice");
+    let challenge = toy_auth(&mut client, 0x18);
+    auth(
+        &mut client,
+        ReasonCode::CONTINUE_AUTHENTICATION,
+        TOY,
+        &answer(&challenge, "forgotten"),
+    );
+    assert_eq!(client.recv(), Got5::Disconnect(0x87));
+    client.expect_closed();
+    broker.shutdown();
+}
+
+/// A client that starts a re-authentication and leaves the broker's AUTH 0x18 unanswered is
+/// disconnected with 0x87 once `connect_timeout` has passed [MQTT5-4.12.1-2], long before its
+/// keep-alive (none here) would end the connection.
+#[test]
+fn a_stalled_re_authentication_is_disconnected_0x87_mqtt5_4_12_1_2() {
+    let broker = toy_broker(Duration::from_millis(500), Arc::default());
+    let mut client = toy_connected(broker.local_addrs()[0]);
+    auth(&mut client, ReasonCode::RE_AUTHENTICATE, TOY, b"alice");
+    let _ = toy_auth(&mut client, 0x18);
+    // Nothing more from us: the DISCONNECT comes well within the test's own read limit.
+    assert_eq!(client.recv(), Got5::Disconnect(0x87));
+    client.expect_closed();
+    broker.shutdown();
 }

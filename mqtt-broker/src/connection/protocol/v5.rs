@@ -129,7 +129,10 @@ pub(super) fn disconnect_reason(reason: &CloseReason) -> Option<ReasonCode> {
         CloseReason::OverLimit(_) => Some(ReasonCode::TOPIC_NAME_INVALID),
         CloseReason::RetainUnavailable => Some(ReasonCode::RETAIN_NOT_SUPPORTED),
         CloseReason::ReceiveMaximumExceeded(_) => Some(ReasonCode::RECEIVE_MAXIMUM_EXCEEDED),
-        CloseReason::ReauthenticationFailed(_) => Some(ReasonCode::NOT_AUTHORIZED), // [MQTT5-4.12.1-2]
+        // [MQTT5-4.12.1-2]
+        CloseReason::ReauthenticationFailed(_) | CloseReason::ReauthenticationTimeout => {
+            Some(ReasonCode::NOT_AUTHORIZED)
+        }
         CloseReason::Disconnect
         | CloseReason::ConnectTimeout
         | CloseReason::AuthenticationTimeout
@@ -279,15 +282,6 @@ impl ProtocolMachine {
         if let Some(state) = &mut self.mqtt5 {
             // Known before any refusal, whose CONNACK it bounds [MQTT5-3.2.2-19].
             state.peer_maximum_packet_size = peer_maximum_packet_size;
-        }
-        if let Some(method) = properties.authentication_method()
-            && method != mqtt_scram::METHOD
-        {
-            // SCRAM-SHA-256 is the one method offered [MQTT5-4.12.0-1].
-            return self.refuse5(
-                ReasonCode::BAD_AUTHENTICATION_METHOD,
-                "an Authentication Method other than SCRAM-SHA-256 [MQTT5-4.12.0-1]",
-            );
         }
         let mut connack = ConnAckProperties::default();
         let (client_id, assigned): (Arc<str>, bool) = match connect.client_id_rule() {
@@ -523,16 +517,21 @@ impl ProtocolMachine {
 
     /// CONNACK with a failure code and close [MQTT5-3.2.2-6] [MQTT5-3.2.2-7], saying why in a
     /// Reason String when it fits the client's Maximum Packet Size [MQTT5-3.2.2-19].
-    pub(super) fn refuse5(&mut self, code: ReasonCode, why: &'static str) -> Vec<Action> {
+    pub(super) fn refuse5(
+        &mut self,
+        code: ReasonCode,
+        why: impl Into<std::borrow::Cow<'static, str>>,
+    ) -> Vec<Action> {
+        let why = why.into();
         let explained = ConnAckProperties {
-            reason_string: Some(why.into()),
+            reason_string: Some(why.as_ref().into()),
             ..ConnAckProperties::default()
         };
         let limit = self
             .mqtt5
             .as_ref()
             .and_then(|state| state.peer_maximum_packet_size);
-        let reason_string = [v5::Property::ReasonString(why)];
+        let reason_string = [v5::Property::ReasonString(&why)];
         let with_text = v5::Packet::ConnAck(v5::ConnAck {
             session_present: false,
             reason: code,
