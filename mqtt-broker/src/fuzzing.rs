@@ -175,6 +175,9 @@ impl Script {
             max_keepalive: 0,
             topic_alias_maximum: 10,
             retain_available: true,
+            wildcard_subscriptions: true,
+            subscription_identifiers: true,
+            shared_subscriptions: true,
             clientid_prefixes: std::sync::Arc::from([]),
             receive_maximum: 20,
             response_information: None,
@@ -353,6 +356,8 @@ impl Script {
                         packet_id,
                         filters,
                         options,
+                        // Every feature is on in the harness: nothing is unoffered.
+                        unoffered: _,
                     },
                     Some(slot),
                 ) => {

@@ -70,6 +70,15 @@ pub(crate) struct Settings {
     /// `retain_available`: when false a retained PUBLISH closes its connection and 5.0 clients
     /// are told Retain Available 0.
     pub(crate) retain_available: bool,
+    /// `wildcard_subscriptions`: when false, a filter with `+` or `#` is refused (see
+    /// [`Unoffered`]) and 5.0 clients are told Wildcard Subscription Available 0.
+    pub(crate) wildcard_subscriptions: bool,
+    /// `subscription_identifiers`: when false, 5.0 clients are told Subscription Identifiers
+    /// Available 0 and may not send one.
+    pub(crate) subscription_identifiers: bool,
+    /// `shared_subscriptions`: when false, a `$share/` filter is refused and 5.0 clients are told
+    /// Shared Subscription Available 0.
+    pub(crate) shared_subscriptions: bool,
     /// `clientid_prefixes`: when not empty, a client identifier must start with one of them.
     pub(crate) clientid_prefixes: Arc<[String]>,
     /// The Receive Maximum announced to 5.0 clients: QoS 2 PUBLISHes from one connection that may
@@ -80,6 +89,21 @@ pub(crate) struct Settings {
 }
 
 impl Settings {
+    /// What of `filter` the configuration does not offer, if anything: a share name while
+    /// `shared_subscriptions` is false (checked first: a share name's filter is judged only if the
+    /// share is offered), a wildcard while `wildcard_subscriptions` is false.
+    pub(crate) fn unoffered(&self, filter: &str) -> Option<Unoffered> {
+        let shared = crate::routing::shared::is_share_name(filter);
+        if shared && !self.shared_subscriptions {
+            return Some(Unoffered::SharedSubscriptions);
+        }
+        let own = crate::routing::shared::acl_filter(filter);
+        if !self.wildcard_subscriptions && own.contains(['+', '#']) {
+            return Some(Unoffered::WildcardSubscriptions);
+        }
+        None
+    }
+
     /// Whether `clientid_prefixes` lets `client_id` in.
     pub(crate) fn prefix_allowed(&self, client_id: &str) -> bool {
         self.clientid_prefixes.is_empty()
@@ -120,6 +144,9 @@ impl Settings {
             },
             topic_alias_maximum: config.max_topic_alias,
             retain_available: config.retain_available,
+            wildcard_subscriptions: config.wildcard_subscriptions,
+            subscription_identifiers: config.subscription_identifiers,
+            shared_subscriptions: config.shared_subscriptions,
             clientid_prefixes: config.clientid_prefixes.clone().into(),
             // mosquitto's reading of `max_inflight_messages`: the same number bounds both
             // directions, and 0 means no bound.
@@ -166,6 +193,10 @@ pub(crate) enum Action {
         filters: Vec<(String, QoS)>,
         /// 5.0: each filter's other options, in the same order; empty at 3.1.1.
         options: Vec<SubscriptionOptions5>,
+        /// 3.x: for each filter, in the same order, what of it the configuration does not offer
+        /// (refused with 0x80); empty when everything asked for is offered, and always at 5.0,
+        /// where asking is a Protocol Error instead.
+        unoffered: Vec<Option<Unoffered>>,
     },
     /// Unsubscribe from filters, answering one UNSUBACK [MQTT-3.10.4-6].
     Unsubscribe {
@@ -185,6 +216,34 @@ pub(crate) enum Action {
     },
     /// Close the connection, publishing `will` if there is one.
     Close(Close),
+}
+
+/// A feature of SUBSCRIBE that the configuration switched off (and a 5.0 CONNACK said so).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Unoffered {
+    /// `wildcard_subscriptions false`: a filter with `+` or `#`.
+    WildcardSubscriptions,
+    /// `subscription_identifiers false`: a 5.0 SUBSCRIBE with a Subscription Identifier.
+    SubscriptionIdentifiers,
+    /// `shared_subscriptions false`: a `$share/<group>/<filter>`.
+    SharedSubscriptions,
+}
+
+impl Unoffered {
+    /// What was asked for and the directive that refuses it, for the logs and Reason Strings.
+    pub(crate) fn describe(self) -> &'static str {
+        match self {
+            Self::WildcardSubscriptions => {
+                "a wildcard subscription while wildcard_subscriptions is false"
+            }
+            Self::SubscriptionIdentifiers => {
+                "a Subscription Identifier while subscription_identifiers is false"
+            }
+            Self::SharedSubscriptions => {
+                "a shared subscription while shared_subscriptions is false"
+            }
+        }
+    }
 }
 
 /// How and why a connection ends.
@@ -241,6 +300,9 @@ pub(crate) enum CloseReason {
     /// 5.0: a QoS 2 PUBLISH while as many as the Receive Maximum the broker announced still await
     /// their PUBREL [MQTT5-3.3.4-7]: DISCONNECT 0x93.
     ReceiveMaximumExceeded(u16),
+    /// 5.0: a SUBSCRIBE asking for what CONNACK said is not available, a Protocol Error (5.0
+    /// §3.2.2.3.11 to §3.2.2.3.13): DISCONNECT 0xA2, 0xA1 or 0x9E.
+    Unoffered(Unoffered),
 }
 
 impl std::fmt::Display for CloseReason {
@@ -273,6 +335,7 @@ impl std::fmt::Display for CloseReason {
             Self::RetainUnavailable => {
                 f.write_str("retained PUBLISH while retain_available is false")
             }
+            Self::Unoffered(what) => write!(f, "protocol violation: {}", what.describe()),
             Self::ReceiveMaximumExceeded(maximum) => write!(
                 f,
                 "a QoS 2 PUBLISH while {maximum} (the Receive Maximum) await PUBREL [MQTT5-3.3.4-7]"
@@ -353,6 +416,15 @@ impl ProtocolMachine {
     /// ([`expect_v5`](Self::expect_v5)).
     pub(crate) fn is_v5(&self) -> bool {
         self.mqtt5.is_some()
+    }
+
+    /// This is the local side of one of the broker's own bridges: it may subscribe to whatever the
+    /// broker can (a bridge's topic patterns have wildcards), whatever the configuration offers
+    /// clients.
+    pub(crate) fn offer_everything(&mut self) {
+        self.settings.wildcard_subscriptions = true;
+        self.settings.subscription_identifiers = true;
+        self.settings.shared_subscriptions = true;
     }
 
     /// The most Topic Aliases the broker uses toward a client, whatever it accepts
@@ -529,15 +601,32 @@ impl ProtocolMachine {
             (Phase::Connected, Packet::PubRel(rel)) => {
                 return actions.push(Action::Release(rel.packet_id));
             }
-            (Phase::Connected, Packet::Subscribe(subscribe)) => vec![Action::Subscribe {
-                packet_id: subscribe.packet_id,
-                filters: subscribe
+            (Phase::Connected, Packet::Subscribe(subscribe)) => {
+                let filters: Vec<(String, QoS)> = subscribe
                     .filters
                     .iter()
                     .map(|entry| (entry.filter.as_str().to_owned(), entry.qos))
-                    .collect(),
-                options: Vec::new(),
-            }],
+                    .collect();
+                // A filter the configuration does not offer is refused alone, with 0x80
+                // [MQTT-3.8.4-5]; 3.1.1 has no way to announce what is missing.
+                let unoffered = if filters
+                    .iter()
+                    .any(|(filter, _)| self.settings.unoffered(filter).is_some())
+                {
+                    filters
+                        .iter()
+                        .map(|(filter, _)| self.settings.unoffered(filter))
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                vec![Action::Subscribe {
+                    packet_id: subscribe.packet_id,
+                    filters,
+                    options: Vec::new(),
+                    unoffered,
+                }]
+            }
             (Phase::Connected, Packet::Unsubscribe(unsubscribe)) => vec![Action::Unsubscribe {
                 packet_id: unsubscribe.packet_id,
                 filters: unsubscribe
@@ -672,6 +761,9 @@ pub(super) mod tests {
             max_keepalive: 0,
             topic_alias_maximum: 10,
             retain_available: true,
+            wildcard_subscriptions: true,
+            subscription_identifiers: true,
+            shared_subscriptions: true,
             clientid_prefixes: Arc::from([]),
             receive_maximum: 20,
             response_information: None,
@@ -1046,5 +1138,53 @@ pub(super) mod tests {
             "{actions:?}"
         );
         assert!(closed_with(&actions).is_some());
+    }
+
+    /// `wildcard_subscriptions false` and `shared_subscriptions false` at 3.1.1: the filters they
+    /// switch off are marked for refusal (0x80, [MQTT-3.8.4-5]), one by one, and the others go
+    /// through; a share name is judged as a share first, its own filter for wildcards after.
+    #[test]
+    fn filters_the_configuration_switched_off_are_marked_for_refusal_mqtt_3_8_4_5() {
+        let start = Instant::now();
+        let subscribe = |settings: Settings| {
+            let mut machine = ProtocolMachine::new(settings, 1, start);
+            machine.packet(Packet::Connect(connect_packet("c", 0, false)), start);
+            let entries = ["a/b", "a/+", "$share/g/a/b", "$share/g/#"].map(|filter| {
+                mqtt_codec::Subscription {
+                    filter: mqtt_codec::TopicFilter::new(filter).expect("filter"),
+                    qos: QoS::AtMostOnce,
+                }
+            });
+            let actions = machine.packet(
+                Packet::Subscribe(mqtt_codec::Subscribe {
+                    packet_id: PacketId::new(1).expect("non-zero"),
+                    filters: mqtt_codec::List::from_slice(&entries),
+                }),
+                start,
+            );
+            match actions.as_slice() {
+                [Action::Subscribe { unoffered, .. }] => unoffered.clone(),
+                other => panic!("expected Subscribe, got {other:?}"),
+            }
+        };
+        assert_eq!(subscribe(settings()), [], "all offered: nothing to refuse");
+        let no_wildcards = Settings {
+            wildcard_subscriptions: false,
+            ..settings()
+        };
+        let wildcard = Some(Unoffered::WildcardSubscriptions);
+        assert_eq!(subscribe(no_wildcards), [None, wildcard, None, wildcard]);
+        let no_shares = Settings {
+            shared_subscriptions: false,
+            ..settings()
+        };
+        let share = Some(Unoffered::SharedSubscriptions);
+        assert_eq!(subscribe(no_shares), [None, None, share, share]);
+        let neither = Settings {
+            shared_subscriptions: false,
+            wildcard_subscriptions: false,
+            ..settings()
+        };
+        assert_eq!(subscribe(neither), [None, wildcard, share, share]);
     }
 }

@@ -176,10 +176,12 @@ impl Connection {
             address: peer,
             tls: false,
         };
-        Self {
+        let mut connection = Self {
             trusted: true,
             ..Self::new(context, Stream::Memory(end), peer, id, listener)
-        }
+        };
+        connection.protocol.offer_everything();
+        connection
     }
 
     /// Runs the connection to its end.
@@ -484,15 +486,25 @@ impl Connection {
                 packet_id,
                 filters,
                 options,
+                unoffered,
             } => {
                 let attached = self.attached()?;
                 let slot = Arc::clone(&attached.slot);
                 let security = router.security();
                 let allowed: Vec<bool> = filters
                     .iter()
-                    .map(|(filter, qos)| {
+                    .enumerate()
+                    .map(|(index, (filter, qos))| {
                         if self.trusted {
                             return true;
+                        }
+                        if let Some(Some(what)) = unoffered.get(index) {
+                            info!(
+                                "{}: subscription to {filter:?} refused: {}",
+                                self.describe(),
+                                what.describe()
+                            );
+                            return false;
                         }
                         // A shared subscription is judged by its own filter (see `routing/shared.rs`).
                         let filter = crate::routing::shared::acl_filter(filter);
@@ -1001,6 +1013,7 @@ impl Connection {
             | CloseReason::WrongAcknowledgement(_)
             | CloseReason::OverLimit(_)
             | CloseReason::RetainUnavailable
+            | CloseReason::Unoffered(_)
             | CloseReason::ReceiveMaximumExceeded(_) => DisconnectReason::ProtocolError,
             CloseReason::ConnectionLost
             | CloseReason::QueueFull(_)
