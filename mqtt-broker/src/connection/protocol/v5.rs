@@ -1150,6 +1150,19 @@ mod tests {
         ];
         for (filter, properties, refused) in cases {
             let (mut machine, _) = connected(connect(), off.clone());
+            check(&mut machine, filter, properties, refused);
+            // The local side of one of our own bridges is bound by none of it.
+            let (mut machine, _) = connected(connect(), off.clone());
+            machine.offer_everything();
+            check(&mut machine, filter, properties, None);
+        }
+
+        fn check(
+            machine: &mut ProtocolMachine,
+            filter: &str,
+            properties: &[Property<'_>],
+            refused: Option<ReasonCode>,
+        ) {
             let entries = [v5::Subscription {
                 filter: mqtt_codec::TopicFilter::new(filter).expect("filter"),
                 options: v5::SubscriptionOptions::default(),
