@@ -675,3 +675,83 @@ fn a_stalled_re_authentication_is_disconnected_0x87_mqtt5_4_12_1_2() {
     client.expect_closed();
     broker.shutdown();
 }
+
+/// Lets the test hold an exchange inside the plugin: `entered` says a step began, `release` lets
+/// it finish.
+struct Gate {
+    entered: std::sync::mpsc::SyncSender<()>,
+    release: parking_lot::Mutex<std::sync::mpsc::Receiver<()>>,
+}
+
+/// A method whose only step waits at the gate, then accepts.
+struct Slow(Arc<Gate>);
+
+impl EnhancedAuthenticator for Slow {
+    fn methods(&self) -> Vec<String> {
+        vec!["SLOW".into()]
+    }
+
+    fn start(&self, _: &str, _: &ExchangeRequest<'_>) -> Option<Box<dyn AuthenticationExchange>> {
+        Some(Box::new(SlowExchange(Arc::clone(&self.0))))
+    }
+}
+
+struct SlowExchange(Arc<Gate>);
+
+impl AuthenticationExchange for SlowExchange {
+    fn step(&mut self, _: Option<&[u8]>) -> ExchangeStep {
+        let _ = self.0.entered.send(());
+        // Bounded, so that a broken test fails instead of hanging.
+        let _ = self.0.release.lock().recv_timeout(crate::client::WAIT);
+        ExchangeStep::Success {
+            data: None,
+            user_name: None,
+        }
+    }
+}
+
+/// An authenticator that blocks (on a database, say) holds up its own client only: it runs on
+/// that client's thread with no broker lock held, so meanwhile other clients connect, subscribe
+/// and exchange messages; once it answers, its client is accepted.
+#[test]
+fn a_blocked_authenticator_holds_up_its_own_client_only() {
+    let (entered, entered_rx) = std::sync::mpsc::sync_channel(1);
+    let (release, release_rx) = std::sync::mpsc::channel();
+    let gate = Arc::new(Gate {
+        entered,
+        release: parking_lot::Mutex::new(release_rx),
+    });
+    let broker = Broker::builder(Config {
+        listeners: vec![SocketAddr::from(([127, 0, 0, 1], 0)).into()],
+        allow_anonymous: Some(true),
+        sys_interval: Duration::ZERO,
+        ..Config::default()
+    })
+    .enhanced_authenticator(Arc::new(Slow(gate)))
+    .start()
+    .expect("starts");
+    let address = broker.local_addrs()[0];
+    let mut slow = Client5::open(address);
+    toy_connect(&mut slow, "SLOW", b"");
+    entered_rx
+        .recv_timeout(crate::client::WAIT)
+        .expect("the exchange reached the plugin");
+
+    // The plugin is blocked: everybody else carries on.
+    let (mut other, _) = crate::client::Client::connect(address, "other", true);
+    other.subscribe("busy/t", 1);
+    other.publish("busy/t", b"meanwhile", 1, 1, false);
+    assert!(matches!(
+        other.recv(),
+        crate::client::Got::Publish { ref payload, .. } if payload == b"meanwhile"
+    ));
+    assert_eq!(other.recv(), crate::client::Got::PubAck(1));
+
+    release.send(()).expect("the plugin waits");
+    assert!(
+        matches!(slow.recv(), Got5::ConnAck { reason: 0, .. }),
+        "accepted once the plugin answered"
+    );
+    slow.barrier();
+    broker.shutdown();
+}
