@@ -755,3 +755,69 @@ fn a_blocked_authenticator_holds_up_its_own_client_only() {
     slow.barrier();
     broker.shutdown();
 }
+
+/// The client side of `TOY-CHALLENGE`, for our own client's generic `Authenticator`.
+struct ToyClient(&'static str);
+
+impl mqtt_client::v5::Authenticator for ToyClient {
+    fn method(&self) -> &str {
+        TOY
+    }
+
+    fn initial_data(&self) -> Result<Option<Vec<u8>>, String> {
+        Ok(Some(b"alice".to_vec()))
+    }
+
+    fn challenge(&self, data: Option<&[u8]>) -> Result<Vec<u8>, String> {
+        Ok(answer(data.unwrap_or_default(), self.0))
+    }
+
+    fn finish(&self, data: Option<&[u8]>) -> Result<(), String> {
+        (data == Some(b"welcome"))
+            .then_some(())
+            .ok_or("no welcome".into())
+    }
+}
+
+/// Our client's generic `Authenticator` speaks a plugin's method as it speaks SCRAM: it
+/// connects, re-authenticates behind its application packets, and a wrong secret is refused 0x86.
+#[test]
+fn our_client_speaks_a_plugins_method_mqtt5_4_12_1_1() {
+    let broker = toy_broker(Duration::from_secs(10), Arc::default());
+    let address = broker.local_addrs()[0];
+    let options = |id: &str, secret| {
+        ConnectOptions::builder("127.0.0.1", address.port())
+            .client_id(id)
+            .mqtt5(ConnectProperties::default())
+            .authenticator(Arc::new(ToyClient(secret)))
+            .build()
+            .expect("options")
+    };
+    // The toy challenge names the client id "toy-1".
+    let client = Client::connect(options("toy-1", "opensesame")).expect("connects");
+    client.reauthenticate().expect("AUTH 0x19 queued");
+    // As with SCRAM above: the SUBACK comes after the broker's AUTH 0x18, the PUBACK after its
+    // AUTH 0x00, so by the PUBACK the re-authentication has passed.
+    client
+        .subscribe(&[("toy/t", QoS::AtLeastOnce)])
+        .expect("queued")
+        .wait()
+        .expect("SUBACK");
+    client
+        .publish("toy/t", "after", QoS::AtLeastOnce, false)
+        .expect("queued")
+        .wait()
+        .expect("PUBACK: still connected after the re-authentication");
+    assert!(client.is_connected());
+    client.disconnect();
+    match Client::connect(options("toy-1", "guess")) {
+        Err(Error::RefusedWithReason { reason, .. }) => {
+            assert_eq!(reason, ReasonCode::BAD_USER_NAME_OR_PASSWORD);
+        }
+        other => panic!(
+            "expected CONNACK 0x86, got {:?}",
+            other.map(|_| "a connection")
+        ),
+    }
+    broker.shutdown();
+}
