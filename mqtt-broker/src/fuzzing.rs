@@ -175,6 +175,9 @@ impl Script {
             max_keepalive: 0,
             topic_alias_maximum: 10,
             retain_available: true,
+            wildcard_subscriptions: true,
+            subscription_identifiers: true,
+            shared_subscriptions: true,
             clientid_prefixes: std::sync::Arc::from([]),
             receive_maximum: 20,
             response_information: None,
@@ -254,9 +257,11 @@ impl Script {
                 .map(|attached| Arc::clone(&attached.slot));
             match (action, slot) {
                 (Action::Send(packet), _) => self.send(client, packet),
-                // No SCRAM store in the harness: the machine refuses the method (0x8C).
-                (Action::FetchCredentials { .. }, _) => {
-                    let actions = self.clients[client].protocol.credentials(None, "fuzz");
+                // No enhanced authenticator in the harness: the machine refuses the method
+                // (0x8C).
+                (Action::Authenticate { .. }, _) => {
+                    let now = std::time::Instant::now();
+                    let actions = self.clients[client].protocol.exchange_step(None, now);
                     self.execute(client, actions);
                 }
                 (Action::Open(request), _) => {
@@ -351,6 +356,8 @@ impl Script {
                         packet_id,
                         filters,
                         options,
+                        // Every feature is on in the harness: nothing is unoffered.
+                        unoffered: _,
                     },
                     Some(slot),
                 ) => {

@@ -1,5 +1,6 @@
-//! Extending an embedded broker: the [`Authenticator`], [`Authoriser`], [`ScramCredentialStore`]
-//! and [`Hooks`] traits, and the views of clients and messages they are given.
+//! Extending an embedded broker: the [`Authenticator`], [`EnhancedAuthenticator`], [`Authoriser`],
+//! [`ScramCredentialStore`] and [`Hooks`] traits, and the views of clients and messages they are
+//! given.
 //!
 //! A program that embeds the broker registers its own implementations with
 //! [`Broker::builder`](crate::Broker::builder):
@@ -38,12 +39,103 @@
 //!
 //! `examples/custom_auth.rs` is a complete program.
 //!
-//! # Enhanced authentication (MQTT 5.0, SCRAM-SHA-256)
+//! # Enhanced authentication (MQTT 5.0)
 //!
-//! A 5.0 client may authenticate with SCRAM-SHA-256 instead of a password in CONNECT (5.0 §4.12;
-//! the exchange is in `connection/protocol/auth.rs`). The broker runs the mechanism itself; what it
-//! needs from outside is each user's stored credentials (salt, iteration count, `StoredKey`,
-//! `ServerKey`: never the password). A [`ScramCredentialStore`] gives them, from a database, say:
+//! A 5.0 client may authenticate with an exchange of AUTH packets instead of (or besides) a
+//! password in CONNECT (5.0 §4.12): it names an Authentication Method, and data goes back and
+//! forth until the broker accepts or refuses. The broker carries the packets and keeps their rules
+//! (`connection/protocol/auth.rs`); what the data means is up to an [`EnhancedAuthenticator`],
+//! which names the methods it runs and starts one [`AuthenticationExchange`] per client. The
+//! exchange is handed each Authentication Data the client sends and answers an [`ExchangeStep`]:
+//! `Continue` with a challenge (AUTH 0x18 to the client), `Success` (CONNACK 0x00, or AUTH 0x00
+//! after a re-authentication), or `Failure` (a refusing CONNACK, or DISCONNECT 0x87). A
+//! re-authentication (AUTH 0x19, 5.0 §4.12.1) starts a new exchange with the same method; it may
+//! not change the user the client acts under. This one asks for the client's name and then for
+//! its name backwards (a toy: use a real mechanism):
+//!
+//! ```
+//! use std::sync::Arc;
+//! use mqtt_broker::hooks::{
+//!     AuthFailure, AuthenticationExchange, EnhancedAuthenticator, ExchangeRequest, ExchangeStep,
+//! };
+//! use mqtt_broker::{Broker, Config};
+//!
+//! struct Backwards;
+//!
+//! impl EnhancedAuthenticator for Backwards {
+//!     fn methods(&self) -> Vec<String> {
+//!         vec!["BACKWARDS".into()]
+//!     }
+//!
+//!     fn start(
+//!         &self,
+//!         _method: &str,
+//!         _request: &ExchangeRequest<'_>,
+//!     ) -> Option<Box<dyn AuthenticationExchange>> {
+//!         Some(Box::new(Exchange { name: None }))
+//!     }
+//! }
+//!
+//! struct Exchange {
+//!     /// The name from the first step, once given.
+//!     name: Option<Vec<u8>>,
+//! }
+//!
+//! impl AuthenticationExchange for Exchange {
+//!     fn step(&mut self, data: Option<&[u8]>) -> ExchangeStep {
+//!         let data = data.unwrap_or_default();
+//!         match self.name.take() {
+//!             // CONNECT's Authentication Data: the name. Ask for it backwards (AUTH 0x18).
+//!             None => {
+//!                 self.name = Some(data.to_vec());
+//!                 ExchangeStep::Continue(b"backwards, please".to_vec())
+//!             }
+//!             // The client's AUTH 0x18: its name backwards, or it is refused (CONNACK 0x86).
+//!             Some(mut name) => {
+//!                 name.reverse();
+//!                 if name != data {
+//!                     return ExchangeStep::Failure(AuthFailure::BadCredentials(
+//!                         "not the name backwards".into(),
+//!                     ));
+//!                 }
+//!                 name.reverse();
+//!                 ExchangeStep::Success {
+//!                     data: None,
+//!                     user_name: Some(String::from_utf8_lossy(&name).into_owned()),
+//!                 }
+//!             }
+//!         }
+//!     }
+//! }
+//!
+//! let broker = Broker::builder(Config {
+//!     listeners: vec!["127.0.0.1:0".parse()?],
+//!     ..Config::default()
+//! })
+//! .enhanced_authenticator(Arc::new(Backwards))
+//! .start()?;
+//! broker.shutdown();
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! The exchange runs on the client's reader thread, between its packets, with no lock held (the
+//! protocol machine asks the reader to run it, with `Action::Authenticate`, and is given the
+//! answer); it may block on a database, and delays that client only. Authenticators are asked in
+//! registration order, then the built-in SCRAM-SHA-256; the first that names the method and
+//! whose `start` takes the client runs the exchange. A method none takes is refused with CONNACK
+//! 0x8C, Bad authentication method [MQTT5-4.12.0-1]. A client that passes acts under the user name
+//! the exchange named (else CONNECT's): the [`Authenticator`] chain, `password_file` and
+//! `allow_anonymous` are not asked, since the exchange proved more than they could; the
+//! authorisers and the ACL apply as to anyone. The whole exchange must end within
+//! `connect_timeout` of the connection's start; during a re-authentication, a client that leaves
+//! the broker's AUTH 0x18 unanswered for `connect_timeout` is disconnected with 0x87.
+//!
+//! ## SCRAM-SHA-256, built in
+//!
+//! The broker's own SCRAM-SHA-256 (`security/scram.rs`, the mechanism in `mqtt-scram`) is such an
+//! authenticator. What it needs from outside is each user's stored credentials (salt, iteration
+//! count, `StoredKey`, `ServerKey`: never the password). A [`ScramCredentialStore`] gives them, from
+//! a database, say:
 //!
 //! ```
 //! use std::sync::Arc;
@@ -74,10 +166,9 @@
 //! Stores are asked in registration order, then the `scram_password_file`; the first that knows
 //! the user answers. A user nobody knows still gets a challenge (with stand-in credentials) and
 //! fails at the proof, as a wrong password does, so that clients cannot probe for user names. A
-//! listener with no store and no `scram_password_file` refuses SCRAM with CONNACK 0x8C (Bad
-//! authentication method). A client that passes acts under its SCRAM user name: the
-//! [`Authenticator`] chain, `password_file` and `allow_anonymous` are not asked, since the
-//! exchange proved more than they could; the authorisers and the ACL apply as to anyone.
+//! listener with no store and no `scram_password_file` does not offer SCRAM (CONNACK 0x8C, unless
+//! a registered authenticator runs a method of that name). A client that passes acts under its
+//! SCRAM user name.
 //!
 //! # How decisions combine
 //!
@@ -107,9 +198,13 @@
 //! |---|---|
 //! | [`Authentication::BadCredentials`] | CONNACK 4, then the connection is closed [MQTT-3.2.2-5] |
 //! | [`Authentication::NotAuthorised`] | CONNACK 5, then the connection is closed [MQTT-3.2.2-5] |
-//! | SCRAM proof wrong (wrong password, unknown user) | CONNACK 0x86, closed [MQTT5-4.12.0-4]; during a re-authentication, DISCONNECT 0x87 [MQTT5-4.12.1-2] |
-//! | SCRAM exchange broken (malformed message, wrong nonce, channel binding asked for) | CONNACK 0x87, closed [MQTT5-4.12.0-4] |
-//! | another Authentication Method, or SCRAM with no credential store on the listener | CONNACK 0x8C, closed [MQTT5-4.12.0-1] |
+//! | [`ExchangeStep::Continue`] | AUTH 0x18 with its data [MQTT5-4.12.0-2]; the client answers with AUTH 0x18 [MQTT5-4.12.0-3] |
+//! | [`ExchangeStep::Success`] | CONNACK 0x00 naming the method [MQTT5-4.12.0-5]; after AUTH 0x19, AUTH 0x00 |
+//! | [`AuthFailure::BadCredentials`] (SCRAM: a wrong proof, an unknown user) | CONNACK 0x86, closed [MQTT5-4.12.0-4]; during a re-authentication, DISCONNECT 0x87 [MQTT5-4.12.1-2] |
+//! | [`AuthFailure::NotAuthorised`] (SCRAM: a malformed message, a wrong nonce, channel binding asked for) | CONNACK 0x87, closed [MQTT5-4.12.0-4]; re-authentication as above |
+//! | [`AuthFailure::Unavailable`] | CONNACK 0x88, closed; re-authentication as above |
+//! | an Authentication Method no [`EnhancedAuthenticator`] takes (SCRAM with no credential store on the listener among them) | CONNACK 0x8C, closed [MQTT5-4.12.0-1] |
+//! | the broker's AUTH 0x18 of a re-authentication unanswered for `connect_timeout` | DISCONNECT 0x87, closed [MQTT5-4.12.1-2] |
 //! | [`Authoriser::may_publish`] or [`Hooks::on_publish`] refuses | the PUBLISH is acknowledged as usual (PUBACK, PUBREC) and dropped [MQTT-3.3.5-2] [V31-DIFF-35] |
 //! | [`Authoriser::may_subscribe`] refuses | 0x80 for that filter in SUBACK [MQTT-3.8.4-5] [MQTT-3.9.3-2]; a 3.1 client, which has no failure code, is answered with the QoS it asked for and never receives anything on it [V31-DIFF-34] |
 //! | [`Authoriser::may_receive`] refuses | that subscriber does not get that message; others do |
@@ -117,7 +212,7 @@
 //! # Threads and locks
 //!
 //! Every method is called with **no broker lock held**, so a hook may call anything, including
-//! another broker's API, without deadlocking. Authentication, `may_publish`, `may_subscribe` and all
+//! another broker's API, without deadlocking. Authentication (enhanced authentication too), `may_publish`, `may_subscribe` and all
 //! [`Hooks`] run on the reader thread of the client concerned: a slow hook delays that client only.
 //! `may_receive` is the exception to that last point: it runs on the *publisher's* thread, once per
 //! matching subscriber, so it is on the broker's hot path and should be a quick, non-blocking
@@ -161,6 +256,128 @@ pub trait ScramCredentialStore: Send + Sync {
     /// The stored credentials of `user`, connecting through `listener`; `None` when this store
     /// does not know the user (the next one is asked).
     fn scram_credentials(&self, user: &str, listener: Listener) -> Option<StoredCredentials>;
+}
+
+/// Runs MQTT 5.0 enhanced authentication methods (5.0 §4.12): the broker carries the AUTH packets,
+/// this decides what they say. See the module doc, "Enhanced authentication".
+pub trait EnhancedAuthenticator: Send + Sync {
+    /// The Authentication Methods it runs, by the names clients give in CONNECT (such as
+    /// `SCRAM-SHA-256`). Asked once each time the broker's security is loaded (at start and on
+    /// every reload), not per client.
+    fn methods(&self) -> Vec<String>;
+
+    /// Starts an exchange of `method` (one of [`methods`](Self::methods)) for the client that
+    /// `request` describes. `None` declines it (another authenticator naming the method is asked,
+    /// and if none takes it the client is told 0x8C, Bad authentication method).
+    fn start(
+        &self,
+        method: &str,
+        request: &ExchangeRequest<'_>,
+    ) -> Option<Box<dyn AuthenticationExchange>>;
+}
+
+/// One enhanced authentication exchange with one client, from its first Authentication Data to
+/// success or failure. The broker drops it when the exchange ends; a re-authentication starts a
+/// new one.
+pub trait AuthenticationExchange: Send {
+    /// The client's next Authentication Data (`None` when its packet had none): first that of
+    /// CONNECT, or of AUTH 0x19 for a re-authentication, then that of each AUTH 0x18 it answers a
+    /// [`ExchangeStep::Continue`] with.
+    fn step(&mut self, data: Option<&[u8]>) -> ExchangeStep;
+}
+
+/// What an [`AuthenticationExchange`] answers to each Authentication Data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExchangeStep {
+    /// Not done: send the client AUTH 0x18 (Continue authentication) with this Authentication
+    /// Data [MQTT5-4.12.0-2], and wait for its next AUTH.
+    Continue(Vec<u8>),
+    /// The client is authenticated: CONNACK 0x00, or AUTH 0x00 at the end of a
+    /// re-authentication, carrying `data` as its Authentication Data if there is some.
+    Success {
+        /// Authentication Data for the client (a server's proof, say), if the method has some.
+        data: Option<Vec<u8>>,
+        /// The user name the client acts under from now on (for the ACL, the logs and every
+        /// hook); `None` keeps CONNECT's. A re-authentication cannot change it: naming another
+        /// user than the connection's fails it.
+        user_name: Option<String>,
+    },
+    /// The client is refused: CONNACK with the failure's Reason Code and the close
+    /// [MQTT5-4.12.0-4], or, during a re-authentication, DISCONNECT 0x87 [MQTT5-4.12.1-2].
+    Failure(AuthFailure),
+}
+
+/// Why an enhanced authentication failed; the text is logged, and sent to the client as the
+/// Reason String unless it asked for no problem information.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AuthFailure {
+    /// Wrong credentials (a wrong proof, an unknown user): CONNACK 0x86, Bad User Name or Password.
+    BadCredentials(String),
+    /// Not allowed, or the client broke the method's rules (malformed data): CONNACK 0x87, Not
+    /// authorized.
+    NotAuthorised(String),
+    /// The broker's side failed (a database down): CONNACK 0x88, Server unavailable.
+    Unavailable(String),
+}
+
+impl AuthFailure {
+    /// The text of the failure.
+    pub fn why(&self) -> &str {
+        match self {
+            Self::BadCredentials(why) | Self::NotAuthorised(why) | Self::Unavailable(why) => why,
+        }
+    }
+}
+
+/// A client starting an enhanced authentication exchange, at CONNECT or with AUTH 0x19.
+#[derive(Debug, Clone, Copy)]
+pub struct ExchangeRequest<'a> {
+    pub(crate) client_id: &'a str,
+    pub(crate) user_name: Option<&'a str>,
+    pub(crate) authenticated_as: Option<&'a str>,
+    pub(crate) reauthentication: bool,
+    pub(crate) certificate_identity: Option<&'a str>,
+    pub(crate) listener: Listener,
+    pub(crate) peer: SocketAddr,
+}
+
+impl<'a> ExchangeRequest<'a> {
+    /// The client identifier (given, or assigned by the broker).
+    pub fn client_id(&self) -> &'a str {
+        self.client_id
+    }
+
+    /// The User Name of CONNECT, if any.
+    pub fn user_name(&self) -> Option<&'a str> {
+        self.user_name
+    }
+
+    /// Whether this is a re-authentication of a connected client (AUTH 0x19, 5.0 §4.12.1).
+    pub fn is_reauthentication(&self) -> bool {
+        self.reauthentication
+    }
+
+    /// During a re-authentication, the user name the client acts under (the one its first
+    /// exchange settled on); `None` at CONNECT.
+    pub fn authenticated_as(&self) -> Option<&'a str> {
+        self.authenticated_as
+    }
+
+    /// The subject CN of the client's certificate, on a TLS listener that verified one.
+    pub fn certificate_identity(&self) -> Option<&'a str> {
+        self.certificate_identity
+    }
+
+    /// The listener the client connected through.
+    pub fn listener(&self) -> Listener {
+        self.listener
+    }
+
+    /// The client's address.
+    pub fn peer(&self) -> SocketAddr {
+        self.peer
+    }
 }
 
 /// Decides whether a CONNECT may go through. See the module doc for how authenticators combine.
@@ -302,6 +519,50 @@ impl Listener {
     }
 }
 
+/// The version of MQTT a client speaks, as its CONNECT named it (the Protocol Level byte: 3, 4 or
+/// 5). The codec's `ProtocolLevel` has only the 3.x levels, since 5.0 has a decoder of its own;
+/// this is the broker's view, which has all three.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ProtocolVersion {
+    /// MQTT 3.1 (Protocol Level 3, protocol name `MQIsdp`).
+    Mqtt31,
+    /// MQTT 3.1.1 (Protocol Level 4).
+    Mqtt311,
+    /// MQTT 5.0 (Protocol Version 5).
+    Mqtt5,
+}
+
+impl ProtocolVersion {
+    /// The version of a connection that speaks `level` (what its decoder was set to) and, when
+    /// `mqtt5`, 5.0 (whose connections keep the 3.1.1 level where broker code is shared).
+    pub(crate) fn of(level: ProtocolLevel, mqtt5: bool) -> Self {
+        match (mqtt5, level) {
+            (true, _) => Self::Mqtt5,
+            (false, ProtocolLevel::Mqtt31) => Self::Mqtt31,
+            (false, ProtocolLevel::Mqtt311) => Self::Mqtt311,
+        }
+    }
+
+    /// The Protocol Level byte of CONNECT: 3, 4 or 5 (mosquitto's plugins are given this number).
+    pub fn level_byte(self) -> u8 {
+        match self {
+            Self::Mqtt31 => 3,
+            Self::Mqtt311 => 4,
+            Self::Mqtt5 => 5,
+        }
+    }
+}
+
+impl fmt::Display for ProtocolVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Mqtt31 => "MQTT 3.1",
+            Self::Mqtt311 => "MQTT 3.1.1",
+            Self::Mqtt5 => "MQTT 5.0",
+        })
+    }
+}
+
 /// A CONNECT being authenticated: what the client sent, and where it came from.
 #[derive(Clone, Copy)]
 pub struct ConnectRequest<'a> {
@@ -311,8 +572,7 @@ pub struct ConnectRequest<'a> {
     pub(crate) certificate_identity: Option<&'a str>,
     pub(crate) listener: Listener,
     pub(crate) peer: SocketAddr,
-    pub(crate) level: ProtocolLevel,
-    pub(crate) mqtt5: bool,
+    pub(crate) version: ProtocolVersion,
 }
 
 impl<'a> ConnectRequest<'a> {
@@ -346,15 +606,15 @@ impl<'a> ConnectRequest<'a> {
         self.peer
     }
 
-    /// MQTT 3.1 or 3.1.1, as CONNECT named it; `Mqtt311` for a 5.0 client too, whose rules the
-    /// broker shares with 3.1.1 where a hook can see them (see [`is_mqtt5`](Self::is_mqtt5)).
-    pub fn protocol_level(&self) -> ProtocolLevel {
-        self.level
+    /// The version of MQTT the CONNECT named: 3.1, 3.1.1 or 5.0.
+    pub fn protocol_version(&self) -> ProtocolVersion {
+        self.version
     }
 
-    /// Whether the CONNECT named MQTT 5.0.
+    /// Whether the CONNECT named MQTT 5.0 (the same as asking
+    /// [`protocol_version`](Self::protocol_version) for [`ProtocolVersion::Mqtt5`]).
     pub fn is_mqtt5(&self) -> bool {
-        self.mqtt5
+        self.version == ProtocolVersion::Mqtt5
     }
 }
 
@@ -368,8 +628,7 @@ impl fmt::Debug for ConnectRequest<'_> {
             .field("certificate_identity", &self.certificate_identity)
             .field("listener", &self.listener)
             .field("peer", &self.peer)
-            .field("level", &self.level)
-            .field("mqtt5", &self.mqtt5)
+            .field("version", &self.version)
             .finish()
     }
 }
@@ -390,8 +649,7 @@ pub struct ClientInfo {
 pub(crate) struct ConnectionInfo {
     pub(crate) listener: Listener,
     pub(crate) peer: SocketAddr,
-    pub(crate) level: ProtocolLevel,
-    pub(crate) mqtt5: bool,
+    pub(crate) version: ProtocolVersion,
     pub(crate) certificate_identity: Option<Arc<str>>,
 }
 
@@ -430,18 +688,18 @@ impl ClientInfo {
         self.connection.as_ref().map(|connection| connection.peer)
     }
 
-    /// MQTT 3.1 or 3.1.1 (`None` as for [`listener`](Self::listener)); `Mqtt311` for a 5.0
-    /// client, which [`is_mqtt5`](Self::is_mqtt5) tells apart.
-    pub fn protocol_level(&self) -> Option<ProtocolLevel> {
-        self.connection.as_ref().map(|connection| connection.level)
+    /// The version of MQTT the client's connection speaks: 3.1, 3.1.1 or 5.0 (`None` as for
+    /// [`listener`](Self::listener)).
+    pub fn protocol_version(&self) -> Option<ProtocolVersion> {
+        self.connection
+            .as_ref()
+            .map(|connection| connection.version)
     }
 
     /// Whether the client's connection speaks MQTT 5.0 (false as well for a session restored
     /// from disk whose client has not reconnected).
     pub fn is_mqtt5(&self) -> bool {
-        self.connection
-            .as_ref()
-            .is_some_and(|connection| connection.mqtt5)
+        self.protocol_version() == Some(ProtocolVersion::Mqtt5)
     }
 
     /// The subject CN of the client's certificate, on a TLS listener that verified one.
@@ -492,17 +750,20 @@ pub(crate) struct Plugins {
     pub(crate) authorisers: Vec<Arc<dyn Authoriser>>,
     pub(crate) hooks: Vec<Arc<dyn Hooks>>,
     pub(crate) scram: Vec<Arc<dyn ScramCredentialStore>>,
+    pub(crate) enhanced: Vec<Arc<dyn EnhancedAuthenticator>>,
 }
 
 impl fmt::Debug for Plugins {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "Plugins({} authenticators, {} authorisers, {} hooks, {} SCRAM stores)",
+            "Plugins({} authenticators, {} authorisers, {} hooks, {} SCRAM stores, {} enhanced \
+             authenticators)",
             self.authenticators.len(),
             self.authorisers.len(),
             self.hooks.len(),
-            self.scram.len()
+            self.scram.len(),
+            self.enhanced.len()
         )
     }
 }
@@ -533,10 +794,39 @@ mod tests {
             ("t", &b"p"[..], QoS::AtLeastOnce, true)
         );
         assert_eq!(client.listener(), None, "restored: no connection yet");
+        assert_eq!(client.protocol_version(), None);
+        assert!(!client.is_mqtt5());
         assert_eq!(client.user_name(), Some("u"));
     }
 
     /// The password never shows in a `ConnectRequest`'s debug form.
+    /// A 5.0 client is told apart from a 3.1.1 one: its connection keeps the 3.1.1 level for the
+    /// code the two share, which is not what a hook is to see.
+    #[test]
+    fn a_5_0_connection_is_version_5_whatever_level_its_decoder_has() {
+        assert_eq!(
+            ProtocolVersion::of(ProtocolLevel::Mqtt311, true),
+            ProtocolVersion::Mqtt5
+        );
+        assert_eq!(
+            ProtocolVersion::of(ProtocolLevel::Mqtt311, false),
+            ProtocolVersion::Mqtt311
+        );
+        assert_eq!(
+            ProtocolVersion::of(ProtocolLevel::Mqtt31, false),
+            ProtocolVersion::Mqtt31
+        );
+        let bytes: Vec<u8> = [
+            ProtocolVersion::Mqtt31,
+            ProtocolVersion::Mqtt311,
+            ProtocolVersion::Mqtt5,
+        ]
+        .map(ProtocolVersion::level_byte)
+        .into();
+        assert_eq!(bytes, [3, 4, 5]);
+        assert_eq!(ProtocolVersion::Mqtt5.to_string(), "MQTT 5.0");
+    }
+
     #[test]
     fn a_connect_request_does_not_print_its_password() {
         let request = ConnectRequest {
@@ -550,9 +840,9 @@ mod tests {
                 tls: false,
             },
             peer: SocketAddr::from(([127, 0, 0, 1], 40000)),
-            level: ProtocolLevel::Mqtt311,
-            mqtt5: false,
+            version: ProtocolVersion::Mqtt311,
         };
         assert!(!format!("{request:?}").contains("hunter2"));
+        assert!(!request.is_mqtt5());
     }
 }

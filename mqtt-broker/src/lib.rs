@@ -53,7 +53,7 @@
 //! | a socket becomes packets, and packets become actions                  | `connection/reader.rs`      |
 //! | the protocol rules of one connection are decided, sans I/O            | `connection/protocol.rs`    |
 //! | ... and their MQTT 5.0 form (properties, Reason Codes, topic aliases) | `connection/protocol/v5.rs` |
-//! | ... and 5.0 enhanced authentication (SCRAM-SHA-256, AUTH packets)     | `connection/protocol/auth.rs` |
+//! | ... and 5.0 enhanced authentication (AUTH packets, any method)        | `connection/protocol/auth.rs` |
 //! | packets reach the socket, batched                                     | `connection/writer.rs`      |
 //! | ... naming a 5.0 client's topics by the aliases it accepts, sans I/O  | `connection/topic_aliases.rs` |
 //! | those rules are driven by hand, bytes and time in (a runnable example) | [`sans_io`] (`sans_io.rs`)  |
@@ -93,6 +93,7 @@
 //! | the folder's parts fit together                                       | `security/mod.rs`           |
 //! | a CONNECT is authenticated; the ACL is consulted                      | `security/auth.rs`          |
 //! | mosquitto password files are read and written                         | `security/password_file.rs` |
+//! | SCRAM-SHA-256, the built-in enhanced authentication method, runs      | `security/scram.rs`         |
 //! | SCRAM-SHA-256 credentials (`scram_password_file`) are read            | `security/scram_file.rs`    |
 //! | mosquitto ACL files are read and matched                              | `security/acl.rs`           |
 //! | a program embedding the broker extends it (plugin traits)             | `hooks.rs`                  |
@@ -319,6 +320,17 @@ impl BrokerBuilder {
     /// [`hooks`], "Enhanced authentication").
     pub fn scram_credentials(mut self, store: Arc<dyn hooks::ScramCredentialStore>) -> Self {
         self.plugins.scram.push(store);
+        self
+    }
+
+    /// Adds an MQTT 5.0 enhanced authentication method (or several), asked after those added
+    /// before it and before the built-in SCRAM-SHA-256 (see [`hooks`], "Enhanced
+    /// authentication").
+    pub fn enhanced_authenticator(
+        mut self,
+        authenticator: Arc<dyn hooks::EnhancedAuthenticator>,
+    ) -> Self {
+        self.plugins.enhanced.push(authenticator);
         self
     }
 

@@ -114,6 +114,20 @@ pub struct Config {
     /// 5.0 clients are told so in CONNACK, a retained PUBLISH is refused [MQTT5-3.2.2-14] and so
     /// is a CONNECT with a retained will [MQTT5-3.2.2-13].
     pub retain_available: bool,
+    /// Whether clients may subscribe with `+` and `#` (`wildcard_subscriptions`, default true; this
+    /// broker's own directive). When false, 5.0 clients are told Wildcard Subscription Available 0
+    /// and one that subscribes with a wildcard all the same is disconnected with 0xA2 (5.0
+    /// §3.2.2.3.11); a 3.1.1 client is refused the filter with 0x80.
+    pub wildcard_subscriptions: bool,
+    /// Whether 5.0 clients may give SUBSCRIBE a Subscription Identifier (`subscription_identifiers`,
+    /// default true; this broker's own). When false, CONNACK says Subscription Identifiers
+    /// Available 0, and a SUBSCRIBE with one is DISCONNECT 0xA1 (5.0 §3.2.2.3.12).
+    pub subscription_identifiers: bool,
+    /// Whether clients may subscribe to `$share/<group>/<filter>` (`shared_subscriptions`,
+    /// default true; this broker's own). When false, CONNACK says Shared Subscription Available 0,
+    /// a 5.0 SUBSCRIBE with a share name is DISCONNECT 0x9E (5.0 §3.2.2.3.13), and a 3.1.1 client
+    /// is refused the filter with 0x80.
+    pub shared_subscriptions: bool,
     /// Whether messages are delivered at the subscription's QoS even when they were published at a
     /// lower one (`upgrade_outgoing_qos`, default false). Non-standard: the protocol delivers at
     /// the lower of the two [MQTT-3.8.4-6]; mosquitto offers it for subscribers that need QoS 1.
@@ -214,6 +228,9 @@ impl Default for Config {
             response_information: None,
             memory_limit: 0,
             retain_available: true,
+            wildcard_subscriptions: true,
+            subscription_identifiers: true,
+            shared_subscriptions: true,
             upgrade_outgoing_qos: false,
             check_retain_source: true,
             sys_interval: Duration::from_secs(10),

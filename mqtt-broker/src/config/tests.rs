@@ -501,3 +501,39 @@ fn a_file_including_itself_does_not_recurse() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `wildcard_subscriptions`, `subscription_identifiers` and `shared_subscriptions` (this broker's
+/// own directives) default to true, take `true` or `false`, and a typo in the value or the name
+/// is an error that says where and what.
+#[test]
+fn the_availability_directives_take_true_or_false() {
+    let config = Config::parse("", "d.conf").expect("parses");
+    assert!(
+        config.wildcard_subscriptions
+            && config.subscription_identifiers
+            && config.shared_subscriptions
+    );
+    let config = Config::parse(
+        "wildcard_subscriptions false\nsubscription_identifiers false\nshared_subscriptions false\n",
+        "a.conf",
+    )
+    .expect("parses");
+    assert!(
+        !config.wildcard_subscriptions
+            && !config.subscription_identifiers
+            && !config.shared_subscriptions
+    );
+    assert_eq!(
+        Config::parse("wildcard_subscriptions flase\n", "t.conf")
+            .map(|_| ())
+            .map_err(|error| error.to_string()),
+        Err("t.conf:1: `wildcard_subscriptions` is `true` or `false`, not `flase`".into())
+    );
+    assert_eq!(
+        Config::parse("\nshared_subscription false\n", "t.conf")
+            .map(|_| ())
+            .map_err(|error| error.to_string()),
+        Err("t.conf:2: unknown directive `shared_subscription`".into())
+    );
+    assert!(Config::parse("subscription_identifiers 0\n", "t.conf").is_err());
+}

@@ -22,12 +22,14 @@
 //! MQTT 5.0 connections are handled by the same machine, their packets in `protocol/v5.rs`
 //! ([`ProtocolMachine::packet5_into`]): the rules above in their 5.0 form, plus Reason Codes,
 //! properties, topic aliases and a server DISCONNECT before every close the broker decides.
-//! Enhanced authentication (an Authentication Method in CONNECT, then AUTH packets, SCRAM-SHA-256)
-//! is `protocol/auth.rs`, in the phase between CONNECT and CONNACK ([`Phase::Authenticating`]).
+//! Enhanced authentication (an Authentication Method in CONNECT, then AUTH packets, whatever the
+//! method) is `protocol/auth.rs`, in the phase between CONNECT and CONNACK
+//! ([`Phase::Authenticating`]), and in re-authentications after it.
 //!
 //! What it does not do: hold session state that outlives the connection (`routing/session_state.rs`), know other
 //! clients (`routing/router.rs`), or decide whether the broker has room for one more (`connection/reader.rs`).
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -39,11 +41,12 @@ use crate::message::Message;
 use crate::routing::outbound::OutPacket;
 // The router's vocabulary, which this machine speaks to it in (defined with the router, so that
 // routing needs nothing from connection/).
-pub(crate) use crate::routing::requests::{Ack, Open5, OpenRequest, Password};
+pub(crate) use crate::routing::requests::{Ack, Authenticated, Open5, OpenRequest, Password};
 
 mod auth;
 mod v5;
 
+pub(crate) use auth::ExchangeStart;
 pub(crate) use v5::{SubscriptionOptions5, ack_reason};
 
 /// The settings a session needs from the configuration.
@@ -67,6 +70,15 @@ pub(crate) struct Settings {
     /// `retain_available`: when false a retained PUBLISH closes its connection and 5.0 clients
     /// are told Retain Available 0.
     pub(crate) retain_available: bool,
+    /// `wildcard_subscriptions`: when false, a filter with `+` or `#` is refused (see
+    /// [`Unoffered`]) and 5.0 clients are told Wildcard Subscription Available 0.
+    pub(crate) wildcard_subscriptions: bool,
+    /// `subscription_identifiers`: when false, 5.0 clients are told Subscription Identifiers
+    /// Available 0 and may not send one.
+    pub(crate) subscription_identifiers: bool,
+    /// `shared_subscriptions`: when false, a `$share/` filter is refused and 5.0 clients are told
+    /// Shared Subscription Available 0.
+    pub(crate) shared_subscriptions: bool,
     /// `clientid_prefixes`: when not empty, a client identifier must start with one of them.
     pub(crate) clientid_prefixes: Arc<[String]>,
     /// The Receive Maximum announced to 5.0 clients: QoS 2 PUBLISHes from one connection that may
@@ -77,6 +89,21 @@ pub(crate) struct Settings {
 }
 
 impl Settings {
+    /// What of `filter` the configuration does not offer, if anything: a share name while
+    /// `shared_subscriptions` is false (checked first: a share name's filter is judged only if the
+    /// share is offered), a wildcard while `wildcard_subscriptions` is false.
+    pub(crate) fn unoffered(&self, filter: &str) -> Option<Unoffered> {
+        let shared = crate::routing::shared::is_share_name(filter);
+        if shared && !self.shared_subscriptions {
+            return Some(Unoffered::SharedSubscriptions);
+        }
+        let own = crate::routing::shared::acl_filter(filter);
+        if !self.wildcard_subscriptions && own.contains(['+', '#']) {
+            return Some(Unoffered::WildcardSubscriptions);
+        }
+        None
+    }
+
     /// Whether `clientid_prefixes` lets `client_id` in.
     pub(crate) fn prefix_allowed(&self, client_id: &str) -> bool {
         self.clientid_prefixes.is_empty()
@@ -117,6 +144,9 @@ impl Settings {
             },
             topic_alias_maximum: config.max_topic_alias,
             retain_available: config.retain_available,
+            wildcard_subscriptions: config.wildcard_subscriptions,
+            subscription_identifiers: config.subscription_identifiers,
+            shared_subscriptions: config.shared_subscriptions,
             clientid_prefixes: config.clientid_prefixes.clone().into(),
             // mosquitto's reading of `max_inflight_messages`: the same number bounds both
             // directions, and 0 means no bound.
@@ -163,6 +193,10 @@ pub(crate) enum Action {
         filters: Vec<(String, QoS)>,
         /// 5.0: each filter's other options, in the same order; empty at 3.1.1.
         options: Vec<SubscriptionOptions5>,
+        /// 3.x: for each filter, in the same order, what of it the configuration does not offer
+        /// (refused with 0x80); empty when everything asked for is offered, and always at 5.0,
+        /// where asking is a Protocol Error instead.
+        unoffered: Vec<Option<Unoffered>>,
     },
     /// Unsubscribe from filters, answering one UNSUBACK [MQTT-3.10.4-6].
     Unsubscribe {
@@ -171,12 +205,45 @@ pub(crate) enum Action {
     },
     /// A message was not forwarded because its payload is over `message_size_limit`.
     Dropped { topic: String, size: usize },
-    /// 5.0 enhanced authentication: look up `user`'s SCRAM credentials on this connection's
-    /// listener, draw a fresh server nonce, and hand both to
-    /// [`ProtocolMachine::credentials`], whose actions follow this one.
-    FetchCredentials { user: String },
+    /// 5.0 enhanced authentication: with `start`, begin an exchange of its method with the
+    /// first enhanced authenticator of this connection's listener that takes it; then hand
+    /// `data` (the client's Authentication Data) to the exchange under way, and its answer (or
+    /// `None`, no authenticator runs the method) to [`ProtocolMachine::exchange_step`], whose
+    /// actions follow this one.
+    Authenticate {
+        start: Option<ExchangeStart>,
+        data: Option<Box<[u8]>>,
+    },
     /// Close the connection, publishing `will` if there is one.
     Close(Close),
+}
+
+/// A feature of SUBSCRIBE that the configuration switched off (and a 5.0 CONNACK said so).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Unoffered {
+    /// `wildcard_subscriptions false`: a filter with `+` or `#`.
+    WildcardSubscriptions,
+    /// `subscription_identifiers false`: a 5.0 SUBSCRIBE with a Subscription Identifier.
+    SubscriptionIdentifiers,
+    /// `shared_subscriptions false`: a `$share/<group>/<filter>`.
+    SharedSubscriptions,
+}
+
+impl Unoffered {
+    /// What was asked for and the directive that refuses it, for the logs and Reason Strings.
+    pub(crate) fn describe(self) -> &'static str {
+        match self {
+            Self::WildcardSubscriptions => {
+                "a wildcard subscription while wildcard_subscriptions is false"
+            }
+            Self::SubscriptionIdentifiers => {
+                "a Subscription Identifier while subscription_identifiers is false"
+            }
+            Self::SharedSubscriptions => {
+                "a shared subscription while shared_subscriptions is false"
+            }
+        }
+    }
 }
 
 /// How and why a connection ends.
@@ -200,7 +267,10 @@ pub(crate) enum CloseReason {
     /// 5.0: an enhanced authentication exchange still unfinished when `connect_timeout` ran out.
     AuthenticationTimeout,
     /// 5.0: a re-authentication failed (5.0 §4.12.1): DISCONNECT 0x87 [MQTT5-4.12.1-2].
-    ReauthenticationFailed(&'static str),
+    ReauthenticationFailed(Cow<'static, str>),
+    /// 5.0: the client left the broker's AUTH 0x18 of a re-authentication unanswered for
+    /// `connect_timeout`: DISCONNECT 0x87, as for a failed one [MQTT5-4.12.1-2].
+    ReauthenticationTimeout,
     /// The socket closed or failed.
     ConnectionLost,
     /// Bytes that are not a valid packet [MQTT-4.8.0-1].
@@ -215,7 +285,7 @@ pub(crate) enum CloseReason {
     /// CONNECT refused with this CONNACK code, for this reason.
     Refused(ConnectReturnCode, &'static str),
     /// 5.0 CONNECT refused with this CONNACK Reason Code, for this reason.
-    Refused5(mqtt_codec::v5::ReasonCode, &'static str),
+    Refused5(mqtt_codec::v5::ReasonCode, Cow<'static, str>),
     /// A QoS 1/2 PUBLISH the broker could not take (an offline session's queue is full, as the
     /// router described it, or `memory_limit` is reached): closed without acknowledging it, since 3.1.1 has no negative
     /// acknowledgement; the client sends it again once reconnected [MQTT-4.4.0-1].
@@ -230,6 +300,9 @@ pub(crate) enum CloseReason {
     /// 5.0: a QoS 2 PUBLISH while as many as the Receive Maximum the broker announced still await
     /// their PUBREL [MQTT5-3.3.4-7]: DISCONNECT 0x93.
     ReceiveMaximumExceeded(u16),
+    /// 5.0: a SUBSCRIBE asking for what CONNACK said is not available, a Protocol Error (5.0
+    /// §3.2.2.3.11 to §3.2.2.3.13): DISCONNECT 0xA2, 0xA1 or 0x9E.
+    Unoffered(Unoffered),
 }
 
 impl std::fmt::Display for CloseReason {
@@ -244,6 +317,9 @@ impl std::fmt::Display for CloseReason {
                 f.write_str("enhanced authentication unfinished within connect_timeout")
             }
             Self::ReauthenticationFailed(why) => write!(f, "re-authentication failed: {why}"),
+            Self::ReauthenticationTimeout => f.write_str(
+                "re-authentication: the broker's AUTH 0x18 unanswered within connect_timeout",
+            ),
             Self::ConnectionLost => f.write_str("connection lost"),
             Self::Malformed(error) => write!(f, "{error}"),
             Self::ProtocolViolation(what) => write!(f, "protocol violation: {what}"),
@@ -259,6 +335,7 @@ impl std::fmt::Display for CloseReason {
             Self::RetainUnavailable => {
                 f.write_str("retained PUBLISH while retain_available is false")
             }
+            Self::Unoffered(what) => write!(f, "protocol violation: {}", what.describe()),
             Self::ReceiveMaximumExceeded(maximum) => write!(
                 f,
                 "a QoS 2 PUBLISH while {maximum} (the Receive Maximum) await PUBREL [MQTT5-3.3.4-7]"
@@ -341,6 +418,15 @@ impl ProtocolMachine {
         self.mqtt5.is_some()
     }
 
+    /// This is the local side of one of the broker's own bridges: it may subscribe to whatever the
+    /// broker can (a bridge's topic patterns have wildcards), whatever the configuration offers
+    /// clients.
+    pub(crate) fn offer_everything(&mut self) {
+        self.settings.wildcard_subscriptions = true;
+        self.settings.subscription_identifiers = true;
+        self.settings.shared_subscriptions = true;
+    }
+
     /// The most Topic Aliases the broker uses toward a client, whatever it accepts
     /// (`max_topic_alias`, the same number it accepts from one).
     pub(crate) fn topic_alias_cap(&self) -> u16 {
@@ -353,7 +439,14 @@ impl ProtocolMachine {
             Phase::AwaitingConnect { deadline } | Phase::Authenticating { deadline } => {
                 Some(deadline)
             }
-            Phase::Connected => self.silence_limit.map(|limit| self.last_received + limit),
+            Phase::Connected => {
+                let keep_alive = self.silence_limit.map(|limit| self.last_received + limit);
+                let reauthentication = self.auth.as_deref().and_then(auth::Enhanced::deadline);
+                match (keep_alive, reauthentication) {
+                    (Some(one), Some(other)) => Some(one.min(other)),
+                    (one, other) => one.or(other),
+                }
+            }
             Phase::Closed => None,
         }
     }
@@ -376,8 +469,16 @@ impl ProtocolMachine {
             Phase::Authenticating { deadline } if now >= deadline => {
                 self.close(CloseReason::AuthenticationTimeout)
             }
-            Phase::Connected if self.deadline().is_some_and(|deadline| now >= deadline) => {
-                self.close(CloseReason::KeepAliveExpired)
+            Phase::Connected => {
+                if let Some(actions) = self.reauthentication_expired(now) {
+                    return actions;
+                }
+                let keep_alive = self.silence_limit.map(|limit| self.last_received + limit);
+                if keep_alive.is_some_and(|deadline| now >= deadline) {
+                    self.close(CloseReason::KeepAliveExpired)
+                } else {
+                    Vec::new()
+                }
             }
             _ => Vec::new(),
         }
@@ -500,15 +601,32 @@ impl ProtocolMachine {
             (Phase::Connected, Packet::PubRel(rel)) => {
                 return actions.push(Action::Release(rel.packet_id));
             }
-            (Phase::Connected, Packet::Subscribe(subscribe)) => vec![Action::Subscribe {
-                packet_id: subscribe.packet_id,
-                filters: subscribe
+            (Phase::Connected, Packet::Subscribe(subscribe)) => {
+                let filters: Vec<(String, QoS)> = subscribe
                     .filters
                     .iter()
                     .map(|entry| (entry.filter.as_str().to_owned(), entry.qos))
-                    .collect(),
-                options: Vec::new(),
-            }],
+                    .collect();
+                // A filter the configuration does not offer is refused alone, with 0x80
+                // [MQTT-3.8.4-5]; 3.1.1 has no way to announce what is missing.
+                let unoffered = if filters
+                    .iter()
+                    .any(|(filter, _)| self.settings.unoffered(filter).is_some())
+                {
+                    filters
+                        .iter()
+                        .map(|(filter, _)| self.settings.unoffered(filter))
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                vec![Action::Subscribe {
+                    packet_id: subscribe.packet_id,
+                    filters,
+                    options: Vec::new(),
+                    unoffered,
+                }]
+            }
             (Phase::Connected, Packet::Unsubscribe(unsubscribe)) => vec![Action::Unsubscribe {
                 packet_id: unsubscribe.packet_id,
                 filters: unsubscribe
@@ -643,6 +761,9 @@ pub(super) mod tests {
             max_keepalive: 0,
             topic_alias_maximum: 10,
             retain_available: true,
+            wildcard_subscriptions: true,
+            subscription_identifiers: true,
+            shared_subscriptions: true,
             clientid_prefixes: Arc::from([]),
             receive_maximum: 20,
             response_information: None,
@@ -1017,5 +1138,53 @@ pub(super) mod tests {
             "{actions:?}"
         );
         assert!(closed_with(&actions).is_some());
+    }
+
+    /// `wildcard_subscriptions false` and `shared_subscriptions false` at 3.1.1: the filters they
+    /// switch off are marked for refusal (0x80, [MQTT-3.8.4-5]), one by one, and the others go
+    /// through; a share name is judged as a share first, its own filter for wildcards after.
+    #[test]
+    fn filters_the_configuration_switched_off_are_marked_for_refusal_mqtt_3_8_4_5() {
+        let start = Instant::now();
+        let subscribe = |settings: Settings| {
+            let mut machine = ProtocolMachine::new(settings, 1, start);
+            machine.packet(Packet::Connect(connect_packet("c", 0, false)), start);
+            let entries = ["a/b", "a/+", "$share/g/a/b", "$share/g/#"].map(|filter| {
+                mqtt_codec::Subscription {
+                    filter: mqtt_codec::TopicFilter::new(filter).expect("filter"),
+                    qos: QoS::AtMostOnce,
+                }
+            });
+            let actions = machine.packet(
+                Packet::Subscribe(mqtt_codec::Subscribe {
+                    packet_id: PacketId::new(1).expect("non-zero"),
+                    filters: mqtt_codec::List::from_slice(&entries),
+                }),
+                start,
+            );
+            match actions.as_slice() {
+                [Action::Subscribe { unoffered, .. }] => unoffered.clone(),
+                other => panic!("expected Subscribe, got {other:?}"),
+            }
+        };
+        assert_eq!(subscribe(settings()), [], "all offered: nothing to refuse");
+        let no_wildcards = Settings {
+            wildcard_subscriptions: false,
+            ..settings()
+        };
+        let wildcard = Some(Unoffered::WildcardSubscriptions);
+        assert_eq!(subscribe(no_wildcards), [None, wildcard, None, wildcard]);
+        let no_shares = Settings {
+            shared_subscriptions: false,
+            ..settings()
+        };
+        let share = Some(Unoffered::SharedSubscriptions);
+        assert_eq!(subscribe(no_shares), [None, None, share, share]);
+        let neither = Settings {
+            shared_subscriptions: false,
+            wildcard_subscriptions: false,
+            ..settings()
+        };
+        assert_eq!(subscribe(neither), [None, wildcard, share, share]);
     }
 }

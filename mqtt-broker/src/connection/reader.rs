@@ -44,8 +44,8 @@ use super::protocol::{
 use super::topic_aliases::OutboundAliases;
 use super::writer::{Encoding, Writer};
 use crate::hooks::{
-    ClientInfo, ConnectRequest, ConnectionInfo, DisconnectReason, Listener, MessageView,
-    PublishDecision,
+    AuthenticationExchange, ClientInfo, ConnectRequest, ConnectionInfo, DisconnectReason,
+    ExchangeRequest, ExchangeStep, Listener, MessageView, ProtocolVersion, PublishDecision,
 };
 use crate::logging;
 use crate::memory_limit::MemoryLimit;
@@ -133,6 +133,9 @@ pub(crate) struct Connection {
     /// The local side of one of our own bridges (`bridge/`): not authenticated, not subject to the
     /// ACL.
     trusted: bool,
+    /// The 5.0 enhanced authentication exchange under way, which the machine steps through
+    /// [`Action::Authenticate`].
+    exchange: Option<Box<dyn AuthenticationExchange>>,
 }
 
 impl Connection {
@@ -158,6 +161,7 @@ impl Connection {
             ended: DisconnectReason::ConnectionLost,
             pending: Vec::new(),
             trusted: false,
+            exchange: None,
         }
     }
 
@@ -193,6 +197,7 @@ impl Connection {
         };
         let mut connection = Self::boxed(context, Stream::Memory(end), peer, id, listener);
         connection.trusted = true;
+        connection.protocol.offer_everything();
         connection
     }
 
@@ -500,15 +505,25 @@ impl Connection {
                 packet_id,
                 filters,
                 options,
+                unoffered,
             } => {
                 let attached = self.attached()?;
                 let slot = Arc::clone(&attached.slot);
                 let security = router.security();
                 let allowed: Vec<bool> = filters
                     .iter()
-                    .map(|(filter, qos)| {
+                    .enumerate()
+                    .map(|(index, (filter, qos))| {
                         if self.trusted {
                             return true;
+                        }
+                        if let Some(Some(what)) = unoffered.get(index) {
+                            info!(
+                                "{}: subscription to {filter:?} refused: {}",
+                                self.describe(),
+                                what.describe()
+                            );
+                            return false;
                         }
                         // A shared subscription is judged by its own filter (see `routing/shared.rs`).
                         let filter = crate::routing::shared::acl_filter(filter);
@@ -600,15 +615,29 @@ impl Connection {
                 );
                 ControlFlow::Continue(())
             }
-            Action::FetchCredentials { user } => {
-                // The lookup and the random nonce the sans-I/O machine asked for; no lock is
-                // held while a registered store runs.
-                let credentials = router.security().scram_credentials(&user, self.listener);
-                let actions = match mqtt_scram::nonce() {
-                    Ok(nonce) => self.protocol.credentials(credentials.as_ref(), &nonce),
-                    // Without a nonce the machine refuses the exchange (0x80 / DISCONNECT 0x87).
-                    Err(_) => self.protocol.credentials(credentials.as_ref(), ""),
-                };
+            Action::Authenticate { start, data } => {
+                // The sans-I/O machine asked for the enhanced authenticator's next step; it runs
+                // here, on this client's thread, with no lock held.
+                if let Some(start) = start {
+                    let request = ExchangeRequest {
+                        client_id: &start.client_id,
+                        user_name: start.user_name.as_deref(),
+                        authenticated_as: start.authenticated_as.as_deref(),
+                        reauthentication: start.reauthentication,
+                        certificate_identity: self.identity.as_deref(),
+                        listener: self.listener,
+                        peer: self.peer,
+                    };
+                    self.exchange = router.security().start_exchange(&start.method, &request);
+                }
+                let step = self
+                    .exchange
+                    .as_mut()
+                    .map(|exchange| exchange.step(data.as_deref()));
+                if !matches!(step, Some(ExchangeStep::Continue(_))) {
+                    self.exchange = None; // over, one way or the other
+                }
+                let actions = self.protocol.exchange_step(step, Instant::now());
                 self.execute(actions)
             }
             Action::Close(close) => {
@@ -792,15 +821,14 @@ impl Connection {
             certificate_identity: self.identity.as_deref(),
             listener: self.listener,
             peer: self.peer,
-            level: request.level,
-            mqtt5: request.mqtt5.is_some(),
+            version: ProtocolVersion::of(request.level, request.mqtt5.is_some()),
         };
         let authenticated = if self.trusted {
             Ok(None)
-        } else if let Some(user) = &request.authenticated {
-            // A SCRAM exchange proved who the client is (`protocol/auth.rs`): the password chain
-            // has nothing to add.
-            Ok(Some(Arc::clone(user)))
+        } else if let Some(proved) = &request.authenticated {
+            // An enhanced authentication proved who the client is (`protocol/auth.rs`): the
+            // password chain has nothing to add.
+            Ok(proved.user_name.clone())
         } else {
             security.authenticate(&asked)
         };
@@ -876,8 +904,7 @@ impl Connection {
             connection: Some(ConnectionInfo {
                 listener: self.listener,
                 peer: self.peer,
-                level: request.level,
-                mqtt5: request.mqtt5.is_some(),
+                version: ProtocolVersion::of(request.level, request.mqtt5.is_some()),
                 certificate_identity: self.identity.clone(),
             }),
         });
@@ -922,11 +949,11 @@ impl Connection {
                 request.clean_session
             },
             keep_alive: request.keep_alive,
-            // The SCRAM user name when the client authenticated with SCRAM and sent none.
-            user_name: request
-                .user_name
-                .as_deref()
-                .or(request.authenticated.as_deref()),
+            // The enhanced authenticator's user name when the client sent none.
+            user_name: request.user_name.as_deref().or(request
+                .authenticated
+                .as_ref()
+                .and_then(|proved| proved.user_name.as_deref())),
         });
         for hooks in security.hooks() {
             hooks.on_connect(&client);
@@ -990,13 +1017,16 @@ impl Connection {
             _ if shutting_down => DisconnectReason::Shutdown,
             CloseReason::Disconnect => DisconnectReason::Disconnect,
             CloseReason::KeepAliveExpired => DisconnectReason::KeepAliveExpired,
-            CloseReason::ReauthenticationFailed(_) => DisconnectReason::NotAuthorised,
+            CloseReason::ReauthenticationFailed(_) | CloseReason::ReauthenticationTimeout => {
+                DisconnectReason::NotAuthorised
+            }
             CloseReason::Malformed(_)
             | CloseReason::ProtocolViolation(_)
             | CloseReason::TopicAliasInvalid
             | CloseReason::WrongAcknowledgement(_)
             | CloseReason::OverLimit(_)
             | CloseReason::RetainUnavailable
+            | CloseReason::Unoffered(_)
             | CloseReason::ReceiveMaximumExceeded(_) => DisconnectReason::ProtocolError,
             CloseReason::ConnectionLost
             | CloseReason::QueueFull(_)

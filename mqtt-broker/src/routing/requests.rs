@@ -67,9 +67,17 @@ pub(crate) struct OpenRequest {
     /// bridges), which is neither authenticated nor subject to the ACL, as in mosquitto. The session
     /// always says false; the connection thread knows better.
     pub(crate) trusted: bool,
-    /// The user a 5.0 enhanced authentication proved the client to be (SCRAM's user name), set
-    /// by the session once the exchange succeeded: the password chain is not asked again.
-    pub(crate) authenticated: Option<Arc<str>>,
+    /// Set by the session when a 5.0 enhanced authentication succeeded: the password chain is
+    /// not asked again.
+    pub(crate) authenticated: Option<Authenticated>,
+}
+
+/// Who a 5.0 enhanced authentication proved the client to be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Authenticated {
+    /// The user name it acts under: the one the authenticator named (SCRAM's user), else
+    /// CONNECT's, else none.
+    pub(crate) user_name: Option<Arc<str>>,
 }
 
 /// What a 5.0 CONNECT adds to [`OpenRequest`].

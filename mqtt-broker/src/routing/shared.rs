@@ -102,6 +102,12 @@ fn parse(filter: &str) -> Option<Result<Share<'_>, FilterError>> {
     Some(parse_rest(rest))
 }
 
+/// Whether `filter` is a share name (`$share/...`, valid or not): what `shared_subscriptions false`
+/// refuses.
+pub(crate) fn is_share_name(filter: &str) -> bool {
+    filter.starts_with(PREFIX)
+}
+
 /// The filter that ACL rules and `max_topic_levels` judge: a shared subscription's own filter,
 /// without `$share/<group>/`, so that an ACL written for `a/#` covers `$share/g/a/#` too. An invalid
 /// share name is answered whole (it is refused anyway).

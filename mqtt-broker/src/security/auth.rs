@@ -21,13 +21,16 @@
 //! An explicit line always wins. A refusal by default says in the log what line to add. After a refusal the connection is closed [MQTT-3.2.2-5] with Session
 //! Present 0 [MQTT-3.2.2-4]. Passwords are never logged or kept.
 //!
-//! # SCRAM credentials (MQTT 5.0 enhanced authentication)
+//! # Enhanced authentication (MQTT 5.0)
 //!
-//! A listener's chain also holds its sources of SCRAM-SHA-256 credentials: the registered
-//! `ScramCredentialStore`s, then the `scram_password_file`. [`Security::scram_credentials`] asks
-//! them in order; a user none of them knows gets stand-in credentials, derived from a secret drawn
-//! once per process, so that an unknown user fails at the proof exactly as a wrong password does.
-//! A client that passes is not asked for a password again (see `connection/reader.rs`).
+//! A listener's chain also holds its enhanced authenticators: the registered ones, then the
+//! built-in SCRAM-SHA-256 ([`ScramSha256`], `security/scram.rs`) when the listener has a source of
+//! SCRAM credentials (a registered `ScramCredentialStore` or the `scram_password_file`).
+//! [`Security::start_exchange`] asks those that name the client's Authentication Method, in order,
+//! and the first that takes the client runs the exchange; none is the 0x8C of
+//! `connection/protocol/auth.rs`. Unknown SCRAM users get stand-in credentials derived from a
+//! secret drawn once per process, so that they fail at the proof exactly as a wrong password
+//! does. A client that passes is not asked for a password again (see `connection/reader.rs`).
 //!
 //! # What a client may do
 //!
@@ -51,16 +54,16 @@ use std::sync::Arc;
 
 use mqtt_codec::{ConnectReturnCode, QoS};
 
-use mqtt_scram::StoredCredentials;
-
 use crate::hooks::{
-    Authentication, Authenticator, Authoriser, ClientInfo, ConnectRequest, Hooks, Listener,
-    MessageView, Permission, Plugins, ScramCredentialStore,
+    Authentication, AuthenticationExchange, Authenticator, Authoriser, ClientInfo, ConnectRequest,
+    EnhancedAuthenticator, ExchangeRequest, Hooks, MessageView, Permission, Plugins,
+    ScramCredentialStore,
 };
 use crate::message::Message;
 use crate::security::SecuritySettings;
 use crate::security::acl::{AclFile, Operation};
 use crate::security::password_file::PasswordFile;
+use crate::security::scram::ScramSha256;
 use crate::security::scram_file::ScramPasswordFile;
 
 /// The security in force: one chain per listener, replaced as a whole on reload.
@@ -73,8 +76,6 @@ pub(crate) struct Security {
     checks_reads: bool,
     /// The registered hooks, called in order.
     hooks: Vec<Arc<dyn Hooks>>,
-    /// The key of the stand-in SCRAM credentials of unknown users ([`scram_secret`]).
-    scram_secret: [u8; 32],
 }
 
 impl std::fmt::Debug for Security {
@@ -92,8 +93,8 @@ impl std::fmt::Debug for Security {
 struct Chain {
     authenticators: Vec<Arc<dyn Authenticator>>,
     authorisers: Vec<Arc<dyn Authoriser>>,
-    /// Where SCRAM credentials come from: registered stores, then the `scram_password_file`.
-    scram: Vec<Arc<dyn ScramCredentialStore>>,
+    /// The enhanced authenticators, in order, each with the methods it named when loaded.
+    enhanced: Vec<(Vec<String>, Arc<dyn EnhancedAuthenticator>)>,
     /// For the log line after a (re)load.
     summary: String,
 }
@@ -190,6 +191,7 @@ impl Security {
             )?),
             Some(_) => None,
         };
+        let scram_secret = scram_secret()?;
         let mut chains = Vec::new();
         for (index, use_identity) in sources.use_identity.iter().enumerate() {
             let builtins = match &shared {
@@ -205,16 +207,19 @@ impl Security {
                         .map_err(|error| format!("listener {index}: {error}"))?
                 }
             };
-            chains.push(Chain::new(&builtins, *use_identity, &sources.plugins));
+            chains.push(Chain::new(
+                &builtins,
+                *use_identity,
+                &sources.plugins,
+                scram_secret,
+            ));
         }
         let checks_reads = chains.iter().any(|chain| !chain.authorisers.is_empty());
-        let scram_secret = scram_secret()?;
         Ok(Self {
             chains,
             per_listener: sources.per_listener.is_some(),
             checks_reads,
             hooks: sources.plugins.hooks.clone(),
-            scram_secret,
         })
     }
 
@@ -277,23 +282,20 @@ impl Security {
         )
     }
 
-    /// The SCRAM credentials of `user` on `listener`: the first store's that knows the user, a
-    /// stand-in if none does (see the module doc), or `None` when the listener has no store at
-    /// all, which refuses the method (0x8C).
-    pub(crate) fn scram_credentials(
+    /// Starts an enhanced authentication exchange of `method` for `request`'s client: the first of
+    /// its listener's enhanced authenticators that names the method and takes the client runs it.
+    /// `None` when none does: the method is not offered there (0x8C).
+    pub(crate) fn start_exchange(
         &self,
-        user: &str,
-        listener: Listener,
-    ) -> Option<StoredCredentials> {
-        let chain = self.chains.get(listener.index())?;
-        if chain.scram.is_empty() {
-            return None;
-        }
-        let found = chain
-            .scram
+        method: &str,
+        request: &ExchangeRequest<'_>,
+    ) -> Option<Box<dyn AuthenticationExchange>> {
+        let chain = self.chains.get(request.listener().index())?;
+        chain
+            .enhanced
             .iter()
-            .find_map(|store| store.scram_credentials(user, listener));
-        Some(found.unwrap_or_else(|| StoredCredentials::unknown_user(user, &self.scram_secret)))
+            .filter(|(methods, _)| methods.iter().any(|named| named == method))
+            .find_map(|(_, authenticator)| authenticator.start(method, request))
     }
 
     /// Whether the client may publish `message` [MQTT-3.3.5-2].
@@ -345,7 +347,12 @@ fn scram_secret() -> Result<[u8; 32], String> {
 }
 
 impl Chain {
-    fn new(builtins: &Builtins, use_identity: bool, plugins: &Plugins) -> Self {
+    fn new(
+        builtins: &Builtins,
+        use_identity: bool,
+        plugins: &Plugins,
+        scram_secret: [u8; 32],
+    ) -> Self {
         let mut authenticators: Vec<Arc<dyn Authenticator>> = Vec::new();
         if use_identity {
             authenticators.push(Arc::new(CertificateIdentity));
@@ -359,12 +366,31 @@ impl Chain {
         if let Some(file) = &builtins.scram {
             scram.push(Arc::clone(file) as Arc<dyn ScramCredentialStore>);
         }
+        // The built-in SCRAM-SHA-256 comes after the registered methods, as the password file
+        // comes after the registered authenticators, and only where credentials exist.
+        let mut enhanced: Vec<Arc<dyn EnhancedAuthenticator>> = plugins.enhanced.clone();
+        if !scram.is_empty() {
+            enhanced.push(Arc::new(ScramSha256 {
+                stores: scram,
+                secret: scram_secret,
+            }));
+        }
+        let enhanced: Vec<(Vec<String>, Arc<dyn EnhancedAuthenticator>)> = enhanced
+            .into_iter()
+            .map(|authenticator| (authenticator.methods(), authenticator))
+            .collect();
+        let mut methods: Vec<&str> = Vec::new();
+        for method in enhanced.iter().flat_map(|(methods, _)| methods) {
+            if !methods.contains(&method.as_str()) {
+                methods.push(method);
+            }
+        }
         let mut authorisers: Vec<Arc<dyn Authoriser>> = plugins.authorisers.clone();
         if let Some(acl) = &builtins.acl {
             authorisers.push(Arc::clone(acl) as Arc<dyn Authoriser>);
         }
         let summary = format!(
-            "{}{}{}, {}, anonymous clients {}",
+            "{}{}{}{}, {}, anonymous clients {}",
             builtins
                 .passwords
                 .as_ref()
@@ -386,6 +412,11 @@ impl Chain {
                     )
                 }
             },
+            if methods.is_empty() {
+                String::new()
+            } else {
+                format!(", enhanced authentication {}", methods.join(", "))
+            },
             match (builtins.acl.is_some(), plugins.authorisers.len()) {
                 (true, 0) => "ACL file loaded".to_owned(),
                 (true, n) => format!("{n} registered authorisers and the ACL file"),
@@ -401,7 +432,7 @@ impl Chain {
         Self {
             authenticators,
             authorisers,
-            scram,
+            enhanced,
             summary,
         }
     }
@@ -510,7 +541,7 @@ fn load_acl(path: &Path) -> Result<AclFile, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hooks::Listener;
+    use crate::hooks::{ExchangeStep, Listener};
     use std::net::{Ipv4Addr, SocketAddr};
     use std::num::NonZeroU32;
 
@@ -526,14 +557,13 @@ mod tests {
     fn security(builtins: &[Builtins], use_identity: bool, plugins: &Plugins) -> Security {
         let chains: Vec<Chain> = builtins
             .iter()
-            .map(|builtins| Chain::new(builtins, use_identity, plugins))
+            .map(|builtins| Chain::new(builtins, use_identity, plugins, [7; 32]))
             .collect();
         Security {
             checks_reads: chains.iter().any(|chain| !chain.authorisers.is_empty()),
             per_listener: chains.len() > 1,
             chains,
             hooks: Vec::new(),
-            scram_secret: [7; 32],
         }
     }
 
@@ -565,8 +595,7 @@ mod tests {
             certificate_identity: certificate,
             listener: listener(index),
             peer: SocketAddr::from((Ipv4Addr::LOCALHOST, 40000)),
-            level: mqtt_codec::ProtocolLevel::Mqtt311,
-            mqtt5: false,
+            version: crate::hooks::ProtocolVersion::Mqtt311,
         }
     }
 
@@ -739,8 +768,7 @@ mod tests {
             connection: Some(crate::hooks::ConnectionInfo {
                 listener: listener(0),
                 peer: SocketAddr::from((Ipv4Addr::LOCALHOST, 40000)),
-                level: mqtt_codec::ProtocolLevel::Mqtt311,
-                mqtt5: false,
+                version: crate::hooks::ProtocolVersion::Mqtt311,
                 certificate_identity: None,
             }),
             ..restored
@@ -748,49 +776,82 @@ mod tests {
         assert!(security.may_receive(&on_first, &message("b/1")));
     }
 
-    /// SCRAM credentials: registered stores first, then the file; a stand-in (the same each
-    /// time) for a user nobody knows; nothing at all on a listener without a source.
+    /// Enhanced authentication methods: SCRAM-SHA-256 only where a source of SCRAM credentials
+    /// exists; a registered method on every listener, asked before the built-in one; a method
+    /// nobody names is not offered; an authenticator that declines leaves it to the next.
     #[test]
-    fn scram_credentials_come_from_stores_then_the_file_with_a_stand_in_for_strangers() {
-        struct Bob(StoredCredentials);
-        impl ScramCredentialStore for Bob {
-            fn scram_credentials(&self, user: &str, _: Listener) -> Option<StoredCredentials> {
-                (user == "bob" || user == "alice").then(|| self.0.clone())
+    fn an_exchange_starts_with_the_first_authenticator_naming_the_method() {
+        struct Toy(&'static str, bool);
+        struct Done(&'static str);
+        impl AuthenticationExchange for Done {
+            fn step(&mut self, _: Option<&[u8]>) -> ExchangeStep {
+                ExchangeStep::Continue(self.0.into())
             }
         }
+        impl EnhancedAuthenticator for Toy {
+            fn methods(&self) -> Vec<String> {
+                vec!["TOY".into(), "SCRAM-SHA-256".into()]
+            }
+            fn start(
+                &self,
+                _: &str,
+                _: &ExchangeRequest<'_>,
+            ) -> Option<Box<dyn AuthenticationExchange>> {
+                self.1
+                    .then(|| Box::new(Done(self.0)) as Box<dyn AuthenticationExchange>)
+            }
+        }
+        let request = |index| ExchangeRequest {
+            client_id: "c",
+            user_name: None,
+            authenticated_as: None,
+            reauthentication: false,
+            certificate_identity: None,
+            listener: listener(index),
+            peer: SocketAddr::from((Ipv4Addr::LOCALHOST, 40000)),
+        };
+        let first = |security: &Security, method: &str, index| {
+            security
+                .start_exchange(method, &request(index))
+                .map(|mut exchange| exchange.step(Some(b"n,,n=alice,r=abc")))
+        };
         let none = security(&[with_alice(None)], false, &Plugins::default());
-        assert_eq!(none.scram_credentials("alice", listener(0)), None);
+        assert_eq!(first(&none, "SCRAM-SHA-256", 0), None, "no credentials");
         let line = crate::security::scram_file::scram_line("alice", "pw", 4096).expect("random");
-        let file = ScramPasswordFile::parse(&line, "s").expect("parses");
-        let alice = file
-            .scram_credentials("alice", listener(0))
-            .expect("in the file");
         let builtins = Builtins {
-            scram: Some(Arc::new(file)),
+            scram: Some(Arc::new(
+                ScramPasswordFile::parse(&line, "s").expect("parses"),
+            )),
             ..with_alice(None)
         };
         let from_file = security(std::slice::from_ref(&builtins), false, &Plugins::default());
+        assert!(matches!(
+            first(&from_file, "SCRAM-SHA-256", 0),
+            Some(ExchangeStep::Continue(data)) if data.starts_with(b"r=abc")
+        ));
+        assert_eq!(first(&from_file, "TOY", 0), None, "nobody names it");
         assert_eq!(
-            from_file.scram_credentials("alice", listener(0)),
-            Some(alice)
+            first(&from_file, "SCRAM-SHA-256", 5),
+            None,
+            "no such listener"
         );
-        let stranger = from_file.scram_credentials("mallory", listener(0));
-        assert!(stranger.is_some());
-        assert_eq!(
-            stranger,
-            from_file.scram_credentials("mallory", listener(0))
-        );
-        let bob = StoredCredentials::generate("bob's", 4096).expect("random");
         let plugins = Plugins {
-            scram: vec![Arc::new(Bob(bob.clone()))],
+            enhanced: vec![Arc::new(Toy("declines", false)), Arc::new(Toy("toy", true))],
             ..Plugins::default()
         };
         let both = security(&[builtins], false, &plugins);
-        assert_eq!(both.scram_credentials("alice", listener(0)), Some(bob));
-        assert_eq!(
-            both.scram_credentials("alice", listener(5)),
-            None,
-            "no such listener"
+        for method in ["TOY", "SCRAM-SHA-256"] {
+            assert_eq!(
+                first(&both, method, 0),
+                Some(ExchangeStep::Continue(b"toy".to_vec())),
+                "{method}: the registered one, after the one that declined"
+            );
+        }
+        assert!(
+            both.describe()
+                .contains("enhanced authentication TOY, SCRAM-SHA-256"),
+            "{}",
+            both.describe()
         );
     }
 

@@ -1,6 +1,7 @@
 //! Who may connect, publish and subscribe: the chain of authenticators and authorisers
-//! (`auth.rs`), mosquitto ACL files (`acl.rs`), password files (`password_file.rs`) and SCRAM
-//! credential files (`scram_file.rs`), and the
+//! (`auth.rs`), mosquitto ACL files (`acl.rs`), password files (`password_file.rs`), the built-in
+//! SCRAM-SHA-256 enhanced authentication (`scram.rs`) and its credential files (`scram_file.rs`),
+//! and the
 //! settings that choose them ([`SecuritySettings`], which the configuration file fills in).
 
 use std::path::PathBuf;
@@ -8,6 +9,7 @@ use std::path::PathBuf;
 pub(crate) mod acl;
 pub(crate) mod auth;
 pub(crate) mod password_file;
+pub(crate) mod scram;
 pub(crate) mod scram_file;
 
 /// Who may connect and what they may do: the global settings, or one listener's with

@@ -2,7 +2,8 @@
 //! `/etc/mosquitto/mosquitto.conf` (the fixture `debian-mosquitto.conf`, its paths pointed at a
 //! temporary directory) with a `conf.d` file adding a listener, run by our binary unchanged; one file
 //! using every directive issue #18 names; and the directives whose effect a client can see
-//! (`clientid_prefixes`, `retain_available`, `http_dir`, `pid_file`, and the TLS listener's `capath`,
+//! (`clientid_prefixes`, `retain_available`, `wildcard_subscriptions`, `subscription_identifiers`,
+//! `shared_subscriptions`, `http_dir`, `pid_file`, and the TLS listener's `capath`,
 //! `use_subject_as_username`, `crlfile`, `tls_version`).
 
 use std::io::{Read, Write};
@@ -279,6 +280,91 @@ fn retain_available_false_refuses_retained_publishes() {
         }
         other => panic!("expected the live message, got {other:?}"),
     }
+    broker.shutdown();
+}
+
+/// A broker whose file switches wildcard subscriptions, Subscription Identifiers and shared
+/// subscriptions off.
+fn without_subscription_features() -> (mqtt_broker::BrokerHandle, SocketAddr) {
+    let config = Config::parse(
+        "listener 0 127.0.0.1\nallow_anonymous true\nsys_interval 0\n\
+         wildcard_subscriptions false\nsubscription_identifiers false\nshared_subscriptions false\n",
+        "f.conf",
+    )
+    .expect("parses");
+    let broker = Broker::start(config).expect("starts");
+    let address = broker.local_addrs()[0];
+    (broker, address)
+}
+
+/// At 5.0 the three directives are true to what CONNACK announces: Wildcard Subscription,
+/// Subscription Identifiers and Shared Subscription Available 0; a SUBSCRIBE that asks for one all
+/// the same is a Protocol Error, DISCONNECT 0xA2, 0xA1 or 0x9E (5.0 §3.2.2.3.11 to §3.2.2.3.13),
+/// and an ordinary filter is granted.
+#[test]
+fn switched_off_subscription_features_are_announced_and_refused_at_5_0() {
+    use crate::mqtt5::{Client5, Got5, connect, options, p};
+    use mqtt_codec::QoS;
+    use mqtt_codec::v5::Property;
+
+    let (broker, address) = without_subscription_features();
+    let (mut client, connack) = Client5::connect_with(address, connect("f-5"));
+    let Got5::ConnAck {
+        reason: 0,
+        properties,
+        ..
+    } = connack
+    else {
+        panic!("expected CONNACK 0, got {connack:?}");
+    };
+    for announced in [
+        Property::WildcardSubscriptionAvailable(0),
+        Property::SubscriptionIdentifierAvailable(0),
+        Property::SharedSubscriptionAvailable(0),
+    ] {
+        assert!(properties.contains(&p(announced)), "{properties:?}");
+    }
+    assert_eq!(
+        client.subscribe(1, &[("f/t", options(QoS::AtLeastOnce))], &[]),
+        Got5::SubAck(1, vec![1])
+    );
+    let identifier = [Property::SubscriptionIdentifier(9)];
+    let refused: [(&str, &[Property<'_>], u8); 3] = [
+        ("f/+", &[], 0xA2),
+        ("f/t", &identifier, 0xA1),
+        ("$share/g/f/t", &[], 0x9E),
+    ];
+    for (filter, properties, code) in refused {
+        let (mut client, _) = Client5::connect_with(address, connect("f-5-refused"));
+        assert_eq!(
+            client.subscribe(2, &[(filter, options(QoS::AtMostOnce))], properties),
+            Got5::Disconnect(code),
+            "{filter}"
+        );
+        client.expect_closed();
+    }
+    client.barrier();
+    broker.shutdown();
+}
+
+/// At 3.1.1, which cannot announce what is missing, a filter the directives switch off is refused
+/// alone with 0x80 [MQTT-3.8.4-5], the other filters of the same SUBSCRIBE granted.
+#[test]
+fn switched_off_subscription_features_are_refused_0x80_at_3_1_1_mqtt_3_8_4_5() {
+    use mqtt_codec::{List, Packet, QoS, Subscribe, Subscription, TopicFilter};
+
+    let (broker, address) = without_subscription_features();
+    let (mut client, _) = Client::connect(address, "f-4", true);
+    let entries = ["f/t", "f/#", "$share/g/f/t"].map(|filter| Subscription {
+        filter: TopicFilter::new(filter).expect("filter"),
+        qos: QoS::AtLeastOnce,
+    });
+    client.send(Packet::Subscribe(Subscribe {
+        packet_id: crate::client::id(3),
+        filters: List::from_slice(&entries),
+    }));
+    assert_eq!(client.recv(), Got::SubAck(3, vec![1, 0x80, 0x80]));
+    client.barrier();
     broker.shutdown();
 }
 

@@ -97,10 +97,13 @@ impl Recorder {
 impl Hooks for Recorder {
     fn on_connect(&self, client: &ClientInfo) {
         self.events.lock().push(format!(
-            "connect {} as {:?} on listener {:?}",
+            "connect {} as {:?} on listener {:?} with {}",
             client.client_id(),
             client.user_name(),
             client.listener().map(|listener| listener.index()),
+            client
+                .protocol_version()
+                .map_or("no connection".into(), |version| version.to_string()),
         ));
     }
 
@@ -159,8 +162,8 @@ fn a_custom_authenticator_answers_connack_4_or_5_and_names_the_user_mqtt_3_2_2_5
     assert_eq!(
         recorder.wait_for(2),
         [
-            "connect d1 as Some(\"device:dev-1\") on listener Some(0)",
-            "connect plain as None on listener Some(0)",
+            "connect d1 as Some(\"device:dev-1\") on listener Some(0) with MQTT 3.1.1",
+            "connect plain as None on listener Some(0) with MQTT 3.1.1",
         ]
     );
 }
@@ -254,7 +257,7 @@ fn hooks_see_connect_subscribe_publish_and_disconnect_in_order() {
     assert_eq!(
         recorder.wait_for(4),
         [
-            "connect c1 as None on listener Some(0)",
+            "connect c1 as None on listener Some(0) with MQTT 3.1.1",
             "subscribe c1 a/# Some(AtLeastOnce)",
             "publish c1 a/1 hi qos AtLeastOnce",
             "disconnect c1 Disconnect",
@@ -349,4 +352,59 @@ fn per_listener_settings_is_refused_where_it_would_be_misread() {
     ] {
         assert!(Config::parse(text, "bad.conf").is_err(), "{text}");
     }
+}
+
+/// What a hook is told of a client's protocol is the version its CONNECT named: 5.0 for a 5.0
+/// client (whose connection shares 3.1.1's code inside the broker), 3.1 and 3.1.1 for theirs; an
+/// authenticator sees the same in the `ConnectRequest`.
+#[test]
+fn hooks_see_the_protocol_version_the_client_speaks() {
+    struct Versions(Mutex<Vec<String>>);
+    impl Authenticator for Versions {
+        fn authenticate(&self, request: &ConnectRequest<'_>) -> Authentication {
+            self.0.lock().push(format!(
+                "{} {} {}",
+                request.client_id(),
+                request.protocol_version().level_byte(),
+                request.is_mqtt5()
+            ));
+            Authentication::Defer
+        }
+    }
+    let versions = Arc::new(Versions(Mutex::new(Vec::new())));
+    let recorder = Arc::new(Recorder::default());
+    let (_broker, address) = start(
+        builder()
+            .authenticator(Arc::clone(&versions) as Arc<dyn Authenticator>)
+            .hooks(Arc::clone(&recorder) as Arc<dyn Hooks>),
+    );
+    let (mut v5, connack) =
+        crate::mqtt5::Client5::connect_with(address, crate::mqtt5::connect("five"));
+    assert!(
+        matches!(connack, crate::mqtt5::Got5::ConnAck { reason: 0, .. }),
+        "{connack:?}"
+    );
+    v5.barrier();
+    let (mut v311, _) = Client::connect(address, "four", true);
+    v311.barrier();
+    let (mut v31, _) = Client::connect_with(
+        address,
+        Connect {
+            level: mqtt_codec::ProtocolLevel::Mqtt31,
+            ..connect("three", true)
+        },
+    );
+    v31.barrier();
+    assert_eq!(
+        recorder.wait_for(3),
+        [
+            "connect five as None on listener Some(0) with MQTT 5.0",
+            "connect four as None on listener Some(0) with MQTT 3.1.1",
+            "connect three as None on listener Some(0) with MQTT 3.1",
+        ]
+    );
+    assert_eq!(
+        *versions.0.lock(),
+        ["five 5 true", "four 4 false", "three 3 false"]
+    );
 }

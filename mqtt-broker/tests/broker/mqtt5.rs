@@ -50,7 +50,7 @@ fn shown(properties: &Properties<'_>) -> Vec<String> {
 }
 
 /// One property's `Debug` form, as `Got5` holds it.
-fn p(property: Property<'_>) -> String {
+pub(crate) fn p(property: Property<'_>) -> String {
     format!("{property:?}")
 }
 
@@ -181,7 +181,7 @@ impl Client5 {
         assert_eq!(self.recv(), Got5::PingResp);
     }
 
-    fn subscribe(
+    pub(crate) fn subscribe(
         &mut self,
         packet_id: u16,
         filters: &[(&str, SubscriptionOptions)],
@@ -238,7 +238,7 @@ pub(crate) fn connect(client_id: &str) -> v5::Connect<'_> {
     }
 }
 
-fn options(qos: QoS) -> SubscriptionOptions {
+pub(crate) fn options(qos: QoS) -> SubscriptionOptions {
     SubscriptionOptions {
         qos,
         ..SubscriptionOptions::default()

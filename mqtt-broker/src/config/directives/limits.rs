@@ -2,7 +2,8 @@
 //! (`max_inflight_messages`, `max_queued_messages`, `max_queued_bytes`, `queue_full_drop`,
 //! `write_timeout`, `message_size_limit`, `max_packet_size`, `max_keepalive`, `max_topic_alias`,
 //! `response_information`, `memory_limit`, `check_retain_source`, `retain_available`,
-//! `sys_interval`, `connect_timeout`, `max_connections`, `max_subscriptions_per_client`,
+//! `wildcard_subscriptions`, `subscription_identifiers`, `shared_subscriptions` (these three are
+//! this broker's own: mosquitto always offers the features), `sys_interval`, `connect_timeout`, `max_connections`, `max_subscriptions_per_client`,
 //! `max_topic_levels`, `set_tcp_nodelay`).
 
 use super::super::{PROTOCOL_MAX, Parser, boolean, number, seconds};
@@ -63,6 +64,13 @@ pub(in crate::config) fn directive(
             number(name, value, 0..=usize::MAX).map(|n| config.memory_limit = n as u64)
         }
         "retain_available" => boolean(name, value).map(|on| config.retain_available = on),
+        "wildcard_subscriptions" => {
+            boolean(name, value).map(|on| config.wildcard_subscriptions = on)
+        }
+        "subscription_identifiers" => {
+            boolean(name, value).map(|on| config.subscription_identifiers = on)
+        }
+        "shared_subscriptions" => boolean(name, value).map(|on| config.shared_subscriptions = on),
         "upgrade_outgoing_qos" => boolean(name, value).map(|on| config.upgrade_outgoing_qos = on),
         "check_retain_source" => boolean(name, value).map(|on| config.check_retain_source = on),
         "sys_interval" => seconds(name, value, 0..=86_400).map(|d| config.sys_interval = d),

@@ -1,41 +1,63 @@
-//! MQTT 5.0 enhanced authentication (5.0 §4.12, AUTH §3.15) in [`ProtocolMachine`], with the one
-//! method the broker offers, SCRAM-SHA-256 (the `mqtt-scram` crate holds the mechanism):
+//! MQTT 5.0 enhanced authentication (5.0 §4.12, AUTH §3.15) in [`ProtocolMachine`], for any
+//! method: the machine carries the AUTH packets and keeps their rules; what each Authentication
+//! Data means is up to an [`EnhancedAuthenticator`](crate::hooks::EnhancedAuthenticator) (the
+//! built-in SCRAM-SHA-256 is one, `security/scram.rs`), which the reader runs when asked:
 //!
 //! ```text
 //! client                                            broker
-//! CONNECT  Authentication Method SCRAM-SHA-256,
-//!          Authentication Data client-first   ->    Action::FetchCredentials (the reader looks
-//!                                                   the user up, draws a nonce, calls credentials)
-//!                                             <-    AUTH 0x18, server-first  [MQTT5-4.12.0-2]
-//! AUTH 0x18, client-final  [MQTT5-4.12.0-3]   ->
-//!                                             <-    CONNACK 0x00, server-final, or
-//!                                                   CONNACK 0x86 (wrong proof) / 0x87 (anything
-//!                                                   else), then close  [MQTT5-4.12.0-4]
+//! CONNECT  Authentication Method M,
+//!          Authentication Data d0             ->    Action::Authenticate (start M, d0): the
+//!                                                   reader starts the exchange and steps it
+//!                                             <-    Continue(d1): AUTH 0x18, d1  [MQTT5-4.12.0-2]
+//! AUTH 0x18, d2  [MQTT5-4.12.0-3]             ->    Action::Authenticate (d2)
+//!                                             <-    Success(d3): CONNACK 0x00 naming M, d3; or
+//!                                                   Failure: CONNACK 0x86 / 0x87 / 0x88, close
+//!                                                   [MQTT5-4.12.0-4]
 //! ```
 //!
-//! Another method is refused with CONNACK 0x8C, and so is SCRAM on a listener with no source of
-//! SCRAM credentials [MQTT5-4.12.0-1]. Every AUTH must name the method of CONNECT, and so does the
-//! broker's [MQTT5-4.12.0-5]; AUTH on a connection whose CONNECT named none is a Protocol Error
+//! A method no authenticator runs (on the client's listener) is refused with CONNACK 0x8C
+//! [MQTT5-4.12.0-1]. Every AUTH must name the method of CONNECT, and so does the broker
+//! [MQTT5-4.12.0-5]; AUTH on a connection whose CONNECT named none is a Protocol Error
 //! [MQTT5-4.12.0-7]. The whole exchange must end within `connect_timeout` of the connection's
 //! start, as CONNECT must arrive within it: a client that stops half-way is closed.
 //!
-//! Re-authentication (5.0 §4.12.1): once connected, the client may send AUTH 0x19 with a new
-//! client-first, for the same user; the same exchange follows, ended by AUTH 0x00 with
-//! server-final. A failure is DISCONNECT 0x87 [MQTT5-4.12.1-2]. Packets keep flowing meanwhile,
-//! and no deadline applies beyond the keep-alive.
+//! Re-authentication (5.0 §4.12.1): once connected, the client may send AUTH 0x19 with new
+//! Authentication Data; a new exchange of the same method runs, ended by AUTH 0x00. A failure is
+//! DISCONNECT 0x87 [MQTT5-4.12.1-2], and so is an exchange that names another user than the
+//! connection's (the client's identity is fixed for the connection's life). Packets keep flowing
+//! meanwhile; but a client that leaves the broker's AUTH 0x18 unanswered for `connect_timeout`
+//! is disconnected with 0x87 as well, so that a stalled re-authentication cannot last as long as
+//! the keep-alive lets a connection live.
 //!
-//! The machine never looks credentials up nor draws random numbers: it asks with
-//! [`Action::FetchCredentials`] and is answered through [`ProtocolMachine::credentials`], so that
-//! every step here is tested with fixed nonces and no I/O.
+//! The machine never runs an authenticator: it asks with [`Action::Authenticate`] and is answered
+//! through [`ProtocolMachine::exchange_step`], so that every rule here is tested with made-up
+//! answers, made-up instants and no I/O.
 
+use std::borrow::Cow;
 use std::sync::Arc;
+use std::time::Instant;
 
 use mqtt_codec::v5::{self, ReasonCode};
-use mqtt_scram::{ClientFirst, ServerExpectClientFinal, StoredCredentials};
 
 use super::v5::Accepted;
-use super::{Action, CloseReason, Phase, ProtocolMachine};
+use super::{Action, Authenticated, CloseReason, Phase, ProtocolMachine};
+use crate::hooks::{AuthFailure, ExchangeStep};
 use crate::routing::outbound::{Auth5, OutPacket};
+
+/// What the reader needs to start an exchange ([`Action::Authenticate`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ExchangeStart {
+    /// The Authentication Method of CONNECT.
+    pub(crate) method: Box<str>,
+    /// The client identifier (given or assigned).
+    pub(crate) client_id: Arc<str>,
+    /// The User Name of CONNECT.
+    pub(crate) user_name: Option<Arc<str>>,
+    /// Whether the client is connected already (AUTH 0x19).
+    pub(crate) reauthentication: bool,
+    /// During a re-authentication, the user the client acts under.
+    pub(crate) authenticated_as: Option<Arc<str>>,
+}
 
 /// The state of enhanced authentication on one connection.
 #[derive(Debug)]
@@ -46,24 +68,38 @@ pub(super) struct Enhanced {
     step: Step,
     /// The CONNECT, until its exchange succeeds; `None` once connected.
     held: Option<Accepted>,
-    /// The user the first exchange proved; a re-authentication must prove the same one.
+    /// The client identifier and CONNECT's User Name, for a re-authentication's exchange.
+    client_id: Arc<str>,
+    user_name: Option<Arc<str>>,
+    /// The user the first exchange settled on; a re-authentication may not change it.
     user: Option<Arc<str>>,
 }
 
 /// Where an exchange is, named after what it waits for.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Step {
     /// No exchange under way (connected, between re-authentications).
     Idle,
-    /// client-first read; the reader is fetching the user's credentials.
-    Credentials(ClientFirst),
-    /// server-first sent; waiting for the client's AUTH 0x18 with client-final.
-    ClientFinal(ServerExpectClientFinal),
+    /// The reader is running the authenticator ([`Action::Authenticate`]).
+    Authenticator,
+    /// The broker sent AUTH 0x18; waiting for the client's AUTH 0x18, during a
+    /// re-authentication until `deadline` (before CONNACK the phase's deadline applies).
+    Client { deadline: Option<Instant> },
+}
+
+impl Enhanced {
+    /// When a re-authentication the client stalls must end, if one is under way.
+    pub(super) fn deadline(&self) -> Option<Instant> {
+        match self.step {
+            Step::Client { deadline } => deadline,
+            Step::Idle | Step::Authenticator => None,
+        }
+    }
 }
 
 impl ProtocolMachine {
-    /// CONNECT named SCRAM-SHA-256 (the only method let through to here): read client-first and
-    /// ask for the user's credentials, holding the CONNECT until the exchange ends.
+    /// CONNECT named an Authentication Method: hold the CONNECT until the exchange ends, and ask
+    /// the reader to start it.
     pub(super) fn begin_authentication(
         &mut self,
         method: &str,
@@ -73,72 +109,104 @@ impl ProtocolMachine {
         let Phase::AwaitingConnect { deadline } = self.phase else {
             return Vec::new();
         };
-        let first = match ClientFirst::parse(data.unwrap_or_default()) {
-            Ok(first) => first,
-            Err(error) => return self.refuse5(ReasonCode::NOT_AUTHORIZED, why(error)),
+        let start = ExchangeStart {
+            method: method.into(),
+            client_id: Arc::clone(&accepted.request.client_id),
+            user_name: accepted.request.user_name.clone(),
+            reauthentication: false,
+            authenticated_as: None,
         };
-        if let Some(name) = &accepted.request.user_name
-            && **name != *first.user()
-        {
-            // Two identities in one CONNECT: the ACL and the logs could not say which one acts.
-            return self.refuse5(
-                ReasonCode::BAD_USER_NAME_OR_PASSWORD,
-                "CONNECT's User Name is not the SCRAM user name",
-            );
-        }
-        let user = first.user().to_owned();
         self.phase = Phase::Authenticating { deadline };
         self.auth = Some(Box::new(Enhanced {
             method: method.into(),
-            step: Step::Credentials(first),
+            step: Step::Authenticator,
+            client_id: Arc::clone(&accepted.request.client_id),
+            user_name: accepted.request.user_name.clone(),
             held: Some(accepted),
             user: None,
         }));
-        vec![Action::FetchCredentials { user }]
+        vec![Action::Authenticate {
+            start: Some(start),
+            data: data.map(Box::from),
+        }]
     }
 
-    /// The answer to [`Action::FetchCredentials`]: the user's credentials (a stand-in for an
-    /// unknown user, so that the exchange fails only at the proof, as a wrong password does), or
-    /// `None` when the connection's listener has no source of SCRAM credentials at all; and a
-    /// fresh `server_nonce`. Sends server-first.
-    pub(crate) fn credentials(
+    /// The answer to [`Action::Authenticate`]: the authenticator's step, or `None` when no
+    /// authenticator runs the method on this connection's listener. `now` starts the deadline of
+    /// a re-authentication the broker now waits on the client for.
+    pub(crate) fn exchange_step(
         &mut self,
-        credentials: Option<&StoredCredentials>,
-        server_nonce: &str,
+        step: Option<ExchangeStep>,
+        now: Instant,
     ) -> Vec<Action> {
+        let timeout = self.settings.connect_timeout;
         let Some(enhanced) = self.auth.as_deref_mut() else {
             return Vec::new();
         };
-        let Step::Credentials(first) = std::mem::replace(&mut enhanced.step, Step::Idle) else {
+        if enhanced.step != Step::Authenticator {
             return Vec::new();
+        }
+        let connecting = enhanced.held.is_some();
+        let step = match step {
+            Some(step) => step,
+            None if connecting => {
+                return self.refuse5(
+                    ReasonCode::BAD_AUTHENTICATION_METHOD,
+                    "no enhanced authenticator runs this Authentication Method here \
+                     [MQTT5-4.12.0-1]",
+                );
+            }
+            None => {
+                return self.auth_failed(AuthFailure::NotAuthorised(
+                    "the Authentication Method is no longer offered".into(),
+                ));
+            }
         };
-        let Some(credentials) = credentials else {
-            return self.auth_failed(
-                ReasonCode::BAD_AUTHENTICATION_METHOD,
-                "no SCRAM credentials are configured for this listener [MQTT5-4.12.0-1]",
-            );
-        };
-        match first.challenge(credentials, server_nonce) {
-            Ok((state, server_first)) => {
-                enhanced.step = Step::ClientFinal(state);
+        match step {
+            ExchangeStep::Continue(data) => {
+                enhanced.step = Step::Client {
+                    deadline: (!connecting).then(|| now + timeout),
+                };
                 let method = enhanced.method.clone();
                 vec![auth(
                     ReasonCode::CONTINUE_AUTHENTICATION,
                     method,
-                    server_first,
+                    Some(data),
                 )]
             }
-            // Only a nonce of ours could be refused here (the reader could not draw one).
-            Err(error) => self.auth_failed(ReasonCode::UNSPECIFIED_ERROR, why(error)),
+            ExchangeStep::Success { data, user_name } => {
+                let user = user_name.map(Arc::<str>::from);
+                enhanced.step = Step::Idle;
+                let method = enhanced.method.clone();
+                let Some(mut accepted) = enhanced.held.take() else {
+                    // A re-authentication: the same user or none named [MQTT5-4.12.1-2].
+                    if user.is_some() && user != enhanced.user {
+                        return self.auth_failed(AuthFailure::NotAuthorised(
+                            "re-authentication as another user".into(),
+                        ));
+                    }
+                    return vec![auth(ReasonCode::SUCCESS, method, data)];
+                };
+                let user = user.or_else(|| enhanced.user_name.clone());
+                enhanced.user = user.clone();
+                accepted.request.authenticated = Some(Authenticated { user_name: user });
+                if let Some(open) = &mut accepted.request.mqtt5 {
+                    // The CONNACK names the method [MQTT5-4.12.0-5] and carries the last data.
+                    open.connack.authentication_method = Some(method);
+                    open.connack.authentication_data = data.map(Box::from);
+                }
+                self.accept5(accepted)
+            }
+            ExchangeStep::Failure(failure) => self.auth_failed(failure),
         }
     }
 
-    /// AUTH before CONNACK: client-final, in AUTH 0x18 with the method of CONNECT.
+    /// AUTH before CONNACK: the client's answer, in AUTH 0x18 with the method of CONNECT.
     pub(super) fn auth_before_connack(&mut self, packet: &v5::Auth<'_>) -> Vec<Action> {
         if let Some(violation) = self.check_auth(packet, ReasonCode::CONTINUE_AUTHENTICATION) {
             return self.refuse5(ReasonCode::PROTOCOL_ERROR, violation);
         }
-        self.client_final(packet.properties.authentication_data())
+        self.continue_exchange(packet.properties.authentication_data())
     }
 
     /// AUTH after CONNACK: a re-authentication starting (0x19) or continuing (0x18).
@@ -151,31 +219,30 @@ impl ProtocolMachine {
         };
         let expected = match enhanced.step {
             Step::Idle => ReasonCode::RE_AUTHENTICATE,
-            Step::Credentials(_) | Step::ClientFinal(_) => ReasonCode::CONTINUE_AUTHENTICATION,
+            Step::Authenticator | Step::Client { .. } => ReasonCode::CONTINUE_AUTHENTICATION,
         };
         if let Some(violation) = self.check_auth(packet, expected) {
             return self.close(CloseReason::ProtocolViolation(violation));
         }
         let data = packet.properties.authentication_data();
         if packet.reason == ReasonCode::CONTINUE_AUTHENTICATION {
-            return self.client_final(data);
+            return self.continue_exchange(data);
         }
-        // AUTH 0x19: a new client-first, for the user already proved.
-        let first = match ClientFirst::parse(data.unwrap_or_default()) {
-            Ok(first) => first,
-            Err(error) => return self.auth_failed(ReasonCode::NOT_AUTHORIZED, why(error)),
+        // AUTH 0x19: a new exchange, for the user already settled on.
+        let start = ExchangeStart {
+            method: enhanced.method.clone(),
+            client_id: Arc::clone(&enhanced.client_id),
+            user_name: enhanced.user_name.clone(),
+            reauthentication: true,
+            authenticated_as: enhanced.user.clone(),
         };
-        if enhanced.user.as_deref() != Some(first.user()) {
-            return self.auth_failed(
-                ReasonCode::NOT_AUTHORIZED,
-                "re-authentication as another user",
-            );
-        }
-        let user = first.user().to_owned();
         if let Some(enhanced) = self.auth.as_deref_mut() {
-            enhanced.step = Step::Credentials(first);
+            enhanced.step = Step::Authenticator;
         }
-        vec![Action::FetchCredentials { user }]
+        vec![Action::Authenticate {
+            start: Some(start),
+            data: data.map(Box::from),
+        }]
     }
 
     /// Whether an AUTH from the client breaks a rule: its Reason Code must be `expected` (0x18
@@ -196,50 +263,51 @@ impl ProtocolMachine {
         None
     }
 
-    /// client-final arrived: check the proof, then accept (CONNACK 0x00 or AUTH 0x00 with
-    /// server-final) or refuse.
-    fn client_final(&mut self, data: Option<&[u8]>) -> Vec<Action> {
+    /// The client answered the broker's AUTH 0x18: hand its data to the exchange.
+    fn continue_exchange(&mut self, data: Option<&[u8]>) -> Vec<Action> {
         let Some(enhanced) = self.auth.as_deref_mut() else {
             return Vec::new();
         };
-        let Step::ClientFinal(state) = std::mem::replace(&mut enhanced.step, Step::Idle) else {
-            // AUTH 0x18 before the broker sent server-first: not the client's turn.
-            return self.auth_failed(
-                ReasonCode::PROTOCOL_ERROR,
-                "AUTH 0x18 before the broker's challenge [MQTT5-4.12.0-3]",
-            );
+        let Step::Client { .. } = enhanced.step else {
+            // AUTH 0x18 the broker did not ask for: not the client's turn.
+            let violation = "AUTH 0x18 the broker did not ask for [MQTT5-4.12.0-3]";
+            return if enhanced.held.is_some() {
+                self.refuse5(ReasonCode::PROTOCOL_ERROR, violation)
+            } else {
+                self.close(CloseReason::ProtocolViolation(violation))
+            };
         };
-        let verified = match state.client_final(data.unwrap_or_default()) {
-            Ok(verified) => verified,
-            Err(error @ mqtt_scram::Error::InvalidProof) => {
-                return self.auth_failed(ReasonCode::BAD_USER_NAME_OR_PASSWORD, why(error));
-            }
-            Err(error) => return self.auth_failed(ReasonCode::NOT_AUTHORIZED, why(error)),
-        };
-        let (user, server_final) = verified.into_parts();
-        let method = enhanced.method.clone();
-        let user: Arc<str> = user.into();
-        enhanced.user = Some(Arc::clone(&user));
-        let Some(mut accepted) = enhanced.held.take() else {
-            // A re-authentication succeeded (5.0 §4.12.1).
-            return vec![auth(ReasonCode::SUCCESS, method, server_final)];
-        };
-        accepted.request.authenticated = Some(user);
-        if let Some(open) = &mut accepted.request.mqtt5 {
-            // The CONNACK names the method [MQTT5-4.12.0-5] and carries server-final.
-            open.connack.authentication_method = Some(method);
-            open.connack.authentication_data = Some(server_final.into());
-        }
-        self.accept5(accepted)
+        enhanced.step = Step::Authenticator;
+        vec![Action::Authenticate {
+            start: None,
+            data: data.map(Box::from),
+        }]
     }
 
-    /// An exchange failed: before CONNACK, CONNACK with `code` and close [MQTT5-4.12.0-4]; during
-    /// a re-authentication, DISCONNECT 0x87 and close [MQTT5-4.12.1-2].
-    fn auth_failed(&mut self, code: ReasonCode, why: &'static str) -> Vec<Action> {
+    /// A client that leaves the broker's AUTH 0x18 of a re-authentication unanswered until its
+    /// deadline is disconnected with 0x87, as a failed re-authentication is [MQTT5-4.12.1-2].
+    pub(super) fn reauthentication_expired(&mut self, now: Instant) -> Option<Vec<Action>> {
+        let deadline = self.auth.as_deref()?.deadline()?;
+        (now >= deadline).then(|| self.close(CloseReason::ReauthenticationTimeout))
+    }
+
+    /// An exchange failed: before CONNACK, CONNACK with the failure's code and close
+    /// [MQTT5-4.12.0-4]; during a re-authentication, DISCONNECT 0x87 and close [MQTT5-4.12.1-2].
+    fn auth_failed(&mut self, failure: AuthFailure) -> Vec<Action> {
         let connecting = self
             .auth
             .as_deref()
             .is_some_and(|enhanced| enhanced.held.is_some());
+        let code = match failure {
+            AuthFailure::BadCredentials(_) => ReasonCode::BAD_USER_NAME_OR_PASSWORD,
+            AuthFailure::Unavailable(_) => ReasonCode::SERVER_UNAVAILABLE,
+            AuthFailure::NotAuthorised(_) => ReasonCode::NOT_AUTHORIZED,
+        };
+        let why: Cow<'static, str> = match failure {
+            AuthFailure::BadCredentials(why)
+            | AuthFailure::NotAuthorised(why)
+            | AuthFailure::Unavailable(why) => why.into(),
+        };
         if connecting {
             self.refuse5(code, why)
         } else {
@@ -248,38 +316,17 @@ impl ProtocolMachine {
     }
 }
 
-/// Why a SCRAM step failed, for the log line of the close (the machine logs nothing itself).
-fn why(error: mqtt_scram::Error) -> &'static str {
-    use mqtt_scram::Error;
-    match error {
-        Error::InvalidProof => "SCRAM proof invalid: wrong password or unknown user",
-        Error::Malformed(_) => "SCRAM message malformed or missing",
-        Error::NotAscii => "SCRAM user name not printable ASCII",
-        Error::ChannelBindingUnsupported => "SCRAM channel binding asked for; only n,, is offered",
-        Error::AuthzidUnsupported => "SCRAM authorisation identity (a=) not supported",
-        Error::UnsupportedExtension => "SCRAM mandatory extension (m=) not supported",
-        Error::NonceMismatch => "SCRAM client-final nonce is not the exchange's",
-        Error::ChannelBindingMismatch => "SCRAM client-final channel binding changed",
-        // Client-side errors, or ours (a nonce); not the client's fault.
-        Error::IterationCount
-        | Error::InvalidServerSignature
-        | Error::ServerRejected
-        | Error::InvalidArgument(_)
-        | Error::Random => "SCRAM exchange failed on the broker's side",
-    }
-}
-
-fn auth(reason: ReasonCode, method: Box<str>, data: Vec<u8>) -> Action {
+fn auth(reason: ReasonCode, method: Box<str>, data: Option<Vec<u8>>) -> Action {
     Action::Send(OutPacket::Auth(Box::new(Auth5 {
         reason,
         method,
-        data: data.into(),
+        data: data.unwrap_or_default().into(),
     })))
 }
 
 #[cfg(test)]
 mod tests {
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
 
     use mqtt_codec::v5::{Properties, Property};
     use mqtt_codec::{Delivery, TopicName};
@@ -287,29 +334,15 @@ mod tests {
     use super::*;
     use crate::connection::protocol::tests::settings;
 
-    // RFC 7677 §3: user "user", password "pencil"; the machine is given the RFC's server nonce.
-    const CLIENT_FIRST: &[u8] = b"n,,n=user,r=rOprNGfwEbeRWgbNEkqO";
-    const SERVER_NONCE: &str = "%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0";
-    const SERVER_FIRST: &[u8] =
-        b"r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096";
-    const CLIENT_FINAL: &[u8] = b"c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,\
-                                  p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=";
-    const SERVER_FINAL: &[u8] = b"v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=";
-    // The RFC's salt, W22ZaJ0SNY7soEsUEjb6gQ== decoded.
-    const SALT: [u8; 16] = [
-        0x5b, 0x6d, 0x99, 0x68, 0x9d, 0x12, 0x35, 0x8e, 0xec, 0xa0, 0x4b, 0x14, 0x12, 0x36, 0xfa,
-        0x81,
-    ];
+    const METHOD: &str = "TOY";
 
-    fn pencil() -> StoredCredentials {
-        StoredCredentials::derive("pencil", &SALT, 4096).expect("derive")
-    }
-
-    /// A machine that has read a CONNECT with `method` and `data` at `start`.
-    fn connecting(
+    /// A machine that has read, at `start`, a CONNECT with keep-alive `keep_alive`, a Will,
+    /// `method` and `data`.
+    fn connecting_with(
         method: &str,
         data: &[u8],
         user_name: Option<&str>,
+        keep_alive: u16,
     ) -> (ProtocolMachine, Vec<Action>, Instant) {
         let start = Instant::now();
         let mut machine = ProtocolMachine::new(settings(), 1, start);
@@ -329,6 +362,7 @@ mod tests {
             client_id: "c",
             user_name,
             will,
+            keep_alive,
             properties: Properties::from_slice(&properties),
             ..v5::Connect::default()
         };
@@ -337,11 +371,16 @@ mod tests {
         (machine, actions, start)
     }
 
+    fn connecting(user_name: Option<&str>) -> (ProtocolMachine, Vec<Action>, Instant) {
+        connecting_with(METHOD, b"hello", user_name, 0)
+    }
+
     fn auth_packet(
         machine: &mut ProtocolMachine,
         reason: ReasonCode,
         method: &str,
         data: &[u8],
+        now: Instant,
     ) -> Vec<Action> {
         let properties = [
             Property::AuthenticationMethod(method),
@@ -353,32 +392,53 @@ mod tests {
                 reason,
                 properties: Properties::from_slice(&properties),
             }),
-            Instant::now(),
+            now,
             &mut actions,
         );
         actions
     }
 
-    /// A machine that has sent server-first.
-    fn challenged() -> ProtocolMachine {
-        let (mut machine, actions, _) = connecting("SCRAM-SHA-256", CLIENT_FIRST, None);
+    fn ask(start: Option<ExchangeStart>, data: &[u8]) -> Action {
+        Action::Authenticate {
+            start,
+            data: Some(data.into()),
+        }
+    }
+
+    fn challenge(data: &[u8]) -> Action {
+        auth(
+            ReasonCode::CONTINUE_AUTHENTICATION,
+            METHOD.into(),
+            Some(data.to_vec()),
+        )
+    }
+
+    fn success(data: Option<&[u8]>, user_name: Option<&str>) -> Option<ExchangeStep> {
+        Some(ExchangeStep::Success {
+            data: data.map(<[u8]>::to_vec),
+            user_name: user_name.map(str::to_owned),
+        })
+    }
+
+    /// A machine whose authenticator answered CONNECT's data with a challenge.
+    fn challenged() -> (ProtocolMachine, Instant) {
+        let (mut machine, actions, start) = connecting(None);
+        let expected = ExchangeStart {
+            method: METHOD.into(),
+            client_id: "c".into(),
+            user_name: None,
+            reauthentication: false,
+            authenticated_as: None,
+        };
+        assert_eq!(actions, [ask(Some(expected), b"hello")]);
+        let actions =
+            machine.exchange_step(Some(ExchangeStep::Continue(b"prove it".to_vec())), start);
         assert_eq!(
             actions,
-            [Action::FetchCredentials {
-                user: "user".into()
-            }]
+            [challenge(b"prove it")],
+            "AUTH 0x18 naming the method [MQTT5-4.12.0-2] [MQTT5-4.12.0-5]"
         );
-        let actions = machine.credentials(Some(&pencil()), SERVER_NONCE);
-        assert_eq!(
-            actions,
-            [auth(
-                ReasonCode::CONTINUE_AUTHENTICATION,
-                "SCRAM-SHA-256".into(),
-                SERVER_FIRST.to_vec()
-            )],
-            "AUTH 0x18 with server-first [MQTT5-4.12.0-2] [MQTT5-4.12.0-5]"
-        );
-        machine
+        (machine, start)
     }
 
     fn refused_with(actions: &[Action]) -> Option<ReasonCode> {
@@ -391,25 +451,49 @@ mod tests {
         }
     }
 
+    fn disconnected_with(actions: &[Action]) -> Option<ReasonCode> {
+        match actions {
+            [
+                Action::Send(OutPacket::Disconnect(code, _)),
+                Action::Close(_),
+            ] => Some(*code),
+            _ => None,
+        }
+    }
+
     #[test]
-    fn the_rfc_7677_exchange_ends_in_connack_0_with_server_final_mqtt5_4_12_0_5() {
-        let mut machine = challenged();
+    fn a_successful_exchange_ends_in_connack_0_naming_the_method_mqtt5_4_12_0_5() {
+        let (mut machine, start) = challenged();
         let actions = auth_packet(
             &mut machine,
             ReasonCode::CONTINUE_AUTHENTICATION,
-            "SCRAM-SHA-256",
-            CLIENT_FINAL,
+            METHOD,
+            b"proof",
+            start,
         );
+        assert_eq!(
+            actions,
+            [Action::Authenticate {
+                start: None,
+                data: Some(b"proof".as_slice().into())
+            }]
+        );
+        let actions = machine.exchange_step(success(Some(b"welcome"), Some("alice")), start);
         let [Action::Open(request)] = actions.as_slice() else {
             panic!("expected Open, got {actions:?}");
         };
-        assert_eq!(request.authenticated.as_deref(), Some("user"));
-        let connack = &request.mqtt5.as_ref().expect("5.0").connack;
         assert_eq!(
-            connack.authentication_method.as_deref(),
-            Some("SCRAM-SHA-256")
+            request.authenticated,
+            Some(Authenticated {
+                user_name: Some("alice".into())
+            })
         );
-        assert_eq!(connack.authentication_data.as_deref(), Some(SERVER_FINAL));
+        let connack = &request.mqtt5.as_ref().expect("5.0").connack;
+        assert_eq!(connack.authentication_method.as_deref(), Some(METHOD));
+        assert_eq!(
+            connack.authentication_data.as_deref(),
+            Some(&b"welcome"[..])
+        );
         // Connected now: the Will is armed, the keep-alive rules apply.
         assert!(
             machine
@@ -419,51 +503,105 @@ mod tests {
         );
     }
 
+    /// An authenticator that names no user leaves the client CONNECT's User Name, or none; the
+    /// client is authenticated all the same (the password chain is not asked).
     #[test]
-    fn a_wrong_password_is_connack_0x86_and_no_will() {
-        let (mut machine, _, _) = connecting("SCRAM-SHA-256", CLIENT_FIRST, None);
-        let other = StoredCredentials::derive("not pencil", &SALT, 4096).expect("derive");
-        let _ = machine.credentials(Some(&other), SERVER_NONCE);
-        let actions = auth_packet(
-            &mut machine,
-            ReasonCode::CONTINUE_AUTHENTICATION,
-            "SCRAM-SHA-256",
-            CLIENT_FINAL,
-        );
+    fn success_without_a_user_name_keeps_connects() {
+        for user_name in [Some("bob"), None] {
+            let (mut machine, _, start) = connecting(user_name);
+            let actions = machine.exchange_step(success(None, None), start);
+            let [Action::Open(request)] = actions.as_slice() else {
+                panic!("expected Open, got {actions:?}");
+            };
+            assert_eq!(
+                request.authenticated,
+                Some(Authenticated {
+                    user_name: user_name.map(Arc::from)
+                })
+            );
+            let connack = &request.mqtt5.as_ref().expect("5.0").connack;
+            assert_eq!(connack.authentication_data, None);
+        }
+    }
+
+    #[test]
+    fn each_failure_is_its_connack_code_and_no_will_mqtt5_4_12_0_4() {
+        for (failure, code) in [
+            (
+                AuthFailure::BadCredentials("wrong".into()),
+                ReasonCode::BAD_USER_NAME_OR_PASSWORD,
+            ),
+            (
+                AuthFailure::NotAuthorised("no".into()),
+                ReasonCode::NOT_AUTHORIZED,
+            ),
+            (
+                AuthFailure::Unavailable("down".into()),
+                ReasonCode::SERVER_UNAVAILABLE,
+            ),
+        ] {
+            let (mut machine, start) = challenged();
+            let _ = auth_packet(
+                &mut machine,
+                ReasonCode::CONTINUE_AUTHENTICATION,
+                METHOD,
+                b"proof",
+                start,
+            );
+            let actions = machine.exchange_step(Some(ExchangeStep::Failure(failure)), start);
+            assert_eq!(refused_with(&actions), Some(code), "{actions:?}");
+        }
+    }
+
+    #[test]
+    fn a_method_no_authenticator_runs_is_0x8c_mqtt5_4_12_0_1() {
+        let (mut machine, _, start) = connecting(None);
+        let actions = machine.exchange_step(None, start);
         assert_eq!(
             refused_with(&actions),
-            Some(ReasonCode::BAD_USER_NAME_OR_PASSWORD),
-            "{actions:?} [MQTT5-4.12.0-4]"
+            Some(ReasonCode::BAD_AUTHENTICATION_METHOD)
         );
     }
 
     #[test]
     fn auth_with_another_method_is_a_protocol_error_mqtt5_4_12_0_5() {
-        let mut machine = challenged();
+        let (mut machine, start) = challenged();
         let actions = auth_packet(
             &mut machine,
             ReasonCode::CONTINUE_AUTHENTICATION,
-            "SCRAM-SHA-1",
-            CLIENT_FINAL,
+            "OTHER",
+            b"proof",
+            start,
         );
         assert_eq!(refused_with(&actions), Some(ReasonCode::PROTOCOL_ERROR));
     }
 
     #[test]
     fn auth_other_than_0x18_during_the_exchange_is_a_protocol_error_mqtt5_4_12_0_3() {
-        let mut machine = challenged();
+        let (mut machine, start) = challenged();
         let actions = auth_packet(
             &mut machine,
             ReasonCode::RE_AUTHENTICATE,
-            "SCRAM-SHA-256",
-            CLIENT_FINAL,
+            METHOD,
+            b"x",
+            start,
+        );
+        assert_eq!(refused_with(&actions), Some(ReasonCode::PROTOCOL_ERROR));
+        // Nor may the client speak before the broker asked it to.
+        let (mut machine, _, start) = connecting(None);
+        let actions = auth_packet(
+            &mut machine,
+            ReasonCode::CONTINUE_AUTHENTICATION,
+            METHOD,
+            b"x",
+            start,
         );
         assert_eq!(refused_with(&actions), Some(ReasonCode::PROTOCOL_ERROR));
     }
 
     #[test]
     fn other_packets_during_the_exchange_are_protocol_errors() {
-        let mut machine = challenged();
+        let (mut machine, start) = challenged();
         let mut actions = Vec::new();
         machine.packet5_into(
             v5::Packet::Publish(v5::Publish {
@@ -473,47 +611,15 @@ mod tests {
                 retain: false,
                 properties: Properties::default(),
             }),
-            Instant::now(),
+            start,
             &mut actions,
         );
         assert_eq!(refused_with(&actions), Some(ReasonCode::PROTOCOL_ERROR));
     }
 
     #[test]
-    fn another_method_or_no_credential_store_is_0x8c_mqtt5_4_12_0_1() {
-        let (_, actions, _) = connecting("KERBEROS", b"", None);
-        assert_eq!(
-            refused_with(&actions),
-            Some(ReasonCode::BAD_AUTHENTICATION_METHOD)
-        );
-        let (mut machine, _, _) = connecting("SCRAM-SHA-256", CLIENT_FIRST, None);
-        let actions = machine.credentials(None, SERVER_NONCE);
-        assert_eq!(
-            refused_with(&actions),
-            Some(ReasonCode::BAD_AUTHENTICATION_METHOD)
-        );
-    }
-
-    #[test]
-    fn a_malformed_client_first_or_two_user_names_are_refused() {
-        let (_, actions, _) = connecting("SCRAM-SHA-256", b"n,,r=nonce", None);
-        assert_eq!(refused_with(&actions), Some(ReasonCode::NOT_AUTHORIZED));
-        let (_, actions, _) = connecting("SCRAM-SHA-256", CLIENT_FIRST, Some("admin"));
-        assert_eq!(
-            refused_with(&actions),
-            Some(ReasonCode::BAD_USER_NAME_OR_PASSWORD)
-        );
-        let (_, actions, _) = connecting("SCRAM-SHA-256", CLIENT_FIRST, Some("user"));
-        assert!(matches!(
-            actions.as_slice(),
-            [Action::FetchCredentials { .. }]
-        ));
-    }
-
-    #[test]
     fn a_client_that_stalls_mid_exchange_is_closed_at_connect_timeout() {
-        let (mut machine, _, start) = connecting("SCRAM-SHA-256", CLIENT_FIRST, None);
-        let _ = machine.credentials(Some(&pencil()), SERVER_NONCE);
+        let (mut machine, start) = challenged();
         let timeout = settings().connect_timeout;
         assert_eq!(machine.deadline(), Some(start + timeout));
         assert!(
@@ -532,99 +638,145 @@ mod tests {
         );
     }
 
-    fn connected() -> ProtocolMachine {
-        let mut machine = challenged();
-        let actions = auth_packet(
-            &mut machine,
-            ReasonCode::CONTINUE_AUTHENTICATION,
-            "SCRAM-SHA-256",
-            CLIENT_FINAL,
-        );
+    /// Connected through an exchange that settled on user "alice", with this keep-alive.
+    fn connected(keep_alive: u16) -> (ProtocolMachine, Instant) {
+        let (mut machine, _, start) = connecting_with(METHOD, b"hello", None, keep_alive);
+        let actions = machine.exchange_step(success(None, Some("alice")), start);
         assert!(matches!(actions.as_slice(), [Action::Open(_)]));
-        machine
+        (machine, start)
+    }
+
+    /// Re-authenticating `machine` at `now`: AUTH 0x19, then the authenticator's challenge.
+    fn reauthenticating(machine: &mut ProtocolMachine, now: Instant) {
+        let actions = auth_packet(machine, ReasonCode::RE_AUTHENTICATE, METHOD, b"again", now);
+        let expected = ExchangeStart {
+            method: METHOD.into(),
+            client_id: "c".into(),
+            user_name: None,
+            reauthentication: true,
+            authenticated_as: Some("alice".into()),
+        };
+        assert_eq!(actions, [ask(Some(expected), b"again")]);
+        let actions =
+            machine.exchange_step(Some(ExchangeStep::Continue(b"prove it".to_vec())), now);
+        assert_eq!(actions, [challenge(b"prove it")]);
     }
 
     #[test]
-    fn re_authentication_repeats_the_exchange_and_ends_in_auth_0() {
-        let mut machine = connected();
-        let actions = auth_packet(
-            &mut machine,
-            ReasonCode::RE_AUTHENTICATE,
-            "SCRAM-SHA-256",
-            CLIENT_FIRST,
-        );
-        assert_eq!(
-            actions,
-            [Action::FetchCredentials {
-                user: "user".into()
-            }]
-        );
-        let actions = machine.credentials(Some(&pencil()), SERVER_NONCE);
-        assert!(matches!(
-            actions.as_slice(),
-            [Action::Send(OutPacket::Auth(auth))] if auth.reason == ReasonCode::CONTINUE_AUTHENTICATION
-        ));
+    fn re_authentication_runs_a_new_exchange_and_ends_in_auth_0_mqtt5_4_12_1_1() {
+        let (mut machine, start) = connected(0);
+        reauthenticating(&mut machine, start);
         let actions = auth_packet(
             &mut machine,
             ReasonCode::CONTINUE_AUTHENTICATION,
-            "SCRAM-SHA-256",
-            CLIENT_FINAL,
+            METHOD,
+            b"proof",
+            start,
         );
-        assert_eq!(
-            actions,
-            [auth(
-                ReasonCode::SUCCESS,
-                "SCRAM-SHA-256".into(),
-                SERVER_FINAL.to_vec()
-            )]
-        );
+        assert_eq!(actions, [ask(None, b"proof")]);
+        for user_name in [Some("alice"), None] {
+            if user_name.is_none() {
+                reauthenticating(&mut machine, start);
+                let _ = auth_packet(
+                    &mut machine,
+                    ReasonCode::CONTINUE_AUTHENTICATION,
+                    METHOD,
+                    b"proof",
+                    start,
+                );
+            }
+            let actions = machine.exchange_step(success(Some(b"ok"), user_name), start);
+            assert_eq!(
+                actions,
+                [auth(
+                    ReasonCode::SUCCESS,
+                    METHOD.into(),
+                    Some(b"ok".to_vec())
+                )]
+            );
+            assert_eq!(machine.deadline(), None, "no exchange waits on the client");
+        }
     }
 
     #[test]
-    fn re_authentication_as_another_user_is_disconnect_0x87_mqtt5_4_12_1_2() {
-        let mut machine = connected();
-        let actions = auth_packet(
-            &mut machine,
-            ReasonCode::RE_AUTHENTICATE,
-            "SCRAM-SHA-256",
-            b"n,,n=admin,r=abc",
+    fn a_failed_re_authentication_or_another_user_is_disconnect_0x87_mqtt5_4_12_1_2() {
+        let answers = [
+            Some(ExchangeStep::Failure(AuthFailure::BadCredentials(
+                "wrong".into(),
+            ))),
+            success(None, Some("mallory")),
+            None,
+        ];
+        for answer in answers {
+            let (mut machine, start) = connected(0);
+            reauthenticating(&mut machine, start);
+            let _ = auth_packet(
+                &mut machine,
+                ReasonCode::CONTINUE_AUTHENTICATION,
+                METHOD,
+                b"proof",
+                start,
+            );
+            let actions = machine.exchange_step(answer.clone(), start);
+            assert_eq!(
+                disconnected_with(&actions),
+                Some(ReasonCode::NOT_AUTHORIZED),
+                "{answer:?}: {actions:?}"
+            );
+        }
+    }
+
+    /// The broker's AUTH 0x18 of a re-authentication left unanswered for `connect_timeout` is
+    /// DISCONNECT 0x87 [MQTT5-4.12.1-2], however long the keep-alive would let the connection
+    /// live; other packets meanwhile do not put it off, the client's answer does.
+    #[test]
+    fn a_stalled_re_authentication_is_disconnected_at_connect_timeout_mqtt5_4_12_1_2() {
+        let timeout = settings().connect_timeout;
+        let (mut machine, start) = connected(600);
+        let asked = start + Duration::from_secs(60);
+        reauthenticating(&mut machine, asked);
+        assert_eq!(machine.deadline(), Some(asked + timeout));
+        let mut actions = Vec::new();
+        machine.packet5_into(v5::Packet::PingReq, asked + timeout / 2, &mut actions);
+        assert_eq!(actions, [Action::Send(OutPacket::PingResp)]);
+        assert_eq!(
+            machine.deadline(),
+            Some(asked + timeout),
+            "PINGREQ is no answer"
         );
         assert!(
-            matches!(
-                actions.as_slice(),
-                [
-                    Action::Send(OutPacket::Disconnect(ReasonCode::NOT_AUTHORIZED, _)),
-                    Action::Close(_)
-                ]
-            ),
+            machine
+                .tick(asked + timeout - Duration::from_millis(1))
+                .is_empty()
+        );
+        let actions = machine.tick(asked + timeout);
+        assert_eq!(
+            disconnected_with(&actions),
+            Some(ReasonCode::NOT_AUTHORIZED),
             "{actions:?}"
         );
-    }
+        assert!(matches!(
+            actions.last(),
+            Some(Action::Close(close)) if close.reason == CloseReason::ReauthenticationTimeout
+        ));
 
-    #[test]
-    fn a_failed_re_authentication_proof_is_disconnect_0x87() {
-        let mut machine = connected();
+        // Answered in time: back to the keep-alive's deadline alone.
+        let (mut machine, start) = connected(600);
+        reauthenticating(&mut machine, start);
+        let answered = start + timeout / 2;
         let _ = auth_packet(
             &mut machine,
-            ReasonCode::RE_AUTHENTICATE,
-            "SCRAM-SHA-256",
-            CLIENT_FIRST,
-        );
-        let other = StoredCredentials::derive("changed", &SALT, 4096).expect("derive");
-        let _ = machine.credentials(Some(&other), SERVER_NONCE);
-        let actions = auth_packet(
-            &mut machine,
             ReasonCode::CONTINUE_AUTHENTICATION,
-            "SCRAM-SHA-256",
-            CLIENT_FINAL,
+            METHOD,
+            b"proof",
+            answered,
         );
-        assert!(matches!(
-            actions.as_slice(),
-            [
-                Action::Send(OutPacket::Disconnect(ReasonCode::NOT_AUTHORIZED, _)),
-                Action::Close(_)
-            ]
-        ));
+        let _ = machine.exchange_step(success(None, None), answered);
+        assert_eq!(
+            machine.deadline(),
+            Some(answered + Duration::from_secs(900))
+        );
+        assert!(machine.tick(start + timeout).is_empty());
     }
 
     #[test]
@@ -641,18 +793,10 @@ mod tests {
             now,
             &mut actions,
         );
-        let actions = auth_packet(
-            &mut machine,
-            ReasonCode::RE_AUTHENTICATE,
-            "SCRAM-SHA-256",
-            CLIENT_FIRST,
+        let actions = auth_packet(&mut machine, ReasonCode::RE_AUTHENTICATE, METHOD, b"x", now);
+        assert_eq!(
+            disconnected_with(&actions),
+            Some(ReasonCode::PROTOCOL_ERROR)
         );
-        assert!(matches!(
-            actions.as_slice(),
-            [
-                Action::Send(OutPacket::Disconnect(ReasonCode::PROTOCOL_ERROR, _)),
-                Action::Close(_)
-            ]
-        ));
     }
 }

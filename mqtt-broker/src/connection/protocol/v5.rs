@@ -28,7 +28,9 @@ use std::time::{Duration, Instant};
 use mqtt_codec::v5::{self, ReasonCode};
 use mqtt_codec::{ClientIdRule, DecodeError, PacketId, PacketType, QoS};
 
-use super::{Ack, Action, CloseReason, Open5, OpenRequest, Password, Phase, ProtocolMachine};
+use super::{
+    Ack, Action, CloseReason, Open5, OpenRequest, Password, Phase, ProtocolMachine, Unoffered,
+};
 use crate::message::Message;
 use crate::routing::outbound::{ConnAck5, ConnAckProperties, OutPacket};
 
@@ -129,7 +131,17 @@ pub(super) fn disconnect_reason(reason: &CloseReason) -> Option<ReasonCode> {
         CloseReason::OverLimit(_) => Some(ReasonCode::TOPIC_NAME_INVALID),
         CloseReason::RetainUnavailable => Some(ReasonCode::RETAIN_NOT_SUPPORTED),
         CloseReason::ReceiveMaximumExceeded(_) => Some(ReasonCode::RECEIVE_MAXIMUM_EXCEEDED),
-        CloseReason::ReauthenticationFailed(_) => Some(ReasonCode::NOT_AUTHORIZED), // [MQTT5-4.12.1-2]
+        CloseReason::Unoffered(what) => Some(match what {
+            Unoffered::WildcardSubscriptions => ReasonCode::WILDCARD_SUBSCRIPTIONS_NOT_SUPPORTED,
+            Unoffered::SubscriptionIdentifiers => {
+                ReasonCode::SUBSCRIPTION_IDENTIFIERS_NOT_SUPPORTED
+            }
+            Unoffered::SharedSubscriptions => ReasonCode::SHARED_SUBSCRIPTIONS_NOT_SUPPORTED,
+        }),
+        // [MQTT5-4.12.1-2]
+        CloseReason::ReauthenticationFailed(_) | CloseReason::ReauthenticationTimeout => {
+            Some(ReasonCode::NOT_AUTHORIZED)
+        }
         CloseReason::Disconnect
         | CloseReason::ConnectTimeout
         | CloseReason::AuthenticationTimeout
@@ -202,6 +214,19 @@ impl ProtocolMachine {
             }
             (Phase::Connected, v5::Packet::Subscribe(subscribe)) => {
                 let id = subscribe.properties.subscription_identifiers().next();
+                // What CONNACK said is not available is a Protocol Error to ask for, each with its
+                // own DISCONNECT code (5.0 §3.2.2.3.11 to §3.2.2.3.13).
+                let unoffered = if id.is_some() && !self.settings.subscription_identifiers {
+                    Some(Unoffered::SubscriptionIdentifiers)
+                } else {
+                    subscribe
+                        .filters
+                        .iter()
+                        .find_map(|entry| self.settings.unoffered(entry.filter.as_str()))
+                };
+                if let Some(what) = unoffered {
+                    return actions.extend(self.close(CloseReason::Unoffered(what)));
+                }
                 let (filters, options) = subscribe
                     .filters
                     .iter()
@@ -222,6 +247,7 @@ impl ProtocolMachine {
                     packet_id: subscribe.packet_id,
                     filters,
                     options,
+                    unoffered: Vec::new(),
                 }]
             }
             (Phase::Connected, v5::Packet::Unsubscribe(unsubscribe)) => {
@@ -280,15 +306,6 @@ impl ProtocolMachine {
             // Known before any refusal, whose CONNACK it bounds [MQTT5-3.2.2-19].
             state.peer_maximum_packet_size = peer_maximum_packet_size;
         }
-        if let Some(method) = properties.authentication_method()
-            && method != mqtt_scram::METHOD
-        {
-            // SCRAM-SHA-256 is the one method offered [MQTT5-4.12.0-1].
-            return self.refuse5(
-                ReasonCode::BAD_AUTHENTICATION_METHOD,
-                "an Authentication Method other than SCRAM-SHA-256 [MQTT5-4.12.0-1]",
-            );
-        }
         let mut connack = ConnAckProperties::default();
         let (client_id, assigned): (Arc<str>, bool) = match connect.client_id_rule() {
             ClientIdRule::MustAccept | ClientIdRule::MayAccept => (connect.client_id.into(), false),
@@ -323,6 +340,11 @@ impl ProtocolMachine {
             );
         }
         connack.retain_unavailable = !self.settings.retain_available;
+        // What the configuration switched off, said so (5.0 §3.2.2.3.11 to §3.2.2.3.13); left out,
+        // each flag means available.
+        connack.wildcards_unavailable = !self.settings.wildcard_subscriptions;
+        connack.subscription_ids_unavailable = !self.settings.subscription_identifiers;
+        connack.shared_unavailable = !self.settings.shared_subscriptions;
         let session_expiry = properties.session_expiry_interval().unwrap_or(0);
         // Server Keep Alive, when the broker caps the client's [MQTT5-3.2.2-21]; without it the
         // client's own applies [MQTT5-3.2.2-22].
@@ -523,16 +545,21 @@ impl ProtocolMachine {
 
     /// CONNACK with a failure code and close [MQTT5-3.2.2-6] [MQTT5-3.2.2-7], saying why in a
     /// Reason String when it fits the client's Maximum Packet Size [MQTT5-3.2.2-19].
-    pub(super) fn refuse5(&mut self, code: ReasonCode, why: &'static str) -> Vec<Action> {
+    pub(super) fn refuse5(
+        &mut self,
+        code: ReasonCode,
+        why: impl Into<std::borrow::Cow<'static, str>>,
+    ) -> Vec<Action> {
+        let why = why.into();
         let explained = ConnAckProperties {
-            reason_string: Some(why.into()),
+            reason_string: Some(why.as_ref().into()),
             ..ConnAckProperties::default()
         };
         let limit = self
             .mqtt5
             .as_ref()
             .and_then(|state| state.peer_maximum_packet_size);
-        let reason_string = [v5::Property::ReasonString(why)];
+        let reason_string = [v5::Property::ReasonString(&why)];
         let with_text = v5::Packet::ConnAck(v5::ConnAck {
             session_present: false,
             reason: code,
@@ -1064,6 +1091,103 @@ mod tests {
                 expected,
                 "Request Response Information {asked:?}"
             );
+        }
+    }
+
+    /// What the configuration switched off is said in CONNACK (Wildcard Subscription, Subscription
+    /// Identifiers, Shared Subscription Available 0), and asking for it all the same is a Protocol
+    /// Error with its own DISCONNECT code (5.0 §3.2.2.3.11 to §3.2.2.3.13); what is on is left out.
+    #[test]
+    fn switched_off_features_are_announced_and_refused_with_their_disconnect_code() {
+        let off = super::super::Settings {
+            wildcard_subscriptions: false,
+            subscription_identifiers: false,
+            shared_subscriptions: false,
+            ..settings()
+        };
+        let connect = || v5::Connect {
+            client_id: "c",
+            ..v5::Connect::default()
+        };
+        let (_, actions) = connected(connect(), settings());
+        let connack = &open(&actions).mqtt5.as_ref().expect("5.0").connack;
+        assert!(
+            !connack.wildcards_unavailable
+                && !connack.subscription_ids_unavailable
+                && !connack.shared_unavailable
+        );
+        let (_, actions) = connected(connect(), off.clone());
+        let connack = &open(&actions).mqtt5.as_ref().expect("5.0").connack;
+        assert!(
+            connack.wildcards_unavailable
+                && connack.subscription_ids_unavailable
+                && connack.shared_unavailable
+        );
+
+        let identifier = [Property::SubscriptionIdentifier(7)];
+        let cases: [(&str, &[Property<'_>], Option<ReasonCode>); 5] = [
+            ("a/b", &[], None),
+            (
+                "a/+",
+                &[],
+                Some(ReasonCode::WILDCARD_SUBSCRIPTIONS_NOT_SUPPORTED),
+            ),
+            (
+                "$share/g/a",
+                &[],
+                Some(ReasonCode::SHARED_SUBSCRIPTIONS_NOT_SUPPORTED),
+            ),
+            (
+                "$share/g/#",
+                &[],
+                Some(ReasonCode::SHARED_SUBSCRIPTIONS_NOT_SUPPORTED),
+            ),
+            (
+                "a/b",
+                &identifier,
+                Some(ReasonCode::SUBSCRIPTION_IDENTIFIERS_NOT_SUPPORTED),
+            ),
+        ];
+        for (filter, properties, refused) in cases {
+            let (mut machine, _) = connected(connect(), off.clone());
+            check(&mut machine, filter, properties, refused);
+            // The local side of one of our own bridges is bound by none of it.
+            let (mut machine, _) = connected(connect(), off.clone());
+            machine.offer_everything();
+            check(&mut machine, filter, properties, None);
+        }
+
+        fn check(
+            machine: &mut ProtocolMachine,
+            filter: &str,
+            properties: &[Property<'_>],
+            refused: Option<ReasonCode>,
+        ) {
+            let entries = [v5::Subscription {
+                filter: mqtt_codec::TopicFilter::new(filter).expect("filter"),
+                options: v5::SubscriptionOptions::default(),
+            }];
+            let mut actions = Vec::new();
+            machine.packet5_into(
+                v5::Packet::Subscribe(v5::Subscribe {
+                    packet_id: PacketId::new(1).expect("non-zero"),
+                    properties: Properties::from_slice(properties),
+                    filters: mqtt_codec::List::from_slice(&entries),
+                }),
+                Instant::now(),
+                &mut actions,
+            );
+            match (refused, actions.as_slice()) {
+                (None, [Action::Subscribe { unoffered, .. }]) => assert!(unoffered.is_empty()),
+                (
+                    Some(code),
+                    [
+                        Action::Send(OutPacket::Disconnect(sent, Some(_))),
+                        Action::Close(_),
+                    ],
+                ) => assert_eq!(*sent, code, "{filter}"),
+                (_, other) => panic!("{filter}: expected {refused:?}, got {other:?}"),
+            }
         }
     }
 }
