@@ -16,7 +16,7 @@
 //! Appending encodes the record into an in-memory buffer under a short lock and returns its LSN. One
 //! flusher thread repeatedly takes the whole buffer, writes it and calls `fdatasync`, then publishes
 //! the highest LSN now durable. Whoever must not act before a record is durable (a thread about
-//! to write PUBACK, PUBREC, PUBREL, PUBCOMP, SUBACK or an outbound QoS 1/2 PUBLISH) waits for that LSN.
+//! to write PUBACK, PUBREC, PUBREL, PUBCOMP, SUBACK or an outbound QoS 2 PUBLISH) waits for that LSN.
 //! Records appended during one `fdatasync` share the next: the cost of durability is paid per batch,
 //! not per message.
 //!

@@ -823,10 +823,19 @@ impl OutPacket {
     }
 
     /// Whether, with persistence on, this packet promises something that must be durable first:
-    /// acknowledgements, SUBACK/UNSUBACK, and QoS 1/2 PUBLISH (its packet identifier).
+    /// acknowledgements, SUBACK/UNSUBACK, and a QoS 2 PUBLISH (its packet identifier).
+    ///
+    /// A QoS 1 PUBLISH to a subscriber promises nothing the log must hold first. If the broker dies
+    /// before the records behind it (the message queued, its identifier assigned) are on disk,
+    /// either its publisher was never acknowledged and sends it again, or the restarted broker
+    /// sends it again from its queue: the subscriber gets it twice, which QoS 1 allows
+    /// [MQTT-4.3.2-1], and never loses it (`cargo xtask crash` counts both). At QoS 2 the same
+    /// resend would be a second delivery, so its PUBLISH (and PUBREL) wait. Not waiting here is what
+    /// lets a persistent subscriber's reader write the next messages as soon as it has read the
+    /// acknowledgements that made room, instead of once per `fdatasync`.
     pub(crate) fn needs_durability(&self) -> bool {
         match self {
-            Self::Publish { delivery, .. } => delivery.packet_id().is_some(),
+            Self::Publish { delivery, .. } => matches!(delivery, Delivery::ExactlyOnce { .. }),
             Self::PubAck(_)
             | Self::PubRec(_)
             | Self::PubRel(_)
