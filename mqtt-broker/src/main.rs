@@ -107,17 +107,18 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let local_only = config.local_only;
+    if config.local_only {
+        // Said before the listener is bound, not after: a client (or a test) that connects as soon
+        // as the port answers may read the log before a line written after start-up.
+        log::info!(
+            "starting in local-only mode: no listener is configured, so only clients on \
+             this machine can connect (127.0.0.1), and anonymous clients are allowed; \
+             add a `listener` line to a configuration file (-c) to listen elsewhere"
+        );
+    }
     match Broker::start(config) {
         Ok(broker) => {
             log::info!("mqtt-broker version {} running", env!("CARGO_PKG_VERSION"));
-            if local_only {
-                log::info!(
-                    "starting in local-only mode: no listener is configured, so only clients on \
-                     this machine can connect (127.0.0.1), and anonymous clients are allowed; \
-                     add a `listener` line to a configuration file (-c) to listen elsewhere"
-                );
-            }
             for signal in signals.forever() {
                 if signal == SIGHUP {
                     if let Some(logger) = logger {
