@@ -1991,10 +1991,19 @@ impl Router {
     fn pump_slot(&self, slot: &mut Slot) {
         let queued = slot.state.queued();
         self.pump_inner(slot);
-        if slot.state.queued() < queued {
+        let left = queued.saturating_sub(slot.state.queued());
+        if left > 0 {
             slot.progress += 1;
             slot.progress_at = Instant::now();
-            slot.room.notify_all();
+            // One waiting publisher per place made. Waking them all (sixteen publishers behind one
+            // subscriber) sent all but one back to sleep, a context switch each per message. One
+            // not woken still sees `progress` move when its wait times out, so it is never taken
+            // for stuck, and the end of the connection wakes them all (`close`).
+            for _ in 0..left {
+                if !slot.room.notify_one() {
+                    break;
+                }
+            }
         }
     }
 
