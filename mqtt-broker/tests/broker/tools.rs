@@ -331,12 +331,8 @@ fn an_idle_connection_costs_one_thread() {
     let clients: Vec<std::net::TcpStream> = (0..40)
         .map(|n| {
             let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
-            let client_id = format!("idle-{n:02}");
-            let mut connect = vec![0x10, 12 + client_id.len() as u8, 0, 4];
-            connect.extend_from_slice(b"MQTT");
-            connect.extend_from_slice(&[4, 2, 0, 60, 0, client_id.len() as u8]);
-            connect.extend_from_slice(client_id.as_bytes());
-            std::io::Write::write_all(&mut stream, &connect).expect("CONNECT");
+            std::io::Write::write_all(&mut stream, &connect_bytes(&format!("idle-{n:02}")))
+                .expect("CONNECT");
             let mut connack = [0u8; 4];
             stream
                 .set_read_timeout(Some(Duration::from_secs(10)))
@@ -352,5 +348,119 @@ fn an_idle_connection_costs_one_thread() {
         clients.len(),
         "{before} threads before, {after} with {} idle clients",
         clients.len()
+    );
+}
+
+/// Waits up to ten seconds for process `pid` to have `wanted` threads; answers the last count.
+fn thread_count_reaches(pid: u32, wanted: usize) -> usize {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let now = settled_thread_count(pid);
+        if now == wanted || Instant::now() > deadline {
+            return now;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A CONNECT at 3.1.1 with a clean session and keep-alive 60.
+fn connect_bytes(client_id: &str) -> Vec<u8> {
+    let mut connect = vec![0x10, 12 + client_id.len() as u8, 0, 4];
+    connect.extend_from_slice(b"MQTT");
+    connect.extend_from_slice(&[4, 2, 0, 60, 0, client_id.len() as u8]);
+    connect.extend_from_slice(client_id.as_bytes());
+    connect
+}
+
+/// A client's second thread lives only while it is behind (issue #16): a subscriber that reads
+/// nothing while 20 MiB are published to it gets a helper thread, which writes what its socket
+/// did not take; once it has read everything, the helper ends and the connection is back to one
+/// thread.
+#[test]
+fn a_client_that_falls_behind_has_a_second_thread_only_until_it_catches_up() {
+    use std::io::{Read, Write};
+    if !std::path::Path::new("/proc/self/status").exists() {
+        eprintln!("skipped: no /proc to count threads with");
+        return;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port();
+    let mut broker = Running::start(
+        Command::new(env!("CARGO_BIN_EXE_mqtt-broker"))
+            .args(["-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
+    listening(port);
+    let pid = broker.child().id();
+    let before = settled_thread_count(pid);
+    let open = |client_id: &str| {
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        stream
+            .write_all(&connect_bytes(client_id))
+            .expect("CONNECT");
+        let mut connack = [0u8; 4];
+        stream.read_exact(&mut connack).expect("CONNACK");
+        assert_eq!(connack, [0x20, 2, 0, 0]);
+        stream
+    };
+    let mut subscriber = open("behind");
+    // SUBSCRIBE id 1 to "burst" at QoS 0, and its SUBACK.
+    subscriber
+        .write_all(&[0x82, 10, 0, 1, 0, 5, b'b', b'u', b'r', b's', b't', 0])
+        .expect("SUBSCRIBE");
+    let mut suback = [0u8; 5];
+    subscriber.read_exact(&mut suback).expect("SUBACK");
+    assert_eq!(suback, [0x90, 3, 0, 1, 0]);
+    let mut publisher = open("burster");
+    const MESSAGES: usize = 320;
+    const PAYLOAD: usize = 64 * 1024;
+    // PUBLISH at QoS 0 on "burst": remaining length 2 + 5 + PAYLOAD, four bytes of it.
+    let remaining = 7 + PAYLOAD;
+    let mut message = vec![
+        0x30,
+        (remaining & 0x7F) as u8 | 0x80,
+        ((remaining >> 7) & 0x7F) as u8 | 0x80,
+        (remaining >> 14) as u8,
+        0,
+        5,
+    ];
+    message.extend_from_slice(b"burst");
+    message.resize(message.len() + PAYLOAD, 0x5A);
+    for _ in 0..MESSAGES {
+        publisher.write_all(&message).expect("PUBLISH");
+    }
+    // A PINGRESP to the publisher: everything before it was routed.
+    publisher.write_all(&[0xC0, 0]).expect("PINGREQ");
+    let mut pingresp = [0u8; 2];
+    publisher.read_exact(&mut pingresp).expect("PINGRESP");
+    assert_eq!(pingresp, [0xD0, 0]);
+    let behind = settled_thread_count(pid);
+    assert_eq!(
+        behind,
+        before + 3,
+        "two readers and the subscriber's helper expected: {before} threads before, {behind} now"
+    );
+    // The subscriber catches up: every message arrives.
+    let mut left = MESSAGES * message.len();
+    let mut chunk = vec![0u8; 256 * 1024];
+    while left > 0 {
+        let count = subscriber.read(&mut chunk).expect("the messages");
+        assert!(
+            count > 0,
+            "the broker closed the subscriber with {left} bytes unsent"
+        );
+        left = left.saturating_sub(count);
+    }
+    let after = thread_count_reaches(pid, before + 2);
+    assert_eq!(
+        after,
+        before + 2,
+        "the helper should have ended once the client caught up: {before} threads before, {after} now"
     );
 }
