@@ -54,7 +54,7 @@
 //! | the protocol rules of one connection are decided, sans I/O            | `connection/protocol.rs`    |
 //! | ... and their MQTT 5.0 form (properties, Reason Codes, topic aliases) | `connection/protocol/v5.rs` |
 //! | ... and 5.0 enhanced authentication (AUTH packets, any method)        | `connection/protocol/auth.rs` |
-//! | packets reach the socket, batched                                     | `connection/writer.rs`      |
+//! | packets reach the socket, written by the thread that sent them        | `connection/writer.rs`      |
 //! | ... naming a 5.0 client's topics by the aliases it accepts, sans I/O  | `connection/topic_aliases.rs` |
 //! | those rules are driven by hand, bytes and time in (a runnable example) | [`sans_io`] (`sans_io.rs`)  |
 //!
