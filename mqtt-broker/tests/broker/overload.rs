@@ -716,3 +716,51 @@ fn a_never_reading_subscriber_does_not_hold_up_its_publisher() {
     assert_eq!(counting.join().expect("the listener"), SENT);
     drop(deaf);
 }
+
+/// Taking over the session of a client that is behind (issue #16): its helper thread is blocked
+/// writing into its full socket when a second connection with the same client id arrives. The new
+/// connection is answered at once, the old one is cut (its socket ends after what was already in
+/// it), and the publisher goes on.
+#[test]
+fn a_client_that_is_behind_can_be_taken_over() {
+    let (_broker, address) = broker_with(Config {
+        write_timeout: Duration::from_secs(60),
+        sys_interval: Duration::ZERO,
+        ..Config::default()
+    });
+    let (mut behind, _) = Client::connect(address, "taken-over", true);
+    behind.subscribe("flood", 0);
+    let (mut publisher, _) = Client::connect(address, "flood-publisher-2", true);
+    // 20 MiB at QoS 0, more than the client's socket buffers: its helper is left writing.
+    let payload = vec![0xA5; 64 * 1024];
+    for _ in 0..320 {
+        publisher.publish("flood", &payload, 0, 0, false);
+    }
+    publisher.barrier();
+    let started = Instant::now();
+    let (mut again, _) = Client::connect(address, "taken-over", true);
+    assert!(
+        started.elapsed() < WAIT,
+        "the take-over waited {:?}",
+        started.elapsed()
+    );
+    again.subscribe("after", 0);
+    publisher.publish("after", b"still served", 0, 0, false);
+    assert!(
+        matches!(again.recv(), Got::Publish { topic, .. } if topic == "after"),
+        "the new connection is served"
+    );
+    // The old connection ends: reading it gives what was already sent, then end of file.
+    behind.stream.set_read_timeout(Some(WAIT)).expect("timeout");
+    let mut chunk = vec![0u8; 256 * 1024];
+    let mut read = 0usize;
+    loop {
+        match behind.stream.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(count) => read += count,
+            Err(error) if error.kind() == ErrorKind::ConnectionReset => break,
+            Err(error) => panic!("the old connection did not end ({read} bytes read): {error}"),
+        }
+    }
+    publisher.barrier();
+}
