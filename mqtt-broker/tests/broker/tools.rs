@@ -17,6 +17,22 @@ impl Running {
         Self(Some(command.spawn().expect("mqtt-broker starts")))
     }
 
+    /// The broker binary at its defaults, on a free port of 127.0.0.1 (`-p`), its output discarded;
+    /// answers the port too. Not yet listening: see [`listening`].
+    fn on_a_free_port() -> (Self, u16) {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        let broker = Self::start(
+            Command::new(env!("CARGO_BIN_EXE_mqtt-broker"))
+                .args(["-p", &port.to_string()])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+        );
+        (broker, port)
+    }
+
     fn child(&mut self) -> &mut Child {
         self.0.as_mut().expect("still running")
     }
@@ -124,16 +140,7 @@ fn mqtt_passwd_creates_updates_deletes_and_converts() {
 /// SIGTERM stops the broker: it exits with status 0 instead of being killed by the signal.
 #[test]
 fn sigterm_stops_the_broker_cleanly() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
-        .port();
-    let mut broker = Running::start(
-        Command::new(env!("CARGO_BIN_EXE_mqtt-broker"))
-            .args(["-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null()),
-    );
+    let (mut broker, port) = Running::on_a_free_port();
     // Listening means the signal handlers are installed (they are registered first).
     listening(port);
     let pid = broker.child().id();
@@ -315,16 +322,7 @@ fn an_idle_connection_costs_one_thread() {
         eprintln!("skipped: no /proc to count threads with");
         return;
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
-        .port();
-    let mut broker = Running::start(
-        Command::new(env!("CARGO_BIN_EXE_mqtt-broker"))
-            .args(["-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null()),
-    );
+    let (mut broker, port) = Running::on_a_free_port();
     listening(port);
     let pid = broker.child().id();
     let before = settled_thread_count(pid);
@@ -383,16 +381,7 @@ fn a_client_that_falls_behind_has_a_second_thread_only_until_it_catches_up() {
         eprintln!("skipped: no /proc to count threads with");
         return;
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
-        .port();
-    let mut broker = Running::start(
-        Command::new(env!("CARGO_BIN_EXE_mqtt-broker"))
-            .args(["-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null()),
-    );
+    let (mut broker, port) = Running::on_a_free_port();
     listening(port);
     let pid = broker.child().id();
     let before = settled_thread_count(pid);
